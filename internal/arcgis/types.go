@@ -1,0 +1,595 @@
+package arcgis
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SpatialReference is an ArcGIS spatial reference: a well-known id, or WKT.
+type SpatialReference struct {
+	WKID       int    `json:"wkid,omitempty"`
+	LatestWKID int    `json:"latestWkid,omitempty"`
+	VCSWKID    int    `json:"vcsWkid,omitempty"`
+	WKT        string `json:"wkt,omitempty"`
+}
+
+// EPSG returns the EPSG code of the reference: latestWkid when present,
+// otherwise wkid with Esri's 102100/102113 mapped to 3857. It returns 0 for a
+// WKT-only reference.
+func (sr *SpatialReference) EPSG() int {
+	if sr == nil {
+		return 0
+	}
+	if sr.LatestWKID != 0 {
+		return sr.LatestWKID
+	}
+	switch sr.WKID {
+	case 102100, 102113, 900913:
+		return 3857
+	}
+	return sr.WKID
+}
+
+// IsWebMercator reports whether the reference is Web Mercator (EPSG:3857).
+func (sr *SpatialReference) IsWebMercator() bool { return sr.EPSG() == 3857 }
+
+// IsWGS84 reports whether the reference is geographic WGS84 (EPSG:4326).
+func (sr *SpatialReference) IsWGS84() bool { return sr.EPSG() == 4326 }
+
+// Geometry type names used in service, layer and query JSON.
+const (
+	GeometryPoint      = "esriGeometryPoint"
+	GeometryMultipoint = "esriGeometryMultipoint"
+	GeometryPolyline   = "esriGeometryPolyline"
+	GeometryPolygon    = "esriGeometryPolygon"
+	GeometryEnvelope   = "esriGeometryEnvelope"
+)
+
+// Geometry is an Esri JSON geometry exactly as on the wire. Which members are
+// set depends on the kind: X/Y(/Z/M) for points, Points for multipoints,
+// Paths for polylines, Rings for polygons, XMin… for envelopes. Coordinates
+// in Points, Paths and Rings are [x, y] or [x, y, z] / [x, y, m] /
+// [x, y, z, m] as HasZ and HasM say.
+type Geometry struct {
+	X *float64 `json:"x,omitempty"`
+	Y *float64 `json:"y,omitempty"`
+	Z *float64 `json:"z,omitempty"`
+	M *float64 `json:"m,omitempty"`
+
+	Points [][]float64   `json:"points,omitempty"`
+	Paths  [][][]float64 `json:"paths,omitempty"`
+	Rings  [][][]float64 `json:"rings,omitempty"`
+
+	XMin *float64 `json:"xmin,omitempty"`
+	YMin *float64 `json:"ymin,omitempty"`
+	XMax *float64 `json:"xmax,omitempty"`
+	YMax *float64 `json:"ymax,omitempty"`
+
+	HasZ bool `json:"hasZ,omitempty"`
+	HasM bool `json:"hasM,omitempty"`
+
+	SpatialReference *SpatialReference `json:"spatialReference,omitempty"`
+}
+
+// Type returns the esriGeometry* name of the geometry's kind, or "" when the
+// geometry has no recognisable members.
+func (g *Geometry) Type() string {
+	switch {
+	case g == nil:
+		return ""
+	case g.X != nil && g.Y != nil:
+		return GeometryPoint
+	case g.Points != nil:
+		return GeometryMultipoint
+	case g.Paths != nil:
+		return GeometryPolyline
+	case g.Rings != nil:
+		return GeometryPolygon
+	case g.XMin != nil && g.YMin != nil && g.XMax != nil && g.YMax != nil:
+		return GeometryEnvelope
+	}
+	return ""
+}
+
+// IsEmpty reports whether the geometry holds no coordinates (Esri writes
+// empty points as {"x":null} or {"x":"NaN"}).
+func (g *Geometry) IsEmpty() bool {
+	switch g.Type() {
+	case GeometryPoint, GeometryEnvelope:
+		return false
+	case GeometryMultipoint:
+		return len(g.Points) == 0
+	case GeometryPolyline:
+		return len(g.Paths) == 0
+	case GeometryPolygon:
+		return len(g.Rings) == 0
+	}
+	return true
+}
+
+// Validate checks that the geometry is well formed: one kind of member,
+// coordinate arrays of 2 to 4 finite numbers matching HasZ/HasM, paths of
+// at least two points and rings of at least three.
+func (g *Geometry) Validate() error {
+	if g == nil {
+		return fmt.Errorf("geometry: missing")
+	}
+	kinds := 0
+	if g.X != nil || g.Y != nil {
+		kinds++
+		if g.X == nil || g.Y == nil {
+			return fmt.Errorf("geometry: point needs both x and y")
+		}
+	}
+	for _, set := range []bool{g.Points != nil, g.Paths != nil, g.Rings != nil, g.XMin != nil || g.XMax != nil || g.YMin != nil || g.YMax != nil} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		return fmt.Errorf("geometry: mixes members of several geometry kinds")
+	}
+	dims := 2
+	if g.HasZ {
+		dims++
+	}
+	if g.HasM {
+		dims++
+	}
+	checkPt := func(where string, p []float64) error {
+		if len(p) < 2 || len(p) > 4 {
+			return fmt.Errorf("geometry: %s: coordinate has %d values, want 2 to 4", where, len(p))
+		}
+		if len(p) < dims {
+			return fmt.Errorf("geometry: %s: coordinate has %d values, hasZ/hasM want %d", where, len(p), dims)
+		}
+		return nil
+	}
+	switch g.Type() {
+	case GeometryEnvelope:
+		if *g.XMin > *g.XMax || *g.YMin > *g.YMax {
+			return fmt.Errorf("geometry: envelope min greater than max")
+		}
+	case GeometryMultipoint:
+		for i, p := range g.Points {
+			if err := checkPt(fmt.Sprintf("points[%d]", i), p); err != nil {
+				return err
+			}
+		}
+	case GeometryPolyline:
+		for i, path := range g.Paths {
+			if len(path) < 2 {
+				return fmt.Errorf("geometry: paths[%d] has %d points, want at least 2", i, len(path))
+			}
+			for j, p := range path {
+				if err := checkPt(fmt.Sprintf("paths[%d][%d]", i, j), p); err != nil {
+					return err
+				}
+			}
+		}
+	case GeometryPolygon:
+		for i, ring := range g.Rings {
+			if len(ring) < 3 {
+				return fmt.Errorf("geometry: rings[%d] has %d points, want at least 3", i, len(ring))
+			}
+			for j, p := range ring {
+				if err := checkPt(fmt.Sprintf("rings[%d][%d]", i, j), p); err != nil {
+					return err
+				}
+			}
+		}
+	case GeometryPoint:
+	default:
+		if kinds == 0 {
+			return fmt.Errorf("geometry: no coordinates")
+		}
+		return fmt.Errorf("geometry: incomplete envelope")
+	}
+	return nil
+}
+
+// UnmarshalJSON accepts the variants servers emit: "NaN", a quoted number or
+// null for point and envelope coordinates.
+func (g *Geometry) UnmarshalJSON(b []byte) error {
+	var w struct {
+		X    json.RawMessage `json:"x"`
+		Y    json.RawMessage `json:"y"`
+		Z    json.RawMessage `json:"z"`
+		M    json.RawMessage `json:"m"`
+		XMin json.RawMessage `json:"xmin"`
+		YMin json.RawMessage `json:"ymin"`
+		XMax json.RawMessage `json:"xmax"`
+		YMax json.RawMessage `json:"ymax"`
+
+		Points [][]float64   `json:"points"`
+		Paths  [][][]float64 `json:"paths"`
+		Rings  [][][]float64 `json:"rings"`
+		HasZ   bool          `json:"hasZ"`
+		HasM   bool          `json:"hasM"`
+
+		SpatialReference *SpatialReference `json:"spatialReference"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return fmt.Errorf("geometry: %w", err)
+	}
+	out := Geometry{Points: w.Points, Paths: w.Paths, Rings: w.Rings, HasZ: w.HasZ, HasM: w.HasM, SpatialReference: w.SpatialReference}
+	for _, kv := range []struct {
+		key string
+		raw json.RawMessage
+		dst **float64
+	}{{"x", w.X, &out.X}, {"y", w.Y, &out.Y}, {"z", w.Z, &out.Z}, {"m", w.M, &out.M},
+		{"xmin", w.XMin, &out.XMin}, {"ymin", w.YMin, &out.YMin}, {"xmax", w.XMax, &out.XMax}, {"ymax", w.YMax, &out.YMax}} {
+		f, err := parseCoord(kv.raw)
+		if err != nil {
+			return fmt.Errorf("geometry: %s: %w", kv.key, err)
+		}
+		*kv.dst = f
+	}
+	if (out.X == nil) != (out.Y == nil) {
+		return fmt.Errorf("geometry: point needs both x and y")
+	}
+	*g = out
+	return nil
+}
+
+// parseCoord reads a JSON number, a quoted number, or null/"NaN" (nil).
+func parseCoord(raw json.RawMessage) (*float64, error) {
+	s := strings.TrimSpace(string(raw))
+	switch s {
+	case "", "null", `"NaN"`, `"nan"`, `"NAN"`:
+		return nil, nil
+	}
+	s = strings.Trim(s, `"`)
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// Envelope is an extent with its spatial reference, as in fullExtent.
+type Envelope struct {
+	XMin             float64           `json:"xmin"`
+	YMin             float64           `json:"ymin"`
+	XMax             float64           `json:"xmax"`
+	YMax             float64           `json:"ymax"`
+	SpatialReference *SpatialReference `json:"spatialReference,omitempty"`
+}
+
+// Field types (esriFieldType*).
+const (
+	FieldOID             = "esriFieldTypeOID"
+	FieldGlobalID        = "esriFieldTypeGlobalID"
+	FieldGUID            = "esriFieldTypeGUID"
+	FieldString          = "esriFieldTypeString"
+	FieldSmallInteger    = "esriFieldTypeSmallInteger"
+	FieldInteger         = "esriFieldTypeInteger"
+	FieldBigInteger      = "esriFieldTypeBigInteger"
+	FieldSingle          = "esriFieldTypeSingle"
+	FieldDouble          = "esriFieldTypeDouble"
+	FieldDate            = "esriFieldTypeDate"
+	FieldDateOnly        = "esriFieldTypeDateOnly"
+	FieldTimeOnly        = "esriFieldTypeTimeOnly"
+	FieldTimestampOffset = "esriFieldTypeTimestampOffset"
+	FieldGeometry        = "esriFieldTypeGeometry"
+	FieldBlob            = "esriFieldTypeBlob"
+	FieldRaster          = "esriFieldTypeRaster"
+	FieldXML             = "esriFieldTypeXML"
+)
+
+// Field is one entry of a layer's fields array.
+type Field struct {
+	Name         string  `json:"name"`
+	Type         string  `json:"type"`
+	Alias        string  `json:"alias,omitempty"`
+	SQLType      string  `json:"sqlType,omitempty"`
+	Length       int     `json:"length,omitempty"`
+	Nullable     *bool   `json:"nullable,omitempty"`
+	Editable     *bool   `json:"editable,omitempty"`
+	Domain       *Domain `json:"domain,omitempty"`
+	DefaultValue any     `json:"defaultValue,omitempty"`
+}
+
+// IsNullable reports the field's nullability; ArcGIS treats a missing
+// "nullable" as true.
+func (f *Field) IsNullable() bool { return f.Nullable == nil || *f.Nullable }
+
+// IsEditable reports whether clients may write the field; missing means true
+// except for OID and GlobalID fields.
+func (f *Field) IsEditable() bool {
+	if f.Editable != nil {
+		return *f.Editable
+	}
+	return f.Type != FieldOID && f.Type != FieldGlobalID
+}
+
+// Domain is a coded-value or range domain (or "inherited" in subtypes).
+type Domain struct {
+	Type        string       `json:"type"`
+	Name        string       `json:"name,omitempty"`
+	Description string       `json:"description,omitempty"`
+	CodedValues []CodedValue `json:"codedValues,omitempty"`
+	Range       []float64    `json:"range,omitempty"`
+	MergePolicy string       `json:"mergePolicy,omitempty"`
+	SplitPolicy string       `json:"splitPolicy,omitempty"`
+}
+
+// CodedValue is one name/code pair of a coded-value domain. Code is a
+// string or a number.
+type CodedValue struct {
+	Name string `json:"name"`
+	Code any    `json:"code"`
+}
+
+// EditFieldsInfo names the editor-tracking fields of a layer.
+type EditFieldsInfo struct {
+	CreationDateField       string `json:"creationDateField,omitempty"`
+	CreatorField            string `json:"creatorField,omitempty"`
+	EditDateField           string `json:"editDateField,omitempty"`
+	EditorField             string `json:"editorField,omitempty"`
+	Realm                   string `json:"realm,omitempty"`
+	DateFieldsTimeReference any    `json:"dateFieldsTimeReference,omitempty"`
+}
+
+// Relationship is one entry of a layer's relationships array.
+type Relationship struct {
+	ID             int    `json:"id"`
+	Name           string `json:"name"`
+	RelatedTableID int    `json:"relatedTableId"`
+	Cardinality    string `json:"cardinality,omitempty"`
+	Role           string `json:"role,omitempty"`
+	KeyField       string `json:"keyField,omitempty"`
+	Composite      bool   `json:"composite,omitempty"`
+}
+
+// AdvancedQueryCapabilities is the subset of a layer's advancedQueryCapabilities offlined reads.
+type AdvancedQueryCapabilities struct {
+	SupportsPagination                bool `json:"supportsPagination"`
+	SupportsOrderBy                   bool `json:"supportsOrderBy"`
+	SupportsDistinct                  bool `json:"supportsDistinct,omitempty"`
+	SupportsQueryWithResultType       bool `json:"supportsQueryWithResultType,omitempty"`
+	SupportsReturningGeometryCentroid bool `json:"supportsReturningGeometryCentroid,omitempty"`
+}
+
+// Layer is the layer (or table) resource, GET …/FeatureServer/{id}?f=json.
+type Layer struct {
+	CurrentVersion                     float64                    `json:"currentVersion,omitempty"`
+	ID                                 int                        `json:"id"`
+	Name                               string                     `json:"name"`
+	Type                               string                     `json:"type"` // "Feature Layer" or "Table"
+	Description                        string                     `json:"description,omitempty"`
+	GeometryType                       string                     `json:"geometryType,omitempty"`
+	HasZ                               bool                       `json:"hasZ,omitempty"`
+	HasM                               bool                       `json:"hasM,omitempty"`
+	MinScale                           float64                    `json:"minScale,omitempty"`
+	MaxScale                           float64                    `json:"maxScale,omitempty"`
+	ObjectIDField                      string                     `json:"objectIdField,omitempty"`
+	GlobalIDField                      string                     `json:"globalIdField,omitempty"`
+	DisplayField                       string                     `json:"displayField,omitempty"`
+	TypeIDField                        string                     `json:"typeIdField,omitempty"`
+	SubtypeField                       string                     `json:"subtypeField,omitempty"`
+	Fields                             []Field                    `json:"fields"`
+	Relationships                      []Relationship             `json:"relationships,omitempty"`
+	HasAttachments                     bool                       `json:"hasAttachments"`
+	SupportsAttachmentsByUploadID      bool                       `json:"supportsAttachmentsByUploadId,omitempty"`
+	SupportsApplyEditsWithGlobalIDs    bool                       `json:"supportsApplyEditsWithGlobalIds,omitempty"`
+	SupportsRollbackOnFailureParameter bool                       `json:"supportsRollbackOnFailureParameter,omitempty"`
+	SyncCanReturnChanges               bool                       `json:"syncCanReturnChanges,omitempty"`
+	IsDataVersioned                    bool                       `json:"isDataVersioned,omitempty"`
+	EditFieldsInfo                     *EditFieldsInfo            `json:"editFieldsInfo,omitempty"`
+	Capabilities                       string                     `json:"capabilities,omitempty"`
+	MaxRecordCount                     int                        `json:"maxRecordCount,omitempty"`
+	AdvancedQueryCapabilities          *AdvancedQueryCapabilities `json:"advancedQueryCapabilities,omitempty"`
+	Extent                             *Envelope                  `json:"extent,omitempty"`
+	SpatialReference                   *SpatialReference          `json:"spatialReference,omitempty"`
+	AllowGeometryUpdates               bool                       `json:"allowGeometryUpdates,omitempty"`
+	Types                              json.RawMessage            `json:"types,omitempty"`
+	Templates                          json.RawMessage            `json:"templates,omitempty"`
+	DrawingInfo                        json.RawMessage            `json:"drawingInfo,omitempty"`
+}
+
+// IsTable reports whether the layer is a non-spatial table.
+func (l *Layer) IsTable() bool { return l.Type == "Table" || l.GeometryType == "" }
+
+// Field returns the named field (case-insensitive, as ArcGIS compares
+// names), or nil.
+func (l *Layer) Field(name string) *Field {
+	for i := range l.Fields {
+		if strings.EqualFold(l.Fields[i].Name, name) {
+			return &l.Fields[i]
+		}
+	}
+	return nil
+}
+
+// SyncCapabilities is a service's syncCapabilities object.
+type SyncCapabilities struct {
+	SupportsAsync                    bool `json:"supportsAsync"`
+	SupportsRegisteringExistingData  bool `json:"supportsRegisteringExistingData"`
+	SupportsSyncDirectionControl     bool `json:"supportsSyncDirectionControl"`
+	SupportsPerLayerSync             bool `json:"supportsPerLayerSync"`
+	SupportsPerReplicaSync           bool `json:"supportsPerReplicaSync"`
+	SupportsSyncModelNone            bool `json:"supportsSyncModelNone"`
+	SupportsRollbackOnFailure        bool `json:"supportsRollbackOnFailure"`
+	SupportsAttachmentsSyncDirection bool `json:"supportsAttachmentsSyncDirection"`
+	SupportedSyncDataOptions         int  `json:"supportedSyncDataOptions,omitempty"`
+}
+
+// UnmarshalJSON accepts the "supportsASync" spelling some documents use.
+func (s *SyncCapabilities) UnmarshalJSON(b []byte) error {
+	type plain SyncCapabilities
+	var aux struct {
+		plain
+		ASync *bool `json:"supportsASync"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*s = SyncCapabilities(aux.plain)
+	if aux.ASync != nil && *aux.ASync {
+		s.SupportsAsync = true
+	}
+	return nil
+}
+
+// LayerRef is a layer or table entry in a service's layers/tables arrays.
+type LayerRef struct {
+	ID            int     `json:"id"`
+	Name          string  `json:"name"`
+	GeometryType  string  `json:"geometryType,omitempty"`
+	Type          string  `json:"type,omitempty"`
+	MinScale      float64 `json:"minScale,omitempty"`
+	MaxScale      float64 `json:"maxScale,omitempty"`
+	ParentLayerID int     `json:"parentLayerId,omitempty"`
+	SubLayerIDs   []int   `json:"subLayerIds,omitempty"`
+}
+
+// FeatureService is the FeatureServer root resource.
+type FeatureService struct {
+	CurrentVersion                  float64           `json:"currentVersion,omitempty"`
+	ServiceDescription              string            `json:"serviceDescription,omitempty"`
+	HasVersionedData                bool              `json:"hasVersionedData,omitempty"`
+	SupportsDisconnectedEditing     bool              `json:"supportsDisconnectedEditing,omitempty"`
+	MaxRecordCount                  int               `json:"maxRecordCount,omitempty"`
+	SupportedQueryFormats           string            `json:"supportedQueryFormats,omitempty"`
+	Capabilities                    string            `json:"capabilities"`
+	Description                     string            `json:"description,omitempty"`
+	CopyrightText                   string            `json:"copyrightText,omitempty"`
+	SpatialReference                *SpatialReference `json:"spatialReference,omitempty"`
+	InitialExtent                   *Envelope         `json:"initialExtent,omitempty"`
+	FullExtent                      *Envelope         `json:"fullExtent,omitempty"`
+	AllowGeometryUpdates            bool              `json:"allowGeometryUpdates,omitempty"`
+	Units                           string            `json:"units,omitempty"`
+	SyncEnabled                     bool              `json:"syncEnabled,omitempty"`
+	SyncCapabilities                *SyncCapabilities `json:"syncCapabilities,omitempty"`
+	SupportsApplyEditsWithGlobalIDs bool              `json:"supportsApplyEditsWithGlobalIds,omitempty"`
+	Layers                          []LayerRef        `json:"layers"`
+	Tables                          []LayerRef        `json:"tables"`
+	ServiceItemID                   string            `json:"serviceItemId,omitempty"`
+	EditorTrackingInfo              json.RawMessage   `json:"editorTrackingInfo,omitempty"`
+}
+
+// HasCapability reports whether the comma-separated capabilities string
+// contains name (case-insensitive).
+func HasCapability(capabilities, name string) bool {
+	for _, c := range strings.Split(capabilities, ",") {
+		if strings.EqualFold(strings.TrimSpace(c), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// Feature is one feature of a query result, replica or edit.
+type Feature struct {
+	Attributes map[string]any `json:"attributes"`
+	Geometry   *Geometry      `json:"geometry,omitempty"`
+}
+
+// FeatureSet is a query response (f=json).
+type FeatureSet struct {
+	ObjectIDFieldName     string            `json:"objectIdFieldName,omitempty"`
+	GlobalIDFieldName     string            `json:"globalIdFieldName,omitempty"`
+	GeometryType          string            `json:"geometryType,omitempty"`
+	SpatialReference      *SpatialReference `json:"spatialReference,omitempty"`
+	HasZ                  bool              `json:"hasZ,omitempty"`
+	HasM                  bool              `json:"hasM,omitempty"`
+	Fields                []Field           `json:"fields,omitempty"`
+	Features              []Feature         `json:"features"`
+	ExceededTransferLimit bool              `json:"exceededTransferLimit,omitempty"`
+}
+
+// AttachmentInfo describes one attachment in queryAttachments, per-feature
+// attachment lists and replica files.
+type AttachmentInfo struct {
+	ID             int64  `json:"id,omitempty"`
+	GlobalID       string `json:"globalId,omitempty"`
+	ParentObjectID int64  `json:"parentObjectId,omitempty"`
+	ParentGlobalID string `json:"parentGlobalId,omitempty"`
+	Name           string `json:"name"`
+	ContentType    string `json:"contentType"`
+	Size           int64  `json:"size"`
+	Keywords       string `json:"keywords,omitempty"`
+	URL            string `json:"url,omitempty"`
+	Data           string `json:"data,omitempty"` // base64, when embedded
+}
+
+// ServerGen is one layer's generation in a perLayer replica.
+type ServerGen struct {
+	ID           int   `json:"id"`
+	ServerGen    int64 `json:"serverGen"`
+	ServerSibGen int64 `json:"serverSibGen,omitempty"`
+}
+
+// ReplicaLayerQuery is a per-layer entry of createReplica's layerQueries
+// (and of the replica resource's layers array).
+type ReplicaLayerQuery struct {
+	ID             *int   `json:"id,omitempty"`
+	QueryOption    string `json:"queryOption,omitempty"` // all, none, useFilter
+	Where          string `json:"where,omitempty"`
+	UseGeometry    *bool  `json:"useGeometry,omitempty"`
+	IncludeRelated *bool  `json:"includeRelated,omitempty"`
+}
+
+// ReplicaLayerData is one layer's data in a replica (or sync) JSON result.
+type ReplicaLayerData struct {
+	ID          int              `json:"id"`
+	Features    []Feature        `json:"features"`
+	Attachments []AttachmentInfo `json:"attachments,omitempty"`
+}
+
+// Replica is the replica JSON: the createReplica JSON result file and the
+// replica info resource share these keys.
+type Replica struct {
+	ReplicaName              string            `json:"replicaName"`
+	ReplicaID                string            `json:"replicaID"`
+	ReplicaOwner             string            `json:"replicaOwner,omitempty"`
+	TransportType            string            `json:"transportType,omitempty"`
+	ResponseType             string            `json:"responseType,omitempty"`
+	ReplicaServerGen         int64             `json:"replicaServerGen,omitempty"`
+	LayerServerGens          []ServerGen       `json:"layerServerGens,omitempty"`
+	SyncModel                string            `json:"syncModel,omitempty"`
+	SyncDirection            string            `json:"syncDirection,omitempty"`
+	TargetType               string            `json:"targetType,omitempty"`
+	SyncDataOptions          int               `json:"syncDataOptions,omitempty"`
+	ReturnAttachments        bool              `json:"returnAttachments,omitempty"`
+	AttachmentsSyncDirection string            `json:"attachmentsSyncDirection,omitempty"`
+	SpatialRel               string            `json:"spatialRel,omitempty"`
+	Geometry                 *Geometry         `json:"geometry,omitempty"`
+	SpatialReference         *SpatialReference `json:"spatialReference,omitempty"`
+	CreationDate             int64             `json:"creationDate,omitempty"`
+	LastSyncDate             int64             `json:"lastSyncDate,omitempty"`
+	SupportsReplicaTracking  bool              `json:"supportsReplicaTracking,omitempty"`
+	// Layers holds per-layer data in a result file, or per-layer query
+	// settings in the replica info resource; use LayerData or LayerQueries.
+	Layers json.RawMessage `json:"layers,omitempty"`
+}
+
+// LOD is one level of detail of a tiling scheme.
+type LOD struct {
+	Level      int     `json:"level"`
+	Resolution float64 `json:"resolution"`
+	Scale      float64 `json:"scale"`
+}
+
+// Point2D is a tiling scheme origin.
+type Point2D struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+// TileInfo is a cached service's tiling scheme.
+type TileInfo struct {
+	Rows               int               `json:"rows"`
+	Cols               int               `json:"cols"`
+	DPI                float64           `json:"dpi"`
+	Format             string            `json:"format,omitempty"`
+	CompressionQuality float64           `json:"compressionQuality,omitempty"`
+	StorageFormat      string            `json:"storageFormat,omitempty"`
+	PacketSize         int               `json:"packetSize,omitempty"`
+	Origin             Point2D           `json:"origin"`
+	SpatialReference   *SpatialReference `json:"spatialReference,omitempty"`
+	LODs               []LOD             `json:"lods"`
+}

@@ -1,0 +1,159 @@
+// Package emulator is an in-process ArcGIS REST emulator: an http.Handler
+// that answers portal, FeatureServer, MapServer and VectorTileServer requests
+// in the shapes real ArcGIS services use (see shared/arcgis-fixtures), with
+// deterministic generated data and fault knobs for tests, benchmarks and
+// `offlined demo`. It imports no testing package; see emulatortest for test
+// helpers.
+//
+// URL layout (the host is whatever the request came to):
+//
+//	/sharing/rest/...                               portal (tokens, items, search)
+//	/arcgis/rest/info                               server info
+//	/arcgis/rest/services/{svc}/FeatureServer/...   feature services
+//	/arcgis/rest/services/{svc}/MapServer/...       tiled map services
+//	/arcgis/rest/services/{svc}/VectorTileServer/...
+package emulator
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// Options configures an emulator. The zero value is usable: it serves the
+// demo user, the demo feature service and the demo tile services.
+type Options struct {
+	// Users maps user names to passwords. Empty means DemoUser/DemoPassword.
+	Users map[string]string
+	// TokenLifetime is how long issued tokens stay valid. Zero means 60 minutes.
+	TokenLifetime time.Duration
+	// Anonymous lets requests without a token read and edit services.
+	Anonymous bool
+	// Seed makes generated data deterministic. Zero means 1.
+	Seed int64
+	// FeatureServices configures the feature services. Nil means the demo
+	// service (DemoFeatureService()).
+	FeatureServices []FeatureServiceOptions
+	// Tiles configures the tile services. Nil means the demo tile services.
+	Tiles *TileOptions
+	// Faults injects failures; it can be changed while running with SetFaults.
+	Faults Faults
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Faults are the failure knobs. Rates are probabilities in [0,1]; a zero
+// value injects nothing. Paths restricts faults to request paths that
+// contain one of the given substrings (empty means every path).
+type Faults struct {
+	Latency          time.Duration // added before every response
+	ErrorRate        float64       // chance of an HTTP 500
+	ErrorBurst       int           // the next N requests fail with HTTP 503
+	TooManyRate      float64       // chance of a 429
+	TooManyBurst     int           // the next N requests get 429
+	RetryAfter       time.Duration // Retry-After sent with 429s (rounded up to seconds)
+	CutAfterBytes    int64         // cut the connection after this many body bytes (0: never)
+	CutRate          float64       // chance that a response is cut (uses CutAfterBytes, or 0 bytes)
+	ExpireTokensNow  bool          // consumed: invalidates every token issued so far
+	TokenErrorAsHTTP bool          // answer invalid tokens with HTTP 401/403 instead of 200 + error body
+	FailJobs         bool          // async jobs (replicas, exportTiles) end in failure
+	Paths            []string
+}
+
+// Server is the emulator. Create it with New; it is an http.Handler.
+type Server struct {
+	opts   Options
+	router *mux.Router
+	log    *RequestLog
+	logger *slog.Logger
+
+	mu     sync.Mutex // guards faults and rng-driven fault decisions
+	faults Faults
+	rng    *lockedRand
+
+	portal   *portalState  // portal.go, auth.go
+	features *featureState // featureserver*.go
+	tiles    *tileState    // tileserver*.go, vectortiles*.go
+}
+
+// New builds an emulator with the given options.
+func New(opts Options) *Server {
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.TokenLifetime == 0 {
+		opts.TokenLifetime = 60 * time.Minute
+	}
+	if len(opts.Users) == 0 {
+		opts.Users = map[string]string{DemoUser: DemoPassword}
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts:   opts,
+		router: mux.NewRouter(),
+		log:    &RequestLog{},
+		logger: logger,
+		faults: opts.Faults,
+		rng:    newLockedRand(opts.Seed),
+	}
+	s.initPortal()
+	s.initFeatures()
+	s.initTiles()
+	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
+	})
+	return s
+}
+
+// Demo credentials accepted by an emulator built without Users.
+const (
+	DemoUser     = "demo"
+	DemoPassword = "demo-password"
+)
+
+// Log returns the request log.
+func (s *Server) Log() *RequestLog { return s.log }
+
+// SetFaults replaces the fault knobs.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	s.faults = f
+	s.mu.Unlock()
+	if f.ExpireTokensNow {
+		s.expireAllTokens()
+	}
+}
+
+// ServeHTTP records the request, applies the fault knobs and routes it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	entry := s.log.add(r)
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() { s.log.finish(entry, rec.status, rec.bytes) }()
+	if s.injectFault(rec, r) {
+		return
+	}
+	s.router.ServeHTTP(rec, r)
+}
+
+// writeJSON writes v as a JSON body with HTTP status code.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError writes an ArcGIS error body {"error":{code,message,details}}
+// with the given HTTP status (ArcGIS usually answers 200).
+func writeError(w http.ResponseWriter, httpStatus, code int, message string, details ...string) {
+	if details == nil {
+		details = []string{}
+	}
+	writeJSON(w, httpStatus, map[string]any{"error": map[string]any{"code": code, "message": message, "details": details}})
+}
