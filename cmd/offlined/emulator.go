@@ -12,30 +12,37 @@ import (
 	"github.com/offlined/offlined/internal/emulator"
 )
 
+// runEmulator serves the ArcGIS REST emulator until ctx is cancelled.
 func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+	lifetime := fs.Duration("token-lifetime", 60*time.Minute, "lifetime of issued tokens (e.g. 30s to exercise renewal)")
+	anonymous := fs.Bool("anonymous", false, "accept requests without a token")
+	seed := fs.Int64("seed", 1, "seed of the generated data")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *lifetime <= 0 {
+		return fmt.Errorf("--token-lifetime must be positive, got %s", *lifetime)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	em := emulator.New(emulator.Options{})
+	em := emulator.New(emulator.Options{TokenLifetime: *lifetime, Anonymous: *anonymous, Seed: *seed})
 	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintf(stdout, "ArcGIS REST emulator listening on %s\n  portal:   %s/sharing/rest\n  services: %s/arcgis/rest/services\n  user: %s  password: %s\n",
-		base, base, base, emulator.DemoUser, emulator.DemoPassword)
+	fmt.Fprint(stdout, em.Summary("http://"+ln.Addr().String()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
-	case err := <-errc:
+		err := srv.Shutdown(sctx)
+		<-errc // Serve has returned http.ErrServerClosed
 		return err
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
 	}
 }
