@@ -245,4 +245,3 @@ func (s *sliceReader) Seek(off int64, whence int) (int64, error) {
 	}
 	return s.off, nil
 }
-
