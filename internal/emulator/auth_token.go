@@ -141,9 +141,9 @@ func oauthError(w http.ResponseWriter, code int, kind, description string) {
 	}})
 }
 
-// expiresIn is a lifetime in whole seconds, at least 1.
+// expiresIn is a lifetime in whole seconds (rounded), at least 1.
 func expiresIn(exp, now time.Time) int64 {
-	s := int64(math.Ceil(exp.Sub(now).Seconds()))
+	s := int64(math.Round(exp.Sub(now).Seconds()))
 	if s < 1 {
 		s = 1
 	}
