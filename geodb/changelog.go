@@ -1,0 +1,194 @@
+package geodb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Op is a change-log operation.
+type Op string
+
+// Change-log operations.
+const (
+	OpInsert Op = "insert"
+	OpUpdate Op = "update"
+	OpDelete Op = "delete"
+)
+
+// Change is one row of the change log. OldValues holds the row's values
+// before an update or delete (geometry and BLOBs hex-encoded), as written by
+// the trigger; it is nil for inserts.
+type Change struct {
+	Seq       int64
+	Table     string
+	LayerID   int
+	GlobalID  string
+	Op        Op
+	OldValues json.RawMessage
+	ChangedAt string
+}
+
+// gidExpr generates a registry-form GlobalID in SQL: a version-4 UUID in
+// upper case with braces.
+const gidExpr = `'{' || hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)),2) || '-' ||
+ substr('89AB', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)),2) || '-' || hex(randomblob(6)) || '}'`
+
+const notSuppressed = `NOT EXISTS (SELECT 1 FROM offlined_control WHERE name = 'suppress_changes')`
+
+// oldValuesExpr builds json of OLD.* with plain SQL functions. json_object
+// is limited in argument count, so wide tables are built by json_set chains.
+func oldValuesExpr(t *Table) string {
+	type kv struct{ name, val string }
+	var pairs []kv
+	for _, c := range t.Cols {
+		v := "OLD." + qid(c.Name)
+		if c.kind == kBlob {
+			v = "hex(" + v + ")"
+		}
+		pairs = append(pairs, kv{c.Name, v})
+	}
+	if t.GeomCol != "" {
+		pairs = append(pairs, kv{t.GeomCol, "hex(OLD." + qid(t.GeomCol) + ")"})
+	}
+	const per = 50
+	var obj []string
+	for _, p := range pairs[:min(per, len(pairs))] {
+		obj = append(obj, qstr(p.name)+", "+p.val)
+	}
+	expr := "json_object(" + strings.Join(obj, ", ") + ")"
+	for i := per; i < len(pairs); i += per {
+		var set []string
+		for _, p := range pairs[i:min(i+per, len(pairs))] {
+			set = append(set, qstr(`$."`+p.name+`"`)+", "+p.val)
+		}
+		expr = "json_set(" + expr + ", " + strings.Join(set, ", ") + ")"
+	}
+	return expr
+}
+
+func changeTriggerSQL(t *Table) []string {
+	T, I, G := qid(t.Name), qid(t.OIDCol), qid(t.GIDCol)
+	n := func(s string) string { return qid("offlined_" + t.Name + "_" + s) }
+	return []string{
+		fmt.Sprintf(`CREATE TRIGGER %s AFTER INSERT ON %s BEGIN
+ UPDATE %s SET %s = %s WHERE %s = NEW.%s AND NEW.%s IS NULL;
+ INSERT INTO offlined_changes (table_name, globalid, op) SELECT %s, %s, 'insert' FROM %s WHERE %s = NEW.%s AND %s;
+END`, n("ins"), T, T, G, gidExpr, I, I, G, qstr(t.Name), G, T, I, I, notSuppressed),
+		fmt.Sprintf(`CREATE TRIGGER %s AFTER UPDATE ON %s WHEN OLD.%s IS NOT NULL AND %s BEGIN
+ INSERT INTO offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.%s, 'update', %s);
+END`, n("upd"), T, G, notSuppressed, qstr(t.Name), G, oldValuesExpr(t)),
+		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s WHEN OLD.%s IS NOT NULL AND %s BEGIN
+ INSERT INTO offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.%s, 'delete', %s);
+END`, n("del"), T, G, notSuppressed, qstr(t.Name), G, oldValuesExpr(t)),
+	}
+}
+
+func createChangeTriggers(ctx context.Context, tx *sql.Tx, t *Table) error {
+	for _, s := range changeTriggerSQL(t) {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("create change trigger: %w", err)
+		}
+	}
+	return nil
+}
+
+func dropChangeTriggers(ctx context.Context, tx *sql.Tx, t *Table) error {
+	for _, s := range []string{"ins", "upd", "del"} {
+		if _, err := tx.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+qid("offlined_"+t.Name+"_"+s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startBulk drops the RTree and change triggers of t for a bulk load.
+func startBulk(ctx context.Context, tx *sql.Tx, t *Table) error {
+	if t.GeomCol != "" {
+		if err := dropRTreeTriggers(ctx, tx, t); err != nil {
+			return err
+		}
+	}
+	return dropChangeTriggers(ctx, tx, t)
+}
+
+// finishBulk rebuilds the RTree, recreates all triggers and updates extents.
+func finishBulk(ctx context.Context, tx *sql.Tx, t *Table) error {
+	if err := startBulk(ctx, tx, t); err != nil {
+		return err
+	}
+	if t.GeomCol != "" {
+		if err := fillRTree(ctx, tx, t); err != nil {
+			return err
+		}
+		if err := createRTreeTriggers(ctx, tx, t); err != nil {
+			return err
+		}
+	}
+	if err := createChangeTriggers(ctx, tx, t); err != nil {
+		return err
+	}
+	return updateExtent(ctx, tx, t)
+}
+
+// suppress turns change logging off (on=true) or on inside tx. Other
+// connections never see the row: it lives only inside this write
+// transaction.
+func suppress(ctx context.Context, tx *sql.Tx, on bool) error {
+	var err error
+	if on {
+		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_control (name, value) VALUES ('suppress_changes', '1')`)
+	} else {
+		_, err = tx.ExecContext(ctx, `DELETE FROM offlined_control WHERE name = 'suppress_changes'`)
+	}
+	return err
+}
+
+// Changes returns up to limit change-log rows with seq > after, oldest first.
+func (db *DB) Changes(ctx context.Context, after int64, limit int) ([]Change, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT seq, table_name, coalesce(globalid,''), op, old_values, changed_at FROM offlined_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read change log: %w", err)
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		var old sql.NullString
+		if err := rows.Scan(&c.Seq, &c.Table, &c.GlobalID, &c.Op, &old, &c.ChangedAt); err != nil {
+			return nil, fmt.Errorf("read change log: %w", err)
+		}
+		if old.Valid {
+			c.OldValues = json.RawMessage(old.String)
+		}
+		if t := db.Table(c.Table); t != nil {
+			c.LayerID = t.LayerID
+		} else {
+			c.LayerID = -1
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// LastChangeSeq returns the newest change-log sequence number (0 if none).
+func (db *DB) LastChangeSeq(ctx context.Context) (int64, error) {
+	var n sql.NullInt64
+	err := db.r.QueryRowContext(ctx, `SELECT max(seq) FROM offlined_changes`).Scan(&n)
+	return n.Int64, err
+}
+
+// AckChanges deletes change-log rows with seq <= upTo (the server has them).
+// Prefer ApplyServerChanges' AckThrough, which does it in the same
+// transaction as storing new server generations.
+func (db *DB) AckChanges(ctx context.Context, upTo int64) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM offlined_changes WHERE seq <= ?`, upTo)
+		return err
+	})
+}

@@ -1,0 +1,445 @@
+package geodb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// LoadOptions tune a bulk load.
+type LoadOptions struct {
+	// BatchSize is the number of rows per transaction (default 20000).
+	BatchSize int
+	// FetchAttachment opens the content of an attachment the replica lists
+	// by URL. When nil, such attachments are counted as skipped.
+	FetchAttachment func(ctx context.Context, layerID int, a *arcgis.AttachmentInfo) (io.ReadCloser, error)
+}
+
+// LoadStats counts what a load wrote.
+type LoadStats struct {
+	Features           int64
+	Attachments        int64
+	AttachmentsSkipped int64
+	PerLayer           map[int]int64
+}
+
+// LoadReplica streams a replica JSON document (createReplica's JSON result
+// or a synchronizeReplica data response: {"replicaID",…,"layers":[{"id",
+// "features":[…],"attachments":[…]}]}) from r into the existing tables.
+// Memory stays flat: features are decoded one at a time and committed in
+// batches; the RTree and triggers are rebuilt once per table at the end, and
+// loaded rows are not recorded in the change log. It returns the replica's
+// top-level members (layers omitted). The layer "id" must precede its
+// "features" in each layer object.
+func (db *DB) LoadReplica(ctx context.Context, r io.Reader, opts LoadOptions) (*arcgis.Replica, LoadStats, error) {
+	l := db.newLoader(ctx, opts)
+	rep, err := l.replica(r)
+	if ferr := l.finish(err); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, l.stats, fmt.Errorf("load replica into %s: %w", db.path, err)
+	}
+	return rep, l.stats, nil
+}
+
+// LoadFeatures streams a query response ({"features":[…], …}) for one
+// layer from r, like LoadReplica.
+func (db *DB) LoadFeatures(ctx context.Context, layerID int, r io.Reader, opts LoadOptions) (LoadStats, error) {
+	l := db.newLoader(ctx, opts)
+	err := l.featureSet(r, layerID)
+	if ferr := l.finish(err); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return l.stats, fmt.Errorf("load layer %d into %s: %w", layerID, db.path, err)
+	}
+	return l.stats, nil
+}
+
+type loader struct {
+	ctx     context.Context
+	db      *DB
+	opts    LoadOptions
+	stats   LoadStats
+	tx      *sql.Tx
+	inBatch int
+	stmts   map[*Table]*sql.Stmt
+	touched map[*Table]bool
+	order   []*Table
+}
+
+func (db *DB) newLoader(ctx context.Context, opts LoadOptions) *loader {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 20000
+	}
+	return &loader{ctx: ctx, db: db, opts: opts, stats: LoadStats{PerLayer: map[int]int64{}},
+		stmts: map[*Table]*sql.Stmt{}, touched: map[*Table]bool{}}
+}
+
+func (l *loader) begin() error {
+	if l.tx != nil {
+		return nil
+	}
+	tx, err := l.db.w.BeginTx(l.ctx, nil)
+	if err != nil {
+		return err
+	}
+	l.tx = tx
+	return nil
+}
+
+func (l *loader) commit() error {
+	if l.tx == nil {
+		return nil
+	}
+	for t, s := range l.stmts {
+		s.Close()
+		delete(l.stmts, t)
+	}
+	err := l.tx.Commit()
+	l.tx, l.inBatch = nil, 0
+	return err
+}
+
+func (l *loader) finish(loadErr error) error {
+	if l.tx != nil {
+		if loadErr != nil {
+			for _, s := range l.stmts {
+				s.Close()
+			}
+			l.stmts = map[*Table]*sql.Stmt{}
+			l.tx.Rollback()
+			l.tx = nil
+		} else if err := l.commit(); err != nil {
+			return err
+		}
+	}
+	if len(l.order) == 0 {
+		return nil
+	}
+	// Even after an error, put the index and triggers back for what landed.
+	ctx := context.WithoutCancel(l.ctx)
+	err := l.db.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range l.order {
+			if err := finishBulk(ctx, tx, t); err != nil {
+				return fmt.Errorf("index %s: %w", t.Name, err)
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+func (l *loader) touch(t *Table) error {
+	if l.touched[t] {
+		return nil
+	}
+	if err := l.begin(); err != nil {
+		return err
+	}
+	if err := startBulk(l.ctx, l.tx, t); err != nil {
+		return err
+	}
+	l.touched[t] = true
+	l.order = append(l.order, t)
+	return nil
+}
+
+func insertSQL(t *Table, cols []string, orReplace bool) string {
+	var q strings.Builder
+	verb := "INSERT"
+	if orReplace {
+		verb = "INSERT OR REPLACE"
+	}
+	fmt.Fprintf(&q, "%s INTO %s (", verb, qid(t.Name))
+	for i, c := range cols {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(qid(c))
+	}
+	q.WriteString(") VALUES (")
+	for i := range cols {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("?")
+	}
+	q.WriteString(")")
+	return q.String()
+}
+
+func allCols(t *Table) []string {
+	cols := make([]string, 0, len(t.Cols)+1)
+	for _, c := range t.Cols {
+		cols = append(cols, c.Name)
+	}
+	if t.GeomCol != "" {
+		cols = append(cols, t.GeomCol)
+	}
+	return cols
+}
+
+// rowArgs converts a feature into the values for allCols(t).
+func rowArgs(t *Table, f *arcgis.Feature, strict bool) ([]any, error) {
+	args := make([]any, 0, len(t.Cols)+1)
+	attrs := f.Attributes
+	for i := range t.Cols {
+		c := &t.Cols[i]
+		v, ok := attrs[c.Name]
+		if !ok {
+			for k, x := range attrs {
+				if strings.EqualFold(k, c.Name) {
+					v, ok = x, true
+					break
+				}
+			}
+		}
+		sv, err := toSQL(t, c, v, strict && ok)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, sv)
+	}
+	if t.GeomCol != "" {
+		g, err := FromEsri(f.Geometry, t.HasZ, t.HasM)
+		if err != nil {
+			return nil, &FieldError{Table: t.Name, Field: t.GeomCol, Reason: ErrType, Detail: err.Error()}
+		}
+		if b := EncodeBlob(g, t.SRSID); b != nil {
+			args = append(args, b)
+		} else {
+			args = append(args, nil)
+		}
+	}
+	return args, nil
+}
+
+func (l *loader) insert(t *Table, f *arcgis.Feature) error {
+	if err := l.touch(t); err != nil {
+		return err
+	}
+	if err := l.begin(); err != nil {
+		return err
+	}
+	st := l.stmts[t]
+	if st == nil {
+		var err error
+		st, err = l.tx.PrepareContext(l.ctx, insertSQL(t, allCols(t), true))
+		if err != nil {
+			return err
+		}
+		l.stmts[t] = st
+	}
+	args, err := rowArgs(t, f, false)
+	if err != nil {
+		return fmt.Errorf("feature %d: %w", l.stats.PerLayer[t.LayerID], err)
+	}
+	if _, err := st.ExecContext(l.ctx, args...); err != nil {
+		return fmt.Errorf("insert into %s: %w", t.Name, err)
+	}
+	l.stats.Features++
+	l.stats.PerLayer[t.LayerID]++
+	l.inBatch++
+	if l.inBatch >= l.opts.BatchSize {
+		return l.commit()
+	}
+	return nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		return fmt.Errorf("expected %q, got %v", want, tok)
+	}
+	return nil
+}
+
+func (l *loader) replica(r io.Reader) (*arcgis.Replica, error) {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	top := map[string]json.RawMessage{}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		switch key {
+		case "layers":
+			if err := expectDelim(dec, '['); err != nil {
+				return nil, err
+			}
+			for dec.More() {
+				if err := l.layerObject(dec); err != nil {
+					return nil, err
+				}
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return nil, err
+			}
+		case "error":
+			var e struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			}
+			if err := dec.Decode(&e); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("server error %d: %s", e.Code, e.Message)
+		default:
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, err
+			}
+			top[fmt.Sprint(key)] = raw
+		}
+	}
+	b, _ := json.Marshal(top)
+	var rep arcgis.Replica
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("replica members: %w", err)
+	}
+	return &rep, nil
+}
+
+func (l *loader) layerObject(dec *json.Decoder) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	var t *Table
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "id":
+			var id int
+			if err := dec.Decode(&id); err != nil {
+				return fmt.Errorf("layer id: %w", err)
+			}
+			if t, err = l.db.mustTable(id); err != nil {
+				return err
+			}
+		case "features":
+			if t == nil {
+				return errors.New("layer \"id\" must precede \"features\"")
+			}
+			if err := l.features(dec, t); err != nil {
+				return err
+			}
+		case "attachments":
+			if t == nil {
+				return errors.New("layer \"id\" must precede \"attachments\"")
+			}
+			if err := l.attachments(dec, t); err != nil {
+				return err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+func (l *loader) featureSet(r io.Reader, layerID int) error {
+	t, err := l.db.mustTable(layerID)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if key == "features" {
+			if err := l.features(dec, t); err != nil {
+				return err
+			}
+			continue
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+func (l *loader) features(dec *json.Decoder, t *Table) error {
+	if err := expectDelim(dec, '['); err != nil {
+		return err
+	}
+	for dec.More() {
+		if err := l.ctx.Err(); err != nil {
+			return err
+		}
+		var f arcgis.Feature
+		if err := dec.Decode(&f); err != nil {
+			return fmt.Errorf("layer %d feature %d: %w", t.LayerID, l.stats.PerLayer[t.LayerID], err)
+		}
+		if err := l.insert(t, &f); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, ']')
+}
+
+func (l *loader) attachments(dec *json.Decoder, t *Table) error {
+	if err := expectDelim(dec, '['); err != nil {
+		return err
+	}
+	for dec.More() {
+		var a arcgis.AttachmentInfo
+		if err := dec.Decode(&a); err != nil {
+			return fmt.Errorf("layer %d attachment: %w", t.LayerID, err)
+		}
+		var src io.Reader
+		switch {
+		case a.Data != "":
+			src = base64.NewDecoder(base64.StdEncoding, strings.NewReader(a.Data))
+		case a.URL != "" && l.opts.FetchAttachment != nil:
+			rc, err := l.opts.FetchAttachment(l.ctx, t.LayerID, &a)
+			if err != nil {
+				return fmt.Errorf("layer %d attachment %s: %w", t.LayerID, a.GlobalID, err)
+			}
+			defer rc.Close()
+			src = rc
+		default:
+			l.stats.AttachmentsSkipped++
+			continue
+		}
+		// Attachments go through their own statements; flush feature rows first.
+		if err := l.commit(); err != nil {
+			return err
+		}
+		if err := l.db.putAttachment(l.ctx, t, AttachmentMeta{GlobalID: a.GlobalID, ParentGlobalID: a.ParentGlobalID,
+			Name: a.Name, ContentType: a.ContentType, Keywords: a.Keywords}, src, false); err != nil {
+			return fmt.Errorf("layer %d attachment %s: %w", t.LayerID, a.GlobalID, err)
+		}
+		l.stats.Attachments++
+	}
+	return expectDelim(dec, ']')
+}
