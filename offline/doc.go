@@ -1,0 +1,15 @@
+// Package offline is offlined's on-demand offline map task: it loads a web
+// map (portal item, web map URL or file), examines which layers and tables
+// can go offline and how (Capabilities), builds default parameters from the
+// author's offline settings (CreateDefaultParameters), expands them into
+// per-service and per-layer overrides (CreateOverrides) that map 1:1 onto
+// createReplica, layer queries and tile exports, and validates everything
+// before any server work (Validate). The job that runs the overrides into a
+// package directory consumes these types.
+//
+// Two departures from ArcGIS Runtime: a feature service without Sync but
+// with Query goes offline as a read-only snapshot through paged queries
+// (MethodSnapshot), and several web map layers on one feature service go
+// offline through one replica (GroupFeatureEntries), their definition
+// expressions OR-ed.
+package offline
