@@ -1,0 +1,278 @@
+package arcgis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// tokenServer issues tok1, tok2, … from generateToken and the OAuth2
+// endpoint, and accepts only the tokens in valid on /svc paths.
+type tokenServer struct {
+	*fakeServer
+	mu       sync.Mutex
+	issued   int
+	valid    map[string]bool
+	lifetime time.Duration
+	asHTTP   int // answer bad tokens with this HTTP status instead of 200+498
+	forms    []map[string]string
+}
+
+func newTokenServer(t *testing.T) *tokenServer {
+	ts := &tokenServer{fakeServer: newFakeServer(t), valid: map[string]bool{}, lifetime: time.Hour}
+	issue := func() (string, time.Duration) {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		ts.issued++
+		tok := "tok" + strconv.Itoa(ts.issued)
+		ts.valid[tok] = true
+		return tok, ts.lifetime
+	}
+	ts.handle("/sharing/rest/generateToken", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		ts.mu.Lock()
+		ts.forms = append(ts.forms, map[string]string{"client": r.PostForm.Get("client"), "referer": r.PostForm.Get("referer"), "expiration": r.PostForm.Get("expiration"), "method": r.Method})
+		ts.mu.Unlock()
+		if r.PostForm.Get("username") != "demo" || r.PostForm.Get("password") != "pw" {
+			writeJSONBody(w, 200, map[string]any{"error": map[string]any{"code": 400, "message": "Unable to generate token.", "details": []string{"Invalid username or password."}}})
+			return
+		}
+		tok, life := issue()
+		writeJSONBody(w, 200, map[string]any{"token": tok, "expires": time.Now().Add(life).UnixMilli(), "ssl": false})
+	})
+	ts.handle("/sharing/rest/oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		switch r.PostForm.Get("grant_type") {
+		case "refresh_token":
+			if r.PostForm.Get("refresh_token") != "rt" || r.PostForm.Get("client_id") != "app" {
+				writeJSONBody(w, 200, map[string]any{"error": map[string]any{"code": 498, "error": "invalid_request", "error_description": "refresh_token expired", "message": "refresh_token expired"}})
+				return
+			}
+		case "client_credentials":
+			if r.PostForm.Get("client_secret") != "secret" {
+				writeJSONBody(w, 400, map[string]any{"error": "invalid_client", "error_description": "Invalid client_secret"})
+				return
+			}
+		default:
+			writeJSONBody(w, 400, map[string]any{"error": "unsupported_grant_type"})
+			return
+		}
+		tok, life := issue()
+		writeJSONBody(w, 200, map[string]any{"access_token": tok, "expires_in": int(life.Seconds()), "username": "demo"})
+	})
+	return ts
+}
+
+// check validates the request token; it reports false after writing the error.
+func (ts *tokenServer) check(w http.ResponseWriter, r *http.Request) bool {
+	tok := r.FormValue("token")
+	ts.mu.Lock()
+	ok := ts.valid[tok]
+	ts.mu.Unlock()
+	if ok {
+		return true
+	}
+	code, msg := 498, "Invalid token."
+	if tok == "" {
+		code, msg = 499, "Token Required"
+	}
+	if ts.asHTTP != 0 {
+		writeJSONBody(w, ts.asHTTP, arcErr(code, msg))
+	} else {
+		writeJSONBody(w, 200, arcErr(code, msg))
+	}
+	return false
+}
+
+func (ts *tokenServer) expire(tok string) {
+	ts.mu.Lock()
+	delete(ts.valid, tok)
+	ts.mu.Unlock()
+}
+
+func (ts *tokenServer) issuedCount() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.issued
+}
+
+func TestTokenRenewedOn498(t *testing.T) {
+	for _, asHTTP := range []int{0, 401, 403} {
+		t.Run(fmt.Sprintf("http%d", asHTTP), func(t *testing.T) {
+			ts := newTokenServer(t)
+			ts.asHTTP = asHTTP
+			ts.handle("/svc/FeatureServer/0", func(w http.ResponseWriter, r *http.Request) {
+				if ts.check(w, r) {
+					layerJSON(w)
+				}
+			})
+			c := newTestClient(t, ts.URL, WithCredential(&UserCredential{Username: "demo", Password: "pw"}), WithReferer("https://app.example"))
+			ctx := context.Background()
+			if _, err := c.Layer(ctx, ts.URL+"/svc/FeatureServer/0"); err != nil {
+				t.Fatal(err)
+			}
+			ts.expire("tok1")
+			l, err := c.Layer(ctx, ts.URL+"/svc/FeatureServer/0")
+			if err != nil {
+				t.Fatalf("after server-side expiry: %v", err)
+			}
+			if l.Name != "Inspections" || ts.issuedCount() != 2 {
+				t.Errorf("issued %d tokens, want 2 (renewed once)", ts.issuedCount())
+			}
+			if got := ts.count("/svc/FeatureServer/0"); got != 3 {
+				t.Errorf("service saw %d requests, want 3", got)
+			}
+			if f := ts.forms[0]; f["client"] != "referer" || f["referer"] != "https://app.example" || f["method"] != "POST" || f["expiration"] != "60" {
+				t.Errorf("generateToken form = %v", f)
+			}
+		})
+	}
+}
+
+func TestTokenRenewedOnlyOnce(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.handle("/svc/FeatureServer/0", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONBody(w, 200, arcErr(498, "Invalid token."))
+	})
+	c := newTestClient(t, ts.URL, WithCredential(&UserCredential{Username: "demo", Password: "pw"}))
+	_, err := c.Layer(context.Background(), ts.URL+"/svc/FeatureServer/0")
+	if !IsAuth(err) {
+		t.Fatalf("err = %v, want auth error", err)
+	}
+	if ts.issuedCount() != 2 || ts.count("/svc/FeatureServer/0") != 2 {
+		t.Errorf("issued=%d hits=%d, want 2 and 2", ts.issuedCount(), ts.count("/svc/FeatureServer/0"))
+	}
+}
+
+func TestTokenRenewedBeforeExpiry(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.lifetime = 300 * time.Millisecond
+	ts.handle("/svc/FeatureServer/0", func(w http.ResponseWriter, r *http.Request) {
+		if ts.check(w, r) {
+			layerJSON(w)
+		}
+	})
+	c := newTestClient(t, ts.URL, WithCredential(&UserCredential{Username: "demo", Password: "pw"}))
+	ctx := context.Background()
+	for range 2 {
+		if _, err := c.Layer(ctx, ts.URL+"/svc/FeatureServer/0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ts.issuedCount() != 1 {
+		t.Fatalf("issued %d tokens for two quick calls, want 1", ts.issuedCount())
+	}
+	time.Sleep(260 * time.Millisecond) // within the renewal margin (life/5)
+	if _, err := c.Layer(ctx, ts.URL+"/svc/FeatureServer/0"); err != nil {
+		t.Fatal(err)
+	}
+	if ts.issuedCount() != 2 || ts.count("/svc/FeatureServer/0") != 3 {
+		t.Errorf("issued=%d hits=%d, want a proactive renewal (2) with no rejected request (3)", ts.issuedCount(), ts.count("/svc/FeatureServer/0"))
+	}
+}
+
+func TestGenerateTokenFailure(t *testing.T) {
+	ts := newTokenServer(t)
+	c := newTestClient(t, ts.URL, WithCredential(&UserCredential{Username: "demo", Password: "wrong"}))
+	_, err := c.Item(context.Background(), "abc")
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Code != 400 || len(ae.Details) != 1 || ae.Details[0] != "Invalid username or password." {
+		t.Fatalf("err = %v, want the generateToken error with its details", err)
+	}
+}
+
+func TestOAuthGrants(t *testing.T) {
+	ts := newTokenServer(t)
+	var seen atomic.Value
+	ts.handle("/svc/FeatureServer/0", func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.FormValue("token"))
+		if ts.check(w, r) {
+			layerJSON(w)
+		}
+	})
+	ctx := context.Background()
+	c := newTestClient(t, ts.URL, WithCredential(&OAuthRefreshCredential{ClientID: "app", RefreshToken: "rt"}))
+	if _, err := c.Layer(ctx, ts.URL+"/svc/FeatureServer/0"); err != nil {
+		t.Fatalf("refresh_token grant: %v", err)
+	}
+	if seen.Load() != "tok1" {
+		t.Errorf("token sent = %v, want tok1", seen.Load())
+	}
+	ts.expire("tok1")
+	if _, err := c.Layer(ctx, ts.URL+"/svc/FeatureServer/0"); err != nil || seen.Load() != "tok2" {
+		t.Fatalf("renewal via refresh token: err=%v token=%v", err, seen.Load())
+	}
+	cc := newTestClient(t, ts.URL, WithCredential(&OAuthClientCredential{ClientID: "app", ClientSecret: "secret", ExpirationMinutes: 120}))
+	if _, err := cc.Layer(ctx, ts.URL+"/svc/FeatureServer/0"); err != nil || seen.Load() != "tok3" {
+		t.Fatalf("client_credentials grant: err=%v token=%v", err, seen.Load())
+	}
+	bad := newTestClient(t, ts.URL, WithCredential(&OAuthRefreshCredential{ClientID: "app", RefreshToken: "expired"}))
+	_, err := bad.Layer(ctx, ts.URL+"/svc/FeatureServer/0")
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Message != "refresh_token expired" || ae.MessageCode != "invalid_request" {
+		t.Errorf("expired refresh token: err = %v", err)
+	}
+	badSecret := newTestClient(t, ts.URL, WithCredential(&OAuthClientCredential{ClientID: "app", ClientSecret: "nope"}))
+	_, err = badSecret.Layer(ctx, ts.URL+"/svc/FeatureServer/0")
+	if !errors.As(err, &ae) || ae.Message != "Invalid client_secret" || ae.HTTPStatus != 400 {
+		t.Errorf("bad client secret: err = %v", err)
+	}
+}
+
+func TestPerServiceCredentials(t *testing.T) {
+	portal := newTokenServer(t)
+	basemap := newFakeServer(t)
+	var portalTok, basemapTok atomic.Value
+	portal.handle("/arcgis/rest/services/ops/FeatureServer/0", func(w http.ResponseWriter, r *http.Request) {
+		portalTok.Store(r.FormValue("token"))
+		layerJSON(w)
+	})
+	basemap.handle("/arcgis/rest/services/World/MapServer/tile/1/0/0", func(w http.ResponseWriter, r *http.Request) {
+		basemapTok.Store(r.URL.Query().Get("token"))
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write([]byte("\x89PNG fake"))
+	})
+	c := newTestClient(t, portal.URL,
+		WithCredential(&UserCredential{Username: "demo", Password: "pw"}),
+		WithServiceCredential(basemap.URL+"/arcgis/rest/services/World/", APIKey("basemap-key")))
+	ctx := context.Background()
+	if _, err := c.Layer(ctx, portal.URL+"/arcgis/rest/services/ops/FeatureServer/0"); err != nil {
+		t.Fatal(err)
+	}
+	tile, err := c.MapTile(ctx, basemap.URL+"/arcgis/rest/services/World/MapServer", 1, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if portalTok.Load() != "tok1" || basemapTok.Load() != "basemap-key" || tile.ContentType != "image/png" {
+		t.Errorf("portal token %v, basemap token %v, want tok1 and basemap-key", portalTok.Load(), basemapTok.Load())
+	}
+	reg := c.Credentials()
+	if reg.For(basemap.URL+"/arcgis/rest/services/WorldX/MapServer") == reg.For(basemap.URL+"/arcgis/rest/services/World/MapServer") {
+		t.Error("prefix matched across a path-segment boundary")
+	}
+}
+
+func TestAnonymousGets499(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.handle("/svc/FeatureServer/0", func(w http.ResponseWriter, r *http.Request) {
+		if ts.check(w, r) {
+			layerJSON(w)
+		}
+	})
+	c := newTestClient(t, ts.URL)
+	_, err := c.Layer(context.Background(), ts.URL+"/svc/FeatureServer/0")
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Code != 499 || !ae.IsAuth() {
+		t.Fatalf("err = %v, want 499", err)
+	}
+	if ts.count("/svc/FeatureServer/0") != 1 {
+		t.Errorf("anonymous request repeated %d times", ts.count("/svc/FeatureServer/0"))
+	}
+}
+
