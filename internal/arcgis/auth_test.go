@@ -275,4 +275,3 @@ func TestAnonymousGets499(t *testing.T) {
 		t.Errorf("anonymous request repeated %d times", ts.count("/svc/FeatureServer/0"))
 	}
 }
-
