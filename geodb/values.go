@@ -195,6 +195,11 @@ func toSQL(t *Table, c *Column, v any, strict bool) (any, error) {
 		out = b
 	default: // string, XML
 		s, ok := v.(string)
+		if n, isNum := v.(json.Number); isNum && c.kind == kString {
+			s, ok = n.String(), true // numeric codes of string domains arrive as numbers
+		} else if f, isF := v.(float64); isF && c.kind == kString {
+			s, ok = strconv.FormatFloat(f, 'f', -1, 64), true
+		}
 		if !ok {
 			return nil, fe(ErrType, "want a string, got %s", describe(v))
 		}
