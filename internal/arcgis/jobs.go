@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path"
 	"strings"
@@ -130,7 +131,8 @@ type JobSubmission struct {
 // JobStatusOf polls a job resource once (idempotent, retried).
 func (c *Client) JobStatusOf(ctx context.Context, jobURL string) (*JobStatus, error) {
 	var st JobStatus
-	if err := c.getJSON(ctx, "job status", jobURL, nil, &st, requireKeys("job status (jobStatus)", "jobStatus")); err != nil {
+	req := &request{op: "job status", method: http.MethodGet, url: jobURL, form: withF(nil), idempotent: true, statusKey: "jobStatus"}
+	if err := c.doJSON(ctx, req, &st, requireKeys("job status (jobStatus)", "jobStatus")); err != nil {
 		return nil, fmt.Errorf("job status: %w", err)
 	}
 	return &st, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -284,7 +285,8 @@ func (e *ReplicaJobError) Unwrap() error {
 // ReplicaStatus polls a statusUrl once (idempotent, retried).
 func (c *Client) ReplicaStatus(ctx context.Context, statusURL string) (*ReplicaJobStatus, error) {
 	var st ReplicaJobStatus
-	if err := c.getJSON(ctx, "replica status", statusURL, nil, &st, requireKeys("replica job status", "status")); err != nil {
+	req := &request{op: "replica status", method: http.MethodGet, url: statusURL, form: withF(nil), idempotent: true, statusKey: "status"}
+	if err := c.doJSON(ctx, req, &st, requireKeys("replica job status", "status")); err != nil {
 		return nil, fmt.Errorf("replica status: %w", err)
 	}
 	return &st, nil

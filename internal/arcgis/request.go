@@ -27,6 +27,9 @@ type request struct {
 	// replayable tells whether it can be built more than once.
 	multipart  func(token string) (io.ReadCloser, string, error)
 	replayable bool
+	// statusKey marks job status resources: a body with this top-level key
+	// is a status even when it also carries an "error" member.
+	statusKey string
 }
 
 func (r *request) canReplay() bool { return r.multipart == nil || r.replayable }
@@ -155,6 +158,9 @@ func (c *Client) attempt(ctx context.Context, req *request, token string, stream
 	if err != nil {
 		return outcome{err: fmt.Errorf("%s %s: read body (%d bytes read): %w", req.op, where, len(b), err),
 			retry: req.idempotent && retryableErr(err)}
+	}
+	if req.statusKey != "" && hasKey(b, req.statusKey) {
+		return outcome{resp: resp, body: b}
 	}
 	if e, ok := ParseError(b); ok {
 		return c.bodyErrorOutcome(req, resp, e)
