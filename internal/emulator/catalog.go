@@ -1,0 +1,55 @@
+package emulator
+
+import (
+	"net/http"
+	"sort"
+)
+
+// catalogService is one entry of the services directory.
+type catalogService struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+// routeCatalog serves the services directory GET /arcgis/rest/services?f=json
+// listing every feature, map and vector tile service.
+func (s *Server) routeCatalog() {
+	h := func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := s.authorize(w, r); !ok {
+			return
+		}
+		base := "http://" + r.Host + "/arcgis/rest/services/"
+		var out []catalogService
+		if s.features != nil {
+			for _, name := range s.features.order {
+				out = append(out, catalogService{Name: name, Type: "FeatureServer", URL: base + name + "/FeatureServer"})
+			}
+		}
+		if s.tiles != nil {
+			var tiles []catalogService
+			for name := range s.tiles.maps {
+				tiles = append(tiles, catalogService{Name: name, Type: "MapServer", URL: base + name + "/MapServer"})
+			}
+			for name := range s.tiles.dynamic {
+				tiles = append(tiles, catalogService{Name: name, Type: "MapServer", URL: base + name + "/MapServer"})
+			}
+			for name := range s.tiles.vectors {
+				tiles = append(tiles, catalogService{Name: name, Type: "VectorTileServer", URL: base + name + "/VectorTileServer"})
+			}
+			sort.Slice(tiles, func(i, j int) bool {
+				if tiles[i].Name != tiles[j].Name {
+					return tiles[i].Name < tiles[j].Name
+				}
+				return tiles[i].Type < tiles[j].Type
+			})
+			out = append(out, tiles...)
+		}
+		if out == nil {
+			out = []catalogService{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"currentVersion": 11.3, "folders": []string{}, "services": out})
+	}
+	s.router.HandleFunc("/arcgis/rest/services", h)
+	s.router.HandleFunc("/arcgis/rest/services/", h)
+}
