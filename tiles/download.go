@@ -1,0 +1,490 @@
+package tiles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+)
+
+// DownloadOptions tunes Download. Zero values pick the defaults shown.
+type DownloadOptions struct {
+	// Concurrency is the most requests in flight (default 8). The downloader
+	// lowers it on 429/503 and rising latency and raises it back on success.
+	Concurrency int
+	// MinConcurrency is the floor of the adaptive limit (default 1).
+	MinConcurrency int
+	// Retries is how often a failing tile is retried (default 5), with
+	// exponential backoff and jitter from RetryBackoff (default 200ms).
+	Retries      int
+	RetryBackoff time.Duration
+	// BatchSize and BatchInterval bound how many fetched tiles wait for a
+	// commit (defaults 256 tiles, 250ms); at most this much work is redone
+	// after a crash.
+	BatchSize     int
+	BatchInterval time.Duration
+	// Tilemap, when set, is asked which tiles exist so absent ones are not requested.
+	Tilemap Tilemapper
+	// Progress is called after every commit with a snapshot (from one goroutine).
+	Progress func(Progress)
+	Logger   *slog.Logger
+}
+
+// LevelProgress counts one level's tiles.
+type LevelProgress struct {
+	Planned int64 // tiles in the cover
+	Skipped int64 // already stored or known absent before this run
+	Fetched int64 // fetched and committed in this run
+	Absent  int64 // found absent in this run (404/204/tilemap)
+	Failed  int64 // gave up after retries in this run
+	Bytes   int64 // bytes committed in this run
+}
+
+// Progress is a snapshot of a download.
+type Progress struct {
+	LevelProgress
+	Levels      map[int]LevelProgress
+	Concurrency int
+}
+
+// FatalError stops a whole download: the source refuses access (401/403/498/499).
+type FatalError struct{ Err error }
+
+func (e *FatalError) Error() string { return "tile download stopped: " + e.Err.Error() }
+func (e *FatalError) Unwrap() error { return e.Err }
+
+// TileError is a tile that still failed after all retries.
+type TileError struct {
+	Key TileKey
+	Err error
+}
+
+func (e *TileError) Error() string { return fmt.Sprintf("tile %s: %v", e.Key, e.Err) }
+func (e *TileError) Unwrap() error { return e.Err }
+
+// Download fetches every tile of covers that the store does not already hold
+// (or know to be absent) and commits them in batches. It resumes: a second
+// call after a cancel or a crash fetches only what is missing. Levels whose
+// every tile was settled are marked complete and skipped by later runs. It
+// returns the final progress; err is ctx.Err() on cancel, a *FatalError when
+// the source refuses access, or an error naming the failed tiles.
+func Download(ctx context.Context, st *Store, f TileFetcher, covers []LevelCover, opt DownloadOptions) (Progress, error) {
+	d := newDownloader(st, f, opt)
+	return d.run(ctx, covers)
+}
+
+type downloader struct {
+	st  *Store
+	f   TileFetcher
+	opt DownloadOptions
+	lim *limiter
+	log *slog.Logger
+
+	mu       sync.Mutex
+	prog     Progress
+	emitted  map[int]int64 // tiles handed to workers per level
+	produced map[int]bool  // producer finished the level
+	settled  map[int]int64 // committed (fetched, absent) or failed per level
+	failed   map[int]bool
+	done     map[int]bool
+	errs     []error
+}
+
+func newDownloader(st *Store, f TileFetcher, opt DownloadOptions) *downloader {
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 8
+	}
+	if opt.Retries <= 0 {
+		opt.Retries = 5
+	}
+	if opt.RetryBackoff <= 0 {
+		opt.RetryBackoff = 200 * time.Millisecond
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = 256
+	}
+	if opt.BatchInterval <= 0 {
+		opt.BatchInterval = 250 * time.Millisecond
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &downloader{st: st, f: f, opt: opt, lim: newLimiter(opt.MinConcurrency, opt.Concurrency, opt.RetryBackoff), log: log,
+		prog:    Progress{Levels: map[int]LevelProgress{}},
+		emitted: map[int]int64{}, produced: map[int]bool{}, settled: map[int]int64{}, failed: map[int]bool{}, done: map[int]bool{}}
+}
+
+type result struct {
+	rec  TileRecord
+	err  error
+	size int64
+}
+
+func (d *downloader) run(ctx context.Context, covers []LevelCover) (Progress, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	// Requests already sent finish after a cancel (for up to cancelGrace) so
+	// their tiles are committed rather than fetched again by the next run.
+	fctx, fcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer fcancel()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(cancelGrace, fcancel) })
+	defer stopGrace()
+
+	jobs := make(chan TileKey, d.opt.Concurrency*4)
+	results := make(chan result, d.opt.Concurrency*4)
+	var wg sync.WaitGroup
+	for i := 0; i < d.opt.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.worker(ctx, fctx, cancel, jobs, results)
+		}()
+	}
+	prodErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		prodErr <- d.produce(ctx, covers, jobs, results)
+	}()
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+	werr := d.write(ctx, results)
+	perr := <-prodErr
+
+	d.mu.Lock()
+	p := d.snapshot()
+	errs := d.errs
+	d.mu.Unlock()
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return p, cause
+	}
+	if werr != nil {
+		return p, werr
+	}
+	if err := ctx.Err(); err != nil {
+		return p, err
+	}
+	if perr != nil {
+		return p, perr
+	}
+	if len(errs) > 0 {
+		return p, fmt.Errorf("tile download: %d tiles failed after retries (first: %w)", p.Failed, errs[0])
+	}
+	return p, nil
+}
+
+// produce emits the keys still missing, level by level, consulting the tilemap.
+func (d *downloader) produce(ctx context.Context, covers []LevelCover, jobs chan<- TileKey, results chan<- result) error {
+	for _, c := range covers {
+		planned := c.Count()
+		complete, err := d.st.LevelComplete(ctx, c.Level)
+		if err != nil {
+			return fmt.Errorf("level %d: %w", c.Level, err)
+		}
+		d.mu.Lock()
+		lp := d.prog.Levels[c.Level]
+		lp.Planned += planned
+		d.prog.Levels[c.Level] = lp
+		d.mu.Unlock()
+		if complete {
+			d.addSkipped(c.Level, planned)
+			d.finishLevel(c.Level, 0)
+			continue
+		}
+		known, err := d.st.Known(ctx, c.Level)
+		if err != nil {
+			return fmt.Errorf("level %d: %w", c.Level, err)
+		}
+		tm := map[[2]int][]bool{}
+		var emitted, skipped int64
+		var stop error
+		c.Each(func(row, col int) bool {
+			if _, ok := known[packRC(row, col)]; ok {
+				skipped++
+				return true
+			}
+			k := TileKey{Level: c.Level, Row: row, Col: col}
+			if d.opt.Tilemap != nil && !d.present(ctx, tm, k) {
+				// Absent per tilemap: record without a request.
+				emitted++
+				select {
+				case results <- result{rec: TileRecord{Key: k, Absent: true}}:
+				case <-ctx.Done():
+					stop = ctx.Err()
+					return false
+				}
+				return true
+			}
+			select {
+			case jobs <- k:
+				emitted++
+				return true
+			case <-ctx.Done():
+				stop = ctx.Err()
+				return false
+			}
+		})
+		d.addSkipped(c.Level, skipped)
+		if stop != nil {
+			return stop
+		}
+		d.finishLevel(c.Level, emitted)
+	}
+	return nil
+}
+
+const tilemapBlock = 128
+
+// maxThrottleRetries bounds the 429/503 answers one tile may get before they
+// count as failures.
+const maxThrottleRetries = 50
+
+// cancelGrace bounds how long requests in flight may finish after a cancel.
+const cancelGrace = 5 * time.Second
+
+func (d *downloader) present(ctx context.Context, cache map[[2]int][]bool, k TileKey) bool {
+	br, bc := k.Row/tilemapBlock*tilemapBlock, k.Col/tilemapBlock*tilemapBlock
+	key := [2]int{br, bc}
+	m, ok := cache[key]
+	if !ok {
+		var err error
+		m, err = d.opt.Tilemap.Tilemap(ctx, k.Level, br, bc, tilemapBlock, tilemapBlock)
+		if err != nil {
+			d.log.Warn("tilemap unavailable; fetching every tile", "level", k.Level, "row", br, "col", bc, "err", err)
+			m = nil
+		}
+		cache[key] = m
+	}
+	if m == nil {
+		return true
+	}
+	return m[(k.Row-br)*tilemapBlock+(k.Col-bc)]
+}
+
+func (d *downloader) addSkipped(level int, n int64) {
+	d.mu.Lock()
+	lp := d.prog.Levels[level]
+	lp.Skipped += n
+	d.prog.Levels[level] = lp
+	d.mu.Unlock()
+}
+
+func (d *downloader) finishLevel(level int, emitted int64) {
+	d.mu.Lock()
+	d.emitted[level] += emitted
+	d.produced[level] = true
+	d.mu.Unlock()
+}
+
+func (d *downloader) worker(ctx, fctx context.Context, cancel context.CancelCauseFunc, jobs <-chan TileKey, results chan<- result) {
+	for k := range jobs {
+		rec, err := d.fetch(ctx, fctx, k)
+		if err != nil && ctx.Err() != nil {
+			return // cancelled: the tile stays missing and is fetched by the next run
+		}
+		var fe *FatalError
+		if errors.As(err, &fe) {
+			cancel(fe)
+			return
+		}
+		select {
+		case results <- result{rec: rec, err: err, size: int64(len(rec.Data))}:
+		case <-ctx.Done():
+			// Hand over what was fetched even when cancelled, so it is committed.
+			results <- result{rec: rec, err: err, size: int64(len(rec.Data))}
+			return
+		}
+	}
+}
+
+func (d *downloader) fetch(ctx, fctx context.Context, k TileKey) (TileRecord, error) {
+	var last error
+	throttles := 0
+	for attempt := 0; attempt <= d.opt.Retries; attempt++ {
+		if err := d.lim.acquire(ctx); err != nil {
+			return TileRecord{}, err
+		}
+		start := time.Now()
+		data, absent, err := d.f.FetchTile(fctx, k)
+		lat := time.Since(start)
+		var se *StatusError
+		isStatus := errors.As(err, &se)
+		throttled := isStatus && se.Throttled()
+		var ra time.Duration
+		if throttled {
+			ra = se.RetryAfter
+		}
+		if err == nil {
+			d.lim.release(lat, false, 0)
+			return TileRecord{Key: k, Data: data, Absent: absent}, nil
+		}
+		d.lim.release(0, throttled, ra)
+		if ctx.Err() != nil || fctx.Err() != nil {
+			return TileRecord{}, ctx.Err()
+		}
+		last = err
+		if isStatus {
+			switch se.Code {
+			case 401, 403, 498, 499:
+				return TileRecord{}, &FatalError{Err: err}
+			}
+			if !se.Retryable() {
+				return TileRecord{Key: k}, &TileError{Key: k, Err: err}
+			}
+		}
+		if throttled && throttles < maxThrottleRetries {
+			// Throttling is the server pacing us, not the tile failing: the
+			// limiter already paused; try again without spending a retry.
+			throttles++
+			attempt--
+			continue
+		}
+		if attempt == d.opt.Retries {
+			break
+		}
+		wait := d.opt.RetryBackoff << attempt
+		wait = wait/2 + time.Duration(rand.Int64N(int64(wait)))
+		if ra > wait {
+			wait = ra
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return TileRecord{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return TileRecord{Key: k}, &TileError{Key: k, Err: last}
+}
+
+// write commits results in batches and keeps the progress.
+func (d *downloader) write(ctx context.Context, results <-chan result) error {
+	batch := make([]TileRecord, 0, d.opt.BatchSize)
+	type cnt struct{ fetched, absent, bytes int64 }
+	pending := map[int]*cnt{}
+	var failed []result
+	tick := time.NewTicker(d.opt.BatchInterval)
+	defer tick.Stop()
+	var werr error
+	flush := func() {
+		if len(batch) == 0 && len(failed) == 0 {
+			return
+		}
+		if werr == nil && len(batch) > 0 {
+			// Commit even when ctx is cancelled: these tiles were paid for.
+			if err := d.st.Put(context.WithoutCancel(ctx), batch); err != nil {
+				werr = err
+			}
+		}
+		d.mu.Lock()
+		if werr == nil {
+			for lv, c := range pending {
+				lp := d.prog.Levels[lv]
+				lp.Fetched += c.fetched
+				lp.Absent += c.absent
+				lp.Bytes += c.bytes
+				d.prog.Levels[lv] = lp
+				d.settled[lv] += c.fetched + c.absent
+			}
+		}
+		for _, f := range failed {
+			lp := d.prog.Levels[f.rec.Key.Level]
+			lp.Failed++
+			d.prog.Levels[f.rec.Key.Level] = lp
+			d.settled[f.rec.Key.Level]++
+			d.failed[f.rec.Key.Level] = true
+			if len(d.errs) < 10 {
+				d.errs = append(d.errs, f.err)
+			}
+		}
+		d.mu.Unlock()
+		batch = batch[:0]
+		failed = failed[:0]
+		clear(pending)
+		if werr == nil {
+			d.markComplete(ctx)
+		}
+		if d.opt.Progress != nil {
+			d.mu.Lock()
+			p := d.snapshot()
+			d.mu.Unlock()
+			d.opt.Progress(p)
+		}
+	}
+	for {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				flush()
+				d.markComplete(ctx)
+				return werr
+			}
+			if r.err != nil {
+				failed = append(failed, r)
+				continue
+			}
+			batch = append(batch, r.rec)
+			c := pending[r.rec.Key.Level]
+			if c == nil {
+				c = &cnt{}
+				pending[r.rec.Key.Level] = c
+			}
+			if r.rec.Absent {
+				c.absent++
+			} else {
+				c.fetched++
+				c.bytes += r.size
+			}
+			if len(batch) >= d.opt.BatchSize {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		}
+	}
+}
+
+// markComplete records levels whose tiles are all settled without failures.
+func (d *downloader) markComplete(ctx context.Context) {
+	d.mu.Lock()
+	var ready []int
+	for lv, ok := range d.produced {
+		if ok && !d.done[lv] && !d.failed[lv] && d.settled[lv] == d.emitted[lv] {
+			ready = append(ready, lv)
+			d.done[lv] = true
+		}
+	}
+	d.mu.Unlock()
+	sort.Ints(ready)
+	for _, lv := range ready {
+		d.mu.Lock()
+		planned := d.prog.Levels[lv].Planned
+		d.mu.Unlock()
+		if err := d.st.MarkLevelComplete(context.WithoutCancel(ctx), lv, planned); err != nil {
+			d.log.Warn("mark level complete", "level", lv, "err", err)
+		}
+	}
+}
+
+// snapshot copies the progress; d.mu must be held.
+func (d *downloader) snapshot() Progress {
+	p := Progress{Levels: make(map[int]LevelProgress, len(d.prog.Levels)), Concurrency: d.lim.current()}
+	for lv, lp := range d.prog.Levels {
+		p.Levels[lv] = lp
+		p.Planned += lp.Planned
+		p.Skipped += lp.Skipped
+		p.Fetched += lp.Fetched
+		p.Absent += lp.Absent
+		p.Failed += lp.Failed
+		p.Bytes += lp.Bytes
+	}
+	return p
+}

@@ -1,0 +1,235 @@
+package tiles
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TileFetcher gets one tile. absent is true when the source says the tile
+// does not exist (HTTP 404/204 or an ArcGIS 404 error body); such tiles are
+// recorded and never asked for again. Errors of type *StatusError carry the
+// HTTP status so the downloader can back off on 429/503.
+type TileFetcher interface {
+	FetchTile(ctx context.Context, k TileKey) (data []byte, absent bool, err error)
+}
+
+// Tilemapper reports which tiles exist in a window of a level (the ArcGIS
+// tilemap resource): present[r*width+c] for rows row..row+height-1 and
+// columns col..col+width-1.
+type Tilemapper interface {
+	Tilemap(ctx context.Context, level, row, col, width, height int) (present []bool, err error)
+}
+
+// StatusError is an unexpected HTTP status from a tile source.
+type StatusError struct {
+	URL        string
+	Code       int
+	RetryAfter time.Duration
+	Message    string
+}
+
+func (e *StatusError) Error() string {
+	if e.Message != "" {
+		return fmt.Sprintf("GET %s: HTTP %d: %s", e.URL, e.Code, e.Message)
+	}
+	return fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Code)
+}
+
+// Throttled reports whether the server asks the client to slow down.
+func (e *StatusError) Throttled() bool { return e.Code == 429 || e.Code == 503 }
+
+// Retryable reports whether the request may succeed if repeated.
+func (e *StatusError) Retryable() bool {
+	return e.Code == 429 || e.Code == 408 || e.Code >= 500
+}
+
+// NewTransport returns a keep-alive HTTP transport sized for conc concurrent tile requests.
+func NewTransport(conc int) *http.Transport {
+	if conc < 1 {
+		conc = 1
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          conc * 4,
+		MaxIdleConnsPerHost:   conc * 2,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+// HTTPFetcher fetches tiles over HTTP from a URL template, adding the token as
+// a query parameter when set. It is safe for concurrent use.
+type HTTPFetcher struct {
+	Client   *http.Client
+	Template *Template
+	// Token, when set, is sent as the token query parameter.
+	Token string
+	// Header is added to every request (e.g. Referer for some tile servers).
+	Header http.Header
+}
+
+// NewHTTPFetcher returns a fetcher with a keep-alive client sized for conc.
+func NewHTTPFetcher(t *Template, token string, conc int) *HTTPFetcher {
+	return &HTTPFetcher{Client: &http.Client{Transport: NewTransport(conc)}, Template: t, Token: token}
+}
+
+func withToken(u, token string) string {
+	if token == "" {
+		return u
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + "token=" + url.QueryEscape(token)
+}
+
+// FetchTile implements TileFetcher.
+func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, error) {
+	u := withToken(f.Template.URL(k), f.Token)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	for h, v := range f.Header {
+		req.Header[h] = v
+	}
+	resp, err := f.Client.Do(req)
+	if err != nil {
+		return nil, false, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNoContent, http.StatusNotFound:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		return nil, true, nil
+	default:
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		se := &StatusError{URL: f.Template.URL(k), Code: resp.StatusCode, Message: strings.TrimSpace(string(msg))}
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			if s, err := strconv.Atoi(ra); err == nil {
+				se.RetryAfter = time.Duration(s) * time.Second
+			}
+		}
+		return nil, false, se
+	}
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength))
+	}
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return nil, false, fmt.Errorf("GET %s: %w", f.Template.URL(k), err)
+	}
+	b := buf.Bytes()
+	if len(b) == 0 {
+		return nil, true, nil
+	}
+	// ArcGIS answers missing tiles and auth failures with JSON error bodies and HTTP 200.
+	if b[0] == '{' && strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		var e struct {
+			Error *struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != nil {
+			if e.Error.Code == 404 {
+				return nil, true, nil
+			}
+			return nil, false, &StatusError{URL: f.Template.URL(k), Code: e.Error.Code, Message: e.Error.Message}
+		}
+	}
+	return b, false, nil
+}
+
+// HTTPTilemap reads an ArcGIS tilemap resource:
+// serviceURL/tilemap/{level}/{row}/{col}/{width}/{height}?f=json.
+type HTTPTilemap struct {
+	Client     *http.Client
+	ServiceURL string
+	Token      string
+}
+
+type tilemapDoc struct {
+	Adjusted bool `json:"adjusted"`
+	Location struct {
+		Left, Top, Width, Height int
+	} `json:"location"`
+	Data  []int `json:"data"`
+	Error *struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// ParseTilemap decodes a tilemap response and returns presence for the
+// requested window (the server may answer an enlarged, "adjusted" window).
+func ParseTilemap(b []byte, row, col, width, height int) ([]bool, error) {
+	var d tilemapDoc
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("tilemap: %w", err)
+	}
+	if d.Error != nil {
+		return nil, fmt.Errorf("tilemap: error %d: %s", d.Error.Code, d.Error.Message)
+	}
+	loc := d.Location
+	if loc.Width == 0 && loc.Height == 0 {
+		loc.Left, loc.Top, loc.Width, loc.Height = col, row, width, height
+	}
+	if loc.Width <= 0 || loc.Height <= 0 || loc.Width > 1<<16 || loc.Height > 1<<16 || len(d.Data) != loc.Width*loc.Height {
+		return nil, fmt.Errorf("tilemap: %d values for a %dx%d window", len(d.Data), loc.Width, loc.Height)
+	}
+	out := make([]bool, width*height)
+	for r := 0; r < height; r++ {
+		for c := 0; c < width; c++ {
+			rr, cc := row+r-loc.Top, col+c-loc.Left
+			if rr < 0 || cc < 0 || rr >= loc.Height || cc >= loc.Width {
+				// Outside the answered window: unknown, so fetch it.
+				out[r*width+c] = true
+				continue
+			}
+			out[r*width+c] = d.Data[rr*loc.Width+cc] != 0
+		}
+	}
+	return out, nil
+}
+
+// Tilemap implements Tilemapper.
+func (t *HTTPTilemap) Tilemap(ctx context.Context, level, row, col, width, height int) ([]bool, error) {
+	u := fmt.Sprintf("%s/tilemap/%d/%d/%d/%d/%d?f=json", strings.TrimRight(t.ServiceURL, "/"), level, row, col, width, height)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, withToken(u, t.Token), nil)
+	if err != nil {
+		return nil, err
+	}
+	c := t.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, &StatusError{URL: u, Code: resp.StatusCode}
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	return ParseTilemap(b, row, col, width, height)
+}
