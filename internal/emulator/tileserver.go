@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/paulmach/orb"
 )
 
 // tileState holds the tile services: cached and dynamic MapServers,
@@ -108,7 +109,7 @@ func newMapService(o MapServiceOptions, seed int64, cacheTiles int) *mapService 
 	if o.Format == "JPEG" && o.CompressionQuality == 0 {
 		o.CompressionQuality = 75
 	}
-	if o.DataBounds.IsEmpty() {
+	if o.DataBounds == (orb.Bound{}) {
 		o.DataBounds = DemoBounds
 	}
 	if o.MaxExportTilesCount <= 0 {

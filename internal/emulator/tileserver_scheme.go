@@ -97,14 +97,19 @@ func WebMercatorTileInfo(tileSize, maxLevel int, format string) arcgis.TileInfo 
 // ellipsoid's semi-major axis, used to give geographic levels a scale.
 const metersPerDegree = 2 * math.Pi * 6378137 / 360
 
+// esriMetersPerInch is the inch Esri's scales use (the US survey inch):
+// Esri scale = resolution × dpi / esriMetersPerInch.
+const esriMetersPerInch = 0.0254000508
+
 // GeographicTileInfo returns a WGS84 geographic (4326) tiling scheme: origin
 // (-180, 90), 256 px tiles, level 0 = 2×1 tiles (0.703125°/px), each level
-// halving the resolution; scale = resolution × metersPerDegree × 96/0.0254.
+// halving the resolution; scale = resolution × metersPerDegree × 96 /
+// esriMetersPerInch.
 func GeographicTileInfo(maxLevel int, format string) arcgis.TileInfo {
 	lods := make([]arcgis.LOD, 0, maxLevel+1)
 	for z := 0; z <= maxLevel; z++ {
 		res := 0.703125 / math.Exp2(float64(z))
-		lods = append(lods, arcgis.LOD{Level: z, Resolution: res, Scale: res * metersPerDegree * 96 / 0.0254})
+		lods = append(lods, arcgis.LOD{Level: z, Resolution: res, Scale: res * metersPerDegree * 96 / esriMetersPerInch})
 	}
 	return arcgis.TileInfo{
 		Rows: 256, Cols: 256, DPI: 96, Format: format,

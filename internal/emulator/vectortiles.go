@@ -31,7 +31,7 @@ func newVectorService(o VectorServiceOptions) *vectorService {
 		o.MaxLevel = 16
 	}
 	o.MaxLevel = min(o.MaxLevel, 19)
-	if o.DataBounds.IsEmpty() {
+	if o.DataBounds == (orb.Bound{}) {
 		o.DataBounds = DemoBounds
 	}
 	if o.MaxExportTilesCount <= 0 {
