@@ -75,3 +75,20 @@ func readFixture(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+// mustSub returns the member key of a JSON object fixture.
+func mustSub(t testing.TB, b []byte, key string) []byte {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil || m[key] == nil {
+		t.Fatalf("fixture has no %q: %v", key, err)
+	}
+	return m[key]
+}
+
+func mustUnmarshal(t testing.TB, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("unmarshal: %v", err)
+	}
+}

@@ -181,8 +181,8 @@ func (c *Client) Item(ctx context.Context, id string) (*Item, error) {
 		return nil, err
 	}
 	var out Item
-	err = c.getJSON(ctx, "item", p+"/content/items/"+url.PathEscape(id), nil, &out, func([]byte) error {
-		if out.ID == "" || out.Type == "" {
+	err = c.getJSON(ctx, "item", p+"/content/items/"+url.PathEscape(id), nil, &out, func(body []byte) error {
+		if !hasKey(body, "id") || out.Type == "" {
 			return &UnexpectedResponseError{Want: "item with id and type"}
 		}
 		return nil
