@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"reflect"
 	"sort"
 	"strings"
 
@@ -166,61 +165,21 @@ func hasAnyCap(caps string, names ...string) bool {
 	return false
 }
 
-// ErrorCode returns the ArcGIS error code or HTTP status carried by err: from
-// any error in its chain with an ErrorCode() int or HTTPStatus() int method,
-// or else with an int field named Code or StatusCode (as *arcgis.Error has).
-// It returns 0 when there is none.
+// ErrorCode returns the ArcGIS error code (*arcgis.Error) or HTTP status
+// (*arcgis.HTTPError) carried by err, or 0.
 func ErrorCode(err error) int {
-	var c interface{ ErrorCode() int }
-	if errors.As(err, &c) {
-		return c.ErrorCode()
-	}
-	var h interface{ HTTPStatus() int }
-	if errors.As(err, &h) {
-		return h.HTTPStatus()
-	}
-	code := 0
-	walkErrors(err, func(e error) bool {
-		v := reflect.ValueOf(e)
-		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-			if v.IsNil() {
-				return false
-			}
-			v = v.Elem()
+	var ae *arcgis.Error
+	if errors.As(err, &ae) {
+		if ae.Code != 0 {
+			return ae.Code
 		}
-		if v.Kind() != reflect.Struct {
-			return false
-		}
-		for _, name := range []string{"Code", "StatusCode"} {
-			f := v.FieldByName(name)
-			if f.IsValid() && f.CanInt() && f.Int() != 0 {
-				code = int(f.Int())
-				return true
-			}
-		}
-		return false
-	})
-	return code
-}
-
-func walkErrors(err error, f func(error) bool) bool {
-	if err == nil {
-		return false
+		return ae.HTTPStatus
 	}
-	if f(err) {
-		return true
+	var he *arcgis.HTTPError
+	if errors.As(err, &he) {
+		return he.StatusCode
 	}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		return walkErrors(u.Unwrap(), f)
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			if walkErrors(e, f) {
-				return true
-			}
-		}
-	}
-	return false
+	return 0
 }
 
 // ClassifyError maps a service error to a reason: access denied
@@ -255,7 +214,7 @@ type analysis struct {
 	caps    map[*Entry]*Capability
 	order   []*Entry
 	groups  []*featureGroup
-	tileSvc map[Key]*TileService
+	tileSvc map[Key]*tileService
 }
 
 type featureGroup struct {
@@ -301,7 +260,7 @@ func (t *Task) analyze(ctx context.Context, params *Parameters) (*analysis, erro
 	if params == nil {
 		params = t.baseParameters()
 	}
-	a := &analysis{params: params, caps: map[*Entry]*Capability{}, order: t.entries, tileSvc: map[Key]*TileService{}}
+	a := &analysis{params: params, caps: map[*Entry]*Capability{}, order: t.entries, tileSvc: map[Key]*tileService{}}
 	authored := t.authoredOnline()
 	useAuthored := params.OnlineOnlyServicesOption == OnlineOnlyUseAuthoredSettings && t.Map.HasOfflineSettings()
 	refBasemap := params.IncludeBasemap && params.ReferenceBasemapDirectory != "" && params.ReferenceBasemapFilename != ""
@@ -520,7 +479,7 @@ func (t *Task) analyzeOther(ctx context.Context, e *Entry, c *Capability, a *ana
 			c.Message = fmt.Sprintf("tiled layer %s: URL %q does not name a MapServer or ImageServer root", describe(e), e.Layer.URL)
 			return
 		}
-		ts, err := t.tileService(ctx, e.Service.URL)
+		ts, err := t.tileService(ctx, e.Service)
 		if err != nil {
 			c.Reason = ClassifyError(err)
 			c.Message = fmt.Sprintf("tiled layer %s: service %s: %s: %v", describe(e), e.Service.URL, reasonText(c.Reason), err)
@@ -528,10 +487,10 @@ func (t *Task) analyzeOther(ctx context.Context, e *Entry, c *Capability, a *ana
 		}
 		a.tileSvc[e.Key] = ts
 		switch {
-		case !ts.IsCached():
+		case !ts.cached:
 			c.Reason = ReasonNotCached
 			c.Message = fmt.Sprintf("tiled layer %s: service %s has no tile cache (dynamic map service)", describe(e), e.Service.URL)
-		case !ts.ExportTilesAllowed:
+		case !ts.exportAllowed:
 			c.Reason = ReasonExportNotAllowed
 			c.Message = fmt.Sprintf("tiled layer %s: service %s does not allow exporting tiles (exportTilesAllowed false)", describe(e), e.Service.URL)
 		default:
@@ -543,7 +502,7 @@ func (t *Task) analyzeOther(ctx context.Context, e *Entry, c *Capability, a *ana
 			c.Message = fmt.Sprintf("vector tile layer %s: no VectorTileServer found from url %q / style %q", describe(e), e.Layer.URL, e.Layer.StyleURL)
 			return
 		}
-		ts, err := t.tileService(ctx, e.Service.URL)
+		ts, err := t.tileService(ctx, e.Service)
 		if err != nil {
 			c.Reason = ClassifyError(err)
 			c.Message = fmt.Sprintf("vector tile layer %s: service %s: %s: %v", describe(e), e.Service.URL, reasonText(c.Reason), err)
@@ -551,10 +510,10 @@ func (t *Task) analyzeOther(ctx context.Context, e *Entry, c *Capability, a *ana
 		}
 		a.tileSvc[e.Key] = ts
 		switch {
-		case ts.TileInfo == nil || len(ts.TileInfo.LODs) == 0:
+		case !ts.cached:
 			c.Reason = ReasonNotCached
 			c.Message = fmt.Sprintf("vector tile layer %s: service %s has no tileInfo", describe(e), e.Service.URL)
-		case !ts.ExportTilesAllowed:
+		case !ts.exportAllowed:
 			c.Reason = ReasonExportNotAllowed
 			c.Message = fmt.Sprintf("vector tile layer %s: service %s does not allow exporting tiles (exportTilesAllowed false)", describe(e), e.Service.URL)
 		default:

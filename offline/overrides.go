@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -135,7 +136,7 @@ type ExportTileCacheParameters struct {
 	// CompressionQuality 0-100 recompresses JPEG tiles; -1 keeps them.
 	CompressionQuality float64 `json:"compressionQuality"`
 	// MaxExportTilesCount is the service's limit (for the tile check).
-	MaxExportTilesCount int `json:"maxExportTilesCount,omitempty"`
+	MaxExportTilesCount int64 `json:"maxExportTilesCount,omitempty"`
 }
 
 // ExportVectorTilesParameters are one vector tile layer's settings.
@@ -143,7 +144,7 @@ type ExportVectorTilesParameters struct {
 	ServiceURL          string           `json:"serviceUrl"`
 	AreaOfInterest      *arcgis.Geometry `json:"areaOfInterest"`
 	MaxLevel            int              `json:"maxLevel"`
-	MaxExportTilesCount int              `json:"maxExportTilesCount,omitempty"`
+	MaxExportTilesCount int64            `json:"maxExportTilesCount,omitempty"`
 }
 
 // CreateOverrides returns overrides pre-populated from the parameters for
@@ -211,22 +212,22 @@ func (t *Task) CreateOverrides(ctx context.Context, p *Parameters) (*Overrides, 
 			ts := a.tileSvc[e.Key]
 			ov.ExportTileCache[e.Key] = &ExportTileCacheParameters{
 				ServiceURL: e.Service.URL, AreaOfInterest: cloneGeometry(aoi.Geometry),
-				LevelIDs: LevelIDs(ts.TileInfo.LODs, p.MinScale, p.MaxScale), CompressionQuality: -1,
-				MaxExportTilesCount: ts.MaxExportTilesCount,
+				LevelIDs: LevelIDs(ts.tileInfo.LODs, p.MinScale, p.MaxScale), CompressionQuality: -1,
+				MaxExportTilesCount: ts.maxExportTilesCount,
 			}
 		case MethodVectorTiles:
 			if _, ok := ov.ExportVectorTiles[e.Key]; ok {
 				continue
 			}
 			ts := a.tileSvc[e.Key]
-			levels := LevelIDs(ts.TileInfo.LODs, p.MinScale, p.MaxScale)
+			levels := LevelIDs(ts.tileInfo.LODs, p.MinScale, p.MaxScale)
 			maxLevel := 0
 			if len(levels) > 0 {
 				maxLevel = levels[len(levels)-1]
 			}
 			ov.ExportVectorTiles[e.Key] = &ExportVectorTilesParameters{
 				ServiceURL: e.Service.URL, AreaOfInterest: cloneGeometry(aoi.Geometry), MaxLevel: maxLevel,
-				MaxExportTilesCount: ts.MaxExportTilesCount,
+				MaxExportTilesCount: ts.maxExportTilesCount,
 			}
 		case MethodReferenceBasemap:
 			if ov.ReferenceBasemap == nil {
@@ -380,17 +381,16 @@ func CoerceAttachmentSync(d AttachmentSyncDirection, returnAttachments, editable
 }
 
 // LevelIDs returns the levels of a tiling scheme whose scale lies within
-// [maxScale, minScale] (0 = unbounded on that side, with a relative
-// tolerance of 1e-6), sorted. When the range falls between two levels it
+// [maxScale, minScale] (0 = unbounded on that side; a scale within 0.5% of
+// a bound counts as inside, as in tiles.Scheme.LevelRange), sorted. When the range falls between two levels it
 // returns the level nearest to it.
 func LevelIDs(lods []arcgis.LOD, minScale, maxScale float64) []int {
 	var ids []int
-	const tol = 1e-6
 	for _, l := range lods {
-		if minScale > 0 && l.Scale > minScale*(1+tol) {
+		if minScale > 0 && l.Scale > minScale*1.005 {
 			continue
 		}
-		if maxScale > 0 && l.Scale < maxScale*(1-tol) {
+		if maxScale > 0 && l.Scale < maxScale/1.005 {
 			continue
 		}
 		ids = append(ids, l.Level)
@@ -628,12 +628,16 @@ func srJSON(sr *arcgis.SpatialReference) *arcgis.SpatialReference {
 	return &arcgis.SpatialReference{WKID: sr.WKID, LatestWKID: sr.LatestWKID, WKT: sr.WKT}
 }
 
+// setJSON sets a JSON-valued form parameter (without HTML escaping, so
+// where clauses stay readable in logs).
 func setJSON(v url.Values, name string, x any) error {
-	b, err := json.Marshal(x)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
 		return fmt.Errorf("encode %s: %w", name, err)
 	}
-	v.Set(name, string(b))
+	v.Set(name, strings.TrimSuffix(buf.String(), "\n"))
 	return nil
 }
 

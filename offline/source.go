@@ -7,89 +7,52 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
+	"strconv"
 	"sync"
 
 	"github.com/offlined/offlined/internal/arcgis"
 )
 
-// Portal is what the offline task needs from an ArcGIS portal. The REST
-// client (internal/arcgis) satisfies it through a thin adapter.
+// Portal is what the offline task needs from an ArcGIS portal.
+// *arcgis.Client satisfies it.
 type Portal interface {
 	// Item returns the item resource /sharing/rest/content/items/{id}.
-	Item(ctx context.Context, id string) (*Item, error)
-	// ItemData decodes the item's /data JSON into v.
-	ItemData(ctx context.Context, id string, v any) error
+	Item(ctx context.Context, id string) (*arcgis.Item, error)
+	// ItemDataInto decodes the item's /data JSON into v.
+	ItemDataInto(ctx context.Context, id string, v any) error
 }
 
-// Services is what the offline task needs from ArcGIS services. Errors that
-// ArcGIS reported in a body should keep their code reachable through
-// errors.As to a type with an ErrorCode() int method (see ErrorCode), and
-// HTTP failures through one with HTTPStatus() int, so capabilities can tell
-// access denied from unreachable.
+// Services is what the offline task needs from ArcGIS services.
+// *arcgis.Client satisfies it. Errors should carry *arcgis.Error or
+// *arcgis.HTTPError (see ClassifyError) so capabilities can tell access
+// denied from unreachable.
 type Services interface {
-	// FeatureService returns GET {url}?f=json of a FeatureServer (or a
+	// FeatureService returns GET {url}?f=json of a FeatureServer (or of a
 	// MapServer read as a feature source).
-	FeatureService(ctx context.Context, url string) (*arcgis.FeatureService, error)
-	// Layer returns GET {serviceURL}/{id}?f=json.
-	Layer(ctx context.Context, serviceURL string, id int) (*arcgis.Layer, error)
-	// TileService returns GET {url}?f=json of a MapServer, ImageServer or
-	// VectorTileServer.
-	TileService(ctx context.Context, url string) (*TileService, error)
-	// JSON decodes any other JSON document at url (a vector tile style, a
-	// web map JSON URL) into v.
-	JSON(ctx context.Context, url string, v any) error
+	FeatureService(ctx context.Context, svcURL string) (*arcgis.FeatureService, error)
+	// Layer returns GET {layerURL}?f=json (a layer or table).
+	Layer(ctx context.Context, layerURL string) (*arcgis.Layer, error)
+	// MapService returns a MapServer or ImageServer root.
+	MapService(ctx context.Context, svcURL string) (*arcgis.MapService, error)
+	// VectorTileService returns a VectorTileServer root.
+	VectorTileService(ctx context.Context, svcURL string) (*arcgis.VectorTileService, error)
+	// GetJSON decodes any other JSON document (a vector tile style, a web
+	// map JSON URL) into v.
+	GetJSON(ctx context.Context, u string, params url.Values, v any) error
 }
 
-// Item is the subset of a portal item offlined reads.
-type Item struct {
-	ID                string      `json:"id"`
-	Owner             string      `json:"owner,omitempty"`
-	Title             string      `json:"title"`
-	Type              string      `json:"type"`
-	TypeKeywords      []string    `json:"typeKeywords,omitempty"`
-	Snippet           string      `json:"snippet,omitempty"`
-	Description       string      `json:"description,omitempty"`
-	Tags              []string    `json:"tags,omitempty"`
-	Thumbnail         string      `json:"thumbnail,omitempty"`
-	URL               string      `json:"url,omitempty"`
-	AccessInformation string      `json:"accessInformation,omitempty"`
-	LicenseInfo       string      `json:"licenseInfo,omitempty"`
-	Extent            [][]float64 `json:"extent,omitempty"`
-	Access            string      `json:"access,omitempty"`
-	Created           int64       `json:"created,omitempty"`
-	Modified          int64       `json:"modified,omitempty"`
-}
+var (
+	_ Portal   = (*arcgis.Client)(nil)
+	_ Services = (*arcgis.Client)(nil)
+)
 
-// TileService is the subset of a MapServer / ImageServer / VectorTileServer
-// root resource offlined reads. Both kinds decode into it.
-type TileService struct {
-	CurrentVersion      float64                  `json:"currentVersion,omitempty"`
-	Name                string                   `json:"name,omitempty"`
-	MapName             string                   `json:"mapName,omitempty"`
-	Capabilities        string                   `json:"capabilities,omitempty"`
-	Type                string                   `json:"type,omitempty"` // VectorTileServer: indexedVector
-	SingleFusedMapCache bool                     `json:"singleFusedMapCache,omitempty"`
-	TileInfo            *arcgis.TileInfo         `json:"tileInfo,omitempty"`
-	ExportTilesAllowed  bool                     `json:"exportTilesAllowed,omitempty"`
-	MaxExportTilesCount int                      `json:"maxExportTilesCount,omitempty"`
-	SpatialReference    *arcgis.SpatialReference `json:"spatialReference,omitempty"`
-	InitialExtent       *arcgis.Envelope         `json:"initialExtent,omitempty"`
-	FullExtent          *arcgis.Envelope         `json:"fullExtent,omitempty"`
-	MinScale            float64                  `json:"minScale,omitempty"`
-	MaxScale            float64                  `json:"maxScale,omitempty"`
-	Tiles               []string                 `json:"tiles,omitempty"`
-	DefaultStyles       string                   `json:"defaultStyles,omitempty"`
-}
-
-// IsCached reports whether the service serves pre-rendered tiles: a tiled
-// MapServer/ImageServer (singleFusedMapCache with a tileInfo) or a vector
-// tile service.
-func (t *TileService) IsCached() bool {
-	if t == nil || t.TileInfo == nil || len(t.TileInfo.LODs) == 0 {
-		return false
-	}
-	return t.SingleFusedMapCache || len(t.Tiles) > 0 || strings.Contains(strings.ToLower(t.Type), "vector")
+// tileService is what capabilities and overrides read from a MapServer,
+// ImageServer or VectorTileServer root.
+type tileService struct {
+	cached              bool
+	exportAllowed       bool
+	maxExportTilesCount int64
+	tileInfo            *arcgis.TileInfo
 }
 
 // Source says where the web map comes from: a portal item (ItemID, with
@@ -143,7 +106,7 @@ type Task struct {
 	// Map is the web map as loaded (do not modify while the task is used).
 	Map *WebMap
 	// Item is the portal item, nil for URL and file sources.
-	Item *Item
+	Item *arcgis.Item
 
 	services Services
 	entries  []*Entry
@@ -161,7 +124,7 @@ type serviceInfo struct {
 }
 
 type tileInfo struct {
-	svc *TileService
+	svc *tileService
 	err error
 }
 
@@ -187,14 +150,14 @@ func NewTask(ctx context.Context, src Source, portal Portal, services Services) 
 			return nil, &ValidationError{Code: ErrSource, Message: fmt.Sprintf("load %s: item type is %q, want \"Web Map\"", src, item.Type)}
 		}
 		t.Item = item
-		if err := portal.ItemData(ctx, src.ItemID, &raw); err != nil {
+		if err := portal.ItemDataInto(ctx, src.ItemID, &raw); err != nil {
 			return nil, fmt.Errorf("load %s: data: %w", src, err)
 		}
 	case src.WebMapURL != "":
 		if services == nil {
 			return nil, fmt.Errorf("load %s: no service client", src)
 		}
-		if err := services.JSON(ctx, src.WebMapURL, &raw); err != nil {
+		if err := services.GetJSON(ctx, src.WebMapURL, nil, &raw); err != nil {
 			return nil, fmt.Errorf("load %s: %w", src, err)
 		}
 	default:
@@ -258,7 +221,7 @@ func (t *Task) resolveVectorTiles(ctx context.Context, portal Portal) {
 				URL string `json:"url"`
 			} `json:"sources"`
 		}
-		if err := t.services.JSON(ctx, l.StyleURL, &style); err != nil {
+		if err := t.services.GetJSON(ctx, l.StyleURL, nil, &style); err != nil {
 			continue
 		}
 		src, ok := style.Sources["esri"]
@@ -322,7 +285,7 @@ func (t *Task) layer(ctx context.Context, serviceURL string, id int) (*arcgis.La
 	if l != nil || lerr != nil {
 		return l, lerr
 	}
-	l, lerr = t.services.Layer(ctx, serviceURL, id)
+	l, lerr = t.services.Layer(ctx, serviceURL+"/"+strconv.Itoa(id))
 	if lerr == nil && l == nil {
 		lerr = fmt.Errorf("empty layer description")
 	}
@@ -332,9 +295,10 @@ func (t *Task) layer(ctx context.Context, serviceURL string, id int) (*arcgis.La
 	return l, lerr
 }
 
-// tileService fetches (once) a tile service root.
-func (t *Task) tileService(ctx context.Context, serviceURL string) (*TileService, error) {
-	k := ServiceKey(serviceURL)
+// tileService fetches (once) a tile service root: a MapServer or
+// ImageServer, or a VectorTileServer.
+func (t *Task) tileService(ctx context.Context, ref ServiceRef) (*tileService, error) {
+	k := ServiceKey(ref.URL)
 	t.mu.Lock()
 	ti := t.tilesvcs[k]
 	t.mu.Unlock()
@@ -342,12 +306,30 @@ func (t *Task) tileService(ctx context.Context, serviceURL string) (*TileService
 		return ti.svc, ti.err
 	}
 	ti = &tileInfo{}
-	if t.services == nil {
+	switch {
+	case t.services == nil:
 		ti.err = errNoServices
-	} else {
-		ti.svc, ti.err = t.services.TileService(ctx, serviceURL)
-		if ti.err == nil && ti.svc == nil {
-			ti.err = fmt.Errorf("empty service description")
+	case ref.Type == VectorTileServer:
+		vs, err := t.services.VectorTileService(ctx, ref.URL)
+		if err == nil && vs == nil {
+			err = fmt.Errorf("empty service description")
+		}
+		if ti.err = err; err == nil {
+			ti.svc = &tileService{
+				cached:        vs.TileInfo != nil && len(vs.TileInfo.LODs) > 0,
+				exportAllowed: vs.ExportTilesAllowed, maxExportTilesCount: vs.MaxExportTilesCount, tileInfo: vs.TileInfo,
+			}
+		}
+	default:
+		ms, err := t.services.MapService(ctx, ref.URL)
+		if err == nil && ms == nil {
+			err = fmt.Errorf("empty service description")
+		}
+		if ti.err = err; err == nil {
+			ti.svc = &tileService{
+				cached: ms.IsCached(), exportAllowed: ms.ExportTilesAllowed,
+				maxExportTilesCount: ms.MaxExportTilesCount, tileInfo: ms.TileInfo,
+			}
 		}
 	}
 	t.mu.Lock()
