@@ -1,0 +1,356 @@
+package tiles
+
+import (
+	"archive/zip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/paulmach/orb"
+
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// PackageRoot is the root.json of a .tpkx or of a .vtpk's p12/ folder (a
+// MapServer / VectorTileServer-like service description).
+type PackageRoot struct {
+	Name          string           `json:"name"`
+	TileInfo      arcgis.TileInfo  `json:"tileInfo"`
+	FullExtent    *arcgis.Envelope `json:"fullExtent,omitempty"`
+	InitialExtent *arcgis.Envelope `json:"initialExtent,omitempty"`
+	MinLOD        *int             `json:"minLOD,omitempty"`
+	MaxLOD        *int             `json:"maxLOD,omitempty"`
+	Tiles         []string         `json:"tiles,omitempty"`
+	TileImageInfo *struct {
+		Format string `json:"format"`
+	} `json:"tileImageInfo,omitempty"`
+	ResourceInfo *struct {
+		TileCompression string `json:"tileCompression"`
+	} `json:"resourceInfo,omitempty"`
+}
+
+// Package reads an Esri tile package: .tpkx (Compact Cache V2 bundles under
+// tile/) or .vtpk (p12/tile/, gzip MVT tiles, style resources). It is safe for
+// concurrent use.
+type Package struct {
+	Path   string
+	Kind   string // "tpkx" or "vtpk"
+	Root   PackageRoot
+	Scheme *Scheme
+
+	f      *os.File
+	zr     *zip.Reader
+	prefix string
+	files  map[string]*zip.File
+
+	mu      sync.Mutex
+	bundles map[string]*Bundle
+}
+
+// OpenPackage opens a .tpkx or .vtpk file; the kind is told by its layout.
+func OpenPackage(p string) (*Package, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("open tile package: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open tile package: %w", err)
+	}
+	pk, err := newPackage(f, st.Size(), p)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	pk.f = f
+	return pk, nil
+}
+
+func newPackage(r io.ReaderAt, size int64, name string) (*Package, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("tile package %s: not a zip: %w", name, err)
+	}
+	pk := &Package{Path: name, zr: zr, files: map[string]*zip.File{}, bundles: map[string]*Bundle{}}
+	for _, zf := range zr.File {
+		pk.files[strings.TrimPrefix(zf.Name, "./")] = zf
+	}
+	switch {
+	case pk.files["root.json"] != nil:
+		pk.Kind = "tpkx"
+	case pk.files["p12/root.json"] != nil:
+		pk.Kind, pk.prefix = "vtpk", "p12/"
+	default:
+		return nil, fmt.Errorf("tile package %s: neither root.json (tpkx) nor p12/root.json (vtpk) found", name)
+	}
+	b, err := pk.File("root.json")
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &pk.Root); err != nil {
+		return nil, fmt.Errorf("tile package %s: root.json: %w", name, err)
+	}
+	if pk.Root.TileInfo.SpatialReference == nil && pk.Root.FullExtent != nil {
+		pk.Root.TileInfo.SpatialReference = pk.Root.FullExtent.SpatialReference
+	}
+	if pk.Scheme, err = NewScheme(pk.Root.TileInfo); err != nil {
+		return nil, fmt.Errorf("tile package %s: %w", name, err)
+	}
+	return pk, nil
+}
+
+// Close closes the package file.
+func (p *Package) Close() error {
+	if p.f != nil {
+		return p.f.Close()
+	}
+	return nil
+}
+
+// File returns the bytes of an entry relative to the package root (p12/ for vtpk).
+func (p *Package) File(name string) ([]byte, error) {
+	zf := p.files[p.prefix+name]
+	if zf == nil {
+		return nil, fmt.Errorf("tile package %s: no %s%s: %w", p.Path, p.prefix, name, os.ErrNotExist)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, fmt.Errorf("tile package %s: %s: %w", p.Path, name, err)
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 1<<30))
+}
+
+// Files lists entry names under dir (relative to the package root).
+func (p *Package) Files(dir string) []string {
+	var out []string
+	pre := p.prefix + strings.TrimSuffix(dir, "/") + "/"
+	for n := range p.files {
+		if strings.HasPrefix(n, pre) && !strings.HasSuffix(n, "/") {
+			out = append(out, strings.TrimPrefix(n, p.prefix))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (p *Package) bundle(level, row, col int) (*Bundle, error) {
+	name := fmt.Sprintf("%stile/L%02d/%s", p.prefix, level, BundleName(row, col))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b, ok := p.bundles[name]; ok {
+		return b, nil
+	}
+	zf := p.files[name]
+	if zf == nil {
+		p.bundles[name] = nil
+		return nil, nil
+	}
+	b, err := p.openBundle(zf)
+	if err != nil {
+		return nil, fmt.Errorf("tile package %s: %s: %w", p.Path, name, err)
+	}
+	p.bundles[name] = b
+	return b, nil
+}
+
+func (p *Package) openBundle(zf *zip.File) (*Bundle, error) {
+	if zf.Method == zip.Store && p.f != nil {
+		off, err := zf.DataOffset()
+		if err != nil {
+			return nil, err
+		}
+		sz := int64(zf.UncompressedSize64)
+		return OpenBundle(io.NewSectionReader(p.f, off, sz), sz)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 4<<30))
+	if err != nil {
+		return nil, err
+	}
+	return OpenBundle(bytesReaderAt(b), int64(len(b)))
+}
+
+type bytesReaderAt []byte
+
+func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Tile returns the tile at a grid key or ErrTileNotFound.
+func (p *Package) Tile(k TileKey) ([]byte, error) {
+	if k.Row < 0 || k.Col < 0 {
+		return nil, ErrTileNotFound
+	}
+	b, err := p.bundle(k.Level, k.Row, k.Col)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, ErrTileNotFound
+	}
+	return b.Tile(k.Row%BundleDim, k.Col%BundleDim)
+}
+
+// FetchTile implements TileFetcher so a package can feed Download.
+func (p *Package) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, error) {
+	b, err := p.Tile(k)
+	if errors.Is(err, ErrTileNotFound) {
+		return nil, true, nil
+	}
+	return b, false, err
+}
+
+// Levels returns the levels that have bundles.
+func (p *Package) Levels() []int {
+	set := map[int]bool{}
+	for n := range p.files {
+		rest, ok := strings.CutPrefix(n, p.prefix+"tile/L")
+		if !ok || !strings.HasSuffix(n, ".bundle") {
+			continue
+		}
+		if lv, err := strconv.Atoi(strings.SplitN(rest, "/", 2)[0]); err == nil {
+			set[lv] = true
+		}
+	}
+	var out []int
+	for lv := range set {
+		out = append(out, lv)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// Each calls fn for every tile of the package, bundle by bundle.
+func (p *Package) Each(fn func(k TileKey, data []byte) error) error {
+	var names []string
+	for n := range p.files {
+		if strings.HasPrefix(n, p.prefix+"tile/L") && strings.HasSuffix(n, ".bundle") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		rel := strings.TrimPrefix(n, p.prefix+"tile/L")
+		lvs, file := path.Dir(rel), path.Base(rel)
+		lv, err := strconv.Atoi(lvs)
+		if err != nil {
+			return fmt.Errorf("tile package %s: bad level folder in %s", p.Path, n)
+		}
+		r0, c0, err := ParseBundleName(file)
+		if err != nil {
+			return fmt.Errorf("tile package %s: %w", p.Path, err)
+		}
+		b, err := p.bundle(lv, r0, c0)
+		if err != nil {
+			return err
+		}
+		if err := b.Each(func(r, c int, data []byte) error {
+			return fn(TileKey{Level: lv, Row: r0 + r, Col: c0 + c}, data)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Format returns the MBTiles format of the package's tiles.
+func (p *Package) Format() string {
+	if p.Kind == "vtpk" {
+		return "pbf"
+	}
+	if p.Root.TileImageInfo != nil && p.Root.TileImageInfo.Format != "" {
+		return FormatFor(p.Root.TileImageInfo.Format)
+	}
+	return FormatFor(p.Root.TileInfo.Format)
+}
+
+// WGS84Bounds returns the package's full extent (or initial extent) in lon/lat.
+func (p *Package) WGS84Bounds() (orb.Bound, error) {
+	e := p.Root.FullExtent
+	if e == nil {
+		e = p.Root.InitialExtent
+	}
+	if e == nil {
+		return orb.Bound{}, fmt.Errorf("tile package %s: root.json has no extent", p.Path)
+	}
+	return envelopeWGS84(e)
+}
+
+func envelopeWGS84(e *arcgis.Envelope) (orb.Bound, error) {
+	epsg := 4326
+	if e.SpatialReference != nil {
+		epsg = e.SpatialReference.EPSG()
+	}
+	switch epsg {
+	case 4326:
+		return orb.Bound{Min: orb.Point{e.XMin, e.YMin}, Max: orb.Point{e.XMax, e.YMax}}, nil
+	case 3857:
+		x0, y0 := ToWGS84(math.Max(e.XMin, -MercatorHalfWorld), e.YMin)
+		x1, y1 := ToWGS84(math.Min(e.XMax, MercatorHalfWorld), e.YMax)
+		return orb.Bound{Min: orb.Point{x0, y0}, Max: orb.Point{x1, y1}}, nil
+	}
+	return orb.Bound{}, fmt.Errorf("extent in EPSG:%d cannot be projected to WGS84", epsg)
+}
+
+// ImportPackage copies a package's tiles (those keep accepts, or all when keep
+// is nil) into an MBTiles store, configuring its grid and format, in batched
+// transactions. For a .vtpk the style resources are not copied (see
+// ImportVTPKResources). It returns the number of tiles written.
+func ImportPackage(ctx context.Context, p *Package, st *Store, keep func(TileKey) bool) (int64, error) {
+	if err := st.Configure(ctx, p.Scheme, p.Format()); err != nil {
+		return 0, err
+	}
+	var n int64
+	batch := make([]TileRecord, 0, 512)
+	err := p.Each(func(k TileKey, data []byte) error {
+		if keep != nil && !keep(k) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch = append(batch, TileRecord{Key: k, Data: data})
+		if len(batch) == cap(batch) {
+			if err := st.Put(ctx, batch); err != nil {
+				return err
+			}
+			n += int64(len(batch))
+			batch = batch[:0]
+		}
+		return nil
+	})
+	if err == nil {
+		err = st.Put(ctx, batch)
+		n += int64(len(batch))
+	}
+	if err != nil {
+		return n, fmt.Errorf("import %s: %w", p.Path, err)
+	}
+	if b, err := p.WGS84Bounds(); err == nil {
+		bb := [4]float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}
+		return n, st.Finalize(ctx, p.Root.Name, &bb)
+	}
+	return n, st.Finalize(ctx, p.Root.Name, nil)
+}
