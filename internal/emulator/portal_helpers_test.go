@@ -141,3 +141,10 @@ func errorCode(o obj) int {
 	c, _ := e["code"].(float64)
 	return int(c)
 }
+
+// decodeObj decodes a JSON object.
+func decodeObj(b []byte) (obj, error) {
+	var o obj
+	err := json.Unmarshal(b, &o)
+	return o, err
+}

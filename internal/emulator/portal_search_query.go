@@ -231,6 +231,9 @@ func (p *searchParser) parseAnd() (searchExpr, error) {
 		}
 		if !t.term && t.text == "AND" {
 			p.pos++
+			if n, ok := p.peek(); len(terms) == 0 || !ok || !n.term && (n.text == "OR" || n.text == "AND" || n.text == ")") {
+				return nil, fmt.Errorf("search query: AND needs a term on both sides")
+			}
 			continue
 		}
 		e, err := p.parseUnary()

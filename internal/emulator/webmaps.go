@@ -222,11 +222,11 @@ func noOfflineWebMap(base string) []byte {
 func districtWebMap(n int) func(base string) []byte {
 	return func(base string) []byte {
 		u := svcURLs{base}
-		var app map[string]any
+		app := map[string]any{"viewing": map[string]any{"measure": map[string]any{"enabled": true}}}
 		if n%2 == 0 {
-			app = map[string]any{"offline": map[string]any{
+			app["offline"] = map[string]any{
 				"editableLayers": map[string]any{"download": "featuresAndAttachments", "sync": "syncFeaturesAndAttachments"},
-			}}
+			}
 		}
 		return mustJSON(webMapDoc([]any{
 			featureLayer("Inspections", fmt.Sprintf("District %02d inspections", n), u.fieldSurvey(0), DemoItemFieldSurveyID,
