@@ -3,6 +3,7 @@ package arcgis
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -145,7 +146,20 @@ func (g *Geometry) Validate() error {
 		if len(p) < dims {
 			return fmt.Errorf("geometry: %s: coordinate has %d values, hasZ/hasM want %d", where, len(p), dims)
 		}
+		for _, v := range p {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("geometry: %s: coordinate is not finite", where)
+			}
+		}
 		return nil
+	}
+	for _, kv := range []struct {
+		name string
+		v    *float64
+	}{{"x", g.X}, {"y", g.Y}, {"z", g.Z}, {"m", g.M}, {"xmin", g.XMin}, {"ymin", g.YMin}, {"xmax", g.XMax}, {"ymax", g.YMax}} {
+		if kv.v != nil && (math.IsNaN(*kv.v) || math.IsInf(*kv.v, 0)) {
+			return fmt.Errorf("geometry: %s is not finite", kv.name)
+		}
 	}
 	switch g.Type() {
 	case GeometryEnvelope:
@@ -245,6 +259,12 @@ func parseCoord(raw json.RawMessage) (*float64, error) {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return nil, err
+	}
+	if math.IsNaN(f) {
+		return nil, nil
+	}
+	if math.IsInf(f, 0) {
+		return nil, fmt.Errorf("coordinate %s is not finite", s)
 	}
 	return &f, nil
 }
