@@ -84,12 +84,13 @@ func (fs *fsService) serviceJSON() map[string]any {
 	if layers == nil {
 		out["layers"] = []map[string]any{}
 	}
-	if o.Sync {
-		out["syncCapabilities"] = arcgis.SyncCapabilities{
-			SupportsAsync: o.SyncAsync, SupportsRegisteringExistingData: false, SupportsSyncDirectionControl: true,
-			SupportsPerLayerSync: o.SyncPerLayer, SupportsPerReplicaSync: o.SyncPerReplica, SupportsSyncModelNone: o.SyncModelNone,
-			SupportsRollbackOnFailure: o.RollbackOnFailure, SupportsAttachmentsSyncDirection: true, SupportedSyncDataOptions: 0,
-		}
+	// Present even without Sync (as in the fixtures), then all false.
+	on := o.Sync
+	out["syncCapabilities"] = map[string]any{
+		"supportsAsync": on && o.SyncAsync, "supportsRegisteringExistingData": false, "supportsSyncDirectionControl": on,
+		"supportsPerLayerSync": on && o.SyncPerLayer, "supportsPerReplicaSync": on && o.SyncPerReplica,
+		"supportsSyncModelNone": on && o.SyncModelNone, "supportsRollbackOnFailure": on && o.RollbackOnFailure,
+		"supportsAttachmentsSyncDirection": on, "supportedSyncDataOptions": 0,
 	}
 	return out
 }
