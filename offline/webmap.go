@@ -274,6 +274,9 @@ func (c ConnectedOnlineLayer) MarshalJSON() ([]byte, error) {
 // a JSON object, layers with a layerType (or type) or a URL, group layers
 // nested less than 32 deep.
 func ParseWebMap(data []byte) (*WebMap, error) {
+	if err := checkNesting(data, maxJSONDepth); err != nil {
+		return nil, fmt.Errorf("parse web map: %w", err)
+	}
 	var wm WebMap
 	if err := json.Unmarshal(data, &wm); err != nil {
 		return nil, fmt.Errorf("parse web map: %w", err)
@@ -282,6 +285,40 @@ func ParseWebMap(data []byte) (*WebMap, error) {
 		return nil, fmt.Errorf("parse web map: %w", err)
 	}
 	return &wm, nil
+}
+
+// maxJSONDepth bounds the nesting of a web map document. Real maps nest a
+// few dozen levels (group layers, renderers); the bound keeps the
+// per-level decoding of kept members from going quadratic on hostile input.
+const maxJSONDepth = 200
+
+// checkNesting reports JSON nested deeper than max arrays/objects. It scans
+// bytes (strings skipped) and leaves syntax errors to the decoder.
+func checkNesting(data []byte, max int) error {
+	depth, inStr, esc := 0, false, false
+	for _, c := range data {
+		switch {
+		case inStr:
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > max {
+				return fmt.Errorf("JSON nested deeper than %d levels", max)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
 }
 
 func (wm *WebMap) check() error {
