@@ -156,8 +156,8 @@ func (e *LimitError) Error() string {
 		return fmt.Sprintf("layer %q: %d tiles in levels %d-%d exceed the service's maxExportTilesCount %d, and level %d alone is over it: make the area smaller",
 			e.Layer, e.Tiles, e.Levels[0], e.Levels[1], e.Max, e.Levels[0])
 	}
-	return fmt.Sprintf("layer %q: %d tiles in levels %d-%d exceed the service's maxExportTilesCount %d; drop levels %d-%d (levels %d-%d are %d tiles) or make the area smaller",
-		e.Layer, e.Tiles, e.Levels[0], e.Levels[1], e.Max, e.Drop[0], e.Drop[1], e.Keep[0], e.Keep[1], e.KeepTiles)
+	return fmt.Sprintf("layer %q: %d tiles in levels %d-%d exceed the service's maxExportTilesCount %d; drop %s (levels %d-%d are %d tiles) or make the area smaller",
+		e.Layer, e.Tiles, e.Levels[0], e.Levels[1], e.Max, levelRange(e.Drop), e.Keep[0], e.Keep[1], e.KeepTiles)
 }
 
 // CheckLimit returns a *LimitError when the estimate has more tiles than
@@ -209,4 +209,11 @@ func FitWithin(est Estimate, maxBytes int64) (level int, bytes int64, err error)
 		return 0, 0, fmt.Errorf("fit %s within %d bytes: %w (level %d is about %d bytes)", est.Layer, maxBytes, ErrNothingFits, est.Levels[0].Level, est.Levels[0].Bytes)
 	}
 	return level, bytes, nil
+}
+
+func levelRange(r [2]int) string {
+	if r[0] == r[1] {
+		return fmt.Sprintf("level %d", r[0])
+	}
+	return fmt.Sprintf("levels %d-%d", r[0], r[1])
 }

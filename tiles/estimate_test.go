@@ -52,7 +52,7 @@ func TestEstimateAndLimit(t *testing.T) {
 	if le.Keep[1] != cut-1 || le.Drop[0] != cut || le.Drop[1] != 19 || le.KeepTiles != acc {
 		t.Fatalf("limit error %+v, want keep ..%d drop %d-19", le, cut-1, cut)
 	}
-	for _, w := range []string{`"Demo_Basemap"`, "maxExportTilesCount 20000", "drop levels"} {
+	for _, w := range []string{`"Demo_Basemap"`, "maxExportTilesCount 20000", "drop level"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Fatalf("message %q lacks %q", err, w)
 		}
