@@ -277,7 +277,7 @@ func TestEmulatorReplicaAndSync(t *testing.T) {
 	res, err := c.SynchronizeReplica(ctx, svc, arcgis.SyncReplicaParams{
 		ReplicaID: rep.ReplicaID, SyncLayers: layers, TransportType: arcgis.TransportEmbedded, DataFormat: "json", ReturnIDsForAdds: true,
 		RollbackOnFailure: arcgis.Bool(true),
-		Edits: []arcgis.SyncLayerEdits{{ID: 0, Features: &arcgis.FeatureChanges{Adds: []arcgis.Feature{{Attributes: map[string]any{"GlobalID": mine}, Geometry: &arcgis.Geometry{X: &x, Y: &y}}}}}},
+		Edits:             []arcgis.SyncLayerEdits{{ID: 0, Features: &arcgis.FeatureChanges{Adds: []arcgis.Feature{{Attributes: map[string]any{"GlobalID": mine}, Geometry: &arcgis.Geometry{X: &x, Y: &y}}}}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -429,11 +429,12 @@ func TestEmulatorTilesAndExport(t *testing.T) {
 	if _, err := c.MapTile(ctx, svc, 12, 0, 0); !errors.Is(err, arcgis.ErrTileAbsent) {
 		t.Errorf("tile outside the data: err = %v, want ErrTileAbsent", err)
 	}
-	if ms.SupportsTilemap() {
-		tm, err := c.Tilemap(ctx, svc, 12, row-2, col-2, 8, 8)
-		if err != nil || !tm.Has(row, col) {
-			t.Errorf("Tilemap = %+v, %v", tm, err)
-		}
+	if !ms.SupportsTilemap() {
+		t.Errorf("demo basemap capabilities %q lack Tilemap", ms.Capabilities)
+	}
+	tm, err := c.Tilemap(ctx, svc, 12, row-2, col-2, 8, 8)
+	if err != nil || !tm.Has(row, col) || tm.Has(0, 0) {
+		t.Errorf("Tilemap = %+v, %v", tm, err)
 	}
 	p := arcgis.ExportTilesParams{Levels: "10-12", TilePackage: arcgis.Bool(true), ExportExtent: &arcgis.Envelope{XMin: -117.25, YMin: 33.98, XMax: -117.10, YMax: 34.10, SpatialReference: &arcgis.SpatialReference{WKID: 4326}}}
 	est, err := c.EstimateExportTilesSize(ctx, svc, p)
@@ -510,7 +511,10 @@ func TestEmulatorVectorTiles(t *testing.T) {
 	if err != nil || len(tile.Data) == 0 {
 		t.Fatalf("vector tile: %v", err)
 	}
-	if v.ExportTilesAllowed {
+	if !v.ExportTilesAllowed {
+		t.Errorf("demo vector service does not allow exportTiles")
+	}
+	{
 		sub, err := c.ExportVectorTiles(ctx, svc, arcgis.ExportTilesParams{Levels: "0-10", Polygon: &arcgis.Geometry{
 			Rings: [][][]float64{{{-117.25, 33.98}, {-117.25, 34.10}, {-117.10, 34.10}, {-117.10, 33.98}, {-117.25, 33.98}}}, SpatialReference: &arcgis.SpatialReference{WKID: 4326}}})
 		if err != nil {
