@@ -207,19 +207,18 @@ func PrepareAOI(g *arcgis.Geometry, mapSR *arcgis.SpatialReference) (*AOI, error
 			}
 		}
 	}
-	total := 0.0
 	for i, r := range rings {
-		a := math.Abs(signedArea2(r))
-		if a == 0 {
-			return nil, &ValidationError{Code: ErrAOIEmpty, Message: fmt.Sprintf("area of interest: ring %d has no area", i)}
+		if allCollinear(r) {
+			return nil, &ValidationError{Code: ErrAOIEmpty, Message: fmt.Sprintf("area of interest: ring %d has no area (its points are on one line)", i)}
 		}
-		total += a
-	}
-	if total == 0 {
-		return nil, &ValidationError{Code: ErrAOIEmpty, Message: "area of interest: no area"}
 	}
 	if err := checkSelfIntersection(rings); err != nil {
 		return nil, err
+	}
+	for i, r := range rings {
+		if signedArea2(r) == 0 {
+			return nil, &ValidationError{Code: ErrAOIEmpty, Message: fmt.Sprintf("area of interest: ring %d has no area", i)}
+		}
 	}
 
 	out := &AOI{SR: sr}
@@ -295,6 +294,16 @@ func clipX(r [][2]float64, c float64, west bool) [][2]float64 {
 		return nil
 	}
 	return append(out, out[0])
+}
+
+// allCollinear reports a ring whose points all lie on one line.
+func allCollinear(r [][2]float64) bool {
+	for i := 2; i < len(r); i++ {
+		if orient(r[0], r[1], r[i]) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // signedArea returns the shoelace area of a ring ([]x,y slices); negative for
