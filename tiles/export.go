@@ -444,6 +444,7 @@ func DownloadFile(ctx context.Context, hc *http.Client, u, dest string) error {
 		}
 		var se *StatusError
 		if errors.As(err, &se) && !se.Retryable() {
+			os.Remove(part)
 			return err
 		}
 		last = err

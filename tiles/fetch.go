@@ -67,6 +67,8 @@ func NewTransport(conc int) *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 		ForceAttemptHTTP2:     true,
+		// Keep tile bytes as served (vector tiles stay gzip-compressed).
+		DisableCompression: true,
 	}
 }
 
