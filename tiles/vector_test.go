@@ -114,7 +114,8 @@ func TestStyleHelpers(t *testing.T) {
 	if got := s.Fontstacks(); !slices.Equal(got, want) {
 		t.Fatalf("fontstacks %v, want %v", got, want)
 	}
-	if got := GlyphRanges([]string{"abc", "Ωmega", "東京"}); !slices.Equal(got, []string{"0-255", "768-1023", "19968-20223", "26368-26623"} // Ω U+03A9, 京 U+4EAC, 東 U+6771) {
+	// Ω is U+03A9, 京 U+4EAC, 東 U+6771.
+	if got := GlyphRanges([]string{"abc", "Ωmega", "東京"}); !slices.Equal(got, []string{"0-255", "768-1023", "19968-20223", "26368-26623"}) {
 		t.Fatalf("ranges %v", got)
 	}
 	for _, bad := range []string{`{}`, `{"version":7,"sources":{},"layers":[]}`, `{"version":8,"layers":[]}`, `{"version":8,"sources":{},"layers":[1]}`} {
