@@ -87,7 +87,9 @@ func (t *Task) Validate(ctx context.Context, p *Parameters, o *Overrides, dir st
 	add(checkScales(p.MinScale, p.MaxScale))
 	add(checkEnums(p))
 	add(CheckTargetDir(dir))
-	if p.IncludeBasemap && (p.ReferenceBasemapDirectory != "" || p.ReferenceBasemapFilename != "") {
+	// The web map's referenceBasemapName alone means nothing until the
+	// caller names the directory holding it (as in ArcGIS).
+	if p.IncludeBasemap && p.ReferenceBasemapDirectory != "" {
 		add(checkReferenceBasemap(p))
 	}
 	if p.ItemInfo != nil && p.ItemInfo.ThumbnailFile != "" {
@@ -193,7 +195,7 @@ func CheckTargetDir(dir string) error {
 func checkReferenceBasemap(p *Parameters) error {
 	if p.ReferenceBasemapDirectory == "" || p.ReferenceBasemapFilename == "" {
 		return &ValidationError{Code: ErrReferenceBasemapMissing, Message: fmt.Sprintf(
-			"reference basemap: both directory (%q) and file name (%q) are needed", p.ReferenceBasemapDirectory, p.ReferenceBasemapFilename)}
+			"reference basemap: directory %q set but no file name", p.ReferenceBasemapDirectory)}
 	}
 	path := p.ReferenceBasemapPath()
 	st, err := os.Stat(path)
