@@ -154,4 +154,3 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
-
