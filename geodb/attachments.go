@@ -148,7 +148,10 @@ func (db *DB) putAttachment2(ctx context.Context, t *Table, meta AttachmentMeta,
 		if err := suppress(ctx, tx, !logChanges); err != nil {
 			return err
 		}
-		return db.putAttachmentTx(ctx, tx, t, &meta, r)
+		if err := db.putAttachmentTx(ctx, tx, t, &meta, r); err != nil {
+			return err
+		}
+		return suppress(ctx, tx, false)
 	})
 	return meta, err
 }

@@ -188,3 +188,8 @@ func isFieldErr(err error, field string, reason error) bool {
 	var fe *FieldError
 	return errors.As(err, &fe) && strings.EqualFold(fe.Field, field) && errors.Is(err, reason)
 }
+
+func runCmd(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
