@@ -2,12 +2,14 @@ package emulator_test
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"io"
 	"net/http"
 	"net/url"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/offlined/offlined/internal/emulator"
@@ -332,4 +334,58 @@ func TestPrettyJSON(t *testing.T) {
 	if !bytes.Contains(b, []byte("\n  \"authInfo\"")) {
 		t.Errorf("f=pjson is not indented: %s", b)
 	}
+}
+
+// TestPortalConcurrentUse exercises items, search, tokens and the Go API
+// from several goroutines at once (meaningful under -race).
+func TestPortalConcurrentUse(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{})
+	tok := signIn(t, em)
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				id := fmt.Sprintf("c%031d", g*100+i)
+				if err := em.SetWebMap(id, []byte(`{"operationalLayers":[],"baseMap":{"baseMapLayers":[],"title":"x"},"spatialReference":{"wkid":4326},"version":"2.28"}`)); err != nil {
+					errs <- err.Error()
+				}
+				if i%3 == 0 {
+					em.SetFaults(emulator.Faults{})
+				}
+				resp, err := http.Get(em.PortalURL + "/search?f=json&num=100&q=" + url.QueryEscape(`type:"Web Map"`) + "&token=" + tok)
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				o, err := decodeBody(resp)
+				if err != nil || errorCode(o) != 0 {
+					errs <- fmt.Sprintf("search: %v %v", err, o)
+				}
+				if em.IssueToken(emulator.DemoUser) == "" {
+					errs <- "empty token"
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	ids := searchIDs(t, em, tok, `type:"Web Map"`, "num", "100")
+	if want := 4 + emulator.DemoDistrictMaps + 40; len(ids) != want {
+		t.Errorf("web maps after concurrent adds: %d, want %d", len(ids), want)
+	}
+}
+
+func decodeBody(resp *http.Response) (obj, error) {
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	return decodeObj(b)
 }
