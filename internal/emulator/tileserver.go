@@ -72,8 +72,12 @@ func (s *Server) initTiles() {
 	s.registerJobOutputs()
 }
 
-// closeTiles stops running jobs and removes the exported packages when the
-// emulator created their directory.
+// CloseTiles stops running tile export jobs and removes the exported
+// packages when the emulator created their directory (TileOptions.WorkDir
+// empty). Call it when done with the emulator; the Server stays usable for
+// everything but finished exports.
+func (s *Server) CloseTiles() { s.closeTiles() }
+
 func (s *Server) closeTiles() {
 	s.tiles.jobs.close()
 	s.tiles.dirMu.Lock()

@@ -111,29 +111,34 @@ func (s *Server) vectorTile(vs *vectorService, k tileKey) ([]byte, error) {
 	// a small buffer so features crossing the edge are clipped, not lost
 	pad := (b.Max[0] - b.Min[0]) / 64
 	query := orb.Bound{Min: orb.Point{b.Min[0] - pad, b.Min[1] - pad}, Max: orb.Point{b.Max[0] + pad, b.Max[1] + pad}}
-	fcs := s.tileFeatures(query)
-	nonEmpty := false
-	for _, fc := range fcs {
-		if fc != nil && len(fc.Features) > 0 {
-			nonEmpty = true
-		}
-	}
-	if !nonEmpty {
-		fcs = map[string]*geojson.FeatureCollection{gridLayerName: gridFeatures(t, vs.opt.DataBounds)}
-	}
-	layers := mvt.NewLayers(fcs)
-	sort.Slice(layers, func(i, j int) bool { return layers[i].Name < layers[j].Name })
-	layers.ProjectToTile(t)
-	layers.Clip(mvt.MapboxGLDefaultExtentBound)
-	layers.RemoveEmpty(1, 1) // drop geometries clipped to nothing
-	for _, l := range layers {
-		l.Version = 2
+	layers := encodeTileLayers(s.tileFeatures(query), t)
+	if len(layers) == 0 {
+		layers = encodeTileLayers(map[string]*geojson.FeatureCollection{gridLayerName: gridFeatures(t, vs.opt.DataBounds)}, t)
 	}
 	data, err := mvt.MarshalGzipped(layers)
 	if err != nil {
 		return nil, fmt.Errorf("encode vector tile %d/%d/%d: %w", k.level, k.row, k.col, err)
 	}
 	return data, nil
+}
+
+// encodeTileLayers projects and clips feature collections (WGS84) into tile
+// t, dropping emptied features and layers; layers are sorted by name
+// (deterministic bytes) and marked MVT version 2.
+func encodeTileLayers(fcs map[string]*geojson.FeatureCollection, t maptile.Tile) mvt.Layers {
+	all := mvt.NewLayers(fcs)
+	all.ProjectToTile(t)
+	all.Clip(mvt.MapboxGLDefaultExtentBound)
+	all.RemoveEmpty(1, 1) // drop geometries clipped to nothing
+	var layers mvt.Layers
+	for _, l := range all {
+		if len(l.Features) > 0 {
+			l.Version = 2
+			layers = append(layers, l)
+		}
+	}
+	sort.Slice(layers, func(i, j int) bool { return layers[i].Name < layers[j].Name })
+	return layers
 }
 
 // gridFeatures is the fallback content of tile t: the part of the data

@@ -70,7 +70,11 @@ func TestVectorTilesAreGzipMVT(t *testing.T) {
 			t.Fatalf("z%d: %v", z, err)
 		}
 		features := 0
+		known := map[string]bool{"Inspections": true, "Pipes": true, "Parcels": true, gridLayerName: true}
 		for _, l := range layers {
+			if !known[l.Name] || len(l.Features) == 0 {
+				t.Errorf("z%d: layer %q with %d features (the style knows %v)", z, l.Name, len(l.Features), known)
+			}
 			if l.Version != 2 || l.Extent != 4096 {
 				t.Errorf("z%d layer %s version %d extent %d", z, l.Name, l.Version, l.Extent)
 			}
