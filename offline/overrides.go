@@ -515,6 +515,45 @@ func CreateReplicaRequest(g *GenerateGeodatabaseParameters, o ReplicaRequestOpti
 	return v, nil
 }
 
+// ReplicaParams returns the same createReplica call as CreateReplicaRequest
+// in the REST client's typed form, for (*arcgis.Client).CreateReplica.
+func ReplicaParams(g *GenerateGeodatabaseParameters, o ReplicaRequestOptions) (*arcgis.CreateReplicaParams, error) {
+	v, err := CreateReplicaRequest(g, o) // same checks, same choices
+	if err != nil {
+		return nil, err
+	}
+	bp := func(b bool) *bool { return &b }
+	p := &arcgis.CreateReplicaParams{
+		ReplicaName:                o.ReplicaName,
+		Layers:                     g.LayerIDs(),
+		LayerQueries:               map[int]arcgis.ReplicaLayerQuery{},
+		Geometry:                   g.Extent,
+		GeometryType:               v.Get("geometryType"),
+		InSRJSON:                   srJSON(g.Extent.SpatialReference),
+		ReplicaSRJSON:              srJSON(g.OutSpatialReference),
+		TransportType:              v.Get("transportType"),
+		ReturnAttachments:          bp(g.ReturnAttachments),
+		ReturnAttachmentsDataByURL: bp(true),
+		Async:                      v.Get("async") == "true",
+		SyncModel:                  string(g.SyncModel),
+		DataFormat:                 v.Get("dataFormat"),
+		TargetType:                 v.Get("targetType"),
+		SyncDirection:              v.Get("syncDirection"),
+		AttachmentsSyncDirection:   string(g.AttachmentSyncDirection),
+	}
+	for _, opt := range g.LayerOptions {
+		q := arcgis.ReplicaLayerQuery{QueryOption: string(opt.QueryOption), UseGeometry: bp(opt.UseGeometry), IncludeRelated: bp(opt.IncludeRelated)}
+		if opt.QueryOption == QueryUseFilter {
+			q.Where = opt.WhereClause
+		}
+		p.LayerQueries[opt.LayerID] = q
+	}
+	if g.SyncDataOptions != 0 {
+		p.ReplicaOptions = map[string]any{"syncDataOptions": g.SyncDataOptions}
+	}
+	return p, nil
+}
+
 // QueryRequest returns the base query values for one layer of a snapshot
 // (or any paged read of a layer option): where, the area, output SR, all
 // fields. The caller adds paging (resultOffset/resultRecordCount,

@@ -1,0 +1,213 @@
+package offline
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/internal/emulator/emulatortest"
+)
+
+// These tests drive the task through the real REST client against the
+// in-process emulator: the portal item, the services, and one createReplica
+// built from the overrides.
+
+func emulatorClient(t *testing.T) (*emulatortest.Server, *arcgis.Client) {
+	t.Helper()
+	tiles := emulator.DemoTileOptions()
+	tiles.WorkDir = t.TempDir()
+	em := emulatortest.Start(t, emulator.Options{Tiles: tiles})
+	c, err := arcgis.New(
+		arcgis.WithPortal(em.PortalURL),
+		arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}),
+		arcgis.WithRetryPolicy(arcgis.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Multiplier: 2, MaxElapsed: 10 * time.Second}),
+		arcgis.WithPollInterval(2*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return em, c
+}
+
+func TestEmulatorFieldSurvey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator end-to-end")
+	}
+	em, c := emulatorClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	task, err := NewTask(ctx, Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.Item == nil || task.Item.Title != "Field Survey" {
+		t.Fatalf("item %+v", task.Item)
+	}
+	p, err := task.CreateDefaultParameters(ctx, demoArea(), 150000, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps, err := task.Capabilities(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := em.ServicesURL
+	want := map[Key]Method{
+		LayerKey(svc+"/Field_Survey/FeatureServer", 0):    MethodReplica,
+		LayerKey(svc+"/Field_Survey/FeatureServer", 1):    MethodReplica,
+		LayerKey(svc+"/Field_Survey/FeatureServer", 2):    MethodReplica,
+		LayerKey(svc+"/Field_Survey/FeatureServer", 3):    MethodReplica,
+		LayerKey(svc+"/Reference_Data/FeatureServer", 0):  MethodSnapshot,
+		ServiceKey(svc + "/Dynamic_Layers/MapServer"):     MethodNone,
+		ServiceKey(svc + "/Demo_Basemap/MapServer"):       MethodRasterTiles,
+		ServiceKey(svc + "/Demo_Vector/VectorTileServer"): MethodVectorTiles,
+	}
+	for k, m := range want {
+		c := caps.Get(k)
+		if c == nil || c.Method != m {
+			b, _ := json.MarshalIndent(caps, "", " ")
+			t.Fatalf("%s: %+v, want %s\n%s", k, c, m, b)
+		}
+	}
+	if c := caps.Get(LayerKey(svc+"/Field_Survey/FeatureServer", 0)); !c.Editable || !c.HasAttachments {
+		t.Errorf("inspections should be editable with attachments: %+v", c)
+	}
+	if c := caps.Get(LayerKey(svc+"/Reference_Data/FeatureServer", 0)); c.Reason != ReasonSyncNotEnabled || c.Error {
+		t.Errorf("zones: %+v", c)
+	}
+	if !caps.HasErrors { // dynamic map service and WMS are left out (exclude)
+		t.Errorf("hasErrors false")
+	}
+
+	ov, err := task.CreateOverrides(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Validate(ctx, p, ov, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	g := ov.GenerateGeodatabase[ServiceKey(svc+"/Field_Survey/FeatureServer")]
+	if g == nil || !reflect.DeepEqual(g.LayerIDs(), []int{0, 1, 2, 3}) {
+		t.Fatalf("field survey replica: %+v", g)
+	}
+	if o := g.LayerOption(1); o.WhereClause != "Status <> 'closed'" {
+		t.Errorf("pipes where %q", o.WhereClause)
+	}
+	if et := ov.ExportTileCache[ServiceKey(svc+"/Demo_Basemap/MapServer")]; et == nil || LevelRanges(et.LevelIDs) != "12-16" {
+		t.Errorf("basemap export %+v", et)
+	}
+
+	// The replica the overrides describe, sent by the client: the emulator
+	// receives exactly CreateReplicaRequest's values and completes the job.
+	want2, err := CreateReplicaRequest(g, ReplicaRequestOptions{ReplicaName: "offline-e2e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := ReplicaParams(g, ReplicaRequestOptions{ReplicaName: "offline-e2e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	em.Log().Reset()
+	resp, err := c.CreateReplica(ctx, g.ServiceURL, *rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := em.Log().Matching("/createReplica")
+	if len(sent) != 1 {
+		t.Fatalf("%d createReplica requests", len(sent))
+	}
+	for k := range want2 {
+		if !sameParam(want2.Get(k), sent[0].Query.Get(k)) {
+			t.Errorf("createReplica %s: sent %q, want %q", k, sent[0].Query.Get(k), want2.Get(k))
+		}
+	}
+	if resp.StatusURL == "" && resp.Replica == nil {
+		t.Fatalf("no status URL or replica: %s", resp.Raw)
+	}
+	replicaID := ""
+	if resp.StatusURL != "" {
+		st, err := c.WaitReplicaJob(ctx, resp.StatusURL, 2*time.Millisecond, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.EqualFold(st.Status, "Completed") || st.ResultURL == "" || len(st.LayerServerGens) == 0 {
+			t.Fatalf("replica job %+v", st)
+		}
+		replicaID = st.ReplicaID
+	} else {
+		replicaID = resp.Replica.ReplicaID
+	}
+	if replicaID == "" {
+		t.Fatal("no replica id")
+	}
+	if err := c.UnregisterReplica(ctx, g.ServiceURL, replicaID); err != nil {
+		t.Errorf("unregister: %v", err)
+	}
+
+	// The read-only snapshot's query is accepted as built.
+	zones := ov.GenerateGeodatabase[ServiceKey(svc+"/Reference_Data/FeatureServer")]
+	q, ok, err := QueryRequest(zones, 0)
+	if err != nil || !ok {
+		t.Fatal(err)
+	}
+	q.Set("returnCountOnly", "true")
+	raw, err := c.RawQuery(ctx, zones.ServiceURL+"/0", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var count struct{ Count int }
+	if err := json.Unmarshal(raw, &count); err != nil || count.Count == 0 {
+		t.Errorf("snapshot query count: %s %v", raw, err)
+	}
+}
+
+// sameParam compares two form values, as JSON when both are JSON.
+func sameParam(a, b string) bool {
+	if a == b {
+		return true
+	}
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func TestEmulatorDuplicateLayersOneReplica(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator end-to-end")
+	}
+	em, c := emulatorClient(t)
+	ctx := context.Background()
+	task, err := NewTask(ctx, Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapDuplicateLayersID}, c, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := task.CreateDefaultParameters(ctx, demoArea(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov, err := task.CreateOverrides(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ov.GenerateGeodatabase) != 1 {
+		t.Fatalf("%d replicas, want one for the shared service", len(ov.GenerateGeodatabase))
+	}
+	for _, g := range ov.GenerateGeodatabase {
+		if o := g.LayerOption(0); o == nil || o.WhereClause != "(Status = 'open') OR (Priority >= 4)" {
+			t.Errorf("inspections option %+v", o)
+		}
+		if g.ReturnAttachments { // download "features": no attachments for editable layers
+			t.Errorf("returnAttachments true")
+		}
+	}
+	if n := em.Log().Count("/Field_Survey/FeatureServer/0"); n != 1 {
+		t.Errorf("inspections layer fetched %d times", n)
+	}
+}
