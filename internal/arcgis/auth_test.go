@@ -275,3 +275,39 @@ func TestAnonymousGets499(t *testing.T) {
 		t.Errorf("anonymous request repeated %d times", ts.count("/svc/FeatureServer/0"))
 	}
 }
+
+func TestFederatedServerToken(t *testing.T) {
+	ts := newTokenServer(t)
+	server := newFakeServer(t)
+	var exchanges atomic.Int64
+	ts.mux.HandleFunc("/sharing/rest/generateToken/exchange", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		ts.mu.Lock()
+		ok := ts.valid[r.PostForm.Get("token")]
+		ts.mu.Unlock()
+		if !ok || r.PostForm.Get("serverUrl") != server.URL+"/arcgis" {
+			writeJSONBody(w, 200, arcErr(498, "Invalid token."))
+			return
+		}
+		n := exchanges.Add(1)
+		writeJSONBody(w, 200, map[string]any{"token": "server" + strconv.FormatInt(n, 10), "expires": time.Now().Add(time.Hour).UnixMilli()})
+	})
+	var seen atomic.Value
+	server.handle("/arcgis/rest/services/x/FeatureServer/0", func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.FormValue("token"))
+		if r.FormValue("token") == "server1" {
+			writeJSONBody(w, 200, arcErr(498, "Invalid token.")) // first server token rejected
+			return
+		}
+		layerJSON(w)
+	})
+	portalCred := &UserCredential{Username: "demo", Password: "pw"}
+	c := newTestClient(t, ts.URL, WithCredential(portalCred),
+		WithServiceCredential(server.URL+"/arcgis", &FederatedCredential{Portal: portalCred, ServerURL: server.URL + "/arcgis", TokenURL: ts.URL + "/sharing/rest/generateToken/exchange"}))
+	if _, err := c.Layer(context.Background(), server.URL+"/arcgis/rest/services/x/FeatureServer/0"); err != nil {
+		t.Fatal(err)
+	}
+	if seen.Load() != "server2" || exchanges.Load() != 2 || ts.issuedCount() != 1 {
+		t.Errorf("server saw %v after %d exchanges and %d portal tokens", seen.Load(), exchanges.Load(), ts.issuedCount())
+	}
+}

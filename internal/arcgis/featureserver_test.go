@@ -411,3 +411,19 @@ func TestReplicaBookkeeping(t *testing.T) {
 		t.Fatalf("UnregisterReplica: %v (sent %v)", err, unreg.Load())
 	}
 }
+
+func TestQueryAllDetectsIgnoredOffset(t *testing.T) {
+	f := newFakeServer(t)
+	f.handle("/svc/FeatureServer/0/query", func(w http.ResponseWriter, r *http.Request) {
+		// always the first page, whatever resultOffset says
+		writeJSONBody(w, 200, map[string]any{"objectIdFieldName": "OBJECTID", "exceededTransferLimit": true,
+			"features": []map[string]any{{"attributes": map[string]any{"OBJECTID": 1}}, {"attributes": map[string]any{"OBJECTID": 2}}}})
+	})
+	c := newTestClient(t, "")
+	layer := &Layer{ObjectIDField: "OBJECTID", MaxRecordCount: 2, AdvancedQueryCapabilities: &AdvancedQueryCapabilities{SupportsPagination: true}}
+	pages := 0
+	err := c.QueryAll(context.Background(), f.URL+"/svc/FeatureServer/0", layer, QueryParams{}, func(*FeatureSet) error { pages++; return nil })
+	if err == nil || !strings.Contains(err.Error(), "ignored resultOffset") || pages != 1 {
+		t.Fatalf("err = %v after %d pages, want the ignored-offset error after 1", err, pages)
+	}
+}

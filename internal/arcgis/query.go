@@ -186,6 +186,8 @@ func (c *Client) queryAllByOffset(ctx context.Context, layerURL string, layer *L
 	}
 	p.ResultRecordCount = size
 	offset := 0
+	oidField := layer.ObjectIDField
+	var prevFirst any
 	for {
 		p.ResultOffset = offset
 		fs, err := c.Query(ctx, layerURL, p)
@@ -195,6 +197,14 @@ func (c *Client) queryAllByOffset(ctx context.Context, layerURL string, layer *L
 		if len(fs.Features) == 0 {
 			return nil
 		}
+		if oidField == "" {
+			oidField = fs.ObjectIDFieldName
+		}
+		first := fs.Features[0].Attributes[oidField]
+		if offset > 0 && first != nil && first == prevFirst {
+			return fmt.Errorf("query %s: server ignored resultOffset %d (page repeats object id %v)", layerURL, offset, first)
+		}
+		prevFirst = first
 		if err := fn(fs); err != nil {
 			return err
 		}

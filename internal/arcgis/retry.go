@@ -2,6 +2,8 @@ package arcgis
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"math"
@@ -109,6 +111,13 @@ func retryableStatus(code int) bool {
 func retryableErr(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
+	}
+	var certErr *tls.CertificateVerificationError
+	var alert tls.AlertError
+	var uaErr x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	if errors.As(err, &certErr) || errors.As(err, &alert) || errors.As(err, &uaErr) || errors.As(err, &hostErr) {
+		return false // TLS configuration problems do not heal by retrying
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
