@@ -99,10 +99,10 @@ func (s *Server) lookupToken(tok string, r *http.Request) (user string, ok bool)
 	return at.user, true
 }
 
-// sameReferer reports whether ref starts with the bound referer (ArcGIS
-// compares the base URL).
+// sameReferer reports whether ref starts with the bound referer, ignoring
+// a trailing slash on the bound one (ArcGIS compares the base URL).
 func sameReferer(bound, ref string) bool {
-	return strings.HasPrefix(ref, bound) || strings.HasPrefix(bound, ref)
+	return strings.HasPrefix(ref, strings.TrimSuffix(bound, "/"))
 }
 
 // authorize checks the request's token (query/form `token`, or header
