@@ -294,3 +294,41 @@ func TestTileRoutesRequireToken(t *testing.T) {
 		t.Errorf("with token: %d", resp.StatusCode)
 	}
 }
+
+func TestMapServer512AndJPEGOptions(t *testing.T) {
+	em, base := tlStart(t, &TileOptions{MapServices: []MapServiceOptions{
+		{Name: "Big", TileInfo: WebMercatorTileInfo(512, 17, ""), ExportTilesAllowed: true},
+		{Name: "Photo", Format: "JPEG", CompressionQuality: 40, Seed: 99},
+	}})
+	m := tlJSON(t, base+"/arcgis/rest/services/Big/MapServer?f=json")
+	ti := m["tileInfo"].(map[string]any)
+	if ti["rows"] != 512.0 || ti["cols"] != 512.0 || len(ti["lods"].([]any)) != 18 || ti["format"] != "PNG" {
+		t.Fatalf("512 tileInfo %v", ti)
+	}
+	k := demoTiles(em, "Big", 12, 12)[0]
+	resp, b := tlGet(t, fmt.Sprintf("%s/arcgis/rest/services/Big/MapServer/tile/%d/%d/%d", base, k.level, k.row, k.col))
+	if img, err := png.Decode(bytes.NewReader(b)); resp.StatusCode != 200 || err != nil || img.Bounds().Dx() != 512 {
+		t.Fatalf("512 tile: %d %v", resp.StatusCode, err)
+	}
+	// 512 px level z covers the ground of XYZ level z: the same tile indices as 256 px level z
+	g256 := newGrid(WebMercatorTileInfo(256, 19, "PNG"))
+	ms := em.tiles.maps["Big"]
+	if a, b := ms.grid.tileRect(12, k.row, k.col), g256.tileRect(12, k.row, k.col); math.Abs(a.xmin-b.xmin) > 1e-3 || math.Abs(a.ymax-b.ymax) > 1e-3 {
+		t.Errorf("512 level 12 tile %v at %v, 256 level 12 at %v", k, a, b)
+	}
+	p := tlJSON(t, base+"/arcgis/rest/services/Photo/MapServer?f=json")
+	if pt := p["tileInfo"].(map[string]any); pt["format"] != "JPEG" || pt["compressionQuality"] != 40.0 || p["exportTilesAllowed"] != false {
+		t.Errorf("JPEG service %v", pt)
+	}
+	k = demoTiles(em, "Photo", 10, 10)[0]
+	req, _ := http.NewRequest(http.MethodHead, fmt.Sprintf("%s/arcgis/rest/services/Photo/MapServer/tile/%d/%d/%d", base, k.level, k.row, k.col), nil)
+	hr, err := tlClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Body.Close()
+	data, _ := em.TileBytes("Photo", k.level, k.row, k.col)
+	if hr.StatusCode != 200 || hr.Header.Get("Content-Type") != "image/jpeg" || hr.ContentLength != int64(len(data)) {
+		t.Errorf("HEAD: %d %s %d (tile %d bytes)", hr.StatusCode, hr.Header.Get("Content-Type"), hr.ContentLength, len(data))
+	}
+}
