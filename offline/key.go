@@ -214,6 +214,50 @@ func (wm *WebMap) Entries() []*Entry {
 	return out
 }
 
+// Rewrite returns a copy of the web map for the offline package: fn sees
+// every entry of the copy (in Entries order) and may change its Layer (point
+// its URL at the local store, for instance); entries for which fn returns
+// false are removed, and group layers left empty go with them. Unknown
+// members are kept. The receiver is not changed.
+func (wm *WebMap) Rewrite(fn func(e *Entry) bool) (*WebMap, error) {
+	c, err := wm.Clone()
+	if err != nil {
+		return nil, err
+	}
+	var walk func(ls []*Layer, role Role, path []string) []*Layer
+	walk = func(ls []*Layer, role Role, path []string) []*Layer {
+		out := ls[:0]
+		for _, l := range ls {
+			if l == nil {
+				continue
+			}
+			if l.Kind() == LayerTypeGroup {
+				l.Layers = walk(l.Layers, role, append(append([]string(nil), path...), l.ID.Value))
+				if len(l.Layers) > 0 {
+					out = append(out, l)
+				}
+				continue
+			}
+			r := role
+			if role == RoleBasemap && l.IsReference {
+				r = RoleReference
+			}
+			if fn(newEntry(l, r, path)) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	c.OperationalLayers = walk(c.OperationalLayers, RoleOperational, nil)
+	if c.BaseMap != nil {
+		c.BaseMap.BaseMapLayers = walk(c.BaseMap.BaseMapLayers, RoleBasemap, nil)
+	}
+	if c.Tables != nil {
+		c.Tables = walk(c.Tables, RoleTable, nil)
+	}
+	return c, nil
+}
+
 func newEntry(l *Layer, role Role, path []string) *Entry {
 	e := &Entry{ID: l.ID.Value, Title: l.Title, Role: role, LayerType: l.Kind(), Path: path, Layer: l}
 	if role == RoleTable {

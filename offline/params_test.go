@@ -625,3 +625,36 @@ func TestVectorTileStyleResolution(t *testing.T) {
 		t.Errorf("item url not used: %+v", task.Entries()[0])
 	}
 }
+
+// TestPersistRoundTrip: the job journals parameters and overrides as JSON;
+// what it reads back must produce the same requests.
+func TestPersistRoundTrip(t *testing.T) {
+	f := loadFake(t)
+	task := fileTask(t, f, filepath.Join("testdata", "webmaps", "survey-offline.json"))
+	p := defaults(t, task)
+	ov := overridesFor(t, task, p)
+	pb, _ := json.Marshal(p)
+	ob, _ := json.Marshal(ov)
+	var p2 Parameters
+	var ov2 Overrides
+	if err := json.Unmarshal(pb, &p2); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(ob, &ov2); err != nil {
+		t.Fatal(err)
+	}
+	pb2, _ := json.Marshal(&p2)
+	ob2, _ := json.Marshal(&ov2)
+	if string(pb) != string(pb2) || string(ob) != string(ob2) {
+		t.Fatalf("JSON round trip differs:\n%s\n%s", ob, ob2)
+	}
+	a, b := requestsOf(t, ov), requestsOf(t, &ov2)
+	ab, _ := json.Marshal(a)
+	bb, _ := json.Marshal(b)
+	if string(ab) != string(bb) {
+		t.Errorf("requests differ after round trip")
+	}
+	if err := task.Validate(context.Background(), &p2, &ov2, filepath.Join(t.TempDir(), "o")); err != nil {
+		t.Errorf("restored parameters: %v", err)
+	}
+}

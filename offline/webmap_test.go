@@ -272,3 +272,55 @@ func FuzzWebMap(f *testing.F) {
 		}
 	})
 }
+
+func TestRewrite(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "webmaps", "survey-offline.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm, err := ParseWebMap(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	out, err := wm.Rewrite(func(e *Entry) bool {
+		seen++
+		switch {
+		case e.ID == "Pipes" || e.ID == "Dynamic_Layers" || e.ID == "Labels" || e.ID == "Lookup":
+			return false
+		case e.IsFeature():
+			e.Layer.URL = "file:data/" + e.ID + ".gpkg"
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen != len(wm.Entries()) {
+		t.Errorf("fn saw %d entries of %d", seen, len(wm.Entries()))
+	}
+	ids := map[string]*Entry{}
+	for _, e := range out.Entries() {
+		ids[e.ID] = e
+	}
+	for _, gone := range []string{"Pipes", "Dynamic_Layers", "Labels", "Lookup"} {
+		if ids[gone] != nil {
+			t.Errorf("%s not removed", gone)
+		}
+	}
+	if ids["Inspections_Open"] == nil || ids["Inspections_Open"].Layer.URL != "file:data/Inspections_Open.gpkg" || ids["Notes"].Layer.URL != "file:data/Notes.gpkg" {
+		t.Errorf("URLs not rewritten: %+v", ids["Inspections_Open"])
+	}
+	// The Network group lost its only layer and is gone; Assets stays.
+	b, _ := json.Marshal(out)
+	if strings.Contains(string(b), `"id":"Network"`) || !strings.Contains(string(b), `"id":"Assets"`) {
+		t.Errorf("group pruning wrong: %s", b)
+	}
+	if !strings.Contains(string(b), `"bookmarks"`) || !strings.Contains(string(b), `"futureOption"`) || !strings.Contains(string(b), `"drawingInfo"`) {
+		t.Errorf("unknown members lost in rewrite")
+	}
+	// The original is untouched.
+	if e := wm.Entries(); len(e) != seen || strings.HasPrefix(e[0].Layer.URL, "file:") {
+		t.Errorf("original changed")
+	}
+}
