@@ -288,6 +288,9 @@ func (t *Task) analyze(ctx context.Context, params *Parameters) (*analysis, erro
 			for _, e := range gl.Entries {
 				c := a.caps[e]
 				switch {
+				case e.Role.IsBasemap() && !params.IncludeBasemap:
+					c.Method, c.Reason = MethodNone, ReasonBasemapExcluded
+					c.Message = fmt.Sprintf("basemap layer %s: left out (includeBasemap is false)", describe(e))
 				case fg.method == "":
 					c.Reason, c.Message = fg.reason, fg.message(e, "")
 				case !fg.ok[gl.ID]:

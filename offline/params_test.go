@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -656,5 +657,20 @@ func TestPersistRoundTrip(t *testing.T) {
 	}
 	if err := task.Validate(context.Background(), &p2, &ov2, filepath.Join(t.TempDir(), "o")); err != nil {
 		t.Errorf("restored parameters: %v", err)
+	}
+}
+
+func TestFeatureLayerInBasemap(t *testing.T) {
+	f := loadFake(t)
+	task := mapTask(t, f, `{"spatialReference":{"wkid":102100},"operationalLayers":[
+	  {"id":"a","layerType":"ArcGISFeatureLayer","url":"`+fieldSurvey+`/0"}],
+	  "baseMap":{"baseMapLayers":[{"id":"parcels","layerType":"ArcGISFeatureLayer","url":"`+fieldSurvey+`/2"}]}}`)
+	p := defaults(t, task)
+	if g := overridesFor(t, task, p).GenerateGeodatabase[ServiceKey(fieldSurvey)]; !reflect.DeepEqual(g.LayerIDs(), []int{0, 2}) {
+		t.Errorf("basemap feature layer not taken: %v", g.LayerIDs())
+	}
+	p.IncludeBasemap = false
+	if g := overridesFor(t, task, p).GenerateGeodatabase[ServiceKey(fieldSurvey)]; !reflect.DeepEqual(g.LayerIDs(), []int{0}) {
+		t.Errorf("includeBasemap false still takes the basemap feature layer: %v", g.LayerIDs())
 	}
 }
