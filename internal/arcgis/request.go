@@ -27,6 +27,8 @@ type request struct {
 	// replayable tells whether it can be built more than once.
 	multipart  func(token string) (io.ReadCloser, string, error)
 	replayable bool
+	// header holds extra request headers (Range, If-Range).
+	header http.Header
 	// statusKey marks job status resources: a body with this top-level key
 	// is a status even when it also carries an "error" member.
 	statusKey string
@@ -268,6 +270,9 @@ func (c *Client) buildRequest(ctx context.Context, req *request, token string) (
 		hreq.Header.Set("Referer", c.referer)
 	}
 	hreq.Header.Set("User-Agent", c.userAgent)
+	for k, v := range req.header {
+		hreq.Header[k] = v
+	}
 	return hreq, nil
 }
 
@@ -318,12 +323,17 @@ func (c *Client) postJSON(ctx context.Context, op, u string, params url.Values, 
 // and its content type. The request is retried as idempotent; the token is
 // appended as a query parameter unless the URL is pre-signed (X-Amz-*,
 // Signature=). The caller closes the body.
+//
+// When the connection breaks while the body is read, the reader asks for
+// the rest with a Range request (If-Range on the ETag) and continues, within
+// the retry policy; a resource that changed meanwhile is an error.
 func (c *Client) GetRaw(ctx context.Context, u string, params url.Values) (io.ReadCloser, string, error) {
-	resp, _, err := c.exchange(ctx, &request{op: "download", method: http.MethodGet, url: u, form: params, idempotent: true, noToken: presigned(u)}, true)
+	req := &request{op: "download", method: http.MethodGet, url: u, form: params, idempotent: true, noToken: presigned(u)}
+	resp, _, err := c.exchange(ctx, req, true)
 	if err != nil {
 		return nil, "", err
 	}
-	return resp.Body, resp.Header.Get("Content-Type"), nil
+	return &resumingReader{c: c, ctx: ctx, req: req, body: resp.Body, etag: resp.Header.Get("ETag"), noRange: resp.Uncompressed}, resp.Header.Get("Content-Type"), nil
 }
 
 // GetJSON GETs u?f=json plus params and decodes the body into v, checking
