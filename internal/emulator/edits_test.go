@@ -57,7 +57,7 @@ func TestApplyEditsLayer(t *testing.T) {
 		"adds": {fsJSON(t, []arcgis.Feature{
 			{Attributes: map[string]any{"InspectionID": strings.Repeat("x", 40)}, Geometry: pt(-117.2, 34.05)}, // too long
 			{Attributes: map[string]any{"Status": "ok"}, Geometry: pt(-117.2, 34.05)},
-			{Attributes: map[string]any{"Priority": "high"}},                                          // wrong type
+			{Attributes: map[string]any{"Priority": "high"}},                                                                // wrong type
 			{Attributes: map[string]any{"Status": "x"}, Geometry: &arcgis.Geometry{Paths: [][][]float64{{{0, 0}, {1, 1}}}}}, // wrong geometry
 		})},
 		"updates": {fsJSON(t, []arcgis.Feature{{Attributes: map[string]any{"OBJECTID": 99999, "Status": "x"}}})},

@@ -36,7 +36,9 @@ func fsStart(t testing.TB, svcs []FeatureServiceOptions) *fsEnv {
 }
 
 // svc returns the FeatureServer URL of a service.
-func (e *fsEnv) svc(name string) string { return e.url + "/arcgis/rest/services/" + name + "/FeatureServer" }
+func (e *fsEnv) svc(name string) string {
+	return e.url + "/arcgis/rest/services/" + name + "/FeatureServer"
+}
 
 // fsDo performs a request and returns status, headers and body.
 func fsDo(t testing.TB, req *http.Request) (*http.Response, []byte) {
