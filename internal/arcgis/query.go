@@ -32,6 +32,10 @@ type QueryParams struct {
 	ResultRecordCount int
 	ReturnZ           bool
 	ReturnM           bool
+	// ReturnIDsOnly and ReturnCountOnly change the answer's shape: use
+	// QueryIDs and QueryCount, which set them (Query rejects them).
+	ReturnIDsOnly   bool
+	ReturnCountOnly bool
 	// Extra holds any other parameter as sent on the wire.
 	Extra url.Values
 }
@@ -81,6 +85,8 @@ func (p QueryParams) values() (url.Values, error) {
 	}
 	setTrue(q, "returnZ", p.ReturnZ)
 	setTrue(q, "returnM", p.ReturnM)
+	setTrue(q, "returnIdsOnly", p.ReturnIDsOnly)
+	setTrue(q, "returnCountOnly", p.ReturnCountOnly)
 	for k, v := range p.Extra {
 		q[k] = v
 	}
@@ -96,6 +102,9 @@ func (c *Client) query(ctx context.Context, layerURL string, q url.Values, v any
 // Query runs one query and returns the feature set (one page: check
 // ExceededTransferLimit, or use QueryAll).
 func (c *Client) Query(ctx context.Context, layerURL string, p QueryParams) (*FeatureSet, error) {
+	if p.ReturnIDsOnly || p.ReturnCountOnly {
+		return nil, fmt.Errorf("query %s: use QueryIDs or QueryCount for returnIdsOnly/returnCountOnly", layerURL)
+	}
 	q, err := p.values()
 	if err != nil {
 		return nil, fmt.Errorf("query %s: %w", layerURL, err)
@@ -110,11 +119,11 @@ func (c *Client) Query(ctx context.Context, layerURL string, p QueryParams) (*Fe
 // QueryCount returns the number of features matching p (returnCountOnly).
 func (c *Client) QueryCount(ctx context.Context, layerURL string, p QueryParams) (int, error) {
 	p.ResultOffset, p.ResultRecordCount, p.OrderByFields = 0, 0, ""
+	p.ReturnIDsOnly, p.ReturnCountOnly = false, true
 	q, err := p.values()
 	if err != nil {
 		return 0, fmt.Errorf("query count %s: %w", layerURL, err)
 	}
-	q.Set("returnCountOnly", "true")
 	q.Del("outFields")
 	var out struct {
 		Count *int `json:"count"`
@@ -135,11 +144,11 @@ type IDsResult struct {
 // maxRecordCount), sorted ascending.
 func (c *Client) QueryIDs(ctx context.Context, layerURL string, p QueryParams) (*IDsResult, error) {
 	p.ResultOffset, p.ResultRecordCount, p.OrderByFields = 0, 0, ""
+	p.ReturnIDsOnly, p.ReturnCountOnly = true, false
 	q, err := p.values()
 	if err != nil {
 		return nil, fmt.Errorf("query ids %s: %w", layerURL, err)
 	}
-	q.Set("returnIdsOnly", "true")
 	q.Del("outFields")
 	var out IDsResult
 	if err := c.query(ctx, layerURL, q, &out, requireKeys("objectIds", "objectIds", "objectIdFieldName")); err != nil {
@@ -170,6 +179,7 @@ func (c *Client) QueryAll(ctx context.Context, layerURL string, layer *Layer, p 
 	if size <= 0 {
 		size = 1000
 	}
+	p.ReturnIDsOnly, p.ReturnCountOnly = false, false
 	if layer.AdvancedQueryCapabilities != nil && layer.AdvancedQueryCapabilities.SupportsPagination {
 		return c.queryAllByOffset(ctx, layerURL, layer, p, size, fn)
 	}
@@ -223,6 +233,7 @@ func (c *Client) queryAllByIDs(ctx context.Context, layerURL string, p QueryPara
 	base := p
 	base.Where, base.Geometry, base.GeometryType, base.SpatialRel, base.InSR = "", nil, "", "", 0
 	base.ResultOffset, base.ResultRecordCount = 0, 0
+	base.ReturnIDsOnly, base.ReturnCountOnly = false, false
 	for start := 0; start < len(ids.ObjectIDs); start += size {
 		end := min(start+size, len(ids.ObjectIDs))
 		base.ObjectIDs = ids.ObjectIDs[start:end]

@@ -245,9 +245,10 @@ type ReplicaJobStatus struct {
 
 // Done reports whether the status is terminal.
 func (s *ReplicaJobStatus) Done() bool {
-	switch s.Status {
-	case ReplicaStatusCompleted, ReplicaStatusCompletedWithErrors, ReplicaStatusFailed:
-		return true
+	for _, t := range []string{ReplicaStatusCompleted, ReplicaStatusCompletedWithErrors, ReplicaStatusFailed} {
+		if strings.EqualFold(s.Status, t) {
+			return true
+		}
 	}
 	return false
 }
@@ -309,7 +310,7 @@ func (c *Client) WaitReplicaJob(ctx context.Context, statusURL string, interval 
 			progress(st)
 		}
 		if st.Done() {
-			if st.Status == ReplicaStatusCompleted {
+			if strings.EqualFold(st.Status, ReplicaStatusCompleted) {
 				return st, nil
 			}
 			je := &ReplicaJobError{StatusURL: statusURL, Status: st}
