@@ -13,6 +13,12 @@ import (
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 )
 
+// *arcgis.Client is the production Portal and Services.
+var (
+	_ Portal   = (*arcgis.Client)(nil)
+	_ Services = (*arcgis.Client)(nil)
+)
+
 // These tests drive the task through the real REST client against the
 // in-process emulator: the portal item, the services, and one createReplica
 // built from the overrides.

@@ -41,11 +41,6 @@ type Services interface {
 	GetJSON(ctx context.Context, u string, params url.Values, v any) error
 }
 
-var (
-	_ Portal   = (*arcgis.Client)(nil)
-	_ Services = (*arcgis.Client)(nil)
-)
-
 // tileService is what capabilities and overrides read from a MapServer,
 // ImageServer or VectorTileServer root.
 type tileService struct {
