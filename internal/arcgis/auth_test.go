@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -309,5 +311,49 @@ func TestFederatedServerToken(t *testing.T) {
 	}
 	if seen.Load() != "server2" || exchanges.Load() != 2 || ts.issuedCount() != 1 {
 		t.Errorf("server saw %v after %d exchanges and %d portal tokens", seen.Load(), exchanges.Load(), ts.issuedCount())
+	}
+}
+
+func TestStreamsRenewTokenOnErrorBody(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.handle("/svc/MapServer/tile/1/0/0", func(w http.ResponseWriter, r *http.Request) {
+		if ts.check(w, r) { // 200 + {"error":{"code":498}} as JSON while the token is bad
+			w.Header().Set("Content-Type", "image/png")
+			_, _ = w.Write([]byte("\x89PNG"))
+		}
+	})
+	parts := map[string]string{}
+	ts.handle("/svc/FeatureServer/uploads/upload", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			writeJSONBody(w, 200, arcErr(400, err.Error()))
+			return
+		}
+		if !ts.check(w, r) {
+			return
+		}
+		f, _, err := r.FormFile("file")
+		if err != nil {
+			writeJSONBody(w, 200, arcErr(400, err.Error()))
+			return
+		}
+		b, _ := io.ReadAll(f)
+		parts["upload"] = string(b)
+		writeJSONBody(w, 200, map[string]any{"success": true, "item": map[string]any{"itemID": "u1", "committed": true}})
+	})
+	c := newTestClient(t, ts.URL, WithCredential(&UserCredential{Username: "demo", Password: "pw"}))
+	ctx := context.Background()
+	if _, err := c.MapTile(ctx, ts.URL+"/svc/MapServer", 1, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	ts.expire("tok1")
+	tile, err := c.MapTile(ctx, ts.URL+"/svc/MapServer", 1, 0, 0)
+	if err != nil || string(tile.Data) != "\x89PNG" || ts.issuedCount() != 2 {
+		t.Fatalf("tile after expiry = %v, %v (tokens %d)", tile, err, ts.issuedCount())
+	}
+	ts.expire("tok2")
+	// a seekable reader is rewound and sent again after the renewal
+	item, err := c.Upload(ctx, ts.URL+"/svc/FeatureServer", "d.json", strings.NewReader("payload-bytes"), "")
+	if err != nil || item.ItemID != "u1" || parts["upload"] != "payload-bytes" || ts.issuedCount() != 3 || ts.count("/svc/FeatureServer/uploads/upload") != 2 {
+		t.Fatalf("upload after expiry: %+v, %v, stored %q, %d requests", item, err, parts["upload"], ts.count("/svc/FeatureServer/uploads/upload"))
 	}
 }

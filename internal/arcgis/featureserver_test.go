@@ -273,7 +273,8 @@ func TestReplicaJobFailedAndCancel(t *testing.T) {
 	_, err = c.WaitReplicaJob(context.Background(), resp.StatusURL, time.Millisecond, nil)
 	var je *ReplicaJobError
 	var ae *Error
-	if !errors.As(err, &je) || je.Status.Status != "Failed" || !errors.As(err, &ae) || ae.Message != "replica export failed" {
+	if !errors.As(err, &je) || je.Status.Status != "Failed" || !errors.As(err, &ae) || ae.Message != "replica export failed" ||
+		!strings.Contains(err.Error(), "ended Failed") {
 		t.Fatalf("err = %v, want ReplicaJobError carrying the job error", err)
 	}
 
