@@ -60,13 +60,22 @@ func (e *Error) IsAuth() bool {
 func (e *Error) IsForbidden() bool { return e.Code == 403 }
 
 // IsNotFound reports a missing resource (404), including ArcGIS's
-// "Item does not exist or is inaccessible" (400 with that message).
+// "Item does not exist or is inaccessible" and "Layer not found" (400 with
+// that message or detail).
 func (e *Error) IsNotFound() bool {
 	if e.Code == 404 || e.HTTPStatus == 404 {
 		return true
 	}
-	m := strings.ToLower(e.Message)
-	return e.Code == 400 && (strings.Contains(m, "does not exist") || strings.Contains(m, "not found"))
+	if e.Code != 400 {
+		return false
+	}
+	for _, m := range append([]string{e.Message}, e.Details...) {
+		m = strings.ToLower(m)
+		if strings.Contains(m, "does not exist") || strings.Contains(m, "not found") {
+			return true
+		}
+	}
+	return false
 }
 
 // IsRetryable reports a transient server condition (429, 5xx).

@@ -87,6 +87,12 @@ func TestErrorHelpers(t *testing.T) {
 	if !IsNotFound(notFound) {
 		t.Error("IsNotFound(item does not exist) = false")
 	}
+	if !IsNotFound(&Error{Code: 400, Message: "Invalid or missing input parameters.", Details: []string{"Layer not found"}}) {
+		t.Error("IsNotFound(400 with detail Layer not found) = false")
+	}
+	if IsNotFound(&Error{Code: 400, Message: "Invalid or missing input parameters.", Details: []string{"where clause"}}) {
+		t.Error("IsNotFound(plain 400) = true")
+	}
 	wrapped := errors.Join(errors.New("ctx"), &Error{Code: 498, Message: "Invalid token."})
 	if !IsAuth(wrapped) {
 		t.Error("IsAuth(wrapped 498) = false")
