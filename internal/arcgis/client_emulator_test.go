@@ -530,3 +530,43 @@ func TestEmulatorVectorTiles(t *testing.T) {
 		}
 	}
 }
+
+func TestEmulatorOAuthAndAPIKeys(t *testing.T) {
+	em := emulatortest.Start(t, emuOptions(t))
+	ctx := context.Background()
+	layerURL := em.ServicesURL + "/Field_Survey/FeatureServer/0"
+	rt := em.IssueRefreshToken(emulator.DemoUser)
+	em.RegisterApp("field-app", "field-secret", "")
+	em.AddAPIKey("key-123", emulator.DemoUser)
+	expired := em.IssueRefreshTokenFor(emulator.DemoUser, emulator.DemoClientID, -time.Second)
+	for _, tc := range []struct {
+		name string
+		cred arcgis.Credential
+		ok   bool
+	}{
+		{"refresh_token", &arcgis.OAuthRefreshCredential{ClientID: emulator.DemoClientID, RefreshToken: rt}, true},
+		{"client_credentials", &arcgis.OAuthClientCredential{ClientID: "field-app", ClientSecret: "field-secret", ExpirationMinutes: 30}, true},
+		{"api key", arcgis.APIKey("key-123"), true},
+		{"expired refresh token", &arcgis.OAuthRefreshCredential{ClientID: emulator.DemoClientID, RefreshToken: expired}, false},
+		{"wrong secret", &arcgis.OAuthClientCredential{ClientID: "field-app", ClientSecret: "nope"}, false},
+		{"anonymous", arcgis.Anonymous(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := emuClient(t, em, arcgis.WithCredential(tc.cred))
+			_, err := c.Layer(ctx, layerURL)
+			if tc.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			var ae *arcgis.Error
+			if !tc.ok && !errors.As(err, &ae) {
+				t.Fatalf("err = %v, want *arcgis.Error", err)
+			}
+			if tc.ok {
+				em.SetFaults(emulator.Faults{ExpireTokensNow: true})
+				if _, err := c.Layer(ctx, layerURL); err != nil {
+					t.Fatalf("after forced expiry: %v", err)
+				}
+			}
+		})
+	}
+}
