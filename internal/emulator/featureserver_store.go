@@ -129,6 +129,24 @@ func (v *layerView) each(fn func(oid int64, f arcgis.Feature) bool) {
 	}
 }
 
+// eachID calls fn for every existing OID in order without generating the
+// features, until fn returns false.
+func (v *layerView) eachID(fn func(oid int64) bool) {
+	for oid := int64(1); oid <= v.base; oid++ {
+		if r, ok := v.recs[oid]; ok && r.Deleted {
+			continue
+		}
+		if !fn(oid) {
+			return
+		}
+	}
+	for _, oid := range v.added {
+		if r := v.recs[oid]; r != nil && !r.Deleted && !fn(oid) {
+			return
+		}
+	}
+}
+
 // count returns the number of existing features.
 func (v *layerView) count() int64 {
 	n := v.base

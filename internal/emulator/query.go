@@ -150,7 +150,14 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsServi
 		return where.match(f.Attributes)
 	}
 
+	// Unfiltered queries walk OIDs without generating skipped features,
+	// so paging through millions of generated features stays cheap.
+	matchAll := idSet == nil && filter == nil && where.trivial()
 	if boolParam(r, "returnCountOnly", false) {
+		if matchAll {
+			writeJSON(w, http.StatusOK, map[string]any{"count": v.count()})
+			return
+		}
 		n := 0
 		v.each(func(oid int64, f arcgis.Feature) bool {
 			if match(oid, f) {
@@ -163,12 +170,16 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsServi
 	}
 	if boolParam(r, "returnIdsOnly", false) {
 		ids := []int64{}
-		v.each(func(oid int64, f arcgis.Feature) bool {
-			if match(oid, f) {
-				ids = append(ids, oid)
-			}
-			return true
-		})
+		if matchAll {
+			v.eachID(func(oid int64) bool { ids = append(ids, oid); return true })
+		} else {
+			v.each(func(oid int64, f arcgis.Feature) bool {
+				if match(oid, f) {
+					ids = append(ids, oid)
+				}
+				return true
+			})
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"objectIdFieldName": d.oidField, "globalIdFieldName": d.gidField, "objectIds": ids})
 		return
 	}
@@ -184,7 +195,22 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsServi
 	}
 	var page []arcgis.Feature
 	exceeded := false
-	if order == nil {
+	if order == nil && matchAll {
+		skipped := 0
+		v.eachID(func(oid int64) bool {
+			if skipped < offset {
+				skipped++
+				return true
+			}
+			if len(page) == limit {
+				exceeded = true
+				return false
+			}
+			f, _, _ := v.get(oid)
+			page = append(page, f)
+			return true
+		})
+	} else if order == nil {
 		skipped := 0
 		v.each(func(oid int64, f arcgis.Feature) bool {
 			if !match(oid, f) {

@@ -275,3 +275,36 @@ func TestGDALReadsAllPages(t *testing.T) {
 	}
 	_ = arcgis.GeometryPoint
 }
+
+func TestQueryPagingWithEditsAndLargeLayer(t *testing.T) {
+	svc := DemoFeatureService()
+	svc.Layers[0].Count = 100000
+	svc.MaxRecordCount = 1000
+	env := fsStart(t, []FeatureServiceOptions{svc})
+	em := env.em
+	u := env.svc("Field_Survey") + "/0/query"
+	// Delete two generated features, add one: counts and pages follow.
+	if err := em.EditFeatures("Field_Survey", 0, []arcgis.Feature{{Attributes: map[string]any{"InspectionID": "LAST"}, Geometry: pt(-117.2, 34.05)}},
+		nil, []string{em.mustGID(t, 0, 99995), em.mustGID(t, 0, 99999)}); err != nil {
+		t.Fatal(err)
+	}
+	if c := fsGet(t, u, url.Values{"where": {"1=1"}, "returnCountOnly": {"true"}}); c["count"] != 99999.0 {
+		t.Errorf("count %v, want 99999", c["count"])
+	}
+	last := fsGet(t, u, url.Values{"where": {"1=1"}, "outFields": {"OBJECTID,InspectionID"}, "resultOffset": {"99990"}, "resultRecordCount": {"100"}})
+	var got []float64
+	for _, f := range fsFeatures(last) {
+		got = append(got, fsAttr(f, "OBJECTID").(float64))
+	}
+	want := []float64{99991, 99992, 99993, 99994, 99996, 99997, 99998, 100000, 100001}
+	if jsonOf(t, got) != jsonOf(t, want) || last["exceededTransferLimit"] != nil {
+		t.Errorf("last page %v (exceeded %v), want %v", got, last["exceededTransferLimit"], want)
+	}
+	if fs := fsFeatures(last); fsAttr(fs[len(fs)-1], "InspectionID") != "LAST" {
+		t.Errorf("added feature not last: %v", fs[len(fs)-1])
+	}
+	ids := fsGet(t, u, url.Values{"where": {"1=1"}, "returnIdsOnly": {"true"}})
+	if n := len(ids["objectIds"].([]any)); n != 99999 {
+		t.Errorf("ids %d", n)
+	}
+}

@@ -325,9 +325,6 @@ func (s *Server) synchronize(r *http.Request, fs *fsService, user string) (map[s
 		} else if res := resByLayer[lid]; res != nil {
 			entry["attachments"] = res.attachmentsJSON()
 		}
-		if dir != "upload" || rp.LayerGens[lid] == 0 {
-			rp.LayerGens[lid] = newGen
-		}
 		layerOut = append(layerOut, entry)
 	}
 	downloaded := false

@@ -509,6 +509,22 @@ func parseDateLiteral(s string) (int64, bool) {
 	return 0, false
 }
 
+// trivial reports whether the clause is a constant true (empty, 1=1).
+func (w *whereExpr) trivial() bool {
+	if w == nil {
+		return true
+	}
+	if w.root.kind == wLit {
+		b, ok := w.root.val.(bool)
+		return ok && b
+	}
+	if w.root.kind == wCmp && w.root.op == "=" && w.root.kids[0].kind == wLit && w.root.kids[1].kind == wLit {
+		c, ok := compareW(w.root.kids[0].val, w.root.kids[1].val)
+		return ok && c == 0
+	}
+	return false
+}
+
 // match evaluates the clause against a feature's attributes; unknown (NULL)
 // results count as false.
 func (w *whereExpr) match(attrs map[string]any) bool {
