@@ -103,16 +103,47 @@ func (s *Server) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapSer
 	writeJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
 }
 
+// countBundles returns the number of 128×128 bundles a cover touches.
+func countBundles(cover []rowCover) int {
+	byRow := map[int][][2]int{}
+	for _, rc := range cover {
+		br := rc.row / bundleDim
+		for _, sp := range rc.spans {
+			byRow[br] = append(byRow[br], [2]int{sp[0] / bundleDim, sp[1] / bundleDim})
+		}
+	}
+	n := 0
+	for _, spans := range byRow {
+		for _, sp := range mergeSpans(spans) {
+			n += sp[1] - sp[0] + 1
+		}
+	}
+	return n
+}
+
+// maxHoleScan bounds the tiles examined one by one to discount holes;
+// beyond it (far over any export limit anyway) holes are not discounted.
+const maxHoleScan = 10_000_000
+
 // covers computes the per-level covers of req and the number of tiles.
 func (ms *mapService) covers(req exportRequest) ([][]rowCover, int) {
 	covers := make([][]rowCover, len(req.levels))
 	total := 0
-	keep := ms.keepFunc()
 	for i, level := range req.levels {
 		covers[i] = coverLevel(ms.grid, level, req.area, ms.data)
-		total += countCover(level, covers[i], keep)
+		total += ms.levelCount(level, covers[i])
 	}
 	return covers, total
+}
+
+// levelCount counts a level's tiles, discounting holes unless there are
+// more than maxHoleScan tiles.
+func (ms *mapService) levelCount(level int, cover []rowCover) int {
+	n := countCover(level, cover, nil)
+	if keep := ms.keepFunc(); keep != nil && n <= maxHoleScan {
+		n = countCover(level, cover, keep)
+	}
+	return n
 }
 
 // keepFunc filters holes (nil when there are none).
@@ -138,9 +169,9 @@ func (s *Server) runMapEstimate(ctx context.Context, j *gpJob, ms *mapService, r
 	covers, total := ms.covers(req)
 	size := int64(0)
 	keep := ms.keepFunc()
-	bundles := map[bundleKey]bool{}
+	bundles := 0
 	for i, level := range req.levels {
-		n := countCover(level, covers[i], keep)
+		n := ms.levelCount(level, covers[i])
 		if n == 0 {
 			continue
 		}
@@ -149,15 +180,9 @@ func (s *Server) runMapEstimate(ctx context.Context, j *gpJob, ms *mapService, r
 			return err
 		}
 		size += int64(n) * (avg + 4)
-		for _, rc := range covers[i] {
-			for _, sp := range rc.spans {
-				for c := sp[0] / bundleDim; c <= sp[1]/bundleDim; c++ {
-					bundles[bundleKey{level, rc.row / bundleDim, c}] = true
-				}
-			}
-		}
+		bundles += countBundles(covers[i])
 	}
-	size += int64(len(bundles)) * bundleDataStart
+	size += int64(bundles) * bundleDataStart
 	if total > ms.maxExport {
 		j.info("Warning: %s", limitError(total, ms.maxExport, ms.name, "MapServer"))
 	}
@@ -168,36 +193,42 @@ func (s *Server) runMapEstimate(ctx context.Context, j *gpJob, ms *mapService, r
 	return nil
 }
 
-// sampleTileSize averages the sizes of up to 32 tiles spread over a cover.
+// sampleTileSize averages the sizes of about 32 tiles spread evenly over a
+// cover (holes skipped), without listing the cover's tiles.
 func sampleTileSize(ctx context.Context, level int, cover []rowCover, keep func(tileKey) bool, tile func(tileKey) ([]byte, error)) (int64, error) {
-	var keys []tileKey
-	for _, rc := range cover {
-		for _, sp := range rc.spans {
-			for c := sp[0]; c <= sp[1]; c++ {
-				k := tileKey{level, rc.row, c}
-				if keep == nil || keep(k) {
-					keys = append(keys, k)
-				}
-			}
-		}
-	}
-	if len(keys) == 0 {
+	n := countCover(level, cover, nil)
+	if n == 0 {
 		return 0, nil
 	}
-	step := max(1, len(keys)/32)
-	var sum, n int64
-	for i := 0; i < len(keys); i += step {
-		if ctx.Err() != nil {
-			return 0, ctx.Err()
+	step := max(1, n/32)
+	var sum, count int64
+	i := 0 // index of the first tile of the current span
+	for _, rc := range cover {
+		for _, sp := range rc.spans {
+			width := sp[1] - sp[0] + 1
+			// sample indices i ≤ j < i+width that are multiples of step
+			for j := (i + step - 1) / step * step; j < i+width; j += step {
+				if ctx.Err() != nil {
+					return 0, ctx.Err()
+				}
+				k := tileKey{level, rc.row, sp[0] + j - i}
+				if keep != nil && !keep(k) {
+					continue
+				}
+				data, err := tile(k)
+				if err != nil {
+					return 0, err
+				}
+				sum += int64(len(data))
+				count++
+			}
+			i += width
 		}
-		data, err := tile(keys[i])
-		if err != nil {
-			return 0, err
-		}
-		sum += int64(len(data))
-		n++
 	}
-	return sum / n, nil
+	if count == 0 {
+		return 0, nil
+	}
+	return sum / count, nil
 }
 
 func (s *Server) runMapExport(ctx context.Context, j *gpJob, ms *mapService, req exportRequest) error {

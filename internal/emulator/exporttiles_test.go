@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paulmach/orb"
 )
 
 // tlBundleTiles parses a Compact Cache V2 bundle, checking its header, and
@@ -351,4 +353,26 @@ func TestPackageDownloadRangeResume(t *testing.T) {
 	if resp, _ := tlGet(t, folder+"/nope.tpkx"); resp.StatusCode != 404 {
 		t.Errorf("missing file: %d", resp.StatusCode)
 	}
+}
+
+func TestEstimateWorldScaleIsCheap(t *testing.T) {
+	world := MapServiceOptions{Name: "World", ExportTilesAllowed: true, HoleRate: 0.1,
+		DataBounds: orb.Bound{Min: orb.Point{-180, -85.05112878}, Max: orb.Point{180, 85.05112878}}}
+	_, base := tlStart(t, &TileOptions{MapServices: []MapServiceOptions{world}})
+	svc := base + "/arcgis/rest/services/World/MapServer"
+	start := time.Now()
+	id := tlSubmit(t, svc+"/estimateExportTilesSize?levels=16,17&f=json")
+	j := tlPollJob(t, svc+"/estimateExportTilesSize/jobs/"+id)
+	if j["jobStatus"] != jobSucceeded {
+		t.Fatalf("estimate %v", j)
+	}
+	v := tlJSON(t, svc+"/estimateExportTilesSize/jobs/"+id+"/results/out_service_size")["value"].(map[string]any)
+	if want := float64(1<<32 + 1<<34); v["totalTilesToExport"] != want || v["totalSize"].(float64) < want*100 {
+		t.Errorf("world estimate %v, want %v tiles", v, want)
+	}
+	id = tlSubmit(t, svc+"/exportTiles?levels=17&tilePackage=true&f=json")
+	if j := tlPollJob(t, svc+"/exportTiles/jobs/"+id); j["jobStatus"] != jobFailed {
+		t.Errorf("world export %v", j["jobStatus"])
+	}
+	t.Logf("world-scale estimate and refusal in %v", time.Since(start))
 }

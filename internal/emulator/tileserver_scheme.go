@@ -174,6 +174,10 @@ func (g *grid) tileRange(level int, r rect) (r0, r1, c0, c1 int, ok bool) {
 	r0 = int(math.Floor((g.info.Origin.Y-r.ymax)/s + eps))
 	r1 = int(math.Ceil((g.info.Origin.Y-r.ymin)/s-eps)) - 1
 	c0, r0 = max(c0, 0), max(r0, 0)
+	if w, ok := g.world(); ok { // Esri's rounded resolutions overshoot the world slightly
+		c1 = min(c1, int(math.Round((w.xmax-g.info.Origin.X)/s))-1)
+		r1 = min(r1, int(math.Round((g.info.Origin.Y-w.ymin)/s))-1)
+	}
 	return r0, r1, c0, c1, r1 >= r0 && c1 >= c0
 }
 
@@ -196,9 +200,27 @@ func (g *grid) toScheme(p orb.Point, from int) (orb.Point, bool) {
 	return p, false
 }
 
-// wgs84Rect converts a WGS84 bound to a rectangle in the scheme's SR.
+// wgs84Rect converts a WGS84 bound to a rectangle in the scheme's SR,
+// clipped to the scheme's world (Web Mercator square, or ±180°/±90°).
 func (g *grid) wgs84Rect(b orb.Bound) rect {
 	lo, _ := g.toScheme(b.Min, 4326)
 	hi, _ := g.toScheme(b.Max, 4326)
-	return rect{lo[0], lo[1], hi[0], hi[1]}
+	r := rect{lo[0], lo[1], hi[0], hi[1]}
+	w, ok := g.world()
+	if !ok {
+		return r
+	}
+	return rect{max(r.xmin, w.xmin), max(r.ymin, w.ymin), min(r.xmax, w.xmax), min(r.ymax, w.ymax)}
+}
+
+// world returns the extent of the scheme's world when known (Web Mercator
+// or WGS84).
+func (g *grid) world() (rect, bool) {
+	switch srEPSG(g.info.SpatialReference) {
+	case 3857:
+		return rect{-webMercatorHalf, -webMercatorHalf, webMercatorHalf, webMercatorHalf}, true
+	case 4326:
+		return rect{-180, -90, 180, 90}, true
+	}
+	return rect{}, false
 }
