@@ -570,3 +570,60 @@ func TestEmulatorOAuthAndAPIKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestEmulatorSyncCreateAndAsyncSync(t *testing.T) {
+	em := emulatortest.Start(t, emuOptions(t))
+	c := emuClient(t, em)
+	ctx := context.Background()
+	svc := em.ServicesURL + "/Field_Survey/FeatureServer"
+	resp, err := c.CreateReplica(ctx, svc, arcgis.CreateReplicaParams{Layers: []int{2}, Geometry: demoEnvelope(), InSR: 4326,
+		SyncModel: arcgis.SyncModelPerReplica, TransportType: arcgis.TransportEmbedded, DataFormat: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := resp.Replica
+	if rep == nil && resp.ResultURL != "" {
+		rep, err = c.ReadReplicaJSON(ctx, resp.ResultURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep == nil || rep.ReplicaID == "" {
+		t.Fatalf("sync createReplica = %+v (%s)", resp, resp.Raw)
+	}
+	data, err := rep.LayerData()
+	if err != nil || len(data) != 1 || len(data[0].Features) != em.FeatureCount("Field_Survey", 2) {
+		t.Fatalf("replica data: %d layers, %v", len(data), err)
+	}
+	gen := rep.ReplicaServerGen
+	if err := em.EditFeatures("Field_Survey", 2, nil, nil, []string{data[0].Features[0].Attributes["GlobalID"].(string)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.SynchronizeReplica(ctx, svc, arcgis.SyncReplicaParams{ReplicaID: rep.ReplicaID, ReplicaServerGen: &gen,
+		SyncDirection: arcgis.SyncDownload, Async: true, DataFormat: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusURL == "" {
+		t.Fatalf("async sync without statusUrl: %s", res.Raw)
+	}
+	st, err := c.WaitReplicaJob(ctx, res.StatusURL, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.ReadSyncResult(ctx, st.ResultURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := false
+	for _, l := range out.Edits {
+		if l.ID == 2 && l.Features != nil {
+			for _, id := range l.Features.DeleteIDs {
+				deleted = deleted || id == data[0].Features[0].Attributes["GlobalID"]
+			}
+		}
+	}
+	if !deleted || out.ReplicaServerGen <= gen {
+		t.Errorf("download: deleted=%v gen %d -> %d (%.300s)", deleted, gen, out.ReplicaServerGen, out.Raw)
+	}
+}
