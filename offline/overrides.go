@@ -92,7 +92,9 @@ type GenerateGeodatabaseParameters struct {
 func (g *GenerateGeodatabaseParameters) LayerIDs() []int {
 	ids := make([]int, 0, len(g.LayerOptions))
 	for _, o := range g.LayerOptions {
-		ids = append(ids, o.LayerID)
+		if o != nil {
+			ids = append(ids, o.LayerID)
+		}
 	}
 	sort.Ints(ids)
 	return ids
@@ -101,7 +103,7 @@ func (g *GenerateGeodatabaseParameters) LayerIDs() []int {
 // LayerOption returns the option of a layer, or nil.
 func (g *GenerateGeodatabaseParameters) LayerOption(id int) *GenerateLayerOption {
 	for _, o := range g.LayerOptions {
-		if o.LayerID == id {
+		if o != nil && o.LayerID == id {
 			return o
 		}
 	}
@@ -111,7 +113,7 @@ func (g *GenerateGeodatabaseParameters) LayerOption(id int) *GenerateLayerOption
 // RemoveLayer drops a layer's option (the layer is then not taken).
 func (g *GenerateGeodatabaseParameters) RemoveLayer(id int) bool {
 	for i, o := range g.LayerOptions {
-		if o.LayerID == id {
+		if o != nil && o.LayerID == id {
 			g.LayerOptions = append(g.LayerOptions[:i], g.LayerOptions[i+1:]...)
 			return true
 		}
@@ -453,6 +455,11 @@ func CreateReplicaRequest(g *GenerateGeodatabaseParameters, o ReplicaRequestOpti
 	}
 	if g.Extent == nil {
 		return nil, fmt.Errorf("create replica %s: no extent", g.ServiceURL)
+	}
+	for _, opt := range g.LayerOptions {
+		if opt == nil {
+			return nil, fmt.Errorf("create replica %s: empty layer option", g.ServiceURL)
+		}
 	}
 	v := url.Values{}
 	v.Set("f", "json")
