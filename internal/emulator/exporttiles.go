@@ -20,6 +20,9 @@ type exportRequest struct {
 	levels []int
 	area   exportArea
 	inputs map[string]any
+	// quality > 0 re-encodes JPEG tiles at that quality
+	// (optimizeTilesForSize=true with compressionQuality).
+	quality int
 }
 
 // tileJobsFail reports whether the FailJobs fault is on.
@@ -91,6 +94,16 @@ func (s *Server) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapSer
 			return
 		}
 		req.inputs["tile_package"] = "true"
+		if strings.EqualFold(r.FormValue("optimizeTilesForSize"), "true") && ms.opt.Format == "JPEG" {
+			q, err := strconv.Atoi(r.FormValue("compressionQuality"))
+			if err != nil || q < 1 || q > ms.opt.CompressionQuality {
+				writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
+					fmt.Sprintf("compressionQuality must be 1-%d (the service's quality) with optimizeTilesForSize", ms.opt.CompressionQuality))
+				return
+			}
+			req.quality = q
+			req.inputs["compression_quality"] = strconv.Itoa(q)
+		}
 		req.inputs["storage_format_type"] = "CompactV2"
 	}
 	var run gpRunFunc
@@ -253,7 +266,7 @@ func (s *Server) runMapExport(ctx context.Context, j *gpJob, ms *mapService, req
 	}
 	name := ms.name + ".tpkx"
 	path := filepath.Join(dir, name)
-	if err := ms.writeTPKX(ctx, path, dir, req.levels, covers); err != nil {
+	if err := ms.writeTPKX(ctx, path, dir, req.levels, covers, req.quality); err != nil {
 		return fmt.Errorf("export %s: %w", ms.name, err)
 	}
 	if err := j.addFile(name, path); err != nil {
@@ -266,7 +279,7 @@ func (s *Server) runMapExport(ctx context.Context, j *gpJob, ms *mapService, req
 
 // writeTPKX writes a Compact Tile Package (.tpkx): root.json,
 // iteminfo.json, thumbnail.png and tile/L{zz}/R{rrrr}C{cccc}.bundle.
-func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels []int, covers [][]rowCover) error {
+func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels []int, covers [][]rowCover, q int) error {
 	p, err := newPkgWriter(path, tmpDir)
 	if err != nil {
 		return err
@@ -277,9 +290,6 @@ func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels
 			p.abort()
 		}
 	}()
-	if err := p.addJSON("root.json", ms.tpkxRoot(levels)); err != nil {
-		return err
-	}
 	if err := p.addJSON("iteminfo.json", ms.tpkxItemInfo()); err != nil {
 		return err
 	}
@@ -290,9 +300,16 @@ func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels
 	if err := p.addBytes("thumbnail.png", thumb); err != nil {
 		return err
 	}
+	tile, quality := ms.render.tile, ms.opt.CompressionQuality
+	if q > 0 { // optimizeTilesForSize: re-encode, uncached
+		tile, quality = newTileRenderer(ms.render.size, ms.opt.Format, q, ms.seed, 1).render, q
+	}
+	if err := p.addJSON("root.json", ms.tpkxRoot(levels, quality)); err != nil {
+		return err
+	}
 	groups, order := groupBundles(levels, covers, ms.keepFunc())
 	for _, b := range order {
-		if err := p.addBundle(ctx, "tile/"+bundleName(b), groups[b], ms.render.tile); err != nil {
+		if err := p.addBundle(ctx, "tile/"+bundleName(b), groups[b], tile); err != nil {
 			return err
 		}
 	}
@@ -304,7 +321,7 @@ func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels
 }
 
 // tpkxRoot is the package's root.json (Esri tile-package-spec docs/root.md).
-func (ms *mapService) tpkxRoot(levels []int) map[string]any {
+func (ms *mapService) tpkxRoot(levels []int, quality int) map[string]any {
 	ti := ms.grid.info
 	var lods []arcgis.LOD
 	for _, l := range ti.LODs {
@@ -336,7 +353,7 @@ func (ms *mapService) tpkxRoot(levels []int) map[string]any {
 			"spatialReference": ti.SpatialReference, "lods": lods,
 		},
 		"storageInfo":   map[string]any{"storageFormat": "esriMapCacheStorageModeCompactV2", "packetSize": bundleDim},
-		"tileImageInfo": map[string]any{"format": ms.opt.Format, "compressionQuality": ms.opt.CompressionQuality, "bandCount": bands},
+		"tileImageInfo": map[string]any{"format": ms.opt.Format, "compressionQuality": quality, "bandCount": bands},
 		"layers":        []any{},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"image/jpeg"
 	"io"
 	"net/url"
 	"strings"
@@ -375,4 +376,41 @@ func TestEstimateWorldScaleIsCheap(t *testing.T) {
 		t.Errorf("world export %v", j["jobStatus"])
 	}
 	t.Logf("world-scale estimate and refusal in %v", time.Since(start))
+}
+
+func TestExportOptimizeTilesForSize(t *testing.T) {
+	em, base := tlStart(t, nil)
+	svc := "/arcgis/rest/services/Demo_Geographic/MapServer"
+	params := url.Values{"levels": {"9-10"}, "tilePackage": {"true"}, "optimizeTilesForSize": {"true"}, "compressionQuality": {"20"}}
+	_, data := tlExportPackage(t, base, svc, params, ".tpkx")
+	entries := tlZipEntries(t, data)
+	var root map[string]any
+	_ = json.Unmarshal(entries["root.json"], &root)
+	if q := root["tileImageInfo"].(map[string]any)["compressionQuality"]; q != 20.0 {
+		t.Errorf("root.json compressionQuality %v", q)
+	}
+	smaller, n := 0, 0
+	for name, b := range entries {
+		if !strings.HasPrefix(name, "tile/") {
+			continue
+		}
+		var level, r0, c0 int
+		fmt.Sscanf(name, "tile/L%02d/R%04xC%04x.bundle", &level, &r0, &c0)
+		for rc, tile := range tlBundleTiles(t, name, b) {
+			if _, err := jpeg.Decode(bytes.NewReader(tile)); err != nil {
+				t.Fatalf("%s %v: %v", name, rc, err)
+			}
+			served, _ := em.TileBytes("Demo_Geographic", level, r0+rc[0], c0+rc[1])
+			if len(tile) < len(served) {
+				smaller++
+			}
+			n++
+		}
+	}
+	if n == 0 || smaller != n {
+		t.Errorf("%d of %d re-encoded tiles smaller than served ones", smaller, n)
+	}
+	if m := tlJSON(t, base+svc+"/exportTiles?levels=9&tilePackage=true&optimizeTilesForSize=true&compressionQuality=90&f=json"); m["error"] == nil {
+		t.Errorf("quality above the service's accepted: %v", m)
+	}
 }
