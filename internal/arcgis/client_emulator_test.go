@@ -426,6 +426,9 @@ func TestEmulatorTilesAndExport(t *testing.T) {
 	if err != nil || !strings.HasPrefix(tile.ContentType, "image/png") || string(tile.Data[1:4]) != "PNG" {
 		t.Fatalf("MapTile = %v", err)
 	}
+	if want, ok := em.TileBytes("Demo_Basemap", 12, row, col); !ok || !bytes.Equal(want, tile.Data) {
+		t.Errorf("map tile differs from the emulator's bytes")
+	}
 	if _, err := c.MapTile(ctx, svc, 12, 0, 0); !errors.Is(err, arcgis.ErrTileAbsent) {
 		t.Errorf("tile outside the data: err = %v, want ErrTileAbsent", err)
 	}
@@ -510,6 +513,10 @@ func TestEmulatorVectorTiles(t *testing.T) {
 	tile, err := c.VectorTile(ctx, svc, v, 12, row, col)
 	if err != nil || len(tile.Data) == 0 {
 		t.Fatalf("vector tile: %v", err)
+	}
+	want, ok, err := em.VectorTileBytes("Demo_Vector", 12, row, col)
+	if err != nil || !ok || !bytes.Equal(tile.Data, want) || tile.ContentEncoding != "gzip" || tile.Data[0] != 0x1f {
+		t.Errorf("vector tile not as served: %d bytes (encoding %q), emulator has %d", len(tile.Data), tile.ContentEncoding, len(want))
 	}
 	if !v.ExportTilesAllowed {
 		t.Errorf("demo vector service does not allow exportTiles")

@@ -8,8 +8,9 @@ import (
 	"net/http"
 )
 
-// Tile is a fetched tile: its bytes as served (vector tiles may be gzip
-// compressed; ContentEncoding says so when the server sets it) and type.
+// Tile is a fetched tile: its bytes exactly as served (vector tiles are
+// usually gzip-compressed MVT; ContentEncoding is then "gzip" — the client
+// asks for gzip itself so the transport does not decompress) and its type.
 type Tile struct {
 	Data            []byte
 	ContentType     string
@@ -22,7 +23,8 @@ const maxTileBytes = 64 << 20
 // fetchTile GETs a tile URL (idempotent, retried). HTTP 404/204 and
 // ArcGIS 404 bodies become *TileAbsentError.
 func (c *Client) fetchTile(ctx context.Context, tileURL string) (*Tile, error) {
-	req := &request{op: "tile", method: http.MethodGet, url: tileURL, idempotent: true}
+	req := &request{op: "tile", method: http.MethodGet, url: tileURL, idempotent: true,
+		header: http.Header{"Accept-Encoding": {"gzip"}}}
 	resp, _, err := c.exchange(ctx, req, true)
 	if err != nil {
 		var ae *Error
