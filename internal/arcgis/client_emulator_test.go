@@ -634,3 +634,19 @@ func TestEmulatorSyncCreateAndAsyncSync(t *testing.T) {
 		t.Errorf("download: deleted=%v gen %d -> %d (%.300s)", deleted, gen, out.ReplicaServerGen, out.Raw)
 	}
 }
+
+func TestEmulatorServerInfo(t *testing.T) {
+	em := emulatortest.Start(t, emuOptions(t))
+	c := emuClient(t, em)
+	root := arcgis.ServerRoot(em.ServicesURL + "/Field_Survey/FeatureServer/0")
+	if root != em.URL+"/arcgis" {
+		t.Fatalf("ServerRoot = %q", root)
+	}
+	info, err := c.ServerInfo(context.Background(), root)
+	if err != nil || info.CurrentVersion < 10 || !info.AuthInfo.IsTokenBasedSecurity || info.OwningSystemURL != em.URL {
+		t.Fatalf("ServerInfo = %+v, %v", info, err)
+	}
+	if arcgis.ServerRoot("https://host/other/path") != "" {
+		t.Error("ServerRoot of a non-service URL is not empty")
+	}
+}
