@@ -1,0 +1,127 @@
+// Command tilebench is offlined's side of the tile download benchmark. It
+// downloads the first -n tiles of the world pyramid (level by level,
+// row-major) from a tile server into MBTiles with the tiles package, or
+// writes that URL list for a peer tool (-urls), or runs a command and reports
+// its peak RSS (rusage -- cmd…).
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/offlined/offlined/tiles"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "tilebench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) > 0 && args[0] == "rusage" {
+		return rusage(args[1:])
+	}
+	fs := flag.NewFlagSet("tilebench", flag.ContinueOnError)
+	base := fs.String("url", "", "tile server root (http://127.0.0.1:PORT)")
+	n := fs.Int64("n", 20000, "number of tiles")
+	conc := fs.Int("c", 8, "concurrency")
+	out := fs.String("out", "", "MBTiles file to write")
+	urls := fs.String("urls", "", "write the aria2c input file (URL + out=) here instead of downloading")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	tmpl, err := tiles.ParseTemplate(*base+"/tile/{z}/{y}/{x}.png", nil)
+	if err != nil {
+		return err
+	}
+	covers := pyramid(*n)
+	if *urls != "" {
+		return writeURLs(*urls, tmpl, covers)
+	}
+	ctx := context.Background()
+	st, err := tiles.OpenStore(ctx, *out)
+	if err != nil {
+		return err
+	}
+	if err := st.Configure(ctx, tiles.WebMercatorScheme(256, 0, 30), "png"); err != nil {
+		return err
+	}
+	start := time.Now()
+	p, err := tiles.Download(ctx, st, tiles.NewHTTPFetcher(tmpl, "", *conc), covers, tiles.DownloadOptions{Concurrency: *conc, BatchSize: 1024})
+	if err != nil {
+		return err
+	}
+	if err := st.Finalize(ctx, "bench", &[4]float64{-180, -85.0511, 180, 85.0511}); err != nil {
+		return err
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	el := time.Since(start).Seconds()
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	fmt.Printf("tiles=%d bytes=%d seconds=%.3f tps=%.1f maxrss_kb=%d\n", p.Fetched, p.Bytes, el, float64(p.Fetched)/el, ru.Maxrss)
+	return nil
+}
+
+// pyramid returns the first n tiles of levels 0,1,2,… in row-major order.
+func pyramid(n int64) []tiles.LevelCover {
+	var out []tiles.LevelCover
+	for z := 0; n > 0 && z <= 30; z++ {
+		side := int64(1) << z
+		c := tiles.LevelCover{Level: z}
+		for row := int64(0); row < side && n > 0; row++ {
+			w := min(side, n)
+			c.Spans = append(c.Spans, tiles.Span{Row: int(row), Col0: 0, Col1: int(w - 1)})
+			n -= w
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func writeURLs(path string, tmpl *tiles.Template, covers []tiles.LevelCover) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for _, c := range covers {
+		c.Each(func(row, col int) bool {
+			fmt.Fprintf(w, "%s\n  out=%d/%d/%d.png\n", tmpl.URL(tiles.TileKey{Level: c.Level, Row: row, Col: col}), c.Level, row, col)
+			return true
+		})
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// rusage runs a command and prints its wall time and peak RSS.
+func rusage(args []string) error {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return fmt.Errorf("rusage: no command")
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	el := time.Since(start).Seconds()
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	fmt.Printf("seconds=%.3f maxrss_kb=%d\n", el, ru.Maxrss)
+	return nil
+}
