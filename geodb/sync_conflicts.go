@@ -1,0 +1,54 @@
+package geodb
+
+// Conflict resolution for the sync engine (package sync).
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// SetConflictResolution records how conflict id was resolved (for example
+// "device" or "server" for a conflict held as "pending").
+func (db *DB) SetConflictResolution(ctx context.Context, id int64, resolution string) error {
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `UPDATE offlined_conflicts SET resolution = ? WHERE id = ?`, resolution, id)
+		if err != nil {
+			return fmt.Errorf("resolve conflict %d: %w", id, err)
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return fmt.Errorf("resolve conflict %d: no such conflict", id)
+		}
+		return nil
+	})
+}
+
+// WriteUnlogged writes a feature's attributes (and geometry when given)
+// without recording a change: the values came from the server, which has
+// them already. The feature is located by its GlobalID and inserted when
+// absent.
+func (db *DB) WriteUnlogged(ctx context.Context, layerID int, f arcgis.Feature) error {
+	t, err := db.mustTable(layerID)
+	if err != nil {
+		return err
+	}
+	gid, has, err := gidOf(t, &f)
+	if err != nil {
+		return err
+	}
+	if !has {
+		return &FieldError{Table: t.Name, Field: t.GIDCol, Reason: ErrNull, Detail: "feature without GlobalID"}
+	}
+	return db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := suppress(ctx, tx, true); err != nil {
+			return err
+		}
+		var res ApplyResult
+		if err := upsertTx(ctx, tx, t, gid, &f, &res); err != nil {
+			return fmt.Errorf("write %s in layer %d: %w", gid, layerID, err)
+		}
+		return suppress(ctx, tx, false)
+	})
+}
