@@ -69,8 +69,8 @@ func (s *Server) runVectorExport(ctx context.Context, j *gpJob, vs *vectorServic
 // writeVTPK writes a vector tile package: esriinfo/iteminfo.xml,
 // esriinfo/item.pkinfo, p12/root.json, p12/metadata.json, the style,
 // sprites, the 0-255 glyph range of each font stack, and
-// p12/tile/L{zz}/R{rrrr}C{cccc}.bundle with gzip MVT tiles. No
-// p12/tilemap (readers fall back to the bundle index).
+// p12/tilemap/root.json (presence quadtree) and
+// p12/tile/L{zz}/R{rrrr}C{cccc}.bundle with gzip MVT tiles.
 func (s *Server) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir string, levels []int, covers [][]rowCover) error {
 	p, err := newPkgWriter(path, tmpDir)
 	if err != nil {
@@ -133,6 +133,9 @@ func (s *Server) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir 
 		if err := p.addBytes("p12/resources/fonts/"+fs+"/0-255.pbf", glyphPBF(fs, 0, 255)); err != nil {
 			return err
 		}
+	}
+	if err := p.addJSON("p12/tilemap/root.json", vtpkTilemap(levels, covers)); err != nil {
+		return err
 	}
 	groups, order := groupBundles(levels, covers, nil)
 	tile := func(k tileKey) ([]byte, error) { return s.vectorTile(vs, k) }

@@ -321,7 +321,7 @@ func TestVectorExportVTPK(t *testing.T) {
 	}
 	entries := tlZipEntries(t, data)
 	for _, n := range []string{"esriinfo/iteminfo.xml", "p12/root.json", "p12/resources/styles/root.json",
-		"p12/resources/sprites/sprite.json", "p12/resources/sprites/sprite@2x.png", "p12/resources/fonts/Arial Bold/0-255.pbf"} {
+		"p12/resources/sprites/sprite.json", "p12/resources/sprites/sprite@2x.png", "p12/resources/fonts/Arial Bold/0-255.pbf", "p12/tilemap/root.json"} {
 		if entries[n] == nil {
 			t.Errorf("vtpk lacks %s", n)
 		}
@@ -347,7 +347,42 @@ func TestVectorExportVTPK(t *testing.T) {
 			tiles++
 		}
 	}
+	// the tilemap quadtree leads to exactly the level-11 tiles in the bundles
+	var tm struct{ Index any }
+	if err := json.Unmarshal(entries["p12/tilemap/root.json"], &tm); err != nil {
+		t.Fatalf("tilemap: %v", err)
+	}
+	leaves := map[[2]int]bool{}
+	var walk func(n any, z, row, col int)
+	walk = func(n any, z, row, col int) {
+		switch v := n.(type) {
+		case float64:
+			if v == 1 {
+				if z != 11 {
+					t.Errorf("leaf 1 at level %d", z)
+				}
+				leaves[[2]int{row, col}] = true
+			}
+		case []any:
+			if len(v) != 4 {
+				t.Fatalf("node with %d children", len(v))
+			}
+			for i, c := range v {
+				walk(c, z+1, 2*row+i/2, 2*col+i%2)
+			}
+		}
+	}
+	walk(tm.Index, 0, 0, 0)
 	vs := em.tiles.vectors["Demo_Vector"]
+	r0, r1, c0, c1, _ := vs.grid.tileRange(11, vs.data)
+	if len(leaves) != (r1-r0+1)*(c1-c0+1) {
+		t.Errorf("tilemap has %d level-11 tiles, want %d", len(leaves), (r1-r0+1)*(c1-c0+1))
+	}
+	for k := range leaves {
+		if k[0] < r0 || k[0] > r1 || k[1] < c0 || k[1] > c1 {
+			t.Errorf("tilemap tile %v outside %d-%d/%d-%d", k, r0, r1, c0, c1)
+		}
+	}
 	want := 0
 	for z := 8; z <= 11; z++ {
 		r0, r1, c0, c1, _ := vs.grid.tileRange(z, vs.data)
