@@ -223,3 +223,6 @@ func lenFC(fc *geojson.FeatureCollection) int {
 	}
 	return len(fc.Features)
 }
+
+// jsonUnmarshalOK decodes s into dst and reports success.
+func jsonUnmarshalOK(s string, dst any) bool { return json.Unmarshal([]byte(s), dst) == nil }
