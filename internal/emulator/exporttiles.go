@@ -278,7 +278,8 @@ func (s *Server) runMapExport(ctx context.Context, j *gpJob, ms *mapService, req
 }
 
 // writeTPKX writes a Compact Tile Package (.tpkx): root.json,
-// iteminfo.json, thumbnail.png and tile/L{zz}/R{rrrr}C{cccc}.bundle.
+// iteminfo.json, thumbnail.png and tile/L{zz}/R{rrrr}C{cccc}.bundle; q > 0
+// re-encodes JPEG tiles at that quality (optimizeTilesForSize).
 func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels []int, covers [][]rowCover, q int) error {
 	p, err := newPkgWriter(path, tmpDir)
 	if err != nil {

@@ -140,7 +140,7 @@ func FuzzParseExportArea(f *testing.F) {
 	f.Add("", "", "DEFAULT")
 	f.Add("", "", "-13052210,4026116,-13035512,4042237")
 	g := newGrid(WebMercatorTileInfo(256, 19, "PNG"))
-	data := g.wgs84Rect(DemoBounds)
+	data := g.wgs84Rect(DemoBounds())
 	f.Fuzz(func(t *testing.T, polygon, aoi, extent string) {
 		a, err := parseExportArea(g, polygon, aoi, extent, data)
 		if err != nil {

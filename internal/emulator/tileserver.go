@@ -114,7 +114,7 @@ func newMapService(o MapServiceOptions, seed int64, cacheTiles int) *mapService 
 		o.CompressionQuality = 75
 	}
 	if o.DataBounds == (orb.Bound{}) {
-		o.DataBounds = DemoBounds
+		o.DataBounds = DemoBounds()
 	}
 	if o.MaxExportTilesCount <= 0 {
 		o.MaxExportTilesCount = 100000
@@ -360,7 +360,7 @@ func (ms *mapService) serviceJSON(r *http.Request) map[string]any {
 func dynamicServiceJSON(name string, r *http.Request) map[string]any {
 	sr := &arcgis.SpatialReference{WKID: 102100, LatestWKID: 3857}
 	g := newGrid(WebMercatorTileInfo(256, 0, "PNG"))
-	full := g.envelope(g.wgs84Rect(DemoBounds))
+	full := g.envelope(g.wgs84Rect(DemoBounds()))
 	return map[string]any{
 		"currentVersion":     11.1,
 		"serviceDescription": "Emulated dynamic map service " + name,

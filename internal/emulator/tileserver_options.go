@@ -39,7 +39,7 @@ type MapServiceOptions struct {
 	// CompressionQuality is the JPEG quality (0 means 75).
 	CompressionQuality int
 	// DataBounds is the WGS84 lon/lat area where tiles exist; tiles that do
-	// not overlap it answer 404. Zero means DemoBounds.
+	// not overlap it answer 404. Zero means DemoBounds().
 	DataBounds orb.Bound
 	// ExportTilesAllowed enables exportTiles/estimateExportTilesSize.
 	ExportTilesAllowed bool
@@ -61,7 +61,7 @@ type VectorServiceOptions struct {
 	Name string
 	// MaxLevel is the deepest level served (0 means 16; at most 19).
 	MaxLevel int
-	// DataBounds is the WGS84 area where tiles exist (zero means DemoBounds).
+	// DataBounds is the WGS84 area where tiles exist (zero means DemoBounds()).
 	DataBounds orb.Bound
 	// ExportTilesAllowed enables exportTiles (.vtpk).
 	ExportTilesAllowed bool
@@ -72,8 +72,10 @@ type VectorServiceOptions struct {
 	NoContentEncoding bool
 }
 
-// DemoBounds is the demo area (WGS84 lon/lat) where generated data lies.
-var DemoBounds = orb.Bound{Min: orb.Point{-117.25, 33.98}, Max: orb.Point{-117.10, 34.10}}
+// DemoBounds returns the demo area (WGS84 lon/lat) where generated data lies.
+func DemoBounds() orb.Bound {
+	return orb.Bound{Min: orb.Point{-117.25, 33.98}, Max: orb.Point{-117.10, 34.10}}
+}
 
 // DemoTileOptions returns the demo tile services: the Web Mercator MapServer
 // "Demo_Basemap" (256 px, levels 0-19, PNG, exportTiles up to 100000

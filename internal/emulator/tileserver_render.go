@@ -33,6 +33,7 @@ type tileRenderer struct {
 	format  string // "PNG" or "JPEG"
 	quality int
 	seed    int64
+	png     *png.Encoder // BestSpeed with a concurrency-safe buffer pool
 
 	mu    sync.Mutex
 	cap   int
@@ -47,11 +48,9 @@ type cachedTile struct {
 
 func newTileRenderer(size int, format string, quality int, seed int64, capacity int) *tileRenderer {
 	return &tileRenderer{size: size, format: format, quality: quality, seed: seed, cap: capacity,
-		ll: list.New(), items: map[tileKey]*list.Element{}}
+		png: &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}},
+		ll:  list.New(), items: map[tileKey]*list.Element{}}
 }
-
-// pngEncoder is shared by all renderers; its buffer pool is concurrency-safe.
-var pngEncoder = &png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}}
 
 type pngPool struct{ p sync.Pool }
 
@@ -133,7 +132,7 @@ func (t *tileRenderer) render(k tileKey) ([]byte, error) {
 			return nil, fmt.Errorf("encode jpeg tile %v: %w", k, err)
 		}
 	default:
-		if err := pngEncoder.Encode(&buf, img); err != nil {
+		if err := t.png.Encode(&buf, img); err != nil {
 			return nil, fmt.Errorf("encode png tile %v: %w", k, err)
 		}
 	}

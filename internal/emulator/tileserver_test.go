@@ -240,7 +240,7 @@ func TestGeographicMapServer(t *testing.T) {
 		t.Fatalf("geographic tileInfo %v", ti)
 	}
 	full := m["fullExtent"].(map[string]any)
-	if full["xmin"] != DemoBounds.Min[0] || full["ymax"] != DemoBounds.Max[1] {
+	if full["xmin"] != DemoBounds().Min[0] || full["ymax"] != DemoBounds().Max[1] {
 		t.Errorf("fullExtent %v", full)
 	}
 	// level 0 has two 180° tiles: the demo area is in the western one

@@ -32,7 +32,7 @@ func newVectorService(o VectorServiceOptions) *vectorService {
 	}
 	o.MaxLevel = min(o.MaxLevel, 19)
 	if o.DataBounds == (orb.Bound{}) {
-		o.DataBounds = DemoBounds
+		o.DataBounds = DemoBounds()
 	}
 	if o.MaxExportTilesCount <= 0 {
 		o.MaxExportTilesCount = 10000

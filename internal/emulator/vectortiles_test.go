@@ -50,7 +50,7 @@ func TestVectorTileServerRootMatchesFixture(t *testing.T) {
 
 // demoVectorTile returns the z/x/y tile holding the demo area's centre.
 func demoVectorTile(z int) maptile.Tile {
-	return maptile.At(DemoBounds.Center(), maptile.Zoom(z))
+	return maptile.At(DemoBounds().Center(), maptile.Zoom(z))
 }
 
 func TestVectorTilesAreGzipMVT(t *testing.T) {
