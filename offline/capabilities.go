@@ -261,6 +261,7 @@ func (t *Task) analyze(ctx context.Context, params *Parameters) (*analysis, erro
 		params = t.baseParameters()
 	}
 	a := &analysis{params: params, caps: map[*Entry]*Capability{}, order: t.entries, tileSvc: map[Key]*tileService{}}
+	t.prefetch(ctx)
 	authored := t.authoredOnline()
 	useAuthored := params.OnlineOnlyServicesOption == OnlineOnlyUseAuthoredSettings && t.Map.HasOfflineSettings()
 	refBasemap := params.IncludeBasemap && params.ReferenceBasemapDirectory != "" && params.ReferenceBasemapFilename != ""

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
 )
@@ -25,8 +26,13 @@ type fakeArcGIS struct {
 	items map[string]*arcgis.Item
 	data  map[string]json.RawMessage
 
-	mu    sync.Mutex
-	calls []string
+	// delay is added to every service call (to observe concurrency).
+	delay time.Duration
+
+	mu       sync.Mutex
+	calls    []string
+	inflight int
+	maxIn    int
 }
 
 func loadFake(t testing.TB) *fakeArcGIS {
@@ -93,7 +99,21 @@ func (f *fakeArcGIS) get(ctx context.Context, u string, v any) error {
 	k := NormalizeURL(u)
 	f.mu.Lock()
 	f.calls = append(f.calls, k)
+	f.inflight++
+	f.maxIn = max(f.maxIn, f.inflight)
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inflight--
+		f.mu.Unlock()
+	}()
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	if err := f.errs[k]; err != nil {
 		return fmt.Errorf("get %s: %w", u, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
 )
@@ -672,5 +673,35 @@ func TestFeatureLayerInBasemap(t *testing.T) {
 	p.IncludeBasemap = false
 	if g := overridesFor(t, task, p).GenerateGeodatabase[ServiceKey(fieldSurvey)]; !reflect.DeepEqual(g.LayerIDs(), []int{0}) {
 		t.Errorf("includeBasemap false still takes the basemap feature layer: %v", g.LayerIDs())
+	}
+}
+
+func TestConcurrentFetchAndCancel(t *testing.T) {
+	f := loadFake(t)
+	f.delay = 20 * time.Millisecond
+	task := fileTask(t, f, filepath.Join("testdata", "webmaps", "survey-offline.json"))
+	// Canceled mid-way: an error, and nothing canceled is remembered.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	_, err := task.Capabilities(ctx, nil)
+	cancel()
+	if err == nil {
+		t.Fatal("canceled capabilities returned no error")
+	}
+	f.delay = 10 * time.Millisecond
+	start := time.Now()
+	caps, err := task.Capabilities(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := caps.Get(LayerKey(fieldSurvey, 0)); c.Method != MethodReplica {
+		t.Errorf("after a canceled run: %+v", c)
+	}
+	if f.maxIn < 2 || f.maxIn > fetchConcurrency {
+		t.Errorf("max concurrent requests %d, want 2..%d", f.maxIn, fetchConcurrency)
+	}
+	t.Logf("capabilities in %v, %d requests, at most %d at once", time.Since(start), len(f.calls), f.maxIn)
+	// Each service and layer is fetched once across both calls' successes.
+	if n := f.called(fieldSurvey + "/0"); n > 2 {
+		t.Errorf("layer fetched %d times", n)
 	}
 }

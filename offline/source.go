@@ -258,6 +258,9 @@ func (t *Task) featureService(ctx context.Context, serviceURL string) (*serviceI
 			si.err = fmt.Errorf("empty service description")
 		}
 	}
+	if si.err != nil && ctx.Err() != nil {
+		return si, si.err // canceled: do not remember
+	}
 	t.mu.Lock()
 	if prev := t.features[k]; prev != nil {
 		si = prev
@@ -283,6 +286,9 @@ func (t *Task) layer(ctx context.Context, serviceURL string, id int) (*arcgis.La
 	l, lerr = t.services.Layer(ctx, serviceURL+"/"+strconv.Itoa(id))
 	if lerr == nil && l == nil {
 		lerr = fmt.Errorf("empty layer description")
+	}
+	if lerr != nil && ctx.Err() != nil {
+		return l, lerr // canceled: do not remember
 	}
 	t.mu.Lock()
 	si.layers[id], si.lerr[id] = l, lerr
@@ -327,6 +333,9 @@ func (t *Task) tileService(ctx context.Context, ref ServiceRef) (*tileService, e
 			}
 		}
 	}
+	if ti.err != nil && ctx.Err() != nil {
+		return ti.svc, ti.err // canceled: do not remember
+	}
 	t.mu.Lock()
 	t.tilesvcs[k] = ti
 	t.mu.Unlock()
@@ -334,3 +343,67 @@ func (t *Task) tileService(ctx context.Context, ref ServiceRef) (*tileService, e
 }
 
 var errNoServices = errors.New("no service client configured")
+
+// fetchConcurrency bounds the service requests prefetch runs at once.
+const fetchConcurrency = 4
+
+// prefetch fetches every service the web map references — feature service
+// roots, then their layers, and tile service roots — at most
+// fetchConcurrency requests at a time, filling the task's caches so the
+// analysis that follows reads them. Failures are cached like successes and
+// reported by the analysis. Every goroutine has ended when it returns.
+func (t *Task) prefetch(ctx context.Context) {
+	if t.services == nil {
+		return
+	}
+	groups := GroupFeatureEntries(t.entries)
+	var first []func()
+	for _, g := range groups {
+		first = append(first, func() { _, _ = t.featureService(ctx, g.URL) })
+	}
+	seen := map[Key]bool{}
+	for _, e := range t.entries {
+		if !e.HasService || e.IsFeature() || e.Service.HasLayer || seen[ServiceKey(e.Service.URL)] {
+			continue
+		}
+		switch e.LayerType {
+		case LayerTypeTiledMapService, LayerTypeTiledImage, LayerTypeVectorTile:
+			seen[ServiceKey(e.Service.URL)] = true
+			ref := e.Service
+			first = append(first, func() { _, _ = t.tileService(ctx, ref) })
+		}
+	}
+	runLimited(ctx, fetchConcurrency, first)
+	var second []func()
+	for _, g := range groups {
+		if _, err := t.featureService(ctx, g.URL); err != nil {
+			continue
+		}
+		for _, gl := range g.Layers {
+			second = append(second, func() { _, _ = t.layer(ctx, g.URL, gl.ID) })
+		}
+	}
+	runLimited(ctx, fetchConcurrency, second)
+}
+
+// runLimited runs jobs with at most n at a time and waits for all of them;
+// jobs not yet started when ctx ends are skipped.
+func runLimited(ctx context.Context, n int, jobs []func()) {
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, job := range jobs {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			job()
+		}()
+	}
+	wg.Wait()
+}
