@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -318,4 +319,31 @@ func fsFirstGID(t *testing.T, env *fsEnv, layer int, b orb.Bound) string {
 		t.Fatalf("no feature in %v", b)
 	}
 	return fsAttr(fs[0], "GlobalID").(string)
+}
+
+func TestFeatureServerRequiresToken(t *testing.T) {
+	em := New(Options{Seed: 3})
+	hs := httptest.NewServer(em)
+	t.Cleanup(hs.Close)
+	base := hs.URL + "/arcgis/rest/services/Field_Survey/FeatureServer"
+	for _, path := range []string{"", "/0", "/0/query", "/replicas", "/0/1/attachments", "/0/queryAttachments"} {
+		if m := fsGet(t, base+path, url.Values{"where": {"1=1"}}); fsErrCode(m) != 499 {
+			t.Errorf("%s without token: %v", path, m)
+		}
+	}
+	if m := fsPost(t, base+"/createReplica", replicaForm(nil)); fsErrCode(m) != 499 {
+		t.Errorf("createReplica without token: %v", m)
+	}
+	tok := em.IssueToken(DemoUser)
+	m := fsGet(t, base+"/0/query", url.Values{"where": {"1=1"}, "returnCountOnly": {"true"}, "token": {tok}})
+	if m["count"] != 200.0 {
+		t.Errorf("query with token: %v", m)
+	}
+	r := fsPost(t, base+"/createReplica", func() url.Values { v := replicaForm(nil); v.Set("token", tok); return v }())
+	if r["replicaID"] == nil {
+		t.Fatalf("createReplica with token: %v", r)
+	}
+	if reps := em.Replicas("Field_Survey"); len(reps) != 1 || reps[0].ReplicaOwner != DemoUser {
+		t.Errorf("replica owner: %+v", reps)
+	}
 }
