@@ -344,3 +344,36 @@ func BenchmarkRenderTile(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 	}
 }
+
+func TestConcurrentTilesAndExport(t *testing.T) {
+	em, base := tlStart(t, &TileOptions{CacheTiles: 16, MapServices: []MapServiceOptions{{Name: "Demo_Basemap", ExportTilesAllowed: true}}})
+	tiles := demoTiles(em, "Demo_Basemap", 10, 13)
+	id := tlSubmit(t, base+basemap+"/exportTiles?levels=12-13&tilePackage=true&f=json")
+	errs := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			for i := w; i < len(tiles); i += 4 {
+				k := tiles[i]
+				resp, err := tlClient.Get(fmt.Sprintf("%s%s/tile/%d/%d/%d", base, basemap, k.level, k.row, k.col))
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					errs <- fmt.Errorf("tile %v: %d", k, resp.StatusCode)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if j := tlPollJob(t, base+basemap+"/exportTiles/jobs/"+id); j["jobStatus"] != jobSucceeded {
+		t.Errorf("export during tile traffic: %v", j)
+	}
+}
