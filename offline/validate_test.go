@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -269,5 +271,78 @@ func TestIsEditable(t *testing.T) {
 	}
 	if IsEditable(nil, nil) {
 		t.Errorf("nil service")
+	}
+}
+
+func TestBrokenLayers(t *testing.T) {
+	f := loadFake(t)
+	task := fileTask(t, f, filepath.Join("testdata", "webmaps", "broken-layers.json"))
+	caps, err := task.Capabilities(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Reason{
+		"missing_layer":     ReasonLayerNotFound,
+		"restricted":        ReasonAccessDenied,
+		"no_layer_id":       ReasonInvalidURL,
+		"gone_tiles":        ReasonServiceNotFound,
+		"tiles_on_features": ReasonInvalidURL,
+		"style_missing":     ReasonUnresolvedStyle,
+	}
+	for _, c := range caps.Layers {
+		if c.ID == "open" {
+			if c.Method != MethodReplica || c.Error {
+				t.Errorf("open layer of a half-readable service: %+v", c)
+			}
+			continue
+		}
+		if w := want[c.ID]; c.Reason != w || !c.Error || c.Method != MethodNone || !strings.Contains(c.Message, c.ID) && !strings.Contains(c.Message, c.Title) {
+			t.Errorf("%s: %+v, want %s", c.ID, c, w)
+		}
+	}
+	// Hard failures never stay online, even with include.
+	p, _ := task.CreateDefaultParameters(context.Background(), demoArea(), 0, 0)
+	p.OnlineOnlyServicesOption = OnlineOnlyInclude
+	caps, _ = task.Capabilities(context.Background(), p)
+	for _, c := range caps.Layers {
+		if c.ID != "open" && c.RemainsOnline {
+			t.Errorf("%s remains online after %s", c.ID, c.Reason)
+		}
+	}
+	ov, err := task.CreateOverrides(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := ov.GenerateGeodatabase[ServiceKey("http://example.com/arcgis/rest/services/Half/FeatureServer")]; g == nil || !reflect.DeepEqual(g.LayerIDs(), []int{0}) {
+		t.Errorf("half service replica: %+v", g)
+	}
+	if _, ok := ov.GenerateGeodatabase[ServiceKey(fieldSurvey)]; ok {
+		t.Errorf("no layer of Field_Survey is usable, yet it has a replica")
+	}
+}
+
+func TestCoerceAttachmentSync(t *testing.T) {
+	for _, tc := range []struct {
+		d       AttachmentSyncDirection
+		ret, ed bool
+		want    AttachmentSyncDirection
+	}{
+		{AttachmentSyncBidirectional, true, true, AttachmentSyncBidirectional},
+		{AttachmentSyncUpload, true, true, AttachmentSyncUpload},
+		{AttachmentSyncNone, true, true, AttachmentSyncUpload},
+		{AttachmentSyncNone, true, false, AttachmentSyncBidirectional},
+		{AttachmentSyncUpload, true, false, AttachmentSyncBidirectional},
+		{AttachmentSyncBidirectional, false, true, AttachmentSyncUpload},
+		{AttachmentSyncBidirectional, false, false, AttachmentSyncNone},
+		{AttachmentSyncUpload, false, false, AttachmentSyncNone},
+		{AttachmentSyncNone, false, true, AttachmentSyncNone},
+		{"", true, true, AttachmentSyncUpload},
+	} {
+		if got := CoerceAttachmentSync(tc.d, tc.ret, tc.ed); got != tc.want {
+			t.Errorf("CoerceAttachmentSync(%q, ret=%v, editable=%v) = %q, want %q", tc.d, tc.ret, tc.ed, got, tc.want)
+		}
+	}
+	if u := (ServiceRef{URL: "http://h/a/FeatureServer"}).LayerURL(3); u != "http://h/a/FeatureServer/3" {
+		t.Errorf("LayerURL = %s", u)
 	}
 }

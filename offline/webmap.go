@@ -423,11 +423,6 @@ func (o *OfflineSettings) TableRows() bool {
 	return *o.Tables.IncludeRows
 }
 
-// MarshalIndent writes the web map as indented JSON, unknown members included.
-func (wm *WebMap) MarshalIndent() ([]byte, error) {
-	return json.MarshalIndent(wm, "", "  ")
-}
-
 // Clone returns a deep copy (through JSON).
 func (wm *WebMap) Clone() (*WebMap, error) {
 	b, err := json.Marshal(wm)
