@@ -270,6 +270,21 @@ func (s *Server) layerRoute(h layerHandler) http.HandlerFunc {
 	})
 }
 
+// routeFeatures registers the FeatureServer endpoints, all behind
+// s.authorize, under /arcgis/rest/services/{svc}/FeatureServer:
+//
+//	""  /layers  /{layer}  /{layer}/{oid}           service, layers, layer, feature JSON
+//	/{layer}/query                                   where subset, objectIds, envelope/polygon
+//	                                                 intersects (4326/3857), outFields, outSR,
+//	                                                 orderByFields, paging, ids/count only, json|geojson
+//	/createReplica                                   json only; sync (embedded or responseUrl) or async
+//	/synchronizeReplica                              edits up by GlobalID, changes down since gens
+//	/jobs/{id}  /replicafiles/{id}.json              async status, streamed results
+//	/replicas  /replicas/{id}  /unRegisterReplica    replica bookkeeping
+//	/applyEdits  /{layer}/applyEdits                 useGlobalIds, rollbackOnFailure, attachments
+//	/uploads/upload|register|info|{item}[/uploadPart|/commit|/delete]
+//	/{layer}/queryAttachments  /{layer}/{oid}/attachments[/{id}]
+//	/{layer}/{oid}/addAttachment|updateAttachment|deleteAttachments
 func (s *Server) routeFeatures() {
 	p := s.router.PathPrefix("/arcgis/rest/services/{svc}/FeatureServer").Subrouter()
 	p.HandleFunc("", s.fsRoute(s.handleServiceJSON))
