@@ -197,7 +197,7 @@ func (s *Server) runMapEstimate(ctx context.Context, j *gpJob, ms *mapService, r
 	}
 	size += int64(bundles) * bundleDataStart
 	if total > ms.maxExport {
-		j.info("Warning: %s", limitError(total, ms.maxExport, ms.name, "MapServer"))
+		j.info("Warning: %s", limitError(total, ms.maxExport, ms.name, ms.kind))
 	}
 	j.info("Estimated %d tiles, %d bytes", total, size)
 	j.setResult("out_service_size", "GPString", func(*http.Request) any {
@@ -250,7 +250,7 @@ func (s *Server) runMapExport(ctx context.Context, j *gpJob, ms *mapService, req
 	}
 	covers, total := ms.covers(req)
 	if total > ms.maxExport {
-		return limitError(total, ms.maxExport, ms.name, "MapServer")
+		return limitError(total, ms.maxExport, ms.name, ms.kind)
 	}
 	if total == 0 {
 		return fmt.Errorf("ERROR 001566: No tiles to export: the area of interest does not intersect the service's data at levels %v", req.levels)

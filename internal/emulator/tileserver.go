@@ -18,6 +18,7 @@ import (
 type tileState struct {
 	opts    TileOptions
 	maps    map[string]*mapService
+	images  map[string]*mapService // cached ImageServers (same tiles as maps)
 	dynamic map[string]bool
 	vectors map[string]*vectorService
 	jobs    *gpJobs
@@ -34,6 +35,7 @@ type tileState struct {
 // mapService is one cached MapServer.
 type mapService struct {
 	name      string
+	kind      string // "MapServer" or "ImageServer"
 	opt       MapServiceOptions
 	grid      *grid
 	data      rect // data extent in the scheme's coordinates
@@ -58,6 +60,13 @@ func (s *Server) initTiles() {
 	for _, o := range opts.MapServices {
 		ms := newMapService(o, s.opts.Seed, st.opts.CacheTiles)
 		st.maps[o.Name] = ms
+		s.registerMapService(ms)
+	}
+	st.images = map[string]*mapService{}
+	for _, o := range opts.ImageServices {
+		ms := newMapService(o, s.opts.Seed, st.opts.CacheTiles)
+		ms.kind = "ImageServer"
+		st.images[o.Name] = ms
 		s.registerMapService(ms)
 	}
 	for _, name := range opts.DynamicServices {
@@ -123,23 +132,31 @@ func newMapService(o MapServiceOptions, seed int64, cacheTiles int) *mapService 
 		seed = o.Seed
 	}
 	g := newGrid(o.TileInfo)
-	return &mapService{name: o.Name, opt: o, grid: g, data: g.wgs84Rect(o.DataBounds),
+	return &mapService{name: o.Name, kind: "MapServer", opt: o, grid: g, data: g.wgs84Rect(o.DataBounds),
 		render:    newTileRenderer(o.TileInfo.Cols, o.Format, o.CompressionQuality, seed, cacheTiles),
 		maxExport: o.MaxExportTilesCount, seed: seed}
 }
 
-// TileExists reports whether the cached MapServer svc has tile
+// cached returns the cached MapServer or ImageServer named svc.
+func (st *tileState) cached(svc string) *mapService {
+	if ms := st.maps[svc]; ms != nil {
+		return ms
+	}
+	return st.images[svc]
+}
+
+// TileExists reports whether the cached MapServer (or ImageServer) svc has tile
 // (level,row,col): the level is in its scheme, the tile overlaps the data
 // extent and is not a hole. Tests use it as ground truth.
 func (s *Server) TileExists(svc string, level, row, col int) bool {
-	ms := s.tiles.maps[svc]
+	ms := s.tiles.cached(svc)
 	return ms != nil && ms.exists(tileKey{level, row, col})
 }
 
-// TileBytes returns the bytes the cached MapServer svc serves for tile
+// TileBytes returns the bytes the cached MapServer (or ImageServer) svc serves for tile
 // (level,row,col), or ok=false when the tile does not exist.
 func (s *Server) TileBytes(svc string, level, row, col int) (data []byte, ok bool) {
-	ms := s.tiles.maps[svc]
+	ms := s.tiles.cached(svc)
 	if ms == nil || !ms.exists(tileKey{level, row, col}) {
 		return nil, false
 	}
@@ -177,9 +194,13 @@ func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *Server) registerMapService(ms *mapService) {
-	base := "/arcgis/rest/services/" + ms.name + "/MapServer"
+	base := "/arcgis/rest/services/" + ms.name + "/" + ms.kind
 	rt := s.router
 	rt.HandleFunc(base, s.authed(func(w http.ResponseWriter, r *http.Request) {
+		if ms.kind == "ImageServer" {
+			writeJSON(w, http.StatusOK, ms.imageServiceJSON(r))
+			return
+		}
 		writeJSON(w, http.StatusOK, ms.serviceJSON(r))
 	}))
 	rt.HandleFunc(base+"/tile/{level:[0-9]+}/{row:[0-9]+}/{col:[0-9]+}", s.authed(ms.handleTile))
@@ -311,7 +332,7 @@ func (ms *mapService) serviceJSON(r *http.Request) map[string]any {
 		units = "esriDecimalDegrees"
 	}
 	full := ms.grid.envelope(ms.data)
-	svcURL := hostURL(r) + "/arcgis/rest/services/" + ms.name + "/MapServer"
+	svcURL := hostURL(r) + "/arcgis/rest/services/" + ms.name + "/" + ms.kind
 	return map[string]any{
 		"currentVersion":     11.1,
 		"serviceDescription": "Emulated cached map service " + ms.name,
@@ -353,6 +374,29 @@ func (ms *mapService) serviceJSON(r *http.Request) map[string]any {
 		"supportedExtensions":       "",
 		"resampling":                false,
 	}
+}
+
+// imageServiceJSON is a cached ImageServer resource: the raster fields of an
+// RGB U8 image service plus the same tileInfo/export fields as MapServer.
+func (ms *mapService) imageServiceJSON(r *http.Request) map[string]any {
+	m := ms.serviceJSON(r)
+	for _, k := range []string{"mapName", "layers", "tables", "supportedImageFormatTypes", "tileServers"} {
+		delete(m, k)
+	}
+	full := ms.grid.envelope(ms.data)
+	m["type"] = "ImageServer"
+	m["extent"] = full
+	m["serviceDataType"] = "esriImageServiceDataTypeRGB"
+	m["bandCount"] = 3
+	m["pixelType"] = "U8"
+	m["pixelSizeX"] = ms.grid.info.LODs[len(ms.grid.info.LODs)-1].Resolution
+	m["pixelSizeY"] = ms.grid.info.LODs[len(ms.grid.info.LODs)-1].Resolution
+	m["cacheType"] = "Map"
+	m["capabilities"] = "Image,Metadata,Catalog,Mensuration"
+	if !ms.opt.NoTilemap {
+		m["capabilities"] = "Image,Metadata,Catalog,Mensuration,Tilemap"
+	}
+	return m
 }
 
 // dynamicServiceJSON is a non-cached MapServer: no tileInfo and

@@ -12,6 +12,9 @@ import (
 type TileOptions struct {
 	// MapServices are the cached (tiled) MapServers.
 	MapServices []MapServiceOptions
+	// ImageServices are cached ImageServers: the same tiles, tilemap and
+	// exportTiles as MapServices under …/{Name}/ImageServer.
+	ImageServices []MapServiceOptions
 	// DynamicServices names non-cached MapServers (no tileInfo; online only).
 	DynamicServices []string
 	// VectorServices are the VectorTileServers.

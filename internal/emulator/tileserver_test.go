@@ -104,7 +104,7 @@ func TestEsriStandardLODs(t *testing.T) {
 
 // demoTiles lists existing tiles of Demo_Basemap at levels lo..hi.
 func demoTiles(em *Server, svc string, lo, hi int) []tileKey {
-	ms := em.tiles.maps[svc]
+	ms := em.tiles.cached(svc)
 	var out []tileKey
 	for z := lo; z <= hi; z++ {
 		r0, r1, c0, c1, ok := ms.grid.tileRange(z, ms.data)
@@ -375,5 +375,31 @@ func TestConcurrentTilesAndExport(t *testing.T) {
 	}
 	if j := tlPollJob(t, base+basemap+"/exportTiles/jobs/"+id); j["jobStatus"] != jobSucceeded {
 		t.Errorf("export during tile traffic: %v", j)
+	}
+}
+
+func TestCachedImageServer(t *testing.T) {
+	em, base := tlStart(t, &TileOptions{ImageServices: []MapServiceOptions{{Name: "Ortho", Format: "JPEG", ExportTilesAllowed: true, MaxExportTilesCount: 5}}})
+	svc := base + "/arcgis/rest/services/Ortho/ImageServer"
+	m := tlJSON(t, svc+"?f=json")
+	if m["type"] != "ImageServer" || m["singleFusedMapCache"] != true || m["tileInfo"] == nil || m["bandCount"] != 3.0 || m["exportTilesAllowed"] != true {
+		t.Fatalf("ImageServer JSON %v", m)
+	}
+	k := demoTiles(em, "Ortho", 11, 11)[0]
+	resp, b := tlGet(t, fmt.Sprintf("%s/tile/%d/%d/%d", svc, k.level, k.row, k.col))
+	if d, ok := em.TileBytes("Ortho", k.level, k.row, k.col); resp.StatusCode != 200 || !ok || !bytes.Equal(d, b) {
+		t.Errorf("ImageServer tile %v: %d", k, resp.StatusCode)
+	}
+	if tm := tlJSON(t, fmt.Sprintf("%s/tilemap/%d/%d/%d/1/1", svc, k.level, k.row, k.col)); fmt.Sprint(tm["data"]) != "[1]" {
+		t.Errorf("tilemap %v", tm)
+	}
+	id := tlSubmit(t, svc+"/exportTiles?levels=13&tilePackage=true&f=json")
+	j := tlPollJob(t, svc+"/exportTiles/jobs/"+id)
+	msgs, _ := json.Marshal(j["messages"])
+	if j["jobStatus"] != jobFailed || !strings.Contains(string(msgs), "service Ortho:ImageServer") {
+		t.Errorf("ImageServer export over limit: %s", msgs)
+	}
+	if m := tlJSON(t, base+"/arcgis/rest/services/Ortho/MapServer?f=json"); m["error"] == nil {
+		t.Errorf("ImageServer also answers as MapServer: %v", m)
 	}
 }
