@@ -170,6 +170,20 @@ func TestEmulatorFieldSurvey(t *testing.T) {
 	if err := json.Unmarshal(raw, &count); err != nil || count.Count == 0 {
 		t.Errorf("snapshot query count: %s %v", raw, err)
 	}
+	qp, ok, err := SnapshotQueryParams(zones, 0)
+	if err != nil || !ok {
+		t.Fatal(err)
+	}
+	got := 0
+	if err := c.QueryAll(ctx, zones.ServiceURL+"/0", nil, qp, func(fs *arcgis.FeatureSet) error {
+		got += len(fs.Features)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got != count.Count {
+		t.Errorf("snapshot read %d features, the server counts %d", got, count.Count)
+	}
 }
 
 // sameParam compares two form values, as JSON when both are JSON.

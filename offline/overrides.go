@@ -596,6 +596,44 @@ func QueryRequest(g *GenerateGeodatabaseParameters, layerID int) (v url.Values, 
 	return v, true, nil
 }
 
+// SnapshotQueryParams returns QueryRequest's query in the REST client's
+// typed form, for (*arcgis.Client).QueryAll, which adds the paging. ok is
+// false for queryOption none (schema only).
+func SnapshotQueryParams(g *GenerateGeodatabaseParameters, layerID int) (p arcgis.QueryParams, ok bool, err error) {
+	v, ok, err := QueryRequest(g, layerID)
+	if err != nil || !ok {
+		return p, ok, err
+	}
+	t := true
+	p = arcgis.QueryParams{Where: v.Get("where"), OutFields: []string{"*"}, ReturnGeometry: &t, SpatialRel: v.Get("spatialRel")}
+	if v.Has("geometry") {
+		p.Geometry, p.GeometryType = g.Extent, v.Get("geometryType")
+		p.InSR = setSRParam(&p.Extra, "inSR", g.Extent.SpatialReference)
+	}
+	if g.OutSpatialReference != nil {
+		p.OutSR = setSRParam(&p.Extra, "outSR", g.OutSpatialReference)
+	}
+	return p, true, nil
+}
+
+// setSRParam returns the wkid to send, or puts a WKT reference into extra.
+func setSRParam(extra *url.Values, name string, sr *arcgis.SpatialReference) int {
+	switch {
+	case sr == nil:
+		return 0
+	case sr.WKID != 0:
+		return sr.WKID
+	case sr.LatestWKID != 0:
+		return sr.LatestWKID
+	case sr.WKT != "":
+		if *extra == nil {
+			*extra = url.Values{}
+		}
+		_ = setJSON(*extra, name, srJSON(sr))
+	}
+	return 0
+}
+
 // ExportTilesRequest returns the exportTiles form values of a raster tiled
 // layer (tilePackage, by level id, the area as polygon and as extent).
 func ExportTilesRequest(p *ExportTileCacheParameters) (url.Values, error) {

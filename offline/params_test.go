@@ -705,3 +705,21 @@ func TestConcurrentFetchAndCancel(t *testing.T) {
 		t.Errorf("layer fetched %d times", n)
 	}
 }
+
+func TestSnapshotQueryParams(t *testing.T) {
+	a, _ := PrepareAOI(demoArea(), nil)
+	g := &GenerateGeodatabaseParameters{ServiceURL: refData, Snapshot: true, SyncModel: SyncModelNone, Extent: a.Geometry,
+		OutSpatialReference: &arcgis.SpatialReference{WKT: `PROJCS["local"]`},
+		LayerOptions:        []*GenerateLayerOption{{LayerID: 0, QueryOption: QueryUseFilter, WhereClause: "A = 1", UseGeometry: true}, {LayerID: 1, QueryOption: QueryNone}}}
+	p, ok, err := SnapshotQueryParams(g, 0)
+	if err != nil || !ok {
+		t.Fatal(err)
+	}
+	if p.Where != "A = 1" || p.InSR != 4326 || p.OutSR != 0 || p.Extra.Get("outSR") != `{"wkt":"PROJCS[\"local\"]"}` ||
+		p.GeometryType != arcgis.GeometryPolygon || p.SpatialRel != "esriSpatialRelIntersects" || *p.ReturnGeometry != true {
+		t.Errorf("query params %+v", p)
+	}
+	if _, ok, _ := SnapshotQueryParams(g, 1); ok {
+		t.Errorf("schema-only layer")
+	}
+}
