@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -365,6 +364,3 @@ func (s *Server) registerJobOutputs() {
 		http.ServeContent(w, r, name, fi.ModTime(), f)
 	}))
 }
-
-// errJobLimit marks an export refused for its tile count.
-var errJobLimit = errors.New("tile count limit exceeded")

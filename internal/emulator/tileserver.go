@@ -310,7 +310,7 @@ func serveTilemap(w http.ResponseWriter, r *http.Request, exists func(tileKey) b
 	})
 }
 
-// serviceURL returns the absolute URL of the request's service root.
+// hostURL is "http://" + the request's Host: the base of absolute URLs.
 func hostURL(r *http.Request) string { return "http://" + r.Host }
 
 // envelopeJSON renders rect with the scheme's spatial reference.

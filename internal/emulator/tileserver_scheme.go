@@ -181,7 +181,7 @@ func (g *grid) tileRange(level int, r rect) (r0, r1, c0, c1 int, ok bool) {
 	return r0, r1, c0, c1, r1 >= r0 && c1 >= c0
 }
 
-// srKind classifies a spatial reference as Web Mercator, WGS84 or other.
+// srEPSG is the EPSG code of sr (0 when unknown).
 func srEPSG(sr *arcgis.SpatialReference) int { return sr.EPSG() }
 
 // toScheme converts a point given in spatial reference from (EPSG code; 0
