@@ -186,6 +186,63 @@ func TestEmulatorFieldSurvey(t *testing.T) {
 	}
 }
 
+func TestEmulatorExportTiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator end-to-end")
+	}
+	em, c := emulatorClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	task, err := NewTask(ctx, Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A small area and two levels keep the export quick.
+	f := func(v float64) *float64 { return &v }
+	area := &arcgis.Geometry{XMin: f(-117.20), YMin: f(34.00), XMax: f(-117.18), YMax: f(34.02), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	p, err := task.CreateDefaultParameters(ctx, area, 80000, 30000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov, err := task.CreateOverrides(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	et := ov.ExportTileCache[ServiceKey(em.ServicesURL+"/Demo_Basemap/MapServer")]
+	if et == nil || LevelRanges(et.LevelIDs) != "13-14" {
+		t.Fatalf("export parameters %+v", et)
+	}
+	want, err := ExportTilesRequest(et)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := ExportTilesParams(et)
+	if err != nil {
+		t.Fatal(err)
+	}
+	em.Log().Reset()
+	sub, err := c.ExportTiles(ctx, et.ServiceURL, *params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := em.Log().Matching("/exportTiles")
+	if len(sent) == 0 {
+		t.Fatal("no exportTiles request")
+	}
+	for k := range want {
+		if !sameParam(want.Get(k), sent[0].Query.Get(k)) {
+			t.Errorf("exportTiles %s: sent %q, want %q", k, sent[0].Query.Get(k), want.Get(k))
+		}
+	}
+	st, err := c.WaitJob(ctx, sub.JobURL, 2*time.Millisecond, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.JobStatus != "esriJobSucceeded" {
+		t.Errorf("export job %+v", st)
+	}
+}
+
 // sameParam compares two form values, as JSON when both are JSON.
 func sameParam(a, b string) bool {
 	if a == b {

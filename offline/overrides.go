@@ -667,6 +667,45 @@ func ExportVectorTilesRequest(p *ExportVectorTilesParameters) (url.Values, error
 	return v, nil
 }
 
+// ExportTilesParams returns ExportTilesRequest's call in the REST client's
+// typed form, for (*arcgis.Client).ExportTiles.
+func ExportTilesParams(p *ExportTileCacheParameters) (*arcgis.ExportTilesParams, error) {
+	v, err := ExportTilesRequest(p)
+	if err != nil {
+		return nil, err
+	}
+	return exportParams(v, p.AreaOfInterest), nil
+}
+
+// ExportVectorTilesParams returns ExportVectorTilesRequest's call in the
+// REST client's typed form, for (*arcgis.Client).ExportVectorTiles.
+func ExportVectorTilesParams(p *ExportVectorTilesParameters) (*arcgis.ExportTilesParams, error) {
+	v, err := ExportVectorTilesRequest(p)
+	if err != nil {
+		return nil, err
+	}
+	return exportParams(v, p.AreaOfInterest), nil
+}
+
+func exportParams(v url.Values, area *arcgis.Geometry) *arcgis.ExportTilesParams {
+	out := &arcgis.ExportTilesParams{ExportBy: v.Get("exportBy"), Levels: v.Get("levels"), Polygon: area}
+	if v.Get("tilePackage") == "true" {
+		t := true
+		out.TilePackage = &t
+	}
+	var ext arcgis.Envelope
+	if json.Unmarshal([]byte(v.Get("exportExtent")), &ext) == nil {
+		out.ExportExtent = &ext
+	}
+	if q := v.Get("compressionQuality"); q != "" {
+		if f, err := strconv.ParseFloat(q, 64); err == nil {
+			n, t := int(math.Round(f)), true
+			out.CompressionQuality, out.OptimizeTilesForSize = &n, &t
+		}
+	}
+	return out
+}
+
 func rangeInts(a, b int) []int {
 	var out []int
 	for i := a; i <= b; i++ {
