@@ -357,3 +357,44 @@ func TestStreamsRenewTokenOnErrorBody(t *testing.T) {
 		t.Fatalf("upload after expiry: %+v, %v, stored %q, %d requests", item, err, parts["upload"], ts.count("/svc/FeatureServer/uploads/upload"))
 	}
 }
+
+func TestPortalTokenNotSentToUntrustedHosts(t *testing.T) {
+	portal := newTokenServer(t)
+	other := newFakeServer(t)
+	var got atomic.Value
+	other.handle("/tiles/1/0/0.png", func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.URL.Query().Get("token"))
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write([]byte("\x89PNG"))
+	})
+	ctx := context.Background()
+	c := newTestClient(t, portal.URL, WithCredential(&UserCredential{Username: "demo", Password: "pw"}))
+	if _, err := c.fetchTile(ctx, other.URL+"/tiles/1/0/0.png"); err != nil {
+		t.Fatal(err)
+	}
+	if got.Load() != "" || portal.issuedCount() != 0 {
+		t.Errorf("third-party host received token %q (%d issued)", got.Load(), portal.issuedCount())
+	}
+	trusting := newTestClient(t, portal.URL, WithCredential(&UserCredential{Username: "demo", Password: "pw"}), WithTrustedHosts(other.Listener.Addr().String()))
+	if _, err := trusting.fetchTile(ctx, other.URL+"/tiles/1/0/0.png"); err != nil {
+		t.Fatal(err)
+	}
+	if got.Load() != "tok1" {
+		t.Errorf("trusted host received token %q, want tok1", got.Load())
+	}
+	online, err := New(WithPortal("https://www.arcgis.com"), WithCredential(APIKey("k")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, want := range map[string]bool{
+		"https://services3.arcgis.com/x/arcgis/rest/services/a/FeatureServer": true,
+		"https://www.arcgis.com/sharing/rest/content/items/1":                 true,
+		"https://tile.openstreetmap.org/1/0/0.png":                            false,
+		"https://evilarcgis.com/x":                                            false,
+	} {
+		tok, _ := online.Credentials().For(u).Token(ctx, online)
+		if (tok == "k") != want {
+			t.Errorf("%s: token %q, want sent=%v", u, tok, want)
+		}
+	}
+}

@@ -41,6 +41,7 @@ type config struct {
 	portalURL    string
 	cred         Credential
 	service      []serviceCred
+	trusted      []string
 	referer      string
 	userAgent    string
 	logger       *slog.Logger
@@ -124,6 +125,14 @@ func WithServiceCredential(prefix string, cred Credential) Option {
 	return func(c *config) error { c.service = append(c.service, serviceCred{prefix, cred}); return nil }
 }
 
+// WithTrustedHosts lets the portal credential's token go to these hosts
+// besides the portal's own host (and, for an arcgis.com portal, every
+// *.arcgis.com host). A leading "." trusts subdomains. Without a portal
+// every host is trusted.
+func WithTrustedHosts(hosts ...string) Option {
+	return func(c *config) error { c.trusted = append(c.trusted, hosts...); return nil }
+}
+
 // WithReferer sends the Referer header on every request (tokens generated
 // with client=referer are bound to it).
 func WithReferer(referer string) Option {
@@ -184,6 +193,17 @@ func New(opts ...Option) (*Client, error) {
 	c.retry = c.retry.normalized()
 	if cfg.pollInterval > 0 {
 		c.pollInterval = cfg.pollInterval
+	}
+	if c.portalURL != "" {
+		if u, err := url.Parse(c.portalURL); err == nil {
+			c.creds.TrustHost(u.Host)
+			if h := strings.ToLower(u.Hostname()); h == "arcgis.com" || strings.HasSuffix(h, ".arcgis.com") {
+				c.creds.TrustHost(".arcgis.com")
+			}
+		}
+		for _, h := range cfg.trusted {
+			c.creds.TrustHost(h)
+		}
 	}
 	for _, sc := range cfg.service {
 		if err := c.creds.Register(sc.prefix, sc.cred); err != nil {

@@ -16,6 +16,11 @@
 // InsecureSkipVerify that logs a warning, a proxy (environment by default),
 // Referer, User-Agent, logger, retry policy and poll interval.
 //
+// The portal credential's token is sent only to trusted hosts: the
+// portal's host, *.arcgis.com for an arcgis.com portal, WithTrustedHosts,
+// and every host when no portal is set; other hosts get no token unless a
+// service credential covers them.
+//
 // Tokens go out as the form/query parameter "token". They are renewed
 // before they expire (5 minutes early, or at 1/5 of a short lifetime) and
 // when the server rejects them — ArcGIS error 498/499 in an HTTP 200 body,
