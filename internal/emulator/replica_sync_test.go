@@ -371,3 +371,71 @@ func TestSyncAsyncAndURLTransport(t *testing.T) {
 		t.Errorf("embedded attachment download %+v", adds)
 	}
 }
+
+// TestConcurrentEditsQueriesAndSyncs runs other users' edits, queries,
+// replica downloads and syncs at the same time (meaningful under -race)
+// and checks every edit landed exactly once.
+func TestConcurrentEditsQueriesAndSyncs(t *testing.T) {
+	env := fsStart(t, nil)
+	svcURL := env.svc("Field_Survey")
+	cr := fsPost(t, svcURL+"/createReplica", replicaForm(map[string]string{"syncModel": "perReplica"}))
+	rid := cr["replicaID"].(string)
+	gen := int64(cr["replicaServerGen"].(float64))
+	const n = 20
+	done := make(chan error, 3)
+	go func() {
+		for i := 0; i < n; i++ {
+			gid := "{EEEEEEEE-0000-4000-8000-" + strings.Repeat("0", 10) + itoa(10+i) + "}"
+			if err := env.em.EditFeatures("Field_Survey", 0, []arcgis.Feature{{Attributes: map[string]any{"GlobalID": gid, "Status": "open"}, Geometry: pt(-117.19, 34.02)}}, nil, nil); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for i := 0; i < n; i++ {
+			q := fsGet(t, svcURL+"/0/query", url.Values{"where": {"Status = 'open'"}, "returnCountOnly": {"true"}})
+			if q["count"] == nil {
+				done <- errString("query failed: " + jsonOf(t, q))
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for i := 0; i < n/2; i++ {
+			gid := "{DDDDDDDD-0000-4000-8000-" + strings.Repeat("0", 10) + itoa(10+i) + "}"
+			edits := fsJSON(t, []map[string]any{{"id": 0, "features": map[string]any{"adds": []arcgis.Feature{{Attributes: map[string]any{"GlobalID": gid}, Geometry: pt(-117.19, 34.02)}}}}})
+			b := fsPostRaw(t, svcURL+"/synchronizeReplica", url.Values{"replicaID": {rid}, "replicaServerGen": {itoa(int(gen))},
+				"syncDirection": {"upload"}, "edits": {edits}, "transportType": {"esriTransportTypeEmbedded"}})
+			if !bytes.Contains(b, []byte(`"success":true`)) {
+				done <- errString("sync failed: " + string(b))
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := 0; i < 3; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := env.em.FeatureCount("Field_Survey", 0); c != 200+n+n/2 {
+		t.Errorf("count %d, want %d", c, 200+n+n/2)
+	}
+	d, _ := syncEmbedded(t, env, url.Values{"replicaID": {rid}, "replicaServerGen": {itoa(int(gen))}, "syncDirection": {"download"}})
+	adds := gidsOf(d.Edits[d.layer(t, 0)].Features.Adds)
+	if len(adds) != n {
+		t.Errorf("downloaded %d adds, want the other user's %d only", len(adds), n)
+	}
+	for _, g := range adds {
+		if !strings.HasPrefix(g, "{EEEEEEEE") {
+			t.Errorf("own upload %s downloaded", g)
+		}
+	}
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
