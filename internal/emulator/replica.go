@@ -300,6 +300,7 @@ type job struct {
 	Submitted int64
 	Updated   int64
 	polls     int
+	ended     bool
 	fail      bool
 	failMsg   string
 	fileID    string
@@ -426,8 +427,9 @@ func (s *Server) handleJobStatus(w http.ResponseWriter, r *http.Request, fs *fsS
 	default:
 		status = "InProgress"
 	}
-	if !terminal || jb.Updated == jb.Submitted {
+	if !jb.ended { // the time stops moving once the job has ended
 		jb.Updated = max(nowMillis(), jb.Updated+1)
+		jb.ended = terminal
 	}
 	body := map[string]any{"transportType": transportURL, "responseType": jb.response, "replicaName": jb.rp.Name,
 		"replicaID": jb.rp.ID, "submissionTime": jb.Submitted, "lastUpdatedTime": jb.Updated, "status": status}
