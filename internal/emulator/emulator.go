@@ -118,6 +118,10 @@ const (
 	DemoPassword = "demo-password"
 )
 
+// Close stops background work (export jobs) and removes the files the
+// emulator wrote. The Server must not be used afterwards.
+func (s *Server) Close() { s.CloseTiles() }
+
 // Log returns the request log.
 func (s *Server) Log() *RequestLog { return s.log }
 

@@ -25,6 +25,9 @@ func Start(tb testing.TB, opts emulator.Options) *Server {
 	tb.Helper()
 	em := emulator.New(opts)
 	hs := httptest.NewServer(em)
-	tb.Cleanup(hs.Close)
+	tb.Cleanup(func() {
+		hs.Close()
+		em.Close()
+	})
 	return &Server{Server: em, URL: hs.URL, PortalURL: hs.URL + "/sharing/rest", ServicesURL: hs.URL + "/arcgis/rest/services", HTTP: hs}
 }
