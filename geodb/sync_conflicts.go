@@ -5,7 +5,9 @@ package geodb
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
 )
@@ -51,4 +53,39 @@ func (db *DB) WriteUnlogged(ctx context.Context, layerID int, f arcgis.Feature) 
 		}
 		return suppress(ctx, tx, false)
 	})
+}
+
+// EsriValue converts a value of the change log's old_values (or RowValues)
+// for field name into its Esri JSON form, so it compares with server values.
+// Geometry and unknown fields are returned unchanged.
+func (t *Table) EsriValue(name string, stored any) any {
+	c := t.Col(name)
+	if c == nil {
+		return stored
+	}
+	if f, ok := stored.(float64); ok && (c.kind == kInt16 || c.kind == kInt32 || c.kind == kInt64 || c.kind == kOID) {
+		return fromSQL(c, f)
+	}
+	return fromSQL(c, stored)
+}
+
+// GeometryHex encodes an Esri geometry the way the change log stores
+// geometry (hex of the GeoPackage blob), "" for none.
+func (t *Table) GeometryHex(g *arcgis.Geometry) string {
+	if t.GeomCol == "" || g == nil {
+		return ""
+	}
+	gg, err := FromEsri(g, t.HasZ, t.HasM)
+	if err != nil {
+		return ""
+	}
+	return strings.ToUpper(hex.EncodeToString(EncodeBlob(gg, t.SRSID)))
+}
+
+// PendingChanges returns the number of change-log rows (edits not yet
+// acknowledged by the server).
+func (db *DB) PendingChanges(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM offlined_changes`).Scan(&n)
+	return n, err
 }

@@ -1,0 +1,184 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// runApplyEdits syncs a GeoPackage whose service has no Sync: edits go up
+// with applyEdits (useGlobalIds, so client GlobalIDs are kept and a retried
+// add cannot duplicate), journaled and reconciled like replica syncs; the
+// download is a re-query of every layer.
+func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([]EditFailure, error) {
+	j, err := loadJournal(ctx, e.db)
+	if err != nil {
+		return nil, err
+	}
+	if j != nil && j.Phase == phaseSent {
+		rep.Recovered = true
+		n, err := e.reconcile(ctx, cfg, j)
+		if err != nil {
+			return nil, classify(fmt.Errorf("reconcile interrupted applyEdits: %w", err))
+		}
+		rep.ReplayedLanded = n
+		j.Phase = phasePrepared
+		if err := saveJournal(ctx, e.db, j); err != nil {
+			return nil, err
+		}
+	}
+	if j == nil {
+		upTo, err := e.db.LastChangeSeq(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pend, err := e.readPending(ctx, upTo)
+		if err != nil {
+			return nil, err
+		}
+		if j, err = e.buildJournal(ctx, cfg, pend); err != nil {
+			return nil, err
+		}
+		if err := saveJournal(ctx, e.db, j); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.hook(ctx, StepBeforeUpload); err != nil {
+		return nil, err
+	}
+	if err := e.uploadAttachments(ctx, cfg, j, rep); err != nil {
+		return nil, classify(err)
+	}
+	j.Phase = phaseSent
+	j.Attempts++
+	if err := saveJournal(ctx, e.db, j); err != nil {
+		return nil, err
+	}
+	res := &arcgis.SyncResult{}
+	if !j.empty() {
+		var edits []arcgis.LayerEdits
+		for _, le := range j.Edits {
+			x := arcgis.LayerEdits{ID: le.ID}
+			if le.Features != nil {
+				x.Adds, x.Updates, x.Deletes = le.Features.Adds, le.Features.Updates, le.Features.DeleteIDs
+			}
+			if a := le.Attachments; a != nil && len(a.Adds)+len(a.Updates)+len(a.DeleteIDs) > 0 {
+				x.Attachments = &arcgis.ApplyAttachmentEdits{Adds: a.Adds, Updates: a.Updates, Deletes: a.DeleteIDs}
+			}
+			edits = append(edits, x)
+		}
+		rb := cfg.rollback()
+		out, err := e.c.ApplyServiceEdits(ctx, cfg.ServiceURL, edits, true, &rb)
+		if err != nil {
+			err = classify(fmt.Errorf("applyEdits %s: %w", cfg.ServiceURL, err))
+			var ae *arcgis.Error
+			if !errors.Is(err, ErrNeedsAuth) && errors.As(err, &ae) {
+				fails := failuresFromError(j, ae)
+				if _, derr := e.db.ApplySync(ctx, geodb.SyncApply{DeleteMeta: []string{JournalKey}}); derr != nil {
+					return fails, derr
+				}
+				return fails, err
+			}
+			return nil, err
+		}
+		for _, l := range out {
+			res.Edits = append(res.Edits, arcgis.SyncLayerResult{ID: l.ID, AddResults: l.AddResults, UpdateResults: l.UpdateResults,
+				DeleteResults: l.DeleteResults, Attachments: l.Attachments})
+		}
+	}
+	if err := e.hook(ctx, StepAfterSend); err != nil {
+		return nil, err
+	}
+	failures, keep := e.editFailures(res, j)
+	vf, vk, err := e.verifyAttachments(ctx, cfg, j, res)
+	if err != nil {
+		return nil, classify(err)
+	}
+	failures, keep = append(failures, vf...), append(keep, vk...)
+	rep.Failed = len(failures)
+	// Acknowledge the upload and drop the journal in one transaction, then
+	// refresh by query.
+	if _, err := e.db.ApplySync(ctx, geodb.SyncApply{AckThrough: j.UpTo, Keep: keep, KeepTables: j.KeepTables, DeleteMeta: []string{JournalKey}}); err != nil {
+		return failures, err
+	}
+	rep.AckedThrough = j.UpTo
+	if err := e.refreshSnapshot(ctx, cfg, rep); err != nil {
+		return failures, classify(err)
+	}
+	return failures, nil
+}
+
+// refreshSnapshot re-queries every downloadable layer and makes the local
+// table equal to the server's (features with unsent local edits are
+// conflicts decided by the policy; unsent local adds are kept).
+func (e *Engine) refreshSnapshot(ctx context.Context, cfg *Config, rep *Report) error {
+	upTo, err := e.db.LastChangeSeq(ctx)
+	if err != nil {
+		return err
+	}
+	pend, err := e.readPending(ctx, upTo)
+	if err != nil {
+		return err
+	}
+	var changes []geodb.LayerChanges
+	for _, t := range e.db.Tables() {
+		if !cfg.downloads(t.LayerID) {
+			continue
+		}
+		lurl := arcgis.LayerURL(cfg.ServiceURL, t.LayerID)
+		lc := geodb.LayerChanges{LayerID: t.LayerID}
+		seen := map[string]bool{}
+		err := e.c.QueryAll(ctx, lurl, nil, arcgis.QueryParams{Where: "1=1", OutFields: []string{"*"}, OutSR: int(t.SRSID)}, func(fs *arcgis.FeatureSet) error {
+			for i := range fs.Features {
+				f := fs.Features[i]
+				g := gidOfFeature(t, &f)
+				if g == "" {
+					continue
+				}
+				seen[g] = true
+				if pe := pend.Edits[geodb.ChangeKey{Table: t.Name, GlobalID: g}]; pe != nil {
+					// pending local edit: only a real server change is a conflict
+					if pe.Base == nil || sameFields(t, &f, baseFeature(t, pe.Base)) {
+						continue
+					}
+				}
+				lc.Updates = append(lc.Updates, f)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("refresh layer %d by query: %w", t.LayerID, err)
+		}
+		ids, err := e.db.Features(ctx, geodb.Query{LayerID: t.LayerID, OutFields: []string{t.GIDCol}, NoGeometry: true})
+		if err != nil {
+			return err
+		}
+		for i := range ids {
+			g := gidOfFeature(t, &ids[i])
+			if g == "" || seen[g] {
+				continue
+			}
+			if pend.Edits[geodb.ChangeKey{Table: t.Name, GlobalID: g}] != nil {
+				continue // an unsent local add (or edit): kept
+			}
+			lc.Deletes = append(lc.Deletes, g)
+		}
+		rep.Downloaded += len(lc.Updates) + len(lc.Deletes)
+		changes = append(changes, lc)
+	}
+	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{Layers: changes, Decide: e.decider(ctx, cfg, pend, nil)})
+	rep.Conflicts += ar.Conflicts
+	return err
+}
+
+// baseFeature turns change-log base values into a feature for comparison.
+func baseFeature(t *geodb.Table, base map[string]any) *arcgis.Feature {
+	f := &arcgis.Feature{Attributes: map[string]any{}}
+	for k, v := range base {
+		f.Attributes[k] = t.EsriValue(k, v)
+	}
+	return f
+}

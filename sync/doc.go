@@ -1,0 +1,52 @@
+// Package sync is offlined's sync engine: it uploads a GeoPackage's change
+// log and attachments to the feature service its replica came from and
+// downloads the server's changes, exactly once, crash-safe, with conflicts
+// recorded; and it runs the background scheduler that decides when to sync.
+//
+// Callers outside import it as editsync.
+//
+// # Exactly once
+//
+// A sync takes the change log up to a sequence number and writes a journal
+// (offlined_meta key "offlined_sync_journal": the exact edits about to be
+// sent, the attachment uploads and their parts) before any upload. The
+// journal's phase turns to "sent" before synchronizeReplica goes out. When
+// the answer is lost (connection cut after the server applied the edits,
+// timeout, truncated body), the next sync finds the journal in phase "sent"
+// and asks the server, by GlobalID, what landed: adds whose GlobalID exists,
+// deletes whose feature is gone and updates whose fields already hold the
+// sent values are dropped from the replay; only the rest is sent again.
+// Change-log rows are cleared only in the SQLite transaction that applies the
+// server's answer, stores the new generations and deletes the journal
+// (geodb.ApplySync). Generations are always sent explicitly, so a download
+// the server computed for a lost answer is computed again.
+//
+// # Conflicts
+//
+// Before uploading updates or deletes the engine downloads the server
+// changes since its generations (syncDirection=download). A server change to
+// a feature with unsent local edits is a conflict; both versions go to
+// offlined_conflicts and the Policy decides:
+//
+//   - LastSyncWins (default, ArcGIS' rule "the most recently synchronized edit
+//     wins"): the device is synchronizing now, after the server's edit, so the
+//     device's whole row (ArcGIS uploads whole rows) overwrites the server's;
+//     a server delete beats a local update (ArcGIS cannot update a deleted
+//     row) and the local version is kept in the conflict record; a local
+//     delete beats a server update.
+//   - DeviceWins: the device's version wins everything; a feature the server
+//     deleted is re-added from the device.
+//   - ServerWins: the server's version replaces the local one and the local
+//     edits of that feature are dropped (kept in the conflict record).
+//   - FieldMerge: fields changed only on the server are taken, fields changed
+//     only on the device are sent, fields changed on both to different values
+//     are held for review (conflict resolution "pending"; not sent until
+//     resolved with ResolveConflict). Deletes follow LastSyncWins.
+//
+// # Scheduler
+//
+// Scheduler runs one goroutine per package: it syncs on local change
+// (geodb.Changed and fsnotify on the GeoPackage and its -wal, debounced), on
+// an interval, when connectivity returns (probe with exponential backoff)
+// and on SyncNow. Status is persisted in offlined_meta.
+package sync

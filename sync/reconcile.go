@@ -1,0 +1,182 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// reconcile asks the server what of a possibly-sent journal landed and
+// removes it from the journal: adds whose GlobalID exists, updates whose
+// sent fields already hold the sent values, deletes whose feature is gone,
+// attachment adds/updates present with the uploaded size, attachment
+// deletes that are gone. It returns how many edits had landed.
+func (e *Engine) reconcile(ctx context.Context, cfg *Config, j *journal) (int, error) {
+	landed := 0
+	for i := range j.Edits {
+		le := &j.Edits[i]
+		t := e.db.TableByID(le.ID)
+		if t == nil {
+			continue
+		}
+		lurl := arcgis.LayerURL(cfg.ServiceURL, le.ID)
+		if fc := le.Features; fc != nil {
+			var gids []string
+			for _, set := range [][]arcgis.Feature{fc.Adds, fc.Updates} {
+				for _, f := range set {
+					gids = append(gids, gidOfFeature(t, &f))
+				}
+			}
+			for _, d := range fc.DeleteIDs {
+				gids = append(gids, fmt.Sprint(d))
+			}
+			server, err := e.serverFeatures(ctx, lurl, t, gids)
+			if err != nil {
+				return landed, err
+			}
+			var adds, updates []arcgis.Feature
+			var dels []any
+			for _, f := range fc.Adds {
+				if _, ok := server[gidOfFeature(t, &f)]; ok {
+					landed++
+					continue
+				}
+				adds = append(adds, f)
+			}
+			for _, f := range fc.Updates {
+				if sf, ok := server[gidOfFeature(t, &f)]; ok && sameFields(t, &f, sf) {
+					landed++
+					continue
+				}
+				updates = append(updates, f)
+			}
+			for _, d := range fc.DeleteIDs {
+				g, _ := geodb.NormalizeGlobalID(fmt.Sprint(d))
+				if _, ok := server[g]; !ok {
+					landed++
+					continue
+				}
+				dels = append(dels, d)
+			}
+			fc.Adds, fc.Updates, fc.DeleteIDs = adds, updates, dels
+		}
+		if ac := le.Attachments; ac != nil && len(ac.Adds)+len(ac.Updates)+len(ac.DeleteIDs) > 0 {
+			present, err := e.serverAttachments(ctx, lurl, ac)
+			if err != nil {
+				return landed, err
+			}
+			keepIf := func(in []arcgis.AttachmentEdit) []arcgis.AttachmentEdit {
+				var out []arcgis.AttachmentEdit
+				for _, a := range in {
+					g, _ := geodb.NormalizeGlobalID(a.GlobalID)
+					if info, ok := present[g]; ok && (j.Uploads[g] == nil || info.Size == j.Uploads[g].Size) {
+						landed++
+						continue
+					}
+					out = append(out, a)
+				}
+				return out
+			}
+			ac.Adds, ac.Updates = keepIf(ac.Adds), keepIf(ac.Updates)
+			var dels []string
+			for _, d := range ac.DeleteIDs {
+				g, _ := geodb.NormalizeGlobalID(d)
+				if _, ok := present[g]; !ok {
+					landed++
+					continue
+				}
+				dels = append(dels, d)
+			}
+			ac.DeleteIDs = dels
+		}
+	}
+	return landed, nil
+}
+
+func gidOfFeature(t *geodb.Table, f *arcgis.Feature) string {
+	for k, v := range f.Attributes {
+		if strings.EqualFold(k, t.GIDCol) {
+			g, _ := geodb.NormalizeGlobalID(fmt.Sprint(v))
+			return g
+		}
+	}
+	return ""
+}
+
+// serverFeatures queries the server for features by GlobalID.
+func (e *Engine) serverFeatures(ctx context.Context, layerURL string, t *geodb.Table, gids []string) (map[string]*arcgis.Feature, error) {
+	out := map[string]*arcgis.Feature{}
+	for i := 0; i < len(gids); i += 100 {
+		chunk := gids[i:min(i+100, len(gids))]
+		quoted := make([]string, len(chunk))
+		for k, g := range chunk {
+			quoted[k] = "'" + strings.ReplaceAll(g, "'", "''") + "'"
+		}
+		fs, err := e.c.Query(ctx, layerURL, arcgis.QueryParams{Where: t.GIDCol + " IN (" + strings.Join(quoted, ",") + ")", OutFields: []string{"*"}, ReturnGeometry: arcgis.Bool(false)})
+		if err != nil {
+			return nil, fmt.Errorf("query %s by GlobalID: %w", layerURL, err)
+		}
+		for k := range fs.Features {
+			f := &fs.Features[k]
+			out[gidOfFeature(t, f)] = f
+		}
+	}
+	return out, nil
+}
+
+// sameFields reports whether the server feature holds every sent
+// attribute value.
+func sameFields(t *geodb.Table, sent, server *arcgis.Feature) bool {
+	for k, v := range sent.Attributes {
+		if strings.EqualFold(k, t.GIDCol) {
+			continue
+		}
+		var sv any
+		found := false
+		for sk, x := range server.Attributes {
+			if strings.EqualFold(sk, k) {
+				sv, found = x, true
+			}
+		}
+		if !found {
+			continue // a field the server does not return
+		}
+		if !eqVal(v, sv) {
+			return false
+		}
+	}
+	return true
+}
+
+// serverAttachments lists the server attachments of the parents named in ac.
+func (e *Engine) serverAttachments(ctx context.Context, layerURL string, ac *arcgis.SyncAttachmentChanges) (map[string]arcgis.AttachmentInfo, error) {
+	parents := map[string]bool{}
+	for _, set := range [][]arcgis.AttachmentEdit{ac.Adds, ac.Updates} {
+		for _, a := range set {
+			parents[a.ParentGlobalID] = true
+		}
+	}
+	out := map[string]arcgis.AttachmentInfo{}
+	var list []string
+	for p := range parents {
+		list = append(list, p)
+	}
+	if len(ac.DeleteIDs) > 0 {
+		list = nil // deletes name no parent: ask for the whole layer
+	}
+	groups, err := e.c.QueryAttachments(ctx, layerURL, arcgis.QueryAttachmentsParams{GlobalIDs: list, DefinitionExpression: "1=1", ReturnMetadata: true})
+	if err != nil {
+		return nil, fmt.Errorf("queryAttachments %s: %w", layerURL, err)
+	}
+	for _, g := range groups {
+		for _, a := range g.AttachmentInfos {
+			a.ParentObjectID = g.ParentObjectID
+			gid, _ := geodb.NormalizeGlobalID(a.GlobalID)
+			out[gid] = a
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,261 @@
+package sync
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// runReplica is one synchronizeReplica sync: recover or build the journal,
+// upload attachments, send, apply.
+func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]EditFailure, error) {
+	j, err := loadJournal(ctx, e.db)
+	if err != nil {
+		return nil, err
+	}
+	if j != nil && j.Phase == phaseSent {
+		// The previous attempt may have reached the server: ask what landed.
+		rep.Recovered = true
+		n, err := e.reconcile(ctx, cfg, j)
+		if err != nil {
+			return nil, classify(fmt.Errorf("reconcile interrupted sync: %w", err))
+		}
+		rep.ReplayedLanded = n
+		j.Phase = phasePrepared
+		if err := saveJournal(ctx, e.db, j); err != nil {
+			return nil, err
+		}
+	}
+	var pend *pending
+	if j == nil {
+		upTo, err := e.db.LastChangeSeq(ctx)
+		if err != nil {
+			return nil, err
+		}
+		pend, err = e.readPending(ctx, upTo)
+		if err != nil {
+			return nil, err
+		}
+		if pend.needsDownloadFirst(cfg) {
+			rep.DownloadFirstCall = true
+			if err := e.downloadFirst(ctx, cfg, pend, rep); err != nil {
+				return nil, classify(err)
+			}
+			if pend, err = e.readPending(ctx, upTo); err != nil {
+				return nil, err
+			}
+		}
+		if j, err = e.buildJournal(ctx, cfg, pend); err != nil {
+			return nil, err
+		}
+		if err := saveJournal(ctx, e.db, j); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.hook(ctx, StepBeforeUpload); err != nil {
+		return nil, err
+	}
+	if err := e.uploadAttachments(ctx, cfg, j, rep); err != nil {
+		return nil, classify(err)
+	}
+	j.Phase = phaseSent
+	j.Attempts++
+	if err := saveJournal(ctx, e.db, j); err != nil {
+		return nil, err
+	}
+	res, err := e.synchronize(ctx, cfg, j.Edits, false)
+	if err != nil {
+		err = classify(err)
+		var ae *arcgis.Error
+		if !errors.Is(err, ErrNeedsAuth) && errors.As(err, &ae) {
+			// The server answered with an error: it applied nothing
+			// (rollbackOnFailure) and the journal can go; every edit stays
+			// in the change log and the reasons are surfaced.
+			fails := failuresFromError(j, ae)
+			if _, derr := e.db.ApplySync(ctx, geodb.SyncApply{DeleteMeta: []string{JournalKey}}); derr != nil {
+				return fails, derr
+			}
+			return fails, err
+		}
+		return nil, err // ambiguous or auth: the journal stays "sent"
+	}
+	if err := e.hook(ctx, StepAfterSend); err != nil {
+		return nil, err
+	}
+	failures, keep := e.editFailures(res, j)
+	vf, vk, err := e.verifyAttachments(ctx, cfg, j, res)
+	if err != nil {
+		return nil, classify(err)
+	}
+	failures, keep = append(failures, vf...), append(keep, vk...)
+	keep = append(keep, e.heldKeys(ctx, cfg)...)
+	rep.Failed = len(failures)
+	for _, le := range j.Edits {
+		if le.Features != nil {
+			rep.Uploaded += len(le.Features.Adds) + len(le.Features.Updates) + len(le.Features.DeleteIDs)
+		}
+	}
+	changes := e.toLayerChanges(cfg, res)
+	for _, lc := range changes {
+		rep.Downloaded += len(lc.Adds) + len(lc.Updates) + len(lc.Deletes) + len(lc.AttachmentAdds) + len(lc.AttachmentUpdates) + len(lc.AttachmentDeletes)
+	}
+	if err := e.hook(ctx, StepBeforeApply); err != nil {
+		return nil, err
+	}
+	if pend == nil {
+		if pend, err = e.readPending(ctx, j.UpTo); err != nil {
+			return nil, err
+		}
+	}
+	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{
+		Layers: changes, ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
+		AckThrough: j.UpTo, Keep: keep, KeepTables: j.KeepTables,
+		Decide:     e.decider(ctx, cfg, pend, nil),
+		DeleteMeta: []string{JournalKey, readdKey},
+	})
+	if err != nil {
+		return failures, err
+	}
+	rep.Conflicts += ar.Conflicts
+	rep.AckedThrough = j.UpTo
+	return failures, e.hook(ctx, StepAfterApply)
+}
+
+// synchronize calls synchronizeReplica with the stored generations (always
+// explicit, so a download lost with an answer is sent again) and waits for
+// async jobs.
+func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []arcgis.SyncLayerEdits, downloadOnly bool) (*arcgis.SyncResult, error) {
+	gen, gens, err := e.db.ServerGens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rb := cfg.rollback()
+	p := arcgis.SyncReplicaParams{ReplicaID: cfg.ReplicaID, Edits: edits, RollbackOnFailure: &rb, Async: cfg.Async,
+		DataFormat: "json", ReturnAttachmentsDataByURL: arcgis.Bool(true)}
+	if !cfg.Async {
+		p.TransportType = arcgis.TransportEmbedded
+	}
+	if edits == nil {
+		p.EditsRaw = nil
+	}
+	if cfg.SyncModel == arcgis.SyncModelPerLayer {
+		byID := map[int]int64{}
+		for _, g := range gens {
+			byID[g.ID] = g.ServerGen
+		}
+		for _, t := range e.db.Tables() {
+			dir := cfg.direction(t.LayerID)
+			if downloadOnly {
+				if !cfg.downloads(t.LayerID) {
+					continue
+				}
+				dir = arcgis.SyncDownload
+			}
+			p.SyncLayers = append(p.SyncLayers, arcgis.SyncLayer{ID: t.LayerID, ServerGen: byID[t.LayerID], SyncDirection: dir})
+		}
+	} else {
+		p.ReplicaServerGen = &gen
+		p.SyncDirection = cfg.Direction
+		if downloadOnly {
+			p.SyncDirection = arcgis.SyncDownload
+		}
+	}
+	res, err := e.c.SynchronizeReplica(ctx, cfg.ServiceURL, p)
+	if err != nil {
+		return nil, fmt.Errorf("synchronizeReplica %s: %w", cfg.ServiceURL, err)
+	}
+	if res.StatusURL != "" {
+		st, err := e.c.WaitReplicaJob(ctx, res.StatusURL, e.opts.PollInterval, nil)
+		if err != nil {
+			return nil, fmt.Errorf("synchronizeReplica job %s: %w", res.StatusURL, err)
+		}
+		r2, err := e.c.ReadSyncResult(ctx, st.ResultURL)
+		if err != nil {
+			return nil, fmt.Errorf("synchronizeReplica result %s: %w", st.ResultURL, err)
+		}
+		if r2.ReplicaServerGen == 0 {
+			r2.ReplicaServerGen = st.ReplicaServerGen
+		}
+		if len(r2.LayerServerGens) == 0 {
+			r2.LayerServerGens = st.LayerServerGens
+		}
+		res = r2
+	} else if res.ResultURL != "" {
+		r2, err := e.c.ReadSyncResult(ctx, res.ResultURL)
+		if err != nil {
+			return nil, fmt.Errorf("synchronizeReplica result %s: %w", res.ResultURL, err)
+		}
+		if r2.ReplicaServerGen == 0 {
+			r2.ReplicaServerGen = res.ReplicaServerGen
+		}
+		if len(r2.LayerServerGens) == 0 {
+			r2.LayerServerGens = res.LayerServerGens
+		}
+		res = r2
+	}
+	return res, nil
+}
+
+// downloadFirst downloads server changes before an upload so that server
+// edits to locally edited features are seen (and recorded) as conflicts.
+func (e *Engine) downloadFirst(ctx context.Context, cfg *Config, pend *pending, rep *Report) error {
+	res, err := e.synchronize(ctx, cfg, nil, true)
+	if err != nil {
+		return err
+	}
+	changes := e.toLayerChanges(cfg, res)
+	for _, lc := range changes {
+		rep.Downloaded += len(lc.Adds) + len(lc.Updates) + len(lc.Deletes) + len(lc.AttachmentAdds) + len(lc.AttachmentUpdates) + len(lc.AttachmentDeletes)
+	}
+	readd := map[string]bool{}
+	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{Layers: changes, ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
+		Decide: e.decider(ctx, cfg, pend, readd), SetMeta: readdMeta(ctx, e.db, readd)})
+	rep.Conflicts += ar.Conflicts
+	return err
+}
+
+// toLayerChanges turns the downloaded part of a sync answer into geodb
+// changes (attachments only when they sync both ways).
+func (e *Engine) toLayerChanges(cfg *Config, res *arcgis.SyncResult) []geodb.LayerChanges {
+	var out []geodb.LayerChanges
+	for _, l := range res.Edits {
+		t := e.db.TableByID(l.ID)
+		if t == nil || !cfg.downloads(l.ID) {
+			continue
+		}
+		lc := geodb.LayerChanges{LayerID: l.ID}
+		if l.Features != nil {
+			lc.Adds, lc.Updates = l.Features.Adds, l.Features.Updates
+			for _, d := range l.Features.DeleteIDs {
+				lc.Deletes = append(lc.Deletes, fmt.Sprint(d))
+			}
+		}
+		if a := l.AttachmentChanges; a != nil && t.AttachTable != "" && cfg.AttachmentsSyncDirection == "bidirectional" {
+			conv := func(in []arcgis.AttachmentEdit) []geodb.ServerAttachment {
+				var out []geodb.ServerAttachment
+				for _, x := range in {
+					x := x
+					out = append(out, geodb.ServerAttachment{
+						Meta: geodb.AttachmentMeta{GlobalID: x.GlobalID, ParentGlobalID: x.ParentGlobalID, Name: x.Name, ContentType: x.ContentType, Keywords: x.Keywords},
+						Open: func(ctx context.Context) (io.ReadCloser, error) {
+							if x.Data != "" {
+								return io.NopCloser(base64.NewDecoder(base64.StdEncoding, strings.NewReader(x.Data))), nil
+							}
+							return e.c.Download(ctx, x.URL)
+						},
+					})
+				}
+				return out
+			}
+			lc.AttachmentAdds, lc.AttachmentUpdates, lc.AttachmentDeletes = conv(a.Adds), conv(a.Updates), a.DeleteIDs
+		}
+		out = append(out, lc)
+	}
+	return out
+}
