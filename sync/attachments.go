@@ -102,8 +102,11 @@ type partWriter struct {
 	buf  []byte
 	part int
 	all  []int
-	h    interface{ Write([]byte) (int, error); Sum([]byte) []byte }
-	err  error
+	h    interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
+	err error
 }
 
 func (p *partWriter) Write(b []byte) (int, error) {

@@ -92,7 +92,7 @@ func (c *Config) withDefaults() Config {
 	return o
 }
 
-func (c *Config) rollback() bool  { return c.RollbackOnFailure == nil || *c.RollbackOnFailure }
+func (c *Config) rollback() bool   { return c.RollbackOnFailure == nil || *c.RollbackOnFailure }
 func (c *Config) verifyHash() bool { return c.VerifyHash == nil || *c.VerifyHash }
 
 // direction returns the sync direction of a layer.
