@@ -140,6 +140,27 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsServi
 	if len(order) == 1 && order[0].field == d.oidField && !order[0].desc {
 		order = nil // natural order
 	}
+	// GlobalID = '…' / GlobalID IN (…) and objectIds visit only those
+	// features instead of scanning the layer.
+	if gids, ok := where.globalIDs(d.gidField); ok {
+		set := map[int64]bool{}
+		for _, g := range gids {
+			if oid, exists := v.oidOf(g); exists && (idSet == nil || idSet[oid]) {
+				set[oid] = true
+			}
+		}
+		idSet = set
+	}
+	scan := v.each
+	if idSet != nil {
+		scan = func(fn func(int64, arcgis.Feature) bool) {
+			for _, oid := range sortedKeys(idSet) {
+				if f, _, ok := v.get(oid); ok && !fn(oid, f) {
+					return
+				}
+			}
+		}
+	}
 	match := func(oid int64, f arcgis.Feature) bool {
 		if idSet != nil && !idSet[oid] {
 			return false
@@ -159,7 +180,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsServi
 			return
 		}
 		n := 0
-		v.each(func(oid int64, f arcgis.Feature) bool {
+		scan(func(oid int64, f arcgis.Feature) bool {
 			if match(oid, f) {
 				n++
 			}
@@ -173,7 +194,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsServi
 		if matchAll {
 			v.eachID(func(oid int64) bool { ids = append(ids, oid); return true })
 		} else {
-			v.each(func(oid int64, f arcgis.Feature) bool {
+			scan(func(oid int64, f arcgis.Feature) bool {
 				if match(oid, f) {
 					ids = append(ids, oid)
 				}
@@ -212,7 +233,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsServi
 		})
 	} else if order == nil {
 		skipped := 0
-		v.each(func(oid int64, f arcgis.Feature) bool {
+		scan(func(oid int64, f arcgis.Feature) bool {
 			if !match(oid, f) {
 				return true
 			}
@@ -229,7 +250,7 @@ func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsServi
 		})
 	} else {
 		var all []arcgis.Feature
-		v.each(func(oid int64, f arcgis.Feature) bool {
+		scan(func(oid int64, f arcgis.Feature) bool {
 			if match(oid, f) {
 				all = append(all, f)
 			}

@@ -307,4 +307,15 @@ func TestQueryPagingWithEditsAndLargeLayer(t *testing.T) {
 	if n := len(ids["objectIds"].([]any)); n != 99999 {
 		t.Errorf("ids %d", n)
 	}
+	// GlobalID lookups (what a sync engine asks after a lost reply) go
+	// straight to the features, also on large layers.
+	g1, g2, gone := em.mustGID(t, 0, 12345), em.mustGID(t, 0, 99990), "{00000000-0000-4000-8000-000000000000}"
+	byGID := fsGet(t, u, url.Values{"where": {"GlobalID IN ('" + g1 + "', '" + strings.ToLower(g2) + "', '" + gone + "')"}, "outFields": {"OBJECTID"}})
+	if fs := fsFeatures(byGID); len(fs) != 2 || fsAttr(fs[0], "OBJECTID") != 12345.0 || fsAttr(fs[1], "OBJECTID") != 99990.0 {
+		t.Errorf("GlobalID IN query: %v", fs)
+	}
+	one := fsGet(t, u, url.Values{"where": {"GlobalID = '" + g1 + "'"}, "objectIds": {"1,2"}, "returnCountOnly": {"true"}})
+	if one["count"] != 0.0 {
+		t.Errorf("GlobalID = with disjoint objectIds: %v", one["count"])
+	}
 }

@@ -525,6 +525,37 @@ func (w *whereExpr) trivial() bool {
 	return false
 }
 
+// globalIDs recognises "<gidField> = 'g'" and "<gidField> IN ('g', …)"
+// and returns the GlobalIDs, so queries can look them up directly.
+func (w *whereExpr) globalIDs(gidField string) ([]string, bool) {
+	if w == nil {
+		return nil, false
+	}
+	n := w.root
+	isField := func(k wnode) bool { return k.kind == wField && strings.EqualFold(k.field, gidField) }
+	lit := func(k wnode) (string, bool) {
+		s, ok := k.val.(string)
+		return s, ok && k.kind == wLit
+	}
+	switch {
+	case n.kind == wCmp && n.op == "=" && isField(n.kids[0]):
+		if s, ok := lit(n.kids[1]); ok {
+			return []string{s}, true
+		}
+	case n.kind == wIn && !n.neg && isField(n.kids[0]):
+		var out []string
+		for _, k := range n.kids[1:] {
+			s, ok := lit(k)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
 // match evaluates the clause against a feature's attributes; unknown (NULL)
 // results count as false.
 func (w *whereExpr) match(attrs map[string]any) bool {
