@@ -49,7 +49,7 @@ func createAttachTable(ctx context.Context, tx *sql.Tx, t *Table) error {
 		`CREATE TABLE IF NOT EXISTS gpkgext_relations (id INTEGER PRIMARY KEY AUTOINCREMENT, base_table_name TEXT NOT NULL,
   base_primary_column TEXT NOT NULL DEFAULT 'id', related_table_name TEXT NOT NULL, related_primary_column TEXT NOT NULL DEFAULT 'id',
   relation_name TEXT NOT NULL, mapping_table_name TEXT NOT NULL UNIQUE)`,
-		`INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkgext_relations', NULL, 'gpkg_related_tables', 'http://www.geopackage.org/18-000.html', 'read-write')`,
+		`INSERT INTO gpkg_extensions SELECT 'gpkgext_relations', NULL, 'gpkg_related_tables', 'http://www.geopackage.org/18-000.html', 'read-write' WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = 'gpkgext_relations' AND column_name IS NULL AND extension_name = 'gpkg_related_tables')`,
 		fmt.Sprintf(`CREATE TABLE %s (id INTEGER PRIMARY KEY AUTOINCREMENT, data BLOB NOT NULL, content_type TEXT NOT NULL,
   globalid TEXT(38) NOT NULL UNIQUE, rel_globalid TEXT(38) NOT NULL, att_name TEXT NOT NULL DEFAULT '', keywords TEXT,
   size INTEGER NOT NULL DEFAULT 0, sha256 TEXT(64) NOT NULL DEFAULT '', chunked BOOLEAN NOT NULL DEFAULT 0)`, M),
@@ -87,7 +87,7 @@ END`, qid("offlined_"+media+"_cleanup"), M, qid(rel), qstr(media)),
 		t.Name, t.OIDCol, media, "id", rel); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO gpkg_extensions VALUES (?, NULL, 'gpkg_related_tables', 'http://www.geopackage.org/18-000.html', 'read-write')`, rel); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO gpkg_extensions SELECT ?1, NULL, 'gpkg_related_tables', 'http://www.geopackage.org/18-000.html', 'read-write' WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = ?1 AND column_name IS NULL AND extension_name = 'gpkg_related_tables')`, rel); err != nil {
 		return err
 	}
 	t.AttachTable = media

@@ -18,7 +18,9 @@ func pt(x, y float64) *arcgis.Geometry { return &arcgis.Geometry{X: &x, Y: &y} }
 func TestEditsValidation(t *testing.T) {
 	db := loadedDB(t)
 	ctx := testCtx(t)
-	good := func() map[string]any { return map[string]any{"name": "ok", "status": "open", "priority": 3.0, "kind": 2.0} }
+	good := func() map[string]any {
+		return map[string]any{"name": "ok", "status": "open", "priority": 3.0, "kind": 2.0}
+	}
 	cases := []struct {
 		name   string
 		mod    func(a map[string]any)
@@ -118,7 +120,7 @@ func TestGlobalIDFormat(t *testing.T) {
 	for in, want := range map[string]string{
 		"{00000001-0000-4000-8000-00000000000a}": "{00000001-0000-4000-8000-00000000000A}",
 		"00000001-0000-4000-8000-00000000000a":   "{00000001-0000-4000-8000-00000000000A}",
-		"x": "",
+		"x":                                      "",
 	} {
 		if got, _ := NormalizeGlobalID(in); got != want {
 			t.Errorf("%s → %s, want %s", in, got, want)

@@ -161,8 +161,8 @@ var gpkgBase = []string{
 	`INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('Undefined Cartesian SRS',-1,'NONE',-1,'undefined','undefined Cartesian coordinate reference system')`,
 	`INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('Undefined geographic SRS',0,'NONE',0,'undefined','undefined geographic coordinate reference system')`,
 	`INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES ('WGS 84 geodetic',4326,'EPSG',4326,'` + wkt4326 + `','longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid')`,
-	`INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_columns',NULL,'gpkg_schema','http://www.geopackage.org/spec/#extension_schema','read-write')`,
-	`INSERT OR IGNORE INTO gpkg_extensions VALUES ('gpkg_data_column_constraints',NULL,'gpkg_schema','http://www.geopackage.org/spec/#extension_schema','read-write')`,
+	`INSERT INTO gpkg_extensions SELECT 'gpkg_data_columns', NULL, 'gpkg_schema', 'http://www.geopackage.org/spec/#extension_schema', 'read-write' WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = 'gpkg_data_columns' AND column_name IS NULL AND extension_name = 'gpkg_schema')`,
+	`INSERT INTO gpkg_extensions SELECT 'gpkg_data_column_constraints', NULL, 'gpkg_schema', 'http://www.geopackage.org/spec/#extension_schema', 'read-write' WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = 'gpkg_data_column_constraints' AND column_name IS NULL AND extension_name = 'gpkg_schema')`,
 
 	`CREATE TABLE IF NOT EXISTS offlined_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS offlined_layers (layer_id INTEGER PRIMARY KEY, table_name TEXT NOT NULL UNIQUE,
@@ -203,7 +203,7 @@ func (db *DB) initSchema(ctx context.Context) error {
 			}
 		}
 		for _, t := range offlinedTables {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO gpkg_extensions VALUES (?,NULL,'offlined_sync',?,'read-write')`, t, extDef); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gpkg_extensions SELECT ?1, NULL, 'offlined_sync', ?2, 'read-write' WHERE NOT EXISTS (SELECT 1 FROM gpkg_extensions WHERE table_name = ?1 AND column_name IS NULL AND extension_name = 'offlined_sync')`, t, extDef); err != nil {
 				return fmt.Errorf("register %s: %w", t, err)
 			}
 		}
@@ -629,36 +629,43 @@ func (db *DB) loadTables(ctx context.Context) error {
 		return err
 	}
 	defer rows.Close()
-	tables := map[string]*Table{}
-	byID := map[int]*Table{}
+	type rec struct {
+		id       int
+		name, js string
+		attach   sql.NullString
+	}
+	var recs []rec
 	for rows.Next() {
-		var id int
-		var name, js string
-		var attach sql.NullString
-		if err := rows.Scan(&id, &name, &js, &attach); err != nil {
+		var r rec
+		if err := rows.Scan(&r.id, &r.name, &r.js, &r.attach); err != nil {
 			return err
 		}
-		var l arcgis.Layer
-		if err := json.Unmarshal([]byte(js), &l); err != nil {
-			return fmt.Errorf("layer %d json: %w", id, err)
-		}
-		l.ID = id
-		t, err := newTable(&l)
-		if err != nil {
-			return fmt.Errorf("layer %d: %w", id, err)
-		}
-		t.Name, t.AttachTable = name, attach.String
-		if t.GeomCol != "" {
-			if err := db.w.QueryRowContext(ctx, `SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE table_name=?`, name).Scan(&t.GeomCol, &t.SRSID); err != nil {
-				return fmt.Errorf("layer %d geometry column: %w", id, err)
-			}
-		}
-		// Columns added locally by Evolve are in the stored JSON already.
-		tables[name] = t
-		byID[id] = t
+		recs = append(recs, r)
 	}
 	if err := rows.Err(); err != nil {
 		return err
+	}
+	rows.Close() // the writer has one connection: free it before the next query
+	tables := map[string]*Table{}
+	byID := map[int]*Table{}
+	for _, r := range recs {
+		var l arcgis.Layer
+		if err := json.Unmarshal([]byte(r.js), &l); err != nil {
+			return fmt.Errorf("layer %d json: %w", r.id, err)
+		}
+		l.ID = r.id
+		t, err := newTable(&l)
+		if err != nil {
+			return fmt.Errorf("layer %d: %w", r.id, err)
+		}
+		t.Name, t.AttachTable = r.name, r.attach.String
+		if t.GeomCol != "" {
+			if err := db.w.QueryRowContext(ctx, `SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE table_name=?`, r.name).Scan(&t.GeomCol, &t.SRSID); err != nil {
+				return fmt.Errorf("layer %d geometry column: %w", r.id, err)
+			}
+		}
+		tables[r.name] = t
+		byID[r.id] = t
 	}
 	db.mu.Lock()
 	db.tables, db.byID = tables, byID
