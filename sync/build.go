@@ -14,20 +14,6 @@ import (
 
 const readdKey = "offlined_sync_readd"
 
-// readdMeta returns the SetMeta entry that persists GlobalIDs to re-add
-// (merged with the stored ones), or nil when there are none.
-func readdMeta(ctx context.Context, db *geodb.DB, add map[string]bool) map[string]string {
-	if len(add) == 0 {
-		return nil
-	}
-	all := loadReadd(ctx, db)
-	for g := range add {
-		all[g] = true
-	}
-	b, _ := json.Marshal(all)
-	return map[string]string{readdKey: string(b)}
-}
-
 func loadReadd(ctx context.Context, db *geodb.DB) map[string]bool {
 	m := map[string]bool{}
 	if v, ok, _ := db.Meta(ctx, readdKey); ok {

@@ -29,8 +29,11 @@ func (e *Engine) decider(ctx context.Context, cfg *Config, p *pending, readd map
 		case ServerWins:
 			return take
 		case DeviceWins:
-			if serverOp == geodb.OpDelete && localOp != geodb.OpDelete && readd != nil {
-				readd[gid] = true
+			if serverOp == geodb.OpDelete && localOp != geodb.OpDelete {
+				// A deleted GlobalID cannot be added again (the server keeps
+				// it), so the delete stands; the device's version is kept in
+				// the conflict record for the user to restore as a new feature.
+				return take
 			}
 			return keep
 		case FieldMerge:

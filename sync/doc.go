@@ -34,8 +34,10 @@
 //     a server delete beats a local update (ArcGIS cannot update a deleted
 //     row) and the local version is kept in the conflict record; a local
 //     delete beats a server update.
-//   - DeviceWins: the device's version wins everything; a feature the server
-//     deleted is re-added from the device.
+//   - DeviceWins: the device's version wins every update conflict, field by
+//     field as well as row by row. A server delete still stands (ArcGIS keeps
+//     deleted GlobalIDs, so the feature cannot be added again under its
+//     GlobalID); the device's version is kept in the conflict record.
 //   - ServerWins: the server's version replaces the local one and the local
 //     edits of that feature are dropped (kept in the conflict record).
 //   - FieldMerge: fields changed only on the server are taken, fields changed

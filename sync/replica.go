@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -213,9 +214,20 @@ func (e *Engine) downloadFirst(ctx context.Context, cfg *Config, pend *pending, 
 	for _, lc := range changes {
 		rep.Downloaded += len(lc.Adds) + len(lc.Updates) + len(lc.Deletes) + len(lc.AttachmentAdds) + len(lc.AttachmentUpdates) + len(lc.AttachmentDeletes)
 	}
-	readd := map[string]bool{}
+	// Decide runs inside the transaction, before SetMeta is written, so
+	// the re-add list it fills lands in the same commit.
+	readd := loadReadd(ctx, e.db)
+	meta := map[string]string{}
+	decide := e.decider(ctx, cfg, pend, readd)
 	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{Layers: changes, ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
-		Decide: e.decider(ctx, cfg, pend, readd), SetMeta: readdMeta(ctx, e.db, readd)})
+		Decide: func(table, gid string, localOp, serverOp geodb.Op, server *arcgis.Feature) geodb.SyncDecision {
+			d := decide(table, gid, localOp, serverOp, server)
+			if len(readd) > 0 {
+				b, _ := json.Marshal(readd)
+				meta[readdKey] = string(b)
+			}
+			return d
+		}, SetMeta: meta})
 	rep.Conflicts += ar.Conflicts
 	return err
 }

@@ -1,0 +1,169 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	stdsync "sync"
+	"time"
+
+	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// Unregistration is one replica to unregister from its service.
+type Unregistration struct {
+	ServiceURL string    `json:"serviceUrl"`
+	ReplicaID  string    `json:"replicaId"`
+	Added      time.Time `json:"added"`
+	Attempts   int       `json:"attempts"`
+	LastError  string    `json:"lastError,omitempty"`
+}
+
+// UnregisterQueue persists replicas to unregister (from deleted packages)
+// in a JSON file and unregisters them when the server is reachable.
+type UnregisterQueue struct {
+	path string
+	c    Client
+	mu   stdsync.Mutex
+}
+
+// OpenUnregisterQueue opens (or starts) the queue stored at path.
+func OpenUnregisterQueue(path string, c Client) *UnregisterQueue {
+	return &UnregisterQueue{path: path, c: c}
+}
+
+func (q *UnregisterQueue) load() ([]Unregistration, error) {
+	b, err := os.ReadFile(q.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read unregister queue: %w", err)
+	}
+	var out []Unregistration
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("read unregister queue %s: %w", q.path, err)
+	}
+	return out, nil
+}
+
+func (q *UnregisterQueue) store(list []Unregistration) error {
+	b, err := json.MarshalIndent(list, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp := q.path + ".tmp"
+	if err := os.MkdirAll(filepath.Dir(q.path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("write unregister queue: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, q.path)
+}
+
+// Add queues a replica (duplicates are ignored).
+func (q *UnregisterQueue) Add(svcURL, replicaID string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	list, err := q.load()
+	if err != nil {
+		return err
+	}
+	for _, u := range list {
+		if u.ServiceURL == svcURL && u.ReplicaID == replicaID {
+			return nil
+		}
+	}
+	return q.store(append(list, Unregistration{ServiceURL: svcURL, ReplicaID: replicaID, Added: time.Now().UTC()}))
+}
+
+// AddPackage queues the replica of a package's GeoPackage (called before
+// the package is deleted). GeoPackages without a replica add nothing.
+func (q *UnregisterQueue) AddPackage(ctx context.Context, db *geodb.DB) error {
+	cfg, err := LoadConfig(ctx, db)
+	if err != nil || cfg.ReplicaID == "" || cfg.Mode != ModeReplica {
+		return nil
+	}
+	return q.Add(cfg.ServiceURL, cfg.ReplicaID)
+}
+
+// Pending lists the queued replicas.
+func (q *UnregisterQueue) Pending() ([]Unregistration, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.load()
+}
+
+// Drain tries every queued replica once. Unregistered replicas (and ones
+// the server no longer knows) leave the queue; the others stay with their
+// error. It returns the number left.
+func (q *UnregisterQueue) Drain(ctx context.Context) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	list, err := q.load()
+	if err != nil {
+		return 0, err
+	}
+	var left []Unregistration
+	var errs []error
+	for _, u := range list {
+		err := q.c.UnregisterReplica(ctx, u.ServiceURL, u.ReplicaID)
+		if err == nil || gone(err) {
+			continue
+		}
+		u.Attempts++
+		u.LastError = err.Error()
+		left = append(left, u)
+		errs = append(errs, fmt.Errorf("unregister replica %s on %s: %w", u.ReplicaID, u.ServiceURL, err))
+	}
+	if err := q.store(left); err != nil {
+		return len(left), err
+	}
+	return len(left), errors.Join(errs...)
+}
+
+func gone(err error) bool {
+	if arcgis.IsNotFound(err) {
+		return true
+	}
+	var ae *arcgis.Error
+	return errors.As(err, &ae) && strings.Contains(strings.ToLower(ae.Error()), "does not exist")
+}
+
+// Run drains the queue until it is empty or ctx ends, retrying with
+// exponential backoff between min and max.
+func (q *UnregisterQueue) Run(ctx context.Context, minWait, maxWait time.Duration) error {
+	wait := minWait
+	for {
+		left, _ := q.Drain(ctx)
+		if left == 0 {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(wait*2, maxWait)
+	}
+}
