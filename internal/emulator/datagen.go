@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -366,6 +367,13 @@ func (d *layerDef) generate(seed int64, idx int64, fields []arcgis.Field) arcgis
 	for _, f := range fields { // fields added by AddField start out with their default
 		if _, ok := a[f.Name]; !ok {
 			a[f.Name] = f.DefaultValue
+		}
+	}
+	if len(a) != len(fields) { // fields removed by RemoveField are dropped
+		for k := range a {
+			if !slices.ContainsFunc(fields, func(f arcgis.Field) bool { return f.Name == k }) {
+				delete(a, k)
+			}
 		}
 	}
 	return arcgis.Feature{Attributes: a, Geometry: geom}

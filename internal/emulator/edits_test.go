@@ -247,4 +247,18 @@ func TestGoEditAPI(t *testing.T) {
 	if f, _ := em.FeatureByOID("Field_Survey", 0, 3); f.Attributes["Crew"] != "A" {
 		t.Errorf("generated feature lacks the new field")
 	}
+	// Removing a field hides it from generated and edited features alike.
+	if err := em.RemoveField("Field_Survey", 0, "Notes"); err != nil {
+		t.Fatal(err)
+	}
+	for _, oid := range []int64{1, 201} {
+		if f, _ := em.FeatureByOID("Field_Survey", 0, oid); f.Attributes == nil || f.Attributes["Crew"] != "A" {
+			t.Errorf("feature %d: %v", oid, f.Attributes)
+		} else if _, has := f.Attributes["Notes"]; has {
+			t.Errorf("feature %d still has the removed field", oid)
+		}
+	}
+	if bad := fsGet(t, env.svc("Field_Survey")+"/0/query", url.Values{"where": {"Notes IS NULL"}}); fsErrCode(bad) != 400 {
+		t.Errorf("where on a removed field accepted")
+	}
 }
