@@ -1,0 +1,97 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/offlined/offlined/geodb"
+)
+
+// partFailClient fails one uploadPart once, as a dropped link would.
+type partFailClient struct {
+	Client
+	failPart int
+	failed   bool
+	parts    map[int]int
+}
+
+func (c *partFailClient) UploadPart(ctx context.Context, svcURL, itemID string, partID int, r io.Reader) error {
+	if partID == c.failPart && !c.failed {
+		c.failed = true
+		return errors.New("connection reset (injected)")
+	}
+	c.parts[partID]++
+	return c.Client.UploadPart(ctx, svcURL, itemID, partID, r)
+}
+
+func TestAttachmentsUploadChunkedResumableVerified(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, fixtureOpts{cfg: func(c *Config) { c.ChunkThreshold = 64 << 10; c.PartSize = 16 << 10 }})
+	pc := &partFailClient{Client: f.client, failPart: 5, parts: map[int]int{}}
+	f.eng = New(f.db, pc, Options{})
+	parent := addLocal(t, f, 1, "att")[0]
+	small := []byte("a small photo")
+	big := make([]byte, 200<<10)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range big {
+		big[i] = byte(rnd.Uint32())
+	}
+	ms, err := f.db.PutAttachment(ctx, 0, geodb.AttachmentMeta{ParentGlobalID: parent, Name: "small.jpg", ContentType: "image/jpeg"}, bytes.NewReader(small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := f.db.PutAttachment(ctx, 0, geodb.AttachmentMeta{ParentGlobalID: parent, Name: "big.jpg", ContentType: "image/jpeg"}, bytes.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Sync(ctx); err == nil {
+		t.Fatal("sync with a failed part succeeded")
+	}
+	// Local copies are kept until the server confirms them.
+	if as, _ := f.db.Attachments(ctx, 0, parent); len(as) != 2 {
+		t.Fatalf("local attachments %d, want 2", len(as))
+	}
+	rep, err := f.eng.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.ChunkedUploads != 1 {
+		t.Errorf("chunked uploads %d, want 1 (report %+v)", rep.ChunkedUploads, rep)
+	}
+	for p := 1; p <= 13; p++ {
+		if pc.parts[p] != 1 {
+			t.Errorf("part %d uploaded %d times, want once (resume)", p, pc.parts[p])
+		}
+	}
+	for _, m := range []struct {
+		gid  string
+		want []byte
+	}{{ms.GlobalID, small}, {mb.GlobalID, big}} {
+		got, ok := f.em.AttachmentData(svcName, 0, m.gid)
+		if !ok || !bytes.Equal(got, m.want) {
+			t.Errorf("attachment %s on server: ok=%v, %d bytes, want %d", m.gid, ok, len(got), len(m.want))
+		}
+	}
+	if n := len(f.em.Attachments(svcName, 0, parent)); n != 2 {
+		t.Errorf("server has %d attachments on the feature, want 2 (no duplicates)", n)
+	}
+	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 || len(st.EditErrors) != 0 {
+		t.Errorf("status %+v", st)
+	}
+	// A colleague's photo comes down.
+	if _, err := f.em.AddAttachment(svcName, 0, parent, "colleague.png", "image/png", []byte("png bytes")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	as, _ := f.db.Attachments(ctx, 0, parent)
+	if len(as) != 3 {
+		t.Errorf("local attachments after download %d, want 3: %s", len(as), fmt.Sprint(as))
+	}
+}
