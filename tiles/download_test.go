@@ -21,7 +21,7 @@ func absentEvery7(z, row, col int) bool { return (row*31+col)%7 == 0 && z >= 12 
 func reference(t *testing.T, covers []LevelCover) (string, int, int) {
 	t.Helper()
 	f := newFakeTiles(t)
-	f.absent = absentEvery7
+	f.setAbsent(absentEvery7)
 	s := WebMercatorScheme(256, 0, 19)
 	st := openTestStore(t, t.TempDir(), "ref.mbtiles", s)
 	p, err := Download(context.Background(), st, f.fetcher(t, 8), covers, DownloadOptions{Concurrency: 8})
@@ -39,9 +39,9 @@ func TestDownloadStoresEveryTileOnce(t *testing.T) {
 	s := WebMercatorScheme(256, 0, 19)
 	covers := testCovers(t, s, demoAOI, 8, 16)
 	f := newFakeTiles(t)
-	f.absent = absentEvery7
+	f.setAbsent(absentEvery7)
 	// Transient failures: every 13th request 500, every 17th 429.
-	f.hook = func(n int64, z, row, col int) int {
+	f.setHook(func(n int64, z, row, col int) int {
 		switch {
 		case n > 100:
 			return 0
@@ -51,7 +51,7 @@ func TestDownloadStoresEveryTileOnce(t *testing.T) {
 			return 429
 		}
 		return 0
-	}
+	})
 	st := openTestStore(t, t.TempDir(), "a.mbtiles", s)
 	var calls int
 	var last Progress
@@ -104,15 +104,15 @@ func TestDownloadResumeAfterCancel(t *testing.T) {
 	want, wantTiles, wantAbsent := reference(t, covers)
 
 	f := newFakeTiles(t)
-	f.absent = absentEvery7
+	f.setAbsent(absentEvery7)
 	dir := t.TempDir()
 	st := openTestStore(t, dir, "r.mbtiles", s)
 	ctx, cancel := context.WithCancel(context.Background())
-	f.onTile = func(n int64) {
+	f.setOnTile(func(n int64) {
 		if n >= 150 {
 			cancel()
 		}
-	}
+	})
 	p, err := Download(ctx, st, f.fetcher(t, 8), covers, DownloadOptions{Concurrency: 8})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("want cancel, got %v", err)
@@ -121,7 +121,7 @@ func TestDownloadResumeAfterCancel(t *testing.T) {
 		t.Fatalf("cancelled run progress %+v", p.LevelProgress)
 	}
 	st.Close()
-	f.onTile = nil
+	f.setOnTile(nil)
 	st = openTestStore(t, dir, "r.mbtiles", s)
 	p2, err := Download(context.Background(), st, f.fetcher(t, 8), covers, DownloadOptions{Concurrency: 8})
 	if err != nil {
@@ -169,9 +169,9 @@ func TestDownloadResumeAfterKill(t *testing.T) {
 	want, _, _ := reference(t, covers)
 
 	f := newFakeTiles(t)
-	f.absent = absentEvery7
+	f.setAbsent(absentEvery7)
 	killAt := make(chan struct{})
-	f.hook = func(n int64, z, row, col int) int {
+	f.setHook(func(n int64, z, row, col int) int {
 		if n == 200 {
 			close(killAt) // the hook sees every request number exactly once
 		}
@@ -179,7 +179,7 @@ func TestDownloadResumeAfterKill(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // keep the child busy until it dies
 		}
 		return 0
-	}
+	})
 	dir := t.TempDir()
 	path := filepath.Join(dir, "k.mbtiles")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDownloadChild$", "-test.v")
@@ -200,7 +200,7 @@ func TestDownloadResumeAfterKill(t *testing.T) {
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 		t.Fatalf("child was not killed: %v", err)
 	}
-	f.hook = nil
+	f.setHook(nil)
 	servedBefore := f.requests.Load()
 
 	st := openTestStore(t, dir, "k.mbtiles", s)
@@ -230,12 +230,12 @@ func TestDownloadBacksOffOn429(t *testing.T) {
 	covers := testCovers(t, s, demoAOI, 10, 13)
 	f := newFakeTiles(t)
 	// A burst of throttling between requests 20 and 60.
-	f.hook = func(n int64, z, row, col int) int {
+	f.setHook(func(n int64, z, row, col int) int {
 		if n > 20 && n < 60 {
 			return 429
 		}
 		return 0
-	}
+	})
 	st := openTestStore(t, t.TempDir(), "b.mbtiles", s)
 	minSeen := 100
 	p, err := Download(context.Background(), st, f.fetcher(t, 16), covers, DownloadOptions{
@@ -257,19 +257,19 @@ func TestDownloadFatalAndPermanentErrors(t *testing.T) {
 	s := WebMercatorScheme(256, 0, 19)
 	covers := testCovers(t, s, demoAOI, 10, 12)
 	f := newFakeTiles(t)
-	f.hook = func(n int64, z, row, col int) int { return 499 }
+	f.setHook(func(n int64, z, row, col int) int { return 499 })
 	st := openTestStore(t, t.TempDir(), "f.mbtiles", s)
 	_, err := Download(context.Background(), st, f.fetcher(t, 4), covers, DownloadOptions{Concurrency: 4})
 	var fe *FatalError
 	if !errors.As(err, &fe) {
 		t.Fatalf("want FatalError, got %v", err)
 	}
-	f.hook = func(n int64, z, row, col int) int {
+	f.setHook(func(n int64, z, row, col int) int {
 		if z == 12 {
 			return 400
 		}
 		return 0
-	}
+	})
 	_, err = Download(context.Background(), st, f.fetcher(t, 4), covers, DownloadOptions{Concurrency: 4})
 	var te *TileError
 	if !errors.As(err, &te) || te.Key.Level != 12 {
@@ -286,14 +286,14 @@ func TestDownloadUsesTilemap(t *testing.T) {
 	s := WebMercatorScheme(256, 0, 19)
 	covers := testCovers(t, s, demoAOI, 12, 14)
 	f := newFakeTiles(t)
-	f.absent = absentEvery7
+	f.setAbsent(absentEvery7)
 	var absentAsked int
-	f.hook = func(n int64, z, row, col int) int {
+	f.setHook(func(n int64, z, row, col int) int {
 		if absentEvery7(z, row, col) {
 			absentAsked++
 		}
 		return 0
-	}
+	})
 	st := openTestStore(t, t.TempDir(), "m.mbtiles", s)
 	p, err := Download(context.Background(), st, f.fetcher(t, 1), covers, DownloadOptions{
 		Concurrency: 1, Tilemap: &HTTPTilemap{ServiceURL: f.srv.URL},

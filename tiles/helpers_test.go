@@ -75,8 +75,11 @@ func (f *fakeTiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		row, _ := strconv.Atoi(parts[2])
 		col, _ := strconv.Atoi(parts[3])
 		n := f.requests.Add(1)
-		if f.hook != nil {
-			if code := f.hook(n, z, row, col); code != 0 {
+		f.mu.Lock()
+		hook, absent, onTile := f.hook, f.absent, f.onTile
+		f.mu.Unlock()
+		if hook != nil {
+			if code := hook(n, z, row, col); code != 0 {
 				if code == 429 {
 					w.Header().Set("Retry-After", "0")
 				}
@@ -84,7 +87,7 @@ func (f *fakeTiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if f.absent != nil && f.absent(z, row, col) {
+		if absent != nil && absent(z, row, col) {
 			if col%2 == 1 {
 				w.WriteHeader(http.StatusNoContent)
 			} else {
@@ -102,8 +105,8 @@ func (f *fakeTiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.served[key]++
 		f.mu.Unlock()
-		if f.onTile != nil {
-			f.onTile(n)
+		if onTile != nil {
+			onTile(n)
 		}
 		return
 	}
@@ -121,10 +124,13 @@ func (f *fakeTiles) serveTilemap(w http.ResponseWriter, p []string) {
 	}
 	z, row, col, wd, ht := v[0], v[1], v[2], v[3], v[4]
 	var data []string
+	f.mu.Lock()
+	absent := f.absent
+	f.mu.Unlock()
 	for r := row; r < row+ht; r++ {
 		for c := col; c < col+wd; c++ {
 			bit := "1"
-			if f.absent != nil && f.absent(z, r, c) {
+			if absent != nil && absent(z, r, c) {
 				bit = "0"
 			}
 			data = append(data, bit)
@@ -133,6 +139,14 @@ func (f *fakeTiles) serveTilemap(w http.ResponseWriter, p []string) {
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"adjusted":false,"location":{"left":%d,"top":%d,"width":%d,"height":%d},"data":[%s]}`, col, row, wd, ht, strings.Join(data, ","))
 }
+
+func (f *fakeTiles) setHook(h func(n int64, z, row, col int) int) {
+	f.mu.Lock()
+	f.hook = h
+	f.mu.Unlock()
+}
+func (f *fakeTiles) setAbsent(a func(z, row, col int) bool) { f.mu.Lock(); f.absent = a; f.mu.Unlock() }
+func (f *fakeTiles) setOnTile(o func(n int64))              { f.mu.Lock(); f.onTile = o; f.mu.Unlock() }
 
 func (f *fakeTiles) maxServed() (max int, dup int) {
 	f.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -316,8 +317,8 @@ func envelopeWGS84(e *arcgis.Envelope) (orb.Bound, error) {
 
 // ImportPackage copies a package's tiles (those keep accepts, or all when keep
 // is nil) into an MBTiles store, configuring its grid and format, in batched
-// transactions. For a .vtpk the style resources are not copied (see
-// ImportVTPKResources). It returns the number of tiles written.
+// transactions. For a .vtpk the style resources are copied separately by
+// ExtractResources. It returns the number of tiles written.
 func ImportPackage(ctx context.Context, p *Package, st *Store, keep func(TileKey) bool) (int64, error) {
 	if err := st.Configure(ctx, p.Scheme, p.Format()); err != nil {
 		return 0, err
@@ -348,9 +349,45 @@ func ImportPackage(ctx context.Context, p *Package, st *Store, keep func(TileKey
 	if err != nil {
 		return n, fmt.Errorf("import %s: %w", p.Path, err)
 	}
+	if p.Kind == "vtpk" {
+		layers, _, err := scanVectorLayers(ctx, st)
+		if err != nil {
+			return n, fmt.Errorf("import %s: %w", p.Path, err)
+		}
+		meta, _ := json.Marshal(map[string]any{"vector_layers": layers})
+		if err := st.SetMetadata(ctx, map[string]string{"json": string(meta), "type": "overlay"}); err != nil {
+			return n, err
+		}
+	}
 	if b, err := p.WGS84Bounds(); err == nil {
 		bb := [4]float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}
 		return n, st.Finalize(ctx, p.Root.Name, &bb)
 	}
 	return n, st.Finalize(ctx, p.Root.Name, nil)
+}
+
+// ExtractResources copies a .vtpk's resources (styles/root.json, sprites,
+// fonts, info) under dir, keeping their relative paths, and returns how many
+// files it wrote.
+func (p *Package) ExtractResources(dir string) (int, error) {
+	n := 0
+	for _, name := range p.Files("resources") {
+		rel := strings.TrimPrefix(name, "resources/")
+		dest := filepath.Join(dir, filepath.FromSlash(rel))
+		if !strings.HasPrefix(dest, filepath.Clean(dir)+string(filepath.Separator)) {
+			return n, fmt.Errorf("tile package %s: entry %s escapes the resource directory", p.Path, name)
+		}
+		b, err := p.File(name)
+		if err != nil {
+			return n, err
+		}
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return n, err
+		}
+		if err := os.WriteFile(dest, b, 0o644); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
@@ -123,4 +124,46 @@ func TestStyleHelpers(t *testing.T) {
 			t.Errorf("bad style %s accepted", bad)
 		}
 	}
+}
+
+func TestVectorExportVTPKImport(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{Anonymous: true, Tiles: &emulator.TileOptions{
+		VectorServices: []emulator.VectorServiceOptions{{Name: "Demo_Vector", ExportTilesAllowed: true}},
+		WorkDir:        t.TempDir(), JobStep: 5 * time.Millisecond,
+	}})
+	svc := em.ServicesURL + "/Demo_Vector/VectorTileServer"
+	dir := t.TempDir()
+	st, err := OpenStore(context.Background(), filepath.Join(dir, "vtpk.mbtiles"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := ExportAndImport(context.Background(), &HTTPJobClient{}, svc, ExportRequest{Levels: []int{10, 11, 12}, AOI: demoAOI, Vector: true}, dir, st, ExportOptions{Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := st.Metadata(context.Background())
+	if n == 0 || md["format"] != "pbf" || !strings.Contains(md["json"], "vector_layers") {
+		t.Fatalf("imported %d, metadata %v", n, md)
+	}
+	st.Close()
+	pk, err := OpenPackage(filepath.Join(dir, "Demo_Vector.vtpk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pk.Close()
+	if pk.Kind != "vtpk" {
+		t.Fatalf("kind %s", pk.Kind)
+	}
+	nres, err := pk.ExtractResources(filepath.Join(dir, "resources"))
+	if err != nil || nres == 0 {
+		t.Fatalf("extracted %d resources: %v", nres, err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "resources", "styles", "root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseStyle(raw); err != nil {
+		t.Fatal(err)
+	}
+	gdalOpens(t, "ogrinfo", filepath.Join(dir, "vtpk.mbtiles"), "MBTiles")
 }
