@@ -1,0 +1,98 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator"
+)
+
+// TestKillDuringSyncChild is the child of TestKillNineLoop: it edits and
+// syncs in a loop until it is killed.
+func TestKillDuringSyncChild(t *testing.T) {
+	portal, path, iter := os.Getenv("OFFLINED_SYNC_CHILD_PORTAL"), os.Getenv("OFFLINED_SYNC_CHILD_GPKG"), os.Getenv("OFFLINED_SYNC_CHILD_ITER")
+	if portal == "" {
+		t.Skip("child of TestKillNineLoop")
+	}
+	ctx := context.Background()
+	db, err := geodb.Open(ctx, path, geodb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := arcgis.New(arcgis.WithPortal(portal), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}), arcgis.WithRetryPolicy(fastRetry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := New(db, c, Options{})
+	for i := 0; ; i++ {
+		for k := range 3 {
+			if _, err := db.Add(ctx, 0, arcgis.Feature{Attributes: map[string]any{"InspectionID": fmt.Sprintf("k%s-%d-%d", iter, i, k)}, Geometry: pt(-13050000, 4030000+float64(i))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, _ = eng.Sync(ctx)
+	}
+}
+
+func TestKillNineLoop(t *testing.T) {
+	iters := 20
+	if v, _ := strconv.Atoi(os.Getenv("OFFLINED_SYNC_KILL_ITERS")); v > 0 {
+		iters = v
+	}
+	if testing.Short() {
+		iters = 5
+	}
+	f := newFixture(t, fixtureOpts{})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(7, 9))
+	for i := range iters {
+		cmd := exec.Command(exe, "-test.run=^TestKillDuringSyncChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "OFFLINED_SYNC_CHILD_PORTAL="+f.em.PortalURL, "OFFLINED_SYNC_CHILD_GPKG="+f.path, "OFFLINED_SYNC_CHILD_ITER="+strconv.Itoa(i))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(150+rnd.IntN(600)) * time.Millisecond)
+		_ = cmd.Process.Kill() // SIGKILL
+		_ = cmd.Wait()
+	}
+	ctx := context.Background()
+	if _, err := f.eng.Sync(ctx); err != nil {
+		t.Fatalf("final sync: %v", err)
+	}
+	local, err := f.db.Features(ctx, geodb.Query{LayerID: 0, OutFields: []string{"GlobalID", "InspectionID"}, NoGeometry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := f.em.Features(svcName, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byGID := map[string]int{}
+	for _, s := range server {
+		byGID[fmt.Sprint(s.Attributes["GlobalID"])]++
+	}
+	lost := 0
+	for _, l := range local {
+		if byGID[fmt.Sprint(l.Attributes["GlobalID"])] != 1 {
+			lost++
+		}
+	}
+	if lost != 0 || len(server) != len(local) {
+		t.Errorf("after %d kills: %d local features, %d on the server, %d missing or duplicated", iters, len(local), len(server), lost)
+	}
+	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
+		t.Errorf("pending after final sync: %d", st.PendingEdits)
+	}
+	t.Logf("%d kill -9 iterations: %d features, none lost or duplicated", iters, len(local))
+}
