@@ -36,7 +36,7 @@ type Options struct {
 	// Seed makes generated data deterministic. Zero means 1.
 	Seed int64
 	// FeatureServices configures the feature services. Nil means the demo
-	// service (DemoFeatureService()).
+	// services (DemoFeatureServices(): Field_Survey and Reference_Data).
 	FeatureServices []FeatureServiceOptions
 	// Tiles configures the tile services. Nil means the demo tile services.
 	Tiles *TileOptions
