@@ -139,6 +139,10 @@ type ExportTileCacheParameters struct {
 	CompressionQuality float64 `json:"compressionQuality"`
 	// MaxExportTilesCount is the service's limit (for the tile check).
 	MaxExportTilesCount int64 `json:"maxExportTilesCount,omitempty"`
+	// ExportTiles makes the job ask the service for a tile package
+	// (exportTiles, .tpkx) instead of fetching the tiles one by one; a
+	// CompressionQuality of 0-100 implies it (only the server recompresses).
+	ExportTiles bool `json:"exportTiles,omitempty"`
 }
 
 // ExportVectorTilesParameters are one vector tile layer's settings.

@@ -1,0 +1,279 @@
+package offline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/tiles"
+)
+
+// runRasterTiles takes a cached MapServer/ImageServer layer offline into
+// tiles/<name>.mbtiles: tiles fetched directly for the area and levels
+// (resumable, committed in batches), or, when the overrides ask for it
+// (ExportTiles or a compression quality), through the service's exportTiles
+// job and its .tpkx.
+func (j *Job) runRasterTiles(ctx context.Context, id string) error {
+	c := j.opt.Client
+	rec := j.jr.step(id)
+	p := j.o.ExportTileCache[rec.Key]
+	ms, err := c.MapService(ctx, p.ServiceURL)
+	if err != nil {
+		return stepErr(rec.Key, p.ServiceURL, "mapService", err)
+	}
+	if ms.TileInfo == nil {
+		return stepErr(rec.Key, p.ServiceURL, "mapService", errors.New("service has no tile cache"))
+	}
+	scheme, err := tiles.NewScheme(*ms.TileInfo)
+	if err != nil {
+		return stepErr(rec.Key, p.ServiceURL, "tileInfo", err)
+	}
+	aoi, err := tiles.AOIFromGeometry(p.AreaOfInterest)
+	if err != nil {
+		return stepErr(rec.Key, p.ServiceURL, "area", err)
+	}
+	covers, err := tiles.Cover(scheme, aoi, p.LevelIDs, tiles.CoverOptions{})
+	if err != nil {
+		return stepErr(rec.Key, p.ServiceURL, "cover", err)
+	}
+	var planned int64
+	for _, cv := range covers {
+		planned += cv.Count()
+	}
+	j.updateProgress(id, func(lp *LayerProgress) { lp.TilesPlanned = planned; lp.Phase = "tiles" })
+
+	path := j.storePath(rec.Store)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	st, err := tiles.OpenStore(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Configure(ctx, scheme, tiles.FormatFor(ms.TileInfo.Format)); err != nil {
+		return err
+	}
+	if p.ExportTiles || p.CompressionQuality >= 0 {
+		params, err := ExportTilesParams(p)
+		if err != nil {
+			return stepErr(rec.Key, p.ServiceURL, "exportTiles", err)
+		}
+		tok, err := j.token(ctx, p.ServiceURL)
+		if err != nil {
+			return stepErr(rec.Key, p.ServiceURL, "token", err)
+		}
+		work := path + ".export"
+		defer os.RemoveAll(work)
+		n, err := tiles.ExportAndImport(ctx, &exportClient{c: c, params: params}, p.ServiceURL,
+			tiles.ExportRequest{Levels: p.LevelIDs, AOI: aoi}, work, st, tiles.ExportOptions{
+				JobURL: rec.ExportJobURL, Poll: j.opt.PollInterval, HTTP: c.HTTPClient(), Token: tok,
+				OnJob: func(u string) { j.jr.update(func() { j.jr.Steps[id].ExportJobURL = u }) },
+			})
+		if err != nil {
+			return stepErr(rec.Key, p.ServiceURL, "exportTiles", err)
+		}
+		j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = n })
+	} else {
+		var tm tiles.Tilemapper
+		if arcgis.HasCapability(ms.Capabilities, "Tilemap") {
+			tm = &clientTilemap{c: c, url: p.ServiceURL}
+		}
+		_, err = tiles.Download(ctx, st, &clientFetcher{c: c, url: p.ServiceURL}, covers, tiles.DownloadOptions{
+			Concurrency: j.opt.TileConcurrency, Tilemap: tm, Logger: j.log,
+			Progress: func(pr tiles.Progress) {
+				j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = pr.Skipped + pr.Fetched + pr.Absent; lp.Bytes = pr.Bytes })
+				j.hook("tilesBatch")
+			},
+		})
+		if err != nil {
+			return stepErr(rec.Key, p.ServiceURL, "tiles", err)
+		}
+	}
+	return j.finishTiles(ctx, id, st, aoi)
+}
+
+func (j *Job) finishTiles(ctx context.Context, id string, st *tiles.Store, aoi tiles.AOI) error {
+	rec := j.jr.step(id)
+	var bounds *[4]float64
+	if b, err := aoi.WGS84Bounds(); err == nil {
+		bounds = &[4]float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}
+	}
+	title := j.prog[id].Title
+	if !strings.HasPrefix(id, "vtiles:") {
+		if err := st.Finalize(ctx, title, bounds); err != nil {
+			return err
+		}
+	}
+	n, _, err := st.Count(ctx)
+	if err != nil {
+		return err
+	}
+	if err := st.Close(); err != nil {
+		return err
+	}
+	var size int64
+	if fi, err := os.Stat(j.storePath(rec.Store)); err == nil {
+		size = fi.Size()
+	}
+	if err := j.jr.update(func() {
+		s := j.jr.Steps[id]
+		s.Status, s.Tiles, s.Bytes = stepDone, n, size
+	}); err != nil {
+		return err
+	}
+	j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles, lp.Bytes = n, size })
+	j.hook("tilesDone")
+	return nil
+}
+
+// runVectorTiles takes a vector tile layer offline: tiles into
+// tiles/<name>.mbtiles, style, sprites and glyphs under
+// tiles/<name>/resources.
+func (j *Job) runVectorTiles(ctx context.Context, id string) error {
+	c := j.opt.Client
+	rec := j.jr.step(id)
+	p := j.o.ExportVectorTiles[rec.Key]
+	aoi, err := tiles.AOIFromGeometry(p.AreaOfInterest)
+	if err != nil {
+		return stepErr(rec.Key, p.ServiceURL, "area", err)
+	}
+	styleURL := ""
+	if e := j.task.Entry(rec.Key); e != nil && e.Layer != nil {
+		styleURL = e.Layer.StyleURL
+	}
+	levels := make([]int, 0, p.MaxLevel+1)
+	for l := 0; l <= p.MaxLevel; l++ {
+		levels = append(levels, l)
+	}
+	path := j.storePath(rec.Store)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		tok, err := j.token(ctx, p.ServiceURL)
+		if err != nil {
+			return stepErr(rec.Key, p.ServiceURL, "token", err)
+		}
+		st, err := tiles.OpenStore(ctx, path)
+		if err != nil {
+			return err
+		}
+		j.updateProgress(id, func(lp *LayerProgress) { lp.Phase = "tiles" })
+		_, err = tiles.DownloadVectorTileLayer(ctx, tiles.VectorTileLayerJob{
+			StyleURL: styleURL, ServiceURL: p.ServiceURL, AOI: aoi, Levels: levels, Store: st,
+			ResourceDir: strings.TrimSuffix(path, ".mbtiles") + string(filepath.Separator) + "resources",
+			HTTP:        c.HTTPClient(), Token: tok,
+			Download: tiles.DownloadOptions{Concurrency: j.opt.TileConcurrency, Logger: j.log,
+				Progress: func(pr tiles.Progress) {
+					j.updateProgress(id, func(lp *LayerProgress) {
+						lp.Tiles, lp.Bytes, lp.TilesPlanned = pr.Skipped+pr.Fetched+pr.Absent, pr.Bytes, pr.Planned
+					})
+					j.hook("tilesBatch")
+				}},
+		})
+		if err != nil {
+			st.Close()
+			var fe *tiles.FatalError
+			if errors.As(err, &fe) && attempt == 0 {
+				// The token went stale: renew it and continue where the
+				// download stopped.
+				j.opt.Client.Credentials().For(p.ServiceURL).Invalidate(tok)
+				continue
+			}
+			return stepErr(rec.Key, p.ServiceURL, "vector tiles", err)
+		}
+		return j.finishTiles(ctx, id, st, aoi)
+	}
+}
+
+// token returns the client's current token for a URL ("" for anonymous).
+func (j *Job) token(ctx context.Context, u string) (string, error) {
+	c := j.opt.Client
+	return c.Credentials().For(u).Token(ctx, c)
+}
+
+// clientFetcher fetches map tiles through the REST client (which renews
+// tokens and retries).
+type clientFetcher struct {
+	c   *arcgis.Client
+	url string
+}
+
+func (f *clientFetcher) FetchTile(ctx context.Context, k tiles.TileKey) ([]byte, bool, error) {
+	t, err := f.c.MapTile(ctx, f.url, k.Level, k.Row, k.Col)
+	if errors.Is(err, arcgis.ErrTileAbsent) {
+		return nil, true, nil
+	}
+	if err != nil {
+		if arcgis.IsAuth(err) || arcgis.IsForbidden(err) {
+			return nil, false, &tiles.FatalError{Err: err}
+		}
+		return nil, false, err
+	}
+	return t.Data, false, nil
+}
+
+// clientTilemap reads tilemaps through the REST client.
+type clientTilemap struct {
+	c   *arcgis.Client
+	url string
+}
+
+func (t *clientTilemap) Tilemap(ctx context.Context, level, row, col, width, height int) ([]bool, error) {
+	tm, err := t.c.Tilemap(ctx, t.url, level, row, col, width, height)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bool, width*height)
+	for r := 0; r < height; r++ {
+		for cc := 0; cc < width; cc++ {
+			out[r*width+cc] = tm.Has(row+r, col+cc)
+		}
+	}
+	return out, nil
+}
+
+// exportClient drives exportTiles through the REST client with the exact
+// parameters of the overrides (levels, area, compression quality).
+type exportClient struct {
+	c      *arcgis.Client
+	params *arcgis.ExportTilesParams
+}
+
+func (e *exportClient) SubmitExportTiles(ctx context.Context, serviceURL string, req tiles.ExportRequest) (string, error) {
+	sub, err := e.c.ExportTiles(ctx, serviceURL, *e.params)
+	if err != nil {
+		return "", err
+	}
+	return sub.JobURL, nil
+}
+
+func (e *exportClient) JobStatus(ctx context.Context, jobURL string) (tiles.JobStatus, error) {
+	st, err := e.c.JobStatusOf(ctx, jobURL)
+	if err != nil {
+		return tiles.JobStatus{}, err
+	}
+	return tiles.JobStatus{Status: st.JobStatus, Messages: st.ErrorMessages()}, nil
+}
+
+func (e *exportClient) JobResultFiles(ctx context.Context, jobURL string) ([]string, error) {
+	st, err := e.c.JobStatusOf(ctx, jobURL)
+	if err != nil {
+		return nil, err
+	}
+	u, err := e.c.ResolveExportOutput(ctx, jobURL, st, ".tpkx", ".tpk")
+	if err != nil {
+		return nil, fmt.Errorf("export output: %w", err)
+	}
+	return []string{u}, nil
+}
+
+func (e *exportClient) CancelJob(ctx context.Context, jobURL string) error {
+	_, err := e.c.CancelJob(ctx, jobURL)
+	return err
+}
