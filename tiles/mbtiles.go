@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -512,4 +514,18 @@ func (s *Store) Close() error {
 	_, _ = s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 	_, _ = s.db.Exec(`PRAGMA journal_mode=DELETE`)
 	return s.db.Close()
+}
+
+// ReadLocalStyle reads the style saved under resourceDir (styles/root.json)
+// and returns it rewritten to serve from base (see Style.LocalStyle).
+func ReadLocalStyle(resourceDir, base string, minzoom, maxzoom int) ([]byte, error) {
+	raw, err := os.ReadFile(filepath.Join(resourceDir, "styles", "root.json"))
+	if err != nil {
+		return nil, fmt.Errorf("local style: %w", err)
+	}
+	st, err := ParseStyle(raw)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(st.LocalStyle(base, minzoom, maxzoom))
 }

@@ -154,7 +154,7 @@ func (s *Scheme) ZoomOf(level int) (int, bool) {
 // GridSize returns the number of columns and rows that cover the scheme's
 // world at level: 2^z for XYZ schemes; for other schemes 0 (unbounded).
 func (s *Scheme) GridSize(level int) (cols, rows int) {
-	if !s.IsWebMercator() {
+	if !s.IsWebMercator() || math.Abs(s.Info.Origin.X+MercatorHalfWorld) > 1 || math.Abs(s.Info.Origin.Y-MercatorHalfWorld) > 1 {
 		return 0, 0
 	}
 	z, ok := s.ZoomOf(level)
