@@ -115,12 +115,14 @@ func startBulk(ctx context.Context, tx *sql.Tx, t *Table) error {
 }
 
 // finishBulk rebuilds the RTree, recreates all triggers and updates extents.
-func finishBulk(ctx context.Context, tx *sql.Tx, t *Table) error {
+// ext, when known, is the exact extent of all geometries (minx, miny, maxx,
+// maxy); nil means compute it.
+func finishBulk(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64) error {
 	if err := startBulk(ctx, tx, t); err != nil {
 		return err
 	}
 	if t.GeomCol != "" {
-		if err := fillRTree(ctx, tx, t); err != nil {
+		if err := bulkFillRTree(ctx, tx, t, ext, defaultRunSize); err != nil {
 			return err
 		}
 		if err := createRTreeTriggers(ctx, tx, t); err != nil {
@@ -128,6 +130,11 @@ func finishBulk(ctx context.Context, tx *sql.Tx, t *Table) error {
 		}
 	}
 	if err := createChangeTriggers(ctx, tx, t); err != nil {
+		return err
+	}
+	if ext != nil {
+		_, err := tx.ExecContext(ctx, `UPDATE gpkg_contents SET last_change=strftime('%Y-%m-%dT%H:%M:%fZ','now'), min_x=?, min_y=?, max_x=?, max_y=? WHERE table_name=?`,
+			ext[0], ext[1], ext[2], ext[3], t.Name)
 		return err
 	}
 	return updateExtent(ctx, tx, t)

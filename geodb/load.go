@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -64,6 +66,9 @@ func (db *DB) LoadFeatures(ctx context.Context, layerID int, r io.Reader, opts L
 	return l.stats, nil
 }
 
+// bulkCacheKiB is the writer's page cache during bulk loads.
+const bulkCacheKiB = 16 << 10
+
 type loader struct {
 	ctx     context.Context
 	db      *DB
@@ -74,14 +79,22 @@ type loader struct {
 	stmts   map[*Table]*sql.Stmt
 	touched map[*Table]bool
 	order   []*Table
+	// ext tracks the extent of geometries loaded into tables that were
+	// empty before the load (nil entry: unknown, compute in SQL).
+	ext map[*Table]*[4]float64
 }
 
 func (db *DB) newLoader(ctx context.Context, opts LoadOptions) *loader {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 20000
 	}
+	// A bigger page cache on the writer keeps RTree nodes resident while the
+	// index is built (the default 2 MB thrashes); memory stays bounded.
+	if _, err := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size=-%d", bulkCacheKiB)); err != nil {
+		slog.Debug("geodb: cache_size", "err", err)
+	}
 	return &loader{ctx: ctx, db: db, opts: opts, stats: LoadStats{PerLayer: map[int]int64{}},
-		stmts: map[*Table]*sql.Stmt{}, touched: map[*Table]bool{}}
+		stmts: map[*Table]*sql.Stmt{}, touched: map[*Table]bool{}, ext: map[*Table]*[4]float64{}}
 }
 
 func (l *loader) begin() error {
@@ -122,6 +135,7 @@ func (l *loader) finish(loadErr error) error {
 			return err
 		}
 	}
+	defer l.db.w.ExecContext(context.WithoutCancel(l.ctx), "PRAGMA cache_size=-2000")
 	if len(l.order) == 0 {
 		return nil
 	}
@@ -129,7 +143,11 @@ func (l *loader) finish(loadErr error) error {
 	ctx := context.WithoutCancel(l.ctx)
 	err := l.db.writeTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range l.order {
-			if err := finishBulk(ctx, tx, t); err != nil {
+			ext := l.ext[t]
+			if ext != nil && math.IsInf(ext[0], 1) {
+				ext = nil // no geometries
+			}
+			if err := finishBulk(ctx, tx, t, ext); err != nil {
 				return fmt.Errorf("index %s: %w", t.Name, err)
 			}
 		}
@@ -147,6 +165,13 @@ func (l *loader) touch(t *Table) error {
 	}
 	if err := startBulk(l.ctx, l.tx, t); err != nil {
 		return err
+	}
+	var exists bool
+	if err := l.tx.QueryRowContext(l.ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s)", qid(t.Name))).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists && t.GeomCol != "" {
+		l.ext[t] = &[4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
 	}
 	l.touched[t] = true
 	l.order = append(l.order, t)
@@ -190,6 +215,13 @@ func allCols(t *Table) []string {
 
 // rowArgs converts a feature into the values for allCols(t).
 func rowArgs(t *Table, f *arcgis.Feature, strict bool) ([]any, error) {
+	args, _, err := rowArgsGeom(t, f, strict)
+	return args, err
+}
+
+// rowArgsGeom is rowArgs that also returns the converted geometry.
+func rowArgsGeom(t *Table, f *arcgis.Feature, strict bool) ([]any, *Geom, error) {
+	var geom *Geom
 	args := make([]any, 0, len(t.Cols)+1)
 	attrs := f.Attributes
 	for i := range t.Cols {
@@ -205,25 +237,27 @@ func rowArgs(t *Table, f *arcgis.Feature, strict bool) ([]any, error) {
 		}
 		sv, err := toSQL(t, c, v, strict && ok)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		args = append(args, sv)
 	}
 	if t.GeomCol != "" {
 		g, err := FromEsri(f.Geometry, t.HasZ, t.HasM)
 		if err != nil {
-			return nil, &FieldError{Table: t.Name, Field: t.GeomCol, Reason: ErrType, Detail: err.Error()}
+			return nil, nil, &FieldError{Table: t.Name, Field: t.GeomCol, Reason: ErrType, Detail: err.Error()}
 		}
+		geom = g
 		if b := EncodeBlob(g, t.SRSID); b != nil {
 			args = append(args, b)
 		} else {
 			args = append(args, nil)
 		}
 	}
-	return args, nil
+	return args, geom, nil
 }
 
-func (l *loader) insert(t *Table, f *arcgis.Feature) error {
+// insertArgs writes one converted row.
+func (l *loader) insertArgs(t *Table, args []any, g *Geom) error {
 	if err := l.touch(t); err != nil {
 		return err
 	}
@@ -239,9 +273,11 @@ func (l *loader) insert(t *Table, f *arcgis.Feature) error {
 		}
 		l.stmts[t] = st
 	}
-	args, err := rowArgs(t, f, false)
-	if err != nil {
-		return fmt.Errorf("feature %d: %w", l.stats.PerLayer[t.LayerID], err)
+	if e := l.ext[t]; e != nil && g != nil {
+		if minx, maxx, miny, maxy, ok := g.Bounds(); ok {
+			e[0], e[1] = math.Min(e[0], minx), math.Min(e[1], miny)
+			e[2], e[3] = math.Max(e[2], maxx), math.Max(e[3], maxy)
+		}
 	}
 	if _, err := st.ExecContext(l.ctx, args...); err != nil {
 		return fmt.Errorf("insert into %s: %w", t.Name, err)
@@ -388,23 +424,73 @@ func (l *loader) featureSet(r io.Reader, layerID int) error {
 	return expectDelim(dec, '}')
 }
 
+type loadRow struct {
+	args []any
+	geom *Geom
+}
+
+// features streams one features array: a goroutine decodes and converts
+// features (JSON and geometry work) while this goroutine writes them to
+// SQLite, so the two halves use two cores. At most a few small batches are
+// in flight, so memory stays flat.
 func (l *loader) features(dec *json.Decoder, t *Table) error {
 	if err := expectDelim(dec, '['); err != nil {
 		return err
 	}
-	for dec.More() {
-		if err := l.ctx.Err(); err != nil {
-			return err
+	ctx, cancel := context.WithCancel(l.ctx)
+	defer cancel()
+	batches := make(chan []loadRow, 4)
+	errc := make(chan error, 1)
+	base := l.stats.PerLayer[t.LayerID]
+	go func() {
+		defer close(batches)
+		const per = 256
+		batch := make([]loadRow, 0, per)
+		n := base
+		send := func() bool {
+			select {
+			case batches <- batch:
+				batch = make([]loadRow, 0, per)
+				return true
+			case <-ctx.Done():
+				return false
+			}
 		}
-		var f arcgis.Feature
-		if err := dec.Decode(&f); err != nil {
-			return fmt.Errorf("layer %d feature %d: %w", t.LayerID, l.stats.PerLayer[t.LayerID], err)
+		for dec.More() {
+			var f arcgis.Feature
+			if err := dec.Decode(&f); err != nil {
+				errc <- fmt.Errorf("layer %d feature %d: %w", t.LayerID, n, err)
+				return
+			}
+			args, g, err := rowArgsGeom(t, &f, false)
+			if err != nil {
+				errc <- fmt.Errorf("layer %d feature %d: %w", t.LayerID, n, err)
+				return
+			}
+			n++
+			batch = append(batch, loadRow{args, g})
+			if len(batch) == per && !send() {
+				errc <- ctx.Err()
+				return
+			}
 		}
-		if err := l.insert(t, &f); err != nil {
-			return err
+		if len(batch) > 0 && !send() {
+			errc <- ctx.Err()
+			return
+		}
+		errc <- expectDelim(dec, ']')
+	}()
+	for batch := range batches {
+		for _, r := range batch {
+			if err := l.insertArgs(t, r.args, r.geom); err != nil {
+				cancel()
+				for range batches { // let the decoder exit
+				}
+				return err
+			}
 		}
 	}
-	return expectDelim(dec, ']')
+	return <-errc
 }
 
 func (l *loader) attachments(dec *json.Decoder, t *Table) error {

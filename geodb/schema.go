@@ -688,7 +688,7 @@ func (db *DB) repair(ctx context.Context) error {
 		if n >= want {
 			continue
 		}
-		err := db.writeTx(ctx, func(tx *sql.Tx) error { return finishBulk(ctx, tx, t) })
+		err := db.writeTx(ctx, func(tx *sql.Tx) error { return finishBulk(ctx, tx, t, nil) })
 		if err != nil {
 			return fmt.Errorf("repair %s: %w", t.Name, err)
 		}
