@@ -33,6 +33,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "take the demo web map offline from the built-in emulator, edit and sync (no network needed)", runDemo},
+		{"take-offline", "take a web map offline into a package directory", runTakeOffline},
 		{"emulator", "run the ArcGIS REST emulator on a loopback port", runEmulator},
 	}
 }

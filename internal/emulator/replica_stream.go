@@ -56,9 +56,14 @@ func (rp *replica) selectors(views map[int]*layerView) map[int]selector {
 		q := rp.Queries[id]
 		parent := v.def.relParent
 		psel, inReplica := out[parent]
-		if q.QueryOption != "useFilter" || q.IncludeRelated != nil && !*q.IncludeRelated || parent < 0 || !inReplica {
+		if q.QueryOption != "useFilter" && q.QueryOption != "none" || q.IncludeRelated != nil && !*q.IncludeRelated || parent < 0 || !inReplica {
 			out[id] = own
 			continue
+		}
+		if q.QueryOption == "none" {
+			// none with includeRelated: only the rows related to features
+			// taken (ArcGIS's destinationTableRowFilter relatedOnly).
+			own = func(int64, arcgis.Feature) bool { return true }
 		}
 		pv, key := views[parent], v.def.relKeyField
 		out[id] = func(oid int64, f arcgis.Feature) bool {
