@@ -61,6 +61,9 @@ type Config struct {
 	// VerifyHash downloads uploaded attachments to check their SHA-256 (the
 	// size is always checked). nil means true.
 	VerifyHash *bool `json:"verifyHash,omitempty"`
+	// EditsInlineMax is the size of the edits JSON above which it is
+	// uploaded as a file and named by editsUploadID (default 2 MiB).
+	EditsInlineMax int64 `json:"editsInlineMax,omitempty"`
 }
 
 // ConfigKey is the offlined_meta key of the sync configuration.
@@ -85,6 +88,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if o.ChunkThreshold <= 0 {
 		o.ChunkThreshold = 8 << 20
+	}
+	if o.EditsInlineMax <= 0 {
+		o.EditsInlineMax = 2 << 20
 	}
 	if o.PartSize <= 0 {
 		o.PartSize = 4 << 20

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -142,8 +143,23 @@ func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []arcgis.Sy
 	if !cfg.Async {
 		p.TransportType = arcgis.TransportEmbedded
 	}
-	if edits == nil {
-		p.EditsRaw = nil
+	if len(edits) > 0 {
+		raw, err := json.Marshal(edits)
+		if err != nil {
+			return nil, err
+		}
+		p.Edits = nil
+		if int64(len(raw)) > cfg.EditsInlineMax {
+			// Large batches go up as a file (editsUploadID): servers bound
+			// the size of a form body.
+			it, err := e.c.Upload(ctx, cfg.ServiceURL, "offlined-edits.json", bytes.NewReader(raw), "offlined sync edits")
+			if err != nil {
+				return nil, fmt.Errorf("upload edits (%d bytes): %w", len(raw), err)
+			}
+			p.EditsUploadID, p.EditsUploadFormat = it.ItemID, "json"
+		} else {
+			p.EditsRaw = raw
+		}
 	}
 	if cfg.SyncModel == arcgis.SyncModelPerLayer {
 		byID := map[int]int64{}

@@ -1,0 +1,95 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator"
+)
+
+// childResult is what TestSyncChild prints for its parent.
+type childResult struct {
+	Report  *Report `json:"report"`
+	Err     string  `json:"err,omitempty"`
+	WallMS  int64   `json:"wallMs"`
+	PeakRSS int64   `json:"peakRssKB"`
+}
+
+// TestSyncChild runs one sync of a GeoPackage in a fresh process (so its
+// peak RSS is the client's alone) and prints a childResult line.
+func TestSyncChild(t *testing.T) {
+	portal, path := os.Getenv("OFFLINED_SYNC_ONE_PORTAL"), os.Getenv("OFFLINED_SYNC_ONE_GPKG")
+	if portal == "" {
+		t.Skip("child of the bench and large-attachment tests")
+	}
+	ctx := context.Background()
+	db, err := geodb.Open(ctx, path, geodb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := arcgis.New(arcgis.WithPortal(portal), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}), arcgis.WithRetryPolicy(fastRetry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rep, err := New(db, c, Options{}).Sync(ctx)
+	res := childResult{Report: rep, WallMS: time.Since(start).Milliseconds(), PeakRSS: peakRSS()}
+	if err != nil {
+		res.Err = err.Error()
+	}
+	b, _ := json.Marshal(res)
+	fmt.Printf("CHILD-RESULT %s\n", b)
+}
+
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			n, _ := strconv.ParseInt(strings.Fields(strings.TrimPrefix(l, "VmHWM:"))[0], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// syncInChild syncs f's GeoPackage in a re-exec'd test binary.
+func syncInChild(t *testing.T, f *fixture) childResult {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestSyncChild$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "OFFLINED_SYNC_ONE_PORTAL="+f.em.PortalURL, "OFFLINED_SYNC_ONE_GPKG="+f.path)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if rest, ok := strings.CutPrefix(l, "CHILD-RESULT "); ok {
+			var r childResult
+			if err := json.Unmarshal([]byte(rest), &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Err != "" {
+				t.Fatalf("child sync: %s", r.Err)
+			}
+			return r
+		}
+	}
+	t.Fatalf("child printed no result:\n%s", out)
+	return childResult{}
+}
