@@ -1,0 +1,278 @@
+package localapi
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/offlined/offlined/geodb"
+)
+
+// attachmentJSON is an attachment as the API shows it.
+func attachmentJSON(m geodb.AttachmentMeta) map[string]any {
+	return map[string]any{"id": m.ID, "globalId": m.GlobalID, "parentGlobalId": m.ParentGlobalID, "name": m.Name,
+		"contentType": m.ContentType, "size": m.Size, "sha256": m.SHA256, "keywords": m.Keywords}
+}
+
+func (s *Server) featureAndLayer(r *http.Request) (*layerRef, string, error) {
+	lr, err := s.routeLayer(r)
+	if err != nil {
+		return nil, "", err
+	}
+	gid, err := featureGlobalID(r)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := lr.db.Feature(r.Context(), lr.t.LayerID, gid)
+	if err != nil {
+		return nil, "", err
+	}
+	if f == nil {
+		return nil, "", notFound("feature", "no feature %s", gid)
+	}
+	if lr.t.AttachTable == "" {
+		return nil, "", &Error{Status: http.StatusConflict, Code: "noAttachments", Field: "layer", Message: "the layer has no attachments"}
+	}
+	return lr, gid, nil
+}
+
+func (s *Server) listAttachments(w http.ResponseWriter, r *http.Request) error {
+	lr, gid, err := s.featureAndLayer(r)
+	if err != nil {
+		return err
+	}
+	atts, err := lr.db.Attachments(r.Context(), lr.t.LayerID, gid)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, len(atts))
+	for i, a := range atts {
+		out[i] = attachmentJSON(a)
+	}
+	writeJSON(w, 200, map[string]any{"attachments": out})
+	return nil
+}
+
+// uploadAttachment streams the request body (raw, with Content-Type and the
+// name query parameter, or multipart with an "attachment" or "file" part)
+// into the feature's attachments.
+func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request) error {
+	lr, gid, err := s.featureAndLayer(r)
+	if err != nil {
+		return err
+	}
+	meta, body, err := attachmentUpload(r)
+	if err != nil {
+		return err
+	}
+	meta.ParentGlobalID = gid
+	m, err := lr.db.PutAttachment(r.Context(), lr.t.LayerID, meta, body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, attachmentJSON(m))
+	return nil
+}
+
+// attachmentUpload reads the attachment's metadata and opens its content.
+func attachmentUpload(r *http.Request) (geodb.AttachmentMeta, io.Reader, error) {
+	q := r.URL.Query()
+	meta := geodb.AttachmentMeta{Name: q.Get("name"), Keywords: q.Get("keywords")}
+	ct := r.Header.Get("Content-Type")
+	mt, params, _ := mime.ParseMediaType(ct)
+	if mt == "multipart/form-data" {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return meta, nil, badRequest("body", "invalid multipart body: %v", err)
+		}
+		_ = params
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				return meta, nil, badRequest("attachment", "multipart body has no attachment or file part")
+			}
+			if err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return meta, nil, err
+				}
+				return meta, nil, badRequest("body", "invalid multipart body: %v", err)
+			}
+			switch part.FormName() {
+			case "attachment", "file":
+				if meta.Name == "" {
+					meta.Name = part.FileName()
+				}
+				meta.ContentType = part.Header.Get("Content-Type")
+				if meta.ContentType == "" {
+					meta.ContentType = "application/octet-stream"
+				}
+				if meta.Name == "" {
+					return meta, nil, badRequest("name", "the attachment needs a file name")
+				}
+				return meta, part, nil
+			case "keywords":
+				b, _ := io.ReadAll(io.LimitReader(part, 1024))
+				meta.Keywords = string(b)
+			}
+		}
+	}
+	if meta.Name == "" {
+		return meta, nil, badRequest("name", "the name query parameter is required")
+	}
+	if strings.ContainsAny(meta.Name, "/\\\x00") || len(meta.Name) > 255 {
+		return meta, nil, badRequest("name", "invalid attachment name")
+	}
+	if mt == "" {
+		return meta, nil, badRequest("Content-Type", "a Content-Type header is required")
+	}
+	meta.ContentType = mt
+	return meta, r.Body, nil
+}
+
+func (s *Server) attachmentMeta(r *http.Request) (*layerRef, geodb.AttachmentMeta, error) {
+	lr, gid, err := s.featureAndLayer(r)
+	if err != nil {
+		return nil, geodb.AttachmentMeta{}, err
+	}
+	aid, ok := geodb.NormalizeGlobalID(mux.Vars(r)["attachment"])
+	if !ok {
+		return nil, geodb.AttachmentMeta{}, notFound("attachment", "attachment ids are GlobalIDs")
+	}
+	m, err := lr.db.AttachmentByGlobalID(r.Context(), lr.t.LayerID, aid)
+	if err != nil {
+		if errors.Is(err, geodb.ErrNoAttachment) {
+			return nil, m, notFound("attachment", "no attachment %s", aid)
+		}
+		return nil, m, err
+	}
+	if m.ParentGlobalID != gid {
+		return nil, m, notFound("attachment", "no attachment %s on feature %s", aid, gid)
+	}
+	return lr, m, nil
+}
+
+// downloadAttachment streams an attachment with Content-Type,
+// Content-Length, an ETag (its SHA-256) and single-range support.
+func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request) error {
+	lr, m, err := s.attachmentMeta(r)
+	if err != nil {
+		return err
+	}
+	serveAttachment(w, r, lr.db, lr.t.LayerID, m, s)
+	return nil
+}
+
+func serveAttachment(w http.ResponseWriter, r *http.Request, db *geodb.DB, layerID int, m geodb.AttachmentMeta, s *Server) {
+	h := w.Header()
+	h.Set("Content-Type", m.ContentType)
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("ETag", `"`+m.SHA256+`"`)
+	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": m.Name}))
+	start, end := int64(0), m.Size-1
+	status := http.StatusOK
+	if rg := r.Header.Get("Range"); rg != "" && m.Size > 0 {
+		a, b, ok := parseRange(rg, m.Size)
+		if !ok {
+			h.Set("Content-Range", fmt.Sprintf("bytes */%d", m.Size))
+			writeError(w, &Error{Status: http.StatusRequestedRangeNotSatisfiable, Code: "badRange", Field: "Range", Message: "range not satisfiable"})
+			return
+		}
+		start, end, status = a, b, http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", a, b, m.Size))
+	}
+	h.Set("Content-Length", strconv.FormatInt(end-start+1, 10))
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	rw := &rangeWriter{w: w, skip: start, left: end - start + 1}
+	if _, err := db.ReadAttachment(r.Context(), layerID, m.GlobalID, rw); err != nil {
+		s.log.Error("attachment read failed", "attachment", m.GlobalID, "err", err)
+		panic(http.ErrAbortHandler) // the client must see a broken transfer
+	}
+}
+
+// parseRange parses one "bytes=" range against size.
+func parseRange(h string, size int64) (int64, int64, bool) {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	a, b, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return 0, 0, false
+	}
+	if a == "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, 0, false
+		}
+		if n > size {
+			n = size
+		}
+		return size - n, size - 1, true
+	}
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 || start >= size {
+		return 0, 0, false
+	}
+	end := size - 1
+	if b != "" {
+		e, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || e < start {
+			return 0, 0, false
+		}
+		if e < end {
+			end = e
+		}
+	}
+	return start, end, true
+}
+
+// rangeWriter passes on bytes skip..skip+left and discards the rest.
+type rangeWriter struct {
+	w    io.Writer
+	skip int64
+	left int64
+}
+
+func (rw *rangeWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	if rw.skip > 0 {
+		if int64(len(p)) <= rw.skip {
+			rw.skip -= int64(len(p))
+			return n, nil
+		}
+		p = p[rw.skip:]
+		rw.skip = 0
+	}
+	if int64(len(p)) > rw.left {
+		p = p[:rw.left]
+	}
+	if len(p) > 0 {
+		if _, err := rw.w.Write(p); err != nil {
+			return 0, err
+		}
+		rw.left -= int64(len(p))
+	}
+	return n, nil
+}
+
+func (s *Server) deleteAttachment(w http.ResponseWriter, r *http.Request) error {
+	lr, m, err := s.attachmentMeta(r)
+	if err != nil {
+		return err
+	}
+	if err := lr.db.DeleteAttachment(r.Context(), lr.t.LayerID, m.GlobalID); err != nil {
+		return err
+	}
+	writeJSON(w, 200, map[string]any{"globalId": m.GlobalID, "deleted": true})
+	return nil
+}

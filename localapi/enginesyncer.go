@@ -1,0 +1,201 @@
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	stdsync "sync"
+
+	"github.com/offlined/offlined/geodb"
+	editsync "github.com/offlined/offlined/sync"
+)
+
+// EngineSyncer implements Syncer with one sync engine per GeoPackage,
+// publishing "sync/<map>" events. Background syncs run under the context
+// given to NewEngineSyncer; Wait waits for them.
+type EngineSyncer struct {
+	reg    *Registry
+	client editsync.Client
+	hub    *Hub
+	log    *slog.Logger
+	ctx    context.Context
+
+	mu      stdsync.Mutex
+	engines map[*geodb.DB]*editsync.Engine
+	wg      stdsync.WaitGroup
+}
+
+// NewEngineSyncer returns a Syncer using client for every map in reg.
+func NewEngineSyncer(ctx context.Context, reg *Registry, client editsync.Client, hub *Hub, log *slog.Logger) *EngineSyncer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &EngineSyncer{reg: reg, client: client, hub: hub, log: log, ctx: ctx, engines: map[*geodb.DB]*editsync.Engine{}}
+}
+
+func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync.Engine, error) {
+	db, err := e.reg.FeatureStore(ctx, mapID, svc)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if eng := e.engines[db]; eng != nil {
+		return eng, nil
+	}
+	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log})
+	e.engines[db] = eng
+	return eng, nil
+}
+
+// ServiceResult is the outcome of syncing one service of a map.
+type ServiceResult struct {
+	Service string           `json:"service"`
+	Report  *editsync.Report `json:"report,omitempty"`
+	Error   string           `json:"error,omitempty"`
+}
+
+// Sync implements Syncer.
+func (e *EngineSyncer) Sync(ctx context.Context, mapID string) (any, error) {
+	mi, err := e.reg.Get(ctx, mapID)
+	if err != nil {
+		return nil, err
+	}
+	topic := "sync/" + mapID
+	var out []ServiceResult
+	for _, svc := range mi.Services {
+		eng, err := e.engine(ctx, mapID, svc)
+		if err != nil {
+			return nil, err
+		}
+		e.hub.Publish(topic, "started", map[string]string{"service": svc})
+		rep, err := eng.Sync(ctx)
+		res := ServiceResult{Service: svc, Report: rep}
+		if err != nil {
+			res.Error = err.Error()
+			e.log.Warn("sync failed", "map", mapID, "service", svc, "err", err)
+			e.hub.Publish(topic, "failed", res)
+		} else {
+			e.hub.Publish(topic, "finished", res)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// SyncAsync starts Sync in the background.
+func (e *EngineSyncer) SyncAsync(mapID string) error {
+	if _, err := e.reg.Get(e.ctx, mapID); err != nil {
+		return err
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.Sync(e.ctx, mapID)
+	}()
+	return nil
+}
+
+// SyncAll syncs every registered map (the daemon's interval).
+func (e *EngineSyncer) SyncAll(ctx context.Context) {
+	maps, err := e.reg.List(ctx)
+	if err != nil {
+		e.log.Warn("sync: list maps", "err", err)
+		return
+	}
+	for _, m := range maps {
+		if ctx.Err() != nil {
+			return
+		}
+		e.Sync(ctx, m.ID)
+	}
+}
+
+// Wait waits for background syncs.
+func (e *EngineSyncer) Wait() { e.wg.Wait() }
+
+// Status implements Syncer.
+func (e *EngineSyncer) Status(ctx context.Context, mapID string) (any, error) {
+	mi, err := e.reg.Get(ctx, mapID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]editsync.Status{}
+	for _, svc := range mi.Services {
+		db, err := e.reg.FeatureStore(ctx, mapID, svc)
+		if err != nil {
+			return nil, err
+		}
+		st, err := editsync.ReadStatus(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("sync status of %s: %w", svc, err)
+		}
+		out[svc] = st
+	}
+	return out, nil
+}
+
+// Conflicts implements Syncer.
+func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]ConflictInfo, error) {
+	mi, err := e.reg.Get(ctx, mapID)
+	if err != nil {
+		return nil, err
+	}
+	var out []ConflictInfo
+	for _, svc := range mi.Services {
+		db, err := e.reg.FeatureStore(ctx, mapID, svc)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := db.Conflicts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			out = append(out, ConflictInfo{ID: svc + ":" + strconv.FormatInt(c.ID, 10), Service: svc, Table: c.Table, GlobalID: c.GlobalID,
+				LocalOp: string(c.LocalOp), ServerOp: string(c.ServerOp), LocalVersion: rawOrNil(c.LocalVersion),
+				ServerVersion: rawOrNil(c.ServerVersion), Resolution: c.Resolution, DetectedAt: c.DetectedAt})
+		}
+	}
+	return out, nil
+}
+
+func rawOrNil(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// Resolve implements Syncer.
+func (e *EngineSyncer) Resolve(ctx context.Context, mapID, conflictID, choice string) error {
+	svc, n, _ := strings.Cut(conflictID, ":")
+	id, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
+		return notFound("conflict", "no conflict %q", conflictID)
+	}
+	cs, err := e.Conflicts(ctx, mapID)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, c := range cs {
+		if c.ID == conflictID {
+			found = true
+			if c.Resolution != "pending" {
+				return &Error{Status: 409, Code: "alreadyResolved", Field: "conflict", Message: "conflict " + conflictID + " was resolved as " + c.Resolution}
+			}
+		}
+	}
+	if !found {
+		return notFound("conflict", "no conflict %q", conflictID)
+	}
+	eng, err := e.engine(ctx, mapID, svc)
+	if err != nil {
+		return err
+	}
+	return eng.ResolveConflict(ctx, id, choice)
+}

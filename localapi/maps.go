@@ -1,0 +1,89 @@
+package localapi
+
+import (
+	"embed"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+//go:embed openapi.json
+var openapiFS embed.FS
+
+func (s *Server) getOpenAPI(w http.ResponseWriter, r *http.Request) error {
+	b, err := openapiFS.ReadFile("openapi.json")
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+	return nil
+}
+
+// getStatus reports the daemon's state (never secrets).
+func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
+	maps, err := s.reg.List(r.Context())
+	if err != nil {
+		return err
+	}
+	st := map[string]any{
+		"version": s.opts.Version, "started": s.started.UTC().Format(time.RFC3339),
+		"uptimeSeconds": int64(time.Since(s.started).Seconds()), "maps": len(maps),
+		"portal": s.opts.Portal != nil, "sync": s.opts.Sync != nil, "jobs": s.opts.Jobs != nil,
+		"pendingUnregister": len(s.reg.Pending()),
+	}
+	if s.opts.Jobs != nil {
+		jobs, err := s.opts.Jobs.List(r.Context())
+		if err != nil {
+			return err
+		}
+		counts := map[string]int{}
+		for _, j := range jobs {
+			counts[j.State]++
+		}
+		st["jobStates"] = counts
+	}
+	writeJSON(w, 200, st)
+	return nil
+}
+
+func (s *Server) listMaps(w http.ResponseWriter, r *http.Request) error {
+	maps, err := s.reg.List(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, map[string]any{"maps": maps})
+	return nil
+}
+
+func (s *Server) getMap(w http.ResponseWriter, r *http.Request) error {
+	mi, err := s.reg.Get(r.Context(), mux.Vars(r)["map"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, mi)
+	return nil
+}
+
+func (s *Server) getDocument(name string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		b, err := s.reg.Document(r.Context(), mux.Vars(r)["map"], name)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+		return nil
+	}
+}
+
+// deleteMap removes a map; its replicas are unregistered (or queued).
+func (s *Server) deleteMap(w http.ResponseWriter, r *http.Request) error {
+	id := mux.Vars(r)["map"]
+	if err := s.reg.Delete(r.Context(), id); err != nil {
+		return err
+	}
+	writeJSON(w, 200, map[string]any{"id": id, "deleted": true, "pendingUnregister": len(s.reg.Pending())})
+	return nil
+}

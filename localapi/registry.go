@@ -1,0 +1,436 @@
+package localapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	stdsync "sync"
+	"time"
+
+	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/tiles"
+)
+
+// RegistryFile is the name of the registry of offline maps in the data root.
+const RegistryFile = "registry.json"
+
+// validID is the form of map ids (directory names under packages/).
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// MapInfo describes a registered offline map.
+type MapInfo struct {
+	ID         string      `json:"id"`
+	Title      string      `json:"title"`
+	Registered time.Time   `json:"registered"`
+	Complete   bool        `json:"complete"` // package.json present
+	Services   []string    `json:"services"`
+	Layers     []LayerInfo `json:"layers"`
+	TileLayers []string    `json:"tileLayers"`
+	Dir        string      `json:"-"`
+}
+
+// LayerInfo describes one layer or table of an offline map.
+type LayerInfo struct {
+	ID             string `json:"id"` // "<service>.<layer id>"
+	Service        string `json:"service"`
+	LayerID        int    `json:"layerId"`
+	Name           string `json:"name"`
+	Type           string `json:"type"` // Feature Layer or Table
+	GeometryType   string `json:"geometryType,omitempty"`
+	HasAttachments bool   `json:"hasAttachments"`
+}
+
+// Unregisterer unregisters a replica on its feature service (deleting a
+// map must not leave replicas behind). *arcgis.Client implements it.
+type Unregisterer interface {
+	UnregisterReplica(ctx context.Context, svcURL, replicaID string) error
+}
+
+// PendingUnregister is a replica whose unregistration failed (offline) and is
+// retried later.
+type PendingUnregister struct {
+	ServiceURL string `json:"serviceUrl"`
+	ReplicaID  string `json:"replicaId"`
+}
+
+type registryDoc struct {
+	Maps    []regEntry          `json:"maps"`
+	Pending []PendingUnregister `json:"pendingUnregister,omitempty"`
+}
+
+type regEntry struct {
+	ID         string    `json:"id"`
+	Registered time.Time `json:"registered"`
+}
+
+// Registry is the set of offline maps under <root>/packages/<id>/, recorded
+// in <root>/registry.json. It opens GeoPackages and MBTiles lazily and keeps
+// them open until Close. It is safe for concurrent use.
+type Registry struct {
+	root  string
+	log   *slog.Logger
+	unreg Unregisterer
+	gopts geodb.Options
+
+	mu      stdsync.Mutex
+	doc     registryDoc
+	dbs     map[string]*geodb.DB // key: file path
+	stores  map[string]*tiles.Store
+	deleted map[string]bool
+}
+
+// RegistryOptions configure a Registry.
+type RegistryOptions struct {
+	Logger       *slog.Logger
+	Unregisterer Unregisterer // nil: replicas are queued, never unregistered
+	GeoDB        geodb.Options
+}
+
+// OpenRegistry opens the registry in root, registering package directories
+// found under packages/ that it does not list yet (sideloaded packages).
+func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{root: root, log: o.Logger, unreg: o.Unregisterer, gopts: o.GeoDB,
+		dbs: map[string]*geodb.DB{}, stores: map[string]*tiles.Store{}, deleted: map[string]bool{}}
+	if err := os.MkdirAll(filepath.Join(root, "packages"), 0o700); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, RegistryFile))
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("registry: %w", err)
+	default:
+		if err := json.Unmarshal(b, &r.doc); err != nil {
+			return nil, fmt.Errorf("registry %s: %w", RegistryFile, err)
+		}
+	}
+	ents, err := os.ReadDir(filepath.Join(root, "packages"))
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	changed := false
+	for _, e := range ents {
+		if e.IsDir() && validID.MatchString(e.Name()) && !r.has(e.Name()) {
+			r.doc.Maps = append(r.doc.Maps, regEntry{ID: e.Name(), Registered: time.Now().UTC()})
+			changed = true
+		}
+	}
+	// Entries whose directory vanished are dropped.
+	r.doc.Maps = slices.DeleteFunc(r.doc.Maps, func(m regEntry) bool {
+		_, err := os.Stat(r.Dir(m.ID))
+		if err != nil {
+			changed = true
+		}
+		return err != nil
+	})
+	if changed {
+		if err := r.saveLocked(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Root returns the data root.
+func (r *Registry) Root() string { return r.root }
+
+// Dir returns the package directory of map id.
+func (r *Registry) Dir(id string) string { return filepath.Join(r.root, "packages", id) }
+
+func (r *Registry) has(id string) bool {
+	return slices.ContainsFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
+}
+
+func (r *Registry) saveLocked() error {
+	b, err := json.MarshalIndent(r.doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(r.root, RegistryFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(r.root, RegistryFile))
+}
+
+// Register records the package directory packages/<id> (written by an
+// offline job or copied onto the device).
+func (r *Registry) Register(id string) error {
+	if !validID.MatchString(id) {
+		return badRequest("id", "invalid map id %q", id)
+	}
+	if _, err := os.Stat(r.Dir(id)); err != nil {
+		return fmt.Errorf("register %s: %w", id, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.has(id) {
+		return nil
+	}
+	r.doc.Maps = append(r.doc.Maps, regEntry{ID: id, Registered: time.Now().UTC()})
+	delete(r.deleted, id)
+	return r.saveLocked()
+}
+
+// List returns every registered map, sorted by id.
+func (r *Registry) List(ctx context.Context) ([]MapInfo, error) {
+	r.mu.Lock()
+	ents := slices.Clone(r.doc.Maps)
+	r.mu.Unlock()
+	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
+	out := make([]MapInfo, 0, len(ents))
+	for _, e := range ents {
+		mi, err := r.info(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mi)
+	}
+	return out, nil
+}
+
+// Get returns one map (ErrNotFound when unknown).
+func (r *Registry) Get(ctx context.Context, id string) (MapInfo, error) {
+	r.mu.Lock()
+	i := slices.IndexFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
+	var e regEntry
+	if i >= 0 {
+		e = r.doc.Maps[i]
+	}
+	r.mu.Unlock()
+	if i < 0 {
+		return MapInfo{}, notFound("map", "no offline map %q", id)
+	}
+	return r.info(ctx, e)
+}
+
+func (r *Registry) info(ctx context.Context, e regEntry) (MapInfo, error) {
+	dir := r.Dir(e.ID)
+	mi := MapInfo{ID: e.ID, Title: e.ID, Registered: e.Registered, Dir: dir, Services: []string{}, Layers: []LayerInfo{}, TileLayers: []string{}}
+	if b, err := os.ReadFile(filepath.Join(dir, "package.json")); err == nil {
+		mi.Complete = true
+		var m struct {
+			Title string `json:"title"`
+		}
+		if json.Unmarshal(b, &m) == nil && m.Title != "" {
+			mi.Title = m.Title
+		}
+	}
+	gpkgs, _ := filepath.Glob(filepath.Join(dir, "data", "*.gpkg"))
+	sort.Strings(gpkgs)
+	for _, p := range gpkgs {
+		svc := strings.TrimSuffix(filepath.Base(p), ".gpkg")
+		mi.Services = append(mi.Services, svc)
+		db, err := r.FeatureStore(ctx, e.ID, svc)
+		if err != nil {
+			return MapInfo{}, err
+		}
+		for _, t := range db.Tables() {
+			li := LayerInfo{ID: svc + "." + strconv.Itoa(t.LayerID), Service: svc, LayerID: t.LayerID, Name: t.Layer.Name,
+				Type: t.Layer.Type, HasAttachments: t.AttachTable != ""}
+			if t.GeomCol != "" {
+				li.GeometryType = t.Layer.GeometryType
+			}
+			mi.Layers = append(mi.Layers, li)
+		}
+	}
+	mbt, _ := filepath.Glob(filepath.Join(dir, "tiles", "*.mbtiles"))
+	sort.Strings(mbt)
+	for _, p := range mbt {
+		mi.TileLayers = append(mi.TileLayers, strings.TrimSuffix(filepath.Base(p), ".mbtiles"))
+	}
+	return mi, nil
+}
+
+// Document returns a JSON document of the package: "package.json" (the
+// manifest) or "map.json" (the offline web map).
+func (r *Registry) Document(ctx context.Context, id, name string) (json.RawMessage, error) {
+	if _, err := r.Get(ctx, id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(r.Dir(id), name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, notFound("map", "map %q has no %s (incomplete package)", id, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("%s of map %s is not valid JSON", name, id)
+	}
+	return b, nil
+}
+
+// FeatureStore returns the open GeoPackage of service svc of map id.
+func (r *Registry) FeatureStore(ctx context.Context, id, svc string) (*geodb.DB, error) {
+	if !validID.MatchString(id) || !validID.MatchString(svc) {
+		return nil, notFound("service", "no service %q in map %q", svc, id)
+	}
+	p := filepath.Join(r.Dir(id), "data", svc+".gpkg")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.deleted[id] || !r.has(id) {
+		return nil, notFound("map", "no offline map %q", id)
+	}
+	if db := r.dbs[p]; db != nil {
+		return db, nil
+	}
+	if _, err := os.Stat(p); err != nil {
+		return nil, notFound("service", "no service %q in map %q", svc, id)
+	}
+	db, err := geodb.Open(ctx, p, r.gopts)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	r.dbs[p] = db
+	return db, nil
+}
+
+// TileStore returns the open MBTiles of tile layer name of map id.
+func (r *Registry) TileStore(ctx context.Context, id, name string) (*tiles.Store, error) {
+	if !validID.MatchString(id) || !validID.MatchString(name) {
+		return nil, notFound("tileLayer", "no tile layer %q in map %q", name, id)
+	}
+	p := filepath.Join(r.Dir(id), "tiles", name+".mbtiles")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.deleted[id] || !r.has(id) {
+		return nil, notFound("map", "no offline map %q", id)
+	}
+	if st := r.stores[p]; st != nil {
+		return st, nil
+	}
+	if _, err := os.Stat(p); err != nil {
+		return nil, notFound("tileLayer", "no tile layer %q in map %q", name, id)
+	}
+	st, err := tiles.OpenStore(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	r.stores[p] = st
+	return st, nil
+}
+
+// ResourceDir returns the vector tile resources directory of a tile layer
+// (tiles/<layer>/resources).
+func (r *Registry) ResourceDir(id, name string) string {
+	return filepath.Join(r.Dir(id), "tiles", name, "resources")
+}
+
+// Delete unregisters the map's replicas (queueing those that fail), closes
+// its stores and removes its directory.
+func (r *Registry) Delete(ctx context.Context, id string) error {
+	mi, err := r.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	var reps []PendingUnregister
+	for _, svc := range mi.Services {
+		db, err := r.FeatureStore(ctx, id, svc)
+		if err != nil {
+			return err
+		}
+		rep, err := db.Replica(ctx)
+		if err != nil || rep == nil || rep.ReplicaID == "" {
+			continue
+		}
+		u, _, _ := db.Meta(ctx, "offlined_sync_config")
+		var cfg struct {
+			ServiceURL string `json:"serviceUrl"`
+		}
+		json.Unmarshal([]byte(u), &cfg)
+		if cfg.ServiceURL == "" {
+			var svcDoc struct {
+				URL string `json:"url"`
+			}
+			if raw, _ := db.Service(ctx); raw != nil {
+				json.Unmarshal(raw, &svcDoc)
+			}
+			cfg.ServiceURL = svcDoc.URL
+		}
+		reps = append(reps, PendingUnregister{ServiceURL: cfg.ServiceURL, ReplicaID: rep.ReplicaID})
+	}
+	r.mu.Lock()
+	r.deleted[id] = true
+	prefix := r.Dir(id) + string(filepath.Separator)
+	for p, db := range r.dbs {
+		if strings.HasPrefix(p, prefix) {
+			db.Close()
+			delete(r.dbs, p)
+		}
+	}
+	for p, st := range r.stores {
+		if strings.HasPrefix(p, prefix) {
+			st.Close()
+			delete(r.stores, p)
+		}
+	}
+	r.doc.Maps = slices.DeleteFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
+	r.doc.Pending = append(r.doc.Pending, reps...)
+	err = r.saveLocked()
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(r.Dir(id)); err != nil {
+		return fmt.Errorf("delete map %s: %w", id, err)
+	}
+	r.RetryUnregister(ctx)
+	return nil
+}
+
+// Pending returns the replicas still to be unregistered.
+func (r *Registry) Pending() []PendingUnregister {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.doc.Pending)
+}
+
+// RetryUnregister tries to unregister every queued replica; those that fail
+// stay queued.
+func (r *Registry) RetryUnregister(ctx context.Context) {
+	if r.unreg == nil {
+		return
+	}
+	for _, p := range r.Pending() {
+		if p.ServiceURL == "" {
+			continue
+		}
+		if err := r.unreg.UnregisterReplica(ctx, p.ServiceURL, p.ReplicaID); err != nil {
+			r.log.Warn("unregister replica failed; kept queued", "service", p.ServiceURL, "replica", p.ReplicaID, "err", err)
+			continue
+		}
+		r.mu.Lock()
+		r.doc.Pending = slices.DeleteFunc(r.doc.Pending, func(q PendingUnregister) bool { return q == p })
+		r.saveLocked()
+		r.mu.Unlock()
+	}
+}
+
+// Close closes every open store.
+func (r *Registry) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	for p, db := range r.dbs {
+		errs = append(errs, db.Close())
+		delete(r.dbs, p)
+	}
+	for p, st := range r.stores {
+		errs = append(errs, st.Close())
+		delete(r.stores, p)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,176 @@
+// Package localapi is offlined's HTTP API for field apps on the device:
+// JSON routes under /api/v1 (maps, features as GeoJSON, attachments, tiles,
+// jobs and sync with Server-Sent Events), an ArcGIS FeatureServer-compatible
+// subset under /arcgis/rest/services for existing GIS clients, and the
+// middleware that keeps it safe on a shared device (Bearer token, loopback
+// Host check, closed CORS, body limits).
+//
+// Parts backed by packages still being built are reached through small
+// interfaces (Jobs, Syncer, Planner, Portal) the daemon wires.
+package localapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	stdsync "sync"
+	"time"
+
+	"github.com/gorilla/mux"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Token is the API token every request must carry (required).
+	Token string
+	// Registry holds the offline maps (required).
+	Registry *Registry
+	// Hub carries job and sync events (nil: a new hub).
+	Hub *Hub
+	// Jobs, Sync, Planner and Portal back their routes; nil answers 501.
+	Jobs    Jobs
+	Sync    Syncer
+	Planner Planner
+	Portal  Portal
+	// AllowedHosts are extra Host names accepted besides loopback names
+	// (only for a TLS listener on another address).
+	AllowedHosts []string
+	// CORSOrigins are the origins allowed to call the API from a browser.
+	CORSOrigins []string
+	// MaxBodyBytes limits request bodies (default 1 MiB);
+	// MaxAttachmentBytes limits attachment uploads (default 256 MiB).
+	MaxBodyBytes       int64
+	MaxAttachmentBytes int64
+	// MaxPageSize caps features per page (default 10000).
+	MaxPageSize int
+	// KeepAlive is the SSE comment interval (default 15 s).
+	KeepAlive time.Duration
+	Logger    *slog.Logger
+	Version   string
+}
+
+// Server is the local API handler.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	reg     *Registry
+	hub     *Hub
+	router  *mux.Router
+	handler http.Handler
+	routes  []Route
+	started time.Time
+	formats stdsync.Map // *tiles.Store → MBTiles format
+}
+
+// Route is one registered method and path template.
+type Route struct {
+	Method string
+	Path   string
+}
+
+// New returns a Server.
+func New(o Options) (*Server, error) {
+	if o.Token == "" {
+		return nil, errors.New("localapi: a token is required")
+	}
+	if o.Registry == nil {
+		return nil, errors.New("localapi: a registry is required")
+	}
+	if o.Hub == nil {
+		o.Hub = NewHub(0)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.MaxAttachmentBytes <= 0 {
+		o.MaxAttachmentBytes = 256 << 20
+	}
+	if o.MaxPageSize <= 0 {
+		o.MaxPageSize = 10000
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = 15 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: o, log: o.Logger, reg: o.Registry, hub: o.Hub, router: mux.NewRouter(), started: time.Now()}
+	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &Error{Status: http.StatusNotFound, Code: "notFound", Field: "path", Message: "no such route"})
+	})
+	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: "methodNotAllowed", Field: "method", Message: "method not allowed on this route"})
+	})
+	s.routesAPI()
+	s.routesArcGIS()
+	s.handler = s.guard(s.router)
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Routes returns every registered route.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// Hub returns the event hub.
+func (s *Server) Hub() *Hub { return s.hub }
+
+// handle registers h for method and path and records the route.
+func (s *Server) handle(method, path string, h func(http.ResponseWriter, *http.Request) error) {
+	s.routes = append(s.routes, Route{Method: method, Path: path})
+	s.router.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			ae := toAPIError(err)
+			if ae.Status >= 500 {
+				s.log.Error("request failed", "path", r.URL.Path, "err", err)
+			}
+			writeError(w, ae)
+		}
+	})).Methods(method)
+}
+
+func (s *Server) routesAPI() {
+	const m = "/api/v1/maps/{map}"
+	const f = m + "/layers/{layer}/features"
+	const t = m + "/tiles/{tileLayer}"
+	s.handle("GET", "/api/v1/status", s.getStatus)
+	s.handle("GET", "/api/v1/openapi.json", s.getOpenAPI)
+	s.handle("GET", "/api/v1/portal/webmaps", s.searchWebMaps)
+	s.handle("POST", "/api/v1/capabilities", s.postCapabilities)
+	s.handle("POST", "/api/v1/parameters", s.postParameters)
+	s.handle("POST", "/api/v1/overrides", s.postOverrides)
+	s.handle("GET", "/api/v1/jobs", s.listJobs)
+	s.handle("POST", "/api/v1/jobs", s.createJob)
+	s.handle("GET", "/api/v1/jobs/{job}", s.getJob)
+	s.handle("POST", "/api/v1/jobs/{job}/pause", s.jobAction("pause"))
+	s.handle("POST", "/api/v1/jobs/{job}/resume", s.jobAction("resume"))
+	s.handle("POST", "/api/v1/jobs/{job}/cancel", s.jobAction("cancel"))
+	s.handle("GET", "/api/v1/jobs/{job}/events", s.jobEvents)
+	s.handle("GET", "/api/v1/maps", s.listMaps)
+	s.handle("GET", m, s.getMap)
+	s.handle("DELETE", m, s.deleteMap)
+	s.handle("GET", m+"/manifest", s.getDocument("package.json"))
+	s.handle("GET", m+"/webmap", s.getDocument("map.json"))
+	s.handle("GET", m+"/layers", s.listLayers)
+	s.handle("GET", m+"/layers/{layer}", s.getLayer)
+	s.handle("GET", f, s.queryFeatures)
+	s.handle("POST", f, s.createFeatures)
+	s.handle("GET", f+"/{feature}", s.getFeature)
+	s.handle("PATCH", f+"/{feature}", s.updateFeature)
+	s.handle("DELETE", f+"/{feature}", s.deleteFeature)
+	s.handle("GET", f+"/{feature}/attachments", s.listAttachments)
+	s.handle("POST", f+"/{feature}/attachments", s.uploadAttachment)
+	s.handle("GET", f+"/{feature}/attachments/{attachment}", s.downloadAttachment)
+	s.handle("DELETE", f+"/{feature}/attachments/{attachment}", s.deleteAttachment)
+	s.handle("GET", t+"/tilejson", s.getTileJSON)
+	s.handle("GET", t+"/style", s.getStyle)
+	s.handle("GET", t+"/sprites/{sprite}", s.getSprite)
+	s.handle("GET", t+"/fonts/{fontstack}/{range}", s.getGlyphs)
+	s.handle("GET", t+"/{z:[0-9]+}/{x:[0-9]+}/{y}", s.getTile)
+	s.handle("POST", m+"/sync", s.postSync)
+	s.handle("GET", m+"/sync", s.getSync)
+	s.handle("GET", m+"/sync/events", s.syncEvents)
+	s.handle("GET", m+"/conflicts", s.listConflicts)
+	s.handle("POST", m+"/conflicts/{conflict}/resolve", s.resolveConflict)
+}

@@ -1,0 +1,165 @@
+package localapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+// ConflictInfo is one recorded conflict of an offline map.
+type ConflictInfo struct {
+	ID            string `json:"id"` // "<service>:<n>"
+	Service       string `json:"service"`
+	Table         string `json:"table"`
+	GlobalID      string `json:"globalId"`
+	LocalOp       string `json:"localOp"`
+	ServerOp      string `json:"serverOp"`
+	LocalVersion  any    `json:"localVersion"`
+	ServerVersion any    `json:"serverVersion"`
+	Resolution    string `json:"resolution"`
+	DetectedAt    string `json:"detectedAt"`
+}
+
+// Syncer syncs offline maps with their services. EngineSyncer implements it
+// with the sync package's engine.
+type Syncer interface {
+	// Sync syncs every feature store of the map and returns a report per
+	// service.
+	Sync(ctx context.Context, mapID string) (any, error)
+	// Status returns the sync status per service.
+	Status(ctx context.Context, mapID string) (any, error)
+	Conflicts(ctx context.Context, mapID string) ([]ConflictInfo, error)
+	// Resolve settles a conflict held for review: choice "device" or "server".
+	Resolve(ctx context.Context, mapID, conflictID, choice string) error
+}
+
+func (s *Server) syncer() (Syncer, error) {
+	if s.opts.Sync == nil {
+		return nil, &Error{Status: http.StatusNotImplemented, Code: "notAvailable", Message: "sync is not available (no portal credentials configured)"}
+	}
+	return s.opts.Sync, nil
+}
+
+// postSync runs a sync. With wait=false it starts it in the background (its
+// events go to sync/events) and answers 202.
+func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
+	sy, err := s.syncer()
+	if err != nil {
+		return err
+	}
+	id := mux.Vars(r)["map"]
+	if _, err := s.reg.Get(r.Context(), id); err != nil {
+		return err
+	}
+	wait := true
+	if v := r.URL.Query().Get("wait"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return badRequest("wait", "wait must be true or false")
+		}
+		wait = b
+	}
+	if !wait {
+		bg, ok := sy.(interface{ SyncAsync(mapID string) error })
+		if !ok {
+			return badRequest("wait", "background sync is not available")
+		}
+		if err := bg.SyncAsync(id); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"map": id, "started": true})
+		return nil
+	}
+	rep, err := sy.Sync(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, map[string]any{"map": id, "services": rep})
+	return nil
+}
+
+func (s *Server) getSync(w http.ResponseWriter, r *http.Request) error {
+	sy, err := s.syncer()
+	if err != nil {
+		return err
+	}
+	id := mux.Vars(r)["map"]
+	if _, err := s.reg.Get(r.Context(), id); err != nil {
+		return err
+	}
+	st, err := sy.Status(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, map[string]any{"map": id, "services": st})
+	return nil
+}
+
+func (s *Server) syncEvents(w http.ResponseWriter, r *http.Request) error {
+	id := mux.Vars(r)["map"]
+	if _, err := s.reg.Get(r.Context(), id); err != nil {
+		return err
+	}
+	s.hub.serveSSE(r.Context(), w, r, "sync/"+id, s.opts.KeepAlive)
+	return nil
+}
+
+func (s *Server) listConflicts(w http.ResponseWriter, r *http.Request) error {
+	sy, err := s.syncer()
+	if err != nil {
+		return err
+	}
+	id := mux.Vars(r)["map"]
+	if _, err := s.reg.Get(r.Context(), id); err != nil {
+		return err
+	}
+	cs, err := sy.Conflicts(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if q := r.URL.Query().Get("resolution"); q != "" {
+		var keep []ConflictInfo
+		for _, c := range cs {
+			if c.Resolution == q {
+				keep = append(keep, c)
+			}
+		}
+		cs = keep
+	}
+	if cs == nil {
+		cs = []ConflictInfo{}
+	}
+	writeJSON(w, 200, map[string]any{"conflicts": cs})
+	return nil
+}
+
+func (s *Server) resolveConflict(w http.ResponseWriter, r *http.Request) error {
+	sy, err := s.syncer()
+	if err != nil {
+		return err
+	}
+	v := mux.Vars(r)
+	if _, err := s.reg.Get(r.Context(), v["map"]); err != nil {
+		return err
+	}
+	var body struct {
+		Choice string `json:"choice"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		return err
+	}
+	if body.Choice != "device" && body.Choice != "server" {
+		return badRequest("choice", "choice must be device or server")
+	}
+	if svc, n, ok := strings.Cut(v["conflict"], ":"); !ok || svc == "" || n == "" {
+		return notFound("conflict", "conflict ids look like <service>:<n>")
+	}
+	if err := sy.Resolve(r.Context(), v["map"], v["conflict"], body.Choice); err != nil {
+		return err
+	}
+	writeJSON(w, 200, map[string]any{"id": v["conflict"], "resolution": body.Choice})
+	return nil
+}

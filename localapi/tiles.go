@@ -1,0 +1,220 @@
+package localapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/offlined/offlined/tiles"
+)
+
+var tileContentTypes = map[string]string{
+	"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp",
+	"pbf": "application/vnd.mapbox-vector-tile", "mvt": "application/vnd.mapbox-vector-tile",
+}
+
+// baseURL is the absolute URL prefix of the request's host.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) tileStore(r *http.Request) (*tiles.Store, string, error) {
+	v := mux.Vars(r)
+	st, err := s.reg.TileStore(r.Context(), v["map"], v["tileLayer"])
+	if err != nil {
+		return nil, "", err
+	}
+	format, err := s.tileFormat(r, st)
+	return st, format, err
+}
+
+// tileFormat returns the store's MBTiles format (cached per store).
+func (s *Server) tileFormat(r *http.Request, st *tiles.Store) (string, error) {
+	if f, ok := s.formats.Load(st); ok {
+		return f.(string), nil
+	}
+	md, err := st.Metadata(r.Context())
+	if err != nil {
+		return "", err
+	}
+	f := md["format"]
+	s.formats.Store(st, f)
+	return f, nil
+}
+
+func (s *Server) getTileJSON(w http.ResponseWriter, r *http.Request) error {
+	st, format, err := s.tileStore(r)
+	if err != nil {
+		return err
+	}
+	v := mux.Vars(r)
+	ext := format
+	if ext == "" {
+		ext = "png"
+	}
+	u := fmt.Sprintf("%s/api/v1/maps/%s/tiles/%s/{z}/{x}/{y}.%s", baseURL(r), v["map"], v["tileLayer"], ext)
+	tj, err := st.TileJSON(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, tj)
+	return nil
+}
+
+// getTile serves z/x/y (XYZ, y from the top; an extension is optional).
+func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
+	v := mux.Vars(r)
+	z, _ := strconv.Atoi(v["z"])
+	x, _ := strconv.Atoi(v["x"])
+	ystr, _, _ := strings.Cut(v["y"], ".")
+	y, err := strconv.Atoi(ystr)
+	if err != nil || y < 0 {
+		return badRequest("y", "y must be a non-negative integer")
+	}
+	if z > 30 || x >= 1<<z || y >= 1<<z {
+		return badRequest("z", "tile %d/%d/%d is outside the grid", z, x, y)
+	}
+	st, format, err := s.tileStore(r)
+	if err != nil {
+		return err
+	}
+	data, err := st.Tile(r.Context(), z, x, y)
+	if errors.Is(err, tiles.ErrTileNotFound) {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	if ct := tileContentTypes[format]; ct != "" {
+		h.Set("Content-Type", ct)
+	} else {
+		h.Set("Content-Type", "application/octet-stream")
+	}
+	if len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b {
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("Cache-Control", "private, max-age=86400")
+	w.Write(data)
+	return nil
+}
+
+// getStyle serves the vector tile layer's style with its sources, sprite and
+// glyphs pointing at this API.
+func (s *Server) getStyle(w http.ResponseWriter, r *http.Request) error {
+	st, _, err := s.tileStore(r)
+	if err != nil {
+		return err
+	}
+	v := mux.Vars(r)
+	b, err := os.ReadFile(filepath.Join(s.reg.ResourceDir(v["map"], v["tileLayer"]), "styles", "root.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return notFound("tileLayer", "tile layer %q has no style (not a vector tile layer)", v["tileLayer"])
+	}
+	if err != nil {
+		return err
+	}
+	style, err := tiles.ParseStyle(b)
+	if err != nil {
+		return err
+	}
+	md, err := st.Metadata(r.Context())
+	if err != nil {
+		return err
+	}
+	minz, _ := strconv.Atoi(md["minzoom"])
+	maxz, err := strconv.Atoi(md["maxzoom"])
+	if err != nil {
+		maxz = 22
+	}
+	base := fmt.Sprintf("%s/api/v1/maps/%s/tiles/%s", baseURL(r), v["map"], v["tileLayer"])
+	writeJSON(w, 200, style.LocalStyle(base, minz, maxz))
+	return nil
+}
+
+var spriteName = regexp.MustCompile(`^sprite(@[1-4]x)?\.(json|png)$`)
+
+func (s *Server) getSprite(w http.ResponseWriter, r *http.Request) error {
+	v := mux.Vars(r)
+	if _, err := s.reg.TileStore(r.Context(), v["map"], v["tileLayer"]); err != nil {
+		return err
+	}
+	name := v["sprite"]
+	if !spriteName.MatchString(name) {
+		return notFound("sprite", "no sprite %q (sprite[.@2x].json|png)", name)
+	}
+	return s.serveResource(w, filepath.Join(s.reg.ResourceDir(v["map"], v["tileLayer"]), "sprites", name), "sprite")
+}
+
+var glyphRange = regexp.MustCompile(`^([0-9]+)-([0-9]+)\.pbf$`)
+
+func (s *Server) getGlyphs(w http.ResponseWriter, r *http.Request) error {
+	v := mux.Vars(r)
+	if _, err := s.reg.TileStore(r.Context(), v["map"], v["tileLayer"]); err != nil {
+		return err
+	}
+	m := glyphRange.FindStringSubmatch(v["range"])
+	if m == nil {
+		return badRequest("range", "glyph range must look like 0-255.pbf")
+	}
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[2])
+	if a%256 != 0 || b != a+255 || a > 65280 {
+		return badRequest("range", "glyph range must be a 256-codepoint block")
+	}
+	fs := v["fontstack"]
+	if fs == "" || strings.ContainsAny(fs, "/\\\x00") || strings.HasPrefix(fs, ".") {
+		return badRequest("fontstack", "invalid font stack")
+	}
+	// A stack "A,B" is served from the first font that has the range.
+	dir := filepath.Join(s.reg.ResourceDir(v["map"], v["tileLayer"]), "fonts")
+	for _, font := range append([]string{fs}, strings.Split(fs, ",")...) {
+		p := filepath.Join(dir, strings.TrimSpace(font), v["range"])
+		if _, err := os.Stat(p); err == nil {
+			return s.serveResource(w, p, "range")
+		}
+	}
+	return notFound("range", "no glyphs %s for %q", v["range"], fs)
+}
+
+func (s *Server) serveResource(w http.ResponseWriter, p, field string) error {
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return notFound(field, "no such resource")
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case strings.HasSuffix(p, ".json"):
+		if !json.Valid(b) {
+			return fmt.Errorf("resource %s is not valid JSON", filepath.Base(p))
+		}
+		w.Header().Set("Content-Type", "application/json")
+	case strings.HasSuffix(p, ".png"):
+		w.Header().Set("Content-Type", "image/png")
+	default:
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		if bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Write(b)
+	return nil
+}
