@@ -118,7 +118,7 @@ func TestCoverMatchesBruteForce(t *testing.T) {
 			LODs:             []arcgis.LOD{{Level: 0, Resolution: 4000}, {Level: 1, Resolution: 1500}, {Level: 2, Resolution: 333.3}}}),
 	}
 	for name, s := range grids {
-		for iter := 0; iter < 60; iter++ {
+		for iter := 0; iter < 40; iter++ {
 			cx, cy := rng.Float64()*4e6-2e6, rng.Float64()*4e6-2e6
 			rad := math.Exp(rng.Float64()*4) * 2e4
 			poly := orb.Polygon{randomStar(rng, cx, cy, rad, 3+rng.Intn(30))}

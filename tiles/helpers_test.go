@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"hash/crc32"
 	"database/sql"
 	"fmt"
 	"image"
@@ -33,17 +35,27 @@ func pngTile(z, row, col int) []byte {
 	return b
 }
 
-func makePNG(z, row, col int) []byte {
-	img := image.NewNRGBA(image.Rect(0, 0, 256, 256))
-	c := color.NRGBA{uint8(z * 20), uint8(row * 7), uint8(col * 13), 255}
-	for i := 0; i < len(img.Pix); i += 4 {
-		img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
-	}
-	// A mark so every tile differs even when colours wrap.
-	img.Set(row%256, col%256, color.NRGBA{255, 255, 255, 255})
+var basePNG = func() []byte {
+	pal := color.Palette{color.NRGBA{40, 120, 200, 255}, color.NRGBA{255, 255, 255, 255}}
+	img := image.NewPaletted(image.Rect(0, 0, 256, 256), pal)
 	var b bytes.Buffer
-	_ = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&b, img)
+	_ = png.Encode(&b, img)
 	return b.Bytes()
+}()
+
+// makePNG returns a valid 256×256 PNG unique to the key: a shared image with
+// a tEXt chunk naming the tile inserted before IEND.
+func makePNG(z, row, col int) []byte {
+	text := []byte(fmt.Sprintf("tile\x00%d/%d/%d", z, row, col))
+	chunk := make([]byte, 0, 12+len(text))
+	chunk = binary.BigEndian.AppendUint32(chunk, uint32(len(text)))
+	chunk = append(chunk, "tEXt"...)
+	chunk = append(chunk, text...)
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
+	iend := len(basePNG) - 12
+	out := append([]byte(nil), basePNG[:iend]...)
+	out = append(out, chunk...)
+	return append(out, basePNG[iend:]...)
 }
 
 // fakeTiles is an ArcGIS-like tile endpoint /tile/{level}/{row}/{col} that
