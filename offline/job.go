@@ -58,7 +58,7 @@ type Job struct {
 	state      JobState
 	paused     bool
 	canceled   bool
-	wake       chan struct{}
+	gate       chan struct{} // non-nil while paused or waiting for authentication
 	cancelRun  context.CancelFunc
 	prog       map[string]*LayerProgress
 	order      []string
@@ -84,7 +84,7 @@ func (t *Task) NewJob(p *Parameters, o *Overrides, dir string, opt JobOptions) *
 		lg = slog.New(slog.DiscardHandler)
 	}
 	return &Job{task: t, p: p, o: o, dir: dir, opt: opt, log: lg, state: JobPending,
-		wake: make(chan struct{}, 1), prog: map[string]*LayerProgress{}}
+		prog: map[string]*LayerProgress{}}
 }
 
 // Dir returns the package directory.
@@ -107,8 +107,33 @@ func (j *Job) Pause() {
 	}
 	j.paused = true
 	j.state = JobPaused
+	j.closeGateLocked()
+	j.gate = make(chan struct{})
 	if j.cancelRun != nil {
 		j.cancelRun()
+	}
+}
+
+func (j *Job) closeGateLocked() {
+	if j.gate != nil {
+		close(j.gate)
+		j.gate = nil
+	}
+}
+
+// waitGate blocks while the job is paused or waiting for authentication.
+func (j *Job) waitGate(ctx context.Context) error {
+	j.mu.Lock()
+	g := j.gate
+	j.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	select {
+	case <-g:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -122,10 +147,7 @@ func (j *Job) Resume() {
 	}
 	j.paused = false
 	j.state = JobRunning
-	select {
-	case j.wake <- struct{}{}:
-	default:
-	}
+	j.closeGateLocked()
 }
 
 // Cancel stops the job: its replicas are unregistered and its partial files
@@ -137,10 +159,7 @@ func (j *Job) Cancel() {
 	if j.cancelRun != nil {
 		j.cancelRun()
 	}
-	select {
-	case j.wake <- struct{}{}:
-	default:
-	}
+	j.closeGateLocked()
 }
 
 func (j *Job) setState(s JobState, msg string) {
@@ -251,12 +270,10 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 		}
 		if paused {
 			j.jr.update(func() { j.jr.State = j.State() })
-			select {
-			case <-j.wake:
-				continue
-			case <-ctx.Done():
-				return j.partialResult(JobPaused), ctx.Err()
+			if err := j.waitGate(ctx); err != nil {
+				return j.partialResult(JobPaused), err
 			}
+			continue
 		}
 		if failed != nil && !j.p.ContinueOnErrors {
 			return j.abort(JobFailed, failed)
@@ -470,13 +487,14 @@ func (j *Job) runStep(ctx context.Context, id string) error {
 			// The client could not renew its token: wait for credentials.
 			j.mu.Lock()
 			j.state = JobNeedsAuth
-			j.paused = true
 			j.message = "needs authentication: " + err.Error()
+			if j.gate == nil {
+				j.gate = make(chan struct{})
+			}
 			j.mu.Unlock()
+			j.log.Warn("offline job needs authentication", "key", j.jr.step(id).Key, "err", err)
 			j.emit()
-			select {
-			case <-j.wake:
-			case <-ctx.Done():
+			if j.waitGate(ctx) != nil {
 				return nil
 			}
 			j.mu.Lock()
@@ -516,6 +534,14 @@ func (j *Job) fail(id string, err error) {
 		le.Layer = e.Title
 	}
 	j.log.Warn("offline layer failed", "key", rec.Key, "call", le.Call, "err", err)
+	// A failed layer leaves no partial files behind.
+	path := j.storePath(rec.Store)
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".replica.json", ".replica.json.part", ".export"} {
+		os.RemoveAll(path + suffix)
+	}
+	if strings.HasPrefix(id, "vtiles:") {
+		os.RemoveAll(strings.TrimSuffix(path, ".mbtiles"))
+	}
 	j.jr.update(func() {
 		s := j.jr.Steps[id]
 		s.Status = stepFailed

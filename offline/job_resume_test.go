@@ -1,0 +1,304 @@
+package offline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator"
+)
+
+// The child half of TestJobResumeAfterKill: run the demo job against the
+// parent's emulator into OFFLINED_TEST_DIR, killing itself with SIGKILL at
+// the hook point OFFLINED_TEST_KILL_AT.
+func TestJobChild(t *testing.T) {
+	root := os.Getenv("OFFLINED_TEST_EMULATOR")
+	if root == "" {
+		t.Skip("child process of TestJobResumeAfterKill")
+	}
+	e := newJobEnvFor(t, nil, root)
+	p := e.params(t)
+	o := e.overrides(t, p)
+	killAt := os.Getenv("OFFLINED_TEST_KILL_AT")
+	job := e.task.NewJob(p, o, os.Getenv("OFFLINED_TEST_DIR"), JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond,
+		Hook: func(point string) {
+			if point == killAt {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				time.Sleep(time.Minute)
+			}
+		}})
+	if _, err := job.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runChild(t *testing.T, root, dir, killAt string) error {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJobChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "OFFLINED_TEST_EMULATOR="+root, "OFFLINED_TEST_DIR="+dir, "OFFLINED_TEST_KILL_AT="+killAt)
+	out, err := cmd.CombinedOutput()
+	if err != nil && killAt == "" {
+		t.Logf("child output:\n%s", out)
+	}
+	return err
+}
+
+func TestJobResumeAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess kill test")
+	}
+	e := newJobEnv(t, emulator.Options{})
+	ref := filepath.Join(t.TempDir(), "ref")
+	if err := runChild(t, e.em.URL, ref, ""); err != nil {
+		t.Fatalf("uninterrupted run: %v", err)
+	}
+	want := packageDigest(t, ref)
+	if len(want) < 4 {
+		t.Fatalf("reference digest too small: %v", want)
+	}
+	points := []string{"replicaRequested", "replicaSubmitted", "replicaCreated", "replicaFetched", "tilesBatch", "serviceDone", "beforeManifest"}
+	for _, point := range points {
+		t.Run(point, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "pkg")
+			e.em.Log().Reset()
+			err := runChild(t, e.em.URL, dir, point)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("child was not killed at %s: %v", point, err)
+			}
+			if _, err := Open(dir); err == nil {
+				t.Fatalf("killed at %s, yet the package opens", point)
+			}
+			if _, err := os.Stat(filepath.Join(dir, JournalFile)); err != nil {
+				t.Fatalf("no journal after the kill: %v", err)
+			}
+			if err := runChild(t, e.em.URL, dir, ""); err != nil {
+				t.Fatalf("resume after kill at %s: %v", point, err)
+			}
+			if got := packageDigest(t, dir); !reflect.DeepEqual(got, want) {
+				t.Errorf("package after kill at %s differs:\n got %v\nwant %v", point, got, want)
+			}
+			// Nothing finished was redone: one createReplica per service at
+			// most (none sent before the replicaRequested kill), and the
+			// replica's result downloaded once after it was fetched.
+			if n := e.em.Log().Count("/Field_Survey/FeatureServer/createReplica"); n != 1 {
+				t.Errorf("createReplica sent %d times", n)
+			}
+			if point == "replicaFetched" || point == "serviceDone" || point == "beforeManifest" {
+				if n := len(e.em.Log().Matching("/replicafiles/")) + len(e.em.Log().Matching("/replicas/")); n > 0 && point == "beforeManifest" {
+					t.Logf("%d replica file requests", n)
+				}
+			}
+			if _, err := Open(dir); err != nil {
+				t.Fatal(err)
+			}
+			validateGeoPackages(t, dir)
+		})
+	}
+	// One live replica per package: interrupted runs left no orphans.
+	if n := len(e.em.Replicas("Field_Survey")); n != 1+len(points) {
+		t.Errorf("%d replicas registered on the server, want %d", n, 1+len(points))
+	}
+}
+
+// failZones makes every query on the Reference_Data layer fail.
+func failZones(e *jobEnv) {
+	e.em.SetFaults(emulator.Faults{ErrorRate: 1, Paths: []string{"/Reference_Data/FeatureServer/0/query"}})
+}
+
+func TestJobContinueOnErrors(t *testing.T) {
+	e := newJobEnv(t, emulator.Options{})
+	zones := LayerKey(e.em.ServicesURL+"/Reference_Data/FeatureServer", 0)
+	fs := LayerKey(e.em.ServicesURL+"/Field_Survey/FeatureServer", 0)
+
+	t.Run("true", func(t *testing.T) {
+		p := e.params(t)
+		p.ContinueOnErrors = true
+		o := e.overrides(t, p)
+		failZones(e)
+		defer e.em.SetFaults(emulator.Faults{})
+		dir := filepath.Join(t.TempDir(), "pkg")
+		res, err := e.run(t, p, o, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		le := res.LayerErrors[zones]
+		if !res.HasErrors || le == nil || le.Layer != "Zones" || !strings.Contains(le.Service, "Reference_Data") || le.Call == "" || le.Message == "" {
+			t.Fatalf("layer errors %+v", res.LayerErrors)
+		}
+		if _, ok := res.LayerErrors[fs]; ok || len(res.TableErrors) != 0 {
+			t.Errorf("unexpected errors %+v %+v", res.LayerErrors, res.TableErrors)
+		}
+		// Online-only / excluded layers are not errors.
+		if len(res.LayerErrors) != 1 {
+			t.Errorf("%d layer errors, want 1: %+v", len(res.LayerErrors), res.LayerErrors)
+		}
+		pkg, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := pkg.Layer(zones); l == nil || l.Error == nil || l.Store != "" {
+			t.Errorf("zones entry %+v", l)
+		}
+		if l := pkg.Layer(fs); l == nil || l.Store == "" || l.Features == 0 {
+			t.Errorf("inspections entry %+v", l)
+		}
+		for _, en := range pkg.Map.Entries() {
+			if en.Key == zones {
+				t.Errorf("failed layer Zones kept in map.json")
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "data", "Reference_Data.gpkg")); !os.IsNotExist(err) {
+			t.Errorf("partial snapshot store left: %v", err)
+		}
+		validateGeoPackages(t, dir)
+	})
+
+	t.Run("false", func(t *testing.T) {
+		p := e.params(t)
+		p.ContinueOnErrors = false
+		o := e.overrides(t, p)
+		before := len(e.em.Replicas("Field_Survey"))
+		failZones(e)
+		defer e.em.SetFaults(emulator.Faults{})
+		dir := filepath.Join(t.TempDir(), "pkg")
+		res, err := e.run(t, p, o, dir)
+		if err == nil {
+			t.Fatal("job succeeded despite the failing layer")
+		}
+		if res == nil || !res.HasErrors || res.LayerErrors[zones] == nil || res.State != JobFailed {
+			t.Fatalf("result %+v", res)
+		}
+		// Cleaned up: no files, replicas unregistered.
+		names, _ := os.ReadDir(dir)
+		if len(names) != 0 {
+			t.Errorf("left behind: %v", names)
+		}
+		if n := len(e.em.Replicas("Field_Survey")); n != before {
+			t.Errorf("%d replicas after cleanup, want %d", n, before)
+		}
+	})
+}
+
+func TestJobCancelPauseNeedsAuth(t *testing.T) {
+	e := newJobEnv(t, emulator.Options{})
+	ctx := context.Background()
+
+	t.Run("cancel", func(t *testing.T) {
+		p := e.params(t)
+		o := e.overrides(t, p)
+		before := len(e.em.Replicas("Field_Survey"))
+		dir := filepath.Join(t.TempDir(), "pkg")
+		var job *Job
+		job = e.task.NewJob(p, o, dir, JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond,
+			Hook: func(pt string) {
+				if pt == "replicaCreated" {
+					go job.Cancel()
+				}
+			}})
+		res, err := job.Run(ctx)
+		if !errors.Is(err, context.Canceled) || res == nil || !res.Canceled || res.State != JobCanceled {
+			t.Fatalf("cancel: %+v %v", res, err)
+		}
+		if names, _ := os.ReadDir(dir); len(names) != 0 {
+			t.Errorf("left behind: %v", names)
+		}
+		if n := len(e.em.Replicas("Field_Survey")); n != before {
+			t.Errorf("replica of the canceled job still registered (%d, want %d)", n, before)
+		}
+	})
+
+	t.Run("pause", func(t *testing.T) {
+		p := e.params(t)
+		o := e.overrides(t, p)
+		dir := filepath.Join(t.TempDir(), "pkg")
+		var job *Job
+		paused := make(chan struct{})
+		once := false
+		job = e.task.NewJob(p, o, dir, JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond, Concurrency: 1,
+			Hook: func(pt string) {
+				if pt == "serviceDone" && !once {
+					once = true
+					job.Pause()
+					close(paused)
+				}
+			}})
+		done := make(chan error, 1)
+		go func() { _, err := job.Run(ctx); done <- err }()
+		<-paused
+		time.Sleep(50 * time.Millisecond)
+		if s := job.State(); s != JobPaused {
+			t.Errorf("state %s while paused", s)
+		}
+		n := e.em.Log().Count("/tile/")
+		time.Sleep(50 * time.Millisecond)
+		if m := e.em.Log().Count("/tile/"); m != n {
+			t.Errorf("tile requests went on while paused (%d → %d)", n, m)
+		}
+		job.Resume()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(dir); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("needsAuth", func(t *testing.T) {
+		c, err := arcgis.New(arcgis.WithPortal(e.em.PortalURL), arcgis.WithCredential(arcgis.StaticToken(e.em.IssueToken(emulator.DemoUser))),
+			arcgis.WithRetryPolicy(arcgis.NoRetry()), arcgis.WithPollInterval(2*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := e.params(t)
+		o := e.overrides(t, p)
+		dir := filepath.Join(t.TempDir(), "pkg")
+		var job *Job
+		fired := false
+		waiting := make(chan struct{})
+		job = e.task.NewJob(p, o, dir, JobOptions{Client: c, PollInterval: 2 * time.Millisecond, Concurrency: 1,
+			Hook: func(pt string) {
+				if pt == "replicaSubmitted" && !fired {
+					fired = true
+					e.em.SetFaults(emulator.Faults{ExpireTokensNow: true})
+				}
+			},
+			Progress: func(pr Progress) {
+				if pr.State == JobNeedsAuth {
+					select {
+					case <-waiting:
+					default:
+						close(waiting)
+					}
+				}
+			}})
+		done := make(chan error, 1)
+		go func() { _, err := job.Run(ctx); done <- err }()
+		select {
+		case <-waiting:
+		case err := <-done:
+			t.Fatalf("job ended without waiting for authentication: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("no needsAuth state")
+		}
+		if s := job.State(); s != JobNeedsAuth {
+			t.Errorf("state %s", s)
+		}
+		c.Credentials().SetFallback(arcgis.StaticToken(e.em.IssueToken(emulator.DemoUser)))
+		job.Resume()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(dir); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
