@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -62,8 +63,17 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 		var edits []arcgis.LayerEdits
 		for _, le := range j.Edits {
 			x := arcgis.LayerEdits{ID: le.ID}
-			if le.Features != nil {
-				x.Adds, x.Updates, x.Deletes = le.Features.Adds, le.Features.Updates, le.Features.DeleteIDs
+			if fe := le.Features; fe != nil {
+				var err error
+				if x.Adds, err = decodeFeatures(fe.Adds); err != nil {
+					return nil, err
+				}
+				if x.Updates, err = decodeFeatures(fe.Updates); err != nil {
+					return nil, err
+				}
+				for _, d := range fe.DeleteIDs {
+					x.Deletes = append(x.Deletes, d)
+				}
 			}
 			if a := le.Attachments; a != nil && len(a.Adds)+len(a.Updates)+len(a.DeleteIDs) > 0 {
 				x.Attachments = &arcgis.ApplyAttachmentEdits{Adds: a.Adds, Updates: a.Updates, Deletes: a.DeleteIDs}
@@ -169,7 +179,7 @@ func (e *Engine) refreshSnapshot(ctx context.Context, cfg *Config, rep *Report) 
 		rep.Downloaded += len(lc.Updates) + len(lc.Deletes)
 		changes = append(changes, lc)
 	}
-	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{Layers: changes, Decide: e.decider(ctx, cfg, pend, nil)})
+	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{Layers: changes, Decide: e.decider(ctx, cfg, pend)})
 	rep.Conflicts += ar.Conflicts
 	return err
 }
@@ -181,4 +191,14 @@ func baseFeature(t *geodb.Table, base map[string]any) *arcgis.Feature {
 		f.Attributes[k] = t.EsriValue(k, v)
 	}
 	return f
+}
+
+func decodeFeatures(raws []json.RawMessage) ([]arcgis.Feature, error) {
+	out := make([]arcgis.Feature, len(raws))
+	for i, r := range raws {
+		if err := json.Unmarshal(r, &out[i]); err != nil {
+			return nil, fmt.Errorf("journaled feature: %w", err)
+		}
+	}
+	return out, nil
 }

@@ -12,28 +12,17 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 )
 
-const readdKey = "offlined_sync_readd"
-
-func loadReadd(ctx context.Context, db *geodb.DB) map[string]bool {
-	m := map[string]bool{}
-	if v, ok, _ := db.Meta(ctx, readdKey); ok {
-		_ = json.Unmarshal([]byte(v), &m)
-	}
-	return m
-}
-
 // buildJournal turns the pending change log into the exact edits to send.
 func (e *Engine) buildJournal(ctx context.Context, cfg *Config, p *pending) (*journal, error) {
 	j := &journal{ID: geodb.NewGlobalID(), UpTo: p.UpTo, Phase: phasePrepared, Started: time.Now().UTC(), Uploads: map[string]*upload{}}
 	j.KeepTables = append(j.KeepTables, p.Unknown...)
-	readd := loadReadd(ctx, e.db)
 	held := e.heldFields(ctx, cfg)
 	serverFields := e.serverFields(ctx)
-	byLayer := map[int]*arcgis.SyncLayerEdits{}
-	layerEdits := func(id int) *arcgis.SyncLayerEdits {
+	byLayer := map[int]*layerEdits{}
+	edits := func(id int) *layerEdits {
 		le := byLayer[id]
 		if le == nil {
-			le = &arcgis.SyncLayerEdits{ID: id}
+			le = &layerEdits{ID: id}
 			byLayer[id] = le
 		}
 		return le
@@ -61,16 +50,16 @@ func (e *Engine) buildJournal(ctx context.Context, cfg *Config, p *pending) (*jo
 				keepTable(pe.Table)
 				continue
 			}
-			if err := e.addAttachmentEdit(ctx, cfg, j, layerEdits(pe.Layer), pe); err != nil {
+			if err := e.addAttachmentEdit(ctx, cfg, j, edits(pe.Layer), pe); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		switch pe.op() {
 		case "delete":
-			le := layerEdits(pe.Layer)
+			le := edits(pe.Layer)
 			if le.Features == nil {
-				le.Features = &arcgis.FeatureChanges{}
+				le.Features = &featureEdits{}
 			}
 			le.Features.DeleteIDs = append(le.Features.DeleteIDs, pe.GlobalID)
 		case "add", "update":
@@ -79,9 +68,9 @@ func (e *Engine) buildJournal(ctx context.Context, cfg *Config, p *pending) (*jo
 	}
 	for layer, gids := range want {
 		t := e.db.TableByID(layer)
-		le := layerEdits(layer)
+		le := edits(layer)
 		if le.Features == nil {
-			le.Features = &arcgis.FeatureChanges{}
+			le.Features = &featureEdits{}
 		}
 		for i := 0; i < len(gids); i += 500 {
 			chunk := gids[i:min(i+500, len(gids))]
@@ -100,10 +89,14 @@ func (e *Engine) buildJournal(ctx context.Context, cfg *Config, p *pending) (*jo
 				if out == nil {
 					continue
 				}
-				if pe.op() == "add" || readd[gid] {
-					le.Features.Adds = append(le.Features.Adds, *out)
+				raw, err := json.Marshal(out)
+				if err != nil {
+					return nil, fmt.Errorf("encode feature %s: %w", gid, err)
+				}
+				if pe.op() == "add" {
+					le.Features.Adds = append(le.Features.Adds, raw)
 				} else {
-					le.Features.Updates = append(le.Features.Updates, *out)
+					le.Features.Updates = append(le.Features.Updates, raw)
 				}
 			}
 		}
@@ -175,7 +168,7 @@ func (e *Engine) outgoing(ctx context.Context, cfg *Config, t *geodb.Table, f *a
 
 // addAttachmentEdit adds one attachment change to le (content uploads are
 // recorded in j.Uploads and done before sending).
-func (e *Engine) addAttachmentEdit(ctx context.Context, cfg *Config, j *journal, le *arcgis.SyncLayerEdits, pe *pendingEdit) error {
+func (e *Engine) addAttachmentEdit(ctx context.Context, cfg *Config, j *journal, le *layerEdits, pe *pendingEdit) error {
 	if le.Attachments == nil {
 		le.Attachments = &arcgis.SyncAttachmentChanges{}
 	}

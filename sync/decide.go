@@ -18,10 +18,8 @@ const (
 	ResolutionPending = "pending" // overlapping fields held for review
 )
 
-// decider returns the per-conflict decision of the policy. readd, when
-// not nil, collects GlobalIDs the server deleted that the device keeps
-// (DeviceWins): they are sent as adds.
-func (e *Engine) decider(ctx context.Context, cfg *Config, p *pending, readd map[string]bool) func(table, gid string, localOp, serverOp geodb.Op, server *arcgis.Feature) geodb.SyncDecision {
+// decider returns the per-conflict decision of the policy.
+func (e *Engine) decider(ctx context.Context, cfg *Config, p *pending) func(table, gid string, localOp, serverOp geodb.Op, server *arcgis.Feature) geodb.SyncDecision {
 	keep := geodb.SyncDecision{Apply: false, Resolution: ResolutionDevice}
 	take := geodb.SyncDecision{Apply: true, DropLocal: true, Resolution: ResolutionServer}
 	return func(table, gid string, localOp, serverOp geodb.Op, server *arcgis.Feature) geodb.SyncDecision {

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -73,8 +74,12 @@ func failuresFromError(j *journal, ae *arcgis.Error) []EditFailure {
 			if le.Features == nil {
 				continue
 			}
-			for _, set := range [][]arcgis.Feature{le.Features.Adds, le.Features.Updates} {
-				for _, ft := range set {
+			for _, set := range [][]json.RawMessage{le.Features.Adds, le.Features.Updates} {
+				for _, raw := range set {
+					var ft arcgis.Feature
+					if json.Unmarshal(raw, &ft) != nil {
+						continue
+					}
 					for _, v := range ft.Attributes {
 						if s, ok := v.(string); ok && len(s) == 38 && strings.Contains(d, s) {
 							f.Layer, f.GlobalID = le.ID, s

@@ -26,7 +26,7 @@ type journal struct {
 	Phase   string    `json:"phase"`
 	Started time.Time `json:"started"`
 	// Edits are exactly what is (or was) sent.
-	Edits []arcgis.SyncLayerEdits `json:"edits"`
+	Edits []layerEdits `json:"edits"`
 	// KeepTables are tables whose rows ≤ UpTo are not acknowledged
 	// (download-only layers, attachments that are not uploaded).
 	KeepTables []string `json:"keepTables,omitempty"`
@@ -35,6 +35,30 @@ type journal struct {
 	// Readd are GlobalIDs whose update must be sent as an add (DeviceWins
 	// after a server delete).
 	Attempts int `json:"attempts"`
+}
+
+// layerEdits is one element of synchronizeReplica's edits with every
+// feature kept as its encoded JSON (a batch of 100k features stays a few
+// tens of MB instead of decoded maps).
+type layerEdits struct {
+	ID          int                           `json:"id"`
+	Features    *featureEdits                 `json:"features,omitempty"`
+	Attachments *arcgis.SyncAttachmentChanges `json:"attachments,omitempty"`
+}
+
+// featureEdits are adds, updates (encoded Esri JSON features) and deletes
+// by GlobalID.
+type featureEdits struct {
+	Adds      []json.RawMessage `json:"adds,omitempty"`
+	Updates   []json.RawMessage `json:"updates,omitempty"`
+	DeleteIDs []string          `json:"deleteIds,omitempty"`
+}
+
+func (f *featureEdits) count() int {
+	if f == nil {
+		return 0
+	}
+	return len(f.Adds) + len(f.Updates) + len(f.DeleteIDs)
 }
 
 // upload is the state of one attachment's content upload.
@@ -74,7 +98,7 @@ func saveJournal(ctx context.Context, db *geodb.DB, j *journal) error {
 
 func (j *journal) empty() bool {
 	for _, e := range j.Edits {
-		if e.Features != nil && len(e.Features.Adds)+len(e.Features.Updates)+len(e.Features.DeleteIDs) > 0 {
+		if e.Features.count() > 0 {
 			return false
 		}
 		if e.Attachments != nil && len(e.Attachments.Adds)+len(e.Attachments.Updates)+len(e.Attachments.DeleteIDs) > 0 {

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -25,36 +26,42 @@ func (e *Engine) reconcile(ctx context.Context, cfg *Config, j *journal) (int, e
 		lurl := arcgis.LayerURL(cfg.ServiceURL, le.ID)
 		if fc := le.Features; fc != nil {
 			var gids []string
-			for _, set := range [][]arcgis.Feature{fc.Adds, fc.Updates} {
-				for _, f := range set {
+			for _, set := range [][]json.RawMessage{fc.Adds, fc.Updates} {
+				for _, raw := range set {
+					var f arcgis.Feature
+					if err := json.Unmarshal(raw, &f); err != nil {
+						return landed, fmt.Errorf("journaled feature: %w", err)
+					}
 					gids = append(gids, gidOfFeature(t, &f))
 				}
 			}
-			for _, d := range fc.DeleteIDs {
-				gids = append(gids, fmt.Sprint(d))
-			}
+			gids = append(gids, fc.DeleteIDs...)
 			server, err := e.serverFeatures(ctx, lurl, t, gids)
 			if err != nil {
 				return landed, err
 			}
-			var adds, updates []arcgis.Feature
-			var dels []any
-			for _, f := range fc.Adds {
+			var adds, updates []json.RawMessage
+			var dels []string
+			for _, raw := range fc.Adds {
+				var f arcgis.Feature
+				_ = json.Unmarshal(raw, &f)
 				if _, ok := server[gidOfFeature(t, &f)]; ok {
 					landed++
 					continue
 				}
-				adds = append(adds, f)
+				adds = append(adds, raw)
 			}
-			for _, f := range fc.Updates {
+			for _, raw := range fc.Updates {
+				var f arcgis.Feature
+				_ = json.Unmarshal(raw, &f)
 				if sf, ok := server[gidOfFeature(t, &f)]; ok && sameFields(t, &f, sf) {
 					landed++
 					continue
 				}
-				updates = append(updates, f)
+				updates = append(updates, raw)
 			}
 			for _, d := range fc.DeleteIDs {
-				g, _ := geodb.NormalizeGlobalID(fmt.Sprint(d))
+				g, _ := geodb.NormalizeGlobalID(d)
 				if _, ok := server[g]; !ok {
 					landed++
 					continue

@@ -99,9 +99,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	keep = append(keep, e.heldKeys(ctx, cfg)...)
 	rep.Failed = len(failures)
 	for _, le := range j.Edits {
-		if le.Features != nil {
-			rep.Uploaded += len(le.Features.Adds) + len(le.Features.Updates) + len(le.Features.DeleteIDs)
-		}
+		rep.Uploaded += le.Features.count()
 	}
 	changes := e.toLayerChanges(cfg, res)
 	for _, lc := range changes {
@@ -118,8 +116,8 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{
 		Layers: changes, ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
 		AckThrough: j.UpTo, Keep: keep, KeepTables: j.KeepTables,
-		Decide:     e.decider(ctx, cfg, pend, nil),
-		DeleteMeta: []string{JournalKey, readdKey},
+		Decide:     e.decider(ctx, cfg, pend),
+		DeleteMeta: []string{JournalKey},
 	})
 	if err != nil {
 		return failures, err
@@ -132,13 +130,13 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 // synchronize calls synchronizeReplica with the stored generations (always
 // explicit, so a download lost with an answer is sent again) and waits for
 // async jobs.
-func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []arcgis.SyncLayerEdits, downloadOnly bool) (*arcgis.SyncResult, error) {
+func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []layerEdits, downloadOnly bool) (*arcgis.SyncResult, error) {
 	gen, gens, err := e.db.ServerGens(ctx)
 	if err != nil {
 		return nil, err
 	}
 	rb := cfg.rollback()
-	p := arcgis.SyncReplicaParams{ReplicaID: cfg.ReplicaID, Edits: edits, RollbackOnFailure: &rb, Async: cfg.Async,
+	p := arcgis.SyncReplicaParams{ReplicaID: cfg.ReplicaID, RollbackOnFailure: &rb, Async: cfg.Async,
 		DataFormat: "json", ReturnAttachmentsDataByURL: arcgis.Bool(true)}
 	if !cfg.Async {
 		p.TransportType = arcgis.TransportEmbedded
@@ -148,7 +146,6 @@ func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []arcgis.Sy
 		if err != nil {
 			return nil, err
 		}
-		p.Edits = nil
 		if int64(len(raw)) > cfg.EditsInlineMax {
 			// Large batches go up as a file (editsUploadID): servers bound
 			// the size of a form body.
@@ -230,20 +227,8 @@ func (e *Engine) downloadFirst(ctx context.Context, cfg *Config, pend *pending, 
 	for _, lc := range changes {
 		rep.Downloaded += len(lc.Adds) + len(lc.Updates) + len(lc.Deletes) + len(lc.AttachmentAdds) + len(lc.AttachmentUpdates) + len(lc.AttachmentDeletes)
 	}
-	// Decide runs inside the transaction, before SetMeta is written, so
-	// the re-add list it fills lands in the same commit.
-	readd := loadReadd(ctx, e.db)
-	meta := map[string]string{}
-	decide := e.decider(ctx, cfg, pend, readd)
 	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{Layers: changes, ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
-		Decide: func(table, gid string, localOp, serverOp geodb.Op, server *arcgis.Feature) geodb.SyncDecision {
-			d := decide(table, gid, localOp, serverOp, server)
-			if len(readd) > 0 {
-				b, _ := json.Marshal(readd)
-				meta[readdKey] = string(b)
-			}
-			return d
-		}, SetMeta: meta})
+		Decide: e.decider(ctx, cfg, pend)})
 	rep.Conflicts += ar.Conflicts
 	return err
 }
