@@ -1,0 +1,279 @@
+// Package config loads offlined's daemon configuration from a JSON file,
+// the environment and command-line flags (in that order of precedence,
+// flags last), and keeps the credentials file.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the daemon configuration.
+type Config struct {
+	// DataRoot holds the registry, packages/, jobs/, the API token and
+	// the credentials file.
+	DataRoot string `json:"dataRoot"`
+	// Listen is the API address (default 127.0.0.1:7878).
+	Listen string `json:"listen"`
+	// AllowRemote permits a non-loopback Listen address; TLSCert and TLSKey
+	// are then required.
+	AllowRemote bool     `json:"allowRemote"`
+	TLSCert     string   `json:"tlsCert"`
+	TLSKey      string   `json:"tlsKey"`
+	AllowedHost []string `json:"allowedHosts"`
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string `json:"corsOrigins"`
+	// Portal is the portal URL whose stored credentials the daemon uses.
+	Portal string `json:"portal"`
+	// SyncInterval between background syncs (0 disables them).
+	SyncInterval Duration `json:"syncInterval"`
+	// MaxBodyBytes and MaxAttachmentBytes limit request bodies.
+	MaxBodyBytes       int64 `json:"maxBodyBytes"`
+	MaxAttachmentBytes int64 `json:"maxAttachmentBytes"`
+	// LogFormat is text or json; LogLevel debug, info, warn or error.
+	LogFormat string `json:"logFormat"`
+	LogLevel  string `json:"logLevel"`
+}
+
+// Duration is a time.Duration written as "15m" in JSON.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "15m" or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n float64
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("duration must be a string like \"15m\" or seconds")
+		}
+		*d = Duration(n * float64(time.Second))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// FieldError names the setting (flag, environment variable or file key)
+// that is wrong.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// DefaultDataRoot is $XDG_DATA_HOME/offlined or ~/.local/share/offlined.
+func DefaultDataRoot(getenv func(string) string) string {
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "offlined")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "offlined")
+	}
+	return "offlined-data"
+}
+
+// Default returns the built-in defaults.
+func Default(getenv func(string) string) Config {
+	return Config{DataRoot: DefaultDataRoot(getenv), Listen: "127.0.0.1:7878", SyncInterval: Duration(15 * time.Minute),
+		MaxBodyBytes: 1 << 20, MaxAttachmentBytes: 256 << 20, LogFormat: "text", LogLevel: "info"}
+}
+
+// Env lists the environment variables Load reads.
+var Env = []string{"OFFLINED_CONFIG", "OFFLINED_DATA_ROOT", "OFFLINED_LISTEN", "OFFLINED_PORTAL", "OFFLINED_SYNC_INTERVAL",
+	"OFFLINED_LOG_FORMAT", "OFFLINED_LOG_LEVEL", "OFFLINED_CORS_ORIGINS", "OFFLINED_TLS_CERT", "OFFLINED_TLS_KEY",
+	"OFFLINED_ALLOW_REMOTE", "OFFLINED_MAX_BODY_BYTES", "OFFLINED_MAX_ATTACHMENT_BYTES"}
+
+// Flags are the flag values a FlagSet collects; Register binds them.
+type Flags struct {
+	fs                                        *flag.FlagSet
+	config, dataRoot, listen, portal, logFmt  string
+	logLevel, cors, tlsCert, tlsKey, interval string
+	allowRemote                               bool
+	maxBody, maxAttach                        int64
+}
+
+// Register adds the daemon flags to fs.
+func Register(fs *flag.FlagSet) *Flags {
+	f := &Flags{fs: fs}
+	fs.StringVar(&f.config, "config", "", "JSON configuration file (env OFFLINED_CONFIG)")
+	fs.StringVar(&f.dataRoot, "data", "", "data root directory (env OFFLINED_DATA_ROOT)")
+	fs.StringVar(&f.listen, "listen", "", "API listen address, default 127.0.0.1:7878 (env OFFLINED_LISTEN)")
+	fs.StringVar(&f.portal, "portal", "", "portal URL whose stored credentials to use (env OFFLINED_PORTAL)")
+	fs.StringVar(&f.interval, "sync-interval", "", "background sync interval, 0 to disable (env OFFLINED_SYNC_INTERVAL)")
+	fs.StringVar(&f.logFmt, "log-format", "", "log format: text or json (env OFFLINED_LOG_FORMAT)")
+	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (env OFFLINED_LOG_LEVEL)")
+	fs.StringVar(&f.cors, "cors-origins", "", "comma-separated browser origins allowed (env OFFLINED_CORS_ORIGINS)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (env OFFLINED_TLS_CERT)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file (env OFFLINED_TLS_KEY)")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback listen address (TLS required; env OFFLINED_ALLOW_REMOTE)")
+	fs.Int64Var(&f.maxBody, "max-body-bytes", 0, "request body limit (env OFFLINED_MAX_BODY_BYTES)")
+	fs.Int64Var(&f.maxAttach, "max-attachment-bytes", 0, "attachment upload limit (env OFFLINED_MAX_ATTACHMENT_BYTES)")
+	return f
+}
+
+// Load builds the configuration: defaults, then the file (-config or
+// OFFLINED_CONFIG), then the environment, then flags set on the command line.
+func (f *Flags) Load(getenv func(string) string) (Config, error) {
+	c := Default(getenv)
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	path := getenv("OFFLINED_CONFIG")
+	field := "OFFLINED_CONFIG"
+	if set["config"] {
+		path, field = f.config, "-config"
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, &FieldError{field, err.Error()}
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return c, &FieldError{field, "config file " + path + ": " + err.Error()}
+		}
+	}
+	type src struct {
+		flag, env string
+		fv        string
+		apply     func(string, string) error
+	}
+	str := func(dst *string) func(string, string) error {
+		return func(v, _ string) error { *dst = v; return nil }
+	}
+	list := func(dst *[]string) func(string, string) error {
+		return func(v, _ string) error {
+			*dst = nil
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					*dst = append(*dst, p)
+				}
+			}
+			return nil
+		}
+	}
+	i64 := func(dst *int64) func(string, string) error {
+		return func(v, name string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n <= 0 {
+				return &FieldError{name, "must be a positive number of bytes"}
+			}
+			*dst = n
+			return nil
+		}
+	}
+	srcs := []src{
+		{"data", "OFFLINED_DATA_ROOT", f.dataRoot, str(&c.DataRoot)},
+		{"listen", "OFFLINED_LISTEN", f.listen, str(&c.Listen)},
+		{"portal", "OFFLINED_PORTAL", f.portal, str(&c.Portal)},
+		{"log-format", "OFFLINED_LOG_FORMAT", f.logFmt, str(&c.LogFormat)},
+		{"log-level", "OFFLINED_LOG_LEVEL", f.logLevel, str(&c.LogLevel)},
+		{"tls-cert", "OFFLINED_TLS_CERT", f.tlsCert, str(&c.TLSCert)},
+		{"tls-key", "OFFLINED_TLS_KEY", f.tlsKey, str(&c.TLSKey)},
+		{"cors-origins", "OFFLINED_CORS_ORIGINS", f.cors, list(&c.CORSOrigins)},
+		{"sync-interval", "OFFLINED_SYNC_INTERVAL", f.interval, func(v, name string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return &FieldError{name, "must be a duration like 15m (0 disables)"}
+			}
+			c.SyncInterval = Duration(d)
+			return nil
+		}},
+		{"allow-remote", "OFFLINED_ALLOW_REMOTE", strconv.FormatBool(f.allowRemote), func(v, name string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return &FieldError{name, "must be true or false"}
+			}
+			c.AllowRemote = b
+			return nil
+		}},
+		{"max-body-bytes", "OFFLINED_MAX_BODY_BYTES", strconv.FormatInt(f.maxBody, 10), i64(&c.MaxBodyBytes)},
+		{"max-attachment-bytes", "OFFLINED_MAX_ATTACHMENT_BYTES", strconv.FormatInt(f.maxAttach, 10), i64(&c.MaxAttachmentBytes)},
+	}
+	for _, s := range srcs {
+		if v := getenv(s.env); v != "" {
+			if err := s.apply(v, s.env); err != nil {
+				return c, err
+			}
+		}
+		if set[s.flag] {
+			if err := s.apply(s.fv, "-"+s.flag); err != nil {
+				return c, err
+			}
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the configuration; errors name the setting.
+func (c Config) Validate() error {
+	if c.DataRoot == "" {
+		return &FieldError{"-data", "a data root is required"}
+	}
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return &FieldError{"-listen", "must be host:port: " + err.Error()}
+	}
+	if !IsLoopback(host) {
+		if !c.AllowRemote {
+			return &FieldError{"-listen", fmt.Sprintf("%s is not a loopback address; listening on it needs -allow-remote with -tls-cert and -tls-key", host)}
+		}
+		if c.TLSCert == "" || c.TLSKey == "" {
+			return &FieldError{"-tls-cert", "a non-loopback listen address requires TLS (-tls-cert and -tls-key)"}
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return &FieldError{"-tls-key", "-tls-cert and -tls-key go together"}
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return &FieldError{"-log-format", "must be text or json"}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return &FieldError{"-log-level", "must be debug, info, warn or error"}
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" || !(strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://")) {
+			return &FieldError{"-cors-origins", fmt.Sprintf("origin %q must be an http(s) origin (no wildcard)", o)}
+		}
+	}
+	if c.Portal != "" && !(strings.HasPrefix(c.Portal, "https://") || strings.HasPrefix(c.Portal, "http://")) {
+		return &FieldError{"-portal", "must be an http(s) URL"}
+	}
+	if c.MaxBodyBytes <= 0 || c.MaxAttachmentBytes <= 0 {
+		return &FieldError{"-max-body-bytes", "limits must be positive"}
+	}
+	return nil
+}
+
+// IsLoopback reports whether host (a name or an IP) is a loopback address.
+// An empty host (all interfaces) is not.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ErrNoCredentials is returned when no credentials are stored for a portal.
+var ErrNoCredentials = errors.New("no stored credentials")
