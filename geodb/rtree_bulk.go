@@ -57,6 +57,7 @@ func up32(d float64) float32 {
 }
 
 type rtBuilder struct {
+	rowids              *entrySorter // (feature id → leaf node) sorted by id before insert
 	ctx                 context.Context
 	tx                  *sql.Tx
 	nodeSize            int
@@ -103,7 +104,9 @@ func (b *rtBuilder) writeNode(nodeno int64, depth int, leaf bool, ents []rtEntry
 	for _, e := range ents {
 		var err error
 		if leaf {
-			_, err = b.rowid.ExecContext(b.ctx, e.id, nodeno)
+			// %_rowid is keyed by feature id; inserting in Z order would
+			// hit random pages, so collect and insert in id order later.
+			err = b.rowids.add(zEntry{z: uint64(e.id), e: rtEntry{id: nodeno}})
 		} else {
 			_, err = b.parent.ExecContext(b.ctx, e.id, nodeno)
 		}
@@ -129,7 +132,8 @@ func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64,
 			return err
 		}
 	}
-	b := &rtBuilder{ctx: ctx, tx: tx, nodeSize: nodeSize, next: 2, buf: make([]byte, nodeSize)}
+	b := &rtBuilder{ctx: ctx, tx: tx, nodeSize: nodeSize, next: 2, buf: make([]byte, nodeSize), rowids: newEntrySorter(runSize)}
+	defer b.rowids.close()
 	var err error
 	if b.node, err = tx.PrepareContext(ctx, fmt.Sprintf("INSERT INTO %s (nodeno, data) VALUES (?, ?)", qid(rt+"_node"))); err != nil {
 		return err
@@ -176,14 +180,14 @@ func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64,
 		return nil
 	}
 	for {
-		e, ok, err := srt.next()
+		z, ok, err := srt.next()
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		cur = append(cur, e)
+		cur = append(cur, z.e)
 		if len(cur) == rtreeMaxCells {
 			if err := flushLeaf(); err != nil {
 				return err
@@ -191,8 +195,10 @@ func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64,
 		}
 	}
 	if len(level) == 0 { // everything fits in the root leaf
-		_, err := b.writeNode(1, 0, true, cur)
-		return err
+		if _, err := b.writeNode(1, 0, true, cur); err != nil {
+			return err
+		}
+		return b.writeRowids()
 	}
 	if len(cur) > 0 {
 		if err := flushLeaf(); err != nil {
@@ -214,8 +220,26 @@ func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64,
 		level = up
 		depth++
 	}
-	_, err = b.writeNode(1, depth, false, level)
-	return err
+	if _, err = b.writeNode(1, depth, false, level); err != nil {
+		return err
+	}
+	return b.writeRowids()
+}
+
+// writeRowids inserts the collected %_rowid rows in feature-id order.
+func (b *rtBuilder) writeRowids() error {
+	if err := b.rowids.finish(); err != nil {
+		return err
+	}
+	for {
+		z, ok, err := b.rowids.next()
+		if err != nil || !ok {
+			return err
+		}
+		if _, err := b.rowid.ExecContext(b.ctx, int64(z.z), z.e.id); err != nil {
+			return err
+		}
+	}
 }
 
 // blobBounds returns a geometry blob's 2D bounds, using the header envelope
@@ -270,15 +294,89 @@ type zEntry struct {
 // defaultRunSize bounds the entries held in memory while sorting (4 MiB).
 const defaultRunSize = 1 << 17
 
-// entrySorter yields entries in Z order: from memory when they fit in one
-// run, otherwise by merging sorted runs spilled to a temporary file.
+// entrySorter sorts zEntries by key with bounded memory: runs of runSize
+// entries are sorted in memory; when there is more than one run they are
+// spilled to an unlinked temporary file and merged.
 type entrySorter struct {
-	mem   []zEntry
-	pos   int
-	file  *os.File
-	runs  []*bufio.Reader
-	heads []zEntry
-	live  []bool
+	runSize int
+	run     []zEntry
+	mem     []zEntry
+	pos     int
+	file    *os.File
+	offsets []int64
+	runs    []*bufio.Reader
+	heads   []zEntry
+	live    []bool
+}
+
+func newEntrySorter(runSize int) *entrySorter {
+	return &entrySorter{runSize: runSize, run: make([]zEntry, 0, min(runSize, 1<<12))}
+}
+
+func (s *entrySorter) sortRun() {
+	slices.SortFunc(s.run, func(a, b zEntry) int { return cmp.Compare(a.z, b.z) })
+}
+
+func (s *entrySorter) spill() error {
+	s.sortRun()
+	if s.file == nil {
+		f, err := os.CreateTemp("", "offlined-rtree-*.tmp")
+		if err != nil {
+			return err
+		}
+		os.Remove(f.Name()) // unlinked: gone when closed
+		s.file = f
+	}
+	off, err := s.file.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	s.offsets = append(s.offsets, off)
+	w := bufio.NewWriterSize(s.file, 1<<16)
+	var rec [32]byte
+	for _, z := range s.run {
+		encodeZ(rec[:], z)
+		w.Write(rec[:])
+	}
+	s.run = s.run[:0]
+	return w.Flush()
+}
+
+func (s *entrySorter) add(z zEntry) error {
+	s.run = append(s.run, z)
+	if len(s.run) >= s.runSize {
+		return s.spill()
+	}
+	return nil
+}
+
+// finish prepares iteration with next.
+func (s *entrySorter) finish() error {
+	if s.file == nil {
+		s.sortRun()
+		s.mem = s.run
+		return nil
+	}
+	if len(s.run) > 0 {
+		if err := s.spill(); err != nil {
+			return err
+		}
+	}
+	end, err := s.file.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	s.offsets = append(s.offsets, end)
+	for i := 0; i+1 < len(s.offsets); i++ {
+		r := bufio.NewReaderSize(io.NewSectionReader(s.file, s.offsets[i], s.offsets[i+1]-s.offsets[i]), 1<<15)
+		s.runs = append(s.runs, r)
+		s.heads = append(s.heads, zEntry{})
+		s.live = append(s.live, true)
+		if err := s.advance(i); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func sortEntries(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, runSize int) (*entrySorter, error) {
@@ -287,43 +385,18 @@ func sortEntries(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, run
 		return nil, err
 	}
 	defer rows.Close()
-	s := &entrySorter{}
+	s := newEntrySorter(runSize)
 	norm := func(v, lo, hi float64) uint32 {
 		if hi <= lo {
 			return 0
 		}
 		return uint32(math.Max(0, math.Min(65535, (v-lo)/(hi-lo)*65535)))
 	}
-	var offsets []int64
-	run := make([]zEntry, 0, runSize)
-	spill := func() error {
-		slices.SortFunc(run, func(a, b zEntry) int { return cmp.Compare(a.z, b.z) })
-		if s.file == nil {
-			f, err := os.CreateTemp("", "offlined-rtree-*.tmp")
-			if err != nil {
-				return err
-			}
-			os.Remove(f.Name()) // unlinked: gone when closed
-			s.file = f
-		}
-		off, err := s.file.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return err
-		}
-		offsets = append(offsets, off)
-		w := bufio.NewWriterSize(s.file, 1<<16)
-		var rec [32]byte
-		for _, z := range run {
-			encodeZ(rec[:], z)
-			w.Write(rec[:])
-		}
-		run = run[:0]
-		return w.Flush()
-	}
 	for rows.Next() {
 		var id int64
 		var b sql.RawBytes
 		if err := rows.Scan(&id, &b); err != nil {
+			s.close()
 			return nil, err
 		}
 		x0, x1, y0, y1, ok := blobBounds(b)
@@ -331,39 +404,18 @@ func sortEntries(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, run
 			continue
 		}
 		z := interleave(norm((x0+x1)/2, ext[0], ext[2]), norm((y0+y1)/2, ext[1], ext[3]))
-		run = append(run, zEntry{z, rtEntry{id, [4]float32{down32(x0), up32(x1), down32(y0), up32(y1)}}})
-		if len(run) == runSize {
-			if err := spill(); err != nil {
-				return nil, err
-			}
+		if err := s.add(zEntry{z, rtEntry{id, [4]float32{down32(x0), up32(x1), down32(y0), up32(y1)}}}); err != nil {
+			s.close()
+			return nil, err
 		}
 	}
 	if err := rows.Err(); err != nil {
+		s.close()
 		return nil, err
 	}
-	if s.file == nil {
-		slices.SortFunc(run, func(a, b zEntry) int { return cmp.Compare(a.z, b.z) })
-		s.mem = run
-		return s, nil
-	}
-	if len(run) > 0 {
-		if err := spill(); err != nil {
-			return nil, err
-		}
-	}
-	end, err := s.file.Seek(0, io.SeekCurrent)
-	if err != nil {
+	if err := s.finish(); err != nil {
+		s.close()
 		return nil, err
-	}
-	offsets = append(offsets, end)
-	for i := 0; i+1 < len(offsets); i++ {
-		r := bufio.NewReaderSize(io.NewSectionReader(s.file, offsets[i], offsets[i+1]-offsets[i]), 1<<15)
-		s.runs = append(s.runs, r)
-		s.heads = append(s.heads, zEntry{})
-		s.live = append(s.live, true)
-		if err := s.advance(i); err != nil {
-			return nil, err
-		}
 	}
 	return s, nil
 }
@@ -395,13 +447,13 @@ func (s *entrySorter) advance(i int) error {
 
 // next returns the next entry in Z order (a linear scan over the run heads:
 // there are few runs).
-func (s *entrySorter) next() (rtEntry, bool, error) {
+func (s *entrySorter) next() (zEntry, bool, error) {
 	if s.file == nil {
 		if s.pos >= len(s.mem) {
-			return rtEntry{}, false, nil
+			return zEntry{}, false, nil
 		}
 		s.pos++
-		return s.mem[s.pos-1].e, true, nil
+		return s.mem[s.pos-1], true, nil
 	}
 	best := -1
 	for i, ok := range s.live {
@@ -410,9 +462,9 @@ func (s *entrySorter) next() (rtEntry, bool, error) {
 		}
 	}
 	if best < 0 {
-		return rtEntry{}, false, nil
+		return zEntry{}, false, nil
 	}
-	e := s.heads[best].e
+	e := s.heads[best]
 	return e, true, s.advance(best)
 }
 

@@ -56,6 +56,10 @@ type SyncApply struct {
 	// pending local changes (after the acknowledgement). nil means
 	// ServerWins.
 	Decide func(table, globalID string, localOp, serverOp Op, server *arcgis.Feature) SyncDecision
+	// Stream, when set, is called inside the transaction after Layers with
+	// a function that applies one more chunk of changes; large downloads
+	// are applied chunk by chunk without being held in memory.
+	Stream func(ctx context.Context, apply func(LayerChanges) error) error
 	// SetMeta and DeleteMeta change offlined_meta in the same transaction.
 	SetMeta    map[string]string
 	DeleteMeta []string
@@ -87,6 +91,28 @@ func (db *DB) ApplySync(ctx context.Context, a SyncApply) (ApplyResult, error) {
 			}
 			if err := updateExtent(ctx, tx, t); err != nil {
 				return err
+			}
+		}
+		if a.Stream != nil {
+			touched := map[int]*Table{}
+			err := a.Stream(ctx, func(lc LayerChanges) error {
+				t, err := db.mustTable(lc.LayerID)
+				if err != nil {
+					return err
+				}
+				touched[t.LayerID] = t
+				if err := syncApplyLayer(ctx, tx, db, t, &lc, a.Decide, &res); err != nil {
+					return fmt.Errorf("layer %d: %w", lc.LayerID, err)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, t := range touched {
+				if err := updateExtent(ctx, tx, t); err != nil {
+					return err
+				}
 			}
 		}
 		if err := storeGensTx(ctx, tx, a.ReplicaServerGen, a.LayerServerGens); err != nil {

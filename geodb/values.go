@@ -49,6 +49,22 @@ var guidRe = regexp.MustCompile(`^\{?([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{
 // NormalizeGlobalID returns id in registry form {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}
 // (upper case, braces) and whether it is a valid GUID.
 func NormalizeGlobalID(id string) (string, bool) {
+	// Fast path for the registry form itself (what servers send).
+	if len(id) == 38 && id[0] == '{' && id[37] == '}' {
+		ok := true
+		for i := 1; i < 37; i++ {
+			c := id[i]
+			switch i {
+			case 9, 14, 19, 24:
+				ok = ok && c == '-'
+			default:
+				ok = ok && (c >= '0' && c <= '9' || c >= 'A' && c <= 'F')
+			}
+		}
+		if ok {
+			return id, true
+		}
+	}
 	m := guidRe.FindStringSubmatch(strings.TrimSpace(id))
 	if m == nil {
 		return "", false
