@@ -395,3 +395,5 @@ func jsonBody(v any) io.Reader {
 	b, _ := json.Marshal(v)
 	return bytes.NewReader(b)
 }
+
+func geodbQuery(layer, limit int) geodb.Query { return geodb.Query{LayerID: layer, Limit: limit} }
