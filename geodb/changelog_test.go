@@ -2,6 +2,7 @@ package geodb
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -121,5 +122,50 @@ func TestConcurrentReadersAndWriter(t *testing.T) {
 	}
 	if strings.Contains(db.Path(), "?") {
 		t.Fatal("path")
+	}
+}
+
+// Another process (sqlite3 CLI) writes while offlined writes: busy timeouts
+// serialise the writers, nothing is lost and every row is logged once.
+func TestConcurrentExternalWriter(t *testing.T) {
+	cli := needTool(t, "sqlite3")
+	db := loadedDB(t)
+	ctx := testCtx(t)
+	var script strings.Builder
+	script.WriteString("PRAGMA busy_timeout=10000;\n")
+	for i := 0; i < 150; i++ {
+		script.WriteString("INSERT INTO Notes (text) VALUES ('cli');\n")
+	}
+	done := make(chan error, 1)
+	go func() {
+		out, err := runCmd(cli, db.Path(), script.String())
+		if err != nil {
+			err = fmt.Errorf("%v: %s", err, out)
+		}
+		done <- err
+	}()
+	for i := 0; i < 50; i++ {
+		if _, err := db.Add(ctx, 4, arcgis.Feature{Attributes: map[string]any{"text": "go"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cli150, _ := db.Count(ctx, Query{LayerID: 4, Where: "text = 'cli'"})
+	go50, _ := db.Count(ctx, Query{LayerID: 4, Where: "text = 'go'"})
+	chs, err := db.Changes(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gids := map[string]bool{}
+	for _, c := range chs {
+		if c.Op != OpInsert || gids[c.GlobalID] || !registryGUID.MatchString(c.GlobalID) {
+			t.Fatalf("bad change %+v", c)
+		}
+		gids[c.GlobalID] = true
+	}
+	if cli150 != 150 || go50 != 50 || len(chs) != 200 {
+		t.Fatalf("cli %d, go %d, changes %d", cli150, go50, len(chs))
 	}
 }
