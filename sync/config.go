@@ -61,6 +61,11 @@ type Config struct {
 	// VerifyHash downloads uploaded attachments to check their SHA-256 (the
 	// size is always checked). nil means true.
 	VerifyHash *bool `json:"verifyHash,omitempty"`
+	// Embedded asks for the answer in the response body
+	// (esriTransportTypeEmbedded) instead of a result file. Files are
+	// streamed from disk (bounded memory); embedded answers are decoded
+	// whole.
+	Embedded bool `json:"embedded,omitempty"`
 	// EditsInlineMax is the size of the edits JSON above which it is
 	// uploaded as a file and named by editsUploadID (default 2 MiB).
 	EditsInlineMax int64 `json:"editsInlineMax,omitempty"`

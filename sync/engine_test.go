@@ -51,8 +51,25 @@ func assertOnServerOnce(t testing.TB, f *fixture, layer int, gids []string) {
 }
 
 func TestSyncEndToEndWithConcurrentServerEdits(t *testing.T) {
+	variants := []struct {
+		name  string
+		model string
+		cfg   func(*Config)
+	}{
+		{"perLayer result file", arcgis.SyncModelPerLayer, nil},
+		{"perLayer embedded", arcgis.SyncModelPerLayer, func(c *Config) { c.Embedded = true }},
+		{"perLayer async", arcgis.SyncModelPerLayer, func(c *Config) { c.Async = true }},
+		{"perReplica", arcgis.SyncModelPerReplica, nil},
+		{"per-layer directions", arcgis.SyncModelPerLayer, func(c *Config) { c.LayerDirections = map[int]string{1: arcgis.SyncDownload, 2: arcgis.SyncUpload} }},
+	}
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) { testEndToEnd(t, v.model, v.cfg) })
+	}
+}
+
+func testEndToEnd(t *testing.T, model string, mod func(*Config)) {
 	ctx := context.Background()
-	f := newFixture(t, fixtureOpts{})
+	f := newFixture(t, fixtureOpts{syncModel: model, cfg: mod})
 	before := f.em.FeatureCount(svcName, 0)
 	gids := addLocal(t, f, 5, "e2e")
 	// Another user edits the server meanwhile.

@@ -71,7 +71,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	if err := saveJournal(ctx, e.db, j); err != nil {
 		return nil, err
 	}
-	res, err := e.synchronize(ctx, cfg, j.Edits, false)
+	ans, err := e.synchronize(ctx, cfg, j.Edits, false)
 	if err != nil {
 		err = classify(err)
 		var ae *arcgis.Error
@@ -87,6 +87,8 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 		}
 		return nil, err // ambiguous or auth: the journal stays "sent"
 	}
+	defer ans.Close()
+	res := ans.Result
 	if err := e.hook(ctx, StepAfterSend); err != nil {
 		return nil, err
 	}
@@ -101,10 +103,6 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	for _, le := range j.Edits {
 		rep.Uploaded += le.Features.count()
 	}
-	changes := e.toLayerChanges(cfg, res)
-	for _, lc := range changes {
-		rep.Downloaded += len(lc.Adds) + len(lc.Updates) + len(lc.Deletes) + len(lc.AttachmentAdds) + len(lc.AttachmentUpdates) + len(lc.AttachmentDeletes)
-	}
 	if err := e.hook(ctx, StepBeforeApply); err != nil {
 		return nil, err
 	}
@@ -114,7 +112,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 		}
 	}
 	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{
-		Layers: changes, ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
+		Stream: e.applyFunc(cfg, ans, rep), ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
 		AckThrough: j.UpTo, Keep: keep, KeepTables: j.KeepTables,
 		Decide:     e.decider(ctx, cfg, pend),
 		DeleteMeta: []string{JournalKey},
@@ -130,7 +128,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 // synchronize calls synchronizeReplica with the stored generations (always
 // explicit, so a download lost with an answer is sent again) and waits for
 // async jobs.
-func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []layerEdits, downloadOnly bool) (*arcgis.SyncResult, error) {
+func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []layerEdits, downloadOnly bool) (*answer, error) {
 	gen, gens, err := e.db.ServerGens(ctx)
 	if err != nil {
 		return nil, err
@@ -138,7 +136,7 @@ func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []layerEdit
 	rb := cfg.rollback()
 	p := arcgis.SyncReplicaParams{ReplicaID: cfg.ReplicaID, RollbackOnFailure: &rb, Async: cfg.Async,
 		DataFormat: "json", ReturnAttachmentsDataByURL: arcgis.Bool(true)}
-	if !cfg.Async {
+	if cfg.Embedded && !cfg.Async {
 		p.TransportType = arcgis.TransportEmbedded
 	}
 	if len(edits) > 0 {
@@ -184,51 +182,30 @@ func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []layerEdit
 	if err != nil {
 		return nil, fmt.Errorf("synchronizeReplica %s: %w", cfg.ServiceURL, err)
 	}
-	if res.StatusURL != "" {
+	switch {
+	case res.StatusURL != "":
 		st, err := e.c.WaitReplicaJob(ctx, res.StatusURL, e.opts.PollInterval, nil)
 		if err != nil {
 			return nil, fmt.Errorf("synchronizeReplica job %s: %w", res.StatusURL, err)
 		}
-		r2, err := e.c.ReadSyncResult(ctx, st.ResultURL)
-		if err != nil {
-			return nil, fmt.Errorf("synchronizeReplica result %s: %w", st.ResultURL, err)
-		}
-		if r2.ReplicaServerGen == 0 {
-			r2.ReplicaServerGen = st.ReplicaServerGen
-		}
-		if len(r2.LayerServerGens) == 0 {
-			r2.LayerServerGens = st.LayerServerGens
-		}
-		res = r2
-	} else if res.ResultURL != "" {
-		r2, err := e.c.ReadSyncResult(ctx, res.ResultURL)
-		if err != nil {
-			return nil, fmt.Errorf("synchronizeReplica result %s: %w", res.ResultURL, err)
-		}
-		if r2.ReplicaServerGen == 0 {
-			r2.ReplicaServerGen = res.ReplicaServerGen
-		}
-		if len(r2.LayerServerGens) == 0 {
-			r2.LayerServerGens = res.LayerServerGens
-		}
-		res = r2
+		return e.spool(ctx, st.ResultURL, &arcgis.SyncResult{ReplicaServerGen: st.ReplicaServerGen, LayerServerGens: st.LayerServerGens})
+	case res.ResultURL != "":
+		return e.spool(ctx, res.ResultURL, res)
 	}
-	return res, nil
+	return &answer{Result: res}, nil
 }
 
 // downloadFirst downloads server changes before an upload so that server
 // edits to locally edited features are seen (and recorded) as conflicts.
 func (e *Engine) downloadFirst(ctx context.Context, cfg *Config, pend *pending, rep *Report) error {
-	res, err := e.synchronize(ctx, cfg, nil, true)
+	ans, err := e.synchronize(ctx, cfg, nil, true)
 	if err != nil {
 		return err
 	}
-	changes := e.toLayerChanges(cfg, res)
-	for _, lc := range changes {
-		rep.Downloaded += len(lc.Adds) + len(lc.Updates) + len(lc.Deletes) + len(lc.AttachmentAdds) + len(lc.AttachmentUpdates) + len(lc.AttachmentDeletes)
-	}
-	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{Layers: changes, ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
-		Decide: e.decider(ctx, cfg, pend)})
+	defer ans.Close()
+	res := ans.Result
+	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
+		Stream: e.applyFunc(cfg, ans, rep), Decide: e.decider(ctx, cfg, pend)})
 	rep.Conflicts += ar.Conflicts
 	return err
 }
