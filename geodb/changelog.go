@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -120,6 +121,19 @@ func startBulk(ctx context.Context, tx *sql.Tx, t *Table) error {
 func finishBulk(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64) error {
 	if err := startBulk(ctx, tx, t); err != nil {
 		return err
+	}
+	idx := fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s(%s)", qid(t.Name+"_gid"), qid(t.Name), qid(t.GIDCol))
+	if _, err := tx.ExecContext(ctx, idx); err != nil {
+		// Duplicate GlobalIDs in the load: keep the last row of each, as
+		// INSERT OR REPLACE with the index in place would have.
+		if _, derr := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %[1]s WHERE %[2]s IS NOT NULL AND %[3]s NOT IN (SELECT max(%[3]s) FROM %[1]s WHERE %[2]s IS NOT NULL GROUP BY %[2]s)",
+			qid(t.Name), qid(t.GIDCol), qid(t.OIDCol))); derr != nil {
+			return fmt.Errorf("GlobalID index: %w", err)
+		}
+		slog.Warn("geodb: duplicate GlobalIDs in bulk load, kept the last of each", "table", t.Name)
+		if _, err := tx.ExecContext(ctx, idx); err != nil {
+			return fmt.Errorf("GlobalID index: %w", err)
+		}
 	}
 	if t.GeomCol != "" {
 		if err := bulkFillRTree(ctx, tx, t, ext, defaultRunSize); err != nil {

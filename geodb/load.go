@@ -82,6 +82,8 @@ type loader struct {
 	// ext tracks the extent of geometries loaded into tables that were
 	// empty before the load (nil entry: unknown, compute in SQL).
 	ext map[*Table]*[4]float64
+	// committed is set once a batch is committed (bulk mode is then on disk).
+	committed bool
 }
 
 func (db *DB) newLoader(ctx context.Context, opts LoadOptions) *loader {
@@ -119,6 +121,9 @@ func (l *loader) commit() error {
 	}
 	err := l.tx.Commit()
 	l.tx, l.inBatch = nil, 0
+	if err == nil {
+		l.committed = true
+	}
 	return err
 }
 
@@ -136,8 +141,8 @@ func (l *loader) finish(loadErr error) error {
 		}
 	}
 	defer l.db.w.ExecContext(context.WithoutCancel(l.ctx), "PRAGMA cache_size=-2000")
-	if len(l.order) == 0 {
-		return nil
+	if len(l.order) == 0 || (loadErr != nil && !l.committed) {
+		return nil // nothing reached the file: triggers and index are intact
 	}
 	// Even after an error, put the index and triggers back for what landed.
 	ctx := context.WithoutCancel(l.ctx)
@@ -170,8 +175,15 @@ func (l *loader) touch(t *Table) error {
 	if err := l.tx.QueryRowContext(l.ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s)", qid(t.Name))).Scan(&exists); err != nil {
 		return err
 	}
-	if !exists && t.GeomCol != "" {
-		l.ext[t] = &[4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+	if !exists {
+		// Into an empty table: build the GlobalID index once at the end
+		// (sorting beats updating it per row) and track the extent here.
+		if _, err := l.tx.ExecContext(l.ctx, "DROP INDEX IF EXISTS "+qid(t.Name+"_gid")); err != nil {
+			return err
+		}
+		if t.GeomCol != "" {
+			l.ext[t] = &[4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+		}
 	}
 	l.touched[t] = true
 	l.order = append(l.order, t)

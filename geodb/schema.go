@@ -685,7 +685,11 @@ func (db *DB) repair(ctx context.Context) error {
 		if t.GeomCol != "" {
 			want += len(rtreeTriggerSuffixes)
 		}
-		if n >= want {
+		var idx int
+		if err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type='index' AND name=?`, t.Name+"_gid").Scan(&idx); err != nil {
+			return err
+		}
+		if n >= want && idx == 1 {
 			continue
 		}
 		err := db.writeTx(ctx, func(tx *sql.Tx) error { return finishBulk(ctx, tx, t, nil) })
