@@ -397,3 +397,16 @@ func jsonBody(v any) io.Reader {
 }
 
 func geodbQuery(layer, limit int) geodb.Query { return geodb.Query{LayerID: layer, Limit: limit} }
+
+// setPolicy changes the stored sync policy of db.
+func setPolicy(t *testing.T, db *geodb.DB, p string) {
+	t.Helper()
+	cfg, err := editsync.LoadConfig(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Policy = editsync.Policy(p)
+	if err := editsync.SaveConfig(t.Context(), db, cfg); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -227,7 +227,7 @@ func (m *JobManager) finish(id string, err, cause error) {
 			m.log.Warn("cleanup of canceled job", "job", id, "err", rerr)
 		}
 		m.setStateLocked(e, JobCanceled, nil)
-	case errors.Is(cause, errShutdown):
+	case errors.Is(cause, errShutdown) || m.base.Err() != nil:
 		// Checkpointed by the runner; resumed at the next start.
 		m.setStateLocked(e, JobQueued, nil)
 	default:

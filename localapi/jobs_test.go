@@ -1,0 +1,266 @@
+package localapi
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stepRunner is a RunFunc that does `steps` steps, checkpointing the step
+// count in dir/checkpoint, reporting progress after each, and waiting on
+// gate (when not nil) before each step. It writes package.json last.
+type stepRunner struct {
+	steps int
+	gate  chan struct{}
+}
+
+func (sr *stepRunner) run(ctx context.Context, job JobInfo, dir string, progress func(JobProgress)) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	cp := filepath.Join(dir, "checkpoint")
+	done := 0
+	if b, err := os.ReadFile(cp); err == nil {
+		done, _ = strconv.Atoi(string(b))
+	}
+	for i := done; i < sr.steps; i++ {
+		if sr.gate != nil {
+			select {
+			case <-sr.gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		os.WriteFile(cp, []byte(strconv.Itoa(i+1)), 0o600)
+		progress(JobProgress{Phase: "step", Percent: float64(i+1) * 100 / float64(sr.steps), Message: fmt.Sprintf("step %d", i+1)})
+	}
+	if job.Request.Title == "fail" {
+		return fmt.Errorf("layer 2: service unavailable")
+	}
+	return os.WriteFile(filepath.Join(dir, "package.json"), []byte(fmt.Sprintf(`{"id":%q,"title":%q}`, job.MapID, job.Request.Title)), 0o600)
+}
+
+type sseEvent struct {
+	id   int64
+	typ  string
+	data map[string]any
+}
+
+// readSSE reads events until the stream ends or n events arrived.
+func readSSE(t *testing.T, r io.Reader, n int) []sseEvent {
+	t.Helper()
+	var out []sseEvent
+	sc := bufio.NewScanner(r)
+	var cur sseEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if cur.typ != "" {
+				out = append(out, cur)
+				if len(out) == n {
+					return out
+				}
+			}
+			cur = sseEvent{}
+		case strings.HasPrefix(line, "id: "):
+			cur.id, _ = strconv.ParseInt(line[4:], 10, 64)
+		case strings.HasPrefix(line, "event: "):
+			cur.typ = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			json.Unmarshal([]byte(line[6:]), &cur.data)
+		}
+	}
+	return out
+}
+
+const jobBody = `{"source":{"portalUrl":"https://example.com/portal","itemId":"abc123"},"mapId":"field","title":"Field","areaOfInterest":{"xmin":-117.2,"ymin":34,"xmax":-117.1,"ymax":34.1,"spatialReference":{"wkid":4326}}}`
+
+func TestJobEventsInOrderAndResume(t *testing.T) {
+	sr := &stepRunner{steps: 5}
+	e := newEnv(t, envOpts{noMap: true, run: sr.run})
+	j := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(jobBody)), 201)
+	id := j["id"].(string)
+	r := e.do("GET", "/api/v1/jobs/"+id+"/events", nil, "Accept", "text/event-stream")
+	if r.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("content type %q", r.Header.Get("Content-Type"))
+	}
+	evs := readSSE(t, r.Body, -1) // the stream ends when the job ends
+	if len(evs) != 7 {
+		t.Fatalf("%d events: %+v", len(evs), evs)
+	}
+	for i, ev := range evs {
+		if ev.id != int64(i+1) {
+			t.Fatalf("event %d has id %d", i, ev.id)
+		}
+	}
+	if evs[0].typ != "state" || evs[0].data["state"] != JobRunning || evs[6].typ != "state" || evs[6].data["state"] != JobSucceeded {
+		t.Fatalf("first/last events: %+v / %+v", evs[0], evs[6])
+	}
+	for i := 1; i <= 5; i++ {
+		if evs[i].typ != "progress" || evs[i].data["message"] != fmt.Sprintf("step %d", i) {
+			t.Fatalf("progress event %d: %+v", i, evs[i])
+		}
+	}
+	// Resume after event 3: exactly 4..7.
+	r2 := e.do("GET", "/api/v1/jobs/"+id+"/events", nil, "Last-Event-ID", "3")
+	rest := readSSE(t, r2.Body, -1)
+	if len(rest) != 4 || rest[0].id != 4 || rest[3].id != 7 {
+		t.Fatalf("resumed events %+v", rest)
+	}
+	// EventSource cannot set headers: access_token in the query works for events.
+	r3 := e.do("GET", "/api/v1/jobs/"+id+"/events?access_token="+testToken+"&lastEventId=6", nil, "Authorization", "")
+	if got := readSSE(t, r3.Body, -1); len(got) != 1 || got[0].id != 7 {
+		t.Fatalf("query-token resume %+v", got)
+	}
+	e.wantError(e.do("GET", "/api/v1/jobs/"+id+"/events", nil, "Last-Event-ID", "x"), 400, "Last-Event-ID")
+	// The package is registered.
+	m := e.jsonOf(e.do("GET", "/api/v1/maps/field", nil), 200)
+	if m["title"] != "Field" || m["complete"] != true {
+		t.Fatalf("registered map %v", m)
+	}
+	got := e.jsonOf(e.do("GET", "/api/v1/jobs/"+id, nil), 200)
+	if got["state"] != JobSucceeded || got["progress"].(map[string]any)["percent"].(float64) != 100 {
+		t.Fatalf("job %v", got)
+	}
+	list := e.jsonOf(e.do("GET", "/api/v1/jobs", nil), 200)
+	if len(list["jobs"].([]any)) != 1 {
+		t.Fatalf("jobs %v", list)
+	}
+	// Errors name the field.
+	e.wantError(e.do("POST", "/api/v1/jobs", strings.NewReader(jobBody)), 409, "mapId")
+	for body, field := range map[string]string{
+		`{"source":{},"areaOfInterest":{"xmin":0,"ymin":0,"xmax":1,"ymax":1}}`:                            "source",
+		`{"source":{"itemId":"a"},"mapId":"../x","areaOfInterest":{"xmin":0,"ymin":0,"xmax":1,"ymax":1}}`: "mapId",
+		`{"source":{"itemId":"a"}}`: "areaOfInterest",
+		`{"source":{"itemId":"a"},"areaOfInterest":{"rings":[[[0,0],[1]]]}}`:                                               "areaOfInterest",
+		`{"source":{"itemId":"a"},"areaOfInterest":{"xmin":0,"ymin":0,"xmax":1,"ymax":1},"minScale":1000,"maxScale":5000}`: "maxScale",
+		`{"source":{"itemId":"a"},"bogus":1}`:                                                                              "body",
+		`{"source":{"itemId":5}}`:                                                                                          "source.itemId",
+	} {
+		e.wantError(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 400, field)
+	}
+	e.wantError(e.do("GET", "/api/v1/jobs/nope", nil), 404, "job")
+	e.wantError(e.do("POST", "/api/v1/jobs/"+id+"/pause", nil), 409, "state")
+	e.wantError(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 409, "state")
+	e.wantError(e.do("POST", "/api/v1/jobs/nope/cancel", nil), 404, "job")
+}
+
+func waitJob(t *testing.T, e *env, id, state string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		j := e.jsonOf(e.do("GET", "/api/v1/jobs/"+id, nil), 200)
+		if j["state"] == state {
+			return j
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("job %s never reached %s", id, state)
+	return nil
+}
+
+func TestJobPauseResumeCancel(t *testing.T) {
+	sr := &stepRunner{steps: 4, gate: make(chan struct{})}
+	e := newEnv(t, envOpts{noMap: true, run: sr.run})
+	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(jobBody)), 201)["id"].(string)
+	sr.gate <- struct{}{}
+	sr.gate <- struct{}{}
+	p := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/pause", nil), 200)
+	if p["state"] != JobPaused {
+		t.Fatalf("after pause %v", p)
+	}
+	if b, _ := os.ReadFile(filepath.Join(e.root, "packages", "field", "checkpoint")); string(b) != "2" {
+		t.Fatalf("checkpoint %q", b)
+	}
+	e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 200)
+	sr.gate <- struct{}{}
+	sr.gate <- struct{}{}
+	j := waitJob(t, e, id, JobSucceeded)
+	if j["attempts"].(float64) != 2 {
+		t.Fatalf("attempts %v", j["attempts"])
+	}
+	// Cancel removes the partial package.
+	body := strings.Replace(jobBody, `"mapId":"field"`, `"mapId":"second"`, 1)
+	id2 := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
+	sr.gate <- struct{}{}
+	c := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id2+"/cancel", nil), 200)
+	if c["state"] != JobCanceled {
+		t.Fatalf("after cancel %v", c)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "packages", "second")); !os.IsNotExist(err) {
+		t.Fatal("canceled job left its directory")
+	}
+	e.wantError(e.do("GET", "/api/v1/maps/second", nil), 404, "map")
+	// A failing runner: failed with its message, then resumable.
+	body = strings.Replace(strings.Replace(jobBody, `"mapId":"field"`, `"mapId":"third"`, 1), `"title":"Field"`, `"title":"fail"`, 1)
+	sr.gate = nil
+	id3 := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
+	f := waitJob(t, e, id3, JobFailed)
+	if !strings.Contains(fmt.Sprint(f["error"]), "service unavailable") {
+		t.Fatalf("failed job error %v", f["error"])
+	}
+}
+
+func TestInterruptedJobsResumeAtStart(t *testing.T) {
+	root := t.TempDir()
+	reg, err := OpenRegistry(root, RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	hub := NewHub(0)
+	sr := &stepRunner{steps: 3, gate: make(chan struct{})}
+	jm, _ := NewJobManager(root, reg, hub, sr.run, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	jm.Start(ctx)
+	info, err := jm.Create(ctx, JobRequest{MapID: "m1", Title: "M1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr.gate <- struct{}{}
+	// Shutdown: the job is checkpointed and stays queued on disk.
+	cancel()
+	jm.Shutdown()
+	b, _ := os.ReadFile(filepath.Join(root, "jobs", info.ID+".json"))
+	var saved JobInfo
+	json.Unmarshal(b, &saved)
+	if saved.State != JobQueued {
+		t.Fatalf("after shutdown the job is %s", saved.State)
+	}
+	// A new daemon resumes it from the checkpoint.
+	sr2 := &stepRunner{steps: 3}
+	jm2, _ := NewJobManager(root, reg, hub, sr2.run, nil)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	jm2.Start(ctx2)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _ := jm2.Get(ctx2, info.ID)
+		if got.State == JobSucceeded {
+			if got.Attempts != 2 {
+				t.Fatalf("attempts %d", got.Attempts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job not resumed: %+v", got)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	jm2.Shutdown()
+	if _, err := reg.Get(ctx2, "m1"); err != nil {
+		t.Fatalf("resumed job's map not registered: %v", err)
+	}
+}

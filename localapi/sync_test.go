@@ -1,0 +1,122 @@
+package localapi
+
+import (
+	"bytes"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// TestEditPhotoSyncOverHTTP: a field app adds a feature and a photo through
+// the API, syncs, and the server has both.
+func TestEditPhotoSyncOverHTTP(t *testing.T) {
+	e := newEnv(t, envOpts{withSyncer: true})
+	base := "/api/v1/maps/demo/layers/0/features"
+	add := `{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.15,34.02]},"properties":{"InspectionID":"SYNC-1","Status":"open","Priority":1}}`
+	gid := e.jsonOf(e.do("POST", base, strings.NewReader(add)), 201)["globalId"].(string)
+	photo := bytes.Repeat([]byte("JPEGDATA"), 4096)
+	e.jsonOf(e.do("POST", base+"/"+url.PathEscape(gid)+"/attachments?name=site.jpg", bytes.NewReader(photo), "Content-Type", "image/jpeg"), 201)
+	st := e.jsonOf(e.do("GET", "/api/v1/maps/demo/sync", nil), 200)
+	if st["services"].(map[string]any)[svcName].(map[string]any)["pendingEdits"].(float64) == 0 {
+		t.Fatalf("no pending edits before sync: %v", st)
+	}
+	res := e.jsonOf(e.do("POST", "/api/v1/maps/demo/sync", nil), 200)
+	sv := res["services"].([]any)[0].(map[string]any)
+	if sv["error"] != nil {
+		t.Fatalf("sync failed: %v", sv["error"])
+	}
+	rep := sv["report"].(map[string]any)
+	if rep["uploaded"].(float64) < 1 || rep["attachmentsSent"].(float64) != 1 {
+		t.Fatalf("report %v", rep)
+	}
+	// The server has the feature and the photo.
+	ctx := t.Context()
+	layerURL := arcgis.LayerURL(e.svcURL, 0)
+	fs, err := e.client.Query(ctx, layerURL, arcgis.QueryParams{Where: "InspectionID = 'SYNC-1'", OutFields: []string{"*"}})
+	if err != nil || len(fs.Features) != 1 {
+		t.Fatalf("server query: %v %v", fs, err)
+	}
+	oid := int64(fs.Features[0].Attributes["OBJECTID"].(float64))
+	atts, err := e.client.Attachments(ctx, layerURL, oid)
+	if err != nil || len(atts) != 1 || atts[0].Name != "site.jpg" || atts[0].Size != int64(len(photo)) {
+		t.Fatalf("server attachments %+v %v", atts, err)
+	}
+	st = e.jsonOf(e.do("GET", "/api/v1/maps/demo/sync", nil), 200)
+	s := st["services"].(map[string]any)[svcName].(map[string]any)
+	if s["pendingEdits"].(float64) != 0 || s["state"] != "idle" {
+		t.Fatalf("status after sync %v", s)
+	}
+	// Events of the sync were published.
+	evs := readSSE(t, e.do("GET", "/api/v1/maps/demo/sync/events", nil).Body, 2)
+	if len(evs) != 2 || evs[0].typ != "started" || evs[1].typ != "finished" {
+		t.Fatalf("sync events %+v", evs)
+	}
+	// Conflicts list (none) and bad inputs.
+	c := e.jsonOf(e.do("GET", "/api/v1/maps/demo/conflicts", nil), 200)
+	if len(c["conflicts"].([]any)) != 0 {
+		t.Fatalf("conflicts %v", c)
+	}
+	e.wantError(e.do("POST", "/api/v1/maps/demo/conflicts/Field_Survey:99/resolve", strings.NewReader(`{"choice":"device"}`)), 404, "conflict")
+	e.wantError(e.do("POST", "/api/v1/maps/demo/conflicts/Field_Survey:1/resolve", strings.NewReader(`{"choice":"maybe"}`)), 400, "choice")
+	e.wantError(e.do("POST", "/api/v1/maps/demo/conflicts/bad/resolve", strings.NewReader(`{"choice":"device"}`)), 404, "conflict")
+	e.wantError(e.do("POST", "/api/v1/maps/demo/sync?wait=perhaps", nil), 400, "wait")
+	e.wantError(e.do("POST", "/api/v1/maps/nope/sync", nil), 404, "map")
+	e.wantError(e.do("GET", "/api/v1/maps/nope/conflicts", nil), 404, "map")
+	a := e.jsonOf(e.do("POST", "/api/v1/maps/demo/sync?wait=false", nil), 202)
+	if a["started"] != true {
+		t.Fatalf("background sync %v", a)
+	}
+}
+
+// TestConflictHeldAndResolved: with the fieldMerge policy a field changed on
+// both sides is held for review; the API lists it and resolves it.
+func TestConflictHeldAndResolved(t *testing.T) {
+	e := newEnv(t, envOpts{withSyncer: true})
+	ctx := t.Context()
+	db, _ := e.reg.FeatureStore(ctx, "demo", svcName)
+	setPolicy(t, db, "fieldMerge")
+	gid, oid := e.firstFeature()
+	// Server edit.
+	layerURL := arcgis.LayerURL(e.svcURL, 0)
+	if _, err := e.client.ApplyEdits(ctx, layerURL, arcgis.ApplyEditsParams{Updates: []arcgis.Feature{{Attributes: map[string]any{"OBJECTID": oid, "Notes": "server"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Local edit of the same field.
+	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.jsonOf(e.do("POST", "/api/v1/maps/demo/sync", nil), 200)
+	c := e.jsonOf(e.do("GET", "/api/v1/maps/demo/conflicts?resolution=pending", nil), 200)
+	list := c["conflicts"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("pending conflicts %v", c)
+	}
+	id := list[0].(map[string]any)["id"].(string)
+	e.jsonOf(e.do("POST", "/api/v1/maps/demo/conflicts/"+id+"/resolve", strings.NewReader(`{"choice":"device"}`)), 200)
+	e.wantError(e.do("POST", "/api/v1/maps/demo/conflicts/"+id+"/resolve", strings.NewReader(`{"choice":"server"}`)), 409, "conflict")
+	e.jsonOf(e.do("POST", "/api/v1/maps/demo/sync", nil), 200)
+	fs, err := e.client.Query(ctx, layerURL, arcgis.QueryParams{ObjectIDs: []int64{oid}, OutFields: []string{"Notes"}})
+	if err != nil || len(fs.Features) != 1 || fs.Features[0].Attributes["Notes"] != "device" {
+		t.Fatalf("server after resolving for the device: %+v %v", fs, err)
+	}
+}
+
+func TestDeleteMapUnregistersReplica(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ctx := t.Context()
+	reps, err := e.client.Replicas(ctx, e.svcURL)
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("replicas before: %v %v", reps, err)
+	}
+	e.wantError(e.do("DELETE", "/api/v1/maps/nope", nil), 404, "map")
+	d := e.jsonOf(e.do("DELETE", "/api/v1/maps/demo", nil), 200)
+	if d["pendingUnregister"].(float64) != 0 {
+		t.Fatalf("delete %v", d)
+	}
+	reps, err = e.client.Replicas(ctx, e.svcURL)
+	if err != nil || len(reps) != 0 {
+		t.Fatalf("replicas after delete: %v %v", reps, err)
+	}
+	e.wantError(e.do("GET", "/api/v1/maps/demo", nil), 404, "map")
+	e.wantError(e.do("GET", "/api/v1/maps/demo/layers/0/features", nil), 404, "map")
+}
