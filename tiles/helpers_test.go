@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"hash/crc32"
 	"image"
@@ -248,3 +249,7 @@ func openTestStore(t testing.TB, dir, name string, s *Scheme) *Store {
 	}
 	return st
 }
+
+var httpClientDefault = http.Client{}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
