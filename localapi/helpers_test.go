@@ -410,3 +410,11 @@ func setPolicy(t *testing.T, db *geodb.DB, p string) {
 		t.Fatal(err)
 	}
 }
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}

@@ -1,0 +1,192 @@
+package localapi
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/url"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestFeatureServerReadAndQuery(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	fs := "/arcgis/rest/services/demo/FeatureServer"
+	svc := e.jsonOf(e.do("GET", fs+"?f=json", nil), 200)
+	if len(svc["layers"].([]any)) != 3 || len(svc["tables"].([]any)) != 1 {
+		t.Fatalf("service %v", svc)
+	}
+	// "<map>.<service>" names the same service.
+	e.jsonOf(e.do("GET", "/arcgis/rest/services/demo.Field_Survey/FeatureServer?f=json", nil), 200)
+	lyr := e.jsonOf(e.do("GET", fs+"/0?f=json", nil), 200)
+	if lyr["name"] != "Inspections" || lyr["objectIdField"] != "OBJECTID" {
+		t.Fatalf("layer %v", lyr)
+	}
+	e.jsonOf(e.do("GET", fs+"/layers?f=json", nil), 200)
+	// Paging with exceededTransferLimit.
+	total := 0
+	for off := 0; ; off += 70 {
+		q := e.jsonOf(e.do("GET", fmt.Sprintf("%s/0/query?f=json&where=1%%3D1&outFields=*&resultOffset=%d&resultRecordCount=70", fs, off), nil), 200)
+		n := len(q["features"].([]any))
+		total += n
+		if q["exceededTransferLimit"] != true {
+			break
+		}
+		if n != 70 {
+			t.Fatalf("page of %d with more to come", n)
+		}
+	}
+	if total != 200 {
+		t.Fatalf("paged total %d", total)
+	}
+	cnt := e.jsonOf(e.do("GET", fs+"/0/query?f=json&where="+url.QueryEscape("Status='open'")+"&returnCountOnly=true", nil), 200)
+	ids := e.jsonOf(e.do("GET", fs+"/0/query?f=json&where="+url.QueryEscape("Status='open'")+"&returnIdsOnly=true", nil), 200)
+	if int(cnt["count"].(float64)) != len(ids["objectIds"].([]any)) || cnt["count"].(float64) == 0 {
+		t.Fatalf("count %v vs ids %d", cnt, len(ids["objectIds"].([]any)))
+	}
+	// Envelope in 4326 against the Web Mercator layer, same answer as the
+	// GeoJSON API's bbox.
+	env := e.jsonOf(e.do("GET", fs+"/0/query?f=json&returnCountOnly=true&geometry=-117.25,33.98,-117.175,34.04&geometryType=esriGeometryEnvelope&inSR=4326", nil), 200)
+	api := e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/0/features?count=true&bbox=-117.25,33.98,-117.175,34.04", nil), 200)
+	if env["count"] != api["count"] {
+		t.Fatalf("envelope count %v, bbox count %v", env["count"], api["count"])
+	}
+	gj := e.jsonOf(e.do("POST", fs+"/0/query", strings.NewReader("f=geojson&where=1%3D1&resultRecordCount=5"), "Content-Type", "application/x-www-form-urlencoded"), 200)
+	if gj["type"] != "FeatureCollection" || len(gj["features"].([]any)) != 5 || gj["exceededTransferLimit"] != true {
+		t.Fatalf("geojson %v", gj["type"])
+	}
+	for q, field := range map[string]string{
+		"where=" + url.QueryEscape("Bogus > 1"):            "where",
+		"outFields=Nope":                                   "outFields",
+		"resultOffset=-3":                                  "resultOffset",
+		"resultRecordCount=0":                              "resultRecordCount",
+		"objectIds=1,x":                                    "objectIds",
+		"geometry=1,2,3":                                   "geometry",
+		"geometry=1,2,3,4&inSR=2193":                       "inSR",
+		"geometry=1,2,3,4&spatialRel=esriSpatialRelWithin": "spatialRel",
+		"returnIdsOnly=sure":                               "returnIdsOnly",
+		"f=html":                                           "f",
+		"orderByFields=Nope":                               "orderByFields",
+	} {
+		e.wantError(e.do("GET", fs+"/0/query?"+q, nil), 400, field)
+	}
+	e.wantError(e.do("GET", fs+"/9?f=json", nil), 404, "layer")
+	e.wantError(e.do("GET", "/arcgis/rest/services/nope/FeatureServer?f=json", nil), 404, "service")
+	if er := e.jsonOf(e.do("GET", fs+"/0/query?where=Bogus", nil), 400)["error"].(map[string]any); er["code"].(float64) != 400 {
+		t.Fatalf("ArcGIS-shaped error code %v", er["code"])
+	}
+}
+
+func form(kv ...string) io.Reader {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return strings.NewReader(v.Encode())
+}
+
+func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	fs := "/arcgis/rest/services/demo/FeatureServer/0"
+	ct := []string{"Content-Type", "application/x-www-form-urlencoded"}
+	_, oid := e.firstFeature()
+	res := e.jsonOf(e.do("POST", fs+"/applyEdits", form("f", "json",
+		"adds", `[{"attributes":{"InspectionID":"ESRI-1","Status":"open"},"geometry":{"x":-13050000,"y":4030000}}]`,
+		"updates", fmt.Sprintf(`[{"attributes":{"OBJECTID":%d,"Notes":"from arcgis"}}]`, oid)), ct...), 200)
+	addRes := res["addResults"].([]any)[0].(map[string]any)
+	if addRes["success"] != true || res["updateResults"].([]any)[0].(map[string]any)["success"] != true {
+		t.Fatalf("applyEdits %v", res)
+	}
+	newOID := int64(addRes["objectId"].(float64))
+	q := e.jsonOf(e.do("GET", fmt.Sprintf("%s/query?f=json&objectIds=%d,%d&outFields=*", fs, oid, newOID), nil), 200)
+	if len(q["features"].([]any)) != 2 {
+		t.Fatalf("after applyEdits %v", q)
+	}
+	// A bad value rejects the whole batch and names the field.
+	sum := e.storeChecksum()
+	for _, c := range []struct {
+		kv    []string
+		field string
+		code  int
+	}{
+		{[]string{"adds", `[{"attributes":{"InspectionID":"ok"}},{"attributes":{"Status":"nope"}}]`}, "Status", 422},
+		{[]string{"adds", `{"not":"an array"}`}, "adds", 400},
+		{[]string{"updates", `[{"attributes":{"Notes":"x"}}]`}, "OBJECTID", 400},
+		{[]string{"updates", `[{"attributes":{"OBJECTID":999999,"Notes":"x"}}]`}, "OBJECTID", 404},
+		{[]string{"deletes", "1,abc"}, "deletes", 400},
+		{[]string{"deletes", "999999"}, "deletes", 404},
+		{[]string{"deletes", `["nope"]`, "useGlobalIds", "true"}, "deletes", 400},
+	} {
+		e.wantError(e.do("POST", fs+"/applyEdits", form(append([]string{"f", "json"}, c.kv...)...), ct...), c.code, c.field)
+	}
+	if e.storeChecksum() != sum {
+		t.Fatal("a rejected applyEdits changed the store")
+	}
+	// Attachments: add (multipart), list, download, delete.
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	mw.WriteField("f", "json")
+	fw, _ := mw.CreateFormFile("attachment", "pic.png")
+	fw.Write([]byte("\x89PNGdata"))
+	mw.Close()
+	add := e.jsonOf(e.do("POST", fmt.Sprintf("%s/%d/addAttachment", fs, newOID), &mp, "Content-Type", mw.FormDataContentType()), 200)
+	aid := int64(add["addAttachmentResult"].(map[string]any)["objectId"].(float64))
+	infos := e.jsonOf(e.do("GET", fmt.Sprintf("%s/%d/attachments?f=json", fs, newOID), nil), 200)["attachmentInfos"].([]any)
+	if len(infos) != 1 || infos[0].(map[string]any)["name"] != "pic.png" {
+		t.Fatalf("attachmentInfos %v", infos)
+	}
+	r := e.do("GET", fmt.Sprintf("%s/%d/attachments/%d", fs, newOID, aid), nil)
+	if b, _ := io.ReadAll(r.Body); string(b) != "\x89PNGdata" {
+		t.Fatalf("attachment content %q", b)
+	}
+	e.wantError(e.do("GET", fmt.Sprintf("%s/%d/attachments/%d", fs, newOID, aid+100), nil), 404, "attachmentId")
+	e.wantError(e.do("POST", fmt.Sprintf("%s/%d/deleteAttachments", fs, newOID), form("attachmentIds", "x"), ct...), 400, "attachmentIds")
+	d := e.jsonOf(e.do("POST", fmt.Sprintf("%s/%d/deleteAttachments", fs, newOID), form("attachmentIds", fmt.Sprint(aid)), ct...), 200)
+	if d["deleteAttachmentResults"].([]any)[0].(map[string]any)["success"] != true {
+		t.Fatalf("deleteAttachments %v", d)
+	}
+	e.wantError(e.do("GET", "/arcgis/rest/services/demo/FeatureServer/1/1/attachments", nil), 400, "layer")
+	e.wantError(e.do("GET", fs+"/99999999/attachments", nil), 404, "objectId")
+	// Delete by object id.
+	del := e.jsonOf(e.do("POST", fs+"/applyEdits", form("deletes", fmt.Sprint(newOID)), ct...), 200)
+	if del["deleteResults"].([]any)[0].(map[string]any)["success"] != true {
+		t.Fatalf("delete %v", del)
+	}
+}
+
+// TestGDALReadsFeatureServer: GDAL's ESRIJSON driver pages through a layer
+// with the token as a query parameter.
+func TestGDALReadsFeatureServer(t *testing.T) {
+	ogr, err := exec.LookPath("ogrinfo")
+	if err != nil {
+		t.Skip("GDAL (ogrinfo) not installed")
+	}
+	e := newEnv(t, envOpts{})
+	u := e.hs.URL + "/arcgis/rest/services/demo/FeatureServer/0/query?where=1%3D1&outFields=*&f=json&resultRecordCount=50&token=" + testToken
+	out, err := exec.CommandContext(t.Context(), ogr, "-ro", "-al", "-so", "-oo", "FEATURE_SERVER_PAGING=YES", "ESRIJSON:"+u).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ogrinfo: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`Feature Count: (\d+)`).FindSubmatch(out)
+	if m == nil || string(m[1]) != "200" {
+		t.Fatalf("ogrinfo feature count: %s", out)
+	}
+	if !strings.Contains(string(out), "Status: String") {
+		t.Fatalf("ogrinfo fields: %s", out)
+	}
+	// Every feature read, with attributes, across pages of 50.
+	out, err = exec.CommandContext(t.Context(), ogr, "-ro", "-al", "-q", "-oo", "FEATURE_SERVER_PAGING=YES", "ESRIJSON:"+u).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ogrinfo: %v\n%s", err, out)
+	}
+	if n := strings.Count(string(out), "OGRFeature("); n != 200 {
+		t.Fatalf("ogrinfo read %d features", n)
+	}
+	// The token never shows up in the daemon's logs even though GDAL sent it in the URL.
+	if strings.Contains(e.logs.String(), testToken) {
+		t.Fatal("token logged")
+	}
+}

@@ -1,0 +1,63 @@
+package localapi
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+func FuzzGeoJSONGeometry(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"Point","coordinates":[-117.2,34.05]}`,
+		`{"type":"Point","coordinates":[1,2,3]}`,
+		`{"type":"MultiPoint","coordinates":[[1,2],[3,4]]}`,
+		`{"type":"LineString","coordinates":[[1,2],[3,4]]}`,
+		`{"type":"MultiLineString","coordinates":[[[1,2],[3,4]]]}`,
+		`{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}`,
+		`{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]]]}`,
+		`{"type":"Polygon","coordinates":[[[0,0]]]}`, `{"type":"Circle"}`, `[]`, `null`,
+	} {
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, s string, merc bool) {
+		x := coordXform{toWGS: identity, fromWGS: identity}
+		if merc {
+			x = coordXform{toWGS: mercToWGS, fromWGS: wgsToMerc}
+		}
+		g, err := esriFromGeoJSON(json.RawMessage(s), x, merc, "geometry")
+		if err != nil {
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		// Whatever is accepted converts to a stored geometry or is reported
+		// as a bad geometry, never a panic.
+		if _, err := geodb.FromEsri(g, merc, false); err != nil && g.Validate() == nil {
+			t.Logf("valid Esri geometry rejected by geodb: %v", err)
+		}
+	})
+}
+
+func FuzzEsriGeometryParam(f *testing.F) {
+	for _, s := range []string{`-117.25,33.98,-117.1,34.1`, `{"x":1,"y":2}`, `{"xmin":1,"ymin":2,"xmax":3,"ymax":4,"spatialReference":{"wkid":4326}}`,
+		`{"rings":[[[0,0],[1,0],[1,1],[0,0]]]}`, `{"paths":[[[0,0],[1,1]]]}`, `1,2,3`, `{`} {
+		f.Add(s, "4326")
+		f.Add(s, "")
+	}
+	tb := &geodb.Table{SRSID: 3857, Layer: arcgis.Layer{SpatialReference: &arcgis.SpatialReference{WKID: 102100}}}
+	f.Fuzz(func(t *testing.T, v, inSR string) {
+		g, err := parseEsriGeometry(v, inSR, tb)
+		if err != nil {
+			if ae, ok := err.(*Error); !ok || ae.Field == "" {
+				t.Fatalf("error without a field: %v", err)
+			}
+			return
+		}
+		if g == nil {
+			t.Fatal("nil geometry without error")
+		}
+	})
+}
