@@ -65,6 +65,47 @@ type SyncApply struct {
 	DeleteMeta []string
 }
 
+// stmts caches prepared statements for one transaction (the SQL of a
+// table's upserts repeats for every feature).
+type stmts struct {
+	tx *sql.Tx
+	m  map[string]*sql.Stmt
+}
+
+func (c *stmts) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st, err := c.get(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (c *stmts) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := c.get(ctx, q)
+	if err != nil {
+		return c.tx.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (c *stmts) get(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := c.m[q]; ok {
+		return st, nil
+	}
+	st, err := c.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.m) > 256 {
+		for k, old := range c.m {
+			old.Close()
+			delete(c.m, k)
+		}
+	}
+	c.m[q] = st
+	return st, nil
+}
+
 // ApplySync applies server changes, acknowledges uploaded change-log rows,
 // stores the new generations and updates offlined_meta, all in one
 // transaction with change logging suppressed.
@@ -72,6 +113,7 @@ func (db *DB) ApplySync(ctx context.Context, a SyncApply) (ApplyResult, error) {
 	var res ApplyResult
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		res = ApplyResult{}
+		sc := &stmts{tx: tx, m: map[string]*sql.Stmt{}}
 		if err := suppress(ctx, tx, true); err != nil {
 			return err
 		}
@@ -86,7 +128,7 @@ func (db *DB) ApplySync(ctx context.Context, a SyncApply) (ApplyResult, error) {
 			if err != nil {
 				return err
 			}
-			if err := syncApplyLayer(ctx, tx, db, t, lc, a.Decide, &res); err != nil {
+			if err := syncApplyLayer(ctx, tx, sc, db, t, lc, a.Decide, &res); err != nil {
 				return fmt.Errorf("layer %d: %w", lc.LayerID, err)
 			}
 			if err := updateExtent(ctx, tx, t); err != nil {
@@ -101,7 +143,7 @@ func (db *DB) ApplySync(ctx context.Context, a SyncApply) (ApplyResult, error) {
 					return err
 				}
 				touched[t.LayerID] = t
-				if err := syncApplyLayer(ctx, tx, db, t, &lc, a.Decide, &res); err != nil {
+				if err := syncApplyLayer(ctx, tx, sc, db, t, &lc, a.Decide, &res); err != nil {
 					return fmt.Errorf("layer %d: %w", lc.LayerID, err)
 				}
 				return nil
@@ -167,13 +209,13 @@ func ackKeeping(ctx context.Context, tx *sql.Tx, upTo int64, keep []ChangeKey, k
 	return err
 }
 
-func syncApplyLayer(ctx context.Context, tx *sql.Tx, db *DB, t *Table, lc *LayerChanges,
+func syncApplyLayer(ctx context.Context, tx *sql.Tx, sc *stmts, db *DB, t *Table, lc *LayerChanges,
 	decide func(table, gid string, localOp, serverOp Op, server *arcgis.Feature) SyncDecision, res *ApplyResult) error {
 	// check decides for a GlobalID with pending local changes; it returns
 	// whether to apply and the feature to apply (nil: the server's).
 	check := func(table, gid string, serverOp Op, server any, sf *arcgis.Feature) (bool, *arcgis.Feature, error) {
 		var localOp string
-		err := tx.QueryRowContext(ctx, `SELECT op FROM offlined_changes WHERE table_name = ? AND globalid = ? ORDER BY seq DESC LIMIT 1`, table, gid).Scan(&localOp)
+		err := sc.queryRow(ctx, `SELECT op FROM offlined_changes WHERE table_name = ? AND globalid = ? ORDER BY seq DESC LIMIT 1`, table, gid).Scan(&localOp)
 		if errors.Is(err, sql.ErrNoRows) {
 			return true, nil, nil
 		}
@@ -224,7 +266,7 @@ func syncApplyLayer(ctx context.Context, tx *sql.Tx, db *DB, t *Table, lc *Layer
 		if repl != nil {
 			f = repl
 		}
-		return upsertTx(ctx, tx, t, gid, f, res)
+		return upsertTx(ctx, sc, t, gid, f, res)
 	}
 	for i := range lc.Adds {
 		if err := upsert(&lc.Adds[i], OpInsert); err != nil {
@@ -303,13 +345,27 @@ func syncApplyLayer(ctx context.Context, tx *sql.Tx, db *DB, t *Table, lc *Layer
 
 // upsertTx writes a server feature (insert when its GlobalID is new, else
 // update of the attributes present).
-func upsertTx(ctx context.Context, tx *sql.Tx, t *Table, gid string, f *arcgis.Feature, res *ApplyResult) error {
+func upsertTx(ctx context.Context, sc *stmts, t *Table, gid string, f *arcgis.Feature, res *ApplyResult) error {
 	var cols []string
 	var vals []any
-	for k, v := range f.Attributes {
-		c := t.Col(k)
-		if c == nil || c.kind == kOID || c.kind == kGlobalID {
+	// table column order, so the statement text repeats and is prepared once
+	for i := range t.Cols {
+		c := &t.Cols[i]
+		if c.kind == kOID || c.kind == kGlobalID {
 			continue
+		}
+		v, ok := f.Attributes[c.Name]
+		if !ok {
+			found := false
+			for k, x := range f.Attributes {
+				if strings.EqualFold(k, c.Name) {
+					v, found = x, true
+					break
+				}
+			}
+			if !found {
+				continue
+			}
 		}
 		sv, err := toSQL(t, c, v, false)
 		if err != nil {
@@ -330,17 +386,17 @@ func upsertTx(ctx context.Context, tx *sql.Tx, t *Table, gid string, f *arcgis.F
 		}
 	}
 	var id int64
-	err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s = ?", qid(t.OIDCol), qid(t.Name), qid(t.GIDCol)), gid).Scan(&id)
+	err := sc.queryRow(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s = ?", qid(t.OIDCol), qid(t.Name), qid(t.GIDCol)), gid).Scan(&id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		cols, vals = append(cols, t.GIDCol), append(vals, gid)
-		_, err = tx.ExecContext(ctx, insertSQL(t, cols, false), vals...)
+		_, err = sc.exec(ctx, insertSQL(t, cols, false), vals...)
 	case err == nil && len(cols) > 0:
 		sets := make([]string, len(cols))
 		for i, c := range cols {
 			sets[i] = qid(c) + " = ?"
 		}
-		_, err = tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s = ?", qid(t.Name), strings.Join(sets, ", "), qid(t.OIDCol)), append(vals, id)...)
+		_, err = sc.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s = ?", qid(t.Name), strings.Join(sets, ", "), qid(t.OIDCol)), append(vals, id)...)
 	}
 	if err == nil {
 		res.Applied++

@@ -48,7 +48,7 @@ func (db *DB) WriteUnlogged(ctx context.Context, layerID int, f arcgis.Feature) 
 			return err
 		}
 		var res ApplyResult
-		if err := upsertTx(ctx, tx, t, gid, &f, &res); err != nil {
+		if err := upsertTx(ctx, &stmts{tx: tx, m: map[string]*sql.Stmt{}}, t, gid, &f, &res); err != nil {
 			return fmt.Errorf("write %s in layer %d: %w", gid, layerID, err)
 		}
 		return suppress(ctx, tx, false)

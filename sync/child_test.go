@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,6 +42,20 @@ func TestSyncChild(t *testing.T) {
 	c, err := arcgis.New(arcgis.WithPortal(portal), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}), arcgis.WithRetryPolicy(fastRetry()))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if dir := os.Getenv("OFFLINED_SYNC_PROFILE"); dir != "" {
+		pf, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+		if err == nil {
+			_ = pprof.StartCPUProfile(pf)
+			defer func() {
+				pprof.StopCPUProfile()
+				pf.Close()
+				if hf, err := os.Create(filepath.Join(dir, "heap.pprof")); err == nil {
+					_ = pprof.Lookup("allocs").WriteTo(hf, 0)
+					hf.Close()
+				}
+			}()
+		}
 	}
 	start := time.Now()
 	rep, err := New(db, c, Options{}).Sync(ctx)
