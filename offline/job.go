@@ -568,9 +568,50 @@ func (j *Job) abort(state JobState, cause error) (*Result, error) {
 
 // cleanup unregisters the job's replicas and removes what it wrote.
 func (j *Job) cleanup(ctx context.Context) {
+	c := j.opt.Client
+	done := map[string]bool{}
+	unregister := func(svcURL, id string) {
+		if id == "" || done[id] {
+			return
+		}
+		done[id] = true
+		if err := c.UnregisterReplica(ctx, svcURL, id); err != nil && !arcgis.IsNotFound(err) {
+			j.log.Warn("unregister replica", "service", svcURL, "replica", id, "err", err)
+		}
+	}
 	for _, r := range j.jr.Replicas {
-		if err := j.opt.Client.UnregisterReplica(ctx, r.ServiceURL, r.ID); err != nil {
-			j.log.Warn("unregister replica", "service", r.ServiceURL, "replica", r.ID, "err", err)
+		unregister(r.ServiceURL, r.ID)
+	}
+	// Replicas asked for but not known yet: wait for a submitted job to
+	// name its replica, and look a requested one up by its unique name.
+	for _, id := range j.order {
+		s := j.jr.step(id)
+		if s.Kind != KindReplica || (s.ReplicaPhase != replicaRequested && s.ReplicaPhase != replicaSubmitted) {
+			continue
+		}
+		svcURL := j.o.GenerateGeodatabase[s.Key].ServiceURL
+		if s.StatusURL != "" {
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if st, err := c.WaitReplicaJob(wctx, s.StatusURL, j.opt.PollInterval, nil); err == nil {
+				unregister(svcURL, st.ReplicaID)
+			}
+			cancel()
+		}
+		for attempt := 0; attempt < 3; attempt++ {
+			refs, err := c.Replicas(ctx, svcURL)
+			found := false
+			for _, r := range refs {
+				if r.ReplicaName == s.ReplicaName {
+					unregister(svcURL, r.ReplicaID)
+					found = true
+				}
+			}
+			if err != nil || found || s.StatusURL != "" {
+				break
+			}
+			// createReplica may still be running on the server after the
+			// client gave up on it.
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	for _, name := range []string{DataDir, TilesDir, MapFile, ItemInfoFile, ManifestFile, JournalFile} {

@@ -60,8 +60,8 @@ func newJobEnvFor(t testing.TB, em *emulatortest.Server, root string) *jobEnv {
 	return &jobEnv{em: em, c: c, task: task}
 }
 
-// Test scales: levels 12-14 of the demo basemap keep tile counts small.
-const testMinScale, testMaxScale = 150000, 30000
+// Test scales: levels 12-13 of the demo basemap keep tile counts small.
+const testMinScale, testMaxScale = 150000, 70000
 
 func (e *jobEnv) params(t testing.TB) *Parameters {
 	t.Helper()
