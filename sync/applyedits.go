@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,7 +22,11 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 	}
 	if j != nil && j.Phase == phaseSent {
 		rep.Recovered = true
-		n, err := e.reconcile(ctx, cfg, j)
+		rp, err := e.readPending(ctx, j.UpTo)
+		if err != nil {
+			return nil, err
+		}
+		n, err := e.reconcile(ctx, cfg, j, rp)
 		if err != nil {
 			return nil, classify(fmt.Errorf("reconcile interrupted applyEdits: %w", err))
 		}
@@ -31,19 +36,24 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 			return nil, err
 		}
 	}
+	var pend *pending
 	if j == nil {
 		upTo, err := e.db.LastChangeSeq(ctx)
 		if err != nil {
 			return nil, err
 		}
-		pend, err := e.readPending(ctx, upTo)
-		if err != nil {
+		if pend, err = e.readPending(ctx, upTo); err != nil {
 			return nil, err
 		}
 		if j, err = e.buildJournal(ctx, cfg, pend); err != nil {
 			return nil, err
 		}
 		if err := saveJournal(ctx, e.db, j); err != nil {
+			return nil, err
+		}
+	}
+	if pend == nil {
+		if pend, err = e.readPending(ctx, j.UpTo); err != nil {
 			return nil, err
 		}
 	}
@@ -60,20 +70,19 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 	}
 	res := &arcgis.SyncResult{}
 	if !j.empty() {
+		var buf bytes.Buffer
+		if _, err := e.writeEdits(ctx, cfg, j, pend, &buf); err != nil {
+			return nil, fmt.Errorf("write edits: %w", err)
+		}
+		var sl []arcgis.SyncLayerEdits
+		if err := json.Unmarshal(buf.Bytes(), &sl); err != nil {
+			return nil, err
+		}
 		var edits []arcgis.LayerEdits
-		for _, le := range j.Edits {
+		for _, le := range sl {
 			x := arcgis.LayerEdits{ID: le.ID}
 			if fe := le.Features; fe != nil {
-				var err error
-				if x.Adds, err = decodeFeatures(fe.Adds); err != nil {
-					return nil, err
-				}
-				if x.Updates, err = decodeFeatures(fe.Updates); err != nil {
-					return nil, err
-				}
-				for _, d := range fe.DeleteIDs {
-					x.Deletes = append(x.Deletes, d)
-				}
+				x.Adds, x.Updates, x.Deletes = fe.Adds, fe.Updates, fe.DeleteIDs
 			}
 			if a := le.Attachments; a != nil && len(a.Adds)+len(a.Updates)+len(a.DeleteIDs) > 0 {
 				x.Attachments = &arcgis.ApplyAttachmentEdits{Adds: a.Adds, Updates: a.Updates, Deletes: a.DeleteIDs}
@@ -191,14 +200,4 @@ func baseFeature(t *geodb.Table, base map[string]any) *arcgis.Feature {
 		f.Attributes[k] = t.EsriValue(k, v)
 	}
 	return f
-}
-
-func decodeFeatures(raws []json.RawMessage) ([]arcgis.Feature, error) {
-	out := make([]arcgis.Feature, len(raws))
-	for i, r := range raws {
-		if err := json.Unmarshal(r, &out[i]); err != nil {
-			return nil, fmt.Errorf("journaled feature: %w", err)
-		}
-	}
-	return out, nil
 }

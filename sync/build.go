@@ -1,9 +1,11 @@
 package sync
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -12,12 +14,10 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 )
 
-// buildJournal turns the pending change log into the exact edits to send.
+// buildJournal turns the pending change log into the batch to send.
 func (e *Engine) buildJournal(ctx context.Context, cfg *Config, p *pending) (*journal, error) {
 	j := &journal{ID: geodb.NewGlobalID(), UpTo: p.UpTo, Phase: phasePrepared, Started: time.Now().UTC(), Uploads: map[string]*upload{}}
 	j.KeepTables = append(j.KeepTables, p.Unknown...)
-	held := e.heldFields(ctx, cfg)
-	serverFields := e.serverFields(ctx)
 	byLayer := map[int]*layerEdits{}
 	edits := func(id int) *layerEdits {
 		le := byLayer[id]
@@ -32,16 +32,9 @@ func (e *Engine) buildJournal(ctx context.Context, cfg *Config, p *pending) (*jo
 			j.KeepTables = append(j.KeepTables, name)
 		}
 	}
-	// Features: read current rows in chunks per layer.
-	want := map[int][]string{}
 	for _, k := range p.Order {
 		pe := p.Edits[k]
-		t := e.db.TableByID(pe.Layer)
-		if t == nil {
-			keepTable(pe.Table)
-			continue
-		}
-		if !cfg.uploads(pe.Layer) {
+		if e.db.TableByID(pe.Layer) == nil || !cfg.uploads(pe.Layer) {
 			keepTable(pe.Table)
 			continue
 		}
@@ -57,48 +50,11 @@ func (e *Engine) buildJournal(ctx context.Context, cfg *Config, p *pending) (*jo
 		}
 		switch pe.op() {
 		case "delete":
-			le := edits(pe.Layer)
-			if le.Features == nil {
-				le.Features = &featureEdits{}
-			}
-			le.Features.DeleteIDs = append(le.Features.DeleteIDs, pe.GlobalID)
-		case "add", "update":
-			want[pe.Layer] = append(want[pe.Layer], pe.GlobalID)
-		}
-	}
-	for layer, gids := range want {
-		t := e.db.TableByID(layer)
-		le := edits(layer)
-		if le.Features == nil {
-			le.Features = &featureEdits{}
-		}
-		for i := 0; i < len(gids); i += 500 {
-			chunk := gids[i:min(i+500, len(gids))]
-			fs, err := e.db.Features(ctx, geodb.Query{LayerID: layer, GlobalIDs: chunk})
-			if err != nil {
-				return nil, fmt.Errorf("read edited features of layer %d: %w", layer, err)
-			}
-			for k := range fs {
-				f := &fs[k]
-				gid, _ := geodb.NormalizeGlobalID(fmt.Sprint(f.Attributes[t.GIDCol]))
-				pe := p.Edits[geodb.ChangeKey{Table: t.Name, GlobalID: gid}]
-				if pe == nil {
-					continue
-				}
-				out := e.outgoing(ctx, cfg, t, f, pe, serverFields[layer], held[gid])
-				if out == nil {
-					continue
-				}
-				raw, err := json.Marshal(out)
-				if err != nil {
-					return nil, fmt.Errorf("encode feature %s: %w", gid, err)
-				}
-				if pe.op() == "add" {
-					le.Features.Adds = append(le.Features.Adds, raw)
-				} else {
-					le.Features.Updates = append(le.Features.Updates, raw)
-				}
-			}
+			edits(pe.Layer).Deletes = append(edits(pe.Layer).Deletes, pe.GlobalID)
+		case "add":
+			edits(pe.Layer).Adds = append(edits(pe.Layer).Adds, pe.GlobalID)
+		case "update":
+			edits(pe.Layer).Updates = append(edits(pe.Layer).Updates, pe.GlobalID)
 		}
 	}
 	ids := make([]int, 0, len(byLayer))
@@ -110,6 +66,98 @@ func (e *Engine) buildJournal(ctx context.Context, cfg *Config, p *pending) (*jo
 		j.Edits = append(j.Edits, *byLayer[id])
 	}
 	return j, nil
+}
+
+// eachOutgoing reads the features named by gids from the GeoPackage in
+// chunks and calls fn with each one as it is sent (see outgoing). Features
+// deleted since the batch was cut are skipped (their delete follows).
+func (e *Engine) eachOutgoing(ctx context.Context, cfg *Config, p *pending, layer int, gids []string, fn func(gid string, f *arcgis.Feature) error) error {
+	t := e.db.TableByID(layer)
+	if t == nil {
+		return nil
+	}
+	held := e.heldFields(ctx, cfg)
+	server := e.serverFields(ctx)[layer]
+	for i := 0; i < len(gids); i += 500 {
+		chunk := gids[i:min(i+500, len(gids))]
+		fs, err := e.db.Features(ctx, geodb.Query{LayerID: layer, GlobalIDs: chunk})
+		if err != nil {
+			return fmt.Errorf("read edited features of layer %d: %w", layer, err)
+		}
+		for k := range fs {
+			gid := gidOfFeature(t, &fs[k])
+			pe := p.Edits[geodb.ChangeKey{Table: t.Name, GlobalID: gid}]
+			if pe == nil {
+				pe = &pendingEdit{Layer: layer, Table: t.Name, GlobalID: gid, FirstOp: geodb.OpUpdate, LastOp: geodb.OpUpdate}
+			}
+			out := e.outgoing(ctx, cfg, t, &fs[k], pe, server, held[gid])
+			if out == nil {
+				continue
+			}
+			if err := fn(gid, out); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// writeEdits streams synchronizeReplica's edits array for the journal to w
+// and returns how many features it wrote.
+func (e *Engine) writeEdits(ctx context.Context, cfg *Config, j *journal, p *pending, w io.Writer) (int, error) {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	n := 0
+	bw.WriteString("[")
+	for i, le := range j.Edits {
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		fmt.Fprintf(bw, `{"id":%d,"features":{`, le.ID)
+		for s, set := range []struct {
+			name string
+			gids []string
+		}{{"adds", le.Adds}, {"updates", le.Updates}} {
+			if s > 0 {
+				bw.WriteString(",")
+			}
+			fmt.Fprintf(bw, `%q:[`, set.name)
+			first := true
+			err := e.eachOutgoing(ctx, cfg, p, le.ID, set.gids, func(_ string, f *arcgis.Feature) error {
+				b, err := json.Marshal(f)
+				if err != nil {
+					return err
+				}
+				if !first {
+					bw.WriteString(",")
+				}
+				first = false
+				n++
+				_, err = bw.Write(b)
+				return err
+			})
+			if err != nil {
+				return n, err
+			}
+			bw.WriteString("]")
+		}
+		dels, _ := json.Marshal(le.Deletes)
+		if le.Deletes == nil {
+			dels = []byte("[]")
+		}
+		n += len(le.Deletes)
+		fmt.Fprintf(bw, `,"deleteIds":%s}`, dels)
+		if le.Attachments != nil {
+			b, err := json.Marshal(le.Attachments)
+			if err != nil {
+				return n, err
+			}
+			bw.WriteString(`,"attachments":`)
+			bw.Write(b)
+		}
+		bw.WriteString("}")
+	}
+	bw.WriteString("]")
+	return n, bw.Flush()
 }
 
 // outgoing is the feature as sent: the fields the server has (a field the

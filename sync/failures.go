@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -71,19 +70,10 @@ func failuresFromError(j *journal, ae *arcgis.Error) []EditFailure {
 	for _, d := range ae.Details {
 		f := EditFailure{Layer: -1, Op: "batch", Code: ae.Code, Description: d, At: now}
 		for _, le := range j.Edits {
-			if le.Features == nil {
-				continue
-			}
-			for _, set := range [][]json.RawMessage{le.Features.Adds, le.Features.Updates} {
-				for _, raw := range set {
-					var ft arcgis.Feature
-					if json.Unmarshal(raw, &ft) != nil {
-						continue
-					}
-					for _, v := range ft.Attributes {
-						if s, ok := v.(string); ok && len(s) == 38 && strings.Contains(d, s) {
-							f.Layer, f.GlobalID = le.ID, s
-						}
+			for op, set := range map[string][]string{"add": le.Adds, "update": le.Updates, "delete": le.Deletes} {
+				for _, g := range set {
+					if strings.Contains(d, g) {
+						f.Layer, f.GlobalID, f.Op = le.ID, g, op
 					}
 				}
 			}

@@ -25,7 +25,7 @@ type journal struct {
 	UpTo    int64     `json:"upTo"`
 	Phase   string    `json:"phase"`
 	Started time.Time `json:"started"`
-	// Edits are exactly what is (or was) sent.
+	// Edits name what is (or was) sent.
 	Edits []layerEdits `json:"edits"`
 	// KeepTables are tables whose rows ≤ UpTo are not acknowledged
 	// (download-only layers, attachments that are not uploaded).
@@ -37,29 +37,19 @@ type journal struct {
 	Attempts int `json:"attempts"`
 }
 
-// layerEdits is one element of synchronizeReplica's edits with every
-// feature kept as its encoded JSON (a batch of 100k features stays a few
-// tens of MB instead of decoded maps).
+// layerEdits is one layer of a journaled batch: the GlobalIDs to add,
+// update and delete (the features are read from the GeoPackage and
+// streamed out when sent, so memory does not grow with the batch) and the
+// attachment edits.
 type layerEdits struct {
 	ID          int                           `json:"id"`
-	Features    *featureEdits                 `json:"features,omitempty"`
+	Adds        []string                      `json:"adds,omitempty"`
+	Updates     []string                      `json:"updates,omitempty"`
+	Deletes     []string                      `json:"deletes,omitempty"`
 	Attachments *arcgis.SyncAttachmentChanges `json:"attachments,omitempty"`
 }
 
-// featureEdits are adds, updates (encoded Esri JSON features) and deletes
-// by GlobalID.
-type featureEdits struct {
-	Adds      []json.RawMessage `json:"adds,omitempty"`
-	Updates   []json.RawMessage `json:"updates,omitempty"`
-	DeleteIDs []string          `json:"deleteIds,omitempty"`
-}
-
-func (f *featureEdits) count() int {
-	if f == nil {
-		return 0
-	}
-	return len(f.Adds) + len(f.Updates) + len(f.DeleteIDs)
-}
+func (l *layerEdits) count() int { return len(l.Adds) + len(l.Updates) + len(l.Deletes) }
 
 // upload is the state of one attachment's content upload.
 type upload struct {
@@ -98,7 +88,7 @@ func saveJournal(ctx context.Context, db *geodb.DB, j *journal) error {
 
 func (j *journal) empty() bool {
 	for _, e := range j.Edits {
-		if e.Features.count() > 0 {
+		if e.count() > 0 {
 			return false
 		}
 		if e.Attachments != nil && len(e.Attachments.Adds)+len(e.Attachments.Updates)+len(e.Attachments.DeleteIDs) > 0 {

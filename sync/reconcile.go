@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -15,7 +14,7 @@ import (
 // sent fields already hold the sent values, deletes whose feature is gone,
 // attachment adds/updates present with the uploaded size, attachment
 // deletes that are gone. It returns how many edits had landed.
-func (e *Engine) reconcile(ctx context.Context, cfg *Config, j *journal) (int, error) {
+func (e *Engine) reconcile(ctx context.Context, cfg *Config, j *journal, p *pending) (int, error) {
 	landed := 0
 	for i := range j.Edits {
 		le := &j.Edits[i]
@@ -24,51 +23,47 @@ func (e *Engine) reconcile(ctx context.Context, cfg *Config, j *journal) (int, e
 			continue
 		}
 		lurl := arcgis.LayerURL(cfg.ServiceURL, le.ID)
-		if fc := le.Features; fc != nil {
-			var gids []string
-			for _, set := range [][]json.RawMessage{fc.Adds, fc.Updates} {
-				for _, raw := range set {
-					var f arcgis.Feature
-					if err := json.Unmarshal(raw, &f); err != nil {
-						return landed, fmt.Errorf("journaled feature: %w", err)
-					}
-					gids = append(gids, gidOfFeature(t, &f))
-				}
-			}
-			gids = append(gids, fc.DeleteIDs...)
+		if le.count() > 0 {
+			gids := append(append(append([]string(nil), le.Adds...), le.Updates...), le.Deletes...)
 			server, err := e.serverFeatures(ctx, lurl, t, gids)
 			if err != nil {
 				return landed, err
 			}
-			var adds, updates []json.RawMessage
-			var dels []string
-			for _, raw := range fc.Adds {
-				var f arcgis.Feature
-				_ = json.Unmarshal(raw, &f)
-				if _, ok := server[gidOfFeature(t, &f)]; ok {
+			var adds, updates, dels []string
+			for _, g := range le.Adds {
+				if _, ok := server[g]; ok {
 					landed++
 					continue
 				}
-				adds = append(adds, raw)
+				adds = append(adds, g)
 			}
-			for _, raw := range fc.Updates {
-				var f arcgis.Feature
-				_ = json.Unmarshal(raw, &f)
-				if sf, ok := server[gidOfFeature(t, &f)]; ok && sameFields(t, &f, sf) {
+			// An update landed when the server holds every value it would
+			// send now (re-sending newer local values is harmless).
+			sent := map[string]bool{}
+			err = e.eachOutgoing(ctx, cfg, p, le.ID, le.Updates, func(g string, out *arcgis.Feature) error {
+				if sf, ok := server[g]; ok && sameFields(t, out, sf) {
+					sent[g] = true
+				}
+				return nil
+			})
+			if err != nil {
+				return landed, err
+			}
+			for _, g := range le.Updates {
+				if sent[g] {
 					landed++
 					continue
 				}
-				updates = append(updates, raw)
+				updates = append(updates, g)
 			}
-			for _, d := range fc.DeleteIDs {
-				g, _ := geodb.NormalizeGlobalID(d)
+			for _, g := range le.Deletes {
 				if _, ok := server[g]; !ok {
 					landed++
 					continue
 				}
-				dels = append(dels, d)
+				dels = append(dels, g)
 			}
-			fc.Adds, fc.Updates, fc.DeleteIDs = adds, updates, dels
+			le.Adds, le.Updates, le.Deletes = adds, updates, dels
 		}
 		if ac := le.Attachments; ac != nil && len(ac.Adds)+len(ac.Updates)+len(ac.DeleteIDs) > 0 {
 			present, err := e.serverAttachments(ctx, lurl, ac)

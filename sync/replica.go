@@ -1,13 +1,12 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/offlined/offlined/geodb"
@@ -24,7 +23,11 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	if j != nil && j.Phase == phaseSent {
 		// The previous attempt may have reached the server: ask what landed.
 		rep.Recovered = true
-		n, err := e.reconcile(ctx, cfg, j)
+		rp, err := e.readPending(ctx, j.UpTo)
+		if err != nil {
+			return nil, err
+		}
+		n, err := e.reconcile(ctx, cfg, j, rp)
 		if err != nil {
 			return nil, classify(fmt.Errorf("reconcile interrupted sync: %w", err))
 		}
@@ -60,6 +63,11 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 			return nil, err
 		}
 	}
+	if pend == nil {
+		if pend, err = e.readPending(ctx, j.UpTo); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.hook(ctx, StepBeforeUpload); err != nil {
 		return nil, err
 	}
@@ -71,7 +79,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	if err := saveJournal(ctx, e.db, j); err != nil {
 		return nil, err
 	}
-	ans, err := e.synchronize(ctx, cfg, j.Edits, false)
+	ans, err := e.synchronize(ctx, cfg, j, pend, false)
 	if err != nil {
 		err = classify(err)
 		var ae *arcgis.Error
@@ -101,15 +109,10 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	keep = append(keep, e.heldKeys(ctx, cfg)...)
 	rep.Failed = len(failures)
 	for _, le := range j.Edits {
-		rep.Uploaded += le.Features.count()
+		rep.Uploaded += le.count()
 	}
 	if err := e.hook(ctx, StepBeforeApply); err != nil {
 		return nil, err
-	}
-	if pend == nil {
-		if pend, err = e.readPending(ctx, j.UpTo); err != nil {
-			return nil, err
-		}
 	}
 	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{
 		Stream: e.applyFunc(cfg, ans, rep), ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
@@ -128,7 +131,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 // synchronize calls synchronizeReplica with the stored generations (always
 // explicit, so a download lost with an answer is sent again) and waits for
 // async jobs.
-func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []layerEdits, downloadOnly bool) (*answer, error) {
+func (e *Engine) synchronize(ctx context.Context, cfg *Config, j *journal, pend *pending, downloadOnly bool) (*answer, error) {
 	gen, gens, err := e.db.ServerGens(ctx)
 	if err != nil {
 		return nil, err
@@ -139,21 +142,38 @@ func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []layerEdit
 	if cfg.Embedded && !cfg.Async {
 		p.TransportType = arcgis.TransportEmbedded
 	}
-	if len(edits) > 0 {
-		raw, err := json.Marshal(edits)
+	if j != nil && !j.empty() {
+		// The edits are streamed from the GeoPackage into a file next to it:
+		// sent inline when small, else uploaded and named by editsUploadID
+		// (servers bound the size of a form body).
+		f, err := os.CreateTemp(dirOf(e.db.Path()), ".offlined-edits-*.json")
 		if err != nil {
 			return nil, err
 		}
-		if int64(len(raw)) > cfg.EditsInlineMax {
-			// Large batches go up as a file (editsUploadID): servers bound
-			// the size of a form body.
-			it, err := e.c.Upload(ctx, cfg.ServiceURL, "offlined-edits.json", bytes.NewReader(raw), "offlined sync edits")
+		defer os.Remove(f.Name())
+		defer f.Close()
+		if _, err := e.writeEdits(ctx, cfg, j, pend, f); err != nil {
+			return nil, fmt.Errorf("write edits: %w", err)
+		}
+		size, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		if size <= cfg.EditsInlineMax {
+			raw, err := io.ReadAll(f)
 			if err != nil {
-				return nil, fmt.Errorf("upload edits (%d bytes): %w", len(raw), err)
+				return nil, err
+			}
+			p.EditsRaw = raw
+		} else {
+			it, err := e.c.Upload(ctx, cfg.ServiceURL, "offlined-edits.json", f, "offlined sync edits")
+			if err != nil {
+				return nil, fmt.Errorf("upload edits (%d bytes): %w", size, err)
 			}
 			p.EditsUploadID, p.EditsUploadFormat = it.ItemID, "json"
-		} else {
-			p.EditsRaw = raw
 		}
 	}
 	if cfg.SyncModel == arcgis.SyncModelPerLayer {
@@ -198,7 +218,7 @@ func (e *Engine) synchronize(ctx context.Context, cfg *Config, edits []layerEdit
 // downloadFirst downloads server changes before an upload so that server
 // edits to locally edited features are seen (and recorded) as conflicts.
 func (e *Engine) downloadFirst(ctx context.Context, cfg *Config, pend *pending, rep *Report) error {
-	ans, err := e.synchronize(ctx, cfg, nil, true)
+	ans, err := e.synchronize(ctx, cfg, nil, nil, true)
 	if err != nil {
 		return err
 	}
