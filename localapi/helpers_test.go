@@ -56,6 +56,64 @@ type envOpts struct {
 	noMap       bool
 	withSyncer  bool
 	withPlanner bool
+	// fresh builds the package from this test's emulator (needed when the
+	// test syncs or unregisters); otherwise the shared template is copied.
+	fresh bool
+}
+
+// templateDir holds a package built once by TestMain (read-only).
+var templateDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "localapi-template")
+	if err != nil {
+		panic(err)
+	}
+	em := emulator.New(emulator.Options{})
+	hs := httptest.NewServer(em)
+	c, err := arcgis.New(arcgis.WithPortal(hs.URL+"/sharing/rest"), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}),
+		arcgis.WithRetryPolicy(fastRetry()))
+	if err != nil {
+		panic(err)
+	}
+	templateDir = filepath.Join(dir, "demo")
+	tb := &panicTB{}
+	buildPackage(tb, c, hs.URL+"/arcgis/rest/services/"+svcName+"/FeatureServer", templateDir)
+	hs.Close()
+	em.Close()
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// panicTB lets buildPackage run outside a test.
+type panicTB struct{ testing.TB }
+
+func (panicTB) Helper()                   {}
+func (panicTB) Fatal(args ...any)         { panic(fmt.Sprint(args...)) }
+func (panicTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
+
+// copyDir copies a package directory.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -92,8 +150,12 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	e.client = c
 	e.svcURL = e.em.ServicesURL + "/" + svcName + "/FeatureServer"
-	if !o.noMap {
+	switch {
+	case o.noMap:
+	case o.fresh:
 		buildPackage(t, c, e.svcURL, filepath.Join(e.root, "packages", "demo"))
+	default:
+		copyDir(t, templateDir, filepath.Join(e.root, "packages", "demo"))
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.reg, err = OpenRegistry(e.root, RegistryOptions{Logger: log, Unregisterer: c})

@@ -12,7 +12,7 @@ import (
 // TestEditPhotoSyncOverHTTP: a field app adds a feature and a photo through
 // the API, syncs, and the server has both.
 func TestEditPhotoSyncOverHTTP(t *testing.T) {
-	e := newEnv(t, envOpts{withSyncer: true})
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
 	base := "/api/v1/maps/demo/layers/0/features"
 	add := `{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.15,34.02]},"properties":{"InspectionID":"SYNC-1","Status":"open","Priority":1}}`
 	gid := e.jsonOf(e.do("POST", base, strings.NewReader(add)), 201)["globalId"].(string)
@@ -73,7 +73,7 @@ func TestEditPhotoSyncOverHTTP(t *testing.T) {
 // TestConflictHeldAndResolved: with the fieldMerge policy a field changed on
 // both sides is held for review; the API lists it and resolves it.
 func TestConflictHeldAndResolved(t *testing.T) {
-	e := newEnv(t, envOpts{withSyncer: true})
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
 	ctx := t.Context()
 	db, _ := e.reg.FeatureStore(ctx, "demo", svcName)
 	setPolicy(t, db, "fieldMerge")
@@ -102,7 +102,7 @@ func TestConflictHeldAndResolved(t *testing.T) {
 }
 
 func TestDeleteMapUnregistersReplica(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	e := newEnv(t, envOpts{fresh: true})
 	ctx := t.Context()
 	reps, err := e.client.Replicas(ctx, e.svcURL)
 	if err != nil || len(reps) != 1 {
