@@ -137,7 +137,9 @@ func (d *downloader) run(ctx context.Context, covers []LevelCover) (Progress, er
 	defer stopGrace()
 
 	jobs := make(chan TileKey, d.opt.Concurrency*4)
-	results := make(chan result, d.opt.Concurrency*4)
+	// Fetched tiles wait here until the writer takes them; a crash loses at
+	// most this buffer plus one batch, so keep it small.
+	results := make(chan result, d.opt.Concurrency)
 	var wg sync.WaitGroup
 	for i := 0; i < d.opt.Concurrency; i++ {
 		wg.Add(1)
