@@ -168,4 +168,5 @@ func TestConcurrentExternalWriter(t *testing.T) {
 	if cli150 != 150 || go50 != 50 || len(chs) != 200 {
 		t.Fatalf("cli %d, go %d, changes %d", cli150, go50, len(chs))
 	}
+	validate(t, db)
 }

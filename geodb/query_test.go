@@ -116,6 +116,7 @@ func TestQuery(t *testing.T) {
 	if _, err := db.Features(ctx, Query{LayerID: 42}); !errors.Is(err, ErrNoLayer) {
 		t.Errorf("missing layer: %v", err)
 	}
+	validate(t, db)
 }
 
 func TestGeoJSONOutput(t *testing.T) {

@@ -90,12 +90,10 @@ func TestRoundTrip(t *testing.T) {
 // TestFixtureLayer builds a table from the real ArcGIS layer fixture.
 func TestFixtureLayer(t *testing.T) {
 	ctx := testCtx(t)
-	raw, err := os.ReadFile("/work/shared/arcgis-fixtures/featureserver-layer.arcgis-rest-js.json")
+	// testdata copy of shared/arcgis-fixtures/featureserver-layer.arcgis-rest-js.json
+	raw, err := os.ReadFile("testdata/featureserver-layer.json")
 	if err != nil {
-		raw, err = os.ReadFile("testdata/featureserver-layer.json")
-	}
-	if err != nil {
-		t.Skip("fixture layer not available")
+		t.Fatal(err)
 	}
 	var l arcgis.Layer
 	if err := json.Unmarshal(raw, &l); err != nil {
@@ -130,6 +128,15 @@ func TestFixtureLayer(t *testing.T) {
 	stored, err := db.LayerJSON(ctx, 0)
 	if err != nil || !bytes.Equal(stored, raw) {
 		t.Fatalf("layer JSON not kept verbatim (err %v)", err)
+	}
+	if svc, err := os.ReadFile("testdata/featureserver-service.json"); err == nil {
+		if err := db.SaveService(ctx, svc); err != nil {
+			t.Fatal(err)
+		}
+		back, err := db.Service(ctx)
+		if err != nil || !bytes.Equal(back, svc) {
+			t.Fatalf("service JSON not kept verbatim (err %v)", err)
+		}
 	}
 	validate(t, db)
 }
