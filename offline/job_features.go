@@ -36,6 +36,13 @@ func (j *Job) runFeatureService(ctx context.Context, id string) error {
 		if err != nil {
 			return stepErr(rec.Key, arcgis.LayerURL(svcURL, lid), "layer", err)
 		}
+		if g.OutSpatialReference != nil && l.GeometryType != "" {
+			// The features come in the output SR: the table is declared in it.
+			cp := *l
+			sr := *g.OutSpatialReference
+			cp.SpatialReference = &sr
+			l = &cp
+		}
 		layers[lid] = l
 	}
 	if g.Snapshot {

@@ -68,6 +68,9 @@ func (j *Job) runRasterTiles(ctx context.Context, id string) error {
 			return stepErr(rec.Key, p.ServiceURL, "token", err)
 		}
 		work := path + ".export"
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			return err
+		}
 		defer os.RemoveAll(work)
 		n, err := tiles.ExportAndImport(ctx, &exportClient{c: c, params: params}, p.ServiceURL,
 			tiles.ExportRequest{Levels: p.LevelIDs, AOI: aoi}, work, st, tiles.ExportOptions{

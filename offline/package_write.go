@@ -174,7 +174,7 @@ func pointAt(l *Layer, ml *ManifestLayer) {
 	if l.Extra == nil {
 		l.Extra = Extra{}
 	}
-	ref := map[string]any{"kind": ml.Kind, "store": ml.Store, "serviceUrl": ml.ServiceURL}
+	ref := map[string]any{"key": ml.Key, "kind": ml.Kind, "store": ml.Store, "serviceUrl": ml.ServiceURL}
 	if ml.LayerID != nil {
 		ref["layerId"] = *ml.LayerID
 	}
