@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -56,6 +57,29 @@ func TestSyncChild(t *testing.T) {
 				}
 			}()
 		}
+	}
+	if dir := os.Getenv("OFFLINED_SYNC_PROFILE"); dir != "" {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() { // heap profile at the peak of live heap
+			var max uint64
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				if ms.HeapAlloc > max+max/10 {
+					max = ms.HeapAlloc
+					if hf, err := os.Create(filepath.Join(dir, "heap-peak.pprof")); err == nil {
+						_ = pprof.Lookup("heap").WriteTo(hf, 0)
+						hf.Close()
+					}
+				}
+			}
+		}()
 	}
 	start := time.Now()
 	rep, err := New(db, c, Options{}).Sync(ctx)

@@ -58,6 +58,7 @@ func (e *Engine) readPending(ctx context.Context, upTo int64) (*pending, error) 
 	p := &pending{UpTo: upTo, Edits: map[geodb.ChangeKey]*pendingEdit{}}
 	att := e.attachLayers()
 	unknown := map[string]bool{}
+	names := map[string]string{} // one copy of each table name
 	after := int64(0)
 	for {
 		cs, err := e.db.Changes(ctx, after, 5000)
@@ -69,6 +70,11 @@ func (e *Engine) readPending(ctx context.Context, upTo int64) (*pending, error) 
 				return p, nil
 			}
 			after = c.Seq
+			if n, ok := names[c.Table]; ok {
+				c.Table = n
+			} else {
+				names[c.Table] = c.Table
+			}
 			k := geodb.ChangeKey{Table: c.Table, GlobalID: c.GlobalID}
 			pe := p.Edits[k]
 			if pe == nil {

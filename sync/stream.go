@@ -128,6 +128,16 @@ func (a *answer) scan() error {
 					}
 					continue
 				}
+				if lk == "addResults" || lk == "updateResults" || lk == "deleteResults" {
+					// only failures matter; 100k successes are not kept
+					failed, err := failedResults(dec)
+					if err != nil {
+						return err
+					}
+					b, _ := json.Marshal(failed)
+					rest[lk] = b
+					continue
+				}
 				var v json.RawMessage
 				if err := dec.Decode(&v); err != nil {
 					return err
@@ -333,4 +343,26 @@ func (e *Engine) applyFunc(cfg *Config, a *answer, rep *Report) func(ctx context
 		}
 		return nil
 	}
+}
+
+// failedResults streams an array of per-edit results and keeps the failed
+// ones.
+func failedResults(dec *json.Decoder) ([]arcgis.EditResult, error) {
+	if err := expect(dec, json.Delim('[')); err != nil {
+		return nil, err
+	}
+	var out []arcgis.EditResult
+	for dec.More() {
+		var r arcgis.EditResult
+		if err := dec.Decode(&r); err != nil {
+			return nil, err
+		}
+		if !r.Success {
+			out = append(out, r)
+		}
+	}
+	if out == nil {
+		out = []arcgis.EditResult{}
+	}
+	return out, expect(dec, json.Delim(']'))
 }
