@@ -7,6 +7,10 @@ import (
 	"syscall"
 )
 
+// errAfterSend marks failures after the server accepted a sync request
+// (job polling, result download): what it applied is unknown.
+var errAfterSend = errors.New("sync answer lost after the server accepted the request")
+
 // isNetErr reports a transport failure (no answer, or a broken one).
 func isNetErr(err error) bool {
 	var ne net.Error

@@ -25,12 +25,13 @@ func existing(t *testing.T, f *fixture) (upd, del string) {
 func TestFailureInjectionExactlyOnce(t *testing.T) {
 	cases := []struct {
 		name   string
-		step   Step // crash at this hook (once)
-		cut    bool // lose the synchronizeReplica reply after the server applied it
+		step   Step   // crash at this hook (once)
+		cut    string // lose the reply of requests to this path after the server applied the edits
 		landed bool
 	}{
 		{name: "before upload", step: StepBeforeUpload},
-		{name: "reply lost after server applied", cut: true, landed: true},
+		{name: "reply lost after server applied", cut: "synchronizeReplica", landed: true},
+		{name: "result file cut after server applied", cut: "replicafiles", landed: true},
 		{name: "crash after send before apply", step: StepAfterSend, landed: true},
 		{name: "crash during download apply", step: StepBeforeApply, landed: true},
 	}
@@ -54,17 +55,13 @@ func TestFailureInjectionExactlyOnce(t *testing.T) {
 			if err := f.db.Delete(ctx, 0, del); err != nil {
 				t.Fatal(err)
 			}
-			if tc.cut {
-				f.em.SetFaults(emulator.Faults{CutAfterBytes: 5, Paths: []string{"synchronizeReplica"}})
-			}
 			// The download-first call (an update is pending) must not be cut:
 			// cut only the upload by arming the fault after the first call.
-			if tc.cut {
-				f.em.SetFaults(emulator.Faults{})
+			if tc.cut != "" {
 				f.eng.opts.Hooks.At = func(_ context.Context, s Step) error {
 					if s == StepBeforeUpload && !crashed {
 						crashed = true
-						f.em.SetFaults(emulator.Faults{CutAfterBytes: 5, Paths: []string{"synchronizeReplica"}})
+						f.em.SetFaults(emulator.Faults{CutAfterBytes: 5, Paths: []string{tc.cut}})
 					}
 					return nil
 				}

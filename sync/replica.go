@@ -83,7 +83,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	if err != nil {
 		err = classify(err)
 		var ae *arcgis.Error
-		if !errors.Is(err, ErrNeedsAuth) && errors.As(err, &ae) {
+		if !errors.Is(err, ErrNeedsAuth) && !errors.Is(err, errAfterSend) && errors.As(err, &ae) {
 			// The server answered with an error: it applied nothing
 			// (rollbackOnFailure) and the journal can go; every edit stays
 			// in the change log and the reasons are surfaced.
@@ -202,15 +202,25 @@ func (e *Engine) synchronize(ctx context.Context, cfg *Config, j *journal, pend 
 	if err != nil {
 		return nil, fmt.Errorf("synchronizeReplica %s: %w", cfg.ServiceURL, err)
 	}
+	// From here on the server has the edits (or may have them): a failure
+	// is ambiguous even when it carries an ArcGIS error body.
 	switch {
 	case res.StatusURL != "":
 		st, err := e.c.WaitReplicaJob(ctx, res.StatusURL, e.opts.PollInterval, nil)
 		if err != nil {
-			return nil, fmt.Errorf("synchronizeReplica job %s: %w", res.StatusURL, err)
+			return nil, fmt.Errorf("%w: synchronizeReplica job %s: %w", errAfterSend, res.StatusURL, err)
 		}
-		return e.spool(ctx, st.ResultURL, &arcgis.SyncResult{ReplicaServerGen: st.ReplicaServerGen, LayerServerGens: st.LayerServerGens})
+		a, err := e.spool(ctx, st.ResultURL, &arcgis.SyncResult{ReplicaServerGen: st.ReplicaServerGen, LayerServerGens: st.LayerServerGens})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errAfterSend, err)
+		}
+		return a, nil
 	case res.ResultURL != "":
-		return e.spool(ctx, res.ResultURL, res)
+		a, err := e.spool(ctx, res.ResultURL, res)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errAfterSend, err)
+		}
+		return a, nil
 	}
 	return &answer{Result: res}, nil
 }
