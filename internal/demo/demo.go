@@ -187,7 +187,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	if err != nil {
 		return s, err
 	}
-	printResult(out, res, opt.Dir)
+	PrintResult(out, res, opt.Dir)
 
 	if !opt.NoSync {
 		if err := syncStep(ctx, env, opt.Dir, s, out); err != nil {
@@ -199,9 +199,19 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	return s, nil
 }
 
-func printResult(out io.Writer, res *offline.Result, dir string) {
+// PrintResult writes a job result as a table: layers, kinds, stores,
+// feature and tile counts, sizes and errors.
+func PrintResult(out io.Writer, res *offline.Result, dir string) {
 	m := res.Manifest
-	fmt.Fprintf(out, "   result: hasErrors=%v canceled=%v in %s\n", res.HasErrors, res.Canceled, time.Duration(res.Elapsed).Round(time.Millisecond))
+	fmt.Fprintf(out, "   result: state=%s hasErrors=%v canceled=%v in %s\n", res.State, res.HasErrors, res.Canceled, time.Duration(res.Elapsed).Round(time.Millisecond))
+	if m == nil {
+		for _, errs := range []map[offline.Key]*offline.LayerError{res.LayerErrors, res.TableErrors} {
+			for _, le := range errs {
+				fmt.Fprintf(out, "   error: %s\n", le.Error())
+			}
+		}
+		return
+	}
 	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "   LAYER\tKIND\tSTORE\tFEATURES\tTILES\tSIZE\tERROR")
 	sizes := map[string]int64{}
@@ -241,6 +251,13 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// NewProgressBar returns a progress callback drawing a bar on out, and a
+// function to call with the final progress.
+func NewProgressBar(out io.Writer) (update func(offline.Progress), finish func(offline.Progress)) {
+	b := &progressBar{out: out, enabled: true}
+	return b.update, b.finish
 }
 
 // progressBar draws the job's progress on one terminal line.

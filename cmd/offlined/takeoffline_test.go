@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/offline"
+)
+
+func startEmulator(t *testing.T) *emulatortest.Server {
+	tiles := emulator.DemoTileOptions()
+	tiles.WorkDir = t.TempDir()
+	return emulatortest.Start(t, emulator.Options{Tiles: tiles})
+}
+
+func TestTakeOfflineItem(t *testing.T) {
+	em := startEmulator(t)
+	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
+		"--dir", dir, "--bbox", "-117.25,33.98,-117.10,34.10", "--min-scale", "150000", "--max-scale", "70000",
+		"--user", emulator.DemoUser, "--update-mode", "noUpdates", "--title", "Crew 7", "--json"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var res offline.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("json output: %v\n%s", err, out.String())
+	}
+	if res.State != offline.JobSucceeded || res.HasErrors || res.Manifest == nil || res.Manifest.Title != "Crew 7" {
+		t.Fatalf("result %+v", res)
+	}
+	if res.Manifest.Parameters.UpdateMode != offline.UpdateNoUpdates {
+		t.Errorf("--update-mode not applied: %s", res.Manifest.Parameters.UpdateMode)
+	}
+	if q := em.Log().Matching("/createReplica"); len(q) != 1 || q[0].Query.Get("syncModel") != "none" {
+		t.Errorf("createReplica %+v", q)
+	}
+	if _, err := offline.Open(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTakeOfflineWebMapFile(t *testing.T) {
+	em := startEmulator(t)
+	tok := em.IssueToken(emulator.DemoUser)
+	// The web map as a file, fetched from the item's data.
+	resp, err := http.Get(em.PortalURL + "/content/items/" + emulator.DemoWebMapFieldSurveyID + "/data?f=json&token=" + tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	wm := filepath.Join(t.TempDir(), "map.json")
+	if err := os.WriteFile(wm, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	aoi := filepath.Join(t.TempDir(), "area.geojson")
+	os.WriteFile(aoi, []byte(`{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[-117.25,33.98],[-117.19,33.98],[-117.19,34.03],[-117.25,34.03],[-117.25,33.98]]]}}`), 0o644)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), []string{"take-offline", "--webmap", wm, "--dir", dir, "--aoi", aoi,
+		"--min-scale", "150000", "--max-scale", "140000", "--include-basemap=false", "--token", tok}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	pkg, err := offline.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range pkg.All() {
+		if l.Kind == offline.KindRasterTiles {
+			t.Errorf("--include-basemap=false: basemap taken")
+		}
+	}
+	if !strings.Contains(out.String(), "Inspections") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	if em.Log().Count("/Demo_Basemap/MapServer/tile/") != 0 {
+		t.Errorf("basemap tiles requested")
+	}
+}
+
+func TestTakeOfflineFlagErrors(t *testing.T) {
+	t.Setenv("OFFLINED_PASSWORD", "")
+	base := []string{"take-offline", "--portal", "http://127.0.0.1:1/sharing/rest", "--item", "x", "--bbox", "0,0,1,1", "--dir", t.TempDir() + "/p"}
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"take-offline", "--item", "x", "--bbox", "0,0,1,1"}, "--dir"},
+		{[]string{"take-offline", "--dir", "d", "--bbox", "0,0,1,1"}, "--item or --webmap"},
+		{[]string{"take-offline", "--dir", "d", "--item", "x", "--bbox", "0,0,1,1"}, "--portal"},
+		{[]string{"take-offline", "--dir", "d", "--item", "x", "--webmap", "m.json", "--portal", "p"}, "--item and --webmap"},
+		{[]string{"take-offline", "--dir", "d", "--webmap", "/nonexistent/map.json", "--bbox", "0,0,1,1"}, "--webmap"},
+		{append(base[:len(base):len(base)], "--bbox", "1,2,3"), "--bbox"},
+		{[]string{"take-offline", "--portal", "p", "--item", "x", "--dir", "d"}, "--bbox or --aoi"},
+		{append(base[:len(base):len(base)], "--min-scale", "-5"), "--min-scale"},
+		{append(base[:len(base):len(base)], "--user", "u"), "OFFLINED_PASSWORD"},
+		{append(base[:len(base):len(base)], "--token", "a", "--api-key", "b"), "--api-key"},
+		{append(base[:len(base):len(base)], "--aoi", "/nonexistent.geojson"), "--bbox and --aoi"},
+	} {
+		err := run(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), tc.flag) {
+			t.Errorf("%v: error %v, want one naming %s", tc.args, err, tc.flag)
+		}
+	}
+}
+
+func FuzzParseAOI(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}`,
+		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]]]}}]}`,
+		`{"xmin":-117.25,"ymin":33.98,"xmax":-117.1,"ymax":34.1,"spatialReference":{"wkid":4326}}`,
+		`{"rings":[[[0,0],[0,1],[1,1],[0,0]]]}`,
+		`{"type":"Point","coordinates":[1,2]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := parseAOI(b)
+		if err == nil && g == nil {
+			t.Fatal("nil geometry without error")
+		}
+	})
+}
+
+func FuzzParseBBox(f *testing.F) {
+	for _, s := range []string{"-117.25,33.98,-117.10,34.10", "170,-10,-170,10", "1,2,3", "a,b,c,d", "0,1,0,1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := parseBBox(s)
+		if err == nil && (*g.YMin >= *g.YMax) {
+			t.Fatalf("accepted %q with ymin >= ymax", s)
+		}
+	})
+}
