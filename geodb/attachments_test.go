@@ -131,6 +131,9 @@ func TestAttachments(t *testing.T) {
 	var attIns, attDel int
 	for _, c := range chs {
 		if c.Table == "All_Types__ATTACH" {
+			if !c.Attachment || c.LayerID != 0 {
+				t.Fatalf("attachment change %+v", c)
+			}
 			switch c.Op {
 			case OpInsert:
 				attIns++

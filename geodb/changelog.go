@@ -23,13 +23,16 @@ const (
 // before an update or delete (geometry and BLOBs hex-encoded), as written by
 // the trigger; it is nil for inserts.
 type Change struct {
-	Seq       int64
-	Table     string
-	LayerID   int
-	GlobalID  string
-	Op        Op
-	OldValues json.RawMessage
-	ChangedAt string
+	Seq     int64
+	Table   string
+	LayerID int // the layer the table (or attachment table) belongs to; -1 if none
+	// Attachment is true for rows of a layer's attachment (media) table;
+	// GlobalID is then the attachment's.
+	Attachment bool
+	GlobalID   string
+	Op         Op
+	OldValues  json.RawMessage
+	ChangedAt  string
 }
 
 // gidExpr generates a registry-form GlobalID in SQL: a version-4 UUID in
@@ -187,10 +190,14 @@ func (db *DB) Changes(ctx context.Context, after int64, limit int) ([]Change, er
 		if old.Valid {
 			c.OldValues = json.RawMessage(old.String)
 		}
-		if t := db.Table(c.Table); t != nil {
-			c.LayerID = t.LayerID
-		} else {
-			c.LayerID = -1
+		c.LayerID = -1
+		for _, t := range db.Tables() {
+			switch c.Table {
+			case t.Name:
+				c.LayerID = t.LayerID
+			case t.AttachTable:
+				c.LayerID, c.Attachment = t.LayerID, true
+			}
 		}
 		out = append(out, c)
 	}
