@@ -46,6 +46,9 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 	if eng := e.engines[db]; eng != nil {
 		return eng, nil
 	}
+	if err := e.ensureConfig(ctx, mapID, svc, db); err != nil {
+		return nil, err
+	}
 	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log})
 	e.engines[db] = eng
 	return eng, nil
@@ -198,4 +201,24 @@ func (e *EngineSyncer) Resolve(ctx context.Context, mapID, conflictID, choice st
 		return err
 	}
 	return eng.ResolveConflict(ctx, id, choice)
+}
+
+// ensureConfig stores a sync configuration derived from the replica and the
+// package manifest (which knows the service URL) when the GeoPackage has
+// none yet, as in packages written by the offline job.
+func (e *EngineSyncer) ensureConfig(ctx context.Context, mapID, svc string, db *geodb.DB) error {
+	if _, ok, err := db.Meta(ctx, editsync.ConfigKey); err != nil || ok {
+		return err
+	}
+	cfg, err := editsync.LoadConfig(ctx, db)
+	if err != nil {
+		return err
+	}
+	if cfg.ServiceURL == "" {
+		cfg.ServiceURL = e.reg.ServiceURL(ctx, mapID, svc, db)
+	}
+	if cfg.ServiceURL == "" {
+		return fmt.Errorf("sync %s/%s: the service URL is unknown", mapID, svc)
+	}
+	return editsync.SaveConfig(ctx, db, cfg)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/geodb"
+	editsync "github.com/offlined/offlined/sync"
 	"github.com/offlined/offlined/tiles"
 )
 
@@ -346,21 +347,7 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 		if err != nil || rep == nil || rep.ReplicaID == "" {
 			continue
 		}
-		u, _, _ := db.Meta(ctx, "offlined_sync_config")
-		var cfg struct {
-			ServiceURL string `json:"serviceUrl"`
-		}
-		json.Unmarshal([]byte(u), &cfg)
-		if cfg.ServiceURL == "" {
-			var svcDoc struct {
-				URL string `json:"url"`
-			}
-			if raw, _ := db.Service(ctx); raw != nil {
-				json.Unmarshal(raw, &svcDoc)
-			}
-			cfg.ServiceURL = svcDoc.URL
-		}
-		reps = append(reps, PendingUnregister{ServiceURL: cfg.ServiceURL, ReplicaID: rep.ReplicaID})
+		reps = append(reps, PendingUnregister{ServiceURL: r.ServiceURL(ctx, id, svc, db), ReplicaID: rep.ReplicaID})
 	}
 	r.mu.Lock()
 	r.deleted[id] = true
@@ -433,4 +420,46 @@ func (r *Registry) Close() error {
 		delete(r.stores, p)
 	}
 	return errors.Join(errs...)
+}
+
+// ServiceURL returns the feature service URL of store svc of map id: from
+// its sync configuration, else the package manifest, else the stored service
+// JSON; "" when none says.
+func (r *Registry) ServiceURL(ctx context.Context, id, svc string, db *geodb.DB) string {
+	if v, ok, _ := db.Meta(ctx, editsync.ConfigKey); ok {
+		var cfg struct {
+			ServiceURL string `json:"serviceUrl"`
+		}
+		if json.Unmarshal([]byte(v), &cfg) == nil && cfg.ServiceURL != "" {
+			return cfg.ServiceURL
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(r.Dir(id), "package.json")); err == nil {
+		var m struct {
+			Layers []struct {
+				Store      string `json:"store"`
+				ServiceURL string `json:"serviceUrl"`
+			} `json:"layers"`
+			Tables []struct {
+				Store      string `json:"store"`
+				ServiceURL string `json:"serviceUrl"`
+			} `json:"tables"`
+		}
+		if json.Unmarshal(b, &m) == nil {
+			want := "data/" + svc + ".gpkg"
+			for _, l := range append(m.Layers, m.Tables...) {
+				if filepath.ToSlash(l.Store) == want && l.ServiceURL != "" {
+					return strings.TrimRight(l.ServiceURL, "/")
+				}
+			}
+		}
+	}
+	if raw, _ := db.Service(ctx); raw != nil {
+		var doc struct {
+			URL string `json:"url"`
+		}
+		json.Unmarshal(raw, &doc)
+		return doc.URL
+	}
+	return ""
 }

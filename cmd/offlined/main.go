@@ -36,6 +36,15 @@ func commands() []command {
 		{"demo", "take the demo web map offline from the built-in emulator, edit and sync (no network needed)", runDemo},
 		{"take-offline", "take a web map offline into a package directory", runTakeOffline},
 		{"emulator", "run the ArcGIS REST emulator on a loopback port", runEmulator},
+		{"serve", "run the daemon: the local API for field apps, jobs and background sync", runServe},
+		{"login", "sign in to a portal and store tokens (never passwords) for the daemon", runLogin},
+		{"logout", "forget a portal's stored credentials", runLogout},
+		{"token", "print the API token field apps send as Authorization: Bearer", runToken},
+		{"status", "show the running daemon's status", runStatus},
+		{"maps", "list (or -delete) the offline maps", runMaps},
+		{"capabilities", "show which layers of a web map can go offline", runCapabilities},
+		{"sync", "sync offline maps with their services now", runSync},
+		{"conflicts", "list or resolve sync conflicts of an offline map", runConflicts},
 	}
 }
 

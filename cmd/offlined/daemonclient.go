@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/offlined/offlined/internal/config"
+)
+
+// The client commands (maps, status, capabilities, sync, conflicts) talk to
+// the running daemon over HTTP: the base URL comes from -addr or the
+// api-addr file serve writes in the data root, the token from the data
+// root's token file.
+
+// clientFlags are the flags every client command takes.
+type clientFlags struct {
+	data, addr string
+	json       bool
+}
+
+func registerClientFlags(fs *flag.FlagSet) *clientFlags {
+	c := &clientFlags{}
+	fs.StringVar(&c.data, "data", "", "data root of the daemon (env OFFLINED_DATA_ROOT)")
+	fs.StringVar(&c.addr, "addr", "", "daemon URL (default: from the data root's api-addr file, else http://127.0.0.1:7878)")
+	fs.BoolVar(&c.json, "json", false, "print JSON for scripts")
+	return c
+}
+
+func (c *clientFlags) root() string {
+	if c.data != "" {
+		return c.data
+	}
+	if v := os.Getenv("OFFLINED_DATA_ROOT"); v != "" {
+		return v
+	}
+	return config.DefaultDataRoot(os.Getenv)
+}
+
+// daemonClient calls the daemon's API.
+type daemonClient struct {
+	base, token string
+	hc          *http.Client
+}
+
+func (c *clientFlags) client() (*daemonClient, error) {
+	root := c.root()
+	tok, err := config.ReadAPIToken(root)
+	if err != nil {
+		return nil, &config.FieldError{Field: "-data", Reason: err.Error()}
+	}
+	base := c.addr
+	if base == "" {
+		if b, err := os.ReadFile(filepath.Join(root, AddrFile)); err == nil {
+			base = strings.TrimSpace(string(b))
+		} else {
+			base = "http://127.0.0.1:7878"
+		}
+	}
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		base = "http://" + base
+	}
+	return &daemonClient{base: strings.TrimRight(base, "/"), token: tok, hc: &http.Client{Timeout: 10 * time.Minute}}, nil
+}
+
+// apiError is an error answer of the daemon.
+type apiError struct {
+	Status  int
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+// call sends a request and decodes a JSON answer into out.
+func (d *daemonClient) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, d.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := d.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the daemon at %s (is offlined serve running? -addr): %w", d.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 400 {
+		var e struct {
+			Error apiError `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error.Message == "" {
+			return fmt.Errorf("daemon answered %s", resp.Status)
+		}
+		e.Error.Status = resp.StatusCode
+		return &e.Error
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// flagError names the flag behind an API error whose field maps to one.
+func flagError(err error, fields map[string]string) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		if fl, ok := fields[ae.Field]; ok {
+			return fmt.Errorf("%s: %s", fl, ae.Message)
+		}
+	}
+	return err
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

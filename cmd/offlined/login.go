@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/config"
+)
+
+// tokenReferer is the referer portal tokens are bound to (IP-bound tokens
+// break when a device changes networks).
+const tokenReferer = "offlined"
+
+// runLogin signs in to a portal and stores what renews access: a portal
+// token (from username and password; the password itself is never
+// stored), an API key, an OAuth refresh token or an OAuth app's client
+// credentials. Secrets are read from files ("-" is stdin) or prompted for
+// without echo, never taken as flag values.
+func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("login", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := registerClientFlags(fs)
+	portal := fs.String("portal", "", "portal URL, e.g. https://www.arcgis.com/sharing/rest (required)")
+	user := fs.String("user", "", "portal user name (password prompted without echo, or -password-file)")
+	pwFile := fs.String("password-file", "", "read the password from this file (- for stdin)")
+	keyFile := fs.String("api-key-file", "", "store an API key read from this file (- for stdin)")
+	clientID := fs.String("client-id", "", "OAuth app client id (with -client-secret-file or -refresh-token-file)")
+	secretFile := fs.String("client-secret-file", "", "OAuth app client secret file (- for stdin)")
+	refreshFile := fs.String("refresh-token-file", "", "OAuth refresh token file (- for stdin)")
+	expiration := fs.Int("expiration", 20160, "token lifetime to ask for, in minutes (ArcGIS Online allows up to 20160, two weeks)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *portal == "" {
+		return fmt.Errorf("-portal: required")
+	}
+	pu, err := url.Parse(*portal)
+	if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+		return fmt.Errorf("-portal: must be an http(s) URL")
+	}
+	p := config.NormalizePortal(*portal)
+	if !strings.HasSuffix(p, "/sharing/rest") {
+		p += "/sharing/rest"
+	}
+	if *expiration < 1 {
+		return fmt.Errorf("-expiration: must be at least 1 minute")
+	}
+	modes := 0
+	for _, set := range []bool{*user != "", *keyFile != "", *secretFile != "", *refreshFile != ""} {
+		if set {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return fmt.Errorf("-user: give exactly one of -user, -api-key-file, -client-secret-file or -refresh-token-file")
+	}
+	if (*secretFile != "" || *refreshFile != "") && *clientID == "" {
+		return fmt.Errorf("-client-id: required with -client-secret-file and -refresh-token-file")
+	}
+	cred := config.Credential{Portal: p}
+	switch {
+	case *keyFile != "":
+		key, err := readSecret(*keyFile)
+		if err != nil {
+			return fmt.Errorf("-api-key-file: %w", err)
+		}
+		cred.Kind, cred.APIKey = config.KindAPIKey, key
+	case *secretFile != "":
+		secret, err := readSecret(*secretFile)
+		if err != nil {
+			return fmt.Errorf("-client-secret-file: %w", err)
+		}
+		cred.Kind, cred.ClientID, cred.ClientSecret = config.KindOAuthClient, *clientID, secret
+		if err := checkCredential(ctx, p, &arcgis.OAuthClientCredential{ClientID: *clientID, ClientSecret: secret}); err != nil {
+			return fmt.Errorf("-client-secret-file: the portal refused the app credentials: %w", err)
+		}
+	case *refreshFile != "":
+		rt, err := readSecret(*refreshFile)
+		if err != nil {
+			return fmt.Errorf("-refresh-token-file: %w", err)
+		}
+		cred.Kind, cred.ClientID, cred.RefreshToken = config.KindOAuthRefresh, *clientID, rt
+		if err := checkCredential(ctx, p, &arcgis.OAuthRefreshCredential{ClientID: *clientID, RefreshToken: rt}); err != nil {
+			return fmt.Errorf("-refresh-token-file: the portal refused the refresh token: %w", err)
+		}
+	default:
+		var pw string
+		if *pwFile != "" {
+			if pw, err = readSecret(*pwFile); err != nil {
+				return fmt.Errorf("-password-file: %w", err)
+			}
+		} else if pw, err = promptPassword(fmt.Sprintf("Password for %s at %s: ", *user, pu.Host)); err != nil {
+			return fmt.Errorf("-password-file: no terminal to prompt on (%v); give the password in a file", err)
+		}
+		tok, exp, err := generateToken(ctx, p, *user, pw, *expiration)
+		if err != nil {
+			return fmt.Errorf("-user: sign-in failed: %w", err)
+		}
+		cred.Kind, cred.Username, cred.Token, cred.Expires = config.KindToken, *user, tok, exp
+	}
+	if err := config.SaveCredential(cf.root(), cred); err != nil {
+		return fmt.Errorf("-data: %w", err)
+	}
+	if cf.json {
+		return printJSON(stdout, cred.Redacted())
+	}
+	fmt.Fprintf(stdout, "signed in to %s (%s)", p, cred.Kind)
+	if !cred.Expires.IsZero() {
+		fmt.Fprintf(stdout, "; token valid until %s", cred.Expires.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(stdout, "\nstart the daemon with: offlined serve -portal %s\n", p)
+	return nil
+}
+
+// readSecret reads the first line of a file, or of stdin for "-".
+func readSecret(path string) (string, error) {
+	var r io.Reader
+	if path == "-" {
+		r = os.Stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		r = f
+	}
+	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	s := strings.TrimRight(line, "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("empty")
+	}
+	return s, nil
+}
+
+// generateToken asks the portal's generateToken for a referer-bound token.
+func generateToken(ctx context.Context, portal, user, password string, minutes int) (string, time.Time, error) {
+	form := url.Values{"username": {user}, "password": {password}, "client": {"referer"}, "referer": {tokenReferer},
+		"expiration": {strconv.Itoa(minutes)}, "f": {"json"}}
+	req, err := http.NewRequestWithContext(ctx, "POST", portal+"/generateToken", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if e, ok := arcgis.ParseError(b); ok {
+		return "", time.Time{}, e
+	}
+	var res struct {
+		Token   string `json:"token"`
+		Expires int64  `json:"expires"`
+	}
+	if err := json.Unmarshal(b, &res); err != nil || res.Token == "" {
+		return "", time.Time{}, fmt.Errorf("unexpected generateToken answer (%s)", resp.Status)
+	}
+	var exp time.Time
+	if res.Expires > 0 {
+		exp = time.UnixMilli(res.Expires)
+	}
+	return res.Token, exp, nil
+}
+
+// checkCredential obtains one token with cred, proving the portal accepts it.
+func checkCredential(ctx context.Context, portal string, cred arcgis.Credential) error {
+	c, err := arcgis.New(arcgis.WithPortal(portal), arcgis.WithCredential(cred))
+	if err != nil {
+		return err
+	}
+	_, err = cred.Token(ctx, c)
+	return err
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/config"
+	"github.com/offlined/offlined/localapi"
+)
+
+// AddrFile is written into the data root by serve: the API's base URL, so
+// the CLI finds a daemon listening on any port.
+const AddrFile = "api-addr"
+
+// version is reported by the status route.
+const version = "0.1.0"
+
+// runServe runs the daemon until ctx is canceled.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := config.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := f.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, stderr, nil)
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lv slog.Level
+	lv.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lv}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// portalClient builds the ArcGIS client from the stored credentials of
+// cfg.Portal; nil when no portal is configured.
+func portalClient(cfg config.Config, log *slog.Logger) (*arcgis.Client, error) {
+	if cfg.Portal == "" {
+		return nil, nil
+	}
+	c, err := config.FindCredential(cfg.DataRoot, cfg.Portal)
+	if err != nil {
+		return nil, &config.FieldError{Field: "-portal", Reason: err.Error()}
+	}
+	var cred arcgis.Credential
+	switch c.Kind {
+	case config.KindToken:
+		if !c.Expires.IsZero() && time.Now().After(c.Expires) {
+			log.Warn("the stored portal token has expired; run offlined login again (edits are kept)", "portal", c.Portal)
+		}
+		cred = arcgis.StaticToken(c.Token)
+	case config.KindAPIKey:
+		cred = arcgis.APIKey(c.APIKey)
+	case config.KindOAuthRefresh:
+		cred = &arcgis.OAuthRefreshCredential{ClientID: c.ClientID, RefreshToken: c.RefreshToken}
+	case config.KindOAuthClient:
+		cred = &arcgis.OAuthClientCredential{ClientID: c.ClientID, ClientSecret: c.ClientSecret}
+	default:
+		return nil, fmt.Errorf("credentials for %s: unknown kind %q", c.Portal, c.Kind)
+	}
+	return arcgis.New(arcgis.WithPortal(c.Portal), arcgis.WithCredential(cred), arcgis.WithLogger(log))
+}
+
+// serve runs the daemon with cfg. ready, when set, receives the API's base
+// URL once it listens.
+func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(string)) error {
+	log := newLogger(cfg, logw)
+	if err := os.MkdirAll(cfg.DataRoot, 0o700); err != nil {
+		return &config.FieldError{Field: "-data", Reason: err.Error()}
+	}
+	token, err := config.APIToken(cfg.DataRoot)
+	if err != nil {
+		return fmt.Errorf("API token: %w", err)
+	}
+	client, err := portalClient(cfg, log)
+	if err != nil {
+		return err
+	}
+	ropts := localapi.RegistryOptions{Logger: log, GeoDB: geodb.Options{MaxAttachmentSize: cfg.MaxAttachmentBytes}}
+	if client != nil {
+		ropts.Unregisterer = client
+	}
+	reg, err := localapi.OpenRegistry(cfg.DataRoot, ropts)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+	hub := localapi.NewHub(0)
+
+	// Work (jobs, syncs) runs under workCtx; HTTP handlers under httpCtx.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	opts := localapi.Options{Token: token, Registry: reg, Hub: hub, AllowedHosts: cfg.AllowedHost, CORSOrigins: cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxAttachmentBytes: cfg.MaxAttachmentBytes, Logger: log, Version: version}
+	var jobs *localapi.JobManager
+	var syncer *localapi.EngineSyncer
+	if client != nil {
+		opts.Portal = client
+		opts.Planner = &localapi.TaskPlanner{Portal: client, Services: client}
+		jobs, err = localapi.NewJobManager(cfg.DataRoot, reg, hub, localapi.OfflineRunner(client, log), log)
+		if err != nil {
+			return err
+		}
+		opts.Jobs = jobs
+		syncer = localapi.NewEngineSyncer(workCtx, reg, client, hub, log)
+		opts.Sync = syncer
+	} else {
+		log.Info("no portal configured: jobs, portal search and sync are off (offlined login, then -portal)")
+	}
+	api, err := localapi.New(opts)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return &config.FieldError{Field: "-listen", Reason: err.Error()}
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return &config.FieldError{Field: "-tls-cert", Reason: err.Error()}
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	base := scheme + "://" + ln.Addr().String()
+	addrFile := filepath.Join(cfg.DataRoot, AddrFile)
+	if err := os.WriteFile(addrFile, []byte(base+"\n"), 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+	defer os.Remove(addrFile)
+
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHTTP()
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return httpCtx }, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	if jobs != nil {
+		jobs.Start(workCtx) // resumes interrupted jobs
+	}
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		background(workCtx, reg, syncer, time.Duration(cfg.SyncInterval), log)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("offlined listening", "url", base, "data", cfg.DataRoot, "portal", cfg.Portal)
+	if ready != nil {
+		ready(base)
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	log.Info("shutting down")
+	stopHTTP() // ends SSE streams so Shutdown does not wait for them
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	// Jobs checkpoint (they stay queued for the next start); syncs in flight
+	// end at their next step, their journal making the next sync exact.
+	stopWork()
+	if jobs != nil {
+		jobs.Shutdown()
+	}
+	<-bgDone
+	if syncer != nil {
+		syncer.Wait()
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", base, serveErr)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// background retries queued replica unregistrations and syncs every map on
+// the interval.
+func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.EngineSyncer, every time.Duration, log *slog.Logger) {
+	reg.RetryUnregister(ctx)
+	if syncer == nil || every <= 0 {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			log.Debug("interval sync")
+			syncer.SyncAll(ctx)
+			reg.RetryUnregister(ctx)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+)
+
+// runSync syncs one offline map, or all of them.
+func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := registerClientFlags(fs)
+	mapID := fs.String("map", "", "offline map to sync (default: all)")
+	statusOnly := fs.Bool("status", false, "print the sync status instead of syncing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ids := []string{*mapID}
+	if *mapID == "" {
+		var res struct {
+			Maps []struct {
+				ID string `json:"id"`
+			} `json:"maps"`
+		}
+		if err := d.call(ctx, "GET", "/api/v1/maps", nil, &res); err != nil {
+			return err
+		}
+		ids = ids[:0]
+		for _, m := range res.Maps {
+			ids = append(ids, m.ID)
+		}
+	}
+	all := map[string]any{}
+	failed := 0
+	for _, id := range ids {
+		var res struct {
+			Services any `json:"services"`
+		}
+		method := "POST"
+		if *statusOnly {
+			method = "GET"
+		}
+		if err := d.call(ctx, method, "/api/v1/maps/"+url.PathEscape(id)+"/sync", nil, &res); err != nil {
+			return flagError(err, map[string]string{"map": "-map"})
+		}
+		all[id] = res.Services
+		if cf.json {
+			continue
+		}
+		switch svcs := res.Services.(type) {
+		case []any: // sync results
+			for _, s := range svcs {
+				m := s.(map[string]any)
+				if e, ok := m["error"]; ok {
+					failed++
+					fmt.Fprintf(stdout, "%s/%v: failed: %v\n", id, m["service"], e)
+					continue
+				}
+				r, _ := m["report"].(map[string]any)
+				fmt.Fprintf(stdout, "%s/%v: uploaded %v, attachments %v, downloaded %v, conflicts %v, rejected %v\n",
+					id, m["service"], r["uploaded"], r["attachmentsSent"], r["downloaded"], r["conflicts"], r["failed"])
+			}
+		case map[string]any: // status
+			for svc, s := range svcs {
+				m := s.(map[string]any)
+				fmt.Fprintf(stdout, "%s/%s: %v, pending edits %v, conflicts %v (pending %v), last success %v\n",
+					id, svc, m["state"], m["pendingEdits"], m["conflicts"], m["pendingConflicts"], m["lastSuccess"])
+			}
+		}
+	}
+	if cf.json {
+		return printJSON(stdout, all)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d service(s) failed to sync", failed)
+	}
+	return nil
+}

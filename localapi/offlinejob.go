@@ -1,0 +1,73 @@
+package localapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/offline"
+)
+
+// OfflineRunner returns the RunFunc that runs offline.Job for a job request:
+// default parameters and overrides are built when the request has none.
+// Pausing or stopping the daemon ends Run's context (the job's journal makes
+// the next run resume); canceling calls Job.Cancel, which unregisters its
+// replicas and removes partial files.
+func OfflineRunner(client *arcgis.Client, log *slog.Logger) RunFunc {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return func(ctx context.Context, info JobInfo, dir string, progress func(JobProgress)) error {
+		req := info.Request
+		task, err := offline.NewTask(ctx, req.Source, client, client)
+		if err != nil {
+			return fmt.Errorf("load web map: %w", err)
+		}
+		params := req.Parameters
+		if params == nil {
+			if params, err = task.CreateDefaultParameters(ctx, req.AreaOfInterest, req.MinScale, req.MaxScale); err != nil {
+				return fmt.Errorf("default parameters: %w", err)
+			}
+		}
+		if req.Title != "" {
+			if params.ItemInfo == nil {
+				params.ItemInfo = &offline.ItemInfo{}
+			}
+			params.ItemInfo.Title = req.Title
+		}
+		ov := req.Overrides
+		if ov == nil {
+			if ov, err = task.CreateOverrides(ctx, params); err != nil {
+				return fmt.Errorf("overrides: %w", err)
+			}
+		}
+		job := task.NewJob(params, ov, dir, offline.JobOptions{Client: client, Logger: log, Progress: func(p offline.Progress) {
+			progress(JobProgress{Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers})
+		}})
+		inner, stop := context.WithCancel(context.WithoutCancel(ctx))
+		defer stop()
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-ctx.Done():
+				if errors.Is(context.Cause(ctx), errCanceled) {
+					job.Cancel()
+				} else {
+					stop() // pause or shutdown: resumable
+				}
+			case <-done:
+			}
+		}()
+		res, err := job.Run(inner)
+		if err != nil {
+			return err
+		}
+		if res.Canceled {
+			return errCanceled
+		}
+		return nil
+	}
+}
