@@ -63,7 +63,7 @@ func TestKillNineLoop(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(150+rnd.IntN(600)) * time.Millisecond)
+		time.Sleep(time.Duration(100+rnd.IntN(350)) * time.Millisecond)
 		_ = cmd.Process.Kill() // SIGKILL
 		_ = cmd.Wait()
 		if j, err := loadJournal(context.Background(), f.db); err == nil && j != nil {
