@@ -210,9 +210,16 @@ func (e *EngineSyncer) ensureConfig(ctx context.Context, mapID, svc string, db *
 	if _, ok, err := db.Meta(ctx, editsync.ConfigKey); err != nil || ok {
 		return err
 	}
-	cfg, err := editsync.LoadConfig(ctx, db)
+	rep, err := db.Replica(ctx)
 	if err != nil {
 		return err
+	}
+	// Read-only snapshots (services without Sync) have no replica.
+	cfg := editsync.Config{Mode: editsync.ModeSnapshot}
+	if rep != nil {
+		if cfg, err = editsync.LoadConfig(ctx, db); err != nil {
+			return err
+		}
 	}
 	if cfg.ServiceURL == "" {
 		cfg.ServiceURL = e.reg.ServiceURL(ctx, mapID, svc, db)

@@ -78,7 +78,14 @@ func portalClient(cfg config.Config, log *slog.Logger) (*arcgis.Client, error) {
 	default:
 		return nil, fmt.Errorf("credentials for %s: unknown kind %q", c.Portal, c.Kind)
 	}
-	return arcgis.New(arcgis.WithPortal(c.Portal), arcgis.WithCredential(cred), arcgis.WithLogger(log))
+	opts := []arcgis.Option{arcgis.WithPortal(c.Portal), arcgis.WithCredential(cred), arcgis.WithLogger(log)}
+	if c.Kind == config.KindToken {
+		opts = append(opts, arcgis.WithReferer(tokenReferer))
+	}
+	if cfg.PollInterval > 0 {
+		opts = append(opts, arcgis.WithPollInterval(time.Duration(cfg.PollInterval)))
+	}
+	return arcgis.New(opts...)
 }
 
 // serve runs the daemon with cfg. ready, when set, receives the API's base

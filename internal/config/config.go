@@ -35,6 +35,9 @@ type Config struct {
 	Portal string `json:"portal"`
 	// SyncInterval between background syncs (0 disables them).
 	SyncInterval Duration `json:"syncInterval"`
+	// PollInterval is how often server jobs (createReplica, exportTiles)
+	// are polled (0: the client's default).
+	PollInterval Duration `json:"pollInterval"`
 	// MaxBodyBytes and MaxAttachmentBytes limit request bodies.
 	MaxBodyBytes       int64 `json:"maxBodyBytes"`
 	MaxAttachmentBytes int64 `json:"maxAttachmentBytes"`
@@ -97,13 +100,14 @@ func Default(getenv func(string) string) Config {
 // Env lists the environment variables Load reads.
 var Env = []string{"OFFLINED_CONFIG", "OFFLINED_DATA_ROOT", "OFFLINED_LISTEN", "OFFLINED_PORTAL", "OFFLINED_SYNC_INTERVAL",
 	"OFFLINED_LOG_FORMAT", "OFFLINED_LOG_LEVEL", "OFFLINED_CORS_ORIGINS", "OFFLINED_TLS_CERT", "OFFLINED_TLS_KEY",
-	"OFFLINED_ALLOW_REMOTE", "OFFLINED_MAX_BODY_BYTES", "OFFLINED_MAX_ATTACHMENT_BYTES"}
+	"OFFLINED_ALLOW_REMOTE", "OFFLINED_POLL_INTERVAL", "OFFLINED_MAX_BODY_BYTES", "OFFLINED_MAX_ATTACHMENT_BYTES"}
 
 // Flags are the flag values a FlagSet collects; Register binds them.
 type Flags struct {
 	fs                                        *flag.FlagSet
 	config, dataRoot, listen, portal, logFmt  string
 	logLevel, cors, tlsCert, tlsKey, interval string
+	poll                                      string
 	allowRemote                               bool
 	maxBody, maxAttach                        int64
 }
@@ -116,6 +120,7 @@ func Register(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.listen, "listen", "", "API listen address, default 127.0.0.1:7878 (env OFFLINED_LISTEN)")
 	fs.StringVar(&f.portal, "portal", "", "portal URL whose stored credentials to use (env OFFLINED_PORTAL)")
 	fs.StringVar(&f.interval, "sync-interval", "", "background sync interval, 0 to disable (env OFFLINED_SYNC_INTERVAL)")
+	fs.StringVar(&f.poll, "poll-interval", "", "poll interval of server jobs, e.g. 2s (env OFFLINED_POLL_INTERVAL)")
 	fs.StringVar(&f.logFmt, "log-format", "", "log format: text or json (env OFFLINED_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (env OFFLINED_LOG_LEVEL)")
 	fs.StringVar(&f.cors, "cors-origins", "", "comma-separated browser origins allowed (env OFFLINED_CORS_ORIGINS)")
@@ -193,6 +198,14 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 				return &FieldError{name, "must be a duration like 15m (0 disables)"}
 			}
 			c.SyncInterval = Duration(d)
+			return nil
+		}},
+		{"poll-interval", "OFFLINED_POLL_INTERVAL", f.poll, func(v, name string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return &FieldError{name, "must be a duration like 2s"}
+			}
+			c.PollInterval = Duration(d)
 			return nil
 		}},
 		{"allow-remote", "OFFLINED_ALLOW_REMOTE", strconv.FormatBool(f.allowRemote), func(v, name string) error {

@@ -67,6 +67,7 @@ func TestErrorsNameTheSetting(t *testing.T) {
 		{nil, []string{"-sync-interval", "often"}, "-sync-interval"},
 		{map[string]string{"OFFLINED_SYNC_INTERVAL": "-1m"}, nil, "OFFLINED_SYNC_INTERVAL"},
 		{nil, []string{"-log-format", "xml"}, "-log-format"},
+		{nil, []string{"-poll-interval", "soon"}, "-poll-interval"},
 		{nil, []string{"-log-level", "loud"}, "-log-level"},
 		{nil, []string{"-cors-origins", "*"}, "-cors-origins"},
 		{nil, []string{"-tls-cert", "a.pem"}, "-tls-key"},
