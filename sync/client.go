@@ -13,7 +13,6 @@ import (
 type Client interface {
 	SynchronizeReplica(ctx context.Context, svcURL string, p arcgis.SyncReplicaParams) (*arcgis.SyncResult, error)
 	WaitReplicaJob(ctx context.Context, statusURL string, interval time.Duration, progress func(*arcgis.ReplicaJobStatus)) (*arcgis.ReplicaJobStatus, error)
-	ReadSyncResult(ctx context.Context, fileURL string) (*arcgis.SyncResult, error)
 	UnregisterReplica(ctx context.Context, svcURL, replicaID string) error
 	Query(ctx context.Context, layerURL string, p arcgis.QueryParams) (*arcgis.FeatureSet, error)
 	QueryAll(ctx context.Context, layerURL string, layer *arcgis.Layer, p arcgis.QueryParams, fn func(*arcgis.FeatureSet) error) error
@@ -26,7 +25,6 @@ type Client interface {
 	Download(ctx context.Context, fileURL string) (io.ReadCloser, error)
 	ApplyServiceEdits(ctx context.Context, svcURL string, edits []arcgis.LayerEdits, useGlobalIDs bool, rollbackOnFailure *bool) ([]arcgis.LayerEditResults, error)
 	Layer(ctx context.Context, layerURL string) (*arcgis.Layer, error)
-	FeatureService(ctx context.Context, svcURL string) (*arcgis.FeatureService, error)
 }
 
 var _ Client = (*arcgis.Client)(nil)

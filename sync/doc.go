@@ -8,18 +8,28 @@
 // # Exactly once
 //
 // A sync takes the change log up to a sequence number and writes a journal
-// (offlined_meta key "offlined_sync_journal": the exact edits about to be
-// sent, the attachment uploads and their parts) before any upload. The
-// journal's phase turns to "sent" before synchronizeReplica goes out. When
-// the answer is lost (connection cut after the server applied the edits,
-// timeout, truncated body), the next sync finds the journal in phase "sent"
-// and asks the server, by GlobalID, what landed: adds whose GlobalID exists,
-// deletes whose feature is gone and updates whose fields already hold the
-// sent values are dropped from the replay; only the rest is sent again.
-// Change-log rows are cleared only in the SQLite transaction that applies the
-// server's answer, stores the new generations and deletes the journal
-// (geodb.ApplySync). Generations are always sent explicitly, so a download
-// the server computed for a lost answer is computed again.
+// (offlined_meta key "offlined_sync_journal": the batch's sequence bound,
+// the GlobalIDs to add, update and delete per layer, the attachment edits
+// and the state of their content uploads, part by part) before any upload.
+// The journal's phase turns to "sent" before synchronizeReplica goes out;
+// the features themselves are streamed from the GeoPackage into the request
+// (inline when small, else uploaded and named by editsUploadID), so memory
+// does not grow with the batch. When the answer is lost (connection cut
+// after the server applied the edits, timeout, truncated body or result
+// file, crash or kill -9 before the answer was applied), the next sync finds
+// the journal in phase "sent" and asks the server, by GlobalID, what landed:
+// adds whose GlobalID exists, deletes whose feature is gone and updates whose
+// fields already hold the values the device would send are dropped from the
+// replay; only the rest is sent again. Change-log rows are cleared only in
+// the SQLite transaction that applies the server's answer, stores the new
+// generations and deletes the journal (geodb.ApplySync). Generations are
+// always sent explicitly, so a download the server computed for a lost
+// answer is computed again. Per-edit failures are stored in the status and
+// their change-log rows kept (sent again), never dropped.
+//
+// Answers are requested as result files (esriTransportTypeUrl), spooled to
+// disk next to the GeoPackage and applied feature by feature inside that one
+// transaction.
 //
 // # Conflicts
 //
