@@ -165,8 +165,14 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 	}
 	defer f.Close()
 	var loaded *arcgis.Replica
+	fetch := j.fetchAttachment
+	if g.ReturnAttachments {
+		pf := newAttachmentPrefetcher(ctx, c, resultFile, attachmentDir(j.storePath(rec.Store)), 8, 64)
+		defer pf.Close()
+		fetch = pf.Fetch
+	}
 	stats, err := j.buildStore(ctx, rec.Store, rawSvc, layers, func(db *geodb.DB) (geodb.LoadStats, error) {
-		r, st, err := db.LoadReplica(ctx, f, geodb.LoadOptions{FetchAttachment: j.fetchAttachment})
+		r, st, err := db.LoadReplica(ctx, f, geodb.LoadOptions{FetchAttachment: fetch})
 		if err != nil {
 			return st, err
 		}
