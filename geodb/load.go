@@ -469,11 +469,17 @@ func (l *loader) features(dec *json.Decoder, t *Table) error {
 			}
 		}
 		for dec.More() {
-			var f arcgis.Feature
-			if err := dec.Decode(&f); err != nil {
+			var w wireFeature
+			if err := dec.Decode(&w); err != nil {
 				errc <- fmt.Errorf("layer %d feature %d: %w", t.LayerID, n, err)
 				return
 			}
+			eg, err := decodeGeometry(w.Geometry)
+			if err != nil {
+				errc <- fmt.Errorf("layer %d feature %d: geometry: %w", t.LayerID, n, err)
+				return
+			}
+			f := arcgis.Feature{Attributes: w.Attributes, Geometry: eg}
 			args, g, err := rowArgsGeom(t, &f, false)
 			if err != nil {
 				errc <- fmt.Errorf("layer %d feature %d: %w", t.LayerID, n, err)

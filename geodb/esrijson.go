@@ -1,0 +1,275 @@
+package geodb
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// wireFeature is a feature as read by the bulk loader: attributes through
+// encoding/json, the geometry kept raw for parseEsriGeometry.
+type wireFeature struct {
+	Attributes map[string]any  `json:"attributes"`
+	Geometry   json.RawMessage `json:"geometry"`
+}
+
+// errFallback means "not the common shape": use encoding/json instead.
+var errFallback = errors.New("fallback")
+
+// decodeGeometry parses Esri JSON geometry bytes. The hand-written parser
+// covers the shapes servers send (numbers, nested coordinate arrays, hasZ,
+// hasM, spatialReference) several times faster than reflection; anything
+// else (quoted or null coordinates, unknown members) goes through
+// arcgis.Geometry's own decoder, so results are identical.
+func decodeGeometry(raw []byte) (*arcgis.Geometry, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	p := &gparser{b: raw}
+	g, err := p.geometry()
+	if err == nil {
+		return g, nil
+	}
+	var slow arcgis.Geometry
+	if err := json.Unmarshal(raw, &slow); err != nil {
+		return nil, err
+	}
+	return &slow, nil
+}
+
+type gparser struct {
+	b []byte
+	i int
+}
+
+func (p *gparser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *gparser) eat(c byte) bool {
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// key reads a plain (escape-free) object key and the colon after it.
+func (p *gparser) key() (string, error) {
+	p.ws()
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return "", errFallback
+	}
+	start := p.i + 1
+	for j := start; j < len(p.b); j++ {
+		switch p.b[j] {
+		case '\\':
+			return "", errFallback
+		case '"':
+			p.i = j + 1
+			if !p.eat(':') {
+				return "", errFallback
+			}
+			return string(p.b[start:j]), nil
+		}
+	}
+	return "", errFallback
+}
+
+func (p *gparser) number() (float64, error) {
+	p.ws()
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+			p.i++
+			continue
+		}
+		break
+	}
+	if start == p.i {
+		return 0, errFallback
+	}
+	f, err := strconv.ParseFloat(string(p.b[start:p.i]), 64)
+	if err != nil {
+		return 0, errFallback
+	}
+	return f, nil
+}
+
+func (p *gparser) boolean() (bool, error) {
+	p.ws()
+	switch {
+	case len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "true":
+		p.i += 4
+		return true, nil
+	case len(p.b)-p.i >= 5 && string(p.b[p.i:p.i+5]) == "false":
+		p.i += 5
+		return false, nil
+	}
+	return false, errFallback
+}
+
+// coords reads [[n,n,…],…].
+func (p *gparser) coords() ([][]float64, error) {
+	if !p.eat('[') {
+		return nil, errFallback
+	}
+	out := [][]float64{}
+	if p.eat(']') {
+		return out, nil
+	}
+	for {
+		if !p.eat('[') {
+			return nil, errFallback
+		}
+		pt := make([]float64, 0, 4)
+		if !p.eat(']') {
+			for {
+				f, err := p.number()
+				if err != nil {
+					return nil, err
+				}
+				pt = append(pt, f)
+				if p.eat(']') {
+					break
+				}
+				if !p.eat(',') {
+					return nil, errFallback
+				}
+			}
+		}
+		out = append(out, pt)
+		if p.eat(']') {
+			return out, nil
+		}
+		if !p.eat(',') {
+			return nil, errFallback
+		}
+	}
+}
+
+// parts reads [[[n,…],…],…].
+func (p *gparser) parts() ([][][]float64, error) {
+	if !p.eat('[') {
+		return nil, errFallback
+	}
+	out := [][][]float64{}
+	if p.eat(']') {
+		return out, nil
+	}
+	for {
+		c, err := p.coords()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+		if p.eat(']') {
+			return out, nil
+		}
+		if !p.eat(',') {
+			return nil, errFallback
+		}
+	}
+}
+
+func (p *gparser) geometry() (*arcgis.Geometry, error) {
+	g := &arcgis.Geometry{}
+	if !p.eat('{') {
+		return nil, errFallback
+	}
+	var seen uint32
+	if !p.eat('}') {
+		for {
+			k, err := p.key()
+			if err != nil {
+				return nil, err
+			}
+			b := memberBit(k)
+			if b == 0 || seen&b != 0 {
+				return nil, errFallback // unknown or duplicate member: let encoding/json decide
+			}
+			seen |= b
+			switch k {
+			case "x", "y", "z", "m", "xmin", "ymin", "xmax", "ymax":
+				f, err := p.number()
+				if err != nil {
+					return nil, err
+				}
+				switch k {
+				case "x":
+					g.X = &f
+				case "y":
+					g.Y = &f
+				case "z":
+					g.Z = &f
+				case "m":
+					g.M = &f
+				case "xmin":
+					g.XMin = &f
+				case "ymin":
+					g.YMin = &f
+				case "xmax":
+					g.XMax = &f
+				default:
+					g.YMax = &f
+				}
+			case "points":
+				if g.Points, err = p.coords(); err != nil {
+					return nil, err
+				}
+			case "paths":
+				if g.Paths, err = p.parts(); err != nil {
+					return nil, err
+				}
+			case "rings":
+				if g.Rings, err = p.parts(); err != nil {
+					return nil, err
+				}
+			case "hasZ":
+				if g.HasZ, err = p.boolean(); err != nil {
+					return nil, err
+				}
+			case "hasM":
+				if g.HasM, err = p.boolean(); err != nil {
+					return nil, err
+				}
+			default:
+				return nil, errFallback // spatialReference and the rest: rare per feature
+			}
+			if p.eat('}') {
+				break
+			}
+			if !p.eat(',') {
+				return nil, errFallback
+			}
+		}
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return nil, errFallback
+	}
+	if (g.X == nil) != (g.Y == nil) {
+		return nil, errFallback
+	}
+	return g, nil
+}
+
+func memberBit(k string) uint32 {
+	for i, name := range [...]string{"x", "y", "z", "m", "xmin", "ymin", "xmax", "ymax", "points", "paths", "rings", "hasZ", "hasM"} {
+		if k == name {
+			return 1 << i
+		}
+	}
+	return 0
+}
