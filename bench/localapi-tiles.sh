@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Tile serving benchmark: wrk against offlined (GET /api/v1/maps/{map}/tiles/{layer}/{z}/{x}/{y})
+# and against tileserver-gl-light (npm) serving the same MBTiles, side by side.
+#   MAXZOOM=<z>      pyramid z0..z (default 6: 5461 PNG tiles)
+#   DURATION=<s>     seconds per run (default 10)
+#   CONNECTIONS=<c>  wrk connections (default 32), THREADS (default 1)
+# Last line: ratio=<ours/peer> ours_rps=<…> peer_rps=<…>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MAXZOOM=${MAXZOOM:-6}
+DURATION=${DURATION:-10}
+CONN=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+NPM_DIR=${NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/offlined-bench/tileserver-gl-light}
+
+if ! command -v wrk >/dev/null; then
+	echo "installing wrk (Debian package)…" >&2
+	apt-get install -y wrk >/dev/null
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$work/offlined" ./cmd/offlined
+go build -o "$work/localapibench" ./bench/cmd/localapibench
+"$work/localapibench" mbtiles -out "$work/bench.mbtiles" -maxzoom "$MAXZOOM" -paths "$work/paths.txt"
+"$work/localapibench" dataroot -root "$work/data" -mbtiles "$work/bench.mbtiles" -maps 1
+echo "tiles: $(wc -l <"$work/paths.txt") (z0-z$MAXZOOM PNG)" >&2
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+ours_port=$(free_port)
+"$work/offlined" serve -data "$work/data" -listen "127.0.0.1:$ours_port" -sync-interval 0 -log-level error 2>"$work/offlined.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$work/data/api-addr" ] && break; sleep 0.1; done
+token=$(cat "$work/data/api-token")
+curl -fsS -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$ours_port/api/v1/maps/map1/tiles/basemap/0/0/0.png"
+
+run_wrk() { # url prefix suffix auth
+	PATHS="$work/paths.txt" PREFIX="$2" SUFFIX="$3" AUTH="$4" wrk -t"$THREADS" -c"$CONN" -d"${DURATION}s" -s bench/localapi-tiles.lua "$1" 2>&1 |
+		tee -a "$work/wrk.log" | awk '/Requests\/sec/ {print $2}'
+}
+
+echo "offlined: wrk -t$THREADS -c$CONN -d${DURATION}s" >&2
+ours=$(run_wrk "http://127.0.0.1:$ours_port" "/api/v1/maps/map1/tiles/basemap/" ".png" "Bearer $token")
+echo "offlined: $ours req/s" >&2
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
+
+peer=""
+peer_bin() { for b in tileserver-gl-light tileserver-gl; do [ -x "$NPM_DIR/node_modules/.bin/$b" ] && { echo "$NPM_DIR/node_modules/.bin/$b"; return; }; done; }
+if [ -z "$(peer_bin)" ]; then
+	echo "installing tileserver-gl-light (npm) into $NPM_DIR…" >&2
+	mkdir -p "$NPM_DIR"
+	npm install --prefix "$NPM_DIR" --no-audit --no-fund tileserver-gl-light@5 >"$work/npm.log" 2>&1 || echo "npm install failed (see below)" >&2
+fi
+if [ -n "$(peer_bin)" ]; then
+	peer_port=$(free_port)
+	(cd "$work" && "$(peer_bin)" --mbtiles bench.mbtiles --port "$peer_port" --bind 127.0.0.1 >"$work/peer.log" 2>&1) &
+	pids+=($!)
+	for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$peer_port/data/bench/0/0/0.png" 2>/dev/null && break; sleep 0.1; done
+	if curl -fsS -o /dev/null "http://127.0.0.1:$peer_port/data/bench/0/0/0.png"; then
+		echo "tileserver-gl-light: wrk -t$THREADS -c$CONN -d${DURATION}s" >&2
+		peer=$(run_wrk "http://127.0.0.1:$peer_port" "/data/bench/" ".png" "")
+		echo "tileserver-gl-light: $peer req/s" >&2
+	else
+		echo "tileserver-gl-light did not start:" >&2; tail -20 "$work/peer.log" >&2
+	fi
+else
+	tail -20 "$work/npm.log" >&2 || true
+fi
+if grep -q '^status' "$work/wrk.log"; then
+	echo "non-200 answers:" >&2; grep '^status' "$work/wrk.log" | sort | uniq -c >&2
+fi
+if [ -n "$peer" ]; then
+	awk -v o="$ours" -v p="$peer" 'BEGIN { printf "ratio=%.2f ours_rps=%.0f peer_rps=%.0f\n", o/p, o, p }'
+else
+	awk -v o="$ours" 'BEGIN { printf "ratio=n/a ours_rps=%.0f peer_rps=n/a (tileserver-gl-light unavailable)\n", o }'
+fi
