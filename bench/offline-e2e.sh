@@ -6,12 +6,17 @@
 #   FEATURES=<n>    features in total (default 200000)
 #   MIN_SCALE=<s>   default 150000 (level 12)
 #   MAX_SCALE=<s>   default 2000 (level 18: ~15k raster + vector tiles ≈ 20k)
+#   VECTOR=0        leave the vector tile layer out (the emulator builds each
+#                   vector tile from every feature: slow at 200k features)
 # Prints wall time, peak RSS of the job process and what the package holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FEATURES=${FEATURES:-200000}
 MIN_SCALE=${MIN_SCALE:-150000}
 MAX_SCALE=${MAX_SCALE:-2000}
+VECTOR=${VECTOR:-1}
+vector_flag=-vector=true
+[ "$VECTOR" = 0 ] && vector_flag=-vector=false
 
 work=$(mktemp -d)
 server_pid=
@@ -24,7 +29,7 @@ trap cleanup EXIT
 go build -o "$work/offlineserve" ./bench/cmd/offlineserve
 go build -o "$work/offlined" ./cmd/offlined
 
-"$work/offlineserve" -features "$FEATURES" -work "$work/em" >"$work/addr" &
+"$work/offlineserve" -features "$FEATURES" "$vector_flag" -work "$work/em" >"$work/addr" &
 server_pid=$!
 for _ in $(seq 300); do [ -s "$work/addr" ] && break; sleep 0.1; done
 url=$(head -1 "$work/addr")
@@ -49,4 +54,4 @@ print(f'state={r["state"]} hasErrors={r["hasErrors"]} features={feats} tiles={ti
 PY
 size=$(du -sh "$work/pkg" | cut -f1)
 echo "package size: $size" >&2
-echo "wall=$wall peak_rss_kb=$rss features=$FEATURES max_scale=$MAX_SCALE"
+echo "wall=$wall peak_rss_kb=$rss features=$FEATURES max_scale=$MAX_SCALE vector=$VECTOR"

@@ -30,6 +30,7 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	features := flag.Int("features", 200000, "features in total across the Field_Survey layers and table")
 	work := flag.String("work", "", "directory for exported packages (default: a temporary directory)")
+	vector := flag.Bool("vector", true, "serve the Demo_Vector VectorTileServer (its tiles are built from every feature, slow at large -features)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -56,6 +57,9 @@ func run() error {
 	}
 	tiles.WorkDir = *work
 	tiles.CacheTiles = 1024
+	if !*vector {
+		tiles.VectorServices = nil
+	}
 	em := emulator.New(emulator.Options{FeatureServices: services, Tiles: tiles})
 	defer em.Close()
 	ln, err := net.Listen("tcp", *addr)
