@@ -96,8 +96,9 @@ type RegistryOptions struct {
 	GeoDB        geodb.Options
 }
 
-// OpenRegistry opens the registry in root, registering package directories
-// found under packages/ that it does not list yet (sideloaded packages).
+// OpenRegistry opens the registry in root, registering complete package
+// directories found under packages/ that it does not list yet (sideloaded
+// packages).
 func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -123,6 +124,11 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 	}
 	changed := false
 	for _, e := range ents {
+		// Only complete packages (package.json is written last) are picked
+		// up: a directory without one belongs to an unfinished job.
+		if _, err := os.Stat(filepath.Join(r.Dir(e.Name()), "package.json")); err != nil {
+			continue
+		}
 		if e.IsDir() && validID.MatchString(e.Name()) && !r.has(e.Name()) {
 			r.doc.Maps = append(r.doc.Maps, regEntry{ID: e.Name(), Registered: time.Now().UTC()})
 			changed = true

@@ -336,6 +336,35 @@ func TestEndToEndTakeOfflineEditPhotoSync(t *testing.T) {
 	if out := cli(t, "sync", "-data", root, "-map", "survey", "-status"); !strings.Contains(out, "pending edits 0") {
 		t.Fatalf("sync -status: %s", out)
 	}
+	// No API response carries a secret.
+	for _, p := range []string{"/api/v1/status", "/api/v1/jobs", "/api/v1/jobs/" + id, "/api/v1/maps", "/api/v1/maps/survey/manifest", "/api/v1/maps/survey/sync"} {
+		req, _ := http.NewRequest("GET", d.base+p, nil)
+		req.Header.Set("Authorization", "Bearer "+d.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || bytes.Contains(b, []byte(cred.Token)) || bytes.Contains(b, []byte(d.token)) || bytes.Contains(b, []byte(emulator.DemoPassword)) {
+			t.Fatalf("%s: status %d or a secret in the response", p, resp.StatusCode)
+		}
+	}
+	if out := cli(t, "status", "-data", root); !strings.Contains(out, "maps: 1") {
+		t.Fatalf("status output: %s", out)
+	}
+	// Deleting the map unregisters its replica on the server.
+	reps, err := c.Replicas(t.Context(), em.ServicesURL+"/Field_Survey/FeatureServer")
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("replicas before delete: %v %v", reps, err)
+	}
+	cli(t, "maps", "-data", root, "-delete", "survey")
+	if reps, err := c.Replicas(t.Context(), em.ServicesURL+"/Field_Survey/FeatureServer"); err != nil || len(reps) != 0 {
+		t.Fatalf("replicas after delete: %v %v", reps, err)
+	}
+	if err := cliErr(t, "maps", "-data", root, "-delete", "survey"); !strings.HasPrefix(err.Error(), "-delete:") {
+		t.Fatalf("second delete: %v", err)
+	}
 	// Graceful stop; no secret in the daemon's logs.
 	if err := d.stop(); err != nil {
 		t.Fatalf("serve stop: %v", err)
