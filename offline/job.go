@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	stdsync "sync"
 	"time"
@@ -396,7 +397,7 @@ func (j *Job) initSteps() {
 	for _, s := range steps {
 		rec := j.jr.Steps[s.id]
 		if rec == nil {
-			rec = &stepInfo{Key: s.key, Kind: s.kind, Status: stepPending, Store: s.store}
+			rec = &stepInfo{Key: s.key, Kind: s.kind, Status: stepPending, Store: s.store, ServiceURL: s.url}
 			j.jr.Steps[s.id] = rec
 		}
 		title := serviceName(s.url)
@@ -673,4 +674,34 @@ func (j *Job) collectErrors(layers, tables map[Key]*LayerError) {
 		le := *s.Error
 		layers[s.Key] = &le
 	}
+}
+
+// AbandonJob gives up an interrupted job in dir: the replicas it registered
+// (or was creating) are unregistered and its partial content removed, so
+// the directory is empty again. A directory holding a complete package or
+// no job journal is left alone.
+func AbandonJob(ctx context.Context, dir string, c *arcgis.Client) error {
+	jr, err := loadJournal(dir)
+	if err != nil {
+		return err
+	}
+	if jr == nil {
+		return fmt.Errorf("%s holds no interrupted offline map job", dir)
+	}
+	if _, err := ReadManifest(dir); err == nil {
+		return fmt.Errorf("%s holds a complete package: delete it with Package.Delete", dir)
+	}
+	j := &Job{dir: dir, jr: jr, opt: JobOptions{Client: c}, log: slog.New(slog.DiscardHandler),
+		o: &Overrides{GenerateGeodatabase: map[Key]*GenerateGeodatabaseParameters{}}}
+	// The steps' service URLs: the journal keys are service keys, and the
+	// replicas list carries the URLs used.
+	for id, s := range jr.Steps {
+		j.order = append(j.order, id)
+		if s.Kind == KindReplica {
+			j.o.GenerateGeodatabase[s.Key] = &GenerateGeodatabaseParameters{ServiceURL: s.ServiceURL}
+		}
+	}
+	sort.Strings(j.order)
+	j.cleanup(ctx)
+	return nil
 }

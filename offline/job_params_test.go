@@ -74,6 +74,9 @@ func runWith(t *testing.T, s runSpec) *paramRun {
 	if r.pkg, err = Open(r.dir); err != nil {
 		t.Fatal(err)
 	}
+	if len(r.o.GenerateGeodatabase) > 0 {
+		validateGeoPackages(t, r.dir)
+	}
 	return r
 }
 

@@ -307,3 +307,57 @@ func TestJobCancelPauseNeedsAuth(t *testing.T) {
 		}
 	})
 }
+
+func TestAbandonJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess kill test")
+	}
+	e := newJobEnv(t, emulator.Options{})
+	dir := filepath.Join(t.TempDir(), "pkg")
+	if err := runChild(t, e.em.URL, dir, "replicaCreated"); err == nil {
+		t.Fatal("child was not killed")
+	}
+	if n := len(e.em.Replicas("Field_Survey")); n != 1 {
+		t.Fatalf("%d replicas after the kill, want the job's one", n)
+	}
+	if err := AbandonJob(context.Background(), dir, e.c); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.em.Replicas("Field_Survey")); n != 0 {
+		t.Errorf("abandoned job's replica still registered (%d)", n)
+	}
+	if names, _ := os.ReadDir(dir); len(names) != 0 {
+		t.Errorf("left behind: %v", names)
+	}
+	if err := AbandonJob(context.Background(), dir, e.c); err == nil {
+		t.Error("abandoning an empty directory succeeded")
+	}
+}
+
+func TestJobTokenRenewedMidJob(t *testing.T) {
+	e := newJobEnv(t, emulator.Options{})
+	p := e.params(t)
+	o := e.overrides(t, p)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	expired := false
+	var states []JobState
+	job := e.task.NewJob(p, o, dir, JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond, Concurrency: 1,
+		Hook: func(pt string) {
+			if pt == "replicaSubmitted" && !expired {
+				expired = true
+				e.em.SetFaults(emulator.Faults{ExpireTokensNow: true})
+			}
+		},
+		Progress: func(pr Progress) { states = append(states, pr.State) }})
+	if _, err := job.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range states {
+		if s == JobNeedsAuth {
+			t.Fatal("a renewable credential made the job wait for authentication")
+		}
+	}
+	if n := e.em.Log().Count("/generateToken"); n < 2 {
+		t.Errorf("token not renewed (%d generateToken calls)", n)
+	}
+}

@@ -61,7 +61,8 @@ type stepInfo struct {
 	Kind   string `json:"kind"`
 	Status string `json:"status"`
 	// Store is the local file relative to the package directory.
-	Store string `json:"store"`
+	Store      string `json:"store"`
+	ServiceURL string `json:"serviceUrl,omitempty"`
 
 	// Feature services.
 	ReplicaPhase     string             `json:"replicaPhase,omitempty"`
