@@ -138,13 +138,23 @@ func (e *Engine) run(ctx context.Context, rep *Report) ([]EditFailure, error) {
 	if err := e.checkSchema(ctx, &cfg, rep); err != nil {
 		return nil, classify(err)
 	}
-	switch cfg.Mode {
-	case ModeSnapshot:
+	if cfg.Mode == ModeSnapshot {
 		return nil, classify(e.refreshSnapshot(ctx, &cfg, rep))
-	case ModeApplyEdits:
-		return e.runApplyEdits(ctx, &cfg, rep)
 	}
-	return e.runReplica(ctx, &cfg, rep)
+	round := e.runReplica
+	if cfg.Mode == ModeApplyEdits {
+		round = e.runApplyEdits
+	}
+	failures, err := round(ctx, &cfg, rep)
+	if err != nil || !rep.Recovered {
+		return failures, err
+	}
+	// The first round finished an interrupted batch; edits made after it
+	// was cut go up in a second round of the same sync.
+	more := &Report{}
+	failures2, err := round(ctx, &cfg, more)
+	rep.merge(more)
+	return append(failures, failures2...), err
 }
 
 // classify turns authentication failures into ErrNeedsAuth.

@@ -47,6 +47,18 @@ type Report struct {
 	DownloadFirstCall bool  `json:"downloadFirstCall,omitempty"`
 }
 
+func (r *Report) merge(o *Report) {
+	r.Uploaded += o.Uploaded
+	r.AttachmentsSent += o.AttachmentsSent
+	r.ChunkedUploads += o.ChunkedUploads
+	r.Downloaded += o.Downloaded
+	r.Conflicts += o.Conflicts
+	r.Failed += o.Failed
+	r.AckedThrough = max(r.AckedThrough, o.AckedThrough)
+	r.SchemaChanged = append(r.SchemaChanged, o.SchemaChanged...)
+	r.DownloadFirstCall = r.DownloadFirstCall || o.DownloadFirstCall
+}
+
 // Status is the persisted sync status of one package.
 type Status struct {
 	State       State         `json:"state"`
