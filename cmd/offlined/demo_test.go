@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,4 +55,66 @@ func TestDemoCommand(t *testing.T) {
 		}
 	}
 	t.Log(text)
+}
+
+// lineWriter passes output on and reports the first line containing want.
+type lineWriter struct {
+	buf  bytes.Buffer
+	want string
+	hit  chan string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	for _, line := range strings.Split(w.buf.String(), "\n") {
+		if strings.Contains(line, w.want) && w.hit != nil {
+			w.hit <- line
+			w.hit = nil
+		}
+	}
+	return len(p), nil
+}
+
+func TestDemoServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end demo")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	w := &lineWriter{want: "Serving the package on", hit: make(chan string, 1)}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--dir", filepath.Join(t.TempDir(), "pkg"), "--no-progress", "--no-sync", "--serve", "--addr", "127.0.0.1:0"}, w, io.Discard)
+	}()
+	var line string
+	select {
+	case line = <-w.hit:
+	case err := <-done:
+		t.Fatalf("demo ended before serving: %v", err)
+	}
+	var url, token string
+	fields := strings.Fields(line)
+	for i, f := range fields {
+		if strings.HasPrefix(f, "http://") {
+			url = f
+		}
+		if f == "Bearer" && i+1 < len(fields) {
+			token = strings.TrimSuffix(fields[i+1], ");")
+		}
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "demo") {
+		t.Errorf("GET %s: %d %s", url, resp.StatusCode, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("demo --serve: %v", err)
+	}
 }
