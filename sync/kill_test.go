@@ -32,11 +32,30 @@ func TestKillDuringSyncChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := New(db, c, Options{})
+	demo, err := db.Features(ctx, geodb.Query{LayerID: 0, OutFields: []string{"GlobalID"}, NoGeometry: true, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev string
 	for i := 0; ; i++ {
+		// adds, an update of a (server) feature, a delete of an earlier add
 		for k := range 3 {
-			if _, err := db.Add(ctx, 0, arcgis.Feature{Attributes: map[string]any{"InspectionID": fmt.Sprintf("k%s-%d-%d", iter, i, k)}, Geometry: pt(-13050000, 4030000+float64(i))}); err != nil {
+			r, err := db.Add(ctx, 0, arcgis.Feature{Attributes: map[string]any{"InspectionID": fmt.Sprintf("k%s-%d-%d", iter, i, k)}, Geometry: pt(-13050000, 4030000+float64(i))})
+			if err != nil {
 				t.Fatal(err)
 			}
+			if k == 0 {
+				if prev != "" && i%3 == 0 {
+					if err := db.Delete(ctx, 0, prev); err != nil {
+						t.Fatal(err)
+					}
+				}
+				prev = r.GlobalID
+			}
+		}
+		g := demo[i%len(demo)].Attributes["GlobalID"]
+		if err := db.Update(ctx, 0, arcgis.Feature{Attributes: map[string]any{"GlobalID": g, "Notes": fmt.Sprintf("n%s-%d", iter, i)}}); err != nil {
+			t.Fatal(err)
 		}
 		_, _ = eng.Sync(ctx)
 	}
@@ -76,7 +95,7 @@ func TestKillNineLoop(t *testing.T) {
 	if _, err := f.eng.Sync(ctx); err != nil {
 		t.Fatalf("final sync: %v", err)
 	}
-	local, err := f.db.Features(ctx, geodb.Query{LayerID: 0, OutFields: []string{"GlobalID", "InspectionID"}, NoGeometry: true})
+	local, err := f.db.Features(ctx, geodb.Query{LayerID: 0, OutFields: []string{"GlobalID", "InspectionID", "Notes"}, NoGeometry: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,13 +104,20 @@ func TestKillNineLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	byGID := map[string]int{}
+	notes := map[string]any{}
 	for _, s := range server {
-		byGID[fmt.Sprint(s.Attributes["GlobalID"])]++
+		g := fmt.Sprint(s.Attributes["GlobalID"])
+		byGID[g]++
+		notes[g] = s.Attributes["Notes"]
 	}
 	lost := 0
 	for _, l := range local {
-		if byGID[fmt.Sprint(l.Attributes["GlobalID"])] != 1 {
+		g := fmt.Sprint(l.Attributes["GlobalID"])
+		if byGID[g] != 1 {
 			lost++
+		}
+		if fmt.Sprint(notes[g]) != fmt.Sprint(l.Attributes["Notes"]) {
+			t.Errorf("feature %s: server Notes %v, local %v (update lost)", g, notes[g], l.Attributes["Notes"])
 		}
 	}
 	if lost != 0 || len(server) != len(local) {
