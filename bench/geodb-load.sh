@@ -33,6 +33,7 @@ measure() {
   local log="$WORK/time.log"
   /usr/bin/time -v "$@" >"$WORK/cmd.out" 2>"$log" || { cat "$WORK/cmd.out" "$log" >&2; return 1; }
   RSS_KB=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
+  CPU=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ {s+=$2} END {print s}' "$log")
   SECS=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$log")
 }
 
@@ -44,22 +45,22 @@ run() {
   "$WORK/geodbload" gen -kind "$kind" -n "$n" -replica "$WORK/replica.json" -featureset "$WORK/featureset.json"
   rm -f "$WORK/ours.gpkg" "$WORK/ogr.gpkg"
   measure "$WORK/geodbload" load -kind "$kind" -in "$WORK/replica.json" -out "$WORK/ours.gpkg"
-  local o_s=$SECS o_kb=$RSS_KB
+  local o_s=$SECS o_kb=$RSS_KB o_cpu=$CPU
   measure ogr2ogr -f GPKG -nln "bench_$kind" "$WORK/ogr.gpkg" "$WORK/featureset.json"
-  local g_s=$SECS g_kb=$RSS_KB
+  local g_s=$SECS g_kb=$RSS_KB g_cpu=$CPU
   local oc gc
   oc=$(count "$WORK/ours.gpkg" "bench_$kind"); gc=$(count "$WORK/ogr.gpkg" "bench_$kind")
   [[ "$oc" == "$n" && "$gc" == "$n" ]] || { echo "feature counts differ: ours=$oc ogr2ogr=$gc want $n" >&2; exit 1; }
   RATIO_SPEED=$(awk -v a="$o_s" -v b="$g_s" 'BEGIN{printf "%.2f", b/a}')
   RATIO_MEM=$(awk -v a="$o_kb" -v b="$g_kb" 'BEGIN{printf "%.3f", a/b}')
   OURS_RSS=$o_kb
-  awk -v k="$kind" -v n="$n" -v os="$o_s" -v ok="$o_kb" -v gs="$g_s" -v gk="$g_kb" -v rs="$RATIO_SPEED" -v rm="$RATIO_MEM" 'BEGIN{
-    printf "%-8s n=%-8d offlined %7.2fs %8.0f f/s %7.1f MB | ogr2ogr %7.2fs %8.0f f/s %7.1f MB | speed x%s mem %s\n",
-      k, n, os, n/os, ok/1024, gs, n/gs, gk/1024, rs, rm }'
+  awk -v k="$kind" -v n="$n" -v os="$o_s" -v ok="$o_kb" -v gs="$g_s" -v gk="$g_kb" -v rs="$RATIO_SPEED" -v rm="$RATIO_MEM" -v oc="$o_cpu" -v gc="$g_cpu" 'BEGIN{
+    printf "%-8s n=%-8d offlined %7.2fs (cpu %6.2fs) %8.0f f/s %7.1f MB | ogr2ogr %7.2fs (cpu %6.2fs) %8.0f f/s %7.1f MB | speed x%s (cpu x%.2f) mem %s\n",
+      k, n, os, oc, n/os, ok/1024, gs, gc, n/gs, gk/1024, rs, gc/oc, rm }'
   rm -f "$WORK/replica.json" "$WORK/featureset.json"
 }
 
-echo "geodb load benchmark ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "geodb load benchmark ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)); wall-clock ratios need an idle machine, cpu = user+sys seconds"
 if [[ "$BIG_N" != 0 ]]; then
   run points "$BIG_N"; BIG_RSS=$OURS_RSS
 fi
