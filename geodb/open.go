@@ -101,9 +101,6 @@ type DB struct {
 	subs  map[chan struct{}]struct{}
 }
 
-// ErrClosed is returned by a DB after Close.
-var ErrClosed = errors.New("geodb: closed")
-
 func dsn(path string, o Options, writer bool) string {
 	q := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)", o.BusyTimeout.Milliseconds())
 	if writer {
