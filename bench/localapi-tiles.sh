@@ -58,9 +58,15 @@ if [ -z "$(peer_bin)" ]; then
 	mkdir -p "$NPM_DIR"
 	npm install --prefix "$NPM_DIR" --no-audit --no-fund tileserver-gl-light@5 >"$work/npm.log" 2>&1 || echo "npm install failed (see below)" >&2
 fi
+# npm hoists tileserver-gl-styles; the server looks for it under its own node_modules.
+if [ -d "$NPM_DIR/node_modules/tileserver-gl-styles" ] && [ -d "$NPM_DIR/node_modules/tileserver-gl-light" ] &&
+	[ ! -e "$NPM_DIR/node_modules/tileserver-gl-light/node_modules/tileserver-gl-styles" ]; then
+	mkdir -p "$NPM_DIR/node_modules/tileserver-gl-light/node_modules"
+	ln -s ../../tileserver-gl-styles "$NPM_DIR/node_modules/tileserver-gl-light/node_modules/tileserver-gl-styles"
+fi
 if [ -n "$(peer_bin)" ]; then
 	peer_port=$(free_port)
-	(cd "$work" && "$(peer_bin)" --mbtiles bench.mbtiles --port "$peer_port" --bind 127.0.0.1 >"$work/peer.log" 2>&1) &
+	(cd "$work" && "$(peer_bin)" --mbtiles bench.mbtiles --port "$peer_port" --bind 127.0.0.1 --silent >"$work/peer.log" 2>&1) &
 	pids+=($!)
 	for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$peer_port/data/bench/0/0/0.png" 2>/dev/null && break; sleep 0.1; done
 	if curl -fsS -o /dev/null "http://127.0.0.1:$peer_port/data/bench/0/0/0.png"; then
