@@ -586,6 +586,23 @@ func TestJobOverrides(t *testing.T) {
 		if st := r.storeLevels(t, vector); len(st) == 0 || st[len(st)-1] != 10 {
 			t.Errorf("vector levels stored %v", st)
 		}
+		// The area override: at level 14 a smaller area needs fewer tiles.
+		count := func(area bool) (int, int64) {
+			x := runWith(t, runSpec{noFeatures: true, overrides: func(r *paramRun, o *Overrides) {
+				o.ExportTileCache = map[Key]*ExportTileCacheParameters{}
+				v := o.ExportVectorTiles[r.key("Demo_Vector/VectorTileServer")]
+				v.MaxLevel = 14
+				if area {
+					v.AreaOfInterest = smallArea()
+				}
+			}})
+			return x.e.em.Log().Count("/Demo_Vector/VectorTileServer/tile/"), x.pkg.Layer(x.key("Demo_Vector/VectorTileServer")).Tiles
+		}
+		wholeReq, wholeTiles := count(false)
+		partReq, partTiles := count(true)
+		if partReq == 0 || partReq >= wholeReq || partTiles == 0 || partTiles >= wholeTiles {
+			t.Errorf("vector tiles: small area %d requested / %d stored, whole area %d / %d", partReq, partTiles, wholeReq, wholeTiles)
+		}
 	})
 
 	t.Run("onlineLayers", func(t *testing.T) {
