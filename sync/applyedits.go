@@ -37,6 +37,7 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 		}
 	}
 	var pend *pending
+	rep.resumed = j != nil
 	if j == nil {
 		upTo, err := e.db.LastChangeSeq(ctx)
 		if err != nil {
@@ -61,6 +62,9 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 		return nil, err
 	}
 	if err := e.uploadAttachments(ctx, cfg, j, rep); err != nil {
+		return nil, classify(err)
+	}
+	if err := e.dropGoneDeletes(ctx, cfg, j); err != nil {
 		return nil, classify(err)
 	}
 	j.Phase = phaseSent
@@ -117,6 +121,7 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 		return nil, classify(err)
 	}
 	failures, keep = append(failures, vf...), append(keep, vk...)
+	keep = append(keep, j.Skipped...)
 	rep.Failed = len(failures)
 	// Acknowledge the upload and drop the journal in one transaction, then
 	// refresh by query.

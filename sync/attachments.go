@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -25,15 +26,27 @@ func (e *Engine) uploadAttachments(ctx context.Context, cfg *Config, j *journal,
 		if le.Attachments == nil {
 			continue
 		}
-		for _, set := range [][]arcgis.AttachmentEdit{le.Attachments.Adds, le.Attachments.Updates} {
-			for k := range set {
-				a := &set[k]
+		for _, set := range []*[]arcgis.AttachmentEdit{&le.Attachments.Adds, &le.Attachments.Updates} {
+			kept := (*set)[:0]
+			for k := range *set {
+				a := (*set)[k]
 				u := j.Uploads[a.GlobalID]
 				if u == nil {
+					kept = append(kept, a)
 					continue
 				}
 				if !u.Done {
-					if err := e.uploadOne(ctx, cfg, j, a.GlobalID, u); err != nil {
+					err := e.uploadOne(ctx, cfg, j, a.GlobalID, u)
+					if errors.Is(err, geodb.ErrNoAttachment) {
+						// deleted locally since the batch was cut: its
+						// delete goes up with the next batch
+						delete(j.Uploads, a.GlobalID)
+						if t := e.db.TableByID(u.Layer); t != nil {
+							j.Skipped = append(j.Skipped, geodb.ChangeKey{Table: t.AttachTable, GlobalID: a.GlobalID})
+						}
+						continue
+					}
+					if err != nil {
 						return fmt.Errorf("upload attachment %s (%s, %d bytes): %w", a.GlobalID, u.Name, u.Size, err)
 					}
 					rep.AttachmentsSent++
@@ -42,7 +55,9 @@ func (e *Engine) uploadAttachments(ctx context.Context, cfg *Config, j *journal,
 					}
 				}
 				a.UploadID = u.ItemID
+				kept = append(kept, a)
 			}
+			*set = kept
 		}
 	}
 	return saveJournal(ctx, e.db, j)

@@ -95,3 +95,69 @@ func TestAttachmentsUploadChunkedResumableVerified(t *testing.T) {
 		t.Errorf("local attachments after download %d, want 3: %s", len(as), fmt.Sprint(as))
 	}
 }
+
+// An attachment deleted locally after its batch was journaled (before its
+// content went up) neither blocks the sync nor reaches the server.
+func TestAttachmentDeletedAfterJournal(t *testing.T) {
+	ctx := context.Background()
+	var f *fixture
+	var gid string
+	deleted := false
+	f = newFixture(t, fixtureOpts{hooks: Hooks{At: func(ctx context.Context, s Step) error {
+		if s == StepBeforeUpload && !deleted {
+			deleted = true
+			return f.db.DeleteAttachment(ctx, 0, gid)
+		}
+		return nil
+	}}})
+	parent := addLocal(t, f, 1, "adj")[0]
+	m, err := f.db.PutAttachment(ctx, 0, geodb.AttachmentMeta{ParentGlobalID: parent, Name: "gone.jpg", ContentType: "image/jpeg"}, bytes.NewReader([]byte("soon deleted")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid = m.GlobalID
+	for range 2 {
+		if _, err := f.eng.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := f.em.AttachmentData(svcName, 0, gid); ok {
+		t.Errorf("deleted attachment reached the server")
+	}
+	if _, ok := f.em.Feature(svcName, 0, parent); !ok {
+		t.Errorf("parent feature not uploaded")
+	}
+	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
+		t.Errorf("pending %d", st.PendingEdits)
+	}
+}
+
+// A feature added and deleted locally whose add never reached the server
+// (deleted after its batch was journaled) does not block later syncs.
+func TestFeatureDeletedAfterJournal(t *testing.T) {
+	ctx := context.Background()
+	var f *fixture
+	var gid string
+	deleted := false
+	f = newFixture(t, fixtureOpts{hooks: Hooks{At: func(ctx context.Context, s Step) error {
+		if s == StepBeforeUpload && !deleted {
+			deleted = true
+			return f.db.Delete(ctx, 0, gid)
+		}
+		return nil
+	}}})
+	gids := addLocal(t, f, 2, "fdj")
+	gid = gids[0]
+	for range 2 {
+		if _, err := f.eng.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := f.em.Feature(svcName, 0, gid); ok {
+		t.Errorf("deleted feature reached the server")
+	}
+	assertOnServerOnce(t, f, 0, gids[1:])
+	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
+		t.Errorf("pending %d", st.PendingEdits)
+	}
+}

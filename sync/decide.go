@@ -23,6 +23,9 @@ func (e *Engine) decider(ctx context.Context, cfg *Config, p *pending) func(tabl
 	keep := geodb.SyncDecision{Apply: false, Resolution: ResolutionDevice}
 	take := geodb.SyncDecision{Apply: true, DropLocal: true, Resolution: ResolutionServer}
 	return func(table, gid string, localOp, serverOp geodb.Op, server *arcgis.Feature) geodb.SyncDecision {
+		if serverOp == geodb.OpDelete && localOp == geodb.OpDelete {
+			return take // deleted on both sides: nothing left to send
+		}
 		switch cfg.Policy {
 		case ServerWins:
 			return take

@@ -146,7 +146,7 @@ func (e *Engine) run(ctx context.Context, rep *Report) ([]EditFailure, error) {
 		round = e.runApplyEdits
 	}
 	failures, err := round(ctx, &cfg, rep)
-	if err != nil || !rep.Recovered {
+	if err != nil || !(rep.Recovered || rep.resumed) {
 		return failures, err
 	}
 	// The first round finished an interrupted batch; edits made after it

@@ -35,6 +35,10 @@ type journal struct {
 	// Readd are GlobalIDs whose update must be sent as an add (DeviceWins
 	// after a server delete).
 	Attempts int `json:"attempts"`
+	// Skipped are change-log keys left out of what is sent (an attachment
+	// deleted before its content went up): their rows are kept so the
+	// next batch nets the add and the delete to nothing.
+	Skipped []geodb.ChangeKey `json:"skipped,omitempty"`
 }
 
 // layerEdits is one layer of a journaled batch: the GlobalIDs to add,

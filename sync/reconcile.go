@@ -182,3 +182,36 @@ func (e *Engine) serverAttachments(ctx context.Context, layerURL string, ac *arc
 	}
 	return out, nil
 }
+
+// dropGoneDeletes removes from the batch the feature deletes the server has
+// nothing for (a feature added and deleted locally whose add never went up,
+// or one a colleague deleted too): under rollbackOnFailure one such delete
+// would make the server refuse the whole batch. Their change-log rows are
+// acknowledged with the batch.
+func (e *Engine) dropGoneDeletes(ctx context.Context, cfg *Config, j *journal) error {
+	changed := false
+	for i := range j.Edits {
+		le := &j.Edits[i]
+		t := e.db.TableByID(le.ID)
+		if t == nil || len(le.Deletes) == 0 {
+			continue
+		}
+		server, err := e.serverFeatures(ctx, arcgis.LayerURL(cfg.ServiceURL, le.ID), t, le.Deletes)
+		if err != nil {
+			return err
+		}
+		var keep []string
+		for _, g := range le.Deletes {
+			if _, ok := server[g]; ok {
+				keep = append(keep, g)
+			}
+		}
+		if len(keep) != len(le.Deletes) {
+			le.Deletes, changed = keep, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return saveJournal(ctx, e.db, j)
+}

@@ -38,6 +38,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 		}
 	}
 	var pend *pending
+	rep.resumed = j != nil
 	if j == nil {
 		upTo, err := e.db.LastChangeSeq(ctx)
 		if err != nil {
@@ -74,6 +75,9 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	if err := e.uploadAttachments(ctx, cfg, j, rep); err != nil {
 		return nil, classify(err)
 	}
+	if err := e.dropGoneDeletes(ctx, cfg, j); err != nil {
+		return nil, classify(err)
+	}
 	j.Phase = phaseSent
 	j.Attempts++
 	if err := saveJournal(ctx, e.db, j); err != nil {
@@ -107,6 +111,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	}
 	failures, keep = append(failures, vf...), append(keep, vk...)
 	keep = append(keep, e.heldKeys(ctx, cfg)...)
+	keep = append(keep, j.Skipped...)
 	rep.Failed = len(failures)
 	for _, le := range j.Edits {
 		rep.Uploaded += le.count()

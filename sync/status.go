@@ -45,6 +45,8 @@ type Report struct {
 	AckedThrough      int64 `json:"ackedThrough,omitempty"`
 	SchemaChanged     []int `json:"schemaChanged,omitempty"`
 	DownloadFirstCall bool  `json:"downloadFirstCall,omitempty"`
+
+	resumed bool // a journal left by an earlier attempt was finished
 }
 
 func (r *Report) merge(o *Report) {
