@@ -204,16 +204,19 @@ func (s *Server) queryFeatures(w http.ResponseWriter, r *http.Request) error {
 	}
 	bw.raw(`"features":[`)
 	n, more := 0, false
+	var buf []byte
 	err = lr.db.Each(r.Context(), gq, func(row *geodb.Row) error {
 		if n == limit {
 			more = true
 			return nil
 		}
+		buf = buf[:0]
 		if n > 0 {
-			bw.raw(",")
+			buf = append(buf, ',')
 		}
 		n++
-		return bw.value(geoJSONFeature(row, lr.t, xf))
+		buf = appendFeature(buf, row, lr.t, xf)
+		return bw.write(buf)
 	})
 	if err != nil {
 		// Headers are out: the truncated document tells the client.

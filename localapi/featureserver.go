@@ -490,16 +490,19 @@ func (s *Server) fsGeoJSON(w http.ResponseWriter, r *http.Request, db *geodb.DB,
 	js := newJSONStream(w)
 	js.raw(`{"type":"FeatureCollection","features":[`)
 	n, more := 0, false
+	var buf []byte
 	err := db.Each(r.Context(), q, func(row *geodb.Row) error {
 		if n == limit {
 			more = true
 			return nil
 		}
+		buf = buf[:0]
 		if n > 0 {
-			js.raw(",")
+			buf = append(buf, ',')
 		}
 		n++
-		return js.value(geoJSONFeature(row, t, xf))
+		buf = appendFeature(buf, row, t, xf)
+		return js.write(buf)
 	})
 	if err != nil {
 		s.log.Error("query failed mid-stream", "path", r.URL.Path, "err", err)

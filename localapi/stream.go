@@ -34,6 +34,14 @@ func (s *jsonStream) value(v any) error {
 	return s.err
 }
 
+// write writes already encoded JSON.
+func (s *jsonStream) write(b []byte) error {
+	if s.err == nil {
+		_, s.err = s.bw.Write(b)
+	}
+	return s.err
+}
+
 func (s *jsonStream) flush() error {
 	if s.err == nil {
 		s.err = s.bw.Flush()

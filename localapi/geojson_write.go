@@ -1,0 +1,203 @@
+package localapi
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/offlined/offlined/geodb"
+)
+
+// appendFeature appends row as a GeoJSON Feature: properties in the
+// table's column order, coordinates converted by x. It avoids encoding/json's
+// reflection and map-key sorting on the hot path of feature queries.
+func appendFeature(b []byte, row *geodb.Row, t *geodb.Table, x coordXform) []byte {
+	b = append(b, `{"type":"Feature","id":`...)
+	b = strconv.AppendInt(b, row.OID, 10)
+	b = append(b, `,"geometry":`...)
+	if t.GeomCol == "" || row.Geometry == nil || row.Geometry.IsEmpty() {
+		b = append(b, "null"...)
+	} else {
+		b = appendGeometry(b, row.Geometry, x)
+	}
+	b = append(b, `,"properties":{`...)
+	first := true
+	for _, c := range t.Cols {
+		v, ok := row.Attributes[c.Name]
+		if !ok {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, c.Name)
+		b = append(b, ':')
+		b = appendValue(b, v)
+	}
+	return append(b, "}}"...)
+}
+
+func appendValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return appendJSONString(b, v)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case int:
+		return strconv.AppendInt(b, int64(v), 10)
+	case int32:
+		return strconv.AppendInt(b, int64(v), 10)
+	case float64:
+		return appendFloat(b, v)
+	case bool:
+		return strconv.AppendBool(b, v)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, j...)
+}
+
+func appendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string (invalid UTF-8 becomes U+FFFD,
+// as encoding/json does).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				switch c {
+				case '\n':
+					b = append(b, '\\', 'n')
+				case '\r':
+					b = append(b, '\\', 'r')
+				case '\t':
+					b = append(b, '\\', 't')
+				default:
+					b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+				}
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+func appendPos(b []byte, c []float64, g *geodb.Geom, x coordXform) []byte {
+	lon, lat := x.toWGS(c[0], c[1])
+	b = append(b, '[')
+	b = appendFloat(b, lon)
+	b = append(b, ',')
+	b = appendFloat(b, lat)
+	if g.HasZ && len(c) > 2 {
+		b = append(b, ',')
+		b = appendFloat(b, c[2])
+	}
+	return append(b, ']')
+}
+
+func appendLine(b []byte, l [][]float64, g *geodb.Geom, x coordXform, reversed bool) []byte {
+	b = append(b, '[')
+	for i := range l {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		j := i
+		if reversed {
+			j = len(l) - 1 - i
+		}
+		b = appendPos(b, l[j], g, x)
+	}
+	return append(b, ']')
+}
+
+// appendPoly writes rings with RFC 7946 orientation (exterior counter-
+// clockwise, holes clockwise), judged after the coordinate conversion.
+func appendPoly(b []byte, p [][][]float64, g *geodb.Geom, x coordXform) []byte {
+	b = append(b, '[')
+	for i, r := range p {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		ccw := ringAreaXY(r, x) > 0
+		b = appendLine(b, r, g, x, (i == 0) != ccw)
+	}
+	return append(b, ']')
+}
+
+// ringAreaXY is the signed area of r after conversion (positive: ccw). The
+// conversions used keep orientation, so the raw coordinates suffice.
+func ringAreaXY(r [][]float64, _ coordXform) float64 {
+	var a float64
+	for i := 0; i+1 < len(r); i++ {
+		a += r[i][0]*r[i+1][1] - r[i+1][0]*r[i][1]
+	}
+	return a
+}
+
+func appendGeometry(b []byte, g *geodb.Geom, x coordXform) []byte {
+	switch g.Type {
+	case geodb.GeomPoint:
+		b = append(b, `{"type":"Point","coordinates":`...)
+		b = appendPos(b, g.Points[0], g, x)
+	case geodb.GeomMultiPoint:
+		b = append(b, `{"type":"MultiPoint","coordinates":`...)
+		b = appendLine(b, g.Points, g, x, false)
+	case geodb.GeomLineString:
+		b = append(b, `{"type":"LineString","coordinates":`...)
+		b = appendLine(b, g.Lines[0], g, x, false)
+	case geodb.GeomMultiLineString:
+		b = append(b, `{"type":"MultiLineString","coordinates":[`...)
+		for i, l := range g.Lines {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendLine(b, l, g, x, false)
+		}
+		b = append(b, ']')
+	case geodb.GeomPolygon:
+		b = append(b, `{"type":"Polygon","coordinates":`...)
+		b = appendPoly(b, g.Polys[0], g, x)
+	case geodb.GeomMultiPolygon:
+		b = append(b, `{"type":"MultiPolygon","coordinates":[`...)
+		for i, p := range g.Polys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendPoly(b, p, g, x)
+		}
+		b = append(b, ']')
+	default:
+		return append(b, "null"...)
+	}
+	return append(b, '}')
+}
