@@ -12,7 +12,7 @@ import (
 
 func TestPerEditErrorsKeptAndSurfaced(t *testing.T) {
 	ctx := context.Background()
-	svc := emulator.DemoFeatureService()
+	svc := smallDemo()
 	svc.Update = false // the server rejects updates
 	f := newFixture(t, fixtureOpts{emu: emulator.Options{FeatureServices: []emulator.FeatureServiceOptions{svc}},
 		cfg: func(c *Config) { c.RollbackOnFailure = arcgis.Bool(false) }})

@@ -57,6 +57,9 @@ type fixtureOpts struct {
 // GeoPackage with geodb's loader.
 func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	t.Helper()
+	if o.emu.FeatureServices == nil {
+		o.emu.FeatureServices = []emulator.FeatureServiceOptions{smallDemo(), emulator.ReferenceDataService()}
+	}
 	em := emulatortest.Start(t, o.emu)
 	f := &fixture{em: em, svcURL: em.ServicesURL + "/" + svcName + "/FeatureServer"}
 	f.client = newClient(t, em, nil)
@@ -139,4 +142,16 @@ func createReplicaGPKG(t testing.TB, c *arcgis.Client, svcURL, path, syncModel s
 
 func fmtBounds(b orb.Bound) string {
 	return fmt.Sprintf("%f,%f,%f,%f", b.Min[0], b.Min[1], b.Max[0], b.Max[1])
+}
+
+// smallDemo is the demo Field_Survey service with fewer features (fixtures
+// load faster under -race).
+func smallDemo() emulator.FeatureServiceOptions {
+	svc := emulator.DemoFeatureService()
+	for i, n := range []int{40, 12, 8, 20} {
+		if i < len(svc.Layers) {
+			svc.Layers[i].Count = n
+		}
+	}
+	return svc
 }

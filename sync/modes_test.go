@@ -71,7 +71,7 @@ func TestSnapshotRefreshByQuery(t *testing.T) {
 
 func TestApplyEditsModeExactlyOnce(t *testing.T) {
 	ctx := context.Background()
-	svc := emulator.DemoFeatureService()
+	svc := smallDemo()
 	svc.Sync = false
 	em := emulatortest.Start(t, emulator.Options{FeatureServices: []emulator.FeatureServiceOptions{svc}})
 	c := newClient(t, em, nil)
