@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	stdsync "sync"
+	"time"
 
 	"github.com/offlined/offlined/geodb"
 	editsync "github.com/offlined/offlined/sync"
@@ -25,7 +26,15 @@ type EngineSyncer struct {
 
 	mu      stdsync.Mutex
 	engines map[*geodb.DB]*editsync.Engine
+	scheds  map[*geodb.DB]*schedRun
 	wg      stdsync.WaitGroup
+}
+
+// schedRun is one running sync scheduler.
+type schedRun struct {
+	mapID  string
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // NewEngineSyncer returns a Syncer using client for every map in reg.
@@ -33,7 +42,7 @@ func NewEngineSyncer(ctx context.Context, reg *Registry, client editsync.Client,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &EngineSyncer{reg: reg, client: client, hub: hub, log: log, ctx: ctx, engines: map[*geodb.DB]*editsync.Engine{}}
+	return &EngineSyncer{reg: reg, client: client, hub: hub, log: log, ctx: ctx, engines: map[*geodb.DB]*editsync.Engine{}, scheds: map[*geodb.DB]*schedRun{}}
 }
 
 func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync.Engine, error) {
@@ -228,4 +237,99 @@ func (e *EngineSyncer) ensureConfig(ctx context.Context, mapID, svc string, db *
 		return fmt.Errorf("sync %s/%s: the service URL is unknown", mapID, svc)
 	}
 	return editsync.SaveConfig(ctx, db, cfg)
+}
+
+// RunSchedulers keeps a sync scheduler (sync on local change, on the
+// interval, when connectivity returns) running for every feature store of
+// every registered map, checking for new maps every recheck, until ctx
+// ends; then it stops them all and returns.
+func (e *EngineSyncer) RunSchedulers(ctx context.Context, opts editsync.SchedulerOptions, recheck time.Duration) {
+	if opts.Logger == nil {
+		opts.Logger = e.log
+	}
+	t := time.NewTicker(recheck)
+	defer t.Stop()
+	for {
+		e.reconcile(ctx, opts)
+		select {
+		case <-ctx.Done():
+			e.mu.Lock()
+			runs := make([]*schedRun, 0, len(e.scheds))
+			for db, r := range e.scheds {
+				r.cancel()
+				runs = append(runs, r)
+				delete(e.scheds, db)
+			}
+			e.mu.Unlock()
+			for _, r := range runs {
+				<-r.done
+			}
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// reconcile starts schedulers for stores that have none.
+func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOptions) {
+	maps, err := e.reg.List(ctx)
+	if err != nil {
+		e.log.Warn("sync scheduler: list maps", "err", err)
+		return
+	}
+	for _, m := range maps {
+		for _, svc := range m.Services {
+			eng, err := e.engine(ctx, m.ID, svc)
+			if err != nil {
+				e.log.Warn("sync scheduler: engine", "map", m.ID, "service", svc, "err", err)
+				continue
+			}
+			e.mu.Lock()
+			if e.scheds[eng.DB()] != nil {
+				e.mu.Unlock()
+				continue
+			}
+			sctx, cancel := context.WithCancel(ctx)
+			r := &schedRun{mapID: m.ID, cancel: cancel, done: make(chan struct{})}
+			e.scheds[eng.DB()] = r
+			e.mu.Unlock()
+			o := opts
+			mapID, service := m.ID, svc
+			o.OnSync = func(rep *editsync.Report, err error) {
+				res := ServiceResult{Service: service, Report: rep}
+				if err != nil {
+					res.Error = err.Error()
+					e.hub.Publish("sync/"+mapID, "failed", res)
+					return
+				}
+				e.hub.Publish("sync/"+mapID, "finished", res)
+			}
+			sched := editsync.NewScheduler(eng, o)
+			go func() {
+				defer close(r.done)
+				if err := sched.Run(sctx); err != nil && sctx.Err() == nil {
+					e.log.Warn("sync scheduler stopped", "map", mapID, "service", service, "err", err)
+				}
+			}()
+		}
+	}
+}
+
+// StopMap stops the schedulers and forgets the engines of a map (before
+// its stores are closed and deleted).
+func (e *EngineSyncer) StopMap(mapID string) {
+	e.mu.Lock()
+	var runs []*schedRun
+	for db, r := range e.scheds {
+		if r.mapID == mapID {
+			r.cancel()
+			runs = append(runs, r)
+			delete(e.scheds, db)
+			delete(e.engines, db)
+		}
+	}
+	e.mu.Unlock()
+	for _, r := range runs {
+		<-r.done
+	}
 }

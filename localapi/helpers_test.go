@@ -45,6 +45,7 @@ type env struct {
 	hub    *Hub
 	logs   *syncBuffer
 	svcURL string
+	syncer *EngineSyncer
 }
 
 type envOpts struct {
@@ -182,6 +183,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.withSyncer {
 		sy := NewEngineSyncer(ctx, e.reg, c, e.hub, log)
 		t.Cleanup(sy.Wait)
+		e.reg.SetBeforeDelete(sy.StopMap)
+		e.syncer = sy
 		opts.Sync = sy
 	}
 	if o.withPlanner {

@@ -82,6 +82,8 @@ type Registry struct {
 	unreg Unregisterer
 	gopts geodb.Options
 
+	beforeDelete func(id string)
+
 	mu      stdsync.Mutex
 	doc     registryDoc
 	dbs     map[string]*geodb.DB // key: file path
@@ -336,12 +338,20 @@ func (r *Registry) ResourceDir(id, name string) string {
 	return filepath.Join(r.Dir(id), "tiles", name, "resources")
 }
 
+// SetBeforeDelete sets a function called with the map id before a map's
+// stores are closed for deletion (to stop its background syncs). Call it
+// before serving.
+func (r *Registry) SetBeforeDelete(fn func(id string)) { r.beforeDelete = fn }
+
 // Delete unregisters the map's replicas (queueing those that fail), closes
 // its stores and removes its directory.
 func (r *Registry) Delete(ctx context.Context, id string) error {
 	mi, err := r.Get(ctx, id)
 	if err != nil {
 		return err
+	}
+	if r.beforeDelete != nil {
+		r.beforeDelete(id)
 	}
 	var reps []PendingUnregister
 	for _, svc := range mi.Services {

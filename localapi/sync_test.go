@@ -2,11 +2,14 @@ package localapi
 
 import (
 	"bytes"
+	"context"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // TestEditPhotoSyncOverHTTP: a field app adds a feature and a photo through
@@ -119,4 +122,45 @@ func TestDeleteMapUnregistersReplica(t *testing.T) {
 	}
 	e.wantError(e.do("GET", "/api/v1/maps/demo", nil), 404, "map")
 	e.wantError(e.do("GET", "/api/v1/maps/demo/layers/0/features", nil), 404, "map")
+}
+
+// TestSchedulerSyncsLocalEdits: with schedulers running, an edit made
+// through the API reaches the server without asking for a sync; deleting
+// the map stops its scheduler first.
+func TestSchedulerSyncsLocalEdits(t *testing.T) {
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.syncer.RunSchedulers(ctx, editsync.SchedulerOptions{Interval: -1, Debounce: 20 * time.Millisecond}, 50*time.Millisecond)
+	}()
+	add := `{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.16,34.04]},"properties":{"InspectionID":"AUTO-1","Status":"open"}}`
+	e.jsonOf(e.do("POST", "/api/v1/maps/demo/layers/0/features", strings.NewReader(add)), 201)
+	layerURL := arcgis.LayerURL(e.svcURL, 0)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n, err := e.client.QueryCount(t.Context(), layerURL, arcgis.QueryParams{Where: "InspectionID = 'AUTO-1'"})
+		if err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edit never reached the server (count %d, %v)", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	evs := readSSE(t, e.do("GET", "/api/v1/maps/demo/sync/events", nil).Body, 1)
+	if len(evs) != 1 || evs[0].typ != "finished" {
+		t.Fatalf("scheduler sync events %+v", evs)
+	}
+	e.jsonOf(e.do("DELETE", "/api/v1/maps/demo", nil), 200)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunSchedulers did not return")
+	}
+	if reps, err := e.client.Replicas(t.Context(), e.svcURL); err != nil || len(reps) != 0 {
+		t.Fatalf("replicas after delete %v %v", reps, err)
+	}
 }

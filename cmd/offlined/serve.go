@@ -18,6 +18,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/config"
 	"github.com/offlined/offlined/localapi"
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // AddrFile is written into the data root by serve: the API's base URL, so
@@ -130,6 +131,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 		}
 		opts.Jobs = jobs
 		syncer = localapi.NewEngineSyncer(workCtx, reg, client, hub, log)
+		reg.SetBeforeDelete(syncer.StopMap)
 		opts.Sync = syncer
 	} else {
 		log.Info("no portal configured: jobs, portal search and sync are off (offlined login, then -portal)")
@@ -208,23 +210,28 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 	return nil
 }
 
-// background retries queued replica unregistrations and syncs every map on
-// the interval.
+// background retries queued replica unregistrations and, when an interval
+// is set, runs a sync scheduler per feature store (sync on local change, on
+// the interval and when connectivity returns) until ctx ends.
 func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.EngineSyncer, every time.Duration, log *slog.Logger) {
 	reg.RetryUnregister(ctx)
 	if syncer == nil || every <= 0 {
 		<-ctx.Done()
 		return
 	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		syncer.RunSchedulers(ctx, editsync.SchedulerOptions{Interval: every, Logger: log}, 10*time.Second)
+	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			<-done
 			return
 		case <-t.C:
-			log.Debug("interval sync")
-			syncer.SyncAll(ctx)
 			reg.RetryUnregister(ctx)
 		}
 	}

@@ -35,7 +35,7 @@ func startDaemon(t *testing.T, root string, args ...string) *daemon {
 	errc := make(chan error, 1)
 	os.Remove(filepath.Join(root, AddrFile))
 	go func() {
-		errc <- run(ctx, append([]string{"serve", "-data", root, "-listen", "127.0.0.1:0", "-log-format", "json", "-log-level", "debug", "-poll-interval", "10ms"}, args...), io.Discard, d.logs)
+		errc <- run(ctx, append([]string{"serve", "-data", root, "-listen", "127.0.0.1:0", "-log-format", "json", "-log-level", "debug", "-poll-interval", "10ms", "-sync-interval", "0"}, args...), io.Discard, d.logs)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
