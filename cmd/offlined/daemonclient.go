@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -58,18 +60,33 @@ func (c *clientFlags) client() (*daemonClient, error) {
 	if err != nil {
 		return nil, &config.FieldError{Field: "-data", Reason: err.Error()}
 	}
-	base := c.addr
-	if base == "" {
-		if b, err := os.ReadFile(filepath.Join(root, AddrFile)); err == nil {
-			base = strings.TrimSpace(string(b))
-		} else {
-			base = "http://127.0.0.1:7878"
+	base, certFile := c.addr, ""
+	if b, err := os.ReadFile(filepath.Join(root, AddrFile)); err == nil {
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if base == "" {
+			base = strings.TrimSpace(lines[0])
 		}
+		if len(lines) > 1 {
+			certFile = strings.TrimSpace(lines[1])
+		}
+	}
+	if base == "" {
+		base = "http://127.0.0.1:7878"
+	}
+	hc := &http.Client{Timeout: 10 * time.Minute}
+	if certFile != "" {
+		pem, err := os.ReadFile(certFile)
+		if err != nil {
+			return nil, &config.FieldError{Field: "-data", Reason: "daemon certificate: " + err.Error()}
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		base = "http://" + base
 	}
-	return &daemonClient{base: strings.TrimRight(base, "/"), token: tok, hc: &http.Client{Timeout: 10 * time.Minute}}, nil
+	return &daemonClient{base: strings.TrimRight(base, "/"), token: tok, hc: hc}, nil
 }
 
 // apiError is an error answer of the daemon.

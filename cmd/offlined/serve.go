@@ -21,8 +21,9 @@ import (
 	editsync "github.com/offlined/offlined/sync"
 )
 
-// AddrFile is written into the data root by serve: the API's base URL, so
-// the CLI finds a daemon listening on any port.
+// AddrFile is written into the data root by serve: the API's base URL (and,
+// with TLS, the certificate file on a second line), so the CLI finds a
+// daemon listening on any port and trusts its certificate.
 const AddrFile = "api-addr"
 
 // version is reported by the status route.
@@ -157,7 +158,13 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 	}
 	base := scheme + "://" + ln.Addr().String()
 	addrFile := filepath.Join(cfg.DataRoot, AddrFile)
-	if err := os.WriteFile(addrFile, []byte(base+"\n"), 0o600); err != nil {
+	addr := base + "\n"
+	if cfg.TLSCert != "" {
+		// The CLI trusts the daemon's own certificate (second line).
+		abs, _ := filepath.Abs(cfg.TLSCert)
+		addr += abs + "\n"
+	}
+	if err := os.WriteFile(addrFile, []byte(addr), 0o600); err != nil {
 		ln.Close()
 		return err
 	}

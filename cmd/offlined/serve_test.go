@@ -4,9 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -40,7 +49,7 @@ func startDaemon(t *testing.T, root string, args ...string) *daemon {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if b, err := os.ReadFile(filepath.Join(root, AddrFile)); err == nil {
-			d.base = strings.TrimSpace(string(b))
+			d.base, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
 			break
 		}
 		select {
@@ -388,4 +397,54 @@ func TestEndToEndTakeOfflineEditPhotoSync(t *testing.T) {
 	if err := cliErr(t, "maps", "-data", t.TempDir()); !strings.HasPrefix(err.Error(), "-data:") {
 		t.Fatalf("maps without token: %v", err)
 	}
+}
+
+func TestServeTLS(t *testing.T) {
+	dir := t.TempDir()
+	certPEM, keyPEM := selfSigned(t)
+	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	os.WriteFile(cert, certPEM, 0o600)
+	os.WriteFile(key, keyPEM, 0o600)
+	root := t.TempDir()
+	d := startDaemon(t, root, "-tls-cert", cert, "-tls-key", key)
+	if !strings.HasPrefix(d.base, "https://") {
+		t.Fatalf("base %s", d.base)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest("GET", strings.Replace(d.base, "127.0.0.1", "localhost", 1)+"/api/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status over TLS: %d", resp.StatusCode)
+	}
+	if out := cli(t, "status", "-data", root); !strings.Contains(out, "https://") {
+		t.Fatalf("CLI over TLS: %s", out)
+	}
+	err = run(t.Context(), []string{"serve", "-data", t.TempDir(), "-listen", "127.0.0.1:0", "-tls-cert", key, "-tls-key", key}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-tls-cert") {
+		t.Fatalf("bad certificate: %v", err)
+	}
+}
+
+func selfSigned(t *testing.T) ([]byte, []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(k)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
