@@ -6,6 +6,7 @@
 #   FEATURES=<n>    features in total (default 200000)
 #   MIN_SCALE=<s>   default 150000 (level 12)
 #   MAX_SCALE=<s>   default 2000 (level 18: ~15k raster + vector tiles ≈ 20k)
+#   RESULT=<file>   keep the job's JSON result there
 #   VECTOR=0        leave the vector tile layer out (the emulator builds each
 #                   vector tile from every feature: slow at 200k features)
 # Prints wall time, peak RSS of the job process and what the package holds.
@@ -40,6 +41,7 @@ export OFFLINED_PASSWORD=demo-password
 	--item 0ff11ed0b5e94a3c8d2f000000000001 --user demo --dir "$work/pkg" \
 	--bbox -117.25,33.98,-117.10,34.10 --min-scale "$MIN_SCALE" --max-scale "$MAX_SCALE" --json >"$work/result.json"
 
+[ -n "${RESULT:-}" ] && cp "$work/result.json" "$RESULT"
 wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/time.txt")
 rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")
 python3 - "$work/result.json" <<'PY'
@@ -50,6 +52,8 @@ feats = tiles = 0
 for l in m["layers"] + m["tables"]:
     feats += l.get("features", 0); tiles += l.get("tiles", 0)
     print(f'  {l["title"]:<20} {l["kind"]:<12} features={l.get("features",0):<8} tiles={l.get("tiles",0):<7} {l.get("store","")}', file=sys.stderr)
+for k, e in list((r.get("layerErrors") or {}).items()) + list((r.get("tableErrors") or {}).items()):
+    print(f'  error {e["layer"]}: {e["call"]}: {e["message"]}', file=sys.stderr)
 print(f'state={r["state"]} hasErrors={r["hasErrors"]} features={feats} tiles={tiles} job_elapsed={r["elapsed"]}', file=sys.stderr)
 PY
 size=$(du -sh "$work/pkg" | cut -f1)
