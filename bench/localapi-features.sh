@@ -4,6 +4,7 @@
 # with geodb's bulk loader and cached in the temp dir.
 #   QUERIES=<n>                  queries to time (default 300)
 #   OFFLINED_BENCH_FEATURES=<n>  layer size (default 1000000)
+#   OFFLINED_BENCH_TRACE=1       log every query over 50 ms (to tell load spikes from slow boxes)
 # Last line: p50_ms=<…> p99_ms=<…> features_per_box=<…> layer=<n>
 set -euo pipefail
 cd "$(dirname "$0")/.."

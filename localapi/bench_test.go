@@ -145,6 +145,13 @@ func BenchmarkFeatureQueryBBox(b *testing.B) {
 		total += int(n)
 	}
 	b.StopTimer()
+	if os.Getenv("OFFLINED_BENCH_TRACE") != "" {
+		for i, d := range lat {
+			if d > 50*time.Millisecond {
+				b.Logf("query %d took %v", i, d)
+			}
+		}
+	}
 	slices.Sort(lat)
 	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
 	b.ReportMetric(pct(0.50), "p50-ms")
