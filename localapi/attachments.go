@@ -85,13 +85,12 @@ func attachmentUpload(r *http.Request) (geodb.AttachmentMeta, io.Reader, error) 
 	q := r.URL.Query()
 	meta := geodb.AttachmentMeta{Name: q.Get("name"), Keywords: q.Get("keywords")}
 	ct := r.Header.Get("Content-Type")
-	mt, params, _ := mime.ParseMediaType(ct)
+	mt, _, _ := mime.ParseMediaType(ct)
 	if mt == "multipart/form-data" {
 		mr, err := r.MultipartReader()
 		if err != nil {
 			return meta, nil, badRequest("body", "invalid multipart body: %v", err)
 		}
-		_ = params
 		for {
 			part, err := mr.NextPart()
 			if err == io.EOF {
