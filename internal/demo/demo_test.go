@@ -1,0 +1,51 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offlined/offlined/offline"
+)
+
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end demo")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	dir := filepath.Join(t.TempDir(), "pkg")
+	s, err := Run(ctx, Options{Dir: dir, MinScale: 150000, MaxScale: 70000, Out: &out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if s.Result == nil || s.Result.HasErrors || s.Result.Manifest == nil {
+		t.Fatalf("result %+v", s.Result)
+	}
+	if !s.Synced || s.EditedGID == "" || !strings.Contains(s.ServerNotes, "offlined demo") {
+		t.Errorf("sync step: %+v", s)
+	}
+	if s.Capabilities == nil || len(s.Capabilities.Layers) == 0 {
+		t.Errorf("no capabilities")
+	}
+	// The package reopens and its GeoPackage holds the edit, acknowledged.
+	pkg, err := offline.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for store := range pkg.Replicas() {
+		db, err := pkg.OpenGeodatabase(ctx, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.PendingChanges(ctx)
+		db.Close()
+		if err != nil || n != 0 {
+			t.Errorf("%s: %d edits still pending after the sync (%v)", store, n, err)
+		}
+	}
+}
