@@ -253,6 +253,11 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 	for {
 		runCtx, cancel := context.WithCancel(ctx)
 		j.mu.Lock()
+		if j.canceled {
+			j.mu.Unlock()
+			cancel()
+			return j.abort(JobCanceled, nil)
+		}
 		j.cancelRun = cancel
 		j.mu.Unlock()
 		failed := j.runSteps(runCtx)

@@ -361,3 +361,38 @@ func TestJobTokenRenewedMidJob(t *testing.T) {
 		t.Errorf("token not renewed (%d generateToken calls)", n)
 	}
 }
+
+func TestJobCancelWhilePaused(t *testing.T) {
+	e := newJobEnv(t, emulator.Options{})
+	p := e.params(t)
+	o := e.overrides(t, p)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	var job *Job
+	paused := make(chan struct{})
+	job = e.task.NewJob(p, o, dir, JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond, Concurrency: 1,
+		Hook: func(pt string) {
+			if pt == "serviceDone" && job.State() == JobRunning {
+				job.Pause()
+				close(paused)
+			}
+		}})
+	type out struct {
+		res *Result
+		err error
+	}
+	done := make(chan out, 1)
+	go func() { r, err := job.Run(context.Background()); done <- out{r, err} }()
+	<-paused
+	e.em.Log().Reset()
+	job.Cancel()
+	r := <-done
+	if r.res == nil || !r.res.Canceled || !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("cancel while paused: %+v %v", r.res, r.err)
+	}
+	if n := e.em.Log().Count("/tile/") + e.em.Log().Count("/createReplica"); n != 0 {
+		t.Errorf("%d requests after the cancel of a paused job", n)
+	}
+	if len(e.em.Replicas("Field_Survey")) != 0 {
+		t.Errorf("replica left registered")
+	}
+}
