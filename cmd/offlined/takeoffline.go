@@ -48,6 +48,7 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	token := fs.String("token", "", "ArcGIS token")
 	apiKey := fs.String("api-key", "", "ArcGIS API key")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	abandon := fs.Bool("abandon", false, "give up the interrupted job in --dir: unregister its replicas and remove its partial files")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +60,25 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 
 	if *dir == "" {
 		return errors.New("--dir: the output directory is required")
+	}
+	if *abandon {
+		cred, err := credential(*user, *token, *apiKey, *portal)
+		if err != nil {
+			return err
+		}
+		opts := []arcgis.Option{arcgis.WithCredential(cred)}
+		if *portal != "" {
+			opts = append(opts, arcgis.WithPortal(*portal))
+		}
+		c, err := arcgis.New(opts...)
+		if err != nil {
+			return fmt.Errorf("--portal: %w", err)
+		}
+		if err := offline.AbandonJob(ctx, *dir, c); err != nil {
+			return fmt.Errorf("--abandon: %w", err)
+		}
+		fmt.Fprintf(stdout, "abandoned the job in %s\n", *dir)
+		return nil
 	}
 	src := offline.Source{PortalURL: *portal}
 	switch {

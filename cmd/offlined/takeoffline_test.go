@@ -112,6 +112,7 @@ func TestTakeOfflineFlagErrors(t *testing.T) {
 		{append(base[:len(base):len(base)], "--user", "u"), "OFFLINED_PASSWORD"},
 		{append(base[:len(base):len(base)], "--token", "a", "--api-key", "b"), "--api-key"},
 		{append(base[:len(base):len(base)], "--aoi", "/nonexistent.geojson"), "--bbox and --aoi"},
+		{[]string{"take-offline", "--abandon", "--dir", t.TempDir()}, "--abandon"},
 	} {
 		err := run(context.Background(), tc.args, &bytes.Buffer{}, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.flag) {
