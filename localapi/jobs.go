@@ -118,6 +118,20 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 	if req.MinScale < 0 || req.MaxScale < 0 || (req.MinScale > 0 && req.MaxScale > req.MinScale) {
 		return badRequest("maxScale", "scales must be >= 0 and maxScale <= minScale (0 = unbounded)")
 	}
+	// Resolve defaults now, so bad areas or sources fail here and a resumed
+	// job runs with exactly the parameters and overrides it started with.
+	if p := s.opts.Planner; p != nil {
+		if req.Parameters == nil {
+			if req.Parameters, err = p.DefaultParameters(r.Context(), req.Source, req.AreaOfInterest, req.MinScale, req.MaxScale); err != nil {
+				return err
+			}
+		}
+		if req.Overrides == nil {
+			if req.Overrides, err = p.Overrides(r.Context(), req.Source, req.Parameters); err != nil {
+				return err
+			}
+		}
+	}
 	info, err := j.Create(r.Context(), req)
 	if err != nil {
 		return err

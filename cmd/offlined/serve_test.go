@@ -448,3 +448,66 @@ func selfSigned(t *testing.T) ([]byte, []byte) {
 	kb, _ := x509.MarshalECPrivateKey(k)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
+
+// TestRealJobPauseResume pauses the real offline job while it downloads
+// tiles (slowed down by the emulator), resumes it, and checks the package is
+// complete with exactly one replica on the server.
+func TestRealJobPauseResume(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{Faults: emulator.Faults{Latency: 40 * time.Millisecond, Paths: []string{"/tile/"}}})
+	root := t.TempDir()
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600)
+	cli(t, "login", "-data", root, "-portal", em.PortalURL, "-user", emulator.DemoUser, "-password-file", pw)
+	d := startDaemon(t, root, "-portal", em.PortalURL)
+	body := fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"paused","areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":20000}`,
+		em.PortalURL, emulator.DemoWebMapFieldSurveyID)
+	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(body))
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, job)
+	}
+	id := job["id"].(string)
+	if job["request"].(map[string]any)["overrides"] == nil {
+		t.Fatal("overrides not resolved at creation")
+	}
+	waitFor := func(what string, ok func(map[string]any) bool) map[string]any {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			_, j := d.api(t, "GET", "/api/v1/jobs/"+id, nil)
+			if ok(j) {
+				return j
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("job never %s: %v", what, j)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("made progress", func(j map[string]any) bool {
+		p, _ := j["progress"].(map[string]any)
+		return j["state"] == "running" && p != nil && p["percent"].(float64) > 0
+	})
+	code, p := d.api(t, "POST", "/api/v1/jobs/"+id+"/pause", nil)
+	if code != 200 || p["state"] != "paused" {
+		if p["state"] == nil && strings.Contains(fmt.Sprint(p), "succeeded") {
+			t.Skip("the job finished before it could be paused")
+		}
+		t.Fatalf("pause: %d %v", code, p)
+	}
+	code, r := d.api(t, "POST", "/api/v1/jobs/"+id+"/resume", nil)
+	if code != 200 {
+		t.Fatalf("resume: %d %v", code, r)
+	}
+	j := waitFor("succeeded", func(j map[string]any) bool { return j["state"] == "succeeded" || j["state"] == "failed" })
+	if j["state"] != "succeeded" || j["attempts"].(float64) != 2 {
+		t.Fatalf("after resume: %v", j)
+	}
+	code, m := d.api(t, "GET", "/api/v1/maps/paused", nil)
+	if code != 200 || m["complete"] != true {
+		t.Fatalf("map: %d %v", code, m)
+	}
+	c, _ := arcgis.New(arcgis.WithPortal(em.PortalURL), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}))
+	reps, err := c.Replicas(t.Context(), em.ServicesURL+"/Field_Survey/FeatureServer")
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("replicas on the server after pause/resume: %v %v", reps, err)
+	}
+}
