@@ -511,3 +511,71 @@ func TestRealJobPauseResume(t *testing.T) {
 		t.Fatalf("replicas on the server after pause/resume: %v %v", reps, err)
 	}
 }
+
+// TestRestartResumesRealJob stops the daemon in the middle of a real job;
+// the job is left queued on disk and the next start finishes it.
+func TestRestartResumesRealJob(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{Faults: emulator.Faults{Latency: 40 * time.Millisecond, Paths: []string{"/tile/"}}})
+	root := t.TempDir()
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600)
+	cli(t, "login", "-data", root, "-portal", em.PortalURL, "-user", emulator.DemoUser, "-password-file", pw)
+	d := startDaemon(t, root, "-portal", em.PortalURL)
+	body := fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"restart","areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":20000}`,
+		em.PortalURL, emulator.DemoWebMapFieldSurveyID)
+	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(body))
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, job)
+	}
+	id := job["id"].(string)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, j := d.api(t, "GET", "/api/v1/jobs/"+id, nil)
+		if p, _ := j["progress"].(map[string]any); p != nil && p["percent"].(float64) > 0 {
+			break
+		}
+		if j["state"] == "succeeded" {
+			t.Skip("the job finished before the daemon could be stopped")
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress: %v", j)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := d.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	var saved struct {
+		State string `json:"state"`
+	}
+	b, _ := os.ReadFile(filepath.Join(root, "jobs", id+".json"))
+	json.Unmarshal(b, &saved)
+	if saved.State != "queued" {
+		if saved.State == "succeeded" {
+			t.Skip("the job finished while the daemon stopped")
+		}
+		t.Fatalf("job after shutdown: %s", saved.State)
+	}
+	d2 := startDaemon(t, root, "-portal", em.PortalURL)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		_, j := d2.api(t, "GET", "/api/v1/jobs/"+id, nil)
+		if j["state"] == "succeeded" {
+			if j["attempts"].(float64) != 2 {
+				t.Fatalf("attempts %v", j["attempts"])
+			}
+			break
+		}
+		if j["state"] == "failed" || time.Now().After(deadline) {
+			t.Fatalf("job after restart: %v\n%s", j, d2.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, m := d2.api(t, "GET", "/api/v1/maps/restart", nil); code != 200 || m["complete"] != true {
+		t.Fatalf("map after restart: %d %v", code, m)
+	}
+	c, _ := arcgis.New(arcgis.WithPortal(em.PortalURL), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}))
+	if reps, err := c.Replicas(t.Context(), em.ServicesURL+"/Field_Survey/FeatureServer"); err != nil || len(reps) != 1 {
+		t.Fatalf("replicas after restart: %v %v", reps, err)
+	}
+}
