@@ -18,8 +18,13 @@ import (
 // chunk by chunk.
 type answer struct {
 	Result *arcgis.SyncResult
-	file   string
-	layers []layerRef // where each layer's "features" value starts
+	file   string                            // spooled file, removed by Close
+	open   func() (io.ReadSeekCloser, error) // the answer's bytes
+	layers []layerRef                        // where each layer's "features" value starts
+}
+
+func fileOpener(path string) func() (io.ReadSeekCloser, error) {
+	return func() (io.ReadSeekCloser, error) { return os.Open(path) }
 }
 
 type layerRef struct {
@@ -48,7 +53,7 @@ func (e *Engine) spool(ctx context.Context, url string, top *arcgis.SyncResult) 
 	if err != nil {
 		return nil, err
 	}
-	a := &answer{file: f.Name()}
+	a := &answer{file: f.Name(), open: fileOpener(f.Name())}
 	if _, err := io.Copy(f, rc); err != nil {
 		f.Close()
 		a.Close()
@@ -83,7 +88,7 @@ func dirOf(p string) string {
 // scan reads the file once: top-level members and, per edits element,
 // every member but "features", whose offset is recorded.
 func (a *answer) scan() error {
-	f, err := os.Open(a.file)
+	f, err := a.open()
 	if err != nil {
 		return err
 	}
@@ -177,10 +182,10 @@ func (a *answer) scan() error {
 // stream calls fn with the downloaded changes of every layer fn accepts,
 // at most streamChunk features at a time, decoding them one by one.
 func (a *answer) stream(ctx context.Context, want func(layer int) bool, fn func(geodb.LayerChanges) error) error {
-	if a.file == "" {
+	if a.open == nil {
 		return nil
 	}
-	f, err := os.Open(a.file)
+	f, err := a.open()
 	if err != nil {
 		return err
 	}
