@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/geodb"
 )
