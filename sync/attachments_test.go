@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/arcgis"
 )
 
 // partFailClient fails one uploadPart once, as a dropped link would.
@@ -159,5 +160,57 @@ func TestFeatureDeletedAfterJournal(t *testing.T) {
 	assertOnServerOnce(t, f, 0, gids[1:])
 	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
 		t.Errorf("pending %d", st.PendingEdits)
+	}
+}
+
+// corruptOnce damages the first uploaded file, as a broken proxy might.
+type corruptOnce struct {
+	Client
+	done bool
+}
+
+func (c *corruptOnce) Upload(ctx context.Context, svcURL, name string, r io.Reader, desc string) (*arcgis.UploadItem, error) {
+	if c.done || name == "offlined-edits.json" {
+		return c.Client.Upload(ctx, svcURL, name, r, desc)
+	}
+	c.done = true
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	b[0] ^= 0xff
+	return c.Client.Upload(ctx, svcURL, name, bytes.NewReader(b), desc)
+}
+
+func TestAttachmentHashMismatchIsResent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, fixtureOpts{})
+	f.eng = New(f.db, &corruptOnce{Client: f.client}, Options{})
+	parent := addLocal(t, f, 1, "hash")[0]
+	content := []byte("the real photo bytes")
+	m, err := f.db.PutAttachment(ctx, 0, geodb.AttachmentMeta{ParentGlobalID: parent, Name: "p.jpg", ContentType: "image/jpeg"}, bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.eng.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.eng.Status(ctx)
+	if rep.Failed != 1 || len(st.EditErrors) != 1 || st.EditErrors[0].Op != "verify" || st.PendingEdits == 0 {
+		t.Fatalf("corrupted upload not caught: report %+v status %+v", rep, st)
+	}
+	if _, err := f.eng.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := f.em.AttachmentData(svcName, 0, m.GlobalID)
+	if !ok || !bytes.Equal(got, content) {
+		t.Errorf("server content %q, want %q", got, content)
+	}
+	if n := len(f.em.Attachments(svcName, 0, parent)); n != 1 {
+		t.Errorf("%d attachments on the server, want 1", n)
+	}
+	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 || len(st.EditErrors) != 0 {
+		t.Errorf("after the re-send: %+v", st)
 	}
 }

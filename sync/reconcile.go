@@ -187,7 +187,8 @@ func (e *Engine) serverAttachments(ctx context.Context, layerURL string, ac *arc
 // nothing for (a feature added and deleted locally whose add never went up,
 // or one a colleague deleted too): under rollbackOnFailure one such delete
 // would make the server refuse the whole batch. Their change-log rows are
-// acknowledged with the batch.
+// acknowledged with the batch. Attachment adds the server already has are
+// turned into updates.
 func (e *Engine) dropGoneDeletes(ctx context.Context, cfg *Config, j *journal) error {
 	changed := false
 	for i := range j.Edits {
@@ -209,6 +210,31 @@ func (e *Engine) dropGoneDeletes(ctx context.Context, cfg *Config, j *journal) e
 		if len(keep) != len(le.Deletes) {
 			le.Deletes, changed = keep, true
 		}
+	}
+	// Attachment adds the server already has (a re-send after a failed
+	// size/hash check) go as updates, so they replace the bad copy instead
+	// of failing as duplicates.
+	for i := range j.Edits {
+		le := &j.Edits[i]
+		ac := le.Attachments
+		if ac == nil || len(ac.Adds) == 0 {
+			continue
+		}
+		present, err := e.serverAttachments(ctx, arcgis.LayerURL(cfg.ServiceURL, le.ID), &arcgis.SyncAttachmentChanges{Adds: ac.Adds})
+		if err != nil {
+			return err
+		}
+		var adds []arcgis.AttachmentEdit
+		for _, a := range ac.Adds {
+			g, _ := geodb.NormalizeGlobalID(a.GlobalID)
+			if _, ok := present[g]; ok {
+				ac.Updates = append(ac.Updates, a)
+				changed = true
+				continue
+			}
+			adds = append(adds, a)
+		}
+		ac.Adds = adds
 	}
 	if !changed {
 		return nil
