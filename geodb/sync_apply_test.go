@@ -98,4 +98,3 @@ func TestApplySyncKeepDecideMetaStream(t *testing.T) {
 		t.Errorf("WriteUnlogged logged a change: %d pending, want %d", n, len(cs))
 	}
 }
-
