@@ -7,6 +7,7 @@ import (
 )
 
 func TestStatusAndMaps(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	st := e.jsonOf(e.do("GET", "/api/v1/status", nil), 200)
 	if st["maps"].(float64) != 1 || st["version"] != "test" {
@@ -49,6 +50,7 @@ func TestStatusAndMaps(t *testing.T) {
 }
 
 func TestOpenAPIListsEveryRoute(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{noMap: true})
 	doc := e.jsonOf(e.do("GET", "/api/v1/openapi.json", nil), 200)
 	if !strings.HasPrefix(doc["openapi"].(string), "3.") {
@@ -103,6 +105,7 @@ func openAPIPath(p string) string {
 }
 
 func TestUnavailableParts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{noMap: true})
 	for _, p := range []string{"/api/v1/jobs"} {
 		r := e.do("GET", p, nil)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestAttachmentsUploadDownloadRange(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	gid, _ := e.firstFeature()
 	base := "/api/v1/maps/demo/layers/0/features/" + url.PathEscape(gid) + "/attachments"
@@ -79,6 +80,7 @@ func TestAttachmentsUploadDownloadRange(t *testing.T) {
 }
 
 func TestParseRange(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		h    string
 		size int64

@@ -23,6 +23,7 @@ func fc(t *testing.T, e *env, path string) (feats []map[string]any, doc map[stri
 }
 
 func TestFeatureQueries(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	base := "/api/v1/maps/demo/layers/Field_Survey.0/features"
 	all, doc := fc(t, e, base+"?limit=1000")
@@ -130,6 +131,7 @@ func TestFeatureQueries(t *testing.T) {
 }
 
 func TestFeatureEdits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	base := "/api/v1/maps/demo/layers/0/features"
 	add := `{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.2,34.05]},"properties":{"InspectionID":"API-1","Status":"open","Priority":2}}`
@@ -189,6 +191,7 @@ func TestFeatureEdits(t *testing.T) {
 }
 
 func TestFeaturePolygonRoundTrip(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	base := "/api/v1/maps/demo/layers/Field_Survey.2/features"
 	// RFC 7946 orientation in, RFC 7946 orientation out, with a hole.

@@ -13,6 +13,7 @@ import (
 )
 
 func TestFeatureServerReadAndQuery(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	fs := "/arcgis/rest/services/demo/FeatureServer"
 	svc := e.jsonOf(e.do("GET", fs+"?f=json", nil), 200)
@@ -89,6 +90,7 @@ func form(kv ...string) io.Reader {
 }
 
 func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	fs := "/arcgis/rest/services/demo/FeatureServer/0"
 	ct := []string{"Content-Type", "application/x-www-form-urlencoded"}
@@ -160,6 +162,7 @@ func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
 // TestGDALReadsFeatureServer: GDAL's ESRIJSON driver pages through a layer
 // with the token as a query parameter.
 func TestGDALReadsFeatureServer(t *testing.T) {
+	t.Parallel()
 	ogr, err := exec.LookPath("ogrinfo")
 	if err != nil {
 		t.Skip("GDAL (ogrinfo) not installed")

@@ -12,6 +12,7 @@ import (
 // document as encoding/json on every feature of every demo layer, and on
 // awkward strings.
 func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	db, err := e.reg.FeatureStore(t.Context(), "demo", svcName)
 	if err != nil {

@@ -88,6 +88,7 @@ func readSSE(t *testing.T, r io.Reader, n int) []sseEvent {
 const jobBody = `{"source":{"portalUrl":"https://example.com/portal","itemId":"abc123"},"mapId":"field","title":"Field","areaOfInterest":{"xmin":-117.2,"ymin":34,"xmax":-117.1,"ymax":34.1,"spatialReference":{"wkid":4326}}}`
 
 func TestJobEventsInOrderAndResume(t *testing.T) {
+	t.Parallel()
 	sr := &stepRunner{steps: 5}
 	e := newEnv(t, envOpts{noMap: true, run: sr.run})
 	j := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(jobBody)), 201)
@@ -172,6 +173,7 @@ func waitJob(t *testing.T, e *env, id, state string) map[string]any {
 }
 
 func TestJobPauseResumeCancel(t *testing.T) {
+	t.Parallel()
 	sr := &stepRunner{steps: 4, gate: make(chan struct{})}
 	e := newEnv(t, envOpts{noMap: true, run: sr.run})
 	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(jobBody)), 201)["id"].(string)
@@ -214,6 +216,7 @@ func TestJobPauseResumeCancel(t *testing.T) {
 }
 
 func TestInterruptedJobsResumeAtStart(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	reg, err := OpenRegistry(root, RegistryOptions{})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestPortalSearchPaged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{noMap: true})
 	p1 := e.jsonOf(e.do("GET", "/api/v1/portal/webmaps?num=2", nil), 200)
 	total := int(p1["total"].(float64))
@@ -44,6 +45,7 @@ func TestPortalSearchPaged(t *testing.T) {
 }
 
 func TestCapabilitiesParametersOverrides(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{noMap: true, withPlanner: true})
 	src := fmt.Sprintf(`{"portalUrl":%q,"itemId":%q}`, e.em.PortalURL, emulator.DemoWebMapFieldSurveyID)
 	aoi := `{"xmin":-117.2,"ymin":34.0,"xmax":-117.15,"ymax":34.05,"spatialReference":{"wkid":4326}}`

@@ -7,6 +7,7 @@ import (
 )
 
 func TestRegistryPicksUpCompletePackagesOnly(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, "packages", "side", "package.json"), `{"id":"side","title":"Sideloaded"}`)
 	os.MkdirAll(filepath.Join(root, "packages", "partial", "data"), 0o700) // an unfinished job's directory

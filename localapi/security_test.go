@@ -9,6 +9,7 @@ import (
 )
 
 func TestAuthRequiredEverywhere(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	gid, oid := e.firstFeature()
 	for _, r := range e.srv.Routes() {
@@ -32,6 +33,7 @@ func TestAuthRequiredEverywhere(t *testing.T) {
 }
 
 func TestHostHeaderMustBeLoopback(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{noMap: true})
 	for host, ok := range map[string]bool{
 		"localhost": true, "localhost:7878": true, "127.0.0.1:1": true, "[::1]:7878": true, "[::1]": true, "LOCALHOST:80": true,
@@ -47,6 +49,7 @@ func TestHostHeaderMustBeLoopback(t *testing.T) {
 }
 
 func TestCORSClosedUnlessConfigured(t *testing.T) {
+	t.Parallel()
 	closed := newEnv(t, envOpts{noMap: true})
 	r := closed.do("GET", "/api/v1/status", nil, "Origin", "https://app.example")
 	if r.Header.Get("Access-Control-Allow-Origin") != "" {
@@ -72,6 +75,7 @@ func TestCORSClosedUnlessConfigured(t *testing.T) {
 }
 
 func TestBodySizeLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{maxBody: 1024, maxAttach: 4096})
 	sum := e.storeChecksum()
 	gid, _ := e.firstFeature()
@@ -98,6 +102,7 @@ func TestBodySizeLimits(t *testing.T) {
 }
 
 func TestSecretsNeverLogged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	e.do("GET", "/arcgis/rest/services/demo/FeatureServer/0/query?f=json&where=1%3D1&token="+testToken, nil, "Authorization", "")
 	e.do("GET", "/api/v1/status", nil)

@@ -15,6 +15,7 @@ import (
 // TestEditPhotoSyncOverHTTP: a field app adds a feature and a photo through
 // the API, syncs, and the server has both.
 func TestEditPhotoSyncOverHTTP(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
 	base := "/api/v1/maps/demo/layers/0/features"
 	add := `{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.15,34.02]},"properties":{"InspectionID":"SYNC-1","Status":"open","Priority":1}}`
@@ -76,6 +77,7 @@ func TestEditPhotoSyncOverHTTP(t *testing.T) {
 // TestConflictHeldAndResolved: with the fieldMerge policy a field changed on
 // both sides is held for review; the API lists it and resolves it.
 func TestConflictHeldAndResolved(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
 	ctx := t.Context()
 	db, _ := e.reg.FeatureStore(ctx, "demo", svcName)
@@ -105,6 +107,7 @@ func TestConflictHeldAndResolved(t *testing.T) {
 }
 
 func TestDeleteMapUnregistersReplica(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{fresh: true})
 	ctx := t.Context()
 	reps, err := e.client.Replicas(ctx, e.svcURL)
@@ -128,6 +131,7 @@ func TestDeleteMapUnregistersReplica(t *testing.T) {
 // through the API reaches the server without asking for a sync; deleting
 // the map stops its scheduler first.
 func TestSchedulerSyncsLocalEdits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})

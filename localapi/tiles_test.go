@@ -8,6 +8,7 @@ import (
 )
 
 func TestTiles(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, envOpts{})
 	tj := e.jsonOf(e.do("GET", "/api/v1/maps/demo/tiles/basemap/tilejson", nil), 200)
 	tilesURL := tj["tiles"].([]any)[0].(string)

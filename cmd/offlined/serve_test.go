@@ -209,6 +209,7 @@ func TestLoginLogoutKeepSecretsOut(t *testing.T) {
 // CLI: sign in, take the demo web map offline (the real offline job),
 // add a feature and a photo, sync, and find both on the server.
 func TestEndToEndTakeOfflineEditPhotoSync(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "pw")
@@ -453,6 +454,7 @@ func selfSigned(t *testing.T) ([]byte, []byte) {
 // tiles (slowed down by the emulator), resumes it, and checks the package is
 // complete with exactly one replica on the server.
 func TestRealJobPauseResume(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{Faults: emulator.Faults{Latency: 40 * time.Millisecond, Paths: []string{"/tile/"}}})
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "pw")
@@ -515,6 +517,7 @@ func TestRealJobPauseResume(t *testing.T) {
 // TestRestartResumesRealJob stops the daemon in the middle of a real job;
 // the job is left queued on disk and the next start finishes it.
 func TestRestartResumesRealJob(t *testing.T) {
+	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{Faults: emulator.Faults{Latency: 40 * time.Millisecond, Paths: []string{"/tile/"}}})
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "pw")
