@@ -21,14 +21,21 @@ import (
 
 func (s *Server) routesArcGIS() {
 	const fs = "/arcgis/rest/services/{service}/FeatureServer"
-	s.handle("GET", "/arcgis/rest/info", s.fsInfo)
-	s.handle("GET", fs, s.fsService)
-	s.handle("GET", fs+"/layers", s.fsLayers)
-	s.handle("GET", fs+"/{layer:[0-9]+}", s.fsLayer)
+	// ArcGIS servers answer resources to POST as well (arcgis-rest-js
+	// POSTs everything by default).
+	for _, m := range []string{"GET", "POST"} {
+		s.handle(m, "/arcgis/rest/info", s.fsInfo)
+		s.handle(m, fs, s.fsService)
+		s.handle(m, fs+"/layers", s.fsLayers)
+		s.handle(m, fs+"/{layer:[0-9]+}", s.fsLayer)
+		s.handle(m, fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments", s.fsAttachments)
+	}
 	s.handle("GET", fs+"/{layer:[0-9]+}/query", s.fsQuery)
 	s.handle("POST", fs+"/{layer:[0-9]+}/query", s.fsQuery)
 	s.handle("POST", fs+"/{layer:[0-9]+}/applyEdits", s.fsApplyEdits)
-	s.handle("GET", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments", s.fsAttachments)
+	s.handle("POST", fs+"/{layer:[0-9]+}/addFeatures", s.fsFeatureEdit("add"))
+	s.handle("POST", fs+"/{layer:[0-9]+}/updateFeatures", s.fsFeatureEdit("update"))
+	s.handle("POST", fs+"/{layer:[0-9]+}/deleteFeatures", s.fsFeatureEdit("delete"))
 	s.handle("GET", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments/{aid:[0-9]+}", s.fsAttachment)
 	s.handle("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/addAttachment", s.fsAddAttachment)
 	s.handle("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/deleteAttachments", s.fsDeleteAttachments)
@@ -555,7 +562,37 @@ func dropKey(a map[string]any, col string) {
 // useGlobalIds) and deletes in one transaction: on any bad value nothing
 // changes and the error names the field.
 func (s *Server) fsApplyEdits(w http.ResponseWriter, r *http.Request) error {
-	return s.fsWrap(func(w http.ResponseWriter, r *http.Request) error {
+	return s.fsWrap(s.applyEdits)(w, r)
+}
+
+// fsFeatureEdit serves addFeatures, updateFeatures and deleteFeatures
+// through applyEdits (features → adds/updates, objectIds → deletes).
+func (s *Server) fsFeatureEdit(op string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return s.fsWrap(func(w http.ResponseWriter, r *http.Request) error {
+			f := r.Form
+			feats, ids := f.Get("features"), f.Get("objectIds")
+			for _, k := range []string{"adds", "updates", "deletes"} {
+				f.Del(k)
+			}
+			switch op {
+			case "add":
+				f.Set("adds", feats)
+			case "update":
+				f.Set("updates", feats)
+			case "delete":
+				if ids == "" {
+					return badRequest("objectIds", "objectIds are required (deletes by where clause are not supported offline)")
+				}
+				f.Set("deletes", ids)
+			}
+			return s.applyEdits(w, r)
+		})(w, r)
+	}
+}
+
+func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
+	{
 		db, t, err := s.fsTable(r)
 		if err != nil {
 			return err
@@ -674,7 +711,7 @@ func (s *Server) fsApplyEdits(w http.ResponseWriter, r *http.Request) error {
 		}
 		writeJSON(w, 200, map[string]any{"addResults": res(addRes), "updateResults": res(updRes), "deleteResults": orEmpty(dels)})
 		return nil
-	})(w, r)
+	}
 }
 
 // fsFeatureGID resolves {oid} to the feature's GlobalID.
