@@ -152,6 +152,21 @@ func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
 	}
 	e.wantError(e.do("GET", "/arcgis/rest/services/demo/FeatureServer/1/1/attachments", nil), 400, "layer")
 	e.wantError(e.do("GET", fs+"/99999999/attachments", nil), 404, "objectId")
+	// addFeatures / updateFeatures / deleteFeatures.
+	af := e.jsonOf(e.do("POST", fs+"/addFeatures", form("features", `[{"attributes":{"InspectionID":"AF-1"}}]`), ct...), 200)
+	afOID := int64(af["addResults"].([]any)[0].(map[string]any)["objectId"].(float64))
+	uf := e.jsonOf(e.do("POST", fs+"/updateFeatures", form("features", fmt.Sprintf(`[{"attributes":{"OBJECTID":%d,"Notes":"uf"}}]`, afOID)), ct...), 200)
+	if uf["updateResults"].([]any)[0].(map[string]any)["success"] != true {
+		t.Fatalf("updateFeatures %v", uf)
+	}
+	e.wantError(e.do("POST", fs+"/deleteFeatures", form("where", "1=1"), ct...), 400, "objectIds")
+	e.wantError(e.do("POST", fs+"/updateFeatures", form("features", `[{"attributes":{"OBJECTID":1,"Priority":99}}]`), ct...), 422, "Priority")
+	dfr := e.jsonOf(e.do("POST", fs+"/deleteFeatures", form("objectIds", fmt.Sprint(afOID)), ct...), 200)
+	if dfr["deleteResults"].([]any)[0].(map[string]any)["success"] != true {
+		t.Fatalf("deleteFeatures %v", dfr)
+	}
+	// Resources answer POST too.
+	e.jsonOf(e.do("POST", fs+"?f=json", nil), 200)
 	// Delete by object id.
 	del := e.jsonOf(e.do("POST", fs+"/applyEdits", form("deletes", fmt.Sprint(newOID)), ct...), 200)
 	if del["deleteResults"].([]any)[0].(map[string]any)["success"] != true {
