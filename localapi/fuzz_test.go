@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/offlined/offlined/geodb"
@@ -59,5 +60,23 @@ func FuzzEsriGeometryParam(f *testing.F) {
 		if g == nil {
 			t.Fatal("nil geometry without error")
 		}
+	})
+}
+
+func FuzzHostAllowed(f *testing.F) {
+	for _, s := range []string{"localhost", "localhost:7878", "127.0.0.1:1", "[::1]:80", "[::1]", "evil.com", "localhost.evil.com", "127.0.0.1.nip.io:80", "[::1", "::1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !hostAllowed(host, nil) {
+			return
+		}
+		h := strings.ToLower(host)
+		for _, ok := range []string{"localhost", "127.0.0.1", "::1", "[::1]"} {
+			if h == ok || strings.HasPrefix(h, ok+":") || strings.HasPrefix(h, ok+".:") || h == ok+"." {
+				return
+			}
+		}
+		t.Fatalf("host %q allowed", host)
 	})
 }

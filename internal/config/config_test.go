@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,4 +154,27 @@ func TestAPIToken(t *testing.T) {
 	if other == tok {
 		t.Fatal("tokens are not random")
 	}
+}
+
+func FuzzConfigFile(f *testing.F) {
+	f.Add(`{"dataRoot":"/d","listen":"127.0.0.1:1","syncInterval":"5m"}`)
+	f.Add(`{"listen":"0.0.0.0:1","allowRemote":true,"tlsCert":"c","tlsKey":"k"}`)
+	f.Add(`{"syncInterval":90,"corsOrigins":["https://a.example"],"maxBodyBytes":10}`)
+	f.Add(`{"nope":1}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		file := filepath.Join(t.TempDir(), "c.json")
+		os.WriteFile(file, []byte(doc), 0o600)
+		c, err := load(t, nil, "-config", file)
+		if err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error without a setting name: %v", err)
+			}
+			return
+		}
+		host, _, _ := net.SplitHostPort(c.Listen)
+		if !IsLoopback(host) && (!c.AllowRemote || c.TLSCert == "" || c.TLSKey == "") {
+			t.Fatalf("accepted a non-loopback listen address without TLS: %+v", c)
+		}
+	})
 }
