@@ -242,6 +242,7 @@ type rangeWriter struct {
 	left int64
 }
 
+// Write passes on the part of p inside the range.
 func (rw *rangeWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	if rw.skip > 0 {

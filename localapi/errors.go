@@ -19,6 +19,7 @@ type Error struct {
 	Field   string `json:"field,omitempty"`
 }
 
+// Error implements error.
 func (e *Error) Error() string {
 	if e.Field != "" {
 		return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, e.Field)

@@ -78,6 +78,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // DefaultDataRoot is $XDG_DATA_HOME/offlined or ~/.local/share/offlined.
