@@ -115,7 +115,15 @@ func (s *Server) guard(next http.Handler) http.Handler {
 					writeError(sw, fmt.Errorf("internal error"))
 				}
 			}
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			// Successful requests (tiles!) log at debug; refusals at info.
+			lv := slog.LevelDebug
+			switch {
+			case sw.status >= 500:
+				lv = slog.LevelError
+			case sw.status >= 400:
+				lv = slog.LevelInfo
+			}
+			s.log.LogAttrs(r.Context(), lv, "request",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.Int("status", sw.status), slog.Int64("bytes", sw.n),
 				slog.Duration("took", time.Since(start)))
