@@ -4,7 +4,10 @@ package reliability
 // on a loaded machine. The full campaign is behind the "reliability" build
 // tag (campaign_test.go); bench/reliability.sh runs it.
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestCICrashLoopDownload(t *testing.T) {
 	if testing.Short() {
@@ -22,4 +25,18 @@ func TestCICrashLoopSync(t *testing.T) {
 		t.Skip("subprocess crash loop")
 	}
 	crashLoopSync(t, 3, 1)
+}
+
+func TestCIFaultMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess fault matrix")
+	}
+	runFaultMatrix(t, faultMatrix(50*time.Millisecond))
+}
+
+func TestCIHostileInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess daemon")
+	}
+	hostileInput(t, 500, 1)
 }

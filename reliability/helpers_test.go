@@ -178,7 +178,13 @@ func packageDigest(t testing.TB, dir string) digest {
 }
 
 func openRO(path string) (*sql.DB, error) {
-	return sql.Open("sqlite", "file:"+path+"?mode=ro")
+	return sql.Open("sqlite", sqliteURI(path)+"?mode=ro")
+}
+
+// sqliteURI escapes the characters SQLite URIs reserve (t.TempDir names
+// may hold '%').
+func sqliteURI(path string) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 func gpkgDigest(path, rel string, into map[string]map[string]string) error {
@@ -354,7 +360,7 @@ func integrityOK(t testing.TB, dir string) {
 		if ext := filepath.Ext(p); ext != ".gpkg" && ext != ".mbtiles" && ext != ".db" {
 			return nil
 		}
-		db, err := sql.Open("sqlite", "file:"+p)
+		db, err := sql.Open("sqlite", sqliteURI(p))
 		if err != nil {
 			t.Errorf("open %s: %v", p, err)
 			return nil
