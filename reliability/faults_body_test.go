@@ -33,7 +33,7 @@ type faultOutcome struct {
 // faultMatrix returns each fault alone and all together; latency is the
 // injected per-request latency (the 2 s, scaled by the caller).
 func faultMatrix(latency time.Duration) []faultCase {
-	all := emulator.Faults{ErrorRate: 0.10, CutRate: 0.02, CutAfterBytes: 200, TooManyBurst: 5, TooManyRate: 0.01, RetryAfter: time.Second, Latency: latency}
+	all := emulator.Faults{ErrorRate: 0.10, CutRate: 0.02, CutAfterBytes: 200, TooManyBurst: 3, TooManyRate: 0.01, RetryAfter: time.Second, Latency: latency}
 	return []faultCase{
 		{name: "5xx 10%", faults: emulator.Faults{ErrorRate: 0.10}},
 		{name: "cut connections 2%", faults: emulator.Faults{CutRate: 0.02, CutAfterBytes: 200}},

@@ -100,8 +100,8 @@ func takeOfflineArgs(em *emulatortest.Server, dir string, extra ...string) []str
 }
 
 // takeOfflineCmd is a take-offline subprocess (not started).
-func takeOfflineCmd(bin string, em *emulatortest.Server, dir string, stdout, stderr *bytes.Buffer) *exec.Cmd {
-	cmd := exec.Command(bin, takeOfflineArgs(em, dir)...)
+func takeOfflineCmd(bin string, em *emulatortest.Server, dir string, stdout, stderr *bytes.Buffer, extra ...string) *exec.Cmd {
+	cmd := exec.Command(bin, takeOfflineArgs(em, dir, extra...)...)
 	cmd.Env = append(os.Environ(), "OFFLINED_PASSWORD="+emulator.DemoPassword)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return cmd

@@ -155,7 +155,7 @@ func (d *daemonProc) layerIDs(t testing.TB) []string {
 // hostileFigures are scenario 5's figures.
 type hostileFigures struct {
 	Requests, By4xx, By2xx, Documented5xx, Undocumented5xx, TransportErrors int
-	AcceptedWrites, ChangedRows                                            int
+	AcceptedWrites, ChangedRows                                             int
 }
 
 var hostileStrings = []string{
