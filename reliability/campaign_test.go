@@ -40,3 +40,9 @@ func TestCampaignDiskFull(t *testing.T) {
 func TestCampaignHostileInput(t *testing.T) {
 	hostileInput(t, envInt("RELIABILITY_HOSTILE", 10000), 42)
 }
+
+func TestCampaignConcurrency(t *testing.T) {
+	// The daemon is built with -race; run the test binary with -race too
+	// (bench/reliability.sh does) so the emulator side is checked as well.
+	concurrentClients(t, envInt("RELIABILITY_CLIENTS", 20), envInt("RELIABILITY_CLIENT_OPS", 100), true)
+}
