@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Reliability campaign (issue 8): crash loops, fault matrix, disk full,
+# hostile input, concurrency, then the fuzz targets of the packages that
+# parse outside input. Figures go to docs/RELIABILITY.md by hand.
+#
+#   bench/reliability.sh                 # default scale (10 download runs, 30 sync kills, 10k hostile requests, 20 clients)
+#   RELIABILITY_DOWNLOAD_RUNS=100 bench/reliability.sh   # the long download crash loop
+#   FUZZTIME=2m FUZZ=all bench/reliability.sh            # every fuzz target 2 minutes (default: the list below)
+#   SKIP_FUZZ=1 / SKIP_SCENARIOS=1                       # one half only
+#
+# Environment knobs of the scenarios (see reliability/campaign_test.go):
+#   RELIABILITY_DOWNLOAD_RUNS (10), RELIABILITY_DOWNLOAD_KILLS (3 per run),
+#   RELIABILITY_SYNC_KILLS (30), RELIABILITY_LATENCY_MS (2000),
+#   RELIABILITY_HOSTILE (10000), RELIABILITY_CLIENTS (20), RELIABILITY_CLIENT_OPS (100).
+# Disk-full cases mount a small tmpfs (root needed; they skip otherwise).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+out=${OUT:-/tmp/offlined-reliability}
+mkdir -p "$out"
+status=0
+
+if [[ -z "${SKIP_SCENARIOS:-}" ]]; then
+	# Crash loops, fault matrix, disk full and hostile input.
+	echo "== scenarios 1-5 (log: $out/scenarios.log)"
+	go test -tags reliability ./reliability/ -count=1 -timeout 3h -v \
+		-run 'TestCampaign(CrashLoopDownload|CrashLoopSync|FaultMatrix|DiskFull|HostileInput)$' >"$out/scenarios.log" 2>&1 || status=1
+	# Concurrency under the race detector (the daemon is built with -race too).
+	echo "== scenario 6 under -race (log: $out/concurrency.log)"
+	go test -race -tags reliability ./reliability/ -count=1 -timeout 1h -v \
+		-run 'TestCampaignConcurrency$' >"$out/concurrency.log" 2>&1 || status=1
+	grep -h -E '^\s+\S+_test\.go:[0-9]+: (crash loop|hostile input|disk full|concurrency|.*: complete=)' "$out/scenarios.log" "$out/concurrency.log"
+	grep -h -E '^(--- |ok|FAIL)' "$out/scenarios.log" "$out/concurrency.log"
+fi
+
+# Fuzz targets of outside-input parsers, FUZZTIME each (at least 2m for the campaign).
+fuzztime=${FUZZTIME:-2m}
+# package:target — the local API's inputs, the where-clause and geometry
+# parsers behind it, the server answers the client, sync and offline job read.
+default_targets=(
+	./localapi:FuzzHostAllowed ./localapi:FuzzGeoJSONGeometry ./localapi:FuzzEsriGeometryParam ./localapi:FuzzParseRange
+	./geodb:FuzzWhere ./geodb:FuzzGeometryBlob ./geodb:FuzzEsriGeometry ./geodb:FuzzFastGeometry
+	./sync:FuzzAnswer ./internal/arcgis:FuzzReplicaAndSyncResponse ./internal/arcgis:FuzzErrorBody ./internal/arcgis:FuzzGeometryJSON
+	./offline:FuzzReadManifest ./offline:FuzzWebMap ./offline:FuzzOverrides ./offline:FuzzPrepareAOI ./offline:FuzzScanAttachmentURLs
+	./tiles:FuzzParseTileJSON ./tiles:FuzzParseStyle ./tiles:FuzzParseBundleHeader ./tiles:FuzzParseTilemap ./tiles:FuzzParseTemplate ./tiles:FuzzDecodeMVTSchema
+	./cmd/offlined:FuzzParseAOI ./cmd/offlined:FuzzParseBBox ./internal/config:FuzzConfigFile
+)
+if [[ -z "${SKIP_FUZZ:-}" ]]; then
+	targets=("${default_targets[@]}")
+	if [[ -n "${FUZZ:-}" && "${FUZZ}" != all ]]; then
+		read -r -a targets <<<"$FUZZ"
+	fi
+	for t in "${targets[@]}"; do
+		pkg=${t%%:*}
+		name=${t##*:}
+		echo "== fuzz $name in $pkg for $fuzztime"
+		if ! go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" >"$out/fuzz-$name.log" 2>&1; then
+			status=1
+			echo "   FAILED (see $out/fuzz-$name.log; the crasher is in $pkg/testdata/fuzz/$name)"
+		fi
+		tail -n 2 "$out/fuzz-$name.log" | sed 's/^/   /'
+	done
+fi
+exit $status
