@@ -31,10 +31,10 @@ func TestCIFaultMatrix(t *testing.T) {
 	if testing.Short() {
 		t.Skip("subprocess fault matrix")
 	}
-	// Two cases of the matrix; the tagged campaign runs all of them.
+	// One case of the matrix (deterministic); the tagged campaign runs all.
 	var cases []faultCase
 	for _, c := range faultMatrix(50 * time.Millisecond) {
-		if c.name == "5xx 10%" || c.name == "failing async job" {
+		if c.name == "failing async job" {
 			cases = append(cases, c)
 		}
 	}

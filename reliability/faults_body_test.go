@@ -35,8 +35,8 @@ type faultOutcome struct {
 func faultMatrix(latency time.Duration) []faultCase {
 	all := emulator.Faults{ErrorRate: 0.10, CutRate: 0.02, CutAfterBytes: 200, TooManyBurst: 3, TooManyRate: 0.01, RetryAfter: time.Second, Latency: latency}
 	return []faultCase{
-		{name: "5xx 10%", faults: emulator.Faults{ErrorRate: 0.10}},
-		{name: "cut connections 2%", faults: emulator.Faults{CutRate: 0.02, CutAfterBytes: 200}},
+		{name: "5xx 10 percent", faults: emulator.Faults{ErrorRate: 0.10}},
+		{name: "cut connections 2 percent", faults: emulator.Faults{CutRate: 0.02, CutAfterBytes: 200}},
 		{name: "429 bursts", faults: emulator.Faults{TooManyBurst: 5, TooManyRate: 0.01, RetryAfter: time.Second}},
 		{name: "token expiry", tokenLifetime: 3 * time.Second},
 		{name: "failing async job", faults: emulator.Faults{FailJobs: true}},
@@ -101,6 +101,9 @@ func runFaultMatrix(t *testing.T, cases []faultCase) []faultOutcome {
 			case jsonErr == nil && res.HasErrors:
 				for k, e := range res.LayerErrors {
 					o.LayerErrors++
+					if e != nil {
+						t.Logf("layer error %s: call %q: %s", e.Layer, e.Call, firstN(e.Message, 300))
+					}
 					if e == nil || e.Message == "" || e.Service == "" || e.Call == "" {
 						t.Errorf("layer error %s is not clear: %+v", k, e)
 					}
