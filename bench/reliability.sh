@@ -24,12 +24,12 @@ if [[ -z "${SKIP_SCENARIOS:-}" ]]; then
 	# Crash loops, fault matrix, disk full and hostile input.
 	echo "== scenarios 1-5 (log: $out/scenarios.log)"
 	go test -tags reliability ./reliability/ -count=1 -timeout 3h -v \
-		-run 'TestCampaign(CrashLoopDownload|CrashLoopSync|FaultMatrix|DiskFull|HostileInput)$' >"$out/scenarios.log" 2>&1 || status=1
+		-run 'TestCampaign(CrashLoopDownload|EarlyKill|CrashLoopSync|FaultMatrix|DiskFull|HostileInput)$' >"$out/scenarios.log" 2>&1 || status=1
 	# Concurrency under the race detector (the daemon is built with -race too).
 	echo "== scenario 6 under -race (log: $out/concurrency.log)"
 	go test -race -tags reliability ./reliability/ -count=1 -timeout 1h -v \
 		-run 'TestCampaignConcurrency$' >"$out/concurrency.log" 2>&1 || status=1
-	grep -h -E '^\s+\S+_test\.go:[0-9]+: (crash loop|hostile input|disk full|concurrency|.*: complete=)' "$out/scenarios.log" "$out/concurrency.log"
+	grep -h -E '^\s+\S+_test\.go:[0-9]+: (crash loop|early kills|hostile input|disk full|concurrency|.*: complete=)' "$out/scenarios.log" "$out/concurrency.log"
 	grep -h -E '^(--- |ok|FAIL)' "$out/scenarios.log" "$out/concurrency.log"
 fi
 

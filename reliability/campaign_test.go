@@ -46,3 +46,7 @@ func TestCampaignConcurrency(t *testing.T) {
 	// (bench/reliability.sh does) so the emulator side is checked as well.
 	concurrentClients(t, envInt("RELIABILITY_CLIENTS", 20), envInt("RELIABILITY_CLIENT_OPS", 100), true)
 }
+
+func TestCampaignEarlyKill(t *testing.T) {
+	earlyKills(t, envInt("RELIABILITY_EARLY_KILLS", 20), 60*time.Millisecond, 42)
+}

@@ -127,3 +127,33 @@ func crashLoopDownload(t *testing.T, runs, kills int, minFrac float64, seed uint
 	}
 	return fig
 }
+
+// earlyKills kills take-offline within its first `window` (the journal's
+// first write happens there) n times, restarting once after each kill, and
+// returns how many directories the restart refused to resume.
+func earlyKills(t *testing.T, n int, window time.Duration, seed uint64) (stuck int) {
+	bin := offlinedBinary(t, false)
+	em := startEmu(t, emulator.Options{})
+	root := t.TempDir()
+	rnd := rand.New(rand.NewPCG(seed, 5))
+	for i := range n {
+		dir := filepath.Join(root, "early", time.Now().Format("150405.000000"))
+		var out, errb bytes.Buffer
+		cmd := takeOfflineCmd(bin, em, dir, &out, &errb)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rnd.Int64N(int64(window))))
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		left := listDir(dir)
+		out.Reset()
+		errb.Reset()
+		if err := runWithTimeout(takeOfflineCmd(bin, em, dir, &out, &errb), 3*time.Minute); err != nil {
+			stuck++
+			t.Errorf("kill %d: the restart refused the directory (%s): %v\n%s", i, left, err, firstLine(errb.String()))
+		}
+	}
+	t.Logf("early kills: %d kills within %v, %d directories left unresumable", n, window, stuck)
+	return stuck
+}

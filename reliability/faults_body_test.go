@@ -73,6 +73,9 @@ func runFaultMatrix(t *testing.T, cases []faultCase) []faultOutcome {
 							return
 						case <-tk.C:
 							f := c.faults
+							// SetFaults replaces every knob: bursts are
+							// not refilled, only the tokens expire.
+							f.TooManyBurst, f.ErrorBurst = 0, 0
 							f.ExpireTokensNow = true
 							em.SetFaults(f)
 						}
