@@ -7,6 +7,8 @@
 #   MIN_SCALE=<s>   default 150000 (level 12)
 #   MAX_SCALE=<s>   default 2000 (level 18: ~15k raster + vector tiles ≈ 20k)
 #   RESULT=<file>   keep the job's JSON result there
+#   ATTACHMENTS=none  take no attachments (geodb loads them one transaction
+#                   each: ~25k attachments at 200k features take many minutes)
 #   VECTOR=0        leave the vector tile layer out (the emulator builds each
 #                   vector tile from every feature: slow at 200k features)
 # Prints wall time, peak RSS of the job process and what the package holds.
@@ -16,6 +18,9 @@ FEATURES=${FEATURES:-200000}
 MIN_SCALE=${MIN_SCALE:-150000}
 MAX_SCALE=${MAX_SCALE:-2000}
 VECTOR=${VECTOR:-1}
+ATTACHMENTS=${ATTACHMENTS:-}
+att_flags=()
+[ -n "$ATTACHMENTS" ] && att_flags=(--attachments "$ATTACHMENTS")
 vector_flag=-vector=true
 [ "$VECTOR" = 0 ] && vector_flag=-vector=false
 
@@ -39,7 +44,7 @@ echo "emulator: $url  features: $FEATURES  scales: 1:$MIN_SCALE..1:$MAX_SCALE" >
 export OFFLINED_PASSWORD=demo-password
 /usr/bin/time -v -o "$work/time.txt" "$work/offlined" take-offline --portal "$url/sharing/rest" \
 	--item 0ff11ed0b5e94a3c8d2f000000000001 --user demo --dir "$work/pkg" \
-	--bbox -117.25,33.98,-117.10,34.10 --min-scale "$MIN_SCALE" --max-scale "$MAX_SCALE" --json >"$work/result.json"
+	--bbox -117.25,33.98,-117.10,34.10 --min-scale "$MIN_SCALE" --max-scale "$MAX_SCALE" "${att_flags[@]}" --json >"$work/result.json"
 
 [ -n "${RESULT:-}" ] && cp "$work/result.json" "$RESULT"
 wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$work/time.txt")
@@ -58,4 +63,4 @@ print(f'state={r["state"]} hasErrors={r["hasErrors"]} features={feats} tiles={ti
 PY
 size=$(du -sh "$work/pkg" | cut -f1)
 echo "package size: $size" >&2
-echo "wall=$wall peak_rss_kb=$rss features=$FEATURES max_scale=$MAX_SCALE vector=$VECTOR"
+echo "wall=$wall peak_rss_kb=$rss features=$FEATURES max_scale=$MAX_SCALE vector=$VECTOR attachments=${ATTACHMENTS:-default}"

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	stdsync "sync"
+	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
 )
@@ -123,7 +125,20 @@ func (p *attachmentPrefetcher) Fetch(ctx context.Context, layerID int, a *arcgis
 	p.mu.Unlock()
 	<-p.ahead
 	if s.err != nil {
-		return p.c.Download(ctx, a.URL)
+		// One more round of attempts before the attachment fails the load.
+		var err error
+		for attempt, wait := 0, 500*time.Millisecond; attempt < 3; attempt, wait = attempt+1, wait*3 {
+			var rc io.ReadCloser
+			if rc, err = p.c.Download(ctx, a.URL); err == nil {
+				return rc, nil
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return nil, fmt.Errorf("attachment %s: %w", a.GlobalID, err)
 	}
 	f, err := os.Open(s.path)
 	if err != nil {
