@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	stdsync "sync"
 	"sync/atomic"
@@ -215,7 +216,13 @@ func concurrentClients(t *testing.T, clients, opsPerClient int, race bool) concu
 	logs := d.logs()
 	fig.DataRaces = strings.Count(logs, "WARNING: DATA RACE")
 	if fig.DataRaces > 0 || strings.Contains(logs, "panic") {
-		t.Errorf("daemon log: %d data races, panic=%v\n%s", fig.DataRaces, strings.Contains(logs, "panic"), tail(logs))
+		kept := "(not kept)"
+		if f, err := os.CreateTemp("", "offlined-daemon-*.log"); err == nil {
+			_, _ = f.WriteString(logs)
+			f.Close()
+			kept = f.Name()
+		}
+		t.Errorf("daemon log (kept in %s): %d data races, panic=%v\n%s", kept, fig.DataRaces, strings.Contains(logs, "panic"), tail(logs))
 	}
 	if fig.Lost+fig.Duplicated+fig.NotesMismatch > 0 {
 		t.Errorf("%d adds: %d lost, %d duplicated, %d with a lost update", fig.Added, fig.Lost, fig.Duplicated, fig.NotesMismatch)

@@ -128,14 +128,14 @@ func crashLoopDownload(t *testing.T, runs, kills int, minFrac float64, seed uint
 	return fig
 }
 
-// earlyKills kills take-offline within its first `window` (the journal's
-// first write happens there) n times, restarting once after each kill, and
-// returns how many directories the restart refused to resume.
-func earlyKills(t *testing.T, n int, window time.Duration, seed uint64) (stuck int) {
+// earlyKills starts take-offline n times and kills it (SIGKILL) as soon as
+// the journal's temporary file appears (the job's first write), then
+// restarts it once on the same directory. It returns how many kills left
+// the temporary file behind and how many directories the restart refused.
+func earlyKills(t *testing.T, n int) (hits, stuck int) {
 	bin := offlinedBinary(t, false)
 	em := startEmu(t, emulator.Options{})
 	root := t.TempDir()
-	rnd := rand.New(rand.NewPCG(seed, 5))
 	for i := range n {
 		dir := filepath.Join(root, "early", time.Now().Format("150405.000000"))
 		var out, errb bytes.Buffer
@@ -143,10 +143,19 @@ func earlyKills(t *testing.T, n int, window time.Duration, seed uint64) (stuck i
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(rnd.Int64N(int64(window))))
+		tmp := filepath.Join(dir, offline.JournalFile+".tmp")
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			if _, err := os.Stat(tmp); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		left := listDir(dir)
+		if _, err := os.Stat(tmp); err == nil {
+			hits++
+		}
 		out.Reset()
 		errb.Reset()
 		if err := runWithTimeout(takeOfflineCmd(bin, em, dir, &out, &errb), 3*time.Minute); err != nil {
@@ -154,6 +163,6 @@ func earlyKills(t *testing.T, n int, window time.Duration, seed uint64) (stuck i
 			t.Errorf("kill %d: the restart refused the directory (%s): %v\n%s", i, left, err, firstLine(errb.String()))
 		}
 	}
-	t.Logf("early kills: %d kills within %v, %d directories left unresumable", n, window, stuck)
-	return stuck
+	t.Logf("early kills: %d kills at the journal's first write, %d left %s.tmp behind, %d directories left unresumable", n, hits, offline.JournalFile, stuck)
+	return hits, stuck
 }
