@@ -32,8 +32,11 @@ type faultOutcome struct {
 
 // faultMatrix returns each fault alone and all together; latency is the
 // injected per-request latency (the 2 s, scaled by the caller).
+// Token expiry is scaled from 30 s to 3 s, so "all together" scales the
+// latency by the same factor (a token lives for ~15 round trips, as with
+// 30 s and 2 s); 2 s latency with 3 s tokens leaves no time to use a token.
 func faultMatrix(latency time.Duration) []faultCase {
-	all := emulator.Faults{ErrorRate: 0.10, CutRate: 0.02, CutAfterBytes: 200, TooManyBurst: 3, TooManyRate: 0.01, RetryAfter: time.Second, Latency: latency}
+	all := emulator.Faults{ErrorRate: 0.10, CutRate: 0.02, CutAfterBytes: 200, TooManyBurst: 3, TooManyRate: 0.01, RetryAfter: time.Second, Latency: latency / 10}
 	return []faultCase{
 		{name: "5xx 10 percent", faults: emulator.Faults{ErrorRate: 0.10}},
 		{name: "cut connections 2 percent", faults: emulator.Faults{CutRate: 0.02, CutAfterBytes: 200}},
