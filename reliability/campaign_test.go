@@ -12,8 +12,14 @@ package reliability
 // RELIABILITY_LATENCY_MS (default 2000), RELIABILITY_CLIENTS (default 20).
 
 import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/offlined/offlined/geodb"
 )
 
 func TestCampaignCrashLoopDownload(t *testing.T) {
@@ -49,4 +55,26 @@ func TestCampaignConcurrency(t *testing.T) {
 
 func TestCampaignEarlyKill(t *testing.T) {
 	earlyKills(t, envInt("RELIABILITY_EARLY_KILLS", 20))
+}
+
+// TestCampaignOddPaths opens GeoPackages in directories whose names hold
+// characters SQLite URIs reserve: '%' must work (a user's "10%20 survey"
+// folder), '?' and '#' are refused with a clear error (documented by geodb).
+func TestCampaignOddPaths(t *testing.T) {
+	for name, ok := range map[string]bool{"plain": true, "50% done": true, "10%20": true, "a%41b": true, "what?": false, "crew #7": false} {
+		dir := filepath.Join(t.TempDir(), name)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		db, err := geodb.Open(context.Background(), filepath.Join(dir, "x.gpkg"), geodb.Options{})
+		switch {
+		case ok && err != nil:
+			t.Errorf("geodb.Open in %q: %v", name, err)
+		case !ok && (err == nil || !strings.Contains(err.Error(), "may not contain")):
+			t.Errorf("geodb.Open in %q: want the documented refusal, got %v", name, err)
+		}
+		if db != nil {
+			db.Close()
+		}
+	}
 }
