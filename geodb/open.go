@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -106,16 +107,15 @@ func dsn(path string, o Options, writer bool) string {
 	if writer {
 		q += "&_txlock=immediate"
 	}
-	return "file:" + path + "?" + q
+	// Escape the path: SQLite decodes %XX in file: URIs, and '?' or '#'
+	// would end the path early.
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q
 }
 
 // Open opens (creating when absent) the GeoPackage at path, sets it up as a
 // GeoPackage 1.3 with the offlined bookkeeping tables, and repairs spatial
 // indexes or change triggers an interrupted bulk load left missing.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open geopackage %q: path may not contain '?' or '#'", path)
-	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 10 * time.Second
 	}
