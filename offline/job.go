@@ -318,6 +318,13 @@ func (j *Job) open(ctx context.Context) error {
 		j.initSteps()
 		return nil
 	}
+	// A kill during the very first journal write leaves only its temporary
+	// file: the directory is still this job's, and empty otherwise.
+	if names, err := os.ReadDir(j.dir); err == nil && len(names) == 1 && names[0].Name() == JournalFile+".tmp" {
+		if err := os.Remove(filepath.Join(j.dir, JournalFile+".tmp")); err != nil {
+			return err
+		}
+	}
 	checks := j.opt.Checks
 	if checks == nil {
 		checks = []Check{TileChecks(j.opt.Client)}

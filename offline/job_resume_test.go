@@ -396,3 +396,28 @@ func TestJobCancelWhilePaused(t *testing.T) {
 		t.Errorf("replica left registered")
 	}
 }
+
+// A kill during the first journal write leaves only the journal's temporary
+// file: the restart must treat the directory as empty, not refuse it.
+func TestJobResumeAfterKillAtFirstJournalWrite(t *testing.T) {
+	e := newJobEnv(t, emulator.Options{})
+	p := e.params(t)
+	o := e.overrides(t, p)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, JournalFile+".tmp"), []byte(`{"version":1,"id":"trunc`), 0o644)
+	if _, err := e.run(t, p, o, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	// Anything else in the directory is still refused.
+	other := filepath.Join(t.TempDir(), "other")
+	os.MkdirAll(other, 0o755)
+	os.WriteFile(filepath.Join(other, JournalFile+".tmp"), nil, 0o644)
+	os.WriteFile(filepath.Join(other, "notes.txt"), nil, 0o644)
+	if _, err := e.run(t, p, o, other); !HasCode(err, ErrTargetNotEmpty) {
+		t.Errorf("directory with foreign content: %v", err)
+	}
+}
