@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	stdsync "sync"
+	"syscall"
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -61,6 +62,7 @@ type Job struct {
 	canceled   bool
 	gate       chan struct{} // non-nil while paused or waiting for authentication
 	cancelRun  context.CancelFunc
+	diskFull   error // set when a step ran out of space: the job stops resumable
 	prog       map[string]*LayerProgress
 	order      []string
 	message    string
@@ -281,6 +283,16 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 			}
 			continue
 		}
+		j.mu.Lock()
+		full := j.diskFull
+		j.mu.Unlock()
+		if full != nil {
+			// Out of space: keep everything (journal, finished stores) so a
+			// run after freeing space resumes; write no manifest.
+			j.setState(JobPaused, "out of disk space: "+full.Error())
+			j.jr.update(func() { j.jr.State = JobPaused })
+			return j.partialResult(JobPaused), fmt.Errorf("offline map job stopped, out of disk space (free space and run it again to resume): %w", full)
+		}
 		if failed != nil && !j.p.ContinueOnErrors {
 			return j.abort(JobFailed, failed)
 		}
@@ -464,7 +476,7 @@ func (j *Job) runSteps(ctx context.Context) error {
 				first = err
 			}
 			firstMu.Unlock()
-			if !j.p.ContinueOnErrors {
+			if !j.p.ContinueOnErrors || isDiskFull(err) {
 				cancel()
 			}
 		}()
@@ -518,6 +530,15 @@ func (j *Job) runStep(ctx context.Context, id string) error {
 			}
 			continue
 		}
+		if isDiskFull(err) {
+			j.mu.Lock()
+			if j.diskFull == nil {
+				j.diskFull = err
+			}
+			j.mu.Unlock()
+			j.updateProgress(id, func(lp *LayerProgress) { lp.Phase = "stopped"; lp.Error = err.Error() })
+			return err
+		}
 		j.fail(id, err)
 		return err
 	}
@@ -526,11 +547,36 @@ func (j *Job) runStep(ctx context.Context, id string) error {
 // isAuthFailure reports an authentication error that survived the
 // client's token renewal.
 func isAuthFailure(err error) bool {
-	if arcgis.IsAuth(err) {
+	var ae *authError
+	if arcgis.IsAuth(err) || errors.As(err, &ae) {
 		return true
 	}
 	var fe *tiles.FatalError
-	return errors.As(err, &fe) && arcgis.IsAuth(fe.Err)
+	if !errors.As(err, &fe) {
+		return false
+	}
+	if arcgis.IsAuth(fe.Err) || arcgis.IsForbidden(fe.Err) {
+		return true
+	}
+	var se *tiles.StatusError
+	if errors.As(fe.Err, &se) {
+		switch se.Code {
+		case 401, 403, 498, 499:
+			return true
+		}
+	}
+	return false
+}
+
+// isDiskFull reports an out-of-space failure (ENOSPC, SQLite's "database or
+// disk is full"): not a layer's fault, so the job stops resumable instead of
+// finishing a package with the layer missing.
+func isDiskFull(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "disk is full") || strings.Contains(msg, "no space left on device") || strings.Contains(msg, "SQLITE_FULL")
 }
 
 // fail records a step's failure in the journal and the progress.

@@ -421,3 +421,51 @@ func TestJobResumeAfterKillAtFirstJournalWrite(t *testing.T) {
 		t.Errorf("directory with foreign content: %v", err)
 	}
 }
+
+// Tokens expiring again and again during a vector tile download are
+// renewed; the layer does not fail.
+func TestJobVectorTilesTokenExpiry(t *testing.T) {
+	tiles := emulator.DemoTileOptions()
+	tiles.WorkDir = t.TempDir()
+	e := newJobEnv(t, emulator.Options{Tiles: tiles, TokenLifetime: 150 * time.Millisecond,
+		Faults: emulator.Faults{Latency: 3 * time.Millisecond, Paths: []string{"/VectorTileServer/tile/"}}})
+	p := e.params(t)
+	o := e.overrides(t, p)
+	o.GenerateGeodatabase = map[Key]*GenerateGeodatabaseParameters{}
+	o.ExportTileCache = map[Key]*ExportTileCacheParameters{}
+	res, err := e.run(t, p, o, filepath.Join(t.TempDir(), "pkg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.HasErrors {
+		t.Fatalf("layer errors %+v", res.LayerErrors)
+	}
+	vt := res.Manifest.Layers
+	n := int64(0)
+	for _, l := range vt {
+		n += l.Tiles
+	}
+	if n == 0 {
+		t.Error("no vector tiles")
+	}
+	if r := e.em.Log().Count("/generateToken"); r < 3 {
+		t.Errorf("%d generateToken calls: the token did not expire during the download", r)
+	}
+}
+
+func TestIsDiskFull(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		full bool
+	}{
+		{&os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}, true},
+		{errors.New("load replica: database or disk is full (13)"), true},
+		{errors.New("write tiles: no space left on device"), true},
+		{errors.New("createReplica: Invalid token"), false},
+		{context.Canceled, false},
+	} {
+		if got := isDiskFull(tc.err); got != tc.full {
+			t.Errorf("isDiskFull(%v) = %v", tc.err, got)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -181,12 +182,15 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 		})
 		if err != nil {
 			st.Close()
-			var fe *tiles.FatalError
-			if errors.As(err, &fe) && attempt == 0 {
+			if tokenRejected(err) {
 				// The token went stale: renew it and continue where the
-				// download stopped.
-				j.opt.Client.Credentials().For(p.ServiceURL).Invalidate(tok)
-				continue
+				// download stopped (the store keeps what was fetched). A
+				// credential that cannot be renewed makes the job wait in
+				// needsAuth.
+				if j.opt.Client.Credentials().For(p.ServiceURL).Invalidate(tok) && attempt < 100 {
+					continue
+				}
+				err = &authError{err}
 			}
 			return stepErr(rec.Key, p.ServiceURL, "vector tiles", err)
 		}
@@ -279,4 +283,20 @@ func (e *exportClient) JobResultFiles(ctx context.Context, jobURL string) ([]str
 func (e *exportClient) CancelJob(ctx context.Context, jobURL string) error {
 	_, err := e.c.CancelJob(ctx, jobURL)
 	return err
+}
+
+// authError marks a failure as an authentication problem the client could
+// not solve by renewing its token (the job then waits in needsAuth).
+type authError struct{ err error }
+
+func (e *authError) Error() string { return e.err.Error() }
+func (e *authError) Unwrap() error { return e.err }
+
+var tokenErrorText = regexp.MustCompile(`\b(498|499)\b.*(?i:token)|(?i:invalid token|token required)`)
+
+// tokenRejected reports a failure caused by a rejected token, whether it
+// came typed (ArcGIS error, tile status) or only as text from the tiles
+// package's plain HTTP fetches (styles, sprites, glyphs).
+func tokenRejected(err error) bool {
+	return isAuthFailure(err) || tokenErrorText.MatchString(err.Error())
 }
