@@ -469,3 +469,23 @@ func TestIsDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// A passing server error on the vector style is retried by the job.
+func TestJobVectorStyleTransientError(t *testing.T) {
+	e := newJobEnv(t, emulator.Options{})
+	p := e.params(t)
+	o := e.overrides(t, p)
+	o.GenerateGeodatabase = map[Key]*GenerateGeodatabaseParameters{}
+	o.ExportTileCache = map[Key]*ExportTileCacheParameters{}
+	e.em.SetFaults(emulator.Faults{ErrorBurst: 1, Paths: []string{"/resources/styles/root.json"}})
+	res, err := e.run(t, p, o, filepath.Join(t.TempDir(), "pkg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.HasErrors {
+		t.Fatalf("layer errors %+v", res.LayerErrors)
+	}
+	if n := e.em.Log().Count("/resources/styles/root.json"); n < 2 {
+		t.Errorf("style fetched %d times; the injected 503 was not seen", n)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/tiles"
@@ -158,6 +159,7 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
+	transient := 0
 	for attempt := 0; ; attempt++ {
 		tok, err := j.token(ctx, p.ServiceURL)
 		if err != nil {
@@ -191,6 +193,17 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 					continue
 				}
 				err = &authError{err}
+			} else if transientText.MatchString(err.Error()) && transient < 3 {
+				// The tiles package fetches the style, sprites and glyphs
+				// once: a passing server error is retried here (tiles
+				// already stored are kept).
+				transient++
+				select {
+				case <-time.After(time.Duration(transient) * 500 * time.Millisecond):
+					continue
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
 			return stepErr(rec.Key, p.ServiceURL, "vector tiles", err)
 		}
@@ -291,6 +304,8 @@ type authError struct{ err error }
 
 func (e *authError) Error() string { return e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
+
+var transientText = regexp.MustCompile(`\b(HTTP|error|status) (5\d\d|429)\b|connection reset|unexpected EOF`)
 
 var tokenErrorText = regexp.MustCompile(`\b(498|499)\b.*(?i:token)|(?i:invalid token|token required)`)
 
