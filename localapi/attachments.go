@@ -67,6 +67,9 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
+		return err
+	}
 	meta, body, err := attachmentUpload(r)
 	if err != nil {
 		return err
@@ -268,6 +271,9 @@ func (rw *rangeWriter) Write(p []byte) (int, error) {
 func (s *Server) deleteAttachment(w http.ResponseWriter, r *http.Request) error {
 	lr, m, err := s.attachmentMeta(r)
 	if err != nil {
+		return err
+	}
+	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
 		return err
 	}
 	if err := lr.db.DeleteAttachment(r.Context(), lr.t.LayerID, m.GlobalID); err != nil {

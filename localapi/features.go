@@ -317,6 +317,9 @@ func (s *Server) createFeatures(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
+		return err
+	}
 	var body gjFeature
 	if err := decodeBody(r, &body); err != nil {
 		return err
@@ -366,6 +369,9 @@ func (s *Server) updateFeature(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
+		return err
+	}
 	gid, err := featureGlobalID(r)
 	if err != nil {
 		return err
@@ -403,6 +409,9 @@ func (s *Server) updateFeature(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) deleteFeature(w http.ResponseWriter, r *http.Request) error {
 	lr, err := s.routeLayer(r)
 	if err != nil {
+		return err
+	}
+	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
 		return err
 	}
 	gid, err := featureGlobalID(r)

@@ -597,6 +597,9 @@ func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if err := checkWritable(r.Context(), db, t); err != nil {
+			return err
+		}
 		f := r.Form
 		useGIDs := strings.EqualFold(f.Get("useGlobalIds"), "true")
 		var adds, updates []arcgis.Feature
@@ -787,6 +790,10 @@ func (s *Server) fsAddAttachment(w http.ResponseWriter, r *http.Request) error {
 		fsError(w, err)
 		return nil
 	}
+	if err := checkWritable(r.Context(), db, t); err != nil {
+		fsError(w, err)
+		return nil
+	}
 	meta, body, err := attachmentUpload(r)
 	if err != nil {
 		fsError(w, err)
@@ -806,6 +813,9 @@ func (s *Server) fsDeleteAttachments(w http.ResponseWriter, r *http.Request) err
 	return s.fsWrap(func(w http.ResponseWriter, r *http.Request) error {
 		db, t, gid, err := s.fsFeatureGID(r)
 		if err != nil {
+			return err
+		}
+		if err := checkWritable(r.Context(), db, t); err != nil {
 			return err
 		}
 		atts, err := db.Attachments(r.Context(), t.LayerID, gid)

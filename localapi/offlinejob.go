@@ -32,10 +32,16 @@ func OfflineRunner(client *arcgis.Client, log *slog.Logger) RunFunc {
 			}
 		}
 		if req.Title != "" {
-			if params.ItemInfo == nil {
-				params.ItemInfo = &offline.ItemInfo{}
+			// Work on copies: the request's parameters are shared with the
+			// job manager, which encodes them for API responses.
+			p := *params
+			item := offline.ItemInfo{}
+			if p.ItemInfo != nil {
+				item = *p.ItemInfo
 			}
-			params.ItemInfo.Title = req.Title
+			item.Title = req.Title
+			p.ItemInfo = &item
+			params = &p
 		}
 		ov := req.Overrides
 		if ov == nil {

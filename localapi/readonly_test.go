@@ -1,0 +1,51 @@
+package localapi
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	editsync "github.com/offlined/offlined/sync"
+)
+
+// TestReadOnlyLayerRefusesEdits: a store kept as a read-only snapshot (no
+// Sync on its service) refuses every edit route with 403 naming the layer,
+// and the store is unchanged.
+func TestReadOnlyLayerRefusesEdits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	db, err := e.reg.FeatureStore(t.Context(), "demo", svcName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := editsync.LoadConfig(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mode = editsync.ModeSnapshot
+	if err := editsync.SaveConfig(t.Context(), db, cfg); err != nil {
+		t.Fatal(err)
+	}
+	gid, oid := e.firstFeature()
+	before := e.storeChecksum()
+	base := "/api/v1/maps/demo/layers/0/features"
+	add := `{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.2,34.05]},"properties":{"InspectionID":"RO-1"}}`
+	e.wantError(e.do("POST", base, strings.NewReader(add), "Content-Type", "application/json"), 403, "layer")
+	e.wantError(e.do("PATCH", base+"/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Status":"closed"}}`)), 403, "layer")
+	e.wantError(e.do("DELETE", base+"/"+url.PathEscape(gid), nil), 403, "layer")
+	e.wantError(e.do("POST", base+"/"+url.PathEscape(gid)+"/attachments?name=a.txt", strings.NewReader("hello"), "Content-Type", "text/plain"), 403, "layer")
+
+	fs := "/arcgis/rest/services/demo/FeatureServer/0"
+	res := e.do("POST", fs+"/applyEdits", form("f", "json",
+		"updates", fmt.Sprintf(`[{"attributes":{"OBJECTID":%d,"Notes":"x"}}]`, oid)), "Content-Type", "application/x-www-form-urlencoded")
+	m := e.jsonOf(res, 403)
+	if er, _ := m["error"].(map[string]any); er == nil || er["code"] != float64(403) {
+		t.Fatalf("applyEdits on a read-only layer: %v", m)
+	}
+	if after := e.storeChecksum(); after != before {
+		t.Fatal("a refused edit changed the store")
+	}
+	// Reads still work.
+	e.jsonOf(e.do("GET", base+"?limit=1", nil), 200)
+}
