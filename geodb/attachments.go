@@ -130,19 +130,28 @@ func (db *DB) putAttachment(ctx context.Context, t *Table, meta AttachmentMeta, 
 	return err
 }
 
-func (db *DB) putAttachment2(ctx context.Context, t *Table, meta AttachmentMeta, r io.Reader, logChanges bool) (AttachmentMeta, error) {
-	gid, ok := NormalizeGlobalID(meta.GlobalID)
+// normalizeAttachment checks and normalises the GlobalIDs of meta (gid is
+// its GlobalID) and fills a default content type.
+func (db *DB) normalizeAttachment(meta *AttachmentMeta, gid string) error {
+	g, ok := NormalizeGlobalID(gid)
 	if !ok {
-		return meta, fmt.Errorf("%w: GlobalID %q", ErrBadAttachments, meta.GlobalID)
+		return fmt.Errorf("%w: GlobalID %q", ErrBadAttachments, gid)
 	}
-	meta.GlobalID = gid
+	meta.GlobalID = g
 	pgid, ok := NormalizeGlobalID(meta.ParentGlobalID)
 	if !ok {
-		return meta, fmt.Errorf("%w: parent GlobalID %q", ErrBadAttachments, meta.ParentGlobalID)
+		return fmt.Errorf("%w: parent GlobalID %q", ErrBadAttachments, meta.ParentGlobalID)
 	}
 	meta.ParentGlobalID = pgid
 	if meta.ContentType == "" {
 		meta.ContentType = "application/octet-stream"
+	}
+	return nil
+}
+
+func (db *DB) putAttachment2(ctx context.Context, t *Table, meta AttachmentMeta, r io.Reader, logChanges bool) (AttachmentMeta, error) {
+	if err := db.normalizeAttachment(&meta, meta.GlobalID); err != nil {
+		return meta, err
 	}
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := suppress(ctx, tx, !logChanges); err != nil {
@@ -166,7 +175,13 @@ func (db *DB) putAttachmentTx(ctx context.Context, tx *sql.Tx, t *Table, meta *A
 		return err
 	}
 	h := sha256.New()
-	buf := make([]byte, chunkSize)
+	bp, _ := db.chunkBufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, chunkSize)
+		bp = &b
+	}
+	defer db.chunkBufs.Put(bp)
+	buf := *bp
 	n, err := io.ReadFull(r, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("read content: %w", err)

@@ -118,17 +118,12 @@ func startBulk(ctx context.Context, tx *sql.Tx, t *Table) error {
 	return dropChangeTriggers(ctx, tx, t)
 }
 
-// finishBulk rebuilds the RTree, recreates all triggers and updates extents.
-// ext, when known, is the exact extent of all geometries (minx, miny, maxx,
-// maxy); nil means compute it.
-func finishBulk(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64) error {
-	if err := startBulk(ctx, tx, t); err != nil {
-		return err
-	}
+// ensureGIDIndex (re)creates the unique GlobalID index a bulk load dropped.
+// Duplicate GlobalIDs in the load keep the last row of each, as INSERT OR
+// REPLACE with the index in place would have.
+func ensureGIDIndex(ctx context.Context, tx *sql.Tx, t *Table) error {
 	idx := fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s(%s)", qid(t.Name+"_gid"), qid(t.Name), qid(t.GIDCol))
 	if _, err := tx.ExecContext(ctx, idx); err != nil {
-		// Duplicate GlobalIDs in the load: keep the last row of each, as
-		// INSERT OR REPLACE with the index in place would have.
 		if _, derr := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %[1]s WHERE %[2]s IS NOT NULL AND %[3]s NOT IN (SELECT max(%[3]s) FROM %[1]s WHERE %[2]s IS NOT NULL GROUP BY %[2]s)",
 			qid(t.Name), qid(t.GIDCol), qid(t.OIDCol))); derr != nil {
 			return fmt.Errorf("GlobalID index: %w", err)
@@ -137,6 +132,19 @@ func finishBulk(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64) erro
 		if _, err := tx.ExecContext(ctx, idx); err != nil {
 			return fmt.Errorf("GlobalID index: %w", err)
 		}
+	}
+	return nil
+}
+
+// finishBulk rebuilds the RTree, recreates all triggers and updates extents.
+// ext, when known, is the exact extent of all geometries (minx, miny, maxx,
+// maxy); nil means compute it.
+func finishBulk(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64) error {
+	if err := startBulk(ctx, tx, t); err != nil {
+		return err
+	}
+	if err := ensureGIDIndex(ctx, tx, t); err != nil {
+		return err
 	}
 	if t.GeomCol != "" {
 		if err := bulkFillRTree(ctx, tx, t, ext, defaultRunSize); err != nil {

@@ -84,7 +84,19 @@ type loader struct {
 	ext map[*Table]*[4]float64
 	// committed is set once a batch is committed (bulk mode is then on disk).
 	committed bool
+	// gidIndexed marks tables whose GlobalID index was rebuilt early because
+	// attachments need to find their parents by GlobalID.
+	gidIndexed map[*Table]bool
+	// attBytes counts attachment bytes written in the open transaction.
+	attBytes int64
 }
+
+// Attachments are written in the loader's transaction, committed every
+// attachBatchCount attachments or attachBatchBytes bytes, whichever first.
+const (
+	attachBatchCount = 500
+	attachBatchBytes = 64 << 20
+)
 
 func (db *DB) newLoader(ctx context.Context, opts LoadOptions) *loader {
 	if opts.BatchSize <= 0 {
@@ -100,7 +112,7 @@ func (db *DB) newLoader(ctx context.Context, opts LoadOptions) *loader {
 		slog.Debug("geodb: wal_autocheckpoint", "err", err)
 	}
 	return &loader{ctx: ctx, db: db, opts: opts, stats: LoadStats{PerLayer: map[int]int64{}},
-		stmts: map[*Table]*sql.Stmt{}, touched: map[*Table]bool{}, ext: map[*Table]*[4]float64{}}
+		stmts: map[*Table]*sql.Stmt{}, touched: map[*Table]bool{}, ext: map[*Table]*[4]float64{}, gidIndexed: map[*Table]bool{}}
 }
 
 func (l *loader) begin() error {
@@ -124,7 +136,7 @@ func (l *loader) commit() error {
 		delete(l.stmts, t)
 	}
 	err := l.tx.Commit()
-	l.tx, l.inBatch = nil, 0
+	l.tx, l.inBatch, l.attBytes = nil, 0, 0
 	if err == nil {
 		l.committed = true
 	}
@@ -530,6 +542,7 @@ func (l *loader) attachments(dec *json.Decoder, t *Table) error {
 			return fmt.Errorf("layer %d attachment: %w", t.LayerID, err)
 		}
 		var src io.Reader
+		var closer io.Closer
 		switch {
 		case a.Data != "":
 			src = base64.NewDecoder(base64.StdEncoding, strings.NewReader(a.Data))
@@ -538,21 +551,55 @@ func (l *loader) attachments(dec *json.Decoder, t *Table) error {
 			if err != nil {
 				return fmt.Errorf("layer %d attachment %s: %w", t.LayerID, a.GlobalID, err)
 			}
-			defer rc.Close()
-			src = rc
+			src, closer = rc, rc
 		default:
 			l.stats.AttachmentsSkipped++
 			continue
 		}
-		// Attachments go through their own statements; flush feature rows first.
-		if err := l.commit(); err != nil {
-			return err
+		err := l.attachment(t, &a, src)
+		if closer != nil {
+			closer.Close()
 		}
-		if err := l.db.putAttachment(l.ctx, t, AttachmentMeta{GlobalID: a.GlobalID, ParentGlobalID: a.ParentGlobalID,
-			Name: a.Name, ContentType: a.ContentType, Keywords: a.Keywords}, src, false); err != nil {
+		if err != nil {
 			return fmt.Errorf("layer %d attachment %s: %w", t.LayerID, a.GlobalID, err)
 		}
 		l.stats.Attachments++
 	}
 	return expectDelim(dec, ']')
+}
+
+// attachment writes one attachment in the loader's transaction. Parents are
+// found through the GlobalID index, rebuilt now if the load dropped it.
+func (l *loader) attachment(t *Table, a *arcgis.AttachmentInfo, src io.Reader) error {
+	if t.AttachTable == "" {
+		return ErrNoAttachments
+	}
+	if err := l.begin(); err != nil {
+		return err
+	}
+	if !l.gidIndexed[t] {
+		if err := ensureGIDIndex(l.ctx, l.tx, t); err != nil {
+			return err
+		}
+		l.gidIndexed[t] = true
+	}
+	if err := suppress(l.ctx, l.tx, true); err != nil {
+		return err
+	}
+	meta := AttachmentMeta{ParentGlobalID: a.ParentGlobalID, Name: a.Name, ContentType: a.ContentType, Keywords: a.Keywords}
+	if err := l.db.normalizeAttachment(&meta, a.GlobalID); err != nil {
+		return err
+	}
+	if err := l.db.putAttachmentTx(l.ctx, l.tx, t, &meta, src); err != nil {
+		return err
+	}
+	if err := suppress(l.ctx, l.tx, false); err != nil {
+		return err
+	}
+	l.inBatch++
+	l.attBytes += meta.Size
+	if l.inBatch >= min(l.opts.BatchSize, attachBatchCount) || l.attBytes >= attachBatchBytes {
+		return l.commit()
+	}
+	return nil
 }

@@ -90,13 +90,15 @@ type Options struct {
 // serialised, BEGIN IMMEDIATE) and a pool of reader connections; WAL mode
 // lets readers run while a writer, here or in another process, commits.
 type DB struct {
-	path   string
-	w      *sql.DB
-	r      *sql.DB
-	opts   Options
-	mu     sync.RWMutex
-	tables map[string]*Table // by table name
-	byID   map[int]*Table
+	// chunkBufs recycles the chunkSize buffers attachment writes read into.
+	chunkBufs sync.Pool
+	path      string
+	w         *sql.DB
+	r         *sql.DB
+	opts      Options
+	mu        sync.RWMutex
+	tables    map[string]*Table // by table name
+	byID      map[int]*Table
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{}
