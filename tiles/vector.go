@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Style is a MapLibre / Mapbox GL style document (Esri's VectorTileServer
@@ -443,7 +446,48 @@ func saveStyleResources(ctx context.Context, hc *http.Client, token, styleURL st
 	return missing, nil
 }
 
+// resourceAttempts bounds the tries of one style/TileJSON/sprite/glyph GET.
+const resourceAttempts = 4
+
+// getBytes GETs a vector tile resource (style, TileJSON, sprite, glyph
+// range) as JSON or bytes. Passing failures (connection errors, HTTP 5xx and
+// 429, and ArcGIS 5xx/429 error bodies) are retried with backoff, honouring
+// Retry-After up to 10 s; other errors return at once.
 func getBytes(ctx context.Context, hc *http.Client, u, token string) ([]byte, error) {
+	delay := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		b, err := getBytesOnce(ctx, hc, u, token)
+		if err == nil || attempt == resourceAttempts || ctx.Err() != nil || !passingFailure(err) {
+			return b, err
+		}
+		wait := delay + time.Duration(rand.Int64N(int64(delay)))
+		var se *StatusError
+		if errors.As(err, &se) && se.RetryAfter > 0 {
+			wait = min(se.RetryAfter, 10*time.Second)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		delay *= 2
+	}
+}
+
+// passingFailure reports whether err may go away if the request is repeated.
+func passingFailure(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Code >= 500 || se.Code == http.StatusTooManyRequests || se.Code == http.StatusRequestTimeout
+	}
+	var ae *ServiceError
+	if errors.As(err, &ae) {
+		return ae.Code >= 500 || ae.Code == http.StatusTooManyRequests
+	}
+	return true // transport errors: reset, timeout, truncated body
+}
+
+func getBytesOnce(ctx context.Context, hc *http.Client, u, token string) ([]byte, error) {
 	q := u
 	if !strings.Contains(q, "f=") && !strings.HasSuffix(strings.SplitN(q, "?", 2)[0], ".json") {
 		q = appendQuery(q, "f=json")
@@ -462,7 +506,11 @@ func getBytes(ctx context.Context, hc *http.Client, u, token string) ([]byte, er
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &StatusError{URL: u, Code: resp.StatusCode}
+		se := &StatusError{URL: u, Code: resp.StatusCode}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+			se.RetryAfter = time.Duration(s) * time.Second
+		}
+		return nil, se
 	}
 	var e struct {
 		Error *struct {
