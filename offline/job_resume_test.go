@@ -427,29 +427,57 @@ func TestJobResumeAfterKillAtFirstJournalWrite(t *testing.T) {
 func TestJobVectorTilesTokenExpiry(t *testing.T) {
 	tiles := emulator.DemoTileOptions()
 	tiles.WorkDir = t.TempDir()
-	e := newJobEnv(t, emulator.Options{Tiles: tiles, TokenLifetime: 150 * time.Millisecond,
-		Faults: emulator.Faults{Latency: 3 * time.Millisecond, Paths: []string{"/VectorTileServer/tile/"}}})
+	slow := emulator.Faults{Latency: 20 * time.Millisecond, Paths: []string{"/VectorTileServer/tile/"}}
+	e := newJobEnv(t, emulator.Options{Tiles: tiles, Faults: slow})
 	p := e.params(t)
 	o := e.overrides(t, p)
 	o.GenerateGeodatabase = map[Key]*GenerateGeodatabaseParameters{}
 	o.ExportTileCache = map[Key]*ExportTileCacheParameters{}
+	// Invalidate every token once the vector download is under way (after
+	// its tenth tile request): the rest of the layer must renew, not fail.
+	// Token errors are answered as HTTP 403 so the request log shows them.
+	stop := make(chan struct{})
+	expired := make(chan struct{})
+	go func() {
+		defer close(expired)
+		for e.em.Log().Count("/VectorTileServer/tile/") < 10 {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+		f := slow
+		f.ExpireTokensNow, f.TokenErrorAsHTTP = true, true
+		e.em.SetFaults(f)
+	}()
 	res, err := e.run(t, p, o, filepath.Join(t.TempDir(), "pkg"))
+	close(stop)
+	<-expired
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.HasErrors {
 		t.Fatalf("layer errors %+v", res.LayerErrors)
 	}
-	vt := res.Manifest.Layers
 	n := int64(0)
-	for _, l := range vt {
+	for _, l := range res.Manifest.Layers {
 		n += l.Tiles
 	}
 	if n == 0 {
 		t.Error("no vector tiles")
 	}
-	if r := e.em.Log().Count("/generateToken"); r < 3 {
-		t.Errorf("%d generateToken calls: the token did not expire during the download", r)
+	rejected := 0
+	for _, en := range e.em.Log().Matching("/VectorTileServer/tile/") {
+		if en.Status == 401 || en.Status == 403 {
+			rejected++
+		}
+	}
+	if rejected == 0 {
+		t.Fatal("no tile request met an expired token: the test did not exercise renewal")
+	}
+	if r := e.em.Log().Count("/generateToken"); r < 2 {
+		t.Errorf("%d generateToken calls, want a renewal after the expiry", r)
 	}
 }
 
