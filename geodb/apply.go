@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -115,167 +114,15 @@ func (db *DB) ApplyServerChanges(ctx context.Context, sc ServerChanges) (ApplyRe
 }
 
 func applyLayer(ctx context.Context, tx *sql.Tx, db *DB, t *Table, lc *LayerChanges, pol ConflictPolicy, res *ApplyResult) error {
-	// conflict checks for a feature GlobalID; returns whether to apply.
-	check := func(table, gid string, serverOp Op, server any) (bool, error) {
-		var localOp string
-		err := tx.QueryRowContext(ctx, `SELECT op FROM offlined_changes WHERE table_name = ? AND globalid = ? ORDER BY seq DESC LIMIT 1`, table, gid).Scan(&localOp)
-		if errors.Is(err, sql.ErrNoRows) {
-			return true, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		res.Conflicts++
-		var local []byte
-		if table == t.Name {
-			if f, err := rowFeature(ctx, tx, t, gid); err == nil && f != nil {
-				local, _ = json.Marshal(f)
-			}
-		}
-		sv, _ := json.Marshal(server)
-		resolution := "server"
-		if pol == DeviceWins {
-			resolution = "device"
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO offlined_conflicts (table_name, globalid, local_op, server_op, local_version, server_version, resolution) VALUES (?,?,?,?,?,?,?)`,
-			table, gid, localOp, string(serverOp), nullStr(local), nullStr(sv), resolution); err != nil {
-			return false, err
-		}
-		if pol == DeviceWins {
-			res.Skipped++
-			return false, nil
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM offlined_changes WHERE table_name = ? AND globalid = ?`, table, gid)
-		return true, err
+	// The policy is a fixed decision for every conflict: the server's version
+	// replaces the local one (whose pending changes are dropped), or the
+	// device keeps its version and pending changes.
+	decision := SyncDecision{Apply: true, DropLocal: true, Resolution: "server"}
+	if pol == DeviceWins {
+		decision = SyncDecision{Resolution: "device"}
 	}
-	upsert := func(f *arcgis.Feature, op Op) error {
-		gid, has, err := gidOf(t, f)
-		if err != nil {
-			return err
-		}
-		if !has {
-			return &FieldError{Table: t.Name, Field: t.GIDCol, Reason: ErrNull, Detail: "server feature without GlobalID"}
-		}
-		ok, err := check(t.Name, gid, op, f)
-		if err != nil || !ok {
-			return err
-		}
-		var cols []string
-		var vals []any
-		for k, v := range f.Attributes {
-			c := t.Col(k)
-			if c == nil || c.kind == kOID || c.kind == kGlobalID {
-				continue // fields unknown locally are ignored until Evolve adds them
-			}
-			sv, err := toSQL(t, c, v, false)
-			if err != nil {
-				return err
-			}
-			cols, vals = append(cols, c.Name), append(vals, sv)
-		}
-		if t.GeomCol != "" && f.Geometry != nil {
-			g, err := FromEsri(f.Geometry, t.HasZ, t.HasM)
-			if err != nil {
-				return &FieldError{Table: t.Name, Field: t.GeomCol, Reason: ErrType, Detail: err.Error()}
-			}
-			cols = append(cols, t.GeomCol)
-			if b := EncodeBlob(g, t.SRSID); b != nil {
-				vals = append(vals, b)
-			} else {
-				vals = append(vals, nil)
-			}
-		}
-		var id int64
-		err = tx.QueryRowContext(ctx, fmt.Sprintf("SELECT %s FROM %s WHERE %s = ?", qid(t.OIDCol), qid(t.Name), qid(t.GIDCol)), gid).Scan(&id)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			cols, vals = append(cols, t.GIDCol), append(vals, gid)
-			_, err = tx.ExecContext(ctx, insertSQL(t, cols, false), vals...)
-		case err == nil && len(cols) > 0:
-			sets := make([]string, len(cols))
-			for i, c := range cols {
-				sets[i] = qid(c) + " = ?"
-			}
-			_, err = tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s = ?", qid(t.Name), strings.Join(sets, ", "), qid(t.OIDCol)), append(vals, id)...)
-		}
-		if err == nil {
-			res.Applied++
-		}
-		return err
-	}
-	for i := range lc.Adds {
-		if err := upsert(&lc.Adds[i], OpInsert); err != nil {
-			return err
-		}
-	}
-	for i := range lc.Updates {
-		if err := upsert(&lc.Updates[i], OpUpdate); err != nil {
-			return err
-		}
-	}
-	for _, d := range lc.Deletes {
-		gid, ok := NormalizeGlobalID(d)
-		if !ok {
-			return &FieldError{Table: t.Name, Field: t.GIDCol, Reason: ErrType, Detail: fmt.Sprintf("%q is not a GUID", d)}
-		}
-		ok, err := check(t.Name, gid, OpDelete, nil)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		if err := deleteTx(ctx, tx, t, gid); err != nil && !errors.Is(err, ErrNoFeature) {
-			return err
-		}
-		res.Applied++
-	}
-	if t.AttachTable == "" {
-		return nil
-	}
-	for _, set := range [][]ServerAttachment{lc.AttachmentAdds, lc.AttachmentUpdates} {
-		for _, a := range set {
-			m := a.Meta
-			gid, ok1 := NormalizeGlobalID(m.GlobalID)
-			pg, ok2 := NormalizeGlobalID(m.ParentGlobalID)
-			if !ok1 || !ok2 {
-				return fmt.Errorf("%w: attachment %q of %q", ErrBadAttachments, m.GlobalID, m.ParentGlobalID)
-			}
-			m.GlobalID, m.ParentGlobalID = gid, pg
-			ok, err := check(t.AttachTable, gid, OpUpdate, m)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				continue
-			}
-			rc, err := a.Open(ctx)
-			if err != nil {
-				return fmt.Errorf("attachment %s: %w", gid, err)
-			}
-			err = db.putAttachmentTx(ctx, tx, t, &m, rc)
-			rc.Close()
-			if err != nil {
-				return fmt.Errorf("attachment %s: %w", gid, err)
-			}
-			res.Applied++
-		}
-	}
-	for _, d := range lc.AttachmentDeletes {
-		gid, _ := NormalizeGlobalID(d)
-		ok, err := check(t.AttachTable, gid, OpDelete, nil)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE globalid = ?", qid(t.AttachTable)), gid); err != nil {
-			return err
-		}
-		res.Applied++
-	}
-	return nil
+	decide := func(string, string, Op, Op, *arcgis.Feature) SyncDecision { return decision }
+	return syncApplyLayer(ctx, tx, &stmts{tx: tx, m: map[string]*sql.Stmt{}}, db, t, lc, decide, res)
 }
 
 func nullStr(b []byte) any {
