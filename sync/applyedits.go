@@ -16,60 +16,8 @@ import (
 // add cannot duplicate), journaled and reconciled like replica syncs; the
 // download is a re-query of every layer.
 func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([]EditFailure, error) {
-	j, err := loadJournal(ctx, e.db)
+	j, pend, err := e.prepareBatch(ctx, cfg, rep, "applyEdits", false)
 	if err != nil {
-		return nil, err
-	}
-	if j != nil && j.Phase == phaseSent {
-		rep.Recovered = true
-		rp, err := e.readPending(ctx, j.UpTo)
-		if err != nil {
-			return nil, err
-		}
-		n, err := e.reconcile(ctx, cfg, j, rp)
-		if err != nil {
-			return nil, classify(fmt.Errorf("reconcile interrupted applyEdits: %w", err))
-		}
-		rep.ReplayedLanded = n
-		j.Phase = phasePrepared
-		if err := saveJournal(ctx, e.db, j); err != nil {
-			return nil, err
-		}
-	}
-	var pend *pending
-	rep.resumed = j != nil
-	if j == nil {
-		upTo, err := e.db.LastChangeSeq(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if pend, err = e.readPending(ctx, upTo); err != nil {
-			return nil, err
-		}
-		if j, err = e.buildJournal(ctx, cfg, pend); err != nil {
-			return nil, err
-		}
-		if err := saveJournal(ctx, e.db, j); err != nil {
-			return nil, err
-		}
-	}
-	if pend == nil {
-		if pend, err = e.readPending(ctx, j.UpTo); err != nil {
-			return nil, err
-		}
-	}
-	if err := e.hook(ctx, StepBeforeUpload); err != nil {
-		return nil, err
-	}
-	if err := e.uploadAttachments(ctx, cfg, j, rep); err != nil {
-		return nil, classify(err)
-	}
-	if err := e.dropGoneDeletes(ctx, cfg, j); err != nil {
-		return nil, classify(err)
-	}
-	j.Phase = phaseSent
-	j.Attempts++
-	if err := saveJournal(ctx, e.db, j); err != nil {
 		return nil, err
 	}
 	res := &arcgis.SyncResult{}

@@ -13,28 +13,31 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 )
 
-// runReplica is one synchronizeReplica sync: recover or build the journal,
-// upload attachments, send, apply.
-func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]EditFailure, error) {
+// prepareBatch brings the journal to "sent": it reconciles a batch an
+// interrupted attempt may have delivered (what names it in errors), or cuts
+// and journals a new batch (after a download-first call when downloadFirst
+// allows it), uploads its attachments and drops deletes the server no
+// longer has. The caller sends the edits next.
+func (e *Engine) prepareBatch(ctx context.Context, cfg *Config, rep *Report, what string, downloadFirst bool) (*journal, *pending, error) {
 	j, err := loadJournal(ctx, e.db)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if j != nil && j.Phase == phaseSent {
 		// The previous attempt may have reached the server: ask what landed.
 		rep.Recovered = true
 		rp, err := e.readPending(ctx, j.UpTo)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		n, err := e.reconcile(ctx, cfg, j, rp)
 		if err != nil {
-			return nil, classify(fmt.Errorf("reconcile interrupted sync: %w", err))
+			return nil, nil, classify(fmt.Errorf("reconcile interrupted %s: %w", what, err))
 		}
 		rep.ReplayedLanded = n
 		j.Phase = phasePrepared
 		if err := saveJournal(ctx, e.db, j); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var pend *pending
@@ -42,45 +45,54 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	if j == nil {
 		upTo, err := e.db.LastChangeSeq(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		pend, err = e.readPending(ctx, upTo)
-		if err != nil {
-			return nil, err
+		if pend, err = e.readPending(ctx, upTo); err != nil {
+			return nil, nil, err
 		}
-		if pend.needsDownloadFirst(cfg) {
+		if downloadFirst && pend.needsDownloadFirst(cfg) {
 			rep.DownloadFirstCall = true
 			if err := e.downloadFirst(ctx, cfg, pend, rep); err != nil {
-				return nil, classify(err)
+				return nil, nil, classify(err)
 			}
 			if pend, err = e.readPending(ctx, upTo); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if j, err = e.buildJournal(ctx, cfg, pend); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := saveJournal(ctx, e.db, j); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if pend == nil {
 		if pend, err = e.readPending(ctx, j.UpTo); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := e.hook(ctx, StepBeforeUpload); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := e.uploadAttachments(ctx, cfg, j, rep); err != nil {
-		return nil, classify(err)
+		return nil, nil, classify(err)
 	}
 	if err := e.dropGoneDeletes(ctx, cfg, j); err != nil {
-		return nil, classify(err)
+		return nil, nil, classify(err)
 	}
 	j.Phase = phaseSent
 	j.Attempts++
 	if err := saveJournal(ctx, e.db, j); err != nil {
+		return nil, nil, err
+	}
+	return j, pend, nil
+}
+
+// runReplica is one synchronizeReplica sync: recover or build the journal,
+// upload attachments, send, apply.
+func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]EditFailure, error) {
+	j, pend, err := e.prepareBatch(ctx, cfg, rep, "sync", true)
+	if err != nil {
 		return nil, err
 	}
 	ans, err := e.synchronize(ctx, cfg, j, pend, false)
