@@ -36,22 +36,24 @@ type Syncer interface {
 	Resolve(ctx context.Context, mapID, conflictID, choice string) error
 }
 
-func (s *Server) syncer() (Syncer, error) {
+// syncer returns the sync service and the id of the route's map, or the
+// error to answer: 501 without a sync service, 404 for an unknown map.
+func (s *Server) syncer(r *http.Request) (Syncer, string, error) {
 	if s.opts.Sync == nil {
-		return nil, &Error{Status: http.StatusNotImplemented, Code: "notAvailable", Message: "sync is not available (no portal credentials configured)"}
+		return nil, "", &Error{Status: http.StatusNotImplemented, Code: "notAvailable", Message: "sync is not available (no portal credentials configured)"}
 	}
-	return s.opts.Sync, nil
+	id := mux.Vars(r)["map"]
+	if _, err := s.reg.Get(r.Context(), id); err != nil {
+		return nil, "", err
+	}
+	return s.opts.Sync, id, nil
 }
 
 // postSync runs a sync. With wait=false it starts it in the background (its
 // events go to sync/events) and answers 202.
 func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
-	sy, err := s.syncer()
+	sy, id, err := s.syncer(r)
 	if err != nil {
-		return err
-	}
-	id := mux.Vars(r)["map"]
-	if _, err := s.reg.Get(r.Context(), id); err != nil {
 		return err
 	}
 	wait := true
@@ -82,12 +84,8 @@ func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getSync(w http.ResponseWriter, r *http.Request) error {
-	sy, err := s.syncer()
+	sy, id, err := s.syncer(r)
 	if err != nil {
-		return err
-	}
-	id := mux.Vars(r)["map"]
-	if _, err := s.reg.Get(r.Context(), id); err != nil {
 		return err
 	}
 	st, err := sy.Status(r.Context(), id)
@@ -108,12 +106,8 @@ func (s *Server) syncEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listConflicts(w http.ResponseWriter, r *http.Request) error {
-	sy, err := s.syncer()
+	sy, id, err := s.syncer(r)
 	if err != nil {
-		return err
-	}
-	id := mux.Vars(r)["map"]
-	if _, err := s.reg.Get(r.Context(), id); err != nil {
 		return err
 	}
 	cs, err := sy.Conflicts(r.Context(), id)
@@ -137,14 +131,11 @@ func (s *Server) listConflicts(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) resolveConflict(w http.ResponseWriter, r *http.Request) error {
-	sy, err := s.syncer()
+	sy, _, err := s.syncer(r)
 	if err != nil {
 		return err
 	}
 	v := mux.Vars(r)
-	if _, err := s.reg.Get(r.Context(), v["map"]); err != nil {
-		return err
-	}
 	var body struct {
 		Choice string `json:"choice"`
 	}
