@@ -164,7 +164,13 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 		abs, _ := filepath.Abs(cfg.TLSCert)
 		addr += abs + "\n"
 	}
-	if err := os.WriteFile(addrFile, []byte(addr), 0o600); err != nil {
+	// Written under a temporary name and renamed, so the CLI (and tests)
+	// never read a half-written file.
+	if err := os.WriteFile(addrFile+".tmp", []byte(addr), 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+	if err := os.Rename(addrFile+".tmp", addrFile); err != nil {
 		ln.Close()
 		return err
 	}
