@@ -2,6 +2,7 @@ package offline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -321,9 +322,8 @@ func (j *Job) open(ctx context.Context) error {
 		return err
 	}
 	if jr != nil {
-		if jr.Fingerprint != fp {
-			return &ValidationError{Code: ErrTargetNotEmpty, Message: fmt.Sprintf(
-				"target directory %s holds the partial content of another offline map job (different source, parameters or overrides)", j.dir)}
+		if err := j.adoptJournal(jr, fp); err != nil {
+			return err
 		}
 		j.jr = jr
 		j.initSteps()
@@ -346,10 +346,45 @@ func (j *Job) open(ctx context.Context) error {
 	if err := os.MkdirAll(j.dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", j.dir, err)
 	}
-	j.jr = &journal{path: filepath.Join(j.dir, JournalFile), Version: 1, ID: newID(), Fingerprint: fp,
-		Created: time.Now().UTC().Truncate(time.Second), State: JobRunning, Steps: map[string]*stepInfo{}}
+	src := j.task.Source
+	j.jr = &journal{path: filepath.Join(j.dir, JournalFile), Version: journalVersion, ID: newID(), Fingerprint: fp,
+		Source: &src, Parameters: j.p, Overrides: j.o, Created: time.Now().UTC().Truncate(time.Second), State: JobRunning, Steps: map[string]*stepInfo{}}
 	j.initSteps()
 	return j.jr.save()
+}
+
+// adoptJournal decides whether the journal found in the directory is this
+// job's and, when it is, makes the job run with the inputs it recorded. A
+// journal is this job's when it records the same source and area of
+// interest: the web map and services may have changed since the job started
+// (so recomputed parameters and overrides differ), but the resume finishes
+// what was started. A version 1 journal (inputs not recorded) must match
+// the fingerprint.
+func (j *Job) adoptJournal(jr *journal, fp string) error {
+	another := &ValidationError{Code: ErrTargetNotEmpty, Message: fmt.Sprintf(
+		"target directory %s holds the partial content of another offline map job (different source or area of interest); abandon it or choose another directory", j.dir)}
+	if jr.Parameters == nil || jr.Overrides == nil || jr.Source == nil {
+		if jr.Fingerprint != fp {
+			return another
+		}
+		return nil
+	}
+	if *jr.Source != j.task.Source || !sameGeometry(jr.Parameters.AreaOfInterest, j.p.AreaOfInterest) {
+		return another
+	}
+	if jr.Fingerprint != fp {
+		j.log.Info("resuming offline map job with the parameters and overrides recorded when it started (the web map, its services or the request changed since)",
+			"dir", j.dir, "job", jr.ID)
+	}
+	j.p, j.o = jr.Parameters, jr.Overrides
+	return nil
+}
+
+// sameGeometry compares two areas of interest by their JSON form.
+func sameGeometry(a, b *arcgis.Geometry) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)

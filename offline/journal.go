@@ -39,9 +39,17 @@ type journal struct {
 	mu   sync.Mutex
 	path string
 
-	Version     int                  `json:"version"`
-	ID          string               `json:"id"`
-	Fingerprint string               `json:"fingerprint"`
+	Version int    `json:"version"`
+	ID      string `json:"id"`
+	// Fingerprint identifies the inputs of a version 1 journal (which kept
+	// nothing else); version 2 keeps the inputs themselves.
+	Fingerprint string `json:"fingerprint"`
+	// Source, Parameters and Overrides are the job's inputs as resolved when
+	// it started: a resume runs with these, not with values recomputed from
+	// a server that may have changed meanwhile (version 2).
+	Source     *Source     `json:"source,omitempty"`
+	Parameters *Parameters `json:"parameters,omitempty"`
+	Overrides  *Overrides  `json:"overrides,omitempty"`
 	Created     time.Time            `json:"created"`
 	State       JobState             `json:"state"`
 	Steps       map[string]*stepInfo `json:"steps"`
@@ -106,6 +114,9 @@ func fingerprint(src Source, p *Parameters, o *Overrides) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// journalVersion is the version of journals written now.
+const journalVersion = 2
 
 // loadJournal reads dir's journal; (nil, nil) when there is none.
 func loadJournal(dir string) (*journal, error) {

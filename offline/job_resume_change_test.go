@@ -1,0 +1,120 @@
+package offline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/offlined/offlined/internal/emulator"
+)
+
+// A job stopped mid-way resumes with the parameters and overrides it
+// started with even when the web map changed on the server meanwhile
+// (live bug 4: the resume used to recompute them and refuse the directory
+// as another job's).
+func TestJobResumeAfterWebMapChange(t *testing.T) {
+	e := newJobEnv(t, emulator.Options{})
+	p := e.params(t)
+	o := e.overrides(t, p)
+	notes := LayerKey(e.em.ServicesURL+"/Field_Survey/FeatureServer", 3)
+	if o.GenerateGeodatabase[svcKey(e, "Field_Survey/FeatureServer")] == nil {
+		t.Fatalf("overrides have no Field_Survey replica: %v", sortedKeys(o.GenerateGeodatabase))
+	}
+	dir := filepath.Join(t.TempDir(), "pkg")
+
+	// First run: stop as soon as one service is done.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	job := e.task.NewJob(p, o, dir, JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond, Concurrency: 1,
+		Hook: func(point string) {
+			if point == "serviceDone" {
+				stop()
+			}
+		}})
+	if _, err := job.Run(runCtx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: want it stopped, got %v", err)
+	}
+	if jr, err := loadJournal(dir); err != nil || jr == nil {
+		t.Fatalf("no journal after the stop: %v", err)
+	}
+
+	// The author edits the web map: drops the notes table, renames a layer
+	// and changes the offline settings.
+	var wm map[string]any
+	if err := e.c.ItemDataInto(ctx, emulator.DemoWebMapFieldSurveyID, &wm); err != nil {
+		t.Fatal(err)
+	}
+	delete(wm, "tables")
+	for _, l := range wm["operationalLayers"].([]any) {
+		l.(map[string]any)["title"] = "Renamed"
+	}
+	wm["applicationProperties"].(map[string]any)["offline"].(map[string]any)["readonlyLayers"] = map[string]any{"downloadAttachments": true}
+	b, _ := json.Marshal(wm)
+	if err := e.em.SetWebMap(emulator.DemoWebMapFieldSurveyID, b); err != nil {
+		t.Fatal(err)
+	}
+
+	// The resume recomputes parameters and overrides (as every caller does)
+	// from the changed map: they differ, the job still resumes.
+	e2 := newJobEnvFor(t, e.em, e.em.URL)
+	p2 := e2.params(t)
+	o2 := e2.overrides(t, p2)
+	if reflect.DeepEqual(o, o2) {
+		t.Fatal("the web map change did not change the overrides: the test proves nothing")
+	}
+	res, err := e2.task.NewJob(p2, o2, dir, JobOptions{Client: e2.c, PollInterval: 2 * time.Millisecond}).Run(ctx)
+	if err != nil {
+		t.Fatalf("resume after the web map changed: %v", err)
+	}
+	if res.State != JobSucceeded || res.HasErrors {
+		t.Fatalf("resume: state %s, errors %v %v", res.State, res.LayerErrors, res.TableErrors)
+	}
+	m := res.Manifest
+	wantO, _ := json.Marshal(o)
+	gotO, _ := json.Marshal(m.Overrides)
+	if string(wantO) != string(gotO) {
+		t.Errorf("package overrides are not the original ones:\n got %s\nwant %s", gotO, wantO)
+	}
+	wantP, _ := json.Marshal(p)
+	gotP, _ := json.Marshal(m.Parameters)
+	if string(wantP) != string(gotP) {
+		t.Errorf("package parameters are not the original ones:\n got %s\nwant %s", gotP, wantP)
+	}
+	if g := m.Overrides.GenerateGeodatabase[svcKey(e, "Field_Survey/FeatureServer")]; g == nil || g.LayerOption(3) == nil {
+		t.Errorf("the original overrides' notes table %s is gone from the package", notes)
+	}
+}
+
+// A directory holding a stopped job for another area of interest is still
+// refused: that is another job, not a resume.
+func TestJobResumeOtherAreaRefused(t *testing.T) {
+	e := newJobEnv(t, emulator.Options{})
+	p := e.params(t)
+	o := e.overrides(t, p)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	job := e.task.NewJob(p, o, dir, JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond, Concurrency: 1,
+		Hook: func(point string) {
+			if point == "serviceDone" {
+				stop()
+			}
+		}})
+	if _, err := job.Run(runCtx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: want it stopped, got %v", err)
+	}
+	p2 := e.params(t)
+	env := *p2.AreaOfInterest
+	xmin := *env.XMin + 0.001
+	env.XMin = &xmin
+	p2.AreaOfInterest = &env
+	if _, err := e.task.NewJob(p2, e.overrides(t, p2), dir, JobOptions{Client: e.c}).Run(ctx); !HasCode(err, ErrTargetNotEmpty) {
+		t.Fatalf("resume with another area of interest: want %s, got %v", ErrTargetNotEmpty, err)
+	}
+}
