@@ -47,12 +47,12 @@ type journal struct {
 	// Source, Parameters and Overrides are the job's inputs as resolved when
 	// it started: a resume runs with these, not with values recomputed from
 	// a server that may have changed meanwhile (version 2).
-	Source     *Source     `json:"source,omitempty"`
-	Parameters *Parameters `json:"parameters,omitempty"`
-	Overrides  *Overrides  `json:"overrides,omitempty"`
-	Created     time.Time            `json:"created"`
-	State       JobState             `json:"state"`
-	Steps       map[string]*stepInfo `json:"steps"`
+	Source     *Source              `json:"source,omitempty"`
+	Parameters *Parameters          `json:"parameters,omitempty"`
+	Overrides  *Overrides           `json:"overrides,omitempty"`
+	Created    time.Time            `json:"created"`
+	State      JobState             `json:"state"`
+	Steps      map[string]*stepInfo `json:"steps"`
 	// Replicas lists every replica this job registered (to unregister on
 	// cancel or failure cleanup), by service URL.
 	Replicas []journalReplica `json:"replicas,omitempty"`
