@@ -215,17 +215,25 @@ type analysis struct {
 	order   []*Entry
 	groups  []*featureGroup
 	tileSvc map[Key]*tileService
+	mapSR   *arcgis.SpatialReference
 }
 
-type featureGroup struct {
-	*ServiceGroup
-	svc      *arcgis.FeatureService
-	method   Method // replica or snapshot; "" when the service failed
-	reason   Reason // note (syncNotEnabled…) or failure
-	err      error  // the service fetch failure
-	layers   map[int]*arcgis.Layer
-	editable map[int]bool
-	ok       map[int]bool // layers that go offline
+// claimed reports whether an entry's capability is decided (a method or a
+// reason): a later source leaves it alone.
+func (a *analysis) claimed(e *Entry) bool {
+	c := a.caps[e]
+	return c.Method != "" || c.Reason != ""
+}
+
+// unclaimed returns the entries no source decided yet.
+func (a *analysis) unclaimed() []*Entry {
+	var out []*Entry
+	for _, e := range a.order {
+		if !a.claimed(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Capabilities examines every layer and table of the web map. params may be
@@ -260,11 +268,10 @@ func (t *Task) analyze(ctx context.Context, params *Parameters) (*analysis, erro
 	if params == nil {
 		params = t.baseParameters()
 	}
-	a := &analysis{params: params, caps: map[*Entry]*Capability{}, order: t.entries, tileSvc: map[Key]*tileService{}}
+	a := &analysis{params: params, caps: map[*Entry]*Capability{}, order: t.entries, tileSvc: map[Key]*tileService{}, mapSR: t.Map.SpatialReference}
 	t.prefetch(ctx)
 	authored := t.authoredOnline()
 	useAuthored := params.OnlineOnlyServicesOption == OnlineOnlyUseAuthoredSettings && t.Map.HasOfflineSettings()
-	refBasemap := params.IncludeBasemap && params.ReferenceBasemapDirectory != "" && params.ReferenceBasemapFilename != ""
 
 	for _, e := range t.entries {
 		c := &Capability{Key: e.Key, ID: e.ID, Title: e.Title, Role: e.Role, LayerType: e.LayerType, Path: e.Path}
@@ -278,60 +285,28 @@ func (t *Task) analyze(ctx context.Context, params *Parameters) (*analysis, erro
 		a.caps[e] = c
 	}
 
-	// Feature services: one fetch per service, then each layer.
-	for _, g := range GroupFeatureEntries(t.entries) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		fg := t.analyzeGroup(ctx, g, params)
-		a.groups = append(a.groups, fg)
-		for _, gl := range g.Layers {
-			for _, e := range gl.Entries {
-				c := a.caps[e]
-				switch {
-				case e.Role.IsBasemap() && !params.IncludeBasemap:
-					c.Method, c.Reason = MethodNone, ReasonBasemapExcluded
-					c.Message = fmt.Sprintf("basemap layer %s: left out (includeBasemap is false)", describe(e))
-				case fg.method == "":
-					c.Reason, c.Message = fg.reason, fg.message(e, "")
-				case !fg.ok[gl.ID]:
-					c.Reason, c.Message = fg.layerFailure(ctx, t, e, gl.ID)
-				default:
-					c.SupportsOffline, c.Method = true, fg.method
-					c.Editable = fg.editable[gl.ID]
-					if l := fg.layers[gl.ID]; l != nil {
-						c.HasAttachments = l.HasAttachments
-					}
-					if fg.reason != "" {
-						c.Reason, c.Message = fg.reason, fg.message(e, "")
-					}
-				}
-			}
-		}
-	}
-
+	// Basemap layers the parameters leave out.
 	for _, e := range t.entries {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		c := a.caps[e]
-		if e.IsFeature() {
-			continue // done above
-		}
-		switch {
-		case e.Role.IsBasemap() && !params.IncludeBasemap:
+		if e.Role.IsBasemap() && !params.IncludeBasemap {
+			c := a.caps[e]
 			c.Method, c.Reason = MethodNone, ReasonBasemapExcluded
 			c.Message = fmt.Sprintf("basemap layer %s: left out (includeBasemap is false)", describe(e))
-			continue
-		case e.Role.IsBasemap() && refBasemap:
-			c.SupportsOffline, c.Method = true, MethodReferenceBasemap
-			c.Message = fmt.Sprintf("basemap layer %s: replaced by the reference basemap %s on the device", describe(e), params.ReferenceBasemapFilename)
-			continue
-		case isFeatureType(e.LayerType) && len(e.Layer.FeatureCollection) > 0:
-			c.SupportsOffline, c.Method = true, MethodEmbedded
-			continue
 		}
-		t.analyzeOther(ctx, e, c, a)
+	}
+	// Each source decides the entries it takes, in registry order.
+	for _, s := range sources() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := s.analyze(ctx, t, a); err != nil {
+			return nil, err
+		}
+	}
+	// No source took them.
+	for _, e := range t.entries {
+		if c := a.caps[e]; !a.claimed(e) {
+			unsupported(e, c)
+		}
 	}
 
 	// Online-only decisions and errors.
@@ -383,82 +358,6 @@ func describe(e *Entry) string {
 	return e.ID
 }
 
-func (t *Task) analyzeGroup(ctx context.Context, g *ServiceGroup, params *Parameters) *featureGroup {
-	fg := &featureGroup{ServiceGroup: g, layers: map[int]*arcgis.Layer{}, editable: map[int]bool{}, ok: map[int]bool{}}
-	si, err := t.featureService(ctx, g.URL)
-	if err != nil {
-		fg.reason = ClassifyError(err)
-		fg.err = err
-		return fg
-	}
-	fg.svc = si.svc
-	caps := si.svc.Capabilities
-	sync := g.Type == FeatureServer && arcgis.HasCapability(caps, "Sync") && (si.svc.SyncEnabled || si.svc.SyncCapabilities != nil)
-	switch {
-	case sync && params.UpdateMode == UpdateNoUpdates && (si.svc.SyncCapabilities == nil || !si.svc.SyncCapabilities.SupportsSyncModelNone):
-		fg.method, fg.reason = MethodSnapshot, ReasonSyncModelNoneUnsupported
-	case sync:
-		fg.method = MethodReplica
-	case arcgis.HasCapability(caps, "Query") || (g.Type == MapServer && arcgis.HasCapability(caps, "Data")):
-		fg.method, fg.reason = MethodSnapshot, ReasonSyncNotEnabled
-	default:
-		fg.reason = ReasonQueryNotSupported
-		return fg
-	}
-	inService := map[int]bool{}
-	for _, r := range si.svc.Layers {
-		inService[r.ID] = true
-	}
-	for _, r := range si.svc.Tables {
-		inService[r.ID] = true
-	}
-	for _, gl := range g.Layers {
-		if !inService[gl.ID] {
-			continue
-		}
-		l, err := t.layer(ctx, g.URL, gl.ID)
-		if err != nil {
-			continue
-		}
-		fg.layers[gl.ID] = l
-		fg.ok[gl.ID] = true
-		fg.editable[gl.ID] = fg.method == MethodReplica && IsEditable(si.svc, l)
-	}
-	return fg
-}
-
-// err is kept for messages (set when the service fetch failed).
-func (fg *featureGroup) message(e *Entry, extra string) string {
-	svc := fg.URL
-	switch fg.reason {
-	case ReasonSyncNotEnabled:
-		return fmt.Sprintf("layer %s: service %s lacks Sync; taken offline as a read-only snapshot through paged queries (cannot be synced)", describe(e), svc)
-	case ReasonSyncModelNoneUnsupported:
-		return fmt.Sprintf("layer %s: service %s does not support syncModel none; taken as a read-only snapshot through paged queries", describe(e), svc)
-	case ReasonQueryNotSupported:
-		return fmt.Sprintf("layer %s: service %s has neither Sync nor Query capability (capabilities %q)", describe(e), svc, fg.svc.Capabilities)
-	}
-	if fg.err != nil {
-		return fmt.Sprintf("layer %s: service %s: %s: %v", describe(e), svc, reasonText(fg.reason), fg.err)
-	}
-	return fmt.Sprintf("layer %s: service %s: %s%s", describe(e), svc, reasonText(fg.reason), extra)
-}
-
-func (fg *featureGroup) layerFailure(ctx context.Context, t *Task, e *Entry, id int) (Reason, string) {
-	found := false
-	for _, r := range append(append([]arcgis.LayerRef(nil), fg.svc.Layers...), fg.svc.Tables...) {
-		if r.ID == id {
-			found = true
-		}
-	}
-	if !found {
-		return ReasonLayerNotFound, fmt.Sprintf("layer %s: service %s has no layer or table %d", describe(e), fg.URL, id)
-	}
-	_, err := t.layer(ctx, fg.URL, id)
-	r := ClassifyError(err)
-	return r, fmt.Sprintf("layer %s: service %s layer %d: %s: %v", describe(e), fg.URL, id, reasonText(r), err)
-}
-
 func reasonText(r Reason) string {
 	switch r {
 	case ReasonAccessDenied:
@@ -473,57 +372,22 @@ func reasonText(r Reason) string {
 	return "service error"
 }
 
-// analyzeOther handles tile, vector tile and unsupported layers.
-func (t *Task) analyzeOther(ctx context.Context, e *Entry, c *Capability, a *analysis) {
+// sortedKeys returns map keys in order.
+func sortedKeys[V any](m map[Key]V) []Key {
+	out := make([]Key, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// unsupported explains an entry no source took: a feature layer whose URL
+// names no feature service layer, or a layer type nothing takes offline.
+func unsupported(e *Entry, c *Capability) {
 	lt := e.LayerType
-	switch lt {
-	case LayerTypeTiledMapService, LayerTypeTiledImage:
-		if !e.HasService || e.Service.HasLayer || (e.Service.Type != MapServer && e.Service.Type != ImageServer) {
-			c.Reason = ReasonInvalidURL
-			c.Message = fmt.Sprintf("tiled layer %s: URL %q does not name a MapServer or ImageServer root", describe(e), e.Layer.URL)
-			return
-		}
-		ts, err := t.tileService(ctx, e.Service)
-		if err != nil {
-			c.Reason = ClassifyError(err)
-			c.Message = fmt.Sprintf("tiled layer %s: service %s: %s: %v", describe(e), e.Service.URL, reasonText(c.Reason), err)
-			return
-		}
-		a.tileSvc[e.Key] = ts
-		switch {
-		case !ts.cached:
-			c.Reason = ReasonNotCached
-			c.Message = fmt.Sprintf("tiled layer %s: service %s has no tile cache (dynamic map service)", describe(e), e.Service.URL)
-		case !ts.exportAllowed:
-			c.Reason = ReasonExportNotAllowed
-			c.Message = fmt.Sprintf("tiled layer %s: service %s does not allow exporting tiles (exportTilesAllowed false)", describe(e), e.Service.URL)
-		default:
-			c.SupportsOffline, c.Method = true, MethodRasterTiles
-		}
-	case LayerTypeVectorTile:
-		if !e.HasService || e.Service.Type != VectorTileServer {
-			c.Reason = ReasonUnresolvedStyle
-			c.Message = fmt.Sprintf("vector tile layer %s: no VectorTileServer found from url %q / style %q", describe(e), e.Layer.URL, e.Layer.StyleURL)
-			return
-		}
-		ts, err := t.tileService(ctx, e.Service)
-		if err != nil {
-			c.Reason = ClassifyError(err)
-			c.Message = fmt.Sprintf("vector tile layer %s: service %s: %s: %v", describe(e), e.Service.URL, reasonText(c.Reason), err)
-			return
-		}
-		a.tileSvc[e.Key] = ts
-		switch {
-		case !ts.cached:
-			c.Reason = ReasonNotCached
-			c.Message = fmt.Sprintf("vector tile layer %s: service %s has no tileInfo", describe(e), e.Service.URL)
-		case !ts.exportAllowed:
-			c.Reason = ReasonExportNotAllowed
-			c.Message = fmt.Sprintf("vector tile layer %s: service %s does not allow exporting tiles (exportTilesAllowed false)", describe(e), e.Service.URL)
-		default:
-			c.SupportsOffline, c.Method = true, MethodVectorTiles
-		}
-	case LayerTypeFeature, LayerTypeSubtypeGroup, LayerTypeTable:
+	switch {
+	case isFeatureType(lt):
 		c.Reason = ReasonInvalidURL
 		c.Message = fmt.Sprintf("layer %s: URL %q does not name a feature service layer or table", describe(e), e.Layer.URL)
 	default:
@@ -541,14 +405,4 @@ func (t *Task) analyzeOther(ctx context.Context, e *Entry, c *Capability, a *ana
 		}
 		c.Message = fmt.Sprintf("layer %s: %s cannot be taken offline (%s)", describe(e), what, svc)
 	}
-}
-
-// sortedKeys returns map keys in order.
-func sortedKeys[V any](m map[Key]V) []Key {
-	out := make([]Key, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }

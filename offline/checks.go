@@ -10,49 +10,17 @@ import (
 	"github.com/offlined/offlined/tiles"
 )
 
-// TileChecks returns the Validate check that needs the tiles package: every
-// raster and vector tile layer's tile count against its service's
-// maxExportTilesCount (naming the layer and the levels to drop), and the
-// reference basemap's coverage of the area. svc reads the tiling schemes.
+// TileChecks returns the Validate check that needs the tiles package and
+// the services: each source's estimate against its limits (every raster and
+// vector tile layer's tile count against its service's maxExportTilesCount,
+// naming the layer and the levels to drop), and the reference basemap's
+// coverage of the area. svc reads the tiling schemes.
 func TileChecks(svc Services) Check {
 	return func(ctx context.Context, t *Task, p *Parameters, o *Overrides) []error {
 		var errs []error
 		if o != nil && svc != nil {
-			for _, k := range sortedKeys(o.ExportTileCache) {
-				ep := o.ExportTileCache[k]
-				if ep == nil || ep.MaxExportTilesCount <= 0 {
-					continue
-				}
-				ms, err := svc.MapService(ctx, ep.ServiceURL)
-				if err != nil || ms.TileInfo == nil {
-					continue // reported when the job runs
-				}
-				if err := checkTileCount(t, k, *ms.TileInfo, ep.AreaOfInterest, ep.LevelIDs, ep.MaxExportTilesCount); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			for _, k := range sortedKeys(o.ExportVectorTiles) {
-				vp := o.ExportVectorTiles[k]
-				if vp == nil || vp.MaxExportTilesCount <= 0 {
-					continue
-				}
-				vs, err := svc.VectorTileService(ctx, vp.ServiceURL)
-				if err != nil {
-					continue
-				}
-				ti := arcgis.TileInfo{}
-				if vs.TileInfo != nil {
-					ti = *vs.TileInfo
-				} else {
-					ti = tiles.WebMercatorScheme(512, 0, vp.MaxLevel).Info
-				}
-				levels := make([]int, 0, vp.MaxLevel+1)
-				for l := 0; l <= vp.MaxLevel; l++ {
-					levels = append(levels, l)
-				}
-				if err := checkTileCount(t, k, ti, vp.AreaOfInterest, levels, vp.MaxExportTilesCount); err != nil {
-					errs = append(errs, err)
-				}
+			for _, s := range sources() {
+				errs = append(errs, s.limits(ctx, svc, t, o)...)
 			}
 		}
 		if p != nil && p.IncludeBasemap && p.ReferenceBasemapDirectory != "" && p.ReferenceBasemapFilename != "" {

@@ -228,11 +228,6 @@ func (j *Job) updateProgress(id string, fn func(lp *LayerProgress)) {
 	j.emit()
 }
 
-// step ids.
-func gdbStepID(k Key) string    { return "gdb:" + string(k) }
-func tilesStepID(k Key) string  { return "tiles:" + string(k) }
-func vtilesStepID(k Key) string { return "vtiles:" + string(k) }
-
 // Run runs the job to its end (or until ctx ends, which leaves it resumable)
 // and returns its result. The error is non-nil when the job did not produce
 // a package: validation failures, a layer failure with ContinueOnErrors
@@ -415,37 +410,10 @@ func serviceName(u string) string {
 // initSteps makes sure the journal has a record for every step of the
 // overrides (a new journal, or one from an older run) and sets up progress.
 func (j *Job) initSteps() {
-	type st struct {
-		id, kind, store string
-		key             Key
-		url             string
-	}
-	var steps []st
+	var steps []stepPlan
 	used := map[string]bool{}
-	unique := func(base, ext string) string {
-		name := base
-		for i := 2; used[name]; i++ {
-			name = fmt.Sprintf("%s_%d", base, i)
-		}
-		used[name] = true
-		return name + ext
-	}
-	for _, k := range sortedKeys(j.o.GenerateGeodatabase) {
-		g := j.o.GenerateGeodatabase[k]
-		kind := KindReplica
-		if g.Snapshot {
-			kind = KindSnapshot
-		}
-		steps = append(steps, st{gdbStepID(k), kind, filepath.ToSlash(filepath.Join(DataDir, unique(serviceName(g.ServiceURL), ".gpkg"))), k, g.ServiceURL})
-	}
-	used = map[string]bool{}
-	for _, k := range sortedKeys(j.o.ExportTileCache) {
-		p := j.o.ExportTileCache[k]
-		steps = append(steps, st{tilesStepID(k), KindRasterTiles, filepath.ToSlash(filepath.Join(TilesDir, unique(serviceName(p.ServiceURL), ".mbtiles"))), k, p.ServiceURL})
-	}
-	for _, k := range sortedKeys(j.o.ExportVectorTiles) {
-		p := j.o.ExportVectorTiles[k]
-		steps = append(steps, st{vtilesStepID(k), KindVectorTiles, filepath.ToSlash(filepath.Join(TilesDir, unique(serviceName(p.ServiceURL), ".mbtiles"))), k, p.ServiceURL})
+	for _, src := range sources() {
+		steps = append(steps, src.steps(j.o, used)...)
 	}
 	j.jr.mu.Lock()
 	defer j.jr.mu.Unlock()
@@ -459,7 +427,7 @@ func (j *Job) initSteps() {
 			j.jr.Steps[s.id] = rec
 		}
 		title := serviceName(s.url)
-		if e := j.task.Entry(s.key); e != nil && e.Title != "" && !strings.HasPrefix(s.id, "gdb:") {
+		if e := j.task.Entry(s.key); e != nil && e.Title != "" && s.entryTitle {
 			title = e.Title
 		}
 		j.prog[s.id] = &LayerProgress{Key: s.key, Title: title, Kind: s.kind, Phase: rec.Status,
@@ -525,14 +493,9 @@ func (j *Job) runSteps(ctx context.Context) error {
 func (j *Job) runStep(ctx context.Context, id string) error {
 	for {
 		j.updateProgress(id, func(lp *LayerProgress) { lp.Phase = "running"; lp.Error = "" })
-		var err error
-		switch {
-		case strings.HasPrefix(id, "gdb:"):
-			err = j.runFeatureService(ctx, id)
-		case strings.HasPrefix(id, "tiles:"):
-			err = j.runRasterTiles(ctx, id)
-		case strings.HasPrefix(id, "vtiles:"):
-			err = j.runVectorTiles(ctx, id)
+		src, err := sourceOfStep(id)
+		if err == nil {
+			err = src.run(ctx, j, id)
 		}
 		if err == nil {
 			j.updateProgress(id, func(lp *LayerProgress) { lp.Phase = stepDone; lp.Done = true })
@@ -629,11 +592,13 @@ func (j *Job) fail(id string, err error) {
 	j.log.Warn("offline layer failed", "key", rec.Key, "call", le.Call, "err", err)
 	// A failed layer leaves no partial files behind.
 	path := j.storePath(rec.Store)
-	for _, suffix := range []string{"", "-wal", "-shm", "-journal", ".replica.json", ".replica.json.part", ".export"} {
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
 		os.RemoveAll(path + suffix)
 	}
-	if strings.HasPrefix(id, "vtiles:") {
-		os.RemoveAll(strings.TrimSuffix(path, ".mbtiles"))
+	if src, err := sourceOfStep(id); err == nil {
+		for _, p := range src.partial(path) {
+			os.RemoveAll(p)
+		}
 	}
 	j.jr.update(func() {
 		s := j.jr.Steps[id]
@@ -669,27 +634,21 @@ func (j *Job) collectErrors(layers, tables map[Key]*LayerError) {
 		if s.Error == nil {
 			continue
 		}
-		if strings.HasPrefix(id, "gdb:") {
-			g := j.o.GenerateGeodatabase[s.Key]
-			if g == nil {
-				continue
-			}
-			for _, lid := range g.LayerIDs() {
-				k := LayerKey(g.ServiceURL, lid)
-				le := *s.Error
-				le.Key = k
-				if e := j.task.Entry(k); e != nil {
-					le.Layer = e.Title
-					if e.IsTable() {
-						tables[k] = &le
-						continue
-					}
-				}
-				layers[k] = &le
-			}
+		src, err := sourceOfStep(id)
+		if err != nil {
 			continue
 		}
-		le := *s.Error
-		layers[s.Key] = &le
+		for _, k := range src.errorKeys(j, *s) {
+			le := *s.Error
+			le.Key = k
+			if e := j.task.Entry(k); e != nil {
+				le.Layer = e.Title
+				if e.IsTable() {
+					tables[k] = &le
+					continue
+				}
+			}
+			layers[k] = &le
+		}
 	}
 }

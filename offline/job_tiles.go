@@ -109,7 +109,7 @@ func (j *Job) finishTiles(ctx context.Context, id string, st *tiles.Store, aoi t
 		bounds = &[4]float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}
 	}
 	title := j.prog[id].Title
-	if !strings.HasPrefix(id, "vtiles:") {
+	if rec.Kind != KindVectorTiles {
 		if err := st.Finalize(ctx, title, bounds); err != nil {
 			return err
 		}

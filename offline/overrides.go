@@ -198,164 +198,22 @@ func (t *Task) CreateOverrides(ctx context.Context, p *Parameters) (*Overrides, 
 		OnlineLayers:        []Key{},
 		OnlineTables:        []Key{},
 	}
-	for _, fg := range a.groups {
-		if gp := a.geodatabaseParameters(fg, aoi, t.Map.SpatialReference); gp != nil {
-			ov.GenerateGeodatabase[fg.Key] = gp
-		}
+	for _, s := range sources() {
+		s.defaults(a, aoi, ov)
 	}
 	seenOnline := map[Key]bool{}
 	for _, e := range a.order {
-		c := a.caps[e]
-		switch c.Method {
-		case MethodRasterTiles:
-			if _, ok := ov.ExportTileCache[e.Key]; ok {
-				continue
-			}
-			ts := a.tileSvc[e.Key]
-			ov.ExportTileCache[e.Key] = &ExportTileCacheParameters{
-				ServiceURL: e.Service.URL, AreaOfInterest: cloneGeometry(aoi.Geometry),
-				LevelIDs: LevelIDs(ts.tileInfo.LODs, p.MinScale, p.MaxScale), CompressionQuality: -1,
-				MaxExportTilesCount: ts.maxExportTilesCount,
-			}
-		case MethodVectorTiles:
-			if _, ok := ov.ExportVectorTiles[e.Key]; ok {
-				continue
-			}
-			ts := a.tileSvc[e.Key]
-			levels := LevelIDs(ts.tileInfo.LODs, p.MinScale, p.MaxScale)
-			maxLevel := 0
-			if len(levels) > 0 {
-				maxLevel = levels[len(levels)-1]
-			}
-			ov.ExportVectorTiles[e.Key] = &ExportVectorTilesParameters{
-				ServiceURL: e.Service.URL, AreaOfInterest: cloneGeometry(aoi.Geometry), MaxLevel: maxLevel,
-				MaxExportTilesCount: ts.maxExportTilesCount,
-			}
-		case MethodReferenceBasemap:
-			if ov.ReferenceBasemap == nil {
-				ov.ReferenceBasemap = &ReferenceBasemap{Path: p.ReferenceBasemapPath()}
-			}
-			ov.ReferenceBasemap.Replaces = append(ov.ReferenceBasemap.Replaces, e.Key)
-		case MethodOnlineOnly:
-			if seenOnline[e.Key] {
-				continue
-			}
-			seenOnline[e.Key] = true
-			if e.IsTable() {
-				ov.OnlineTables = append(ov.OnlineTables, e.Key)
-			} else {
-				ov.OnlineLayers = append(ov.OnlineLayers, e.Key)
-			}
+		if a.caps[e].Method != MethodOnlineOnly || seenOnline[e.Key] {
+			continue
+		}
+		seenOnline[e.Key] = true
+		if e.IsTable() {
+			ov.OnlineTables = append(ov.OnlineTables, e.Key)
+		} else {
+			ov.OnlineLayers = append(ov.OnlineLayers, e.Key)
 		}
 	}
 	return ov, nil
-}
-
-func (a *analysis) geodatabaseParameters(fg *featureGroup, aoi *AOI, mapSR *arcgis.SpatialReference) *GenerateGeodatabaseParameters {
-	if fg.method == "" {
-		return nil
-	}
-	p := a.params
-	// Layers taken: ok in the service and at least one entry going offline
-	// by this group's method.
-	taken := map[int]*GroupLayer{}
-	for _, gl := range fg.Layers {
-		if !fg.ok[gl.ID] {
-			continue
-		}
-		for _, e := range gl.Entries {
-			if m := a.caps[e].Method; m == MethodReplica || m == MethodSnapshot {
-				taken[gl.ID] = gl
-			}
-		}
-	}
-	if len(taken) == 0 {
-		return nil
-	}
-	gp := &GenerateGeodatabaseParameters{
-		ServiceURL: fg.URL, Snapshot: fg.method == MethodSnapshot,
-		Extent: cloneGeometry(aoi.Geometry),
-	}
-	sc := fg.svc.SyncCapabilities
-	switch {
-	case gp.Snapshot || p.UpdateMode == UpdateNoUpdates:
-		gp.SyncModel = SyncModelNone
-	case sc != nil && sc.SupportsPerLayerSync:
-		gp.SyncModel = SyncModelPerLayer
-	default:
-		gp.SyncModel = SyncModelPerReplica
-	}
-	if mapSR != nil {
-		sr := *mapSR
-		gp.OutSpatialReference = &sr
-	} else if fg.svc.SpatialReference != nil {
-		sr := *fg.svc.SpatialReference
-		gp.OutSpatialReference = &sr
-	}
-	if sc != nil && !gp.Snapshot {
-		gp.SyncDataOptions = p.SyncDataOptions & sc.SupportedSyncDataOptions
-		gp.Async = sc.SupportsAsync
-	}
-
-	anyEditable := false
-	for id := range taken {
-		if fg.editable[id] {
-			anyEditable = true
-		}
-	}
-	ids := make([]int, 0, len(taken))
-	for id := range taken {
-		ids = append(ids, id)
-	}
-	sort.Ints(ids)
-	for _, id := range ids {
-		gl := taken[id]
-		l := fg.layers[id]
-		editable := fg.editable[id]
-		isTable := gl.IsTable || l.IsTable()
-		related, destination := false, false
-		for _, r := range l.Relationships {
-			if _, ok := taken[r.RelatedTableID]; ok && r.RelatedTableID != id {
-				related = true
-				if strings.EqualFold(r.Role, "esriRelRoleDestination") {
-					destination = true
-				}
-			}
-		}
-		where := ""
-		if p.DefinitionExpressionFilterEnabled {
-			where = gl.Where
-		}
-		opt := &GenerateLayerOption{LayerID: id, UseGeometry: !isTable, IncludeRelated: related}
-		switch {
-		case editable && p.ReturnSchemaOnlyForEditableLayers:
-			opt.QueryOption, opt.IncludeRelated = QueryNone, false
-		case isTable && !p.IncludeTableRows:
-			opt.QueryOption = QueryNone
-		case isTable && destination && where == "" && p.DestinationTableRowFilter == RowFilterRelatedOnly:
-			opt.QueryOption = QueryNone
-		case isTable && where == "":
-			opt.QueryOption = QueryAll
-		default:
-			opt.QueryOption, opt.WhereClause = QueryUseFilter, where
-		}
-		gp.LayerOptions = append(gp.LayerOptions, opt)
-
-		if l.HasAttachments && !(editable && p.ReturnSchemaOnlyForEditableLayers) {
-			switch p.ReturnLayerAttachmentOption {
-			case AttachmentsAllLayers:
-				gp.ReturnAttachments = true
-			case AttachmentsReadOnlyLayers:
-				gp.ReturnAttachments = gp.ReturnAttachments || !editable
-			case AttachmentsEditableLayers:
-				gp.ReturnAttachments = gp.ReturnAttachments || editable
-			}
-		}
-	}
-	if !gp.Snapshot && sc != nil && sc.SupportsAttachmentsSyncDirection {
-		gp.AttachmentSyncDirection = CoerceAttachmentSync(p.AttachmentSyncDirection, gp.ReturnAttachments, anyEditable)
-	}
-	return gp
 }
 
 // CoerceAttachmentSync turns a requested attachment sync direction into a

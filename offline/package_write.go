@@ -8,12 +8,9 @@ import (
 	"mime"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/paulmach/orb/geojson"
-
-	"github.com/offlined/offlined/internal/arcgis"
 )
 
 // writePackage writes map.json, iteminfo.json, the thumbnail and, last,
@@ -37,36 +34,9 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 
 	// Where each key went.
 	local := map[Key]*ManifestLayer{}
-	for _, id := range j.order {
-		s := j.jr.step(id)
-		switch {
-		case strings.HasPrefix(id, "gdb:"):
-			g := j.o.GenerateGeodatabase[s.Key]
-			for _, lid := range g.LayerIDs() {
-				k := LayerKey(g.ServiceURL, lid)
-				ml := &ManifestLayer{Key: k, Kind: s.Kind, ServiceURL: g.ServiceURL, LayerID: arcgis.Int(lid)}
-				if s.Status == stepDone {
-					ml.Store, ml.Features = s.Store, s.LayerFeatures[lid]
-					if g.SyncModel != SyncModelNone && !g.Snapshot {
-						ml.Replica = &ManifestReplica{ID: s.ReplicaID, Name: s.ReplicaName, SyncModel: g.SyncModel,
-							ReplicaServerGen: s.ReplicaServerGen, ServerGens: s.ServerGens}
-					}
-				}
-				local[k] = ml
-			}
-		default:
-			ml := &ManifestLayer{Key: s.Key, Kind: s.Kind}
-			if p := j.o.ExportTileCache[s.Key]; p != nil {
-				ml.ServiceURL = p.ServiceURL
-			}
-			if p := j.o.ExportVectorTiles[s.Key]; p != nil {
-				ml.ServiceURL = p.ServiceURL
-				ml.Resources = strings.TrimSuffix(s.Store, ".mbtiles") + "/resources"
-			}
-			if s.Status == stepDone {
-				ml.Store, ml.Tiles, ml.Bytes = s.Store, s.Tiles, s.Bytes
-			}
-			local[s.Key] = ml
+	for _, src := range sources() {
+		if err := src.write(ctx, j, local); err != nil {
+			return nil, err
 		}
 	}
 	for k, le := range m.LayerErrors {
@@ -82,12 +52,6 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 	online := map[Key]bool{}
 	for _, k := range append(append([]Key{}, j.o.OnlineLayers...), j.o.OnlineTables...) {
 		online[k] = true
-	}
-	replaced := map[Key]bool{}
-	if rb := j.o.ReferenceBasemap; rb != nil {
-		for _, k := range rb.Replaces {
-			replaced[k] = true
-		}
 	}
 	// map.json: offline layers point at their stores, online-only layers keep
 	// their URLs, layers that failed or were left out are removed.
@@ -105,9 +69,6 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 				}
 				return false
 			}
-			pointAt(e.Layer, ml)
-		case replaced[e.Key] && j.o.ReferenceBasemap != nil:
-			ml = &ManifestLayer{Key: e.Key, Kind: KindReferenceBasemap, Store: j.o.ReferenceBasemap.Path, ServiceURL: e.Service.URL}
 			pointAt(e.Layer, ml)
 		case online[e.Key]:
 			ml = &ManifestLayer{Key: e.Key, Kind: KindOnlineOnly, ServiceURL: e.Layer.URL}

@@ -1,0 +1,157 @@
+package offline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// rasterTilesSource takes cached MapServer and ImageServer layers
+// (ArcGISTiledMapServiceLayer, ArcGISTiledImageServiceLayer) offline into
+// MBTiles (MethodRasterTiles): tiles fetched directly, or through
+// exportTiles. The job step is runRasterTiles (job_tiles.go); overrides are
+// Overrides.ExportTileCache; the local API serves the tiles.
+type rasterTilesSource struct{}
+
+func (rasterTilesSource) name() string { return "tiles" }
+
+func (rasterTilesSource) analyze(ctx context.Context, t *Task, a *analysis) error {
+	for _, e := range a.unclaimed() {
+		if e.LayerType != LayerTypeTiledMapService && e.LayerType != LayerTypeTiledImage {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c := a.caps[e]
+		if !e.HasService || e.Service.HasLayer || (e.Service.Type != MapServer && e.Service.Type != ImageServer) {
+			c.Reason = ReasonInvalidURL
+			c.Message = fmt.Sprintf("tiled layer %s: URL %q does not name a MapServer or ImageServer root", describe(e), e.Layer.URL)
+			continue
+		}
+		ts, err := t.tileService(ctx, e.Service)
+		if err != nil {
+			c.Reason = ClassifyError(err)
+			c.Message = fmt.Sprintf("tiled layer %s: service %s: %s: %v", describe(e), e.Service.URL, reasonText(c.Reason), err)
+			continue
+		}
+		a.tileSvc[e.Key] = ts
+		switch {
+		case !ts.cached:
+			c.Reason = ReasonNotCached
+			c.Message = fmt.Sprintf("tiled layer %s: service %s has no tile cache (dynamic map service)", describe(e), e.Service.URL)
+		case !ts.exportAllowed:
+			c.Reason = ReasonExportNotAllowed
+			c.Message = fmt.Sprintf("tiled layer %s: service %s does not allow exporting tiles (exportTilesAllowed false)", describe(e), e.Service.URL)
+		default:
+			c.SupportsOffline, c.Method = true, MethodRasterTiles
+		}
+
+	}
+	return nil
+}
+
+func (rasterTilesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
+	p := a.params
+	for _, e := range a.order {
+		if a.caps[e].Method != MethodRasterTiles {
+			continue
+		}
+		if _, ok := ov.ExportTileCache[e.Key]; ok {
+			continue
+		}
+		ts := a.tileSvc[e.Key]
+		ov.ExportTileCache[e.Key] = &ExportTileCacheParameters{
+			ServiceURL: e.Service.URL, AreaOfInterest: cloneGeometry(aoi.Geometry),
+			LevelIDs: LevelIDs(ts.tileInfo.LODs, p.MinScale, p.MaxScale), CompressionQuality: -1,
+			MaxExportTilesCount: ts.maxExportTilesCount,
+		}
+	}
+}
+
+func (rasterTilesSource) check(oc *overrideCheck, o *Overrides) {
+	for _, k := range sortedKeys(o.ExportTileCache) {
+		p := o.ExportTileCache[k]
+		if !oc.hasType(k, LayerTypeTiledMapService, LayerTypeTiledImage) {
+			oc.unknown(k, "exportTileCache")
+			continue
+		}
+		if p == nil || len(p.LevelIDs) == 0 {
+			oc.invalid(k, "no level ids")
+			continue
+		}
+		if p.CompressionQuality > 100 || (p.CompressionQuality < 0 && p.CompressionQuality != -1) {
+			oc.invalid(k, "compressionQuality %g is not -1 or 0-100", p.CompressionQuality)
+		}
+		if p.AreaOfInterest != nil {
+			if _, err := PrepareAOI(p.AreaOfInterest, oc.t.Map.SpatialReference); err != nil {
+				oc.invalid(k, "area: %v", err)
+			}
+		}
+	}
+}
+
+// limits checks each layer's tile count against its service's
+// maxExportTilesCount.
+func (rasterTilesSource) limits(ctx context.Context, svc Services, t *Task, o *Overrides) []error {
+	var errs []error
+	for _, k := range sortedKeys(o.ExportTileCache) {
+		ep := o.ExportTileCache[k]
+		if ep == nil || ep.MaxExportTilesCount <= 0 {
+			continue
+		}
+		ms, err := svc.MapService(ctx, ep.ServiceURL)
+		if err != nil || ms.TileInfo == nil {
+			continue // reported when the job runs
+		}
+		if err := checkTileCount(t, k, *ms.TileInfo, ep.AreaOfInterest, ep.LevelIDs, ep.MaxExportTilesCount); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+func (s rasterTilesSource) steps(o *Overrides, used map[string]bool) []stepPlan {
+	var out []stepPlan
+	for _, k := range sortedKeys(o.ExportTileCache) {
+		p := o.ExportTileCache[k]
+		out = append(out, stepPlan{id: stepID(s, k), kind: KindRasterTiles, key: k, url: p.ServiceURL, entryTitle: true,
+			store: uniqueStore(used, TilesDir, serviceName(p.ServiceURL), ".mbtiles")})
+	}
+	return out
+}
+
+func (rasterTilesSource) run(ctx context.Context, j *Job, id string) error {
+	return j.runRasterTiles(ctx, id)
+}
+
+func (rasterTilesSource) partial(path string) []string { return []string{path + ".export"} }
+
+func (rasterTilesSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
+
+func (s rasterTilesSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
+	writeTileLayers(j, s, local, func(st stepInfo) (string, string) {
+		if p := j.o.ExportTileCache[st.Key]; p != nil {
+			return p.ServiceURL, ""
+		}
+		return "", ""
+	})
+	return nil
+}
+
+// writeTileLayers adds the package layer of each step of a tile source;
+// info returns a step's service URL and resources directory.
+func writeTileLayers(j *Job, s source, local map[Key]*ManifestLayer, info func(stepInfo) (svcURL, resources string)) {
+	for _, id := range j.order {
+		if !strings.HasPrefix(id, s.name()+":") {
+			continue
+		}
+		st := j.jr.step(id)
+		ml := &ManifestLayer{Key: st.Key, Kind: st.Kind}
+		ml.ServiceURL, ml.Resources = info(st)
+		if st.Status == stepDone {
+			ml.Store, ml.Tiles, ml.Bytes = st.Store, st.Tiles, st.Bytes
+		}
+		local[st.Key] = ml
+	}
+}

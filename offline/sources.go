@@ -1,0 +1,123 @@
+package offline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// source is one way of taking layers offline (a replica or snapshot of a
+// feature service, raster tiles, vector tiles, a reference basemap, inline
+// features …). Everything offlined knows about a kind of layer lives in the
+// source's own file: which web map entries it takes and why not
+// (capabilities), the default overrides, the checks of edited overrides,
+// the estimate before the job, the job steps (resumable from the journal)
+// and what the steps leave in the package. The local API serves a package
+// layer by its manifest kind and store, so a source that writes a new kind
+// of store also needs a route there.
+//
+// Sources are listed once, in sources(); adding a layer type is one file
+// implementing source plus its tests. Embed noSteps for a source that only
+// decides capabilities (its layers need no download).
+type source interface {
+	// name is the source's registry name and the prefix of its journal
+	// step ids ("gdb:<key>"): it must never change once released, or
+	// interrupted jobs could not resume.
+	name() string
+	// analyze decides the capability of every entry of a.order the source
+	// takes (see analysis.claimed: an entry decided by an earlier source is
+	// not the source's to decide). It runs in registry order.
+	analyze(ctx context.Context, t *Task, a *analysis) error
+	// defaults adds to ov the default overrides of the entries analyze
+	// accepted (CreateOverrides).
+	defaults(a *analysis, aoi *AOI, ov *Overrides)
+	// check reports the source's overrides that name nothing of its kind in
+	// the map, or hold values the server would reject (Validate).
+	check(oc *overrideCheck, o *Overrides)
+	// limits is the estimate hook run before the job (TileChecks): counts
+	// over a server's or the source's limits, as *ValidationError.
+	limits(ctx context.Context, svc Services, t *Task, o *Overrides) []error
+	// steps lists the job steps the overrides ask of the source, in a
+	// stable order; used reserves unique store names.
+	steps(o *Overrides, used map[string]bool) []stepPlan
+	// run runs one of the source's steps to its end. It must resume from
+	// the step's journal record (whatever a killed run left) and record
+	// every server-side effect in the journal before the next call.
+	run(ctx context.Context, j *Job, id string) error
+	// partial lists the files a failed step may leave beside its store
+	// (removed with it).
+	partial(storePath string) []string
+	// errorKeys returns the layer and table keys a failed step covers. It
+	// runs under the journal's lock: it must not read the journal.
+	errorKeys(j *Job, s stepInfo) []Key
+	// write adds the package layers of the source's steps to local, by key,
+	// and writes what their stores need once the package is final (such as
+	// a feature store's sync configuration). It runs before map.json and
+	// package.json are written; failed steps get their error afterwards.
+	write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error
+}
+
+// sources returns every source, in the order analyze consults them.
+func sources() []source {
+	return []source{
+		featureSource{},
+		referenceBasemapSource{},
+		embeddedSource{},
+		rasterTilesSource{},
+		vectorTilesSource{},
+	}
+}
+
+// sourceOfStep returns the source that owns a journal step id.
+func sourceOfStep(id string) (source, error) {
+	name, _, ok := strings.Cut(id, ":")
+	if ok {
+		for _, s := range sources() {
+			if s.name() == name {
+				return s, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("job step %q: no such source", id)
+}
+
+// stepID is the journal id of a source's step for key k.
+func stepID(s source, k Key) string { return s.name() + ":" + string(k) }
+
+// stepPlan is one job step a source asks for.
+type stepPlan struct {
+	id    string
+	kind  string // the Kind of the package layers it writes
+	store string // relative to the package directory
+	key   Key
+	url   string
+	// entryTitle: show the web map entry's title in progress (tile
+	// layers); else the service name (feature services).
+	entryTitle bool
+}
+
+// uniqueStore returns dir/base+ext, with a numeric suffix when used holds
+// the name already.
+func uniqueStore(used map[string]bool, dir, base, ext string) string {
+	name := base
+	for i := 2; used[dir+"/"+name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	used[dir+"/"+name] = true
+	return dir + "/" + name + ext
+}
+
+// noSteps is embedded by sources whose layers need no download: they only
+// decide capabilities (and maybe default overrides).
+type noSteps struct{}
+
+func (noSteps) defaults(*analysis, *AOI, *Overrides)                        {}
+func (noSteps) check(*overrideCheck, *Overrides)                            {}
+func (noSteps) limits(context.Context, Services, *Task, *Overrides) []error { return nil }
+func (noSteps) steps(*Overrides, map[string]bool) []stepPlan                { return nil }
+func (noSteps) partial(string) []string                                     { return nil }
+func (noSteps) errorKeys(*Job, stepInfo) []Key                              { return nil }
+func (noSteps) write(context.Context, *Job, map[Key]*ManifestLayer) error   { return nil }
+func (noSteps) run(context.Context, *Job, string) error                     { return errNoSteps }
+
+var errNoSteps = fmt.Errorf("this source has no job steps")
