@@ -212,11 +212,12 @@ func (e *EngineSyncer) Resolve(ctx context.Context, mapID, conflictID, choice st
 	return eng.ResolveConflict(ctx, id, choice)
 }
 
-// ensureConfig stores a sync configuration derived from the replica and the
-// package manifest (which knows the service URL) when the GeoPackage has
-// none yet, as in packages written by the offline job.
+// ensureConfig is a migration for packages written before the offline job
+// stored each GeoPackage's sync configuration (sync.WriteStoreConfig): it
+// derives one from the replica and the package manifest (which knows the
+// service URL). Packages written now already have theirs.
 func (e *EngineSyncer) ensureConfig(ctx context.Context, mapID, svc string, db *geodb.DB) error {
-	if _, ok, err := db.Meta(ctx, editsync.ConfigKey); err != nil || ok {
+	if ok, err := editsync.HasConfig(ctx, db); err != nil || ok {
 		return err
 	}
 	rep, err := db.Replica(ctx)
