@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -193,7 +194,7 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 					continue
 				}
 				err = &authError{err}
-			} else if transientText.MatchString(err.Error()) && transient < 3 {
+			} else if isTransient(err) && transient < 3 {
 				// The tiles package fetches the style, sprites and glyphs
 				// once: a passing server error is retried here (tiles
 				// already stored are kept).
@@ -305,13 +306,34 @@ type authError struct{ err error }
 func (e *authError) Error() string { return e.err.Error() }
 func (e *authError) Unwrap() error { return e.err }
 
-var transientText = regexp.MustCompile(`\b(HTTP|error|status) (5\d\d|429)\b|connection reset|unexpected EOF`)
+// tileErrorCode returns the HTTP status or ArcGIS error code of a failure
+// of the tiles package's fetches (tiles.StatusError, tiles.ServiceError),
+// or 0.
+func tileErrorCode(err error) int {
+	var se *tiles.StatusError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	var sv *tiles.ServiceError
+	if errors.As(err, &sv) {
+		return sv.Code
+	}
+	return 0
+}
 
-var tokenErrorText = regexp.MustCompile(`\b(498|499)\b.*(?i:token)|(?i:invalid token|token required)`)
+// isTransient reports a passing failure worth retrying: a server error
+// (5xx), throttling (429), or a connection cut mid-answer.
+func isTransient(err error) bool {
+	code := tileErrorCode(err)
+	return code >= 500 && code < 600 || code == 429 ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)
+}
 
-// tokenRejected reports a failure caused by a rejected token, whether it
-// came typed (ArcGIS error, tile status) or only as text from the tiles
-// package's plain HTTP fetches (styles, sprites, glyphs).
+// tokenRejected reports a failure caused by a rejected token, typed by the
+// REST client or the tile fetches (ArcGIS codes 498 invalid token, 499
+// token required), including the tiles package's plain HTTP fetches of
+// styles, sprites and glyphs.
 func tokenRejected(err error) bool {
-	return isAuthFailure(err) || tokenErrorText.MatchString(err.Error())
+	code := tileErrorCode(err)
+	return isAuthFailure(err) || code == 498 || code == 499
 }
