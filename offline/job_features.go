@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
@@ -374,7 +373,7 @@ func (j *Job) runSnapshot(ctx context.Context, id string, g *GenerateGeodatabase
 				})
 			}()
 			st, lerr := db.LoadFeatures(ctx, lid, pr, geodb.LoadOptions{})
-			pr.CloseWithError(errors.New("load ended"))
+			pr.CloseWithError(errLoadEnded)
 			qerr := <-done
 			if qerr != nil {
 				return all, stepErr(rec.Key, layerURL, "query", qerr)
@@ -423,8 +422,12 @@ func streamQuery(ctx context.Context, c *arcgis.Client, layerURL string, l *arcg
 		_, err = io.WriteString(w, `]}`)
 	}
 	w.CloseWithError(err)
-	if err != nil && strings.Contains(err.Error(), "load ended") {
+	if errors.Is(err, errLoadEnded) {
 		return nil
 	}
 	return err
 }
+
+// errLoadEnded closes a snapshot query's pipe once the load stopped reading
+// (the query's writes then fail with it, which is not a query failure).
+var errLoadEnded = errors.New("load ended")
