@@ -22,9 +22,12 @@ type ReplicaRequestOptions struct {
 	Sync bool
 }
 
-// CreateReplicaRequest returns the form values of the createReplica call
-// for a service's parameters. Snapshots have no replica: use QueryRequest.
-func CreateReplicaRequest(g *GenerateGeodatabaseParameters, o ReplicaRequestOptions) (url.Values, error) {
+// ReplicaParams returns the createReplica call for a service's parameters
+// in the REST client's typed form, for (*arcgis.Client).CreateReplica. It
+// is the one place where the call's values are chosen; CreateReplicaRequest
+// writes the same call as form values. Snapshots have no replica: use
+// SnapshotQueryParams.
+func ReplicaParams(g *GenerateGeodatabaseParameters, o ReplicaRequestOptions) (*arcgis.CreateReplicaParams, error) {
 	if g.Snapshot {
 		return nil, fmt.Errorf("create replica %s: service is taken as a snapshot (no Sync)", g.ServiceURL)
 	}
@@ -39,73 +42,13 @@ func CreateReplicaRequest(g *GenerateGeodatabaseParameters, o ReplicaRequestOpti
 			return nil, fmt.Errorf("create replica %s: empty layer option", g.ServiceURL)
 		}
 	}
-	v := url.Values{}
-	v.Set("f", "json")
-	if o.ReplicaName != "" {
-		v.Set("replicaName", o.ReplicaName)
+	gt := g.Extent.Type()
+	if gt != arcgis.GeometryPolygon && gt != arcgis.GeometryEnvelope {
+		return nil, fmt.Errorf("create replica %s: geometry is %q, want a polygon or envelope", g.ServiceURL, gt)
 	}
-	ids := g.LayerIDs()
-	strs := make([]string, len(ids))
-	for i, id := range ids {
-		strs[i] = strconv.Itoa(id)
-	}
-	v.Set("layers", strings.Join(strs, ","))
-	type lq struct {
-		QueryOption    QueryOption `json:"queryOption"`
-		Where          string      `json:"where,omitempty"`
-		UseGeometry    bool        `json:"useGeometry"`
-		IncludeRelated bool        `json:"includeRelated"`
-	}
-	queries := map[string]lq{}
-	for _, opt := range g.LayerOptions {
-		q := lq{QueryOption: opt.QueryOption, UseGeometry: opt.UseGeometry, IncludeRelated: opt.IncludeRelated}
-		if opt.QueryOption == QueryUseFilter {
-			q.Where = opt.WhereClause
-		}
-		queries[strconv.Itoa(opt.LayerID)] = q
-	}
-	if err := setJSON(v, "layerQueries", queries); err != nil {
-		return nil, err
-	}
-	if err := setGeometry(v, g.Extent); err != nil {
-		return nil, fmt.Errorf("create replica %s: %w", g.ServiceURL, err)
-	}
-	if g.OutSpatialReference != nil {
-		if err := setJSON(v, "replicaSR", srJSON(g.OutSpatialReference)); err != nil {
-			return nil, err
-		}
-	}
-	v.Set("transportType", "esriTransportTypeUrl")
-	v.Set("returnAttachments", strconv.FormatBool(g.ReturnAttachments))
-	v.Set("returnAttachmentsDataByUrl", "true")
-	v.Set("async", strconv.FormatBool(g.Async && !o.Sync))
-	v.Set("syncModel", string(g.SyncModel))
 	df := o.DataFormat
 	if df == "" {
 		df = "json"
-	}
-	v.Set("dataFormat", df)
-	v.Set("targetType", "client")
-	if g.SyncModel != SyncModelNone {
-		v.Set("syncDirection", "bidirectional")
-	}
-	if g.AttachmentSyncDirection != "" {
-		v.Set("attachmentsSyncDirection", string(g.AttachmentSyncDirection))
-	}
-	if g.SyncDataOptions != 0 {
-		if err := setJSON(v, "replicaOptions", map[string]int{"syncDataOptions": g.SyncDataOptions}); err != nil {
-			return nil, err
-		}
-	}
-	return v, nil
-}
-
-// ReplicaParams returns the same createReplica call as CreateReplicaRequest
-// in the REST client's typed form, for (*arcgis.Client).CreateReplica.
-func ReplicaParams(g *GenerateGeodatabaseParameters, o ReplicaRequestOptions) (*arcgis.CreateReplicaParams, error) {
-	v, err := CreateReplicaRequest(g, o) // same checks, same choices
-	if err != nil {
-		return nil, err
 	}
 	bp := func(b bool) *bool { return &b }
 	p := &arcgis.CreateReplicaParams{
@@ -113,18 +56,20 @@ func ReplicaParams(g *GenerateGeodatabaseParameters, o ReplicaRequestOptions) (*
 		Layers:                     g.LayerIDs(),
 		LayerQueries:               map[int]arcgis.ReplicaLayerQuery{},
 		Geometry:                   g.Extent,
-		GeometryType:               v.Get("geometryType"),
+		GeometryType:               gt,
 		InSRJSON:                   srJSON(g.Extent.SpatialReference),
 		ReplicaSRJSON:              srJSON(g.OutSpatialReference),
-		TransportType:              v.Get("transportType"),
+		TransportType:              "esriTransportTypeUrl",
 		ReturnAttachments:          bp(g.ReturnAttachments),
 		ReturnAttachmentsDataByURL: bp(true),
-		Async:                      v.Get("async") == "true",
+		Async:                      g.Async && !o.Sync,
 		SyncModel:                  string(g.SyncModel),
-		DataFormat:                 v.Get("dataFormat"),
-		TargetType:                 v.Get("targetType"),
-		SyncDirection:              v.Get("syncDirection"),
+		DataFormat:                 df,
+		TargetType:                 "client",
 		AttachmentsSyncDirection:   string(g.AttachmentSyncDirection),
+	}
+	if g.SyncModel != SyncModelNone {
+		p.SyncDirection = "bidirectional"
 	}
 	for _, opt := range g.LayerOptions {
 		q := arcgis.ReplicaLayerQuery{QueryOption: string(opt.QueryOption), UseGeometry: bp(opt.UseGeometry), IncludeRelated: bp(opt.IncludeRelated)}
@@ -137,6 +82,72 @@ func ReplicaParams(g *GenerateGeodatabaseParameters, o ReplicaRequestOptions) (*
 		p.ReplicaOptions = map[string]any{"syncDataOptions": g.SyncDataOptions}
 	}
 	return p, nil
+}
+
+// CreateReplicaRequest returns the form values of the createReplica call
+// ReplicaParams chooses (for documentation, golden files and the estimate
+// of what the job will send).
+func CreateReplicaRequest(g *GenerateGeodatabaseParameters, o ReplicaRequestOptions) (url.Values, error) {
+	p, err := ReplicaParams(g, o)
+	if err != nil {
+		return nil, err
+	}
+	v := url.Values{}
+	v.Set("f", "json")
+	if p.ReplicaName != "" {
+		v.Set("replicaName", p.ReplicaName)
+	}
+	strs := make([]string, len(p.Layers))
+	for i, id := range p.Layers {
+		strs[i] = strconv.Itoa(id)
+	}
+	v.Set("layers", strings.Join(strs, ","))
+	type lq struct {
+		QueryOption    string `json:"queryOption"`
+		Where          string `json:"where,omitempty"`
+		UseGeometry    bool   `json:"useGeometry"`
+		IncludeRelated bool   `json:"includeRelated"`
+	}
+	queries := map[string]lq{}
+	for id, q := range p.LayerQueries {
+		queries[strconv.Itoa(id)] = lq{QueryOption: q.QueryOption, Where: q.Where, UseGeometry: *q.UseGeometry, IncludeRelated: *q.IncludeRelated}
+	}
+	if err := setJSON(v, "layerQueries", queries); err != nil {
+		return nil, err
+	}
+	if err := setJSON(v, "geometry", p.Geometry); err != nil {
+		return nil, err
+	}
+	v.Set("geometryType", p.GeometryType)
+	if p.InSRJSON != nil {
+		if err := setJSON(v, "inSR", p.InSRJSON); err != nil {
+			return nil, err
+		}
+	}
+	if p.ReplicaSRJSON != nil {
+		if err := setJSON(v, "replicaSR", p.ReplicaSRJSON); err != nil {
+			return nil, err
+		}
+	}
+	v.Set("transportType", p.TransportType)
+	v.Set("returnAttachments", strconv.FormatBool(*p.ReturnAttachments))
+	v.Set("returnAttachmentsDataByUrl", strconv.FormatBool(*p.ReturnAttachmentsDataByURL))
+	v.Set("async", strconv.FormatBool(p.Async))
+	v.Set("syncModel", p.SyncModel)
+	v.Set("dataFormat", p.DataFormat)
+	v.Set("targetType", p.TargetType)
+	if p.SyncDirection != "" {
+		v.Set("syncDirection", p.SyncDirection)
+	}
+	if p.AttachmentsSyncDirection != "" {
+		v.Set("attachmentsSyncDirection", p.AttachmentsSyncDirection)
+	}
+	if p.ReplicaOptions != nil {
+		if err := setJSON(v, "replicaOptions", p.ReplicaOptions); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
 }
 
 // QueryRequest returns the base query values for one layer of a snapshot
