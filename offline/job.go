@@ -340,8 +340,12 @@ func (j *Job) open(ctx context.Context) error {
 		return fmt.Errorf("create %s: %w", j.dir, err)
 	}
 	src := j.task.Source
+	wm, resolved, err := j.task.recordMap()
+	if err != nil {
+		return err
+	}
 	j.jr = &journal{path: filepath.Join(j.dir, JournalFile), Version: journalVersion, ID: newID(), Fingerprint: fp,
-		Source: &src, Parameters: j.p, Overrides: j.o, Created: time.Now().UTC().Truncate(time.Second), State: JobRunning, Steps: map[string]*stepInfo{}}
+		Source: &src, Parameters: j.p, Overrides: j.o, WebMap: wm, Resolved: resolved, Created: time.Now().UTC().Truncate(time.Second), State: JobRunning, Steps: map[string]*stepInfo{}}
 	j.initSteps()
 	return j.jr.save()
 }
@@ -370,6 +374,13 @@ func (j *Job) adoptJournal(jr *journal, fp string) error {
 			"dir", j.dir, "job", jr.ID)
 	}
 	j.p, j.o = jr.Parameters, jr.Overrides
+	if len(jr.WebMap) > 0 {
+		t, err := j.task.withRecordedMap(jr.WebMap, jr.Resolved)
+		if err != nil {
+			return fmt.Errorf("job journal in %s: %w", j.dir, err)
+		}
+		j.task = t
+	}
 	return nil
 }
 

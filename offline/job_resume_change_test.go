@@ -88,6 +88,37 @@ func TestJobResumeAfterWebMapChange(t *testing.T) {
 	if g := m.Overrides.GenerateGeodatabase[svcKey(e, "Field_Survey/FeatureServer")]; g == nil || g.LayerOption(3) == nil {
 		t.Errorf("the original overrides' notes table %s is gone from the package", notes)
 	}
+	// map.json and the package's layer list come from the web map as it
+	// was when the job started: the notes table is there, nothing renamed.
+	found := false
+	for _, ml := range m.Tables {
+		found = found || ml.Key == notes && ml.Store != ""
+	}
+	if !found {
+		t.Errorf("package tables %v lack the notes table %s", m.Tables, notes)
+	}
+	for _, ml := range m.Layers {
+		if ml.Title == "Renamed" {
+			t.Errorf("package layer %s has the title given after the job started", ml.Key)
+		}
+	}
+	pkg, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inMap := false
+	for _, en := range pkg.Map.Entries() {
+		inMap = inMap || en.IsTable() && en.ID == "Field_Survey_InspectionNotes"
+		if en.Title == "Renamed" {
+			t.Errorf("map.json entry %s has the title given after the job started", en.ID)
+		}
+	}
+	if !inMap {
+		t.Error("map.json lacks the notes table of the original web map")
+	}
+	if len(m.LayerErrors)+len(m.TableErrors) != 0 {
+		t.Errorf("layer errors %v, table errors %v", m.LayerErrors, m.TableErrors)
+	}
 }
 
 // A directory holding a stopped job for another area of interest is still

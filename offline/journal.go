@@ -47,12 +47,18 @@ type journal struct {
 	// Source, Parameters and Overrides are the job's inputs as resolved when
 	// it started: a resume runs with these, not with values recomputed from
 	// a server that may have changed meanwhile (version 2).
-	Source     *Source              `json:"source,omitempty"`
-	Parameters *Parameters          `json:"parameters,omitempty"`
-	Overrides  *Overrides           `json:"overrides,omitempty"`
-	Created    time.Time            `json:"created"`
-	State      JobState             `json:"state"`
-	Steps      map[string]*stepInfo `json:"steps"`
+	Source     *Source     `json:"source,omitempty"`
+	Parameters *Parameters `json:"parameters,omitempty"`
+	Overrides  *Overrides  `json:"overrides,omitempty"`
+	// WebMap is the web map as loaded when the job started, and Resolved
+	// the VectorTileServer each vector tile layer led to (by entry id): a
+	// resume writes map.json and titles from them, not from a web map that
+	// may have changed since (version 2).
+	WebMap   json.RawMessage       `json:"webMap,omitempty"`
+	Resolved map[string]ServiceRef `json:"resolved,omitempty"`
+	Created  time.Time             `json:"created"`
+	State    JobState              `json:"state"`
+	Steps    map[string]*stepInfo  `json:"steps"`
 	// Replicas lists every replica this job registered (to unregister on
 	// cancel or failure cleanup), by service URL.
 	Replicas []journalReplica `json:"replicas,omitempty"`

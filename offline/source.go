@@ -186,6 +186,40 @@ func (t *Task) Entry(k Key) *Entry {
 	return nil
 }
 
+// recordMap returns the web map as loaded and the VectorTileServer each
+// vector tile layer was resolved to, by entry id, for a job's journal.
+func (t *Task) recordMap() (json.RawMessage, map[string]ServiceRef, error) {
+	raw, err := json.Marshal(t.Map)
+	if err != nil {
+		return nil, nil, fmt.Errorf("record web map: %w", err)
+	}
+	resolved := map[string]ServiceRef{}
+	for _, e := range t.entries {
+		if e.LayerType == LayerTypeVectorTile && e.HasService && e.Service.Type == VectorTileServer {
+			resolved[e.ID] = e.Service
+		}
+	}
+	return raw, resolved, nil
+}
+
+// withRecordedMap returns a task for the web map recorded by recordMap,
+// sharing t's source, item and service client.
+func (t *Task) withRecordedMap(raw json.RawMessage, resolved map[string]ServiceRef) (*Task, error) {
+	wm, err := ParseWebMap(raw)
+	if err != nil {
+		return nil, fmt.Errorf("recorded web map: %w", err)
+	}
+	nt := &Task{Source: t.Source, Map: wm, Item: t.Item, services: t.services,
+		features: map[Key]*serviceInfo{}, tilesvcs: map[Key]*tileInfo{}}
+	nt.entries = wm.Entries()
+	for _, e := range nt.entries {
+		if ref, ok := resolved[e.ID]; ok && e.LayerType == LayerTypeVectorTile {
+			e.Service, e.HasService, e.Key = ref, true, ServiceKey(ref.URL)
+		}
+	}
+	return nt, nil
+}
+
 // resolveVectorTiles finds the VectorTileServer of vector tile layers whose
 // URL is a style (as Esri's packager does): the item's url when the layer
 // has an itemId and a portal is at hand, else the style's sources.esri.url
