@@ -43,9 +43,10 @@ type JobOptions struct {
 
 // Job takes a web map offline into a package directory. Create it with
 // Task.NewJob and call Run; Pause, Resume and Cancel may be called from
-// other goroutines. The job keeps a journal in the directory: running the
-// same job (same source, parameters and overrides) on the same directory
-// after a crash resumes it.
+// other goroutines. The job keeps a journal in the directory: running a
+// job for the same source and area of interest on the same directory after
+// a crash or a stop resumes it, with the parameters, overrides and web map
+// recorded when it started (the server may have changed since).
 type Job struct {
 	task *Task
 	p    *Parameters
