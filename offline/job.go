@@ -371,8 +371,11 @@ func (j *Job) adoptJournal(jr *journal, fp string) error {
 		return another
 	}
 	if jr.Fingerprint != fp {
-		j.log.Info("resuming offline map job with the parameters and overrides recorded when it started (the web map, its services or the request changed since)",
-			"dir", j.dir, "job", jr.ID)
+		const msg = "resumed with the parameters and overrides recorded when the job started (the web map, its services or the request changed since)"
+		j.log.Info("offline map job "+msg, "dir", j.dir, "job", jr.ID)
+		j.mu.Lock()
+		j.message = msg
+		j.mu.Unlock()
 	}
 	j.p, j.o = jr.Parameters, jr.Overrides
 	if len(jr.WebMap) > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,9 +68,13 @@ func TestJobResumeAfterWebMapChange(t *testing.T) {
 	if reflect.DeepEqual(o, o2) {
 		t.Fatal("the web map change did not change the overrides: the test proves nothing")
 	}
-	res, err := e2.task.NewJob(p2, o2, dir, JobOptions{Client: e2.c, PollInterval: 2 * time.Millisecond}).Run(ctx)
+	resumed := e2.task.NewJob(p2, o2, dir, JobOptions{Client: e2.c, PollInterval: 2 * time.Millisecond})
+	res, err := resumed.Run(ctx)
 	if err != nil {
 		t.Fatalf("resume after the web map changed: %v", err)
+	}
+	if msg := resumed.Progress().Message; !strings.Contains(msg, "recorded when the job started") {
+		t.Errorf("progress message %q does not say the recorded parameters were used", msg)
 	}
 	if res.State != JobSucceeded || res.HasErrors {
 		t.Fatalf("resume: state %s, errors %v %v", res.State, res.LayerErrors, res.TableErrors)
