@@ -46,7 +46,6 @@ func (rasterTilesSource) analyze(ctx context.Context, t *Task, a *analysis) erro
 		default:
 			c.SupportsOffline, c.Method = true, MethodRasterTiles
 		}
-
 	}
 	return nil
 }

@@ -48,7 +48,6 @@ func (vectorTilesSource) analyze(ctx context.Context, t *Task, a *analysis) erro
 		default:
 			c.SupportsOffline, c.Method = true, MethodVectorTiles
 		}
-
 	}
 	return nil
 }

@@ -17,7 +17,9 @@ import (
 // of store also needs a route there.
 //
 // Sources are listed once, in sources(); adding a layer type is one file
-// implementing source plus its tests. Embed noSteps for a source that only
+// implementing source plus its tests, with a field in Overrides for its
+// per-layer settings (the overrides are a public JSON document, so each
+// source's entries stay typed). Embed noSteps for a source that only
 // decides capabilities (its layers need no download).
 type source interface {
 	// name is the source's registry name and the prefix of its journal
