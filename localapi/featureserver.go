@@ -37,7 +37,7 @@ func (s *Server) routesArcGIS() {
 	s.handle("POST", fs+"/{layer:[0-9]+}/updateFeatures", s.fsFeatureEdit("update"))
 	s.handle("POST", fs+"/{layer:[0-9]+}/deleteFeatures", s.fsFeatureEdit("delete"))
 	s.handle("GET", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments/{aid:[0-9]+}", s.fsAttachment)
-	s.handle("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/addAttachment", s.fsAddAttachment)
+	s.handleUpload("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/addAttachment", s.fsAddAttachment)
 	s.handle("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/deleteAttachments", s.fsDeleteAttachments)
 }
 
