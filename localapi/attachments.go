@@ -159,7 +159,10 @@ func attachmentUploadParts(r *http.Request) (geodb.AttachmentMeta, io.Reader, er
 			switch part.FormName() {
 			case "attachment", "file":
 				if meta.Name == "" {
-					meta.Name = part.FileName()
+					// The raw file name: Part.FileName would quietly
+					// shorten "../x" to "x"; it is checked, not repaired.
+					_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+					meta.Name = params["filename"]
 				}
 				meta.ContentType = part.Header.Get("Content-Type")
 				if meta.ContentType == "" {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	stdsync "sync"
 	"time"
 
@@ -46,6 +47,9 @@ type Options struct {
 	// gap without data. It also bounds reading an ArcGIS form body before
 	// authentication.
 	BodyTimeout time.Duration
+	// BasemapDirs are the directories a reference basemap named over the
+	// API may be in (default: <data root>/basemaps).
+	BasemapDirs []string
 	// MaxPageSize caps features per page (default 10000).
 	MaxPageSize int
 	// KeepAlive is the SSE comment interval (default 15 s).
@@ -89,6 +93,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.MaxAttachmentBytes <= 0 {
 		o.MaxAttachmentBytes = 256 << 20
+	}
+	if len(o.BasemapDirs) == 0 {
+		o.BasemapDirs = []string{filepath.Join(o.Registry.Root(), "basemaps")}
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = 30 * time.Second
