@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -236,6 +237,34 @@ func FuzzCheckAttachmentName(f *testing.F) {
 		}
 		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") || len(name) > 255 {
 			t.Fatalf("accepted %q", name)
+		}
+	})
+}
+
+func FuzzAttachmentType(f *testing.F) {
+	for _, s := range []string{"text/html", "image/png", "image/svg+xml; charset=x", "IMAGE/PNG", "", "a/b; c", "text/plain;;"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, stored string) {
+		ct, disp := attachmentType(stored)
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil {
+			t.Fatalf("served type %q (from %q) does not parse: %v", ct, stored, err)
+		}
+		if disp == "inline" && !(strings.HasPrefix(mt, "image/") && mt != "image/svg+xml" || strings.HasPrefix(mt, "audio/") || strings.HasPrefix(mt, "video/") || mt == "text/plain") {
+			t.Fatalf("%q served inline as %q", stored, ct)
+		}
+	})
+}
+
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer  abc ", "Basic abc", "Bearerabc", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		tok := bearerToken(h)
+		if tok != "" && !strings.Contains(strings.ToLower(h), "bearer ") {
+			t.Fatalf("token %q from %q", tok, h)
 		}
 	})
 }
