@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 
@@ -84,7 +86,55 @@ func (s *Server) uploadAttachment(w http.ResponseWriter, r *http.Request) error 
 }
 
 // attachmentUpload reads the attachment's metadata and opens its content.
+// Every upload route goes through it, so the name, keywords and content
+// type are checked the same way whichever form the body takes.
 func attachmentUpload(r *http.Request) (geodb.AttachmentMeta, io.Reader, error) {
+	meta, body, err := attachmentUploadParts(r)
+	if err != nil {
+		return meta, nil, err
+	}
+	if err := checkAttachmentName(meta.Name); err != nil {
+		return meta, nil, err
+	}
+	if len(meta.Keywords) > 1024 || !utf8.ValidString(meta.Keywords) || strings.ContainsRune(meta.Keywords, 0) {
+		return meta, nil, badRequest("keywords", "keywords must be valid UTF-8 text of at most 1024 bytes")
+	}
+	mt, _, err := mime.ParseMediaType(meta.ContentType)
+	if err != nil || !strings.Contains(mt, "/") {
+		return meta, nil, badRequest("Content-Type", "invalid content type %q", meta.ContentType)
+	}
+	meta.ContentType = mt
+	return meta, body, nil
+}
+
+// checkAttachmentName refuses attachment names that are not a plain file
+// name: empty, over 255 bytes, invalid UTF-8, with a path separator, a
+// control character (NUL included), or "." / "..".
+func checkAttachmentName(name string) error {
+	switch {
+	case name == "":
+		return badRequest("name", "the attachment needs a name")
+	case len(name) > 255:
+		return badRequest("name", "the attachment name is over 255 bytes")
+	case !utf8.ValidString(name):
+		return badRequest("name", "the attachment name is not valid UTF-8")
+	case name == "." || name == "..":
+		return badRequest("name", "the attachment name must be a file name")
+	case strings.ContainsAny(name, "/\\"):
+		return badRequest("name", "the attachment name must not contain / or \\")
+	}
+	for _, c := range name {
+		if unicode.IsControl(c) {
+			return badRequest("name", "the attachment name must not contain control characters")
+		}
+	}
+	return nil
+}
+
+// attachmentUploadParts reads the metadata (unchecked) and opens the content:
+// a raw body with Content-Type and the name query parameter, or multipart
+// with an "attachment" or "file" part.
+func attachmentUploadParts(r *http.Request) (geodb.AttachmentMeta, io.Reader, error) {
 	q := r.URL.Query()
 	meta := geodb.AttachmentMeta{Name: q.Get("name"), Keywords: q.Get("keywords")}
 	ct := r.Header.Get("Content-Type")
@@ -109,18 +159,18 @@ func attachmentUpload(r *http.Request) (geodb.AttachmentMeta, io.Reader, error) 
 			switch part.FormName() {
 			case "attachment", "file":
 				if meta.Name == "" {
-					meta.Name = part.FileName()
+					// The raw file name: Part.FileName would quietly
+					// shorten "../x" to "x"; it is checked, not repaired.
+					_, params, _ := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+					meta.Name = params["filename"]
 				}
 				meta.ContentType = part.Header.Get("Content-Type")
 				if meta.ContentType == "" {
 					meta.ContentType = "application/octet-stream"
 				}
-				if meta.Name == "" {
-					return meta, nil, badRequest("name", "the attachment needs a file name")
-				}
 				return meta, part, nil
 			case "keywords":
-				b, _ := io.ReadAll(io.LimitReader(part, 1024))
+				b, _ := io.ReadAll(io.LimitReader(part, 1025))
 				meta.Keywords = string(b)
 			}
 		}
@@ -128,13 +178,10 @@ func attachmentUpload(r *http.Request) (geodb.AttachmentMeta, io.Reader, error) 
 	if meta.Name == "" {
 		return meta, nil, badRequest("name", "the name query parameter is required")
 	}
-	if strings.ContainsAny(meta.Name, "/\\\x00") || len(meta.Name) > 255 {
-		return meta, nil, badRequest("name", "invalid attachment name")
-	}
 	if mt == "" {
 		return meta, nil, badRequest("Content-Type", "a Content-Type header is required")
 	}
-	meta.ContentType = mt
+	meta.ContentType = ct
 	return meta, r.Body, nil
 }
 
@@ -173,10 +220,20 @@ func (s *Server) downloadAttachment(w http.ResponseWriter, r *http.Request) erro
 
 func serveAttachment(w http.ResponseWriter, r *http.Request, db *geodb.DB, layerID int, m geodb.AttachmentMeta, s *Server) {
 	h := w.Header()
-	h.Set("Content-Type", m.ContentType)
+	ct, disp := attachmentType(m.ContentType)
+	h.Set("Content-Type", ct)
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("ETag", `"`+m.SHA256+`"`)
-	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": m.Name}))
+	// Stored content is never active on the daemon's origin: no sniffing, a
+	// sandboxing CSP (also set by guard), and anything but passive media is
+	// a download.
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", apiCSP)
+	if d := mime.FormatMediaType(disp, map[string]string{"filename": m.Name}); d != "" {
+		h.Set("Content-Disposition", d)
+	} else {
+		h.Set("Content-Disposition", disp)
+	}
 	start, end := int64(0), m.Size-1
 	status := http.StatusOK
 	if rg := r.Header.Get("Range"); rg != "" && m.Size > 0 {
@@ -199,6 +256,31 @@ func serveAttachment(w http.ResponseWriter, r *http.Request, db *geodb.DB, layer
 		s.log.Error("attachment read failed", "attachment", m.GlobalID, "err", err)
 		panic(http.ErrAbortHandler) // the client must see a broken transfer
 	}
+}
+
+// attachmentType returns the Content-Type and disposition an attachment is
+// served with: raster images, audio, video and plain text inline, everything
+// else (HTML, SVG, XML, scripts, PDF, unknown) as an attachment; a stored
+// type that does not parse is served as application/octet-stream.
+func attachmentType(stored string) (string, string) {
+	mt, params, err := mime.ParseMediaType(stored)
+	if err != nil || !strings.Contains(mt, "/") {
+		return "application/octet-stream", "attachment"
+	}
+	ct := mime.FormatMediaType(mt, params)
+	if ct == "" {
+		ct = mt
+	}
+	major, _, _ := strings.Cut(mt, "/")
+	switch {
+	case mt == "image/png", mt == "image/jpeg", mt == "image/gif", mt == "image/webp", mt == "image/avif", mt == "image/bmp", mt == "image/heic", mt == "image/tiff":
+		return ct, "inline"
+	case major == "audio", major == "video":
+		return ct, "inline"
+	case mt == "text/plain":
+		return ct, "inline"
+	}
+	return ct, "attachment"
 }
 
 // parseRange parses one "bytes=" range against size.

@@ -35,6 +35,23 @@ var ErrNotFound = errors.New("not found")
 // is not configured (for example no portal credentials).
 var ErrUnavailable = errors.New("not available")
 
+// isBroken reports whether err is the 409 brokenPackage of a package file
+// that cannot be used.
+func isBroken(err error) bool {
+	var ae *Error
+	return errors.As(err, &ae) && ae.Code == "brokenPackage"
+}
+
+// brokenMap is the 409 brokenPackage for a map whose feature stores are all
+// unusable.
+func brokenMap(mi MapInfo) *Error {
+	msg := fmt.Sprintf("map %q cannot be used", mi.ID)
+	if len(mi.Problems) > 0 {
+		msg = mi.Problems[0]
+	}
+	return &Error{Status: http.StatusConflict, Code: "brokenPackage", Field: "map", Message: msg}
+}
+
 func badRequest(field, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "invalidParameter", Field: field, Message: fmt.Sprintf(format, args...)}
 }
@@ -92,7 +109,9 @@ func toAPIError(err error) *Error {
 	if errors.As(err, &mbe) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "tooLarge", Message: fmt.Sprintf("request body over %d bytes", mbe.Limit)}
 	}
-	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
+	// The cause (which may name files by their absolute path) goes to the
+	// daemon's log, not to the client.
+	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error (the daemon's log has the cause)"}
 }
 
 // writeError writes err as a JSON error body.

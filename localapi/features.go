@@ -36,11 +36,17 @@ func (s *Server) resolveLayer(ctx context.Context, mapID, layer string) (*layerR
 		svc = mi.Services[0]
 	}
 	id, err := strconv.Atoi(idStr)
+	if svc == "" && len(mi.Services) == 0 && mi.Broken {
+		return nil, brokenMap(mi)
+	}
 	if err != nil || svc == "" {
 		return nil, notFound("layer", "no layer %q in map %q (use <service>.<layer id>)", layer, mapID)
 	}
 	db, err := s.reg.FeatureStore(ctx, mapID, svc)
 	if err != nil {
+		if isBroken(err) {
+			return nil, err
+		}
 		return nil, notFound("layer", "no layer %q in map %q", layer, mapID)
 	}
 	t := db.TableByID(id)
@@ -84,7 +90,7 @@ func (s *Server) getLayer(w http.ResponseWriter, r *http.Request) error {
 // parseFeatureQuery reads the GeoJSON feature query parameters.
 func (s *Server) parseFeatureQuery(q url.Values, lr *layerRef) (geodb.Query, int, error) {
 	gq := geodb.Query{LayerID: lr.t.LayerID, Where: q.Get("where")}
-	xf, _ := xformFor(lr.t)
+	xf, lonLat := xformFor(lr.t)
 	if v := q.Get("bbox"); v != "" {
 		parts := strings.Split(v, ",")
 		if len(parts) != 4 {
@@ -100,6 +106,13 @@ func (s *Server) parseFeatureQuery(q url.Values, lr *layerRef) (geodb.Query, int
 		}
 		if n[0] > n[2] || n[1] > n[3] {
 			return gq, 0, badRequest("bbox", "bbox min must not exceed max")
+		}
+		if lonLat {
+			for _, c := range [][2]float64{{n[0], n[1]}, {n[2], n[3]}} {
+				if err := checkLonLat(c[0], c[1]); err != nil {
+					return gq, 0, badRequest("bbox", "bbox: %v", err)
+				}
+			}
 		}
 		x0, y0 := xf.fromWGS(n[0], n[1])
 		x1, y1 := xf.fromWGS(n[2], n[3])

@@ -37,7 +37,7 @@ func (s *Server) routesArcGIS() {
 	s.handle("POST", fs+"/{layer:[0-9]+}/updateFeatures", s.fsFeatureEdit("update"))
 	s.handle("POST", fs+"/{layer:[0-9]+}/deleteFeatures", s.fsFeatureEdit("delete"))
 	s.handle("GET", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments/{aid:[0-9]+}", s.fsAttachment)
-	s.handle("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/addAttachment", s.fsAddAttachment)
+	s.handleUpload("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/addAttachment", s.fsAddAttachment)
 	s.handle("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/deleteAttachments", s.fsDeleteAttachments)
 }
 
@@ -83,6 +83,9 @@ func (s *Server) fsDB(r *http.Request) (string, string, *geodb.DB, error) {
 		return "", "", nil, notFound("service", "no service %q", name)
 	}
 	if svc == "" {
+		if len(mi.Services) == 0 && mi.Broken {
+			return "", "", nil, brokenMap(mi)
+		}
 		if len(mi.Services) != 1 {
 			return "", "", nil, notFound("service", "map %q has %d feature services: use <map>.<service>", mapID, len(mi.Services))
 		}
@@ -90,6 +93,9 @@ func (s *Server) fsDB(r *http.Request) (string, string, *geodb.DB, error) {
 	}
 	db, err := s.reg.FeatureStore(r.Context(), mapID, svc)
 	if err != nil {
+		if isBroken(err) {
+			return "", "", nil, err
+		}
 		return "", "", nil, notFound("service", "no service %q", name)
 	}
 	return mapID, svc, db, nil
@@ -238,7 +244,7 @@ func maxRecords(t *geodb.Table) int {
 // layer).
 func parseEsriGeometry(v, inSR string, t *geodb.Table) (*arcgis.Geometry, error) {
 	xf, _ := xformFor(t)
-	conv := identity
+	conv := identity // nil: from WGS84
 	if inSR != "" {
 		var sr arcgis.SpatialReference
 		if n, err := strconv.Atoi(inSR); err == nil {
@@ -249,7 +255,7 @@ func parseEsriGeometry(v, inSR string, t *geodb.Table) (*arcgis.Geometry, error)
 		switch {
 		case sr.EPSG() == int(t.SRSID) || (sr.IsWebMercator() && (t.SRSID == 3857 || t.SRSID == 102100)):
 		case sr.IsWGS84():
-			conv = xf.fromWGS
+			conv = nil // xf.fromWGS, range-checked below
 		default:
 			return nil, badRequest("inSR", "inSR %s is not supported offline (use the layer's or 4326)", inSR)
 		}
@@ -278,9 +284,23 @@ func parseEsriGeometry(v, inSR string, t *geodb.Table) (*arcgis.Geometry, error)
 		g = arcgis.Geometry{XMin: &n[0], YMin: &n[1], XMax: &n[2], YMax: &n[3]}
 	}
 	if g.SpatialReference != nil && inSR == "" && g.SpatialReference.IsWGS84() {
-		conv = xf.fromWGS
+		conv = nil
 	}
 	g.SpatialReference = nil
+	var rangeErr error
+	if wgs := conv == nil; wgs || t.SRSID == 4326 {
+		// Longitude/latitude in: out-of-range positions are refused.
+		if wgs {
+			conv = xf.fromWGS
+		}
+		inner := conv
+		conv = func(x, y float64) (float64, float64) {
+			if err := checkLonLat(x, y); err != nil && rangeErr == nil {
+				rangeErr = err
+			}
+			return inner(x, y)
+		}
+	}
 	tr := func(c []float64) {
 		c[0], c[1] = conv(c[0], c[1])
 	}
@@ -305,6 +325,9 @@ func parseEsriGeometry(v, inSR string, t *geodb.Table) (*arcgis.Geometry, error)
 		for _, p := range l {
 			tr(p)
 		}
+	}
+	if rangeErr != nil {
+		return nil, badRequest("geometry", "%v", rangeErr)
 	}
 	return &g, nil
 }

@@ -18,6 +18,23 @@ const halfWorld = 20037508.342789244
 
 type coordXform struct {
 	toWGS, fromWGS func(x, y float64) (float64, float64)
+	// lonLat: the API side of the conversion is WGS84 longitude/latitude,
+	// so input is range-checked (checkLonLat).
+	lonLat bool
+}
+
+// checkLonLat refuses a WGS84 position outside lon -180..180, lat -90..90
+// (they used to be clamped silently).
+func checkLonLat(lon, lat float64) error {
+	switch {
+	case math.IsNaN(lon) || math.IsInf(lon, 0) || math.IsNaN(lat) || math.IsInf(lat, 0):
+		return fmt.Errorf("non-finite coordinate")
+	case lon < -180 || lon > 180:
+		return fmt.Errorf("longitude %g is outside -180..180", lon)
+	case lat < -90 || lat > 90:
+		return fmt.Errorf("latitude %g is outside -90..90", lat)
+	}
+	return nil
 }
 
 func identity(x, y float64) (float64, float64) { return x, y }
@@ -44,9 +61,10 @@ func xformFor(t *geodb.Table) (coordXform, bool) {
 	}
 	switch {
 	case t.SRSID == 3857 || t.SRSID == 102100 || (sr != nil && sr.IsWebMercator()):
-		return coordXform{toWGS: mercToWGS, fromWGS: wgsToMerc}, true
+		return coordXform{toWGS: mercToWGS, fromWGS: wgsToMerc, lonLat: true}, true
 	default:
-		return coordXform{toWGS: identity, fromWGS: identity}, t.SRSID == 4326 || (sr != nil && sr.IsWGS84())
+		wgs := t.SRSID == 4326 || (sr != nil && sr.IsWGS84())
+		return coordXform{toWGS: identity, fromWGS: identity, lonLat: wgs}, wgs
 	}
 }
 
@@ -147,6 +165,11 @@ func esriFromGeoJSON(raw json.RawMessage, x coordXform, hasZ bool, field string)
 		for _, v := range c {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("non-finite coordinate")
+			}
+		}
+		if x.lonLat {
+			if err := checkLonLat(c[0], c[1]); err != nil {
+				return nil, err
 			}
 		}
 		out := []float64{0, 0}
@@ -257,4 +280,39 @@ func esriFromGeoJSON(raw json.RawMessage, x coordXform, hasZ bool, field string)
 		return nil, badRequest(field, "unsupported GeoJSON geometry type %q", g.Type)
 	}
 	return eg, nil
+}
+
+// checkAreaLonLat range-checks an Esri geometry given in WGS84 (an area of
+// interest); geometries in other spatial references pass.
+func checkAreaLonLat(g *arcgis.Geometry, field string) error {
+	if g == nil || g.SpatialReference == nil || !g.SpatialReference.IsWGS84() {
+		return nil
+	}
+	var pts [][2]float64
+	if g.X != nil && g.Y != nil {
+		pts = append(pts, [2]float64{*g.X, *g.Y})
+	}
+	if g.XMin != nil && g.YMin != nil && g.XMax != nil && g.YMax != nil {
+		pts = append(pts, [2]float64{*g.XMin, *g.YMin}, [2]float64{*g.XMax, *g.YMax})
+	}
+	add := func(l [][]float64) {
+		for _, c := range l {
+			if len(c) >= 2 {
+				pts = append(pts, [2]float64{c[0], c[1]})
+			}
+		}
+	}
+	add(g.Points)
+	for _, l := range g.Paths {
+		add(l)
+	}
+	for _, l := range g.Rings {
+		add(l)
+	}
+	for _, p := range pts {
+		if err := checkLonLat(p[0], p[1]); err != nil {
+			return badRequest(field, "%v", err)
+		}
+	}
+	return nil
 }

@@ -54,6 +54,7 @@ type envOpts struct {
 	cors        []string
 	maxBody     int64
 	maxAttach   int64
+	bodyTimeout time.Duration
 	noMap       bool
 	withSyncer  bool
 	withPlanner bool
@@ -166,7 +167,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	t.Cleanup(func() { e.reg.Close() })
 	e.hub = NewHub(0)
 	opts := Options{Token: testToken, Registry: e.reg, Hub: e.hub, Logger: log, CORSOrigins: o.cors,
-		MaxBodyBytes: o.maxBody, MaxAttachmentBytes: o.maxAttach, Version: "test", KeepAlive: 50 * time.Millisecond, Portal: c}
+		MaxBodyBytes: o.maxBody, MaxAttachmentBytes: o.maxAttach, BodyTimeout: o.bodyTimeout, Version: "test", KeepAlive: 50 * time.Millisecond, Portal: c}
 	if o.jobs != nil {
 		opts.Jobs = o.jobs
 	}

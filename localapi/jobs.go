@@ -114,9 +114,15 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 		if err := req.AreaOfInterest.Validate(); err != nil {
 			return badRequest("areaOfInterest", "%v", err)
 		}
+		if err := checkAreaLonLat(req.AreaOfInterest, "areaOfInterest"); err != nil {
+			return err
+		}
 	}
 	if req.MinScale < 0 || req.MaxScale < 0 || (req.MinScale > 0 && req.MaxScale > req.MinScale) {
 		return badRequest("maxScale", "scales must be >= 0 and maxScale <= minScale (0 = unbounded)")
+	}
+	if err := s.checkBasemaps(req.Parameters, "parameters", req.Overrides, "overrides"); err != nil {
+		return err
 	}
 	// Resolve defaults now, so bad areas or sources fail here and a resumed
 	// job runs with exactly the parameters and overrides it started with.

@@ -1,11 +1,15 @@
 package localapi
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -28,38 +32,99 @@ func hostAllowed(host string, extra []string) bool {
 	return slices.Contains(extra, h)
 }
 
-// requestToken returns the API token a request carries: the Authorization
-// Bearer header, or (only where allowQuery) the token / access_token query or
-// form parameter and X-Esri-Authorization, which ArcGIS clients and
-// EventSource use.
-func requestToken(r *http.Request, allowQuery bool) string {
-	if a := r.Header.Get("Authorization"); a != "" {
-		if t, ok := strings.CutPrefix(a, "Bearer "); ok {
-			return strings.TrimSpace(t)
-		}
-	}
-	if !allowQuery {
+// bearerToken returns the token of an Authorization-style header value
+// "Bearer <token>" (the scheme is case-insensitive, RFC 6750 / RFC 9110), or "".
+func bearerToken(h string) string {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return ""
 	}
-	if a := r.Header.Get("X-Esri-Authorization"); a != "" {
-		if t, ok := strings.CutPrefix(a, "Bearer "); ok {
-			return strings.TrimSpace(t)
-		}
-	}
-	if t := r.URL.Query().Get("token"); t != "" {
-		return t
-	}
-	if t := r.URL.Query().Get("access_token"); t != "" {
-		return t
-	}
-	if r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		// ParseForm reads the (size-limited) body; handlers use r.Form afterwards.
-		if err := r.ParseForm(); err == nil {
-			return r.PostForm.Get("token")
-		}
-	}
-	return ""
+	return strings.TrimSpace(tok)
 }
+
+// queryTokenAllowed reports whether r may carry its token outside the
+// Authorization header: the FeatureServer subset (ArcGIS clients send
+// token=) and GET on the two event streams (EventSource cannot set headers).
+func queryTokenAllowed(r *http.Request) bool {
+	if strings.HasPrefix(r.URL.Path, "/arcgis/") {
+		return true
+	}
+	return r.Method == http.MethodGet && isEventRoute(r.URL.Path)
+}
+
+// isEventRoute reports whether p is exactly /api/v1/jobs/{job}/events or
+// /api/v1/maps/{map}/sync/events.
+func isEventRoute(p string) bool {
+	seg := strings.Split(p, "/")
+	switch {
+	case len(seg) == 6 && seg[0] == "" && seg[1] == "api" && seg[2] == "v1" && seg[3] == "jobs" && seg[4] != "" && seg[5] == "events":
+		return true
+	case len(seg) == 7 && seg[0] == "" && seg[1] == "api" && seg[2] == "v1" && seg[3] == "maps" && seg[4] != "" && seg[5] == "sync" && seg[6] == "events":
+		return true
+	}
+	return false
+}
+
+// preAuthFormBytes caps what is read of a body before its request is
+// authenticated: only an ArcGIS form post may carry its token in the body.
+const preAuthFormBytes = 1 << 20
+
+// requestToken returns the API token a request carries: the Authorization
+// Bearer header, or (only where queryTokenAllowed) X-Esri-Authorization, the
+// token / access_token query parameter, and for POSTs to the FeatureServer
+// subset the token field of a form body of at most preAuthFormBytes (read
+// into memory and put back for the handler). Nothing else of the body is
+// read before authentication.
+func requestToken(r *http.Request, formLimit int64) string {
+	if t := bearerToken(r.Header.Get("Authorization")); t != "" {
+		return t
+	}
+	if !queryTokenAllowed(r) {
+		return ""
+	}
+	if t := bearerToken(r.Header.Get("X-Esri-Authorization")); t != "" {
+		return t
+	}
+	q := r.URL.Query()
+	if t := q.Get("token"); t != "" {
+		return t
+	}
+	if t := q.Get("access_token"); t != "" {
+		return t
+	}
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/arcgis/") || r.Body == nil || r.Body == http.NoBody {
+		return ""
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		return ""
+	}
+	if r.ContentLength > formLimit {
+		return ""
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, formLimit+1))
+	if err != nil || int64(len(b)) > formLimit {
+		return ""
+	}
+	r.Body = readCloser{bytes.NewReader(b), r.Body}
+	vals, err := url.ParseQuery(string(b))
+	if err != nil {
+		return ""
+	}
+	return vals.Get("token")
+}
+
+// readCloser reads from a buffered copy of a body and closes the original.
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+// Close closes the original body.
+func (rc readCloser) Close() error { return rc.c.Close() }
+
+// apiCSP is the Content-Security-Policy of every response: were one opened
+// as a document, it could load nothing and run no script.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 // tokenEqual compares tokens in constant time.
 func tokenEqual(got, want string) bool {
@@ -101,9 +166,12 @@ func (w *statusWriter) Flush() {
 // Unwrap gives http.ResponseController access to the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// guard is the outer middleware: recover, log, Host check, CORS, auth and
-// the default body limit. The query string is never logged (it may hold a
-// token).
+// guard is the outer middleware: recover, log, Host check, CORS and auth
+// (body limits are per route, see limitBody). Before authentication at most
+// a small ArcGIS form body is read, under BodyTimeout; refused requests close
+// their connection. Every response carries nosniff and a sandboxing CSP: no
+// answer of this API is meant to run in a browser. The query string is never
+// logged (it may hold a token).
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -128,15 +196,20 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				slog.Int("status", sw.status), slog.Int64("bytes", sw.n),
 				slog.Duration("took", time.Since(start)))
 		}()
+		rc := http.NewResponseController(sw)
+		// Errors are ignored: writers without deadlines (tests) have none.
+		rc.SetReadDeadline(time.Now().Add(s.opts.BodyTimeout))
+		sw.Header().Set("X-Content-Type-Options", "nosniff")
+		sw.Header().Set("Content-Security-Policy", apiCSP)
 		if !hostAllowed(r.Host, s.opts.AllowedHosts) {
-			writeError(sw, &Error{Status: http.StatusMisdirectedRequest, Code: "badHost", Field: "Host", Message: "the Host header must name a loopback address (localhost, 127.0.0.1, [::1])"})
+			refuse(sw, r, rc, &Error{Status: http.StatusMisdirectedRequest, Code: "badHost", Field: "Host", Message: "the Host header must name a loopback address (localhost, 127.0.0.1, [::1])"})
 			return
 		}
 		if origin := r.Header.Get("Origin"); origin != "" {
 			if !slices.Contains(s.opts.CORSOrigins, origin) {
 				// Browsers from other origins get no CORS headers: the
 				// request is refused here so no state changes either.
-				writeError(sw, &Error{Status: http.StatusForbidden, Code: "badOrigin", Field: "Origin", Message: "origin not allowed"})
+				refuse(sw, r, rc, &Error{Status: http.StatusForbidden, Code: "badOrigin", Field: "Origin", Message: "origin not allowed"})
 				return
 			}
 			h := sw.Header()
@@ -146,38 +219,78 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, Range, X-Esri-Authorization")
 				h.Set("Access-Control-Max-Age", "600")
+				h.Set("Connection", "close") // the connection stays unauthenticated
 				sw.WriteHeader(http.StatusNoContent)
 				return
 			}
 			h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges")
 		}
-		allowQuery := strings.HasPrefix(r.URL.Path, "/arcgis/") || strings.HasSuffix(r.URL.Path, "/events")
-		limit := s.opts.MaxBodyBytes
-		if isAttachmentUpload(r) {
-			limit = s.opts.MaxAttachmentBytes
-		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(sw, r.Body, limit)
-		}
-		if r.ContentLength > limit {
-			writeError(sw, &Error{Status: http.StatusRequestEntityTooLarge, Code: "tooLarge", Field: "body", Message: fmt.Sprintf("request body over %d bytes", limit)})
-			return
-		}
-		if !tokenEqual(requestToken(r, allowQuery), s.opts.Token) {
+		if !tokenEqual(requestToken(r, min(s.opts.MaxBodyBytes, preAuthFormBytes)), s.opts.Token) {
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="offlined"`)
-			writeError(sw, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Field: "Authorization", Message: "a valid Bearer token is required (see `offlined token`)"})
+			refuse(sw, r, rc, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Field: "Authorization", Message: "a valid Bearer token is required (see `offlined token`)"})
 			return
 		}
+		connAuthenticated(r.Context())
 		next.ServeHTTP(sw, r)
 	})
 }
 
-// isAttachmentUpload reports whether r uploads attachment content (which has
-// its own, larger size limit).
-func isAttachmentUpload(r *http.Request) bool {
-	if r.Method != http.MethodPost && r.Method != http.MethodPut {
-		return false
+// refuse answers a request refused before authentication and makes the
+// server close the connection without reading (draining) the body: an
+// unauthenticated client costs no memory and holds no connection.
+func refuse(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, err error) {
+	w.Header().Set("Connection", "close")
+	if r.ContentLength != 0 {
+		rc.SetReadDeadline(time.Now())
 	}
-	p := r.URL.Path
-	return strings.Contains(p, "/attachments") || strings.HasSuffix(p, "/addAttachment") || strings.HasSuffix(p, "/updateAttachment")
+	writeError(w, err)
+}
+
+// limitBody applies the route's body limit and read deadline to an
+// authenticated request. Uploads get MaxAttachmentBytes and a deadline that
+// moves on as long as data arrives; other routes MaxBodyBytes and BodyTimeout
+// for the whole body. The deadline is lifted once the body is read (or at
+// once without one), so long responses such as event streams are not cut.
+func (s *Server) limitBody(w http.ResponseWriter, r *http.Request, upload bool) error {
+	rc := http.NewResponseController(w)
+	limit := s.opts.MaxBodyBytes
+	if upload {
+		limit = s.opts.MaxAttachmentBytes
+	}
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		rc.SetReadDeadline(time.Time{})
+		return nil
+	}
+	if r.ContentLength > limit {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "tooLarge", Field: "body", Message: fmt.Sprintf("request body over %d bytes", limit)}
+	}
+	db := &deadlineBody{ReadCloser: r.Body, rc: rc}
+	if upload {
+		db.idle = s.opts.BodyTimeout
+	}
+	rc.SetReadDeadline(time.Now().Add(s.opts.BodyTimeout))
+	r.Body = http.MaxBytesReader(w, db, limit)
+	return nil
+}
+
+// deadlineBody lifts the connection's read deadline at the end of the body
+// and, with idle set, pushes it idle ahead whenever data arrives.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	done bool
+}
+
+// Read reads from the body and moves the read deadline.
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	switch {
+	case err == io.EOF && !b.done:
+		b.done = true
+		b.rc.SetReadDeadline(time.Time{})
+	case n > 0 && b.idle > 0 && err == nil:
+		b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	return n, err
 }

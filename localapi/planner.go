@@ -109,6 +109,9 @@ func (s *Server) readPlan(r *http.Request) (Planner, planRequest, error) {
 	if req.Source.File != "" {
 		return nil, req, badRequest("source.file", "file sources are not accepted over the API")
 	}
+	if err := s.checkBasemaps(req.Parameters, "parameters", nil, ""); err != nil {
+		return nil, req, err
+	}
 	return p, req, nil
 }
 
@@ -133,6 +136,9 @@ func (s *Server) postParameters(w http.ResponseWriter, r *http.Request) error {
 	if req.AreaOfInterest != nil {
 		if err := req.AreaOfInterest.Validate(); err != nil {
 			return badRequest("areaOfInterest", "%v", err)
+		}
+		if err := checkAreaLonLat(req.AreaOfInterest, "areaOfInterest"); err != nil {
+			return err
 		}
 	}
 	if req.MinScale < 0 || req.MaxScale < 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,7 +37,13 @@ type MapInfo struct {
 	Services   []string    `json:"services"`
 	Layers     []LayerInfo `json:"layers"`
 	TileLayers []string    `json:"tileLayers"`
-	Dir        string      `json:"-"`
+	// Broken is set when a store or document of the package cannot be
+	// used; Problems says which and why (paths relative to the package).
+	// The map's other stores keep working; its broken feature stores are
+	// left out of Services.
+	Broken   bool     `json:"broken"`
+	Problems []string `json:"problems,omitempty"`
+	Dir      string   `json:"-"`
 }
 
 // LayerInfo describes one layer or table of an offline map.
@@ -89,6 +96,14 @@ type Registry struct {
 	dbs     map[string]*geodb.DB // key: file path
 	stores  map[string]*tiles.Store
 	deleted map[string]bool
+	broken  map[string]brokenFile // key: file path
+}
+
+// brokenFile remembers why a store did not open, until the file changes.
+type brokenFile struct {
+	size    int64
+	modTime time.Time
+	err     *Error
 }
 
 // RegistryOptions configure a Registry.
@@ -106,7 +121,7 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{root: root, log: o.Logger, unreg: o.Unregisterer, gopts: o.GeoDB,
-		dbs: map[string]*geodb.DB{}, stores: map[string]*tiles.Store{}, deleted: map[string]bool{}}
+		dbs: map[string]*geodb.DB{}, stores: map[string]*tiles.Store{}, deleted: map[string]bool{}, broken: map[string]brokenFile{}}
 	if err := os.MkdirAll(filepath.Join(root, "packages"), 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -228,12 +243,18 @@ func (r *Registry) Get(ctx context.Context, id string) (MapInfo, error) {
 func (r *Registry) info(ctx context.Context, e regEntry) (MapInfo, error) {
 	dir := r.Dir(e.ID)
 	mi := MapInfo{ID: e.ID, Title: e.ID, Registered: e.Registered, Dir: dir, Services: []string{}, Layers: []LayerInfo{}, TileLayers: []string{}}
+	problem := func(err error) {
+		mi.Broken = true
+		mi.Problems = append(mi.Problems, toAPIError(err).Message)
+	}
 	if b, err := os.ReadFile(filepath.Join(dir, "package.json")); err == nil {
 		mi.Complete = true
 		var m struct {
 			Title string `json:"title"`
 		}
-		if json.Unmarshal(b, &m) == nil && m.Title != "" {
+		if err := json.Unmarshal(b, &m); err != nil {
+			problem(r.brokenErr(e.ID, filepath.Join(dir, "package.json"), "map", fmt.Errorf("not valid JSON")))
+		} else if m.Title != "" {
 			mi.Title = m.Title
 		}
 	}
@@ -241,11 +262,17 @@ func (r *Registry) info(ctx context.Context, e regEntry) (MapInfo, error) {
 	sort.Strings(gpkgs)
 	for _, p := range gpkgs {
 		svc := strings.TrimSuffix(filepath.Base(p), ".gpkg")
-		mi.Services = append(mi.Services, svc)
 		db, err := r.FeatureStore(ctx, e.ID, svc)
 		if err != nil {
-			return MapInfo{}, err
+			if ctx.Err() != nil {
+				return MapInfo{}, ctx.Err()
+			}
+			// One unusable store (truncated, corrupt, unreadable) marks
+			// the map broken; the other stores and maps stay usable.
+			problem(err)
+			continue
 		}
+		mi.Services = append(mi.Services, svc)
 		for _, t := range db.Tables() {
 			li := LayerInfo{ID: svc + "." + strconv.Itoa(t.LayerID), Service: svc, LayerID: t.LayerID, Name: t.Layer.Name,
 				Type: t.Layer.Type, HasAttachments: t.AttachTable != ""}
@@ -277,7 +304,7 @@ func (r *Registry) Document(ctx context.Context, id, name string) (json.RawMessa
 		return nil, err
 	}
 	if !json.Valid(b) {
-		return nil, fmt.Errorf("%s of map %s is not valid JSON", name, id)
+		return nil, r.brokenErr(id, filepath.Join(r.Dir(id), name), "map", fmt.Errorf("not valid JSON"))
 	}
 	return b, nil
 }
@@ -296,15 +323,45 @@ func (r *Registry) FeatureStore(ctx context.Context, id, svc string) (*geodb.DB,
 	if db := r.dbs[p]; db != nil {
 		return db, nil
 	}
-	if _, err := os.Stat(p); err != nil {
+	fi, err := os.Stat(p)
+	if err != nil {
 		return nil, notFound("service", "no service %q in map %q", svc, id)
+	}
+	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
+		return nil, b.err
 	}
 	db, err := geodb.Open(ctx, p, r.gopts)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", p, err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		r.log.Warn("feature store unusable", "map", id, "service", svc, "err", err)
+		be := r.brokenErr(id, p, "service", err)
+		r.broken[p] = brokenFile{size: fi.Size(), modTime: fi.ModTime(), err: be}
+		return nil, be
 	}
+	delete(r.broken, p)
 	r.dbs[p] = db
 	return db, nil
+}
+
+// brokenErr is the API error for file p of map id that cannot be used: 409
+// brokenPackage, naming p relative to the package directory and never
+// showing an absolute path (the cause is scrubbed of the data root).
+func (r *Registry) brokenErr(id, p, field string, cause error) *Error {
+	dir := r.Dir(id)
+	rel, err := filepath.Rel(dir, p)
+	if err != nil {
+		rel = filepath.Base(p)
+	}
+	msg := cause.Error()
+	msg = strings.ReplaceAll(msg, dir+string(filepath.Separator), "")
+	msg = strings.ReplaceAll(msg, r.root, "<data>")
+	if abs, err := filepath.Abs(r.root); err == nil && abs != r.root {
+		msg = strings.ReplaceAll(msg, abs, "<data>")
+	}
+	return &Error{Status: http.StatusConflict, Code: "brokenPackage", Field: field,
+		Message: fmt.Sprintf("map %q: %s cannot be used (%s); replace or delete the map", id, filepath.ToSlash(rel), msg)}
 }
 
 // TileStore returns the open MBTiles of tile layer name of map id.
@@ -321,13 +378,24 @@ func (r *Registry) TileStore(ctx context.Context, id, name string) (*tiles.Store
 	if st := r.stores[p]; st != nil {
 		return st, nil
 	}
-	if _, err := os.Stat(p); err != nil {
+	fi, err := os.Stat(p)
+	if err != nil {
 		return nil, notFound("tileLayer", "no tile layer %q in map %q", name, id)
+	}
+	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
+		return nil, b.err
 	}
 	st, err := tiles.OpenStore(ctx, p)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", p, err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		r.log.Warn("tile store unusable", "map", id, "tileLayer", name, "err", err)
+		be := r.brokenErr(id, p, "tileLayer", err)
+		r.broken[p] = brokenFile{size: fi.Size(), modTime: fi.ModTime(), err: be}
+		return nil, be
 	}
+	delete(r.broken, p)
 	r.stores[p] = st
 	return st, nil
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	stdsync "sync"
 	"time"
 
@@ -41,6 +42,14 @@ type Options struct {
 	// MaxAttachmentBytes limits attachment uploads (default 256 MiB).
 	MaxBodyBytes       int64
 	MaxAttachmentBytes int64
+	// BodyTimeout bounds reading a request body (default 30 s): the whole
+	// body of ordinary routes, and for attachment uploads the longest
+	// gap without data. It also bounds reading an ArcGIS form body before
+	// authentication.
+	BodyTimeout time.Duration
+	// BasemapDirs are the directories a reference basemap named over the
+	// API may be in (default: <data root>/basemaps).
+	BasemapDirs []string
 	// MaxPageSize caps features per page (default 10000).
 	MaxPageSize int
 	// KeepAlive is the SSE comment interval (default 15 s).
@@ -85,6 +94,12 @@ func New(o Options) (*Server, error) {
 	if o.MaxAttachmentBytes <= 0 {
 		o.MaxAttachmentBytes = 256 << 20
 	}
+	if len(o.BasemapDirs) == 0 {
+		o.BasemapDirs = []string{filepath.Join(o.Registry.Root(), "basemaps")}
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 30 * time.Second
+	}
 	if o.MaxPageSize <= 0 {
 		o.MaxPageSize = 10000
 	}
@@ -118,9 +133,23 @@ func (s *Server) Hub() *Hub { return s.hub }
 
 // handle registers h for method and path and records the route.
 func (s *Server) handle(method, path string, h func(http.ResponseWriter, *http.Request) error) {
+	s.handleRoute(method, path, false, h)
+}
+
+// handleUpload registers an attachment upload route: the only routes with
+// the MaxAttachmentBytes body limit.
+func (s *Server) handleUpload(method, path string, h func(http.ResponseWriter, *http.Request) error) {
+	s.handleRoute(method, path, true, h)
+}
+
+func (s *Server) handleRoute(method, path string, upload bool, h func(http.ResponseWriter, *http.Request) error) {
 	s.routes = append(s.routes, Route{Method: method, Path: path})
 	s.router.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		err := s.limitBody(w, r, upload)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			ae := toAPIError(err)
 			if ae.Status >= 500 {
 				s.log.Error("request failed", "path", r.URL.Path, "err", err)
@@ -160,7 +189,7 @@ func (s *Server) routesAPI() {
 	s.handle("PATCH", f+"/{feature}", s.updateFeature)
 	s.handle("DELETE", f+"/{feature}", s.deleteFeature)
 	s.handle("GET", f+"/{feature}/attachments", s.listAttachments)
-	s.handle("POST", f+"/{feature}/attachments", s.uploadAttachment)
+	s.handleUpload("POST", f+"/{feature}/attachments", s.uploadAttachment)
 	s.handle("GET", f+"/{feature}/attachments/{attachment}", s.downloadAttachment)
 	s.handle("DELETE", f+"/{feature}/attachments/{attachment}", s.deleteAttachment)
 	s.handle("GET", t+"/tilejson", s.getTileJSON)

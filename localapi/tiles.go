@@ -178,18 +178,43 @@ func (s *Server) getGlyphs(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("range", "glyph range must be a 256-codepoint block")
 	}
 	fs := v["fontstack"]
-	if fs == "" || strings.ContainsAny(fs, "/\\\x00") || strings.HasPrefix(fs, ".") {
-		return badRequest("fontstack", "invalid font stack")
+	fonts, err := fontStack(fs)
+	if err != nil {
+		return err
 	}
-	// A stack "A,B" is served from the first font that has the range.
+	// A stack "A,B" is served from the first font that has the range (the
+	// whole stack first: resources may hold a combined stack directory).
 	dir := filepath.Join(s.reg.ResourceDir(v["map"], v["tileLayer"]), "fonts")
-	for _, font := range append([]string{fs}, strings.Split(fs, ",")...) {
-		p := filepath.Join(dir, strings.TrimSpace(font), v["range"])
+	for _, font := range fonts {
+		p := filepath.Join(dir, font, v["range"])
 		if _, err := os.Stat(p); err == nil {
 			return s.serveResource(w, p, "range")
 		}
 	}
 	return notFound("range", "no glyphs %s for %q", v["range"], fs)
+}
+
+// fontStack returns the directory names to try for a font stack: the
+// whole stack, then each font of it. Each must be a plain directory name (no
+// separator, NUL or leading dot), so no element can leave the fonts
+// directory.
+func fontStack(fs string) ([]string, error) {
+	bad := badRequest("fontstack", "invalid font stack")
+	plain := func(name string) bool {
+		return name != "" && len(name) <= 255 && !strings.ContainsAny(name, "/\\\x00") && !strings.HasPrefix(name, ".")
+	}
+	if !plain(fs) {
+		return nil, bad
+	}
+	out := []string{fs}
+	for _, font := range strings.Split(fs, ",") {
+		font = strings.TrimSpace(font)
+		if !plain(font) {
+			return nil, bad
+		}
+		out = append(out, font)
+	}
+	return out, nil
 }
 
 func (s *Server) serveResource(w http.ResponseWriter, p, field string) error {

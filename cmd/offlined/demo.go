@@ -91,7 +91,10 @@ func serveDemo(ctx context.Context, dir, addr string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	// The same connection cap and timeouts as serve (see there).
+	limiter := localapi.NewConnLimiter(maxUnauthConns)
+	ln = limiter.Listener(ln)
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, ConnContext: limiter.ConnContext}
 	fmt.Fprintf(stdout, "Serving the package on http://%s/api/v1/maps (Authorization: Bearer %s); Ctrl-C to stop\n", ln.Addr(), token)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

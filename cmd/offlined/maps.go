@@ -41,6 +41,8 @@ func runMaps(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			Services   []string `json:"services"`
 			Layers     []any    `json:"layers"`
 			TileLayers []string `json:"tileLayers"`
+			Broken     bool     `json:"broken"`
+			Problems   []string `json:"problems,omitempty"`
 		} `json:"maps"`
 	}
 	if err := d.call(ctx, "GET", "/api/v1/maps", nil, &res); err != nil {
@@ -54,5 +56,13 @@ func runMaps(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, m := range res.Maps {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%v\n", m.ID, m.Title, len(m.Layers), len(m.TileLayers), m.Complete)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, m := range res.Maps {
+		for _, p := range m.Problems {
+			fmt.Fprintf(stdout, "broken: %s\n", p)
+		}
+	}
+	return nil
 }

@@ -26,6 +26,10 @@ import (
 // daemon listening on any port and trusts its certificate.
 const AddrFile = "api-addr"
 
+// maxUnauthConns caps the connections open without an authenticated request
+// (clients without the token); more wait in the listen queue.
+const maxUnauthConns = 64
+
 // version is reported by the status route.
 const version = "0.1.0"
 
@@ -146,6 +150,8 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 	if err != nil {
 		return &config.FieldError{Field: "-listen", Reason: err.Error()}
 	}
+	limiter := localapi.NewConnLimiter(maxUnauthConns)
+	ln = limiter.Listener(ln) // inside TLS: the server still sees *tls.Conn
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -178,7 +184,15 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHTTP()
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	// Timeouts: headers within 10 s; bodies under localapi's per-request
+	// deadlines (Options.BodyTimeout: the whole body, or for attachment
+	// uploads the longest gap without data). Server.ReadTimeout stays unset
+	// on purpose: it would also end event streams and long downloads (Go
+	// cancels a request's context when the connection's read deadline
+	// passes). Connections without an authenticated request are capped, so
+	// slow clients without the token cannot use up file descriptors.
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+		ConnContext: limiter.ConnContext,
 		BaseContext: func(net.Listener) context.Context { return httpCtx }, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if jobs != nil {
 		jobs.Start(workCtx) // resumes interrupted jobs
