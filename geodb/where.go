@@ -32,6 +32,11 @@ func (e *WhereError) Unwrap() []error {
 	return []error{ErrWhere, e.Reason}
 }
 
+// maxWhereDepth bounds the nesting of parentheses, NOT and UPPER/LOWER in a
+// where clause: deeper clauses are refused before SQLite's expression depth
+// limit turns them into an internal error.
+const maxWhereDepth = 100
+
 type tokKind int
 
 const (
@@ -227,8 +232,8 @@ func (p *whereParser) errf(format string, a ...any) error {
 func (p *whereParser) or() error {
 	p.dep++
 	defer func() { p.dep-- }()
-	if p.dep > 100 {
-		return p.errf("nesting too deep")
+	if p.dep > maxWhereDepth {
+		return p.errf("nesting too deep (over %d levels)", maxWhereDepth)
 	}
 	if err := p.and(); err != nil {
 		return err
@@ -259,8 +264,8 @@ func (p *whereParser) not() error {
 	if p.kw("NOT") {
 		p.dep++
 		defer func() { p.dep-- }()
-		if p.dep > 100 {
-			return p.errf("nesting too deep")
+		if p.dep > maxWhereDepth {
+			return p.errf("nesting too deep (over %d levels)", maxWhereDepth)
 		}
 		p.sb.WriteString("NOT ")
 		return p.not()
@@ -436,6 +441,11 @@ func (p *whereParser) operand() (operand, error) {
 		case "UPPER", "LOWER":
 			if p.peek().k == tLParen {
 				p.next()
+				p.dep++
+				defer func() { p.dep-- }()
+				if p.dep > maxWhereDepth {
+					return operand{}, p.errf("nesting too deep (over %d levels)", maxWhereDepth)
+				}
 				inner, err := p.operand()
 				if err != nil {
 					return operand{}, err
