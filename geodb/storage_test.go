@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/offlined/offlined/internal/whereclause"
 )
 
 // An UPPER( nesting deeper than SQLite's expression limit is a where error,
@@ -25,9 +27,9 @@ func TestDeepFunctionNestingRefused(t *testing.T) {
 		t.Fatalf("message %q", we.Msg)
 	}
 	// At the limit it still works.
-	ok := strings.Repeat("UPPER(", maxWhereDepth-1) + "name" + strings.Repeat(")", maxWhereDepth-1) + " = 'P0_4'"
+	ok := strings.Repeat("UPPER(", whereclause.MaxDepth-1) + "name" + strings.Repeat(")", whereclause.MaxDepth-1) + " = 'P0_4'"
 	if n, err := db.Count(ctx, Query{LayerID: 0, Where: ok}); err != nil || n != 1 {
-		t.Fatalf("depth %d: n=%d err=%v", maxWhereDepth-1, n, err)
+		t.Fatalf("depth %d: n=%d err=%v", whereclause.MaxDepth-1, n, err)
 	}
 }
 
@@ -141,5 +143,20 @@ func TestNewFilesPrivate(t *testing.T) {
 		if m := st.Mode().Perm(); m&0o077 != 0 {
 			t.Errorf("%s mode %v, want no group/other access", filepath.Base(p), m)
 		}
+	}
+}
+
+// A long flat OR chain is a deep tree for SQLite (its expression depth limit
+// is 1000): refused as a where error, not run into an SQLite error.
+func TestLongOrChain(t *testing.T) {
+	db := gridDB(t)
+	ctx := testCtx(t)
+	w := "priority=1" + strings.Repeat(" OR priority=1", 1100)
+	if _, err := db.Count(ctx, Query{LayerID: 0, Where: w}); !errors.Is(err, ErrWhere) {
+		t.Fatalf("err = %v, want ErrWhere", err)
+	}
+	w = "name = 'p0_4'" + strings.Repeat(" OR name = 'x'", 300)
+	if n, err := db.Count(ctx, Query{LayerID: 0, Where: w}); err != nil || n != 1 {
+		t.Fatalf("300 terms: n=%d err=%v", n, err)
 	}
 }
