@@ -47,7 +47,7 @@ func (db *DB) LoadReplica(ctx context.Context, r io.Reader, opts LoadOptions) (*
 		err = ferr
 	}
 	if err != nil {
-		return nil, l.stats, fmt.Errorf("load replica into %s: %w", db.path, err)
+		return nil, l.stats, fmt.Errorf("load replica into %s: %w", db.path, storageErr(err))
 	}
 	return rep, l.stats, nil
 }
@@ -61,7 +61,7 @@ func (db *DB) LoadFeatures(ctx context.Context, layerID int, r io.Reader, opts L
 		err = ferr
 	}
 	if err != nil {
-		return l.stats, fmt.Errorf("load layer %d into %s: %w", layerID, db.path, err)
+		return l.stats, fmt.Errorf("load layer %d into %s: %w", layerID, db.path, storageErr(err))
 	}
 	return l.stats, nil
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +85,10 @@ type Options struct {
 	MaxAttachmentSize int64
 	// Readers is the size of the read connection pool (default 4).
 	Readers int
+	// JournalSizeLimit caps the -wal file left behind once its frames are
+	// checkpointed (PRAGMA journal_size_limit, default 32 MiB): a large
+	// refused or rolled-back write does not keep its space until Close.
+	JournalSizeLimit int64
 }
 
 // DB is one open GeoPackage. It keeps one writer connection (writes are
@@ -105,7 +110,8 @@ type DB struct {
 }
 
 func dsn(path string, o Options, writer bool) string {
-	q := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)", o.BusyTimeout.Milliseconds())
+	q := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=journal_size_limit(%d)",
+		o.BusyTimeout.Milliseconds(), o.JournalSizeLimit)
 	if writer {
 		q += "&_txlock=immediate"
 	}
@@ -126,6 +132,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	if opts.Readers <= 0 {
 		opts.Readers = 4
+	}
+	if opts.JournalSizeLimit <= 0 {
+		opts.JournalSizeLimit = 32 << 20
+	}
+	// A new file is created private (0600); SQLite gives its -wal and -shm
+	// the database file's mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
 	}
 	w, err := sql.Open("sqlite", dsn(path, opts, true))
 	if err != nil {
@@ -186,18 +200,19 @@ func (db *DB) Checkpoint(ctx context.Context, handoff bool) error {
 }
 
 // writeTx runs fn in one write transaction (BEGIN IMMEDIATE) and notifies
-// Changed subscribers after a commit that changed something.
+// Changed subscribers after a commit that changed something. A full disk
+// or database is reported as ErrStorageFull.
 func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return storageErr(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return storageErr(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return err
+		return storageErr(err)
 	}
 	db.notify()
 	return nil

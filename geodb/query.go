@@ -61,20 +61,27 @@ func (db *DB) plan(q *Query, selectList string) (*plan, error) {
 		return nil, err
 	}
 	conds := []string{"(" + w + ")"}
+	// Id lists are bound as one JSON array (json_each), so any length fits
+	// in SQLite's bound-variable limit.
 	if len(q.ObjectIDs) > 0 {
-		ph := strings.TrimSuffix(strings.Repeat("?,", len(q.ObjectIDs)), ",")
-		conds = append(conds, qid(t.OIDCol)+" IN ("+ph+")")
-		for _, id := range q.ObjectIDs {
-			args = append(args, id)
+		ids, err := json.Marshal(q.ObjectIDs)
+		if err != nil {
+			return nil, fmt.Errorf("objectIds: %w", err)
 		}
+		conds = append(conds, qid(t.OIDCol)+" IN (SELECT value FROM json_each(?))")
+		args = append(args, string(ids))
 	}
 	if len(q.GlobalIDs) > 0 {
-		ph := strings.TrimSuffix(strings.Repeat("?,", len(q.GlobalIDs)), ",")
-		conds = append(conds, qid(t.GIDCol)+" IN ("+ph+")")
-		for _, id := range q.GlobalIDs {
-			g, _ := NormalizeGlobalID(id)
-			args = append(args, g)
+		gids := make([]string, len(q.GlobalIDs))
+		for i, id := range q.GlobalIDs {
+			gids[i], _ = NormalizeGlobalID(id)
 		}
+		js, err := json.Marshal(gids)
+		if err != nil {
+			return nil, fmt.Errorf("globalIds: %w", err)
+		}
+		conds = append(conds, qid(t.GIDCol)+" IN (SELECT value FROM json_each(?))")
+		args = append(args, string(js))
 	}
 	if q.ExcludeEmpty && t.GeomCol != "" {
 		conds = append(conds, qid(t.GeomCol)+" IS NOT NULL")

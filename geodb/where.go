@@ -6,7 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/offlined/offlined/internal/whereclause"
 )
 
 // ErrWhere is wrapped by every where-clause error.
@@ -32,145 +33,24 @@ func (e *WhereError) Unwrap() []error {
 	return []error{ErrWhere, e.Reason}
 }
 
-type tokKind int
-
-const (
-	tEOF tokKind = iota
-	tIdent
-	tString
-	tNumber
-	tOp
-	tLParen
-	tRParen
-	tComma
-)
-
-type token struct {
-	k   tokKind
-	s   string
-	pos int
-}
-
-func lexWhere(s string) ([]token, error) {
-	var out []token
-	i := 0
-	for i < len(s) {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case c == '(':
-			out = append(out, token{tLParen, "(", i})
-			i++
-		case c == ')':
-			out = append(out, token{tRParen, ")", i})
-			i++
-		case c == ',':
-			out = append(out, token{tComma, ",", i})
-			i++
-		case c == '\'':
-			start := i
-			i++
-			var b strings.Builder
-			for {
-				if i >= len(s) {
-					return nil, &WhereError{Pos: start, Msg: "unterminated string literal", Reason: ErrWhere}
-				}
-				if s[i] == '\'' {
-					if i+1 < len(s) && s[i+1] == '\'' {
-						b.WriteByte('\'')
-						i += 2
-						continue
-					}
-					i++
-					break
-				}
-				b.WriteByte(s[i])
-				i++
-			}
-			out = append(out, token{tString, b.String(), start})
-		case c == '"': // quoted identifier
-			start := i
-			j := strings.IndexByte(s[i+1:], '"')
-			if j < 0 {
-				return nil, &WhereError{Pos: start, Msg: "unterminated quoted name", Reason: ErrWhere}
-			}
-			out = append(out, token{tIdent, s[i+1 : i+1+j], start})
-			i += j + 2
-		case c >= '0' && c <= '9' || c == '.' || ((c == '-' || c == '+') && i+1 < len(s) && (s[i+1] >= '0' && s[i+1] <= '9' || s[i+1] == '.') && prevAllowsSign(out)):
-			start := i
-			i++
-			for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.' || s[i] == 'e' || s[i] == 'E' ||
-				((s[i] == '-' || s[i] == '+') && (s[i-1] == 'e' || s[i-1] == 'E'))) {
-				i++
-			}
-			if _, err := strconv.ParseFloat(s[start:i], 64); err != nil {
-				return nil, &WhereError{Pos: start, Msg: fmt.Sprintf("bad number %q", s[start:i]), Reason: ErrWhere}
-			}
-			out = append(out, token{tNumber, s[start:i], start})
-		case c == '=':
-			out = append(out, token{tOp, "=", i})
-			i++
-		case c == '<' || c == '>' || c == '!':
-			two := ""
-			if i+1 < len(s) {
-				two = s[i : i+2]
-			}
-			switch two {
-			case "<=", ">=", "<>":
-				out = append(out, token{tOp, two, i})
-				i += 2
-			case "!=":
-				out = append(out, token{tOp, "<>", i})
-				i += 2
-			default:
-				if c == '!' {
-					return nil, &WhereError{Pos: i, Msg: "unexpected '!'", Reason: ErrWhere}
-				}
-				out = append(out, token{tOp, string(c), i})
-				i++
-			}
-		case c == '_' || unicode.IsLetter(rune(c)):
-			start := i
-			for i < len(s) && (s[i] == '_' || s[i] == '.' || s[i] >= '0' && s[i] <= '9' || unicode.IsLetter(rune(s[i]))) {
-				i++
-			}
-			out = append(out, token{tIdent, s[start:i], start})
-		default:
-			return nil, &WhereError{Pos: i, Msg: fmt.Sprintf("unexpected character %q", c), Reason: ErrWhere}
-		}
+// fromSyntax turns a whereclause syntax error into a WhereError.
+func fromSyntax(err error) error {
+	var se *whereclause.Error
+	if errors.As(err, &se) {
+		return &WhereError{Pos: se.Pos, Msg: se.Msg, Reason: ErrWhere}
 	}
-	out = append(out, token{tEOF, "", len(s)})
-	return out, nil
+	return &WhereError{Msg: err.Error(), Reason: ErrWhere}
 }
 
-func prevAllowsSign(out []token) bool {
-	if len(out) == 0 {
-		return true
-	}
-	p := out[len(out)-1]
-	return p.k == tOp || p.k == tLParen || p.k == tComma || (p.k == tIdent && isKeyword(p.s))
-}
-
-func isKeyword(s string) bool {
-	switch strings.ToUpper(s) {
-	case "AND", "OR", "NOT", "IN", "LIKE", "IS", "NULL", "BETWEEN", "ESCAPE":
-		return true
-	}
-	return false
-}
-
-// whereParser turns the SQL-92 subset into parameterised SQL.
+// whereParser compiles a parsed where clause (internal/whereclause, the
+// dialect's one parser) into parameterised SQL against t's columns.
 type whereParser struct {
-	toks []token
-	i    int
 	t    *Table
 	args []any
 	sb   strings.Builder
-	dep  int
 }
 
-// operand is a parsed value: a column or a literal.
+// operand is a compiled value: a column or a literal.
 type operand struct {
 	col   *Column
 	lit   any // string, float64/int64, or time.Time for DATE/TIMESTAMP literals
@@ -182,194 +62,104 @@ type operand struct {
 // CompileWhere parses an ArcGIS where clause against t's columns and
 // returns SQL with ? placeholders and the values to bind. Column names are
 // checked and re-quoted from the schema; literals are always bound.
+// Arithmetic, CURRENT_DATE/CURRENT_TIMESTAMP and TRUE/FALSE are refused.
 func CompileWhere(t *Table, where string) (string, []any, error) {
-	where = strings.TrimSpace(where)
-	if where == "" {
+	n, err := whereclause.Parse(where)
+	if err != nil {
+		return "", nil, fromSyntax(err)
+	}
+	if n == nil {
 		return "1=1", nil, nil
 	}
-	if len(where) > 16384 {
-		return "", nil, &WhereError{Pos: 0, Msg: "clause too long", Reason: ErrWhere}
-	}
-	toks, err := lexWhere(where)
-	if err != nil {
+	p := &whereParser{t: t}
+	if err := p.cond(n); err != nil {
 		return "", nil, err
-	}
-	p := &whereParser{toks: toks, t: t}
-	if err := p.or(); err != nil {
-		return "", nil, err
-	}
-	if p.peek().k != tEOF {
-		return "", nil, p.errf("unexpected %q", p.peek().s)
 	}
 	return p.sb.String(), p.args, nil
 }
 
-func (p *whereParser) peek() token { return p.toks[p.i] }
-func (p *whereParser) next() token {
-	t := p.toks[p.i]
-	if t.k != tEOF {
-		p.i++
-	}
-	return t
-}
-func (p *whereParser) kw(s string) bool {
-	t := p.peek()
-	if t.k == tIdent && strings.EqualFold(t.s, s) {
-		p.i++
-		return true
-	}
-	return false
-}
-func (p *whereParser) errf(format string, a ...any) error {
-	return &WhereError{Pos: p.peek().pos, Msg: fmt.Sprintf(format, a...), Reason: ErrWhere}
+func werr(pos int, reason error, format string, a ...any) error {
+	return &WhereError{Pos: pos, Msg: fmt.Sprintf(format, a...), Reason: reason}
 }
 
-func (p *whereParser) or() error {
-	p.dep++
-	defer func() { p.dep-- }()
-	if p.dep > 100 {
-		return p.errf("nesting too deep")
-	}
-	if err := p.and(); err != nil {
-		return err
-	}
-	for p.kw("OR") {
-		p.sb.WriteString(" OR ")
-		if err := p.and(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (p *whereParser) and() error {
-	if err := p.not(); err != nil {
-		return err
-	}
-	for p.kw("AND") {
-		p.sb.WriteString(" AND ")
-		if err := p.not(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (p *whereParser) not() error {
-	if p.kw("NOT") {
-		p.dep++
-		defer func() { p.dep-- }()
-		if p.dep > 100 {
-			return p.errf("nesting too deep")
-		}
-		p.sb.WriteString("NOT ")
-		return p.not()
-	}
-	return p.predicate()
-}
-
-func (p *whereParser) predicate() error {
-	// Parenthesised boolean expression.
-	if p.peek().k == tLParen {
-		p.next()
+// cond writes a condition.
+func (p *whereParser) cond(n *whereclause.Node) error {
+	if n.Paren {
 		p.sb.WriteString("(")
-		if err := p.or(); err != nil {
+		defer p.sb.WriteString(")")
+	}
+	switch n.Kind {
+	case whereclause.And, whereclause.Or:
+		if err := p.cond(n.Kids[0]); err != nil {
 			return err
 		}
-		if p.next().k != tRParen {
-			return p.errf("expected ')'")
+		if n.Kind == whereclause.And {
+			p.sb.WriteString(" AND ")
+		} else {
+			p.sb.WriteString(" OR ")
 		}
-		p.sb.WriteString(")")
-		return nil
-	}
-	left, err := p.operand()
-	if err != nil {
-		return err
+		return p.cond(n.Kids[1])
+	case whereclause.Not:
+		p.sb.WriteString("NOT ")
+		return p.cond(n.Kids[0])
 	}
 	neg := ""
-	switch {
-	case p.kw("IS"):
-		if p.kw("NOT") {
-			neg = "NOT "
-		}
-		if !p.kw("NULL") {
-			return p.errf("expected NULL after IS")
-		}
-		p.emit(left, nil)
-		p.sb.WriteString(" IS " + neg + "NULL")
-		return nil
-	case p.kw("NOT"):
+	if n.Neg {
 		neg = "NOT "
-		if !(p.peekKw("IN") || p.peekKw("LIKE") || p.peekKw("BETWEEN")) {
-			return p.errf("expected IN, LIKE or BETWEEN after NOT")
+	}
+	var left operand
+	if n.Kind != whereclause.Lit {
+		var err error
+		if left, err = p.operand(n.Kids[0]); err != nil {
+			return err
 		}
 	}
-	switch {
-	case p.kw("IN"):
-		if p.next().k != tLParen {
-			return p.errf("expected '(' after IN")
-		}
+	switch n.Kind {
+	case whereclause.IsNull:
 		p.emit(left, nil)
-		p.sb.WriteString(" " + neg + "IN (")
-		for n := 0; ; n++ {
-			if n > 1000 {
-				return p.errf("IN list too long")
-			}
-			v, err := p.operand()
+		p.sb.WriteString(" IS " + neg + "NULL")
+	case whereclause.In:
+		var vals []operand
+		for _, k := range n.Kids[1:] {
+			v, err := p.operand(k)
 			if err != nil {
 				return err
 			}
 			if err := p.check(left, v); err != nil {
 				return err
 			}
-			if n > 0 {
+			vals = append(vals, v)
+		}
+		p.emit(left, nil)
+		p.sb.WriteString(" " + neg + "IN (")
+		for i, v := range vals {
+			if i > 0 {
 				p.sb.WriteString(", ")
 			}
 			p.emit(v, left.col)
-			t := p.next()
-			if t.k == tRParen {
-				break
-			}
-			if t.k != tComma {
-				return p.errf("expected ',' or ')' in IN list")
-			}
 		}
 		p.sb.WriteString(")")
-	case p.kw("LIKE"):
-		pat, err := p.operand()
+	case whereclause.Like:
+		pat, err := p.operand(n.Kids[1])
 		if err != nil {
 			return err
 		}
-		if !pat.isLit {
-			return &WhereError{Pos: pat.pos, Msg: "LIKE needs a string pattern", Reason: ErrType}
-		}
-		if _, ok := pat.lit.(string); !ok {
-			return &WhereError{Pos: pat.pos, Msg: "LIKE needs a string pattern", Reason: ErrType}
+		if _, ok := pat.lit.(string); !pat.isLit || !ok {
+			return werr(pat.pos, ErrType, "LIKE needs a string pattern")
 		}
 		p.emit(left, nil)
 		p.sb.WriteString(" " + neg + "LIKE ")
 		p.emit(pat, nil)
-		if p.kw("ESCAPE") {
-			esc, err := p.operand()
-			if err != nil {
-				return err
-			}
-			s, ok := esc.lit.(string)
-			if !esc.isLit || !ok || len([]rune(s)) != 1 {
-				return &WhereError{Pos: esc.pos, Msg: "ESCAPE needs a one-character string", Reason: ErrType}
-			}
+		if n.Esc != "" {
 			p.sb.WriteString(" ESCAPE ")
-			p.emit(esc, nil)
+			p.emit(operand{lit: n.Esc, isLit: true}, nil)
 		}
-	case p.kw("BETWEEN"):
-		lo, err := p.operand()
+	case whereclause.Between:
+		lo, err := p.operand(n.Kids[1])
 		if err != nil {
 			return err
 		}
-		if !p.kw("AND") {
-			return p.errf("expected AND in BETWEEN")
-		}
-		hi, err := p.operand()
+		hi, err := p.operand(n.Kids[2])
 		if err != nil {
 			return err
 		}
@@ -383,15 +173,8 @@ func (p *whereParser) predicate() error {
 		p.emit(lo, left.col)
 		p.sb.WriteString(" AND ")
 		p.emit(hi, left.col)
-	default:
-		if neg != "" {
-			return p.errf("expected IN, LIKE or BETWEEN")
-		}
-		op := p.next()
-		if op.k != tOp {
-			return &WhereError{Pos: op.pos, Msg: fmt.Sprintf("expected a comparison operator, got %q", op.s), Reason: ErrWhere}
-		}
-		right, err := p.operand()
+	case whereclause.Cmp:
+		right, err := p.operand(n.Kids[1])
 		if err != nil {
 			return err
 		}
@@ -399,82 +182,83 @@ func (p *whereParser) predicate() error {
 			return err
 		}
 		p.emit(left, right.col)
-		p.sb.WriteString(" " + op.s + " ")
+		p.sb.WriteString(" " + n.Op + " ")
 		p.emit(right, left.col)
+	default:
+		return werr(n.Pos, ErrWhere, "expected a comparison")
 	}
 	return nil
 }
 
-func (p *whereParser) peekKw(s string) bool {
-	t := p.peek()
-	return t.k == tIdent && strings.EqualFold(t.s, s)
-}
-
-func (p *whereParser) operand() (operand, error) {
-	t := p.next()
-	switch t.k {
-	case tString:
-		return operand{lit: t.s, isLit: true, pos: t.pos}, nil
-	case tNumber:
-		if i, err := strconv.ParseInt(t.s, 10, 64); err == nil {
-			return operand{lit: i, isLit: true, pos: t.pos}, nil
-		}
-		f, _ := strconv.ParseFloat(t.s, 64)
-		return operand{lit: f, isLit: true, pos: t.pos}, nil
-	case tIdent:
-		u := strings.ToUpper(t.s)
-		switch u {
-		case "DATE", "TIMESTAMP":
-			if p.peek().k == tString {
-				s := p.next()
-				tm, err := parseDateText(s.s)
-				if err != nil {
-					return operand{}, &WhereError{Pos: s.pos, Msg: fmt.Sprintf("bad %s literal %q", u, s.s), Reason: ErrType}
-				}
-				return operand{lit: tm, isLit: true, pos: t.pos}, nil
+// operand compiles a value: a column (possibly in UPPER/LOWER) or a literal.
+func (p *whereParser) operand(n *whereclause.Node) (operand, error) {
+	switch n.Kind {
+	case whereclause.Lit:
+		switch v := n.Val.(type) {
+		case string:
+			return operand{lit: v, isLit: true, pos: n.Pos}, nil
+		case whereclause.Number:
+			return numberOperand(string(v), n.Pos)
+		case whereclause.Date:
+			tm, err := parseDateText(v.Text)
+			if err != nil {
+				return operand{}, werr(n.Pos, ErrType, "bad %s literal %q", v.Keyword, v.Text)
 			}
-		case "UPPER", "LOWER":
-			if p.peek().k == tLParen {
-				p.next()
-				inner, err := p.operand()
-				if err != nil {
-					return operand{}, err
-				}
-				if p.next().k != tRParen {
-					return operand{}, p.errf("expected ')'")
-				}
-				if inner.isLit {
-					s, ok := inner.lit.(string)
-					if !ok {
-						return operand{}, &WhereError{Pos: t.pos, Msg: u + " needs a string", Reason: ErrType}
-					}
-					if u == "UPPER" {
-						s = strings.ToUpper(s)
-					} else {
-						s = strings.ToLower(s)
-					}
-					return operand{lit: s, isLit: true, pos: inner.pos}, nil
-				}
-				inner.sql = u + "(" + inner.sql + ")"
-				return inner, nil
+			return operand{lit: tm, isLit: true, pos: n.Pos}, nil
+		case nil:
+			return operand{}, werr(n.Pos, ErrWhere, "use IS NULL to test for null")
+		}
+	case whereclause.Neg:
+		if k := n.Kids[0]; k.Kind == whereclause.Lit && !k.Paren {
+			if num, ok := k.Val.(whereclause.Number); ok {
+				return numberOperand("-"+string(num), n.Pos)
 			}
-		case "NULL":
-			return operand{}, &WhereError{Pos: t.pos, Msg: "use IS NULL to test for null", Reason: ErrWhere}
 		}
-		if isKeyword(t.s) {
-			return operand{}, &WhereError{Pos: t.pos, Msg: fmt.Sprintf("unexpected keyword %s", u), Reason: ErrWhere}
+	case whereclause.Func:
+		if n.Op != "UPPER" && n.Op != "LOWER" {
+			break
 		}
-		name := t.s
+		inner, err := p.operand(n.Kids[0])
+		if err != nil {
+			return operand{}, err
+		}
+		if inner.isLit {
+			s, ok := inner.lit.(string)
+			if !ok {
+				return operand{}, werr(n.Pos, ErrType, "%s needs a string", n.Op)
+			}
+			if n.Op == "UPPER" {
+				s = strings.ToUpper(s)
+			} else {
+				s = strings.ToLower(s)
+			}
+			return operand{lit: s, isLit: true, pos: inner.pos}, nil
+		}
+		inner.sql = n.Op + "(" + inner.sql + ")"
+		return inner, nil
+	case whereclause.Field:
+		name := n.Name
 		if i := strings.LastIndexByte(name, '.'); i >= 0 { // table.column
 			name = name[i+1:]
 		}
 		c := p.t.Col(name)
 		if c == nil {
-			return operand{}, &WhereError{Pos: t.pos, Msg: fmt.Sprintf("unknown field %q", t.s), Field: t.s, Reason: ErrUnknownField}
+			return operand{}, &WhereError{Pos: n.Pos, Msg: fmt.Sprintf("unknown field %q", n.Name), Field: n.Name, Reason: ErrUnknownField}
 		}
-		return operand{col: c, sql: qid(c.Name), pos: t.pos}, nil
+		return operand{col: c, sql: qid(c.Name), pos: n.Pos}, nil
 	}
-	return operand{}, &WhereError{Pos: t.pos, Msg: fmt.Sprintf("expected a field or value, got %q", t.s), Reason: ErrWhere}
+	return operand{}, werr(n.Pos, ErrWhere, "expected a field or value (arithmetic, CURRENT_DATE and TRUE/FALSE are not supported here)")
+}
+
+func numberOperand(s string, pos int) (operand, error) {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return operand{lit: i, isLit: true, pos: pos}, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return operand{}, werr(pos, ErrWhere, "bad number %q", s)
+	}
+	return operand{lit: f, isLit: true, pos: pos}, nil
 }
 
 func isNumericKind(k kind) bool { return k == kOID || (k >= kInt16 && k <= kFloat64) }

@@ -95,6 +95,8 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalidGeometry", Field: "geometry", Message: err.Error()}
 	case errors.Is(err, geodb.ErrTooLarge):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "tooLarge", Message: err.Error()}
+	case errors.Is(err, geodb.ErrStorageFull):
+		return &Error{Status: http.StatusInsufficientStorage, Code: "storageFull", Message: "the device's storage is full: free space and retry"}
 	case errors.Is(err, geodb.ErrNoAttachments):
 		return &Error{Status: http.StatusConflict, Code: "noAttachments", Message: err.Error()}
 	case errors.Is(err, ErrUnavailable):

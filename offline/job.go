@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/dirlock"
 )
 
 // JobOptions configure an offline map job.
@@ -236,6 +238,11 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 	if j.opt.Client == nil {
 		return nil, errors.New("offline job: no client")
 	}
+	unlock, err := j.lockDir()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := j.open(ctx); err != nil {
 		return nil, err
 	}
@@ -304,6 +311,34 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 	return j.result(m), nil
 }
 
+// lockDir takes the package directory's exclusive lock (creating the
+// directory when absent) so no second job, here or in another process,
+// writes into it while this one runs. A refusal wraps dirlock.ErrLocked.
+// The returned function releases the lock and removes a directory this
+// call created if it is still empty.
+func (j *Job) lockDir() (func(), error) {
+	created := false
+	if _, err := os.Stat(j.dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(j.dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", j.dir, err)
+		}
+		created = true
+	}
+	l, err := dirlock.Dir(j.dir)
+	if err != nil {
+		if created {
+			os.Remove(j.dir)
+		}
+		return nil, fmt.Errorf("offline map job: target directory: %w", err)
+	}
+	return func() {
+		if created {
+			os.Remove(j.dir) // only succeeds when empty (validation refused)
+		}
+		l.Unlock()
+	}, nil
+}
+
 // open validates the job (a fresh directory) or reloads its journal
 // (a directory holding this job's partial content).
 func (j *Job) open(ctx context.Context) error {
@@ -337,7 +372,12 @@ func (j *Job) open(ctx context.Context) error {
 	if err := j.task.Validate(ctx, j.p, j.o, j.dir, checks...); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(j.dir, 0o755); err != nil {
+	if err := os.MkdirAll(j.dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", j.dir, err)
+	}
+	// A package is private: a new job's directory is made owner-only
+	// even when the caller created it empty with a wider mode.
+	if err := os.Chmod(j.dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", j.dir, err)
 	}
 	src := j.task.Source

@@ -17,6 +17,7 @@ import (
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/config"
+	"github.com/offlined/offlined/internal/dirlock"
 	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
 )
@@ -29,6 +30,10 @@ const AddrFile = "api-addr"
 // maxUnauthConns caps the connections open without an authenticated request
 // (clients without the token); more wait in the listen queue.
 const maxUnauthConns = 64
+
+// LockFile, in the data root, is locked by the running daemon and holds
+// its process id.
+const LockFile = "serve.lock"
 
 // version is reported by the status route.
 const version = "0.1.0"
@@ -101,6 +106,13 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 	if err := os.MkdirAll(cfg.DataRoot, 0o700); err != nil {
 		return &config.FieldError{Field: "-data", Reason: err.Error()}
 	}
+	// One daemon per data root: a second one would share the registry and
+	// remove the first one's api-addr file on exit.
+	rootLock, err := dirlock.File(filepath.Join(cfg.DataRoot, LockFile))
+	if err != nil {
+		return fmt.Errorf("-data %s: another offlined serve is running on this data root: %w", cfg.DataRoot, err)
+	}
+	defer rootLock.Unlock()
 	token, err := config.APIToken(cfg.DataRoot)
 	if err != nil {
 		return fmt.Errorf("API token: %w", err)

@@ -45,8 +45,12 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	schemaOnly := fs.Bool("schema-only-editable", false, "take editable layers without features")
 	title := fs.String("title", "", "title of the offline map")
 	user := fs.String("user", "", "portal user name (password from $OFFLINED_PASSWORD)")
-	token := fs.String("token", "", "ArcGIS token")
-	apiKey := fs.String("api-key", "", "ArcGIS API key")
+	tokenFile := fs.String("token-file", "", "file holding an ArcGIS token (- for stdin; or set $OFFLINED_TOKEN)")
+	apiKeyFile := fs.String("api-key-file", "", "file holding an ArcGIS API key (- for stdin; or set $OFFLINED_API_KEY)")
+	// Secrets are never flag values (other processes read command lines):
+	// the old flags stay only to say what replaced them.
+	fs.String("token", "", "refused: use --token-file or $OFFLINED_TOKEN")
+	fs.String("api-key", "", "refused: use --api-key-file or $OFFLINED_API_KEY")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	abandon := fs.Bool("abandon", false, "give up the interrupted job in --dir: unregister its replicas and remove its partial files")
 	if err := fs.Parse(args); err != nil {
@@ -57,12 +61,19 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["token"] {
+		return errors.New("--token: secrets are not accepted as flag values (other processes can read them); use --token-file FILE or $OFFLINED_TOKEN")
+	}
+	if set["api-key"] {
+		return errors.New("--api-key: secrets are not accepted as flag values (other processes can read them); use --api-key-file FILE or $OFFLINED_API_KEY")
+	}
+	secrets := secretSources{user: *user, tokenFile: *tokenFile, apiKeyFile: *apiKeyFile, portal: *portal}
 
 	if *dir == "" {
 		return errors.New("--dir: the output directory is required")
 	}
 	if *abandon {
-		cred, err := credential(*user, *token, *apiKey, *portal)
+		cred, err := credential(secrets)
 		if err != nil {
 			return err
 		}
@@ -124,7 +135,7 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *maxScale < 0 {
 		return fmt.Errorf("--max-scale: %g is negative", *maxScale)
 	}
-	cred, err := credential(*user, *token, *apiKey, *portal)
+	cred, err := credential(secrets)
 	if err != nil {
 		return err
 	}
@@ -244,30 +255,55 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	return runErr
 }
 
-func credential(user, token, apiKey, portal string) (arcgis.Credential, error) {
+// secretSources are where take-offline may find its portal credential.
+type secretSources struct {
+	user, tokenFile, apiKeyFile, portal string
+}
+
+// credential builds the portal credential from at most one of --user
+// (password in $OFFLINED_PASSWORD), --token-file, --api-key-file, or, when
+// none is given, $OFFLINED_TOKEN or $OFFLINED_API_KEY. Anonymous otherwise.
+func credential(src secretSources) (arcgis.Credential, error) {
 	n := 0
-	for _, s := range []string{user, token, apiKey} {
+	for _, s := range []string{src.user, src.tokenFile, src.apiKeyFile} {
 		if s != "" {
 			n++
 		}
 	}
 	if n > 1 {
-		return nil, errors.New("--user, --token and --api-key: give at most one")
+		return nil, errors.New("--user, --token-file and --api-key-file: give at most one")
 	}
 	switch {
-	case user != "":
+	case src.user != "":
 		pw := os.Getenv("OFFLINED_PASSWORD")
 		if pw == "" {
 			return nil, errors.New("--user: set the password in $OFFLINED_PASSWORD")
 		}
-		if portal == "" {
+		if src.portal == "" {
 			return nil, errors.New("--user: needs --portal (tokens come from its generateToken)")
 		}
-		return &arcgis.UserCredential{Username: user, Password: pw}, nil
-	case token != "":
-		return arcgis.StaticToken(token), nil
-	case apiKey != "":
-		return arcgis.APIKey(apiKey), nil
+		return &arcgis.UserCredential{Username: src.user, Password: pw}, nil
+	case src.tokenFile != "":
+		tok, err := readSecret(src.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		return arcgis.StaticToken(tok), nil
+	case src.apiKeyFile != "":
+		key, err := readSecret(src.apiKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--api-key-file: %w", err)
+		}
+		return arcgis.APIKey(key), nil
+	}
+	tok, key := os.Getenv("OFFLINED_TOKEN"), os.Getenv("OFFLINED_API_KEY")
+	switch {
+	case tok != "" && key != "":
+		return nil, errors.New("$OFFLINED_TOKEN and $OFFLINED_API_KEY: set at most one")
+	case tok != "":
+		return arcgis.StaticToken(tok), nil
+	case key != "":
+		return arcgis.APIKey(key), nil
 	}
 	return arcgis.Anonymous(), nil
 }

@@ -71,9 +71,13 @@ func TestTakeOfflineWebMapFile(t *testing.T) {
 	aoi := filepath.Join(t.TempDir(), "area.geojson")
 	os.WriteFile(aoi, []byte(`{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[-117.25,33.98],[-117.19,33.98],[-117.19,34.03],[-117.25,34.03],[-117.25,33.98]]]}}`), 0o644)
 	dir := filepath.Join(t.TempDir(), "pkg")
+	tokFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var out, errOut bytes.Buffer
 	err = run(context.Background(), []string{"take-offline", "--webmap", wm, "--dir", dir, "--aoi", aoi,
-		"--min-scale", "150000", "--max-scale", "140000", "--include-basemap=false", "--token", tok}, &out, &errOut)
+		"--min-scale", "150000", "--max-scale", "140000", "--include-basemap=false", "--token-file", tokFile}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
@@ -110,7 +114,10 @@ func TestTakeOfflineFlagErrors(t *testing.T) {
 		{[]string{"take-offline", "--portal", "p", "--item", "x", "--dir", "d"}, "--bbox or --aoi"},
 		{append(base[:len(base):len(base)], "--min-scale", "-5"), "--min-scale"},
 		{append(base[:len(base):len(base)], "--user", "u"), "OFFLINED_PASSWORD"},
-		{append(base[:len(base):len(base)], "--token", "a", "--api-key", "b"), "--api-key"},
+		{append(base[:len(base):len(base)], "--token", "a"), "--token-file FILE or $OFFLINED_TOKEN"},
+		{append(base[:len(base):len(base)], "--api-key", "b"), "--api-key-file FILE or $OFFLINED_API_KEY"},
+		{append(base[:len(base):len(base)], "--token-file", "a", "--api-key-file", "b"), "--api-key-file"},
+		{append(base[:len(base):len(base)], "--token-file", "/nonexistent/token"), "--token-file"},
 		{append(base[:len(base):len(base)], "--aoi", "/nonexistent.geojson"), "--bbox and --aoi"},
 		{[]string{"take-offline", "--abandon", "--dir", t.TempDir()}, "--abandon"},
 	} {
@@ -149,4 +156,31 @@ func FuzzParseBBox(f *testing.F) {
 			t.Fatalf("accepted %q with ymin >= ymax", s)
 		}
 	})
+}
+
+// Secrets come from files or the environment, never from flag values.
+func TestTakeOfflineSecretSources(t *testing.T) {
+	ctx := context.Background()
+	t.Setenv("OFFLINED_TOKEN", "env-token")
+	t.Setenv("OFFLINED_API_KEY", "")
+	c, err := credential(secretSources{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := c.Token(ctx, nil); tok != "env-token" {
+		t.Fatalf("token from $OFFLINED_TOKEN: %q", tok)
+	}
+	kf := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(kf, []byte("file-key\n"), 0o600)
+	c, err = credential(secretSources{apiKeyFile: kf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := c.Token(ctx, nil); tok != "file-key" {
+		t.Fatalf("key from --api-key-file: %q (a file wins over the environment)", tok)
+	}
+	t.Setenv("OFFLINED_API_KEY", "env-key")
+	if _, err := credential(secretSources{}); err == nil || !strings.Contains(err.Error(), "$OFFLINED_TOKEN and $OFFLINED_API_KEY") {
+		t.Fatalf("both variables: %v", err)
+	}
 }

@@ -7,12 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/whereclause"
 )
 
-// The emulator's where-clause subset (ArcGIS "standardized queries"):
+// The emulator's where-clause subset (ArcGIS "standardized queries"),
+// parsed by internal/whereclause and evaluated here in memory:
 //
 //	expr   := expr OR expr | expr AND expr | NOT expr | pred
 //	pred   := sum (= | <> | != | < | > | <= | >=) sum
@@ -64,438 +65,90 @@ type wnode struct {
 	esc   rune
 }
 
-// parseWhere parses a where clause. fieldType resolves a field name
-// (case-insensitively) to its canonical name and esriFieldType; unknown
-// names are errors. An empty clause means 1=1.
+// parseWhere parses a where clause with the dialect's one parser
+// (internal/whereclause) and binds it to a layer's fields. fieldType
+// resolves a field name (case-insensitively) to its canonical name and
+// esriFieldType; unknown names are errors. An empty clause means 1=1.
 func parseWhere(src string, fieldType func(string) (string, string, bool)) (*whereExpr, error) {
-	if strings.TrimSpace(src) == "" {
+	n, err := whereclause.Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errWhere, err)
+	}
+	if n == nil {
 		return &whereExpr{root: wnode{kind: wLit, val: true}}, nil
 	}
-	toks, err := lexWhere(src)
+	root, err := bindWhere(n, fieldType)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errWhere, err)
 	}
-	p := &wparser{toks: toks, field: fieldType}
-	n, err := p.or()
-	if err == nil && p.pos < len(p.toks) {
-		err = fmt.Errorf("unexpected %q", p.toks[p.pos].s)
-	}
-	if err == nil && !n.isBool() {
-		err = fmt.Errorf("not a condition")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errWhere, err)
-	}
-	return &whereExpr{root: n}, nil
+	return &whereExpr{root: root}, nil
 }
 
-func (n wnode) isBool() bool {
-	switch n.kind {
-	case wCmp, wAnd, wOr, wNot, wIn, wLike, wIsNull, wBetween:
-		return true
-	case wLit:
-		_, ok := n.val.(bool)
-		return ok
+// bindWhere turns a syntax tree into an evaluable node: fields resolved,
+// numbers and date literals read.
+func bindWhere(n *whereclause.Node, fieldType func(string) (string, string, bool)) (wnode, error) {
+	out := wnode{neg: n.Neg, op: n.Op}
+	if n.Esc != "" {
+		out.esc = []rune(n.Esc)[0]
 	}
-	return false
-}
-
-type wtok struct {
-	t string // "num", "str", "id", "op", "("…
-	s string
-}
-
-func lexWhere(src string) ([]wtok, error) {
-	var out []wtok
-	rs := []rune(src)
-	for i := 0; i < len(rs); {
-		c := rs[i]
-		switch {
-		case unicode.IsSpace(c):
-			i++
-		case c == '\'':
-			var b strings.Builder
-			i++
-			closed := false
-			for i < len(rs) {
-				if rs[i] == '\'' {
-					if i+1 < len(rs) && rs[i+1] == '\'' {
-						b.WriteRune('\'')
-						i += 2
-						continue
-					}
-					i++
-					closed = true
-					break
-				}
-				b.WriteRune(rs[i])
-				i++
-			}
-			if !closed {
-				return nil, fmt.Errorf("unterminated string")
-			}
-			out = append(out, wtok{"str", b.String()})
-		case c >= '0' && c <= '9' || c == '.' && i+1 < len(rs) && rs[i+1] >= '0' && rs[i+1] <= '9':
-			j := i
-			for j < len(rs) && (rs[j] >= '0' && rs[j] <= '9' || rs[j] == '.' || rs[j] == 'e' || rs[j] == 'E' ||
-				(rs[j] == '-' || rs[j] == '+') && j > i && (rs[j-1] == 'e' || rs[j-1] == 'E')) {
-				j++
-			}
-			out = append(out, wtok{"num", string(rs[i:j])})
-			i = j
-		case unicode.IsLetter(c) || c == '_' || c == '"' || c == '[':
-			if c == '"' || c == '[' { // quoted identifier
-				end := '"'
-				if c == '[' {
-					end = ']'
-				}
-				j := i + 1
-				for j < len(rs) && rs[j] != end {
-					j++
-				}
-				if j >= len(rs) {
-					return nil, fmt.Errorf("unterminated identifier")
-				}
-				out = append(out, wtok{"qid", string(rs[i+1 : j])})
-				i = j + 1
-				continue
-			}
-			j := i
-			for j < len(rs) && (unicode.IsLetter(rs[j]) || unicode.IsDigit(rs[j]) || rs[j] == '_' || rs[j] == '.') {
-				j++
-			}
-			out = append(out, wtok{"id", string(rs[i:j])})
-			i = j
-		case c == '(' || c == ')' || c == ',':
-			out = append(out, wtok{string(c), string(c)})
-			i++
-		case strings.ContainsRune("=<>!+-*/", c):
-			if i+1 < len(rs) {
-				two := string(rs[i : i+2])
-				if two == "<>" || two == "<=" || two == ">=" || two == "!=" {
-					out = append(out, wtok{"op", two})
-					i += 2
-					continue
-				}
-			}
-			if c == '!' {
-				return nil, fmt.Errorf("unexpected '!'")
-			}
-			out = append(out, wtok{"op", string(c)})
-			i++
-		default:
-			return nil, fmt.Errorf("unexpected character %q", c)
+	for _, k := range n.Kids {
+		b, err := bindWhere(k, fieldType)
+		if err != nil {
+			return wnode{}, err
 		}
+		out.kids = append(out.kids, b)
+	}
+	switch n.Kind {
+	case whereclause.Lit:
+		out.kind = wLit
+		switch v := n.Val.(type) {
+		case whereclause.Number:
+			f, err := strconv.ParseFloat(string(v), 64)
+			if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+				return wnode{}, fmt.Errorf("bad number %q", string(v))
+			}
+			out.val = f
+		case whereclause.Date:
+			ms, ok := parseDateLiteral(v.Text)
+			if !ok {
+				return wnode{}, fmt.Errorf("bad date %q", v.Text)
+			}
+			out.val = float64(ms)
+		default:
+			out.val = v // nil, string, bool
+		}
+	case whereclause.Field:
+		canon, typ, ok := fieldType(n.Name)
+		if !ok {
+			return wnode{}, fmt.Errorf("unknown field %q", n.Name)
+		}
+		out.kind, out.field, out.ftype = wField, canon, typ
+	case whereclause.Cmp:
+		out.kind = wCmp
+	case whereclause.And:
+		out.kind = wAnd
+	case whereclause.Or:
+		out.kind = wOr
+	case whereclause.Not:
+		out.kind = wNot
+	case whereclause.In:
+		out.kind = wIn
+	case whereclause.Like:
+		out.kind = wLike
+	case whereclause.IsNull:
+		out.kind = wIsNull
+	case whereclause.Between:
+		out.kind = wBetween
+	case whereclause.Arith:
+		out.kind = wArith
+	case whereclause.Func:
+		out.kind = wFunc
+	case whereclause.Neg:
+		out.kind = wNeg
+	default:
+		return wnode{}, fmt.Errorf("unsupported expression")
 	}
 	return out, nil
-}
-
-type wparser struct {
-	toks  []wtok
-	pos   int
-	field func(string) (string, string, bool)
-	depth int
-}
-
-func (p *wparser) peek() wtok {
-	if p.pos < len(p.toks) {
-		return p.toks[p.pos]
-	}
-	return wtok{}
-}
-
-func (p *wparser) kw(word string) bool {
-	t := p.peek()
-	if t.t == "id" && strings.EqualFold(t.s, word) {
-		p.pos++
-		return true
-	}
-	return false
-}
-
-func (p *wparser) isKw(off int, word string) bool {
-	if p.pos+off < len(p.toks) {
-		t := p.toks[p.pos+off]
-		return t.t == "id" && strings.EqualFold(t.s, word)
-	}
-	return false
-}
-
-func (p *wparser) expect(t string) error {
-	if p.peek().t != t {
-		return fmt.Errorf("expected %q", t)
-	}
-	p.pos++
-	return nil
-}
-
-func (p *wparser) or() (wnode, error) {
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > 200 {
-		return wnode{}, fmt.Errorf("expression too deep")
-	}
-	l, err := p.and()
-	if err != nil {
-		return l, err
-	}
-	for p.kw("OR") {
-		r, err := p.and()
-		if err != nil {
-			return r, err
-		}
-		if !l.isBool() || !r.isBool() {
-			return l, fmt.Errorf("OR needs conditions")
-		}
-		l = wnode{kind: wOr, kids: []wnode{l, r}}
-	}
-	return l, nil
-}
-
-func (p *wparser) and() (wnode, error) {
-	l, err := p.not()
-	if err != nil {
-		return l, err
-	}
-	for p.kw("AND") {
-		r, err := p.not()
-		if err != nil {
-			return r, err
-		}
-		if !l.isBool() || !r.isBool() {
-			return l, fmt.Errorf("AND needs conditions")
-		}
-		l = wnode{kind: wAnd, kids: []wnode{l, r}}
-	}
-	return l, nil
-}
-
-func (p *wparser) not() (wnode, error) {
-	if p.kw("NOT") {
-		p.depth++
-		defer func() { p.depth-- }()
-		if p.depth > 200 {
-			return wnode{}, fmt.Errorf("expression too deep")
-		}
-		n, err := p.not()
-		if err != nil {
-			return n, err
-		}
-		if !n.isBool() {
-			return n, fmt.Errorf("NOT needs a condition")
-		}
-		return wnode{kind: wNot, kids: []wnode{n}}, nil
-	}
-	return p.pred()
-}
-
-func (p *wparser) pred() (wnode, error) {
-	l, err := p.sum()
-	if err != nil {
-		return l, err
-	}
-	t := p.peek()
-	if t.t == "op" {
-		switch t.s {
-		case "=", "<>", "!=", "<", ">", "<=", ">=":
-			p.pos++
-			r, err := p.sum()
-			if err != nil {
-				return r, err
-			}
-			op := t.s
-			if op == "!=" {
-				op = "<>"
-			}
-			return wnode{kind: wCmp, op: op, kids: []wnode{l, r}}, nil
-		}
-	}
-	neg := false
-	if p.isKw(0, "NOT") && (p.isKw(1, "IN") || p.isKw(1, "LIKE") || p.isKw(1, "BETWEEN")) {
-		p.pos++
-		neg = true
-	}
-	switch {
-	case p.kw("IN"):
-		if err := p.expect("("); err != nil {
-			return l, err
-		}
-		n := wnode{kind: wIn, neg: neg, kids: []wnode{l}}
-		for {
-			v, err := p.sum()
-			if err != nil {
-				return v, err
-			}
-			n.kids = append(n.kids, v)
-			if p.peek().t == "," {
-				p.pos++
-				continue
-			}
-			break
-		}
-		return n, p.expect(")")
-	case p.kw("LIKE"):
-		r, err := p.sum()
-		if err != nil {
-			return r, err
-		}
-		n := wnode{kind: wLike, neg: neg, kids: []wnode{l, r}}
-		if p.kw("ESCAPE") {
-			e := p.peek()
-			if e.t != "str" || len([]rune(e.s)) != 1 {
-				return n, fmt.Errorf("ESCAPE needs one character")
-			}
-			n.esc = []rune(e.s)[0]
-			p.pos++
-		}
-		return n, nil
-	case p.kw("BETWEEN"):
-		lo, err := p.sum()
-		if err != nil {
-			return lo, err
-		}
-		if !p.kw("AND") {
-			return lo, fmt.Errorf("BETWEEN needs AND")
-		}
-		hi, err := p.sum()
-		if err != nil {
-			return hi, err
-		}
-		return wnode{kind: wBetween, neg: neg, kids: []wnode{l, lo, hi}}, nil
-	case neg:
-		return l, fmt.Errorf("misplaced NOT")
-	case p.kw("IS"):
-		n := wnode{kind: wIsNull, kids: []wnode{l}}
-		if p.kw("NOT") {
-			n.neg = true
-		}
-		if !p.kw("NULL") {
-			return n, fmt.Errorf("IS needs NULL")
-		}
-		return n, nil
-	}
-	return l, nil
-}
-
-func (p *wparser) sum() (wnode, error) {
-	l, err := p.term()
-	if err != nil {
-		return l, err
-	}
-	for t := p.peek(); t.t == "op" && (t.s == "+" || t.s == "-"); t = p.peek() {
-		p.pos++
-		r, err := p.term()
-		if err != nil {
-			return r, err
-		}
-		l = wnode{kind: wArith, op: t.s, kids: []wnode{l, r}}
-	}
-	return l, nil
-}
-
-func (p *wparser) term() (wnode, error) {
-	l, err := p.unary()
-	if err != nil {
-		return l, err
-	}
-	for t := p.peek(); t.t == "op" && (t.s == "*" || t.s == "/"); t = p.peek() {
-		p.pos++
-		r, err := p.unary()
-		if err != nil {
-			return r, err
-		}
-		l = wnode{kind: wArith, op: t.s, kids: []wnode{l, r}}
-	}
-	return l, nil
-}
-
-func (p *wparser) unary() (wnode, error) {
-	if t := p.peek(); t.t == "op" && t.s == "-" {
-		p.pos++
-		p.depth++
-		defer func() { p.depth-- }()
-		if p.depth > 200 {
-			return wnode{}, fmt.Errorf("expression too deep")
-		}
-		n, err := p.unary()
-		return wnode{kind: wNeg, kids: []wnode{n}}, err
-	}
-	return p.primary()
-}
-
-var reservedWords = map[string]bool{"AND": true, "OR": true, "NOT": true, "IN": true, "LIKE": true, "IS": true, "BETWEEN": true, "ESCAPE": true}
-
-func (p *wparser) primary() (wnode, error) {
-	t := p.peek()
-	switch t.t {
-	case "":
-		return wnode{}, fmt.Errorf("unexpected end")
-	case "num":
-		p.pos++
-		f, err := strconv.ParseFloat(t.s, 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return wnode{}, fmt.Errorf("bad number %q", t.s)
-		}
-		return wnode{kind: wLit, val: f}, nil
-	case "str":
-		p.pos++
-		return wnode{kind: wLit, val: t.s}, nil
-	case "(":
-		p.pos++
-		n, err := p.or()
-		if err != nil {
-			return n, err
-		}
-		return n, p.expect(")")
-	case "qid":
-		p.pos++
-		return p.fieldNode(t.s)
-	case "id":
-		up := strings.ToUpper(t.s)
-		switch up {
-		case "NULL":
-			p.pos++
-			return wnode{kind: wLit, val: nil}, nil
-		case "TRUE", "FALSE":
-			p.pos++
-			return wnode{kind: wLit, val: up == "TRUE"}, nil
-		case "CURRENT_DATE", "CURRENT_TIMESTAMP":
-			p.pos++
-			return wnode{kind: wFunc, op: up}, nil
-		case "DATE", "TIMESTAMP":
-			if p.pos+1 < len(p.toks) && p.toks[p.pos+1].t == "str" {
-				ms, ok := parseDateLiteral(p.toks[p.pos+1].s)
-				if !ok {
-					return wnode{}, fmt.Errorf("bad date %q", p.toks[p.pos+1].s)
-				}
-				p.pos += 2
-				return wnode{kind: wLit, val: float64(ms)}, nil
-			}
-		case "UPPER", "LOWER":
-			if p.pos+1 < len(p.toks) && p.toks[p.pos+1].t == "(" {
-				p.pos += 2
-				arg, err := p.sum()
-				if err != nil {
-					return arg, err
-				}
-				return wnode{kind: wFunc, op: up, kids: []wnode{arg}}, p.expect(")")
-			}
-		}
-		if reservedWords[up] {
-			return wnode{}, fmt.Errorf("unexpected %s", up)
-		}
-		p.pos++
-		return p.fieldNode(t.s)
-	}
-	return wnode{}, fmt.Errorf("unexpected %q", t.s)
-}
-
-func (p *wparser) fieldNode(name string) (wnode, error) {
-	canon, typ, ok := p.field(name)
-	if !ok {
-		return wnode{}, fmt.Errorf("unknown field %q", name)
-	}
-	return wnode{kind: wField, field: canon, ftype: typ}, nil
 }
 
 // parseDateLiteral reads 'yyyy-mm-dd[ hh:mm:ss[.fff]]' (UTC) as epoch ms.
