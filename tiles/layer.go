@@ -30,7 +30,7 @@ type RasterLayerJob struct {
 	HTTP       *http.Client
 	// Tokens gives the token per URL (nil: anonymous).
 	Tokens   TokenSource
-	Download   DownloadOptions
+	Download DownloadOptions
 }
 
 // DownloadRasterLayer covers the AOI, checks the tile limit, configures the

@@ -171,7 +171,7 @@ type VectorTileLayerJob struct {
 	// none for hosts the credential was not issued for (a CDN serving
 	// sprites or glyphs, another host named by the style).
 	Tokens   TokenSource
-	Download    DownloadOptions
+	Download DownloadOptions
 }
 
 // VectorResult reports a vector tile layer download.

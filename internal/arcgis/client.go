@@ -136,7 +136,8 @@ func WithServiceCredential(prefix string, cred Credential) Option {
 // WithTrustedHosts lets the portal credential's token go to these hosts
 // besides the portal's own host (and, for an arcgis.com portal, every
 // *.arcgis.com host). A leading "." trusts subdomains. Without a portal
-// every host is trusted.
+// and without trusted hosts every host is trusted; with trusted hosts only
+// they are.
 func WithTrustedHosts(hosts ...string) Option {
 	return func(c *config) error { c.trusted = append(c.trusted, hosts...); return nil }
 }
@@ -242,9 +243,9 @@ func New(opts ...Option) (*Client, error) {
 				c.creds.TrustHost(".arcgis.com")
 			}
 		}
-		for _, h := range cfg.trusted {
-			c.creds.TrustHost(h)
-		}
+	}
+	for _, h := range cfg.trusted {
+		c.creds.TrustHost(h)
 	}
 	for _, sc := range cfg.service {
 		if err := c.creds.Register(sc.prefix, sc.cred); err != nil {

@@ -166,3 +166,19 @@ func TestDefaultTransportRefusesMetadataAddress(t *testing.T) {
 		t.Fatalf("loopback: %v", err)
 	}
 }
+
+// TestTrustedHostsWithoutPortal: a client without a portal but with
+// trusted hosts (the CLI's --webmap URL host) gives the token only to them.
+func TestTrustedHostsWithoutPortal(t *testing.T) {
+	c := newTestClient(t, "", WithCredential(StaticToken(secretTok)), WithTrustedHosts("maps.example.com:8443"))
+	ctx := context.Background()
+	for u, want := range map[string]string{
+		"https://maps.example.com:8443/arcgis/rest/services/x/VectorTileServer": secretTok,
+		"https://cdn.example.net/fonts/Arial/0-255.pbf":                         "",
+		"https://maps.example.com.evil.net:8443/style.json":                     "",
+	} {
+		if got, err := c.TokenFor(ctx, u); err != nil || got != want {
+			t.Errorf("TokenFor(%s) = %q, %v; want %q", u, got, err, want)
+		}
+	}
+}
