@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offlined/offlined/internal/outbound"
 )
 
 // TileFetcher gets one tile. absent is true when the source says the tile
@@ -52,14 +54,16 @@ func (e *StatusError) Retryable() bool {
 	return e.Code == 429 || e.Code == 408 || e.Code >= 500
 }
 
-// NewTransport returns a keep-alive HTTP transport sized for conc concurrent tile requests.
+// NewTransport returns a keep-alive HTTP transport sized for conc
+// concurrent tile requests; its dialer enforces the default outbound policy.
 func NewTransport(conc int) *http.Transport {
 	if conc < 1 {
 		conc = 1
 	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy: http.ProxyFromEnvironment,
+		// Link-local and cloud metadata addresses are refused at dial time.
+		DialContext:           outbound.Policy{}.Dialer(&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          conc * 4,
 		MaxIdleConnsPerHost:   conc * 2,
 		IdleConnTimeout:       90 * time.Second,

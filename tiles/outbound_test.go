@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -14,6 +15,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/internal/outbound"
 )
 
 const leakToken = "tok-secret-4711"
@@ -161,5 +163,20 @@ func TestPackageDownloadTokenStaysOnTrustedHost(t *testing.T) {
 		if strings.Contains(u, leakToken) {
 			t.Fatalf("token sent to another host: %s", u)
 		}
+	}
+}
+
+// TestTileTransportRefusesMetadataAddress: the tiles package's own
+// transport refuses a web map tile template pointing at the metadata
+// service, with a typed error and without retrying.
+func TestTileTransportRefusesMetadataAddress(t *testing.T) {
+	tm, err := ParseTemplate("http://169.254.169.254/latest/{z}/{x}/{y}", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = NewHTTPFetcher(tm, nil, 1).FetchTile(context.Background(), TileKey{Level: 1})
+	var be *outbound.BlockedAddressError
+	if !errors.As(err, &be) || !refusedByPolicy(err) {
+		t.Fatalf("err = %v, want *outbound.BlockedAddressError", err)
 	}
 }
