@@ -278,6 +278,7 @@ func buildHTTPClient(cfg *config, logger *slog.Logger) (*http.Client, error) {
 		} else if cfg.noProxy {
 			tr.Proxy = nil
 		}
+		tr.Proxy = cfg.outbound.Proxy(tr.Proxy)
 		if len(cfg.certs) > 0 || len(cfg.certFiles) > 0 || cfg.insecure {
 			tc := &tls.Config{MinVersion: tls.VersionTLS12}
 			if tr.TLSClientConfig != nil {

@@ -10,7 +10,9 @@ package outbound
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"syscall"
 )
 
@@ -101,4 +103,20 @@ func (p Policy) Dialer(d *net.Dialer) *net.Dialer {
 		return nil
 	}
 	return &nd
+}
+
+// Proxy wraps a transport's Proxy function: through a proxy the dialer
+// sees only the proxy's address, so a target given as a refused IP address
+// literal is refused here. (A name that the proxy resolves to such an
+// address is the proxy's to refuse.)
+func (p Policy) Proxy(next func(*http.Request) (*url.URL, error)) func(*http.Request) (*url.URL, error) {
+	return func(req *http.Request) (*url.URL, error) {
+		if err := p.Check(req.URL.Hostname()); err != nil {
+			return nil, err
+		}
+		if next == nil {
+			return nil, nil
+		}
+		return next(req)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"testing"
 	"time"
 )
@@ -67,5 +68,22 @@ func TestDialerRefusesAtDialTime(t *testing.T) {
 	var be *BlockedAddressError
 	if !errors.As(err, &be) {
 		t.Fatalf("metadata address: err = %v, want *BlockedAddressError", err)
+	}
+}
+
+// TestProxyRefusesLiteralTarget: through a proxy the dialer only sees the
+// proxy, so a metadata IP literal is refused before the proxy is asked.
+func TestProxyRefusesLiteralTarget(t *testing.T) {
+	asked := 0
+	next := func(*http.Request) (*url.URL, error) { asked++; return url.Parse("http://127.0.0.1:3128") }
+	f := Policy{}.Proxy(next)
+	req, _ := http.NewRequest(http.MethodGet, "http://169.254.169.254/latest/meta-data/", nil)
+	var be *BlockedAddressError
+	if _, err := f(req); !errors.As(err, &be) || asked != 0 {
+		t.Fatalf("err = %v, proxy asked %d times", err, asked)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "https://www.arcgis.com/sharing/rest", nil)
+	if u, err := f(req); err != nil || u == nil || asked != 1 {
+		t.Fatalf("ordinary host: %v %v", u, err)
 	}
 }
