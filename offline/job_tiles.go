@@ -66,10 +66,6 @@ func (j *Job) runRasterTiles(ctx context.Context, id string) error {
 		if err != nil {
 			return stepErr(rec.Key, p.ServiceURL, "exportTiles", err)
 		}
-		tok, err := j.token(ctx, p.ServiceURL)
-		if err != nil {
-			return stepErr(rec.Key, p.ServiceURL, "token", err)
-		}
 		work := path + ".export"
 		if err := os.MkdirAll(work, 0o755); err != nil {
 			return err
@@ -77,7 +73,7 @@ func (j *Job) runRasterTiles(ctx context.Context, id string) error {
 		defer os.RemoveAll(work)
 		n, err := tiles.ExportAndImport(ctx, &exportClient{c: c, params: params}, p.ServiceURL,
 			tiles.ExportRequest{Levels: p.LevelIDs, AOI: aoi}, work, st, tiles.ExportOptions{
-				JobURL: rec.ExportJobURL, Poll: j.opt.PollInterval, HTTP: c.HTTPClient(), Token: tok,
+				JobURL: rec.ExportJobURL, Poll: j.opt.PollInterval, HTTP: c.HTTPClient(), Tokens: c,
 				OnJob: func(u string) { j.jr.update(func() { j.jr.Steps[id].ExportJobURL = u }) },
 			})
 		if err != nil {
@@ -174,7 +170,7 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 		_, err = tiles.DownloadVectorTileLayer(ctx, tiles.VectorTileLayerJob{
 			StyleURL: styleURL, ServiceURL: p.ServiceURL, AOI: aoi, Levels: levels, Store: st,
 			ResourceDir: strings.TrimSuffix(path, ".mbtiles") + string(filepath.Separator) + "resources",
-			HTTP:        c.HTTPClient(), Token: tok,
+			HTTP:        c.HTTPClient(), Tokens: c,
 			Download: tiles.DownloadOptions{Concurrency: j.opt.TileConcurrency, Logger: j.log,
 				Progress: func(pr tiles.Progress) {
 					j.updateProgress(id, func(lp *LayerProgress) {

@@ -156,7 +156,7 @@ func TestDownloadChild(t *testing.T) {
 	covers := testCovers(t, s, demoAOI, 8, 16)
 	st := openTestStore(t, filepath.Dir(path), filepath.Base(path), s)
 	tm, _ := ArcGISTileTemplate(url)
-	_, err := Download(context.Background(), st, NewHTTPFetcher(tm, "", 4), covers, DownloadOptions{Concurrency: 4, BatchSize: 16, BatchInterval: 20 * time.Millisecond})
+	_, err := Download(context.Background(), st, NewHTTPFetcher(tm, nil, 4), covers, DownloadOptions{Concurrency: 4, BatchSize: 16, BatchInterval: 20 * time.Millisecond})
 	t.Logf("child finished: %v", err)
 }
 

@@ -74,7 +74,8 @@ func (e *ServiceError) Error() string {
 // HTTPJobClient implements JobClient and estimateExportTilesSize on net/http.
 type HTTPJobClient struct {
 	Client *http.Client
-	Token  string
+	// Tokens gives the token per URL (nil: anonymous).
+	Tokens TokenSource
 }
 
 func (c *HTTPJobClient) client() *http.Client {
@@ -91,8 +92,12 @@ func (c *HTTPJobClient) getJSON(ctx context.Context, u string, form url.Values, 
 	var err error
 	if form != nil {
 		form.Set("f", "json")
-		if c.Token != "" {
-			form.Set("token", c.Token)
+		tok, terr := tokenValue(ctx, c.Tokens, u)
+		if terr != nil {
+			return terr
+		}
+		if tok != "" {
+			form.Set("token", tok)
 		}
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
 		if req != nil {
@@ -103,17 +108,21 @@ func (c *HTTPJobClient) getJSON(ctx context.Context, u string, form url.Values, 
 		if !strings.Contains(q, "f=json") {
 			q = appendQuery(q, "f=json")
 		}
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, withToken(q, c.Token), nil)
+		au, aerr := authURL(ctx, c.Tokens, q)
+		if aerr != nil {
+			return aerr
+		}
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, au, nil)
 	}
 	if err != nil {
 		return err
 	}
-	resp, err := c.client().Do(req)
+	resp, err := do(c.client(), c.Tokens, req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	b, err := readCapped(resp.Body, MaxResourceBytes, "job answer", u)
 	if err != nil {
 		return fmt.Errorf("%s: %w", u, err)
 	}
@@ -368,8 +377,10 @@ type ExportOptions struct {
 	// Poll is the job polling interval (default 1s).
 	Poll time.Duration
 	// HTTP is used for the package download (default http.DefaultClient).
-	HTTP  *http.Client
-	Token string
+	HTTP *http.Client
+	// Tokens gives the token per URL: the package URL may be on another
+	// host (a pre-signed storage URL) that must not receive it.
+	Tokens TokenSource
 }
 
 // ExportAndImport lets the server build a tile package: it submits exportTiles
@@ -414,7 +425,7 @@ func ExportAndImport(ctx context.Context, jc JobClient, serviceURL string, req E
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	if err := DownloadFile(ctx, hc, withToken(pkgURL, opt.Token), dest); err != nil {
+	if err := downloadFile(ctx, hc, opt.Tokens, pkgURL, dest, 0); err != nil {
 		return 0, fmt.Errorf("export %s: %w", serviceURL, err)
 	}
 	pk, err := OpenPackage(dest)
@@ -429,13 +440,19 @@ func ExportAndImport(ctx context.Context, jc JobClient, serviceURL string, req E
 // file with an HTTP Range request (and retrying a dropped connection from
 // where it stopped). A server that ignores Range restarts the file.
 func DownloadFile(ctx context.Context, hc *http.Client, u, dest string) error {
+	return downloadFile(ctx, hc, nil, u, dest, 0)
+}
+
+// downloadFile is DownloadFile with the token tokens gives for u (none on
+// redirects to other hosts) and, when limit > 0, a size limit.
+func downloadFile(ctx context.Context, hc *http.Client, tokens TokenSource, u, dest string, limit int64) error {
 	if _, err := os.Stat(dest); err == nil {
 		return nil
 	}
 	part := dest + ".part"
 	var last error
 	for attempt := 0; attempt < 8; attempt++ {
-		done, err := downloadOnce(ctx, hc, u, part)
+		done, err := downloadOnce(ctx, hc, tokens, u, part, limit)
 		if done {
 			return os.Rename(part, dest)
 		}
@@ -443,7 +460,7 @@ func DownloadFile(ctx context.Context, hc *http.Client, u, dest string) error {
 			return ctx.Err()
 		}
 		var se *StatusError
-		if errors.As(err, &se) && !se.Retryable() {
+		if (errors.As(err, &se) && !se.Retryable()) || refusedByPolicy(err) {
 			os.Remove(part)
 			return err
 		}
@@ -459,7 +476,7 @@ func DownloadFile(ctx context.Context, hc *http.Client, u, dest string) error {
 	return fmt.Errorf("download %s: %w", u, last)
 }
 
-func downloadOnce(ctx context.Context, hc *http.Client, u, part string) (bool, error) {
+func downloadOnce(ctx context.Context, hc *http.Client, tokens TokenSource, u, part string, limit int64) (bool, error) {
 	f, err := os.OpenFile(part, os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return false, err
@@ -469,14 +486,18 @@ func downloadOnce(ctx context.Context, hc *http.Client, u, part string) (bool, e
 	if err != nil {
 		return false, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	au, err := authURL(ctx, tokens, u)
+	if err != nil {
+		return false, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, au, nil)
 	if err != nil {
 		return false, err
 	}
 	if have > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
 	}
-	resp, err := hc.Do(req)
+	resp, err := do(hc, tokens, req)
 	if err != nil {
 		return false, err
 	}
@@ -506,7 +527,17 @@ func downloadOnce(ctx context.Context, hc *http.Client, u, part string) (bool, e
 	default:
 		return false, &StatusError{URL: u, Code: resp.StatusCode}
 	}
-	n, err := io.Copy(f, resp.Body)
+	body := io.Reader(resp.Body)
+	if limit > 0 {
+		if total > limit {
+			return false, &TooLargeError{What: "download", URL: u, Limit: limit}
+		}
+		body = io.LimitReader(resp.Body, limit-have+1)
+	}
+	n, err := io.Copy(f, body)
+	if err == nil && limit > 0 && have+n > limit {
+		return false, &TooLargeError{What: "download", URL: u, Limit: limit}
+	}
 	if err != nil {
 		return false, fmt.Errorf("download %s at byte %d: %w", u, have+n, err)
 	}

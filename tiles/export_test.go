@@ -48,7 +48,7 @@ func TestExportTilesFromEmulator(t *testing.T) {
 	}
 	// The package's tiles are the service's tiles: compare with direct downloads.
 	tm, _ := ArcGISTileTemplate(svc)
-	f := NewHTTPFetcher(tm, "", 2)
+	f := NewHTTPFetcher(tm, nil, 2)
 	checked := 0
 	for _, c := range testCovers(t, s, demoAOI, 14, 14) {
 		c.Each(func(row, col int) bool {

@@ -1,9 +1,9 @@
 package tiles
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offlined/offlined/internal/outbound"
 )
 
 // TileFetcher gets one tile. absent is true when the source says the tile
@@ -52,14 +54,16 @@ func (e *StatusError) Retryable() bool {
 	return e.Code == 429 || e.Code == 408 || e.Code >= 500
 }
 
-// NewTransport returns a keep-alive HTTP transport sized for conc concurrent tile requests.
+// NewTransport returns a keep-alive HTTP transport sized for conc
+// concurrent tile requests; its dialer enforces the default outbound policy.
 func NewTransport(conc int) *http.Transport {
 	if conc < 1 {
 		conc = 1
 	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy: http.ProxyFromEnvironment,
+		// Link-local and cloud metadata addresses are refused at dial time.
+		DialContext:           outbound.Policy{}.Dialer(&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          conc * 4,
 		MaxIdleConnsPerHost:   conc * 2,
 		IdleConnTimeout:       90 * time.Second,
@@ -72,20 +76,22 @@ func NewTransport(conc int) *http.Transport {
 	}
 }
 
-// HTTPFetcher fetches tiles over HTTP from a URL template, adding the token as
-// a query parameter when set. It is safe for concurrent use.
+// HTTPFetcher fetches tiles over HTTP from a URL template, adding the token
+// Tokens gives for each tile URL as a query parameter. It is safe for
+// concurrent use.
 type HTTPFetcher struct {
 	Client   *http.Client
 	Template *Template
-	// Token, when set, is sent as the token query parameter.
-	Token string
+	// Tokens, when set, gives the token per URL (none for hosts the
+	// credential was not issued for).
+	Tokens TokenSource
 	// Header is added to every request (e.g. Referer for some tile servers).
 	Header http.Header
 }
 
 // NewHTTPFetcher returns a fetcher with a keep-alive client sized for conc.
-func NewHTTPFetcher(t *Template, token string, conc int) *HTTPFetcher {
-	return &HTTPFetcher{Client: &http.Client{Transport: NewTransport(conc)}, Template: t, Token: token}
+func NewHTTPFetcher(t *Template, tokens TokenSource, conc int) *HTTPFetcher {
+	return &HTTPFetcher{Client: &http.Client{Transport: NewTransport(conc)}, Template: t, Tokens: tokens}
 }
 
 func withToken(u, token string) string {
@@ -101,7 +107,10 @@ func withToken(u, token string) string {
 
 // FetchTile implements TileFetcher.
 func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, error) {
-	u := withToken(f.Template.URL(k), f.Token)
+	u, err := authURL(ctx, f.Tokens, f.Template.URL(k))
+	if err != nil {
+		return nil, false, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, false, err
@@ -109,7 +118,7 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 	for h, v := range f.Header {
 		req.Header[h] = v
 	}
-	resp, err := f.Client.Do(req)
+	resp, err := do(f.Client, f.Tokens, req)
 	if err != nil {
 		return nil, false, err
 	}
@@ -129,14 +138,17 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 		}
 		return nil, false, se
 	}
-	var buf bytes.Buffer
-	if resp.ContentLength > 0 {
-		buf.Grow(int(resp.ContentLength))
+	if resp.ContentLength > MaxTileBytes {
+		return nil, false, &FatalError{Err: &TooLargeError{What: "tile", URL: f.Template.URL(k), Limit: MaxTileBytes}}
 	}
-	if _, err := buf.ReadFrom(resp.Body); err != nil {
+	b, err := readCapped(resp.Body, MaxTileBytes, "tile", f.Template.URL(k))
+	if err != nil {
+		var tl *TooLargeError
+		if errors.As(err, &tl) {
+			return nil, false, &FatalError{Err: err}
+		}
 		return nil, false, fmt.Errorf("GET %s: %w", f.Template.URL(k), err)
 	}
-	b := buf.Bytes()
 	if len(b) == 0 {
 		return nil, true, nil
 	}
@@ -163,7 +175,7 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 type HTTPTilemap struct {
 	Client     *http.Client
 	ServiceURL string
-	Token      string
+	Tokens     TokenSource
 }
 
 type tilemapDoc struct {
@@ -213,15 +225,15 @@ func ParseTilemap(b []byte, row, col, width, height int) ([]bool, error) {
 // Tilemap implements Tilemapper.
 func (t *HTTPTilemap) Tilemap(ctx context.Context, level, row, col, width, height int) ([]bool, error) {
 	u := fmt.Sprintf("%s/tilemap/%d/%d/%d/%d/%d?f=json", strings.TrimRight(t.ServiceURL, "/"), level, row, col, width, height)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, withToken(u, t.Token), nil)
+	au, err := authURL(ctx, t.Tokens, u)
 	if err != nil {
 		return nil, err
 	}
-	c := t.Client
-	if c == nil {
-		c = http.DefaultClient
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, au, nil)
+	if err != nil {
+		return nil, err
 	}
-	resp, err := c.Do(req)
+	resp, err := do(t.Client, t.Tokens, req)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +241,7 @@ func (t *HTTPTilemap) Tilemap(ctx context.Context, level, row, col, width, heigh
 	if resp.StatusCode != http.StatusOK {
 		return nil, &StatusError{URL: u, Code: resp.StatusCode}
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	b, err := readCapped(resp.Body, MaxResourceBytes, "tilemap", u)
 	if err != nil {
 		return nil, err
 	}

@@ -180,7 +180,7 @@ func (f *fakeTiles) fetcher(t testing.TB, conc int) *HTTPFetcher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewHTTPFetcher(tm, "", conc)
+	return NewHTTPFetcher(tm, nil, conc)
 }
 
 // dumpStore returns a digest of the tiles and absent records of an MBTiles file.

@@ -28,8 +28,9 @@ type RasterLayerJob struct {
 	TilemapURL string
 	Store      *Store
 	HTTP       *http.Client
-	Token      string
-	Download   DownloadOptions
+	// Tokens gives the token per URL (nil: anonymous).
+	Tokens   TokenSource
+	Download DownloadOptions
 }
 
 // DownloadRasterLayer covers the AOI, checks the tile limit, configures the
@@ -57,9 +58,9 @@ func DownloadRasterLayer(ctx context.Context, job RasterLayerJob) (Progress, err
 	}
 	opt := job.Download
 	if job.TilemapURL != "" && opt.Tilemap == nil {
-		opt.Tilemap = &HTTPTilemap{Client: hc, ServiceURL: strings.TrimRight(job.TilemapURL, "/"), Token: job.Token}
+		opt.Tilemap = &HTTPTilemap{Client: hc, ServiceURL: strings.TrimRight(job.TilemapURL, "/"), Tokens: job.Tokens}
 	}
-	p, err := Download(ctx, job.Store, &HTTPFetcher{Client: hc, Template: job.Template, Token: job.Token}, covers, opt)
+	p, err := Download(ctx, job.Store, &HTTPFetcher{Client: hc, Template: job.Template, Tokens: job.Tokens}, covers, opt)
 	if err != nil {
 		return p, fmt.Errorf("layer %q: %w", job.Name, err)
 	}

@@ -15,7 +15,7 @@ func TestDownloadRasterLayerGeographic(t *testing.T) {
 	// Demo_Geographic is a WGS84 (EPSG:4326) JPEG scheme: not XYZ, stored as is.
 	em := emulatortest.Start(t, emulator.Options{Anonymous: true})
 	svc := em.ServicesURL + "/Demo_Geographic/MapServer"
-	raw, err := getBytes(context.Background(), &httpClientDefault, svc, "")
+	raw, err := getBytes(context.Background(), &httpClientDefault, svc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

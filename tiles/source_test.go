@@ -94,11 +94,11 @@ func TestEmulatorBasemapDownloadResume(t *testing.T) {
 				cancel()
 			}
 		}}
-	if _, err := Download(ctx, st, NewHTTPFetcher(tm, "", 4), covers, opt); !errors.Is(err, context.Canceled) {
+	if _, err := Download(ctx, st, NewHTTPFetcher(tm, nil, 4), covers, opt); !errors.Is(err, context.Canceled) {
 		t.Fatalf("want cancel, got %v", err)
 	}
 	opt.Progress = nil
-	p, err := Download(context.Background(), st, NewHTTPFetcher(tm, "", 4), covers, opt)
+	p, err := Download(context.Background(), st, NewHTTPFetcher(tm, nil, 4), covers, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,9 +53,19 @@ type Package struct {
 	prefix string
 	files  map[string]*zip.File
 
+	// MaxMemberBytes caps the uncompressed size of one compressed bundle
+	// (extracted to a temporary file next to the package, never into
+	// memory); 0 means DefaultMaxMemberBytes. Metadata files (root.json,
+	// styles, sprites) are capped at MaxResourceBytes.
+	MaxMemberBytes int64
+
 	mu      sync.Mutex
 	bundles map[string]*Bundle
+	tmp     []*os.File // extracted bundles, removed by Close
 }
+
+// DefaultMaxMemberBytes caps a compressed bundle's uncompressed size.
+const DefaultMaxMemberBytes = 4 << 30
 
 // OpenPackage opens a .tpkx or .vtpk file; the kind is told by its layout.
 func OpenPackage(p string) (*Package, error) {
@@ -112,6 +122,13 @@ func newPackage(r io.ReaderAt, size int64, name string) (*Package, error) {
 
 // Close closes the package file.
 func (p *Package) Close() error {
+	p.mu.Lock()
+	for _, f := range p.tmp {
+		f.Close()
+		os.Remove(f.Name())
+	}
+	p.tmp = nil
+	p.mu.Unlock()
 	if p.f != nil {
 		return p.f.Close()
 	}
@@ -124,12 +141,21 @@ func (p *Package) File(name string) ([]byte, error) {
 	if zf == nil {
 		return nil, fmt.Errorf("tile package %s: no %s%s: %w", p.Path, p.prefix, name, os.ErrNotExist)
 	}
+	if zf.UncompressedSize64 > MaxResourceBytes {
+		return nil, &TooLargeError{What: "package entry " + name, URL: p.Path, Limit: MaxResourceBytes}
+	}
 	rc, err := zf.Open()
 	if err != nil {
 		return nil, fmt.Errorf("tile package %s: %s: %w", p.Path, name, err)
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, 1<<30))
+	// archive/zip fails a member that inflates past its declared size;
+	// the cap holds even if the declared size lies.
+	b, err := readCapped(rc, MaxResourceBytes, "package entry "+name, p.Path)
+	if err != nil {
+		return nil, fmt.Errorf("tile package %s: %s: %w", p.Path, name, err)
+	}
+	return b, nil
 }
 
 // Files lists entry names under dir (relative to the package root).
@@ -174,29 +200,51 @@ func (p *Package) openBundle(zf *zip.File) (*Bundle, error) {
 		sz := int64(zf.UncompressedSize64)
 		return OpenBundle(io.NewSectionReader(p.f, off, sz), sz)
 	}
+	// A compressed bundle is inflated to a temporary file, never into
+	// memory: its declared size must be within the cap, and archive/zip
+	// refuses data that inflates past the declared size (zip bomb).
+	limit := p.MaxMemberBytes
+	if limit <= 0 {
+		limit = DefaultMaxMemberBytes
+	}
+	declared := zf.UncompressedSize64
+	if declared > uint64(limit) {
+		return nil, &TooLargeError{What: "bundle " + zf.Name, URL: p.Path, Limit: limit}
+	}
 	rc, err := zf.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 4<<30))
+	dir := os.TempDir()
+	if p.f != nil {
+		dir = filepath.Dir(p.Path)
+	}
+	tf, err := os.CreateTemp(dir, ".bundle-*")
 	if err != nil {
 		return nil, err
 	}
-	return OpenBundle(bytesReaderAt(b), int64(len(b)))
-}
-
-type bytesReaderAt []byte
-
-func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 || off >= int64(len(b)) {
-		return 0, io.EOF
+	keep := false
+	defer func() {
+		if !keep {
+			tf.Close()
+			os.Remove(tf.Name())
+		}
+	}()
+	n, err := io.Copy(tf, io.LimitReader(rc, int64(declared)+1))
+	if err != nil {
+		return nil, err
 	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
+	if n != int64(declared) {
+		return nil, &BundleError{fmt.Sprintf("%s inflates to %d bytes, %d declared", zf.Name, n, declared)}
 	}
-	return n, nil
+	b, err := OpenBundle(tf, n)
+	if err != nil {
+		return nil, err
+	}
+	keep = true
+	p.tmp = append(p.tmp, tf)
+	return b, nil
 }
 
 // Tile returns the tile at a grid key or ErrTileNotFound.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -168,8 +167,11 @@ type VectorTileLayerJob struct {
 	// ResourceDir receives styles/root.json, sprites/ and fonts/.
 	ResourceDir string
 	HTTP        *http.Client
-	Token       string
-	Download    DownloadOptions
+	// Tokens gives the token for each URL the layer and its style name:
+	// none for hosts the credential was not issued for (a CDN serving
+	// sprites or glyphs, another host named by the style).
+	Tokens   TokenSource
+	Download DownloadOptions
 }
 
 // VectorResult reports a vector tile layer download.
@@ -199,7 +201,7 @@ func DownloadVectorTileLayer(ctx context.Context, job VectorTileLayerJob) (Vecto
 		}
 		styleURL = strings.TrimRight(job.ServiceURL, "/") + "/resources/styles/root.json"
 	}
-	raw, err := getBytes(ctx, hc, styleURL, job.Token)
+	raw, err := getBytes(ctx, hc, styleURL, job.Tokens)
 	if err != nil {
 		return res, fmt.Errorf("vector tile layer style: %w", err)
 	}
@@ -211,7 +213,7 @@ func DownloadVectorTileLayer(ctx context.Context, job VectorTileLayerJob) (Vecto
 	if len(srcs) != 1 {
 		return res, fmt.Errorf("vector tile layer style %s: %d vector sources; one is supported", styleURL, len(srcs))
 	}
-	scheme, tmpl, err := resolveVectorSource(ctx, hc, styleURL, style["sources"].(map[string]any)[srcs[0]].(map[string]any), job.ServiceURL, job.Token)
+	scheme, tmpl, err := resolveVectorSource(ctx, hc, styleURL, style["sources"].(map[string]any)[srcs[0]].(map[string]any), job.ServiceURL, job.Tokens)
 	if err != nil {
 		return res, fmt.Errorf("vector tile layer %s source %q: %w", styleURL, srcs[0], err)
 	}
@@ -235,7 +237,7 @@ func DownloadVectorTileLayer(ctx context.Context, job VectorTileLayerJob) (Vecto
 	if err := job.Store.Configure(ctx, scheme, "pbf"); err != nil {
 		return res, err
 	}
-	f := &gzipFetcher{&HTTPFetcher{Client: hc, Template: tmpl, Token: job.Token}}
+	f := &gzipFetcher{&HTTPFetcher{Client: hc, Template: tmpl, Tokens: job.Tokens}}
 	if res.Progress, err = Download(ctx, job.Store, f, covers, job.Download); err != nil {
 		return res, err
 	}
@@ -254,13 +256,13 @@ func DownloadVectorTileLayer(ctx context.Context, job VectorTileLayerJob) (Vecto
 	}
 	res.Fontstacks = style.Fontstacks()
 	res.GlyphRanges = GlyphRanges(texts)
-	res.MissingGlyphs, err = saveStyleResources(ctx, hc, job.Token, styleURL, raw, style, job.ResourceDir, res.Fontstacks, res.GlyphRanges)
+	res.MissingGlyphs, err = saveStyleResources(ctx, hc, job.Tokens, styleURL, raw, style, job.ResourceDir, res.Fontstacks, res.GlyphRanges)
 	return res, err
 }
 
 // resolveVectorSource finds the grid and tile template of a style source:
 // inline tiles, a TileJSON url, or an Esri VectorTileServer root url.
-func resolveVectorSource(ctx context.Context, hc *http.Client, styleURL string, src map[string]any, serviceURL, token string) (*Scheme, *Template, error) {
+func resolveVectorSource(ctx context.Context, hc *http.Client, styleURL string, src map[string]any, serviceURL string, tokens TokenSource) (*Scheme, *Template, error) {
 	var tj *TileJSON
 	docURL := styleURL
 	if _, ok := src["tiles"]; ok {
@@ -275,7 +277,7 @@ func resolveVectorSource(ctx context.Context, hc *http.Client, styleURL string, 
 			return nil, nil, errors.New("source has neither tiles nor url")
 		}
 		docURL = resolveTemplate(styleURL, u)
-		b, err := getBytes(ctx, hc, docURL, token)
+		b, err := getBytes(ctx, hc, docURL, tokens)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -395,7 +397,7 @@ func scanVectorLayers(ctx context.Context, st *Store) ([]map[string]any, []strin
 
 // saveStyleResources writes styles/root.json (as served), sprites and glyphs
 // under dir. Glyph ranges the server lacks are returned, not failed.
-func saveStyleResources(ctx context.Context, hc *http.Client, token, styleURL string, raw []byte, style Style, dir string, fonts, ranges []string) ([]string, error) {
+func saveStyleResources(ctx context.Context, hc *http.Client, tokens TokenSource, styleURL string, raw []byte, style Style, dir string, fonts, ranges []string) ([]string, error) {
 	if dir == "" {
 		return nil, nil
 	}
@@ -411,7 +413,7 @@ func saveStyleResources(ctx context.Context, hc *http.Client, token, styleURL st
 			return nil, err
 		}
 		for _, suffix := range []string{".json", ".png", "@2x.json", "@2x.png"} {
-			err := DownloadFile(ctx, hc, withToken(base+suffix, token), filepath.Join(dir, "sprites", "sprite"+suffix))
+			err := downloadFile(ctx, hc, tokens, base+suffix, filepath.Join(dir, "sprites", "sprite"+suffix), MaxResourceBytes)
 			var se *StatusError
 			if errors.As(err, &se) && se.Code == 404 && strings.HasPrefix(suffix, "@2x") {
 				continue // no high-DPI sprite
@@ -431,7 +433,7 @@ func saveStyleResources(ctx context.Context, hc *http.Client, token, styleURL st
 			}
 			for _, r := range ranges {
 				u := strings.NewReplacer("{fontstack}", url.PathEscape(f), "{range}", r).Replace(tmpl)
-				err := DownloadFile(ctx, hc, withToken(u, token), filepath.Join(fdir, r+".pbf"))
+				err := downloadFile(ctx, hc, tokens, u, filepath.Join(fdir, r+".pbf"), MaxResourceBytes)
 				var se *StatusError
 				if errors.As(err, &se) && se.Code == 404 {
 					missing = append(missing, f+"/"+r)
@@ -453,10 +455,10 @@ const resourceAttempts = 4
 // range) as JSON or bytes. Passing failures (connection errors, HTTP 5xx and
 // 429, and ArcGIS 5xx/429 error bodies) are retried with backoff, honouring
 // Retry-After up to 10 s; other errors return at once.
-func getBytes(ctx context.Context, hc *http.Client, u, token string) ([]byte, error) {
+func getBytes(ctx context.Context, hc *http.Client, u string, tokens TokenSource) ([]byte, error) {
 	delay := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		b, err := getBytesOnce(ctx, hc, u, token)
+		b, err := getBytesOnce(ctx, hc, u, tokens)
 		if err == nil || attempt == resourceAttempts || ctx.Err() != nil || !passingFailure(err) {
 			return b, err
 		}
@@ -484,24 +486,28 @@ func passingFailure(err error) bool {
 	if errors.As(err, &ae) {
 		return ae.Code >= 500 || ae.Code == http.StatusTooManyRequests
 	}
-	return true // transport errors: reset, timeout, truncated body
+	return !refusedByPolicy(err) // transport errors: reset, timeout, truncated body
 }
 
-func getBytesOnce(ctx context.Context, hc *http.Client, u, token string) ([]byte, error) {
+func getBytesOnce(ctx context.Context, hc *http.Client, u string, tokens TokenSource) ([]byte, error) {
 	q := u
 	if !strings.Contains(q, "f=") && !strings.HasSuffix(strings.SplitN(q, "?", 2)[0], ".json") {
 		q = appendQuery(q, "f=json")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, withToken(q, token), nil)
+	au, err := authURL(ctx, tokens, q)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := hc.Do(req)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, au, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := do(hc, tokens, req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	b, err := readCapped(resp.Body, MaxResourceBytes, "GET", u)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}

@@ -28,7 +28,7 @@ func TestGetBytesRetriesPassingFailures(t *testing.T) {
 		}
 	}))
 	defer hs.Close()
-	b, err := getBytes(context.Background(), hs.Client(), hs.URL+"/root.json", "")
+	b, err := getBytes(context.Background(), hs.Client(), hs.URL+"/root.json", nil)
 	if err != nil || string(b) != `{"version":8}` {
 		t.Fatalf("getBytes = %q, %v", b, err)
 	}
@@ -36,7 +36,7 @@ func TestGetBytesRetriesPassingFailures(t *testing.T) {
 		t.Fatalf("%d requests, want 3", got)
 	}
 	calls.Store(0)
-	_, err = getBytes(context.Background(), hs.Client(), hs.URL+"/missing", "")
+	_, err = getBytes(context.Background(), hs.Client(), hs.URL+"/missing", nil)
 	var se *StatusError
 	if !errors.As(err, &se) || se.Code != 404 {
 		t.Fatalf("missing resource: %v", err)

@@ -18,6 +18,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/config"
 	"github.com/offlined/offlined/internal/dirlock"
+	"github.com/offlined/offlined/internal/redact"
 	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
 )
@@ -57,10 +58,11 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var lv slog.Level
 	lv.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: lv}
+	// Every line, whatever package logs it, has its secrets masked.
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(redact.Handler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(redact.Handler(slog.NewTextHandler(w, opts)))
 }
 
 // portalClient builds the ArcGIS client from the stored credentials of

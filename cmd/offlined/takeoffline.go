@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -142,6 +143,10 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	opts := []arcgis.Option{arcgis.WithCredential(cred)}
 	if *portal != "" {
 		opts = append(opts, arcgis.WithPortal(*portal))
+	} else if u, err := url.Parse(src.WebMapURL); err == nil && u.Host != "" {
+		// Without a portal the credential is for the web map's host only:
+		// never for the other hosts the web map or its styles name.
+		opts = append(opts, arcgis.WithTrustedHosts(u.Host))
 	}
 	c, err := arcgis.New(opts...)
 	if err != nil {

@@ -1,6 +1,7 @@
 package arcgis
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/offlined/offlined/internal/outbound"
+	"github.com/offlined/offlined/internal/redact"
 )
 
 // Client talks to one ArcGIS portal (ArcGIS Online or Enterprise) and to
@@ -25,6 +29,8 @@ type Client struct {
 	pollInterval time.Duration
 	maxURLLen    int
 	rnd          func() float64
+	// maxResponse caps a JSON answer read into memory.
+	maxResponse int64
 }
 
 // Option configures a Client.
@@ -47,6 +53,8 @@ type config struct {
 	logger       *slog.Logger
 	retry        *RetryPolicy
 	pollInterval time.Duration
+	outbound     outbound.Policy
+	maxResponse  int64
 }
 
 type serviceCred struct {
@@ -128,7 +136,8 @@ func WithServiceCredential(prefix string, cred Credential) Option {
 // WithTrustedHosts lets the portal credential's token go to these hosts
 // besides the portal's own host (and, for an arcgis.com portal, every
 // *.arcgis.com host). A leading "." trusts subdomains. Without a portal
-// every host is trusted.
+// and without trusted hosts every host is trusted; with trusted hosts only
+// they are.
 func WithTrustedHosts(hosts ...string) Option {
 	return func(c *config) error { c.trusted = append(c.trusted, hosts...); return nil }
 }
@@ -156,6 +165,30 @@ func WithPollInterval(d time.Duration) Option {
 	return func(c *config) error { c.pollInterval = d; return nil }
 }
 
+// WithOutboundPolicy replaces the default outbound policy (link-local and
+// cloud metadata addresses refused at dial time). It applies to the
+// client's own transport, not to one given with WithTransport or
+// WithHTTPClient.
+func WithOutboundPolicy(p outbound.Policy) Option {
+	return func(c *config) error { c.outbound = p; return nil }
+}
+
+// DefaultMaxResponseBytes caps a JSON answer read into memory.
+const DefaultMaxResponseBytes = 64 << 20
+
+// WithMaxResponseBytes caps the JSON answers read into memory (default
+// DefaultMaxResponseBytes); a longer answer fails with
+// *ResponseTooLargeError. Streamed downloads are not capped.
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("max response bytes %d: must be positive", n)
+		}
+		c.maxResponse = n
+		return nil
+	}
+}
+
 // New builds a client.
 func New(opts ...Option) (*Client, error) {
 	cfg := &config{}
@@ -167,6 +200,10 @@ func New(opts ...Option) (*Client, error) {
 	logger := cfg.logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	} else {
+		// Every line the client logs goes through the redacting handler,
+		// whatever the caller's handler is.
+		logger = slog.New(redact.Handler(logger.Handler()))
 	}
 	hc, err := buildHTTPClient(cfg, logger)
 	if err != nil {
@@ -183,7 +220,12 @@ func New(opts ...Option) (*Client, error) {
 		pollInterval: 2 * time.Second,
 		maxURLLen:    2000,
 		rnd:          jitterSource,
+		maxResponse:  DefaultMaxResponseBytes,
 	}
+	if cfg.maxResponse > 0 {
+		c.maxResponse = cfg.maxResponse
+	}
+	hc.CheckRedirect = c.redirectGuard(hc.CheckRedirect)
 	if c.userAgent == "" {
 		c.userAgent = "offlined-arcgis/1"
 	}
@@ -201,9 +243,9 @@ func New(opts ...Option) (*Client, error) {
 				c.creds.TrustHost(".arcgis.com")
 			}
 		}
-		for _, h := range cfg.trusted {
-			c.creds.TrustHost(h)
-		}
+	}
+	for _, h := range cfg.trusted {
+		c.creds.TrustHost(h)
 	}
 	for _, sc := range cfg.service {
 		if err := c.creds.Register(sc.prefix, sc.cred); err != nil {
@@ -224,7 +266,7 @@ func buildHTTPClient(cfg *config, logger *slog.Logger) (*http.Client, error) {
 	}
 	var tr *http.Transport
 	if base == nil {
-		tr = defaultTransport()
+		tr = defaultTransport(cfg.outbound)
 	} else if t, ok := base.(*http.Transport); ok && needTransport {
 		tr = t.Clone()
 	} else if needTransport {
@@ -236,6 +278,7 @@ func buildHTTPClient(cfg *config, logger *slog.Logger) (*http.Client, error) {
 		} else if cfg.noProxy {
 			tr.Proxy = nil
 		}
+		tr.Proxy = cfg.outbound.Proxy(tr.Proxy)
 		if len(cfg.certs) > 0 || len(cfg.certFiles) > 0 || cfg.insecure {
 			tc := &tls.Config{MinVersion: tls.VersionTLS12}
 			if tr.TLSClientConfig != nil {
@@ -266,11 +309,12 @@ func buildHTTPClient(cfg *config, logger *slog.Logger) (*http.Client, error) {
 	return hc, nil
 }
 
-// defaultTransport is a keep-alive transport with the environment proxy.
-func defaultTransport() *http.Transport {
+// defaultTransport is a keep-alive transport with the environment proxy
+// whose dialer enforces the outbound policy.
+func defaultTransport(p outbound.Policy) *http.Transport {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           p.Dialer(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          64,
 		MaxIdleConnsPerHost:   16,
@@ -310,6 +354,14 @@ func normalizePortalURL(s string) (string, error) {
 	return u.String(), nil
 }
 
+// TokenFor returns the token a request to rawURL may carry: that of the
+// credential registered for it, the portal's when the URL's host is
+// trusted, and "" otherwise. It lets packages that make their own requests
+// (tiles) attach a token only where it was issued for.
+func (c *Client) TokenFor(ctx context.Context, rawURL string) (string, error) {
+	return c.creds.For(rawURL).Token(ctx, c)
+}
+
 // stripQuery returns the URL without its query, for error messages.
 func stripQuery(raw string) string {
 	if i := strings.IndexByte(raw, '?'); i >= 0 {
@@ -325,4 +377,10 @@ func joinURL(base string, elems ...string) string {
 		s += "/" + strings.Trim(e, "/")
 	}
 	return s
+}
+
+// redirectGuard keeps credentials on redirects to the hosts they were
+// issued for (see outbound.RedirectGuard).
+func (c *Client) redirectGuard(prev func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return outbound.RedirectGuard(c.TokenFor, prev)
 }

@@ -18,8 +18,22 @@
 //
 // The portal credential's token is sent only to trusted hosts: the
 // portal's host, *.arcgis.com for an arcgis.com portal, WithTrustedHosts,
-// and every host when no portal is set; other hosts get no token unless a
-// service credential covers them.
+// and every host when neither a portal nor trusted hosts are set; other
+// hosts get no token unless a service credential covers them. The rule
+// holds on redirects (a token in the Location of a redirect to another host
+// is dropped; a 307/308 that would resend a body with a token there is
+// refused with *outbound.RedirectError) and for packages that make their
+// own requests: Client.TokenFor gives the token per URL (tiles asks it for
+// every style, TileJSON, sprite, glyph, tile and package URL). Errors and
+// log lines never carry a token (net/http's *url.Error is masked; the
+// logger is wrapped with redact.Handler).
+//
+// # Limits
+//
+// JSON answers read into memory are capped (WithMaxResponseBytes, default
+// 64 MiB; *ResponseTooLargeError, not retried). The default transport
+// refuses link-local and cloud metadata addresses at dial time
+// (*outbound.BlockedAddressError; WithOutboundPolicy to allow them).
 //
 // Tokens go out as the form/query parameter "token". They are renewed
 // before they expire (5 minutes early, or at 1/5 of a short lifetime) and

@@ -334,3 +334,15 @@ func snippet(body []byte) string {
 	}
 	return s
 }
+
+// ResponseTooLargeError is returned when a server answer read into memory
+// exceeds the client's cap (WithMaxResponseBytes). It is not retried.
+type ResponseTooLargeError struct {
+	Op    string
+	URL   string // without query (no token)
+	Limit int64
+}
+
+func (e *ResponseTooLargeError) Error() string {
+	return fmt.Sprintf("%s %s: answer larger than %d bytes; refused (raise the response limit if the server is trusted)", e.Op, e.URL, e.Limit)
+}

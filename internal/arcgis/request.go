@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/offlined/offlined/internal/redact"
 )
 
 // request describes one logical call; exchange turns it into attempts.
@@ -112,6 +114,7 @@ func (c *Client) attempt(ctx context.Context, req *request, token string, stream
 	where := stripQuery(req.url)
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
+		err = redact.Error(err)
 		return outcome{err: fmt.Errorf("%s %s: %w", req.op, where, err),
 			retry: (req.idempotent && retryableErr(err)) || (dialErr(err) && req.canReplay())}
 	}
@@ -155,8 +158,11 @@ func (c *Client) attempt(ctx context.Context, req *request, token string, stream
 		}{br, resp.Body}
 		return outcome{resp: resp}
 	}
-	b, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, c.maxResponse+1))
 	resp.Body.Close()
+	if err == nil && int64(len(b)) > c.maxResponse {
+		return outcome{err: &ResponseTooLargeError{Op: req.op, URL: where, Limit: c.maxResponse}}
+	}
 	if err != nil {
 		return outcome{err: fmt.Errorf("%s %s: read body (%d bytes read): %w", req.op, where, len(b), err),
 			retry: req.idempotent && retryableErr(err)}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/offlined/offlined/internal/outbound"
 )
 
 // RetryPolicy bounds the retries of idempotent requests. Only requests that
@@ -109,7 +111,7 @@ func retryableStatus(code int) bool {
 // retryableErr reports transport errors worth retrying for idempotent
 // requests: resets, timeouts, truncated bodies, refused connections.
 func retryableErr(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || refusedByPolicy(err) {
 		return false
 	}
 	var certErr *tls.CertificateVerificationError
@@ -141,7 +143,15 @@ func retryableErr(err error) bool {
 // non-idempotent request did not reach the server.
 func dialErr(err error) bool {
 	var oe *net.OpError
-	return errors.As(err, &oe) && oe.Op == "dial"
+	return errors.As(err, &oe) && oe.Op == "dial" && !refusedByPolicy(err)
+}
+
+// refusedByPolicy reports an address or redirect the outbound policy
+// refused: repeating cannot help.
+func refusedByPolicy(err error) bool {
+	var be *outbound.BlockedAddressError
+	var re *outbound.RedirectError
+	return errors.As(err, &be) || errors.As(err, &re)
 }
 
 // sleepCtx waits d or until ctx ends.

@@ -55,7 +55,7 @@ func run(args []string) error {
 		return err
 	}
 	start := time.Now()
-	p, err := tiles.Download(ctx, st, tiles.NewHTTPFetcher(tmpl, "", *conc), covers, tiles.DownloadOptions{Concurrency: *conc, BatchSize: 1024})
+	p, err := tiles.Download(ctx, st, tiles.NewHTTPFetcher(tmpl, nil, *conc), covers, tiles.DownloadOptions{Concurrency: *conc, BatchSize: 1024})
 	if err != nil {
 		return err
 	}
