@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/offline"
 )
 
@@ -56,4 +61,82 @@ func TestTakeOfflineWholeWorld(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCapabilitiesLocal: `offlined capabilities -webmap FILE` examines an
+// anonymous web map with no daemon and no portal.
+func TestCapabilitiesLocal(t *testing.T) {
+	em := startEmulator(t)
+	tok := em.IssueToken(emulator.DemoUser)
+	wm := writeWebMap(t, em, tok)
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"capabilities", "-webmap", wm, "-json"}, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var caps offline.Capabilities
+	if err := json.Unmarshal(out.Bytes(), &caps); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(caps.Layers) == 0 {
+		t.Fatalf("no layers: %s", out.String())
+	}
+	// The emulator's services need a token here, so the file's layers are
+	// reported with a reason instead of failing the command.
+	for _, l := range append(caps.Layers, caps.Tables...) {
+		if !l.SupportsOffline && l.Reason == "" && l.Method != offline.MethodOnlineOnly {
+			t.Errorf("layer %s: neither offline nor a reason: %+v", l.Title, l)
+		}
+	}
+	// An item on a portal, signed in, without a daemon: every demo layer
+	// goes offline.
+	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
+	out.Reset()
+	if err := run(context.Background(), []string{"capabilities", "-portal", em.PortalURL, "-item", emulator.DemoWebMapFieldSurveyID, "-user", emulator.DemoUser, "-json"}, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	caps = offline.Capabilities{}
+	if err := json.Unmarshal(out.Bytes(), &caps); err != nil {
+		t.Fatal(err)
+	}
+	anyErr := false
+	for _, l := range append(caps.Layers, caps.Tables...) {
+		anyErr = anyErr || l.Error
+	}
+	if caps.HasErrors != anyErr || len(caps.Layers) == 0 {
+		t.Errorf("signed-in capabilities: hasErrors %v, a layer with an error %v", caps.HasErrors, anyErr)
+	}
+	offlineCount := 0
+	for _, l := range caps.Layers {
+		if l.SupportsOffline {
+			offlineCount++
+		} else if l.Reason == "" {
+			t.Errorf("layer %s cannot go offline and says not why", l.Title)
+		}
+	}
+	if offlineCount < 3 {
+		t.Errorf("only %d layers go offline signed in", offlineCount)
+	}
+	// No daemon, no source: the flag is named.
+	err := run(context.Background(), []string{"capabilities", "-portal", em.PortalURL}, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "-webmap or -item") {
+		t.Errorf("missing source: %v", err)
+	}
+}
+
+func writeWebMap(t *testing.T, em *emulatortest.Server, tok string) string {
+	t.Helper()
+	resp, err := http.Get(em.PortalURL + "/content/items/" + emulator.DemoWebMapFieldSurveyID + "/data?f=json&token=" + tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wm := filepath.Join(t.TempDir(), "map.json")
+	if err := os.WriteFile(wm, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return wm
 }
