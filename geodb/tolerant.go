@@ -2,6 +2,7 @@ package geodb
 
 import (
 	"context"
+	"crypto/sha1"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -97,6 +98,11 @@ func (tt *tolerantTable) convert(f *arcgis.Feature) (args []any, g *Geom, ops []
 					warn(WarnWidenedColumn, c.Name, "%s", op.detail)
 				}
 			}
+		}
+		if c.kind == kGlobalID && c.Name == t.GIDCol && v == nil && oid != 0 {
+			// A service without GlobalIDs (a snapshot): derive one from the
+			// object id, so every row has one and a refresh finds it again.
+			v, ok = DerivedGlobalID(t.Name, oid), true
 		}
 		sv, err := toSQL(t, c, v, false)
 		if err != nil && isIntKind(c.kind) {
@@ -321,4 +327,15 @@ func (db *DB) LoadWarnings(ctx context.Context) ([]LoadWarning, int, error) {
 		return nil, 0, fmt.Errorf("read load warnings: %w", err)
 	}
 	return s.Warnings, s.Total, nil
+}
+
+// DerivedGlobalID returns the GlobalID geodb gives a row of a service that
+// has no GlobalIDs: a name-based (version 5 style, SHA-1) GUID of the table
+// and the object id, the same on every load and refresh.
+func DerivedGlobalID(table string, oid int64) string {
+	h := sha1.Sum([]byte(fmt.Sprintf("offlined:%s:%d", table, oid)))
+	b := h[:16]
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("{%08X-%04X-%04X-%04X-%012X}", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -139,3 +139,63 @@ func TestLoadToleratesServerTypeErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotGlobalIDsFilled: a service without a GlobalID field gets a
+// synthesized GlobalID column; bulk loads fill it for every row, the same
+// value on every load (a refresh finds the row again).
+func TestSnapshotGlobalIDsFilled(t *testing.T) {
+	ctx := testCtx(t)
+	db := openTemp(t, "nogid.gpkg")
+	var l arcgis.Layer
+	if err := json.Unmarshal([]byte(countriesLayer), &l); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := db.CreateLayer(ctx, &l, json.RawMessage(countriesLayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tbl.GIDCol == "" {
+		t.Fatal("no GlobalID column synthesized")
+	}
+	doc := `{"features":[
+	 {"attributes":{"OBJECTID":1,"name":"Fiji","iso":"{11111111-2222-3333-4444-555555555555}"},"geometry":{"x":178,"y":-17}},
+	 {"attributes":{"OBJECTID":2,"name":"Chad","iso":"{11111111-2222-3333-4444-555555555555}"},"geometry":{"x":18,"y":15}}]}`
+	read := func() map[int64]string {
+		rows, err := db.r.QueryContext(ctx, `SELECT OBJECTID, "`+tbl.GIDCol+`" FROM "`+tbl.Name+`"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[int64]string{}
+		for rows.Next() {
+			var oid int64
+			var gid *string
+			if err := rows.Scan(&oid, &gid); err != nil {
+				t.Fatal(err)
+			}
+			if gid == nil {
+				t.Fatalf("row %d has no GlobalID", oid)
+			}
+			out[oid] = *gid
+		}
+		return out
+	}
+	if _, err := db.LoadFeatures(ctx, 0, strings.NewReader(doc), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first := read()
+	if len(first) != 2 || first[1] == first[2] {
+		t.Fatalf("GlobalIDs %v", first)
+	}
+	for oid, gid := range first {
+		if _, ok := NormalizeGlobalID(gid); !ok || gid != DerivedGlobalID(tbl.Name, oid) {
+			t.Errorf("row %d GlobalID %q", oid, gid)
+		}
+	}
+	if _, err := db.LoadFeatures(ctx, 0, strings.NewReader(doc), LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if again := read(); len(again) != 2 || again[1] != first[1] || again[2] != first[2] {
+		t.Errorf("GlobalIDs changed on reload: %v then %v", first, again)
+	}
+}
