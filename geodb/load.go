@@ -30,6 +30,9 @@ type LoadStats struct {
 	Attachments        int64
 	AttachmentsSkipped int64
 	PerLayer           map[int]int64
+	// Warnings lists what a tolerant load changed: widened columns, dropped
+	// values, geometries or features (see LoadWarning).
+	Warnings []LoadWarning
 }
 
 // LoadReplica streams a replica JSON document (createReplica's JSON result
@@ -46,6 +49,9 @@ func (db *DB) LoadReplica(ctx context.Context, r io.Reader, opts LoadOptions) (*
 	if ferr := l.finish(err); err == nil {
 		err = ferr
 	}
+	if err == nil {
+		err = db.saveWarnings(context.WithoutCancel(ctx), l.stats.Warnings)
+	}
 	if err != nil {
 		return nil, l.stats, fmt.Errorf("load replica into %s: %w", db.path, storageErr(err))
 	}
@@ -59,6 +65,9 @@ func (db *DB) LoadFeatures(ctx context.Context, layerID int, r io.Reader, opts L
 	err := l.featureSet(r, layerID)
 	if ferr := l.finish(err); err == nil {
 		err = ferr
+	}
+	if err == nil {
+		err = db.saveWarnings(context.WithoutCancel(ctx), l.stats.Warnings)
 	}
 	if err != nil {
 		return l.stats, fmt.Errorf("load layer %d into %s: %w", layerID, db.path, storageErr(err))
@@ -89,6 +98,8 @@ type loader struct {
 	gidIndexed map[*Table]bool
 	// attBytes counts attachment bytes written in the open transaction.
 	attBytes int64
+	// warned marks table.field.kind warnings already logged.
+	warned map[string]bool
 }
 
 // Attachments are written in the loader's transaction, committed every
@@ -112,7 +123,7 @@ func (db *DB) newLoader(ctx context.Context, opts LoadOptions) *loader {
 		slog.Debug("geodb: wal_autocheckpoint", "err", err)
 	}
 	return &loader{ctx: ctx, db: db, opts: opts, stats: LoadStats{PerLayer: map[int]int64{}},
-		stmts: map[*Table]*sql.Stmt{}, touched: map[*Table]bool{}, ext: map[*Table]*[4]float64{}, gidIndexed: map[*Table]bool{}}
+		stmts: map[*Table]*sql.Stmt{}, touched: map[*Table]bool{}, ext: map[*Table]*[4]float64{}, gidIndexed: map[*Table]bool{}, warned: map[string]bool{}}
 }
 
 func (l *loader) begin() error {
@@ -458,8 +469,10 @@ func (l *loader) featureSet(r io.Reader, layerID int) error {
 }
 
 type loadRow struct {
-	args []any
-	geom *Geom
+	args  []any // nil: the feature is skipped (see warns)
+	geom  *Geom
+	ops   []widenOp
+	warns []LoadWarning
 }
 
 // features streams one features array: a goroutine decodes and converts
@@ -475,6 +488,7 @@ func (l *loader) features(dec *json.Decoder, t *Table) error {
 	batches := make(chan []loadRow, 4)
 	errc := make(chan error, 1)
 	base := l.stats.PerLayer[t.LayerID]
+	tt := newTolerantTable(t)
 	go func() {
 		defer close(batches)
 		const per = 256
@@ -495,19 +509,16 @@ func (l *loader) features(dec *json.Decoder, t *Table) error {
 				errc <- fmt.Errorf("layer %d feature %d: %w", t.LayerID, n, err)
 				return
 			}
-			eg, err := decodeGeometry(w.Geometry)
-			if err != nil {
-				errc <- fmt.Errorf("layer %d feature %d: geometry: %w", t.LayerID, n, err)
-				return
-			}
+			eg, gerr := decodeGeometry(w.Geometry)
 			f := arcgis.Feature{Attributes: w.Attributes, Geometry: eg}
-			args, g, err := rowArgsGeom(t, &f, false)
-			if err != nil {
-				errc <- fmt.Errorf("layer %d feature %d: %w", t.LayerID, n, err)
-				return
+			args, g, ops, warns := tt.convert(&f)
+			if gerr != nil {
+				oid, gid := featureIDs(t, &f)
+				warns = append(warns, LoadWarning{Table: t.Name, LayerID: t.LayerID, Field: t.GeomCol, ObjectID: oid, GlobalID: gid,
+					Kind: WarnDroppedGeometry, Detail: gerr.Error()})
 			}
 			n++
-			batch = append(batch, loadRow{args, g})
+			batch = append(batch, loadRow{args, g, ops, warns})
 			if len(batch) == per && !send() {
 				errc <- ctx.Err()
 				return
@@ -521,7 +532,12 @@ func (l *loader) features(dec *json.Decoder, t *Table) error {
 	}()
 	for batch := range batches {
 		for _, r := range batch {
-			if err := l.insertArgs(t, r.args, r.geom); err != nil {
+			err := l.widen(t, r.ops)
+			l.warn(r.warns)
+			if err == nil && r.args != nil {
+				err = l.insertArgs(t, r.args, r.geom)
+			}
+			if err != nil {
 				cancel()
 				for range batches { // let the decoder exit
 				}
@@ -530,6 +546,43 @@ func (l *loader) features(dec *json.Decoder, t *Table) error {
 		}
 	}
 	return <-errc
+}
+
+// widen makes the schema changes a row needs, in the loader's transaction.
+func (l *loader) widen(t *Table, ops []widenOp) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := l.touch(t); err != nil {
+		return err
+	}
+	if err := l.begin(); err != nil {
+		return err
+	}
+	for _, op := range ops {
+		if err := l.db.applyWiden(l.ctx, l.tx, t, op); err != nil {
+			return err
+		}
+	}
+	// Statements prepared before the change are re-prepared by SQLite; drop
+	// ours so the next insert prepares against the new schema.
+	if st := l.stmts[t]; st != nil {
+		st.Close()
+		delete(l.stmts, t)
+	}
+	return nil
+}
+
+// warn records warnings (logged once per kind and field, all counted).
+func (l *loader) warn(ws []LoadWarning) {
+	for _, w := range ws {
+		l.stats.Warnings = append(l.stats.Warnings, w)
+		key := w.Table + "." + w.Field + "." + w.Kind
+		if !l.warned[key] {
+			l.warned[key] = true
+			slog.Warn("geodb: load kept going past a value the server declared differently", "table", w.Table, "field", w.Field, "kind", w.Kind, "objectId", w.ObjectID, "detail", w.Detail)
+		}
+	}
 }
 
 func (l *loader) attachments(dec *json.Decoder, t *Table) error {

@@ -43,7 +43,6 @@ func TestLoadEdgeCases(t *testing.T) {
 	}{
 		{`{"layers":[{"id":42,"features":[]}]}`, ErrNoLayer},
 		{`{"layers":[{"features":[],"id":4}]}`, nil},
-		{`{"layers":[{"id":4,"features":[{"attributes":{"text":{"a":1}}}]}]}`, ErrType},
 		{`{"layers":[{"id":4,"features":[{"attributes":`, nil},
 		{`{"error":{"code":400,"message":"Invalid replica"}}`, nil},
 	} {
@@ -55,6 +54,12 @@ func TestLoadEdgeCases(t *testing.T) {
 		if dbDigest(t, db) != before {
 			t.Errorf("%s: failed load changed the database", bad.doc)
 		}
+	}
+	// A value of the wrong type no longer fails the layer (the server is
+	// wrong, not the user): the feature loads without it, with a warning.
+	_, st, err := db.LoadReplica(ctx, strings.NewReader(`{"layers":[{"id":4,"features":[{"attributes":{"OBJECTID":77,"text":{"a":1}}}]}]}`), LoadOptions{})
+	if err != nil || st.Features != 1 || len(st.Warnings) != 1 || st.Warnings[0].Kind != WarnDroppedValue || st.Warnings[0].Field != "text" || st.Warnings[0].ObjectID != 77 {
+		t.Errorf("wrong-typed value: err %v, stats %+v", err, st)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()

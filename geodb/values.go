@@ -169,7 +169,11 @@ func toSQL(t *Table, c *Column, v any, strict bool) (any, error) {
 			if !ok {
 				return nil, fe(ErrType, "want epoch milliseconds, got %s", describe(v))
 			}
-			out = time.UnixMilli(ms).UTC().Format(dateLayout)
+			tm := time.UnixMilli(ms).UTC()
+			if y := tm.Year(); y < 1 || y > 9999 {
+				return nil, fe(ErrType, "epoch milliseconds %d fall in year %d, outside 0001-9999", ms, y)
+			}
+			out = tm.Format(dateLayout)
 		}
 	case kDateOnly:
 		s, ok := v.(string)

@@ -242,6 +242,9 @@ func PrepareAOI(g *arcgis.Geometry, mapSR *arcgis.SpatialReference) (*AOI, error
 	}
 	geom := &arcgis.Geometry{SpatialReference: sr}
 	for _, r := range parts {
+		if world > 0 {
+			r = densifyX(r, world/2)
+		}
 		ring := make([][]float64, len(r))
 		for i, p := range r {
 			ring[i] = []float64{p[0], p[1]}
@@ -253,19 +256,58 @@ func PrepareAOI(g *arcgis.Geometry, mapSR *arcgis.SpatialReference) (*AOI, error
 }
 
 // unwrapRing shifts vertices after an edge longer than half the world by
-// the world's width so the ring is continuous across the antimeridian.
+// the world's width so the ring is continuous across the antimeridian. An
+// edge spanning the whole world or more (the -180 → 180 side of a
+// whole-world box) never crosses: unwrapping it would collapse it.
 func unwrapRing(r [][2]float64, world float64) {
+	offset := 0.0
+	prev := r[0][0]
 	for i := 1; i < len(r); i++ {
-		dx := r[i][0] - r[i-1][0]
-		for dx > world/2 {
-			r[i][0] -= world
-			dx -= world
+		raw := r[i][0]
+		dx := raw - prev
+		prev = raw
+		if math.Abs(dx) < world {
+			for dx > world/2 {
+				offset -= world
+				dx -= world
+			}
+			for dx < -world/2 {
+				offset += world
+				dx += world
+			}
 		}
-		for dx < -world/2 {
-			r[i][0] += world
-			dx += world
+		r[i][0] = raw + offset
+	}
+}
+
+// densifyX inserts vertices so that no edge of r is longer than max in x.
+// A prepared area wider than half the world (up to the whole world) then
+// reads the same when it is prepared again: an edge longer than half the
+// world would otherwise be taken for an antimeridian crossing.
+func densifyX(r [][2]float64, max float64) [][2]float64 {
+	long := false
+	for i := 1; i < len(r); i++ {
+		if math.Abs(r[i][0]-r[i-1][0]) >= max {
+			long = true
+			break
 		}
 	}
+	if !long {
+		return r
+	}
+	out := make([][2]float64, 0, len(r)+4)
+	for i := 0; i < len(r); i++ {
+		if i > 0 {
+			a, b := r[i-1], r[i]
+			n := int(math.Floor(math.Abs(b[0]-a[0])/max)) + 1
+			for k := 1; k < n; k++ {
+				t := float64(k) / float64(n)
+				out = append(out, [2]float64{a[0] + t*(b[0]-a[0]), a[1] + t*(b[1]-a[1])})
+			}
+		}
+		out = append(out, r[i])
+	}
+	return out
 }
 
 // clipX clips a closed ring to x <= c (west) or x >= c (east) with

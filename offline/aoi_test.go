@@ -171,3 +171,54 @@ func TestSegmentsIntersect(t *testing.T) {
 		}
 	}
 }
+
+// TestAOIWholeWorld: areas of any width up to the whole world are accepted,
+// and a prepared area reads the same when it is prepared again (overrides
+// re-validate the prepared extent; a side longer than half the world used
+// to be taken for an antimeridian crossing and the area collapsed).
+func TestAOIWholeWorld(t *testing.T) {
+	mapSR := &arcgis.SpatialReference{WKID: 102100, LatestWKID: 3857}
+	for _, tc := range []struct {
+		name   string
+		g      *arcgis.Geometry
+		bounds [4]float64
+		area   float64
+	}{
+		{"world envelope", env(-180, -90, 180, 90, 4326), [4]float64{-180, -90, 180, 90}, 360 * 180},
+		{"world envelope within mercator range", env(-180, -85, 180, 85, 4326), [4]float64{-180, -85, 180, 85}, 360 * 170},
+		{"200 degrees wide", env(-100, -10, 100, 10, 4326), [4]float64{-100, -10, 100, 10}, 200 * 20},
+		{"world polygon", poly(4326, [][]float64{{-180, -90}, {-180, 90}, {180, 90}, {180, -90}, {-180, -90}}), [4]float64{-180, -90, 180, 90}, 360 * 180},
+		{"mercator world", env(-webMercatorHalf, -webMercatorHalf, webMercatorHalf, webMercatorHalf, 3857), [4]float64{-webMercatorHalf, -webMercatorHalf, webMercatorHalf, webMercatorHalf}, 4 * webMercatorHalf * webMercatorHalf},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := PrepareAOI(tc.g, mapSR)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for pass := 1; pass <= 2; pass++ {
+				if a.CrossesAntimeridian {
+					t.Errorf("pass %d: read as crossing the antimeridian", pass)
+				}
+				e := a.Envelope()
+				if got := [4]float64{e.XMin, e.YMin, e.XMax, e.YMax}; got != tc.bounds {
+					t.Errorf("pass %d: bounds %v, want %v", pass, got, tc.bounds)
+				}
+				total := 0.0
+				for _, r := range a.Geometry.Rings {
+					total += math.Abs(signedArea(r))
+				}
+				if math.Abs(total-tc.area) > 1e-6*tc.area {
+					t.Errorf("pass %d: area %v, want %v", pass, total, tc.area)
+				}
+				// Prepare the prepared geometry again: same area.
+				a, err = PrepareAOI(a.Geometry, mapSR)
+				if err != nil {
+					t.Fatalf("pass %d: prepared area refused when prepared again: %v", pass, err)
+				}
+			}
+			if _, err := a.WGS84(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"text/tabwriter"
+
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/offline"
 )
 
 // runCapabilities prints which layers of a web map can go offline and how.
@@ -13,13 +19,19 @@ func runCapabilities(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := flag.NewFlagSet("capabilities", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cf := registerClientFlags(fs)
-	item := fs.String("item", "", "web map item id on the daemon's portal")
-	webmapURL := fs.String("webmap-url", "", "URL of a web map JSON document (instead of -item)")
+	item := fs.String("item", "", "web map item id (on the daemon's portal, or on -portal without a daemon)")
+	webmapURL := fs.String("webmap-url", "", "URL of a web map JSON document, asked through the daemon (instead of -item)")
+	webmap := fs.String("webmap", "", "web map JSON, an http(s) URL or a file: examined here, with no daemon or portal")
+	portal := fs.String("portal", "", "portal sharing REST URL: examine -item here, with no daemon")
+	user := fs.String("user", "", "portal user name for -portal (password from $OFFLINED_PASSWORD); anonymous when empty")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *webmap != "" || *portal != "" {
+		return localCapabilities(ctx, *webmap, *portal, *item, *user, *webmapURL, cf.json, stdout)
+	}
 	if (*item == "") == (*webmapURL == "") {
-		return fmt.Errorf("-item: give exactly one of -item and -webmap-url")
+		return fmt.Errorf("-item: give exactly one of -item and -webmap-url (or -webmap to examine a web map without a daemon)")
 	}
 	d, err := cf.client()
 	if err != nil {
@@ -45,6 +57,76 @@ func runCapabilities(ctx context.Context, args []string, stdout, stderr io.Write
 	for _, l := range append(caps.Layers, caps.Tables...) {
 		reason, _ := l["reason"].(string)
 		fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%s\n", l["title"], l["role"], l["method"], l["supportsOffline"], reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if caps.HasErrors {
+		fmt.Fprintln(stdout, "some layers can neither go offline nor stay online (see REASON)")
+	}
+	return nil
+}
+
+// localCapabilities runs the offline map task here, with no daemon: the web
+// map comes from a file, a URL, or an item of -portal (anonymous unless
+// -user is given), as take-offline reads it.
+func localCapabilities(ctx context.Context, webmap, portal, item, user, webmapURL string, asJSON bool, stdout io.Writer) error {
+	if webmapURL != "" {
+		return errors.New("-webmap-url: asks the daemon; use -webmap URL to examine a web map here")
+	}
+	src := offline.Source{PortalURL: portal}
+	switch {
+	case item != "" && webmap != "":
+		return errors.New("-item and -webmap: give one web map source, not both")
+	case item != "":
+		if portal == "" {
+			return errors.New("-portal: required with -item when examining here")
+		}
+		src.ItemID = item
+	case strings.HasPrefix(webmap, "http://") || strings.HasPrefix(webmap, "https://"):
+		src.WebMapURL = webmap
+	case webmap != "":
+		if _, err := os.Stat(webmap); err != nil {
+			return fmt.Errorf("-webmap: %w", err)
+		}
+		src.File = webmap
+	default:
+		return errors.New("-webmap or -item: a web map source is required")
+	}
+	var opts []arcgis.Option
+	if user != "" {
+		pw := os.Getenv("OFFLINED_PASSWORD")
+		if pw == "" {
+			return errors.New("-user: set the password in $OFFLINED_PASSWORD")
+		}
+		opts = append(opts, arcgis.WithCredential(&arcgis.UserCredential{Username: user, Password: pw}))
+	}
+	if portal != "" {
+		opts = append(opts, arcgis.WithPortal(portal))
+	}
+	c, err := arcgis.New(opts...)
+	if err != nil {
+		return fmt.Errorf("-portal: %w", err)
+	}
+	var portalIf offline.Portal
+	if portal != "" {
+		portalIf = c
+	}
+	task, err := offline.NewTask(ctx, src, portalIf, c)
+	if err != nil {
+		return err
+	}
+	caps, err := task.Capabilities(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(stdout, caps)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LAYER\tROLE\tMETHOD\tOFFLINE\tREASON")
+	for _, l := range append(append([]*offline.Capability{}, caps.Layers...), caps.Tables...) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", l.Title, l.Role, l.Method, l.SupportsOffline, l.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
