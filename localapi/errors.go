@@ -17,6 +17,10 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// ArcGISCode, when set, is the numeric code the ArcGIS-compatible
+	// routes answer instead of the HTTP status (498 invalid token, 499
+	// token required).
+	ArcGISCode int `json:"-"`
 }
 
 // Error implements error.

@@ -44,9 +44,13 @@ func (s *Server) routesArcGIS() {
 // fsError is an ArcGIS-shaped error with a 4xx status.
 func fsError(w http.ResponseWriter, err error) {
 	ae := toAPIError(err)
+	code := ae.Status
+	if ae.ArcGISCode != 0 {
+		code = ae.ArcGISCode
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(ae.Status)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": ae.Status, "message": ae.Message, "details": []string{ae.Code}, "field": ae.Field}})
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": ae.Message, "details": []string{ae.Code}, "field": ae.Field}})
 }
 
 // fs wraps a FeatureServer handler so its errors take the ArcGIS shape.
@@ -137,7 +141,13 @@ func (s *Server) fsService(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		var layers, tables []map[string]any
+		writable := false
 		for _, t := range db.Tables() {
+			ro, err := layerReadOnly(r.Context(), db, t)
+			if err != nil {
+				return err
+			}
+			writable = writable || !ro
 			ref := map[string]any{"id": t.LayerID, "name": t.Layer.Name}
 			if t.GeomCol != "" {
 				ref["geometryType"] = t.Layer.GeometryType
@@ -147,7 +157,10 @@ func (s *Server) fsService(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		doc["layers"], doc["tables"] = orEmpty(layers), orEmpty(tables)
-		doc["capabilities"] = "Query,Create,Update,Delete,Editing"
+		doc["capabilities"] = "Query"
+		if writable {
+			doc["capabilities"] = "Query,Create,Update,Delete,Editing"
+		}
 		doc["syncEnabled"] = false
 		delete(doc, "syncCapabilities")
 		if _, ok := doc["currentVersion"]; !ok {
@@ -178,7 +191,16 @@ func layerDoc(r *http.Request, db *geodb.DB, t *geodb.Table) (map[string]any, er
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("stored layer JSON: %w", err)
 	}
+	readOnly, err := layerReadOnly(r.Context(), db, t)
+	if err != nil {
+		return nil, err
+	}
+	// What the local layer can do, not what the service could: a read-only
+	// snapshot answers only queries.
 	doc["capabilities"] = "Query,Create,Update,Delete,Editing"
+	if readOnly {
+		doc["capabilities"] = "Query"
+	}
 	doc["supportsPagination"] = true
 	aq, _ := doc["advancedQueryCapabilities"].(map[string]any)
 	if aq == nil {
@@ -201,7 +223,13 @@ func (s *Server) fsLayers(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		var layers, tables []map[string]any
+		writable := false
 		for _, t := range db.Tables() {
+			ro, err := layerReadOnly(r.Context(), db, t)
+			if err != nil {
+				return err
+			}
+			writable = writable || !ro
 			d, err := layerDoc(r, db, t)
 			if err != nil {
 				return err

@@ -61,6 +61,9 @@ type envOpts struct {
 	// fresh builds the package from this test's emulator (needed when the
 	// test syncs or unregisters); otherwise the shared template is copied.
 	fresh bool
+	// packages are more package directories copied under packages/ (name →
+	// source directory), e.g. ones built by offlinetest.BuildPackage.
+	packages map[string]string
 }
 
 // templateDir holds a package built once by TestMain (read-only).
@@ -158,6 +161,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 		buildPackage(t, c, e.svcURL, filepath.Join(e.root, "packages", "demo"))
 	default:
 		copyDir(t, templateDir, filepath.Join(e.root, "packages", "demo"))
+	}
+	for name, src := range o.packages {
+		copyDir(t, src, filepath.Join(e.root, "packages", name))
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.reg, err = OpenRegistry(e.root, RegistryOptions{Logger: log, Unregisterer: c})

@@ -225,9 +225,18 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 			h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges")
 		}
-		if !tokenEqual(requestToken(r, min(s.opts.MaxBodyBytes, preAuthFormBytes)), s.opts.Token) {
+		if tok := requestToken(r, min(s.opts.MaxBodyBytes, preAuthFormBytes)); !tokenEqual(tok, s.opts.Token) {
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="offlined"`)
-			refuse(sw, r, rc, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Field: "Authorization", Message: "a valid Bearer token is required (see `offlined token`)"})
+			e := &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Field: "Authorization", Message: "a valid Bearer token is required (see `offlined token`)"}
+			if isArcGISRoute(r) {
+				// ArcGIS clients read 499 (token required) and 498 (invalid
+				// token) from the body to decide to sign in again.
+				e.ArcGISCode, e.Message = 499, "Token Required"
+				if tok != "" {
+					e.ArcGISCode, e.Message = 498, "Invalid Token"
+				}
+			}
+			refuse(sw, r, rc, e)
 			return
 		}
 		connAuthenticated(r.Context())
@@ -242,6 +251,10 @@ func refuse(w http.ResponseWriter, r *http.Request, rc *http.ResponseController,
 	w.Header().Set("Connection", "close")
 	if r.ContentLength != 0 {
 		rc.SetReadDeadline(time.Now())
+	}
+	if isArcGISRoute(r) {
+		fsError(w, err)
+		return
 	}
 	writeError(w, err)
 }
@@ -293,4 +306,10 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 		b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	}
 	return n, err
+}
+
+// isArcGISRoute reports a request to the ArcGIS-compatible routes, which
+// answer ArcGIS error JSON (numeric code, message, details).
+func isArcGISRoute(r *http.Request) bool {
+	return r.URL.Path == "/arcgis" || strings.HasPrefix(r.URL.Path, "/arcgis/")
 }

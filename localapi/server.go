@@ -111,10 +111,20 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{opts: o, log: o.Logger, reg: o.Registry, hub: o.Hub, router: mux.NewRouter(), started: time.Now()}
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &Error{Status: http.StatusNotFound, Code: "notFound", Field: "path", Message: "no such route"})
+		e := &Error{Status: http.StatusNotFound, Code: "notFound", Field: "path", Message: "no such route"}
+		if isArcGISRoute(r) {
+			fsError(w, e)
+			return
+		}
+		writeError(w, e)
 	})
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: "methodNotAllowed", Field: "method", Message: "method not allowed on this route"})
+		e := &Error{Status: http.StatusMethodNotAllowed, Code: "methodNotAllowed", Field: "method", Message: "method not allowed on this route"}
+		if isArcGISRoute(r) {
+			fsError(w, e)
+			return
+		}
+		writeError(w, e)
 	})
 	s.routesAPI()
 	s.routesArcGIS()
