@@ -303,6 +303,10 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 	m, err := j.writePackage(ctx)
 	if err != nil {
 		j.setState(JobFailed, err.Error())
+		var none *NothingOfflineError
+		if errors.As(err, &none) {
+			return j.partialResult(JobFailed), fmt.Errorf("offline map job: %w", err)
+		}
 		return j.partialResult(JobFailed), fmt.Errorf("write package %s: %w", j.dir, err)
 	}
 	j.jr.update(func() { j.jr.State = JobSucceeded })

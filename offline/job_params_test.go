@@ -54,6 +54,7 @@ func runWith(t *testing.T, s runSpec) *paramRun {
 		s.params(r.p)
 	}
 	r.o = e.overrides(t, r.p)
+	full := r.o.GenerateGeodatabase
 	if s.noTiles {
 		r.o.ExportTileCache = map[Key]*ExportTileCacheParameters{}
 		r.o.ExportVectorTiles = map[Key]*ExportVectorTilesParameters{}
@@ -63,6 +64,16 @@ func runWith(t *testing.T, s runSpec) *paramRun {
 	}
 	if s.overrides != nil {
 		s.overrides(r, r.o)
+	}
+	if len(r.o.GenerateGeodatabase)+len(r.o.ExportTileCache)+len(r.o.ExportVectorTiles) == 0 && r.o.ReferenceBasemap == nil {
+		// A job that takes nothing offline fails; keep the small
+		// Reference_Data snapshot so the parameter under test is seen in a
+		// package.
+		for k, g := range full {
+			if strings.Contains(strings.ToLower(string(k)), "reference_data") {
+				r.o.GenerateGeodatabase[k] = g
+			}
+		}
 	}
 	e.em.Log().Reset()
 	r.dir = filepath.Join(t.TempDir(), "pkg")

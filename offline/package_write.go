@@ -39,6 +39,17 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 			return nil, err
 		}
 	}
+	taken := 0
+	for k, ml := range local {
+		if ml.Store != "" && m.LayerErrors[k] == nil && m.TableErrors[k] == nil {
+			taken++
+		}
+	}
+	if taken == 0 {
+		// An empty package is not a success: every layer failed or none
+		// could go offline.
+		return nil, &NothingOfflineError{LayerErrors: len(m.LayerErrors) + len(m.TableErrors)}
+	}
 	for k, le := range m.LayerErrors {
 		if ml := local[k]; ml != nil {
 			ml.Error = le
@@ -221,4 +232,18 @@ func copyTo(path string, r io.Reader) error {
 		return err
 	}
 	return os.Rename(path+".tmp", path)
+}
+
+// NothingOfflineError fails a job that would end with no layer or table
+// taken offline (every layer failed, or none could go offline).
+type NothingOfflineError struct {
+	// LayerErrors counts the layers and tables whose step failed.
+	LayerErrors int
+}
+
+func (e *NothingOfflineError) Error() string {
+	if e.LayerErrors > 0 {
+		return fmt.Sprintf("no layer or table was taken offline (%d failed; see layerErrors)", e.LayerErrors)
+	}
+	return "no layer or table of the web map can go offline (see the capabilities)"
 }

@@ -53,6 +53,7 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.String("token", "", "refused: use --token-file or $OFFLINED_TOKEN")
 	fs.String("api-key", "", "refused: use --api-key-file or $OFFLINED_API_KEY")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	acceptPartial := fs.Bool("accept-partial", false, "exit 0 when the package was written but some layers failed (hasErrors); by default that exits 3")
 	abandon := fs.Bool("abandon", false, "give up the interrupted job in --dir: unregister its replicas and remove its partial files")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -252,12 +253,30 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err := enc.Encode(res); err != nil {
 			return err
 		}
-		return runErr
+		return partialError(res, runErr, *acceptPartial)
 	}
 	if res != nil {
 		demo.PrintResult(stdout, res, *dir)
 	}
-	return runErr
+	return partialError(res, runErr, *acceptPartial)
+}
+
+// PartialError is take-offline's failure when the package was written but
+// some layers or tables failed (the result's hasErrors); main exits 3.
+type PartialError struct{ Failed int }
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("the package was written but %d layers or tables failed (see layerErrors; --accept-partial to exit 0)", e.Failed)
+}
+
+// ExitCode is the process exit status for a partial package.
+func (e *PartialError) ExitCode() int { return 3 }
+
+func partialError(res *offline.Result, runErr error, accept bool) error {
+	if runErr != nil || res == nil || !res.HasErrors || accept {
+		return runErr
+	}
+	return &PartialError{Failed: len(res.LayerErrors) + len(res.TableErrors)}
 }
 
 // secretSources are where take-offline may find its portal credential.
