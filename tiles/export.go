@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offlined/offlined/internal/atomicfile"
 )
 
 // ExportRequest is what a server-side tile export (exportTiles) is asked for.
@@ -437,7 +439,7 @@ func DownloadFile(ctx context.Context, hc *http.Client, u, dest string) error {
 	for attempt := 0; attempt < 8; attempt++ {
 		done, err := downloadOnce(ctx, hc, u, part)
 		if done {
-			return os.Rename(part, dest)
+			return atomicfile.Replace(part, dest)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

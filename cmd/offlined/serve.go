@@ -16,6 +16,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/atomicfile"
 	"github.com/offlined/offlined/internal/config"
 	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
@@ -164,13 +165,8 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 		abs, _ := filepath.Abs(cfg.TLSCert)
 		addr += abs + "\n"
 	}
-	// Written under a temporary name and renamed, so the CLI (and tests)
-	// never read a half-written file.
-	if err := os.WriteFile(addrFile+".tmp", []byte(addr), 0o600); err != nil {
-		ln.Close()
-		return err
-	}
-	if err := os.Rename(addrFile+".tmp", addrFile); err != nil {
+	// Written atomically, so the CLI (and tests) never read a half-written file.
+	if err := atomicfile.WriteFile(addrFile, []byte(addr), 0o600); err != nil {
 		ln.Close()
 		return err
 	}
