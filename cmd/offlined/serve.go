@@ -182,7 +182,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 	bgDone := make(chan struct{})
 	go func() {
 		defer close(bgDone)
-		background(workCtx, reg, syncer, time.Duration(cfg.SyncInterval), log)
+		background(workCtx, reg, syncer, schedulerOptions(client, time.Duration(cfg.SyncInterval), log), log)
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -222,7 +222,8 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 // background retries queued replica unregistrations and, when an interval
 // is set, runs a sync scheduler per feature store (sync on local change, on
 // the interval and when connectivity returns) until ctx ends.
-func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.EngineSyncer, every time.Duration, log *slog.Logger) {
+func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.EngineSyncer, sopts editsync.SchedulerOptions, log *slog.Logger) {
+	every := sopts.Interval
 	reg.RetryUnregister(ctx)
 	if syncer == nil || every <= 0 {
 		<-ctx.Done()
@@ -231,7 +232,7 @@ func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.En
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		syncer.RunSchedulers(ctx, editsync.SchedulerOptions{Interval: every, Logger: log}, 10*time.Second)
+		syncer.RunSchedulers(ctx, sopts, 10*time.Second)
 	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -244,4 +245,15 @@ func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.En
 			reg.RetryUnregister(ctx)
 		}
 	}
+}
+
+// schedulerOptions configures the sync schedulers: every interval, and
+// while offline a cheap GET of the portal (not a full sync) on a backoff.
+func schedulerOptions(client *arcgis.Client, every time.Duration, log *slog.Logger) editsync.SchedulerOptions {
+	opts := editsync.SchedulerOptions{Interval: every, Logger: log}
+	if client != nil {
+		hc := &http.Client{Transport: client.HTTPClient().Transport, Timeout: 15 * time.Second}
+		opts.Probe = editsync.HTTPProber(hc, client.PortalURL())
+	}
+	return opts
 }
