@@ -133,6 +133,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 		}
 		opts.Jobs = jobs
 		syncer = localapi.NewEngineSyncer(workCtx, reg, client, hub, log)
+		syncer.SetDefaultPolicy(editsync.Policy(cfg.ConflictPolicy))
 		reg.SetBeforeDelete(syncer.StopMap)
 		opts.Sync = syncer
 	} else {
