@@ -106,7 +106,10 @@ func TestSchedulerFailingProbeBacksOff(t *testing.T) {
 	var probes []time.Time
 	syncs := 0
 	s := NewScheduler(eng, SchedulerOptions{Interval: -1, Debounce: time.Second, Clock: clk,
-		Probe:  func(context.Context) error { probes = append(probes, clk.Now()); return errors.New("dial tcp: connection refused") },
+		Probe: func(context.Context) error {
+			probes = append(probes, clk.Now())
+			return errors.New("dial tcp: connection refused")
+		},
 		OnSync: func(*Report, error) { syncs++ }})
 	simRun(t, s, clk, time.Hour, func(context.Context) { addLocal(t, f, 1, "offline") })
 	if syncs != 1 {

@@ -35,7 +35,7 @@ func (realClock) NewTimer(d time.Duration) Timer {
 
 type realTimer struct{ t *time.Timer }
 
-func (t realTimer) C() <-chan time.Time    { return t.t.C }
+func (t realTimer) C() <-chan time.Time   { return t.t.C }
 func (t realTimer) Reset(d time.Duration) { t.t.Reset(d) }
 func (t realTimer) Stop()                 { t.t.Stop() }
 
