@@ -25,6 +25,7 @@ type Client struct {
 	pollInterval time.Duration
 	maxURLLen    int
 	rnd          func() float64
+	now          func() time.Time // token expiry clock; nil: time.Now
 }
 
 // Option configures a Client.
@@ -47,7 +48,12 @@ type config struct {
 	logger       *slog.Logger
 	retry        *RetryPolicy
 	pollInterval time.Duration
+	now          func() time.Time
 }
+
+// WithClock makes the client judge token expiry by now instead of the
+// system clock (tests).
+func WithClock(now func() time.Time) Option { return func(c *config) error { c.now = now; return nil } }
 
 type serviceCred struct {
 	prefix string
@@ -183,6 +189,7 @@ func New(opts ...Option) (*Client, error) {
 		pollInterval: 2 * time.Second,
 		maxURLLen:    2000,
 		rnd:          jitterSource,
+		now:          cfg.now,
 	}
 	if c.userAgent == "" {
 		c.userAgent = "offlined-arcgis/1"
