@@ -178,13 +178,15 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		return true
 	}
-	// hasWork: edits to send or an interrupted sync to finish.
+	// hasWork: local edits to send (an interrupted upload keeps its edits
+	// pending until the server acknowledges them). A journal alone, left by
+	// a failed download, waits for the interval like any download.
 	hasWork := func() bool {
 		if pendingLocal() {
 			return true
 		}
 		st, err := ReadStatus(ctx, s.e.db)
-		return err == nil && (st.JournalOpen || st.PendingEdits > 0)
+		return err == nil && st.PendingEdits > 0
 	}
 	// A journal or pending edits left by an earlier run: sync at start.
 	if st, err := ReadStatus(ctx, s.e.db); err == nil && (st.JournalOpen || st.PendingEdits > 0) {

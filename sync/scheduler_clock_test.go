@@ -130,16 +130,24 @@ func TestSchedulerNoProbesWithNothingToSync(t *testing.T) {
 	f := newFixture(t, fixtureOpts{})
 	eng := offlineEngine(t, f)
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	probes := 0
+	var probes []time.Time
 	s := NewScheduler(eng, SchedulerOptions{Interval: 15 * time.Minute, Clock: clk,
-		Probe: func(context.Context) error { probes++; return errors.New("dial tcp: connection refused") }})
-	simRun(t, s, clk, time.Hour, func(ctx context.Context) {
+		Probe: func(context.Context) error {
+			probes = append(probes, clk.Now())
+			return errors.New("dial tcp: connection refused")
+		}})
+	armed := -1
+	simRun(t, s, clk, 59*time.Minute, func(ctx context.Context) {
 		if _, err := s.SyncNow(ctx); !isOffline(err) {
 			t.Errorf("SyncNow: %v, want offline", err)
 		}
+		armed = clk.Armed() // SyncNow has answered: the scheduler is idle
 	})
-	// Only the interval timer is armed, so the hour holds four probes.
-	if probes != 4 {
-		t.Errorf("%d probes in an hour offline with nothing to send, want 4 (one per interval)", probes)
+	if armed != 1 {
+		t.Errorf("%d timers armed after a failed sync with nothing to send, want 1 (the interval, no probe)", armed)
+	}
+	// Only the interval tries again: 15, 30 and 45 minutes.
+	if len(probes) != 3 {
+		t.Errorf("probes at %v in 59 minutes offline with nothing to send, want one per interval (3)", probes)
 	}
 }
