@@ -188,8 +188,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		st, err := ReadStatus(ctx, s.e.db)
 		return err == nil && st.PendingEdits > 0
 	}
+	// syncDue: the debounce timer runs for known work; otherwise it runs
+	// for a file event, whose write is checked when it fires (an event can
+	// arrive before the other process's transaction is committed).
+	syncDue := false
 	// A journal or pending edits left by an earlier run: sync at start.
 	if st, err := ReadStatus(ctx, s.e.db); err == nil && (st.JournalOpen || st.PendingEdits > 0) {
+		syncDue = true
 		debounce.Reset(0)
 	}
 	// armProbe waits backoff before the next probe while offline, but only
@@ -255,14 +260,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			reply <- doSync()
 		case <-changed:
 			if pendingLocal() {
+				syncDue = true
 				debounce.Reset(s.opts.Debounce)
 			}
 		case <-fileEvents:
-			if pendingLocal() {
-				debounce.Reset(s.opts.Debounce)
-			}
+			debounce.Reset(s.opts.Debounce)
 		case <-debounce.C():
+			due := syncDue || pendingLocal()
+			syncDue = false
 			switch {
+			case !due:
 			case !offline:
 				doSync()
 			case !probeArmed:

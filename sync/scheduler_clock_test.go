@@ -131,23 +131,36 @@ func TestSchedulerNoProbesWithNothingToSync(t *testing.T) {
 	eng := offlineEngine(t, f)
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var probes []time.Time
-	s := NewScheduler(eng, SchedulerOptions{Interval: 15 * time.Minute, Clock: clk,
+	start := clk.Now()
+	// The debounce (file events from the sync's own writes) is set past the
+	// window so the only timers are the interval and a probe, if armed.
+	s := NewScheduler(eng, SchedulerOptions{Interval: 15 * time.Minute, Debounce: 2 * time.Hour, Clock: clk,
 		Probe: func(context.Context) error {
 			probes = append(probes, clk.Now())
 			return errors.New("dial tcp: connection refused")
 		}})
-	armed := -1
-	simRun(t, s, clk, 59*time.Minute, func(ctx context.Context) {
-		if _, err := s.SyncNow(ctx); !isOffline(err) {
-			t.Errorf("SyncNow: %v, want offline", err)
-		}
-		armed = clk.Armed() // SyncNow has answered: the scheduler is idle
-	})
-	if armed != 1 {
-		t.Errorf("%d timers armed after a failed sync with nothing to send, want 1 (the interval, no probe)", armed)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	if _, err := s.SyncNow(ctx); !isOffline(err) {
+		t.Errorf("SyncNow: %v, want offline", err)
 	}
+	// SyncNow has answered, so the scheduler is idle: the next timer is the
+	// interval, not a probe a few seconds away.
+	if next, _ := clk.Next(); !next.Equal(start.Add(15 * time.Minute)) {
+		t.Errorf("next timer at %v after a failed sync with nothing to send, want the interval at %v (no probe)", next, start.Add(15*time.Minute))
+	}
+	// Three intervals; each is re-armed before its probe runs.
+	for i := 1; i <= 3; i++ {
+		want := start.Add(time.Duration(i) * 15 * time.Minute)
+		testutil.Eventually(t, "the interval armed for "+want.String(), func() bool { n, _ := clk.Next(); return n.Equal(want) })
+		clk.AdvanceToNext()
+	}
+	testutil.Eventually(t, "the last interval re-armed", func() bool { n, _ := clk.Next(); return n.Equal(start.Add(time.Hour)) })
+	cancel()
+	<-done
 	// Only the interval tries again: 15, 30 and 45 minutes.
 	if len(probes) != 3 {
-		t.Errorf("probes at %v in 59 minutes offline with nothing to send, want one per interval (3)", probes)
+		t.Errorf("probes at %v in 45 minutes offline with nothing to send, want one per interval (3)", probes)
 	}
 }
