@@ -11,19 +11,10 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 )
 
-// ConflictPolicy decides what happens when a server change meets a feature
-// with unsent local changes. Both versions are recorded either way.
-type ConflictPolicy int
-
-// Conflict policies.
-const (
-	// ServerWins applies the server version and drops the local pending
-	// changes for that feature (ArcGIS' "last synchronized edit wins" for a
-	// download that follows an upload).
-	ServerWins ConflictPolicy = iota
-	// DeviceWins keeps the local version and its pending changes.
-	DeviceWins
-)
+// Decider decides, for a GlobalID with unsent local changes, what a server
+// change does (sync.Policy is the user-facing choice behind it). Both
+// versions are recorded in offlined_conflicts either way.
+type Decider func(table, gid string, localOp, serverOp Op, server *arcgis.Feature) SyncDecision
 
 // ServerAttachment is an attachment added or updated on the server.
 type ServerAttachment struct {
@@ -50,14 +41,16 @@ type ServerChanges struct {
 	// AckThrough clears change-log rows with seq <= AckThrough (the upload
 	// the server acknowledged) in the same transaction; 0 clears none.
 	AckThrough int64
-	Policy     ConflictPolicy
+	// Decide decides conflicts; nil: the server's version replaces the
+	// local one, whose pending changes are dropped.
+	Decide Decider
 }
 
 // ApplyResult counts what ApplyServerChanges did.
 type ApplyResult struct {
 	Applied   int
 	Conflicts int
-	Skipped   int // server changes not applied (DeviceWins conflicts)
+	Skipped   int // server changes not applied (the device kept its version)
 }
 
 // Conflict is one recorded conflict.
@@ -77,7 +70,7 @@ type Conflict struct {
 // and attachment changes, stores the new server generations and clears
 // acknowledged change-log rows, all in one transaction with change logging
 // suppressed. Features with pending local changes are conflicts: both
-// versions go to offlined_conflicts and sc.Policy decides which stays.
+// versions go to offlined_conflicts and sc.Decide decides which stays.
 func (db *DB) ApplyServerChanges(ctx context.Context, sc ServerChanges) (ApplyResult, error) {
 	var res ApplyResult
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
@@ -95,7 +88,7 @@ func (db *DB) ApplyServerChanges(ctx context.Context, sc ServerChanges) (ApplyRe
 			if err != nil {
 				return err
 			}
-			if err := applyLayer(ctx, tx, db, t, &lc, sc.Policy, &res); err != nil {
+			if err := applyLayer(ctx, tx, db, t, &lc, sc.Decide, &res); err != nil {
 				return fmt.Errorf("layer %d: %w", lc.LayerID, err)
 			}
 			if err := updateExtent(ctx, tx, t); err != nil {
@@ -113,15 +106,11 @@ func (db *DB) ApplyServerChanges(ctx context.Context, sc ServerChanges) (ApplyRe
 	return res, nil
 }
 
-func applyLayer(ctx context.Context, tx *sql.Tx, db *DB, t *Table, lc *LayerChanges, pol ConflictPolicy, res *ApplyResult) error {
-	// The policy is a fixed decision for every conflict: the server's version
-	// replaces the local one (whose pending changes are dropped), or the
-	// device keeps its version and pending changes.
-	decision := SyncDecision{Apply: true, DropLocal: true, Resolution: "server"}
-	if pol == DeviceWins {
-		decision = SyncDecision{Resolution: "device"}
+func applyLayer(ctx context.Context, tx *sql.Tx, db *DB, t *Table, lc *LayerChanges, decide Decider, res *ApplyResult) error {
+	if decide == nil {
+		server := SyncDecision{Apply: true, DropLocal: true, Resolution: "server"}
+		decide = func(string, string, Op, Op, *arcgis.Feature) SyncDecision { return server }
 	}
-	decide := func(string, string, Op, Op, *arcgis.Feature) SyncDecision { return decision }
 	return syncApplyLayer(ctx, tx, &stmts{tx: tx, m: map[string]*sql.Stmt{}}, db, t, lc, decide, res)
 }
 

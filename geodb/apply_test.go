@@ -98,7 +98,7 @@ func TestApplyServerChanges(t *testing.T) {
 	if err := db.Update(ctx, 0, arcgis.Feature{Attributes: map[string]any{"GlobalID": g1, "name": "mine"}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err = db.ApplyServerChanges(ctx, ServerChanges{Policy: DeviceWins, Layers: []LayerChanges{{LayerID: 0, Updates: []arcgis.Feature{{Attributes: map[string]any{"GlobalID": g1, "name": "theirs"}}}}}})
+	res, err = db.ApplyServerChanges(ctx, ServerChanges{Decide: func(string, string, Op, Op, *arcgis.Feature) SyncDecision { return SyncDecision{Resolution: "device"} }, Layers: []LayerChanges{{LayerID: 0, Updates: []arcgis.Feature{{Attributes: map[string]any{"GlobalID": g1, "name": "theirs"}}}}}})
 	if err != nil || res.Skipped != 1 {
 		t.Fatalf("%+v %v", res, err)
 	}

@@ -23,6 +23,7 @@ type EngineSyncer struct {
 	hub    *Hub
 	log    *slog.Logger
 	ctx    context.Context
+	policy editsync.Policy // default conflict policy
 
 	mu      stdsync.Mutex
 	engines map[*geodb.DB]*editsync.Engine
@@ -58,9 +59,32 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 	if err := e.ensureConfig(ctx, mapID, svc, db); err != nil {
 		return nil, err
 	}
-	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log})
+	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy})
 	e.engines[db] = eng
 	return eng, nil
+}
+
+// SetDefaultPolicy sets the conflict policy of maps that have none set
+// (the daemon configuration's); call it before the first sync.
+func (e *EngineSyncer) SetDefaultPolicy(p editsync.Policy) { e.policy = p }
+
+// SetConflictPolicy implements Syncer: p is stored in the sync
+// configuration of each of the map's feature stores.
+func (e *EngineSyncer) SetConflictPolicy(ctx context.Context, mapID string, p editsync.Policy) error {
+	mi, err := e.reg.Get(ctx, mapID)
+	if err != nil {
+		return err
+	}
+	for _, svc := range mi.Services {
+		eng, err := e.engine(ctx, mapID, svc)
+		if err != nil {
+			return err
+		}
+		if err := eng.SetPolicy(ctx, p); err != nil {
+			return fmt.Errorf("set conflict policy of %s/%s: %w", mapID, svc, err)
+		}
+	}
+	return nil
 }
 
 // ServiceResult is the outcome of syncing one service of a map.

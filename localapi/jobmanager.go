@@ -14,6 +14,8 @@ import (
 	"sort"
 	stdsync "sync"
 	"time"
+
+	"github.com/offlined/offlined/internal/atomicfile"
 )
 
 // RunFunc runs (or resumes) an offline map job into dir, reporting progress.
@@ -156,10 +158,10 @@ func (m *JobManager) saveLocked(e *jobEntry) error {
 		return err
 	}
 	p := filepath.Join(m.dir, e.info.ID+".json")
-	if err := os.WriteFile(p+".tmp", b, 0o600); err != nil {
+	if err := atomicfile.WriteFile(p, b, 0o600); err != nil {
 		return fmt.Errorf("save job %s: %w", e.info.ID, err)
 	}
-	return os.Rename(p+".tmp", p)
+	return nil
 }
 
 // setStateLocked changes state, persists and publishes it.

@@ -12,14 +12,32 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 // stepRunner is a RunFunc that does `steps` steps, checkpointing the step
 // count in dir/checkpoint, reporting progress after each, and waiting on
 // gate (when not nil) before each step. It writes package.json last.
+// stepRunner is a job runner of steps, each writing its number to a
+// checkpoint file. With a gate, each step waits for one value from it and,
+// once its checkpoint is written, reports on stepped (see step).
 type stepRunner struct {
-	steps int
-	gate  chan struct{}
+	steps   int
+	gate    chan struct{}
+	stepped chan int
+}
+
+// step lets the runner take one step and waits until it has written its
+// checkpoint, so a pause or cancel that follows cannot cut the step short.
+func (sr *stepRunner) step(t *testing.T) {
+	t.Helper()
+	sr.gate <- struct{}{}
+	select {
+	case <-sr.stepped:
+	case <-time.After(testutil.Timeout):
+		t.Fatal("the runner did not finish its step")
+	}
 }
 
 func (sr *stepRunner) run(ctx context.Context, job JobInfo, dir string, progress func(JobProgress)) error {
@@ -44,6 +62,9 @@ func (sr *stepRunner) run(ctx context.Context, job JobInfo, dir string, progress
 		}
 		os.WriteFile(cp, []byte(strconv.Itoa(i+1)), 0o600)
 		progress(JobProgress{Phase: "step", Percent: float64(i+1) * 100 / float64(sr.steps), Message: fmt.Sprintf("step %d", i+1)})
+		if sr.gate != nil && sr.stepped != nil {
+			sr.stepped <- i + 1
+		}
 	}
 	if job.Request.Title == "fail" {
 		return fmt.Errorf("layer 2: service unavailable")
@@ -160,25 +181,23 @@ func TestJobEventsInOrderAndResume(t *testing.T) {
 
 func waitJob(t *testing.T, e *env, id, state string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		j := e.jsonOf(e.do("GET", "/api/v1/jobs/"+id, nil), 200)
-		if j["state"] == state {
-			return j
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("job %s never reached %s", id, state)
-	return nil
+	var j map[string]any
+	testutil.Eventually(t, "job "+id+" to reach "+state, func() bool {
+		j = e.jsonOf(e.do("GET", "/api/v1/jobs/"+id, nil), 200)
+		return j["state"] == state
+	})
+	return j
 }
 
 func TestJobPauseResumeCancel(t *testing.T) {
 	t.Parallel()
-	sr := &stepRunner{steps: 4, gate: make(chan struct{})}
+	// Bug (flaky): the test paused as soon as the runner took the second
+	// step, before its checkpoint was written, and found checkpoint "1".
+	sr := &stepRunner{steps: 4, gate: make(chan struct{}), stepped: make(chan int)}
 	e := newEnv(t, envOpts{noMap: true, run: sr.run})
 	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(jobBody)), 201)["id"].(string)
-	sr.gate <- struct{}{}
-	sr.gate <- struct{}{}
+	sr.step(t)
+	sr.step(t)
 	p := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/pause", nil), 200)
 	if p["state"] != JobPaused {
 		t.Fatalf("after pause %v", p)
@@ -187,8 +206,8 @@ func TestJobPauseResumeCancel(t *testing.T) {
 		t.Fatalf("checkpoint %q", b)
 	}
 	e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 200)
-	sr.gate <- struct{}{}
-	sr.gate <- struct{}{}
+	sr.step(t)
+	sr.step(t)
 	j := waitJob(t, e, id, JobSucceeded)
 	if j["attempts"].(float64) != 2 {
 		t.Fatalf("attempts %v", j["attempts"])
@@ -196,7 +215,7 @@ func TestJobPauseResumeCancel(t *testing.T) {
 	// Cancel removes the partial package.
 	body := strings.Replace(jobBody, `"mapId":"field"`, `"mapId":"second"`, 1)
 	id2 := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
-	sr.gate <- struct{}{}
+	sr.step(t)
 	c := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id2+"/cancel", nil), 200)
 	if c["state"] != JobCanceled {
 		t.Fatalf("after cancel %v", c)
@@ -248,19 +267,13 @@ func TestInterruptedJobsResumeAtStart(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	jm2.Start(ctx2)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got, _ := jm2.Get(ctx2, info.ID)
-		if got.State == JobSucceeded {
-			if got.Attempts != 2 {
-				t.Fatalf("attempts %d", got.Attempts)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job not resumed: %+v", got)
-		}
-		time.Sleep(5 * time.Millisecond)
+	var got JobInfo
+	testutil.Eventually(t, "the interrupted job to resume and succeed", func() bool {
+		got, _ = jm2.Get(ctx2, info.ID)
+		return got.State == JobSucceeded
+	})
+	if got.Attempts != 2 {
+		t.Fatalf("attempts %d", got.Attempts)
 	}
 	jm2.Shutdown()
 	if _, err := reg.Get(ctx2, "m1"); err != nil {

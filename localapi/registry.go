@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/atomicfile"
 	editsync "github.com/offlined/offlined/sync"
 	"github.com/offlined/offlined/tiles"
 )
@@ -125,6 +126,7 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 	if err := os.MkdirAll(filepath.Join(root, "packages"), 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
+	changed := false
 	b, err := os.ReadFile(filepath.Join(root, RegistryFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -132,14 +134,17 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	default:
 		if err := json.Unmarshal(b, &r.doc); err != nil {
-			return nil, fmt.Errorf("registry %s: %w", RegistryFile, err)
+			// Empty or truncated (a crash by an older version): the maps
+			// are found again under packages/; queued unregistrations are lost.
+			r.log.Warn("registry damaged; rebuilding it from the package directories (queued replica unregistrations in it are lost)",
+				"file", filepath.Join(root, RegistryFile), "size", len(b), "err", err)
+			r.doc, changed = registryDoc{}, true
 		}
 	}
 	ents, err := os.ReadDir(filepath.Join(root, "packages"))
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	changed := false
 	for _, e := range ents {
 		// Only complete packages (package.json is written last) are picked
 		// up: a directory without one belongs to an unfinished job.
@@ -182,11 +187,10 @@ func (r *Registry) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(r.root, RegistryFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(r.root, RegistryFile), b, 0o600); err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(r.root, RegistryFile))
+	return nil
 }
 
 // Register records the package directory packages/<id> (written by an

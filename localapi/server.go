@@ -5,8 +5,9 @@
 // middleware that keeps it safe on a shared device (Bearer token, loopback
 // Host check, closed CORS, body limits).
 //
-// Parts backed by packages still being built are reached through small
-// interfaces (Jobs, Syncer, Planner, Portal) the daemon wires.
+// The services behind jobs, sync, planning and portal search are reached
+// through small interfaces (Jobs, Syncer, Planner, Portal) the daemon
+// wires; each is optional, and a route without one answers 501.
 package localapi
 
 import (

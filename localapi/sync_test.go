@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/testutil"
 	editsync "github.com/offlined/offlined/sync"
 )
 
@@ -142,17 +143,10 @@ func TestSchedulerSyncsLocalEdits(t *testing.T) {
 	add := `{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.16,34.04]},"properties":{"InspectionID":"AUTO-1","Status":"open"}}`
 	e.jsonOf(e.do("POST", "/api/v1/maps/demo/layers/0/features", strings.NewReader(add)), 201)
 	layerURL := arcgis.LayerURL(e.svcURL, 0)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testutil.Eventually(t, "the edit to reach the server", func() bool {
 		n, err := e.client.QueryCount(t.Context(), layerURL, arcgis.QueryParams{Where: "InspectionID = 'AUTO-1'"})
-		if err == nil && n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the edit never reached the server (count %d, %v)", n, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && n == 1
+	})
 	evs := readSSE(t, e.do("GET", "/api/v1/maps/demo/sync/events", nil).Body, 1)
 	if len(evs) != 1 || evs[0].typ != "finished" {
 		t.Fatalf("scheduler sync events %+v", evs)

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // ConflictInfo is one recorded conflict of an offline map.
@@ -34,6 +36,8 @@ type Syncer interface {
 	Conflicts(ctx context.Context, mapID string) ([]ConflictInfo, error)
 	// Resolve settles a conflict held for review: choice "device" or "server".
 	Resolve(ctx context.Context, mapID, conflictID, choice string) error
+	// SetConflictPolicy sets (and persists) the map's conflict policy.
+	SetConflictPolicy(ctx context.Context, mapID string, p editsync.Policy) error
 }
 
 // syncer returns the sync service and the id of the route's map, or the
@@ -50,11 +54,29 @@ func (s *Server) syncer(r *http.Request) (Syncer, string, error) {
 }
 
 // postSync runs a sync. With wait=false it starts it in the background (its
-// events go to sync/events) and answers 202.
+// events go to sync/events) and answers 202. An optional body
+// {"conflictPolicy": ...} sets the map's policy (kept for later syncs) first.
 func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
 	sy, id, err := s.syncer(r)
 	if err != nil {
 		return err
+	}
+	if r.ContentLength != 0 {
+		var body struct {
+			ConflictPolicy *string `json:"conflictPolicy"`
+		}
+		if err := decodeBody(r, &body); err != nil {
+			return err
+		}
+		if body.ConflictPolicy != nil {
+			p, err := editsync.ParsePolicy(*body.ConflictPolicy)
+			if err != nil {
+				return badRequest("conflictPolicy", "%v", err)
+			}
+			if err := sy.SetConflictPolicy(r.Context(), id, p); err != nil {
+				return err
+			}
+		}
 	}
 	wait := true
 	if v := r.URL.Query().Get("wait"); v != "" {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/atomicfile"
 	"github.com/offlined/offlined/internal/dirlock"
 )
 
@@ -364,8 +365,8 @@ func (j *Job) open(ctx context.Context) error {
 	}
 	// A kill during the very first journal write leaves only its temporary
 	// file: the directory is still this job's, and empty otherwise.
-	if names, err := os.ReadDir(j.dir); err == nil && len(names) == 1 && names[0].Name() == JournalFile+".tmp" {
-		if err := os.Remove(filepath.Join(j.dir, JournalFile+".tmp")); err != nil {
+	if names, err := os.ReadDir(j.dir); err == nil && len(names) == 1 && atomicfile.IsTemp(names[0].Name(), JournalFile) {
+		if err := os.Remove(filepath.Join(j.dir, names[0].Name())); err != nil {
 			return err
 		}
 	}

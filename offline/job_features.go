@@ -11,6 +11,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/atomicfile"
 )
 
 // runFeatureService takes one feature service offline: one replica
@@ -296,7 +297,7 @@ func (j *Job) fetchAttachment(ctx context.Context, layerID int, a *arcgis.Attach
 	return j.opt.Client.Download(ctx, a.URL)
 }
 
-// downloadFile streams u into dest (through dest.part, renamed when whole)
+// downloadFile streams u into dest (atomically: renamed when whole)
 // and returns its size.
 func (j *Job) downloadFile(ctx context.Context, id, u, dest string) (int64, error) {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
@@ -307,25 +308,9 @@ func (j *Job) downloadFile(ctx context.Context, id, u, dest string) (int64, erro
 		return 0, err
 	}
 	defer rc.Close()
-	tmp := dest + ".part"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(f, &countingReader{r: rc, fn: func(n int64) {
+	return atomicfile.WriteFrom(dest, &countingReader{r: rc, fn: func(n int64) {
 		j.updateProgress(id, func(lp *LayerProgress) { lp.Bytes = n })
-	}})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return 0, err
-	}
-	return n, os.Rename(tmp, dest)
+	}}, 0o644)
 }
 
 type countingReader struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/atomicfile"
 )
 
 // ManifestFormat is the package.json format version this code writes.
@@ -104,31 +105,7 @@ func (e *IncompleteError) Error() string {
 	return fmt.Sprintf("%s is not a complete offline map package: %s", e.Dir, e.Reason)
 }
 
-// writeFileAtomic writes b to path through a temporary file, fsync and
-// rename, so readers see the old file or the whole new one.
+// writeFileAtomic writes b to path atomically and durably (internal/atomicfile).
 func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, b, 0o644)
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/paulmach/orb/geojson"
+
+	"github.com/offlined/offlined/internal/atomicfile"
 )
 
 // writePackage writes map.json, iteminfo.json, the thumbnail and, last,
@@ -220,18 +222,8 @@ func (j *Job) writeThumbnail(ctx context.Context, info *ItemInfo) error {
 }
 
 func copyTo(path string, r io.Reader) error {
-	f, err := os.Create(path + ".tmp")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	_, err := atomicfile.WriteFrom(path, r, 0o644)
+	return err
 }
 
 // NothingOfflineError fails a job that would end with no layer or table

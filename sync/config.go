@@ -20,6 +20,19 @@ const (
 	FieldMerge   Policy = "fieldMerge"
 )
 
+// Policies returns every conflict policy.
+func Policies() []Policy { return []Policy{LastSyncWins, ServerWins, DeviceWins, FieldMerge} }
+
+// ParsePolicy returns the policy named s (as spelled in Policies).
+func ParsePolicy(s string) (Policy, error) {
+	for _, p := range Policies() {
+		if string(p) == s {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("unknown conflict policy %q: want lastSyncWins, serverWins, deviceWins or fieldMerge", s)
+}
+
 // Mode is how a GeoPackage is kept in step with its service.
 type Mode string
 

@@ -42,6 +42,9 @@ type Options struct {
 	Hooks  Hooks
 	// PollInterval for async jobs (0: the client's).
 	PollInterval time.Duration
+	// DefaultPolicy is the conflict policy of a store whose configuration
+	// names none (empty: LastSyncWins).
+	DefaultPolicy Policy
 }
 
 // Engine syncs one GeoPackage (one replica or one service) with its
@@ -96,6 +99,34 @@ func (e *Engine) Sync(ctx context.Context) (*Report, error) {
 	return e.syncLocked(ctx)
 }
 
+// SetPolicy stores p as the conflict policy in the store's sync
+// configuration (kept across restarts); it takes effect from the next sync.
+func (e *Engine) SetPolicy(ctx context.Context, p Policy) error {
+	if _, err := ParsePolicy(string(p)); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cfg, err := LoadConfig(ctx, e.db)
+	if err != nil {
+		return err
+	}
+	cfg.Policy = p
+	return SaveConfig(ctx, e.db, cfg)
+}
+
+// Policy returns the conflict policy the next sync uses.
+func (e *Engine) Policy(ctx context.Context) (Policy, error) {
+	cfg, err := LoadConfig(ctx, e.db)
+	if err != nil {
+		return "", err
+	}
+	if cfg.Policy == "" {
+		cfg.Policy = e.opts.DefaultPolicy
+	}
+	return cfg.withDefaults().Policy, nil
+}
+
 func (e *Engine) syncLocked(ctx context.Context) (*Report, error) {
 	st, _ := ReadStatus(ctx, e.db)
 	st.State, st.LastAttempt = StateSyncing, time.Now().UTC()
@@ -133,6 +164,9 @@ func (e *Engine) run(ctx context.Context, rep *Report) ([]EditFailure, error) {
 	c, err := LoadConfig(ctx, e.db)
 	if err != nil {
 		return nil, err
+	}
+	if c.Policy == "" {
+		c.Policy = e.opts.DefaultPolicy
 	}
 	cfg := c.withDefaults()
 	if err := e.checkSchema(ctx, &cfg, rep); err != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/offlined/offlined/internal/clock"
 )
 
 // Prober checks cheaply whether the server is reachable.
@@ -37,11 +39,15 @@ type SchedulerOptions struct {
 	// Debounce delays a sync after a local change (default 2 s).
 	Debounce time.Duration
 	// ProbeMin and ProbeMax bound the exponential backoff of the
-	// connectivity probe while offline (default 5 s and 10 min).
+	// connectivity probe while offline (default 5 s and 10 min): the delay
+	// doubles after each failed probe or sync and goes back to ProbeMin
+	// only after a sync succeeds.
 	ProbeMin, ProbeMax time.Duration
 	// Probe checks connectivity; nil means "try the sync itself".
 	Probe  Prober
 	Logger *slog.Logger
+	// Clock drives the timers (default the real clock; tests pass a fake).
+	Clock clock.Clock
 	// OnSync, if set, is called after every sync attempt.
 	OnSync func(rep *Report, err error)
 }
@@ -76,6 +82,9 @@ func NewScheduler(e *Engine, opts SchedulerOptions) *Scheduler {
 	}
 	if opts.ProbeMax <= 0 {
 		opts.ProbeMax = 10 * time.Minute
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
 	}
 	l := opts.Logger
 	if l == nil {
@@ -144,18 +153,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	clk := s.opts.Clock
 	var interval <-chan time.Time
+	var intervalTimer clock.Timer
 	if s.opts.Interval > 0 {
-		t := time.NewTicker(s.opts.Interval)
-		defer t.Stop()
-		interval = t.C
+		intervalTimer = clk.NewTimer(s.opts.Interval)
+		defer intervalTimer.Stop()
+		interval = intervalTimer.C()
 	}
-	debounce := time.NewTimer(time.Hour)
+	debounce := clk.NewTimer(time.Hour)
 	debounce.Stop()
 	defer debounce.Stop()
-	probe := time.NewTimer(time.Hour)
+	probe := clk.NewTimer(time.Hour)
 	probe.Stop()
 	defer probe.Stop()
+	probeArmed := false
 	backoff := s.opts.ProbeMin
 	offline := false
 	lastSeq, _ := s.e.db.LastChangeSeq(ctx)
@@ -166,9 +178,37 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		return true
 	}
+	// hasWork: local edits to send (an interrupted upload keeps its edits
+	// pending until the server acknowledges them). A journal alone, left by
+	// a failed download, waits for the interval like any download.
+	hasWork := func() bool {
+		if pendingLocal() {
+			return true
+		}
+		st, err := ReadStatus(ctx, s.e.db)
+		return err == nil && st.PendingEdits > 0
+	}
+	// syncDue: the debounce timer runs for known work; otherwise it runs
+	// for a file event, whose write is checked when it fires (an event can
+	// arrive before the other process's transaction is committed).
+	syncDue := false
 	// A journal or pending edits left by an earlier run: sync at start.
 	if st, err := ReadStatus(ctx, s.e.db); err == nil && (st.JournalOpen || st.PendingEdits > 0) {
+		syncDue = true
 		debounce.Reset(0)
+	}
+	// armProbe waits backoff before the next probe while offline, but only
+	// when there is something to send: with nothing pending the interval
+	// (or the next local change) tries again, so an idle device offline
+	// does not wake up every few seconds.
+	armProbe := func() {
+		if hasWork() {
+			probe.Reset(backoff)
+			probeArmed = true
+			return
+		}
+		probe.Stop()
+		probeArmed = false
 	}
 	doSync := func() result {
 		seq, _ := s.e.db.LastChangeSeq(ctx)
@@ -181,18 +221,36 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case err == nil:
 			offline, backoff = false, s.opts.ProbeMin
 			probe.Stop()
+			probeArmed = false
 		case isOffline(err) && ctx.Err() == nil:
-			if !offline {
-				offline = true
-				backoff = s.opts.ProbeMin
+			if offline {
+				backoff = min(backoff*2, s.opts.ProbeMax)
+			} else {
+				offline, backoff = true, s.opts.ProbeMin
 			}
-			probe.Reset(backoff)
+			armProbe()
 		case errors.Is(err, ErrNeedsAuth):
+			offline = false
 			s.log.Warn("sync waits for credentials", "db", s.e.db.Path(), "err", err)
 		default:
+			offline = false
 			s.log.Warn("sync failed", "db", s.e.db.Path(), "err", err)
 		}
 		return result{rep, err}
+	}
+	// probeThenSync syncs if the probe (when there is one) finds the server;
+	// a failed probe doubles the backoff like a failed sync.
+	probeThenSync := func() {
+		if s.opts.Probe != nil {
+			if err := s.opts.Probe(ctx); err != nil {
+				if ctx.Err() == nil {
+					backoff = min(backoff*2, s.opts.ProbeMax)
+					armProbe()
+				}
+				return
+			}
+		}
+		doSync()
 	}
 	for {
 		select {
@@ -202,36 +260,33 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			reply <- doSync()
 		case <-changed:
 			if pendingLocal() {
+				syncDue = true
 				debounce.Reset(s.opts.Debounce)
 			}
 		case <-fileEvents:
-			if pendingLocal() {
-				debounce.Reset(s.opts.Debounce)
-			}
-		case <-debounce.C:
-			if !offline {
+			debounce.Reset(s.opts.Debounce)
+		case <-debounce.C():
+			due := syncDue || pendingLocal()
+			syncDue = false
+			switch {
+			case !due:
+			case !offline:
 				doSync()
+			case !probeArmed:
+				armProbe()
 			}
 		case <-interval:
-			if !offline {
-				doSync()
-			}
-		case <-probe.C:
-			err := error(nil)
-			if s.opts.Probe != nil {
-				err = s.opts.Probe(ctx)
-			}
-			if err == nil {
-				offline = false
-				doSync() // resets or doubles the backoff
-				if offline {
-					backoff = min(backoff*2, s.opts.ProbeMax)
-					probe.Reset(backoff)
+			intervalTimer.Reset(s.opts.Interval)
+			if offline {
+				if !probeArmed {
+					probeThenSync()
 				}
 				continue
 			}
-			backoff = min(backoff*2, s.opts.ProbeMax)
-			probe.Reset(backoff)
+			doSync()
+		case <-probe.C():
+			probeArmed = false
+			probeThenSync()
 		}
 	}
 }

@@ -8,18 +8,12 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
+	testutil.Eventually(t, what, cond)
 }
 
 func TestSchedulerWakesOnLocalAndExternalChanges(t *testing.T) {

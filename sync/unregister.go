@@ -13,6 +13,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/atomicfile"
 )
 
 // Unregistration is one replica to unregister from its service.
@@ -57,26 +58,13 @@ func (q *UnregisterQueue) store(list []Unregistration) error {
 	if err != nil {
 		return err
 	}
-	tmp := q.path + ".tmp"
 	if err := os.MkdirAll(filepath.Dir(q.path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(tmp)
-	if err != nil {
+	if err := atomicfile.WriteFile(q.path, b, 0o600); err != nil {
 		return fmt.Errorf("write unregister queue: %w", err)
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, q.path)
+	return nil
 }
 
 // Add queues a replica (duplicates are ignored).

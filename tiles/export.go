@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offlined/offlined/internal/atomicfile"
 )
 
 // ExportRequest is what a server-side tile export (exportTiles) is asked for.
@@ -454,7 +456,7 @@ func downloadFile(ctx context.Context, hc *http.Client, tokens TokenSource, u, d
 	for attempt := 0; attempt < 8; attempt++ {
 		done, err := downloadOnce(ctx, hc, tokens, u, part, limit)
 		if done {
-			return os.Rename(part, dest)
+			return atomicfile.Replace(part, dest)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/atomicfile"
 	"github.com/offlined/offlined/internal/config"
 	"github.com/offlined/offlined/internal/dirlock"
 	"github.com/offlined/offlined/internal/redact"
@@ -150,6 +151,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 		}
 		opts.Jobs = jobs
 		syncer = localapi.NewEngineSyncer(workCtx, reg, client, hub, log)
+		syncer.SetDefaultPolicy(editsync.Policy(cfg.ConflictPolicy))
 		reg.SetBeforeDelete(syncer.StopMap)
 		opts.Sync = syncer
 	} else {
@@ -184,13 +186,8 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 		abs, _ := filepath.Abs(cfg.TLSCert)
 		addr += abs + "\n"
 	}
-	// Written under a temporary name and renamed, so the CLI (and tests)
-	// never read a half-written file.
-	if err := os.WriteFile(addrFile+".tmp", []byte(addr), 0o600); err != nil {
-		ln.Close()
-		return err
-	}
-	if err := os.Rename(addrFile+".tmp", addrFile); err != nil {
+	// Written atomically, so the CLI (and tests) never read a half-written file.
+	if err := atomicfile.WriteFile(addrFile, []byte(addr), 0o600); err != nil {
 		ln.Close()
 		return err
 	}
@@ -214,7 +211,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 	bgDone := make(chan struct{})
 	go func() {
 		defer close(bgDone)
-		background(workCtx, reg, syncer, time.Duration(cfg.SyncInterval), log)
+		background(workCtx, reg, syncer, schedulerOptions(client, time.Duration(cfg.SyncInterval), log), log)
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -254,7 +251,8 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 // background retries queued replica unregistrations and, when an interval
 // is set, runs a sync scheduler per feature store (sync on local change, on
 // the interval and when connectivity returns) until ctx ends.
-func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.EngineSyncer, every time.Duration, log *slog.Logger) {
+func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.EngineSyncer, sopts editsync.SchedulerOptions, log *slog.Logger) {
+	every := sopts.Interval
 	reg.RetryUnregister(ctx)
 	if syncer == nil || every <= 0 {
 		<-ctx.Done()
@@ -263,7 +261,7 @@ func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.En
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		syncer.RunSchedulers(ctx, editsync.SchedulerOptions{Interval: every, Logger: log}, 10*time.Second)
+		syncer.RunSchedulers(ctx, sopts, 10*time.Second)
 	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -276,4 +274,15 @@ func background(ctx context.Context, reg *localapi.Registry, syncer *localapi.En
 			reg.RetryUnregister(ctx)
 		}
 	}
+}
+
+// schedulerOptions configures the sync schedulers: every interval, and
+// while offline a cheap GET of the portal (not a full sync) on a backoff.
+func schedulerOptions(client *arcgis.Client, every time.Duration, log *slog.Logger) editsync.SchedulerOptions {
+	opts := editsync.SchedulerOptions{Interval: every, Logger: log}
+	if client != nil {
+		hc := &http.Client{Transport: client.HTTPClient().Transport, Timeout: 15 * time.Second}
+		opts.Probe = editsync.HTTPProber(hc, client.PortalURL())
+	}
+	return opts
 }

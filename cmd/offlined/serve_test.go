@@ -28,6 +28,7 @@ import (
 	"github.com/offlined/offlined/internal/config"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 // daemon is a running `offlined serve`.
@@ -46,23 +47,28 @@ func startDaemon(t *testing.T, root string, args ...string) *daemon {
 	go func() {
 		errc <- run(ctx, append([]string{"serve", "-data", root, "-listen", "127.0.0.1:0", "-log-format", "json", "-log-level", "debug", "-poll-interval", "10ms", "-sync-interval", "0"}, args...), io.Discard, d.logs)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	exited := false
+	var exitErr error
+	started := testutil.Poll(testutil.Timeout, func() bool {
 		if b, err := os.ReadFile(filepath.Join(root, AddrFile)); err == nil {
 			d.base, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
-			break
+			return true
 		}
 		select {
-		case err := <-errc:
-			cancel()
-			t.Fatalf("serve exited: %v\n%s", err, d.logs.String())
+		case exitErr = <-errc:
+			exited = true
+			return true
 		default:
+			return false
 		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("daemon did not start:\n%s", d.logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	})
+	switch {
+	case exited:
+		cancel()
+		t.Fatalf("serve exited: %v\n%s", exitErr, d.logs.String())
+	case !started:
+		cancel()
+		t.Fatalf("daemon did not start:\n%s", d.logs.String())
 	}
 	tok, err := config.ReadAPIToken(root)
 	if err != nil {
@@ -472,17 +478,12 @@ func TestRealJobPauseResume(t *testing.T) {
 		t.Fatal("overrides not resolved at creation")
 	}
 	waitFor := func(what string, ok func(map[string]any) bool) map[string]any {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, j := d.api(t, "GET", "/api/v1/jobs/"+id, nil)
-			if ok(j) {
-				return j
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("job never %s: %v", what, j)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		var j map[string]any
+		testutil.Eventually(t, "the job to have "+what, func() bool {
+			_, j = d.api(t, "GET", "/api/v1/jobs/"+id, nil)
+			return ok(j)
+		})
+		return j
 	}
 	waitFor("made progress", func(j map[string]any) bool {
 		p, _ := j["progress"].(map[string]any)
@@ -531,19 +532,14 @@ func TestRestartResumesRealJob(t *testing.T) {
 		t.Fatalf("create: %d %v", code, job)
 	}
 	id := job["id"].(string)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, j := d.api(t, "GET", "/api/v1/jobs/"+id, nil)
-		if p, _ := j["progress"].(map[string]any); p != nil && p["percent"].(float64) > 0 {
-			break
-		}
-		if j["state"] == "succeeded" {
-			t.Skip("the job finished before the daemon could be stopped")
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no progress: %v", j)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var j map[string]any
+	testutil.Eventually(t, "job progress", func() bool {
+		_, j = d.api(t, "GET", "/api/v1/jobs/"+id, nil)
+		p, _ := j["progress"].(map[string]any)
+		return j["state"] == "succeeded" || p != nil && p["percent"].(float64) > 0
+	})
+	if j["state"] == "succeeded" {
+		t.Skip("the job finished before the daemon could be stopped")
 	}
 	if err := d.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
@@ -560,19 +556,12 @@ func TestRestartResumesRealJob(t *testing.T) {
 		t.Fatalf("job after shutdown: %s", saved.State)
 	}
 	d2 := startDaemon(t, root, "-portal", em.PortalURL)
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		_, j := d2.api(t, "GET", "/api/v1/jobs/"+id, nil)
-		if j["state"] == "succeeded" {
-			if j["attempts"].(float64) != 2 {
-				t.Fatalf("attempts %v", j["attempts"])
-			}
-			break
-		}
-		if j["state"] == "failed" || time.Now().After(deadline) {
-			t.Fatalf("job after restart: %v\n%s", j, d2.logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	testutil.Eventually(t, "the job to end after the restart", func() bool {
+		_, j = d2.api(t, "GET", "/api/v1/jobs/"+id, nil)
+		return j["state"] == "succeeded" || j["state"] == "failed"
+	})
+	if j["state"] != "succeeded" || j["attempts"].(float64) != 2 {
+		t.Fatalf("job after restart: %v\n%s", j, d2.logs.String())
 	}
 	if code, m := d2.api(t, "GET", "/api/v1/maps/restart", nil); code != 200 || m["complete"] != true {
 		t.Fatalf("map after restart: %d %v", code, m)

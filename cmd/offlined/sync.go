@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+
+	"github.com/offlined/offlined/internal/config"
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // runSync syncs one offline map, or all of them.
@@ -15,8 +18,19 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cf := registerClientFlags(fs)
 	mapID := fs.String("map", "", "offline map to sync (default: all)")
 	statusOnly := fs.Bool("status", false, "print the sync status instead of syncing")
+	policy := fs.String("policy", "", "set the conflict policy of the map(s) first and keep it: lastSyncWins, serverWins, deviceWins or fieldMerge")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var body any
+	if *policy != "" {
+		if _, err := editsync.ParsePolicy(*policy); err != nil {
+			return &config.FieldError{Field: "-policy", Reason: err.Error()}
+		}
+		if *statusOnly {
+			return &config.FieldError{Field: "-policy", Reason: "cannot be combined with -status"}
+		}
+		body = map[string]string{"conflictPolicy": *policy}
 	}
 	d, err := cf.client()
 	if err != nil {
@@ -47,8 +61,8 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *statusOnly {
 			method = "GET"
 		}
-		if err := d.call(ctx, method, "/api/v1/maps/"+url.PathEscape(id)+"/sync", nil, &res); err != nil {
-			return flagError(err, map[string]string{"map": "-map"})
+		if err := d.call(ctx, method, "/api/v1/maps/"+url.PathEscape(id)+"/sync", body, &res); err != nil {
+			return flagError(err, map[string]string{"map": "-map", "conflictPolicy": "-policy"})
 		}
 		all[id] = res.Services
 		if cf.json {

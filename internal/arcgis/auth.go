@@ -53,7 +53,7 @@ type tokenCache struct {
 func (t *tokenCache) get(ctx context.Context, c *Client) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.clock()
+	now := t.clock(c)
 	margin := t.margin
 	if margin <= 0 {
 		margin = DefaultRenewMargin
@@ -87,9 +87,12 @@ func (t *tokenCache) invalidate(tok string) {
 	t.mu.Unlock()
 }
 
-func (t *tokenCache) clock() time.Time {
+func (t *tokenCache) clock(c *Client) time.Time {
 	if t.now != nil {
 		return t.now()
+	}
+	if c != nil && c.now != nil {
+		return c.now()
 	}
 	return time.Now()
 }

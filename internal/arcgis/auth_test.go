@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/offlined/offlined/internal/clock"
 )
 
 // tokenServer issues tok1, tok2, … from generateToken and the OAuth2
@@ -160,7 +162,8 @@ func TestTokenRenewedBeforeExpiry(t *testing.T) {
 			layerJSON(w)
 		}
 	})
-	c := newTestClient(t, ts.URL, WithCredential(&UserCredential{Username: "demo", Password: "pw"}))
+	clk := clock.NewFake(time.Now())
+	c := newTestClient(t, ts.URL, WithCredential(&UserCredential{Username: "demo", Password: "pw"}), WithClock(clk.Now))
 	ctx := context.Background()
 	for range 2 {
 		if _, err := c.Layer(ctx, ts.URL+"/svc/FeatureServer/0"); err != nil {
@@ -170,7 +173,7 @@ func TestTokenRenewedBeforeExpiry(t *testing.T) {
 	if ts.issuedCount() != 1 {
 		t.Fatalf("issued %d tokens for two quick calls, want 1", ts.issuedCount())
 	}
-	time.Sleep(260 * time.Millisecond) // within the renewal margin (life/5)
+	clk.Advance(260 * time.Millisecond) // within the renewal margin (life/5)
 	if _, err := c.Layer(ctx, ts.URL+"/svc/FeatureServer/0"); err != nil {
 		t.Fatal(err)
 	}

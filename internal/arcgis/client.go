@@ -31,6 +31,7 @@ type Client struct {
 	rnd          func() float64
 	// maxResponse caps a JSON answer read into memory.
 	maxResponse int64
+	now         func() time.Time // token expiry clock; nil: time.Now
 }
 
 // Option configures a Client.
@@ -55,7 +56,12 @@ type config struct {
 	pollInterval time.Duration
 	outbound     outbound.Policy
 	maxResponse  int64
+	now          func() time.Time
 }
+
+// WithClock makes the client judge token expiry by now instead of the
+// system clock (tests).
+func WithClock(now func() time.Time) Option { return func(c *config) error { c.now = now; return nil } }
 
 type serviceCred struct {
 	prefix string
@@ -221,6 +227,7 @@ func New(opts ...Option) (*Client, error) {
 		maxURLLen:    2000,
 		rnd:          jitterSource,
 		maxResponse:  DefaultMaxResponseBytes,
+		now:          cfg.now,
 	}
 	if cfg.maxResponse > 0 {
 		c.maxResponse = cfg.maxResponse

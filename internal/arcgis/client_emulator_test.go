@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/clock"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 )
@@ -48,14 +49,16 @@ func demoEnvelope() *arcgis.Geometry {
 func TestEmulatorTokenLifetimeAndExpiry(t *testing.T) {
 	opts := emuOptions(t)
 	opts.TokenLifetime = 800 * time.Millisecond
+	clk := clock.NewFake(time.Now()) // the client's and the server's
+	opts.Now = clk.Now
 	em := emulatortest.Start(t, opts)
-	c := emuClient(t, em)
+	c := emuClient(t, em, arcgis.WithClock(clk.Now))
 	ctx := context.Background()
 	layerURL := em.ServicesURL + "/Field_Survey/FeatureServer/0"
 	if _, err := c.Layer(ctx, layerURL); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(900 * time.Millisecond) // the token has expired on the server
+	clk.Advance(900 * time.Millisecond) // the token has expired on the server
 	if _, err := c.Layer(ctx, layerURL); err != nil {
 		t.Fatalf("after token lifetime: %v", err)
 	}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // Config is the daemon configuration.
@@ -35,6 +37,9 @@ type Config struct {
 	Portal string `json:"portal"`
 	// SyncInterval between background syncs (0 disables them).
 	SyncInterval Duration `json:"syncInterval"`
+	// ConflictPolicy is the conflict policy of maps that have none set:
+	// lastSyncWins (default), serverWins, deviceWins or fieldMerge.
+	ConflictPolicy string `json:"conflictPolicy"`
 	// PollInterval is how often server jobs (createReplica, exportTiles)
 	// are polled (0: the client's default).
 	PollInterval Duration `json:"pollInterval"`
@@ -95,20 +100,22 @@ func DefaultDataRoot(getenv func(string) string) string {
 // Default returns the built-in defaults.
 func Default(getenv func(string) string) Config {
 	return Config{DataRoot: DefaultDataRoot(getenv), Listen: "127.0.0.1:7878", SyncInterval: Duration(15 * time.Minute),
-		MaxBodyBytes: 1 << 20, MaxAttachmentBytes: 256 << 20, LogFormat: "text", LogLevel: "info"}
+		ConflictPolicy: string(editsync.LastSyncWins),
+		MaxBodyBytes:   1 << 20, MaxAttachmentBytes: 256 << 20, LogFormat: "text", LogLevel: "info"}
 }
 
 // Env lists the environment variables Load reads.
 var Env = []string{"OFFLINED_CONFIG", "OFFLINED_DATA_ROOT", "OFFLINED_LISTEN", "OFFLINED_PORTAL", "OFFLINED_SYNC_INTERVAL",
 	"OFFLINED_LOG_FORMAT", "OFFLINED_LOG_LEVEL", "OFFLINED_CORS_ORIGINS", "OFFLINED_TLS_CERT", "OFFLINED_TLS_KEY",
-	"OFFLINED_ALLOW_REMOTE", "OFFLINED_POLL_INTERVAL", "OFFLINED_MAX_BODY_BYTES", "OFFLINED_MAX_ATTACHMENT_BYTES"}
+	"OFFLINED_ALLOW_REMOTE", "OFFLINED_POLL_INTERVAL", "OFFLINED_MAX_BODY_BYTES", "OFFLINED_MAX_ATTACHMENT_BYTES",
+	"OFFLINED_CONFLICT_POLICY"}
 
 // Flags are the flag values a FlagSet collects; Register binds them.
 type Flags struct {
 	fs                                        *flag.FlagSet
 	config, dataRoot, listen, portal, logFmt  string
 	logLevel, cors, tlsCert, tlsKey, interval string
-	poll                                      string
+	poll, policy                              string
 	allowRemote                               bool
 	maxBody, maxAttach                        int64
 }
@@ -121,6 +128,7 @@ func Register(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.listen, "listen", "", "API listen address, default 127.0.0.1:7878 (env OFFLINED_LISTEN)")
 	fs.StringVar(&f.portal, "portal", "", "portal URL whose stored credentials to use (env OFFLINED_PORTAL)")
 	fs.StringVar(&f.interval, "sync-interval", "", "background sync interval, 0 to disable (env OFFLINED_SYNC_INTERVAL)")
+	fs.StringVar(&f.policy, "conflict-policy", "", "conflict policy of maps without one: lastSyncWins, serverWins, deviceWins, fieldMerge (env OFFLINED_CONFLICT_POLICY)")
 	fs.StringVar(&f.poll, "poll-interval", "", "poll interval of server jobs, e.g. 2s (env OFFLINED_POLL_INTERVAL)")
 	fs.StringVar(&f.logFmt, "log-format", "", "log format: text or json (env OFFLINED_LOG_FORMAT)")
 	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (env OFFLINED_LOG_LEVEL)")
@@ -193,6 +201,13 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 		{"tls-cert", "OFFLINED_TLS_CERT", f.tlsCert, str(&c.TLSCert)},
 		{"tls-key", "OFFLINED_TLS_KEY", f.tlsKey, str(&c.TLSKey)},
 		{"cors-origins", "OFFLINED_CORS_ORIGINS", f.cors, list(&c.CORSOrigins)},
+		{"conflict-policy", "OFFLINED_CONFLICT_POLICY", f.policy, func(v, name string) error {
+			if _, err := editsync.ParsePolicy(v); err != nil {
+				return &FieldError{name, err.Error()}
+			}
+			c.ConflictPolicy = v
+			return nil
+		}},
 		{"sync-interval", "OFFLINED_SYNC_INTERVAL", f.interval, func(v, name string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil || d < 0 {
@@ -272,6 +287,9 @@ func (c Config) Validate() error {
 	}
 	if c.Portal != "" && !(strings.HasPrefix(c.Portal, "https://") || strings.HasPrefix(c.Portal, "http://")) {
 		return &FieldError{"-portal", "must be an http(s) URL"}
+	}
+	if _, err := editsync.ParsePolicy(c.ConflictPolicy); err != nil {
+		return &FieldError{"conflictPolicy", err.Error()}
 	}
 	if c.MaxBodyBytes <= 0 || c.MaxAttachmentBytes <= 0 {
 		return &FieldError{"-max-body-bytes", "limits must be positive"}

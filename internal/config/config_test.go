@@ -178,3 +178,37 @@ func FuzzConfigFile(f *testing.F) {
 		}
 	})
 }
+
+func TestConflictPolicySetting(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.json")
+	os.WriteFile(file, []byte(`{"conflictPolicy":"serverWins"}`), 0o600)
+	if c, err := load(t, nil); err != nil || c.ConflictPolicy != "lastSyncWins" {
+		t.Fatalf("default: %q %v", c.ConflictPolicy, err)
+	}
+	if c, err := load(t, nil, "-config", file); err != nil || c.ConflictPolicy != "serverWins" {
+		t.Fatalf("file: %q %v", c.ConflictPolicy, err)
+	}
+	if c, err := load(t, map[string]string{"OFFLINED_CONFLICT_POLICY": "deviceWins"}, "-config", file); err != nil || c.ConflictPolicy != "deviceWins" {
+		t.Fatalf("env: %q %v", c.ConflictPolicy, err)
+	}
+	if c, err := load(t, nil, "-config", file, "-conflict-policy", "fieldMerge"); err != nil || c.ConflictPolicy != "fieldMerge" {
+		t.Fatalf("flag: %q %v", c.ConflictPolicy, err)
+	}
+	os.WriteFile(file, []byte(`{"conflictPolicy":"newestWins"}`), 0o600)
+	for _, c := range []struct {
+		field string
+		env   map[string]string
+		args  []string
+	}{
+		{"-conflict-policy", nil, []string{"-conflict-policy", "mine"}},
+		{"OFFLINED_CONFLICT_POLICY", map[string]string{"OFFLINED_CONFLICT_POLICY": "ServerWins"}, nil},
+		{"conflictPolicy", nil, []string{"-config", file}},
+	} {
+		_, err := load(t, c.env, c.args...)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field || !strings.Contains(fe.Reason, "serverWins") {
+			t.Errorf("%v: %v, want a FieldError naming %s and listing the policies", c.args, err, c.field)
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/offlined/offlined/internal/atomicfile"
 )
 
 // File names in the data root.
@@ -151,22 +153,9 @@ func writeCreds(root string, cs []Credential) error {
 	return writeSecret(credPath(root), b)
 }
 
-// writeSecret writes b to p with mode 0600 through a temporary file.
+// writeSecret writes b to p with mode 0600, atomically and durably.
 func writeSecret(p string, b []byte) error {
-	tmp := p + ".tmp"
-	os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return atomicfile.WriteFile(p, b, 0o600)
 }
 
 // APIToken returns the API token in root, generating it (32 random bytes,

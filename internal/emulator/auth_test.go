@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/offlined/offlined/internal/clock"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 )
@@ -180,7 +181,8 @@ func TestAnonymousOption(t *testing.T) {
 }
 
 func TestTokenExpiry(t *testing.T) {
-	em := emulatortest.Start(t, emulator.Options{TokenLifetime: time.Second})
+	clk := clock.NewFake(time.Now())
+	em := emulatortest.Start(t, emulator.Options{TokenLifetime: time.Second, Now: clk.Now})
 	tok := signIn(t, em)
 	item := em.PortalURL + "/content/items/" + emulator.DemoWebMapFieldSurveyID
 	if o := get(t, item, withToken(tok)); o["id"] != emulator.DemoWebMapFieldSurveyID {
@@ -190,7 +192,7 @@ func TestTokenExpiry(t *testing.T) {
 	if self["maxTokenExpirationMinutes"] != float64(1) {
 		t.Errorf("maxTokenExpirationMinutes = %v, want 1", self["maxTokenExpirationMinutes"])
 	}
-	time.Sleep(1100 * time.Millisecond)
+	clk.Advance(1100 * time.Millisecond)
 	if o := get(t, item, withToken(tok)); errorCode(o) != 498 {
 		t.Fatalf("expired token: got %v, want 498", o)
 	}

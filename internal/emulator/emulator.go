@@ -31,6 +31,8 @@ type Options struct {
 	Users map[string]string
 	// TokenLifetime is how long issued tokens stay valid. Zero means 60 minutes.
 	TokenLifetime time.Duration
+	// Now is the clock tokens expire by (nil: time.Now); tests pass a fake.
+	Now func() time.Time
 	// Anonymous lets requests without a token read and edit services.
 	Anonymous bool
 	// Seed makes generated data deterministic. Zero means 1.

@@ -14,9 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/paulmach/orb/geojson"
+
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 // fsEnv is a running emulator for FeatureServer tests.
@@ -167,18 +168,14 @@ func fsKeys(m map[string]any) []string {
 func fsPoll(t testing.TB, statusURL string) ([]string, map[string]any) {
 	t.Helper()
 	var seen []string
-	for i := 0; i < 50; i++ {
-		st := fsGet(t, statusURL, nil)
+	var st map[string]any
+	testutil.Eventually(t, "job "+statusURL+" to end", func() bool {
+		st = fsGet(t, statusURL, nil)
 		s, _ := st["status"].(string)
 		seen = append(seen, s)
-		switch s {
-		case "Completed", "Failed", "CompletedWithErrors":
-			return seen, st
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("job %s never ended: %v", statusURL, seen)
-	return nil, nil
+		return s == "Completed" || s == "Failed" || s == "CompletedWithErrors"
+	})
+	return seen, st
 }
 
 // fsFeatures extracts features[] of a body.

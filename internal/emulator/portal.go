@@ -89,6 +89,9 @@ func (s *Server) initPortal() {
 		apiKeys:      map[string]string{},
 		items:        map[string]*portalItem{},
 	}
+	if s.opts.Now != nil {
+		s.portal.now = s.opts.Now
+	}
 	s.RegisterApp(DemoClientID, DemoClientSecret, owner)
 	s.addDemoItems()
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 var updateTileGolden = flag.Bool("update-tiles", false, "rewrite testdata/tiles-golden files")
@@ -106,20 +108,16 @@ func contains(list []string, s string) bool {
 // tlPollJob polls a GP job URL until it reaches a final status.
 func tlPollJob(t testing.TB, jobURL string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	seen := map[string]bool{}
-	for time.Now().Before(deadline) {
-		j := tlJSON(t, jobURL+"?f=json")
+	var j map[string]any
+	testutil.Eventually(t, "job "+jobURL+" to finish", func() bool {
+		j = tlJSON(t, jobURL+"?f=json")
 		st, _ := j["jobStatus"].(string)
 		seen[st] = true
-		if terminal(st) {
-			j["_seen"] = seen
-			return j
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("job %s did not finish", jobURL)
-	return nil
+		return terminal(st)
+	})
+	j["_seen"] = seen
+	return j
 }
 
 // tlSubmit calls a job-submitting operation and returns the job id.
