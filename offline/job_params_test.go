@@ -283,12 +283,19 @@ func TestJobParameters(t *testing.T) {
 		if n := r.e.em.Log().Count("/Demo_Basemap/MapServer/tile/"); n != 0 {
 			t.Errorf("%d basemap tile requests with a reference basemap", n)
 		}
+		// Recorded inside the package (a link to the device's file), so the
+		// package's tile layers include it.
 		l := r.pkg.Layer(r.key("Demo_Basemap/MapServer"))
-		if l == nil || l.Kind != KindReferenceBasemap || l.Store != filepath.Join(dev, "city.mbtiles") {
+		if l == nil || l.Kind != KindReferenceBasemap || l.Store != "tiles/referenceBasemap.mbtiles" || l.ReferenceFile != filepath.Join(dev, "city.mbtiles") {
 			t.Errorf("basemap entry %+v", l)
 		}
-		if u, _ := r.mapHas(r.key("Demo_Basemap/MapServer")); u != filepath.Join(dev, "city.mbtiles") {
+		if u, _ := r.mapHas(r.key("Demo_Basemap/MapServer")); u != "tiles/referenceBasemap.mbtiles" {
 			t.Errorf("map.json basemap url %q", u)
+		}
+		pi, err1 := os.Stat(r.pkg.Path(l.Store))
+		di, err2 := os.Stat(filepath.Join(dev, "city.mbtiles"))
+		if err1 != nil || err2 != nil || !os.SameFile(pi, di) {
+			t.Errorf("the package's reference basemap is not the device's file: %v %v", err1, err2)
 		}
 		// Not covering: validation names it before any server work.
 		e := newJobEnv(t, emulator.Options{})

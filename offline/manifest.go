@@ -53,18 +53,21 @@ type ManifestLayer struct {
 	// Kind is replica, snapshot, rasterTiles, vectorTiles, referenceBasemap,
 	// onlineOnly or embedded.
 	Kind string `json:"kind"`
-	// Store is the local file relative to the package directory (an
-	// absolute path for a reference basemap); "" for online-only layers.
+	// Store is the local file relative to the package directory; "" for
+	// online-only layers.
 	Store string `json:"store,omitempty"`
 	// LayerID is the service layer id inside a GeoPackage store.
-	LayerID    *int             `json:"layerId,omitempty"`
-	Resources  string           `json:"resources,omitempty"`
-	ServiceURL string           `json:"serviceUrl,omitempty"`
-	Replica    *ManifestReplica `json:"replica,omitempty"`
-	Features   int64            `json:"features,omitempty"`
-	Tiles      int64            `json:"tiles,omitempty"`
-	Bytes      int64            `json:"bytes,omitempty"`
-	Error      *LayerError      `json:"error,omitempty"`
+	LayerID   *int   `json:"layerId,omitempty"`
+	Resources string `json:"resources,omitempty"`
+	// ReferenceFile is the basemap file on the device a referenceBasemap
+	// layer came from (Store is its place in the package).
+	ReferenceFile string           `json:"referenceFile,omitempty"`
+	ServiceURL    string           `json:"serviceUrl,omitempty"`
+	Replica       *ManifestReplica `json:"replica,omitempty"`
+	Features      int64            `json:"features,omitempty"`
+	Tiles         int64            `json:"tiles,omitempty"`
+	Bytes         int64            `json:"bytes,omitempty"`
+	Error         *LayerError      `json:"error,omitempty"`
 }
 
 // ManifestReplica is the replica a GeoPackage syncs with.

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/offlined/offlined/tiles"
 )
 
 // referenceBasemapSource replaces the basemap layers by a basemap file
@@ -62,21 +66,125 @@ func (referenceBasemapSource) check(oc *overrideCheck, o *Overrides) {
 	}
 }
 
-// write points the replaced basemap layers at the file.
+// write points the replaced basemap layers at the file and makes it a
+// tile layer of the package, served like downloaded ones:
+//   - a file inside the package is recorded by its relative path;
+//   - an .mbtiles elsewhere on the device is linked as
+//     tiles/referenceBasemap.mbtiles (a symbolic link: nothing is copied);
+//   - a .tpkx or .vtpk elsewhere has the tiles covering the area of
+//     interest imported into tiles/referenceBasemap.mbtiles (and a .vtpk's
+//     style resources extracted beside it).
+//
+// ManifestLayer.ReferenceFile keeps the original file's path.
 func (referenceBasemapSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	rb := j.o.ReferenceBasemap
 	if rb == nil {
 		return nil
 	}
+	store, resources, err := placeReferenceBasemap(ctx, j, rb.Path)
+	if err != nil {
+		return fmt.Errorf("reference basemap %s: %w", filepath.Base(rb.Path), err)
+	}
 	for _, k := range rb.Replaces {
 		if local[k] != nil {
 			continue
 		}
-		ml := &ManifestLayer{Key: k, Kind: KindReferenceBasemap, Store: rb.Path}
+		ml := &ManifestLayer{Key: k, Kind: KindReferenceBasemap, Store: store, Resources: resources, ReferenceFile: rb.Path}
 		if e := j.task.Entry(k); e != nil {
 			ml.ServiceURL = e.Service.URL
 		}
 		local[k] = ml
 	}
 	return nil
+}
+
+// refBasemapName is the tile layer name a reference basemap gets.
+const refBasemapName = "referenceBasemap"
+
+func placeReferenceBasemap(ctx context.Context, j *Job, path string) (store, resources string, err error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", "", err
+	}
+	dir, err := filepath.Abs(j.dir)
+	if err != nil {
+		return "", "", err
+	}
+	if rel, err := filepath.Rel(dir, abs); err == nil && rel != "." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && rel != ".." {
+		return filepath.ToSlash(rel), "", nil
+	}
+	if err := os.MkdirAll(filepath.Join(j.dir, TilesDir), 0o700); err != nil {
+		return "", "", err
+	}
+	rel := TilesDir + "/" + refBasemapName + ".mbtiles"
+	dst := filepath.Join(j.dir, filepath.FromSlash(rel))
+	switch strings.ToLower(filepath.Ext(abs)) {
+	case ".mbtiles":
+		if cur, err := os.Readlink(dst); err == nil && cur == abs {
+			return rel, "", nil
+		}
+		os.Remove(dst)
+		if err := os.Symlink(abs, dst); err != nil {
+			return "", "", err
+		}
+		return rel, "", nil
+	case ".tpkx", ".vtpk":
+		pkg, err := tiles.OpenPackage(abs)
+		if err != nil {
+			return "", "", err
+		}
+		defer pkg.Close()
+		if pkg.Kind == "vtpk" {
+			resources = TilesDir + "/" + refBasemapName + "/resources"
+			if _, err := pkg.ExtractResources(filepath.Join(j.dir, filepath.FromSlash(resources))); err != nil {
+				return "", "", err
+			}
+		}
+		done := dst + ".done"
+		if _, err := os.Stat(done); err == nil {
+			return rel, resources, nil // imported by an earlier run
+		}
+		keep, err := aoiKeep(j, pkg)
+		if err != nil {
+			return "", "", err
+		}
+		os.Remove(dst)
+		st, err := tiles.OpenStore(ctx, dst)
+		if err != nil {
+			return "", "", err
+		}
+		_, ierr := tiles.ImportPackage(ctx, pkg, st, keep)
+		if cerr := st.Close(); ierr == nil {
+			ierr = cerr
+		}
+		if ierr != nil {
+			return "", "", ierr
+		}
+		if err := os.WriteFile(done, nil, 0o600); err != nil {
+			return "", "", err
+		}
+		return rel, resources, nil
+	}
+	return "", "", fmt.Errorf("%s is not a .mbtiles, .tpkx or .vtpk file", filepath.Base(abs))
+}
+
+// aoiKeep accepts the package tiles that cover the job's area of interest
+// (nil, every tile, when the area cannot be converted).
+func aoiKeep(j *Job, pkg *tiles.Package) (func(tiles.TileKey) bool, error) {
+	aoi, err := tiles.AOIFromGeometry(j.p.AreaOfInterest)
+	if err != nil {
+		return nil, nil
+	}
+	covers, err := tiles.Cover(pkg.Scheme, aoi, pkg.Levels(), tiles.CoverOptions{})
+	if err != nil {
+		return nil, err
+	}
+	byLevel := map[int]tiles.LevelCover{}
+	for _, c := range covers {
+		byLevel[c.Level] = c
+	}
+	return func(k tiles.TileKey) bool {
+		c, ok := byLevel[k.Level]
+		return ok && c.Contains(k.Row, k.Col)
+	}, nil
 }
