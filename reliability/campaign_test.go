@@ -78,3 +78,7 @@ func TestCampaignOddPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestCampaignHostileSecurity(t *testing.T) {
+	hostileSecurity(t, envInt("RELIABILITY_PREAUTH_BODIES", 3), int64(envInt("RELIABILITY_PREAUTH_MB", 250))<<20, envInt("RELIABILITY_SLOW_BODIES", 1100))
+}

@@ -54,3 +54,10 @@ func TestCIConcurrency(t *testing.T) {
 	}
 	concurrentClients(t, 4, 20, false)
 }
+
+func TestCIHostileSecurity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess daemon")
+	}
+	hostileSecurity(t, 3, 64<<20, 100)
+}

@@ -86,8 +86,13 @@ func (e *TooLargeError) Error() string {
 const (
 	// MaxTileBytes caps one tile.
 	MaxTileBytes = 32 << 20
-	// MaxResourceBytes caps a style, TileJSON, sprite, glyph range or job answer.
+	// MaxResourceBytes caps a sprite image or glyph range (streamed to
+	// disk) and a tile package's metadata entry.
 	MaxResourceBytes = 64 << 20
+	// MaxDocumentBytes caps a JSON document read into memory: a style,
+	// TileJSON, tilemap or job answer (real styles are well under 2 MB; a
+	// larger cap let an endless answer grow the daemon by ~160 MB).
+	MaxDocumentBytes = 8 << 20
 )
 
 // readCapped reads r up to limit bytes; more is a *TooLargeError.

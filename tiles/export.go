@@ -124,7 +124,7 @@ func (c *HTTPJobClient) getJSON(ctx context.Context, u string, form url.Values, 
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := readCapped(resp.Body, MaxResourceBytes, "job answer", u)
+	b, err := readCapped(resp.Body, MaxDocumentBytes, "job answer", u)
 	if err != nil {
 		return fmt.Errorf("%s: %w", u, err)
 	}

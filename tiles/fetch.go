@@ -241,7 +241,7 @@ func (t *HTTPTilemap) Tilemap(ctx context.Context, level, row, col, width, heigh
 	if resp.StatusCode != http.StatusOK {
 		return nil, &StatusError{URL: u, Code: resp.StatusCode}
 	}
-	b, err := readCapped(resp.Body, MaxResourceBytes, "tilemap", u)
+	b, err := readCapped(resp.Body, MaxDocumentBytes, "tilemap", u)
 	if err != nil {
 		return nil, err
 	}

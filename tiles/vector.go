@@ -507,7 +507,7 @@ func getBytesOnce(ctx context.Context, hc *http.Client, u string, tokens TokenSo
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := readCapped(resp.Body, MaxResourceBytes, "GET", u)
+	b, err := readCapped(resp.Body, MaxDocumentBytes, "GET", u)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
