@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -249,15 +250,59 @@ func (s *Server) guard(next http.Handler) http.Handler {
 // unauthenticated client costs no memory and holds no connection.
 func refuse(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, err error) {
 	w.Header().Set("Connection", "close")
+	write := func(w http.ResponseWriter) {
+		if isArcGISRoute(r) {
+			fsError(w, err)
+			return
+		}
+		writeError(w, err)
+	}
+	if r.ContentLength != 0 && refuseAndClose(w, rc, write) {
+		return
+	}
 	if r.ContentLength != 0 {
 		rc.SetReadDeadline(time.Now())
 	}
-	if isArcGISRoute(r) {
-		fsError(w, err)
-		return
-	}
-	writeError(w, err)
+	write(w)
 }
+
+// refuseAndClose answers on the raw connection and closes it at once,
+// instead of letting net/http linger up to 500 ms for the client to read
+// the answer while its unread body waits: a flood of refused bodies then
+// holds no descriptor and no connection slot. False when the connection
+// cannot be taken over (HTTP/2).
+func refuseAndClose(w http.ResponseWriter, rc *http.ResponseController, write func(http.ResponseWriter)) bool {
+	rec := &recorder{h: http.Header{}, status: http.StatusOK}
+	for k, v := range w.Header() {
+		rec.h[k] = v
+	}
+	write(rec)
+	conn, bw, err := rc.Hijack()
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	rec.h.Set("Content-Length", strconv.Itoa(rec.body.Len()))
+	rec.h.Set("Connection", "close")
+	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\n", rec.status, http.StatusText(rec.status))
+	rec.h.Write(bw)
+	bw.WriteString("\r\n")
+	bw.Write(rec.body.Bytes())
+	bw.Flush()
+	return true
+}
+
+// recorder is a ResponseWriter that keeps the answer for refuseAndClose.
+type recorder struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.h }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int)      { r.status = status }
 
 // limitBody applies the route's body limit and read deadline to an
 // authenticated request. Uploads get MaxAttachmentBytes and a deadline that

@@ -150,6 +150,11 @@ func hostileSecurity(t *testing.T, preAuth int, preAuthBytes int64, slow int) se
 	if code != 200 {
 		t.Errorf("authenticated request during %d slow bodies: %d", len(conns), code)
 	}
+	// Refused bodies must not queue the legitimate client behind them (it
+	// waited 8.6 s behind 1,100 while each refused connection lingered).
+	if fig.AuthedDuringSlowMS > 5000 {
+		t.Errorf("authenticated request took %d ms behind %d slow unauthenticated bodies", fig.AuthedDuringSlowMS, len(conns))
+	}
 	for _, c := range conns {
 		c.Close()
 	}
