@@ -241,6 +241,19 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			return
 		}
 		connAuthenticated(r.Context())
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			// Go's query parser drops a malformed pair (an unencoded ';'
+			// in where=1=1;DROP …) and the rest of the query would run
+			// without it: every row instead of an error.
+			e := &Error{Status: http.StatusBadRequest, Code: "invalidQuery", Field: "query",
+				Message: "malformed query string (encode ';' as %3B, '%' as %25): " + err.Error()}
+			if isArcGISRoute(r) {
+				fsError(sw, e)
+			} else {
+				writeError(sw, e)
+			}
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
 }
