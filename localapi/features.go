@@ -359,6 +359,9 @@ func (s *Server) createFeatures(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if err := checkReadOnlyFields(lr.t, ef.Attributes, nil); err != nil {
+			return err
+		}
 		e.Adds = append(e.Adds, ef)
 	}
 	adds, _, err := lr.db.ApplyEdits(r.Context(), lr.t.LayerID, e)
@@ -410,6 +413,9 @@ func (s *Server) updateFeature(w http.ResponseWriter, r *http.Request) error {
 	}
 	if cur == nil {
 		return notFound("feature", "no feature %s", gid)
+	}
+	if err := checkReadOnlyFields(lr.t, f.Attributes, cur); err != nil {
+		return err
 	}
 	f.Attributes[lr.t.GIDCol] = gid
 	if _, _, err := lr.db.ApplyEdits(r.Context(), lr.t.LayerID, geodb.Edits{Updates: []arcgis.Feature{f}}); err != nil {

@@ -50,3 +50,41 @@ func firstLayerID(t *testing.T, e *env) string {
 	t.Fatalf("layer id %v", l["id"])
 	return ""
 }
+
+// TestReadOnlyFieldRefused: a value for a non-editable field (EditDate)
+// in a native add or PATCH is 422 readOnlyField naming it instead of being
+// dropped silently; a GET → PATCH round trip with the stored value passes
+// (issue 23 item 11).
+func TestReadOnlyFieldRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	gid, _ := e.firstFeature()
+	m := e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/0/features/"+gid, nil), 200)
+	props, _ := m["properties"].(map[string]any)
+	ro := ""
+	for _, f := range []string{"EditDate", "CreationDate", "Editor", "Creator"} {
+		if _, ok := props[f]; ok {
+			ro = f
+			break
+		}
+	}
+	if ro == "" {
+		t.Fatalf("layer 0 has no editor-tracking field: %v", props)
+	}
+	// Round trip: every property as read, one editable value changed.
+	resp := e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+gid, jsonBody(map[string]any{"type": "Feature", "properties": props}))
+	e.jsonOf(resp, 200)
+	changed := map[string]any{ro: "2001-01-01T00:00:00Z"}
+	if ro == "Editor" || ro == "Creator" {
+		changed[ro] = "mallory"
+	}
+	er := e.wantError(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+gid, jsonBody(map[string]any{"type": "Feature", "properties": changed})), 422, ro)
+	if er["code"] != "readOnlyField" {
+		t.Errorf("code %v", er["code"])
+	}
+	er = e.wantError(e.do("POST", "/api/v1/maps/demo/layers/0/features", jsonBody(map[string]any{"type": "Feature",
+		"geometry": map[string]any{"type": "Point", "coordinates": []float64{-117.2, 34.05}}, "properties": changed})), 422, ro)
+	if er["code"] != "readOnlyField" {
+		t.Errorf("code %v", er["code"])
+	}
+}
