@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -159,7 +160,8 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	task, err := offline.NewTask(ctx, src, portalIf, c)
 	if err != nil {
-		return err
+		anon := secrets.user == "" && secrets.tokenFile == "" && secrets.apiKeyFile == "" && os.Getenv("OFFLINED_TOKEN") == "" && os.Getenv("OFFLINED_API_KEY") == ""
+		return signInHint(err, anon)
 	}
 	p, err := task.CreateDefaultParameters(ctx, area, *minScale, *maxScale)
 	if err != nil {
@@ -350,6 +352,21 @@ func parseBBox(s string) (*arcgis.Geometry, error) {
 	if v[1] >= v[3] {
 		return nil, fmt.Errorf("ymin %g must be below ymax %g", v[1], v[3])
 	}
+	for i, name := range []string{"xmin", "ymin", "xmax", "ymax"} {
+		lim := 180.0
+		if i%2 == 1 {
+			lim = 90
+		}
+		if math.IsNaN(v[i]) || v[i] < -lim || v[i] > lim {
+			return nil, fmt.Errorf("%s %g is outside ±%g (lon/lat in degrees, WGS84)", name, v[i], lim)
+		}
+	}
+	if v[0] > v[2] && 360-(v[0]-v[2]) > 180 {
+		// xmin > xmax means crossing the antimeridian; a box that wide is
+		// almost always xmin and xmax swapped.
+		return nil, fmt.Errorf("xmin %g > xmax %g reads as a box crossing the antimeridian, %g° wide; if you meant %g..%g, swap them (an antimeridian box is written like 170,-10,-170,10)",
+			v[0], v[2], 360-(v[0]-v[2]), v[2], v[0])
+	}
 	return &arcgis.Geometry{XMin: &v[0], YMin: &v[1], XMax: &v[2], YMax: &v[3], SpatialReference: &arcgis.SpatialReference{WKID: 4326}}, nil
 }
 
@@ -429,4 +446,15 @@ func esriPolygon(rings [][][]float64) *arcgis.Geometry {
 	g := &arcgis.Geometry{SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
 	g.Rings = out
 	return g
+}
+
+// signInHint adds, to a sign-in failure, the flags that fix it.
+func signInHint(err error, anonymous bool) error {
+	if !arcgis.IsAuth(err) {
+		return err
+	}
+	if anonymous {
+		return fmt.Errorf("%w\nsign-in required: give --user NAME (password in $OFFLINED_PASSWORD, needs --portal), --token-file FILE or --api-key-file FILE (or $OFFLINED_TOKEN / $OFFLINED_API_KEY)", err)
+	}
+	return fmt.Errorf("%w\nthe credential was refused: check --user and $OFFLINED_PASSWORD, or renew the token in --token-file", err)
 }

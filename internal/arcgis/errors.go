@@ -131,10 +131,33 @@ type HTTPError struct {
 // Error formats the status and URL.
 func (e *HTTPError) Error() string {
 	s := fmt.Sprintf("http %s from %s", e.Status, e.URL)
-	if e.Body != "" {
-		s += ": " + e.Body
+	if t := bodyText(e.Body); t != "" {
+		s += ": " + t
 	}
 	return s
+}
+
+// bodyText is what an error message shows of a response body: an HTML
+// page (a web server's error page) by its title or first heading, never
+// its markup; other bodies as they are.
+func bodyText(b string) string {
+	l := strings.ToLower(b)
+	if !strings.HasPrefix(strings.TrimSpace(l), "<!doctype html") && !strings.HasPrefix(strings.TrimSpace(l), "<html") {
+		return b
+	}
+	for _, tag := range []string{"title", "h1"} {
+		if i := strings.Index(l, "<"+tag); i >= 0 {
+			if j := strings.Index(l[i:], ">"); j >= 0 {
+				rest := b[i+j+1:]
+				if k := strings.Index(strings.ToLower(rest), "</"+tag); k >= 0 {
+					if t := strings.Join(strings.Fields(rest[:k]), " "); t != "" {
+						return "an HTML page (" + t + "), not an ArcGIS answer: check the URL"
+					}
+				}
+			}
+		}
+	}
+	return "an HTML page, not an ArcGIS answer: check the URL"
 }
 
 // UnexpectedResponseError is a successful HTTP response whose body does not

@@ -113,3 +113,17 @@ func TestErrorHelpers(t *testing.T) {
 		t.Errorf("RetryError does not unwrap to the last error: %v", re)
 	}
 }
+
+// TestHTTPErrorHTMLBody: a web server's HTML error page is summarised by
+// its title, not printed as markup (issue 23 item 13).
+func TestHTTPErrorHTMLBody(t *testing.T) {
+	e := &HTTPError{StatusCode: 404, Status: "404 File not found", URL: "http://h/nope.json",
+		Body: "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<title>Error response</title>\n</head><body><h1>Error</h1>"}
+	if got := e.Error(); strings.Contains(got, "<") || !strings.Contains(got, "Error response") || !strings.Contains(got, "check the URL") {
+		t.Errorf("HTML body in error: %q", got)
+	}
+	j := &HTTPError{StatusCode: 500, Status: "500", URL: "u", Body: `{"error":"x"}`}
+	if !strings.Contains(j.Error(), `{"error":"x"}`) {
+		t.Errorf("JSON body dropped: %q", j.Error())
+	}
+}

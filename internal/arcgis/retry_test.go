@@ -189,8 +189,8 @@ func TestDialErrorRetriedEvenForPOST(t *testing.T) {
 	c := newTestClient(t, "")
 	_, err = c.CreateReplica(context.Background(), "http://"+addr+"/svc/FeatureServer", CreateReplicaParams{Layers: []int{0}})
 	var re *RetryError
-	if !errors.As(err, &re) || re.Attempts != 4 {
-		t.Fatalf("err = %v, want RetryError after 4 refused dials", err)
+	if !errors.As(err, &re) || re.Attempts != refusedAttempts {
+		t.Fatalf("err = %v, want RetryError after %d refused dials (fail fast: nothing listens)", err, refusedAttempts)
 	}
 }
 
