@@ -106,7 +106,27 @@ func (t *Task) Validate(ctx context.Context, p *Parameters, o *Overrides, dir st
 		}
 		errs = append(errs, c(ctx, t, p, o)...)
 	}
-	return errors.Join(errs...)
+	return errors.Join(onePerProblem(errs)...)
+}
+
+// onePerProblem keeps the first error of each (code, key): the parameter,
+// override and coverage checks each find a missing reference basemap, and
+// the user should read it once.
+func onePerProblem(errs []error) []error {
+	seen := map[string]bool{}
+	out := errs[:0:0]
+	for _, err := range errs {
+		var ve *ValidationError
+		if errors.As(err, &ve) && ve.Code != "" && ve.Code != ErrUnknownOverrideKey && ve.Code != ErrOverride && ve.Code != ErrTileLimit {
+			k := string(ve.Code) + "\x00" + string(ve.Key)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		}
+		out = append(out, err)
+	}
+	return out
 }
 
 func checkScales(minScale, maxScale float64) error {

@@ -46,3 +46,17 @@ func TestTakeOfflineSignInHint(t *testing.T) {
 		t.Errorf("no sign-in hint: %v", err)
 	}
 }
+
+// TestReferenceBasemapDirAlone: --reference-basemap-dir without a file
+// name takes the name from the web map's offline settings; a missing file
+// is reported once (issue 23 item 14).
+func TestReferenceBasemapDirAlone(t *testing.T) {
+	em := startEmulator(t)
+	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID, "--user", emulator.DemoUser,
+		"--dir", filepath.Join(t.TempDir(), "p"), "--bbox", "-117.25,33.98,-117.10,34.10", "--reference-basemap-dir", t.TempDir()}, &out, &errOut)
+	if err == nil || strings.Count(err.Error(), "Demo_Basemap.tpkx") != 1 {
+		t.Errorf("missing reference basemap named by the web map: %v", err)
+	}
+}

@@ -36,7 +36,7 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	overridesFile := fs.String("overrides", "", "JSON file of overrides used instead of the generated ones")
 	includeBasemap := fs.Bool("include-basemap", true, "take the basemap")
 	refDir := fs.String("reference-basemap-dir", "", "directory holding a basemap file already on the device")
-	refFile := fs.String("reference-basemap-file", "", "basemap file name in --reference-basemap-dir (.mbtiles, .tpkx, .vtpk)")
+	refFile := fs.String("reference-basemap-file", "", "basemap file name in --reference-basemap-dir (.mbtiles, .tpkx, .vtpk; default: the name the web map's offline settings give)")
 	onlineOnly := fs.String("online-only", "", "layers that cannot go offline: include, exclude or useAuthoredSettings")
 	updateMode := fs.String("update-mode", "", "syncWithFeatureServices or noUpdates")
 	defFilter := fs.Bool("definition-filter", true, "apply layers' definition expressions")
@@ -211,11 +211,19 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	if set["schema-only-editable"] {
 		p.ReturnSchemaOnlyForEditableLayers = *schemaOnly
 	}
-	if (*refDir == "") != (*refFile == "") {
-		return errors.New("--reference-basemap-dir and --reference-basemap-file: give both")
+	if *refFile != "" && *refDir == "" {
+		return errors.New("--reference-basemap-file: needs --reference-basemap-dir (the directory holding it)")
 	}
 	if *refDir != "" {
-		p.ReferenceBasemapDirectory, p.ReferenceBasemapFilename = *refDir, *refFile
+		// The file name defaults to the one the web map's offline settings
+		// give (offlinebasemap.referenceBasemapName).
+		p.ReferenceBasemapDirectory = *refDir
+		if *refFile != "" {
+			p.ReferenceBasemapFilename = *refFile
+		}
+		if p.ReferenceBasemapFilename == "" {
+			return errors.New("--reference-basemap-dir: the web map names no reference basemap file; give --reference-basemap-file")
+		}
 	}
 	if *title != "" {
 		if p.ItemInfo == nil {
