@@ -148,6 +148,10 @@ func decodeBody(r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return err
 		}
+		var ae *Error
+		if errors.As(err, &ae) {
+			return ae // a field's own decoder named the field
+		}
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
 			return badRequest(ute.Field, "wrong type for %s: %v", ute.Field, ute.Value)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/offline"
 )
 
@@ -31,7 +30,7 @@ type JobRequest struct {
 	// and the scale range.
 	Parameters     *offline.Parameters `json:"parameters,omitempty"`
 	Overrides      *offline.Overrides  `json:"overrides,omitempty"`
-	AreaOfInterest *arcgis.Geometry    `json:"areaOfInterest,omitempty"`
+	AreaOfInterest *Area               `json:"areaOfInterest,omitempty"`
 	MinScale       float64             `json:"minScale,omitempty"`
 	MaxScale       float64             `json:"maxScale,omitempty"`
 }
@@ -114,7 +113,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 		if err := req.AreaOfInterest.Validate(); err != nil {
 			return badRequest("areaOfInterest", "%v", err)
 		}
-		if err := checkAreaLonLat(req.AreaOfInterest, "areaOfInterest"); err != nil {
+		if err := checkAreaLonLat(req.AreaOfInterest.Esri(), "areaOfInterest"); err != nil {
 			return err
 		}
 	}
@@ -128,7 +127,7 @@ func (s *Server) createJob(w http.ResponseWriter, r *http.Request) error {
 	// job runs with exactly the parameters and overrides it started with.
 	if p := s.opts.Planner; p != nil {
 		if req.Parameters == nil {
-			if req.Parameters, err = p.DefaultParameters(r.Context(), req.Source, req.AreaOfInterest, req.MinScale, req.MaxScale); err != nil {
+			if req.Parameters, err = p.DefaultParameters(r.Context(), req.Source, req.AreaOfInterest.Esri(), req.MinScale, req.MaxScale); err != nil {
 				return err
 			}
 		}

@@ -27,7 +27,7 @@ func OfflineRunner(client *arcgis.Client, log *slog.Logger) RunFunc {
 		}
 		params := req.Parameters
 		if params == nil {
-			if params, err = task.CreateDefaultParameters(ctx, req.AreaOfInterest, req.MinScale, req.MaxScale); err != nil {
+			if params, err = task.CreateDefaultParameters(ctx, req.AreaOfInterest.Esri(), req.MinScale, req.MaxScale); err != nil {
 				return fmt.Errorf("default parameters: %w", err)
 			}
 		}

@@ -89,7 +89,7 @@ func (s *Server) planner() (Planner, error) {
 type planRequest struct {
 	Source         offline.Source      `json:"source"`
 	Parameters     *offline.Parameters `json:"parameters,omitempty"`
-	AreaOfInterest *arcgis.Geometry    `json:"areaOfInterest,omitempty"`
+	AreaOfInterest *Area               `json:"areaOfInterest,omitempty"`
 	MinScale       float64             `json:"minScale,omitempty"`
 	MaxScale       float64             `json:"maxScale,omitempty"`
 }
@@ -137,14 +137,14 @@ func (s *Server) postParameters(w http.ResponseWriter, r *http.Request) error {
 		if err := req.AreaOfInterest.Validate(); err != nil {
 			return badRequest("areaOfInterest", "%v", err)
 		}
-		if err := checkAreaLonLat(req.AreaOfInterest, "areaOfInterest"); err != nil {
+		if err := checkAreaLonLat(req.AreaOfInterest.Esri(), "areaOfInterest"); err != nil {
 			return err
 		}
 	}
 	if req.MinScale < 0 || req.MaxScale < 0 {
 		return badRequest("minScale", "scales must not be negative")
 	}
-	params, err := p.DefaultParameters(r.Context(), req.Source, req.AreaOfInterest, req.MinScale, req.MaxScale)
+	params, err := p.DefaultParameters(r.Context(), req.Source, req.AreaOfInterest.Esri(), req.MinScale, req.MaxScale)
 	if err != nil {
 		return err
 	}
