@@ -1,7 +1,10 @@
 package localapi
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/offlined/offlined/internal/emulator"
@@ -39,4 +42,47 @@ func TestAreaWithoutSRIsLonLat(t *testing.T) {
 		"xmin": -13052769, "ymin": 4024252, "xmax": -13036072, "ymax": 4040394}})), http.StatusBadRequest, "areaOfInterest")
 	e.wantError(e.do("POST", "/api/v1/parameters", jsonBody(map[string]any{"source": src, "areaOfInterest": map[string]any{
 		"type": "Point", "coordinates": []float64{1, 2}}})), http.StatusBadRequest, "areaOfInterest")
+}
+
+// TestFeatureIDRoundTrips: the GeoJSON id a feature listing gives is
+// accepted by the feature routes (it answered 404 "feature ids are
+// GlobalIDs"), as is the GlobalID; attachments likewise by their listed id
+// (issue 15 item 2).
+func TestFeatureIDRoundTrips(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	fc := e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/0/features?limit=1", nil), 200)
+	fs, _ := fc["features"].([]any)
+	if len(fs) == 0 {
+		t.Fatal("no features")
+	}
+	f := fs[0].(map[string]any)
+	id := fmt.Sprint(f["id"])
+	got := e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/0/features/"+id, nil), 200)
+	if fmt.Sprint(got["id"]) != id {
+		t.Fatalf("GET by GeoJSON id %s gave %v", id, got["id"])
+	}
+	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+id, jsonBody(map[string]any{"type": "Feature", "properties": map[string]any{"Notes": "by id"}})), 200)
+	gid, _ := e.firstFeature()
+	e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/0/features/"+gid, nil), 200)
+	e.wantError(e.do("GET", "/api/v1/maps/demo/layers/0/features/987654321", nil), 404, "feature")
+	e.wantError(e.do("GET", "/api/v1/maps/demo/layers/0/features/01", nil), 404, "feature")
+	// Attachments: add one, then read it by the id the listing gives.
+	resp := e.do("POST", "/api/v1/maps/demo/layers/0/features/"+id+"/attachments?name=p.jpg", strings.NewReader("jpegbytes"), "Content-Type", "image/jpeg")
+	if resp.StatusCode != 201 && resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("add attachment: %d %s", resp.StatusCode, b)
+	}
+	resp.Body.Close()
+	l := e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/0/features/"+id+"/attachments", nil), 200)
+	as, _ := l["attachments"].([]any)
+	if len(as) == 0 {
+		t.Fatalf("no attachments listed: %v", l)
+	}
+	aid := fmt.Sprint(as[len(as)-1].(map[string]any)["id"])
+	r := e.do("GET", "/api/v1/maps/demo/layers/0/features/"+id+"/attachments/"+aid, nil)
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 200 || len(b) == 0 {
+		t.Errorf("attachment by listed id %s: %d", aid, r.StatusCode)
+	}
 }

@@ -27,7 +27,7 @@ func (s *Server) featureAndLayer(r *http.Request) (*layerRef, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	gid, err := featureGlobalID(r)
+	gid, err := featureGlobalID(r, lr)
 	if err != nil {
 		return nil, "", err
 	}
@@ -192,7 +192,24 @@ func (s *Server) attachmentMeta(r *http.Request) (*layerRef, geodb.AttachmentMet
 	}
 	aid, ok := geodb.NormalizeGlobalID(mux.Vars(r)["attachment"])
 	if !ok {
-		return nil, geodb.AttachmentMeta{}, notFound("attachment", "attachment ids are GlobalIDs")
+		// The attachment's "id" in listings (digits) names it too.
+		raw := mux.Vars(r)["attachment"]
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || raw != strconv.FormatInt(n, 10) {
+			return nil, geodb.AttachmentMeta{}, notFound("attachment", "an attachment id is its id or its GlobalID; got %q", raw)
+		}
+		list, err := lr.db.Attachments(r.Context(), lr.t.LayerID, gid)
+		if err != nil {
+			return nil, geodb.AttachmentMeta{}, err
+		}
+		for _, m := range list {
+			if m.ID == n {
+				aid, ok = m.GlobalID, true
+			}
+		}
+		if !ok {
+			return nil, geodb.AttachmentMeta{}, notFound("attachment", "no attachment %d on this feature", n)
+		}
 	}
 	m, err := lr.db.AttachmentByGlobalID(r.Context(), lr.t.LayerID, aid)
 	if err != nil {

@@ -256,12 +256,30 @@ func geoJSONFeature(row *geodb.Row, t *geodb.Table, xf coordXform) map[string]an
 }
 
 // featureGlobalID normalises the {feature} route variable.
-func featureGlobalID(r *http.Request) (string, error) {
-	id, ok := geodb.NormalizeGlobalID(mux.Vars(r)["feature"])
-	if !ok {
-		return "", notFound("feature", "feature ids are GlobalIDs ({XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX})")
+// featureGlobalID resolves the {feature} of a route: a GlobalID, or the
+// feature's GeoJSON id (its object id, digits only). The two forms cannot
+// be confused, so a client can use either.
+func featureGlobalID(r *http.Request, lr *layerRef) (string, error) {
+	raw := mux.Vars(r)["feature"]
+	if id, ok := geodb.NormalizeGlobalID(raw); ok {
+		return id, nil
 	}
-	return id, nil
+	oid, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || oid < 0 || raw != strconv.FormatInt(oid, 10) {
+		return "", notFound("feature", "a feature id is the feature's GeoJSON id (its object id) or its GlobalID ({XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}); got %q", raw)
+	}
+	gid := ""
+	err = lr.db.Each(r.Context(), geodb.Query{LayerID: lr.t.LayerID, ObjectIDs: []int64{oid}, OutFields: []string{lr.t.GIDCol}, Limit: 1}, func(row *geodb.Row) error {
+		gid, _ = row.Attributes[lr.t.GIDCol].(string)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if gid == "" {
+		return "", notFound("feature", "no feature %d", oid)
+	}
+	return gid, nil
 }
 
 func (s *Server) getFeature(w http.ResponseWriter, r *http.Request) error {
@@ -269,7 +287,7 @@ func (s *Server) getFeature(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	gid, err := featureGlobalID(r)
+	gid, err := featureGlobalID(r, lr)
 	if err != nil {
 		return err
 	}
@@ -388,7 +406,7 @@ func (s *Server) updateFeature(w http.ResponseWriter, r *http.Request) error {
 	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
 		return err
 	}
-	gid, err := featureGlobalID(r)
+	gid, err := featureGlobalID(r, lr)
 	if err != nil {
 		return err
 	}
@@ -433,7 +451,7 @@ func (s *Server) deleteFeature(w http.ResponseWriter, r *http.Request) error {
 	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
 		return err
 	}
-	gid, err := featureGlobalID(r)
+	gid, err := featureGlobalID(r, lr)
 	if err != nil {
 		return err
 	}
