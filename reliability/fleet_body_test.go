@@ -55,6 +55,7 @@ func (f fleetFigures) String() string {
 type noteRec struct {
 	Who, GID, Value, Prev string
 	Delete                bool // the edit deleted the feature (Value empty)
+	At                    time.Time
 }
 
 // fleetLedger records what every device and the office did.
@@ -78,6 +79,7 @@ func (l *fleetLedger) note(r noteRec) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r.GID = strings.ToUpper(r.GID)
+	r.At = time.Now()
 	l.notes = append(l.notes, r)
 	if r.Delete {
 		l.deleted[r.GID] = r.Who

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -342,6 +343,13 @@ func (f *fleet) evaluate(snaps []*deviceSnap) fleetVerdict {
 		}
 		v.Unrecorded++
 		v.problem("%s's Notes %q on %s was overwritten and is in no conflict record (history: %s; server now %q)", r.Who, r.Value, r.GID, l.history(r.GID), srv[r.GID].Notes)
+		for _, s := range snaps {
+			for _, c := range s.Conflicts {
+				if c.GID == r.GID {
+					v.problem("  conflict on device %d: local %s %s, server %s %s", c.Device, c.LocalOp, deref(c.LocalNotes), c.ServerOp, deref(c.ServerNotes))
+				}
+			}
+		}
 	}
 	return v
 }
@@ -443,4 +451,11 @@ func (l *fleetLedger) history(gid string) string {
 		}
 	}
 	return strings.Join(hs, ", ")
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "(none)"
+	}
+	return strconv.Quote(*s)
 }

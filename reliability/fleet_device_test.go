@@ -78,7 +78,7 @@ func (d *fleetDevice) start(t testing.TB, syncInterval time.Duration) error {
 	_ = os.Remove(filepath.Join(d.root, "api-addr"))
 	p := &daemonProc{root: d.root, stderr: &bytes.Buffer{}}
 	p.cmd = exec.Command(d.bin, "serve", "-data", d.root, "-listen", "127.0.0.1:0", "-portal", d.portal,
-		"-poll-interval", "20ms", "-sync-interval", syncInterval.String(), "-log-level", "warn")
+		"-poll-interval", "20ms", "-sync-interval", syncInterval.String(), "-log-level", envStr("FLEET_LOG_LEVEL", "warn"))
 	p.cmd.Stderr = lockedWriter{&p.mu, p.stderr}
 	if err := p.cmd.Start(); err != nil {
 		return err
@@ -282,3 +282,11 @@ func (d *fleetDevice) attachments(gid string) ([]attRef, error) {
 
 // attRef is one attachment by name and content hash.
 type attRef struct{ GlobalID, Name, SHA string }
+
+// envStr reads a string from the environment, else def.
+func envStr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -185,23 +185,28 @@ func (e *Engine) serverAttachments(ctx context.Context, layerURL string, ac *arc
 
 // dropGoneDeletes removes from the batch the feature deletes the server has
 // nothing for (a feature added and deleted locally whose add never went up,
-// or one a colleague deleted too): under rollbackOnFailure one such delete
-// would make the server refuse the whole batch. Their change-log rows are
-// acknowledged with the batch. Attachment adds the server already has are
-// turned into updates.
+// or one a colleague deleted too) and the attachment deletes of attachments
+// the server no longer has (a colleague deleted it, or its parent): under
+// rollbackOnFailure one such delete would make the server refuse the whole
+// batch, at every attempt. Their change-log rows are acknowledged with the
+// batch. Adds the server already has (an earlier batch landed, its answer
+// was lost and that batch was then refused as a whole, so the add is back
+// in a fresh batch) and attachment adds the server already has (a re-send
+// after a failed size/hash check) go as updates, so they neither fail as
+// duplicates nor get lost.
 func (e *Engine) dropGoneDeletes(ctx context.Context, cfg *Config, j *journal) error {
 	changed := false
 	for i := range j.Edits {
 		le := &j.Edits[i]
 		t := e.db.TableByID(le.ID)
-		if t == nil || len(le.Deletes) == 0 {
+		if t == nil || len(le.Deletes)+len(le.Adds) == 0 {
 			continue
 		}
-		server, err := e.serverFeatures(ctx, arcgis.LayerURL(cfg.ServiceURL, le.ID), t, le.Deletes)
+		server, err := e.serverFeatures(ctx, arcgis.LayerURL(cfg.ServiceURL, le.ID), t, append(append([]string(nil), le.Deletes...), le.Adds...))
 		if err != nil {
 			return err
 		}
-		var keep []string
+		var keep, adds []string
 		for _, g := range le.Deletes {
 			if _, ok := server[g]; ok {
 				keep = append(keep, g)
@@ -210,17 +215,22 @@ func (e *Engine) dropGoneDeletes(ctx context.Context, cfg *Config, j *journal) e
 		if len(keep) != len(le.Deletes) {
 			le.Deletes, changed = keep, true
 		}
+		for _, g := range le.Adds {
+			if _, ok := server[g]; ok {
+				le.Updates, changed = append(le.Updates, g), true
+				continue
+			}
+			adds = append(adds, g)
+		}
+		le.Adds = adds
 	}
-	// Attachment adds the server already has (a re-send after a failed
-	// size/hash check) go as updates, so they replace the bad copy instead
-	// of failing as duplicates.
 	for i := range j.Edits {
 		le := &j.Edits[i]
 		ac := le.Attachments
-		if ac == nil || len(ac.Adds) == 0 {
+		if ac == nil || len(ac.Adds)+len(ac.DeleteIDs) == 0 {
 			continue
 		}
-		present, err := e.serverAttachments(ctx, arcgis.LayerURL(cfg.ServiceURL, le.ID), &arcgis.SyncAttachmentChanges{Adds: ac.Adds})
+		present, err := e.serverAttachments(ctx, arcgis.LayerURL(cfg.ServiceURL, le.ID), &arcgis.SyncAttachmentChanges{Adds: ac.Adds, DeleteIDs: ac.DeleteIDs})
 		if err != nil {
 			return err
 		}
@@ -235,6 +245,16 @@ func (e *Engine) dropGoneDeletes(ctx context.Context, cfg *Config, j *journal) e
 			adds = append(adds, a)
 		}
 		ac.Adds = adds
+		var dels []string
+		for _, d := range ac.DeleteIDs {
+			g, _ := geodb.NormalizeGlobalID(d)
+			if _, ok := present[g]; ok {
+				dels = append(dels, d)
+			}
+		}
+		if len(dels) != len(ac.DeleteIDs) {
+			ac.DeleteIDs, changed = dels, true
+		}
 	}
 	if !changed {
 		return nil

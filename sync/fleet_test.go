@@ -1,0 +1,78 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// Found by the fleet harness (issue 20): an add the server already has
+// (an earlier batch landed, its answer was lost and the batch was then
+// refused as a whole) came back in a fresh batch and made the server
+// refuse every later batch ("a feature with GlobalID … already exists").
+func TestSyncAddTheServerAlreadyHas(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, fixtureOpts{})
+	gids := addLocal(t, f, 2, "landed")
+	l, err := f.db.Feature(ctx, 0, gids[0])
+	if err != nil || l == nil {
+		t.Fatalf("local feature: %v", err)
+	}
+	// The server holds the first add already (as the lost batch left it).
+	if err := f.em.EditFeatures(svcName, 0, []arcgis.Feature{{Attributes: map[string]any{"GlobalID": gids[0], "InspectionID": "landed-0"}, Geometry: l.Geometry}}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Update(ctx, 0, arcgis.Feature{Attributes: map[string]any{"GlobalID": gids[0], "Notes": "edited after"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Sync(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	assertOnServerOnce(t, f, 0, gids)
+	if s, ok := f.em.Feature(svcName, 0, gids[0]); !ok || s.Attributes["Notes"] != "edited after" {
+		t.Fatalf("server copy %v", s.Attributes)
+	}
+	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
+		t.Fatalf("pending edits %d", st.PendingEdits)
+	}
+}
+
+// Found by the fleet harness (issue 20): deleting on the device a photo
+// whose feature a colleague had deleted on the server made the server
+// refuse the whole batch ("Attachment is missing"), at every attempt.
+func TestSyncAttachmentDeleteTheServerNoLongerHas(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, fixtureOpts{})
+	all, err := f.em.Features(svcName, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parent string
+	var atts []arcgis.AttachmentInfo
+	for _, s := range all {
+		g := fmt.Sprint(s.Attributes["GlobalID"])
+		if a := f.em.Attachments(svcName, 0, g); len(a) > 0 {
+			parent, atts = g, a
+			break
+		}
+	}
+	if parent == "" {
+		t.Fatal("no server feature with attachments")
+	}
+	if err := f.em.EditFeatures(svcName, 0, nil, nil, []string{parent}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.DeleteAttachment(ctx, 0, atts[0].GlobalID); err != nil {
+		t.Fatal(err)
+	}
+	gids := addLocal(t, f, 1, "with-gone-delete")
+	if _, err := f.eng.Sync(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	assertOnServerOnce(t, f, 0, gids)
+	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
+		t.Fatalf("pending edits %d", st.PendingEdits)
+	}
+}
