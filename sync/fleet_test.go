@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -74,5 +75,50 @@ func TestSyncAttachmentDeleteTheServerNoLongerHas(t *testing.T) {
 	assertOnServerOnce(t, f, 0, gids)
 	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
 		t.Fatalf("pending edits %d", st.PendingEdits)
+	}
+}
+
+// Found by the fleet harness (issue 20): a batch cut before it went up was
+// sent again without looking at the server first, so a colleague's update
+// made meanwhile was overwritten and on record nowhere.
+func TestSyncResumedBatchSeesColleaguesUpdate(t *testing.T) {
+	ctx := context.Background()
+	crashed := false
+	f := newFixture(t, fixtureOpts{hooks: Hooks{At: func(_ context.Context, s Step) error {
+		if s == StepBeforeUpload && !crashed {
+			crashed = true
+			return errCrash
+		}
+		return nil
+	}}})
+	upd, _ := existing(t, f)
+	if err := f.db.Update(ctx, 0, arcgis.Feature{Attributes: map[string]any{"GlobalID": upd, "Notes": "device"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Sync(ctx); err == nil {
+		t.Fatal("the first sync did not stop at the injected crash")
+	}
+	if err := f.em.EditFeatures(svcName, 0, nil, []arcgis.Feature{{Attributes: map[string]any{"GlobalID": upd, "Notes": "colleague"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Sync(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	cs, err := f.db.Conflicts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, c := range cs {
+		var sv arcgis.Feature
+		_ = json.Unmarshal(c.ServerVersion, &sv)
+		found = found || (c.GlobalID == upd && sv.Attributes["Notes"] == "colleague")
+	}
+	if !found {
+		t.Fatalf("the colleague's overwritten value is in no conflict record: %+v", cs)
+	}
+	// Last sync wins: the device's value stands on both sides.
+	if s, _ := f.em.Feature(svcName, 0, upd); s.Attributes["Notes"] != "device" {
+		t.Fatalf("server Notes %v", s.Attributes["Notes"])
 	}
 }
