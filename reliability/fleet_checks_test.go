@@ -201,7 +201,7 @@ type fleetVerdict struct {
 }
 
 func (v *fleetVerdict) problem(format string, a ...any) {
-	if len(v.Problems) < 60 {
+	if len(v.Problems) < 150 {
 		v.Problems = append(v.Problems, fmt.Sprintf(format, a...))
 	}
 }
@@ -343,9 +343,11 @@ func (f *fleet) evaluate(snaps []*deviceSnap) fleetVerdict {
 		}
 		v.Unrecorded++
 		v.problem("%s's Notes %q on %s was overwritten and is in no conflict record (history: %s; server now %q)", r.Who, r.Value, r.GID, l.history(r.GID), srv[r.GID].Notes)
+		shown := 0
 		for _, s := range snaps {
 			for _, c := range s.Conflicts {
-				if c.GID == r.GID {
+				if c.GID == r.GID && shown < 3 {
+					shown++
 					v.problem("  conflict on device %d: local %s %s, server %s %s", c.Device, c.LocalOp, deref(c.LocalNotes), c.ServerOp, deref(c.ServerNotes))
 				}
 			}
@@ -441,7 +443,7 @@ func checkFleet(t *testing.T, f *fleet, broken bool) {
 func (l *fleetLedger) history(gid string) string {
 	var hs []string
 	for _, r := range l.notes {
-		if r.GID != gid {
+		if r.GID != gid || strings.HasSuffix(r.Value, "-scripted") {
 			continue
 		}
 		if r.Delete {
@@ -449,6 +451,9 @@ func (l *fleetLedger) history(gid string) string {
 		} else {
 			hs = append(hs, fmt.Sprintf("%s %q (saw %q)", r.Who, r.Value, r.Prev))
 		}
+	}
+	if len(hs) > 8 {
+		hs = append([]string{"…"}, hs[len(hs)-8:]...)
 	}
 	return strings.Join(hs, ", ")
 }

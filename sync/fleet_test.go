@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -120,5 +121,45 @@ func TestSyncResumedBatchSeesColleaguesUpdate(t *testing.T) {
 	// Last sync wins: the device's value stands on both sides.
 	if s, _ := f.em.Feature(svcName, 0, upd); s.Attributes["Notes"] != "device" {
 		t.Fatalf("server Notes %v", s.Attributes["Notes"])
+	}
+}
+
+// Found by the fleet harness (issue 20): reconcile compared attributes
+// only, so a pure move in a batch that never reached the server was taken
+// for landed, acknowledged, and lost.
+func TestSyncReconcileComparesGeometry(t *testing.T) {
+	ctx := context.Background()
+	crashed := false
+	f := newFixture(t, fixtureOpts{hooks: Hooks{At: func(_ context.Context, s Step) error {
+		if s == StepBeforeUpload && !crashed {
+			crashed = true
+			return errCrash
+		}
+		return nil
+	}}})
+	upd, _ := existing(t, f)
+	before, _ := f.em.Feature(svcName, 0, upd)
+	x, y := *before.Geometry.X+250, *before.Geometry.Y-125
+	if err := f.db.Update(ctx, 0, arcgis.Feature{Attributes: map[string]any{"GlobalID": upd}, Geometry: &arcgis.Geometry{X: &x, Y: &y}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Sync(ctx); err == nil {
+		t.Fatal("the first sync did not stop at the injected crash")
+	}
+	// As if the request went out and was lost before the server applied it.
+	j, err := loadJournal(ctx, f.db)
+	if err != nil || j == nil {
+		t.Fatalf("journal: %v %v", j, err)
+	}
+	j.Phase = phaseSent
+	if err := saveJournal(ctx, f.db, j); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Sync(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	after, _ := f.em.Feature(svcName, 0, upd)
+	if after.Geometry == nil || math.Abs(*after.Geometry.X-x) > 0.01 || math.Abs(*after.Geometry.Y-y) > 0.01 {
+		t.Fatalf("server geometry %+v, want the move to %v,%v", after.Geometry, x, y)
 	}
 }
