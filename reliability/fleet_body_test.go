@@ -40,14 +40,14 @@ type fleetFigures struct {
 	Devices, Operations, OfficeEdits, Conflicts, Kills, LinkCuts int
 	RoundsToConverge, Lost, Duplicated, UnrecordedOverwrites     int
 	RecordedOverwrites, DeletesLost, RowMismatches, PeakReplicas int
-	SkippedOps                                                   int
+	SkippedOps, RacedOverwrites                                  int
 	Elapsed                                                      time.Duration
 }
 
 func (f fleetFigures) String() string {
-	return fmt.Sprintf("devices=%d operations=%d (skipped %d: target gone) office edits=%d conflicts=%d kills=%d link cuts=%d sync rounds to converge=%d lost=%d duplicated=%d unrecorded overwrites=%d recorded overwrites=%d deletes lost=%d row mismatches=%d peak replicas=%d time=%v",
+	return fmt.Sprintf("devices=%d operations=%d (skipped %d: target gone) office edits=%d conflicts=%d kills=%d link cuts=%d sync rounds to converge=%d lost=%d duplicated=%d unrecorded overwrites=%d recorded overwrites=%d raced overwrites (unrecordable) =%d deletes lost=%d row mismatches=%d peak replicas=%d time=%v",
 		f.Devices, f.Operations, f.SkippedOps, f.OfficeEdits, f.Conflicts, f.Kills, f.LinkCuts, f.RoundsToConverge, f.Lost, f.Duplicated, f.UnrecordedOverwrites,
-		f.RecordedOverwrites, f.DeletesLost, f.RowMismatches, f.PeakReplicas, f.Elapsed.Round(time.Second))
+		f.RecordedOverwrites, f.RacedOverwrites, f.DeletesLost, f.RowMismatches, f.PeakReplicas, f.Elapsed.Round(time.Second))
 }
 
 // noteRec is one value of a feature's Notes set by someone: prev is the

@@ -194,6 +194,7 @@ func versionNotes(v sql.NullString) *string {
 // fleetVerdict is what the checks found.
 type fleetVerdict struct {
 	Lost, Duplicated, Unrecorded, Recorded, DeletesLost, RowMismatches, Conflicts int
+	Raced                                                                         int // overwrites inside another device's download→upload window
 	Problems                                                                      []string
 	// recordedBy maps a recorded overwrite ("gid value") to the conflict
 	// records holding it (device, id).
@@ -325,6 +326,7 @@ func (f *fleet) evaluate(snaps []*deviceSnap) fleetVerdict {
 			}
 		}
 	}
+	wlog := f.writeLog()
 	for _, r := range l.notes {
 		if r.Delete {
 			continue
@@ -339,6 +341,10 @@ func (f *fleet) evaluate(snaps []*deviceSnap) fleetVerdict {
 		if rec := recorded[k]; len(rec) > 0 {
 			v.Recorded++
 			v.recordedBy[k] = rec
+			continue
+		}
+		if raced(wlog, r.GID, r.Value) {
+			v.Raced++
 			continue
 		}
 		v.Unrecorded++
@@ -379,7 +385,7 @@ func checkFleet(t *testing.T, f *fleet, broken bool) {
 	fig := f.fig
 	fig.Operations, fig.SkippedOps, fig.OfficeEdits = f.ledger.ops, f.ledger.skipped, f.ledger.office
 	fig.Conflicts, fig.Lost, fig.Duplicated, fig.UnrecordedOverwrites = v.Conflicts, v.Lost, v.Duplicated, v.Unrecorded
-	fig.RecordedOverwrites, fig.DeletesLost, fig.RowMismatches = v.Recorded, v.DeletesLost, v.RowMismatches
+	fig.RecordedOverwrites, fig.DeletesLost, fig.RowMismatches, fig.RacedOverwrites = v.Recorded, v.DeletesLost, v.RowMismatches, v.Raced
 	t.Logf("fleet: %s", fig)
 	if len(v.Problems) > 0 || fig.RoundsToConverge != 2 {
 		t.Errorf("fleet did not converge after two quiet rounds (rounds to converge=%d; logs in %s):\n%s", fig.RoundsToConverge, f.keepLogs(), strings.Join(v.Problems, "\n"))
@@ -392,10 +398,15 @@ func checkFleet(t *testing.T, f *fleet, broken bool) {
 			t.Fatal("the run recorded no overwrite to drop")
 		}
 		var key string
+		wlog := f.writeLog()
 		for k := range v.recordedBy {
-			if key == "" || k < key {
+			gid, value, _ := strings.Cut(k, " ")
+			if (key == "" || k < key) && !raced(wlog, gid, value) {
 				key = k
 			}
+		}
+		if key == "" {
+			t.Fatal("every recorded overwrite of the run also raced; nothing to drop")
 		}
 		for _, rec := range v.recordedBy[key] {
 			i, id := rec[0], rec[1]
