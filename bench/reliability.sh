@@ -11,7 +11,8 @@
 # Environment knobs of the scenarios (see reliability/campaign_test.go):
 #   RELIABILITY_DOWNLOAD_RUNS (10), RELIABILITY_DOWNLOAD_KILLS (3 per run),
 #   RELIABILITY_SYNC_KILLS (30), RELIABILITY_LATENCY_MS (2000),
-#   RELIABILITY_HOSTILE (10000), RELIABILITY_CLIENTS (20), RELIABILITY_CLIENT_OPS (100).
+#   RELIABILITY_HOSTILE (10000), RELIABILITY_CLIENTS (20), RELIABILITY_CLIENT_OPS (100),
+#   FLEET_DEVICES (20), FLEET_OPS (60), FLEET_KILLS (devices/4), FLEET_SEED (42).
 # Disk-full cases mount a small tmpfs (root needed; they skip otherwise).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +30,12 @@ if [[ -z "${SKIP_SCENARIOS:-}" ]]; then
 	echo "== scenario 6 under -race (log: $out/concurrency.log)"
 	go test -race -tags reliability ./reliability/ -count=1 -timeout 1h -v \
 		-run 'TestCampaignConcurrency$' >"$out/concurrency.log" 2>&1 || status=1
-	grep -h -E '^\s+\S+_test\.go:[0-9]+: (crash loop|early kills|hostile input|disk full|concurrency|.*: complete=)' "$out/scenarios.log" "$out/concurrency.log"
-	grep -h -E '^(--- |ok|FAIL)' "$out/scenarios.log" "$out/concurrency.log"
+	# The fleet (issue 20): FLEET_DEVICES devices (20) editing one service.
+	echo "== fleet of ${FLEET_DEVICES:-20} devices (log: $out/fleet.log)"
+	go test -tags reliability ./reliability/ -count=1 -timeout 2h -v \
+		-run 'TestCampaignFleet$' >"$out/fleet.log" 2>&1 || status=1
+	grep -h -E '^\s+\S+_test\.go:[0-9]+: (crash loop|early kills|hostile input|disk full|concurrency|fleet: devices|.*: complete=)' "$out/scenarios.log" "$out/concurrency.log" "$out/fleet.log"
+	grep -h -E '^(--- |ok|FAIL)' "$out/scenarios.log" "$out/concurrency.log" "$out/fleet.log"
 fi
 
 # Fuzz targets of outside-input parsers, FUZZTIME each (at least 2m for the campaign).

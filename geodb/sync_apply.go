@@ -314,6 +314,22 @@ func syncApplyLayer(ctx context.Context, tx *sql.Tx, sc *stmts, db *DB, t *Table
 			if !ok {
 				continue
 			}
+			if has, err := parentExists(ctx, tx, t, pg); err != nil {
+				return err
+			} else if !has {
+				// The parent is gone here (a local delete, which wins and
+				// takes the server's copy with it when it goes up): skip the
+				// attachment instead of failing every sync, and keep the
+				// losing version on record.
+				sv, _ := json.Marshal(m)
+				if _, err := tx.ExecContext(ctx, `INSERT INTO offlined_conflicts (table_name, globalid, local_op, server_op, local_version, server_version, resolution) VALUES (?,?,?,?,?,?,?)`,
+					t.AttachTable, gid, string(OpDelete), string(OpInsert), nil, string(sv), "device"); err != nil {
+					return err
+				}
+				res.Conflicts++
+				res.Skipped++
+				continue
+			}
 			rc, err := a.Open(ctx)
 			if err != nil {
 				return fmt.Errorf("attachment %s: %w", gid, err)
@@ -443,4 +459,14 @@ func (db *DB) AttachmentByGlobalID(ctx context.Context, layerID int, globalID st
 		return m, fmt.Errorf("attachment %s: %w", gid, ErrNoAttachment)
 	}
 	return m, err
+}
+
+// parentExists reports whether the feature with the GlobalID is in t.
+func parentExists(ctx context.Context, tx *sql.Tx, t *Table, gid string) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT 1 FROM %s WHERE %s = ?`, qid(t.Name), qid(t.GIDCol)), gid).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }

@@ -30,6 +30,7 @@ func (e *Engine) prepareBatch(ctx context.Context, cfg *Config, rep *Report, wha
 		if err != nil {
 			return nil, nil, err
 		}
+		before := e.journalKeys(j)
 		n, err := e.reconcile(ctx, cfg, j, rp)
 		if err != nil {
 			return nil, nil, classify(fmt.Errorf("reconcile interrupted %s: %w", what, err))
@@ -37,6 +38,14 @@ func (e *Engine) prepareBatch(ctx context.Context, cfg *Config, rep *Report, wha
 		rep.ReplayedLanded = n
 		j.Phase = phasePrepared
 		if err := saveJournal(ctx, e.db, j); err != nil {
+			return nil, nil, err
+		}
+		if err := e.ackLanded(ctx, j, before, rp); err != nil {
+			return nil, nil, err
+		}
+	}
+	if j != nil && downloadFirst {
+		if err := e.downloadBeforeResend(ctx, cfg, j, rep); err != nil {
 			return nil, nil, err
 		}
 	}
