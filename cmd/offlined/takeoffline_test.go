@@ -36,12 +36,33 @@ func TestTakeOfflineItem(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	var res offline.Result
+	var res struct {
+		offline.Result
+		Capabilities *offline.Capabilities `json:"capabilities"`
+	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("json output: %v\n%s", err, out.String())
 	}
-	if res.State != offline.JobSucceeded || res.HasErrors || res.Manifest == nil || res.Manifest.Title != "Crew 7" {
+	if res.State != offline.JobSucceeded || res.Manifest == nil || res.Manifest.Title != "Crew 7" {
 		t.Fatalf("result %+v", res)
+	}
+	// --json carries the capabilities; every entry of the map is in the
+	// package, and the ones left out (dynamic map service, WMS) are the
+	// only errors.
+	if res.Capabilities == nil || len(res.Capabilities.Layers) == 0 {
+		t.Fatalf("--json without capabilities: %s", out.String())
+	}
+	if !res.HasErrors || len(res.LayerErrors) != 2 {
+		t.Errorf("layer errors %+v", res.LayerErrors)
+	}
+	for _, c := range append(res.Capabilities.Layers, res.Capabilities.Tables...) {
+		found := false
+		for _, ml := range append(res.Manifest.Layers, res.Manifest.Tables...) {
+			found = found || ml.Key == c.Key
+		}
+		if !found {
+			t.Errorf("%s (%s, %s) is in the capabilities but not in package.json", c.Key, c.LayerType, c.Method)
+		}
 	}
 	if res.Manifest.Parameters.UpdateMode != offline.UpdateNoUpdates {
 		t.Errorf("--update-mode not applied: %s", res.Manifest.Parameters.UpdateMode)
