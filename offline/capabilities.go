@@ -87,8 +87,6 @@ const (
 	// offline nor keep it online (an edited overrides document left it
 	// out; package.json only).
 	ReasonNotSelected Reason = "notSelected"
-	// ReasonTileLimit: the layer's tile cover is over its safety cap.
-	ReasonTileLimit Reason = "tileLimit"
 )
 
 // hard reasons are errors even when online-only services are included.

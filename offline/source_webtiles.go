@@ -355,9 +355,14 @@ func (s webTilesSource) steps(o *Overrides, used map[string]bool) []stepPlan {
 	return out
 }
 
-// webTilesStoreName is the store's base name for an entry key.
+// webTilesStoreName is the store's base name for an entry key: xyz_ and
+// the web map id (the key's last part).
 func webTilesStoreName(k Key) string {
-	name := strings.Trim(unsafeName.ReplaceAllString(string(k), "_"), "._")
+	id := string(k)
+	if i := strings.LastIndexByte(id, ':'); i >= 0 {
+		id = id[i+1:]
+	}
+	name := strings.Trim(unsafeName.ReplaceAllString(id, "_"), "._")
 	if name == "" {
 		name = "tiles"
 	}

@@ -107,9 +107,19 @@ func TestTakeOfflineWebMapFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range pkg.All() {
-		if l.Kind == offline.KindRasterTiles {
+		if l.Kind == offline.KindRasterTiles && l.Title == "Demo Basemap" {
 			t.Errorf("--include-basemap=false: basemap taken")
 		}
+		if l.Title == "Demo Basemap" && (l.Kind != offline.KindNone || l.Reason != offline.ReasonBasemapExcluded) {
+			t.Errorf("the excluded basemap is not listed with its reason: %+v", l)
+		}
+	}
+	// The capabilities table comes before the job; the result table lists
+	// the layers left out with their reason.
+	capsAt, resAt := strings.Index(out.String(), "HOW"), strings.Index(out.String(), "result:")
+	if capsAt < 0 || resAt < capsAt || !strings.Contains(out.String()[resAt:], "(left out)") ||
+		!strings.Contains(out.String()[resAt:], "basemapExcluded") || !strings.Contains(out.String()[resAt:], "unsupportedLayerType") {
+		t.Errorf("take-offline output lacks the capabilities or the left-out layers:\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), "Inspections") {
 		t.Errorf("output:\n%s", out.String())
