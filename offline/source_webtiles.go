@@ -84,6 +84,10 @@ func parseWebTiled(e *Entry) (*webTiled, *tiles.Template, error) {
 	}
 	t, err := tiles.ParseTemplate(w.template, w.subDomains)
 	if err != nil {
+		var te *tiles.TemplateError
+		if errors.As(err, &te) {
+			return nil, nil, fmt.Errorf("tile URL template %q: %s", tiles.HideQuery(te.Template), te.Reason)
+		}
 		return nil, nil, errors.New(tiles.HideQuery(err.Error()))
 	}
 	return w, t, nil
@@ -291,8 +295,11 @@ func clipCovers(s *tiles.Scheme, covers []tiles.LevelCover, xmin, ymin, xmax, ym
 			out = append(out, c)
 			continue
 		}
-		c0, c1 := int(math.Floor((xmin-ox)/w)), int(math.Ceil((xmax-ox)/w))-1
-		r0, r1 := int(math.Floor((oy-ymax)/h)), int(math.Ceil((oy-ymin)/h))-1
+		// A tile that only touches the extent's edge is out (eps absorbs
+		// rounding in extents written with fewer digits than the origin).
+		const eps = 1e-6
+		c0, c1 := int(math.Floor((xmin-ox)/w+eps)), int(math.Ceil((xmax-ox)/w-eps))-1
+		r0, r1 := int(math.Floor((oy-ymax)/h+eps)), int(math.Ceil((oy-ymin)/h-eps))-1
 		nc := tiles.LevelCover{Level: c.Level}
 		for _, sp := range c.Spans {
 			if sp.Row < r0 || sp.Row > r1 {

@@ -117,7 +117,8 @@ func xyzWebMap(t testing.TB, dir, srvURL string) string {
 	return p
 }
 
-// xyzJob prepares the job of the XYZ web map over most of the world at
+// xyzJob prepares the job of the XYZ web map over a band across the
+// antimeridian (an envelope from lon -170 to 170 is read the short way) at
 // levels (nil: the defaults).
 func xyzJob(t testing.TB, mapPath string, levels []int, opt JobOptions, dir string) (*Job, *Overrides) {
 	t.Helper()
