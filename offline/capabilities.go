@@ -32,6 +32,9 @@ const (
 	// MethodEmbedded: the layer's features are inline in the web map
 	// (featureCollection) and travel in map.json.
 	MethodEmbedded Method = "embedded"
+	// MethodWebTiles: the tiles of a WebTiledLayer (XYZ template on any
+	// server) into MBTiles (package layer kind rasterTiles).
+	MethodWebTiles Method = "webTiles"
 	// MethodOnlineOnly: the layer stays online, referenced by URL.
 	MethodOnlineOnly Method = "onlineOnly"
 	// MethodNone: the layer is left out of the offline map.
@@ -57,7 +60,8 @@ const (
 	// ReasonNotCached: a tiled layer whose service has no tile cache.
 	ReasonNotCached Reason = "notCached"
 	// ReasonUnsupportedLayerType: the layer type cannot go offline (dynamic
-	// map service, WMS, WFS, web tiled, image service, CSV, KML…).
+	// map service, WMS, WFS, image service, CSV, KML…); the message names
+	// the type.
 	ReasonUnsupportedLayerType Reason = "unsupportedLayerType"
 	// ReasonAccessDenied: ArcGIS answered 401/403/498/499.
 	ReasonAccessDenied Reason = "accessDenied"
@@ -79,6 +83,10 @@ const (
 	ReasonAuthoredOnline Reason = "authoredOnline"
 	// ReasonBasemapExcluded: includeBasemap is false.
 	ReasonBasemapExcluded Reason = "basemapExcluded"
+	// ReasonNotSelected: the job's overrides neither take the entry
+	// offline nor keep it online (an edited overrides document left it
+	// out; package.json only).
+	ReasonNotSelected Reason = "notSelected"
 )
 
 // hard reasons are errors even when online-only services are included.

@@ -83,6 +83,7 @@ func (j *Job) collectErrors(layers, tables map[Key]*LayerError) {
 	if j.jr == nil {
 		return
 	}
+	j.leftOutErrors(layers, tables)
 	j.jr.mu.Lock()
 	defer j.jr.mu.Unlock()
 	for id, s := range j.jr.Steps {
@@ -105,5 +106,36 @@ func (j *Job) collectErrors(layers, tables map[Key]*LayerError) {
 			}
 			layers[k] = &le
 		}
+	}
+}
+
+// leftOutErrors adds an error for every entry the overrides say could
+// neither go offline nor stay online (LeftOut with Error): such a layer
+// counts in hasErrors, unlike ArcGIS, whose result reports only the layers
+// that failed during the job.
+func (j *Job) leftOutErrors(layers, tables map[Key]*LayerError) {
+	if j.o == nil {
+		return
+	}
+	for _, k := range sortedKeys(j.o.LeftOut) {
+		lo := j.o.LeftOut[k]
+		if lo == nil || !lo.Error {
+			continue
+		}
+		le := &LayerError{Key: k, Call: "capabilities", Reason: lo.Reason, Message: lo.Message}
+		if le.Message == "" {
+			le.Message = string(lo.Reason)
+		}
+		if e := j.task.Entry(k); e != nil {
+			le.Layer = e.Title
+			if e.Layer != nil {
+				le.Service = e.Layer.URL
+			}
+			if e.IsTable() {
+				tables[k] = le
+				continue
+			}
+		}
+		layers[k] = le
 	}
 }

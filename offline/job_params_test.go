@@ -262,7 +262,7 @@ func TestJobParameters(t *testing.T) {
 		if n := r.e.em.Log().Count("/Demo_Basemap/MapServer/tile/"); n != 0 {
 			t.Errorf("%d basemap tile requests", n)
 		}
-		if r.pkg.Layer(r.key("Demo_Basemap/MapServer")) != nil {
+		if taken(r.pkg, r.key("Demo_Basemap/MapServer")) {
 			t.Errorf("basemap in the package")
 		}
 		if _, ok := r.mapHas(r.key("Demo_Basemap/MapServer")); ok {
@@ -541,13 +541,13 @@ func TestJobOverrides(t *testing.T) {
 		if layerQuery(t, v, 2) != nil || strings.Contains(v.Get("layers"), "2") {
 			t.Errorf("removed layer 2 requested: layers=%s", v.Get("layers"))
 		}
-		if r.pkg.Layer(LayerKey(r.fs(), 2)) != nil {
+		if taken(r.pkg, LayerKey(r.fs(), 2)) {
 			t.Errorf("removed layer in the package")
 		}
 		if _, ok := r.mapHas(LayerKey(r.fs(), 2)); ok {
 			t.Errorf("removed layer in map.json")
 		}
-		if n := r.e.em.Log().Count("/Demo_Vector/VectorTileServer/tile/"); n != 0 || r.pkg.Layer(vector) != nil {
+		if n := r.e.em.Log().Count("/Demo_Vector/VectorTileServer/tile/"); n != 0 || taken(r.pkg, vector) {
 			t.Errorf("removed vector layer: %d tile requests", n)
 		}
 	})
@@ -637,7 +637,7 @@ func TestJobOverrides(t *testing.T) {
 				}
 				o.OnlineLayers = keep
 			}})
-		if _, ok := r.mapHas(dynamic); ok || r.pkg.Layer(dynamic) != nil {
+		if _, ok := r.mapHas(dynamic); ok || taken(r.pkg, dynamic) {
 			t.Errorf("online layer removed from the overrides is still in the package")
 		}
 	})

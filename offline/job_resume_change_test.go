@@ -76,7 +76,7 @@ func TestJobResumeAfterWebMapChange(t *testing.T) {
 	if msg := resumed.Progress().Message; !strings.Contains(msg, "recorded when the job started") {
 		t.Errorf("progress message %q does not say the recorded parameters were used", msg)
 	}
-	if res.State != JobSucceeded || res.HasErrors {
+	if res.State != JobSucceeded || len(jobErrors(res.LayerErrors))+len(res.TableErrors) > 0 {
 		t.Fatalf("resume: state %s, errors %v %v", res.State, res.LayerErrors, res.TableErrors)
 	}
 	m := res.Manifest
@@ -121,7 +121,7 @@ func TestJobResumeAfterWebMapChange(t *testing.T) {
 	if !inMap {
 		t.Error("map.json lacks the notes table of the original web map")
 	}
-	if len(m.LayerErrors)+len(m.TableErrors) != 0 {
+	if len(jobErrors(m.LayerErrors))+len(m.TableErrors) != 0 {
 		t.Errorf("layer errors %v, table errors %v", m.LayerErrors, m.TableErrors)
 	}
 }

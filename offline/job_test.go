@@ -106,7 +106,7 @@ func TestJobDemoPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.HasErrors || res.Canceled || res.State != JobSucceeded {
+	if len(jobErrors(res.LayerErrors)) > 0 || !res.HasErrors || res.Canceled || res.State != JobSucceeded {
 		t.Fatalf("result %+v", res)
 	}
 	if events == 0 {

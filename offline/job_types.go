@@ -31,6 +31,9 @@ const (
 	KindReferenceBasemap = string(MethodReferenceBasemap)
 	KindOnlineOnly       = string(MethodOnlineOnly)
 	KindEmbedded         = string(MethodEmbedded)
+	// KindNone is a web map entry left out of the package; its Reason says
+	// why.
+	KindNone = string(MethodNone)
 )
 
 // LayerError says why one layer or table did not go offline: the layer,
@@ -42,6 +45,9 @@ type LayerError struct {
 	Call    string `json:"call"`
 	Code    int    `json:"code,omitempty"`
 	Message string `json:"message"`
+	// Reason is the capability's reason for a layer that was left out
+	// before the job (Call "capabilities").
+	Reason Reason `json:"reason,omitempty"`
 }
 
 func (e *LayerError) Error() string {

@@ -51,7 +51,7 @@ type ManifestLayer struct {
 	Key   Key    `json:"key"`
 	Title string `json:"title"`
 	// Kind is replica, snapshot, rasterTiles, vectorTiles, referenceBasemap,
-	// onlineOnly or embedded.
+	// onlineOnly, embedded, or none (left out: see Reason).
 	Kind string `json:"kind"`
 	// Store is the local file relative to the package directory; "" for
 	// online-only layers.
@@ -68,6 +68,9 @@ type ManifestLayer struct {
 	Tiles         int64            `json:"tiles,omitempty"`
 	Bytes         int64            `json:"bytes,omitempty"`
 	Error         *LayerError      `json:"error,omitempty"`
+	// Reason and Message say why an entry of kind none was left out.
+	Reason  Reason `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // ManifestReplica is the replica a GeoPackage syncs with.

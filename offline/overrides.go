@@ -50,6 +50,24 @@ type Overrides struct {
 	// OnlineLayers and OnlineTables stay online in the offline map.
 	OnlineLayers []Key `json:"onlineLayers"`
 	OnlineTables []Key `json:"onlineTables"`
+	// WebTiles holds one entry per WebTiledLayer (XYZ template) taken
+	// offline into MBTiles (by entry key).
+	WebTiles map[Key]*WebTilesParameters `json:"webTiles,omitempty"`
+	// LeftOut says, for every layer and table that neither goes offline
+	// nor stays online, why (as the capabilities decided it): the package
+	// lists these entries with their reason, and the ones marked Error
+	// count in hasErrors.
+	LeftOut map[Key]*LeftOut `json:"leftOut,omitempty"`
+}
+
+// LeftOut is why a web map entry is neither taken offline nor kept online.
+type LeftOut struct {
+	Reason  Reason `json:"reason"`
+	Message string `json:"message,omitempty"`
+	// Error is true when the entry could neither go offline nor stay
+	// online (Capability.Error); false when the parameters left it out
+	// (includeBasemap false).
+	Error bool `json:"error"`
 }
 
 // ReferenceBasemap is a basemap file already on the device.
@@ -213,7 +231,32 @@ func (t *Task) CreateOverrides(ctx context.Context, p *Parameters) (*Overrides, 
 			ov.OnlineLayers = append(ov.OnlineLayers, e.Key)
 		}
 	}
+	ov.LeftOut = a.leftOut()
 	return ov, nil
+}
+
+// leftOut returns the entries whose every occurrence in the map is
+// neither offline nor online, with the capability's reason.
+func (a *analysis) leftOut() map[Key]*LeftOut {
+	out := map[Key]*LeftOut{}
+	kept := map[Key]bool{}
+	for _, e := range a.order {
+		c := a.caps[e]
+		if c.Method != MethodNone {
+			kept[e.Key] = true
+			continue
+		}
+		if out[e.Key] == nil {
+			out[e.Key] = &LeftOut{Reason: c.Reason, Message: c.Message, Error: c.Error}
+		}
+	}
+	for k := range kept {
+		delete(out, k)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // CoerceAttachmentSync turns a requested attachment sync direction into a

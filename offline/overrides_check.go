@@ -55,6 +55,11 @@ func (t *Task) checkOverrides(o *Overrides) []error {
 			oc.unknown(k, "onlineLayers")
 		}
 	}
+	for _, k := range sortedKeys(o.LeftOut) {
+		if len(oc.byKey[k]) == 0 {
+			oc.unknown(k, "leftOut")
+		}
+	}
 	for _, k := range o.OnlineTables {
 		ok := false
 		for _, e := range oc.byKey[k] {

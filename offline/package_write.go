@@ -88,6 +88,16 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 		case e.Layer != nil && len(e.Layer.FeatureCollection) > 0:
 			ml = &ManifestLayer{Key: e.Key, Kind: KindEmbedded}
 		default:
+			// Left out: listed with its reason, never silently.
+			if !seen[e.Key] {
+				seen[e.Key] = true
+				ml = j.leftOutLayer(e)
+				ml.Error = m.LayerErrors[e.Key]
+				if e.IsTable() {
+					ml.Error = m.TableErrors[e.Key]
+				}
+				j.appendLayer(m, e, ml)
+			}
 			return false
 		}
 		if !seen[e.Key] {
@@ -238,4 +248,21 @@ func (e *NothingOfflineError) Error() string {
 		return fmt.Sprintf("no layer or table was taken offline (%d failed; see layerErrors)", e.LayerErrors)
 	}
 	return "no layer or table of the web map can go offline (see the capabilities)"
+}
+
+// leftOutLayer is the package entry of a web map entry that neither went
+// offline nor stays online: the overrides' LeftOut reason, or
+// ReasonNotSelected when the overrides simply do not take it.
+func (j *Job) leftOutLayer(e *Entry) *ManifestLayer {
+	ml := &ManifestLayer{Key: e.Key, Title: e.Title, Kind: KindNone}
+	if e.Layer != nil {
+		ml.ServiceURL = e.Layer.URL
+	}
+	if lo := j.o.LeftOut[e.Key]; lo != nil {
+		ml.Reason, ml.Message = lo.Reason, lo.Message
+		return ml
+	}
+	ml.Reason = ReasonNotSelected
+	ml.Message = fmt.Sprintf("%s: the job's overrides do not take it offline or keep it online", describe(e))
+	return ml
 }

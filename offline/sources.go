@@ -67,6 +67,7 @@ func sources() []source {
 		embeddedSource{},
 		rasterTilesSource{},
 		vectorTilesSource{},
+		webTilesSource{},
 	}
 }
 

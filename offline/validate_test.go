@@ -229,12 +229,16 @@ func TestCapabilityReasons(t *testing.T) {
 		"9":    ReasonUnsupportedLayerType, // CSV
 		"10":   ReasonUnsupportedLayerType, // Bing
 		"base": ReasonNotCached,            // tiled layer on a dynamic service
-		"web":  ReasonUnsupportedLayerType, // WebTiledLayer
 	} {
 		c := byID[id]
 		if c == nil || c.Reason != want || c.Message == "" {
 			t.Errorf("%s: %+v, want %s", id, c, want)
 		}
+	}
+	// A WebTiledLayer goes offline as web tiles (issue 12); its template is
+	// shown without a query string.
+	if w := byID["web"]; w == nil || !w.SupportsOffline || w.Method != MethodWebTiles || w.Error {
+		t.Errorf("web tiled layer %+v, want webTiles", w)
 	}
 	if !byID["7"].SupportsOffline || byID["7"].Method != MethodSnapshot || byID["7"].Error || byID["7"].Editable {
 		t.Errorf("snapshot layer %+v", byID["7"])

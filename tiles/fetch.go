@@ -1,6 +1,7 @@
 package tiles
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,6 +88,30 @@ type HTTPFetcher struct {
 	Tokens TokenSource
 	// Header is added to every request (e.g. Referer for some tile servers).
 	Header http.Header
+	// HideQuery replaces the query string of tile URLs in errors by
+	// "?…": open tile servers carry their API key there, under any name.
+	HideQuery bool
+	// Raster decodes a raster tile sent with Content-Encoding gzip (some
+	// servers compress whatever the request asked); vector tiles are kept
+	// gzipped as MBTiles stores them.
+	Raster bool
+}
+
+// shown is a tile URL as errors show it.
+func (f *HTTPFetcher) shown(u string) string {
+	if f.HideQuery {
+		return HideQuery(u)
+	}
+	return u
+}
+
+// HideQuery returns u with its query string replaced by "?…" (a template's
+// API key is never shown).
+func HideQuery(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i] + "?…"
+	}
+	return u
 }
 
 // NewHTTPFetcher returns a fetcher with a keep-alive client sized for conc.
@@ -120,6 +145,10 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 	}
 	resp, err := do(f.Client, f.Tokens, req)
 	if err != nil {
+		var ue *url.Error
+		if f.HideQuery && errors.As(err, &ue) {
+			ue.URL = HideQuery(ue.URL)
+		}
 		return nil, false, err
 	}
 	defer resp.Body.Close()
@@ -130,7 +159,7 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 		return nil, true, nil
 	default:
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		se := &StatusError{URL: f.Template.URL(k), Code: resp.StatusCode, Message: strings.TrimSpace(string(msg))}
+		se := &StatusError{URL: f.shown(f.Template.URL(k)), Code: resp.StatusCode, Message: strings.TrimSpace(string(msg))}
 		if ra := resp.Header.Get("Retry-After"); ra != "" {
 			if s, err := strconv.Atoi(ra); err == nil {
 				se.RetryAfter = time.Duration(s) * time.Second
@@ -139,15 +168,24 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 		return nil, false, se
 	}
 	if resp.ContentLength > MaxTileBytes {
-		return nil, false, &FatalError{Err: &TooLargeError{What: "tile", URL: f.Template.URL(k), Limit: MaxTileBytes}}
+		return nil, false, &FatalError{Err: &TooLargeError{What: "tile", URL: f.shown(f.Template.URL(k)), Limit: MaxTileBytes}}
 	}
-	b, err := readCapped(resp.Body, MaxTileBytes, "tile", f.Template.URL(k))
+	var body io.Reader = resp.Body
+	if f.Raster && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, false, fmt.Errorf("GET %s: gzip: %w", f.shown(f.Template.URL(k)), err)
+		}
+		defer zr.Close()
+		body = zr
+	}
+	b, err := readCapped(body, MaxTileBytes, "tile", f.shown(f.Template.URL(k)))
 	if err != nil {
 		var tl *TooLargeError
 		if errors.As(err, &tl) {
 			return nil, false, &FatalError{Err: err}
 		}
-		return nil, false, fmt.Errorf("GET %s: %w", f.Template.URL(k), err)
+		return nil, false, fmt.Errorf("GET %s: %w", f.shown(f.Template.URL(k)), err)
 	}
 	if len(b) == 0 {
 		return nil, true, nil
@@ -164,7 +202,7 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 			if e.Error.Code == 404 {
 				return nil, true, nil
 			}
-			return nil, false, &StatusError{URL: f.Template.URL(k), Code: e.Error.Code, Message: e.Error.Message}
+			return nil, false, &StatusError{URL: f.shown(f.Template.URL(k)), Code: e.Error.Code, Message: e.Error.Message}
 		}
 	}
 	return b, false, nil

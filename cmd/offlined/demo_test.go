@@ -33,8 +33,14 @@ func TestDemoCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := pkg.Manifest
-	if m.HasErrors || len(m.Layers) == 0 {
-		t.Fatalf("manifest hasErrors=%v layers=%d", m.HasErrors, len(m.Layers))
+	// Only the left-out dynamic map service and WMS are errors.
+	if !m.HasErrors || len(m.LayerErrors) != 2 || len(m.Layers) == 0 {
+		t.Fatalf("manifest hasErrors=%v errors=%v layers=%d", m.HasErrors, m.LayerErrors, len(m.Layers))
+	}
+	for _, le := range m.LayerErrors {
+		if le.Call != "capabilities" {
+			t.Errorf("layer error %+v", le)
+		}
 	}
 	kinds := map[string]int{}
 	for _, l := range pkg.All() {

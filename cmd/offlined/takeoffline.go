@@ -244,6 +244,15 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	} else if o, err = task.CreateOverrides(ctx, p); err != nil {
 		return err
 	}
+	// What the map holds and how each entry goes, before the job: no layer
+	// is left out without the user seeing it.
+	caps, err := task.Capabilities(ctx, p)
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		demo.PrintCapabilities(stdout, caps)
+	}
 	jo := offline.JobOptions{Client: c}
 	var finish func(offline.Progress)
 	if !*asJSON {
@@ -260,7 +269,11 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", " ")
-		if err := enc.Encode(res); err != nil {
+		out := struct {
+			*offline.Result
+			Capabilities *offline.Capabilities `json:"capabilities"`
+		}{res, caps}
+		if err := enc.Encode(out); err != nil {
 			return err
 		}
 		return partialError(res, runErr, *acceptPartial)

@@ -36,12 +36,33 @@ func TestTakeOfflineItem(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
-	var res offline.Result
+	var res struct {
+		offline.Result
+		Capabilities *offline.Capabilities `json:"capabilities"`
+	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		t.Fatalf("json output: %v\n%s", err, out.String())
 	}
-	if res.State != offline.JobSucceeded || res.HasErrors || res.Manifest == nil || res.Manifest.Title != "Crew 7" {
+	if res.State != offline.JobSucceeded || res.Manifest == nil || res.Manifest.Title != "Crew 7" {
 		t.Fatalf("result %+v", res)
+	}
+	// --json carries the capabilities; every entry of the map is in the
+	// package, and the ones left out (dynamic map service, WMS) are the
+	// only errors.
+	if res.Capabilities == nil || len(res.Capabilities.Layers) == 0 {
+		t.Fatalf("--json without capabilities: %s", out.String())
+	}
+	if !res.HasErrors || len(res.LayerErrors) != 2 {
+		t.Errorf("layer errors %+v", res.LayerErrors)
+	}
+	for _, c := range append(res.Capabilities.Layers, res.Capabilities.Tables...) {
+		found := false
+		for _, ml := range append(res.Manifest.Layers, res.Manifest.Tables...) {
+			found = found || ml.Key == c.Key
+		}
+		if !found {
+			t.Errorf("%s (%s, %s) is in the capabilities but not in package.json", c.Key, c.LayerType, c.Method)
+		}
 	}
 	if res.Manifest.Parameters.UpdateMode != offline.UpdateNoUpdates {
 		t.Errorf("--update-mode not applied: %s", res.Manifest.Parameters.UpdateMode)
@@ -86,9 +107,19 @@ func TestTakeOfflineWebMapFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range pkg.All() {
-		if l.Kind == offline.KindRasterTiles {
+		if l.Kind == offline.KindRasterTiles && l.Title == "Demo Basemap" {
 			t.Errorf("--include-basemap=false: basemap taken")
 		}
+		if l.Title == "Demo Basemap" && (l.Kind != offline.KindNone || l.Reason != offline.ReasonBasemapExcluded) {
+			t.Errorf("the excluded basemap is not listed with its reason: %+v", l)
+		}
+	}
+	// The capabilities table comes before the job; the result table lists
+	// the layers left out with their reason.
+	capsAt, resAt := strings.Index(out.String(), "HOW"), strings.Index(out.String(), "result:")
+	if capsAt < 0 || resAt < capsAt || !strings.Contains(out.String()[resAt:], "(left out)") ||
+		!strings.Contains(out.String()[resAt:], "basemapExcluded") || !strings.Contains(out.String()[resAt:], "unsupportedLayerType") {
+		t.Errorf("take-offline output lacks the capabilities or the left-out layers:\n%s", out.String())
 	}
 	if !strings.Contains(out.String(), "Inspections") {
 		t.Errorf("output:\n%s", out.String())

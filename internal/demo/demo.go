@@ -163,16 +163,7 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	}
 	s.Capabilities = caps
 	fmt.Fprintf(out, "3. Capabilities of web map %q (hasErrors=%v):\n", task.Item.Title, caps.HasErrors)
-	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "   LAYER\tHOW\tNOTE")
-	for _, c := range append(append([]*offline.Capability{}, caps.Layers...), caps.Tables...) {
-		note := string(c.Reason)
-		if c.Error {
-			note = "ERROR " + note
-		}
-		fmt.Fprintf(tw, "   %s\t%s\t%s\n", c.Title, c.Method, note)
-	}
-	tw.Flush()
+	PrintCapabilities(out, caps)
 
 	o, err := task.CreateOverrides(ctx, p)
 	if err != nil {
@@ -204,6 +195,28 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 	return s, nil
 }
 
+// PrintCapabilities writes every layer and table of a web map with how it
+// goes offline, or why it cannot (errors marked ERROR).
+func PrintCapabilities(out io.Writer, caps *offline.Capabilities) {
+	tw := tabwriter.NewWriter(out, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "   LAYER\tTYPE\tHOW\tNOTE")
+	for _, c := range append(append([]*offline.Capability{}, caps.Layers...), caps.Tables...) {
+		note := string(c.Reason)
+		if c.Error {
+			note = "ERROR " + note
+		}
+		title := c.Title
+		if title == "" {
+			title = c.ID
+		}
+		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\n", title, c.LayerType, c.Method, note)
+	}
+	tw.Flush()
+	if caps.HasErrors {
+		fmt.Fprintln(out, "   some layers can neither go offline nor stay online: they are listed in the result with their reason and count in hasErrors")
+	}
+}
+
 // PrintResult writes a job result as a table: layers, kinds, stores,
 // feature and tile counts, sizes and errors.
 func PrintResult(out io.Writer, res *offline.Result, dir string) {
@@ -231,11 +244,17 @@ func PrintResult(out io.Writer, res *offline.Result, dir string) {
 			}
 		}
 		errText := ""
-		if l.Error != nil {
+		switch {
+		case l.Reason != "":
+			errText = string(l.Reason) + ": " + l.Message
+		case l.Error != nil:
 			errText = l.Error.Call + ": " + l.Error.Message
 		}
 		store := l.Store
-		if store == "" {
+		switch {
+		case l.Kind == offline.KindNone:
+			store = "(left out)"
+		case store == "":
 			store = "(online)"
 		}
 		fmt.Fprintf(tw, "   %s\t%s\t%s\t%d\t%d\t%s\t%s\n", l.Title, l.Kind, store, l.Features, l.Tiles, size, errText)

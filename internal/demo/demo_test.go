@@ -24,8 +24,19 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if s.Result == nil || s.Result.HasErrors || s.Result.Manifest == nil {
+	// The demo map's dynamic map service and WMS can neither go offline
+	// nor stay online (online-only exclude): they count in hasErrors, as
+	// left-out entries, and nothing else failed.
+	if s.Result == nil || !s.Result.HasErrors || s.Result.Manifest == nil || len(s.Result.LayerErrors) != 2 {
 		t.Fatalf("result %+v", s.Result)
+	}
+	for k, le := range s.Result.LayerErrors {
+		if le.Call != "capabilities" || le.Reason != offline.ReasonUnsupportedLayerType {
+			t.Errorf("%s: %+v", k, le)
+		}
+	}
+	if !strings.Contains(out.String(), "(left out)") || !strings.Contains(out.String(), "unsupportedLayerType: ") {
+		t.Errorf("the result table does not list the left-out layers with their reason:\n%s", out.String())
 	}
 	if !s.Synced || s.EditedGID == "" || !strings.Contains(s.ServerNotes, "offlined demo") {
 		t.Errorf("sync step: %+v", s)

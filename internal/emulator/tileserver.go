@@ -22,6 +22,7 @@ type tileState struct {
 	dynamic map[string]bool
 	vectors map[string]*vectorService
 	jobs    *gpJobs
+	xyz     *mapService // the open XYZ server (xyz.go)
 
 	spriteOnce sync.Once
 	sprites    map[int]spriteSheet
@@ -79,6 +80,7 @@ func (s *Server) initTiles() {
 		s.registerVectorService(vs)
 	}
 	s.registerJobOutputs()
+	s.registerXYZ()
 }
 
 // CloseTiles stops running tile export jobs and removes the exported

@@ -150,6 +150,13 @@ func fieldSurveyWebMap(base string) []byte {
 		"version": "1.3.0", "visibility": false, "opacity": 1,
 		"layers": []any{map[string]any{"name": "demo", "title": "Demo"}},
 	}
+	// An open layer: an XYZ template on the emulator's anonymous tile
+	// server (not ArcGIS), taken offline like the ArcGIS tiles.
+	openXYZ := map[string]any{
+		"id": "Open_XYZ", "title": "Open tiles (XYZ)", "layerType": "WebTiledLayer",
+		"templateUrl": base + DemoXYZTemplate, "visibility": true, "opacity": 0.5,
+		"copyright": "offlined emulator (open XYZ server)",
+	}
 	notes := map[string]any{
 		"id": "Field_Survey_InspectionNotes", "title": "Inspection notes", "url": u.fieldSurvey(3),
 		"itemId": DemoItemFieldSurveyID, "layerDefinition": map[string]any{},
@@ -171,7 +178,7 @@ func fieldSurveyWebMap(base string) []byte {
 		},
 	}
 	return mustJSON(webMapDoc(
-		[]any{parcels, network, inspections, zones, dynamic, wms},
+		[]any{openXYZ, parcels, network, inspections, zones, dynamic, wms},
 		[]any{notes}, tiledBasemap(u, reference), app))
 }
 

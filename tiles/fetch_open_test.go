@@ -1,0 +1,63 @@
+package tiles
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// Open tile servers: raster tiles sent Content-Encoding: gzip whatever the
+// request asked are decoded when Raster is set (vector tiles keep their
+// gzip); with HideQuery an API key in the template never shows in errors.
+func TestHTTPFetcherOpenServers(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\nraster")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/0/"):
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(png)
+			zw.Close()
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("ETag", `W/"x"`)
+			w.Write(buf.Bytes())
+		case strings.HasPrefix(r.URL.Path, "/1/"):
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("Retry-After", "7")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	tmpl, err := ParseTemplate(srv.URL+"/{z}/{x}/{y}.png?api_key=SECRET", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// As NewTransport: no transparent decoding, bytes as the server sent.
+	hc := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	f := &HTTPFetcher{Client: hc, Template: tmpl, HideQuery: true, Raster: true}
+	b, absent, err := f.FetchTile(ctx, TileKey{Level: 0})
+	if err != nil || absent || !bytes.Equal(b, png) {
+		t.Fatalf("gzip raster: %q %v %v", b, absent, err)
+	}
+	raw := &HTTPFetcher{Client: hc, Template: tmpl}
+	if b, _, _ := raw.FetchTile(ctx, TileKey{Level: 0}); bytes.Equal(b, png) || !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+		t.Errorf("without Raster the bytes are kept as sent (gzip), got %q", b)
+	}
+	if _, absent, err := f.FetchTile(ctx, TileKey{Level: 1}); !absent || err != nil {
+		t.Errorf("204: absent %v err %v", absent, err)
+	}
+	_, _, err = f.FetchTile(ctx, TileKey{Level: 2})
+	se, ok := err.(*StatusError)
+	if !ok || se.Code != 429 || se.RetryAfter.Seconds() != 7 || !se.Throttled() {
+		t.Fatalf("429: %v", err)
+	}
+	if strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "?…") {
+		t.Errorf("error shows the API key: %v", err)
+	}
+}
