@@ -610,5 +610,5 @@ func (j *Job) partialResult(state JobState) *Result {
 
 func (j *Job) result(m *Manifest) *Result {
 	return &Result{Dir: j.dir, State: JobSucceeded, HasErrors: m.HasErrors, LayerErrors: m.LayerErrors,
-		TableErrors: m.TableErrors, Manifest: m, Elapsed: JSONDuration(time.Since(j.started))}
+		TableErrors: m.TableErrors, Warnings: m.Warnings, Manifest: m, Elapsed: JSONDuration(time.Since(j.started))}
 }

@@ -137,6 +137,9 @@ type Result struct {
 	Canceled    bool                `json:"canceled"`
 	LayerErrors map[Key]*LayerError `json:"layerErrors"`
 	TableErrors map[Key]*LayerError `json:"tableErrors"`
+	// Warnings are the manifest's per-layer warnings (a layer that came out
+	// empty).
+	Warnings []LayerWarning `json:"warnings,omitempty"`
 	// Manifest is the package manifest (nil when no package was written).
 	Manifest *Manifest    `json:"manifest,omitempty"`
 	Elapsed  JSONDuration `json:"elapsed"`

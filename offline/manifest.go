@@ -42,8 +42,11 @@ type Manifest struct {
 	Layers             []*ManifestLayer         `json:"layers"`
 	Tables             []*ManifestLayer         `json:"tables"`
 	HasErrors          bool                     `json:"hasErrors"`
-	LayerErrors        map[Key]*LayerError      `json:"layerErrors"`
-	TableErrors        map[Key]*LayerError      `json:"tableErrors"`
+	// Warnings are per-layer notes that are not errors (a layer that came
+	// out empty).
+	Warnings    []LayerWarning      `json:"warnings,omitempty"`
+	LayerErrors map[Key]*LayerError `json:"layerErrors"`
+	TableErrors map[Key]*LayerError `json:"tableErrors"`
 }
 
 // ManifestLayer is one layer or table of a package.

@@ -127,6 +127,7 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 	if err := writeFileAtomic(filepath.Join(j.dir, ItemInfoFile), ib); err != nil {
 		return nil, err
 	}
+	m.Warnings = j.emptyWarnings(m)
 	mb, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
 		return nil, err
@@ -265,4 +266,41 @@ func (j *Job) leftOutLayer(e *Entry) *ManifestLayer {
 	ml.Reason = ReasonNotSelected
 	ml.Message = fmt.Sprintf("%s: the job's overrides do not take it offline or keep it online", describe(e))
 	return ml
+}
+
+// emptyWarnings lists the layers that were taken offline without error but
+// came out empty: the area of interest misses their data, or their filter
+// keeps nothing. A package with nothing in a layer is not an error, but the
+// user should know before leaving coverage.
+func (j *Job) emptyWarnings(m *Manifest) []LayerWarning {
+	var ws []LayerWarning
+	for _, ml := range m.Layers {
+		if ml.Error != nil {
+			continue
+		}
+		switch {
+		case (ml.Kind == KindReplica || ml.Kind == KindSnapshot) && ml.Features == 0:
+			if j.p.ReturnSchemaOnlyForEditableLayers && ml.Kind == KindReplica {
+				continue // asked for the schema only
+			}
+			ws = append(ws, LayerWarning{Key: ml.Key, Layer: ml.Title, Code: WarnEmptyLayer,
+				Message: fmt.Sprintf("layer %q came out with no features: the area of interest lies outside its data, or its filter keeps none", ml.Title)})
+		case (ml.Kind == KindRasterTiles || ml.Kind == KindVectorTiles) && ml.Tiles == 0:
+			ws = append(ws, LayerWarning{Key: ml.Key, Layer: ml.Title, Code: WarnEmptyLayer,
+				Message: fmt.Sprintf("layer %q came out with no tiles: the area of interest or the scale range lies outside the service's tiles", ml.Title)})
+		}
+	}
+	return ws
+}
+
+// WarnEmptyLayer is the code of a layer that came out empty.
+const WarnEmptyLayer = "emptyLayer"
+
+// LayerWarning is something the user should know about a layer that is
+// not an error (the layer is in the package).
+type LayerWarning struct {
+	Key     Key    `json:"key"`
+	Layer   string `json:"layer"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/offline"
 )
 
 // TestParseBBoxExplains: a swapped box is not silently read as a box
@@ -58,5 +60,42 @@ func TestReferenceBasemapDirAlone(t *testing.T) {
 		"--dir", filepath.Join(t.TempDir(), "p"), "--bbox", "-117.25,33.98,-117.10,34.10", "--reference-basemap-dir", t.TempDir()}, &out, &errOut)
 	if err == nil || strings.Count(err.Error(), "Demo_Basemap.tpkx") != 1 {
 		t.Errorf("missing reference basemap named by the web map: %v", err)
+	}
+}
+
+// TestTakeOfflineEmptyLayersWarned: an area that misses every layer's data
+// gives a package with per-layer warnings, not plain silence (issue 15
+// item 3).
+func TestTakeOfflineEmptyLayersWarned(t *testing.T) {
+	em := startEmulator(t)
+	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
+	dir := filepath.Join(t.TempDir(), "p")
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID, "--user", emulator.DemoUser,
+		"--dir", dir, "--bbox", "-100.2,40.0,-100.1,40.1", "--min-scale", "150000", "--max-scale", "140000", "--online-only", "include", "--json"}, &out, &errOut)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	var res offline.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatal(err)
+	}
+	warned := map[string]bool{}
+	for _, w := range res.Warnings {
+		if w.Code == offline.WarnEmptyLayer {
+			warned[w.Layer] = true
+		}
+	}
+	for _, l := range res.Manifest.Layers {
+		if (l.Kind == offline.KindReplica || l.Kind == offline.KindSnapshot) && l.Features == 0 && !warned[l.Title] {
+			t.Errorf("empty layer %s not warned (warnings %+v)", l.Title, res.Warnings)
+		}
+	}
+	if len(warned) == 0 {
+		t.Fatalf("no warnings for an area with no data: %+v", res.Warnings)
+	}
+	m, err := offline.ReadManifest(dir)
+	if err != nil || len(m.Warnings) != len(res.Warnings) {
+		t.Errorf("package.json warnings %v (%v), result %d", m, err, len(res.Warnings))
 	}
 }

@@ -32,7 +32,7 @@ func TestTakeOfflineItem(t *testing.T) {
 	defer cancel()
 	err := run(ctx, []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
 		"--dir", dir, "--bbox", "-117.25,33.98,-117.10,34.10", "--min-scale", "150000", "--max-scale", "70000",
-		"--user", emulator.DemoUser, "--update-mode", "noUpdates", "--title", "Crew 7", "--json"}, &out, &errOut)
+		"--user", emulator.DemoUser, "--update-mode", "noUpdates", "--title", "Crew 7", "--accept-partial", "--json"}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}
@@ -98,7 +98,7 @@ func TestTakeOfflineWebMapFile(t *testing.T) {
 	}
 	var out, errOut bytes.Buffer
 	err = run(context.Background(), []string{"take-offline", "--webmap", wm, "--dir", dir, "--aoi", aoi,
-		"--min-scale", "150000", "--max-scale", "140000", "--include-basemap=false", "--token-file", tokFile}, &out, &errOut)
+		"--min-scale", "150000", "--max-scale", "140000", "--include-basemap=false", "--accept-partial", "--token-file", tokFile}, &out, &errOut)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, errOut.String())
 	}

@@ -31,7 +31,7 @@ func TestTakeOfflineWholeWorld(t *testing.T) {
 			defer cancel()
 			err := run(ctx, []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
 				"--dir", dir, "--bbox", bbox, "--min-scale", "300000000", "--max-scale", "100000000",
-				"--user", emulator.DemoUser, "--json"}, &out, &errOut)
+				"--user", emulator.DemoUser, "--online-only", "include", "--json"}, &out, &errOut)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, errOut.String())
 			}

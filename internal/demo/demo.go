@@ -265,6 +265,9 @@ func PrintResult(out io.Writer, res *offline.Result, dir string) {
 		total += n
 	}
 	fmt.Fprintf(out, "   package size %s\n", humanBytes(total))
+	for _, w := range res.Warnings {
+		fmt.Fprintf(out, "   warning: %s\n", w.Message)
+	}
 }
 
 func humanBytes(n int64) string {
