@@ -104,6 +104,7 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 	if err := writeFileAtomic(filepath.Join(j.dir, ItemInfoFile), ib); err != nil {
 		return nil, err
 	}
+	m.Estimate = j.estimateRecord()
 	mb, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
 		return nil, err
