@@ -62,11 +62,16 @@ func HumanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }
 
-// propose returns the most detailed choice that fits maxBytes.
+// propose returns the most detailed choice that fits maxBytes (with 10 %
+// to spare).
 func (pe *PackageEstimate) propose(maxBytes int64) *Proposal {
 	pr := &Proposal{MaxLevels: map[Key]int{}, Changes: []string{}}
 	total := pe.Bytes.Bytes
-	fits := func() bool { return total <= maxBytes }
+	// Aim 10 % under the budget: a new estimate of the changed overrides
+	// samples other tiles and counts each store's fixed part once, and
+	// the package itself may differ from its estimate by a few percent.
+	target := maxBytes - maxBytes/10
+	fits := func() bool { return total <= target }
 	// 1. Attachments of read-only feature services, largest first.
 	var att []*LayerEstimate
 	for _, le := range pe.Layers {
