@@ -20,7 +20,13 @@ import (
 // it again with the same arguments on the same directory resumes an
 // interrupted job.
 func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("take-offline", flag.ContinueOnError)
+	return takeOffline(ctx, "take-offline", args, stdout, stderr)
+}
+
+// takeOffline is take-offline, or with cmd "estimate" the estimate alone
+// (runEstimate).
+func takeOffline(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	portal := fs.String("portal", "", "portal sharing REST URL, e.g. https://www.arcgis.com/sharing/rest (needed with --item and --user)")
 	item := fs.String("item", "", "web map item id on the portal")
@@ -49,16 +55,18 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	apiKey := fs.String("api-key", "", "ArcGIS API key")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	abandon := fs.Bool("abandon", false, "give up the interrupted job in --dir: unregister its replicas and remove its partial files")
+	maxSize := fs.String("max-size", "", "storage budget of the package, e.g. 2GB or 500MB: over it the job refuses to start and proposes what fits")
+	overBudget := fs.Bool("over-budget", false, "start the job even when its estimate is over --max-size")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("take-offline: unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("%s: unexpected argument %q", cmd, fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
-	if *dir == "" {
+	if *dir == "" && cmd != "estimate" {
 		return errors.New("--dir: the output directory is required")
 	}
 	if *abandon {
@@ -217,7 +225,26 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	} else if o, err = task.CreateOverrides(ctx, p); err != nil {
 		return err
 	}
-	jo := offline.JobOptions{Client: c}
+	if *maxSize != "" {
+		if p.MaxBytes, err = parseSize(*maxSize); err != nil {
+			return fmt.Errorf("--max-size: %w", err)
+		}
+	}
+	if set["over-budget"] {
+		p.AllowOverBudget = *overBudget
+	}
+	est, estErr := task.Estimate(ctx, p, o, offline.EstimateOptions{Client: c})
+	if cmd == "estimate" {
+		return printEstimate(stdout, est, estErr, *asJSON, *dir)
+	}
+	switch {
+	case estErr != nil:
+		fmt.Fprintf(stderr, "no estimate: %v\n", estErr)
+	case !*asJSON:
+		fmt.Fprintln(stdout, "Estimate:")
+		offline.WriteEstimateTable(stdout, est, "   ")
+	}
+	jo := offline.JobOptions{Client: c, Estimate: est}
 	var finish func(offline.Progress)
 	if !*asJSON {
 		jo.Progress, finish = demo.NewProgressBar(stderr)
