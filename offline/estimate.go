@@ -135,7 +135,7 @@ type EstimateOptions struct {
 	// sizes (default os.TempDir()); they are removed before returning.
 	TempDir string
 	// SampleFeatures is how many features per layer are fetched (default
-	// 200); SamplesPerLevel how many tiles per level (default 6).
+	// 200); SamplesPerLevel how many tiles per level (default 16).
 	SampleFeatures  int
 	SamplesPerLevel int
 	// Concurrency and TileConcurrency are the job's (for the time range;
@@ -207,7 +207,7 @@ func (t *Task) Estimate(ctx context.Context, p *Parameters, o *Overrides, opt Es
 		opt.SampleFeatures = 200
 	}
 	if opt.SamplesPerLevel <= 0 {
-		opt.SamplesPerLevel = 6
+		opt.SamplesPerLevel = 16
 	}
 	if opt.Concurrency <= 0 {
 		opt.Concurrency = 3

@@ -32,6 +32,7 @@ func TestEstimateAccuracyDemo(t *testing.T) {
 		{"demo area, 1:150k-1:70k", offlinetest.DemoArea(), 150000, 70000},
 		{"demo area, 1:150k-1:10k", offlinetest.DemoArea(), 150000, 10000},
 		{"small area, 1:300k-1:5k", box(-117.20, 34.02, -117.15, 34.06), 300000, 5000},
+		{"wide area, 1:150k-1:10k", box(-117.30, 33.95, -117.05, 34.15), 150000, 10000},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
