@@ -1,8 +1,11 @@
 package offline_test
 
 import (
+	"context"
 	"math"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
@@ -66,5 +69,51 @@ func TestEstimateAccuracyDemo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A raster layer the job exports (exportTiles) is estimated with the
+// service's estimateExportTilesSize, and the estimate gives a time range.
+func TestEstimateServerTiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator end-to-end")
+	}
+	task, p, o, c := demoJob(t)
+	for _, ep := range o.ExportTileCache {
+		ep.ExportTiles = true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	est, err := task.Estimate(ctx, p, o, offline.EstimateOptions{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := 0
+	for _, le := range est.Layers {
+		if le.Kind == offline.KindRasterTiles {
+			if le.Data.Method != offline.EstimateServer || le.Tiles == 0 || le.Bytes.Bytes <= 0 {
+				t.Errorf("%s: %+v", le.Title, le)
+			}
+			server++
+		}
+		if le.Bytes.Method != offline.EstimateUnknown && (le.Bytes.Low > le.Bytes.Bytes || le.Bytes.High < le.Bytes.Bytes) {
+			t.Errorf("%s: band %+v", le.Title, le.Bytes)
+		}
+	}
+	if server == 0 {
+		t.Fatal("no raster tile layer")
+	}
+	if est.Throughput <= 0 || est.Time.Low <= 0 || est.Time.High < est.Time.Low {
+		t.Errorf("time %+v throughput %g", est.Time, est.Throughput)
+	}
+	res, err := task.NewJob(p, o, filepath.Join(t.TempDir(), "pkg"), offline.JobOptions{Client: c, Estimate: est, PollInterval: 2 * time.Millisecond}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range res.Manifest.Estimate.Layers {
+		t.Logf("%s %s: estimated %d (%s) actual %d error %+.1f%%", l.Title, l.Kind, l.Estimated.Bytes, l.Estimated.Method, l.Actual, 100*l.Error)
+		if l.Kind == offline.KindRasterTiles && math.Abs(l.Error) > 0.4 {
+			t.Errorf("%s: server estimate %d is %+.0f%% off the actual %d", l.Title, l.Estimated.Bytes, 100*l.Error, l.Actual)
+		}
 	}
 }

@@ -132,6 +132,9 @@ func estimateTileLayer(ctx context.Context, e *estimation, le *LayerEstimate, ti
 	}
 	opt.SamplesPerLevel = e.opt.SamplesPerLevel
 	var est tiles.Estimate
+	if se, ok := opt.Service.(*serverTileEstimator); ok {
+		se.covers = covers
+	}
 	if opt.Service != nil {
 		est, err = tiles.EstimateCovers(ctx, le.Title, covers, aoi, opt)
 		if err != nil && ctx.Err() == nil {
@@ -163,8 +166,10 @@ type serverTileEstimator struct {
 	e      *estimation
 	url    string
 	params *arcgis.ExportTilesParams
+	covers []tiles.LevelCover
 }
 
+// EstimateExportTilesSize returns the bytes of the tiles themselves.
 func (s *serverTileEstimator) EstimateExportTilesSize(ctx context.Context, levels []int, aoi tiles.AOI) (int64, int64, error) {
 	sub, err := s.e.c.EstimateExportTilesSize(ctx, s.url, *s.params)
 	if err != nil {
@@ -178,7 +183,10 @@ func (s *serverTileEstimator) EstimateExportTilesSize(ctx context.Context, level
 	if err != nil {
 		return 0, 0, err
 	}
-	return r.TotalSize, r.TotalTilesToExport, nil
+	// The estimate is the tile package's: its bundle indexes are not
+	// stored in MBTiles.
+	total := max(0, r.TotalSize-tiles.TilePackageOverhead(s.covers))
+	return total, r.TotalTilesToExport, nil
 }
 
 // timedFetcher measures the sample fetches for the time estimate.

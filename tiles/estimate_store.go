@@ -49,3 +49,30 @@ func blobCost(s float64) float64 {
 	overflow := math.Ceil((s - local) / (usable - 4))
 	return local/leafFill + overflow*usable
 }
+
+// CompactV2 layout (ArcGIS tile packages, .tpkx): a bundle holds up to
+// 128×128 tiles behind a 64-byte header and an 8-byte index entry per
+// tile slot, and each tile is preceded by its 4-byte length.
+const (
+	bundleDim        = 128
+	bundleHeader     = 64 + bundleDim*bundleDim*8
+	bundleTilePrefix = 4
+)
+
+// TilePackageOverhead returns the bytes a CompactV2 tile package of covers
+// holds besides the tiles themselves (bundle headers and indexes, length
+// prefixes): what estimateExportTilesSize counts and an MBTiles store does
+// not.
+func TilePackageOverhead(covers []LevelCover) int64 {
+	var n int64
+	for _, c := range covers {
+		bundles := map[[2]int]bool{}
+		for _, s := range c.Spans {
+			for b := s.Col0 / bundleDim; b <= s.Col1/bundleDim; b++ {
+				bundles[[2]int{s.Row / bundleDim, b}] = true
+			}
+		}
+		n += int64(len(bundles))*bundleHeader + c.Count()*bundleTilePrefix
+	}
+	return n
+}

@@ -75,5 +75,8 @@ func parseSize(s string) (int64, error) {
 	if n > math.MaxInt64/2 {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
+	if n < 1 {
+		return 0, fmt.Errorf("%q is less than a byte", s)
+	}
 	return int64(n), nil
 }

@@ -93,3 +93,16 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// parseSize never panics and accepts only positive sizes.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"2GB", "500 MB", "1.5GiB", "0", "-1", "1e9", "..", "9999999999999TB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseSize(s)
+		if err == nil && n <= 0 {
+			t.Fatalf("parseSize(%q) = %d without error", s, n)
+		}
+	})
+}
