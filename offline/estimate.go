@@ -320,7 +320,7 @@ func (le *LayerEstimate) total() {
 	}
 }
 
-// sortLayers orders sublayers by id.
+// sortSublayers orders sublayers by id.
 func sortSublayers(s []SublayerEstimate) {
 	sort.Slice(s, func(a, b int) bool { return s[a].LayerID < s[b].LayerID })
 }
