@@ -59,6 +59,9 @@ type SublayerEstimate struct {
 	Sampled     int64 `json:"sampled"`
 	Bytes       int64 `json:"bytes"`
 	Attachments int64 `json:"attachmentBytes,omitempty"`
+	// RelatedOnly: a table whose rows come only as related to features
+	// taken; Features counts all its rows (an upper bound).
+	RelatedOnly bool `json:"relatedOnly,omitempty"`
 }
 
 // LayerEstimate is the estimate of one job step: a feature service (its

@@ -106,11 +106,18 @@ func estimateService(ctx context.Context, e *estimation, g *GenerateGeodatabaseP
 		att = &Figure{Method: EstimateCounted}
 	}
 	prev := base
+	var taken, total int64 // features of the layers in the area, and in all
 	for _, lid := range g.LayerIDs() {
 		sl := SublayerEstimate{Key: LayerKey(g.ServiceURL, lid), LayerID: lid}
 		qp, ok, err := SnapshotQueryParams(g, lid)
 		if err != nil {
 			return err
+		}
+		if opt := g.LayerOption(lid); !ok && !g.Snapshot && opt != nil && opt.IncludeRelated {
+			// A table taken for the rows related to the features taken:
+			// measured on all its rows, scaled below.
+			t := true
+			qp, ok, sl.RelatedOnly = arcgis.QueryParams{Where: "1=1", OutFields: []string{"*"}, ReturnGeometry: &t}, true, true
 		}
 		layerURL := arcgis.LayerURL(g.ServiceURL, lid)
 		if ok {
@@ -119,6 +126,14 @@ func estimateService(ctx context.Context, e *estimation, g *GenerateGeodatabaseP
 				return fmt.Errorf("count %s: %w", layerURL, err)
 			}
 			sl.Features = int64(n)
+			if !sl.RelatedOnly && qp.Geometry != nil && layers[lid] != nil && layers[lid].GeometryType != "" {
+				// The share of the layer the area takes, for related rows.
+				all, err := c.QueryCount(ctx, layerURL, arcgis.QueryParams{Where: qp.Where})
+				if err != nil {
+					return fmt.Errorf("count %s: %w", layerURL, err)
+				}
+				taken, total = taken+int64(n), total+int64(all)
+			}
 		}
 		if sl.Features > 0 {
 			sq := qp
@@ -183,13 +198,28 @@ func estimateService(ctx context.Context, e *estimation, g *GenerateGeodatabaseP
 				}
 			}
 		}
+		le.Sublayers = append(le.Sublayers, sl)
+	}
+	for i := range le.Sublayers {
+		sl := &le.Sublayers[i]
 		rel := sampleRel(sl.Sampled, sl.Features)
-		data.add(band(sl.Bytes, rel, ""))
+		f := band(sl.Bytes, rel, "")
+		if sl.RelatedOnly {
+			// Related rows in proportion to the share of the layers'
+			// features the area takes; between none and all the rows.
+			all := f.Bytes
+			if total > 0 {
+				share := float64(taken) / float64(total)
+				sl.Features = int64(math.Round(float64(sl.Features) * share))
+				sl.Bytes = int64(math.Round(float64(sl.Bytes) * share))
+			}
+			f, rel = Figure{Bytes: sl.Bytes, High: all}, 1
+		}
+		data.add(f)
 		if rel > countedRel {
 			data.Method = EstimateSampled
 		}
 		le.Features += sl.Features
-		le.Sublayers = append(le.Sublayers, sl)
 	}
 	sortSublayers(le.Sublayers)
 	// The GeoPackage also stores the replica's sync state and
