@@ -180,6 +180,7 @@ func (s *Server) routesAPI() {
 	s.handle("POST", "/api/v1/capabilities", s.postCapabilities)
 	s.handle("POST", "/api/v1/parameters", s.postParameters)
 	s.handle("POST", "/api/v1/overrides", s.postOverrides)
+	s.handle("POST", "/api/v1/estimate", s.postEstimate)
 	s.handle("GET", "/api/v1/jobs", s.listJobs)
 	s.handle("POST", "/api/v1/jobs", s.createJob)
 	s.handle("GET", "/api/v1/jobs/{job}", s.getJob)

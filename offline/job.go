@@ -42,6 +42,16 @@ type JobOptions struct {
 	// "replicaCreated", "replicaFetched", "serviceDone", "tilesBatch",
 	// "tilesDone", "beforeManifest".
 	Hook func(point string)
+	// Estimate is the package estimate (Task.Estimate) shown before the
+	// job; with EstimateFirst and no Estimate, or with Parameters.MaxBytes
+	// set, the job computes it. The job checks the budget and the free
+	// space against it before writing anything and between steps, and the
+	// package records it beside the actual sizes.
+	Estimate      *PackageEstimate
+	EstimateFirst bool
+	// FreeSpace returns the free bytes of the volume holding a directory
+	// (default FreeSpace, statfs).
+	FreeSpace func(dir string) (int64, error)
 }
 
 // Job takes a web map offline into a package directory. Create it with
@@ -73,6 +83,7 @@ type Job struct {
 	jr      *journal
 	stores  map[string]string // step id → store path (relative)
 	started time.Time
+	est     *PackageEstimate // nil when the job has no estimate
 }
 
 // NewJob prepares a job writing the offline map for p and o into dir.
@@ -187,7 +198,7 @@ func (j *Job) hook(point string) {
 func (j *Job) Progress() Progress {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	p := Progress{State: j.state, Message: j.message}
+	p := Progress{State: j.state, Message: j.message, Estimate: j.est}
 	var done float64
 	for _, id := range j.order {
 		lp := *j.prog[id]
@@ -244,6 +255,10 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := j.preflight(ctx); err != nil {
+		j.setState(JobFailed, err.Error())
+		return nil, err
+	}
 	if err := j.open(ctx); err != nil {
 		return nil, err
 	}
@@ -521,6 +536,15 @@ func (j *Job) runSteps(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
+			break
+		}
+		if err := j.spaceBeforeStep(id); err != nil {
+			j.mu.Lock()
+			if j.diskFull == nil {
+				j.diskFull = err
+			}
+			j.mu.Unlock()
+			<-sem
 			break
 		}
 		wg.Add(1)

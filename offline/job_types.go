@@ -127,6 +127,8 @@ type Progress struct {
 	Layers   []*LayerProgress `json:"layers"`
 	// Message is the last notable event ("needs authentication: …").
 	Message string `json:"message,omitempty"`
+	// Estimate is the job's package estimate, when it has one.
+	Estimate *PackageEstimate `json:"estimate,omitempty"`
 }
 
 // Result is what a finished (or stopped) job produced.

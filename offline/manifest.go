@@ -47,6 +47,9 @@ type Manifest struct {
 	Warnings    []LayerWarning      `json:"warnings,omitempty"`
 	LayerErrors map[Key]*LayerError `json:"layerErrors"`
 	TableErrors map[Key]*LayerError `json:"tableErrors"`
+	// Estimate is the estimate the job started with beside the actual
+	// sizes (nil when the job had none).
+	Estimate *EstimateRecord `json:"estimate,omitempty"`
 }
 
 // ManifestLayer is one layer or table of a package.

@@ -128,6 +128,7 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 		return nil, err
 	}
 	m.Warnings = j.emptyWarnings(m)
+	m.Estimate = j.estimateRecord()
 	mb, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
 		return nil, err

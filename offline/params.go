@@ -128,6 +128,12 @@ type Parameters struct {
 	SyncDataOptions int `json:"syncDataOptions,omitempty"`
 
 	ItemInfo *ItemInfo `json:"itemInfo,omitempty"`
+
+	// MaxBytes, when > 0, is the package's storage budget: a job whose
+	// estimate (Task.Estimate) is over it refuses to start, with a
+	// proposal that fits, unless AllowOverBudget.
+	MaxBytes        int64 `json:"maxBytes,omitempty"`
+	AllowOverBudget bool  `json:"allowOverBudget,omitempty"`
 }
 
 // ReferenceBasemapPath returns the reference basemap file path, or "" when

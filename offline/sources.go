@@ -20,7 +20,9 @@ import (
 // implementing source plus its tests, with a field in Overrides for its
 // per-layer settings (the overrides are a public JSON document, so each
 // source's entries stay typed). Embed noSteps for a source that only
-// decides capabilities (its layers need no download).
+// decides capabilities (its layers need no download). A source that also
+// implements estimator (estimate.go) gives the size of its steps before
+// the job; without it they are estimated as unknown.
 type source interface {
 	// name is the source's registry name and the prefix of its journal
 	// step ids ("gdb:<key>"): it must never change once released, or

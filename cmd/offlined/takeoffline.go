@@ -22,7 +22,13 @@ import (
 // it again with the same arguments on the same directory resumes an
 // interrupted job.
 func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("take-offline", flag.ContinueOnError)
+	return takeOffline(ctx, "take-offline", args, stdout, stderr)
+}
+
+// takeOffline is take-offline, or with cmd "estimate" the estimate alone
+// (runEstimate).
+func takeOffline(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	portal := fs.String("portal", "", "portal sharing REST URL, e.g. https://www.arcgis.com/sharing/rest (needed with --item and --user)")
 	item := fs.String("item", "", "web map item id on the portal")
@@ -56,11 +62,13 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	acceptPartial := fs.Bool("accept-partial", false, "exit 0 when the package was written but some layers failed (hasErrors); by default that exits 3")
 	abandon := fs.Bool("abandon", false, "give up the interrupted job in --dir: unregister its replicas and remove its partial files")
+	maxSize := fs.String("max-size", "", "storage budget of the package, e.g. 2GB or 500MB: over it the job refuses to start and proposes what fits")
+	overBudget := fs.Bool("over-budget", false, "start the job even when its estimate is over --max-size")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("take-offline: unexpected argument %q", fs.Arg(0))
+		return fmt.Errorf("%s: unexpected argument %q", cmd, fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -72,7 +80,7 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	secrets := secretSources{user: *user, tokenFile: *tokenFile, apiKeyFile: *apiKeyFile, portal: *portal}
 
-	if *dir == "" {
+	if *dir == "" && cmd != "estimate" {
 		return errors.New("--dir: the output directory is required")
 	}
 	if *abandon {
@@ -250,10 +258,29 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if !*asJSON {
+	if !*asJSON && cmd != "estimate" {
 		demo.PrintCapabilities(stdout, caps)
 	}
-	jo := offline.JobOptions{Client: c}
+	if *maxSize != "" {
+		if p.MaxBytes, err = parseSize(*maxSize); err != nil {
+			return fmt.Errorf("--max-size: %w", err)
+		}
+	}
+	if set["over-budget"] {
+		p.AllowOverBudget = *overBudget
+	}
+	est, estErr := task.Estimate(ctx, p, o, offline.EstimateOptions{Client: c})
+	if cmd == "estimate" {
+		return printEstimate(stdout, est, estErr, *asJSON, *dir)
+	}
+	switch {
+	case estErr != nil:
+		fmt.Fprintf(stderr, "no estimate: %v\n", estErr)
+	case !*asJSON:
+		fmt.Fprintln(stdout, "Estimate:")
+		offline.WriteEstimateTable(stdout, est, "   ")
+	}
+	jo := offline.JobOptions{Client: c, Estimate: est}
 	var finish func(offline.Progress)
 	if !*asJSON {
 		jo.Progress, finish = demo.NewProgressBar(stderr)

@@ -173,10 +173,17 @@ func Run(ctx context.Context, opt Options) (*Summary, error) {
 		*Area().XMin, *Area().XMax, *Area().YMin, *Area().YMax, p.MinScale, p.MaxScale, p.UpdateMode,
 		p.ReturnLayerAttachmentOption, p.AttachmentSyncDirection, p.ContinueOnErrors)
 
+	est, err := task.Estimate(ctx, p, o, offline.EstimateOptions{Client: env.Client})
+	if err != nil {
+		return nil, fmt.Errorf("estimate: %w", err)
+	}
+	fmt.Fprintf(out, "   Estimate before any download (in %s):\n", time.Duration(est.Elapsed).Round(time.Millisecond))
+	offline.WriteEstimateTable(out, est, "   ")
+
 	fmt.Fprintf(out, "5. Taking the map offline into %s\n", opt.Dir)
 	bar := &progressBar{out: out, enabled: opt.Progress}
 	job := task.NewJob(p, o, opt.Dir, offline.JobOptions{Client: env.Client, Progress: bar.update, Logger: opt.Logger,
-		PollInterval: 20 * time.Millisecond})
+		PollInterval: 20 * time.Millisecond, Estimate: est})
 	res, err := job.Run(ctx)
 	bar.finish(job.Progress())
 	s.Result = res
