@@ -8,14 +8,16 @@ import (
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/offline"
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // OfflineRunner returns the RunFunc that runs offline.Job for a job request:
 // default parameters and overrides are built when the request has none.
 // Pausing or stopping the daemon ends Run's context (the job's journal makes
 // the next run resume); canceling calls Job.Cancel, which unregisters its
-// replicas and removes partial files.
-func OfflineRunner(client *arcgis.Client, log *slog.Logger) RunFunc {
+// replicas (queueing in unreg, when set, those it cannot unregister now)
+// and removes partial files.
+func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *slog.Logger) RunFunc {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -49,7 +51,7 @@ func OfflineRunner(client *arcgis.Client, log *slog.Logger) RunFunc {
 				return fmt.Errorf("overrides: %w", err)
 			}
 		}
-		job := task.NewJob(params, ov, dir, offline.JobOptions{Client: client, Logger: log, Progress: func(p offline.Progress) {
+		job := task.NewJob(params, ov, dir, offline.JobOptions{Client: client, Logger: log, Unregister: unreg, Progress: func(p offline.Progress) {
 			progress(JobProgress{Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers})
 		}})
 		inner, stop := context.WithCancel(context.WithoutCancel(ctx))

@@ -17,6 +17,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/atomicfile"
 	"github.com/offlined/offlined/internal/dirlock"
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // JobOptions configure an offline map job.
@@ -37,6 +38,10 @@ type JobOptions struct {
 	PollInterval time.Duration
 	// Checks are extra validation steps; nil means TileChecks(Client).
 	Checks []Check
+	// Unregister, when set, is the daemon's queue of replicas to
+	// unregister: a replica that a failed or canceled job cannot
+	// unregister now (offline) is queued there instead of left behind.
+	Unregister *editsync.UnregisterQueue
 	// Hook, when set, is called at named points of the job (for crash
 	// tests and diagnostics): "replicaRequested", "replicaSubmitted",
 	// "replicaCreated", "replicaFetched", "serviceDone", "tilesBatch",

@@ -124,10 +124,12 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 	if err != nil {
 		return err
 	}
-	ropts := localapi.RegistryOptions{Logger: log, GeoDB: geodb.Options{MaxAttachmentSize: cfg.MaxAttachmentBytes}}
+	var unreg editsync.Unregisterer
 	if client != nil {
-		ropts.Unregisterer = client
+		unreg = client
 	}
+	queue := editsync.OpenUnregisterQueue(filepath.Join(cfg.DataRoot, localapi.UnregisterFile), unreg)
+	ropts := localapi.RegistryOptions{Logger: log, Unregister: queue, GeoDB: geodb.Options{MaxAttachmentSize: cfg.MaxAttachmentBytes}}
 	reg, err := localapi.OpenRegistry(cfg.DataRoot, ropts)
 	if err != nil {
 		return err
@@ -145,7 +147,7 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer, ready func(st
 	if client != nil {
 		opts.Portal = client
 		opts.Planner = &localapi.TaskPlanner{Portal: client, Services: client}
-		jobs, err = localapi.NewJobManager(cfg.DataRoot, reg, hub, localapi.OfflineRunner(client, log), log)
+		jobs, err = localapi.NewJobManager(cfg.DataRoot, reg, hub, localapi.OfflineRunner(client, queue, log), log)
 		if err != nil {
 			return err
 		}
