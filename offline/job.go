@@ -66,6 +66,7 @@ type Job struct {
 	mu         stdsync.Mutex
 	state      JobState
 	paused     bool
+	pauses     int // Pause calls; a run cut short by one is run again
 	canceled   bool
 	gate       chan struct{} // non-nil while paused or waiting for authentication
 	cancelRun  context.CancelFunc
@@ -116,6 +117,7 @@ func (j *Job) Pause() {
 		return
 	}
 	j.paused = true
+	j.pauses++
 	j.state = JobPaused
 	j.closeGateLocked()
 	j.gate = make(chan struct{})
@@ -268,12 +270,15 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 			return j.abort(JobCanceled, nil)
 		}
 		j.cancelRun = cancel
+		pauses := j.pauses
 		j.mu.Unlock()
 		failed := j.runSteps(runCtx)
 		cancel()
 		j.mu.Lock()
 		j.cancelRun = nil
-		paused, canceled := j.paused, j.canceled
+		// A pause cut the steps short even when Resume came before they
+		// returned (paused is false again): run them again.
+		paused, canceled := j.paused || j.pauses != pauses, j.canceled
 		j.mu.Unlock()
 		if canceled {
 			return j.abort(JobCanceled, nil)

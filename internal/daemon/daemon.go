@@ -141,6 +141,8 @@ func Run(ctx context.Context, cfg Config) error {
 		opts.Sync = syncer
 		services = append(services, &jobService{jobs: jobs},
 			&schedulerService{syncer: syncer, opts: SchedulerOptions(client, time.Duration(cfg.SyncInterval), log), stopWork: stopWork})
+		// Jobs waiting for sign-in go on once the credentials change.
+		creds.onReload = jobs.ResumeNeedsAuth
 		services = append(services, creds)
 	} else {
 		log.Info("no portal configured: jobs, portal search and sync are off (offlined login, then -portal)")
@@ -243,4 +245,3 @@ func (h *httpService) Serve(ctx context.Context) error {
 	<-errc
 	return nil
 }
-
