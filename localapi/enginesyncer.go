@@ -101,7 +101,7 @@ type ServiceResult struct {
 }
 
 // Sync implements Syncer.
-func (e *EngineSyncer) Sync(ctx context.Context, mapID string) (any, error) {
+func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]ServiceResult, error) {
 	mi, err := e.reg.Get(ctx, mapID)
 	if err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (e *EngineSyncer) Sync(ctx context.Context, mapID string) (any, error) {
 	return out, nil
 }
 
-// SyncAsync starts Sync in the background.
+// SyncAsync implements Syncer.
 func (e *EngineSyncer) SyncAsync(mapID string) error {
 	if _, err := e.reg.Get(e.ctx, mapID); err != nil {
 		return err
@@ -160,7 +160,7 @@ func (e *EngineSyncer) SyncAll(ctx context.Context) {
 func (e *EngineSyncer) Wait() { e.wg.Wait() }
 
 // Status implements Syncer.
-func (e *EngineSyncer) Status(ctx context.Context, mapID string) (any, error) {
+func (e *EngineSyncer) Status(ctx context.Context, mapID string) (map[string]editsync.Status, error) {
 	mi, err := e.reg.Get(ctx, mapID)
 	if err != nil {
 		return nil, err
@@ -205,7 +205,8 @@ func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]ConflictI
 	return out, nil
 }
 
-func rawOrNil(b json.RawMessage) any {
+// rawOrNil returns b, or nil (JSON null) when it is empty.
+func rawOrNil(b json.RawMessage) json.RawMessage {
 	if len(b) == 0 {
 		return nil
 	}

@@ -35,7 +35,7 @@ type JobProgress struct {
 	Percent float64          `json:"percent"`
 	Message string           `json:"message,omitempty"`
 	// Layers holds per-layer states and errors, as the runner reports them.
-	Layers any `json:"layers,omitempty"`
+	Layers []*offline.LayerProgress `json:"layers,omitempty"`
 }
 
 // JobInfo is a job's state. State is offline's job state machine:
