@@ -135,11 +135,16 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		opts.Jobs = jobs
+		// Started before the listener serves, so no request finds the
+		// manager unstarted; the job service stops it.
+		jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopJobs()
+		jobs.Start(jobCtx)
 		syncer := localapi.NewEngineSyncer(workCtx, reg, client, hub, log)
 		syncer.SetDefaultPolicy(editsync.Policy(cfg.ConflictPolicy))
 		reg.SetBeforeDelete(syncer.StopMap)
 		opts.Sync = syncer
-		services = append(services, &jobService{jobs: jobs},
+		services = append(services, &jobService{jobs: jobs, stop: stopJobs},
 			&schedulerService{syncer: syncer, opts: SchedulerOptions(client, time.Duration(cfg.SyncInterval), log), stopWork: stopWork})
 		// Jobs waiting for sign-in go on once the credentials change.
 		creds.onReload = jobs.ResumeNeedsAuth

@@ -37,16 +37,18 @@ func (u *unregisterService) Serve(ctx context.Context) error {
 	}
 }
 
-// jobService runs the job manager: interrupted jobs resume at start; at the
-// end running jobs checkpoint and stay queued for the next start.
+// jobService stops the job manager (started by Run, which resumes
+// interrupted jobs) when ctx ends: running jobs checkpoint and stay pending
+// for the next start.
 type jobService struct {
 	jobs *localapi.JobManager
+	stop context.CancelFunc // ends the context the manager was started with
 }
 
 // Serve implements Service.
 func (j *jobService) Serve(ctx context.Context) error {
-	j.jobs.Start(ctx)
 	<-ctx.Done()
+	j.stop()
 	j.jobs.Shutdown()
 	return nil
 }
