@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	stdsync "sync"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
@@ -70,5 +72,58 @@ func TestPackageDeleteQueuesReplicas(t *testing.T) {
 		if registered(ml) {
 			t.Errorf("replica %s still registered", ml.Replica.ID)
 		}
+	}
+}
+
+// A job canceled while its replica's service cannot unregister it queues
+// the replica in JobOptions.Unregister (the daemon's one queue) instead of
+// leaving it on the server (issue 11 live bug 5); draining the queue later
+// unregisters it.
+func TestCanceledJobQueuesReplicaItCannotUnregister(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{})
+	c := offlinetest.Client(t, em)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	task, err := offline.NewTask(ctx, offline.Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := task.CreateDefaultParameters(ctx, offlinetest.DemoArea(), 150000, 70000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := task.CreateOverrides(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := editsync.OpenUnregisterQueue(filepath.Join(t.TempDir(), "unregister.json"), c)
+	var job *offline.Job
+	var once stdsync.Once
+	job = task.NewJob(p, o, filepath.Join(t.TempDir(), "pkg"), offline.JobOptions{Client: c, PollInterval: 2 * time.Millisecond, Unregister: q,
+		Hook: func(point string) {
+			if point == "replicaCreated" {
+				once.Do(func() {
+					em.SetFaults(emulator.Faults{ErrorRate: 1, Paths: []string{"/unRegisterReplica"}})
+					job.Cancel()
+				})
+			}
+		}})
+	res, _ := job.Run(ctx)
+	if res == nil || !res.Canceled {
+		t.Fatalf("result %+v, want canceled", res)
+	}
+	pending, err := q.Pending()
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("queued after the cancel: %+v %v", pending, err)
+	}
+	if reps := em.Replicas("Field_Survey"); len(reps) != 1 {
+		t.Fatalf("replicas on the server while unregistering fails: %d", len(reps))
+	}
+	em.SetFaults(emulator.Faults{})
+	if left, err := q.Drain(ctx); left != 0 || err != nil {
+		t.Fatalf("drain: %d left, %v", left, err)
+	}
+	if reps := em.Replicas("Field_Survey"); len(reps) != 0 {
+		t.Fatalf("replicas left on the server after the drain: %+v", reps)
 	}
 }
