@@ -6,9 +6,12 @@
 // context ends or a service fails.
 //
 // Jobs use offline's one state machine (offline.JobState, needsAuth
-// included); credentials are reloaded when the credentials file changes;
-// state files are written through internal/atomicfile. localapi holds no
-// daemon state beyond what Run hands it.
+// included) and pause in place; credentials are reloaded when the
+// credentials file changes, and jobs waiting for sign-in then go on;
+// replicas to unregister go through the one sync.UnregisterQueue; state
+// files are written through internal/atomicfile. The registry of maps, the
+// job manager and the sync engines are still defined in localapi; Run
+// creates them, runs them and stops them.
 package daemon
 
 import (
