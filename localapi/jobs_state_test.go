@@ -154,3 +154,32 @@ func TestResumeNeedsAuth(t *testing.T) {
 		t.Fatalf("attempts %v", j["attempts"])
 	}
 }
+
+// Job files written by older versions say "queued"; they are read as
+// offline's pending (the one state machine) and resumed at start.
+func TestLegacyQueuedJobReadAsPending(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "jobs", "old.json"), `{"id":"old","mapId":"m1","state":"queued","created":"2026-01-01T00:00:00Z","request":{"mapId":"m1","title":"M1"}}`)
+	reg, err := OpenRegistry(root, RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	sr := &stepRunner{steps: 1}
+	jm, err := NewJobManager(root, reg, NewHub(0), sr.run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := jm.Get(t.Context(), "old")
+	if err != nil || info.State != offline.JobPending {
+		t.Fatalf("legacy job %+v %v, want pending", info, err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer func() { cancel(); jm.Shutdown() }()
+	jm.Start(ctx)
+	testutil.Eventually(t, "the legacy job to resume and succeed", func() bool {
+		info, _ = jm.Get(ctx, "old")
+		return info.State == offline.JobSucceeded
+	})
+}
