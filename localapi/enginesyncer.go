@@ -27,8 +27,13 @@ type EngineSyncer struct {
 
 	mu      stdsync.Mutex
 	engines map[*geodb.DB]*editsync.Engine
+	engMap  map[*geodb.DB]string // map id of each engine's store
 	scheds  map[*geodb.DB]*schedRun
 	wg      stdsync.WaitGroup
+
+	// beforeStart, when set (tests), runs in reconcile between getting a
+	// store's engine and starting its scheduler.
+	beforeStart func(mapID string)
 }
 
 // schedRun is one running sync scheduler.
@@ -43,7 +48,7 @@ func NewEngineSyncer(ctx context.Context, reg *Registry, client editsync.Client,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &EngineSyncer{reg: reg, client: client, hub: hub, log: log, ctx: ctx, engines: map[*geodb.DB]*editsync.Engine{}, scheds: map[*geodb.DB]*schedRun{}}
+	return &EngineSyncer{reg: reg, client: client, hub: hub, log: log, ctx: ctx, engines: map[*geodb.DB]*editsync.Engine{}, engMap: map[*geodb.DB]string{}, scheds: map[*geodb.DB]*schedRun{}}
 }
 
 func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync.Engine, error) {
@@ -61,6 +66,7 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 	}
 	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy})
 	e.engines[db] = eng
+	e.engMap[db] = mapID
 	return eng, nil
 }
 
@@ -95,7 +101,7 @@ type ServiceResult struct {
 }
 
 // Sync implements Syncer.
-func (e *EngineSyncer) Sync(ctx context.Context, mapID string) (any, error) {
+func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]ServiceResult, error) {
 	mi, err := e.reg.Get(ctx, mapID)
 	if err != nil {
 		return nil, err
@@ -122,7 +128,7 @@ func (e *EngineSyncer) Sync(ctx context.Context, mapID string) (any, error) {
 	return out, nil
 }
 
-// SyncAsync starts Sync in the background.
+// SyncAsync implements Syncer.
 func (e *EngineSyncer) SyncAsync(mapID string) error {
 	if _, err := e.reg.Get(e.ctx, mapID); err != nil {
 		return err
@@ -154,7 +160,7 @@ func (e *EngineSyncer) SyncAll(ctx context.Context) {
 func (e *EngineSyncer) Wait() { e.wg.Wait() }
 
 // Status implements Syncer.
-func (e *EngineSyncer) Status(ctx context.Context, mapID string) (any, error) {
+func (e *EngineSyncer) Status(ctx context.Context, mapID string) (map[string]editsync.Status, error) {
 	mi, err := e.reg.Get(ctx, mapID)
 	if err != nil {
 		return nil, err
@@ -199,7 +205,8 @@ func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]ConflictI
 	return out, nil
 }
 
-func rawOrNil(b json.RawMessage) any {
+// rawOrNil returns b, or nil (JSON null) when it is empty.
+func rawOrNil(b json.RawMessage) json.RawMessage {
 	if len(b) == 0 {
 		return nil
 	}
@@ -309,8 +316,13 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 				e.log.Warn("sync scheduler: engine", "map", m.ID, "service", svc, "err", err)
 				continue
 			}
+			if e.beforeStart != nil {
+				e.beforeStart(m.ID)
+			}
 			e.mu.Lock()
-			if e.scheds[eng.DB()] != nil {
+			// A map deleted meanwhile (its StopMap already ran) gets no
+			// scheduler: Registry.Delete marks it before calling StopMap.
+			if e.scheds[eng.DB()] != nil || e.reg.Deleted(m.ID) {
 				e.mu.Unlock()
 				continue
 			}
@@ -350,7 +362,12 @@ func (e *EngineSyncer) StopMap(mapID string) {
 			r.cancel()
 			runs = append(runs, r)
 			delete(e.scheds, db)
+		}
+	}
+	for db, id := range e.engMap {
+		if id == mapID {
 			delete(e.engines, db)
+			delete(e.engMap, db)
 		}
 	}
 	e.mu.Unlock()

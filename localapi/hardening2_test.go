@@ -167,7 +167,7 @@ func TestWGS84RangesChecked(t *testing.T) {
 func TestBasemapPathRevealsNothing(t *testing.T) {
 	t.Parallel()
 	ran := false
-	e := newEnv(t, envOpts{noMap: true, withPlanner: true, run: func(context.Context, JobInfo, string, func(JobProgress)) error { ran = true; return nil }})
+	e := newEnv(t, envOpts{noMap: true, withPlanner: true, run: func(context.Context, JobInfo, string, JobReporter) error { ran = true; return nil }})
 	allowed := filepath.Join(e.root, "basemaps")
 	outside := t.TempDir()
 	writeFile(t, filepath.Join(outside, "exists.mbtiles"), "x")

@@ -166,7 +166,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 		copyDir(t, src, filepath.Join(e.root, "packages", name))
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.reg, err = OpenRegistry(e.root, RegistryOptions{Logger: log, Unregisterer: c})
+	e.reg, err = OpenRegistry(e.root, RegistryOptions{Logger: log, Unregister: editsync.OpenUnregisterQueue(filepath.Join(e.root, UnregisterFile), c)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,12 +16,29 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/atomicfile"
+	"github.com/offlined/offlined/offline"
 )
 
-// RunFunc runs (or resumes) an offline map job into dir, reporting progress.
+// RunFunc runs (or resumes) an offline map job into dir, reporting to rep.
 // It must return promptly when ctx is canceled, leaving dir resumable: a
 // later call with the same job and dir continues where it stopped.
-type RunFunc func(ctx context.Context, job JobInfo, dir string, progress func(JobProgress)) error
+type RunFunc func(ctx context.Context, job JobInfo, dir string, rep JobReporter) error
+
+// JobControl pauses and resumes a running job in place; *offline.Job
+// implements it. A job paused in place keeps its runner and its progress.
+type JobControl interface {
+	Pause()
+	Resume()
+}
+
+// JobReporter receives a running job's progress (and its state changes,
+// such as needsAuth) and, from runners that can pause in place, the job's
+// control. A runner that attaches none is paused by stopping it (its next
+// run resumes from its checkpoints).
+type JobReporter interface {
+	Progress(JobProgress)
+	Attach(JobControl)
+}
 
 var (
 	errPaused   = errors.New("job paused")
@@ -49,6 +66,23 @@ type jobEntry struct {
 	info   JobInfo
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	ctl    JobControl // set while a runner that pauses in place runs
+}
+
+// reporter is the JobReporter of one run of a job.
+type reporter struct {
+	m  *JobManager
+	id string
+}
+
+func (r reporter) Progress(p JobProgress) { r.m.progress(r.id, p) }
+
+func (r reporter) Attach(c JobControl) {
+	r.m.mu.Lock()
+	defer r.m.mu.Unlock()
+	if e := r.m.jobs[r.id]; e != nil && e.cancel != nil {
+		e.ctl = c
+	}
 }
 
 // NewJobManager loads the jobs stored in root/jobs.
@@ -71,19 +105,23 @@ func NewJobManager(root string, reg *Registry, hub *Hub, run RunFunc, log *slog.
 			log.Warn("skipping unreadable job record", "file", filepath.Base(f), "err", err)
 			continue
 		}
+		if info.State == "queued" { // written by an older version
+			info.State = offline.JobPending
+		}
 		m.jobs[info.ID] = &jobEntry{info: info}
 	}
 	return m, nil
 }
 
-// Start resumes every job that was queued or running when the daemon
-// stopped; ctx bounds all job work (cancel it, then call Wait).
+// Start resumes every job that was pending, running or waiting for
+// sign-in when the daemon stopped; ctx bounds all job work (cancel it,
+// then call Shutdown).
 func (m *JobManager) Start(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.base = ctx
 	for _, e := range m.sortedLocked() {
-		if e.info.State == JobQueued || e.info.State == JobRunning {
+		if st := e.info.State; st == offline.JobPending || st == offline.JobRunning || st == offline.JobNeedsAuth {
 			m.log.Info("resuming interrupted job", "job", e.info.ID, "map", e.info.MapID)
 			m.startLocked(e)
 		}
@@ -91,7 +129,8 @@ func (m *JobManager) Start(ctx context.Context) {
 }
 
 // Shutdown stops running jobs (they are checkpointed by their runner and
-// stay queued for the next start) and waits for them.
+// stay pending for the next start; jobs paused in place stay paused) and
+// waits for them.
 func (m *JobManager) Shutdown() {
 	m.mu.Lock()
 	for _, e := range m.jobs {
@@ -138,7 +177,7 @@ func (m *JobManager) Create(ctx context.Context, req JobRequest) (JobInfo, error
 			return JobInfo{}, &Error{Status: http.StatusConflict, Code: "exists", Field: "mapId", Message: fmt.Sprintf("job %s already writes map %q", e.info.ID, req.MapID)}
 		}
 	}
-	e := &jobEntry{info: JobInfo{ID: newID(), MapID: req.MapID, State: JobQueued, Request: req, Created: now(), Updated: now()}}
+	e := &jobEntry{info: JobInfo{ID: newID(), MapID: req.MapID, State: offline.JobPending, Request: req, Created: now(), Updated: now()}}
 	m.jobs[e.info.ID] = e
 	if err := m.saveLocked(e); err != nil {
 		delete(m.jobs, e.info.ID)
@@ -148,8 +187,8 @@ func (m *JobManager) Create(ctx context.Context, req JobRequest) (JobInfo, error
 	return e.info, nil
 }
 
-func terminal(state string) bool {
-	return state == JobSucceeded || state == JobFailed || state == JobCanceled
+func terminal(state offline.JobState) bool {
+	return state == offline.JobSucceeded || state == offline.JobFailed || state == offline.JobCanceled
 }
 
 func (m *JobManager) saveLocked(e *jobEntry) error {
@@ -165,7 +204,7 @@ func (m *JobManager) saveLocked(e *jobEntry) error {
 }
 
 // setStateLocked changes state, persists and publishes it.
-func (m *JobManager) setStateLocked(e *jobEntry, state string, jerr *Error) {
+func (m *JobManager) setStateLocked(e *jobEntry, state offline.JobState, jerr *Error) {
 	e.info.State = state
 	e.info.Error = jerr
 	e.info.Updated = now()
@@ -182,8 +221,9 @@ func (m *JobManager) startLocked(e *jobEntry) {
 	ctx, cancel := context.WithCancelCause(m.base)
 	e.cancel = cancel
 	e.done = make(chan struct{})
+	e.ctl = nil
 	e.info.Attempts++
-	m.setStateLocked(e, JobRunning, nil)
+	m.setStateLocked(e, offline.JobRunning, nil)
 	info := e.info
 	done := e.done
 	m.wg.Add(1)
@@ -191,7 +231,7 @@ func (m *JobManager) startLocked(e *jobEntry) {
 		defer m.wg.Done()
 		defer close(done)
 		dir := m.reg.Dir(info.MapID)
-		err := m.run(ctx, info, dir, func(p JobProgress) { m.progress(info.ID, p) })
+		err := m.run(ctx, info, dir, reporter{m: m, id: info.ID})
 		m.finish(info.ID, err, context.Cause(ctx))
 		cancel(nil)
 	}()
@@ -201,7 +241,18 @@ func (m *JobManager) progress(id string, p JobProgress) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.jobs[id]
-	if e == nil || e.info.State != JobRunning {
+	if e == nil {
+		return
+	}
+	switch {
+	case p.State == offline.JobNeedsAuth && e.info.State == offline.JobRunning:
+		e.info.Progress = p
+		m.setStateLocked(e, offline.JobNeedsAuth, nil)
+		return
+	case p.State == offline.JobRunning && e.info.State == offline.JobNeedsAuth:
+		m.setStateLocked(e, offline.JobRunning, nil)
+	}
+	if e.info.State != offline.JobRunning {
 		return
 	}
 	e.info.Progress = p
@@ -214,26 +265,30 @@ func (m *JobManager) finish(id string, err, cause error) {
 	defer m.mu.Unlock()
 	e := m.jobs[id]
 	e.cancel = nil
+	e.ctl = nil
 	switch {
 	case err == nil:
 		if rerr := m.reg.Register(e.info.MapID); rerr != nil {
-			m.setStateLocked(e, JobFailed, &Error{Code: "register", Message: rerr.Error()})
+			m.setStateLocked(e, offline.JobFailed, &Error{Code: "register", Message: rerr.Error()})
 			return
 		}
 		e.info.Progress.Percent = 100
-		m.setStateLocked(e, JobSucceeded, nil)
+		m.setStateLocked(e, offline.JobSucceeded, nil)
 	case errors.Is(cause, errPaused):
-		m.setStateLocked(e, JobPaused, nil)
+		m.setStateLocked(e, offline.JobPaused, nil)
 	case errors.Is(cause, errCanceled):
 		if rerr := os.RemoveAll(m.reg.Dir(e.info.MapID)); rerr != nil {
 			m.log.Warn("cleanup of canceled job", "job", id, "err", rerr)
 		}
-		m.setStateLocked(e, JobCanceled, nil)
+		m.setStateLocked(e, offline.JobCanceled, nil)
 	case errors.Is(cause, errShutdown) || m.base.Err() != nil:
-		// Checkpointed by the runner; resumed at the next start.
-		m.setStateLocked(e, JobQueued, nil)
+		// Checkpointed by the runner; resumed at the next start (a job
+		// paused in place stays paused).
+		if e.info.State != offline.JobPaused {
+			m.setStateLocked(e, offline.JobPending, nil)
+		}
 	default:
-		m.setStateLocked(e, JobFailed, &Error{Code: "jobFailed", Message: err.Error()})
+		m.setStateLocked(e, offline.JobFailed, &Error{Code: "jobFailed", Message: err.Error()})
 	}
 }
 
@@ -268,7 +323,7 @@ func (m *JobManager) List(ctx context.Context) ([]JobInfo, error) {
 }
 
 // stop cancels a running job with cause and waits until its runner returned.
-func (m *JobManager) stop(ctx context.Context, id string, cause error, allowed ...string) (JobInfo, error) {
+func (m *JobManager) stop(ctx context.Context, id string, cause error, allowed ...offline.JobState) (JobInfo, error) {
 	m.mu.Lock()
 	e, err := m.entry(id)
 	if err != nil {
@@ -295,27 +350,40 @@ func (m *JobManager) stop(ctx context.Context, id string, cause error, allowed .
 		}
 		m.mu.Lock()
 	} else if errors.Is(cause, errCanceled) {
-		// Paused or queued without a runner: cancel directly.
+		// Paused or pending without a runner: cancel directly.
 		os.RemoveAll(m.reg.Dir(e.info.MapID))
-		m.setStateLocked(e, JobCanceled, nil)
+		m.setStateLocked(e, offline.JobCanceled, nil)
 	}
 	info := e.info
 	m.mu.Unlock()
 	return info, nil
 }
 
-// Pause implements Jobs.
+// Pause implements Jobs: a runner that pauses in place (the offline job)
+// keeps its progress and goes on at Resume; others are stopped at a
+// checkpoint and run again at Resume.
 func (m *JobManager) Pause(ctx context.Context, id string) (JobInfo, error) {
-	return m.stop(ctx, id, errPaused, JobRunning)
+	m.mu.Lock()
+	if e := m.jobs[id]; e != nil && e.ctl != nil && e.info.State == offline.JobRunning {
+		e.ctl.Pause()
+		m.setStateLocked(e, offline.JobPaused, nil)
+		info := e.info
+		m.mu.Unlock()
+		return info, nil
+	}
+	m.mu.Unlock()
+	return m.stop(ctx, id, errPaused, offline.JobRunning, offline.JobNeedsAuth)
 }
 
 // Cancel implements Jobs: the runner stops and the partial package is
 // removed.
 func (m *JobManager) Cancel(ctx context.Context, id string) (JobInfo, error) {
-	return m.stop(ctx, id, errCanceled, JobRunning, JobPaused, JobQueued)
+	return m.stop(ctx, id, errCanceled, offline.JobRunning, offline.JobPaused, offline.JobPending, offline.JobNeedsAuth)
 }
 
-// Resume implements Jobs.
+// Resume implements Jobs: a paused job goes on (in place when its runner
+// still runs), a job waiting for sign-in tries again (after "offlined
+// login"), a failed one runs again from its checkpoints.
 func (m *JobManager) Resume(ctx context.Context, id string) (JobInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -323,12 +391,36 @@ func (m *JobManager) Resume(ctx context.Context, id string) (JobInfo, error) {
 	if err != nil {
 		return JobInfo{}, err
 	}
-	if e.info.State != JobPaused && e.info.State != JobFailed {
-		return JobInfo{}, &Error{Status: http.StatusConflict, Code: "badState", Field: "state", Message: "job is " + e.info.State}
+	st := e.info.State
+	if st != offline.JobPaused && st != offline.JobFailed && st != offline.JobNeedsAuth {
+		return JobInfo{}, &Error{Status: http.StatusConflict, Code: "badState", Field: "state", Message: "job is " + string(st)}
+	}
+	if e.ctl != nil {
+		e.ctl.Resume()
+		m.setStateLocked(e, offline.JobRunning, nil)
+		return e.info, nil
+	}
+	if e.cancel != nil {
+		// Still stopping (a pause by cancel in flight).
+		return JobInfo{}, &Error{Status: http.StatusConflict, Code: "badState", Field: "state", Message: "job is stopping; try again"}
 	}
 	if m.base == nil {
 		return JobInfo{}, errors.New("job manager not started")
 	}
 	m.startLocked(e)
 	return e.info, nil
+}
+
+// ResumeNeedsAuth resumes every job waiting for sign-in (called when the
+// credentials change).
+func (m *JobManager) ResumeNeedsAuth() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.jobs {
+		if e.info.State == offline.JobNeedsAuth && e.ctl != nil {
+			m.log.Info("credentials changed; resuming job", "job", e.info.ID)
+			e.ctl.Resume()
+			m.setStateLocked(e, offline.JobRunning, nil)
+		}
+	}
 }

@@ -9,16 +9,6 @@ import (
 	"github.com/offlined/offlined/offline"
 )
 
-// Job states.
-const (
-	JobQueued    = "queued"
-	JobRunning   = "running"
-	JobPaused    = "paused"
-	JobSucceeded = "succeeded"
-	JobFailed    = "failed"
-	JobCanceled  = "canceled"
-)
-
 // JobRequest asks for a web map to be taken offline.
 type JobRequest struct {
 	Source offline.Source `json:"source"`
@@ -37,24 +27,30 @@ type JobRequest struct {
 
 // JobProgress is a job's progress as reported by its runner.
 type JobProgress struct {
-	Phase   string  `json:"phase,omitempty"`
-	Percent float64 `json:"percent"`
-	Message string  `json:"message,omitempty"`
+	// State, when set, is the runner's job state: offline.JobNeedsAuth
+	// while it waits for sign-in, offline.JobRunning once it goes on.
+	State   offline.JobState `json:"-"`
+	Phase   string           `json:"phase,omitempty"`
+	Percent float64          `json:"percent"`
+	Message string           `json:"message,omitempty"`
 	// Layers holds per-layer states and errors, as the runner reports them.
-	Layers any `json:"layers,omitempty"`
+	Layers []*offline.LayerProgress `json:"layers,omitempty"`
 }
 
-// JobInfo is a job's state.
+// JobInfo is a job's state. State is offline's job state machine:
+// pending (waiting to run, or to resume after a restart), running, paused,
+// needsAuth (waiting for sign-in: log in again, then resume), succeeded,
+// failed, canceled.
 type JobInfo struct {
-	ID       string      `json:"id"`
-	MapID    string      `json:"mapId"`
-	State    string      `json:"state"`
-	Progress JobProgress `json:"progress"`
-	Error    *Error      `json:"error,omitempty"`
-	Request  JobRequest  `json:"request"`
-	Created  string      `json:"created"`
-	Updated  string      `json:"updated"`
-	Attempts int         `json:"attempts"`
+	ID       string           `json:"id"`
+	MapID    string           `json:"mapId"`
+	State    offline.JobState `json:"state"`
+	Progress JobProgress      `json:"progress"`
+	Error    *Error           `json:"error,omitempty"`
+	Request  JobRequest       `json:"request"`
+	Created  string           `json:"created"`
+	Updated  string           `json:"updated"`
+	Attempts int              `json:"attempts"`
 }
 
 // Jobs runs offline map jobs. JobManager implements it around a RunFunc (the

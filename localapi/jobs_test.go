@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/testutil"
+	"github.com/offlined/offlined/offline"
 )
 
 // stepRunner is a RunFunc that does `steps` steps, checkpointing the step
@@ -40,7 +41,7 @@ func (sr *stepRunner) step(t *testing.T) {
 	}
 }
 
-func (sr *stepRunner) run(ctx context.Context, job JobInfo, dir string, progress func(JobProgress)) error {
+func (sr *stepRunner) run(ctx context.Context, job JobInfo, dir string, rep JobReporter) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func (sr *stepRunner) run(ctx context.Context, job JobInfo, dir string, progress
 			return ctx.Err()
 		}
 		os.WriteFile(cp, []byte(strconv.Itoa(i+1)), 0o600)
-		progress(JobProgress{Phase: "step", Percent: float64(i+1) * 100 / float64(sr.steps), Message: fmt.Sprintf("step %d", i+1)})
+		rep.Progress(JobProgress{Phase: "step", Percent: float64(i+1) * 100 / float64(sr.steps), Message: fmt.Sprintf("step %d", i+1)})
 		if sr.gate != nil && sr.stepped != nil {
 			sr.stepped <- i + 1
 		}
@@ -127,7 +128,7 @@ func TestJobEventsInOrderAndResume(t *testing.T) {
 			t.Fatalf("event %d has id %d", i, ev.id)
 		}
 	}
-	if evs[0].typ != "state" || evs[0].data["state"] != JobRunning || evs[6].typ != "state" || evs[6].data["state"] != JobSucceeded {
+	if evs[0].typ != "state" || evs[0].data["state"] != string(offline.JobRunning) || evs[6].typ != "state" || evs[6].data["state"] != string(offline.JobSucceeded) {
 		t.Fatalf("first/last events: %+v / %+v", evs[0], evs[6])
 	}
 	for i := 1; i <= 5; i++ {
@@ -153,7 +154,7 @@ func TestJobEventsInOrderAndResume(t *testing.T) {
 		t.Fatalf("registered map %v", m)
 	}
 	got := e.jsonOf(e.do("GET", "/api/v1/jobs/"+id, nil), 200)
-	if got["state"] != JobSucceeded || got["progress"].(map[string]any)["percent"].(float64) != 100 {
+	if got["state"] != string(offline.JobSucceeded) || got["progress"].(map[string]any)["percent"].(float64) != 100 {
 		t.Fatalf("job %v", got)
 	}
 	list := e.jsonOf(e.do("GET", "/api/v1/jobs", nil), 200)
@@ -199,7 +200,7 @@ func TestJobPauseResumeCancel(t *testing.T) {
 	sr.step(t)
 	sr.step(t)
 	p := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/pause", nil), 200)
-	if p["state"] != JobPaused {
+	if p["state"] != string(offline.JobPaused) {
 		t.Fatalf("after pause %v", p)
 	}
 	if b, _ := os.ReadFile(filepath.Join(e.root, "packages", "field", "checkpoint")); string(b) != "2" {
@@ -208,7 +209,7 @@ func TestJobPauseResumeCancel(t *testing.T) {
 	e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 200)
 	sr.step(t)
 	sr.step(t)
-	j := waitJob(t, e, id, JobSucceeded)
+	j := waitJob(t, e, id, string(offline.JobSucceeded))
 	if j["attempts"].(float64) != 2 {
 		t.Fatalf("attempts %v", j["attempts"])
 	}
@@ -217,7 +218,7 @@ func TestJobPauseResumeCancel(t *testing.T) {
 	id2 := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
 	sr.step(t)
 	c := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id2+"/cancel", nil), 200)
-	if c["state"] != JobCanceled {
+	if c["state"] != string(offline.JobCanceled) {
 		t.Fatalf("after cancel %v", c)
 	}
 	if _, err := os.Stat(filepath.Join(e.root, "packages", "second")); !os.IsNotExist(err) {
@@ -228,7 +229,7 @@ func TestJobPauseResumeCancel(t *testing.T) {
 	body = strings.Replace(strings.Replace(jobBody, `"mapId":"field"`, `"mapId":"third"`, 1), `"title":"Field"`, `"title":"fail"`, 1)
 	sr.gate = nil
 	id3 := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
-	f := waitJob(t, e, id3, JobFailed)
+	f := waitJob(t, e, id3, string(offline.JobFailed))
 	if !strings.Contains(fmt.Sprint(f["error"]), "service unavailable") {
 		t.Fatalf("failed job error %v", f["error"])
 	}
@@ -252,13 +253,13 @@ func TestInterruptedJobsResumeAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	sr.gate <- struct{}{}
-	// Shutdown: the job is checkpointed and stays queued on disk.
+	// Shutdown: the job is checkpointed and stays pending on disk.
 	cancel()
 	jm.Shutdown()
 	b, _ := os.ReadFile(filepath.Join(root, "jobs", info.ID+".json"))
 	var saved JobInfo
 	json.Unmarshal(b, &saved)
-	if saved.State != JobQueued {
+	if saved.State != offline.JobPending {
 		t.Fatalf("after shutdown the job is %s", saved.State)
 	}
 	// A new daemon resumes it from the checkpoint.
@@ -270,7 +271,7 @@ func TestInterruptedJobsResumeAtStart(t *testing.T) {
 	var got JobInfo
 	testutil.Eventually(t, "the interrupted job to resume and succeed", func() bool {
 		got, _ = jm2.Get(ctx2, info.ID)
-		return got.State == JobSucceeded
+		return got.State == offline.JobSucceeded
 	})
 	if got.Attempts != 2 {
 		t.Fatalf("attempts %d", got.Attempts)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/offlined/offlined/offline"
 )
 
 //go:embed openapi.json
@@ -38,7 +39,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		counts := map[string]int{}
+		counts := map[offline.JobState]int{}
 		for _, j := range jobs {
 			counts[j.State]++
 		}

@@ -8,18 +8,22 @@ import (
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/offline"
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // OfflineRunner returns the RunFunc that runs offline.Job for a job request:
 // default parameters and overrides are built when the request has none.
-// Pausing or stopping the daemon ends Run's context (the job's journal makes
-// the next run resume); canceling calls Job.Cancel, which unregisters its
-// replicas and removes partial files.
-func OfflineRunner(client *arcgis.Client, log *slog.Logger) RunFunc {
+// Pause and resume call Job.Pause and Job.Resume (the job keeps its
+// progress); a job waiting for sign-in reports offline.JobNeedsAuth.
+// Stopping the daemon ends Run's context (the job's journal makes the next
+// run resume); canceling calls Job.Cancel, which unregisters its
+// replicas (queueing in unreg, when set, those it cannot unregister now)
+// and removes partial files.
+func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *slog.Logger) RunFunc {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return func(ctx context.Context, info JobInfo, dir string, progress func(JobProgress)) error {
+	return func(ctx context.Context, info JobInfo, dir string, rep JobReporter) error {
 		req := info.Request
 		task, err := offline.NewTask(ctx, req.Source, client, client)
 		if err != nil {
@@ -49,9 +53,12 @@ func OfflineRunner(client *arcgis.Client, log *slog.Logger) RunFunc {
 				return fmt.Errorf("overrides: %w", err)
 			}
 		}
-		job := task.NewJob(params, ov, dir, offline.JobOptions{Client: client, Logger: log, Progress: func(p offline.Progress) {
-			progress(JobProgress{Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers})
+		job := task.NewJob(params, ov, dir, offline.JobOptions{Client: client, Logger: log, Unregister: unreg, Progress: func(p offline.Progress) {
+			rep.Progress(JobProgress{State: p.State, Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers})
 		}})
+		// Pause and resume act on the job in place (it keeps its progress);
+		// a job waiting for sign-in goes on at Resume.
+		rep.Attach(job)
 		inner, stop := context.WithCancel(context.WithoutCancel(ctx))
 		defer stop()
 		done := make(chan struct{})

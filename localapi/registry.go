@@ -58,22 +58,16 @@ type LayerInfo struct {
 	HasAttachments bool   `json:"hasAttachments"`
 }
 
-// Unregisterer unregisters a replica on its feature service (deleting a
-// map must not leave replicas behind). *arcgis.Client implements it.
-type Unregisterer interface {
-	UnregisterReplica(ctx context.Context, svcURL, replicaID string) error
+type registryDoc struct {
+	Maps []regEntry `json:"maps"`
+	// Pending is read from registries written by older versions (which kept
+	// their own unregister queue) and moved to the UnregisterQueue.
+	Pending []legacyUnregister `json:"pendingUnregister,omitempty"`
 }
 
-// PendingUnregister is a replica whose unregistration failed (offline) and is
-// retried later.
-type PendingUnregister struct {
+type legacyUnregister struct {
 	ServiceURL string `json:"serviceUrl"`
 	ReplicaID  string `json:"replicaId"`
-}
-
-type registryDoc struct {
-	Maps    []regEntry          `json:"maps"`
-	Pending []PendingUnregister `json:"pendingUnregister,omitempty"`
 }
 
 type regEntry struct {
@@ -87,7 +81,7 @@ type regEntry struct {
 type Registry struct {
 	root  string
 	log   *slog.Logger
-	unreg Unregisterer
+	unreg *editsync.UnregisterQueue
 	gopts geodb.Options
 
 	beforeDelete func(id string)
@@ -107,11 +101,18 @@ type brokenFile struct {
 	err     *Error
 }
 
+// UnregisterFile, in the data root, is the queue of replicas to unregister
+// (sync.UnregisterQueue).
+const UnregisterFile = "unregister.json"
+
 // RegistryOptions configure a Registry.
 type RegistryOptions struct {
-	Logger       *slog.Logger
-	Unregisterer Unregisterer // nil: replicas are queued, never unregistered
-	GeoDB        geodb.Options
+	Logger *slog.Logger
+	// Unregister is the daemon's queue of replicas to unregister; deleting
+	// a map adds its replicas to it. Nil: a queue in <root>/unregister.json
+	// without a client (replicas are queued, never unregistered).
+	Unregister *editsync.UnregisterQueue
+	GeoDB      geodb.Options
 }
 
 // OpenRegistry opens the registry in root, registering complete package
@@ -121,7 +122,10 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{root: root, log: o.Logger, unreg: o.Unregisterer, gopts: o.GeoDB,
+	if o.Unregister == nil {
+		o.Unregister = editsync.OpenUnregisterQueue(filepath.Join(root, UnregisterFile), nil)
+	}
+	r := &Registry{root: root, log: o.Logger, unreg: o.Unregister, gopts: o.GeoDB,
 		dbs: map[string]*geodb.DB{}, stores: map[string]*tiles.Store{}, deleted: map[string]bool{}, broken: map[string]brokenFile{}}
 	if err := os.MkdirAll(filepath.Join(root, "packages"), 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
@@ -156,6 +160,14 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 			changed = true
 		}
 	}
+	// Replicas queued by an older version move to the one queue.
+	for _, p := range r.doc.Pending {
+		if err := r.unreg.Add(p.ServiceURL, p.ReplicaID); err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
+		}
+		changed = true
+	}
+	r.doc.Pending = nil
 	// Entries whose directory vanished are dropped.
 	r.doc.Maps = slices.DeleteFunc(r.doc.Maps, func(m regEntry) bool {
 		_, err := os.Stat(r.Dir(m.ID))
@@ -215,7 +227,7 @@ func (r *Registry) Register(id string) error {
 // List returns every registered map, sorted by id.
 func (r *Registry) List(ctx context.Context) ([]MapInfo, error) {
 	r.mu.Lock()
-	ents := slices.Clone(r.doc.Maps)
+	ents := slices.DeleteFunc(slices.Clone(r.doc.Maps), func(m regEntry) bool { return r.deleted[m.ID] })
 	r.mu.Unlock()
 	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
 	out := make([]MapInfo, 0, len(ents))
@@ -233,6 +245,9 @@ func (r *Registry) List(ctx context.Context) ([]MapInfo, error) {
 func (r *Registry) Get(ctx context.Context, id string) (MapInfo, error) {
 	r.mu.Lock()
 	i := slices.IndexFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
+	if r.deleted[id] {
+		i = -1
+	}
 	var e regEntry
 	if i >= 0 {
 		e = r.doc.Maps[i]
@@ -410,22 +425,27 @@ func (r *Registry) ResourceDir(id, name string) string {
 	return filepath.Join(r.Dir(id), "tiles", name, "resources")
 }
 
-// SetBeforeDelete sets a function called with the map id before a map's
-// stores are closed for deletion (to stop its background syncs). Call it
-// before serving.
+// SetBeforeDelete sets a function called with the map id once the map is
+// marked deleted (FeatureStore and TileStore refuse it) and before its
+// stores are closed, to stop its background syncs. Call it before serving.
 func (r *Registry) SetBeforeDelete(fn func(id string)) { r.beforeDelete = fn }
 
-// Delete unregisters the map's replicas (queueing those that fail), closes
-// its stores and removes its directory.
+// Deleted reports whether map id is being (or was) deleted: services
+// must not start work on it.
+func (r *Registry) Deleted(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.deleted[id] || !r.has(id)
+}
+
+// Delete queues the map's replicas for unregistration (durably, before
+// anything is removed), marks the map deleted, stops its background work,
+// closes its stores, removes its directory and then tries the queue.
 func (r *Registry) Delete(ctx context.Context, id string) error {
 	mi, err := r.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	if r.beforeDelete != nil {
-		r.beforeDelete(id)
-	}
-	var reps []PendingUnregister
 	for _, svc := range mi.Services {
 		db, err := r.FeatureStore(ctx, id, svc)
 		if err != nil {
@@ -435,10 +455,18 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 		if err != nil || rep == nil || rep.ReplicaID == "" {
 			continue
 		}
-		reps = append(reps, PendingUnregister{ServiceURL: r.ServiceURL(ctx, id, svc, db), ReplicaID: rep.ReplicaID})
+		if err := r.unreg.Add(r.ServiceURL(ctx, id, svc, db), rep.ReplicaID); err != nil {
+			return fmt.Errorf("delete map %s: %w", id, err)
+		}
 	}
 	r.mu.Lock()
 	r.deleted[id] = true
+	r.mu.Unlock()
+	// Marked first: a scheduler started from now on sees the map deleted.
+	if r.beforeDelete != nil {
+		r.beforeDelete(id)
+	}
+	r.mu.Lock()
 	prefix := r.Dir(id) + string(filepath.Separator)
 	for p, db := range r.dbs {
 		if strings.HasPrefix(p, prefix) {
@@ -453,7 +481,6 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 		}
 	}
 	r.doc.Maps = slices.DeleteFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
-	r.doc.Pending = append(r.doc.Pending, reps...)
 	err = r.saveLocked()
 	r.mu.Unlock()
 	if err != nil {
@@ -467,30 +494,19 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 }
 
 // Pending returns the replicas still to be unregistered.
-func (r *Registry) Pending() []PendingUnregister {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.doc.Pending)
+func (r *Registry) Pending() []editsync.Unregistration {
+	p, err := r.unreg.Pending()
+	if err != nil {
+		r.log.Warn("unregister queue unreadable", "err", err)
+	}
+	return p
 }
 
-// RetryUnregister tries to unregister every queued replica; those that fail
-// stay queued.
+// RetryUnregister tries every queued replica once; those the server no
+// longer knows count as done, the others stay queued.
 func (r *Registry) RetryUnregister(ctx context.Context) {
-	if r.unreg == nil {
-		return
-	}
-	for _, p := range r.Pending() {
-		if p.ServiceURL == "" {
-			continue
-		}
-		if err := r.unreg.UnregisterReplica(ctx, p.ServiceURL, p.ReplicaID); err != nil {
-			r.log.Warn("unregister replica failed; kept queued", "service", p.ServiceURL, "replica", p.ReplicaID, "err", err)
-			continue
-		}
-		r.mu.Lock()
-		r.doc.Pending = slices.DeleteFunc(r.doc.Pending, func(q PendingUnregister) bool { return q == p })
-		r.saveLocked()
-		r.mu.Unlock()
+	if left, err := r.unreg.Drain(ctx); err != nil {
+		r.log.Warn("unregister replicas failed; kept queued", "left", left, "err", err)
 	}
 }
 

@@ -4,12 +4,24 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/offline"
+	"github.com/offlined/offlined/offline/offlinetest"
 )
 
 func TestRegistryPicksUpCompletePackagesOnly(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "packages", "side", "package.json"), `{"id":"side","title":"Sideloaded"}`)
+	// A sideloaded package, written by the offline job (as on another
+	// device) and copied in.
+	em := emulatortest.Start(t, emulator.Options{})
+	side := offlinetest.BuildPackage(t, em, offlinetest.Options{Dir: filepath.Join(root, "packages", "side")})
+	manifest, err := offline.ReadManifest(side.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	os.MkdirAll(filepath.Join(root, "packages", "partial", "data"), 0o700) // an unfinished job's directory
 	os.MkdirAll(filepath.Join(root, "packages", "..bad"), 0o700)
 	reg, err := OpenRegistry(root, RegistryOptions{})
@@ -18,7 +30,8 @@ func TestRegistryPicksUpCompletePackagesOnly(t *testing.T) {
 	}
 	defer reg.Close()
 	maps, err := reg.List(t.Context())
-	if err != nil || len(maps) != 1 || maps[0].ID != "side" || maps[0].Title != "Sideloaded" || !maps[0].Complete {
+	if err != nil || len(maps) != 1 || maps[0].ID != "side" || maps[0].Title != manifest.Title || maps[0].Title == "" || !maps[0].Complete ||
+		len(maps[0].Services) == 0 || maps[0].Broken {
 		t.Fatalf("maps %+v %v", maps, err)
 	}
 	if err := reg.Register("../x"); err == nil {

@@ -6,8 +6,12 @@
 // Host check, closed CORS, body limits).
 //
 // The services behind jobs, sync, planning and portal search are reached
-// through small interfaces (Jobs, Syncer, Planner, Portal) the daemon
-// wires; each is optional, and a route without one answers 501.
+// through small interfaces with typed results (Jobs, Syncer, Planner,
+// Portal) that internal/daemon wires and runs; each is optional, and a
+// route without one answers 501. Jobs report offline's job states
+// (offline.JobState, needsAuth included). The Registry of offline maps,
+// the JobManager and the EngineSyncer are defined here still but created,
+// run and stopped by internal/daemon, which owns their lifetime.
 package localapi
 
 import (

@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,16 +14,16 @@ import (
 
 // ConflictInfo is one recorded conflict of an offline map.
 type ConflictInfo struct {
-	ID            string `json:"id"` // "<service>:<n>"
-	Service       string `json:"service"`
-	Table         string `json:"table"`
-	GlobalID      string `json:"globalId"`
-	LocalOp       string `json:"localOp"`
-	ServerOp      string `json:"serverOp"`
-	LocalVersion  any    `json:"localVersion"`
-	ServerVersion any    `json:"serverVersion"`
-	Resolution    string `json:"resolution"`
-	DetectedAt    string `json:"detectedAt"`
+	ID            string          `json:"id"` // "<service>:<n>"
+	Service       string          `json:"service"`
+	Table         string          `json:"table"`
+	GlobalID      string          `json:"globalId"`
+	LocalOp       string          `json:"localOp"`
+	ServerOp      string          `json:"serverOp"`
+	LocalVersion  json.RawMessage `json:"localVersion"`
+	ServerVersion json.RawMessage `json:"serverVersion"`
+	Resolution    string          `json:"resolution"`
+	DetectedAt    string          `json:"detectedAt"`
 }
 
 // Syncer syncs offline maps with their services. EngineSyncer implements it
@@ -30,9 +31,12 @@ type ConflictInfo struct {
 type Syncer interface {
 	// Sync syncs every feature store of the map and returns a report per
 	// service.
-	Sync(ctx context.Context, mapID string) (any, error)
+	Sync(ctx context.Context, mapID string) ([]ServiceResult, error)
+	// SyncAsync starts Sync in the background (its events go to the map's
+	// sync event stream).
+	SyncAsync(mapID string) error
 	// Status returns the sync status per service.
-	Status(ctx context.Context, mapID string) (any, error)
+	Status(ctx context.Context, mapID string) (map[string]editsync.Status, error)
 	Conflicts(ctx context.Context, mapID string) ([]ConflictInfo, error)
 	// Resolve settles a conflict held for review: choice "device" or "server".
 	Resolve(ctx context.Context, mapID, conflictID, choice string) error
@@ -87,11 +91,7 @@ func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
 		wait = b
 	}
 	if !wait {
-		bg, ok := sy.(interface{ SyncAsync(mapID string) error })
-		if !ok {
-			return badRequest("wait", "background sync is not available")
-		}
-		if err := bg.SyncAsync(id); err != nil {
+		if err := sy.SyncAsync(id); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusAccepted, map[string]any{"map": id, "started": true})

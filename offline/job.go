@@ -17,6 +17,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/atomicfile"
 	"github.com/offlined/offlined/internal/dirlock"
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // JobOptions configure an offline map job.
@@ -37,6 +38,10 @@ type JobOptions struct {
 	PollInterval time.Duration
 	// Checks are extra validation steps; nil means TileChecks(Client).
 	Checks []Check
+	// Unregister, when set, is the daemon's queue of replicas to
+	// unregister: a replica that a failed or canceled job cannot
+	// unregister now (offline) is queued there instead of left behind.
+	Unregister *editsync.UnregisterQueue
 	// Hook, when set, is called at named points of the job (for crash
 	// tests and diagnostics): "replicaRequested", "replicaSubmitted",
 	// "replicaCreated", "replicaFetched", "serviceDone", "tilesBatch",
@@ -71,6 +76,7 @@ type Job struct {
 	mu         stdsync.Mutex
 	state      JobState
 	paused     bool
+	pauses     int // Pause calls; a run cut short by one is run again
 	canceled   bool
 	gate       chan struct{} // non-nil while paused or waiting for authentication
 	cancelRun  context.CancelFunc
@@ -122,6 +128,7 @@ func (j *Job) Pause() {
 		return
 	}
 	j.paused = true
+	j.pauses++
 	j.state = JobPaused
 	j.closeGateLocked()
 	j.gate = make(chan struct{})
@@ -278,12 +285,15 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 			return j.abort(JobCanceled, nil)
 		}
 		j.cancelRun = cancel
+		pauses := j.pauses
 		j.mu.Unlock()
 		failed := j.runSteps(runCtx)
 		cancel()
 		j.mu.Lock()
 		j.cancelRun = nil
-		paused, canceled := j.paused, j.canceled
+		// A pause cut the steps short even when Resume came before they
+		// returned (paused is false again): run them again.
+		paused, canceled := j.paused || j.pauses != pauses, j.canceled
 		j.mu.Unlock()
 		if canceled {
 			return j.abort(JobCanceled, nil)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // abort ends a failed or canceled job: replicas registered by the job are
@@ -37,9 +38,17 @@ func (j *Job) cleanup(ctx context.Context) {
 			return
 		}
 		done[id] = true
-		if err := c.UnregisterReplica(ctx, svcURL, id); err != nil && !arcgis.IsNotFound(err) {
-			j.log.Warn("unregister replica", "service", svcURL, "replica", id, "err", err)
+		err := c.UnregisterReplica(ctx, svcURL, id)
+		if err == nil || editsync.Gone(err) {
+			return
 		}
+		if q := j.opt.Unregister; q != nil {
+			if qerr := q.Add(svcURL, id); qerr == nil {
+				j.log.Info("unregister replica failed; queued", "service", svcURL, "replica", id, "err", err)
+				return
+			}
+		}
+		j.log.Warn("unregister replica", "service", svcURL, "replica", id, "err", err)
 	}
 	for _, r := range j.jr.Replicas {
 		unregister(r.ServiceURL, r.ID)

@@ -3,14 +3,13 @@ package offline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/offlined/offlined/geodb"
-	"github.com/offlined/offlined/internal/arcgis"
+	editsync "github.com/offlined/offlined/sync"
 	"github.com/offlined/offlined/tiles"
 )
 
@@ -134,18 +133,18 @@ func (p *Package) Replicas() map[string]*ManifestLayer {
 	return out
 }
 
-// Delete unregisters the package's replicas and removes the directory.
-// A replica that cannot be unregistered (offline) is reported in the error
-// and the directory is kept, so the call can be repeated.
-func (p *Package) Delete(ctx context.Context, c *arcgis.Client) error {
-	var errs []error
+// Delete queues the package's replicas in q (durably, before anything is
+// removed), removes the directory, and then tries the queue once: replicas
+// that cannot be unregistered now (offline) stay queued for the daemon.
+func (p *Package) Delete(ctx context.Context, q *editsync.UnregisterQueue) error {
 	for _, ml := range p.Replicas() {
-		if err := c.UnregisterReplica(ctx, ml.ServiceURL, ml.Replica.ID); err != nil && !arcgis.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("unregister replica %s on %s: %w", ml.Replica.ID, ml.ServiceURL, err))
+		if err := q.Add(ml.ServiceURL, ml.Replica.ID); err != nil {
+			return fmt.Errorf("delete package %s: %w", p.Dir, err)
 		}
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := os.RemoveAll(p.Dir); err != nil {
+		return fmt.Errorf("delete package: %w", err)
 	}
-	return os.RemoveAll(p.Dir)
+	q.Drain(ctx) // what fails stays queued
+	return nil
 }

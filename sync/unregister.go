@@ -25,16 +25,25 @@ type Unregistration struct {
 	LastError  string    `json:"lastError,omitempty"`
 }
 
-// UnregisterQueue persists replicas to unregister (from deleted packages)
-// in a JSON file and unregisters them when the server is reachable.
+// Unregisterer unregisters a replica on its feature service.
+// *arcgis.Client (and every Client) implements it.
+type Unregisterer interface {
+	UnregisterReplica(ctx context.Context, svcURL, replicaID string) error
+}
+
+// UnregisterQueue persists replicas to unregister (from deleted packages,
+// canceled or failed jobs) in a JSON file, written durably through
+// atomicfile, and unregisters them when the server is reachable. It is the
+// daemon's one unregister queue. It is safe for concurrent use.
 type UnregisterQueue struct {
 	path string
-	c    Client
+	c    Unregisterer
 	mu   stdsync.Mutex
 }
 
-// OpenUnregisterQueue opens (or starts) the queue stored at path.
-func OpenUnregisterQueue(path string, c Client) *UnregisterQueue {
+// OpenUnregisterQueue opens (or starts) the queue stored at path. With a nil
+// c, replicas are only queued (Drain leaves them).
+func OpenUnregisterQueue(path string, c Unregisterer) *UnregisterQueue {
 	return &UnregisterQueue{path: path, c: c}
 }
 
@@ -67,8 +76,12 @@ func (q *UnregisterQueue) store(list []Unregistration) error {
 	return nil
 }
 
-// Add queues a replica (duplicates are ignored).
+// Add queues a replica (duplicates, and replicas without an id or service
+// URL, which could never be unregistered, are ignored).
 func (q *UnregisterQueue) Add(svcURL, replicaID string) error {
+	if svcURL == "" || replicaID == "" {
+		return nil
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	list, err := q.load()
@@ -110,11 +123,18 @@ func (q *UnregisterQueue) Drain(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if q.c == nil || len(list) == 0 {
+		return len(list), nil
+	}
 	var left []Unregistration
 	var errs []error
 	for _, u := range list {
+		if ctx.Err() != nil {
+			left = append(left, u)
+			continue
+		}
 		err := q.c.UnregisterReplica(ctx, u.ServiceURL, u.ReplicaID)
-		if err == nil || gone(err) {
+		if err == nil || Gone(err) {
 			continue
 		}
 		u.Attempts++
@@ -128,7 +148,9 @@ func (q *UnregisterQueue) Drain(ctx context.Context) (int, error) {
 	return len(left), errors.Join(errs...)
 }
 
-func gone(err error) bool {
+// Gone reports whether err says the server does not know the replica (or
+// its service): unregistering it is then done, not to be retried.
+func Gone(err error) bool {
 	if arcgis.IsNotFound(err) {
 		return true
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	offlinedd "github.com/offlined/offlined/internal/daemon"
 	"github.com/offlined/offlined/internal/demo"
 	"github.com/offlined/offlined/localapi"
 )
@@ -92,7 +93,7 @@ func serveDemo(ctx context.Context, dir, addr string, stdout io.Writer) error {
 		return fmt.Errorf("--addr: %w", err)
 	}
 	// The same connection cap and timeouts as serve (see there).
-	limiter := localapi.NewConnLimiter(maxUnauthConns)
+	limiter := localapi.NewConnLimiter(offlinedd.MaxUnauthConns)
 	ln = limiter.Listener(ln)
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, ConnContext: limiter.ConnContext}
 	fmt.Fprintf(stdout, "Serving the package on http://%s/api/v1/maps (Authorization: Bearer %s); Ctrl-C to stop\n", ln.Addr(), token)

@@ -16,11 +16,12 @@ import (
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/config"
+	offlinedd "github.com/offlined/offlined/internal/daemon"
 )
 
 // tokenReferer is the referer portal tokens are bound to (IP-bound tokens
 // break when a device changes networks).
-const tokenReferer = "offlined"
+const tokenReferer = offlinedd.TokenReferer
 
 // runLogin signs in to a portal and stores what renews access: a portal
 // token (from username and password; the password itself is never

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"log/slog"
@@ -24,7 +24,7 @@ func TestSchedulerOptionsProbeThePortal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := schedulerOptions(c, time.Minute, slog.New(slog.DiscardHandler))
+	opts := SchedulerOptions(c, time.Minute, slog.New(slog.DiscardHandler))
 	if opts.Probe == nil || opts.Interval != time.Minute {
 		t.Fatalf("options %+v: want a probe and the interval", opts)
 	}
@@ -35,7 +35,7 @@ func TestSchedulerOptionsProbeThePortal(t *testing.T) {
 	if err := opts.Probe(t.Context()); err == nil {
 		t.Error("probe of a closed portal succeeded")
 	}
-	if opts := schedulerOptions(nil, time.Minute, nil); opts.Probe != nil {
+	if opts := SchedulerOptions(nil, time.Minute, nil); opts.Probe != nil {
 		t.Error("probe without a portal")
 	}
 }
