@@ -27,10 +27,14 @@ type Config struct {
 	Listen string `json:"listen"`
 	// AllowRemote permits a non-loopback Listen address; TLSCert and TLSKey
 	// are then required.
-	AllowRemote bool     `json:"allowRemote"`
-	TLSCert     string   `json:"tlsCert"`
-	TLSKey      string   `json:"tlsKey"`
-	AllowedHost []string `json:"allowedHosts"`
+	AllowRemote bool `json:"allowRemote"`
+	// AllowLinkLocal lets the daemon connect to link-local and cloud
+	// metadata addresses, refused by default (a web map naming
+	// 169.254.169.254 must not reach a cloud's instance credentials).
+	AllowLinkLocal bool     `json:"allowLinkLocal"`
+	TLSCert        string   `json:"tlsCert"`
+	TLSKey         string   `json:"tlsKey"`
+	AllowedHost    []string `json:"allowedHosts"`
 	// CORSOrigins are the browser origins allowed to call the API.
 	CORSOrigins []string `json:"corsOrigins"`
 	// Portal is the portal URL whose stored credentials the daemon uses.
@@ -116,7 +120,7 @@ type Flags struct {
 	config, dataRoot, listen, portal, logFmt  string
 	logLevel, cors, tlsCert, tlsKey, interval string
 	poll, policy                              string
-	allowRemote                               bool
+	allowRemote, allowLinkLocal               bool
 	maxBody, maxAttach                        int64
 }
 
@@ -136,6 +140,7 @@ func Register(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (env OFFLINED_TLS_CERT)")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file (env OFFLINED_TLS_KEY)")
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback listen address (TLS required; env OFFLINED_ALLOW_REMOTE)")
+	fs.BoolVar(&f.allowLinkLocal, "allow-link-local", false, "allow connections to link-local and cloud metadata addresses, refused by default (env OFFLINED_ALLOW_LINK_LOCAL)")
 	fs.Int64Var(&f.maxBody, "max-body-bytes", 0, "request body limit (env OFFLINED_MAX_BODY_BYTES)")
 	fs.Int64Var(&f.maxAttach, "max-attachment-bytes", 0, "attachment upload limit (env OFFLINED_MAX_ATTACHMENT_BYTES)")
 	return f
@@ -230,6 +235,14 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 				return &FieldError{name, "must be true or false"}
 			}
 			c.AllowRemote = b
+			return nil
+		}},
+		{"allow-link-local", "OFFLINED_ALLOW_LINK_LOCAL", strconv.FormatBool(f.allowLinkLocal), func(v, name string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return &FieldError{name, "must be true or false"}
+			}
+			c.AllowLinkLocal = b
 			return nil
 		}},
 		{"max-body-bytes", "OFFLINED_MAX_BODY_BYTES", strconv.FormatInt(f.maxBody, 10), i64(&c.MaxBodyBytes)},

@@ -212,3 +212,18 @@ func TestConflictPolicySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowLinkLocalSetting(t *testing.T) {
+	if c, err := load(t, nil); err != nil || c.AllowLinkLocal {
+		t.Fatalf("default: %v %v", c.AllowLinkLocal, err)
+	}
+	if c, err := load(t, nil, "-allow-link-local"); err != nil || !c.AllowLinkLocal {
+		t.Fatalf("flag: %v %v", c.AllowLinkLocal, err)
+	}
+	if c, err := load(t, map[string]string{"OFFLINED_ALLOW_LINK_LOCAL": "true"}); err != nil || !c.AllowLinkLocal {
+		t.Fatalf("env: %v %v", c.AllowLinkLocal, err)
+	}
+	if _, err := load(t, map[string]string{"OFFLINED_ALLOW_LINK_LOCAL": "maybe"}); err == nil {
+		t.Fatal("a non-boolean value accepted")
+	}
+}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"github.com/offlined/offlined/internal/outbound"
 	"log/slog"
 	"path/filepath"
 	stdsync "sync"
@@ -49,6 +50,8 @@ func newCredentials(cfg config.Config, log *slog.Logger) (*credentials, error) {
 	if cfg.PollInterval > 0 {
 		opts = append(opts, arcgis.WithPollInterval(time.Duration(cfg.PollInterval)))
 	}
+	// Tile downloads of jobs use this client's transport too.
+	opts = append(opts, arcgis.WithOutboundPolicy(outboundPolicy(cfg)))
 	if c.client, err = arcgis.New(opts...); err != nil {
 		return nil, err
 	}
@@ -153,3 +156,10 @@ func (s *swapCredential) Token(ctx context.Context, c *arcgis.Client) (string, e
 
 // Invalidate implements arcgis.Credential.
 func (s *swapCredential) Invalidate(token string) bool { return s.get().Invalidate(token) }
+
+// outboundPolicy is the daemon's rule for the hosts web maps name:
+// link-local and cloud metadata addresses are refused unless the
+// configuration allows them.
+func outboundPolicy(cfg config.Config) outbound.Policy {
+	return outbound.Policy{AllowLinkLocal: cfg.AllowLinkLocal}
+}
