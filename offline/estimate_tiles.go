@@ -130,6 +130,12 @@ func estimateTileLayer(ctx context.Context, e *estimation, le *LayerEstimate, ti
 	if err != nil {
 		return fmt.Errorf("cover: %w", err)
 	}
+	return estimateCovers(ctx, e, le, covers, aoi, opt, f, extra)
+}
+
+// estimateCovers fills le for tile covers already computed.
+func estimateCovers(ctx context.Context, e *estimation, le *LayerEstimate, covers []tiles.LevelCover, aoi tiles.AOI, opt tiles.EstimateOptions, f tiles.TileFetcher, extra int64) error {
+	var err error
 	opt.SamplesPerLevel = e.opt.SamplesPerLevel
 	var est tiles.Estimate
 	if se, ok := opt.Service.(*serverTileEstimator); ok {
@@ -220,4 +226,38 @@ func (f *vectorFetcher) FetchTile(ctx context.Context, k tiles.TileKey) ([]byte,
 		return nil, false, err
 	}
 	return t.Data, false, nil
+}
+
+// estimate sizes each web tiled (XYZ) layer: exact cover counts, bytes from
+// a few tiles fetched per level (anonymously, as the job fetches them),
+// plus the MBTiles overhead.
+func (webTilesSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
+	var out []*LayerEstimate
+	for _, pl := range plans {
+		le := &LayerEstimate{Key: pl.key, Title: e.title(pl), Kind: pl.kind, Step: pl.id, Store: pl.store}
+		err := func() error {
+			p, en := o.WebTiles[pl.key], e.t.Entry(pl.key)
+			if p == nil || en == nil {
+				return fmt.Errorf("no web tiled layer %s", pl.key)
+			}
+			w, tmpl, err := parseWebTiled(en)
+			if err != nil {
+				return err
+			}
+			covers, aoi, err := webTilesCover(w, p)
+			if err != nil {
+				return err
+			}
+			f := &timedFetcher{e: e, f: &tiles.HTTPFetcher{Client: e.c.HTTPClient(), Template: tmpl, HideQuery: true, Raster: true}}
+			return estimateCovers(ctx, e, le, covers, aoi, tiles.EstimateOptions{}, f, 0)
+		}()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			unknown(le, err)
+		}
+		out = append(out, le)
+	}
+	return out, nil
 }
