@@ -177,10 +177,14 @@ func (pr *Proposal) Apply(o *Overrides) {
 		if p := o.ExportVectorTiles[k]; p != nil {
 			p.MaxLevel = min(p.MaxLevel, lv)
 		}
+		if p := o.WebTiles[k]; p != nil {
+			p.LevelIDs = slices.DeleteFunc(p.LevelIDs, func(l int) bool { return l > lv })
+		}
 	}
 	for _, k := range pr.OnlineLayers {
 		delete(o.ExportTileCache, k)
 		delete(o.ExportVectorTiles, k)
+		delete(o.WebTiles, k)
 		if !slices.Contains(o.OnlineLayers, k) {
 			o.OnlineLayers = append(o.OnlineLayers, k)
 		}

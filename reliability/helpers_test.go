@@ -95,7 +95,7 @@ func startEmu(t testing.TB, o emulator.Options) *emulatortest.Server {
 func takeOfflineArgs(em *emulatortest.Server, dir string, extra ...string) []string {
 	a := []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
 		"--dir", dir, "--bbox", demoBBox, "--min-scale", "150000", "--max-scale", "70000",
-		"--user", emulator.DemoUser, "--json"}
+		"--user", emulator.DemoUser, "--online-only", "include", "--json"}
 	return append(a, extra...)
 }
 
