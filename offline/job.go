@@ -266,6 +266,9 @@ func (j *Job) Run(ctx context.Context) (*Result, error) {
 		j.setState(JobFailed, err.Error())
 		return nil, err
 	}
+	if res, err := j.stopOnLeftOut(); err != nil {
+		return res, err
+	}
 	if err := j.open(ctx); err != nil {
 		return nil, err
 	}
@@ -645,4 +648,40 @@ func (j *Job) partialResult(state JobState) *Result {
 func (j *Job) result(m *Manifest) *Result {
 	return &Result{Dir: j.dir, State: JobSucceeded, HasErrors: m.HasErrors, LayerErrors: m.LayerErrors,
 		TableErrors: m.TableErrors, Warnings: m.Warnings, Manifest: m, Elapsed: JSONDuration(time.Since(j.started))}
+}
+
+// stopOnLeftOut fails a job with ContinueOnErrors false before any server
+// work when an entry of the web map can neither go offline nor stay online
+// (ArcGIS's rule: with continueOnErrors false, any layer error fails the
+// job). A job resumed from its journal has passed this check already.
+func (j *Job) stopOnLeftOut() (*Result, error) {
+	if j.p.ContinueOnErrors || j.o == nil {
+		return nil, nil
+	}
+	if _, err := os.Stat(filepath.Join(j.dir, JournalFile)); err == nil {
+		return nil, nil
+	}
+	for _, k := range sortedKeys(j.o.LeftOut) {
+		lo := j.o.LeftOut[k]
+		if lo == nil || !lo.Error {
+			continue
+		}
+		le := &LayerError{Key: k, Call: "capabilities", Message: lo.Message, Reason: lo.Reason}
+		if e := j.task.Entry(k); e != nil {
+			le.Layer = e.Title
+			if e.HasService {
+				le.Service = e.Service.URL
+			}
+		}
+		r := &Result{Dir: j.dir, State: JobFailed, HasErrors: true, LayerErrors: map[Key]*LayerError{}, TableErrors: map[Key]*LayerError{},
+			Elapsed: JSONDuration(time.Since(j.started))}
+		if e := j.task.Entry(k); e != nil && e.IsTable() {
+			r.TableErrors[k] = le
+		} else {
+			r.LayerErrors[k] = le
+		}
+		j.setState(JobFailed, le.Error())
+		return r, fmt.Errorf("offline map job stopped (continueOnErrors is false): %w", le)
+	}
+	return nil, nil
 }
