@@ -170,6 +170,9 @@ func TestJobContinueOnErrors(t *testing.T) {
 	t.Run("false", func(t *testing.T) {
 		p := e.params(t)
 		p.ContinueOnErrors = false
+		// Keep the online-only layers online: a left-out error would stop
+		// the job before the failing step this test is about.
+		p.OnlineOnlyServicesOption = OnlineOnlyInclude
 		o := e.overrides(t, p)
 		before := len(e.em.Replicas("Field_Survey"))
 		failZones(e)
