@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
@@ -42,6 +43,22 @@ func TestReadOnlyLayerRefusesEdits(t *testing.T) {
 	m := e.jsonOf(res, 403)
 	if er, _ := m["error"].(map[string]any); er == nil || er["code"] != float64(403) {
 		t.Fatalf("applyEdits on a read-only layer: %v", m)
+	}
+	// Every other FeatureServer write route too (issue 13 item 5).
+	for _, c := range []struct {
+		path string
+		body io.Reader
+		ct   string
+	}{
+		{fs + "/addFeatures", form("f", "json", "features", `[{"attributes":{"InspectionID":"RO-2"},"geometry":{"x":-13046000,"y":4032000}}]`), "application/x-www-form-urlencoded"},
+		{fs + "/updateFeatures", form("f", "json", "features", fmt.Sprintf(`[{"attributes":{"OBJECTID":%d,"Notes":"y"}}]`, oid)), "application/x-www-form-urlencoded"},
+		{fs + "/deleteFeatures", form("f", "json", "objectIds", fmt.Sprint(oid)), "application/x-www-form-urlencoded"},
+		{fs + fmt.Sprintf("/%d/deleteAttachments", oid), form("f", "json", "attachmentIds", "1"), "application/x-www-form-urlencoded"},
+	} {
+		m := e.jsonOf(e.do("POST", c.path, c.body, "Content-Type", c.ct), 403)
+		if er, _ := m["error"].(map[string]any); er == nil || er["code"] != float64(403) {
+			t.Errorf("%s on a read-only layer: %v", c.path, m)
+		}
 	}
 	if after := e.storeChecksum(); after != before {
 		t.Fatal("a refused edit changed the store")
