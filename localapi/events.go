@@ -97,6 +97,21 @@ func (h *Hub) Close(name string) {
 
 // since returns the retained events of topic with id > after, and whether the
 // topic is closed.
+// finalize makes a topic with no events hold one final event and close,
+// so its stream ends (a finished job seen after a restart). A topic that
+// already has events or is closed is left alone.
+func (h *Hub) finalize(name, typ string, data any) {
+	h.mu.Lock()
+	t := h.topic(name)
+	empty := len(t.events) == 0 && !t.closed
+	h.mu.Unlock()
+	if !empty {
+		return
+	}
+	h.Publish(name, typ, data)
+	h.Close(name)
+}
+
 func (h *Hub) since(name string, after int64) ([]Event, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -187,8 +187,15 @@ func (s *Server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := mux.Vars(r)["job"]
-	if _, err := j.Get(r.Context(), id); err != nil {
+	info, err := j.Get(r.Context(), id)
+	if err != nil {
 		return err
+	}
+	if terminal(info.State) {
+		// A job that finished before the daemon restarted has no events in
+		// memory: its stream gives the final state and ends, instead of
+		// keep-alives forever.
+		s.hub.finalize("job/"+id, "state", info)
 	}
 	s.hub.serveSSE(r.Context(), w, r, "job/"+id, s.opts.KeepAlive)
 	return nil

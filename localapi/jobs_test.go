@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -279,5 +281,61 @@ func TestInterruptedJobsResumeAtStart(t *testing.T) {
 	jm2.Shutdown()
 	if _, err := reg.Get(ctx2, "m1"); err != nil {
 		t.Fatalf("resumed job's map not registered: %v", err)
+	}
+}
+
+// TestFinishedJobEventsAfterRestart: after a daemon restart the events of
+// a job that had finished give its final state and the stream ends (it
+// sent keep-alives forever; issue 23 item 7).
+func TestFinishedJobEventsAfterRestart(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	reg, err := OpenRegistry(root, RegistryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	sr := &stepRunner{steps: 1}
+	jm, _ := NewJobManager(root, reg, NewHub(0), sr.run, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	jm.Start(ctx)
+	info, err := jm.Create(ctx, JobRequest{MapID: "m1", Title: "M1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the job to succeed", func() bool {
+		got, _ := jm.Get(ctx, info.ID)
+		return got.State == offline.JobSucceeded
+	})
+	cancel()
+	jm.Shutdown()
+	// The restarted daemon: a new hub, a new manager over the same root.
+	hub := NewHub(0)
+	jm2, _ := NewJobManager(root, reg, hub, sr.run, nil)
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	jm2.Start(ctx2)
+	defer jm2.Shutdown()
+	srv, err := New(Options{Token: testToken, Registry: reg, Hub: hub, Jobs: jm2, KeepAlive: 20 * time.Millisecond, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	req, _ := http.NewRequest("GET", hs.URL+"/api/v1/jobs/"+info.ID+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(rctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body) // returns only when the stream ends
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("the stream of a finished job did not end: %v", err)
+	}
+	if !strings.Contains(string(body), "event: state") || !strings.Contains(string(body), `"state":"succeeded"`) {
+		t.Errorf("final event missing: %q", body)
 	}
 }
