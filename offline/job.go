@@ -81,6 +81,7 @@ type Job struct {
 	gate       chan struct{} // non-nil while paused or waiting for authentication
 	cancelRun  context.CancelFunc
 	diskFull   error // set when a step ran out of space: the job stops resumable
+	resumed    bool  // the job continues an interrupted run (its journal was found)
 	prog       map[string]*LayerProgress
 	order      []string
 	message    string
@@ -205,7 +206,7 @@ func (j *Job) hook(point string) {
 func (j *Job) Progress() Progress {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	p := Progress{State: j.state, Message: j.message, Estimate: j.est}
+	p := Progress{State: j.state, Message: j.message, Estimate: j.est, Resumed: j.resumed}
 	var done float64
 	for _, id := range j.order {
 		lp := *j.prog[id]
@@ -389,6 +390,11 @@ func (j *Job) open(ctx context.Context) error {
 		}
 		j.jr = jr
 		j.initSteps()
+		j.mu.Lock()
+		j.resumed = true
+		j.mu.Unlock()
+		j.log.Info("offline map job resumed from its journal", "dir", j.dir, "job", jr.ID)
+		j.emit()
 		return nil
 	}
 	// A kill during the very first journal write leaves only its temporary

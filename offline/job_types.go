@@ -129,6 +129,9 @@ type Progress struct {
 	Message string `json:"message,omitempty"`
 	// Estimate is the job's package estimate, when it has one.
 	Estimate *PackageEstimate `json:"estimate,omitempty"`
+	// Resumed is true when the job continues an interrupted run (its
+	// journal was found in the directory): finished steps are not redone.
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // Result is what a finished (or stopped) job produced.

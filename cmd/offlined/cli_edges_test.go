@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/internal/testutil"
 	"github.com/offlined/offlined/offline"
 )
 
@@ -97,5 +100,39 @@ func TestTakeOfflineEmptyLayersWarned(t *testing.T) {
 	m, err := offline.ReadManifest(dir)
 	if err != nil || len(m.Warnings) != len(res.Warnings) {
 		t.Errorf("package.json warnings %v (%v), result %d", m, err, len(res.Warnings))
+	}
+}
+
+// TestTakeOfflineSaysResumed: a take-offline run on the directory of an
+// interrupted job says it resumes it (issue 23 item 7).
+func TestTakeOfflineSaysResumed(t *testing.T) {
+	em := startEmulator(t)
+	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
+	dir := filepath.Join(t.TempDir(), "p")
+	args := []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID, "--user", emulator.DemoUser,
+		"--dir", dir, "--bbox", "-117.25,33.98,-117.10,34.10", "--min-scale", "150000", "--max-scale", "140000", "--online-only", "include"}
+	// createReplica is slow (the estimate before the job does not call it):
+	// the first run is interrupted once its journal exists.
+	em.SetFaults(emulator.Faults{Latency: 3 * time.Second, Paths: []string{"createReplica"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var out1, err1 bytes.Buffer
+	go func() { done <- run(ctx, args, &out1, &err1) }()
+	testutil.Eventually(t, "the job's journal", func() bool {
+		_, err := os.Stat(filepath.Join(dir, offline.JournalFile))
+		return err == nil
+	})
+	cancel()
+	<-done
+	if strings.Contains(err1.String(), "resuming") {
+		t.Fatalf("a fresh job says it resumes: %s", err1.String())
+	}
+	em.SetFaults(emulator.Faults{})
+	var out2, err2 bytes.Buffer
+	if err := run(context.Background(), args, &out2, &err2); err != nil {
+		t.Fatalf("resume: %v\n%s", err, err2.String())
+	}
+	if !strings.Contains(err2.String(), "resuming the interrupted job in "+dir) {
+		t.Errorf("the resumed run does not say so:\n%s", err2.String())
 	}
 }

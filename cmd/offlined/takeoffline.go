@@ -285,6 +285,18 @@ func takeOffline(ctx context.Context, cmd string, args []string, stdout, stderr 
 	if !*asJSON {
 		jo.Progress, finish = demo.NewProgressBar(stderr)
 	}
+	// Say once that an interrupted job is resumed (finished steps are not
+	// redone), before the progress bar goes on.
+	bar, said := jo.Progress, false
+	jo.Progress = func(pr offline.Progress) {
+		if pr.Resumed && !said {
+			said = true
+			fmt.Fprintf(stderr, "resuming the interrupted job in %s (finished steps are kept)\n", *dir)
+		}
+		if bar != nil {
+			bar(pr)
+		}
+	}
 	job := task.NewJob(p, o, *dir, jo)
 	res, runErr := job.Run(ctx)
 	if finish != nil {
