@@ -26,73 +26,49 @@ const vectorResources = 32 << 10
 // from a few tiles fetched per level (absent tiles count as empty), plus
 // the MBTiles overhead.
 func (rasterTilesSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
-	var out []*LayerEstimate
-	for _, pl := range plans {
+	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
 		p := o.ExportTileCache[pl.key]
-		le := &LayerEstimate{Key: pl.key, Title: e.title(pl), Kind: pl.kind, Step: pl.id, Store: pl.store}
-		err := func() error {
-			ms, err := e.c.MapService(ctx, p.ServiceURL)
+		ms, err := e.c.MapService(ctx, p.ServiceURL)
+		if err != nil {
+			return err
+		}
+		if ms.TileInfo == nil {
+			return errors.New("service has no tile cache")
+		}
+		var opt tiles.EstimateOptions
+		if (p.ExportTiles || p.CompressionQuality >= 0) && ms.ExportTilesAllowed {
+			params, err := ExportTilesParams(p)
 			if err != nil {
 				return err
 			}
-			if ms.TileInfo == nil {
-				return errors.New("service has no tile cache")
-			}
-			var opt tiles.EstimateOptions
-			if (p.ExportTiles || p.CompressionQuality >= 0) && ms.ExportTilesAllowed {
-				params, err := ExportTilesParams(p)
-				if err != nil {
-					return err
-				}
-				opt.Service = &serverTileEstimator{e: e, url: p.ServiceURL, params: params}
-			}
-			f := &timedFetcher{e: e, f: &clientFetcher{c: e.c, url: p.ServiceURL}}
-			return estimateTileLayer(ctx, e, le, *ms.TileInfo, p.AreaOfInterest, p.LevelIDs, opt, f, 0)
-		}()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			unknown(le, err)
+			opt.Service = &serverTileEstimator{e: e, url: p.ServiceURL, params: params}
 		}
-		out = append(out, le)
-	}
-	return out, nil
+		f := &timedFetcher{e: e, f: &clientFetcher{c: e.c, url: p.ServiceURL}}
+		return estimateTileLayer(ctx, e, le, *ms.TileInfo, p.AreaOfInterest, p.LevelIDs, opt, f, 0)
+	})
 }
 
 // estimate sizes each vector tile layer from exact cover counts and a few
 // tiles fetched per level, plus its style resources and the MBTiles
 // overhead.
 func (vectorTilesSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
-	var out []*LayerEstimate
-	for _, pl := range plans {
+	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
 		p := o.ExportVectorTiles[pl.key]
-		le := &LayerEstimate{Key: pl.key, Title: e.title(pl), Kind: pl.kind, Step: pl.id, Store: pl.store}
-		err := func() error {
-			vs, err := e.c.VectorTileService(ctx, p.ServiceURL)
-			if err != nil {
-				return err
-			}
-			ti := tiles.WebMercatorScheme(512, 0, p.MaxLevel).Info
-			if vs.TileInfo != nil {
-				ti = *vs.TileInfo
-			}
-			levels := make([]int, 0, p.MaxLevel+1)
-			for l := 0; l <= p.MaxLevel; l++ {
-				levels = append(levels, l)
-			}
-			f := &timedFetcher{e: e, f: &vectorFetcher{c: e.c, url: p.ServiceURL, vs: vs}}
-			return estimateTileLayer(ctx, e, le, ti, p.AreaOfInterest, levels, tiles.EstimateOptions{}, f, vectorResources)
-		}()
+		vs, err := e.c.VectorTileService(ctx, p.ServiceURL)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			unknown(le, err)
+			return err
 		}
-		out = append(out, le)
-	}
-	return out, nil
+		ti := tiles.WebMercatorScheme(512, 0, p.MaxLevel).Info
+		if vs.TileInfo != nil {
+			ti = *vs.TileInfo
+		}
+		levels := make([]int, 0, p.MaxLevel+1)
+		for l := 0; l <= p.MaxLevel; l++ {
+			levels = append(levels, l)
+		}
+		f := &timedFetcher{e: e, f: &vectorFetcher{c: e.c, url: p.ServiceURL, vs: vs}}
+		return estimateTileLayer(ctx, e, le, ti, p.AreaOfInterest, levels, tiles.EstimateOptions{}, f, vectorResources)
+	})
 }
 
 // estimate: a reference basemap is on the device already; the package only
@@ -232,26 +208,31 @@ func (f *vectorFetcher) FetchTile(ctx context.Context, k tiles.TileKey) ([]byte,
 // a few tiles fetched per level (anonymously, as the job fetches them),
 // plus the MBTiles overhead.
 func (webTilesSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
+	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
+		p, en := o.WebTiles[pl.key], e.t.Entry(pl.key)
+		if p == nil || en == nil {
+			return fmt.Errorf("no web tiled layer %s", pl.key)
+		}
+		w, tmpl, err := parseWebTiled(en)
+		if err != nil {
+			return err
+		}
+		covers, aoi, err := webTilesCover(w, p)
+		if err != nil {
+			return err
+		}
+		f := &timedFetcher{e: e, f: &tiles.HTTPFetcher{Client: e.c.HTTPClient(), Template: tmpl, HideQuery: true, Raster: true}}
+		return estimateCovers(ctx, e, le, covers, aoi, tiles.EstimateOptions{}, f, 0)
+	})
+}
+
+// estimatePlans runs one layer estimate per plan; a layer whose estimate
+// fails is marked unknown (with the reason) unless ctx ended.
+func estimatePlans(ctx context.Context, e *estimation, plans []stepPlan, fn func(pl stepPlan, le *LayerEstimate) error) ([]*LayerEstimate, error) {
 	var out []*LayerEstimate
 	for _, pl := range plans {
 		le := &LayerEstimate{Key: pl.key, Title: e.title(pl), Kind: pl.kind, Step: pl.id, Store: pl.store}
-		err := func() error {
-			p, en := o.WebTiles[pl.key], e.t.Entry(pl.key)
-			if p == nil || en == nil {
-				return fmt.Errorf("no web tiled layer %s", pl.key)
-			}
-			w, tmpl, err := parseWebTiled(en)
-			if err != nil {
-				return err
-			}
-			covers, aoi, err := webTilesCover(w, p)
-			if err != nil {
-				return err
-			}
-			f := &timedFetcher{e: e, f: &tiles.HTTPFetcher{Client: e.c.HTTPClient(), Template: tmpl, HideQuery: true, Raster: true}}
-			return estimateCovers(ctx, e, le, covers, aoi, tiles.EstimateOptions{}, f, 0)
-		}()
-		if err != nil {
+		if err := fn(pl, le); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
