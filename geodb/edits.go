@@ -18,7 +18,13 @@ func NewGlobalID() string {
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	b[6] = b[6]&0x0f | 0x40
+	return formatGUID(b[:], 4)
+}
+
+// formatGUID sets the version and variant bits of 16 bytes and writes them
+// in registry form {XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}.
+func formatGUID(b []byte, version byte) string {
+	b[6] = b[6]&0x0f | version<<4
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("{%08X-%04X-%04X-%04X-%012X}", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

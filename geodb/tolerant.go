@@ -239,10 +239,8 @@ func rewriteColumnDDL(ctx context.Context, tx *sql.Tx, table, oldDDL, newDDL str
 	if err := tx.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&ver); err != nil {
 		return err
 	}
-	for _, s := range []string{"PRAGMA writable_schema=ON"} {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return err
-		}
+	if _, err := tx.ExecContext(ctx, "PRAGMA writable_schema=ON"); err != nil {
+		return err
 	}
 	_, err := tx.ExecContext(ctx, `UPDATE sqlite_master SET sql=? WHERE type='table' AND name=?`, ddl, table)
 	if err == nil {
@@ -334,8 +332,5 @@ func (db *DB) LoadWarnings(ctx context.Context) ([]LoadWarning, int, error) {
 // and the object id, the same on every load and refresh.
 func DerivedGlobalID(table string, oid int64) string {
 	h := sha1.Sum([]byte(fmt.Sprintf("offlined:%s:%d", table, oid)))
-	b := h[:16]
-	b[6] = b[6]&0x0f | 0x50
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("{%08X-%04X-%04X-%04X-%012X}", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return formatGUID(h[:16], 5)
 }

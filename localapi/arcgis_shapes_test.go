@@ -83,7 +83,7 @@ func TestReadOnlyLayerAdvertisesQueryOnly(t *testing.T) {
 		layers, _ := sdoc["layers"].([]any)
 		for _, l := range layers {
 			id := l.(map[string]any)["id"].(float64)
-			ldoc := e.jsonOf(e.do("GET", base+"/"+itoa(int(id))+"?f=json", nil), 200)
+			ldoc := e.jsonOf(e.do("GET", base+"/"+strconv.Itoa(int(id))+"?f=json", nil), 200)
 			caps, _ := ldoc["capabilities"].(string)
 			switch kind {
 			case offline.KindSnapshot:
@@ -92,7 +92,7 @@ func TestReadOnlyLayerAdvertisesQueryOnly(t *testing.T) {
 					t.Errorf("snapshot layer %s/%v advertises %q", svc, id, caps)
 				}
 				if gid, _ := ldoc["globalIdField"].(string); gid != "" {
-					q := e.jsonOf(e.do("GET", base+"/"+itoa(int(id))+"/query?f=json&where=1%3D1&outFields=*&returnGeometry=false", nil), 200)
+					q := e.jsonOf(e.do("GET", base+"/"+strconv.Itoa(int(id))+"/query?f=json&where=1%3D1&outFields=*&returnGeometry=false", nil), 200)
 					fs, _ := q["features"].([]any)
 					for _, f := range fs {
 						if a := f.(map[string]any)["attributes"].(map[string]any); a[gid] == nil {
@@ -115,5 +115,3 @@ func TestReadOnlyLayerAdvertisesQueryOnly(t *testing.T) {
 		t.Fatalf("the built package lacks a snapshot or a replica store: %v (kinds %v)", seen, kinds)
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

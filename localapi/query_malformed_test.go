@@ -3,6 +3,7 @@ package localapi
 import (
 	"io"
 	"net/http"
+	"strconv"
 	"testing"
 )
 
@@ -45,7 +46,7 @@ func firstLayerID(t *testing.T, e *env) string {
 	case string:
 		return id
 	case float64:
-		return itoa(int(id))
+		return strconv.Itoa(int(id))
 	}
 	t.Fatalf("layer id %v", l["id"])
 	return ""
