@@ -224,6 +224,7 @@ type analysis struct {
 	groups  []*featureGroup
 	tileSvc map[Key]*tileService
 	mapSR   *arcgis.SpatialReference
+	wmts    map[*Entry]*wmtsLayer // resolved WMTS layers (source_wmts.go)
 }
 
 // claimed reports whether an entry's capability is decided (a method or a

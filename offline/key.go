@@ -275,7 +275,7 @@ func newEntry(l *Layer, role Role, path []string) *Entry {
 		e.Key = e.Service.Key()
 	case e.HasService && !isFeatureType(e.LayerType):
 		e.Key = ServiceKey(e.Service.URL)
-	case u != "":
+	case u != "" && !keyedByID(e.LayerType):
 		e.Key = Key(NormalizeURL(u))
 	default:
 		e.Key = Key(fmt.Sprintf("webmap:%s:%s", role, l.ID.Value))

@@ -53,6 +53,13 @@ type Overrides struct {
 	// WebTiles holds one entry per WebTiledLayer (XYZ template) taken
 	// offline into MBTiles (by entry key).
 	WebTiles map[Key]*WebTilesParameters `json:"webTiles,omitempty"`
+	// WMTS holds one entry per WMTS layer taken offline into MBTiles (by
+	// entry key), with the settings of a WebTiledLayer.
+	WMTS map[Key]*WebTilesParameters `json:"wmts,omitempty"`
+	// OGCFeatures and GeoJSON hold one entry per OGC API – Features or
+	// GeoJSON layer taken offline as a read-only snapshot (by entry key).
+	OGCFeatures map[Key]*OpenFeaturesParameters `json:"ogcFeatures,omitempty"`
+	GeoJSON     map[Key]*OpenFeaturesParameters `json:"geoJSON,omitempty"`
 	// LeftOut says, for every layer and table that neither goes offline
 	// nor stays online, why (as the capabilities decided it): the package
 	// lists these entries with their reason, and the ones marked Error

@@ -70,6 +70,9 @@ func sources() []source {
 		rasterTilesSource{},
 		vectorTilesSource{},
 		webTilesSource{},
+		wmtsSource{},
+		ogcFeaturesSource{},
+		geoJSONSource{},
 	}
 }
 

@@ -16,6 +16,7 @@ type Template struct {
 	raw        string
 	parts      []tmplPart
 	subDomains []string
+	fn         func(TileKey) string // FuncTemplate
 }
 
 type tmplPart struct {
@@ -112,6 +113,9 @@ func (t *Template) String() string { return t.raw }
 // URL returns the tile URL for an XYZ/ArcGIS grid key (level, row from top, col).
 // Subdomains rotate by tile so requests spread over hosts deterministically.
 func (t *Template) URL(k TileKey) string {
+	if t.fn != nil {
+		return t.fn(k)
+	}
 	s := ""
 	if len(t.subDomains) > 0 {
 		s = t.subDomains[(k.Row+k.Col)%len(t.subDomains)]

@@ -80,6 +80,8 @@ type Server struct {
 	portal   *portalState  // portal.go, auth.go
 	features *featureState // featureserver*.go
 	tiles    *tileState    // tileserver*.go, vectortiles*.go
+	wmts     *wmtsState    // wmts.go
+	ogc      *ogcState     // ogcfeatures.go
 }
 
 // New builds an emulator with the given options.
@@ -108,6 +110,8 @@ func New(opts Options) *Server {
 	s.initPortal()
 	s.initFeatures()
 	s.initTiles()
+	s.registerWMTS()
+	s.registerOGCFeatures()
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
 	})

@@ -1,0 +1,135 @@
+package offline
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/offlined/offlined/internal/ogc"
+	"github.com/offlined/offlined/tiles"
+)
+
+// LayerTypeGeoJSON is the web map layerType of a GeoJSON file by URL.
+const LayerTypeGeoJSON = "GeoJSON"
+
+// MethodGeoJSON: a GeoJSON file by URL copied read-only into a GeoPackage
+// (package layer kind snapshot).
+const MethodGeoJSON Method = "geoJSON"
+
+// geoJSONSource takes GeoJSON layers by URL offline as read-only snapshots:
+// the file is read whole, its features within the area (by bounding box,
+// as an OGC API bbox filter selects them) typed by the data and stored in
+// WGS84 like an OGC API – Features collection (source_ogcfeatures.go).
+type geoJSONSource struct{}
+
+func (geoJSONSource) name() string { return "geojson" }
+
+// geoJSONURL is the entry's url, checked.
+func geoJSONURL(e *Entry) (string, error) {
+	if e.Layer == nil || e.Layer.URL == "" {
+		return "", fmt.Errorf("no url")
+	}
+	u, err := url.Parse(e.Layer.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("url %q is not an absolute http(s) URL", tiles.HideQuery(e.Layer.URL))
+	}
+	return e.Layer.URL, nil
+}
+
+func (geoJSONSource) analyze(ctx context.Context, t *Task, a *analysis) error {
+	for _, e := range a.unclaimed() {
+		if e.LayerType != LayerTypeGeoJSON {
+			continue
+		}
+		c := a.caps[e]
+		u, err := geoJSONURL(e)
+		if err != nil {
+			c.Reason, c.Message = ReasonInvalidURL, fmt.Sprintf("GeoJSON layer %s: %v", describe(e), err)
+			continue
+		}
+		c.ServiceURL = tiles.HideQuery(u)
+		c.SupportsOffline, c.Method = true, MethodGeoJSON
+	}
+	return nil
+}
+
+func (geoJSONSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
+	openFeatureDefaults(a, aoi, MethodGeoJSON, &ov.GeoJSON)
+}
+
+func (geoJSONSource) check(oc *overrideCheck, o *Overrides) {
+	checkOpenFeatures(oc, o.GeoJSON, LayerTypeGeoJSON, "geoJSON")
+}
+
+func (geoJSONSource) limits(context.Context, Services, *Task, *Overrides) []error { return nil }
+
+func (s geoJSONSource) steps(o *Overrides, used map[string]bool) []stepPlan {
+	return openFeatureSteps(s, o.GeoJSON, "geojson_", used)
+}
+
+// geoJSONFeatures reads the file and keeps the features within bbox (nil:
+// all); features without geometry are kept.
+func geoJSONFeatures(ctx context.Context, j *Job, u string, bbox []float64, maxFeatures int64) ([]ogc.Feature, error) {
+	b, err := getDoc(ctx, j.opt.Client.HTTPClient(), u, "application/geo+json, application/json")
+	if err != nil {
+		return nil, err
+	}
+	pg, err := ogc.ParsePage(b)
+	if err != nil {
+		return nil, err
+	}
+	if maxFeatures <= 0 {
+		maxFeatures = DefaultMaxOpenFeatures
+	}
+	var out []ogc.Feature
+	for i := range pg.Features {
+		f := &pg.Features[i]
+		if fb, ok := f.BBox(); bbox != nil && ok && (fb[0] > bbox[2] || fb[2] < bbox[0] || fb[1] > bbox[3] || fb[3] < bbox[1]) {
+			continue
+		}
+		out = append(out, *f)
+	}
+	if int64(len(out)) > maxFeatures {
+		return nil, fmt.Errorf("%d features, over the cap of %d (overrides maxFeatures): make the area smaller", len(out), maxFeatures)
+	}
+	return out, nil
+}
+
+func (geoJSONSource) run(ctx context.Context, j *Job, id string) error {
+	rec := j.jr.step(id)
+	p := j.o.GeoJSON[rec.Key]
+	e := j.task.Entry(rec.Key)
+	if p == nil || e == nil {
+		return stepErr(rec.Key, "", "geoJSON", fmt.Errorf("no GeoJSON layer %s in the web map", rec.Key))
+	}
+	u, err := geoJSONURL(e)
+	if err != nil {
+		return stepErr(rec.Key, "", "url", err)
+	}
+	shown := tiles.HideQuery(u)
+	bbox, err := aoiBBox(p.AreaOfInterest)
+	if err != nil {
+		return stepErr(rec.Key, shown, "area", err)
+	}
+	j.updateProgress(id, func(lp *LayerProgress) { lp.Phase = "query" })
+	feats, err := geoJSONFeatures(ctx, j, u, bbox, p.MaxFeatures)
+	if err != nil {
+		return stepErr(rec.Key, shown, "download", err)
+	}
+	title := e.Title
+	if title == "" {
+		title = e.ID
+	}
+	return j.writeOpenSnapshot(ctx, id, u, title, feats, nil)
+}
+
+func (geoJSONSource) partial(string) []string { return nil }
+
+func (geoJSONSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
+
+func (s geoJSONSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
+	return writeOpenSnapshots(ctx, j, s, local, func(e *Entry) string {
+		u, _ := geoJSONURL(e)
+		return u
+	})
+}

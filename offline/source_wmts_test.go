@@ -1,0 +1,253 @@
+package offline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/tiles"
+)
+
+// wmtsWebMap writes a web map with WMTS layers on the emulator's open WMTS
+// server: the RESTful encoding over GoogleMapsCompatible, the KVP-only
+// layer over WorldCRS84Quad (EPSG:4326, a non-Mercator tiling scheme), and
+// a WMTS layer naming no service (left out).
+func wmtsWebMap(t testing.TB, dir, base string) string {
+	t.Helper()
+	wm := fmt.Sprintf(`{"version":"2.31","spatialReference":{"wkid":102100,"latestWkid":3857},
+ "operationalLayers":[
+  {"id":"wmts_kvp","title":"WMTS KVP","layerType":"WMTS","url":"%[1]s/wmts",
+   "wmtsInfo":{"url":"%[1]s/wmts","layerIdentifier":"%[3]s","tileMatrixSet":"%[5]s"},"format":"png"},
+  {"id":"wmts_none","title":"WMTS nowhere","layerType":"WMTS"}],
+ "baseMap":{"title":"Open","baseMapLayers":[{"id":"wmts_rest","title":"WMTS REST","layerType":"WMTS","url":"%[1]s%[2]s",
+   "wmtsInfo":{"url":"%[1]s%[2]s","layerIdentifier":"%[4]s","tileMatrixSet":"%[6]s"},"style":"default"}]}}`,
+		base, emulator.DemoWMTSCapabilities, emulator.DemoWMTSLayerKVP, emulator.DemoWMTSLayer, emulator.WMTSCRS84Set, emulator.WMTSMercatorSet)
+	p := filepath.Join(dir, "map.json")
+	if err := os.WriteFile(p, []byte(wm), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// wmtsLevels are the levels taken: Web Mercator 9-13, CRS84 8-12 (the
+// demo area is a few tiles wide at the deepest).
+var wmtsLevels = map[string][]int{"wmts_rest": {9, 10, 11, 12, 13}, "wmts_kvp": {8, 9, 10, 11, 12}}
+
+func wmtsJob(t testing.TB, mapPath string, opt JobOptions, dir string) (*Task, *Parameters, *Overrides, *Job) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := arcgis.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := NewTask(ctx, Source{File: mapPath}, nil, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := emulator.DemoBounds()
+	f := func(v float64) *float64 { return &v }
+	area := &arcgis.Geometry{XMin: f(b.Min[0]), YMin: f(b.Min[1]), XMax: f(b.Max[0]), YMax: f(b.Max[1]), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := task.CreateOverrides(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, wp := range o.WMTS {
+		wp.LevelIDs = wmtsLevels[task.Entry(k).ID]
+	}
+	opt.Client = c
+	return task, p, o, task.NewJob(p, o, dir, opt)
+}
+
+func TestWMTSJob(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{})
+	mapPath := wmtsWebMap(t, t.TempDir(), em.URL)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	task, p, o, job := wmtsJob(t, mapPath, JobOptions{}, dir)
+	ctx := context.Background()
+
+	caps, err := task.Capabilities(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]Key{}
+	for _, c := range caps.Layers {
+		keys[task.Entry(c.Key).ID] = c.Key
+		switch task.Entry(c.Key).ID {
+		case "wmts_rest", "wmts_kvp":
+			if !c.SupportsOffline || c.Method != MethodWMTS {
+				t.Errorf("capability %+v", c)
+			}
+		case "wmts_none":
+			if c.SupportsOffline || c.Reason != ReasonInvalidURL || !strings.Contains(c.Message, "wmtsInfo") {
+				t.Errorf("layer without a service: %+v", c)
+			}
+		}
+	}
+	if len(o.WMTS) != 2 {
+		t.Fatalf("wmts overrides %+v", o.WMTS)
+	}
+
+	est, err := task.Estimate(ctx, p, o, EstimateOptions{Client: job.opt.Client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	estTiles := map[Key]int64{}
+	for _, le := range est.Layers {
+		estTiles[le.Key] = le.Tiles
+	}
+
+	res, err := job.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != JobSucceeded || len(jobErrors(res.LayerErrors)) != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	pkg, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := map[string]string{"wmts_rest": emulator.WMTSMercatorSet, "wmts_kvp": emulator.WMTSCRS84Set}
+	for id, set := range sets {
+		k := keys[id]
+		ml := pkg.Layer(k)
+		if ml == nil || ml.Kind != KindRasterTiles || ml.Error != nil || !strings.HasPrefix(filepath.Base(ml.Store), "wmts_") {
+			t.Fatalf("%s: package layer %+v", id, ml)
+		}
+		w, err := resolveWMTS(ctx, job.opt.Client.HTTPClient(), task.Entry(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		covers, _, err := w.cover(o.WMTS[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if estTiles[k] == 0 {
+			t.Errorf("%s: estimate has no tiles", id)
+		}
+		st, err := pkg.OpenTiles(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Per level: every tile of the cover the server has is stored with
+		// the server's bytes, and nothing else.
+		var total, coverTotal int64
+		for _, cv := range covers {
+			var present, stored int64
+			cv.Each(func(row, col int) bool {
+				want, ok := em.WMTSTileBytes(set, cv.Level, row, col)
+				got, err := st.TileByKey(ctx, tiles.TileKey{Level: cv.Level, Row: row, Col: col})
+				if ok {
+					present++
+				}
+				if err == nil && got != nil {
+					stored++
+				}
+				if ok && (err != nil || !bytes.Equal(got, want)) {
+					t.Errorf("%s level %d tile %d/%d: stored bytes differ from the server's (%v)", id, cv.Level, row, col, err)
+				}
+				return true
+			})
+			if present != stored || present != cv.Count() {
+				t.Errorf("%s level %d: cover %d, server has %d, stored %d", id, cv.Level, cv.Count(), present, stored)
+			}
+			total += stored
+			coverTotal += cv.Count()
+		}
+		if ml.Tiles != total || total == 0 || estTiles[k] != coverTotal {
+			t.Errorf("%s: package says %d tiles, stored %d, estimate %d, cover %d", id, ml.Tiles, total, estTiles[k], coverTotal)
+		}
+		st.Close()
+		if gdal, err := exec.LookPath("gdalinfo"); err == nil && id == "wmts_rest" {
+			if out, err := exec.Command(gdal, pkg.Path(ml.Store)).CombinedOutput(); err != nil {
+				t.Errorf("gdalinfo: %v\n%s", err, out)
+			}
+		}
+	}
+	// Both encodings were used.
+	var rest, kvp bool
+	for _, r := range em.Log().Entries() {
+		rest = rest || strings.HasPrefix(r.Path, "/wmts/tile/1.0.0/")
+		kvp = kvp || (r.Path == "/wmts" && r.Query.Get("REQUEST") == "GetTile")
+	}
+	if !rest || !kvp {
+		t.Errorf("requests: RESTful %v, KVP %v", rest, kvp)
+	}
+}
+
+// The child half of TestWMTSResumeAfterKill.
+func TestWMTSChild(t *testing.T) {
+	mapPath := os.Getenv("OFFLINED_TEST_WMTS_MAP")
+	if mapPath == "" {
+		t.Skip("child process of TestWMTSResumeAfterKill")
+	}
+	kill := os.Getenv("OFFLINED_TEST_KILL") != ""
+	batches := 0
+	_, _, _, job := wmtsJob(t, mapPath, JobOptions{TileConcurrency: 2, Hook: func(p string) {
+		if p == "tilesBatch" {
+			batches++
+			if kill && batches == 2 {
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				time.Sleep(time.Minute)
+			}
+		}
+	}}, os.Getenv("OFFLINED_TEST_DIR"))
+	if _, err := job.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A WMTS job killed with SIGKILL mid-download resumes to the same package
+// as an uninterrupted run.
+func TestWMTSResumeAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess kill test")
+	}
+	em := emulatortest.Start(t, emulator.Options{})
+	mapPath := wmtsWebMap(t, t.TempDir(), em.URL)
+	run := func(dir string, kill bool) error {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWMTSChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "OFFLINED_TEST_WMTS_MAP="+mapPath, "OFFLINED_TEST_DIR="+dir)
+		if kill {
+			cmd.Env = append(cmd.Env, "OFFLINED_TEST_KILL=1")
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil && !kill {
+			t.Logf("child output:\n%s", out)
+		}
+		return err
+	}
+	ref := filepath.Join(t.TempDir(), "ref")
+	if err := run(ref, false); err != nil {
+		t.Fatalf("uninterrupted run: %v", err)
+	}
+	want := packageDigest(t, ref)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	if err := run(dir, true); err == nil {
+		t.Fatal("the killed run finished")
+	}
+	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil {
+		t.Fatal("the killed run wrote package.json")
+	}
+	if err := run(dir, false); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	got := packageDigest(t, dir)
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
+		t.Errorf("resumed package differs:\n got %v\nwant %v", got, want)
+	}
+}
