@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -196,11 +197,11 @@ func TestWMTSChild(t *testing.T) {
 		t.Skip("child process of TestWMTSResumeAfterKill")
 	}
 	kill := os.Getenv("OFFLINED_TEST_KILL") != ""
-	batches := 0
+	// Two WMTS steps run at once: the hook is called concurrently.
+	var batches atomic.Int32
 	_, _, _, job := wmtsJob(t, mapPath, JobOptions{TileConcurrency: 2, Hook: func(p string) {
 		if p == "tilesBatch" {
-			batches++
-			if kill && batches == 2 {
+			if kill && batches.Add(1) == 2 {
 				syscall.Kill(os.Getpid(), syscall.SIGKILL)
 				time.Sleep(time.Minute)
 			}
