@@ -288,6 +288,9 @@ func ogcItems(ctx context.Context, hc *http.Client, col *ogc.Collection, colURL 
 	}
 	itemsURL := ogc.LinkHref(col.Links, "items", "application/geo+json", colURL)
 	if itemsURL == "" {
+		itemsURL = ogc.LinkHref(col.Links, "items", "", colURL)
+	}
+	if itemsURL == "" {
 		itemsURL = colURL + "/items"
 	}
 	u, err := url.Parse(itemsURL)
@@ -329,7 +332,12 @@ func ogcItems(ctx context.Context, hc *http.Client, col *ogc.Collection, colURL 
 		page := next
 		next = ""
 		if len(pg.Features) > 0 {
-			next = ogc.LinkHref(pg.Links, "next", "", page)
+			// A GeoJSON next link first (servers also link the HTML page).
+			for _, typ := range []string{"application/geo+json", "application/json", ""} {
+				if next = ogc.LinkHref(pg.Links, "next", typ, page); next != "" {
+					break
+				}
+			}
 		}
 	}
 	return out, nil

@@ -59,7 +59,7 @@ func ParseCollection(b []byte) (*Collection, error) {
 // not "", that media type), resolved against base.
 func LinkHref(links []Link, rel, typ, base string) string {
 	for _, l := range links {
-		if l.Rel == rel && (typ == "" || l.Type == "" || strings.HasPrefix(l.Type, typ)) {
+		if l.Rel == rel && (typ == "" || strings.HasPrefix(l.Type, typ)) {
 			return resolve(base, l.Href)
 		}
 	}

@@ -90,3 +90,14 @@ func TestParseCollectionAndQueryables(t *testing.T) {
 		t.Fatalf("%+v %v", q, err)
 	}
 }
+
+// A next link of the HTML page does not stand for the GeoJSON one.
+func TestLinkHrefType(t *testing.T) {
+	links := []Link{{Rel: "next", Type: "text/html", Href: "?offset=10&f=html"}, {Rel: "next", Type: "application/geo+json", Href: "?offset=10&f=json"}}
+	if got := LinkHref(links, "next", "application/geo+json", "http://h/items?f=json"); got != "http://h/items?offset=10&f=json" {
+		t.Fatalf("next = %q", got)
+	}
+	if got := LinkHref(links[:1], "next", "application/geo+json", "http://h/items"); got != "" {
+		t.Fatalf("an HTML next link was taken: %q", got)
+	}
+}
