@@ -370,7 +370,7 @@ func (e *env) do(method, path string, body io.Reader, hdr ...string) *http.Respo
 		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := contractClient(e.t).Do(req) // checked against openapi.json (openapi_contract_test.go)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -35,6 +35,10 @@ type JobProgress struct {
 	Message string           `json:"message,omitempty"`
 	// Layers holds per-layer states and errors, as the runner reports them.
 	Layers []*offline.LayerProgress `json:"layers,omitempty"`
+	// Warnings are the finished job's per-layer warnings (a layer that came
+	// out empty): in the job, its last progress event and its final state
+	// event.
+	Warnings []offline.LayerWarning `json:"warnings,omitempty"`
 }
 
 // JobInfo is a job's state. State is offline's job state machine:

@@ -326,7 +326,7 @@ func TestFinishedJobEventsAfterRestart(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer rcancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(rctx))
+	resp, err := contractClient(t).Do(req.WithContext(rctx))
 	if err != nil {
 		t.Fatal(err)
 	}

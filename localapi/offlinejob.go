@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	stdsync "sync"
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/offline"
@@ -53,8 +54,14 @@ func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *
 				return fmt.Errorf("overrides: %w", err)
 			}
 		}
+		var lastMu stdsync.Mutex
+		var last JobProgress // for the warnings at the end
 		job := task.NewJob(params, ov, dir, offline.JobOptions{Client: client, Logger: log, Unregister: unreg, Progress: func(p offline.Progress) {
-			rep.Progress(JobProgress{State: p.State, Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers})
+			jp := JobProgress{State: p.State, Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers}
+			lastMu.Lock()
+			last = jp
+			lastMu.Unlock()
+			rep.Progress(jp)
 		}})
 		// Pause and resume act on the job in place (it keeps its progress);
 		// a job waiting for sign-in goes on at Resume.
@@ -80,6 +87,14 @@ func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *
 		}
 		if res.Canceled {
 			return errCanceled
+		}
+		if len(res.Warnings) > 0 {
+			lastMu.Lock()
+			jp := last
+			lastMu.Unlock()
+			jp.State, jp.Warnings = "", res.Warnings
+			jp.Message = fmt.Sprintf("finished with %d warning(s)", len(res.Warnings))
+			rep.Progress(jp)
 		}
 		return nil
 	}

@@ -120,7 +120,21 @@ func (s *Server) postCapabilities(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	c, err := p.Capabilities(r.Context(), req.Source, req.Parameters)
+	params := req.Parameters
+	if params == nil && req.AreaOfInterest != nil {
+		// The area alone: the web map's defaults over it, so the answer
+		// warns of layers whose extent it misses.
+		if err := req.AreaOfInterest.Validate(); err != nil {
+			return badRequest("areaOfInterest", "%v", err)
+		}
+		if err := checkAreaLonLat(req.AreaOfInterest.Esri(), "areaOfInterest"); err != nil {
+			return err
+		}
+		if params, err = p.DefaultParameters(r.Context(), req.Source, req.AreaOfInterest.Esri(), 0, 0); err != nil {
+			return err
+		}
+	}
+	c, err := p.Capabilities(r.Context(), req.Source, params)
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ func TestBodySizeLimits(t *testing.T) {
 	// Without Content-Length (chunked) the limit applies while reading.
 	req, _ := http.NewRequest("POST", e.hs.URL+"/api/v1/maps/demo/layers/0/features", struct{ *strings.Reader }{strings.NewReader(big)})
 	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := contractClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,6 +169,10 @@ func (s *Server) handleRoute(method, path string, upload bool, h func(http.Respo
 			if ae.Status >= 500 {
 				s.log.Error("request failed", "path", r.URL.Path, "err", err)
 			}
+			if isArcGISRoute(r) {
+				fsError(w, ae) // ArcGIS clients parse ArcGIS's error shape (e.g. a 413 upload)
+				return
+			}
 			writeError(w, ae)
 		}
 	})).Methods(method)

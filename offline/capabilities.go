@@ -136,6 +136,9 @@ type Capabilities struct {
 	HasErrors bool          `json:"hasErrors"`
 	Layers    []*Capability `json:"layers"`
 	Tables    []*Capability `json:"tables"`
+	// Warnings name the layers whose extent the parameters' area of
+	// interest does not reach (code areaOutsideExtent).
+	Warnings []LayerWarning `json:"warnings,omitempty"`
 }
 
 // Get returns the capability of the first entry with key k, or nil.
@@ -254,7 +257,11 @@ func (t *Task) Capabilities(ctx context.Context, params *Parameters) (*Capabilit
 	if err != nil {
 		return nil, err
 	}
-	return a.capabilities(), nil
+	c := a.capabilities()
+	// An area that does not prepare is the parameters' error, reported
+	// where they are used; capabilities stay available.
+	c.Warnings, _ = t.areaWarnings(a)
+	return c, nil
 }
 
 func (a *analysis) capabilities() *Capabilities {

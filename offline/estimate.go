@@ -118,6 +118,9 @@ type PackageEstimate struct {
 	Proposal   *Proposal `json:"proposal,omitempty"`
 	// Elapsed is how long estimating took.
 	Elapsed JSONDuration `json:"elapsed"`
+	// Warnings name the layers whose extent the area of interest does not
+	// reach (code areaOutsideExtent): their estimate is for nothing.
+	Warnings []LayerWarning `json:"warnings,omitempty"`
 }
 
 // stepBytes returns the estimated bytes of a step id (0 when unknown).
@@ -251,6 +254,13 @@ func (t *Task) Estimate(ctx context.Context, p *Parameters, o *Overrides, opt Es
 			pe.OverBudget = true
 			pe.Proposal = pe.propose(p.MaxBytes)
 		}
+	}
+	if p != nil {
+		ws, err := t.AreaWarnings(ctx, p)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		pe.Warnings = ws
 	}
 	pe.Elapsed = JSONDuration(time.Since(start))
 	return pe, nil

@@ -47,6 +47,9 @@ func WriteEstimateTable(w io.Writer, pe *PackageEstimate, indent string) error {
 			fmt.Fprintf(w, "nothing offlined can leave out fits it: make the area smaller\n")
 		}
 	}
+	for _, lw := range pe.Warnings {
+		fmt.Fprintf(w, "%swarning (%s): %s\n", indent, lw.Code, lw.Message)
+	}
 	return nil
 }
 

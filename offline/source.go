@@ -48,6 +48,7 @@ type tileService struct {
 	exportAllowed       bool
 	maxExportTilesCount int64
 	tileInfo            *arcgis.TileInfo
+	fullExtent          *arcgis.Envelope // for the area-outside-extent warning
 }
 
 // Source says where the web map comes from: a portal item (ItemID, with
@@ -353,6 +354,7 @@ func (t *Task) tileService(ctx context.Context, ref ServiceRef) (*tileService, e
 			ti.svc = &tileService{
 				cached:        vs.TileInfo != nil && len(vs.TileInfo.LODs) > 0,
 				exportAllowed: vs.ExportTilesAllowed, maxExportTilesCount: vs.MaxExportTilesCount, tileInfo: vs.TileInfo,
+				fullExtent: vs.FullExtent,
 			}
 		}
 	default:
@@ -363,7 +365,7 @@ func (t *Task) tileService(ctx context.Context, ref ServiceRef) (*tileService, e
 		if ti.err = err; err == nil {
 			ti.svc = &tileService{
 				cached: ms.IsCached(), exportAllowed: ms.ExportTilesAllowed,
-				maxExportTilesCount: ms.MaxExportTilesCount, tileInfo: ms.TileInfo,
+				maxExportTilesCount: ms.MaxExportTilesCount, tileInfo: ms.TileInfo, fullExtent: ms.FullExtent,
 			}
 		}
 	}

@@ -24,11 +24,20 @@ func runCapabilities(ctx context.Context, args []string, stdout, stderr io.Write
 	webmap := fs.String("webmap", "", "web map JSON, an http(s) URL or a file: examined here, with no daemon or portal")
 	portal := fs.String("portal", "", "portal sharing REST URL: examine -item here, with no daemon")
 	user := fs.String("user", "", "portal user name for -portal (password from $OFFLINED_PASSWORD); anonymous when empty")
+	bbox := fs.String("bbox", "", "area of interest as WGS84 xmin,ymin,xmax,ymax: warns of layers whose extent it misses")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var area *arcgis.Geometry
+	if *bbox != "" {
+		g, err := parseBBox(*bbox)
+		if err != nil {
+			return fmt.Errorf("-bbox: %w", err)
+		}
+		area = g
+	}
 	if *webmap != "" || *portal != "" {
-		return localCapabilities(ctx, *webmap, *portal, *item, *user, *webmapURL, cf.json, stdout)
+		return localCapabilities(ctx, *webmap, *portal, *item, *user, *webmapURL, area, cf.json, stdout)
 	}
 	if (*item == "") == (*webmapURL == "") {
 		return fmt.Errorf("-item: give exactly one of -item and -webmap-url (or -webmap to examine a web map without a daemon)")
@@ -42,12 +51,17 @@ func runCapabilities(ctx context.Context, args []string, stdout, stderr io.Write
 		src = map[string]string{"webMapUrl": *webmapURL}
 	}
 	var caps struct {
-		HasErrors bool             `json:"hasErrors"`
-		Layers    []map[string]any `json:"layers"`
-		Tables    []map[string]any `json:"tables"`
+		HasErrors bool                   `json:"hasErrors"`
+		Layers    []map[string]any       `json:"layers"`
+		Tables    []map[string]any       `json:"tables"`
+		Warnings  []offline.LayerWarning `json:"warnings,omitempty"`
 	}
-	if err := d.call(ctx, "POST", "/api/v1/capabilities", map[string]any{"source": src}, &caps); err != nil {
-		return flagError(err, map[string]string{"source": "-item", "source.itemId": "-item", "source.webMapUrl": "-webmap-url"})
+	body := map[string]any{"source": src}
+	if area != nil {
+		body["areaOfInterest"] = area
+	}
+	if err := d.call(ctx, "POST", "/api/v1/capabilities", body, &caps); err != nil {
+		return flagError(err, map[string]string{"source": "-item", "source.itemId": "-item", "source.webMapUrl": "-webmap-url", "areaOfInterest": "-bbox"})
 	}
 	if cf.json {
 		return printJSON(stdout, caps)
@@ -64,13 +78,21 @@ func runCapabilities(ctx context.Context, args []string, stdout, stderr io.Write
 	if caps.HasErrors {
 		fmt.Fprintln(stdout, "some layers can neither go offline nor stay online (see REASON)")
 	}
+	printLayerWarnings(stdout, caps.Warnings)
 	return nil
+}
+
+// printLayerWarnings writes one line per warning.
+func printLayerWarnings(w io.Writer, ws []offline.LayerWarning) {
+	for _, lw := range ws {
+		fmt.Fprintf(w, "warning (%s): %s\n", lw.Code, lw.Message)
+	}
 }
 
 // localCapabilities runs the offline map task here, with no daemon: the web
 // map comes from a file, a URL, or an item of -portal (anonymous unless
 // -user is given), as take-offline reads it.
-func localCapabilities(ctx context.Context, webmap, portal, item, user, webmapURL string, asJSON bool, stdout io.Writer) error {
+func localCapabilities(ctx context.Context, webmap, portal, item, user, webmapURL string, area *arcgis.Geometry, asJSON bool, stdout io.Writer) error {
 	if webmapURL != "" {
 		return errors.New("-webmap-url: asks the daemon; use -webmap URL to examine a web map here")
 	}
@@ -116,7 +138,13 @@ func localCapabilities(ctx context.Context, webmap, portal, item, user, webmapUR
 	if err != nil {
 		return err
 	}
-	caps, err := task.Capabilities(ctx, nil)
+	var params *offline.Parameters
+	if area != nil {
+		if params, err = task.CreateDefaultParameters(ctx, area, 0, 0); err != nil {
+			return fmt.Errorf("-bbox: %w", err)
+		}
+	}
+	caps, err := task.Capabilities(ctx, params)
 	if err != nil {
 		return err
 	}
@@ -134,5 +162,6 @@ func localCapabilities(ctx context.Context, webmap, portal, item, user, webmapUR
 	if caps.HasErrors {
 		fmt.Fprintln(stdout, "some layers can neither go offline nor stay online (see REASON)")
 	}
+	printLayerWarnings(stdout, caps.Warnings)
 	return nil
 }

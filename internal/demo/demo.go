@@ -222,6 +222,9 @@ func PrintCapabilities(out io.Writer, caps *offline.Capabilities) {
 	if caps.HasErrors {
 		fmt.Fprintln(out, "   some layers can neither go offline nor stay online: they are listed in the result with their reason and count in hasErrors")
 	}
+	for _, w := range caps.Warnings {
+		fmt.Fprintf(out, "   warning (%s): %s\n", w.Code, w.Message)
+	}
 }
 
 // PrintResult writes a job result as a table: layers, kinds, stores,
