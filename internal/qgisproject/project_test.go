@@ -35,7 +35,7 @@ func goldenProject() *Project {
 			{ID: "offlined_inspections", Title: "Inspections", Kind: KindFeatures, Path: "data/svc.gpkg", Table: "Inspections",
 				GeometryType: "esriGeometryPoint", Visible: true,
 				Renderer: json.RawMessage(`{"type":"simple","symbol":{"type":"esriSMS","style":"esriSMSDiamond","color":[255,170,0,255],"size":8,"outline":{"color":[0,0,0,255],"width":0.5}}}`),
-				Fields: []Field{{Name: "GlobalID", Alias: "GlobalID"}, {Name: "Notes", Alias: "Notes <&>"}}},
+				Fields:   []Field{{Name: "GlobalID", Alias: "GlobalID"}, {Name: "Notes", Alias: "Notes <&>"}}},
 			{ID: "offlined_heatmap", Title: "Heat", Kind: KindFeatures, Path: "data/svc.gpkg", Table: "Heat",
 				GeometryType: "esriGeometryPoint", Visible: true, Renderer: json.RawMessage(`{"type":"heatmap"}`)},
 			{ID: "offlined_notes", Title: "Inspection notes", Kind: KindTable, Path: "data/svc.gpkg", Table: "InspectionNotes",
