@@ -111,6 +111,11 @@ func buildQGISProject(ctx context.Context, dir string, m *Manifest, wm *WebMap) 
 				ql.Kind = qgisproject.KindRaster
 			case KindVectorTiles:
 				ql.Kind = qgisproject.KindVectorTiles
+				if l.StyleURL != "" && !strings.Contains(l.StyleURL, "://") {
+					if b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(filepath.Clean("/" + l.StyleURL)[1:]))); err == nil {
+						ql.VectorStyle = b
+					}
+				}
 			default:
 				if ref.LayerID == nil {
 					continue

@@ -38,3 +38,30 @@ func FuzzRendererXML(f *testing.F) {
 		}
 	})
 }
+
+// Vector tile styles come from the server too.
+func FuzzVectorTileRenderer(f *testing.F) {
+	for _, l := range goldenProject().Layers {
+		if len(l.VectorStyle) > 0 {
+			f.Add([]byte(l.VectorStyle))
+		}
+	}
+	f.Add([]byte(`{"layers":[{"type":"fill","source-layer":"a","minzoom":1e300,"maxzoom":-5,"filter":["all",["==",["get",1],null]],"paint":{"fill-color":"rgba(1,2,3,x)"}}]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p := &Project{Title: "t", Layers: []Layer{{ID: "offlined_fuzz", Title: "v", Kind: KindVectorTiles, Path: "tiles/x.mbtiles", VectorStyle: json.RawMessage(raw)}}}
+		b, err := Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := xml.NewDecoder(strings.NewReader(strings.SplitN(string(b), "\n", 2)[1]))
+		for {
+			_, err := d.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("malformed XML: %v", err)
+			}
+		}
+	})
+}

@@ -64,6 +64,8 @@ type Layer struct {
 	Fields             []Field
 	// Renderer is drawingInfo.renderer (Esri JSON).
 	Renderer json.RawMessage
+	// VectorStyle is the MapLibre style of a vector tiles layer.
+	VectorStyle json.RawMessage
 	// Basemap layers are grouped under "Basemap".
 	Basemap bool
 }
@@ -303,6 +305,7 @@ func mapLayer(l Layer) *node {
 		ml.add(textEl("provider", "gdal"))
 	case KindVectorTiles:
 		ml.add(textEl("provider", "vectortile"))
+		ml.add(vectorTileRenderer(l.VectorStyle))
 	default:
 		ml.add(&node{name: "provider", attrs: [][2]string{{"encoding", "UTF-8"}}, text: "ogr"})
 		ml.add(fieldConfig(l.Fields), aliases(l.Fields))

@@ -19,7 +19,12 @@ func goldenProject() *Project {
 		Extent: &Rect{XMin: -13052210.3, YMin: 4026116.83, XMax: -13035512.37, YMax: 4042237.5},
 		Layers: []Layer{
 			{ID: "offlined_base_raster", Title: "Basemap", Kind: KindRaster, Path: "tiles/base.mbtiles", Visible: true, Basemap: true},
-			{ID: "offlined_base_vector", Title: "Labels", Kind: KindVectorTiles, Path: "tiles/labels.mbtiles", Visible: true, Basemap: true},
+			{ID: "offlined_base_vector", Title: "Labels", Kind: KindVectorTiles, Path: "tiles/labels.mbtiles", Visible: true, Basemap: true,
+				VectorStyle: json.RawMessage(`{"layers":[{"id":"bg","type":"background","paint":{"background-color":"#fff"}},
+					{"id":"parcels","type":"fill","source-layer":"Parcels","minzoom":12,"maxzoom":18,"filter":["==","kind","lot"],"paint":{"fill-color":"#e3d6b8","fill-outline-color":"rgba(140,123,90,0.5)","fill-opacity":0.8}},
+					{"id":"roads","type":"line","source-layer":"roads","paint":{"line-color":{"stops":[[5,"#f00"],[10,"#0f0"]]},"line-width":["interpolate",["linear"],["zoom"],5,2,10,4]}},
+					{"id":"pois","type":"circle","source-layer":"pois","filter":["all",["==",["get","class"],"shop"],["!=","rank",3]],"paint":{"circle-color":"#123456","circle-radius":4}},
+					{"id":"label","type":"symbol","source-layer":"pois","layout":{"text-field":"{name}"}}]}`)},
 			{ID: "offlined_parcels", Title: "Parcels", Kind: KindFeatures, Path: "data/svc.gpkg", Table: "Parcels",
 				GeometryType: "esriGeometryPolygon", Visible: true, MinScale: 72224,
 				Renderer: json.RawMessage(`{"type":"classBreaks","field":"Value","minValue":0,"classBreakInfos":[
@@ -74,7 +79,8 @@ func TestMarshalGolden(t *testing.T) {
 		`type="graduatedSymbol"`, `type="categorizedSymbol"`, `type="singleSymbol"`, `offlined/rendererFallback`,
 		`<editWidget type="ValueMap">`, `name="Closed" type="QString" value="2"`, `name="Notes &lt;&amp;&gt;"`,
 		`./data/svc.gpkg|layername=Parcels`, `type=mbtiles&amp;url=./tiles/labels.mbtiles`, `checked="Qt::Unchecked"`,
-		`minScale="144448"`, `referencedLayer="offlined_inspections"`, `<Absolute type="bool">false</Absolute>`,
+		`minScale="144448"`, `<renderer type="basic">`, `layer="Parcels" max-zoom="17" min-zoom="12"`,
+		`expression="&#34;kind&#34; = &#39;lot&#39;"`, `value="255,0,0,255"`, `(&#34;class&#34; = &#39;shop&#39;) AND (&#34;rank&#34; &lt;&gt; 3)`, `referencedLayer="offlined_inspections"`, `<Absolute type="bool">false</Absolute>`,
 	} {
 		if !strings.Contains(s, frag) {
 			t.Errorf("project lacks %s", frag)
