@@ -45,6 +45,8 @@ func writeQGISProject(ctx context.Context, dir string, m *Manifest, wm *WebMap) 
 // storeLayers caches what the project needs of each GeoPackage.
 type storeLayers struct {
 	tables map[int]string        // layer id → table name
+	attach map[int]string        // layer id → attachments media table
+	gid    map[int]string        // layer id → GlobalID column
 	layers map[int]*arcgis.Layer // layer id → service layer JSON
 }
 
@@ -64,9 +66,10 @@ func buildQGISProject(ctx context.Context, dir string, m *Manifest, wm *WebMap) 
 			return nil, fmt.Errorf("qgis project: %s: %w", rel, err)
 		}
 		defer db.Close()
-		s := &storeLayers{tables: map[int]string{}, layers: map[int]*arcgis.Layer{}}
+		s := &storeLayers{tables: map[int]string{}, layers: map[int]*arcgis.Layer{}, attach: map[int]string{}, gid: map[int]string{}}
 		for _, t := range db.Tables() {
 			s.tables[t.LayerID] = t.Name
+			s.attach[t.LayerID], s.gid[t.LayerID] = t.AttachTable, t.GIDCol
 			l := t.Layer
 			s.layers[t.LayerID] = &l
 		}
@@ -138,6 +141,12 @@ func buildQGISProject(ctx context.Context, dir string, m *Manifest, wm *WebMap) 
 				}
 				ql.Fields = fieldsOf(l, sl)
 				all = append(all, placed{ql.ID, ref.Store, *ref.LayerID})
+				if media, gid := s.attach[*ref.LayerID], s.gid[*ref.LayerID]; media != "" && gid != "" {
+					p.Layers = append(p.Layers, ql)
+					ql = attachmentsLayer(ql, media)
+					p.Relations = append(p.Relations, qgisproject.Relation{ID: ql.ID + "_rel", Name: l.Title + " attachments",
+						ParentLayer: p.Layers[len(p.Layers)-1].ID, ParentField: gid, ChildLayer: ql.ID, ChildField: "rel_globalid"})
+				}
 			}
 			p.Layers = append(p.Layers, ql)
 		}
@@ -184,6 +193,17 @@ func buildQGISProject(ctx context.Context, dir string, m *Manifest, wm *WebMap) 
 		}
 	}
 	return p, nil
+}
+
+// attachmentsLayer is the table of a layer's attachments (the Related
+// Tables media table; rel_globalid holds the feature's GlobalID), with the
+// content in a Binary widget (attachments stored in chunks show only their
+// first chunk there; localapi serves them whole).
+func attachmentsLayer(parent qgisproject.Layer, media string) qgisproject.Layer {
+	return qgisproject.Layer{ID: parent.ID + "_attachments", Title: parent.Title + " attachments", Kind: qgisproject.KindTable,
+		Path: parent.Path, Table: media, Fields: []qgisproject.Field{
+			{Name: "att_name", Alias: "Name"}, {Name: "content_type", Alias: "Type"}, {Name: "size", Alias: "Size (bytes)"},
+			{Name: "data", Alias: "Content", Widget: "Binary"}, {Name: "rel_globalid", Alias: "Feature"}}}
 }
 
 func layerIDFor(n int, title string) string {

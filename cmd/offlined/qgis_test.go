@@ -167,7 +167,7 @@ func TestQGISOpensDemoPackage(t *testing.T) {
 			t.Errorf("layer %s (%s) is not valid", id, l.Name)
 		}
 	}
-	if rep.Project.CRS != "EPSG:3857" || len(rep.Project.Relations) == 0 || len(rep.Project.Extent) != 4 || rep.Project.Extent[0] >= rep.Project.Extent[2] {
+	if rep.Project.CRS != "EPSG:3857" || !slices.Contains(rep.Project.Relations, "Inspections attachments") || len(rep.Project.Extent) != 4 || rep.Project.Extent[0] >= rep.Project.Extent[2] {
 		t.Errorf("project crs %s relations %v extent %v", rep.Project.CRS, rep.Project.Relations, rep.Project.Extent)
 	}
 	var inspections int
@@ -177,6 +177,9 @@ func TestQGISOpensDemoPackage(t *testing.T) {
 		}
 		if l.Name == "Active pipes" && (l.Widgets["Status"] != "ValueMap" || l.Aliases["Diameter"] == "") {
 			t.Errorf("Active pipes: widgets %v aliases %v", l.Widgets, l.Aliases)
+		}
+		if l.Name == "Inspections attachments" && (l.Widgets["data"] != "Binary" || l.Features == 0) {
+			t.Errorf("Inspections attachments: widgets %v, %d rows", l.Widgets, l.Features)
 		}
 	}
 

@@ -76,6 +76,9 @@ type Field struct {
 	Alias string
 	// Domain is a coded-value domain, shown as a value map.
 	Domain []CodedValue
+	// Widget names a QGIS editor widget without configuration ("Binary"
+	// for an attachment's content); "" for the default or a value map.
+	Widget string
 }
 
 // CodedValue is one code of a coded-value domain.
@@ -330,6 +333,8 @@ func fieldConfig(fs []Field) *node {
 				list.add(optMap("", optStr(cv.Name, cv.Code)))
 			}
 			fe.add(el("editWidget", "type", "ValueMap").add(el("config").add(optMap("", list))))
+		} else if f.Widget != "" {
+			fe.add(el("editWidget", "type", f.Widget).add(el("config").add(el("Option"))))
 		}
 		fc.add(fe)
 	}
