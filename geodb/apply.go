@@ -13,7 +13,7 @@ import (
 
 // Decider decides, for a GlobalID with unsent local changes, what a server
 // change does (sync.Policy is the user-facing choice behind it). Both
-// versions are recorded in offlined_conflicts either way.
+// versions are recorded in gpkgext_offlined_conflicts either way.
 type Decider func(table, gid string, localOp, serverOp Op, server *arcgis.Feature) SyncDecision
 
 // ServerAttachment is an attachment added or updated on the server.
@@ -70,7 +70,7 @@ type Conflict struct {
 // and attachment changes, stores the new server generations and clears
 // acknowledged change-log rows, all in one transaction with change logging
 // suppressed. Features with pending local changes are conflicts: both
-// versions go to offlined_conflicts and sc.Decide decides which stays.
+// versions go to gpkgext_offlined_conflicts and sc.Decide decides which stays.
 func (db *DB) ApplyServerChanges(ctx context.Context, sc ServerChanges) (ApplyResult, error) {
 	var res ApplyResult
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
@@ -79,7 +79,7 @@ func (db *DB) ApplyServerChanges(ctx context.Context, sc ServerChanges) (ApplyRe
 			return err
 		}
 		if sc.AckThrough > 0 {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM offlined_changes WHERE seq <= ?`, sc.AckThrough); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM gpkgext_offlined_changes WHERE seq <= ?`, sc.AckThrough); err != nil {
 				return err
 			}
 		}
@@ -164,7 +164,7 @@ func rowFeature(ctx context.Context, q interface {
 
 // Conflicts lists recorded conflicts, oldest first.
 func (db *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, table_name, globalid, local_op, server_op, local_version, server_version, resolution, detected_at FROM offlined_conflicts ORDER BY id`)
+	rows, err := db.r.QueryContext(ctx, `SELECT id, table_name, globalid, local_op, server_op, local_version, server_version, resolution, detected_at FROM gpkgext_offlined_conflicts ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list conflicts: %w", err)
 	}

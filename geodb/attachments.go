@@ -15,7 +15,7 @@ import (
 // related to the feature table through the mapping table
 // "<table>__ATTACHREL". Content up to chunkSize is stored in data, so other
 // GeoPackage readers see it; larger content is streamed into
-// offlined_attachment_chunks rows (data then holds an empty BLOB and
+// gpkgext_offlined_attachment_chunks rows (data then holds an empty BLOB and
 // chunked=1), which keeps memory at one chunk and lifts SQLite's 1 GB value
 // limit.
 const chunkSize = 1 << 20
@@ -58,18 +58,18 @@ func createAttachTable(ctx context.Context, tx *sql.Tx, t *Table) error {
 		fmt.Sprintf(`CREATE INDEX %s ON %s(related_id)`, qid(rel+"_related"), qid(rel)),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s BEGIN
  DELETE FROM %s WHERE related_id = OLD.id;
- DELETE FROM offlined_attachment_chunks WHERE media_table = %s AND media_id = OLD.id;
+ DELETE FROM gpkgext_offlined_attachment_chunks WHERE media_table = %s AND media_id = OLD.id;
 END`, qid("offlined_"+media+"_cleanup"), M, qid(rel), qstr(media)),
 	}
 	meta := func(p string) string {
 		return fmt.Sprintf("json_object('globalid', %[1]s.globalid, 'rel_globalid', %[1]s.rel_globalid, 'att_name', %[1]s.att_name, 'content_type', %[1]s.content_type, 'size', %[1]s.size, 'sha256', %[1]s.sha256)", p)
 	}
 	stmts = append(stmts,
-		fmt.Sprintf(`CREATE TRIGGER %s AFTER INSERT ON %s WHEN %s BEGIN INSERT INTO offlined_changes (table_name, globalid, op) VALUES (%s, NEW.globalid, 'insert'); END`,
+		fmt.Sprintf(`CREATE TRIGGER %s AFTER INSERT ON %s WHEN %s BEGIN INSERT INTO gpkgext_offlined_changes (table_name, globalid, op) VALUES (%s, NEW.globalid, 'insert'); END`,
 			qid("offlined_"+media+"_ins"), M, notSuppressed, qstr(media)),
-		fmt.Sprintf(`CREATE TRIGGER %s AFTER UPDATE ON %s WHEN %s BEGIN INSERT INTO offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.globalid, 'update', %s); END`,
+		fmt.Sprintf(`CREATE TRIGGER %s AFTER UPDATE ON %s WHEN %s BEGIN INSERT INTO gpkgext_offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.globalid, 'update', %s); END`,
 			qid("offlined_"+media+"_upd"), M, notSuppressed, qstr(media), meta("OLD")),
-		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s WHEN %s BEGIN INSERT INTO offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.globalid, 'delete', %s); END`,
+		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s WHEN %s BEGIN INSERT INTO gpkgext_offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.globalid, 'delete', %s); END`,
 			qid("offlined_"+media+"_del"), M, notSuppressed, qstr(media), meta("OLD")),
 	)
 	for _, s := range stmts {
@@ -215,7 +215,7 @@ func (db *DB) putAttachmentTx(ctx context.Context, tx *sql.Tx, t *Table, meta *A
 	case err != nil:
 		return err
 	default:
-		if _, err := tx.ExecContext(ctx, `DELETE FROM offlined_attachment_chunks WHERE media_table = ? AND media_id = ?`, t.AttachTable, id); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM gpkgext_offlined_attachment_chunks WHERE media_table = ? AND media_id = ?`, t.AttachTable, id); err != nil {
 			return err
 		}
 	}
@@ -230,7 +230,7 @@ func (db *DB) putAttachmentTx(ctx context.Context, tx *sql.Tx, t *Table, meta *A
 		meta.ID, meta.Size, meta.SHA256 = id, size, hex.EncodeToString(h.Sum(nil))
 		return err
 	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO offlined_attachment_chunks (media_table, media_id, seq, data) VALUES (?, ?, ?, ?)`)
+	st, err := tx.PrepareContext(ctx, `INSERT INTO gpkgext_offlined_attachment_chunks (media_table, media_id, seq, data) VALUES (?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -338,7 +338,7 @@ func (db *DB) ReadAttachment(ctx context.Context, layerID int, globalID string, 
 	var n int64
 	var rows *sql.Rows
 	if chunked {
-		rows, err = tx.QueryContext(ctx, `SELECT data FROM offlined_attachment_chunks WHERE media_table = ? AND media_id = ? ORDER BY seq`, t.AttachTable, m.ID)
+		rows, err = tx.QueryContext(ctx, `SELECT data FROM gpkgext_offlined_attachment_chunks WHERE media_table = ? AND media_id = ? ORDER BY seq`, t.AttachTable, m.ID)
 	} else {
 		rows, err = tx.QueryContext(ctx, fmt.Sprintf(`SELECT data FROM %s WHERE id = ?`, qid(t.AttachTable)), m.ID)
 	}

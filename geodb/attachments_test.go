@@ -92,12 +92,12 @@ func TestAttachments(t *testing.T) {
 		t.Fatalf("replaced: %q %v", buf.String(), err)
 	}
 	var chunks int
-	db.r.QueryRowContext(ctx, `SELECT count(*) FROM offlined_attachment_chunks`).Scan(&chunks)
+	db.r.QueryRowContext(ctx, `SELECT count(*) FROM gpkgext_offlined_attachment_chunks`).Scan(&chunks)
 	if chunks != 2 { // only the chunkSize+1 attachment remains chunked
 		t.Fatalf("%d chunk rows left", chunks)
 	}
 	// Tampering is detected.
-	if _, err := db.w.ExecContext(ctx, `UPDATE offlined_attachment_chunks SET data = zeroblob(length(data)) WHERE seq = 1`); err != nil {
+	if _, err := db.w.ExecContext(ctx, `UPDATE gpkgext_offlined_attachment_chunks SET data = zeroblob(length(data)) WHERE seq = 1`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ReadAttachment(ctx, 0, gids[3], io.Discard); !errors.Is(err, ErrChecksum) {
@@ -116,7 +116,7 @@ func TestAttachments(t *testing.T) {
 	if err := db.DeleteAttachment(ctx, 0, gids[3]); err != nil {
 		t.Fatal(err)
 	}
-	db.r.QueryRowContext(ctx, `SELECT count(*) FROM offlined_attachment_chunks`).Scan(&chunks)
+	db.r.QueryRowContext(ctx, `SELECT count(*) FROM gpkgext_offlined_attachment_chunks`).Scan(&chunks)
 	if chunks != 0 {
 		t.Fatalf("delete left %d chunks", chunks)
 	}

@@ -40,7 +40,7 @@ type Change struct {
 const gidExpr = `'{' || hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)),2) || '-' ||
  substr('89AB', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)),2) || '-' || hex(randomblob(6)) || '}'`
 
-const notSuppressed = `NOT EXISTS (SELECT 1 FROM offlined_control WHERE name = 'suppress_changes')`
+const notSuppressed = `NOT EXISTS (SELECT 1 FROM gpkgext_offlined_control WHERE name = 'suppress_changes')`
 
 // oldValuesExpr builds json of OLD.* with plain SQL functions. json_object
 // is limited in argument count, so wide tables are built by json_set chains.
@@ -79,13 +79,13 @@ func changeTriggerSQL(t *Table) []string {
 	return []string{
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER INSERT ON %s BEGIN
  UPDATE %s SET %s = %s WHERE %s = NEW.%s AND NEW.%s IS NULL;
- INSERT INTO offlined_changes (table_name, globalid, op) SELECT %s, %s, 'insert' FROM %s WHERE %s = NEW.%s AND %s;
+ INSERT INTO gpkgext_offlined_changes (table_name, globalid, op) SELECT %s, %s, 'insert' FROM %s WHERE %s = NEW.%s AND %s;
 END`, n("ins"), T, T, G, gidExpr, I, I, G, qstr(t.Name), G, T, I, I, notSuppressed),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER UPDATE ON %s WHEN OLD.%s IS NOT NULL AND %s BEGIN
- INSERT INTO offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.%s, 'update', %s);
+ INSERT INTO gpkgext_offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.%s, 'update', %s);
 END`, n("upd"), T, G, notSuppressed, qstr(t.Name), G, oldValuesExpr(t)),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s WHEN OLD.%s IS NOT NULL AND %s BEGIN
- INSERT INTO offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.%s, 'delete', %s);
+ INSERT INTO gpkgext_offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.%s, 'delete', %s);
 END`, n("del"), T, G, notSuppressed, qstr(t.Name), G, oldValuesExpr(t)),
 	}
 }
@@ -171,9 +171,9 @@ func finishBulk(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64) erro
 func suppress(ctx context.Context, tx *sql.Tx, on bool) error {
 	var err error
 	if on {
-		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_control (name, value) VALUES ('suppress_changes', '1')`)
+		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO gpkgext_offlined_control (name, value) VALUES ('suppress_changes', '1')`)
 	} else {
-		_, err = tx.ExecContext(ctx, `DELETE FROM offlined_control WHERE name = 'suppress_changes'`)
+		_, err = tx.ExecContext(ctx, `DELETE FROM gpkgext_offlined_control WHERE name = 'suppress_changes'`)
 	}
 	return err
 }
@@ -183,7 +183,7 @@ func (db *DB) Changes(ctx context.Context, after int64, limit int) ([]Change, er
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT seq, table_name, coalesce(globalid,''), op, old_values, changed_at FROM offlined_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	rows, err := db.r.QueryContext(ctx, `SELECT seq, table_name, coalesce(globalid,''), op, old_values, changed_at FROM gpkgext_offlined_changes WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read change log: %w", err)
 	}
@@ -215,7 +215,7 @@ func (db *DB) Changes(ctx context.Context, after int64, limit int) ([]Change, er
 // LastChangeSeq returns the newest change-log sequence number (0 if none).
 func (db *DB) LastChangeSeq(ctx context.Context) (int64, error) {
 	var n sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT max(seq) FROM offlined_changes`).Scan(&n)
+	err := db.r.QueryRowContext(ctx, `SELECT max(seq) FROM gpkgext_offlined_changes`).Scan(&n)
 	return n.Int64, err
 }
 
@@ -224,7 +224,7 @@ func (db *DB) LastChangeSeq(ctx context.Context) (int64, error) {
 // transaction as storing new server generations.
 func (db *DB) AckChanges(ctx context.Context, upTo int64) error {
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM offlined_changes WHERE seq <= ?`, upTo)
+		_, err := tx.ExecContext(ctx, `DELETE FROM gpkgext_offlined_changes WHERE seq <= ?`, upTo)
 		return err
 	})
 }

@@ -11,27 +11,27 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 )
 
-// Keys of offlined_meta.
+// Keys of gpkgext_offlined_meta.
 const (
 	metaService          = "service_json"
 	metaReplica          = "replica_json"
 	metaReplicaServerGen = "replica_server_gen"
 )
 
-// SetMeta stores a value under key in offlined_meta.
+// SetMeta stores a value under key in gpkgext_offlined_meta.
 func (db *DB) SetMeta(ctx context.Context, key, value string) error {
 	return db.writeTx(ctx, func(tx *sql.Tx) error { return setMetaTx(ctx, tx, key, value) })
 }
 
 func setMetaTx(ctx context.Context, tx *sql.Tx, key, value string) error {
-	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_meta (key, value) VALUES (?, ?)`, key, value)
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO gpkgext_offlined_meta (key, value) VALUES (?, ?)`, key, value)
 	return err
 }
 
 // Meta returns the value under key ("" and false when absent).
 func (db *DB) Meta(ctx context.Context, key string) (string, bool, error) {
 	var v string
-	err := db.r.QueryRowContext(ctx, `SELECT value FROM offlined_meta WHERE key = ?`, key).Scan(&v)
+	err := db.r.QueryRowContext(ctx, `SELECT value FROM gpkgext_offlined_meta WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -62,7 +62,7 @@ func (db *DB) Service(ctx context.Context) (json.RawMessage, error) {
 // LayerJSON returns the stored layer JSON of a layer id.
 func (db *DB) LayerJSON(ctx context.Context, layerID int) (json.RawMessage, error) {
 	var v string
-	err := db.r.QueryRowContext(ctx, `SELECT layer_json FROM offlined_layers WHERE layer_id = ?`, layerID).Scan(&v)
+	err := db.r.QueryRowContext(ctx, `SELECT layer_json FROM gpkgext_offlined_layers WHERE layer_id = ?`, layerID).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("layer %d: %w", layerID, ErrNoLayer)
 	}
@@ -113,7 +113,7 @@ func (db *DB) ServerGens(ctx context.Context) (int64, []arcgis.ServerGen, error)
 	} else if ok {
 		gen, _ = strconv.ParseInt(v, 10, 64)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT layer_id, server_gen, server_sib_gen FROM offlined_server_gens ORDER BY layer_id`)
+	rows, err := db.r.QueryContext(ctx, `SELECT layer_id, server_gen, server_sib_gen FROM gpkgext_offlined_server_gens ORDER BY layer_id`)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -136,7 +136,7 @@ func storeGensTx(ctx context.Context, tx *sql.Tx, replicaGen int64, gens []arcgi
 		}
 	}
 	for _, g := range gens {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_server_gens (layer_id, server_gen, server_sib_gen) VALUES (?,?,?)`, g.ID, g.ServerGen, g.ServerSibGen); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO gpkgext_offlined_server_gens (layer_id, server_gen, server_sib_gen) VALUES (?,?,?)`, g.ID, g.ServerGen, g.ServerSibGen); err != nil {
 			return err
 		}
 	}

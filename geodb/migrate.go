@@ -16,13 +16,13 @@ import (
 // The schema lives in schema/NNNN_name.sql: file N brings a store from
 // version N-1 to version N. Migrations are applied in order, all in one
 // transaction, when a store is opened, and the version is recorded in
-// offlined_meta under SchemaVersionKey. To change the schema, add the next
+// gpkgext_offlined_meta under SchemaVersionKey. To change the schema, add the next
 // numbered file; never edit one that has shipped.
 //
 //go:embed schema/*.sql
 var schemaFiles embed.FS
 
-// SchemaVersionKey is the offlined_meta key holding the store's schema
+// SchemaVersionKey is the gpkgext_offlined_meta key holding the store's schema
 // version. Stores made before versioning have none and hold version 1's
 // schema, which is written idempotently so it is simply applied again.
 const SchemaVersionKey = "offlined_schema_version"
@@ -101,7 +101,11 @@ func (db *DB) migrateTo(ctx context.Context, ms []migration) error {
 			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 				return fmt.Errorf("schema migration %s: %w", m.name, err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO offlined_meta(key, value) VALUES (?, ?)
+			meta, err := metaTableTx(ctx, tx)
+			if err != nil {
+				return fmt.Errorf("schema migration %s: %w", m.name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO `+meta+`(key, value) VALUES (?, ?)
 				ON CONFLICT(key) DO UPDATE SET value = excluded.value`, SchemaVersionKey, strconv.Itoa(m.version)); err != nil {
 				return fmt.Errorf("schema migration %s: record version: %w", m.name, err)
 			}
@@ -113,15 +117,15 @@ func (db *DB) migrateTo(ctx context.Context, ms []migration) error {
 // schemaVersionTx reads the recorded version; 0 for a new file or a store
 // made before versioning.
 func schemaVersionTx(ctx context.Context, tx *sql.Tx) (int, error) {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'offlined_meta'`).Scan(&n); err != nil {
+	meta, err := metaTableTx(ctx, tx)
+	if err != nil {
 		return 0, fmt.Errorf("schema version: %w", err)
 	}
-	if n == 0 {
+	if meta == "" {
 		return 0, nil
 	}
 	var v string
-	err := tx.QueryRowContext(ctx, `SELECT value FROM offlined_meta WHERE key = ?`, SchemaVersionKey).Scan(&v)
+	err = tx.QueryRowContext(ctx, `SELECT value FROM `+meta+` WHERE key = ?`, SchemaVersionKey).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -130,7 +134,20 @@ func schemaVersionTx(ctx context.Context, tx *sql.Tx) (int, error) {
 	}
 	ver, err := strconv.Atoi(v)
 	if err != nil || ver < 0 {
-		return 0, fmt.Errorf("schema version %q in offlined_meta is not a number", v)
+		return 0, fmt.Errorf("schema version %q in gpkgext_offlined_meta is not a number", v)
 	}
 	return ver, nil
+}
+
+// metaTableTx names the store's meta table: gpkgext_offlined_meta from
+// schema version 2 on, offlined_meta before; "" when there is none (a new
+// file).
+func metaTableTx(ctx context.Context, tx *sql.Tx) (string, error) {
+	var name string
+	err := tx.QueryRowContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'
+		AND name IN ('gpkgext_offlined_meta', 'offlined_meta') ORDER BY name LIMIT 1`).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return name, err
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/fstest"
 )
@@ -88,7 +90,10 @@ func TestOpenStoreMadeBeforeSchemaVersioning(t *testing.T) {
 	after := rawCounts(t, path)
 	for n, c := range before {
 		want := c
-		if n == "offlined_meta" {
+		if strings.HasPrefix(n, "offlined_") {
+			n = "gpkgext_" + n // renamed by schema version 2
+		}
+		if n == "gpkgext_offlined_meta" {
 			want++ // the schema version
 		}
 		if after[n] != want {
@@ -119,7 +124,7 @@ func TestNewStoreSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	db2.Close()
-	if after := rawCounts(t, path); len(after) != len(before) || after["gpkg_extensions"] != before["gpkg_extensions"] || after["offlined_meta"] != before["offlined_meta"] {
+	if after := rawCounts(t, path); len(after) != len(before) || after["gpkg_extensions"] != before["gpkg_extensions"] || after["gpkgext_offlined_meta"] != before["gpkgext_offlined_meta"] {
 		t.Errorf("reopening changed the store: %v -> %v", before, after)
 	}
 }
@@ -143,13 +148,16 @@ func TestMigrationsInOrderInOneTransaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := fstest.MapFS{
-		"schema/0002_notes.sql": {Data: []byte(`CREATE TABLE offlined_notes (id INTEGER PRIMARY KEY, body TEXT);`)},
-		"schema/0001_base.sql":  {Data: []byte(base[0].sql)},
-		"schema/0003_fill.sql":  {Data: []byte(`INSERT INTO offlined_notes (body) VALUES ('after 2');`)},
+	fsys := fstest.MapFS{}
+	for _, m := range base {
+		fsys["schema/"+m.name] = &fstest.MapFile{Data: []byte(m.sql)}
 	}
+	nb := len(base)
+	notes, fill := nb+1, nb+2
+	fsys[fmt.Sprintf("schema/%04d_notes.sql", notes)] = &fstest.MapFile{Data: []byte(`CREATE TABLE offlined_notes (id INTEGER PRIMARY KEY, body TEXT);`)}
+	fsys[fmt.Sprintf("schema/%04d_fill.sql", fill)] = &fstest.MapFile{Data: []byte(`INSERT INTO offlined_notes (body) VALUES ('after notes');`)}
 	ms, err := loadMigrations(fsys)
-	if err != nil || len(ms) != 3 || ms[1].version != 2 {
+	if err != nil || len(ms) != fill || ms[notes-1].version != notes {
 		t.Fatalf("loadMigrations: %+v %v", ms, err)
 	}
 	db := openTemp(t, "m.gpkg")
@@ -160,16 +168,16 @@ func TestMigrationsInOrderInOneTransaction(t *testing.T) {
 	if err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM offlined_notes`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("notes %d %v", n, err)
 	}
-	if v, _, _ := db.Meta(ctx, SchemaVersionKey); v != "3" {
-		t.Errorf("version %q, want 3", v)
+	if v, _, _ := db.Meta(ctx, SchemaVersionKey); v != strconv.Itoa(fill) {
+		t.Errorf("version %q, want %d", v, fill)
 	}
 	// A failing migration leaves the store at the version it had.
-	bad := append(ms, migration{version: 4, name: "0004_bad.sql", sql: `CREATE TABLE offlined_x (a); INSERT INTO nosuchtable VALUES (1);`})
+	bad := append(ms, migration{version: fill + 1, name: "bad.sql", sql: `CREATE TABLE offlined_x (a); INSERT INTO nosuchtable VALUES (1);`})
 	if err := db.migrateTo(ctx, bad); err == nil {
 		t.Fatal("a failing migration succeeded")
 	}
-	if v, _, _ := db.Meta(ctx, SchemaVersionKey); v != "3" {
-		t.Errorf("version %q after a failed migration, want 3", v)
+	if v, _, _ := db.Meta(ctx, SchemaVersionKey); v != strconv.Itoa(fill) {
+		t.Errorf("version %q after a failed migration, want %d", v, fill)
 	}
 	if err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'offlined_x'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("the failed migration's first statement was kept")

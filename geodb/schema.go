@@ -443,7 +443,7 @@ func saveLayerTx(ctx context.Context, tx *sql.Tx, t *Table, raw json.RawMessage)
 	if t.AttachTable != "" {
 		attach = t.AttachTable
 	}
-	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_layers (layer_id, table_name, layer_json, attach_table) VALUES (?,?,?,?)`,
+	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO gpkgext_offlined_layers (layer_id, table_name, layer_json, attach_table) VALUES (?,?,?,?)`,
 		t.LayerID, t.Name, string(raw), attach)
 	return err
 }
@@ -556,9 +556,9 @@ func updateExtent(ctx context.Context, tx *sql.Tx, t *Table) error {
 	return err
 }
 
-// loadTables reads the table registry from offlined_layers.
+// loadTables reads the table registry from gpkgext_offlined_layers.
 func (db *DB) loadTables(ctx context.Context) error {
-	rows, err := db.w.QueryContext(ctx, `SELECT layer_id, table_name, layer_json, attach_table FROM offlined_layers ORDER BY layer_id`)
+	rows, err := db.w.QueryContext(ctx, `SELECT layer_id, table_name, layer_json, attach_table FROM gpkgext_offlined_layers ORDER BY layer_id`)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func TestWALBoundedAfterRollback(t *testing.T) {
 	refused := errors.New("refused")
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		for i := 0; i < 16; i++ {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO offlined_meta (key, value) VALUES (?, randomblob(1048576))`, "k"+strconv.Itoa(i)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO gpkgext_offlined_meta (key, value) VALUES (?, randomblob(1048576))`, "k"+strconv.Itoa(i)); err != nil {
 				return err
 			}
 		}

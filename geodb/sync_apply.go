@@ -3,7 +3,7 @@ package geodb
 // Additions for the sync engine (package sync): one-transaction application
 // of a synchronizeReplica answer with per-feature conflict decisions,
 // selective acknowledgement of change-log rows and journal bookkeeping in
-// offlined_meta.
+// gpkgext_offlined_meta.
 
 import (
 	"context"
@@ -32,7 +32,7 @@ type SyncDecision struct {
 	Feature *arcgis.Feature
 	// DropLocal deletes the feature's pending change-log rows.
 	DropLocal bool
-	// Resolution is recorded in offlined_conflicts ("server", "device",
+	// Resolution is recorded in gpkgext_offlined_conflicts ("server", "device",
 	// "merged", "pending", …).
 	Resolution string
 	// Fields lists the fields the conflict is about (recorded in the
@@ -60,7 +60,7 @@ type SyncApply struct {
 	// a function that applies one more chunk of changes; large downloads
 	// are applied chunk by chunk without being held in memory.
 	Stream func(ctx context.Context, apply func(LayerChanges) error) error
-	// SetMeta and DeleteMeta change offlined_meta in the same transaction.
+	// SetMeta and DeleteMeta change gpkgext_offlined_meta in the same transaction.
 	SetMeta    map[string]string
 	DeleteMeta []string
 }
@@ -107,7 +107,7 @@ func (c *stmts) get(ctx context.Context, q string) (*sql.Stmt, error) {
 }
 
 // ApplySync applies server changes, acknowledges uploaded change-log rows,
-// stores the new generations and updates offlined_meta, all in one
+// stores the new generations and updates gpkgext_offlined_meta, all in one
 // transaction with change logging suppressed.
 func (db *DB) ApplySync(ctx context.Context, a SyncApply) (ApplyResult, error) {
 	var res ApplyResult
@@ -166,7 +166,7 @@ func (db *DB) ApplySync(ctx context.Context, a SyncApply) (ApplyResult, error) {
 			}
 		}
 		for _, k := range a.DeleteMeta {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM offlined_meta WHERE key = ?`, k); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM gpkgext_offlined_meta WHERE key = ?`, k); err != nil {
 				return err
 			}
 		}
@@ -180,7 +180,7 @@ func (db *DB) ApplySync(ctx context.Context, a SyncApply) (ApplyResult, error) {
 
 func ackKeeping(ctx context.Context, tx *sql.Tx, upTo int64, keep []ChangeKey, keepTables []string) error {
 	if len(keep) == 0 && len(keepTables) == 0 {
-		_, err := tx.ExecContext(ctx, `DELETE FROM offlined_changes WHERE seq <= ?`, upTo)
+		_, err := tx.ExecContext(ctx, `DELETE FROM gpkgext_offlined_changes WHERE seq <= ?`, upTo)
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS offlined_ack_keep (table_name TEXT NOT NULL, globalid TEXT NOT NULL)`); err != nil {
@@ -194,7 +194,7 @@ func ackKeeping(ctx context.Context, tx *sql.Tx, upTo int64, keep []ChangeKey, k
 			return err
 		}
 	}
-	q := `DELETE FROM offlined_changes WHERE seq <= ? AND NOT EXISTS (SELECT 1 FROM offlined_ack_keep k WHERE k.table_name = offlined_changes.table_name AND k.globalid = offlined_changes.globalid)`
+	q := `DELETE FROM gpkgext_offlined_changes WHERE seq <= ? AND NOT EXISTS (SELECT 1 FROM offlined_ack_keep k WHERE k.table_name = gpkgext_offlined_changes.table_name AND k.globalid = gpkgext_offlined_changes.globalid)`
 	args := []any{upTo}
 	if len(keepTables) > 0 {
 		q += ` AND table_name NOT IN (` + strings.TrimSuffix(strings.Repeat("?,", len(keepTables)), ",") + `)`
@@ -215,7 +215,7 @@ func syncApplyLayer(ctx context.Context, tx *sql.Tx, sc *stmts, db *DB, t *Table
 	// whether to apply and the feature to apply (nil: the server's).
 	check := func(table, gid string, serverOp Op, server any, sf *arcgis.Feature) (bool, *arcgis.Feature, error) {
 		var localOp string
-		err := sc.queryRow(ctx, `SELECT op FROM offlined_changes WHERE table_name = ? AND globalid = ? ORDER BY seq DESC LIMIT 1`, table, gid).Scan(&localOp)
+		err := sc.queryRow(ctx, `SELECT op FROM gpkgext_offlined_changes WHERE table_name = ? AND globalid = ? ORDER BY seq DESC LIMIT 1`, table, gid).Scan(&localOp)
 		if errors.Is(err, sql.ErrNoRows) {
 			return true, nil, nil
 		}
@@ -237,12 +237,12 @@ func syncApplyLayer(ctx context.Context, tx *sql.Tx, sc *stmts, db *DB, t *Table
 		if len(d.Fields) > 0 && sf != nil {
 			sv, _ = json.Marshal(map[string]any{"attributes": sf.Attributes, "geometry": sf.Geometry, "heldFields": d.Fields})
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO offlined_conflicts (table_name, globalid, local_op, server_op, local_version, server_version, resolution) VALUES (?,?,?,?,?,?,?)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO gpkgext_offlined_conflicts (table_name, globalid, local_op, server_op, local_version, server_version, resolution) VALUES (?,?,?,?,?,?,?)`,
 			table, gid, localOp, string(serverOp), nullStr(local), nullStr(sv), d.Resolution); err != nil {
 			return false, nil, err
 		}
 		if d.DropLocal {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM offlined_changes WHERE table_name = ? AND globalid = ?`, table, gid); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM gpkgext_offlined_changes WHERE table_name = ? AND globalid = ?`, table, gid); err != nil {
 				return false, nil, err
 			}
 		}
@@ -322,7 +322,7 @@ func syncApplyLayer(ctx context.Context, tx *sql.Tx, sc *stmts, db *DB, t *Table
 				// attachment instead of failing every sync, and keep the
 				// losing version on record.
 				sv, _ := json.Marshal(m)
-				if _, err := tx.ExecContext(ctx, `INSERT INTO offlined_conflicts (table_name, globalid, local_op, server_op, local_version, server_version, resolution) VALUES (?,?,?,?,?,?,?)`,
+				if _, err := tx.ExecContext(ctx, `INSERT INTO gpkgext_offlined_conflicts (table_name, globalid, local_op, server_op, local_version, server_version, resolution) VALUES (?,?,?,?,?,?,?)`,
 					t.AttachTable, gid, string(OpDelete), string(OpInsert), nil, string(sv), "device"); err != nil {
 					return err
 				}

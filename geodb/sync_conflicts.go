@@ -16,7 +16,7 @@ import (
 // "device" or "server" for a conflict held as "pending").
 func (db *DB) SetConflictResolution(ctx context.Context, id int64, resolution string) error {
 	return db.writeTx(ctx, func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(ctx, `UPDATE offlined_conflicts SET resolution = ? WHERE id = ?`, resolution, id)
+		r, err := tx.ExecContext(ctx, `UPDATE gpkgext_offlined_conflicts SET resolution = ? WHERE id = ?`, resolution, id)
 		if err != nil {
 			return fmt.Errorf("resolve conflict %d: %w", id, err)
 		}
@@ -86,6 +86,6 @@ func (t *Table) GeometryHex(g *arcgis.Geometry) string {
 // acknowledged by the server).
 func (db *DB) PendingChanges(ctx context.Context) (int64, error) {
 	var n int64
-	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM offlined_changes`).Scan(&n)
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM gpkgext_offlined_changes`).Scan(&n)
 	return n, err
 }

@@ -45,7 +45,7 @@ const (
 	WarnDroppedFeature  = "droppedFeature"
 )
 
-// maxStoredWarnings bounds the warnings kept in offlined_meta; the count
+// maxStoredWarnings bounds the warnings kept in gpkgext_offlined_meta; the count
 // of all of them is kept too.
 const maxStoredWarnings = 1000
 
@@ -256,7 +256,7 @@ func rewriteColumnDDL(ctx context.Context, tx *sql.Tx, table, oldDDL, newDDL str
 // JSON, keeping every other member as the server sent it.
 func patchLayerField(ctx context.Context, tx *sql.Tx, layerID int, field string, typ string, length int) error {
 	var js string
-	if err := tx.QueryRowContext(ctx, `SELECT layer_json FROM offlined_layers WHERE layer_id=?`, layerID).Scan(&js); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT layer_json FROM gpkgext_offlined_layers WHERE layer_id=?`, layerID).Scan(&js); err != nil {
 		return err
 	}
 	var doc map[string]json.RawMessage
@@ -284,11 +284,11 @@ func patchLayerField(ctx context.Context, tx *sql.Tx, layerID int, field string,
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE offlined_layers SET layer_json=? WHERE layer_id=?`, string(out), layerID)
+	_, err = tx.ExecContext(ctx, `UPDATE gpkgext_offlined_layers SET layer_json=? WHERE layer_id=?`, string(out), layerID)
 	return err
 }
 
-// saveWarnings appends the load's warnings to offlined_meta (bounded).
+// saveWarnings appends the load's warnings to gpkgext_offlined_meta (bounded).
 func (db *DB) saveWarnings(ctx context.Context, ws []LoadWarning) error {
 	if len(ws) == 0 {
 		return nil

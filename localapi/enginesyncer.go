@@ -122,6 +122,7 @@ func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]ServiceResult,
 			e.hub.Publish(topic, "failed", res)
 		} else {
 			e.hub.Publish(topic, "finished", res)
+			e.schemaChanged(ctx, mi, rep)
 		}
 		out = append(out, res)
 	}

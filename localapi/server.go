@@ -133,6 +133,7 @@ func New(o Options) (*Server, error) {
 	})
 	s.routesAPI()
 	s.routesArcGIS()
+	s.routesServicesDirectory()
 	s.handler = s.guard(s.router)
 	return s, nil
 }

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/testutil"
+	"github.com/offlined/offlined/offline"
 	editsync "github.com/offlined/offlined/sync"
 )
 
@@ -160,5 +163,46 @@ func TestSchedulerSyncsLocalEdits(t *testing.T) {
 	}
 	if reps, err := e.client.Replicas(t.Context(), e.svcURL); err != nil || len(reps) != 0 {
 		t.Fatalf("replicas after delete %v %v", reps, err)
+	}
+}
+
+// A sync that brings a server schema change rewrites the package's QGIS
+// project: the new field appears in it.
+func TestSchemaChangeRewritesQGISProject(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
+	// The test package is built by hand: give its map.json the store
+	// reference the offline job writes, and its project.
+	dir := filepath.Join(e.root, "packages", "demo")
+	writeFile(t, filepath.Join(dir, "map.json"), `{"operationalLayers":[{"id":"inspections","title":"Inspections","url":"data/Field_Survey.gpkg",
+		"offlineStore":{"kind":"replica","store":"data/Field_Survey.gpkg","layerId":0}}],"version":"2.31"}`)
+	if _, err := offline.WriteQGISProject(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	qgs, _ := filepath.Glob(filepath.Join(dir, "*.qgs"))
+	if len(qgs) != 1 {
+		t.Fatalf("package has QGIS projects %v, want one", qgs)
+	}
+	before, err := os.ReadFile(qgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(before), `"Weather"`) {
+		t.Fatal("the project already names the field the test adds")
+	}
+	if err := e.em.AddField(svcName, 0, arcgis.Field{Name: "Weather", Alias: "Weather today", Type: arcgis.FieldString, Length: 20, Nullable: arcgis.Bool(true), Editable: arcgis.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	res := e.jsonOf(e.do("POST", "/api/v1/maps/demo/sync", nil), 200)
+	sv := res["services"].([]any)[0].(map[string]any)
+	if sv["error"] != nil || len(sv["report"].(map[string]any)["schemaChanged"].([]any)) == 0 {
+		t.Fatalf("sync %v", sv)
+	}
+	after, err := os.ReadFile(qgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(after), `field="Weather"`) || !strings.Contains(string(after), `name="Weather today"`) {
+		t.Errorf("project not rewritten with the new field")
 	}
 }

@@ -127,6 +127,11 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 	if err := writeFileAtomic(filepath.Join(j.dir, ItemInfoFile), ib); err != nil {
 		return nil, err
 	}
+	// The QGIS project is a convenience over the same files: a failure is
+	// logged, it does not fail the package.
+	if _, err := writeQGISProject(ctx, j.dir, m, offlineMap); err != nil {
+		j.log.Warn("QGIS project not written", "dir", j.dir, "err", err)
+	}
 	m.Warnings = j.emptyWarnings(m)
 	m.Estimate = j.estimateRecord()
 	mb, err := json.MarshalIndent(m, "", " ")

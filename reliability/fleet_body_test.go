@@ -6,7 +6,7 @@ package reliability
 // links come and go, some are SIGKILLed mid-sync and office users edit the
 // server. Afterwards every device must hold the server's rows for its area,
 // every add must exist exactly once, every overwritten value must be on
-// record in some device's offlined_conflicts, and deletes must have won.
+// record in some device's gpkgext_offlined_conflicts, and deletes must have won.
 
 import (
 	"context"

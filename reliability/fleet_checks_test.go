@@ -82,7 +82,7 @@ func compareRows(d *fleetDevice, rows []apiFeature, srv map[string]serverRow) []
 	return out
 }
 
-// conflictRec is one offlined_conflicts row with the Notes of each side.
+// conflictRec is one gpkgext_offlined_conflicts row with the Notes of each side.
 type conflictRec struct {
 	Device, ID              int
 	GID, LocalOp, ServerOp  string
@@ -149,7 +149,7 @@ func readStore(d *fleetDevice, s *deviceSnap) error {
 	defer db.Close()
 	ctx := context.Background()
 	s.Conflicts = nil
-	rows, err := db.QueryContext(ctx, `SELECT id, globalid, local_op, server_op, local_version, server_version FROM offlined_conflicts ORDER BY id`)
+	rows, err := db.QueryContext(ctx, `SELECT id, globalid, local_op, server_op, local_version, server_version FROM gpkgext_offlined_conflicts ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("device %d conflicts: %w", d.n, err)
 	}
@@ -165,11 +165,11 @@ func readStore(d *fleetDevice, s *deviceSnap) error {
 		s.Conflicts = append(s.Conflicts, c)
 	}
 	rows.Close()
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM offlined_changes`).Scan(&s.Pending); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM gpkgext_offlined_changes`).Scan(&s.Pending); err != nil {
 		return err
 	}
 	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM offlined_meta WHERE key = ?`, editsync.JournalKey).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM gpkgext_offlined_meta WHERE key = ?`, editsync.JournalKey).Scan(&n); err != nil {
 		return err
 	}
 	s.Journal = n > 0
@@ -414,7 +414,7 @@ func checkFleet(t *testing.T, f *fleet, broken bool) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = db.Exec(`DELETE FROM offlined_conflicts WHERE id = ?`, id)
+			_, err = db.Exec(`DELETE FROM gpkgext_offlined_conflicts WHERE id = ?`, id)
 			db.Close()
 			if err != nil {
 				t.Fatal(err)

@@ -160,7 +160,7 @@ type hostileFigures struct {
 
 var hostileStrings = []string{
 	"", "../../../../etc/passwd", "..%2f..%2fregistry.json", "%00", "survey/../../x", "' OR 1=1 --", "1; DROP TABLE gpkg_contents; --",
-	"\"; DELETE FROM offlined_changes; --", strings.Repeat("A", 5000), "日本語", "\u202e", "NaN", "-1", "99999999999999999999999999",
+	"\"; DELETE FROM gpkgext_offlined_changes; --", strings.Repeat("A", 5000), "日本語", "\u202e", "NaN", "-1", "99999999999999999999999999",
 	"1e309", "null", "true", "[]", "{}", "0x10", "OBJECTID > 0 UNION SELECT * FROM sqlite_master", "Notes LIKE '%' ESCAPE '",
 }
 
