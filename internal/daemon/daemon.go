@@ -33,6 +33,7 @@ import (
 	"github.com/offlined/offlined/internal/config"
 	"github.com/offlined/offlined/internal/dirlock"
 	"github.com/offlined/offlined/localapi"
+	"github.com/offlined/offlined/localapi/featureserver"
 	editsync "github.com/offlined/offlined/sync"
 )
 
@@ -114,8 +115,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if client != nil {
 		unreg = client
 	}
-	queue := editsync.OpenUnregisterQueue(filepath.Join(cfg.DataRoot, localapi.UnregisterFile), unreg)
-	reg, err := localapi.OpenRegistry(cfg.DataRoot, localapi.RegistryOptions{Logger: log, Unregister: queue,
+	queue := editsync.OpenUnregisterQueue(filepath.Join(cfg.DataRoot, UnregisterFile), unreg)
+	reg, err := OpenRegistry(cfg.DataRoot, RegistryOptions{Logger: log, Unregister: queue,
 		GeoDB: geodb.Options{MaxAttachmentSize: cfg.MaxAttachmentBytes}})
 	if err != nil {
 		return err
@@ -127,13 +128,13 @@ func Run(ctx context.Context, cfg Config) error {
 	// scheduler service ends when it stops.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	opts := localapi.Options{Token: token, Registry: reg, Hub: hub, AllowedHosts: cfg.AllowedHost, CORSOrigins: cfg.CORSOrigins,
+	opts := localapi.Options{Token: token, Maps: reg, Hub: hub, AllowedHosts: cfg.AllowedHost, CORSOrigins: cfg.CORSOrigins,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxAttachmentBytes: cfg.MaxAttachmentBytes, Logger: log, Version: cfg.Version}
 	services := []Service{&unregisterService{reg: reg, every: time.Duration(cfg.SyncInterval)}}
 	if client != nil {
 		opts.Portal = client
 		opts.Planner = &localapi.TaskPlanner{Portal: client, Services: client}
-		jobs, err := localapi.NewJobManager(cfg.DataRoot, reg, hub, localapi.OfflineRunner(client, queue, log), log)
+		jobs, err := NewJobManager(cfg.DataRoot, reg, hub, OfflineRunner(client, queue, log), log)
 		if err != nil {
 			return err
 		}
@@ -143,7 +144,7 @@ func Run(ctx context.Context, cfg Config) error {
 		jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 		defer stopJobs()
 		jobs.Start(jobCtx)
-		syncer := localapi.NewEngineSyncer(workCtx, reg, client, hub, log)
+		syncer := NewEngineSyncer(workCtx, reg, client, hub, log)
 		syncer.SetDefaultPolicy(editsync.Policy(cfg.ConflictPolicy))
 		reg.SetBeforeDelete(syncer.StopMap)
 		opts.Sync = syncer
@@ -159,6 +160,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	featureserver.Register(api)
 	hs, err := listen(cfg.Config, api, log)
 	if err != nil {
 		return err

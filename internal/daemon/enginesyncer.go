@@ -1,4 +1,4 @@
-package localapi
+package daemon
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
 )
 
@@ -20,7 +21,7 @@ import (
 type EngineSyncer struct {
 	reg    *Registry
 	client editsync.Client
-	hub    *Hub
+	hub    *localapi.Hub
 	log    *slog.Logger
 	ctx    context.Context
 	policy editsync.Policy // default conflict policy
@@ -44,7 +45,7 @@ type schedRun struct {
 }
 
 // NewEngineSyncer returns a Syncer using client for every map in reg.
-func NewEngineSyncer(ctx context.Context, reg *Registry, client editsync.Client, hub *Hub, log *slog.Logger) *EngineSyncer {
+func NewEngineSyncer(ctx context.Context, reg *Registry, client editsync.Client, hub *localapi.Hub, log *slog.Logger) *EngineSyncer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -93,21 +94,14 @@ func (e *EngineSyncer) SetConflictPolicy(ctx context.Context, mapID string, p ed
 	return nil
 }
 
-// ServiceResult is the outcome of syncing one service of a map.
-type ServiceResult struct {
-	Service string           `json:"service"`
-	Report  *editsync.Report `json:"report,omitempty"`
-	Error   string           `json:"error,omitempty"`
-}
-
 // Sync implements Syncer.
-func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]ServiceResult, error) {
+func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]localapi.ServiceResult, error) {
 	mi, err := e.reg.Get(ctx, mapID)
 	if err != nil {
 		return nil, err
 	}
 	topic := "sync/" + mapID
-	var out []ServiceResult
+	var out []localapi.ServiceResult
 	for _, svc := range mi.Services {
 		eng, err := e.engine(ctx, mapID, svc)
 		if err != nil {
@@ -115,7 +109,7 @@ func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]ServiceResult,
 		}
 		e.hub.Publish(topic, "started", map[string]string{"service": svc})
 		rep, err := eng.Sync(ctx)
-		res := ServiceResult{Service: svc, Report: rep}
+		res := localapi.ServiceResult{Service: svc, Report: rep}
 		if err != nil {
 			res.Error = err.Error()
 			e.log.Warn("sync failed", "map", mapID, "service", svc, "err", err)
@@ -181,12 +175,12 @@ func (e *EngineSyncer) Status(ctx context.Context, mapID string) (map[string]edi
 }
 
 // Conflicts implements Syncer.
-func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]ConflictInfo, error) {
+func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]localapi.ConflictInfo, error) {
 	mi, err := e.reg.Get(ctx, mapID)
 	if err != nil {
 		return nil, err
 	}
-	var out []ConflictInfo
+	var out []localapi.ConflictInfo
 	for _, svc := range mi.Services {
 		db, err := e.reg.FeatureStore(ctx, mapID, svc)
 		if err != nil {
@@ -197,7 +191,7 @@ func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]ConflictI
 			return nil, err
 		}
 		for _, c := range cs {
-			out = append(out, ConflictInfo{ID: svc + ":" + strconv.FormatInt(c.ID, 10), Service: svc, Table: c.Table, GlobalID: c.GlobalID,
+			out = append(out, localapi.ConflictInfo{ID: svc + ":" + strconv.FormatInt(c.ID, 10), Service: svc, Table: c.Table, GlobalID: c.GlobalID,
 				LocalOp: string(c.LocalOp), ServerOp: string(c.ServerOp), LocalVersion: rawOrNil(c.LocalVersion),
 				ServerVersion: rawOrNil(c.ServerVersion), Resolution: c.Resolution, DetectedAt: c.DetectedAt})
 		}
@@ -218,7 +212,7 @@ func (e *EngineSyncer) Resolve(ctx context.Context, mapID, conflictID, choice st
 	svc, n, _ := strings.Cut(conflictID, ":")
 	id, err := strconv.ParseInt(n, 10, 64)
 	if err != nil {
-		return notFound("conflict", "no conflict %q", conflictID)
+		return localapi.NotFound("conflict", "no conflict %q", conflictID)
 	}
 	cs, err := e.Conflicts(ctx, mapID)
 	if err != nil {
@@ -229,12 +223,12 @@ func (e *EngineSyncer) Resolve(ctx context.Context, mapID, conflictID, choice st
 		if c.ID == conflictID {
 			found = true
 			if c.Resolution != "pending" {
-				return &Error{Status: 409, Code: "alreadyResolved", Field: "conflict", Message: "conflict " + conflictID + " was resolved as " + c.Resolution}
+				return &localapi.Error{Status: 409, Code: "alreadyResolved", Field: "conflict", Message: "conflict " + conflictID + " was resolved as " + c.Resolution}
 			}
 		}
 	}
 	if !found {
-		return notFound("conflict", "no conflict %q", conflictID)
+		return localapi.NotFound("conflict", "no conflict %q", conflictID)
 	}
 	eng, err := e.engine(ctx, mapID, svc)
 	if err != nil {
@@ -333,7 +327,7 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 			o := opts
 			mapID, service := m.ID, svc
 			o.OnSync = func(rep *editsync.Report, err error) {
-				res := ServiceResult{Service: service, Report: rep}
+				res := localapi.ServiceResult{Service: service, Report: rep}
 				if err != nil {
 					res.Error = err.Error()
 					e.hub.Publish("sync/"+mapID, "failed", res)

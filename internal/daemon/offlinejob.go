@@ -1,4 +1,4 @@
-package localapi
+package daemon
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/localapi"
 	"github.com/offlined/offlined/offline"
 	editsync "github.com/offlined/offlined/sync"
 )
@@ -23,7 +24,7 @@ func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return func(ctx context.Context, info JobInfo, dir string, rep JobReporter) error {
+	return func(ctx context.Context, info localapi.JobInfo, dir string, rep JobReporter) error {
 		req := info.Request
 		task, err := offline.NewTask(ctx, req.Source, client, client)
 		if err != nil {
@@ -54,7 +55,7 @@ func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *
 			}
 		}
 		job := task.NewJob(params, ov, dir, offline.JobOptions{Client: client, Logger: log, Unregister: unreg, Progress: func(p offline.Progress) {
-			rep.Progress(JobProgress{State: p.State, Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers})
+			rep.Progress(localapi.JobProgress{State: p.State, Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers})
 		}})
 		// Pause and resume act on the job in place (it keeps its progress);
 		// a job waiting for sign-in goes on at Resume.

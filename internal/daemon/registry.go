@@ -1,4 +1,4 @@
-package localapi
+package daemon
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,44 +18,13 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/atomicfile"
+	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
 	"github.com/offlined/offlined/tiles"
 )
 
 // RegistryFile is the name of the registry of offline maps in the data root.
 const RegistryFile = "registry.json"
-
-// validID is the form of map ids (directory names under packages/).
-var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-
-// MapInfo describes a registered offline map.
-type MapInfo struct {
-	ID         string      `json:"id"`
-	Title      string      `json:"title"`
-	Registered time.Time   `json:"registered"`
-	Complete   bool        `json:"complete"` // package.json present
-	Services   []string    `json:"services"`
-	Layers     []LayerInfo `json:"layers"`
-	TileLayers []string    `json:"tileLayers"`
-	// Broken is set when a store or document of the package cannot be
-	// used; Problems says which and why (paths relative to the package).
-	// The map's other stores keep working; its broken feature stores are
-	// left out of Services.
-	Broken   bool     `json:"broken"`
-	Problems []string `json:"problems,omitempty"`
-	Dir      string   `json:"-"`
-}
-
-// LayerInfo describes one layer or table of an offline map.
-type LayerInfo struct {
-	ID             string `json:"id"` // "<service>.<layer id>"
-	Service        string `json:"service"`
-	LayerID        int    `json:"layerId"`
-	Name           string `json:"name"`
-	Type           string `json:"type"` // Feature Layer or Table
-	GeometryType   string `json:"geometryType,omitempty"`
-	HasAttachments bool   `json:"hasAttachments"`
-}
 
 type registryDoc struct {
 	Maps []regEntry `json:"maps"`
@@ -98,7 +66,7 @@ type Registry struct {
 type brokenFile struct {
 	size    int64
 	modTime time.Time
-	err     *Error
+	err     *localapi.Error
 }
 
 // UnregisterFile, in the data root, is the queue of replicas to unregister
@@ -155,7 +123,7 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		if _, err := os.Stat(filepath.Join(r.Dir(e.Name()), "package.json")); err != nil {
 			continue
 		}
-		if e.IsDir() && validID.MatchString(e.Name()) && !r.has(e.Name()) {
+		if e.IsDir() && localapi.ValidID(e.Name()) && !r.has(e.Name()) {
 			r.doc.Maps = append(r.doc.Maps, regEntry{ID: e.Name(), Registered: time.Now().UTC()})
 			changed = true
 		}
@@ -208,8 +176,8 @@ func (r *Registry) saveLocked() error {
 // Register records the package directory packages/<id> (written by an
 // offline job or copied onto the device).
 func (r *Registry) Register(id string) error {
-	if !validID.MatchString(id) {
-		return badRequest("id", "invalid map id %q", id)
+	if !localapi.ValidID(id) {
+		return localapi.BadRequest("id", "invalid map id %q", id)
 	}
 	if _, err := os.Stat(r.Dir(id)); err != nil {
 		return fmt.Errorf("register %s: %w", id, err)
@@ -225,12 +193,12 @@ func (r *Registry) Register(id string) error {
 }
 
 // List returns every registered map, sorted by id.
-func (r *Registry) List(ctx context.Context) ([]MapInfo, error) {
+func (r *Registry) List(ctx context.Context) ([]localapi.MapInfo, error) {
 	r.mu.Lock()
 	ents := slices.DeleteFunc(slices.Clone(r.doc.Maps), func(m regEntry) bool { return r.deleted[m.ID] })
 	r.mu.Unlock()
 	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
-	out := make([]MapInfo, 0, len(ents))
+	out := make([]localapi.MapInfo, 0, len(ents))
 	for _, e := range ents {
 		mi, err := r.info(ctx, e)
 		if err != nil {
@@ -242,7 +210,7 @@ func (r *Registry) List(ctx context.Context) ([]MapInfo, error) {
 }
 
 // Get returns one map (ErrNotFound when unknown).
-func (r *Registry) Get(ctx context.Context, id string) (MapInfo, error) {
+func (r *Registry) Get(ctx context.Context, id string) (localapi.MapInfo, error) {
 	r.mu.Lock()
 	i := slices.IndexFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
 	if r.deleted[id] {
@@ -254,17 +222,17 @@ func (r *Registry) Get(ctx context.Context, id string) (MapInfo, error) {
 	}
 	r.mu.Unlock()
 	if i < 0 {
-		return MapInfo{}, notFound("map", "no offline map %q", id)
+		return localapi.MapInfo{}, localapi.NotFound("map", "no offline map %q", id)
 	}
 	return r.info(ctx, e)
 }
 
-func (r *Registry) info(ctx context.Context, e regEntry) (MapInfo, error) {
+func (r *Registry) info(ctx context.Context, e regEntry) (localapi.MapInfo, error) {
 	dir := r.Dir(e.ID)
-	mi := MapInfo{ID: e.ID, Title: e.ID, Registered: e.Registered, Dir: dir, Services: []string{}, Layers: []LayerInfo{}, TileLayers: []string{}}
+	mi := localapi.MapInfo{ID: e.ID, Title: e.ID, Registered: e.Registered, Dir: dir, Services: []string{}, Layers: []localapi.LayerInfo{}, TileLayers: []string{}}
 	problem := func(err error) {
 		mi.Broken = true
-		mi.Problems = append(mi.Problems, toAPIError(err).Message)
+		mi.Problems = append(mi.Problems, localapi.Message(err))
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "package.json")); err == nil {
 		mi.Complete = true
@@ -284,7 +252,7 @@ func (r *Registry) info(ctx context.Context, e regEntry) (MapInfo, error) {
 		db, err := r.FeatureStore(ctx, e.ID, svc)
 		if err != nil {
 			if ctx.Err() != nil {
-				return MapInfo{}, ctx.Err()
+				return localapi.MapInfo{}, ctx.Err()
 			}
 			// One unusable store (truncated, corrupt, unreadable) marks
 			// the map broken; the other stores and maps stay usable.
@@ -293,7 +261,7 @@ func (r *Registry) info(ctx context.Context, e regEntry) (MapInfo, error) {
 		}
 		mi.Services = append(mi.Services, svc)
 		for _, t := range db.Tables() {
-			li := LayerInfo{ID: svc + "." + strconv.Itoa(t.LayerID), Service: svc, LayerID: t.LayerID, Name: t.Layer.Name,
+			li := localapi.LayerInfo{ID: svc + "." + strconv.Itoa(t.LayerID), Service: svc, LayerID: t.LayerID, Name: t.Layer.Name,
 				Type: t.Layer.Type, HasAttachments: t.AttachTable != ""}
 			if t.GeomCol != "" {
 				li.GeometryType = t.Layer.GeometryType
@@ -317,7 +285,7 @@ func (r *Registry) Document(ctx context.Context, id, name string) (json.RawMessa
 	}
 	b, err := os.ReadFile(filepath.Join(r.Dir(id), name))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, notFound("map", "map %q has no %s (incomplete package)", id, name)
+		return nil, localapi.NotFound("map", "map %q has no %s (incomplete package)", id, name)
 	}
 	if err != nil {
 		return nil, err
@@ -330,21 +298,21 @@ func (r *Registry) Document(ctx context.Context, id, name string) (json.RawMessa
 
 // FeatureStore returns the open GeoPackage of service svc of map id.
 func (r *Registry) FeatureStore(ctx context.Context, id, svc string) (*geodb.DB, error) {
-	if !validID.MatchString(id) || !validID.MatchString(svc) {
-		return nil, notFound("service", "no service %q in map %q", svc, id)
+	if !localapi.ValidID(id) || !localapi.ValidID(svc) {
+		return nil, localapi.NotFound("service", "no service %q in map %q", svc, id)
 	}
 	p := filepath.Join(r.Dir(id), "data", svc+".gpkg")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.deleted[id] || !r.has(id) {
-		return nil, notFound("map", "no offline map %q", id)
+		return nil, localapi.NotFound("map", "no offline map %q", id)
 	}
 	if db := r.dbs[p]; db != nil {
 		return db, nil
 	}
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, notFound("service", "no service %q in map %q", svc, id)
+		return nil, localapi.NotFound("service", "no service %q in map %q", svc, id)
 	}
 	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
 		return nil, b.err
@@ -367,7 +335,7 @@ func (r *Registry) FeatureStore(ctx context.Context, id, svc string) (*geodb.DB,
 // brokenErr is the API error for file p of map id that cannot be used: 409
 // brokenPackage, naming p relative to the package directory and never
 // showing an absolute path (the cause is scrubbed of the data root).
-func (r *Registry) brokenErr(id, p, field string, cause error) *Error {
+func (r *Registry) brokenErr(id, p, field string, cause error) *localapi.Error {
 	dir := r.Dir(id)
 	rel, err := filepath.Rel(dir, p)
 	if err != nil {
@@ -379,27 +347,27 @@ func (r *Registry) brokenErr(id, p, field string, cause error) *Error {
 	if abs, err := filepath.Abs(r.root); err == nil && abs != r.root {
 		msg = strings.ReplaceAll(msg, abs, "<data>")
 	}
-	return &Error{Status: http.StatusConflict, Code: "brokenPackage", Field: field,
+	return &localapi.Error{Status: http.StatusConflict, Code: "brokenPackage", Field: field,
 		Message: fmt.Sprintf("map %q: %s cannot be used (%s); replace or delete the map", id, filepath.ToSlash(rel), msg)}
 }
 
 // TileStore returns the open MBTiles of tile layer name of map id.
 func (r *Registry) TileStore(ctx context.Context, id, name string) (*tiles.Store, error) {
-	if !validID.MatchString(id) || !validID.MatchString(name) {
-		return nil, notFound("tileLayer", "no tile layer %q in map %q", name, id)
+	if !localapi.ValidID(id) || !localapi.ValidID(name) {
+		return nil, localapi.NotFound("tileLayer", "no tile layer %q in map %q", name, id)
 	}
 	p := filepath.Join(r.Dir(id), "tiles", name+".mbtiles")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.deleted[id] || !r.has(id) {
-		return nil, notFound("map", "no offline map %q", id)
+		return nil, localapi.NotFound("map", "no offline map %q", id)
 	}
 	if st := r.stores[p]; st != nil {
 		return st, nil
 	}
 	fi, err := os.Stat(p)
 	if err != nil {
-		return nil, notFound("tileLayer", "no tile layer %q in map %q", name, id)
+		return nil, localapi.NotFound("tileLayer", "no tile layer %q in map %q", name, id)
 	}
 	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
 		return nil, b.err

@@ -1,4 +1,4 @@
-package localapi
+package daemon
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 // scheduler used to start on the closed, deleted store).
 func TestDeleteDuringReconcileStartsNoScheduler(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{withSyncer: true})
+	e := newTestEnv(t, true)
 	ctx := t.Context()
 	deleted := false
 	e.syncer.beforeStart = func(id string) {
@@ -46,7 +46,7 @@ func TestDeleteDuringReconcileStartsNoScheduler(t *testing.T) {
 // leaves the queue instead of being retried forever.
 func TestUnregisterNotFoundIsDone(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{noMap: true})
+	e := newTestEnv(t, false)
 	q := editsync.OpenUnregisterQueue(filepath.Join(e.root, UnregisterFile), e.client)
 	if err := q.Add(e.svcURL, "{00000000-0000-0000-0000-000000000000}"); err != nil {
 		t.Fatal(err)
