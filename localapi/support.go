@@ -121,4 +121,3 @@ func (j *JSONStream) Write(b []byte) error { return j.s.write(b) }
 
 // Flush flushes the buffer.
 func (j *JSONStream) Flush() error { return j.s.flush() }
-
