@@ -65,7 +65,6 @@ func newTestDaemon(t testing.TB, o localapi.TestDaemonOptions) *localapi.TestDae
 	if o.Syncer {
 		ctx, cancel := context.WithCancel(context.Background())
 		sy := daemon.NewEngineSyncer(ctx, reg, o.Client, o.Hub, o.Logger)
-		reg.SetBeforeDelete(sy.StopMap)
 		d.Sync = sy
 		d.RunSchedulers = sy.RunSchedulers
 		stops = append(stops, func() { cancel(); sy.Wait() })

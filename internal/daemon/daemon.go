@@ -5,13 +5,16 @@
 // the credentials watcher — as a Service under one supervisor, until its
 // context ends or a service fails.
 //
-// Jobs use offline's one state machine (offline.JobState, needsAuth
-// included) and pause in place; credentials are reloaded when the
+// The daemon's state lives here and localapi reaches it through the
+// interfaces it declares: the Registry of offline maps (localapi.Maps),
+// where one owner per map holds the map's open stores, sync engines and
+// schedulers and closes them all (Close) when the map is deleted; the
+// JobManager (localapi.Jobs), running offline jobs with offline's one
+// state machine (offline.JobState, needsAuth included), pausing in place;
+// the EngineSyncer (localapi.Syncer). Credentials are reloaded when the
 // credentials file changes, and jobs waiting for sign-in then go on;
 // replicas to unregister go through the one sync.UnregisterQueue; state
-// files are written through internal/atomicfile. The registry of maps, the
-// job manager and the sync engines are still defined in localapi; Run
-// creates them, runs them and stops them.
+// files are written through internal/atomicfile.
 package daemon
 
 import (
@@ -146,7 +149,6 @@ func Run(ctx context.Context, cfg Config) error {
 		jobs.Start(jobCtx)
 		syncer := NewEngineSyncer(workCtx, reg, client, hub, log)
 		syncer.SetDefaultPolicy(editsync.Policy(cfg.ConflictPolicy))
-		reg.SetBeforeDelete(syncer.StopMap)
 		opts.Sync = syncer
 		services = append(services, &jobService{jobs: jobs, stop: stopJobs},
 			&schedulerService{syncer: syncer, opts: SchedulerOptions(client, time.Duration(cfg.SyncInterval), log), stopWork: stopWork})

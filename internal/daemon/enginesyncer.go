@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -15,9 +16,11 @@ import (
 	editsync "github.com/offlined/offlined/sync"
 )
 
-// EngineSyncer implements Syncer with one sync engine per GeoPackage,
-// publishing "sync/<map>" events. Background syncs run under the context
-// given to NewEngineSyncer; Wait waits for them.
+// EngineSyncer implements localapi.Syncer with one sync engine per
+// GeoPackage, held by the map's owner, publishing "sync/<map>" events.
+// Background syncs run under the context given to NewEngineSyncer; Wait
+// waits for them. RunSchedulers keeps a scheduler per feature store,
+// started through the map's owner (which refuses once the map is deleted).
 type EngineSyncer struct {
 	reg    *Registry
 	client editsync.Client
@@ -26,22 +29,11 @@ type EngineSyncer struct {
 	ctx    context.Context
 	policy editsync.Policy // default conflict policy
 
-	mu      stdsync.Mutex
-	engines map[*geodb.DB]*editsync.Engine
-	engMap  map[*geodb.DB]string // map id of each engine's store
-	scheds  map[*geodb.DB]*schedRun
-	wg      stdsync.WaitGroup
+	wg stdsync.WaitGroup
 
 	// beforeStart, when set (tests), runs in reconcile between getting a
 	// store's engine and starting its scheduler.
 	beforeStart func(mapID string)
-}
-
-// schedRun is one running sync scheduler.
-type schedRun struct {
-	mapID  string
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // NewEngineSyncer returns a Syncer using client for every map in reg.
@@ -49,7 +41,7 @@ func NewEngineSyncer(ctx context.Context, reg *Registry, client editsync.Client,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &EngineSyncer{reg: reg, client: client, hub: hub, log: log, ctx: ctx, engines: map[*geodb.DB]*editsync.Engine{}, engMap: map[*geodb.DB]string{}, scheds: map[*geodb.DB]*schedRun{}}
+	return &EngineSyncer{reg: reg, client: client, hub: hub, log: log, ctx: ctx}
 }
 
 func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync.Engine, error) {
@@ -57,18 +49,20 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if eng := e.engines[db]; eng != nil {
-		return eng, nil
-	}
-	if err := e.ensureConfig(ctx, mapID, svc, db); err != nil {
+	o, err := e.reg.owner(mapID)
+	if err != nil {
 		return nil, err
 	}
-	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy})
-	e.engines[db] = eng
-	e.engMap[db] = mapID
-	return eng, nil
+	eng, err := o.engine(svc, func() (*editsync.Engine, error) {
+		if err := e.ensureConfig(ctx, mapID, svc, db); err != nil {
+			return nil, err
+		}
+		return editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy}), nil
+	})
+	if errors.Is(err, errClosed) {
+		return nil, localapi.NotFound("map", "no offline map %q", mapID)
+	}
+	return eng, err
 }
 
 // SetDefaultPolicy sets the conflict policy of maps that have none set
@@ -279,16 +273,8 @@ func (e *EngineSyncer) RunSchedulers(ctx context.Context, opts editsync.Schedule
 		e.reconcile(ctx, opts)
 		select {
 		case <-ctx.Done():
-			e.mu.Lock()
-			runs := make([]*schedRun, 0, len(e.scheds))
-			for db, r := range e.scheds {
-				r.cancel()
-				runs = append(runs, r)
-				delete(e.scheds, db)
-			}
-			e.mu.Unlock()
-			for _, r := range runs {
-				<-r.done
+			for _, o := range e.reg.openOwners() {
+				o.stopSchedulers(context.WithoutCancel(ctx))
 			}
 			return
 		case <-t.C:
@@ -296,7 +282,9 @@ func (e *EngineSyncer) RunSchedulers(ctx context.Context, opts editsync.Schedule
 	}
 }
 
-// reconcile starts schedulers for stores that have none.
+// reconcile starts schedulers for stores that have none, through each
+// map's owner: a map deleted meanwhile has a closed owner, which starts
+// none.
 func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOptions) {
 	maps, err := e.reg.List(ctx)
 	if err != nil {
@@ -304,6 +292,10 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 		return
 	}
 	for _, m := range maps {
+		o, err := e.reg.owner(m.ID)
+		if err != nil {
+			continue // deleted since List
+		}
 		for _, svc := range m.Services {
 			eng, err := e.engine(ctx, m.ID, svc)
 			if err != nil {
@@ -313,20 +305,9 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 			if e.beforeStart != nil {
 				e.beforeStart(m.ID)
 			}
-			e.mu.Lock()
-			// A map deleted meanwhile (its StopMap already ran) gets no
-			// scheduler: Registry.Delete marks it before calling StopMap.
-			if e.scheds[eng.DB()] != nil || e.reg.Deleted(m.ID) {
-				e.mu.Unlock()
-				continue
-			}
-			sctx, cancel := context.WithCancel(ctx)
-			r := &schedRun{mapID: m.ID, cancel: cancel, done: make(chan struct{})}
-			e.scheds[eng.DB()] = r
-			e.mu.Unlock()
-			o := opts
+			so := opts
 			mapID, service := m.ID, svc
-			o.OnSync = func(rep *editsync.Report, err error) {
+			so.OnSync = func(rep *editsync.Report, err error) {
 				res := localapi.ServiceResult{Service: service, Report: rep}
 				if err != nil {
 					res.Error = err.Error()
@@ -335,37 +316,11 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 				}
 				e.hub.Publish("sync/"+mapID, "finished", res)
 			}
-			sched := editsync.NewScheduler(eng, o)
-			go func() {
-				defer close(r.done)
-				if err := sched.Run(sctx); err != nil && sctx.Err() == nil {
+			o.startScheduler(ctx, svc, func(sctx context.Context) {
+				if err := editsync.NewScheduler(eng, so).Run(sctx); err != nil && sctx.Err() == nil {
 					e.log.Warn("sync scheduler stopped", "map", mapID, "service", service, "err", err)
 				}
-			}()
+			})
 		}
-	}
-}
-
-// StopMap stops the schedulers and forgets the engines of a map (before
-// its stores are closed and deleted).
-func (e *EngineSyncer) StopMap(mapID string) {
-	e.mu.Lock()
-	var runs []*schedRun
-	for db, r := range e.scheds {
-		if r.mapID == mapID {
-			r.cancel()
-			runs = append(runs, r)
-			delete(e.scheds, db)
-		}
-	}
-	for db, id := range e.engMap {
-		if id == mapID {
-			delete(e.engines, db)
-			delete(e.engMap, db)
-		}
-	}
-	e.mu.Unlock()
-	for _, r := range runs {
-		<-r.done
 	}
 }

@@ -41,7 +41,6 @@ func newTestEnv(t *testing.T, withMap bool) *testEnv {
 	}
 	e.reg = reg
 	e.syncer = NewEngineSyncer(t.Context(), reg, e.client, localapi.NewHub(0), log)
-	reg.SetBeforeDelete(e.syncer.StopMap)
 	t.Cleanup(func() {
 		e.syncer.Wait()
 		reg.Close()

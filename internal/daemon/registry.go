@@ -52,14 +52,13 @@ type Registry struct {
 	unreg *editsync.UnregisterQueue
 	gopts geodb.Options
 
-	beforeDelete func(id string)
-
 	mu      stdsync.Mutex
 	doc     registryDoc
-	dbs     map[string]*geodb.DB // key: file path
-	stores  map[string]*tiles.Store
+	owners  map[string]*mapOwner // by map id
 	deleted map[string]bool
-	broken  map[string]brokenFile // key: file path
+
+	bmu    stdsync.Mutex
+	broken map[string]brokenFile // key: file path
 }
 
 // brokenFile remembers why a store did not open, until the file changes.
@@ -94,7 +93,7 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		o.Unregister = editsync.OpenUnregisterQueue(filepath.Join(root, UnregisterFile), nil)
 	}
 	r := &Registry{root: root, log: o.Logger, unreg: o.Unregister, gopts: o.GeoDB,
-		dbs: map[string]*geodb.DB{}, stores: map[string]*tiles.Store{}, deleted: map[string]bool{}, broken: map[string]brokenFile{}}
+		owners: map[string]*mapOwner{}, deleted: map[string]bool{}, broken: map[string]brokenFile{}}
 	if err := os.MkdirAll(filepath.Join(root, "packages"), 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -296,40 +295,79 @@ func (r *Registry) Document(ctx context.Context, id, name string) (json.RawMessa
 	return b, nil
 }
 
-// FeatureStore returns the open GeoPackage of service svc of map id.
-func (r *Registry) FeatureStore(ctx context.Context, id, svc string) (*geodb.DB, error) {
-	if !localapi.ValidID(id) || !localapi.ValidID(svc) {
-		return nil, localapi.NotFound("service", "no service %q in map %q", svc, id)
-	}
-	p := filepath.Join(r.Dir(id), "data", svc+".gpkg")
+// owner returns the owner of map id (404 for a map unknown or being
+// deleted).
+func (r *Registry) owner(id string) (*mapOwner, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.deleted[id] || !r.has(id) {
 		return nil, localapi.NotFound("map", "no offline map %q", id)
 	}
-	if db := r.dbs[p]; db != nil {
-		return db, nil
+	o := r.owners[id]
+	if o == nil {
+		o = newMapOwner(id)
+		r.owners[id] = o
 	}
-	fi, err := os.Stat(p)
-	if err != nil {
+	return o, nil
+}
+
+// FeatureStore returns the open GeoPackage of service svc of map id.
+func (r *Registry) FeatureStore(ctx context.Context, id, svc string) (*geodb.DB, error) {
+	if !localapi.ValidID(id) || !localapi.ValidID(svc) {
 		return nil, localapi.NotFound("service", "no service %q in map %q", svc, id)
 	}
-	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
-		return nil, b.err
-	}
-	db, err := geodb.Open(ctx, p, r.gopts)
+	o, err := r.owner(id)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		r.log.Warn("feature store unusable", "map", id, "service", svc, "err", err)
-		be := r.brokenErr(id, p, "service", err)
-		r.broken[p] = brokenFile{size: fi.Size(), modTime: fi.ModTime(), err: be}
-		return nil, be
+		return nil, err
 	}
-	delete(r.broken, p)
-	r.dbs[p] = db
-	return db, nil
+	p := filepath.Join(r.Dir(id), "data", svc+".gpkg")
+	db, err := o.featureStore(svc, func() (*geodb.DB, error) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, localapi.NotFound("service", "no service %q in map %q", svc, id)
+		}
+		if be := r.knownBroken(p, fi); be != nil {
+			return nil, be
+		}
+		db, err := geodb.Open(ctx, p, r.gopts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r.log.Warn("feature store unusable", "map", id, "service", svc, "err", err)
+			return nil, r.setBroken(p, fi, r.brokenErr(id, p, "service", err))
+		}
+		r.setBroken(p, fi, nil)
+		return db, nil
+	})
+	if errors.Is(err, errClosed) {
+		return nil, localapi.NotFound("map", "no offline map %q", id)
+	}
+	return db, err
+}
+
+// knownBroken returns the error of file p when it did not open before and
+// has not changed since.
+func (r *Registry) knownBroken(p string, fi os.FileInfo) *localapi.Error {
+	r.bmu.Lock()
+	defer r.bmu.Unlock()
+	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
+		return b.err
+	}
+	return nil
+}
+
+// setBroken remembers why file p did not open (be nil: it opened) and
+// returns be.
+func (r *Registry) setBroken(p string, fi os.FileInfo, be *localapi.Error) *localapi.Error {
+	r.bmu.Lock()
+	defer r.bmu.Unlock()
+	if be == nil {
+		delete(r.broken, p)
+		return nil
+	}
+	r.broken[p] = brokenFile{size: fi.Size(), modTime: fi.ModTime(), err: be}
+	return be
 }
 
 // brokenErr is the API error for file p of map id that cannot be used: 409
@@ -356,35 +394,34 @@ func (r *Registry) TileStore(ctx context.Context, id, name string) (*tiles.Store
 	if !localapi.ValidID(id) || !localapi.ValidID(name) {
 		return nil, localapi.NotFound("tileLayer", "no tile layer %q in map %q", name, id)
 	}
+	o, err := r.owner(id)
+	if err != nil {
+		return nil, err
+	}
 	p := filepath.Join(r.Dir(id), "tiles", name+".mbtiles")
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.deleted[id] || !r.has(id) {
+	st, err := o.tileStore(name, func() (*tiles.Store, error) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, localapi.NotFound("tileLayer", "no tile layer %q in map %q", name, id)
+		}
+		if be := r.knownBroken(p, fi); be != nil {
+			return nil, be
+		}
+		st, err := tiles.OpenStore(ctx, p)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r.log.Warn("tile store unusable", "map", id, "tileLayer", name, "err", err)
+			return nil, r.setBroken(p, fi, r.brokenErr(id, p, "tileLayer", err))
+		}
+		r.setBroken(p, fi, nil)
+		return st, nil
+	})
+	if errors.Is(err, errClosed) {
 		return nil, localapi.NotFound("map", "no offline map %q", id)
 	}
-	if st := r.stores[p]; st != nil {
-		return st, nil
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, localapi.NotFound("tileLayer", "no tile layer %q in map %q", name, id)
-	}
-	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
-		return nil, b.err
-	}
-	st, err := tiles.OpenStore(ctx, p)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		r.log.Warn("tile store unusable", "map", id, "tileLayer", name, "err", err)
-		be := r.brokenErr(id, p, "tileLayer", err)
-		r.broken[p] = brokenFile{size: fi.Size(), modTime: fi.ModTime(), err: be}
-		return nil, be
-	}
-	delete(r.broken, p)
-	r.stores[p] = st
-	return st, nil
+	return st, err
 }
 
 // ResourceDir returns the vector tile resources directory of a tile layer
@@ -392,11 +429,6 @@ func (r *Registry) TileStore(ctx context.Context, id, name string) (*tiles.Store
 func (r *Registry) ResourceDir(id, name string) string {
 	return filepath.Join(r.Dir(id), "tiles", name, "resources")
 }
-
-// SetBeforeDelete sets a function called with the map id once the map is
-// marked deleted (FeatureStore and TileStore refuse it) and before its
-// stores are closed, to stop its background syncs. Call it before serving.
-func (r *Registry) SetBeforeDelete(fn func(id string)) { r.beforeDelete = fn }
 
 // Deleted reports whether map id is being (or was) deleted: services
 // must not start work on it.
@@ -427,27 +459,20 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 			return fmt.Errorf("delete map %s: %w", id, err)
 		}
 	}
+	// Marked first: from now on the map is not found and gets no new
+	// owner; its owner stops its schedulers and closes its stores, and,
+	// closed, starts none.
 	r.mu.Lock()
 	r.deleted[id] = true
+	o := r.owners[id]
+	delete(r.owners, id)
 	r.mu.Unlock()
-	// Marked first: a scheduler started from now on sees the map deleted.
-	if r.beforeDelete != nil {
-		r.beforeDelete(id)
+	if o != nil {
+		if err := o.Close(ctx); err != nil {
+			r.log.Warn("closing the stores of a deleted map", "map", id, "err", err)
+		}
 	}
 	r.mu.Lock()
-	prefix := r.Dir(id) + string(filepath.Separator)
-	for p, db := range r.dbs {
-		if strings.HasPrefix(p, prefix) {
-			db.Close()
-			delete(r.dbs, p)
-		}
-	}
-	for p, st := range r.stores {
-		if strings.HasPrefix(p, prefix) {
-			st.Close()
-			delete(r.stores, p)
-		}
-	}
 	r.doc.Maps = slices.DeleteFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
 	err = r.saveLocked()
 	r.mu.Unlock()
@@ -481,17 +506,25 @@ func (r *Registry) RetryUnregister(ctx context.Context) {
 // Close closes every open store.
 func (r *Registry) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	owners := r.owners
+	r.owners = map[string]*mapOwner{}
+	r.mu.Unlock()
 	var errs []error
-	for p, db := range r.dbs {
-		errs = append(errs, db.Close())
-		delete(r.dbs, p)
-	}
-	for p, st := range r.stores {
-		errs = append(errs, st.Close())
-		delete(r.stores, p)
+	for _, o := range owners {
+		errs = append(errs, o.Close(context.Background()))
 	}
 	return errors.Join(errs...)
+}
+
+// openOwners returns the owners of the maps opened so far.
+func (r *Registry) openOwners() []*mapOwner {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*mapOwner, 0, len(r.owners))
+	for _, o := range r.owners {
+		out = append(out, o)
+	}
+	return out
 }
 
 // ServiceURL returns the feature service URL of store svc of map id: from

@@ -12,11 +12,16 @@ import (
 
 // A map deleted while reconcile is between getting a store's engine and
 // starting its scheduler gets no scheduler (issue 11 live bug 5: the
-// scheduler used to start on the closed, deleted store).
+// scheduler used to start on the closed, deleted store): the map's owner,
+// closed by the delete, starts none.
 func TestDeleteDuringReconcileStartsNoScheduler(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, true)
 	ctx := t.Context()
+	owner, err := e.reg.owner("demo") // the one reconcile gets
+	if err != nil {
+		t.Fatal(err)
+	}
 	deleted := false
 	e.syncer.beforeStart = func(id string) {
 		if deleted {
@@ -31,10 +36,7 @@ func TestDeleteDuringReconcileStartsNoScheduler(t *testing.T) {
 	if !deleted {
 		t.Fatal("reconcile found no store to schedule")
 	}
-	e.syncer.mu.Lock()
-	n := len(e.syncer.scheds)
-	e.syncer.mu.Unlock()
-	if n != 0 {
+	if n := owner.schedulers(); n != 0 {
 		t.Fatalf("%d schedulers running after the map was deleted", n)
 	}
 	if _, err := os.Stat(e.reg.Dir("demo")); !os.IsNotExist(err) {
