@@ -96,3 +96,48 @@ func Message(err error) string { return toAPIError(err).Message }
 func terminal(state offline.JobState) bool {
 	return state == offline.JobSucceeded || state == offline.JobFailed || state == offline.JobCanceled
 }
+
+// Packages adopts package directories and keeps the record of the
+// replicas of registered maps; internal/daemon's Registry implements it.
+type Packages interface {
+	// Add registers an existing package directory as map id (default:
+	// the directory's name).
+	Add(ctx context.Context, dir, id string) (MapInfo, error)
+	// Replicas lists the replicas the daemon knows.
+	Replicas(ctx context.Context) ([]ReplicaInfo, error)
+	// CleanupOrphans unregisters the replicas of packages removed by hand.
+	CleanupOrphans(ctx context.Context) (CleanupResult, error)
+}
+
+// ReplicaState says where a replica known to the daemon stands.
+type ReplicaState string
+
+// Replica states.
+const (
+	// ReplicaRegistered: the replica of a registered map's store.
+	ReplicaRegistered ReplicaState = "registered"
+	// ReplicaOrphaned: its package directory was removed by hand; cleanup
+	// unregisters it.
+	ReplicaOrphaned ReplicaState = "orphaned"
+	// ReplicaUnregistering: queued for unregistration (retried until the
+	// server confirms).
+	ReplicaUnregistering ReplicaState = "unregistering"
+)
+
+// ReplicaInfo is a replica known to the daemon.
+type ReplicaInfo struct {
+	MapID      string       `json:"mapId,omitempty"`
+	Service    string       `json:"service,omitempty"`
+	ServiceURL string       `json:"serviceUrl"`
+	ReplicaID  string       `json:"replicaId"`
+	State      ReplicaState `json:"state"`
+}
+
+// CleanupResult is the outcome of cleaning up orphaned replicas.
+type CleanupResult struct {
+	// Queued is how many orphaned replicas were queued for unregistration.
+	Queued int `json:"queued"`
+	// PendingUnregister is how many replicas are still queued (the server
+	// could not be reached for them).
+	PendingUnregister int `json:"pendingUnregister"`
+}

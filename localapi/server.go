@@ -37,6 +37,9 @@ type Options struct {
 	Sync    Syncer
 	Planner Planner
 	Portal  Portal
+	// Packages backs adopting package directories and the replica routes;
+	// nil answers 501.
+	Packages Packages
 	// AllowedHosts are extra Host names accepted besides loopback names
 	// (only for a TLS listener on another address).
 	AllowedHosts []string
@@ -131,6 +134,7 @@ func New(o Options) (*Server, error) {
 		writeError(w, e)
 	})
 	s.routesAPI()
+	s.routesPackages()
 	s.handler = s.guard(s.router)
 	return s, nil
 }

@@ -133,7 +133,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopWork()
 	opts := localapi.Options{Token: token, Maps: reg, Hub: hub, AllowedHosts: cfg.AllowedHost, CORSOrigins: cfg.CORSOrigins,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxAttachmentBytes: cfg.MaxAttachmentBytes, Logger: log, Version: cfg.Version}
-	services := []Service{&unregisterService{reg: reg, every: time.Duration(cfg.SyncInterval)}}
+	opts.Packages = reg
+	services := []Service{&unregisterService{reg: reg, every: time.Duration(cfg.SyncInterval)},
+		&packagesWatcher{reg: reg, delay: rescanDelay, log: log}}
 	if client != nil {
 		opts.Portal = client
 		opts.Planner = &localapi.TaskPlanner{Portal: client, Services: client}

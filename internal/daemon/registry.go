@@ -28,6 +28,9 @@ const RegistryFile = "registry.json"
 
 type registryDoc struct {
 	Maps []regEntry `json:"maps"`
+	// Orphans are the replicas of maps whose package directory was removed
+	// by hand (not through Delete): listed until cleaned up.
+	Orphans []replicaRecord `json:"orphanedReplicas,omitempty"`
 	// Pending is read from registries written by older versions (which kept
 	// their own unregister queue) and moved to the UnregisterQueue.
 	Pending []legacyUnregister `json:"pendingUnregister,omitempty"`
@@ -41,6 +44,11 @@ type legacyUnregister struct {
 type regEntry struct {
 	ID         string    `json:"id"`
 	Registered time.Time `json:"registered"`
+	// Replicas are the map's replicas, recorded when it is registered, so
+	// they can be unregistered once the package directory is gone.
+	Replicas []replicaRecord `json:"replicas,omitempty"`
+	// Recorded is set once Replicas were read from the package.
+	Recorded bool `json:"replicasRecorded,omitempty"`
 }
 
 // Registry is the set of offline maps under <root>/packages/<id>/, recorded
@@ -135,19 +143,17 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		changed = true
 	}
 	r.doc.Pending = nil
-	// Entries whose directory vanished are dropped.
-	r.doc.Maps = slices.DeleteFunc(r.doc.Maps, func(m regEntry) bool {
-		_, err := os.Stat(r.Dir(m.ID))
-		if err != nil {
-			changed = true
-		}
-		return err != nil
-	})
+	// Entries whose directory vanished are dropped; their replicas are
+	// kept as orphans.
+	if r.orphanVanishedLocked() {
+		changed = true
+	}
 	if changed {
 		if err := r.saveLocked(); err != nil {
 			return nil, err
 		}
 	}
+	r.recordAll(context.Background())
 	return r, nil
 }
 
@@ -173,7 +179,7 @@ func (r *Registry) saveLocked() error {
 }
 
 // Register records the package directory packages/<id> (written by an
-// offline job or copied onto the device).
+// offline job or copied onto the device) and the replicas its stores hold.
 func (r *Registry) Register(id string) error {
 	if !localapi.ValidID(id) {
 		return localapi.BadRequest("id", "invalid map id %q", id)
@@ -182,13 +188,19 @@ func (r *Registry) Register(id string) error {
 		return fmt.Errorf("register %s: %w", id, err)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.has(id) {
+		r.mu.Unlock()
 		return nil
 	}
 	r.doc.Maps = append(r.doc.Maps, regEntry{ID: id, Registered: time.Now().UTC()})
 	delete(r.deleted, id)
-	return r.saveLocked()
+	err := r.saveLocked()
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	r.recordReplicas(context.Background(), id)
+	return nil
 }
 
 // List returns every registered map, sorted by id.
@@ -456,6 +468,19 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 			continue
 		}
 		if err := r.unreg.Add(r.ServiceURL(ctx, id, svc, db), rep.ReplicaID); err != nil {
+			return fmt.Errorf("delete map %s: %w", id, err)
+		}
+	}
+	// Also the replicas recorded at registration: those of stores that no
+	// longer open (a broken package) are unregistered too.
+	r.mu.Lock()
+	var recorded []replicaRecord
+	if i := slices.IndexFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id }); i >= 0 {
+		recorded = slices.Clone(r.doc.Maps[i].Replicas)
+	}
+	r.mu.Unlock()
+	for _, rr := range recorded {
+		if err := r.unreg.Add(rr.ServiceURL, rr.ReplicaID); err != nil {
 			return fmt.Errorf("delete map %s: %w", id, err)
 		}
 	}
