@@ -56,9 +56,10 @@ type TestMaps interface {
 // TestDaemon is internal/daemon's state on a data root, running until the
 // test ends.
 type TestDaemon struct {
-	Maps TestMaps
-	Jobs Jobs   // nil without Run
-	Sync Syncer // nil without Syncer
+	Maps     TestMaps
+	Packages Packages
+	Jobs     Jobs   // nil without Run
+	Sync     Syncer // nil without Syncer
 	// StartJobs starts the job manager (with NoStart), which resumes
 	// interrupted jobs.
 	StartJobs func()

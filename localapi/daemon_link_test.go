@@ -35,7 +35,7 @@ func newTestDaemon(t testing.TB, o localapi.TestDaemonOptions) *localapi.TestDae
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &localapi.TestDaemon{Maps: reg, StartJobs: func() {}, StopJobs: func() {}, ResumeNeedsAuth: func() {}}
+	d := &localapi.TestDaemon{Maps: reg, Packages: reg, StartJobs: func() {}, StopJobs: func() {}, ResumeNeedsAuth: func() {}}
 	var stops []func()
 	if o.Run != nil {
 		run := func(ctx context.Context, job localapi.JobInfo, dir string, rep daemon.JobReporter) error {

@@ -57,6 +57,7 @@ type envOpts struct {
 	maxAttach   int64
 	bodyTimeout time.Duration
 	noMap       bool
+	noPackages  bool
 	withSyncer  bool
 	withPlanner bool
 	// fresh builds the package from this test's emulator (needed when the
@@ -179,6 +180,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	if d.Sync != nil {
 		opts.Sync = d.Sync
+	}
+	if !o.noPackages {
+		opts.Packages = d.Packages
 	}
 	if o.withPlanner {
 		opts.Planner = &TaskPlanner{Portal: c, Services: c}
