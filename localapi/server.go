@@ -5,12 +5,14 @@
 // middleware that keeps it safe on a shared device (Bearer token, loopback
 // Host check, closed CORS, body limits).
 //
-// localapi holds no daemon state: the offline maps, jobs, sync, planning
-// and portal search are reached through small interfaces with typed
-// results that it declares (Maps, Jobs, Syncer, Planner, Portal) and
-// internal/daemon implements and runs; all but Maps are optional, and a
-// route without one answers 501. Jobs report offline's job states
-// (offline.JobState, needsAuth included).
+// localapi holds no daemon state: the offline maps, package adoption and
+// replicas, jobs, sync, planning and portal search are reached through
+// small interfaces with typed results that it declares (Maps, Packages,
+// Jobs, Syncer, Planner, Portal) and internal/daemon implements and runs;
+// all but Maps are optional, and a route without one answers 501. Jobs
+// report offline's job states (offline.JobState, needsAuth included). The
+// FeatureServer-compatible routes live in localapi/featureserver, which
+// registers them on a Server (Handle, behind the same middleware).
 package localapi
 
 import (
