@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
@@ -12,6 +13,10 @@ import (
 	"github.com/offlined/offlined/offline/offlinetest"
 	editsync "github.com/offlined/offlined/sync"
 )
+
+// buildTimeout bounds a test's offline job: generous, as several run at
+// once under -race on a loaded machine (the 60 s default was exceeded).
+const buildTimeout = 4 * time.Minute
 
 // testEnv is the daemon's state over a data root, against an emulator.
 type testEnv struct {
@@ -32,7 +37,7 @@ func newTestEnv(t *testing.T, withMap bool) *testEnv {
 	e.client = offlinetest.Client(t, e.em)
 	e.svcURL = e.em.ServicesURL + "/Field_Survey/FeatureServer"
 	if withMap {
-		offlinetest.BuildPackage(t, e.em, offlinetest.Options{Dir: filepath.Join(e.root, "packages", "demo"), Client: e.client})
+		offlinetest.BuildPackage(t, e.em, offlinetest.Options{Dir: filepath.Join(e.root, "packages", "demo"), Client: e.client, Timeout: buildTimeout})
 	}
 	log := slog.New(slog.DiscardHandler)
 	reg, err := OpenRegistry(e.root, RegistryOptions{Logger: log, Unregister: editsync.OpenUnregisterQueue(filepath.Join(e.root, UnregisterFile), e.client)})

@@ -39,7 +39,7 @@ func TestRescanAdoptsAndOrphans(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, true)
 	ctx := t.Context()
-	offlinetest.BuildPackage(t, e.em, offlinetest.Options{Dir: filepath.Join(e.root, "packages", "late"), Client: e.client})
+	offlinetest.BuildPackage(t, e.em, offlinetest.Options{Dir: filepath.Join(e.root, "packages", "late"), Client: e.client, Timeout: buildTimeout})
 	added, removed, err := e.reg.Rescan(ctx)
 	if err != nil || !slices.Equal(added, []string{"late"}) || len(removed) != 0 {
 		t.Fatalf("rescan: added %v removed %v: %v", added, removed, err)

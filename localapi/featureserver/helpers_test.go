@@ -15,6 +15,7 @@ import (
 	"strings"
 	stdsync "sync"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/daemon"
@@ -41,7 +42,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	em := emulatortest.Start(t, emulator.Options{})
 	root := t.TempDir()
-	offlinetest.BuildPackage(t, em, offlinetest.Options{Dir: filepath.Join(root, "packages", "demo")})
+	offlinetest.BuildPackage(t, em, offlinetest.Options{Dir: filepath.Join(root, "packages", "demo"), Timeout: 4 * time.Minute}) // generous: several build at once under -race
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg, err := daemon.OpenRegistry(root, daemon.RegistryOptions{Logger: log})
