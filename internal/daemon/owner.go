@@ -79,9 +79,9 @@ func (o *mapOwner) tileStore(name string, open func() (*tiles.Store, error)) (*t
 	return st, nil
 }
 
-// engine returns the sync engine of svc, making it with make the first
+// engine returns the sync engine of svc, made by newEngine the first
 // time.
-func (o *mapOwner) engine(svc string, make func() (*editsync.Engine, error)) (*editsync.Engine, error) {
+func (o *mapOwner) engine(svc string, newEngine func() (*editsync.Engine, error)) (*editsync.Engine, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -90,7 +90,7 @@ func (o *mapOwner) engine(svc string, make func() (*editsync.Engine, error)) (*e
 	if eng := o.engines[svc]; eng != nil {
 		return eng, nil
 	}
-	eng, err := make()
+	eng, err := newEngine()
 	if err != nil {
 		return nil, err
 	}
