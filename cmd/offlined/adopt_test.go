@@ -100,6 +100,9 @@ func TestDaemonAdoptsPackagesAndCleansUpOrphans(t *testing.T) {
 		t.Fatalf("replicas of the added map: %+v", others)
 	}
 	cli(t, "maps", "delete", "-data", root, "other")
+	if err := cliErr(t, "maps", "delete", "-data", root, "other"); !strings.HasPrefix(err.Error(), "MAP:") {
+		t.Fatalf("second maps delete: %v", err)
+	}
 	for _, r := range others {
 		if serverHas(em, r.ReplicaID) {
 			t.Fatalf("replica %s still registered after maps delete", r.ReplicaID)

@@ -68,7 +68,11 @@ func runMaps(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *del != "" {
 		var res map[string]any
 		if err := d.call(ctx, "DELETE", "/api/v1/maps/"+url.PathEscape(*del), nil, &res); err != nil {
-			return flagError(err, map[string]string{"map": "MAP"})
+			name := "-delete"
+			if sub == "delete" {
+				name = "MAP"
+			}
+			return flagError(err, map[string]string{"map": name})
 		}
 		if cf.json {
 			return printJSON(stdout, res)
