@@ -1,7 +1,6 @@
 package localapi
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -61,11 +60,7 @@ func TestAreaOutsideExtentWarnings(t *testing.T) {
 // 15 item 3).
 func TestJobWarningsInEvents(t *testing.T) {
 	t.Parallel()
-	var e *env
-	run := func(ctx context.Context, info JobInfo, dir string, rep JobReporter) error {
-		return OfflineRunner(e.client, nil, nil)(ctx, info, dir, rep)
-	}
-	e = newEnv(t, envOpts{noMap: true, run: run, withPlanner: true})
+	e := newEnv(t, envOpts{noMap: true, realJobs: true, withPlanner: true})
 	src := fmt.Sprintf(`{"portalUrl":%q,"itemId":%q}`, e.em.PortalURL, emulator.DemoWebMapFieldSurveyID)
 	pj := e.jsonOf(e.do("POST", "/api/v1/parameters", strings.NewReader(`{"source":`+src+`,"areaOfInterest":{"xmin":-100.2,"ymin":40.0,"xmax":-100.1,"ymax":40.1},"minScale":150000,"maxScale":140000}`), "Content-Type", "application/json"), 200)
 	pj["onlineOnlyServicesOption"] = "include"

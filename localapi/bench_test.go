@@ -106,12 +106,8 @@ func BenchmarkFeatureQueryBBox(b *testing.B) {
 		b.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(root, "packages", "bench", "package.json"), []byte(`{"id":"bench","title":"bench"}`), 0o600)
-	reg, err := OpenRegistry(root, RegistryOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer reg.Close()
-	srv, err := New(Options{Token: testToken, Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	d := NewTestDaemon(b, TestDaemonOptions{Root: root, Hub: NewHub(0)})
+	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -158,7 +154,7 @@ func BenchmarkFeatureQueryBBox(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(total)/float64(b.N), "bytes/query")
 	// Check the box size: count one box's features.
-	db, _ := reg.FeatureStore(context.Background(), "bench", "Points")
+	db, _ := d.Maps.FeatureStore(context.Background(), "bench", "Points")
 	x0, y0 := wgsToMerc(benchW, benchS)
 	x1, y1 := wgsToMerc(benchW+w, benchS+h)
 	n, _ := db.Count(context.Background(), geodb.Query{LayerID: 0, Envelope: &arcgis.Envelope{XMin: x0, YMin: y0, XMax: x1, YMax: y1}})

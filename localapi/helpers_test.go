@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,23 +40,25 @@ type env struct {
 	root   string
 	em     *emulatortest.Server
 	client *arcgis.Client
-	reg    *Registry
+	reg    TestMaps
 	srv    *Server
 	hs     *httptest.Server
 	hub    *Hub
 	logs   *syncBuffer
 	svcURL string
-	syncer *EngineSyncer
+	daemon *TestDaemon
 }
 
 type envOpts struct {
 	jobs        Jobs
-	run         RunFunc
+	run         TestRunFunc
+	realJobs    bool // jobs run the daemon's real offline runner
 	cors        []string
 	maxBody     int64
 	maxAttach   int64
 	bodyTimeout time.Duration
 	noMap       bool
+	noPackages  bool
 	withSyncer  bool
 	withPlanner bool
 	// fresh builds the package from this test's emulator (needed when the
@@ -145,7 +148,6 @@ func fastRetry() arcgis.RetryPolicy {
 
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
-	ctx := t.Context()
 	e := &env{t: t, root: t.TempDir(), logs: &syncBuffer{}}
 	e.em = emulatortest.Start(t, emulator.Options{})
 	c, err := arcgis.New(arcgis.WithPortal(e.em.PortalURL), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}),
@@ -166,33 +168,22 @@ func newEnv(t *testing.T, o envOpts) *env {
 		copyDir(t, src, filepath.Join(e.root, "packages", name))
 	}
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.reg, err = OpenRegistry(e.root, RegistryOptions{Logger: log, Unregister: editsync.OpenUnregisterQueue(filepath.Join(e.root, UnregisterFile), c)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.reg.Close() })
 	e.hub = NewHub(0)
-	opts := Options{Token: testToken, Registry: e.reg, Hub: e.hub, Logger: log, CORSOrigins: o.cors,
+	d := NewTestDaemon(t, TestDaemonOptions{Root: e.root, Client: c, Hub: e.hub, Logger: log, Run: o.run, RealJobs: o.realJobs, Syncer: o.withSyncer})
+	e.daemon, e.reg = d, d.Maps
+	opts := Options{Token: testToken, Maps: e.reg, Hub: e.hub, Logger: log, CORSOrigins: o.cors,
 		MaxBodyBytes: o.maxBody, MaxAttachmentBytes: o.maxAttach, BodyTimeout: o.bodyTimeout, Version: "test", KeepAlive: 50 * time.Millisecond, Portal: c}
 	if o.jobs != nil {
 		opts.Jobs = o.jobs
 	}
-	if o.run != nil {
-		jm, err := NewJobManager(e.root, e.reg, e.hub, o.run, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jctx, cancel := context.WithCancel(ctx)
-		jm.Start(jctx)
-		t.Cleanup(func() { cancel(); jm.Shutdown() })
-		opts.Jobs = jm
+	if d.Jobs != nil {
+		opts.Jobs = d.Jobs
 	}
-	if o.withSyncer {
-		sy := NewEngineSyncer(ctx, e.reg, c, e.hub, log)
-		t.Cleanup(sy.Wait)
-		e.reg.SetBeforeDelete(sy.StopMap)
-		e.syncer = sy
-		opts.Sync = sy
+	if d.Sync != nil {
+		opts.Sync = d.Sync
+	}
+	if !o.noPackages {
+		opts.Packages = d.Packages
 	}
 	if o.withPlanner {
 		opts.Planner = &TaskPlanner{Portal: c, Services: c}
@@ -201,6 +192,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	RegisterRoutes(e.srv)
 	e.hs = httptest.NewServer(e.srv)
 	t.Cleanup(e.hs.Close)
 	return e
@@ -489,4 +481,13 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// form encodes key, value pairs as a form body.
+func form(kv ...string) io.Reader {
+	v := url.Values{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v.Set(kv[i], kv[i+1])
+	}
+	return strings.NewReader(v.Encode())
 }

@@ -143,11 +143,7 @@ func TestResumeNeedsAuth(t *testing.T) {
 	body := strings.Replace(jobBody, `"title":"Field"`, `"title":"auth"`, 1)
 	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
 	waitJob(t, e, id, string(offline.JobNeedsAuth))
-	jm, ok := e.srv.opts.Jobs.(*JobManager)
-	if !ok {
-		t.Fatalf("jobs are a %T", e.srv.opts.Jobs)
-	}
-	jm.ResumeNeedsAuth()
+	e.daemon.ResumeNeedsAuth()
 	close(r.finish)
 	j := waitJob(t, e, id, string(offline.JobSucceeded))
 	if j["attempts"].(float64) != 1 {
@@ -161,23 +157,15 @@ func TestLegacyQueuedJobReadAsPending(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, "jobs", "old.json"), `{"id":"old","mapId":"m1","state":"queued","created":"2026-01-01T00:00:00Z","request":{"mapId":"m1","title":"M1"}}`)
-	reg, err := OpenRegistry(root, RegistryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
 	sr := &stepRunner{steps: 1}
-	jm, err := NewJobManager(root, reg, NewHub(0), sr.run, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := jm.Get(t.Context(), "old")
+	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0), Run: sr.run, NoStart: true})
+	jm := d.Jobs
+	ctx := t.Context()
+	info, err := jm.Get(ctx, "old")
 	if err != nil || info.State != offline.JobPending {
 		t.Fatalf("legacy job %+v %v, want pending", info, err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer func() { cancel(); jm.Shutdown() }()
-	jm.Start(ctx)
+	d.StartJobs()
 	testutil.Eventually(t, "the legacy job to resume and succeed", func() bool {
 		info, _ = jm.Get(ctx, "old")
 		return info.State == offline.JobSucceeded

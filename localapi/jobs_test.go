@@ -240,24 +240,18 @@ func TestJobPauseResumeCancel(t *testing.T) {
 func TestInterruptedJobsResumeAtStart(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	reg, err := OpenRegistry(root, RegistryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
 	hub := NewHub(0)
 	sr := &stepRunner{steps: 3, gate: make(chan struct{})}
-	jm, _ := NewJobManager(root, reg, hub, sr.run, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	jm.Start(ctx)
+	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: hub, Run: sr.run})
+	jm := d.Jobs
+	ctx := context.Background()
 	info, err := jm.Create(ctx, JobRequest{MapID: "m1", Title: "M1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sr.gate <- struct{}{}
 	// Shutdown: the job is checkpointed and stays pending on disk.
-	cancel()
-	jm.Shutdown()
+	d.StopJobs()
 	b, _ := os.ReadFile(filepath.Join(root, "jobs", info.ID+".json"))
 	var saved JobInfo
 	json.Unmarshal(b, &saved)
@@ -266,10 +260,9 @@ func TestInterruptedJobsResumeAtStart(t *testing.T) {
 	}
 	// A new daemon resumes it from the checkpoint.
 	sr2 := &stepRunner{steps: 3}
-	jm2, _ := NewJobManager(root, reg, hub, sr2.run, nil)
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	jm2.Start(ctx2)
+	d2 := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: hub, Run: sr2.run})
+	jm2 := d2.Jobs
+	ctx2 := context.Background()
 	var got JobInfo
 	testutil.Eventually(t, "the interrupted job to resume and succeed", func() bool {
 		got, _ = jm2.Get(ctx2, info.ID)
@@ -278,8 +271,8 @@ func TestInterruptedJobsResumeAtStart(t *testing.T) {
 	if got.Attempts != 2 {
 		t.Fatalf("attempts %d", got.Attempts)
 	}
-	jm2.Shutdown()
-	if _, err := reg.Get(ctx2, "m1"); err != nil {
+	d2.StopJobs()
+	if _, err := d2.Maps.Get(ctx2, "m1"); err != nil {
 		t.Fatalf("resumed job's map not registered: %v", err)
 	}
 }
@@ -290,15 +283,10 @@ func TestInterruptedJobsResumeAtStart(t *testing.T) {
 func TestFinishedJobEventsAfterRestart(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	reg, err := OpenRegistry(root, RegistryOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
 	sr := &stepRunner{steps: 1}
-	jm, _ := NewJobManager(root, reg, NewHub(0), sr.run, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	jm.Start(ctx)
+	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0), Run: sr.run})
+	jm := d.Jobs
+	ctx := context.Background()
 	info, err := jm.Create(ctx, JobRequest{MapID: "m1", Title: "M1"})
 	if err != nil {
 		t.Fatal(err)
@@ -307,16 +295,11 @@ func TestFinishedJobEventsAfterRestart(t *testing.T) {
 		got, _ := jm.Get(ctx, info.ID)
 		return got.State == offline.JobSucceeded
 	})
-	cancel()
-	jm.Shutdown()
+	d.StopJobs()
 	// The restarted daemon: a new hub, a new manager over the same root.
 	hub := NewHub(0)
-	jm2, _ := NewJobManager(root, reg, hub, sr.run, nil)
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	jm2.Start(ctx2)
-	defer jm2.Shutdown()
-	srv, err := New(Options{Token: testToken, Registry: reg, Hub: hub, Jobs: jm2, KeepAlive: 20 * time.Millisecond, Version: "test"})
+	d2 := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: hub, Run: sr.run})
+	srv, err := New(Options{Token: testToken, Maps: d2.Maps, Hub: hub, Jobs: d2.Jobs, KeepAlive: 20 * time.Millisecond, Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

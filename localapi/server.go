@@ -5,13 +5,14 @@
 // middleware that keeps it safe on a shared device (Bearer token, loopback
 // Host check, closed CORS, body limits).
 //
-// The services behind jobs, sync, planning and portal search are reached
-// through small interfaces with typed results (Jobs, Syncer, Planner,
-// Portal) that internal/daemon wires and runs; each is optional, and a
-// route without one answers 501. Jobs report offline's job states
-// (offline.JobState, needsAuth included). The Registry of offline maps,
-// the JobManager and the EngineSyncer are defined here still but created,
-// run and stopped by internal/daemon, which owns their lifetime.
+// localapi holds no daemon state: the offline maps, package adoption and
+// replicas, jobs, sync, planning and portal search are reached through
+// small interfaces with typed results that it declares (Maps, Packages,
+// Jobs, Syncer, Planner, Portal) and internal/daemon implements and runs;
+// all but Maps are optional, and a route without one answers 501. Jobs
+// report offline's job states (offline.JobState, needsAuth included). The
+// FeatureServer-compatible routes live in localapi/featureserver, which
+// registers them on a Server (Handle, behind the same middleware).
 package localapi
 
 import (
@@ -29,8 +30,8 @@ import (
 type Options struct {
 	// Token is the API token every request must carry (required).
 	Token string
-	// Registry holds the offline maps (required).
-	Registry *Registry
+	// Maps are the offline maps (required).
+	Maps Maps
 	// Hub carries job and sync events (nil: a new hub).
 	Hub *Hub
 	// Jobs, Sync, Planner and Portal back their routes; nil answers 501.
@@ -38,6 +39,9 @@ type Options struct {
 	Sync    Syncer
 	Planner Planner
 	Portal  Portal
+	// Packages backs adopting package directories and the replica routes;
+	// nil answers 501.
+	Packages Packages
 	// AllowedHosts are extra Host names accepted besides loopback names
 	// (only for a TLS listener on another address).
 	AllowedHosts []string
@@ -67,7 +71,7 @@ type Options struct {
 type Server struct {
 	opts    Options
 	log     *slog.Logger
-	reg     *Registry
+	reg     Maps
 	hub     *Hub
 	router  *mux.Router
 	handler http.Handler
@@ -87,8 +91,8 @@ func New(o Options) (*Server, error) {
 	if o.Token == "" {
 		return nil, errors.New("localapi: a token is required")
 	}
-	if o.Registry == nil {
-		return nil, errors.New("localapi: a registry is required")
+	if o.Maps == nil {
+		return nil, errors.New("localapi: the maps are required")
 	}
 	if o.Hub == nil {
 		o.Hub = NewHub(0)
@@ -100,7 +104,7 @@ func New(o Options) (*Server, error) {
 		o.MaxAttachmentBytes = 256 << 20
 	}
 	if len(o.BasemapDirs) == 0 {
-		o.BasemapDirs = []string{filepath.Join(o.Registry.Root(), "basemaps")}
+		o.BasemapDirs = []string{filepath.Join(o.Maps.Root(), "basemaps")}
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = 30 * time.Second
@@ -114,7 +118,7 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: o, log: o.Logger, reg: o.Registry, hub: o.Hub, router: mux.NewRouter(), started: time.Now()}
+	s := &Server{opts: o, log: o.Logger, reg: o.Maps, hub: o.Hub, router: mux.NewRouter(), started: time.Now()}
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := &Error{Status: http.StatusNotFound, Code: "notFound", Field: "path", Message: "no such route"}
 		if isArcGISRoute(r) {
@@ -132,8 +136,7 @@ func New(o Options) (*Server, error) {
 		writeError(w, e)
 	})
 	s.routesAPI()
-	s.routesArcGIS()
-	s.routesServicesDirectory()
+	s.routesPackages()
 	s.handler = s.guard(s.router)
 	return s, nil
 }

@@ -141,7 +141,7 @@ func TestSchedulerSyncsLocalEdits(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		e.syncer.RunSchedulers(ctx, editsync.SchedulerOptions{Interval: -1, Debounce: 20 * time.Millisecond}, 50*time.Millisecond)
+		e.daemon.RunSchedulers(ctx, editsync.SchedulerOptions{Interval: -1, Debounce: 20 * time.Millisecond}, 50*time.Millisecond)
 	}()
 	add := `{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.16,34.04]},"properties":{"InspectionID":"AUTO-1","Status":"open"}}`
 	e.jsonOf(e.do("POST", "/api/v1/maps/demo/layers/0/features", strings.NewReader(add)), 201)

@@ -16,6 +16,7 @@ import (
 	offlinedd "github.com/offlined/offlined/internal/daemon"
 	"github.com/offlined/offlined/internal/demo"
 	"github.com/offlined/offlined/localapi"
+	"github.com/offlined/offlined/localapi/featureserver"
 )
 
 // runDemo runs the end-to-end demonstration (see internal/demo).
@@ -70,7 +71,7 @@ func serveDemo(ctx context.Context, dir, addr string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(root)
-	reg, err := localapi.OpenRegistry(root, localapi.RegistryOptions{})
+	reg, err := offlinedd.OpenRegistry(root, offlinedd.RegistryOptions{})
 	if err != nil {
 		return err
 	}
@@ -84,10 +85,11 @@ func serveDemo(ctx context.Context, dir, addr string, stdout io.Writer) error {
 	var b [16]byte
 	rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
-	api, err := localapi.New(localapi.Options{Token: token, Registry: reg})
+	api, err := localapi.New(localapi.Options{Token: token, Maps: reg})
 	if err != nil {
 		return err
 	}
+	featureserver.Register(api)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)

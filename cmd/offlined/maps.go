@@ -6,26 +6,73 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path/filepath"
 	"text/tabwriter"
 )
 
-// runMaps lists the offline maps (or deletes one with -delete).
+// runMaps lists the offline maps; "maps add DIR" registers a package
+// directory with the running daemon and "maps delete MAP" (or -delete MAP)
+// deletes a map, unregistering its replicas.
 func runMaps(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	sub := ""
+	if len(args) > 0 && (args[0] == "add" || args[0] == "delete") {
+		sub, args = args[0], args[1:]
+	}
 	fs := flag.NewFlagSet("maps", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: offlined maps [flags]            list the offline maps")
+		fmt.Fprintln(stderr, "       offlined maps add [flags] DIR    register a package directory (made by take-offline) with the daemon")
+		fmt.Fprintln(stderr, "       offlined maps delete [flags] MAP delete a map and unregister its replicas")
+		fs.PrintDefaults()
+	}
 	cf := registerClientFlags(fs)
 	del := fs.String("delete", "", "delete this offline map (its replicas are unregistered)")
+	id := fs.String("id", "", "with add: the map id (default: the directory's name)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	switch {
+	case sub == "add" && fs.NArg() != 1:
+		return fmt.Errorf("maps add: give one package directory (offlined maps add DIR)")
+	case sub == "delete" && fs.NArg() != 1:
+		return fmt.Errorf("maps delete: give one map id (offlined maps delete MAP)")
+	case sub == "" && fs.NArg() != 0:
+		return fmt.Errorf("maps: unexpected argument %q (offlined maps add DIR, offlined maps delete MAP)", fs.Arg(0))
+	}
+	if sub == "delete" {
+		*del = fs.Arg(0)
 	}
 	d, err := cf.client()
 	if err != nil {
 		return err
 	}
+	if sub == "add" {
+		dir, err := filepath.Abs(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		var res struct {
+			ID    string `json:"id"`
+			Title string `json:"title"`
+		}
+		if err := d.call(ctx, "POST", "/api/v1/maps", map[string]string{"dir": dir, "id": *id}, &res); err != nil {
+			return flagError(err, map[string]string{"dir": "DIR", "id": "-id"})
+		}
+		if cf.json {
+			return printJSON(stdout, res)
+		}
+		fmt.Fprintf(stdout, "added %s (%s)\n", res.ID, res.Title)
+		return nil
+	}
 	if *del != "" {
 		var res map[string]any
 		if err := d.call(ctx, "DELETE", "/api/v1/maps/"+url.PathEscape(*del), nil, &res); err != nil {
-			return flagError(err, map[string]string{"map": "-delete"})
+			name := "-delete"
+			if sub == "delete" {
+				name = "MAP"
+			}
+			return flagError(err, map[string]string{"map": name})
 		}
 		if cf.json {
 			return printJSON(stdout, res)

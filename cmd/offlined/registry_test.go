@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/offlined/offlined/localapi"
+	offlinedd "github.com/offlined/offlined/internal/daemon"
 )
 
 // A registry.json left empty or truncated (a power cut with an older
@@ -24,7 +24,7 @@ func TestServeStartsWithDamagedRegistry(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(pkg, "package.json"), []byte(`{"formatVersion":1,"id":"survey","title":"Survey"}`), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(root, localapi.RegistryFile), []byte(content), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(root, offlinedd.RegistryFile), []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			d := startDaemon(t, root)
@@ -35,7 +35,7 @@ func TestServeStartsWithDamagedRegistry(t *testing.T) {
 			if !strings.Contains(d.logs.String(), "registry damaged") {
 				t.Errorf("no warning about the damaged registry in the log:\n%s", d.logs.String())
 			}
-			b, err := os.ReadFile(filepath.Join(root, localapi.RegistryFile))
+			b, err := os.ReadFile(filepath.Join(root, offlinedd.RegistryFile))
 			if err != nil || !strings.Contains(string(b), `"survey"`) {
 				t.Errorf("registry not rewritten: %q %v", b, err)
 			}

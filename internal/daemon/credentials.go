@@ -3,11 +3,12 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"github.com/offlined/offlined/internal/outbound"
 	"log/slog"
 	"path/filepath"
 	stdsync "sync"
 	"time"
+
+	"github.com/offlined/offlined/internal/outbound"
 
 	"github.com/fsnotify/fsnotify"
 

@@ -5,13 +5,16 @@
 // the credentials watcher — as a Service under one supervisor, until its
 // context ends or a service fails.
 //
-// Jobs use offline's one state machine (offline.JobState, needsAuth
-// included) and pause in place; credentials are reloaded when the
+// The daemon's state lives here and localapi reaches it through the
+// interfaces it declares: the Registry of offline maps (localapi.Maps),
+// where one owner per map holds the map's open stores, sync engines and
+// schedulers and closes them all (Close) when the map is deleted; the
+// JobManager (localapi.Jobs), running offline jobs with offline's one
+// state machine (offline.JobState, needsAuth included), pausing in place;
+// the EngineSyncer (localapi.Syncer). Credentials are reloaded when the
 // credentials file changes, and jobs waiting for sign-in then go on;
 // replicas to unregister go through the one sync.UnregisterQueue; state
-// files are written through internal/atomicfile. The registry of maps, the
-// job manager and the sync engines are still defined in localapi; Run
-// creates them, runs them and stops them.
+// files are written through internal/atomicfile.
 package daemon
 
 import (
@@ -33,6 +36,7 @@ import (
 	"github.com/offlined/offlined/internal/config"
 	"github.com/offlined/offlined/internal/dirlock"
 	"github.com/offlined/offlined/localapi"
+	"github.com/offlined/offlined/localapi/featureserver"
 	editsync "github.com/offlined/offlined/sync"
 )
 
@@ -114,8 +118,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if client != nil {
 		unreg = client
 	}
-	queue := editsync.OpenUnregisterQueue(filepath.Join(cfg.DataRoot, localapi.UnregisterFile), unreg)
-	reg, err := localapi.OpenRegistry(cfg.DataRoot, localapi.RegistryOptions{Logger: log, Unregister: queue,
+	queue := editsync.OpenUnregisterQueue(filepath.Join(cfg.DataRoot, UnregisterFile), unreg)
+	reg, err := OpenRegistry(cfg.DataRoot, RegistryOptions{Logger: log, Unregister: queue,
 		GeoDB: geodb.Options{MaxAttachmentSize: cfg.MaxAttachmentBytes}})
 	if err != nil {
 		return err
@@ -127,13 +131,15 @@ func Run(ctx context.Context, cfg Config) error {
 	// scheduler service ends when it stops.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	opts := localapi.Options{Token: token, Registry: reg, Hub: hub, AllowedHosts: cfg.AllowedHost, CORSOrigins: cfg.CORSOrigins,
+	opts := localapi.Options{Token: token, Maps: reg, Hub: hub, AllowedHosts: cfg.AllowedHost, CORSOrigins: cfg.CORSOrigins,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxAttachmentBytes: cfg.MaxAttachmentBytes, Logger: log, Version: cfg.Version}
-	services := []Service{&unregisterService{reg: reg, every: time.Duration(cfg.SyncInterval)}}
+	opts.Packages = reg
+	services := []Service{&unregisterService{reg: reg, every: time.Duration(cfg.SyncInterval)},
+		&packagesWatcher{reg: reg, delay: rescanDelay, log: log}}
 	if client != nil {
 		opts.Portal = client
 		opts.Planner = &localapi.TaskPlanner{Portal: client, Services: client}
-		jobs, err := localapi.NewJobManager(cfg.DataRoot, reg, hub, localapi.OfflineRunner(client, queue, log), log)
+		jobs, err := NewJobManager(cfg.DataRoot, reg, hub, OfflineRunner(client, queue, log), log)
 		if err != nil {
 			return err
 		}
@@ -143,9 +149,8 @@ func Run(ctx context.Context, cfg Config) error {
 		jobCtx, stopJobs := context.WithCancel(context.WithoutCancel(ctx))
 		defer stopJobs()
 		jobs.Start(jobCtx)
-		syncer := localapi.NewEngineSyncer(workCtx, reg, client, hub, log)
+		syncer := NewEngineSyncer(workCtx, reg, client, hub, log)
 		syncer.SetDefaultPolicy(editsync.Policy(cfg.ConflictPolicy))
-		reg.SetBeforeDelete(syncer.StopMap)
 		opts.Sync = syncer
 		services = append(services, &jobService{jobs: jobs, stop: stopJobs},
 			&schedulerService{syncer: syncer, opts: SchedulerOptions(client, time.Duration(cfg.SyncInterval), log), stopWork: stopWork})
@@ -159,6 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	featureserver.Register(api)
 	hs, err := listen(cfg.Config, api, log)
 	if err != nil {
 		return err

@@ -7,14 +7,13 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
 )
 
 // unregisterService tries the unregister queue at start and then every
 // interval (when one is set) until ctx ends.
 type unregisterService struct {
-	reg   *localapi.Registry
+	reg   *Registry
 	every time.Duration
 }
 
@@ -41,7 +40,7 @@ func (u *unregisterService) Serve(ctx context.Context) error {
 // interrupted jobs) when ctx ends: running jobs checkpoint and stay pending
 // for the next start.
 type jobService struct {
-	jobs *localapi.JobManager
+	jobs *JobManager
 	stop context.CancelFunc // ends the context the manager was started with
 }
 
@@ -57,7 +56,7 @@ func (j *jobService) Serve(ctx context.Context) error {
 // (when an interval is set) and, at the end, stops background syncs
 // started over the API (stopWork) and waits for them.
 type schedulerService struct {
-	syncer   *localapi.EngineSyncer
+	syncer   *EngineSyncer
 	opts     editsync.SchedulerOptions
 	stopWork context.CancelFunc
 }

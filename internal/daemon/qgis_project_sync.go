@@ -1,8 +1,9 @@
-package localapi
+package daemon
 
 import (
 	"context"
 
+	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
 
 	"github.com/offlined/offlined/offline"
@@ -12,7 +13,7 @@ import (
 // changed a layer's schema (fields added or removed on the server), so the
 // project's fields, aliases and value maps follow the store. A failure is
 // logged: the project is a convenience, the sync succeeded.
-func (e *EngineSyncer) schemaChanged(ctx context.Context, mi MapInfo, rep *editsync.Report) {
+func (e *EngineSyncer) schemaChanged(ctx context.Context, mi localapi.MapInfo, rep *editsync.Report) {
 	if rep == nil || len(rep.SchemaChanged) == 0 || mi.Dir == "" {
 		return
 	}

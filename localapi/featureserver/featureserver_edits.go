@@ -1,4 +1,4 @@
-package localapi
+package featureserver
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/localapi"
 )
 
 // fsApplyEdits applies adds, updates (by OBJECTID, or GlobalID with
@@ -37,7 +38,7 @@ func (s *Server) fsFeatureEdit(op string) func(http.ResponseWriter, *http.Reques
 				f.Set("updates", feats)
 			case "delete":
 				if ids == "" {
-					return badRequest("objectIds", "objectIds are required (deletes by where clause are not supported offline)")
+					return localapi.BadRequest("objectIds", "objectIds are required (deletes by where clause are not supported offline)")
 				}
 				f.Set("deletes", ids)
 			}
@@ -52,7 +53,7 @@ func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if err := checkWritable(r.Context(), db, t); err != nil {
+		if err := localapi.CheckWritable(r.Context(), db, t); err != nil {
 			return err
 		}
 		f := r.Form
@@ -64,7 +65,7 @@ func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
 		}{{"adds", &adds}, {"updates", &updates}} {
 			if v := f.Get(p.name); v != "" {
 				if err := json.Unmarshal([]byte(v), p.dst); err != nil {
-					return badRequest(p.name, "%s must be a JSON array of features: %v", p.name, err)
+					return localapi.BadRequest(p.name, "%s must be a JSON array of features: %v", p.name, err)
 				}
 			}
 		}
@@ -82,12 +83,12 @@ func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
 		var updOIDs []int64
 		for _, u := range updates {
 			if u.Attributes == nil {
-				return badRequest("updates", "an update has no attributes")
+				return localapi.BadRequest("updates", "an update has no attributes")
 			}
 			if !useGIDs {
 				oid, ok := attrOID(u.Attributes, t.OIDCol)
 				if !ok {
-					return badRequest(t.OIDCol, "each update needs its %s", t.OIDCol)
+					return localapi.BadRequest(t.OIDCol, "each update needs its %s", t.OIDCol)
 				}
 				updOIDs = append(updOIDs, oid)
 			}
@@ -98,10 +99,10 @@ func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
 			if strings.HasPrefix(v, "[") {
 				if useGIDs {
 					if err := json.Unmarshal([]byte(v), &delGIDs); err != nil {
-						return badRequest("deletes", "deletes must be a JSON array of GlobalIDs")
+						return localapi.BadRequest("deletes", "deletes must be a JSON array of GlobalIDs")
 					}
 				} else if err := json.Unmarshal([]byte(v), &delOIDs); err != nil {
-					return badRequest("deletes", "deletes must be a JSON array of object ids")
+					return localapi.BadRequest("deletes", "deletes must be a JSON array of object ids")
 				}
 			} else {
 				for _, p := range strings.Split(v, ",") {
@@ -112,7 +113,7 @@ func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
 					}
 					n, err := strconv.ParseInt(p, 10, 64)
 					if err != nil {
-						return badRequest("deletes", "deletes must be object ids")
+						return localapi.BadRequest("deletes", "deletes must be object ids")
 					}
 					delOIDs = append(delOIDs, n)
 				}
@@ -126,7 +127,7 @@ func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
 			if !useGIDs {
 				g, ok := gids[updOIDs[i]]
 				if !ok {
-					return &Error{Status: http.StatusNotFound, Code: "notFound", Field: t.OIDCol, Message: fmt.Sprintf("no feature with %s %d", t.OIDCol, updOIDs[i])}
+					return &localapi.Error{Status: http.StatusNotFound, Code: "notFound", Field: t.OIDCol, Message: fmt.Sprintf("no feature with %s %d", t.OIDCol, updOIDs[i])}
 				}
 				dropKey(u.Attributes, t.GIDCol)
 				u.Attributes[t.GIDCol] = g
@@ -137,14 +138,14 @@ func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
 		for _, oid := range delOIDs {
 			g, ok := gids[oid]
 			if !ok {
-				return &Error{Status: http.StatusNotFound, Code: "notFound", Field: "deletes", Message: fmt.Sprintf("no feature with %s %d", t.OIDCol, oid)}
+				return &localapi.Error{Status: http.StatusNotFound, Code: "notFound", Field: "deletes", Message: fmt.Sprintf("no feature with %s %d", t.OIDCol, oid)}
 			}
 			e.Deletes = append(e.Deletes, g)
 		}
 		for _, g := range delGIDs {
 			n, ok := geodb.NormalizeGlobalID(g)
 			if !ok {
-				return badRequest("deletes", "invalid GlobalID %q", g)
+				return localapi.BadRequest("deletes", "invalid GlobalID %q", g)
 			}
 			e.Deletes = append(e.Deletes, n)
 		}
@@ -167,7 +168,7 @@ func (s *Server) applyEdits(w http.ResponseWriter, r *http.Request) error {
 			}
 			dels = append(dels, d)
 		}
-		writeJSON(w, 200, map[string]any{"addResults": res(addRes), "updateResults": res(updRes), "deleteResults": orEmpty(dels)})
+		localapi.WriteJSON(w, 200, map[string]any{"addResults": res(addRes), "updateResults": res(updRes), "deleteResults": orEmpty(dels)})
 		return nil
 	}
 }
@@ -179,7 +180,7 @@ func (s *Server) fsFeatureGID(r *http.Request) (*geodb.DB, *geodb.Table, string,
 		return nil, nil, "", err
 	}
 	if t.AttachTable == "" {
-		return nil, nil, "", &Error{Status: http.StatusBadRequest, Code: "noAttachments", Field: "layer", Message: "the layer has no attachments"}
+		return nil, nil, "", &localapi.Error{Status: http.StatusBadRequest, Code: "noAttachments", Field: "layer", Message: "the layer has no attachments"}
 	}
 	oid, _ := strconv.ParseInt(mux.Vars(r)["oid"], 10, 64)
 	gids, err := gidsOfOIDs(r, db, t, []int64{oid})
@@ -188,7 +189,7 @@ func (s *Server) fsFeatureGID(r *http.Request) (*geodb.DB, *geodb.Table, string,
 	}
 	g, ok := gids[oid]
 	if !ok {
-		return nil, nil, "", notFound("objectId", "no feature %d", oid)
+		return nil, nil, "", localapi.NotFound("objectId", "no feature %d", oid)
 	}
 	return db, t, g, nil
 }
@@ -212,7 +213,7 @@ func (s *Server) fsAttachments(w http.ResponseWriter, r *http.Request) error {
 		for _, a := range atts {
 			infos = append(infos, esriAttachment(a))
 		}
-		writeJSON(w, 200, map[string]any{"attachmentInfos": infos})
+		localapi.WriteJSON(w, 200, map[string]any{"attachmentInfos": infos})
 		return nil
 	})(w, r)
 }
@@ -230,11 +231,11 @@ func (s *Server) fsAttachment(w http.ResponseWriter, r *http.Request) error {
 		}
 		for _, a := range atts {
 			if a.ID == aid {
-				serveAttachment(w, r, db, t.LayerID, a, s)
+				s.api.ServeAttachment(w, r, db, t.LayerID, a)
 				return nil
 			}
 		}
-		return notFound("attachmentId", "no attachment %d", aid)
+		return localapi.NotFound("attachmentId", "no attachment %d", aid)
 	})(w, r)
 }
 
@@ -242,25 +243,25 @@ func (s *Server) fsAddAttachment(w http.ResponseWriter, r *http.Request) error {
 	// Not wrapped by fsWrap: the multipart body is streamed, not parsed.
 	db, t, gid, err := s.fsFeatureGID(r)
 	if err != nil {
-		fsError(w, err)
+		localapi.WriteArcGISError(w, err)
 		return nil
 	}
-	if err := checkWritable(r.Context(), db, t); err != nil {
-		fsError(w, err)
+	if err := localapi.CheckWritable(r.Context(), db, t); err != nil {
+		localapi.WriteArcGISError(w, err)
 		return nil
 	}
-	meta, body, err := attachmentUpload(r)
+	meta, body, err := localapi.AttachmentUpload(r)
 	if err != nil {
-		fsError(w, err)
+		localapi.WriteArcGISError(w, err)
 		return nil
 	}
 	meta.ParentGlobalID = gid
 	m, err := db.PutAttachment(r.Context(), t.LayerID, meta, body)
 	if err != nil {
-		fsError(w, err)
+		localapi.WriteArcGISError(w, err)
 		return nil
 	}
-	writeJSON(w, 200, map[string]any{"addAttachmentResult": map[string]any{"objectId": m.ID, "globalId": m.GlobalID, "success": true}})
+	localapi.WriteJSON(w, 200, map[string]any{"addAttachmentResult": map[string]any{"objectId": m.ID, "globalId": m.GlobalID, "success": true}})
 	return nil
 }
 
@@ -270,7 +271,7 @@ func (s *Server) fsDeleteAttachments(w http.ResponseWriter, r *http.Request) err
 		if err != nil {
 			return err
 		}
-		if err := checkWritable(r.Context(), db, t); err != nil {
+		if err := localapi.CheckWritable(r.Context(), db, t); err != nil {
 			return err
 		}
 		atts, err := db.Attachments(r.Context(), t.LayerID, gid)
@@ -285,11 +286,11 @@ func (s *Server) fsDeleteAttachments(w http.ResponseWriter, r *http.Request) err
 		for _, p := range strings.Split(r.Form.Get("attachmentIds"), ",") {
 			n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
 			if err != nil {
-				return badRequest("attachmentIds", "attachmentIds must be integers")
+				return localapi.BadRequest("attachmentIds", "attachmentIds must be integers")
 			}
 			a, ok := byID[n]
 			if !ok {
-				return notFound("attachmentIds", "no attachment %d on this feature", n)
+				return localapi.NotFound("attachmentIds", "no attachment %d on this feature", n)
 			}
 			del = append(del, a)
 		}
@@ -300,7 +301,7 @@ func (s *Server) fsDeleteAttachments(w http.ResponseWriter, r *http.Request) err
 			}
 			out = append(out, map[string]any{"objectId": a.ID, "globalId": a.GlobalID, "success": true})
 		}
-		writeJSON(w, 200, map[string]any{"deleteAttachmentResults": out})
+		localapi.WriteJSON(w, 200, map[string]any{"deleteAttachmentResults": out})
 		return nil
 	})(w, r)
 }

@@ -1,4 +1,4 @@
-package localapi
+package daemon
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	stdsync "sync"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/localapi"
 	"github.com/offlined/offlined/offline"
 	editsync "github.com/offlined/offlined/sync"
 )
@@ -24,7 +25,7 @@ func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return func(ctx context.Context, info JobInfo, dir string, rep JobReporter) error {
+	return func(ctx context.Context, info localapi.JobInfo, dir string, rep JobReporter) error {
 		req := info.Request
 		task, err := offline.NewTask(ctx, req.Source, client, client)
 		if err != nil {
@@ -55,9 +56,9 @@ func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *
 			}
 		}
 		var lastMu stdsync.Mutex
-		var last JobProgress // for the warnings at the end
+		var last localapi.JobProgress // for the warnings at the end
 		job := task.NewJob(params, ov, dir, offline.JobOptions{Client: client, Logger: log, Unregister: unreg, Progress: func(p offline.Progress) {
-			jp := JobProgress{State: p.State, Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers}
+			jp := localapi.JobProgress{State: p.State, Phase: string(p.State), Percent: p.Percent, Message: p.Message, Layers: p.Layers}
 			lastMu.Lock()
 			last = jp
 			lastMu.Unlock()

@@ -1,4 +1,4 @@
-package localapi
+package daemon
 
 import (
 	"encoding/json"
@@ -12,11 +12,16 @@ import (
 
 // A map deleted while reconcile is between getting a store's engine and
 // starting its scheduler gets no scheduler (issue 11 live bug 5: the
-// scheduler used to start on the closed, deleted store).
+// scheduler used to start on the closed, deleted store): the map's owner,
+// closed by the delete, starts none.
 func TestDeleteDuringReconcileStartsNoScheduler(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{withSyncer: true})
+	e := newTestEnv(t, true)
 	ctx := t.Context()
+	owner, err := e.reg.owner("demo") // the one reconcile gets
+	if err != nil {
+		t.Fatal(err)
+	}
 	deleted := false
 	e.syncer.beforeStart = func(id string) {
 		if deleted {
@@ -31,10 +36,7 @@ func TestDeleteDuringReconcileStartsNoScheduler(t *testing.T) {
 	if !deleted {
 		t.Fatal("reconcile found no store to schedule")
 	}
-	e.syncer.mu.Lock()
-	n := len(e.syncer.scheds)
-	e.syncer.mu.Unlock()
-	if n != 0 {
+	if n := owner.schedulers(); n != 0 {
 		t.Fatalf("%d schedulers running after the map was deleted", n)
 	}
 	if _, err := os.Stat(e.reg.Dir("demo")); !os.IsNotExist(err) {
@@ -46,7 +48,7 @@ func TestDeleteDuringReconcileStartsNoScheduler(t *testing.T) {
 // leaves the queue instead of being retried forever.
 func TestUnregisterNotFoundIsDone(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{noMap: true})
+	e := newTestEnv(t, false)
 	q := editsync.OpenUnregisterQueue(filepath.Join(e.root, UnregisterFile), e.client)
 	if err := q.Add(e.svcURL, "{00000000-0000-0000-0000-000000000000}"); err != nil {
 		t.Fatal(err)

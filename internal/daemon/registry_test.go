@@ -1,4 +1,4 @@
-package localapi
+package daemon
 
 import (
 	"os"
@@ -17,7 +17,7 @@ func TestRegistryPicksUpCompletePackagesOnly(t *testing.T) {
 	// A sideloaded package, written by the offline job (as on another
 	// device) and copied in.
 	em := emulatortest.Start(t, emulator.Options{})
-	side := offlinetest.BuildPackage(t, em, offlinetest.Options{Dir: filepath.Join(root, "packages", "side")})
+	side := offlinetest.BuildPackage(t, em, offlinetest.Options{Dir: filepath.Join(root, "packages", "side"), Timeout: buildTimeout})
 	manifest, err := offline.ReadManifest(side.Dir)
 	if err != nil {
 		t.Fatal(err)

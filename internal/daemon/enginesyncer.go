@@ -1,8 +1,9 @@
-package localapi
+package daemon
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -11,44 +12,36 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
 )
 
-// EngineSyncer implements Syncer with one sync engine per GeoPackage,
-// publishing "sync/<map>" events. Background syncs run under the context
-// given to NewEngineSyncer; Wait waits for them.
+// EngineSyncer implements localapi.Syncer with one sync engine per
+// GeoPackage, held by the map's owner, publishing "sync/<map>" events.
+// Background syncs run under the context given to NewEngineSyncer; Wait
+// waits for them. RunSchedulers keeps a scheduler per feature store,
+// started through the map's owner (which refuses once the map is deleted).
 type EngineSyncer struct {
 	reg    *Registry
 	client editsync.Client
-	hub    *Hub
+	hub    *localapi.Hub
 	log    *slog.Logger
 	ctx    context.Context
 	policy editsync.Policy // default conflict policy
 
-	mu      stdsync.Mutex
-	engines map[*geodb.DB]*editsync.Engine
-	engMap  map[*geodb.DB]string // map id of each engine's store
-	scheds  map[*geodb.DB]*schedRun
-	wg      stdsync.WaitGroup
+	wg stdsync.WaitGroup
 
 	// beforeStart, when set (tests), runs in reconcile between getting a
 	// store's engine and starting its scheduler.
 	beforeStart func(mapID string)
 }
 
-// schedRun is one running sync scheduler.
-type schedRun struct {
-	mapID  string
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
 // NewEngineSyncer returns a Syncer using client for every map in reg.
-func NewEngineSyncer(ctx context.Context, reg *Registry, client editsync.Client, hub *Hub, log *slog.Logger) *EngineSyncer {
+func NewEngineSyncer(ctx context.Context, reg *Registry, client editsync.Client, hub *localapi.Hub, log *slog.Logger) *EngineSyncer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &EngineSyncer{reg: reg, client: client, hub: hub, log: log, ctx: ctx, engines: map[*geodb.DB]*editsync.Engine{}, engMap: map[*geodb.DB]string{}, scheds: map[*geodb.DB]*schedRun{}}
+	return &EngineSyncer{reg: reg, client: client, hub: hub, log: log, ctx: ctx}
 }
 
 func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync.Engine, error) {
@@ -56,18 +49,20 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if eng := e.engines[db]; eng != nil {
-		return eng, nil
-	}
-	if err := e.ensureConfig(ctx, mapID, svc, db); err != nil {
+	o, err := e.reg.owner(mapID)
+	if err != nil {
 		return nil, err
 	}
-	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy})
-	e.engines[db] = eng
-	e.engMap[db] = mapID
-	return eng, nil
+	eng, err := o.engine(svc, func() (*editsync.Engine, error) {
+		if err := e.ensureConfig(ctx, mapID, svc, db); err != nil {
+			return nil, err
+		}
+		return editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy}), nil
+	})
+	if errors.Is(err, errClosed) {
+		return nil, localapi.NotFound("map", "no offline map %q", mapID)
+	}
+	return eng, err
 }
 
 // SetDefaultPolicy sets the conflict policy of maps that have none set
@@ -93,21 +88,14 @@ func (e *EngineSyncer) SetConflictPolicy(ctx context.Context, mapID string, p ed
 	return nil
 }
 
-// ServiceResult is the outcome of syncing one service of a map.
-type ServiceResult struct {
-	Service string           `json:"service"`
-	Report  *editsync.Report `json:"report,omitempty"`
-	Error   string           `json:"error,omitempty"`
-}
-
 // Sync implements Syncer.
-func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]ServiceResult, error) {
+func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]localapi.ServiceResult, error) {
 	mi, err := e.reg.Get(ctx, mapID)
 	if err != nil {
 		return nil, err
 	}
 	topic := "sync/" + mapID
-	var out []ServiceResult
+	var out []localapi.ServiceResult
 	for _, svc := range mi.Services {
 		eng, err := e.engine(ctx, mapID, svc)
 		if err != nil {
@@ -115,7 +103,7 @@ func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]ServiceResult,
 		}
 		e.hub.Publish(topic, "started", map[string]string{"service": svc})
 		rep, err := eng.Sync(ctx)
-		res := ServiceResult{Service: svc, Report: rep}
+		res := localapi.ServiceResult{Service: svc, Report: rep}
 		if err != nil {
 			res.Error = err.Error()
 			e.log.Warn("sync failed", "map", mapID, "service", svc, "err", err)
@@ -182,12 +170,12 @@ func (e *EngineSyncer) Status(ctx context.Context, mapID string) (map[string]edi
 }
 
 // Conflicts implements Syncer.
-func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]ConflictInfo, error) {
+func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]localapi.ConflictInfo, error) {
 	mi, err := e.reg.Get(ctx, mapID)
 	if err != nil {
 		return nil, err
 	}
-	var out []ConflictInfo
+	var out []localapi.ConflictInfo
 	for _, svc := range mi.Services {
 		db, err := e.reg.FeatureStore(ctx, mapID, svc)
 		if err != nil {
@@ -198,7 +186,7 @@ func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]ConflictI
 			return nil, err
 		}
 		for _, c := range cs {
-			out = append(out, ConflictInfo{ID: svc + ":" + strconv.FormatInt(c.ID, 10), Service: svc, Table: c.Table, GlobalID: c.GlobalID,
+			out = append(out, localapi.ConflictInfo{ID: svc + ":" + strconv.FormatInt(c.ID, 10), Service: svc, Table: c.Table, GlobalID: c.GlobalID,
 				LocalOp: string(c.LocalOp), ServerOp: string(c.ServerOp), LocalVersion: rawOrNil(c.LocalVersion),
 				ServerVersion: rawOrNil(c.ServerVersion), Resolution: c.Resolution, DetectedAt: c.DetectedAt})
 		}
@@ -219,7 +207,7 @@ func (e *EngineSyncer) Resolve(ctx context.Context, mapID, conflictID, choice st
 	svc, n, _ := strings.Cut(conflictID, ":")
 	id, err := strconv.ParseInt(n, 10, 64)
 	if err != nil {
-		return notFound("conflict", "no conflict %q", conflictID)
+		return localapi.NotFound("conflict", "no conflict %q", conflictID)
 	}
 	cs, err := e.Conflicts(ctx, mapID)
 	if err != nil {
@@ -230,12 +218,12 @@ func (e *EngineSyncer) Resolve(ctx context.Context, mapID, conflictID, choice st
 		if c.ID == conflictID {
 			found = true
 			if c.Resolution != "pending" {
-				return &Error{Status: 409, Code: "alreadyResolved", Field: "conflict", Message: "conflict " + conflictID + " was resolved as " + c.Resolution}
+				return &localapi.Error{Status: 409, Code: "alreadyResolved", Field: "conflict", Message: "conflict " + conflictID + " was resolved as " + c.Resolution}
 			}
 		}
 	}
 	if !found {
-		return notFound("conflict", "no conflict %q", conflictID)
+		return localapi.NotFound("conflict", "no conflict %q", conflictID)
 	}
 	eng, err := e.engine(ctx, mapID, svc)
 	if err != nil {
@@ -286,16 +274,8 @@ func (e *EngineSyncer) RunSchedulers(ctx context.Context, opts editsync.Schedule
 		e.reconcile(ctx, opts)
 		select {
 		case <-ctx.Done():
-			e.mu.Lock()
-			runs := make([]*schedRun, 0, len(e.scheds))
-			for db, r := range e.scheds {
-				r.cancel()
-				runs = append(runs, r)
-				delete(e.scheds, db)
-			}
-			e.mu.Unlock()
-			for _, r := range runs {
-				<-r.done
+			for _, o := range e.reg.openOwners() {
+				o.stopSchedulers(context.WithoutCancel(ctx))
 			}
 			return
 		case <-t.C:
@@ -303,7 +283,9 @@ func (e *EngineSyncer) RunSchedulers(ctx context.Context, opts editsync.Schedule
 	}
 }
 
-// reconcile starts schedulers for stores that have none.
+// reconcile starts schedulers for stores that have none, through each
+// map's owner: a map deleted meanwhile has a closed owner, which starts
+// none.
 func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOptions) {
 	maps, err := e.reg.List(ctx)
 	if err != nil {
@@ -311,6 +293,10 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 		return
 	}
 	for _, m := range maps {
+		o, err := e.reg.owner(m.ID)
+		if err != nil {
+			continue // deleted since List
+		}
 		for _, svc := range m.Services {
 			eng, err := e.engine(ctx, m.ID, svc)
 			if err != nil {
@@ -320,21 +306,10 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 			if e.beforeStart != nil {
 				e.beforeStart(m.ID)
 			}
-			e.mu.Lock()
-			// A map deleted meanwhile (its StopMap already ran) gets no
-			// scheduler: Registry.Delete marks it before calling StopMap.
-			if e.scheds[eng.DB()] != nil || e.reg.Deleted(m.ID) {
-				e.mu.Unlock()
-				continue
-			}
-			sctx, cancel := context.WithCancel(ctx)
-			r := &schedRun{mapID: m.ID, cancel: cancel, done: make(chan struct{})}
-			e.scheds[eng.DB()] = r
-			e.mu.Unlock()
-			o := opts
+			so := opts
 			mapID, service := m.ID, svc
-			o.OnSync = func(rep *editsync.Report, err error) {
-				res := ServiceResult{Service: service, Report: rep}
+			so.OnSync = func(rep *editsync.Report, err error) {
+				res := localapi.ServiceResult{Service: service, Report: rep}
 				if err != nil {
 					res.Error = err.Error()
 					e.hub.Publish("sync/"+mapID, "failed", res)
@@ -342,37 +317,11 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 				}
 				e.hub.Publish("sync/"+mapID, "finished", res)
 			}
-			sched := editsync.NewScheduler(eng, o)
-			go func() {
-				defer close(r.done)
-				if err := sched.Run(sctx); err != nil && sctx.Err() == nil {
+			o.startScheduler(ctx, svc, func(sctx context.Context) {
+				if err := editsync.NewScheduler(eng, so).Run(sctx); err != nil && sctx.Err() == nil {
 					e.log.Warn("sync scheduler stopped", "map", mapID, "service", service, "err", err)
 				}
-			}()
+			})
 		}
-	}
-}
-
-// StopMap stops the schedulers and forgets the engines of a map (before
-// its stores are closed and deleted).
-func (e *EngineSyncer) StopMap(mapID string) {
-	e.mu.Lock()
-	var runs []*schedRun
-	for db, r := range e.scheds {
-		if r.mapID == mapID {
-			r.cancel()
-			runs = append(runs, r)
-			delete(e.scheds, db)
-		}
-	}
-	for db, id := range e.engMap {
-		if id == mapID {
-			delete(e.engines, db)
-			delete(e.engMap, db)
-		}
-	}
-	e.mu.Unlock()
-	for _, r := range runs {
-		<-r.done
 	}
 }

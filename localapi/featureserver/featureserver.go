@@ -1,8 +1,17 @@
-package localapi
+// Package featureserver is the ArcGIS FeatureServer-compatible subset of
+// the local API: it lets GDAL (ESRIJSON driver), QGIS, arcgis-rest-js and
+// the ArcGIS Maps SDK for JavaScript read and edit offline data unchanged.
+// {service} is a map id (maps with one feature service) or
+// "<map id>.<service>". Errors use the ArcGIS shape with a 4xx status:
+// {"error":{"code":400,"message":"…","details":[…],"field":"…"}}.
+//
+// Register adds the routes to a localapi.Server, behind its middleware.
+package featureserver
 
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,61 +19,60 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/localapi"
 )
 
-// The ArcGIS FeatureServer-compatible subset lets GDAL (ESRIJSON driver),
-// arcgis-rest-js and the ArcGIS Maps SDK for JavaScript read and edit offline
-// data. {service} is a map id (maps with one feature service) or
-// "<map id>.<service>". Errors use the ArcGIS shape with a 4xx status:
-// {"error":{"code":400,"message":"…","details":[…],"field":"…"}}.
+// Server answers the FeatureServer-compatible routes from the maps of a
+// localapi.Server.
+type Server struct {
+	api *localapi.Server
+	reg localapi.Maps
+	log *slog.Logger
+}
 
-func (s *Server) routesArcGIS() {
+// Register adds the FeatureServer-compatible routes under
+// /arcgis/rest/services to api.
+func Register(api *localapi.Server) {
+	s := &Server{api: api, reg: api.Maps(), log: api.Logger()}
+	s.routes()
+	s.routesServicesDirectory()
+}
+
+func (s *Server) routes() {
 	const fs = "/arcgis/rest/services/{service}/FeatureServer"
 	// ArcGIS servers answer resources to POST as well (arcgis-rest-js
 	// POSTs everything by default).
 	for _, m := range []string{"GET", "POST"} {
-		s.handle(m, "/arcgis/rest/info", s.fsInfo)
-		s.handle(m, fs, s.fsService)
-		s.handle(m, fs+"/layers", s.fsLayers)
-		s.handle(m, fs+"/{layer:[0-9]+}", s.fsLayer)
-		s.handle(m, fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments", s.fsAttachments)
+		s.api.Handle(m, "/arcgis/rest/info", s.fsInfo)
+		s.api.Handle(m, fs, s.fsService)
+		s.api.Handle(m, fs+"/layers", s.fsLayers)
+		s.api.Handle(m, fs+"/{layer:[0-9]+}", s.fsLayer)
+		s.api.Handle(m, fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments", s.fsAttachments)
 	}
-	s.handle("GET", fs+"/{layer:[0-9]+}/query", s.fsQuery)
-	s.handle("POST", fs+"/{layer:[0-9]+}/query", s.fsQuery)
-	s.handle("POST", fs+"/{layer:[0-9]+}/applyEdits", s.fsApplyEdits)
-	s.handle("POST", fs+"/{layer:[0-9]+}/addFeatures", s.fsFeatureEdit("add"))
-	s.handle("POST", fs+"/{layer:[0-9]+}/updateFeatures", s.fsFeatureEdit("update"))
-	s.handle("POST", fs+"/{layer:[0-9]+}/deleteFeatures", s.fsFeatureEdit("delete"))
-	s.handle("GET", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments/{aid:[0-9]+}", s.fsAttachment)
-	s.handleUpload("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/addAttachment", s.fsAddAttachment)
-	s.handle("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/deleteAttachments", s.fsDeleteAttachments)
-}
-
-// fsError is an ArcGIS-shaped error with a 4xx status.
-func fsError(w http.ResponseWriter, err error) {
-	ae := toAPIError(err)
-	code := ae.Status
-	if ae.ArcGISCode != 0 {
-		code = ae.ArcGISCode
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(ae.Status)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": ae.Message, "details": []string{ae.Code}, "field": ae.Field}})
+	s.api.Handle("GET", fs+"/{layer:[0-9]+}/query", s.fsQuery)
+	s.api.Handle("POST", fs+"/{layer:[0-9]+}/query", s.fsQuery)
+	s.api.Handle("POST", fs+"/{layer:[0-9]+}/applyEdits", s.fsApplyEdits)
+	s.api.Handle("POST", fs+"/{layer:[0-9]+}/addFeatures", s.fsFeatureEdit("add"))
+	s.api.Handle("POST", fs+"/{layer:[0-9]+}/updateFeatures", s.fsFeatureEdit("update"))
+	s.api.Handle("POST", fs+"/{layer:[0-9]+}/deleteFeatures", s.fsFeatureEdit("delete"))
+	s.api.Handle("GET", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments/{aid:[0-9]+}", s.fsAttachment)
+	s.api.HandleUpload("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/addAttachment", s.fsAddAttachment)
+	s.api.Handle("POST", fs+"/{layer:[0-9]+}/{oid:[0-9]+}/deleteAttachments", s.fsDeleteAttachments)
 }
 
 // fs wraps a FeatureServer handler so its errors take the ArcGIS shape.
 func (s *Server) fsWrap(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if err := r.ParseForm(); err != nil {
-			fsError(w, badRequest("body", "invalid form: %v", err))
+			localapi.WriteArcGISError(w, localapi.BadRequest("body", "invalid form: %v", err))
 			return nil
 		}
 		if f := r.Form.Get("f"); f != "" && f != "json" && f != "pjson" && f != "geojson" {
-			fsError(w, badRequest("f", "f must be json, pjson or geojson"))
+			localapi.WriteArcGISError(w, localapi.BadRequest("f", "f must be json, pjson or geojson"))
 			return nil
 		}
 		if err := h(w, r); err != nil {
-			fsError(w, err)
+			localapi.WriteArcGISError(w, err)
 		}
 		return nil
 	}
@@ -83,23 +91,23 @@ func (s *Server) fsDB(r *http.Request) (string, string, *geodb.DB, error) {
 		mi, err = s.reg.Get(r.Context(), mapID)
 	}
 	if err != nil {
-		return "", "", nil, notFound("service", "no service %q", name)
+		return "", "", nil, localapi.NotFound("service", "no service %q", name)
 	}
 	if svc == "" {
 		if len(mi.Services) == 0 && mi.Broken {
-			return "", "", nil, brokenMap(mi)
+			return "", "", nil, localapi.BrokenMap(mi)
 		}
 		if len(mi.Services) != 1 {
-			return "", "", nil, notFound("service", "map %q has %d feature services: use <map>.<service>", mapID, len(mi.Services))
+			return "", "", nil, localapi.NotFound("service", "map %q has %d feature services: use <map>.<service>", mapID, len(mi.Services))
 		}
 		svc = mi.Services[0]
 	}
 	db, err := s.reg.FeatureStore(r.Context(), mapID, svc)
 	if err != nil {
-		if isBroken(err) {
+		if localapi.IsBroken(err) {
 			return "", "", nil, err
 		}
-		return "", "", nil, notFound("service", "no service %q", name)
+		return "", "", nil, localapi.NotFound("service", "no service %q", name)
 	}
 	return mapID, svc, db, nil
 }
@@ -112,13 +120,13 @@ func (s *Server) fsTable(r *http.Request) (*geodb.DB, *geodb.Table, error) {
 	id, _ := strconv.Atoi(mux.Vars(r)["layer"])
 	t := db.TableByID(id)
 	if t == nil {
-		return nil, nil, notFound("layer", "no layer %d", id)
+		return nil, nil, localapi.NotFound("layer", "no layer %d", id)
 	}
 	return db, t, nil
 }
 
 func (s *Server) fsInfo(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, 200, map[string]any{"currentVersion": 11.1, "fullVersion": "11.1.0", "owningSystemUrl": "",
+	localapi.WriteJSON(w, 200, map[string]any{"currentVersion": 11.1, "fullVersion": "11.1.0", "owningSystemUrl": "",
 		"authInfo": map[string]any{"isTokenBasedSecurity": true}})
 	return nil
 }
@@ -142,7 +150,7 @@ func (s *Server) fsService(w http.ResponseWriter, r *http.Request) error {
 		var layers, tables []map[string]any
 		writable := false
 		for _, t := range db.Tables() {
-			ro, err := layerReadOnly(r.Context(), db, t)
+			ro, err := localapi.LayerReadOnly(r.Context(), db, t)
 			if err != nil {
 				return err
 			}
@@ -168,7 +176,7 @@ func (s *Server) fsService(w http.ResponseWriter, r *http.Request) error {
 		if _, ok := doc["maxRecordCount"]; !ok {
 			doc["maxRecordCount"] = 2000
 		}
-		writeJSON(w, 200, doc)
+		localapi.WriteJSON(w, 200, doc)
 		return nil
 	})(w, r)
 }
@@ -190,7 +198,7 @@ func layerDoc(r *http.Request, db *geodb.DB, t *geodb.Table) (map[string]any, er
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("stored layer JSON: %w", err)
 	}
-	readOnly, err := layerReadOnly(r.Context(), db, t)
+	readOnly, err := localapi.LayerReadOnly(r.Context(), db, t)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +232,7 @@ func (s *Server) fsLayers(w http.ResponseWriter, r *http.Request) error {
 		var layers, tables []map[string]any
 		writable := false
 		for _, t := range db.Tables() {
-			ro, err := layerReadOnly(r.Context(), db, t)
+			ro, err := localapi.LayerReadOnly(r.Context(), db, t)
 			if err != nil {
 				return err
 			}
@@ -239,7 +247,7 @@ func (s *Server) fsLayers(w http.ResponseWriter, r *http.Request) error {
 				tables = append(tables, d)
 			}
 		}
-		writeJSON(w, 200, map[string]any{"layers": orEmpty(layers), "tables": orEmpty(tables)})
+		localapi.WriteJSON(w, 200, map[string]any{"layers": orEmpty(layers), "tables": orEmpty(tables)})
 		return nil
 	})(w, r)
 }
@@ -254,7 +262,7 @@ func (s *Server) fsLayer(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, 200, d)
+		localapi.WriteJSON(w, 200, d)
 		return nil
 	})(w, r)
 }

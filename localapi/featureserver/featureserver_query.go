@@ -1,4 +1,4 @@
-package localapi
+package featureserver
 
 import (
 	"encoding/json"
@@ -9,47 +9,48 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/localapi"
 )
 
 // parseEsriGeometry reads the geometry parameter: Esri JSON or
 // "xmin,ymin,xmax,ymax", in inSR (the layer's, or 4326 for a Web Mercator
 // layer).
 func parseEsriGeometry(v, inSR string, t *geodb.Table) (*arcgis.Geometry, error) {
-	xf, _ := xformFor(t)
+	xf := localapi.XformFor(t)
 	conv := identity // nil: from WGS84
 	if inSR != "" {
 		var sr arcgis.SpatialReference
 		if n, err := strconv.Atoi(inSR); err == nil {
 			sr.WKID = n
 		} else if err := json.Unmarshal([]byte(inSR), &sr); err != nil {
-			return nil, badRequest("inSR", "inSR must be a wkid or a spatial reference object")
+			return nil, localapi.BadRequest("inSR", "inSR must be a wkid or a spatial reference object")
 		}
 		switch {
 		case sr.EPSG() == int(t.SRSID) || (sr.IsWebMercator() && (t.SRSID == 3857 || t.SRSID == 102100)):
 		case sr.IsWGS84():
-			conv = nil // xf.fromWGS, range-checked below
+			conv = nil // xf.FromWGS, range-checked below
 		default:
-			return nil, badRequest("inSR", "inSR %s is not supported offline (use the layer's or 4326)", inSR)
+			return nil, localapi.BadRequest("inSR", "inSR %s is not supported offline (use the layer's or 4326)", inSR)
 		}
 	}
 	var g arcgis.Geometry
 	if strings.HasPrefix(strings.TrimSpace(v), "{") {
 		if err := json.Unmarshal([]byte(v), &g); err != nil {
-			return nil, badRequest("geometry", "invalid geometry JSON: %v", err)
+			return nil, localapi.BadRequest("geometry", "invalid geometry JSON: %v", err)
 		}
 		if err := g.Validate(); err != nil {
-			return nil, badRequest("geometry", "%v", err)
+			return nil, localapi.BadRequest("geometry", "%v", err)
 		}
 	} else {
 		parts := strings.Split(v, ",")
 		if len(parts) != 4 {
-			return nil, badRequest("geometry", "geometry must be Esri JSON or xmin,ymin,xmax,ymax")
+			return nil, localapi.BadRequest("geometry", "geometry must be Esri JSON or xmin,ymin,xmax,ymax")
 		}
 		var n [4]float64
 		for i, p := range parts {
 			f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
 			if err != nil || f != f {
-				return nil, badRequest("geometry", "geometry value %q is not a number", p)
+				return nil, localapi.BadRequest("geometry", "geometry value %q is not a number", p)
 			}
 			n[i] = f
 		}
@@ -63,11 +64,11 @@ func parseEsriGeometry(v, inSR string, t *geodb.Table) (*arcgis.Geometry, error)
 	if wgs := conv == nil; wgs || t.SRSID == 4326 {
 		// Longitude/latitude in: out-of-range positions are refused.
 		if wgs {
-			conv = xf.fromWGS
+			conv = xf.FromWGS
 		}
 		inner := conv
 		conv = func(x, y float64) (float64, float64) {
-			if err := checkLonLat(x, y); err != nil && rangeErr == nil {
+			if err := localapi.CheckLonLat(x, y); err != nil && rangeErr == nil {
 				rangeErr = err
 			}
 			return inner(x, y)
@@ -99,7 +100,7 @@ func parseEsriGeometry(v, inSR string, t *geodb.Table) (*arcgis.Geometry, error)
 		}
 	}
 	if rangeErr != nil {
-		return nil, badRequest("geometry", "%v", rangeErr)
+		return nil, localapi.BadRequest("geometry", "%v", rangeErr)
 	}
 	return &g, nil
 }
@@ -121,21 +122,21 @@ func (s *Server) fsQuery(w http.ResponseWriter, r *http.Request) error {
 		}
 		if q.Where != "" {
 			if _, _, err := geodb.CompileWhere(t, q.Where); err != nil {
-				return badRequest("where", "%v", err)
+				return localapi.BadRequest("where", "%v", err)
 			}
 		}
 		if v := f.Get("objectIds"); v != "" {
 			for _, p := range strings.Split(v, ",") {
 				n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
 				if err != nil {
-					return badRequest("objectIds", "objectIds must be integers")
+					return localapi.BadRequest("objectIds", "objectIds must be integers")
 				}
 				q.ObjectIDs = append(q.ObjectIDs, n)
 			}
 		}
 		if v := f.Get("geometry"); v != "" {
 			if rel := f.Get("spatialRel"); rel != "" && rel != "esriSpatialRelIntersects" && rel != "esriSpatialRelEnvelopeIntersects" {
-				return badRequest("spatialRel", "only esriSpatialRelIntersects is supported offline")
+				return localapi.BadRequest("spatialRel", "only esriSpatialRelIntersects is supported offline")
 			}
 			g, err := parseEsriGeometry(v, f.Get("inSR"), t)
 			if err != nil {
@@ -147,7 +148,7 @@ func (s *Server) fsQuery(w http.ResponseWriter, r *http.Request) error {
 			for _, name := range strings.Split(v, ",") {
 				name = strings.TrimSpace(name)
 				if t.Col(name) == nil {
-					return badRequest("outFields", "unknown field %q", name)
+					return localapi.BadRequest("outFields", "unknown field %q", name)
 				}
 				q.OutFields = append(q.OutFields, name)
 			}
@@ -156,7 +157,7 @@ func (s *Server) fsQuery(w http.ResponseWriter, r *http.Request) error {
 			for _, o := range strings.Split(v, ",") {
 				fs := strings.Fields(o)
 				if len(fs) == 0 || len(fs) > 2 || t.Col(fs[0]) == nil {
-					return badRequest("orderByFields", "bad orderByFields entry %q", o)
+					return localapi.BadRequest("orderByFields", "bad orderByFields entry %q", o)
 				}
 				q.OrderBy = append(q.OrderBy, strings.Join(fs, " "))
 			}
@@ -170,7 +171,7 @@ func (s *Server) fsQuery(w http.ResponseWriter, r *http.Request) error {
 			}
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return false, badRequest(name, "%s must be true or false", name)
+				return false, localapi.BadRequest(name, "%s must be true or false", name)
 			}
 			return b, nil
 		}
@@ -193,9 +194,9 @@ func (s *Server) fsQuery(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			if f.Get("f") == "geojson" {
-				writeJSON(w, 200, map[string]any{"type": "FeatureCollection", "features": []any{}, "properties": map[string]any{"count": n}})
+				localapi.WriteJSON(w, 200, map[string]any{"type": "FeatureCollection", "features": []any{}, "properties": map[string]any{"count": n}})
 			} else {
-				writeJSON(w, 200, map[string]any{"count": n})
+				localapi.WriteJSON(w, 200, map[string]any{"count": n})
 			}
 			return nil
 		}
@@ -207,21 +208,21 @@ func (s *Server) fsQuery(w http.ResponseWriter, r *http.Request) error {
 			if ids == nil {
 				ids = []int64{}
 			}
-			writeJSON(w, 200, map[string]any{"objectIdFieldName": t.OIDCol, "objectIds": ids})
+			localapi.WriteJSON(w, 200, map[string]any{"objectIdFieldName": t.OIDCol, "objectIds": ids})
 			return nil
 		}
 		limit := maxRecords(t)
 		if v := f.Get("resultRecordCount"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
-				return badRequest("resultRecordCount", "resultRecordCount must be a positive integer")
+				return localapi.BadRequest("resultRecordCount", "resultRecordCount must be a positive integer")
 			}
 			limit = min(n, limit)
 		}
 		if v := f.Get("resultOffset"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return badRequest("resultOffset", "resultOffset must be a non-negative integer")
+				return localapi.BadRequest("resultOffset", "resultOffset must be a non-negative integer")
 			}
 			q.Offset = n
 		}
@@ -259,8 +260,8 @@ func (s *Server) fsEsriJSON(w http.ResponseWriter, r *http.Request, db *geodb.DB
 	}
 	hb, _ := json.Marshal(head)
 	w.Header().Set("Content-Type", "application/json")
-	js := newJSONStream(w)
-	js.raw(string(hb[:len(hb)-1]) + `,"features":[`)
+	js := localapi.NewJSONStream(w)
+	js.Raw(string(hb[:len(hb)-1]) + `,"features":[`)
 	n, more := 0, false
 	err := db.Each(r.Context(), q, func(row *geodb.Row) error {
 		if n == limit {
@@ -268,29 +269,29 @@ func (s *Server) fsEsriJSON(w http.ResponseWriter, r *http.Request, db *geodb.DB
 			return nil
 		}
 		if n > 0 {
-			js.raw(",")
+			js.Raw(",")
 		}
 		n++
 		f := arcgis.Feature{Attributes: row.Attributes}
 		if !q.NoGeometry {
 			f.Geometry = geodb.ToEsri(row.Geometry)
 		}
-		return js.value(f)
+		return js.Value(f)
 	})
 	if err != nil {
 		s.log.Error("query failed mid-stream", "path", r.URL.Path, "err", err)
-		js.flush()
+		js.Flush()
 		return nil
 	}
-	js.raw(fmt.Sprintf(`],"exceededTransferLimit":%t}`+"\n", more))
-	return js.flush()
+	js.Raw(fmt.Sprintf(`],"exceededTransferLimit":%t}`+"\n", more))
+	return js.Flush()
 }
 
 func (s *Server) fsGeoJSON(w http.ResponseWriter, r *http.Request, db *geodb.DB, t *geodb.Table, q geodb.Query, limit int) error {
-	xf, _ := xformFor(t)
+	xf := localapi.XformFor(t)
 	w.Header().Set("Content-Type", "application/geo+json")
-	js := newJSONStream(w)
-	js.raw(`{"type":"FeatureCollection","features":[`)
+	js := localapi.NewJSONStream(w)
+	js.Raw(`{"type":"FeatureCollection","features":[`)
 	n, more := 0, false
 	var buf []byte
 	err := db.Each(r.Context(), q, func(row *geodb.Row) error {
@@ -303,16 +304,16 @@ func (s *Server) fsGeoJSON(w http.ResponseWriter, r *http.Request, db *geodb.DB,
 			buf = append(buf, ',')
 		}
 		n++
-		buf = appendFeature(buf, row, t, xf)
-		return js.write(buf)
+		buf = localapi.AppendFeature(buf, row, t, xf)
+		return js.Write(buf)
 	})
 	if err != nil {
 		s.log.Error("query failed mid-stream", "path", r.URL.Path, "err", err)
-		js.flush()
+		js.Flush()
 		return nil
 	}
-	js.raw(fmt.Sprintf(`],"exceededTransferLimit":%t,"properties":{"exceededTransferLimit":%t}}`+"\n", more, more))
-	return js.flush()
+	js.Raw(fmt.Sprintf(`],"exceededTransferLimit":%t,"properties":{"exceededTransferLimit":%t}}`+"\n", more, more))
+	return js.Flush()
 }
 
 // gidsOfOIDs maps object ids to GlobalIDs (missing ones are absent).
@@ -352,3 +353,5 @@ func dropKey(a map[string]any, col string) {
 		}
 	}
 }
+
+func identity(x, y float64) (float64, float64) { return x, y }

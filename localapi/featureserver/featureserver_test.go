@@ -1,4 +1,4 @@
-package localapi
+package featureserver_test
 
 import (
 	"bytes"
@@ -14,14 +14,18 @@ import (
 
 func TestFeatureServerReadAndQuery(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
-	fs := "/arcgis/rest/services/demo/FeatureServer"
+	e := newEnv(t)
+	// The package holds two feature services (Field_Survey and
+	// Reference_Data): "<map>.<service>" names one, the map id alone is
+	// refused with the hint.
+	fs := "/arcgis/rest/services/demo.Field_Survey/FeatureServer"
 	svc := e.jsonOf(e.do("GET", fs+"?f=json", nil), 200)
 	if len(svc["layers"].([]any)) != 3 || len(svc["tables"].([]any)) != 1 {
 		t.Fatalf("service %v", svc)
 	}
-	// "<map>.<service>" names the same service.
-	e.jsonOf(e.do("GET", "/arcgis/rest/services/demo.Field_Survey/FeatureServer?f=json", nil), 200)
+	if er := e.wantError(e.do("GET", "/arcgis/rest/services/demo/FeatureServer?f=json", nil), 404, "service"); !strings.Contains(er["message"].(string), "<map>.<service>") {
+		t.Fatalf("map with two services: %v", er)
+	}
 	lyr := e.jsonOf(e.do("GET", fs+"/0?f=json", nil), 200)
 	if lyr["name"] != "Inspections" || lyr["objectIdField"] != "OBJECTID" {
 		t.Fatalf("layer %v", lyr)
@@ -51,7 +55,7 @@ func TestFeatureServerReadAndQuery(t *testing.T) {
 	// Envelope in 4326 against the Web Mercator layer, same answer as the
 	// GeoJSON API's bbox.
 	env := e.jsonOf(e.do("GET", fs+"/0/query?f=json&returnCountOnly=true&geometry=-117.25,33.98,-117.175,34.04&geometryType=esriGeometryEnvelope&inSR=4326", nil), 200)
-	api := e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/0/features?count=true&bbox=-117.25,33.98,-117.175,34.04", nil), 200)
+	api := e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/Field_Survey.0/features?count=true&bbox=-117.25,33.98,-117.175,34.04", nil), 200)
 	if env["count"] != api["count"] {
 		t.Fatalf("envelope count %v, bbox count %v", env["count"], api["count"])
 	}
@@ -81,18 +85,10 @@ func TestFeatureServerReadAndQuery(t *testing.T) {
 	}
 }
 
-func form(kv ...string) io.Reader {
-	v := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v.Set(kv[i], kv[i+1])
-	}
-	return strings.NewReader(v.Encode())
-}
-
 func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
-	fs := "/arcgis/rest/services/demo/FeatureServer/0"
+	e := newEnv(t)
+	fs := "/arcgis/rest/services/demo.Field_Survey/FeatureServer/0"
 	ct := []string{"Content-Type", "application/x-www-form-urlencoded"}
 	_, oid := e.firstFeature()
 	res := e.jsonOf(e.do("POST", fs+"/applyEdits", form("f", "json",
@@ -150,7 +146,7 @@ func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
 	if d["deleteAttachmentResults"].([]any)[0].(map[string]any)["success"] != true {
 		t.Fatalf("deleteAttachments %v", d)
 	}
-	e.wantError(e.do("GET", "/arcgis/rest/services/demo/FeatureServer/1/1/attachments", nil), 400, "layer")
+	e.wantError(e.do("GET", "/arcgis/rest/services/demo.Field_Survey/FeatureServer/1/1/attachments", nil), 400, "layer")
 	e.wantError(e.do("GET", fs+"/99999999/attachments", nil), 404, "objectId")
 	// addFeatures / updateFeatures / deleteFeatures.
 	af := e.jsonOf(e.do("POST", fs+"/addFeatures", form("features", `[{"attributes":{"InspectionID":"AF-1"}}]`), ct...), 200)
@@ -182,8 +178,8 @@ func TestGDALReadsFeatureServer(t *testing.T) {
 	if err != nil {
 		t.Skip("GDAL (ogrinfo) not installed")
 	}
-	e := newEnv(t, envOpts{})
-	u := e.hs.URL + "/arcgis/rest/services/demo/FeatureServer/0/query?where=1%3D1&outFields=*&f=json&resultRecordCount=50&token=" + testToken
+	e := newEnv(t)
+	u := e.hs.URL + "/arcgis/rest/services/demo.Field_Survey/FeatureServer/0/query?where=1%3D1&outFields=*&f=json&resultRecordCount=50&token=" + testToken
 	out, err := exec.CommandContext(t.Context(), ogr, "-ro", "-al", "-so", "-oo", "FEATURE_SERVER_PAGING=YES", "ESRIJSON:"+u).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ogrinfo: %v\n%s", err, out)

@@ -1,4 +1,4 @@
-package localapi
+package daemon
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/atomicfile"
+	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
 	"github.com/offlined/offlined/tiles"
 )
@@ -26,40 +26,11 @@ import (
 // RegistryFile is the name of the registry of offline maps in the data root.
 const RegistryFile = "registry.json"
 
-// validID is the form of map ids (directory names under packages/).
-var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-
-// MapInfo describes a registered offline map.
-type MapInfo struct {
-	ID         string      `json:"id"`
-	Title      string      `json:"title"`
-	Registered time.Time   `json:"registered"`
-	Complete   bool        `json:"complete"` // package.json present
-	Services   []string    `json:"services"`
-	Layers     []LayerInfo `json:"layers"`
-	TileLayers []string    `json:"tileLayers"`
-	// Broken is set when a store or document of the package cannot be
-	// used; Problems says which and why (paths relative to the package).
-	// The map's other stores keep working; its broken feature stores are
-	// left out of Services.
-	Broken   bool     `json:"broken"`
-	Problems []string `json:"problems,omitempty"`
-	Dir      string   `json:"-"`
-}
-
-// LayerInfo describes one layer or table of an offline map.
-type LayerInfo struct {
-	ID             string `json:"id"` // "<service>.<layer id>"
-	Service        string `json:"service"`
-	LayerID        int    `json:"layerId"`
-	Name           string `json:"name"`
-	Type           string `json:"type"` // Feature Layer or Table
-	GeometryType   string `json:"geometryType,omitempty"`
-	HasAttachments bool   `json:"hasAttachments"`
-}
-
 type registryDoc struct {
 	Maps []regEntry `json:"maps"`
+	// Orphans are the replicas of maps whose package directory was removed
+	// by hand (not through Delete): listed until cleaned up.
+	Orphans []replicaRecord `json:"orphanedReplicas,omitempty"`
 	// Pending is read from registries written by older versions (which kept
 	// their own unregister queue) and moved to the UnregisterQueue.
 	Pending []legacyUnregister `json:"pendingUnregister,omitempty"`
@@ -73,6 +44,11 @@ type legacyUnregister struct {
 type regEntry struct {
 	ID         string    `json:"id"`
 	Registered time.Time `json:"registered"`
+	// Replicas are the map's replicas, recorded when it is registered, so
+	// they can be unregistered once the package directory is gone.
+	Replicas []replicaRecord `json:"replicas,omitempty"`
+	// Recorded is set once Replicas were read from the package.
+	Recorded bool `json:"replicasRecorded,omitempty"`
 }
 
 // Registry is the set of offline maps under <root>/packages/<id>/, recorded
@@ -84,21 +60,20 @@ type Registry struct {
 	unreg *editsync.UnregisterQueue
 	gopts geodb.Options
 
-	beforeDelete func(id string)
-
 	mu      stdsync.Mutex
 	doc     registryDoc
-	dbs     map[string]*geodb.DB // key: file path
-	stores  map[string]*tiles.Store
+	owners  map[string]*mapOwner // by map id
 	deleted map[string]bool
-	broken  map[string]brokenFile // key: file path
+
+	bmu    stdsync.Mutex
+	broken map[string]brokenFile // key: file path
 }
 
 // brokenFile remembers why a store did not open, until the file changes.
 type brokenFile struct {
 	size    int64
 	modTime time.Time
-	err     *Error
+	err     *localapi.Error
 }
 
 // UnregisterFile, in the data root, is the queue of replicas to unregister
@@ -126,7 +101,7 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		o.Unregister = editsync.OpenUnregisterQueue(filepath.Join(root, UnregisterFile), nil)
 	}
 	r := &Registry{root: root, log: o.Logger, unreg: o.Unregister, gopts: o.GeoDB,
-		dbs: map[string]*geodb.DB{}, stores: map[string]*tiles.Store{}, deleted: map[string]bool{}, broken: map[string]brokenFile{}}
+		owners: map[string]*mapOwner{}, deleted: map[string]bool{}, broken: map[string]brokenFile{}}
 	if err := os.MkdirAll(filepath.Join(root, "packages"), 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -155,7 +130,7 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		if _, err := os.Stat(filepath.Join(r.Dir(e.Name()), "package.json")); err != nil {
 			continue
 		}
-		if e.IsDir() && validID.MatchString(e.Name()) && !r.has(e.Name()) {
+		if e.IsDir() && localapi.ValidID(e.Name()) && !r.has(e.Name()) {
 			r.doc.Maps = append(r.doc.Maps, regEntry{ID: e.Name(), Registered: time.Now().UTC()})
 			changed = true
 		}
@@ -168,19 +143,17 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		changed = true
 	}
 	r.doc.Pending = nil
-	// Entries whose directory vanished are dropped.
-	r.doc.Maps = slices.DeleteFunc(r.doc.Maps, func(m regEntry) bool {
-		_, err := os.Stat(r.Dir(m.ID))
-		if err != nil {
-			changed = true
-		}
-		return err != nil
-	})
+	// Entries whose directory vanished are dropped; their replicas are
+	// kept as orphans.
+	if r.orphanVanishedLocked() {
+		changed = true
+	}
 	if changed {
 		if err := r.saveLocked(); err != nil {
 			return nil, err
 		}
 	}
+	r.recordAll(context.Background())
 	return r, nil
 }
 
@@ -206,31 +179,37 @@ func (r *Registry) saveLocked() error {
 }
 
 // Register records the package directory packages/<id> (written by an
-// offline job or copied onto the device).
+// offline job or copied onto the device) and the replicas its stores hold.
 func (r *Registry) Register(id string) error {
-	if !validID.MatchString(id) {
-		return badRequest("id", "invalid map id %q", id)
+	if !localapi.ValidID(id) {
+		return localapi.BadRequest("id", "invalid map id %q", id)
 	}
 	if _, err := os.Stat(r.Dir(id)); err != nil {
 		return fmt.Errorf("register %s: %w", id, err)
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.has(id) {
+		r.mu.Unlock()
 		return nil
 	}
 	r.doc.Maps = append(r.doc.Maps, regEntry{ID: id, Registered: time.Now().UTC()})
 	delete(r.deleted, id)
-	return r.saveLocked()
+	err := r.saveLocked()
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	r.recordReplicas(context.Background(), id)
+	return nil
 }
 
 // List returns every registered map, sorted by id.
-func (r *Registry) List(ctx context.Context) ([]MapInfo, error) {
+func (r *Registry) List(ctx context.Context) ([]localapi.MapInfo, error) {
 	r.mu.Lock()
 	ents := slices.DeleteFunc(slices.Clone(r.doc.Maps), func(m regEntry) bool { return r.deleted[m.ID] })
 	r.mu.Unlock()
 	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
-	out := make([]MapInfo, 0, len(ents))
+	out := make([]localapi.MapInfo, 0, len(ents))
 	for _, e := range ents {
 		mi, err := r.info(ctx, e)
 		if err != nil {
@@ -242,7 +221,7 @@ func (r *Registry) List(ctx context.Context) ([]MapInfo, error) {
 }
 
 // Get returns one map (ErrNotFound when unknown).
-func (r *Registry) Get(ctx context.Context, id string) (MapInfo, error) {
+func (r *Registry) Get(ctx context.Context, id string) (localapi.MapInfo, error) {
 	r.mu.Lock()
 	i := slices.IndexFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
 	if r.deleted[id] {
@@ -254,17 +233,17 @@ func (r *Registry) Get(ctx context.Context, id string) (MapInfo, error) {
 	}
 	r.mu.Unlock()
 	if i < 0 {
-		return MapInfo{}, notFound("map", "no offline map %q", id)
+		return localapi.MapInfo{}, localapi.NotFound("map", "no offline map %q", id)
 	}
 	return r.info(ctx, e)
 }
 
-func (r *Registry) info(ctx context.Context, e regEntry) (MapInfo, error) {
+func (r *Registry) info(ctx context.Context, e regEntry) (localapi.MapInfo, error) {
 	dir := r.Dir(e.ID)
-	mi := MapInfo{ID: e.ID, Title: e.ID, Registered: e.Registered, Dir: dir, Services: []string{}, Layers: []LayerInfo{}, TileLayers: []string{}}
+	mi := localapi.MapInfo{ID: e.ID, Title: e.ID, Registered: e.Registered, Dir: dir, Services: []string{}, Layers: []localapi.LayerInfo{}, TileLayers: []string{}}
 	problem := func(err error) {
 		mi.Broken = true
-		mi.Problems = append(mi.Problems, toAPIError(err).Message)
+		mi.Problems = append(mi.Problems, localapi.Message(err))
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "package.json")); err == nil {
 		mi.Complete = true
@@ -284,7 +263,7 @@ func (r *Registry) info(ctx context.Context, e regEntry) (MapInfo, error) {
 		db, err := r.FeatureStore(ctx, e.ID, svc)
 		if err != nil {
 			if ctx.Err() != nil {
-				return MapInfo{}, ctx.Err()
+				return localapi.MapInfo{}, ctx.Err()
 			}
 			// One unusable store (truncated, corrupt, unreadable) marks
 			// the map broken; the other stores and maps stay usable.
@@ -293,7 +272,7 @@ func (r *Registry) info(ctx context.Context, e regEntry) (MapInfo, error) {
 		}
 		mi.Services = append(mi.Services, svc)
 		for _, t := range db.Tables() {
-			li := LayerInfo{ID: svc + "." + strconv.Itoa(t.LayerID), Service: svc, LayerID: t.LayerID, Name: t.Layer.Name,
+			li := localapi.LayerInfo{ID: svc + "." + strconv.Itoa(t.LayerID), Service: svc, LayerID: t.LayerID, Name: t.Layer.Name,
 				Type: t.Layer.Type, HasAttachments: t.AttachTable != ""}
 			if t.GeomCol != "" {
 				li.GeometryType = t.Layer.GeometryType
@@ -317,7 +296,7 @@ func (r *Registry) Document(ctx context.Context, id, name string) (json.RawMessa
 	}
 	b, err := os.ReadFile(filepath.Join(r.Dir(id), name))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, notFound("map", "map %q has no %s (incomplete package)", id, name)
+		return nil, localapi.NotFound("map", "map %q has no %s (incomplete package)", id, name)
 	}
 	if err != nil {
 		return nil, err
@@ -328,46 +307,85 @@ func (r *Registry) Document(ctx context.Context, id, name string) (json.RawMessa
 	return b, nil
 }
 
-// FeatureStore returns the open GeoPackage of service svc of map id.
-func (r *Registry) FeatureStore(ctx context.Context, id, svc string) (*geodb.DB, error) {
-	if !validID.MatchString(id) || !validID.MatchString(svc) {
-		return nil, notFound("service", "no service %q in map %q", svc, id)
-	}
-	p := filepath.Join(r.Dir(id), "data", svc+".gpkg")
+// owner returns the owner of map id (404 for a map unknown or being
+// deleted).
+func (r *Registry) owner(id string) (*mapOwner, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.deleted[id] || !r.has(id) {
-		return nil, notFound("map", "no offline map %q", id)
+		return nil, localapi.NotFound("map", "no offline map %q", id)
 	}
-	if db := r.dbs[p]; db != nil {
-		return db, nil
+	o := r.owners[id]
+	if o == nil {
+		o = newMapOwner(id)
+		r.owners[id] = o
 	}
-	fi, err := os.Stat(p)
+	return o, nil
+}
+
+// FeatureStore returns the open GeoPackage of service svc of map id.
+func (r *Registry) FeatureStore(ctx context.Context, id, svc string) (*geodb.DB, error) {
+	if !localapi.ValidID(id) || !localapi.ValidID(svc) {
+		return nil, localapi.NotFound("service", "no service %q in map %q", svc, id)
+	}
+	o, err := r.owner(id)
 	if err != nil {
-		return nil, notFound("service", "no service %q in map %q", svc, id)
+		return nil, err
 	}
-	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
-		return nil, b.err
-	}
-	db, err := geodb.Open(ctx, p, r.gopts)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	p := filepath.Join(r.Dir(id), "data", svc+".gpkg")
+	db, err := o.featureStore(svc, func() (*geodb.DB, error) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, localapi.NotFound("service", "no service %q in map %q", svc, id)
 		}
-		r.log.Warn("feature store unusable", "map", id, "service", svc, "err", err)
-		be := r.brokenErr(id, p, "service", err)
-		r.broken[p] = brokenFile{size: fi.Size(), modTime: fi.ModTime(), err: be}
-		return nil, be
+		if be := r.knownBroken(p, fi); be != nil {
+			return nil, be
+		}
+		db, err := geodb.Open(ctx, p, r.gopts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r.log.Warn("feature store unusable", "map", id, "service", svc, "err", err)
+			return nil, r.setBroken(p, fi, r.brokenErr(id, p, "service", err))
+		}
+		r.setBroken(p, fi, nil)
+		return db, nil
+	})
+	if errors.Is(err, errClosed) {
+		return nil, localapi.NotFound("map", "no offline map %q", id)
 	}
-	delete(r.broken, p)
-	r.dbs[p] = db
-	return db, nil
+	return db, err
+}
+
+// knownBroken returns the error of file p when it did not open before and
+// has not changed since.
+func (r *Registry) knownBroken(p string, fi os.FileInfo) *localapi.Error {
+	r.bmu.Lock()
+	defer r.bmu.Unlock()
+	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
+		return b.err
+	}
+	return nil
+}
+
+// setBroken remembers why file p did not open (be nil: it opened) and
+// returns be.
+func (r *Registry) setBroken(p string, fi os.FileInfo, be *localapi.Error) *localapi.Error {
+	r.bmu.Lock()
+	defer r.bmu.Unlock()
+	if be == nil {
+		delete(r.broken, p)
+		return nil
+	}
+	r.broken[p] = brokenFile{size: fi.Size(), modTime: fi.ModTime(), err: be}
+	return be
 }
 
 // brokenErr is the API error for file p of map id that cannot be used: 409
 // brokenPackage, naming p relative to the package directory and never
 // showing an absolute path (the cause is scrubbed of the data root).
-func (r *Registry) brokenErr(id, p, field string, cause error) *Error {
+func (r *Registry) brokenErr(id, p, field string, cause error) *localapi.Error {
 	dir := r.Dir(id)
 	rel, err := filepath.Rel(dir, p)
 	if err != nil {
@@ -379,44 +397,43 @@ func (r *Registry) brokenErr(id, p, field string, cause error) *Error {
 	if abs, err := filepath.Abs(r.root); err == nil && abs != r.root {
 		msg = strings.ReplaceAll(msg, abs, "<data>")
 	}
-	return &Error{Status: http.StatusConflict, Code: "brokenPackage", Field: field,
+	return &localapi.Error{Status: http.StatusConflict, Code: "brokenPackage", Field: field,
 		Message: fmt.Sprintf("map %q: %s cannot be used (%s); replace or delete the map", id, filepath.ToSlash(rel), msg)}
 }
 
 // TileStore returns the open MBTiles of tile layer name of map id.
 func (r *Registry) TileStore(ctx context.Context, id, name string) (*tiles.Store, error) {
-	if !validID.MatchString(id) || !validID.MatchString(name) {
-		return nil, notFound("tileLayer", "no tile layer %q in map %q", name, id)
+	if !localapi.ValidID(id) || !localapi.ValidID(name) {
+		return nil, localapi.NotFound("tileLayer", "no tile layer %q in map %q", name, id)
+	}
+	o, err := r.owner(id)
+	if err != nil {
+		return nil, err
 	}
 	p := filepath.Join(r.Dir(id), "tiles", name+".mbtiles")
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.deleted[id] || !r.has(id) {
-		return nil, notFound("map", "no offline map %q", id)
-	}
-	if st := r.stores[p]; st != nil {
-		return st, nil
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, notFound("tileLayer", "no tile layer %q in map %q", name, id)
-	}
-	if b, ok := r.broken[p]; ok && b.size == fi.Size() && b.modTime.Equal(fi.ModTime()) {
-		return nil, b.err
-	}
-	st, err := tiles.OpenStore(ctx, p)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	st, err := o.tileStore(name, func() (*tiles.Store, error) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, localapi.NotFound("tileLayer", "no tile layer %q in map %q", name, id)
 		}
-		r.log.Warn("tile store unusable", "map", id, "tileLayer", name, "err", err)
-		be := r.brokenErr(id, p, "tileLayer", err)
-		r.broken[p] = brokenFile{size: fi.Size(), modTime: fi.ModTime(), err: be}
-		return nil, be
+		if be := r.knownBroken(p, fi); be != nil {
+			return nil, be
+		}
+		st, err := tiles.OpenStore(ctx, p)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r.log.Warn("tile store unusable", "map", id, "tileLayer", name, "err", err)
+			return nil, r.setBroken(p, fi, r.brokenErr(id, p, "tileLayer", err))
+		}
+		r.setBroken(p, fi, nil)
+		return st, nil
+	})
+	if errors.Is(err, errClosed) {
+		return nil, localapi.NotFound("map", "no offline map %q", id)
 	}
-	delete(r.broken, p)
-	r.stores[p] = st
-	return st, nil
+	return st, err
 }
 
 // ResourceDir returns the vector tile resources directory of a tile layer
@@ -424,11 +441,6 @@ func (r *Registry) TileStore(ctx context.Context, id, name string) (*tiles.Store
 func (r *Registry) ResourceDir(id, name string) string {
 	return filepath.Join(r.Dir(id), "tiles", name, "resources")
 }
-
-// SetBeforeDelete sets a function called with the map id once the map is
-// marked deleted (FeatureStore and TileStore refuse it) and before its
-// stores are closed, to stop its background syncs. Call it before serving.
-func (r *Registry) SetBeforeDelete(fn func(id string)) { r.beforeDelete = fn }
 
 // Deleted reports whether map id is being (or was) deleted: services
 // must not start work on it.
@@ -459,27 +471,33 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 			return fmt.Errorf("delete map %s: %w", id, err)
 		}
 	}
+	// Also the replicas recorded at registration: those of stores that no
+	// longer open (a broken package) are unregistered too.
+	r.mu.Lock()
+	var recorded []replicaRecord
+	if i := slices.IndexFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id }); i >= 0 {
+		recorded = slices.Clone(r.doc.Maps[i].Replicas)
+	}
+	r.mu.Unlock()
+	for _, rr := range recorded {
+		if err := r.unreg.Add(rr.ServiceURL, rr.ReplicaID); err != nil {
+			return fmt.Errorf("delete map %s: %w", id, err)
+		}
+	}
+	// Marked first: from now on the map is not found and gets no new
+	// owner; its owner stops its schedulers and closes its stores, and,
+	// closed, starts none.
 	r.mu.Lock()
 	r.deleted[id] = true
+	o := r.owners[id]
+	delete(r.owners, id)
 	r.mu.Unlock()
-	// Marked first: a scheduler started from now on sees the map deleted.
-	if r.beforeDelete != nil {
-		r.beforeDelete(id)
+	if o != nil {
+		if err := o.Close(ctx); err != nil {
+			r.log.Warn("closing the stores of a deleted map", "map", id, "err", err)
+		}
 	}
 	r.mu.Lock()
-	prefix := r.Dir(id) + string(filepath.Separator)
-	for p, db := range r.dbs {
-		if strings.HasPrefix(p, prefix) {
-			db.Close()
-			delete(r.dbs, p)
-		}
-	}
-	for p, st := range r.stores {
-		if strings.HasPrefix(p, prefix) {
-			st.Close()
-			delete(r.stores, p)
-		}
-	}
 	r.doc.Maps = slices.DeleteFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
 	err = r.saveLocked()
 	r.mu.Unlock()
@@ -513,17 +531,25 @@ func (r *Registry) RetryUnregister(ctx context.Context) {
 // Close closes every open store.
 func (r *Registry) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	owners := r.owners
+	r.owners = map[string]*mapOwner{}
+	r.mu.Unlock()
 	var errs []error
-	for p, db := range r.dbs {
-		errs = append(errs, db.Close())
-		delete(r.dbs, p)
-	}
-	for p, st := range r.stores {
-		errs = append(errs, st.Close())
-		delete(r.stores, p)
+	for _, o := range owners {
+		errs = append(errs, o.Close(context.Background()))
 	}
 	return errors.Join(errs...)
+}
+
+// openOwners returns the owners of the maps opened so far.
+func (r *Registry) openOwners() []*mapOwner {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*mapOwner, 0, len(r.owners))
+	for _, o := range r.owners {
+		out = append(out, o)
+	}
+	return out
 }
 
 // ServiceURL returns the feature service URL of store svc of map id: from

@@ -1,4 +1,4 @@
-package localapi
+package daemon
 
 import (
 	"context"
@@ -16,13 +16,14 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/atomicfile"
+	"github.com/offlined/offlined/localapi"
 	"github.com/offlined/offlined/offline"
 )
 
 // RunFunc runs (or resumes) an offline map job into dir, reporting to rep.
 // It must return promptly when ctx is canceled, leaving dir resumable: a
 // later call with the same job and dir continues where it stopped.
-type RunFunc func(ctx context.Context, job JobInfo, dir string, rep JobReporter) error
+type RunFunc func(ctx context.Context, job localapi.JobInfo, dir string, rep JobReporter) error
 
 // JobControl pauses and resumes a running job in place; *offline.Job
 // implements it. A job paused in place keeps its runner and its progress.
@@ -36,7 +37,7 @@ type JobControl interface {
 // control. A runner that attaches none is paused by stopping it (its next
 // run resumes from its checkpoints).
 type JobReporter interface {
-	Progress(JobProgress)
+	Progress(localapi.JobProgress)
 	Attach(JobControl)
 }
 
@@ -53,7 +54,7 @@ type JobManager struct {
 	dir string
 	reg *Registry
 	run RunFunc
-	hub *Hub
+	hub *localapi.Hub
 	log *slog.Logger
 
 	mu   stdsync.Mutex
@@ -63,7 +64,7 @@ type JobManager struct {
 }
 
 type jobEntry struct {
-	info   JobInfo
+	info   localapi.JobInfo
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 	ctl    JobControl // set while a runner that pauses in place runs
@@ -75,7 +76,7 @@ type reporter struct {
 	id string
 }
 
-func (r reporter) Progress(p JobProgress) { r.m.progress(r.id, p) }
+func (r reporter) Progress(p localapi.JobProgress) { r.m.progress(r.id, p) }
 
 func (r reporter) Attach(c JobControl) {
 	r.m.mu.Lock()
@@ -86,7 +87,7 @@ func (r reporter) Attach(c JobControl) {
 }
 
 // NewJobManager loads the jobs stored in root/jobs.
-func NewJobManager(root string, reg *Registry, hub *Hub, run RunFunc, log *slog.Logger) (*JobManager, error) {
+func NewJobManager(root string, reg *Registry, hub *localapi.Hub, run RunFunc, log *slog.Logger) (*JobManager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -100,7 +101,7 @@ func NewJobManager(root string, reg *Registry, hub *Hub, run RunFunc, log *slog.
 		if err != nil {
 			return nil, fmt.Errorf("jobs: %w", err)
 		}
-		var info JobInfo
+		var info localapi.JobInfo
 		if err := json.Unmarshal(b, &info); err != nil {
 			log.Warn("skipping unreadable job record", "file", filepath.Base(f), "err", err)
 			continue
@@ -160,28 +161,28 @@ func newID() string {
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 // Create implements Jobs.
-func (m *JobManager) Create(ctx context.Context, req JobRequest) (JobInfo, error) {
+func (m *JobManager) Create(ctx context.Context, req localapi.JobRequest) (localapi.JobInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.base == nil {
-		return JobInfo{}, errors.New("job manager not started")
+		return localapi.JobInfo{}, errors.New("job manager not started")
 	}
 	if req.MapID == "" {
 		req.MapID = "map-" + newID()
 	}
 	if _, err := os.Stat(m.reg.Dir(req.MapID)); err == nil {
-		return JobInfo{}, &Error{Status: http.StatusConflict, Code: "exists", Field: "mapId", Message: fmt.Sprintf("map %q already exists", req.MapID)}
+		return localapi.JobInfo{}, &localapi.Error{Status: http.StatusConflict, Code: "exists", Field: "mapId", Message: fmt.Sprintf("map %q already exists", req.MapID)}
 	}
 	for _, e := range m.jobs {
 		if e.info.MapID == req.MapID && !terminal(e.info.State) {
-			return JobInfo{}, &Error{Status: http.StatusConflict, Code: "exists", Field: "mapId", Message: fmt.Sprintf("job %s already writes map %q", e.info.ID, req.MapID)}
+			return localapi.JobInfo{}, &localapi.Error{Status: http.StatusConflict, Code: "exists", Field: "mapId", Message: fmt.Sprintf("job %s already writes map %q", e.info.ID, req.MapID)}
 		}
 	}
-	e := &jobEntry{info: JobInfo{ID: newID(), MapID: req.MapID, State: offline.JobPending, Request: req, Created: now(), Updated: now()}}
+	e := &jobEntry{info: localapi.JobInfo{ID: newID(), MapID: req.MapID, State: offline.JobPending, Request: req, Created: now(), Updated: now()}}
 	m.jobs[e.info.ID] = e
 	if err := m.saveLocked(e); err != nil {
 		delete(m.jobs, e.info.ID)
-		return JobInfo{}, err
+		return localapi.JobInfo{}, err
 	}
 	m.startLocked(e)
 	return e.info, nil
@@ -204,7 +205,7 @@ func (m *JobManager) saveLocked(e *jobEntry) error {
 }
 
 // setStateLocked changes state, persists and publishes it.
-func (m *JobManager) setStateLocked(e *jobEntry, state offline.JobState, jerr *Error) {
+func (m *JobManager) setStateLocked(e *jobEntry, state offline.JobState, jerr *localapi.Error) {
 	e.info.State = state
 	e.info.Error = jerr
 	e.info.Updated = now()
@@ -237,7 +238,7 @@ func (m *JobManager) startLocked(e *jobEntry) {
 	}()
 }
 
-func (m *JobManager) progress(id string, p JobProgress) {
+func (m *JobManager) progress(id string, p localapi.JobProgress) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.jobs[id]
@@ -269,7 +270,7 @@ func (m *JobManager) finish(id string, err, cause error) {
 	switch {
 	case err == nil:
 		if rerr := m.reg.Register(e.info.MapID); rerr != nil {
-			m.setStateLocked(e, offline.JobFailed, &Error{Code: "register", Message: rerr.Error()})
+			m.setStateLocked(e, offline.JobFailed, &localapi.Error{Code: "register", Message: rerr.Error()})
 			return
 		}
 		e.info.Progress.Percent = 100
@@ -288,34 +289,34 @@ func (m *JobManager) finish(id string, err, cause error) {
 			m.setStateLocked(e, offline.JobPending, nil)
 		}
 	default:
-		m.setStateLocked(e, offline.JobFailed, &Error{Code: "jobFailed", Message: err.Error()})
+		m.setStateLocked(e, offline.JobFailed, &localapi.Error{Code: "jobFailed", Message: err.Error()})
 	}
 }
 
 func (m *JobManager) entry(id string) (*jobEntry, error) {
 	e := m.jobs[id]
 	if e == nil {
-		return nil, notFound("job", "no job %q", id)
+		return nil, localapi.NotFound("job", "no job %q", id)
 	}
 	return e, nil
 }
 
 // Get implements Jobs.
-func (m *JobManager) Get(ctx context.Context, id string) (JobInfo, error) {
+func (m *JobManager) Get(ctx context.Context, id string) (localapi.JobInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, err := m.entry(id)
 	if err != nil {
-		return JobInfo{}, err
+		return localapi.JobInfo{}, err
 	}
 	return e.info, nil
 }
 
 // List implements Jobs.
-func (m *JobManager) List(ctx context.Context) ([]JobInfo, error) {
+func (m *JobManager) List(ctx context.Context) ([]localapi.JobInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []JobInfo
+	var out []localapi.JobInfo
 	for _, e := range m.sortedLocked() {
 		out = append(out, e.info)
 	}
@@ -323,12 +324,12 @@ func (m *JobManager) List(ctx context.Context) ([]JobInfo, error) {
 }
 
 // stop cancels a running job with cause and waits until its runner returned.
-func (m *JobManager) stop(ctx context.Context, id string, cause error, allowed ...offline.JobState) (JobInfo, error) {
+func (m *JobManager) stop(ctx context.Context, id string, cause error, allowed ...offline.JobState) (localapi.JobInfo, error) {
 	m.mu.Lock()
 	e, err := m.entry(id)
 	if err != nil {
 		m.mu.Unlock()
-		return JobInfo{}, err
+		return localapi.JobInfo{}, err
 	}
 	ok := false
 	for _, a := range allowed {
@@ -337,7 +338,7 @@ func (m *JobManager) stop(ctx context.Context, id string, cause error, allowed .
 	if !ok {
 		st := e.info.State
 		m.mu.Unlock()
-		return JobInfo{}, &Error{Status: http.StatusConflict, Code: "badState", Field: "state", Message: fmt.Sprintf("job is %s", st)}
+		return localapi.JobInfo{}, &localapi.Error{Status: http.StatusConflict, Code: "badState", Field: "state", Message: fmt.Sprintf("job is %s", st)}
 	}
 	done := e.done
 	if e.cancel != nil {
@@ -346,7 +347,7 @@ func (m *JobManager) stop(ctx context.Context, id string, cause error, allowed .
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return JobInfo{}, ctx.Err()
+			return localapi.JobInfo{}, ctx.Err()
 		}
 		m.mu.Lock()
 	} else if errors.Is(cause, errCanceled) {
@@ -362,7 +363,7 @@ func (m *JobManager) stop(ctx context.Context, id string, cause error, allowed .
 // Pause implements Jobs: a runner that pauses in place (the offline job)
 // keeps its progress and goes on at Resume; others are stopped at a
 // checkpoint and run again at Resume.
-func (m *JobManager) Pause(ctx context.Context, id string) (JobInfo, error) {
+func (m *JobManager) Pause(ctx context.Context, id string) (localapi.JobInfo, error) {
 	m.mu.Lock()
 	if e := m.jobs[id]; e != nil && e.ctl != nil && e.info.State == offline.JobRunning {
 		e.ctl.Pause()
@@ -377,23 +378,23 @@ func (m *JobManager) Pause(ctx context.Context, id string) (JobInfo, error) {
 
 // Cancel implements Jobs: the runner stops and the partial package is
 // removed.
-func (m *JobManager) Cancel(ctx context.Context, id string) (JobInfo, error) {
+func (m *JobManager) Cancel(ctx context.Context, id string) (localapi.JobInfo, error) {
 	return m.stop(ctx, id, errCanceled, offline.JobRunning, offline.JobPaused, offline.JobPending, offline.JobNeedsAuth)
 }
 
 // Resume implements Jobs: a paused job goes on (in place when its runner
 // still runs), a job waiting for sign-in tries again (after "offlined
 // login"), a failed one runs again from its checkpoints.
-func (m *JobManager) Resume(ctx context.Context, id string) (JobInfo, error) {
+func (m *JobManager) Resume(ctx context.Context, id string) (localapi.JobInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, err := m.entry(id)
 	if err != nil {
-		return JobInfo{}, err
+		return localapi.JobInfo{}, err
 	}
 	st := e.info.State
 	if st != offline.JobPaused && st != offline.JobFailed && st != offline.JobNeedsAuth {
-		return JobInfo{}, &Error{Status: http.StatusConflict, Code: "badState", Field: "state", Message: "job is " + string(st)}
+		return localapi.JobInfo{}, &localapi.Error{Status: http.StatusConflict, Code: "badState", Field: "state", Message: "job is " + string(st)}
 	}
 	if e.ctl != nil {
 		e.ctl.Resume()
@@ -402,10 +403,10 @@ func (m *JobManager) Resume(ctx context.Context, id string) (JobInfo, error) {
 	}
 	if e.cancel != nil {
 		// Still stopping (a pause by cancel in flight).
-		return JobInfo{}, &Error{Status: http.StatusConflict, Code: "badState", Field: "state", Message: "job is stopping; try again"}
+		return localapi.JobInfo{}, &localapi.Error{Status: http.StatusConflict, Code: "badState", Field: "state", Message: "job is stopping; try again"}
 	}
 	if m.base == nil {
-		return JobInfo{}, errors.New("job manager not started")
+		return localapi.JobInfo{}, errors.New("job manager not started")
 	}
 	m.startLocked(e)
 	return e.info, nil

@@ -1,8 +1,10 @@
-package localapi
+package featureserver
 
 import (
 	"net/http"
 	"sort"
+
+	"github.com/offlined/offlined/localapi"
 )
 
 // The ArcGIS services directory: QGIS's "ArcGIS REST Server" connection and
@@ -13,7 +15,7 @@ import (
 
 func (s *Server) routesServicesDirectory() {
 	for _, m := range []string{"GET", "POST"} {
-		s.handle(m, "/arcgis/rest/services", s.fsServicesDirectory)
+		s.api.Handle(m, "/arcgis/rest/services", s.fsServicesDirectory)
 	}
 }
 
@@ -46,7 +48,7 @@ func (s *Server) fsServicesDirectory(w http.ResponseWriter, r *http.Request) err
 			}
 		}
 		sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
-		writeJSON(w, http.StatusOK, map[string]any{"currentVersion": 11.1, "folders": []string{}, "services": services})
+		localapi.WriteJSON(w, http.StatusOK, map[string]any{"currentVersion": 11.1, "folders": []string{}, "services": services})
 		return nil
 	})(w, r)
 }

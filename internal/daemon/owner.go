@@ -1,0 +1,167 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	stdsync "sync"
+
+	"github.com/offlined/offlined/geodb"
+	editsync "github.com/offlined/offlined/sync"
+	"github.com/offlined/offlined/tiles"
+)
+
+// errClosed is returned by a map owner after Close (the map is being
+// deleted or the daemon stops).
+var errClosed = errors.New("offline map closed")
+
+// mapOwner owns one offline map's open stores (GeoPackages by service,
+// MBTiles by tile layer), its sync engines and its background sync
+// schedulers. Everything that opens or starts something for the map goes
+// through it, and Close stops and closes it all: once closed it opens and
+// starts nothing, so a scheduler cannot start on a map being deleted.
+type mapOwner struct {
+	id string
+
+	mu      stdsync.Mutex
+	closed  bool
+	dbs     map[string]*geodb.DB // by service
+	stores  map[string]*tiles.Store
+	engines map[string]*editsync.Engine // by service
+	scheds  map[string]*schedRun        // by service
+}
+
+// schedRun is one running sync scheduler.
+type schedRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newMapOwner(id string) *mapOwner {
+	return &mapOwner{id: id, dbs: map[string]*geodb.DB{}, stores: map[string]*tiles.Store{},
+		engines: map[string]*editsync.Engine{}, scheds: map[string]*schedRun{}}
+}
+
+// featureStore returns the open GeoPackage of svc, opening it with open
+// the first time.
+func (o *mapOwner) featureStore(svc string, open func() (*geodb.DB, error)) (*geodb.DB, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, errClosed
+	}
+	if db := o.dbs[svc]; db != nil {
+		return db, nil
+	}
+	db, err := open()
+	if err != nil {
+		return nil, err
+	}
+	o.dbs[svc] = db
+	return db, nil
+}
+
+// tileStore returns the open MBTiles of tile layer name, opening it with
+// open the first time.
+func (o *mapOwner) tileStore(name string, open func() (*tiles.Store, error)) (*tiles.Store, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, errClosed
+	}
+	if st := o.stores[name]; st != nil {
+		return st, nil
+	}
+	st, err := open()
+	if err != nil {
+		return nil, err
+	}
+	o.stores[name] = st
+	return st, nil
+}
+
+// engine returns the sync engine of svc, made by newEngine the first
+// time.
+func (o *mapOwner) engine(svc string, newEngine func() (*editsync.Engine, error)) (*editsync.Engine, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return nil, errClosed
+	}
+	if eng := o.engines[svc]; eng != nil {
+		return eng, nil
+	}
+	eng, err := newEngine()
+	if err != nil {
+		return nil, err
+	}
+	o.engines[svc] = eng
+	return eng, nil
+}
+
+// startScheduler runs run (a scheduler of svc) under a context derived
+// from ctx, unless one runs already or the owner is closed; it reports
+// whether it started one.
+func (o *mapOwner) startScheduler(ctx context.Context, svc string, run func(ctx context.Context)) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.scheds[svc] != nil {
+		return false
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	r := &schedRun{cancel: cancel, done: make(chan struct{})}
+	o.scheds[svc] = r
+	go func() {
+		defer close(r.done)
+		run(sctx)
+	}()
+	return true
+}
+
+// schedulers returns how many schedulers run.
+func (o *mapOwner) schedulers() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.scheds)
+}
+
+// stopSchedulers stops the map's schedulers and waits for them (or ctx).
+func (o *mapOwner) stopSchedulers(ctx context.Context) {
+	o.mu.Lock()
+	runs := make([]*schedRun, 0, len(o.scheds))
+	for svc, r := range o.scheds {
+		r.cancel()
+		runs = append(runs, r)
+		delete(o.scheds, svc)
+	}
+	o.mu.Unlock()
+	for _, r := range runs {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Close stops the map's schedulers (waiting for them until ctx ends),
+// forgets its engines and closes its stores. The owner opens and starts
+// nothing afterwards.
+func (o *mapOwner) Close(ctx context.Context) error {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	o.stopSchedulers(ctx)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var errs []error
+	clear(o.engines)
+	for svc, db := range o.dbs {
+		errs = append(errs, db.Close())
+		delete(o.dbs, svc)
+	}
+	for name, st := range o.stores {
+		errs = append(errs, st.Close())
+		delete(o.stores, name)
+	}
+	return errors.Join(errs...)
+}
