@@ -98,6 +98,8 @@ type ServiceResult struct {
 	Service string           `json:"service"`
 	Report  *editsync.Report `json:"report,omitempty"`
 	Error   string           `json:"error,omitempty"`
+	// NeedsAuth is set when the service refused its credentials (needsauth.go).
+	NeedsAuth *NeedsAuth `json:"needsAuth,omitempty"`
 }
 
 // Sync implements Syncer.
@@ -118,6 +120,7 @@ func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]ServiceResult,
 		res := ServiceResult{Service: svc, Report: rep}
 		if err != nil {
 			res.Error = err.Error()
+			res.NeedsAuth = needsAuthOf(ctx, eng, err)
 			e.log.Warn("sync failed", "map", mapID, "service", svc, "err", err)
 			e.hub.Publish(topic, "failed", res)
 		} else {

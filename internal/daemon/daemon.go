@@ -110,11 +110,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	client := creds.Client()
-	var unreg editsync.Unregisterer
-	if client != nil {
-		unreg = client
-	}
-	queue := editsync.OpenUnregisterQueue(filepath.Join(cfg.DataRoot, localapi.UnregisterFile), unreg)
+	queue := editsync.OpenUnregisterQueue(filepath.Join(cfg.DataRoot, localapi.UnregisterFile), client)
 	reg, err := localapi.OpenRegistry(cfg.DataRoot, localapi.RegistryOptions{Logger: log, Unregister: queue,
 		GeoDB: geodb.Options{MaxAttachmentSize: cfg.MaxAttachmentBytes}})
 	if err != nil {
@@ -130,8 +126,14 @@ func Run(ctx context.Context, cfg Config) error {
 	opts := localapi.Options{Token: token, Registry: reg, Hub: hub, AllowedHosts: cfg.AllowedHost, CORSOrigins: cfg.CORSOrigins,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxAttachmentBytes: cfg.MaxAttachmentBytes, Logger: log, Version: cfg.Version}
 	services := []Service{&unregisterService{reg: reg, every: time.Duration(cfg.SyncInterval)}}
-	if client != nil {
+	if cfg.Portal == "" {
+		// Public services need no sign-in: jobs and sync work anonymously
+		// (and with the stored credentials of other servers and hosts).
+		log.Info("no portal configured: public services only, portal search is off (offlined login, then -portal)")
+	} else {
 		opts.Portal = client
+	}
+	{
 		opts.Planner = &localapi.TaskPlanner{Portal: client, Services: client}
 		jobs, err := localapi.NewJobManager(cfg.DataRoot, reg, hub, localapi.OfflineRunner(client, queue, log), log)
 		if err != nil {
@@ -152,8 +154,6 @@ func Run(ctx context.Context, cfg Config) error {
 		// Jobs waiting for sign-in go on once the credentials change.
 		creds.onReload = jobs.ResumeNeedsAuth
 		services = append(services, creds)
-	} else {
-		log.Info("no portal configured: jobs, portal search and sync are off (offlined login, then -portal)")
 	}
 	api, err := localapi.New(opts)
 	if err != nil {
