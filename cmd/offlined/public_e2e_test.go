@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -203,5 +206,49 @@ func TestPublicMapsWithoutPortal(t *testing.T) {
 	code, st := d.api(t, "GET", "/api/v1/maps/k2/sync", nil)
 	if code != 200 || st["services"].(map[string]any)["Reference_Data"].(map[string]any)["state"] != "needsAuth" {
 		t.Fatalf("sync status: %d %v", code, st)
+	}
+}
+
+// A sign-in to a standalone ArcGIS Server (offlined login -server, through
+// the token service its /rest/info names) lets a daemon without a portal
+// take its secured services offline; the token goes to that server only,
+// never to the host that serves the web map.
+func TestServerSignInWithoutPortal(t *testing.T) {
+	t.Parallel()
+	em := emulatortest.Start(t, emulator.Options{})
+	wm := publicWebMap(em.ServicesURL, false)
+	var leaked atomic.Bool
+	wms := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		if r.Form.Get("token") != "" || r.Header.Get("X-Esri-Authorization") != "" {
+			leaked.Store(true)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, wm)
+	}))
+	defer wms.Close()
+	root := t.TempDir()
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600)
+	if err := cliErr(t, "login", "-data", root, "-server", em.URL+"/nothing-here", "-user", emulator.DemoUser, "-password-file", pw); !strings.HasPrefix(err.Error(), "-server:") {
+		t.Fatalf("login to a URL that is no ArcGIS Server: %v", err)
+	}
+	out := cli(t, "login", "-data", root, "-server", em.ServicesURL+"/Field_Survey/FeatureServer", "-user", emulator.DemoUser, "-password-file", pw)
+	if !strings.Contains(out, em.URL+"/arcgis") {
+		t.Fatalf("login -server output: %s", out)
+	}
+	d := startDaemon(t, root)
+	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"webMapUrl":%q},"mapId":"sec","areaOfInterest":%s}`, wms.URL+"/map.json", publicAOI)))
+	if code != 201 {
+		t.Fatalf("create job: %d %v", code, job)
+	}
+	if st := waitJob(t, d, job["id"].(string)); st["state"] != "succeeded" {
+		t.Fatalf("job with a server sign-in: %v\n%s", st, d.logs.String())
+	}
+	if leaked.Load() {
+		t.Fatal("the server token was sent to the web map's host")
+	}
+	if r := syncMap(t, d, "sec")["Field_Survey"]; r["error"] != nil {
+		t.Fatalf("sync with the server sign-in: %v", r)
 	}
 }
