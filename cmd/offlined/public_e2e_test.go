@@ -252,3 +252,30 @@ func TestServerSignInWithoutPortal(t *testing.T) {
 		t.Fatalf("sync with the server sign-in: %v", r)
 	}
 }
+
+// A public web map item of a portal the daemon is not signed in to (here:
+// no portal at all) is taken offline anonymously; a private one is refused
+// with 403 needsAuth naming the sign-in command.
+func TestPublicPortalItemWithoutSignIn(t *testing.T) {
+	t.Parallel()
+	em := emulatortest.Start(t, emulator.Options{PublicServices: []string{"Field_Survey"}})
+	if err := em.AddItem(emulator.Item{ID: "publicmap1", Title: "Public inspections", Type: "Web Map", Access: "public"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := em.SetWebMap("publicmap1", []byte(publicWebMap(em.ServicesURL, false))); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, t.TempDir())
+	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":"publicmap1"},"mapId":"pub","areaOfInterest":%s}`, em.PortalURL, publicAOI)))
+	if code != 201 {
+		t.Fatalf("create job: %d %v", code, job)
+	}
+	if st := waitJob(t, d, job["id"].(string)); st["state"] != "succeeded" {
+		t.Fatalf("job from a public portal item: %v\n%s", st, d.logs.String())
+	}
+	code, job = d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"priv","areaOfInterest":%s}`, em.PortalURL, emulator.DemoWebMapFieldSurveyID, publicAOI)))
+	e, _ := job["error"].(map[string]any)
+	if code != 403 || e["code"] != "needsAuth" || e["field"] != "source" || !strings.Contains(fmt.Sprint(e["message"]), "offlined login -portal") {
+		t.Fatalf("job from an org item without sign-in: %d %v", code, job)
+	}
+}
