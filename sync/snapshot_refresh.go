@@ -157,7 +157,6 @@ func (e *Engine) refreshLayer(ctx context.Context, t *geodb.Table, lurl string, 
 			byGID[g] = &local[i]
 		}
 	}
-	derive := t.Layer.GlobalIDField == ""
 	if qp.Where == "" {
 		qp.Where = "1=1"
 	}
@@ -173,14 +172,17 @@ func (e *Engine) refreshLayer(ctx context.Context, t *geodb.Table, lurl string, 
 	err = e.c.QueryAll(ctx, lurl, nil, qp, func(fs *arcgis.FeatureSet) error {
 		for i := range fs.Features {
 			f := fs.Features[i]
-			if derive {
+			g := gidOfFeature(t, &f)
+			if g == "" {
+				// A service without GlobalIDs: the store's are derived
+				// from the object id.
 				oid, ok := featureOID(t, &f)
 				if !ok {
 					continue
 				}
 				f.Attributes[t.GIDCol] = geodb.DerivedGlobalID(t.Name, oid)
+				g = gidOfFeature(t, &f)
 			}
-			g := gidOfFeature(t, &f)
 			if g == "" {
 				continue
 			}
