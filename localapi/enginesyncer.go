@@ -120,7 +120,7 @@ func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]ServiceResult,
 		res := ServiceResult{Service: svc, Report: rep}
 		if err != nil {
 			res.Error = err.Error()
-			res.NeedsAuth = needsAuthOf(ctx, eng, err)
+			res.NeedsAuth = NeedsAuthOf(ctx, eng, err)
 			e.log.Warn("sync failed", "map", mapID, "service", svc, "err", err)
 			e.hub.Publish(topic, "failed", res)
 		} else {

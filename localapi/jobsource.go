@@ -8,30 +8,6 @@ import (
 	"github.com/offlined/offlined/offline"
 )
 
-// portalView is implemented by clients that can address another portal
-// (*arcgis.Client).
-type portalView interface {
-	ForPortal(portalURL string) (*arcgis.Client, error)
-}
-
-// sourcePortal returns the portal to load src's item from: the portal the
-// source names (asked anonymously for its public items unless the daemon
-// has a credential for it), else def.
-func sourcePortal(def offline.Portal, src offline.Source) offline.Portal {
-	if src.ItemID == "" || src.PortalURL == "" {
-		return def
-	}
-	pv, ok := def.(portalView)
-	if !ok {
-		return def
-	}
-	c, err := pv.ForPortal(src.PortalURL)
-	if err != nil {
-		return def
-	}
-	return c
-}
-
 // sourceNeedsAuth is the answer when loading src failed because its portal
 // or server wants a sign-in (499/498, HTTP 401/403): 403 needsAuth naming
 // the command; nil for other failures.

@@ -20,9 +20,9 @@ type NeedsAuth struct {
 	Command string `json:"command"`
 }
 
-// needsAuthOf returns the NeedsAuth of a failed sync of the store behind
+// NeedsAuthOf returns the NeedsAuth of a failed sync of the store behind
 // eng, nil when err is not an authentication failure.
-func needsAuthOf(ctx context.Context, eng *editsync.Engine, err error) *NeedsAuth {
+func NeedsAuthOf(ctx context.Context, eng *editsync.Engine, err error) *NeedsAuth {
 	if err == nil || !errors.Is(err, editsync.ErrNeedsAuth) {
 		return nil
 	}

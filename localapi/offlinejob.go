@@ -25,7 +25,7 @@ func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *
 	}
 	return func(ctx context.Context, info JobInfo, dir string, rep JobReporter) error {
 		req := info.Request
-		task, err := offline.NewTask(ctx, req.Source, sourcePortal(client, req.Source), client)
+		task, err := offline.NewTask(ctx, req.Source, offline.SourcePortal(client, req.Source), client)
 		if err != nil {
 			return fmt.Errorf("load web map: %w", err)
 		}

@@ -29,7 +29,7 @@ type TaskPlanner struct {
 }
 
 func (tp *TaskPlanner) task(ctx context.Context, src offline.Source) (*offline.Task, error) {
-	t, err := offline.NewTask(ctx, src, sourcePortal(tp.Portal, src), tp.Services)
+	t, err := offline.NewTask(ctx, src, offline.SourcePortal(tp.Portal, src), tp.Services)
 	if err != nil {
 		if ne := sourceNeedsAuth(src, err); ne != nil {
 			return nil, ne

@@ -133,7 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 	} else {
 		opts.Portal = client
 	}
-	{
+	{ // jobs and sync, with or without a portal
 		opts.Planner = &localapi.TaskPlanner{Portal: client, Services: client}
 		jobs, err := localapi.NewJobManager(cfg.DataRoot, reg, hub, localapi.OfflineRunner(client, queue, log), log)
 		if err != nil {
