@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +14,6 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
-	"github.com/offlined/offlined/internal/testutil"
 )
 
 // publicWebMap is a web map of the emulator's public services: Inspections
@@ -29,21 +29,22 @@ func publicWebMap(services string, zones bool) string {
 
 const publicAOI = `{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}}`
 
-// waitJob polls a job until it ends and returns its final state.
+// waitJob follows a job's event stream, which ends with the job's final
+// state, and returns that state.
 func waitJob(t *testing.T, d *daemon, id string) map[string]any {
 	t.Helper()
-	var last map[string]any
-	ok := testutil.Poll(testutil.Timeout, func() bool {
-		_, last = d.api(t, "GET", "/api/v1/jobs/"+id, nil)
-		switch last["state"] {
-		case "succeeded", "failed", "canceled", "needsAuth":
-			return true
-		}
-		return false
-	})
-	if !ok {
-		t.Fatalf("job %s did not end: %v", id, last)
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", d.base+"/api/v1/jobs/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() { // read to the end of the stream
+	}
+	_, last := d.api(t, "GET", "/api/v1/jobs/"+id, nil)
 	return last
 }
 
