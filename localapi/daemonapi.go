@@ -73,6 +73,8 @@ type ServiceResult struct {
 	Service string           `json:"service"`
 	Report  *editsync.Report `json:"report,omitempty"`
 	Error   string           `json:"error,omitempty"`
+	// NeedsAuth is set when the service refused its credentials (needsauth.go).
+	NeedsAuth *NeedsAuth `json:"needsAuth,omitempty"`
 }
 
 // validID is the form of map ids (directory names under packages/).

@@ -115,6 +115,9 @@ func toAPIError(err error) *Error {
 	if errors.As(err, &mbe) {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "tooLarge", Message: fmt.Sprintf("request body over %d bytes", mbe.Limit)}
 	}
+	if te := typedError(err); te != nil {
+		return te
+	}
 	// The cause (which may name files by their absolute path) goes to the
 	// daemon's log, not to the client.
 	return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error (the daemon's log has the cause)"}

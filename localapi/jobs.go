@@ -70,7 +70,7 @@ type Jobs interface {
 
 func (s *Server) jobs() (Jobs, error) {
 	if s.opts.Jobs == nil {
-		return nil, &Error{Status: http.StatusNotImplemented, Code: "notAvailable", Message: "offline jobs are not available in this build"}
+		return nil, &Error{Status: http.StatusNotImplemented, Code: "notAvailable", Message: "offline jobs are not available (this server runs without a job manager)"}
 	}
 	return s.opts.Jobs, nil
 }

@@ -29,8 +29,11 @@ type TaskPlanner struct {
 }
 
 func (tp *TaskPlanner) task(ctx context.Context, src offline.Source) (*offline.Task, error) {
-	t, err := offline.NewTask(ctx, src, tp.Portal, tp.Services)
+	t, err := offline.NewTask(ctx, src, offline.SourcePortal(tp.Portal, src), tp.Services)
 	if err != nil {
+		if ne := sourceNeedsAuth(src, err); ne != nil {
+			return nil, ne
+		}
 		return nil, &Error{Status: http.StatusUnprocessableEntity, Code: "invalidSource", Field: "source", Message: err.Error()}
 	}
 	return t, nil

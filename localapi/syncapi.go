@@ -48,7 +48,7 @@ type Syncer interface {
 // error to answer: 501 without a sync service, 404 for an unknown map.
 func (s *Server) syncer(r *http.Request) (Syncer, string, error) {
 	if s.opts.Sync == nil {
-		return nil, "", &Error{Status: http.StatusNotImplemented, Code: "notAvailable", Message: "sync is not available (no portal credentials configured)"}
+		return nil, "", &Error{Status: http.StatusNotImplemented, Code: "notAvailable", Message: "sync is not available (this server runs without a sync service)"}
 	}
 	id := mux.Vars(r)["map"]
 	if _, err := s.reg.Get(r.Context(), id); err != nil {

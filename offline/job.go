@@ -446,7 +446,7 @@ func (j *Job) adoptJournal(jr *journal, fp string) error {
 		}
 		return nil
 	}
-	if *jr.Source != j.task.Source || !sameGeometry(jr.Parameters.AreaOfInterest, j.p.AreaOfInterest) {
+	if !jr.Source.Equal(j.task.Source) || !sameGeometry(jr.Parameters.AreaOfInterest, j.p.AreaOfInterest) {
 		return another
 	}
 	if jr.Fingerprint != fp {

@@ -12,6 +12,7 @@ import (
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/atomicfile"
+	editsync "github.com/offlined/offlined/sync"
 )
 
 // runFeatureService takes one feature service offline: one replica
@@ -339,6 +340,7 @@ func (j *Job) runSnapshot(ctx context.Context, id string, g *GenerateGeodatabase
 	var total int64
 	stats, err := j.buildStore(ctx, rec.Store, rawSvc, layers, func(db *geodb.DB) (geodb.LoadStats, error) {
 		all := geodb.LoadStats{PerLayer: map[int]int64{}}
+		queries := map[int]arcgis.QueryParams{}
 		for _, lid := range g.LayerIDs() {
 			qp, ok, err := SnapshotQueryParams(g, lid)
 			if err != nil {
@@ -348,6 +350,7 @@ func (j *Job) runSnapshot(ctx context.Context, id string, g *GenerateGeodatabase
 				all.PerLayer[lid] = 0
 				continue
 			}
+			queries[lid] = qp
 			layerURL := arcgis.LayerURL(g.ServiceURL, lid)
 			pr, pw := io.Pipe()
 			done := make(chan error, 1)
@@ -368,6 +371,10 @@ func (j *Job) runSnapshot(ctx context.Context, id string, g *GenerateGeodatabase
 			}
 			all.Features += st.Features
 			all.PerLayer[lid] = st.Features
+		}
+		// A refresh asks the same queries (area, where clause).
+		if err := editsync.SaveSnapshotQueries(ctx, db, queries); err != nil {
+			return all, err
 		}
 		return all, db.SetMeta(ctx, MetaServiceURL, g.ServiceURL)
 	})

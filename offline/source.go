@@ -1,6 +1,7 @@
 package offline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,15 @@ type Source struct {
 	ItemID    string `json:"itemId,omitempty"`
 	WebMapURL string `json:"webMapUrl,omitempty"`
 	File      string `json:"file,omitempty"`
+	// WebMap is a web map given inline (its JSON, as a portal item's
+	// /data answers it); no portal or web map URL is then needed.
+	WebMap json.RawMessage `json:"webMap,omitempty"`
+}
+
+// hasWebMap reports whether the source carries an inline web map.
+func (s Source) hasWebMap() bool {
+	w := bytes.TrimSpace(s.WebMap)
+	return len(w) > 0 && !bytes.Equal(w, []byte("null"))
 }
 
 // String describes the source for messages.
@@ -70,6 +80,8 @@ func (s Source) String() string {
 		return "web map " + s.WebMapURL
 	case s.File != "":
 		return "web map file " + s.File
+	case s.hasWebMap():
+		return "posted web map"
 	}
 	return "no source"
 }
@@ -82,8 +94,11 @@ func (s Source) Check() error {
 			n++
 		}
 	}
+	if s.hasWebMap() {
+		n++
+	}
 	if n != 1 {
-		return &ValidationError{Code: ErrSource, Message: "source: set exactly one of item id, web map URL or file"}
+		return &ValidationError{Code: ErrSource, Message: "source: set exactly one of item id, web map URL, web map or file"}
 	}
 	if s.WebMapURL != "" {
 		u, err := url.Parse(s.WebMapURL)
@@ -156,6 +171,8 @@ func NewTask(ctx context.Context, src Source, portal Portal, services Services) 
 		if err := services.GetJSON(ctx, src.WebMapURL, nil, &raw); err != nil {
 			return nil, fmt.Errorf("load %s: %w", src, err)
 		}
+	case src.hasWebMap():
+		raw = append(json.RawMessage(nil), src.WebMap...)
 	default:
 		b, err := os.ReadFile(src.File)
 		if err != nil {
@@ -442,4 +459,20 @@ func runLimited(ctx context.Context, n int, jobs []func()) {
 		}()
 	}
 	wg.Wait()
+}
+
+// Equal reports whether s and o name the same web map (inline web maps
+// compared by their JSON, whitespace aside).
+func (s Source) Equal(o Source) bool {
+	if s.PortalURL != o.PortalURL || s.ItemID != o.ItemID || s.WebMapURL != o.WebMapURL || s.File != o.File || s.hasWebMap() != o.hasWebMap() {
+		return false
+	}
+	if !s.hasWebMap() {
+		return true
+	}
+	var a, b bytes.Buffer
+	if json.Compact(&a, s.WebMap) != nil || json.Compact(&b, o.WebMap) != nil {
+		return bytes.Equal(s.WebMap, o.WebMap)
+	}
+	return bytes.Equal(a.Bytes(), b.Bytes())
 }

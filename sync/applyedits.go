@@ -83,69 +83,6 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 	return failures, nil
 }
 
-// refreshSnapshot re-queries every downloadable layer and makes the local
-// table equal to the server's (features with unsent local edits are
-// conflicts decided by the policy; unsent local adds are kept).
-func (e *Engine) refreshSnapshot(ctx context.Context, cfg *Config, rep *Report) error {
-	upTo, err := e.db.LastChangeSeq(ctx)
-	if err != nil {
-		return err
-	}
-	pend, err := e.readPending(ctx, upTo)
-	if err != nil {
-		return err
-	}
-	var changes []geodb.LayerChanges
-	for _, t := range e.db.Tables() {
-		if !cfg.downloads(t.LayerID) {
-			continue
-		}
-		lurl := arcgis.LayerURL(cfg.ServiceURL, t.LayerID)
-		lc := geodb.LayerChanges{LayerID: t.LayerID}
-		seen := map[string]bool{}
-		err := e.c.QueryAll(ctx, lurl, nil, arcgis.QueryParams{Where: "1=1", OutFields: []string{"*"}, OutSR: int(t.SRSID)}, func(fs *arcgis.FeatureSet) error {
-			for i := range fs.Features {
-				f := fs.Features[i]
-				g := gidOfFeature(t, &f)
-				if g == "" {
-					continue
-				}
-				seen[g] = true
-				if pe := pend.Edits[geodb.ChangeKey{Table: t.Name, GlobalID: g}]; pe != nil {
-					// pending local edit: only a real server change is a conflict
-					if pe.Base == nil || sameFields(t, &f, baseFeature(t, pe.Base)) {
-						continue
-					}
-				}
-				lc.Updates = append(lc.Updates, f)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("refresh layer %d by query: %w", t.LayerID, err)
-		}
-		ids, err := e.db.Features(ctx, geodb.Query{LayerID: t.LayerID, OutFields: []string{t.GIDCol}, NoGeometry: true})
-		if err != nil {
-			return err
-		}
-		for i := range ids {
-			g := gidOfFeature(t, &ids[i])
-			if g == "" || seen[g] {
-				continue
-			}
-			if pend.Edits[geodb.ChangeKey{Table: t.Name, GlobalID: g}] != nil {
-				continue // an unsent local add (or edit): kept
-			}
-			lc.Deletes = append(lc.Deletes, g)
-		}
-		rep.Downloaded += len(lc.Updates) + len(lc.Deletes)
-		changes = append(changes, lc)
-	}
-	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{Layers: changes, Decide: e.decider(ctx, cfg, pend)})
-	rep.Conflicts += ar.Conflicts
-	return err
-}
-
 // baseFeature turns change-log base values into a feature for comparison.
 func baseFeature(t *geodb.Table, base map[string]any) *arcgis.Feature {
 	f := &arcgis.Feature{Attributes: map[string]any{}}

@@ -45,6 +45,9 @@ type Report struct {
 	AckedThrough      int64 `json:"ackedThrough,omitempty"`
 	SchemaChanged     []int `json:"schemaChanged,omitempty"`
 	DownloadFirstCall bool  `json:"downloadFirstCall,omitempty"`
+	// Snapshot counts the refresh of read-only snapshot layers (snapshot
+	// mode only; see snapshot_refresh.go).
+	Snapshot *SnapshotReport `json:"snapshot,omitempty"`
 
 	resumed bool // a journal left by an earlier attempt was finished
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/offlined/offlined/internal/emulator"
@@ -20,8 +21,23 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	lifetime := fs.Duration("token-lifetime", 60*time.Minute, "lifetime of issued tokens (e.g. 30s to exercise renewal)")
 	anonymous := fs.Bool("anonymous", false, "accept requests without a token")
 	seed := fs.Int64("seed", 1, "seed of the generated data")
+	public := fs.String("public", "", "comma-separated feature services open to requests without a token (query, applyEdits, createReplica, synchronizeReplica), e.g. Field_Survey,Reference_Data")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var publicServices []string
+	known := map[string]bool{}
+	for _, o := range emulator.DemoFeatureServices() {
+		known[o.Name] = true
+	}
+	for _, n := range strings.Split(*public, ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if !known[n] {
+			return fmt.Errorf("--public: no feature service %q in the emulator", n)
+		}
+		publicServices = append(publicServices, n)
 	}
 	if *lifetime <= 0 {
 		return fmt.Errorf("--token-lifetime must be positive, got %s", *lifetime)
@@ -30,7 +46,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	em := emulator.New(emulator.Options{TokenLifetime: *lifetime, Anonymous: *anonymous, Seed: *seed})
+	em := emulator.New(emulator.Options{TokenLifetime: *lifetime, Anonymous: *anonymous, Seed: *seed, PublicServices: publicServices})
 	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprint(stdout, em.Summary("http://"+ln.Addr().String()))
 	errc := make(chan error, 1)

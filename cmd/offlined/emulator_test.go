@@ -106,10 +106,14 @@ func TestEmulatorCommandFlags(t *testing.T) {
 	if !strings.Contains(stdout.String(), "anonymous access allowed") {
 		t.Errorf("--anonymous not reported:\n%s", stdout.String())
 	}
+	if err := run(ctx, []string{"emulator", "--addr", "127.0.0.1:0", "--public", "Field_Survey, Reference_Data"}, &stdout, &stderr); err != nil {
+		t.Fatalf("--public: %v", err)
+	}
 	for _, args := range [][]string{
 		{"emulator", "--token-lifetime", "0s", "--addr", "127.0.0.1:0"},
 		{"emulator", "--addr", "256.0.0.1:99999"},
 		{"emulator", "--nope"},
+		{"emulator", "--addr", "127.0.0.1:0", "--public", "Field_Survey,NoSuchService"},
 	} {
 		if err := run(ctx, args, &stdout, &stderr); err == nil {
 			t.Errorf("%v: no error", args)

@@ -40,8 +40,15 @@ func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	secretFile := fs.String("client-secret-file", "", "OAuth app client secret file (- for stdin)")
 	refreshFile := fs.String("refresh-token-file", "", "OAuth refresh token file (- for stdin)")
 	expiration := fs.Int("expiration", 20160, "token lifetime to ask for, in minutes (ArcGIS Online allows up to 20160, two weeks)")
+	server := fs.String("server", "", "sign in to a standalone ArcGIS Server (or store an API key for a host) instead of a portal; used only for its services")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *server != "" {
+		if *portal != "" {
+			return fmt.Errorf("-server: give -portal or -server, not both")
+		}
+		return loginServer(ctx, *server, cf.root(), *user, *pwFile, *keyFile, *expiration, cf.json, stdout)
 	}
 	if *portal == "" {
 		return fmt.Errorf("-portal: required")
@@ -150,9 +157,15 @@ func readSecret(path string) (string, error) {
 
 // generateToken asks the portal's generateToken for a referer-bound token.
 func generateToken(ctx context.Context, portal, user, password string, minutes int) (string, time.Time, error) {
+	return generateTokenAt(ctx, portal+"/generateToken", user, password, minutes)
+}
+
+// generateTokenAt asks the token service at tokenURL for a referer-bound
+// token.
+func generateTokenAt(ctx context.Context, tokenURL, user, password string, minutes int) (string, time.Time, error) {
 	form := url.Values{"username": {user}, "password": {password}, "client": {"referer"}, "referer": {tokenReferer},
 		"expiration": {strconv.Itoa(minutes)}, "f": {"json"}}
-	req, err := http.NewRequestWithContext(ctx, "POST", portal+"/generateToken", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, "POST", tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
 		return "", time.Time{}, err
 	}

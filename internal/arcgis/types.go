@@ -408,6 +408,15 @@ type Layer struct {
 	Types                              json.RawMessage            `json:"types,omitempty"`
 	Templates                          json.RawMessage            `json:"templates,omitempty"`
 	DrawingInfo                        json.RawMessage            `json:"drawingInfo,omitempty"`
+	EditingInfo                        *EditingInfo               `json:"editingInfo,omitempty"`
+}
+
+// EditingInfo is a layer's editingInfo: when its data or schema last
+// changed (epoch milliseconds; 0 when not reported).
+type EditingInfo struct {
+	LastEditDate       int64 `json:"lastEditDate,omitempty"`
+	SchemaLastEditDate int64 `json:"schemaLastEditDate,omitempty"`
+	DataLastEditDate   int64 `json:"dataLastEditDate,omitempty"`
 }
 
 // IsTable reports whether the layer is a non-spatial table.

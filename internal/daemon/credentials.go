@@ -8,12 +8,11 @@ import (
 	stdsync "sync"
 	"time"
 
-	"github.com/offlined/offlined/internal/outbound"
-
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/config"
+	"github.com/offlined/offlined/internal/outbound"
 )
 
 // TokenReferer is the referer portal tokens are bound to (offlined login
@@ -26,40 +25,49 @@ const TokenReferer = "offlined"
 type credentials struct {
 	cfg    config.Config
 	log    *slog.Logger
-	client *arcgis.Client // nil: no portal configured
-	cred   *swapCredential
+	client *arcgis.Client  // anonymous without a portal
+	cred   *swapCredential // nil without a portal
+	svc    serviceCreds    // servicecreds.go
 	// onReload is called after a successful reload (jobs waiting for
 	// sign-in resume).
 	onReload func()
 }
 
-// newCredentials builds the ArcGIS client from the stored credentials of
-// cfg.Portal; Client is nil when no portal is configured.
+// newCredentials builds the ArcGIS client: with cfg.Portal, from its
+// stored credential; without, anonymous. Stored credentials of other
+// servers and hosts are registered for their URLs only (servicecreds.go).
 func newCredentials(cfg config.Config, log *slog.Logger) (*credentials, error) {
 	c := &credentials{cfg: cfg, log: log}
-	if cfg.Portal == "" {
-		return c, nil
+	opts := clientOptions(cfg, log)
+	if cfg.Portal != "" {
+		stored, cred, err := loadCredential(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		c.cred = &swapCredential{cred: cred}
+		c.svc.portal = stored.Portal
+		opts = append(opts, arcgis.WithPortal(stored.Portal), arcgis.WithCredential(c.cred))
 	}
-	stored, cred, err := loadCredential(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	c.cred = &swapCredential{cred: cred}
-	opts := []arcgis.Option{arcgis.WithPortal(stored.Portal), arcgis.WithCredential(c.cred), arcgis.WithLogger(log),
-		// Sent with every token; only tokens bound to it need it.
-		arcgis.WithReferer(TokenReferer)}
-	if cfg.PollInterval > 0 {
-		opts = append(opts, arcgis.WithPollInterval(time.Duration(cfg.PollInterval)))
-	}
-	// Tile downloads of jobs use this client's transport too.
-	opts = append(opts, arcgis.WithOutboundPolicy(outboundPolicy(cfg)))
+	var err error
 	if c.client, err = arcgis.New(opts...); err != nil {
 		return nil, err
 	}
+	c.applyServiceCreds()
 	return c, nil
 }
 
-// Client returns the portal client (nil without a portal).
+// applyServiceCreds registers the stored credentials of other servers and
+// hosts (an unreadable file is logged: the portal's own load reports it).
+func (c *credentials) applyServiceCreds() {
+	cs, err := config.LoadCredentials(c.cfg.DataRoot)
+	if err != nil {
+		c.log.Warn("stored service credentials not loaded", "err", err)
+		return
+	}
+	c.svc.apply(c.client, cs, c.log)
+}
+
+// Client returns the ArcGIS client (anonymous without a portal).
 func (c *credentials) Client() *arcgis.Client { return c.client }
 
 // loadCredential reads cfg.Portal's stored credential.
@@ -87,12 +95,15 @@ func loadCredential(cfg config.Config, log *slog.Logger) (config.Credential, arc
 // reload reads the credentials file again and, when it still holds a
 // credential for the portal, makes it the client's.
 func (c *credentials) reload() error {
-	_, cred, err := loadCredential(c.cfg, c.log)
-	if err != nil {
-		return err
+	c.applyServiceCreds()
+	if c.cred != nil {
+		_, cred, err := loadCredential(c.cfg, c.log)
+		if err != nil {
+			return err
+		}
+		c.cred.set(cred)
+		c.log.Info("portal credentials reloaded", "portal", c.cfg.Portal)
 	}
-	c.cred.set(cred)
-	c.log.Info("portal credentials reloaded", "portal", c.cfg.Portal)
 	if c.onReload != nil {
 		c.onReload()
 	}

@@ -114,11 +114,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	client := creds.Client()
-	var unreg editsync.Unregisterer
-	if client != nil {
-		unreg = client
-	}
-	queue := editsync.OpenUnregisterQueue(filepath.Join(cfg.DataRoot, UnregisterFile), unreg)
+	queue := editsync.OpenUnregisterQueue(filepath.Join(cfg.DataRoot, UnregisterFile), client)
 	reg, err := OpenRegistry(cfg.DataRoot, RegistryOptions{Logger: log, Unregister: queue,
 		GeoDB: geodb.Options{MaxAttachmentSize: cfg.MaxAttachmentBytes}})
 	if err != nil {
@@ -136,8 +132,14 @@ func Run(ctx context.Context, cfg Config) error {
 	opts.Packages = reg
 	services := []Service{&unregisterService{reg: reg, every: time.Duration(cfg.SyncInterval)},
 		&packagesWatcher{reg: reg, delay: rescanDelay, log: log}}
-	if client != nil {
+	if cfg.Portal == "" {
+		// Public services need no sign-in: jobs and sync work anonymously
+		// (and with the stored credentials of other servers and hosts).
+		log.Info("no portal configured: public services only, portal search is off (offlined login, then -portal)")
+	} else {
 		opts.Portal = client
+	}
+	{ // jobs and sync, with or without a portal
 		opts.Planner = &localapi.TaskPlanner{Portal: client, Services: client}
 		jobs, err := NewJobManager(cfg.DataRoot, reg, hub, OfflineRunner(client, queue, log), log)
 		if err != nil {
@@ -157,8 +159,6 @@ func Run(ctx context.Context, cfg Config) error {
 		// Jobs waiting for sign-in go on once the credentials change.
 		creds.onReload = jobs.ResumeNeedsAuth
 		services = append(services, creds)
-	} else {
-		log.Info("no portal configured: jobs, portal search and sync are off (offlined login, then -portal)")
 	}
 	api, err := localapi.New(opts)
 	if err != nil {

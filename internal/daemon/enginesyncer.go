@@ -106,6 +106,7 @@ func (e *EngineSyncer) Sync(ctx context.Context, mapID string) ([]localapi.Servi
 		res := localapi.ServiceResult{Service: svc, Report: rep}
 		if err != nil {
 			res.Error = err.Error()
+			res.NeedsAuth = localapi.NeedsAuthOf(ctx, eng, err)
 			e.log.Warn("sync failed", "map", mapID, "service", svc, "err", err)
 			e.hub.Publish(topic, "failed", res)
 		} else {

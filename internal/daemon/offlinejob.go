@@ -27,7 +27,7 @@ func OfflineRunner(client *arcgis.Client, unreg *editsync.UnregisterQueue, log *
 	}
 	return func(ctx context.Context, info localapi.JobInfo, dir string, rep JobReporter) error {
 		req := info.Request
-		task, err := offline.NewTask(ctx, req.Source, client, client)
+		task, err := offline.NewTask(ctx, req.Source, offline.SourcePortal(client, req.Source), client)
 		if err != nil {
 			return fmt.Errorf("load web map: %w", err)
 		}

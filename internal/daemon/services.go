@@ -79,7 +79,7 @@ func (s *schedulerService) Serve(ctx context.Context) error {
 // while offline a cheap GET of the portal (not a full sync) on a backoff.
 func SchedulerOptions(client *arcgis.Client, every time.Duration, log *slog.Logger) editsync.SchedulerOptions {
 	opts := editsync.SchedulerOptions{Interval: every, Logger: log}
-	if client != nil {
+	if client != nil && client.PortalURL() != "" {
 		hc := &http.Client{Transport: client.HTTPClient().Transport, Timeout: 15 * time.Second}
 		opts.Probe = editsync.HTTPProber(hc, client.PortalURL())
 	}

@@ -114,7 +114,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (user string,
 	if !ok {
 		return "", false
 	}
-	if !present && !s.opts.Anonymous {
+	if !present && !s.opts.Anonymous && !s.isPublicRequest(r) {
 		s.writeTokenError(w, codeTokenRequired)
 		return "", false
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	Now func() time.Time
 	// Anonymous lets requests without a token read and edit services.
 	Anonymous bool
+	// PublicServices names feature services open to requests without a
+	// token (query, applyEdits, createReplica, synchronizeReplica), as a
+	// public ArcGIS service is; SetServicePublic changes it while running.
+	PublicServices []string
 	// Seed makes generated data deterministic. Zero means 1.
 	Seed int64
 	// FeatureServices configures the feature services. Nil means the demo
@@ -82,6 +86,7 @@ type Server struct {
 	tiles    *tileState    // tileserver*.go, vectortiles*.go
 	wmts     *wmtsState    // wmts.go
 	ogc      *ogcState     // ogcfeatures.go
+	public   publicState   // anonymous.go
 }
 
 // New builds an emulator with the given options.
@@ -107,6 +112,7 @@ func New(opts Options) *Server {
 		faults: opts.Faults,
 		rng:    newLockedRand(opts.Seed),
 	}
+	s.initPublic()
 	s.initPortal()
 	s.initFeatures()
 	s.initTiles()

@@ -1,0 +1,48 @@
+package localapi
+
+import (
+	"bytes"
+	"fmt"
+	"mime/multipart"
+	"net/url"
+	"testing"
+
+	editsync "github.com/offlined/offlined/sync"
+)
+
+// The attachment write routes of a read-only layer (FeatureServer
+// addAttachment, native attachment delete) answer 403 too, and the store is
+// unchanged (issue 13 item 5; the other routes are in readonly_test.go).
+func TestReadOnlyLayerRefusesAttachmentWrites(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	db, err := e.reg.FeatureStore(t.Context(), "demo", svcName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := editsync.LoadConfig(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mode = editsync.ModeSnapshot
+	if err := editsync.SaveConfig(t.Context(), db, cfg); err != nil {
+		t.Fatal(err)
+	}
+	gid, oid := e.firstFeature()
+	before := e.storeChecksum()
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("f", "json")
+	fw, _ := mw.CreateFormFile("attachment", "photo.jpg")
+	fw.Write([]byte("not really a photo"))
+	mw.Close()
+	m := e.jsonOf(e.do("POST", fmt.Sprintf("/arcgis/rest/services/demo/FeatureServer/0/%d/addAttachment", oid), &body, "Content-Type", mw.FormDataContentType()), 403)
+	if er, _ := m["error"].(map[string]any); er == nil || er["code"] != float64(403) {
+		t.Fatalf("addAttachment on a read-only layer: %v", m)
+	}
+	e.wantError(e.do("DELETE", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid)+"/attachments/1", nil), 403, "layer")
+	if after := e.storeChecksum(); after != before {
+		t.Fatal("a refused attachment edit changed the store")
+	}
+}
