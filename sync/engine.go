@@ -45,6 +45,9 @@ type Options struct {
 	// DefaultPolicy is the conflict policy of a store whose configuration
 	// names none (empty: LastSyncWins).
 	DefaultPolicy Policy
+	// Defaults are the daemon-wide sync direction and rollbackOnFailure of
+	// stores whose configuration sets none.
+	Defaults Defaults
 }
 
 // Engine syncs one GeoPackage (one replica or one service) with its
@@ -165,6 +168,7 @@ func (e *Engine) run(ctx context.Context, rep *Report) ([]EditFailure, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = e.opts.Defaults.effective(c)
 	if c.Policy == "" {
 		c.Policy = e.opts.DefaultPolicy
 	}
