@@ -24,6 +24,8 @@ type EngineSyncer struct {
 	log    *slog.Logger
 	ctx    context.Context
 	policy editsync.Policy // default conflict policy
+	// defaults: daemon-wide sync direction and rollbackOnFailure.
+	defaults editsync.Defaults
 
 	mu      stdsync.Mutex
 	engines map[*geodb.DB]*editsync.Engine
@@ -64,7 +66,7 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 	if err := e.ensureConfig(ctx, mapID, svc, db); err != nil {
 		return nil, err
 	}
-	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy})
+	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy, Defaults: e.defaults})
 	e.engines[db] = eng
 	e.engMap[db] = mapID
 	return eng, nil
@@ -73,6 +75,45 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 // SetDefaultPolicy sets the conflict policy of maps that have none set
 // (the daemon configuration's); call it before the first sync.
 func (e *EngineSyncer) SetDefaultPolicy(p editsync.Policy) { e.policy = p }
+
+// SetDefaults sets the sync direction and rollbackOnFailure of maps that
+// have none set (the daemon configuration's); call it before the first sync.
+func (e *EngineSyncer) SetDefaults(d editsync.Defaults) { e.defaults = d }
+
+// SyncSettings implements Syncer.
+func (e *EngineSyncer) SyncSettings(ctx context.Context, mapID string, u editsync.SettingsUpdate, layers map[string]string) (map[string]editsync.Settings, error) {
+	engs, err := e.mapEngines(ctx, mapID)
+	if err != nil {
+		return nil, err
+	}
+	return editsync.UpdateServices(ctx, engs, u, layers)
+}
+
+// Pending implements Syncer.
+func (e *EngineSyncer) Pending(ctx context.Context, mapID string) (map[string]*editsync.Preview, error) {
+	engs, err := e.mapEngines(ctx, mapID)
+	if err != nil {
+		return nil, err
+	}
+	return editsync.PreviewServices(ctx, engs)
+}
+
+// mapEngines returns the engine of every service of a map.
+func (e *EngineSyncer) mapEngines(ctx context.Context, mapID string) ([]editsync.ServiceEngine, error) {
+	mi, err := e.reg.Get(ctx, mapID)
+	if err != nil {
+		return nil, err
+	}
+	var engs []editsync.ServiceEngine
+	for _, svc := range mi.Services {
+		eng, err := e.engine(ctx, mapID, svc)
+		if err != nil {
+			return nil, err
+		}
+		engs = append(engs, editsync.ServiceEngine{Service: svc, Engine: eng})
+	}
+	return engs, nil
+}
 
 // SetConflictPolicy implements Syncer: p is stored in the sync
 // configuration of each of the map's feature stores.

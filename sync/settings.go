@@ -228,6 +228,9 @@ func UpdateServices(ctx context.Context, engs []ServiceEngine, u SettingsUpdate,
 	for _, se := range engs {
 		su := u
 		su.LayerDirections = nil
+		if c, err := LoadConfig(ctx, se.Engine.db); err == nil && c.Mode == ModeSnapshot {
+			su.SyncDirection = nil // a map-wide direction leaves read-only snapshots alone
+		}
 		per[se.Service] = su
 	}
 	for _, k := range slices.Sorted(maps.Keys(layerKeys)) {

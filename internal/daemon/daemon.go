@@ -145,6 +145,7 @@ func Run(ctx context.Context, cfg Config) error {
 		jobs.Start(jobCtx)
 		syncer := localapi.NewEngineSyncer(workCtx, reg, client, hub, log)
 		syncer.SetDefaultPolicy(editsync.Policy(cfg.ConflictPolicy))
+		syncer.SetDefaults(cfg.SyncDefaults())
 		reg.SetBeforeDelete(syncer.StopMap)
 		opts.Sync = syncer
 		services = append(services, &jobService{jobs: jobs, stop: stopJobs},
