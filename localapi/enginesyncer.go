@@ -25,7 +25,8 @@ type EngineSyncer struct {
 	ctx    context.Context
 	policy editsync.Policy // default conflict policy
 	// defaults: daemon-wide sync direction and rollbackOnFailure.
-	defaults editsync.Defaults
+	defaults    editsync.Defaults
+	stepTimeout time.Duration // progress deadline of a sync step (0: the engine's)
 
 	mu      stdsync.Mutex
 	engines map[*geodb.DB]*editsync.Engine
@@ -66,7 +67,9 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 	if err := e.ensureConfig(ctx, mapID, svc, db); err != nil {
 		return nil, err
 	}
-	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy, Defaults: e.defaults})
+	topic := "sync/" + mapID
+	eng := editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy, Defaults: e.defaults, StepTimeout: e.stepTimeout,
+		OnProgress: func(p editsync.Progress) { e.hub.Publish(topic, "progress", syncProgress{Service: svc, Progress: p}) }})
 	e.engines[db] = eng
 	e.engMap[db] = mapID
 	return eng, nil
@@ -79,6 +82,23 @@ func (e *EngineSyncer) SetDefaultPolicy(p editsync.Policy) { e.policy = p }
 // SetDefaults sets the sync direction and rollbackOnFailure of maps that
 // have none set (the daemon configuration's); call it before the first sync.
 func (e *EngineSyncer) SetDefaults(d editsync.Defaults) { e.defaults = d }
+
+// SetStepTimeout sets the progress deadline of one sync step (0: the
+// engine's default); call it before the first sync.
+func (e *EngineSyncer) SetStepTimeout(d time.Duration) { e.stepTimeout = d }
+
+// CancelSync implements Syncer.
+func (e *EngineSyncer) CancelSync(ctx context.Context, mapID string) (bool, error) {
+	engs, err := e.mapEngines(ctx, mapID)
+	if err != nil {
+		return false, err
+	}
+	cancelled := false
+	for _, se := range engs {
+		cancelled = se.Engine.Cancel() || cancelled
+	}
+	return cancelled, nil
+}
 
 // SyncSettings implements Syncer.
 func (e *EngineSyncer) SyncSettings(ctx context.Context, mapID string, u editsync.SettingsUpdate, layers map[string]string) (map[string]editsync.Settings, error) {
@@ -373,6 +393,7 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 			e.mu.Unlock()
 			o := opts
 			mapID, service := m.ID, svc
+			o.OnStart = func() { e.hub.Publish("sync/"+mapID, "started", map[string]string{"service": service}) }
 			o.OnSync = func(rep *editsync.Report, err error) {
 				res := ServiceResult{Service: service, Report: rep}
 				if err != nil {

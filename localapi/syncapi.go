@@ -49,6 +49,9 @@ type Syncer interface {
 	SyncSettings(ctx context.Context, mapID string, u editsync.SettingsUpdate, layerDirections map[string]string) (map[string]editsync.Settings, error)
 	// Pending returns what the next sync of each service will send.
 	Pending(ctx context.Context, mapID string) (map[string]*editsync.Preview, error)
+	// CancelSync ends the map's running syncs (edits are kept); false when
+	// none was running.
+	CancelSync(ctx context.Context, mapID string) (bool, error)
 }
 
 // syncer returns the sync service and the id of the route's map, or the

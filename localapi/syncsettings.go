@@ -76,3 +76,23 @@ func (s *Server) getSyncPending(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, 200, map[string]any{"map": id, "services": out})
 	return nil
 }
+
+// syncProgress is a "progress" event of a map's sync stream.
+type syncProgress struct {
+	Service string `json:"service"`
+	editsync.Progress
+}
+
+// cancelSync ends the map's running syncs; their edits are kept.
+func (s *Server) cancelSync(w http.ResponseWriter, r *http.Request) error {
+	sy, id, err := s.syncer(r)
+	if err != nil {
+		return err
+	}
+	ok, err := sy.CancelSync(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, map[string]any{"map": id, "cancelled": ok})
+	return nil
+}

@@ -1,11 +1,16 @@
 package localapi
 
 import (
+	"bufio"
+	"encoding/json"
+	"io"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 // serverAttr returns one attribute of a server feature by OBJECTID.
@@ -132,5 +137,44 @@ func TestSyncSettingsErrors(t *testing.T) {
 	s := e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/sync/settings", strings.NewReader(`{"layerDirections":{"`+svcName+`.1":"downloadOnly"}}`)), 200)
 	if d := s["services"].(map[string]any)[svcName].(map[string]any)["layerDirections"].(map[string]any)["1"]; d != "downloadOnly" {
 		t.Fatalf("layer direction %v", s)
+	}
+}
+
+// readSSEUntil reads events up to and including the first of type last
+// (failing the test when it does not come within testutil.Timeout).
+func readSSEUntil(t *testing.T, r io.ReadCloser, last string) []sseEvent {
+	t.Helper()
+	got := make(chan []sseEvent, 1)
+	go func() {
+		var out []sseEvent
+		sc := bufio.NewScanner(r)
+		var cur sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if cur.typ != "" {
+					out = append(out, cur)
+					if cur.typ == last {
+						got <- out
+						return
+					}
+				}
+				cur = sseEvent{}
+			case strings.HasPrefix(line, "event: "):
+				cur.typ = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				json.Unmarshal([]byte(line[6:]), &cur.data)
+			}
+		}
+		got <- out
+	}()
+	select {
+	case evs := <-got:
+		return evs
+	case <-time.After(testutil.Timeout):
+		r.Close()
+		t.Fatalf("no %s event within %v", last, testutil.Timeout)
+		return nil
 	}
 }

@@ -146,6 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 		syncer := localapi.NewEngineSyncer(workCtx, reg, client, hub, log)
 		syncer.SetDefaultPolicy(editsync.Policy(cfg.ConflictPolicy))
 		syncer.SetDefaults(cfg.SyncDefaults())
+		syncer.SetStepTimeout(time.Duration(cfg.SyncStepTimeout))
 		reg.SetBeforeDelete(syncer.StopMap)
 		opts.Sync = syncer
 		services = append(services, &jobService{jobs: jobs, stop: stopJobs},
