@@ -35,8 +35,8 @@ type Progress struct {
 	Step string `json:"step"`
 	// WaitingMs is set while the step has made no progress for a while
 	// (SlowAfter): how long it has waited so far, in milliseconds.
-	WaitingMs int64 `json:"waitingMs,omitempty"`
-	Message string        `json:"message,omitempty"`
+	WaitingMs int64  `json:"waitingMs,omitempty"`
+	Message   string `json:"message,omitempty"`
 }
 
 // stepTimeout and slowAfter return the engine's progress deadlines.
