@@ -46,10 +46,10 @@ type Preview struct {
 	NotSent int64 `json:"notSent"`
 }
 
-// Preview returns what the next sync will send.
+// Preview returns what the next sync will send. It only reads, so it does
+// not wait for a running sync (whose batch it may then list as
+// interrupted).
 func (e *Engine) Preview(ctx context.Context) (*Preview, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	c, err := LoadConfig(ctx, e.db)
 	if err != nil {
 		return nil, err
