@@ -2,7 +2,7 @@
 // with the service schema, a streaming bulk loader, the RTree spatial index,
 // safe queries, validated edits, attachments in media tables, a trigger-fed
 // change log, server-change application with conflict records and schema
-// evolution. Bookkeeping lives in offlined_* tables.
+// evolution. Bookkeeping lives in gpkgext_offlined_* tables.
 package geodb
 
 import (

@@ -224,6 +224,10 @@ func (s *Server) routesAPI() {
 	s.handle("POST", m+"/sync", s.postSync)
 	s.handle("GET", m+"/sync", s.getSync)
 	s.handle("GET", m+"/sync/events", s.syncEvents)
+	s.handle("GET", m+"/sync/settings", s.getSyncSettings)
+	s.handle("PATCH", m+"/sync/settings", s.patchSyncSettings)
+	s.handle("GET", m+"/sync/pending", s.getSyncPending)
+	s.handle("POST", m+"/sync/cancel", s.cancelSync)
 	s.handle("GET", m+"/conflicts", s.listConflicts)
 	s.handle("POST", m+"/conflicts/{conflict}/resolve", s.resolveConflict)
 }

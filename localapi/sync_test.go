@@ -57,8 +57,8 @@ func TestEditPhotoSyncOverHTTP(t *testing.T) {
 		t.Fatalf("status after sync %v", s)
 	}
 	// Events of the sync were published.
-	evs := readSSE(t, e.do("GET", "/api/v1/maps/demo/sync/events", nil).Body, 2)
-	if len(evs) != 2 || evs[0].typ != "started" || evs[1].typ != "finished" {
+	evs := readSSEUntil(t, e.do("GET", "/api/v1/maps/demo/sync/events", nil).Body, "finished")
+	if len(evs) < 3 || evs[0].typ != "started" || evs[1].typ != "progress" || evs[len(evs)-1].typ != "finished" {
 		t.Fatalf("sync events %+v", evs)
 	}
 	// Conflicts list (none) and bad inputs.
@@ -150,9 +150,21 @@ func TestSchedulerSyncsLocalEdits(t *testing.T) {
 		n, err := e.client.QueryCount(t.Context(), layerURL, arcgis.QueryParams{Where: "InspectionID = 'AUTO-1'"})
 		return err == nil && n == 1
 	})
-	evs := readSSE(t, e.do("GET", "/api/v1/maps/demo/sync/events", nil).Body, 1)
-	if len(evs) != 1 || evs[0].typ != "finished" {
+	// A background sync's events are those of a manual one: started,
+	// progress per step, finished (it sent finished alone).
+	evs := readSSEUntil(t, e.do("GET", "/api/v1/maps/demo/sync/events", nil).Body, "finished")
+	if len(evs) < 3 || evs[0].typ != "started" || evs[0].data["service"] != svcName {
 		t.Fatalf("scheduler sync events %+v", evs)
+	}
+	steps := map[any]bool{}
+	for _, ev := range evs[1 : len(evs)-1] {
+		if ev.typ != "progress" || ev.data["service"] != svcName {
+			t.Fatalf("event %+v between started and finished", ev)
+		}
+		steps[ev.data["step"]] = true
+	}
+	if !steps["synchronizeReplica"] {
+		t.Errorf("no synchronizeReplica progress event: %+v", evs)
 	}
 	e.jsonOf(e.do("DELETE", "/api/v1/maps/demo", nil), 200)
 	cancel()

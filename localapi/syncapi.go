@@ -42,6 +42,16 @@ type Syncer interface {
 	Resolve(ctx context.Context, mapID, conflictID, choice string) error
 	// SetConflictPolicy sets (and persists) the map's conflict policy.
 	SetConflictPolicy(ctx context.Context, mapID string, p editsync.Policy) error
+	// SyncSettings applies u and the layer directions (keys
+	// "<service>.<layerId>") to every service of the map, validating all
+	// first (*editsync.SettingsError), and returns the settings per
+	// service; with nothing to change it only reads.
+	SyncSettings(ctx context.Context, mapID string, u editsync.SettingsUpdate, layerDirections map[string]string) (map[string]editsync.Settings, error)
+	// Pending returns what the next sync of each service will send.
+	Pending(ctx context.Context, mapID string) (map[string]*editsync.Preview, error)
+	// CancelSync ends the map's running syncs (edits are kept); false when
+	// none was running.
+	CancelSync(ctx context.Context, mapID string) (bool, error)
 }
 
 // syncer returns the sync service and the id of the route's map, or the
@@ -59,27 +69,21 @@ func (s *Server) syncer(r *http.Request) (Syncer, string, error) {
 
 // postSync runs a sync. With wait=false it starts it in the background (its
 // events go to sync/events) and answers 202. An optional body
-// {"conflictPolicy": ...} sets the map's policy (kept for later syncs) first.
+// body (conflictPolicy, syncDirection, layerDirections, rollbackOnFailure,
+// as PATCH sync/settings takes) sets the map's sync settings (kept for later
+// syncs) first.
 func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
 	sy, id, err := s.syncer(r)
 	if err != nil {
 		return err
 	}
 	if r.ContentLength != 0 {
-		var body struct {
-			ConflictPolicy *string `json:"conflictPolicy"`
-		}
+		var body syncSettingsBody
 		if err := decodeBody(r, &body); err != nil {
 			return err
 		}
-		if body.ConflictPolicy != nil {
-			p, err := editsync.ParsePolicy(*body.ConflictPolicy)
-			if err != nil {
-				return badRequest("conflictPolicy", "%v", err)
-			}
-			if err := sy.SetConflictPolicy(r.Context(), id, p); err != nil {
-				return err
-			}
+		if _, err := applySyncSettings(r, sy, id, &body); err != nil {
+			return err
 		}
 	}
 	wait := true

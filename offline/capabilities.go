@@ -114,6 +114,10 @@ type Capability struct {
 	SupportsOffline bool `json:"supportsOffline"`
 	// Method is how it goes offline, onlineOnly, or none.
 	Method Method `json:"method"`
+	// TileMethod, for raster tiled layers, is how the tiles come:
+	// exportTiles (a server-side tile package; direct tile requests are
+	// the fallback) or tiles (direct requests, by choice).
+	TileMethod string `json:"tileMethod,omitempty"`
 	// RemainsOnline is true when the offline map keeps the layer online.
 	RemainsOnline bool `json:"remainsOnline"`
 	// Editable: see IsEditable.

@@ -36,7 +36,7 @@ func (rasterTilesSource) estimate(ctx context.Context, e *estimation, o *Overrid
 			return errors.New("service has no tile cache")
 		}
 		var opt tiles.EstimateOptions
-		if (p.ExportTiles || p.CompressionQuality >= 0) && ms.ExportTilesAllowed {
+		if export, _ := p.exportMode(); export && ms.ExportTilesAllowed {
 			params, err := ExportTilesParams(p)
 			if err != nil {
 				return err

@@ -155,6 +155,20 @@ func (r *paramRun) tileLevels(svc string) []int {
 			n, _ := strconv.Atoi(m[1])
 			set[n] = true
 		}
+		// Levels asked of exportTiles (the default for raster layers).
+		if strings.HasSuffix(en.Path, "/exportTiles") {
+			for _, l := range strings.Split(en.Query.Get("levels"), ",") {
+				lo, hi, isRange := strings.Cut(strings.TrimSpace(l), "-")
+				if !isRange {
+					hi = lo
+				}
+				a, err1 := strconv.Atoi(lo)
+				b, err2 := strconv.Atoi(hi)
+				for n := a; err1 == nil && err2 == nil && n <= b; n++ {
+					set[n] = true
+				}
+			}
+		}
 	}
 	out := []int{}
 	for l := range set {

@@ -61,26 +61,24 @@ func (j *Job) runRasterTiles(ctx context.Context, id string) error {
 	if err := st.Configure(ctx, scheme, tiles.FormatFor(ms.TileInfo.Format)); err != nil {
 		return err
 	}
-	if p.ExportTiles || p.CompressionQuality >= 0 {
-		params, err := ExportTilesParams(p)
-		if err != nil {
-			return stepErr(rec.Key, p.ServiceURL, "exportTiles", err)
+	export, fallback := p.exportMode()
+	if export && !ms.ExportTilesAllowed {
+		if !fallback {
+			return stepErr(rec.Key, p.ServiceURL, "exportTiles", errors.New("the service does not allow exporting tiles (exportTilesAllowed false)"))
 		}
-		work := path + ".export"
-		if err := os.MkdirAll(work, 0o755); err != nil {
+		export = false
+	}
+	if export {
+		err := j.exportRasterTiles(ctx, id, p, aoi, path, st)
+		switch {
+		case err != nil && fallback && ctx.Err() == nil:
+			j.log.Warn("exportTiles failed; fetching the tiles directly", "layer", rec.Key, "service", p.ServiceURL, "err", err)
+			export = false
+		case err != nil:
 			return err
 		}
-		defer os.RemoveAll(work)
-		n, err := tiles.ExportAndImport(ctx, &exportClient{c: c, params: params}, p.ServiceURL,
-			tiles.ExportRequest{Levels: p.LevelIDs, AOI: aoi}, work, st, tiles.ExportOptions{
-				JobURL: rec.ExportJobURL, Poll: j.opt.PollInterval, HTTP: c.HTTPClient(), Tokens: c,
-				OnJob: func(u string) { j.jr.update(func() { j.jr.Steps[id].ExportJobURL = u }) },
-			})
-		if err != nil {
-			return stepErr(rec.Key, p.ServiceURL, "exportTiles", err)
-		}
-		j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = n })
-	} else {
+	}
+	if !export {
 		var tm tiles.Tilemapper
 		if arcgis.HasCapability(ms.Capabilities, "Tilemap") {
 			tm = &clientTilemap{c: c, url: p.ServiceURL}
@@ -97,6 +95,33 @@ func (j *Job) runRasterTiles(ctx context.Context, id string) error {
 		}
 	}
 	return j.finishTiles(ctx, id, st, aoi)
+}
+
+// exportRasterTiles takes a raster layer's tiles through the service's
+// exportTiles job and its .tpkx (resuming a recorded job).
+func (j *Job) exportRasterTiles(ctx context.Context, id string, p *ExportTileCacheParameters, aoi tiles.AOI, path string, st *tiles.Store) error {
+	c := j.opt.Client
+	rec := j.jr.step(id)
+	params, err := ExportTilesParams(p)
+	if err != nil {
+		return stepErr(rec.Key, p.ServiceURL, "exportTiles", err)
+	}
+	work := path + ".export"
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	n, err := tiles.ExportAndImport(ctx, &exportClient{c: c, params: params}, p.ServiceURL,
+		tiles.ExportRequest{Levels: p.LevelIDs, AOI: aoi}, work, st, tiles.ExportOptions{
+			JobURL: rec.ExportJobURL, Poll: j.opt.PollInterval, HTTP: c.HTTPClient(), Tokens: c,
+			OnJob: func(u string) { j.jr.update(func() { j.jr.Steps[id].ExportJobURL = u }) },
+		})
+	if err != nil {
+		j.jr.update(func() { j.jr.Steps[id].ExportJobURL = "" }) // a failed job is not resumed
+		return stepErr(rec.Key, p.ServiceURL, "exportTiles", err)
+	}
+	j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = n })
+	return nil
 }
 
 func (j *Job) finishTiles(ctx context.Context, id string, st *tiles.Store, aoi tiles.AOI) error {

@@ -164,6 +164,10 @@ type ExportTileCacheParameters struct {
 	// (exportTiles, .tpkx) instead of fetching the tiles one by one; a
 	// CompressionQuality of 0-100 implies it (only the server recompresses).
 	ExportTiles bool `json:"exportTiles,omitempty"`
+	// TileMethod is "" (exportTiles with direct tile requests as the
+	// fallback), "exportTiles" or "tiles" (direct requests); see
+	// TileMethodAuto.
+	TileMethod string `json:"tileMethod,omitempty"`
 }
 
 // ExportVectorTilesParameters are one vector tile layer's settings.

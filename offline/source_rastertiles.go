@@ -44,7 +44,7 @@ func (rasterTilesSource) analyze(ctx context.Context, t *Task, a *analysis) erro
 			c.Reason = ReasonExportNotAllowed
 			c.Message = fmt.Sprintf("tiled layer %s: service %s does not allow exporting tiles (exportTilesAllowed false)", describe(e), e.Service.URL)
 		default:
-			c.SupportsOffline, c.Method = true, MethodRasterTiles
+			c.SupportsOffline, c.Method, c.TileMethod = true, MethodRasterTiles, TileMethodExport
 		}
 	}
 	return nil
@@ -78,6 +78,9 @@ func (rasterTilesSource) check(oc *overrideCheck, o *Overrides) {
 		if p == nil || len(p.LevelIDs) == 0 {
 			oc.invalid(k, "no level ids")
 			continue
+		}
+		if p.TileMethod != TileMethodAuto && p.TileMethod != TileMethodExport && p.TileMethod != TileMethodDirect {
+			oc.invalid(k, "tileMethod %q is not exportTiles or tiles", p.TileMethod)
 		}
 		if p.CompressionQuality > 100 || (p.CompressionQuality < 0 && p.CompressionQuality != -1) {
 			oc.invalid(k, "compressionQuality %g is not -1 or 0-100", p.CompressionQuality)

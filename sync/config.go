@@ -55,9 +55,14 @@ type Config struct {
 	ReplicaID  string `json:"replicaId,omitempty"`
 	// SyncModel is perReplica or perLayer.
 	SyncModel string `json:"syncModel,omitempty"`
-	// Direction is the replica-wide direction (bidirectional, upload,
-	// download); LayerDirections override it per layer (perLayer only).
+	// Direction is the direction the replica was created with
+	// (bidirectional, upload, download); UserDirection, when set, is the
+	// direction the user chose within it. LayerDirections override them per
+	// layer (on the wire with perLayer replicas; with perReplica replicas the
+	// replica syncs the union and each layer's edits are sent or applied by
+	// its own direction).
 	Direction       string         `json:"direction,omitempty"`
+	UserDirection   string         `json:"userDirection,omitempty"`
 	LayerDirections map[int]string `json:"layerDirections,omitempty"`
 	// AttachmentsSyncDirection is none, upload or bidirectional.
 	AttachmentsSyncDirection string `json:"attachmentsSyncDirection,omitempty"`
@@ -119,12 +124,40 @@ func (c *Config) withDefaults() Config {
 func (c *Config) rollback() bool   { return c.RollbackOnFailure == nil || *c.RollbackOnFailure }
 func (c *Config) verifyHash() bool { return c.VerifyHash == nil || *c.VerifyHash }
 
-// direction returns the sync direction of a layer.
-func (c *Config) direction(layer int) string {
-	if d, ok := c.LayerDirections[layer]; ok && d != "" && c.SyncModel == arcgis.SyncModelPerLayer {
-		return d
+// replicaDirection returns the replica-wide direction of the next sync.
+func (c *Config) replicaDirection() string {
+	if c.UserDirection != "" {
+		return c.UserDirection
 	}
 	return c.Direction
+}
+
+// direction returns the sync direction of a layer.
+func (c *Config) direction(layer int) string {
+	if d, ok := c.LayerDirections[layer]; ok && d != "" {
+		return d
+	}
+	return c.replicaDirection()
+}
+
+// wireDirection is the syncDirection of a perReplica synchronizeReplica:
+// the union of the layers' directions.
+func (c *Config) wireDirection(layers []int) string {
+	up, down := false, false
+	for _, id := range layers {
+		d := c.direction(id)
+		up = up || d != arcgis.SyncDownload
+		down = down || d != arcgis.SyncUpload
+	}
+	switch {
+	case up && !down:
+		return arcgis.SyncUpload
+	case down && !up:
+		return arcgis.SyncDownload
+	case !up && !down:
+		return c.replicaDirection()
+	}
+	return arcgis.SyncBidirectional
 }
 
 func (c *Config) uploads(layer int) bool {

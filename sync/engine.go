@@ -45,6 +45,20 @@ type Options struct {
 	// DefaultPolicy is the conflict policy of a store whose configuration
 	// names none (empty: LastSyncWins).
 	DefaultPolicy Policy
+	// Defaults are the daemon-wide sync direction and rollbackOnFailure of
+	// stores whose configuration sets none.
+	Defaults Defaults
+	// StepTimeout is the progress deadline of one server step (a request,
+	// a body without a byte, an async job without a status): past it the
+	// sync ends with a *StalledError (default DefaultStepTimeout).
+	StepTimeout time.Duration
+	// SlowAfter is how long a step may make no progress before the wait
+	// is noted in the status's lastError and a progress event (default
+	// DefaultSlowAfter, at most half of StepTimeout).
+	SlowAfter time.Duration
+	// OnProgress, if set, receives the progress events of every sync
+	// (manual or background).
+	OnProgress func(Progress)
 }
 
 // Engine syncs one GeoPackage (one replica or one service) with its
@@ -55,6 +69,9 @@ type Engine struct {
 	opts Options
 	log  *slog.Logger
 	mu   stdsync.Mutex
+
+	runMu     stdsync.Mutex
+	cancelRun context.CancelFunc // of the running sync
 }
 
 // New returns an engine for db using client c.
@@ -63,7 +80,21 @@ func New(db *geodb.DB, c Client, opts Options) *Engine {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{db: db, c: c, opts: opts, log: l}
+	e := &Engine{db: db, opts: opts, log: l}
+	e.c = &watchdog{c: c, e: e}
+	return e
+}
+
+// Cancel ends the running sync, if any (it fails with context.Canceled;
+// its edits are kept). It reports whether one was running.
+func (e *Engine) Cancel() bool {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	if e.cancelRun == nil {
+		return false
+	}
+	e.cancelRun()
+	return true
 }
 
 // DB returns the engine's GeoPackage.
@@ -128,6 +159,16 @@ func (e *Engine) Policy(ctx context.Context) (Policy, error) {
 }
 
 func (e *Engine) syncLocked(ctx context.Context) (*Report, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	e.runMu.Lock()
+	e.cancelRun = cancel
+	e.runMu.Unlock()
+	defer func() {
+		e.runMu.Lock()
+		e.cancelRun = nil
+		e.runMu.Unlock()
+		cancel()
+	}()
 	st, _ := ReadStatus(ctx, e.db)
 	st.State, st.LastAttempt = StateSyncing, time.Now().UTC()
 	_ = writeStatus(ctx, e.db, st)
@@ -165,6 +206,7 @@ func (e *Engine) run(ctx context.Context, rep *Report) ([]EditFailure, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = e.opts.Defaults.effective(c)
 	if c.Policy == "" {
 		c.Policy = e.opts.DefaultPolicy
 	}
@@ -204,6 +246,10 @@ func classify(err error) error {
 
 // isOffline reports a failure to reach the server at all.
 func isOffline(err error) bool {
+	var se *StalledError
+	if errors.As(err, &se) {
+		return true // a hung server: retried with the offline backoff
+	}
 	var ae *arcgis.Error
 	if errors.As(err, &ae) {
 		return false

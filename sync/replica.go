@@ -219,7 +219,11 @@ func (e *Engine) synchronize(ctx context.Context, cfg *Config, j *journal, pend 
 		}
 	} else {
 		p.ReplicaServerGen = &gen
-		p.SyncDirection = cfg.Direction
+		var ids []int
+		for _, t := range e.db.Tables() {
+			ids = append(ids, t.LayerID)
+		}
+		p.SyncDirection = cfg.wireDirection(ids)
 		if downloadOnly {
 			p.SyncDirection = arcgis.SyncDownload
 		}

@@ -50,6 +50,12 @@ type SchedulerOptions struct {
 	Clock clock.Clock
 	// OnSync, if set, is called after every sync attempt.
 	OnSync func(rep *Report, err error)
+	// OnStart, if set, is called when a sync starts.
+	OnStart func()
+	// ChangePoll is how often the change log's sequence counter is read to
+	// find edits whose file event was missed or came before their commit
+	// was visible (default 2 s; negative: never).
+	ChangePoll time.Duration
 }
 
 // Scheduler runs an engine's syncs in the background: on local change
@@ -85,6 +91,9 @@ func NewScheduler(e *Engine, opts SchedulerOptions) *Scheduler {
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real()
+	}
+	if opts.ChangePoll == 0 {
+		opts.ChangePoll = 2 * time.Second
 	}
 	l := opts.Logger
 	if l == nil {
@@ -170,13 +179,20 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	probeArmed := false
 	backoff := s.opts.ProbeMin
 	offline := false
-	lastSeq, _ := s.e.db.LastChangeSeq(ctx)
+	// lastSeq is the change counter when the last sync cut its batch:
+	// pending local work is a counter past it, whatever the file events
+	// said (an event can come before its commit is visible, or be lost).
+	lastSeq, _ := s.e.db.ChangeCounter(ctx)
 	pendingLocal := func() bool {
-		seq, err := s.e.db.LastChangeSeq(ctx)
-		if err != nil || seq == lastSeq {
-			return false
-		}
-		return true
+		seq, err := s.e.db.ChangeCounter(ctx)
+		return err == nil && seq > lastSeq
+	}
+	var poll <-chan time.Time
+	var pollTimer clock.Timer
+	if s.opts.ChangePoll > 0 {
+		pollTimer = clk.NewTimer(s.opts.ChangePoll)
+		defer pollTimer.Stop()
+		poll = pollTimer.C()
 	}
 	// hasWork: local edits to send (an interrupted upload keeps its edits
 	// pending until the server acknowledges them). A journal alone, left by
@@ -211,7 +227,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		probeArmed = false
 	}
 	doSync := func() result {
-		seq, _ := s.e.db.LastChangeSeq(ctx)
+		seq, _ := s.e.db.ChangeCounter(ctx)
+		if s.opts.OnStart != nil {
+			s.opts.OnStart()
+		}
 		rep, err := s.e.Sync(ctx)
 		lastSeq = seq
 		if s.opts.OnSync != nil {
@@ -265,6 +284,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 		case <-fileEvents:
 			debounce.Reset(s.opts.Debounce)
+		case <-poll:
+			pollTimer.Reset(s.opts.ChangePoll)
+			if !syncDue && pendingLocal() {
+				syncDue = true
+				debounce.Reset(s.opts.Debounce)
+			}
 		case <-debounce.C():
 			due := syncDue || pendingLocal()
 			syncDue = false

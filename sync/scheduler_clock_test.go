@@ -32,6 +32,9 @@ func offlineEngine(t *testing.T, f *fixture) *Engine {
 	return New(f.db, dead, Options{})
 }
 
+// These tests model the interval, debounce and probe timers only: the
+// change-log poll (ChangePoll) is off.
+
 // simRun runs s on a fake clock for the simulated duration d, firing each
 // timer the scheduler arms; it returns once Run has returned.
 func simRun(t *testing.T, s *Scheduler, clk *clock.Fake, d time.Duration, before func(ctx context.Context)) {
@@ -83,7 +86,7 @@ func TestSchedulerBackoffGrowsWhenProbeSucceedsButSyncFails(t *testing.T) {
 			eng := offlineEngine(t, f)
 			clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			var syncs []time.Time
-			s := NewScheduler(eng, SchedulerOptions{Interval: -1, Debounce: time.Second, Clock: clk, Probe: probe,
+			s := NewScheduler(eng, SchedulerOptions{Interval: -1, Debounce: time.Second, Clock: clk, Probe: probe, ChangePoll: -1,
 				OnSync: func(_ *Report, err error) {
 					syncs = append(syncs, clk.Now())
 					if !isOffline(err) {
@@ -108,7 +111,7 @@ func TestSchedulerFailingProbeBacksOff(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var probes []time.Time
 	syncs := 0
-	s := NewScheduler(eng, SchedulerOptions{Interval: -1, Debounce: time.Second, Clock: clk,
+	s := NewScheduler(eng, SchedulerOptions{Interval: -1, Debounce: time.Second, Clock: clk, ChangePoll: -1,
 		Probe: func(context.Context) error {
 			probes = append(probes, clk.Now())
 			return errors.New("dial tcp: connection refused")
@@ -137,7 +140,7 @@ func TestSchedulerNoProbesWithNothingToSync(t *testing.T) {
 	start := clk.Now()
 	// The debounce (file events from the sync's own writes) is set past the
 	// window so the only timers are the interval and a probe, if armed.
-	s := NewScheduler(eng, SchedulerOptions{Interval: 15 * time.Minute, Debounce: 2 * time.Hour, Clock: clk,
+	s := NewScheduler(eng, SchedulerOptions{Interval: 15 * time.Minute, Debounce: 2 * time.Hour, Clock: clk, ChangePoll: -1,
 		Probe: func(context.Context) error {
 			probes = append(probes, clk.Now())
 			return errors.New("dial tcp: connection refused")

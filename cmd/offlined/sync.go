@@ -19,18 +19,26 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mapID := fs.String("map", "", "offline map to sync (default: all)")
 	statusOnly := fs.Bool("status", false, "print the sync status instead of syncing")
 	policy := fs.String("policy", "", "set the conflict policy of the map(s) first and keep it: lastSyncWins, serverWins, deviceWins or fieldMerge")
+	ss := registerSettingsFlags(fs)
+	dryRun := fs.Bool("dry-run", false, "list what the next sync will send (edits by layer, attachments with sizes) without syncing")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *dryRun && (*statusOnly || *policy != "" || len(ss.body) > 0) {
+		return &config.FieldError{Field: "-dry-run", Reason: "cannot be combined with -status or settings flags"}
 	}
 	var body any
 	if *policy != "" {
 		if _, err := editsync.ParsePolicy(*policy); err != nil {
 			return &config.FieldError{Field: "-policy", Reason: err.Error()}
 		}
+		ss.body["conflictPolicy"] = *policy
+	}
+	if len(ss.body) > 0 {
 		if *statusOnly {
-			return &config.FieldError{Field: "-policy", Reason: "cannot be combined with -status"}
+			return &config.FieldError{Field: ss.firstFlag(*policy != ""), Reason: "cannot be combined with -status"}
 		}
-		body = map[string]string{"conflictPolicy": *policy}
+		body = ss.body
 	}
 	d, err := cf.client()
 	if err != nil {
@@ -51,6 +59,9 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			ids = append(ids, m.ID)
 		}
 	}
+	if *dryRun {
+		return printPending(ctx, d, ids, cf.json, stdout)
+	}
 	all := map[string]any{}
 	failed := 0
 	for _, id := range ids {
@@ -62,7 +73,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			method = "GET"
 		}
 		if err := d.call(ctx, method, "/api/v1/maps/"+url.PathEscape(id)+"/sync", body, &res); err != nil {
-			return flagError(err, map[string]string{"map": "-map", "conflictPolicy": "-policy"})
+			return syncFlagError(err)
 		}
 		all[id] = res.Services
 		if cf.json {

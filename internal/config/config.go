@@ -44,6 +44,15 @@ type Config struct {
 	// ConflictPolicy is the conflict policy of maps that have none set:
 	// lastSyncWins (default), serverWins, deviceWins or fieldMerge.
 	ConflictPolicy string `json:"conflictPolicy"`
+	// SyncDirection is the sync direction of maps that have none set:
+	// bidirectional, uploadOnly or downloadOnly (empty: each replica's).
+	SyncDirection string `json:"syncDirection"`
+	// RollbackOnFailure of maps that have none set (default true): false
+	// lets a sync's good edits land when the server rejects others.
+	RollbackOnFailure *bool `json:"rollbackOnFailure"`
+	// SyncStepTimeout bounds how long one step of a sync (a request, or a
+	// download without progress) may wait for the server (default 2m).
+	SyncStepTimeout Duration `json:"syncStepTimeout"`
 	// PollInterval is how often server jobs (createReplica, exportTiles)
 	// are polled (0: the client's default).
 	PollInterval Duration `json:"pollInterval"`
@@ -304,6 +313,14 @@ func (c Config) Validate() error {
 	if _, err := editsync.ParsePolicy(c.ConflictPolicy); err != nil {
 		return &FieldError{"conflictPolicy", err.Error()}
 	}
+	if c.SyncDirection != "" {
+		if _, err := editsync.ParseDirection(c.SyncDirection); err != nil {
+			return &FieldError{"syncDirection", err.Error()}
+		}
+	}
+	if c.SyncStepTimeout < 0 {
+		return &FieldError{"syncStepTimeout", "must not be negative"}
+	}
 	if c.MaxBodyBytes <= 0 || c.MaxAttachmentBytes <= 0 {
 		return &FieldError{"-max-body-bytes", "limits must be positive"}
 	}
@@ -322,3 +339,10 @@ func IsLoopback(host string) bool {
 
 // ErrNoCredentials is returned when no credentials are stored for a portal.
 var ErrNoCredentials = errors.New("no stored credentials")
+
+// SyncDefaults returns the sync parameters of maps that set none.
+func (c *Config) SyncDefaults() editsync.Defaults {
+	d := editsync.Defaults{Policy: editsync.Policy(c.ConflictPolicy), RollbackOnFailure: c.RollbackOnFailure}
+	d.Direction, _ = editsync.ParseDirection(c.SyncDirection)
+	return d
+}

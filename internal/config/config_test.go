@@ -227,3 +227,22 @@ func TestAllowLinkLocalSetting(t *testing.T) {
 		t.Fatal("a non-boolean value accepted")
 	}
 }
+
+func TestSyncDefaultsSetting(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.json")
+	os.WriteFile(file, []byte(`{"syncDirection":"uploadOnly","rollbackOnFailure":false,"syncStepTimeout":"30s"}`), 0o600)
+	c, err := load(t, nil, "-config", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.SyncDefaults()
+	if d.Direction != "upload" || d.RollbackOnFailure == nil || *d.RollbackOnFailure || time.Duration(c.SyncStepTimeout) != 30*time.Second {
+		t.Fatalf("defaults %+v, step timeout %v", d, c.SyncStepTimeout)
+	}
+	os.WriteFile(file, []byte(`{"syncDirection":"sideways"}`), 0o600)
+	var fe *FieldError
+	if _, err := load(t, nil, "-config", file); !errors.As(err, &fe) || fe.Field != "syncDirection" {
+		t.Fatalf("bad direction: %v", err)
+	}
+}

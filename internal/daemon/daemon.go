@@ -153,6 +153,8 @@ func Run(ctx context.Context, cfg Config) error {
 		jobs.Start(jobCtx)
 		syncer := NewEngineSyncer(workCtx, reg, client, hub, log)
 		syncer.SetDefaultPolicy(editsync.Policy(cfg.ConflictPolicy))
+		syncer.SetDefaults(cfg.SyncDefaults())
+		syncer.SetStepTimeout(time.Duration(cfg.SyncStepTimeout))
 		opts.Sync = syncer
 		services = append(services, &jobService{jobs: jobs, stop: stopJobs},
 			&schedulerService{syncer: syncer, opts: SchedulerOptions(client, time.Duration(cfg.SyncInterval), log), stopWork: stopWork})

@@ -28,6 +28,9 @@ type EngineSyncer struct {
 	log    *slog.Logger
 	ctx    context.Context
 	policy editsync.Policy // default conflict policy
+	// defaults: daemon-wide sync direction and rollbackOnFailure.
+	defaults    editsync.Defaults
+	stepTimeout time.Duration // progress deadline of a sync step (0: the engine's)
 
 	wg stdsync.WaitGroup
 
@@ -53,11 +56,13 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 	if err != nil {
 		return nil, err
 	}
+	topic := "sync/" + mapID
 	eng, err := o.engine(svc, func() (*editsync.Engine, error) {
 		if err := e.ensureConfig(ctx, mapID, svc, db); err != nil {
 			return nil, err
 		}
-		return editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy}), nil
+		return editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy, Defaults: e.defaults, StepTimeout: e.stepTimeout,
+			OnProgress: func(p editsync.Progress) { e.hub.Publish(topic, "progress", localapi.SyncProgress{Service: svc, Progress: p}) }}), nil
 	})
 	if errors.Is(err, errClosed) {
 		return nil, localapi.NotFound("map", "no offline map %q", mapID)
@@ -68,6 +73,62 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 // SetDefaultPolicy sets the conflict policy of maps that have none set
 // (the daemon configuration's); call it before the first sync.
 func (e *EngineSyncer) SetDefaultPolicy(p editsync.Policy) { e.policy = p }
+
+// SetDefaults sets the sync direction and rollbackOnFailure of maps that
+// have none set (the daemon configuration's); call it before the first sync.
+func (e *EngineSyncer) SetDefaults(d editsync.Defaults) { e.defaults = d }
+
+// SetStepTimeout sets the progress deadline of one sync step (0: the
+// engine's default); call it before the first sync.
+func (e *EngineSyncer) SetStepTimeout(d time.Duration) { e.stepTimeout = d }
+
+// CancelSync implements Syncer.
+func (e *EngineSyncer) CancelSync(ctx context.Context, mapID string) (bool, error) {
+	engs, err := e.mapEngines(ctx, mapID)
+	if err != nil {
+		return false, err
+	}
+	cancelled := false
+	for _, se := range engs {
+		cancelled = se.Engine.Cancel() || cancelled
+	}
+	return cancelled, nil
+}
+
+// SyncSettings implements Syncer.
+func (e *EngineSyncer) SyncSettings(ctx context.Context, mapID string, u editsync.SettingsUpdate, layers map[string]string) (map[string]editsync.Settings, error) {
+	engs, err := e.mapEngines(ctx, mapID)
+	if err != nil {
+		return nil, err
+	}
+	return editsync.UpdateServices(ctx, engs, u, layers)
+}
+
+// Pending implements Syncer.
+func (e *EngineSyncer) Pending(ctx context.Context, mapID string) (map[string]*editsync.Preview, error) {
+	engs, err := e.mapEngines(ctx, mapID)
+	if err != nil {
+		return nil, err
+	}
+	return editsync.PreviewServices(ctx, engs)
+}
+
+// mapEngines returns the engine of every service of a map.
+func (e *EngineSyncer) mapEngines(ctx context.Context, mapID string) ([]editsync.ServiceEngine, error) {
+	mi, err := e.reg.Get(ctx, mapID)
+	if err != nil {
+		return nil, err
+	}
+	var engs []editsync.ServiceEngine
+	for _, svc := range mi.Services {
+		eng, err := e.engine(ctx, mapID, svc)
+		if err != nil {
+			return nil, err
+		}
+		engs = append(engs, editsync.ServiceEngine{Service: svc, Engine: eng})
+	}
+	return engs, nil
+}
 
 // SetConflictPolicy implements Syncer: p is stored in the sync
 // configuration of each of the map's feature stores.
@@ -309,6 +370,7 @@ func (e *EngineSyncer) reconcile(ctx context.Context, opts editsync.SchedulerOpt
 			}
 			so := opts
 			mapID, service := m.ID, svc
+			so.OnStart = func() { e.hub.Publish("sync/"+mapID, "started", map[string]string{"service": service}) }
 			so.OnSync = func(rep *editsync.Report, err error) {
 				res := localapi.ServiceResult{Service: service, Report: rep}
 				if err != nil {

@@ -1,0 +1,180 @@
+package localapi
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/testutil"
+)
+
+// serverAttr returns one attribute of a server feature by OBJECTID.
+func (e *env) serverAttr(oid int64, field string) any {
+	e.t.Helper()
+	fs, err := e.client.Query(e.t.Context(), arcgis.LayerURL(e.svcURL, 0), arcgis.QueryParams{ObjectIDs: []int64{oid}, OutFields: []string{field}})
+	if err != nil || len(fs.Features) != 1 {
+		e.t.Fatalf("server query of %d: %v %v", oid, fs, err)
+	}
+	return fs.Features[0].Attributes[field]
+}
+
+func (e *env) serverEdit(oid int64, kv ...any) {
+	e.t.Helper()
+	a := map[string]any{"OBJECTID": oid}
+	for i := 0; i < len(kv); i += 2 {
+		a[kv[i].(string)] = kv[i+1]
+	}
+	if _, err := e.client.ApplyEdits(e.t.Context(), arcgis.LayerURL(e.svcURL, 0), arcgis.ApplyEditsParams{Updates: []arcgis.Feature{{Attributes: a}}}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) localAttr(gid, field string) any {
+	e.t.Helper()
+	f := e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), nil), 200)
+	return f["properties"].(map[string]any)[field]
+}
+
+func (e *env) syncOK(body string) {
+	e.t.Helper()
+	var r *strings.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	var res map[string]any
+	if r == nil {
+		res = e.jsonOf(e.do("POST", "/api/v1/maps/demo/sync", nil), 200)
+	} else {
+		res = e.jsonOf(e.do("POST", "/api/v1/maps/demo/sync", r), 200)
+	}
+	if sv := res["services"].([]any)[0].(map[string]any); sv["error"] != nil {
+		e.t.Fatalf("sync failed: %v", sv["error"])
+	}
+}
+
+// An upload-only map (chosen in the sync body) sends the device's edit and
+// leaves a server change on the server; the setting is kept.
+func TestSyncUploadOnlyOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
+	gid, oid := e.firstFeature()
+	e.serverEdit(oid, "Depth", 4.25)
+	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.syncOK(`{"syncDirection":"uploadOnly"}`)
+	if got := e.serverAttr(oid, "Notes"); got != "device" {
+		t.Errorf("device edit not uploaded: %v", got)
+	}
+	if got := e.localAttr(gid, "Depth"); got == 4.25 {
+		t.Errorf("server change came down to an upload-only map")
+	}
+	s := e.jsonOf(e.do("GET", "/api/v1/maps/demo/sync/settings", nil), 200)
+	if d := s["services"].(map[string]any)[svcName].(map[string]any)["syncDirection"]; d != "uploadOnly" {
+		t.Errorf("setting not kept: %v", s)
+	}
+}
+
+// serverWins set per map keeps the server's value of a feature both sides
+// changed.
+func TestSyncServerWinsOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
+	gid, oid := e.firstFeature()
+	s := e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/sync/settings", strings.NewReader(`{"conflictPolicy":"serverWins","rollbackOnFailure":false}`)), 200)
+	set := s["services"].(map[string]any)[svcName].(map[string]any)
+	if set["conflictPolicy"] != "serverWins" || set["rollbackOnFailure"] != false {
+		t.Fatalf("settings %v", s)
+	}
+	e.serverEdit(oid, "Notes", "server")
+	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.syncOK("")
+	if got := e.serverAttr(oid, "Notes"); got != "server" {
+		t.Errorf("server value overwritten under serverWins: %v", got)
+	}
+	if got := e.localAttr(gid, "Notes"); got != "server" {
+		t.Errorf("device keeps %v, want the server's value", got)
+	}
+}
+
+// fieldMerge keeps a server-side change of a field the device never
+// touched (whole-row lastSyncWins overwrote it).
+func TestSyncFieldMergeOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
+	gid, oid := e.firstFeature()
+	e.serverEdit(oid, "Depth", 8.5)
+	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.syncOK(`{"conflictPolicy":"fieldMerge"}`)
+	if got := e.serverAttr(oid, "Depth"); got != 8.5 {
+		t.Errorf("server's Depth lost: %v", got)
+	}
+	if got := e.serverAttr(oid, "Notes"); got != "device" {
+		t.Errorf("device's Notes not sent: %v", got)
+	}
+	if got := e.localAttr(gid, "Depth"); got != 8.5 {
+		t.Errorf("device's Depth %v, want the server's 8.5", got)
+	}
+}
+
+func TestSyncSettingsErrors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
+	for _, tc := range []struct{ body, field string }{
+		{`{"conflictPolicy":"newestWins"}`, "conflictPolicy"},
+		{`{"syncDirection":"sideways"}`, "syncDirection"},
+		{`{"layerDirections":{"nope.0":"uploadOnly"}}`, "layerDirections.nope.0"},
+		{`{"layerDirections":{"` + svcName + `.99":"uploadOnly"}}`, "layerDirections." + svcName + ".99"},
+		{`{"rollbackOnFailure":"maybe"}`, "rollbackOnFailure"},
+	} {
+		e.wantError(e.do("PATCH", "/api/v1/maps/demo/sync/settings", strings.NewReader(tc.body)), 400, tc.field)
+		e.wantError(e.do("POST", "/api/v1/maps/demo/sync", strings.NewReader(tc.body)), 400, tc.field)
+	}
+	e.wantError(e.do("GET", "/api/v1/maps/nope/sync/settings", nil), 404, "map")
+	s := e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/sync/settings", strings.NewReader(`{"layerDirections":{"`+svcName+`.1":"downloadOnly"}}`)), 200)
+	if d := s["services"].(map[string]any)[svcName].(map[string]any)["layerDirections"].(map[string]any)["1"]; d != "downloadOnly" {
+		t.Fatalf("layer direction %v", s)
+	}
+}
+
+// readSSEUntil reads events up to and including the first of type last
+// (failing the test when it does not come within testutil.Timeout).
+func readSSEUntil(t *testing.T, r io.ReadCloser, last string) []sseEvent {
+	t.Helper()
+	got := make(chan []sseEvent, 1)
+	go func() {
+		var out []sseEvent
+		sc := bufio.NewScanner(r)
+		var cur sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "":
+				if cur.typ != "" {
+					out = append(out, cur)
+					if cur.typ == last {
+						got <- out
+						return
+					}
+				}
+				cur = sseEvent{}
+			case strings.HasPrefix(line, "event: "):
+				cur.typ = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				json.Unmarshal([]byte(line[6:]), &cur.data)
+			}
+		}
+		got <- out
+	}()
+	select {
+	case evs := <-got:
+		return evs
+	case <-time.After(testutil.Timeout):
+		r.Close()
+		t.Fatalf("no %s event within %v", last, testutil.Timeout)
+		return nil
+	}
+}
