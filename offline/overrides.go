@@ -53,6 +53,9 @@ type Overrides struct {
 	// WebTiles holds one entry per WebTiledLayer (XYZ template) taken
 	// offline into MBTiles (by entry key).
 	WebTiles map[Key]*WebTilesParameters `json:"webTiles,omitempty"`
+	// StyleTiles holds one entry per MapLibre style or PMTiles layer taken
+	// offline (by entry key; source_style.go).
+	StyleTiles map[Key]*StyleTilesParameters `json:"styleTiles,omitempty"`
 	// LeftOut says, for every layer and table that neither goes offline
 	// nor stays online, why (as the capabilities decided it): the package
 	// lists these entries with their reason, and the ones marked Error
