@@ -385,7 +385,10 @@ func TestStyleResumeAfterKill(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "pkg")
 	for i := 0; i < 2; i++ {
 		if err := run(dir, true); err == nil {
-			break // the job finished before its second batch
+			if i == 0 {
+				t.Fatal("the killed run finished")
+			}
+			break // the rest fitted in one batch
 		}
 		if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil {
 			t.Fatal("the killed run wrote package.json")
@@ -394,8 +397,19 @@ func TestStyleResumeAfterKill(t *testing.T) {
 	if err := run(dir, false); err != nil {
 		t.Fatalf("resume: %v", err)
 	}
-	if got := styleDigest(t, dir); fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
-		t.Errorf("resumed package differs:\n got %v\nwant %v", got, want)
+	got := styleDigest(t, dir)
+	if len(want) == 0 {
+		t.Fatal("empty reference package")
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("resumed package: %s differs (or is missing)", k)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("resumed package: extra file %s", k)
+		}
 	}
 }
 
@@ -413,4 +427,60 @@ func styleDigest(t testing.TB, dir string) map[string]string {
 		return nil
 	})
 	return out
+}
+
+// A .pmtiles file on the device is accepted as a reference basemap beside
+// .mbtiles, .tpkx and .vtpk: the archive's tiles over the area (only
+// those) are extracted into tiles/referenceBasemap.mbtiles.
+func TestReferenceBasemapPMTiles(t *testing.T) {
+	srv, hs := newOpenMaps(t, openmaps.Options{Key: styleSecret})
+	mapPath := styleWebMap(t, t.TempDir(), hs.URL)
+	dev := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dev, "area.pmtiles"), srv.ArchiveBytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := arcgis.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := NewTask(ctx, Source{File: mapPath}, nil, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := func(v float64) *float64 { return &v }
+	area := &arcgis.Geometry{XMin: f(7.3), YMin: f(46.8), XMax: f(7.6), YMax: f(47.0), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ReferenceBasemapDirectory, p.ReferenceBasemapFilename = dev, "area.pmtiles"
+	o, err := task.CreateOverrides(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ReferenceBasemap == nil {
+		t.Fatal("the .pmtiles reference basemap was not taken")
+	}
+	o.StyleTiles = nil // the PMTiles layer is checked elsewhere
+	dir := filepath.Join(t.TempDir(), "pkg")
+	res, err := task.NewJob(p, o, dir, JobOptions{Client: c}).Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ml *ManifestLayer
+	for _, l := range res.Manifest.Layers {
+		if l.Kind == KindReferenceBasemap {
+			ml = l
+		}
+	}
+	if ml == nil || ml.Store != "tiles/referenceBasemap.mbtiles" {
+		t.Fatalf("reference basemap entry %+v", ml)
+	}
+	aoi, _ := tiles.AOIFromGeometry(p.AreaOfInterest)
+	all := make([]int, 13)
+	for i := range all {
+		all[i] = i
+	}
+	checkArchiveStore(t, filepath.Join(dir, "tiles", "referenceBasemap.mbtiles"), aoi, all)
 }

@@ -110,6 +110,8 @@ func DownloadStyle(ctx context.Context, job StyleJob) (StyleResult, error) {
 		stores[name] = sr.Store
 		zooms[name] = [2]int{ss.MinZoom, ss.MaxZoom}
 	}
+	// A killed run may have left atomic writes' temporary files.
+	removeStaleTemps(job.ResourceDir)
 	res.Fontstacks = style.Fontstacks()
 	res.GlyphRanges = GlyphRanges(texts)
 	if res.MissingGlyphs, err = saveOpenResources(ctx, job, style, res.Fontstacks, res.GlyphRanges); err != nil {
@@ -374,4 +376,15 @@ func (s Style) LocalAPIStyle(tileJSON func(name string) string, spriteBase, glyp
 		out["glyphs"] = glyphs
 	}
 	return out
+}
+
+// removeStaleTemps removes the temporary files (".<name>.tmp<n>") an
+// interrupted atomic write left under dir.
+func removeStaleTemps(dir string) {
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp") {
+			_ = os.Remove(p)
+		}
+		return nil
+	})
 }

@@ -127,3 +127,13 @@ func gzipBytes(b []byte) []byte {
 	_ = zw.Close()
 	return buf.Bytes()
 }
+
+// readGzip decodes gzip bytes (capped at MaxTileBytes).
+func readGzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	return readCapped(zr, MaxTileBytes, "gzip", "")
+}
