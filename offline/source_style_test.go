@@ -102,7 +102,7 @@ func gunzip(t testing.TB, b []byte) []byte {
 }
 
 func TestStyleJob(t *testing.T) {
-	srv, hs := newOpenMaps(t, openmaps.Options{Key: styleSecret, Throttle: 97})
+	srv, hs := newOpenMaps(t, openmaps.Options{Key: styleSecret, Throttle: 25})
 	mapPath := styleWebMap(t, t.TempDir(), hs.URL)
 	var logs bytes.Buffer
 	var progress []string
@@ -192,6 +192,10 @@ func TestStyleJob(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no tiles checked")
 	}
+	// 429 answers were waited out (Retry-After), not failures.
+	if srv.Throttled() == 0 {
+		t.Error("the server never throttled: the 429 path is untested")
+	}
 	// No request outside a source's zooms or bounds.
 	for _, u := range srv.Requests() {
 		var name string
@@ -227,7 +231,15 @@ func TestStyleJob(t *testing.T) {
 		t.Fatalf("pmtiles layer %+v", pm)
 	}
 	checkArchiveStore(t, pkg.Path(styleStoreOf(pm.Resources, "pmtiles")), aoi, styleZooms)
-	// The API key shows nowhere.
+	// The API key shows nowhere, not even in the package's files.
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(styleSecret)) {
+				t.Errorf("%s holds the API key", p)
+			}
+		}
+		return nil
+	})
 	b, _ := os.ReadFile(filepath.Join(dir, ManifestFile))
 	mb, _ := os.ReadFile(filepath.Join(dir, "map.json"))
 	for what, s := range map[string]string{"logs": logs.String(), "package.json": string(b), "map.json": string(mb), "progress": strings.Join(progress, "\n")} {
@@ -483,4 +495,48 @@ func TestReferenceBasemapPMTiles(t *testing.T) {
 		all[i] = i
 	}
 	checkArchiveStore(t, filepath.Join(dir, "tiles", "referenceBasemap.mbtiles"), aoi, all)
+}
+
+// The estimate before the job: per style layer the exact cover counts of
+// all its sources (clipped to their zooms and bounds; the tiles the
+// server answers 204 are counted, as they cannot be known before) and
+// bytes from sampled tiles.
+func TestStyleEstimate(t *testing.T) {
+	_, hs := newOpenMaps(t, openmaps.Options{Key: styleSecret})
+	mapPath := styleWebMap(t, t.TempDir(), hs.URL)
+	job, o := styleJob(t, mapPath, styleZooms, JobOptions{}, filepath.Join(t.TempDir(), "pkg"))
+	sk, pk := styleKeys(t, o)
+	est, err := job.task.Estimate(context.Background(), job.p, o, EstimateOptions{Client: job.opt.Client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aoi, _ := tiles.AOIFromGeometry(o.StyleTiles[sk].AreaOfInterest)
+	want := map[Key]int64{}
+	for _, src := range openmaps.Sources {
+		ss := &tiles.StyleSource{Name: src.Name, Type: "vector", MinZoom: src.MinZoom, MaxZoom: src.MaxZoom, Bounds: &src.Bounds}
+		cv, _ := ss.Cover(aoi, styleZooms)
+		for _, c := range cv {
+			want[sk] += c.Count()
+		}
+	}
+	a := openmaps.Archive
+	ss := &tiles.StyleSource{Name: a.Name, Type: "vector", MinZoom: a.MinZoom, MaxZoom: a.MaxZoom, Bounds: &a.Bounds}
+	cv, _ := ss.Cover(aoi, styleZooms)
+	for _, c := range cv {
+		want[pk] += c.Count()
+	}
+	found := 0
+	for _, le := range est.Layers {
+		w, ok := want[le.Key]
+		if !ok {
+			continue
+		}
+		found++
+		if le.Tiles != w || le.Data.Bytes <= 0 || le.Data.Method != EstimateSampled || len(le.Levels) == 0 {
+			t.Errorf("%s: estimate %d tiles (%+v), want %d and sampled bytes", le.Key, le.Tiles, le.Data, w)
+		}
+	}
+	if found != 2 {
+		t.Fatalf("estimate layers %+v", est.Layers)
+	}
 }

@@ -38,7 +38,7 @@ type StyleJob struct {
 	Store func(source string) string
 	Path  func(rel string) string
 	// ResourceDir is the absolute directory receiving styles/root.json,
-	// styles/original.json, sprites/ and fonts/; ResourceRel is its path
+	// sprites/ and fonts/; ResourceRel is its path
 	// relative to the package (what the rewritten style names).
 	ResourceDir, ResourceRel string
 	HTTP                     *http.Client
@@ -79,14 +79,13 @@ func FetchStyle(ctx context.Context, hc *http.Client, styleURL string) (Style, [
 // MBTiles and resources already on disk are not fetched again.
 func DownloadStyle(ctx context.Context, job StyleJob) (StyleResult, error) {
 	var res StyleResult
-	style, raw := job.Style, []byte(nil)
+	// The style as served is not kept: its URLs may carry an API key.
+	style := job.Style
 	if style == nil {
 		var err error
-		if style, raw, err = FetchStyle(ctx, job.HTTP, job.StyleURL); err != nil {
+		if style, _, err = FetchStyle(ctx, job.HTTP, job.StyleURL); err != nil {
 			return res, err
 		}
-	} else {
-		raw, _ = json.Marshal(style)
 	}
 	var err error
 	names := style.TiledSources()
@@ -119,9 +118,6 @@ func DownloadStyle(ctx context.Context, job StyleJob) (StyleResult, error) {
 	}
 	sdir := filepath.Join(job.ResourceDir, "styles")
 	if err := os.MkdirAll(sdir, 0o755); err != nil {
-		return res, err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(sdir, "original.json"), raw, 0o644); err != nil {
 		return res, err
 	}
 	local, err := json.MarshalIndent(style.PackageStyle(stores, zooms, job.ResourceRel), "", " ")

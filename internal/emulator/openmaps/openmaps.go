@@ -75,6 +75,7 @@ type Server struct {
 	mu    sync.Mutex
 	log   []string
 	tileN int
+	n429  int
 	pm    []byte
 }
 
@@ -107,6 +108,13 @@ func (s *Server) Requests() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.log...)
+}
+
+// Throttled returns how many requests were answered 429.
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n429
 }
 
 func (s *Server) q() string {
@@ -229,6 +237,9 @@ func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
 		n := s.tileN
 		s.mu.Unlock()
 		if n%s.opt.Throttle == 0 {
+			s.mu.Lock()
+			s.n429++
+			s.mu.Unlock()
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "Too many requests", http.StatusTooManyRequests)
 			return
