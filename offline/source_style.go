@@ -88,13 +88,14 @@ func (styleSource) analyze(ctx context.Context, t *Task, a *analysis) error {
 			continue
 		}
 		c := a.caps[e]
-		c.ServiceURL = tiles.HideQuery(u)
 		if pm {
+			c.ServiceURL = tiles.HideQuery(u)
 			c.SupportsOffline, c.Method = true, MethodStyle
 			continue
 		}
+		// A style that cannot be read, or has no tiled source, is left to
+		// the vector tile source, which reports it unresolvedStyle.
 		if t.services == nil {
-			c.Reason, c.Message = ReasonServiceUnreachable, fmt.Sprintf("vector tile layer %s: style %s: no service client", describe(e), c.ServiceURL)
 			continue
 		}
 		var raw json.RawMessage
@@ -102,19 +103,12 @@ func (styleSource) analyze(ctx context.Context, t *Task, a *analysis) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			c.Reason = ClassifyError(err)
-			c.Message = fmt.Sprintf("vector tile layer %s: style %s: %s", describe(e), c.ServiceURL, reasonText(c.Reason))
 			continue
 		}
-		st, err := tiles.ParseStyle(raw)
-		if err == nil && len(st.TiledSources()) == 0 {
-			err = tiles.ErrNoTiledSources
-		}
-		if err != nil {
-			c.Reason = ReasonUnresolvedStyle
-			c.Message = fmt.Sprintf("vector tile layer %s: style %s: %v", describe(e), c.ServiceURL, err)
+		if st, err := tiles.ParseStyle(raw); err != nil || len(st.TiledSources()) == 0 {
 			continue
 		}
+		c.ServiceURL = tiles.HideQuery(u)
 		c.SupportsOffline, c.Method = true, MethodStyle
 	}
 	return nil
