@@ -231,7 +231,9 @@ func (rs *resolvedStyle) levelTotals() []tiles.LevelCover {
 // limits checks each style layer's covers (all sources) against its cap.
 func (styleSource) limits(ctx context.Context, svc Services, t *Task, o *Overrides) []error {
 	var errs []error
-	hc := http.DefaultClient
+	// The job's client when the services are it (its transport keeps the
+	// configured outbound policy), else one with the default policy.
+	hc := &http.Client{Transport: tiles.NewTransport(fetchConcurrency)}
 	if c, ok := svc.(*arcgis.Client); ok && c != nil {
 		hc = c.HTTPClient()
 	}
