@@ -15,7 +15,7 @@ import (
 // must not tell an app which files exist on the device.
 func errBasemapUnavailable(field string) *Error {
 	return &Error{Status: http.StatusUnprocessableEntity, Code: "basemapUnavailable", Field: field,
-		Message: "the reference basemap must be a readable .mbtiles, .tpkx or .vtpk file in one of the daemon's basemap directories (GET /api/v1/status lists them)"}
+		Message: "the reference basemap must be a readable .mbtiles, .tpkx, .vtpk or .pmtiles file in one of the daemon's basemap directories (GET /api/v1/status lists them)"}
 }
 
 // basemapDirs returns the directories reference basemaps named over the API
@@ -46,7 +46,7 @@ func (s *Server) checkBasemapFile(p, field string) (string, error) {
 		return "", bad
 	}
 	switch strings.ToLower(filepath.Ext(p)) {
-	case ".mbtiles", ".tpkx", ".vtpk":
+	case ".mbtiles", ".tpkx", ".vtpk", ".pmtiles":
 	default:
 		return "", bad
 	}

@@ -221,6 +221,7 @@ func (s *Server) routesAPI() {
 	s.handle("GET", t+"/sprites/{sprite}", s.getSprite)
 	s.handle("GET", t+"/fonts/{fontstack}/{range}", s.getGlyphs)
 	s.handle("GET", t+"/{z:[0-9]+}/{x:[0-9]+}/{y}", s.getTile)
+	s.routesStyles()
 	s.handle("POST", m+"/sync", s.postSync)
 	s.handle("GET", m+"/sync", s.getSync)
 	s.handle("GET", m+"/sync/events", s.syncEvents)

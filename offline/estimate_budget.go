@@ -183,12 +183,16 @@ func (pr *Proposal) Apply(o *Overrides) {
 		if p := o.WMTS[k]; p != nil {
 			p.LevelIDs = slices.DeleteFunc(p.LevelIDs, func(l int) bool { return l > lv })
 		}
+		if p := o.StyleTiles[k]; p != nil {
+			p.LevelIDs = slices.DeleteFunc(p.LevelIDs, func(l int) bool { return l > lv })
+		}
 	}
 	for _, k := range pr.OnlineLayers {
 		delete(o.ExportTileCache, k)
 		delete(o.ExportVectorTiles, k)
 		delete(o.WebTiles, k)
 		delete(o.WMTS, k)
+		delete(o.StyleTiles, k)
 		if !slices.Contains(o.OnlineLayers, k) {
 			o.OnlineLayers = append(o.OnlineLayers, k)
 		}

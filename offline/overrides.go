@@ -60,6 +60,9 @@ type Overrides struct {
 	// GeoJSON layer taken offline as a read-only snapshot (by entry key).
 	OGCFeatures map[Key]*OpenFeaturesParameters `json:"ogcFeatures,omitempty"`
 	GeoJSON     map[Key]*OpenFeaturesParameters `json:"geoJSON,omitempty"`
+	// StyleTiles holds one entry per MapLibre style or PMTiles layer taken
+	// offline (by entry key; source_style.go).
+	StyleTiles map[Key]*StyleTilesParameters `json:"styleTiles,omitempty"`
 	// LeftOut says, for every layer and table that neither goes offline
 	// nor stays online, why (as the capabilities decided it): the package
 	// lists these entries with their reason, and the ones marked Error

@@ -291,7 +291,7 @@ func (j *Job) emptyWarnings(m *Manifest) []LayerWarning {
 			}
 			ws = append(ws, LayerWarning{Key: ml.Key, Layer: ml.Title, Code: WarnEmptyLayer,
 				Message: fmt.Sprintf("layer %q came out with no features: the area of interest lies outside its data, or its filter keeps none", ml.Title)})
-		case (ml.Kind == KindRasterTiles || ml.Kind == KindVectorTiles) && ml.Tiles == 0:
+		case (ml.Kind == KindRasterTiles || ml.Kind == KindVectorTiles || ml.Kind == KindStyle) && ml.Tiles == 0:
 			ws = append(ws, LayerWarning{Key: ml.Key, Layer: ml.Title, Code: WarnEmptyLayer,
 				Message: fmt.Sprintf("layer %q came out with no tiles: the area of interest or the scale range lies outside the service's tiles", ml.Title)})
 		}

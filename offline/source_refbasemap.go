@@ -11,7 +11,7 @@ import (
 )
 
 // referenceBasemapSource replaces the basemap layers by a basemap file
-// already on the device (MethodReferenceBasemap: .tpkx, .vtpk, .mbtiles),
+// already on the device (MethodReferenceBasemap: .tpkx, .vtpk, .mbtiles, .pmtiles),
 // when the parameters name one. Nothing is downloaded; the package's
 // basemap layers point at the file (Overrides.ReferenceBasemap).
 type referenceBasemapSource struct{ noSteps }
@@ -164,8 +164,33 @@ func placeReferenceBasemap(ctx context.Context, j *Job, path string) (store, res
 			return "", "", err
 		}
 		return rel, resources, nil
+	case ".pmtiles":
+		// Only the area's tiles, like `pmtiles extract`; resumable.
+		done := dst + ".done"
+		if _, err := os.Stat(done); err == nil {
+			return rel, "", nil
+		}
+		aoi, err := tiles.AOIFromGeometry(j.p.AreaOfInterest)
+		if err != nil {
+			return "", "", err
+		}
+		st, err := tiles.OpenStore(ctx, dst)
+		if err != nil {
+			return "", "", err
+		}
+		_, ierr := tiles.ImportPMTiles(ctx, abs, st, aoi, tiles.DownloadOptions{Concurrency: j.opt.TileConcurrency, Logger: j.log})
+		if cerr := st.Close(); ierr == nil {
+			ierr = cerr
+		}
+		if ierr != nil {
+			return "", "", ierr
+		}
+		if err := os.WriteFile(done, nil, 0o600); err != nil {
+			return "", "", err
+		}
+		return rel, "", nil
 	}
-	return "", "", fmt.Errorf("%s is not a .mbtiles, .tpkx or .vtpk file", filepath.Base(abs))
+	return "", "", fmt.Errorf("%s is not a .mbtiles, .tpkx, .vtpk or .pmtiles file", filepath.Base(abs))
 }
 
 // aoiKeep accepts the package tiles that cover the job's area of interest

@@ -28,7 +28,7 @@ func (vectorTilesSource) analyze(ctx context.Context, t *Task, a *analysis) erro
 		c := a.caps[e]
 		if !e.HasService || e.Service.Type != VectorTileServer {
 			c.Reason = ReasonUnresolvedStyle
-			c.Message = fmt.Sprintf("vector tile layer %s: no VectorTileServer found from url %q / style %q", describe(e), e.Layer.URL, e.Layer.StyleURL)
+			c.Message = fmt.Sprintf("vector tile layer %s: no VectorTileServer found from url %q / style %q", describe(e), tiles.HideQuery(e.Layer.URL), tiles.HideQuery(e.Layer.StyleURL))
 			continue
 		}
 		ts, err := t.tileService(ctx, e.Service)

@@ -318,6 +318,12 @@ func clipCovers(s *tiles.Scheme, covers []tiles.LevelCover, xmin, ymin, xmax, ym
 // webTilesCap returns a *ValidationError (ErrTileLimit) naming the levels to
 // drop when the cover has more tiles than the cap (≤ 0: the default).
 func webTilesCap(e *Entry, k Key, covers []tiles.LevelCover, capTiles int64) error {
+	return tileCapError(e, k, covers, capTiles, "webTiles")
+}
+
+// tileCapError is webTilesCap for the overrides section field (webTiles,
+// styleTiles) whose maxTiles the message names.
+func tileCapError(e *Entry, k Key, covers []tiles.LevelCover, capTiles int64, field string) error {
 	if capTiles <= 0 {
 		capTiles = DefaultMaxWebTiles
 	}
@@ -333,7 +339,7 @@ func webTilesCap(e *Entry, k Key, covers []tiles.LevelCover, capTiles int64) err
 		title = e.Title
 	}
 	lo, hi := covers[0].Level, covers[len(covers)-1].Level
-	msg := fmt.Sprintf("layer %q needs %d tiles for levels %d-%d, over its safety cap of %d (overrides webTiles maxTiles)", title, total, lo, hi, capTiles)
+	msg := fmt.Sprintf("layer %q needs %d tiles for levels %d-%d, over its safety cap of %d (overrides %s maxTiles)", title, total, lo, hi, capTiles, field)
 	// Keep the most zoomed-out levels that fit.
 	var kept int64
 	keep := -1

@@ -68,6 +68,7 @@ func sources() []source {
 		referenceBasemapSource{},
 		embeddedSource{},
 		rasterTilesSource{},
+		styleSource{},
 		vectorTilesSource{},
 		webTilesSource{},
 		wmtsSource{},

@@ -15,7 +15,7 @@ import (
 // RefBasemap is a reference basemap already on the device.
 type RefBasemap struct {
 	Path   string
-	Kind   string // "mbtiles", "tpkx" or "vtpk"
+	Kind   string // "mbtiles", "tpkx", "vtpk" or "pmtiles"
 	Bounds orb.Bound
 }
 
@@ -37,7 +37,7 @@ func (e *RefBasemapError) Unwrap() error { return e.Err }
 
 // CheckReferenceBasemap finds filename in dir (the web map's
 // referenceBasemapDirectory and referenceBasemapFilename), opens it as
-// .mbtiles, .tpkx or .vtpk and checks that its extent covers the AOI.
+// .mbtiles, .tpkx, .vtpk or .pmtiles and checks that its extent covers the AOI.
 func CheckReferenceBasemap(ctx context.Context, dir, filename string, aoi AOI) (*RefBasemap, error) {
 	p := filepath.Join(dir, filename)
 	if filename == "" || filepath.Base(filename) != filename || filename == "." || filename == ".." {
@@ -64,8 +64,10 @@ func CheckReferenceBasemap(ctx context.Context, dir, filename string, aoi AOI) (
 			rb.Bounds, err = pk.WGS84Bounds()
 			pk.Close()
 		}
+	case "pmtiles":
+		rb.Bounds, err = pmtilesBounds(ctx, p)
 	default:
-		return nil, &RefBasemapError{Path: p, Reason: fmt.Sprintf("unsupported type %q (want .mbtiles, .tpkx or .vtpk)", filepath.Ext(p))}
+		return nil, &RefBasemapError{Path: p, Reason: fmt.Sprintf("unsupported type %q (want .mbtiles, .tpkx, .vtpk or .pmtiles)", filepath.Ext(p))}
 	}
 	if err != nil {
 		return nil, &RefBasemapError{Path: p, Reason: "cannot open", Err: err}
@@ -113,4 +115,19 @@ func mbtilesBounds(ctx context.Context, p string) (orb.Bound, error) {
 	lat := func(e float64) float64 { return math.Atan(math.Sinh(math.Pi*(1-2*e/n))) * 180 / math.Pi }
 	// TMS row t is XYZ row n-1-t: its top edge is n-1-t, its bottom edge n-t.
 	return orb.Bound{Min: orb.Point{lon(x0), lat(n - float64(y0))}, Max: orb.Point{lon(x1 + 1), lat(n - 1 - float64(y1))}}, nil
+}
+
+// pmtilesBounds reads a PMTiles archive's header bounds.
+func pmtilesBounds(ctx context.Context, p string) (orb.Bound, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return orb.Bound{}, err
+	}
+	defer f.Close()
+	pm, err := OpenPMTiles(ctx, FileRange{F: f})
+	if err != nil {
+		return orb.Bound{}, err
+	}
+	b := pm.Bounds()
+	return orb.Bound{Min: orb.Point{b[0], b[1]}, Max: orb.Point{b[2], b[3]}}, nil
 }

@@ -42,7 +42,7 @@ func takeOffline(ctx context.Context, cmd string, args []string, stdout, stderr 
 	overridesFile := fs.String("overrides", "", "JSON file of overrides used instead of the generated ones")
 	includeBasemap := fs.Bool("include-basemap", true, "take the basemap")
 	refDir := fs.String("reference-basemap-dir", "", "directory holding a basemap file already on the device")
-	refFile := fs.String("reference-basemap-file", "", "basemap file name in --reference-basemap-dir (.mbtiles, .tpkx, .vtpk; default: the name the web map's offline settings give)")
+	refFile := fs.String("reference-basemap-file", "", "basemap file name in --reference-basemap-dir (.mbtiles, .tpkx, .vtpk, .pmtiles; default: the name the web map's offline settings give)")
 	onlineOnly := fs.String("online-only", "", "layers that cannot go offline: include, exclude or useAuthoredSettings")
 	updateMode := fs.String("update-mode", "", "syncWithFeatureServices or noUpdates")
 	defFilter := fs.Bool("definition-filter", true, "apply layers' definition expressions")
