@@ -1,9 +1,6 @@
 package emulator
 
-import (
-	"net/http"
-	"sort"
-)
+import "net/http"
 
 // catalogService is one entry of the services directory.
 type catalogService struct {
@@ -26,24 +23,10 @@ func (s *Server) routeCatalog() {
 				out = append(out, catalogService{Name: name, Type: "FeatureServer", URL: base + name + "/FeatureServer"})
 			}
 		}
-		if s.tiles != nil {
-			var tiles []catalogService
-			for name := range s.tiles.maps {
-				tiles = append(tiles, catalogService{Name: name, Type: "MapServer", URL: base + name + "/MapServer"})
+		if s.Tiles != nil {
+			for _, svc := range s.Tiles.Services() {
+				out = append(out, catalogService{Name: svc[0], Type: svc[1], URL: base + svc[0] + "/" + svc[1]})
 			}
-			for name := range s.tiles.dynamic {
-				tiles = append(tiles, catalogService{Name: name, Type: "MapServer", URL: base + name + "/MapServer"})
-			}
-			for name := range s.tiles.vectors {
-				tiles = append(tiles, catalogService{Name: name, Type: "VectorTileServer", URL: base + name + "/VectorTileServer"})
-			}
-			sort.Slice(tiles, func(i, j int) bool {
-				if tiles[i].Name != tiles[j].Name {
-					return tiles[i].Name < tiles[j].Name
-				}
-				return tiles[i].Type < tiles[j].Type
-			})
-			out = append(out, tiles...)
 		}
 		if out == nil {
 			out = []catalogService{}

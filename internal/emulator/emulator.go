@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/offlined/offlined/internal/emulator/tiles"
 )
 
 // Options configures an emulator. The zero value is usable: it serves the
@@ -79,7 +81,7 @@ type Server struct {
 
 	portal   *portalState  // portal.go, auth.go
 	features *featureState // featureserver*.go
-	tiles    *tileState    // tileserver*.go, vectortiles*.go
+	*tiles.Tiles // MapServer, ImageServer, VectorTileServer, XYZ
 }
 
 // New builds an emulator with the given options.
@@ -107,7 +109,8 @@ func New(opts Options) *Server {
 	}
 	s.initPortal()
 	s.initFeatures()
-	s.initTiles()
+	s.Tiles = tiles.New(tiles.Config{Router: s.router, Authorize: s.authorize, JobsFail: s.jobsFail,
+		Features: s.tileFeatures, Seed: opts.Seed, Tiles: opts.Tiles, Logger: logger})
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
 	})
@@ -146,6 +149,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.router.ServeHTTP(rec, r)
+}
+
+// jobsFail reports whether the FailJobs fault is on.
+func (s *Server) jobsFail() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.FailJobs
 }
 
 // writeJSON writes v as a JSON body with HTTP status code.

@@ -1,4 +1,4 @@
-package emulator
+package tiles
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ const DemoXYZTemplate = "/xyz/open/{level}/{col}/{row}.png"
 // gzip whatever the request asked, a weak ETag and no Cache-Control; a
 // tile outside the zoom range or the data bounds answers 404 "Out of
 // bounds" (tileserver-gl's body for such requests).
-func (s *Server) registerXYZ() {
+func (s *Tiles) registerXYZ() {
 	ms := newMapService(MapServiceOptions{Name: "open"}, s.opts.Seed+7919, s.tiles.opts.CacheTiles)
 	s.tiles.xyz = ms
 	s.router.HandleFunc("/xyz/open/{z:[0-9]+}/{x:[0-9]+}/{y:[0-9]+}.png", func(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +52,7 @@ func (s *Server) registerXYZ() {
 
 // XYZTileBytes returns the PNG the open XYZ server sends (before content
 // encoding) for tile z/x/y, or ok=false when it answers 404.
-func (s *Server) XYZTileBytes(z, x, y int) (data []byte, ok bool) {
+func (s *Tiles) XYZTileBytes(z, x, y int) (data []byte, ok bool) {
 	ms := s.tiles.xyz
 	k := tileKey{z, y, x}
 	if ms == nil || !ms.exists(k) {

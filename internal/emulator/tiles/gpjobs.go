@@ -1,4 +1,4 @@
-package emulator
+package tiles
 
 import (
 	"context"
@@ -245,7 +245,7 @@ func (j *gpJob) jobJSON() map[string]any {
 
 // registerJobRoutes serves job status, results, inputs and cancel under each
 // base path (e.g. …/MapServer/exportTiles/jobs and …/MapServer/jobs).
-func (s *Server) registerJobRoutes(bases ...string) {
+func (s *Tiles) registerJobRoutes(bases ...string) {
 	for _, b := range bases {
 		s.router.HandleFunc(b+"/{jobId}", s.authed(s.handleJob))
 		s.router.HandleFunc(b+"/{jobId}/cancel", s.authed(s.handleJobCancel))
@@ -254,7 +254,7 @@ func (s *Server) registerJobRoutes(bases ...string) {
 	}
 }
 
-func (s *Server) jobFromRequest(w http.ResponseWriter, r *http.Request) *gpJob {
+func (s *Tiles) jobFromRequest(w http.ResponseWriter, r *http.Request) *gpJob {
 	j := s.tiles.jobs.get(mux.Vars(r)["jobId"])
 	if j == nil {
 		writeError(w, http.StatusOK, 400, "Job not found", "Invalid job id "+mux.Vars(r)["jobId"])
@@ -262,13 +262,13 @@ func (s *Server) jobFromRequest(w http.ResponseWriter, r *http.Request) *gpJob {
 	return j
 }
 
-func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
+func (s *Tiles) handleJob(w http.ResponseWriter, r *http.Request) {
 	if j := s.jobFromRequest(w, r); j != nil {
 		writeJSON(w, http.StatusOK, j.jobJSON())
 	}
 }
 
-func (s *Server) handleJobCancel(w http.ResponseWriter, r *http.Request) {
+func (s *Tiles) handleJobCancel(w http.ResponseWriter, r *http.Request) {
 	j := s.jobFromRequest(w, r)
 	if j == nil {
 		return
@@ -282,7 +282,7 @@ func (s *Server) handleJobCancel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, j.jobJSON())
 }
 
-func (s *Server) handleJobParam(result bool) http.HandlerFunc {
+func (s *Tiles) handleJobParam(result bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		j := s.jobFromRequest(w, r)
 		if j == nil {
@@ -315,7 +315,7 @@ func outputFolderURL(r *http.Request, id string) string {
 
 // registerJobOutputs serves output folders ({"files":[…]}) and file
 // downloads with HTTP Range support.
-func (s *Server) registerJobOutputs() {
+func (s *Tiles) registerJobOutputs() {
 	s.router.HandleFunc(jobOutputBase+"/{jobId}", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		j := s.jobFromRequest(w, r)
 		if j == nil {

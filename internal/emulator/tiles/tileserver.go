@@ -1,4 +1,4 @@
-package emulator
+package tiles
 
 import (
 	"fmt"
@@ -46,7 +46,7 @@ type mapService struct {
 }
 
 // initTiles builds the tile services and registers their routes.
-func (s *Server) initTiles() {
+func (s *Tiles) initTiles() {
 	opts := s.opts.Tiles
 	if opts == nil {
 		opts = DemoTileOptions()
@@ -87,9 +87,9 @@ func (s *Server) initTiles() {
 // packages when the emulator created their directory (TileOptions.WorkDir
 // empty). Call it when done with the emulator; the Server stays usable for
 // everything but finished exports.
-func (s *Server) CloseTiles() { s.closeTiles() }
+func (s *Tiles) CloseTiles() { s.closeTiles() }
 
-func (s *Server) closeTiles() {
+func (s *Tiles) closeTiles() {
 	s.tiles.jobs.close()
 	s.tiles.dirMu.Lock()
 	defer s.tiles.dirMu.Unlock()
@@ -150,14 +150,14 @@ func (st *tileState) cached(svc string) *mapService {
 // TileExists reports whether the cached MapServer (or ImageServer) svc has tile
 // (level,row,col): the level is in its scheme, the tile overlaps the data
 // extent and is not a hole. Tests use it as ground truth.
-func (s *Server) TileExists(svc string, level, row, col int) bool {
+func (s *Tiles) TileExists(svc string, level, row, col int) bool {
 	ms := s.tiles.cached(svc)
 	return ms != nil && ms.exists(tileKey{level, row, col})
 }
 
 // TileBytes returns the bytes the cached MapServer (or ImageServer) svc serves for tile
 // (level,row,col), or ok=false when the tile does not exist.
-func (s *Server) TileBytes(svc string, level, row, col int) (data []byte, ok bool) {
+func (s *Tiles) TileBytes(svc string, level, row, col int) (data []byte, ok bool) {
 	ms := s.tiles.cached(svc)
 	if ms == nil || !ms.exists(tileKey{level, row, col}) {
 		return nil, false
@@ -186,7 +186,7 @@ func (ms *mapService) hole(k tileKey) bool {
 }
 
 // authed wraps h with the token check every service route needs.
-func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
+func (s *Tiles) authed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.authorize(w, r); !ok {
 			return
@@ -195,7 +195,7 @@ func (s *Server) authed(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) registerMapService(ms *mapService) {
+func (s *Tiles) registerMapService(ms *mapService) {
 	base := "/arcgis/rest/services/" + ms.name + "/" + ms.kind
 	rt := s.router
 	rt.HandleFunc(base, s.authed(func(w http.ResponseWriter, r *http.Request) {
@@ -217,7 +217,7 @@ func (s *Server) registerMapService(ms *mapService) {
 	s.registerMapExport(base, ms)
 }
 
-func (s *Server) registerDynamicService(name string) {
+func (s *Tiles) registerDynamicService(name string) {
 	base := "/arcgis/rest/services/" + name + "/MapServer"
 	s.router.HandleFunc(base, s.authed(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, dynamicServiceJSON(name, r))

@@ -1,4 +1,4 @@
-package emulator
+package tiles
 
 import (
 	"encoding/json"
@@ -10,8 +10,12 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/offlined/offlined/internal/emulator/rest"
 
 	"github.com/offlined/offlined/internal/testutil"
 )
@@ -20,18 +24,39 @@ var updateTileGolden = flag.Bool("update-tiles", false, "rewrite testdata/tiles-
 
 // tlStart runs an anonymous emulator with the given tile options (nil means
 // the demo services) and a private export directory.
-func tlStart(t testing.TB, tiles *TileOptions) (*Server, string) {
+func tlStart(t testing.TB, tiles *TileOptions) (*testTiles, string) {
 	t.Helper()
 	if tiles != nil && tiles.WorkDir == "" {
 		tiles.WorkDir = t.TempDir()
 	}
-	em := New(Options{Anonymous: true, Tiles: tiles})
-	hs := httptest.NewServer(em)
-	t.Cleanup(func() {
-		hs.Close()
-		em.closeTiles()
+	em := newTestTiles(nil, tiles)
+	return em, httptestServer(t, em)
+}
+
+// testTiles is a tile server on its own router with the FailJobs knob the
+// emulator's fault injection would turn.
+type testTiles struct {
+	*Tiles
+	router   *mux.Router
+	failJobs atomic.Bool
+}
+
+// Faults are the fault knobs the tile tests use.
+type Faults struct{ FailJobs bool }
+
+// SetFaults turns the knobs.
+func (e *testTiles) SetFaults(f Faults) { e.failJobs.Store(f.FailJobs) }
+
+// newTestTiles builds the tile services with auth (nil: anonymous) and
+// the demo features for vector tiles.
+func newTestTiles(auth rest.AuthFunc, tiles *TileOptions) *testTiles {
+	e := &testTiles{router: mux.NewRouter()}
+	e.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
 	})
-	return em, hs.URL
+	e.Tiles = New(Config{Router: e.router, Authorize: auth, JobsFail: e.failJobs.Load, Seed: 1, Tiles: tiles,
+		Features: testFeatures(e.router)})
+	return e
 }
 
 // tlClient does not decompress responses, so gzip tiles arrive as stored.
@@ -162,8 +187,8 @@ func tlGolden(t *testing.T, name, host string, doc any) {
 }
 
 // httptestServer serves em on loopback until the test ends.
-func httptestServer(t testing.TB, em *Server) string {
-	hs := httptest.NewServer(em)
+func httptestServer(t testing.TB, em *testTiles) string {
+	hs := httptest.NewServer(em.router)
 	t.Cleanup(func() { hs.Close(); em.closeTiles() })
 	return hs.URL
 }

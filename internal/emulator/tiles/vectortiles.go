@@ -1,4 +1,4 @@
-package emulator
+package tiles
 
 import (
 	"fmt"
@@ -48,7 +48,7 @@ func (vs *vectorService) exists(k tileKey) bool {
 	return vs.grid.tileRect(k.level, k.row, k.col).overlaps(vs.data)
 }
 
-func (s *Server) registerVectorService(vs *vectorService) {
+func (s *Tiles) registerVectorService(vs *vectorService) {
 	base := "/arcgis/rest/services/" + vs.name + "/VectorTileServer"
 	rt := s.router
 	root := s.authed(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, vs.rootJSON()) })
@@ -73,7 +73,7 @@ func (s *Server) registerVectorService(vs *vectorService) {
 // handleVectorTile serves …/VectorTileServer/tile/{z}/{y}/{x}.pbf as gzip
 // MVT bytes, with Content-Encoding: gzip unless NoContentEncoding (ArcGIS
 // stores and sends the gzip bytes as is).
-func (s *Server) handleVectorTile(w http.ResponseWriter, r *http.Request, vs *vectorService) {
+func (s *Tiles) handleVectorTile(w http.ResponseWriter, r *http.Request, vs *vectorService) {
 	v := mux.Vars(r)
 	k, err := parseTileKey(v["level"], v["row"], v["col"])
 	if err != nil || !vs.exists(k) {
@@ -93,7 +93,7 @@ func (s *Server) handleVectorTile(w http.ResponseWriter, r *http.Request, vs *ve
 
 // VectorTileBytes returns the gzip MVT bytes of VectorTileServer svc's tile
 // (level,row,col), ok=false when the tile does not exist.
-func (s *Server) VectorTileBytes(svc string, level, row, col int) (data []byte, ok bool, err error) {
+func (s *Tiles) VectorTileBytes(svc string, level, row, col int) (data []byte, ok bool, err error) {
 	vs := s.tiles.vectors[svc]
 	if vs == nil || !vs.exists(tileKey{level, row, col}) {
 		return nil, false, nil
@@ -105,7 +105,7 @@ func (s *Server) VectorTileBytes(svc string, level, row, col int) (data []byte, 
 // vectorTile encodes tile k from the feature service's current features
 // (or the demo_grid layer when there are none), layers sorted by name,
 // layer version 2, gzip-compressed.
-func (s *Server) vectorTile(vs *vectorService, k tileKey) ([]byte, error) {
+func (s *Tiles) vectorTile(vs *vectorService, k tileKey) ([]byte, error) {
 	t := maptile.New(uint32(k.col), uint32(k.row), maptile.Zoom(k.level))
 	b := t.Bound(0)
 	// a small buffer so features crossing the edge are clipped, not lost

@@ -1,4 +1,4 @@
-package emulator
+package tiles
 
 // vtpkTilemap builds the presence quadtree of p12/tilemap/root.json:
 // {"index": node} where a node is 0 (tile absent), 1 (tile present at the

@@ -1,4 +1,4 @@
-package emulator
+package tiles
 
 import (
 	"context"
@@ -26,13 +26,9 @@ type exportRequest struct {
 }
 
 // tileJobsFail reports whether the FailJobs fault is on.
-func (s *Server) tileJobsFail() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.faults.FailJobs
-}
+func (s *Tiles) tileJobsFail() bool { return s.jobsFail() }
 
-func (s *Server) registerMapExport(base string, ms *mapService) {
+func (s *Tiles) registerMapExport(base string, ms *mapService) {
 	s.router.HandleFunc(base+"/exportTiles", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		s.submitMapJob(w, r, ms, false)
 	}))
@@ -71,7 +67,7 @@ func parseExportRequest(r *http.Request, g *grid, full rect) (exportRequest, err
 
 // submitMapJob answers exportTiles (estimate=false) and
 // estimateExportTilesSize on a cached MapServer with a GP job id.
-func (s *Server) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapService, estimate bool) {
+func (s *Tiles) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapService, estimate bool) {
 	if !ms.opt.ExportTilesAllowed {
 		writeError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+ms.name+" (exportTilesAllowed is false)")
 		return
@@ -175,7 +171,7 @@ func errInjected() error {
 	return fmt.Errorf("ERROR 999999: Something unexpected caused the tool to fail (injected job failure)")
 }
 
-func (s *Server) runMapEstimate(ctx context.Context, j *gpJob, ms *mapService, req exportRequest) error {
+func (s *Tiles) runMapEstimate(ctx context.Context, j *gpJob, ms *mapService, req exportRequest) error {
 	if s.tileJobsFail() {
 		return errInjected()
 	}
@@ -244,7 +240,7 @@ func sampleTileSize(ctx context.Context, level int, cover []rowCover, keep func(
 	return sum / count, nil
 }
 
-func (s *Server) runMapExport(ctx context.Context, j *gpJob, ms *mapService, req exportRequest) error {
+func (s *Tiles) runMapExport(ctx context.Context, j *gpJob, ms *mapService, req exportRequest) error {
 	if s.tileJobsFail() {
 		return errInjected()
 	}

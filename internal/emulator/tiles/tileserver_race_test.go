@@ -1,5 +1,5 @@
 //go:build race
 
-package emulator
+package tiles
 
 const raceEnabled = true

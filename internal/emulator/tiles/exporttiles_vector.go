@@ -1,4 +1,4 @@
-package emulator
+package tiles
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 )
 
-func (s *Server) registerVectorExport(base string, vs *vectorService) {
+func (s *Tiles) registerVectorExport(base string, vs *vectorService) {
 	s.router.HandleFunc(base+"/exportTiles", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		if !vs.opt.ExportTilesAllowed {
 			writeError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+vs.name+" (exportTilesAllowed is false)")
@@ -28,7 +28,7 @@ func (s *Server) registerVectorExport(base string, vs *vectorService) {
 	s.registerJobRoutes(base+"/exportTiles/jobs", base+"/jobs")
 }
 
-func (s *Server) runVectorExport(ctx context.Context, j *gpJob, vs *vectorService, req exportRequest) error {
+func (s *Tiles) runVectorExport(ctx context.Context, j *gpJob, vs *vectorService, req exportRequest) error {
 	if s.tileJobsFail() {
 		return errInjected()
 	}
@@ -71,7 +71,7 @@ func (s *Server) runVectorExport(ctx context.Context, j *gpJob, vs *vectorServic
 // sprites, the 0-255 glyph range of each font stack, and
 // p12/tilemap/root.json (presence quadtree) and
 // p12/tile/L{zz}/R{rrrr}C{cccc}.bundle with gzip MVT tiles.
-func (s *Server) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir string, levels []int, covers [][]rowCover) error {
+func (s *Tiles) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir string, levels []int, covers [][]rowCover) error {
 	p, err := newPkgWriter(path, tmpDir)
 	if err != nil {
 		return err

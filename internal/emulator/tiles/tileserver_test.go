@@ -1,4 +1,4 @@
-package emulator
+package tiles
 
 import (
 	"bytes"
@@ -102,7 +102,7 @@ func TestEsriStandardLODs(t *testing.T) {
 }
 
 // demoTiles lists existing tiles of Demo_Basemap at levels lo..hi.
-func demoTiles(em *Server, svc string, lo, hi int) []tileKey {
+func demoTiles(em *testTiles, svc string, lo, hi int) []tileKey {
 	ms := em.tiles.cached(svc)
 	var out []tileKey
 	for z := lo; z <= hi; z++ {
@@ -262,7 +262,14 @@ func TestGeographicMapServer(t *testing.T) {
 }
 
 func TestTileRoutesRequireToken(t *testing.T) {
-	em := New(Options{})
+	const tok = "a-valid-token"
+	em := newTestTiles(func(w http.ResponseWriter, r *http.Request) (string, bool) {
+		if r.FormValue("token") != tok {
+			writeJSON(w, http.StatusOK, map[string]any{"error": map[string]any{"code": 499, "message": "Token Required"}})
+			return "", false
+		}
+		return "user", true
+	}, nil)
 	hs := httptestServer(t, em)
 	for _, p := range []string{basemap + "?f=json", basemap + "/tile/0/0/0", "/arcgis/rest/services/Demo_Vector/VectorTileServer/tile/0/0/0.pbf"} {
 		m := tlJSON(t, hs+p)
@@ -271,7 +278,6 @@ func TestTileRoutesRequireToken(t *testing.T) {
 			t.Errorf("%s without token: %v", p, m)
 		}
 	}
-	tok := em.IssueToken(DemoUser)
 	if resp, _ := tlGet(t, hs+basemap+"/tile/0/0/0?token="+tok); resp.StatusCode != 200 {
 		t.Errorf("with token: %d", resp.StatusCode)
 	}
