@@ -18,13 +18,13 @@ func (s *Server) routeCatalog() {
 		}
 		base := "http://" + r.Host + "/arcgis/rest/services/"
 		var out []catalogService
-		if s.features != nil {
-			for _, name := range s.features.order {
+		if s.FeatureServer != nil {
+			for _, name := range s.FeatureServer.ServiceNames() {
 				out = append(out, catalogService{Name: name, Type: "FeatureServer", URL: base + name + "/FeatureServer"})
 			}
 		}
 		if s.Tiles != nil {
-			for _, svc := range s.Tiles.Services() {
+			for _, svc := range s.Tiles.Catalog() {
 				out = append(out, catalogService{Name: svc[0], Type: svc[1], URL: base + svc[0] + "/" + svc[1]})
 			}
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/offlined/offlined/internal/emulator/features"
 	"github.com/offlined/offlined/internal/emulator/tiles"
 )
 
@@ -80,7 +81,7 @@ type Server struct {
 	rng    *lockedRand
 
 	portal   *portalState  // portal.go, auth.go
-	features *featureState // featureserver*.go
+	*features.FeatureServer // FeatureServers
 	*tiles.Tiles // MapServer, ImageServer, VectorTileServer, XYZ
 }
 
@@ -108,9 +109,11 @@ func New(opts Options) *Server {
 		rng:    newLockedRand(opts.Seed),
 	}
 	s.initPortal()
-	s.initFeatures()
+	s.FeatureServer = features.New(features.Config{Router: s.router, Authorize: s.authorize, JobsFail: s.jobsFail,
+		Seed: opts.Seed, Services: opts.FeatureServices, Logger: logger})
+	s.routeCatalog()
 	s.Tiles = tiles.New(tiles.Config{Router: s.router, Authorize: s.authorize, JobsFail: s.jobsFail,
-		Features: s.tileFeatures, Seed: opts.Seed, Tiles: opts.Tiles, Logger: logger})
+		Features: s.FeatureServer.TileFeatures, Seed: opts.Seed, Tiles: opts.Tiles, Logger: logger})
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
 	})

@@ -16,9 +16,6 @@ type (
 	VectorServiceOptions = tiles.VectorServiceOptions
 )
 
-// DemoXYZTemplate is the URL path template of the open XYZ tile server.
-const DemoXYZTemplate = tiles.DemoXYZTemplate
-
 // DemoBounds is the demo data area in WGS84.
 func DemoBounds() orb.Bound { return tiles.DemoBounds() }
 

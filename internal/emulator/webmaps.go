@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+
+	"github.com/offlined/offlined/internal/emulator/tiles"
 )
 
 // Item ids of the demo web maps.
@@ -154,7 +156,7 @@ func fieldSurveyWebMap(base string) []byte {
 	// server (not ArcGIS), taken offline like the ArcGIS tiles.
 	openXYZ := map[string]any{
 		"id": "Open_XYZ", "title": "Open tiles (XYZ)", "layerType": "WebTiledLayer",
-		"templateUrl": base + DemoXYZTemplate, "visibility": true, "opacity": 0.5,
+		"templateUrl": base + tiles.DemoXYZTemplate, "visibility": true, "opacity": 0.5,
 		"copyright": "offlined emulator (open XYZ server)",
 	}
 	notes := map[string]any{

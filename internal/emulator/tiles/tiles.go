@@ -81,9 +81,9 @@ var (
 	baseURL    = rest.BaseURL
 )
 
-// Services lists the MapServers and VectorTileServers as name and type
+// Catalog lists the MapServers and VectorTileServers as name and type
 // ("MapServer" or "VectorTileServer") pairs, sorted by name, then type.
-func (s *Tiles) Services() [][2]string {
+func (s *Tiles) Catalog() [][2]string {
 	var out [][2]string
 	for name := range s.tiles.maps {
 		out = append(out, [2]string{name, "MapServer"})

@@ -261,27 +261,6 @@ func TestGeographicMapServer(t *testing.T) {
 	}
 }
 
-func TestTileRoutesRequireToken(t *testing.T) {
-	const tok = "a-valid-token"
-	em := newTestTiles(func(w http.ResponseWriter, r *http.Request) (string, bool) {
-		if r.FormValue("token") != tok {
-			writeJSON(w, http.StatusOK, map[string]any{"error": map[string]any{"code": 499, "message": "Token Required"}})
-			return "", false
-		}
-		return "user", true
-	}, nil)
-	hs := httptestServer(t, em)
-	for _, p := range []string{basemap + "?f=json", basemap + "/tile/0/0/0", "/arcgis/rest/services/Demo_Vector/VectorTileServer/tile/0/0/0.pbf"} {
-		m := tlJSON(t, hs+p)
-		e, _ := m["error"].(map[string]any)
-		if e == nil || e["code"] != 499.0 {
-			t.Errorf("%s without token: %v", p, m)
-		}
-	}
-	if resp, _ := tlGet(t, hs+basemap+"/tile/0/0/0?token="+tok); resp.StatusCode != 200 {
-		t.Errorf("with token: %d", resp.StatusCode)
-	}
-}
 
 func TestMapServer512AndJPEGOptions(t *testing.T) {
 	em, base := tlStart(t, &TileOptions{MapServices: []MapServiceOptions{

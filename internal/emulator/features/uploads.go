@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"bytes"
@@ -85,7 +85,7 @@ func readFilePart(r *http.Request, limit int64) ([]byte, string, error) {
 	return buf.Bytes(), hdr.Filename, nil
 }
 
-func (s *Server) uploadsAllowed(w http.ResponseWriter, fs *fsService) bool {
+func (s *FeatureServer) uploadsAllowed(w http.ResponseWriter, fs *fsService) bool {
 	if !(fs.opts.Uploads || fs.canEdit()) {
 		writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "The service does not support uploads")
 		return false
@@ -93,13 +93,13 @@ func (s *Server) uploadsAllowed(w http.ResponseWriter, fs *fsService) bool {
 	return true
 }
 
-func (s *Server) newUploadID(fs *fsService) string {
+func (s *FeatureServer) newUploadID(fs *fsService) string {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	return "i" + strings.ToLower(fs.newIDLocked())
 }
 
-func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleUpload(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	if !s.uploadsAllowed(w, fs) {
 		return
 	}
@@ -123,7 +123,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, fs *fsServ
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
 }
 
-func (s *Server) handleUploadRegister(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleUploadRegister(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	if !s.uploadsAllowed(w, fs) {
 		return
 	}
@@ -140,7 +140,7 @@ func (s *Server) handleUploadRegister(w http.ResponseWriter, r *http.Request, fs
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
 }
 
-func (s *Server) uploadItem(w http.ResponseWriter, r *http.Request, fs *fsService) (*uploadItem, bool) {
+func (s *FeatureServer) uploadItem(w http.ResponseWriter, r *http.Request, fs *fsService) (*uploadItem, bool) {
 	id := muxVar(r, "item")
 	fs.uploads.mu.Lock()
 	it, ok := fs.uploads.items[id]
@@ -151,7 +151,7 @@ func (s *Server) uploadItem(w http.ResponseWriter, r *http.Request, fs *fsServic
 	return it, ok
 }
 
-func (s *Server) handleUploadItem(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleUploadItem(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	it, ok := s.uploadItem(w, r, fs)
 	if !ok {
 		return
@@ -163,7 +163,7 @@ func (s *Server) handleUploadItem(w http.ResponseWriter, r *http.Request, fs *fs
 	writeJSON(w, http.StatusOK, map[string]any{"item": body})
 }
 
-func (s *Server) handleUploadPart(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleUploadPart(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	it, ok := s.uploadItem(w, r, fs)
 	if !ok {
 		return
@@ -199,7 +199,7 @@ func (s *Server) handleUploadPart(w http.ResponseWriter, r *http.Request, fs *fs
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "part": map[string]any{"partId": part, "size": len(data)}})
 }
 
-func (s *Server) handleUploadCommit(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleUploadCommit(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	it, ok := s.uploadItem(w, r, fs)
 	if !ok {
 		return
@@ -245,7 +245,7 @@ func (s *Server) handleUploadCommit(w http.ResponseWriter, r *http.Request, fs *
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
 }
 
-func (s *Server) handleUploadDelete(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleUploadDelete(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	it, ok := s.uploadItem(w, r, fs)
 	if !ok {
 		return
@@ -261,6 +261,6 @@ func (s *Server) handleUploadDelete(w http.ResponseWriter, r *http.Request, fs *
 	writeJSON(w, http.StatusOK, map[string]any{"success": true})
 }
 
-func (s *Server) handleUploadsInfo(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleUploadsInfo(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	writeJSON(w, http.StatusOK, map[string]any{"maxUploadFileSize": fs.opts.MaxUploadBytes >> 20, "maxUploadFileSizeUnit": "MB"})
 }

@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"fmt"
@@ -131,7 +131,7 @@ type fsService struct {
 	idSeq    uint64
 }
 
-func (s *Server) initFeatures() {
+func (s *FeatureServer) initFeatures() {
 	svcs := s.opts.FeatureServices
 	if svcs == nil {
 		svcs = DemoFeatureServices()
@@ -144,7 +144,6 @@ func (s *Server) initFeatures() {
 	}
 	s.features = st
 	s.routeFeatures()
-	s.routeCatalog() // tiles are listed too: the catalog reads s.tiles at request time
 }
 
 func newFSService(o FeatureServiceOptions, defaultSeed int64) *fsService {
@@ -180,7 +179,7 @@ func newFSService(o FeatureServiceOptions, defaultSeed int64) *fsService {
 }
 
 // service finds a feature service by name (case-insensitive).
-func (s *Server) service(name string) (*fsService, bool) {
+func (s *FeatureServer) service(name string) (*fsService, bool) {
 	fs, ok := s.features.services[strings.ToLower(name)]
 	return fs, ok
 }
@@ -240,7 +239,7 @@ func (fs *fsService) baseURL(r *http.Request) string {
 // fsHandler resolves the service (and checks the token) before calling h.
 type fsHandler func(w http.ResponseWriter, r *http.Request, fs *fsService, user string)
 
-func (s *Server) fsRoute(h fsHandler) http.HandlerFunc {
+func (s *FeatureServer) fsRoute(h fsHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, ok := s.authorize(w, r)
 		if !ok {
@@ -258,7 +257,7 @@ func (s *Server) fsRoute(h fsHandler) http.HandlerFunc {
 // layerRoute additionally resolves {layer}.
 type layerHandler func(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string)
 
-func (s *Server) layerRoute(h layerHandler) http.HandlerFunc {
+func (s *FeatureServer) layerRoute(h layerHandler) http.HandlerFunc {
 	return s.fsRoute(func(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
 		id, err := strconv.Atoi(mux.Vars(r)["layer"])
 		ls := fs.byID[id]
@@ -285,7 +284,7 @@ func (s *Server) layerRoute(h layerHandler) http.HandlerFunc {
 //	/uploads/upload|register|info|{item}[/uploadPart|/commit|/delete]
 //	/{layer}/queryAttachments  /{layer}/{oid}/attachments[/{id}]
 //	/{layer}/{oid}/addAttachment|updateAttachment|deleteAttachments
-func (s *Server) routeFeatures() {
+func (s *FeatureServer) routeFeatures() {
 	p := s.router.PathPrefix("/arcgis/rest/services/{svc}/FeatureServer").Subrouter()
 	p.HandleFunc("", s.fsRoute(s.handleServiceJSON))
 	p.HandleFunc("/", s.fsRoute(s.handleServiceJSON))
@@ -318,50 +317,4 @@ func (s *Server) routeFeatures() {
 	p.HandleFunc(l+"/{oid:[0-9]+}/addAttachment", s.layerRoute(s.handleAddAttachment)).Methods(http.MethodPost)
 	p.HandleFunc(l+"/{oid:[0-9]+}/updateAttachment", s.layerRoute(s.handleUpdateAttachment)).Methods(http.MethodPost)
 	p.HandleFunc(l+"/{oid:[0-9]+}/deleteAttachments", s.layerRoute(s.handleDeleteAttachments)).Methods(http.MethodPost)
-}
-
-// formValue reads a request parameter (query, urlencoded or multipart
-// form), matching the name case-insensitively as ArcGIS does.
-func formValue(r *http.Request, name string) string {
-	if r.Form == nil {
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
-			_ = r.ParseMultipartForm(32 << 20)
-		} else {
-			_ = r.ParseForm()
-		}
-	}
-	if v, ok := r.Form[name]; ok && len(v) > 0 {
-		return v[0]
-	}
-	for k, v := range r.Form {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
-		}
-	}
-	if r.MultipartForm != nil {
-		for k, v := range r.MultipartForm.Value {
-			if strings.EqualFold(k, name) && len(v) > 0 {
-				return v[0]
-			}
-		}
-	}
-	return ""
-}
-
-// boolParam parses a boolean parameter with a default.
-func boolParam(r *http.Request, name string, def bool) bool {
-	v := strings.TrimSpace(formValue(r, name))
-	if v == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(strings.ToLower(v))
-	if err != nil {
-		return def
-	}
-	return b
-}
-
-// paramError writes the ArcGIS "invalid parameters" error.
-func paramError(w http.ResponseWriter, details ...string) {
-	writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.", details...)
 }

@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"encoding/json"
@@ -58,7 +58,7 @@ func syncErr(format string, args ...any) *syncError {
 	return &syncError{msg: "Unable to synchronize replica.", details: []string{fmt.Sprintf(format, args...)}}
 }
 
-func (s *Server) handleSynchronizeReplica(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
+func (s *FeatureServer) handleSynchronizeReplica(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
 	if !fs.opts.Sync {
 		writeError(w, http.StatusOK, 400, "Unable to synchronize replica. Sync is not enabled for this service.", "The service does not have the Sync capability")
 		return
@@ -76,9 +76,7 @@ func (s *Server) handleSynchronizeReplica(w http.ResponseWriter, r *http.Request
 	if formValue(r, "transportType") == transportEmbedded && !async {
 		transport = transportEmbedded
 	}
-	s.mu.Lock()
-	fail := s.faults.FailJobs && async
-	s.mu.Unlock()
+	fail := async && s.jobsFail()
 
 	var body map[string]any
 	var serr *syncError
@@ -143,7 +141,7 @@ func (s *Server) handleSynchronizeReplica(w http.ResponseWriter, r *http.Request
 
 // synchronize applies the uploaded edits and collects the download. It
 // returns the full (embedded) response body.
-func (s *Server) synchronize(r *http.Request, fs *fsService, user string) (map[string]any, *replica, *syncError) {
+func (s *FeatureServer) synchronize(r *http.Request, fs *fsService, user string) (map[string]any, *replica, *syncError) {
 	id := formValue(r, "replicaID")
 	if id == "" {
 		return nil, nil, syncErr("'replicaID' is required")

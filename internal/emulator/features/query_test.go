@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"encoding/json"
@@ -265,8 +265,8 @@ func TestGDALReadsAllPages(t *testing.T) {
 	if n, _ := strconv.Atoi(string(m[1])); n != 2500 {
 		t.Errorf("GDAL read %d features, want 2500\n%s", n, out)
 	}
-	if env.em.Log().Count("/0/query") < 3 {
-		t.Errorf("GDAL made %d query requests, want at least 3 pages", env.em.Log().Count("/0/query"))
+	if env.em.requestCount("/0/query") < 3 {
+		t.Errorf("GDAL made %d query requests, want at least 3 pages", env.em.requestCount("/0/query"))
 	}
 	for _, field := range []string{"Status", "InspectedOn", "Depth"} {
 		if !strings.Contains(string(out), field+":") {

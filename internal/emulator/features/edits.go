@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"encoding/base64"
@@ -627,12 +627,12 @@ type attEditsJSON struct {
 	DeleteIDs []string  `json:"deleteIds"`
 }
 
-func (s *Server) editOpts(fs *fsService, r *http.Request, user string) editOptions {
+func (s *FeatureServer) editOpts(fs *fsService, r *http.Request, user string) editOptions {
 	return editOptions{useGlobalIDs: boolParam(r, "useGlobalIds", false), rollback: boolParam(r, "rollbackOnFailure", true),
 		user: user, inSR: 3857, canAdd: fs.opts.Create, canUpdate: fs.opts.Update, canDelete: fs.opts.Delete}
 }
 
-func (s *Server) handleLayerApplyEdits(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string) {
+func (s *FeatureServer) handleLayerApplyEdits(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string) {
 	if !fs.canEdit() {
 		writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "The service does not allow editing")
 		return
@@ -683,7 +683,7 @@ type serviceEdit struct {
 	Attachments *attEditsJSON    `json:"attachments"`
 }
 
-func (s *Server) handleServiceApplyEdits(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
+func (s *FeatureServer) handleServiceApplyEdits(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
 	if !fs.canEdit() {
 		writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "The service does not allow editing")
 		return

@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"encoding/base64"
@@ -26,7 +26,7 @@ func (e *EditError) Error() string {
 // DemoEditor is the user name recorded by edits made through the Go API.
 const DemoEditor = "other_user"
 
-func (s *Server) storeOf(svc string, layer int) (*fsService, *layerStore, error) {
+func (s *FeatureServer) storeOf(svc string, layer int) (*fsService, *layerStore, error) {
 	fs, ok := s.service(svc)
 	if !ok {
 		return nil, nil, fmt.Errorf("feature service %s: %w", svc, ErrNotFound)
@@ -45,7 +45,7 @@ func (s *Server) storeOf(svc string, layer int) (*fsService, *layerStore, error)
 // attributes; deletes are GlobalIDs. Geometries are Web Mercator unless
 // they carry a spatialReference. The call is all-or-nothing: an
 // *EditError lists the failures. Every change gets a new server generation.
-func (s *Server) EditFeatures(svc string, layer int, adds, updates []arcgis.Feature, deletes []string) error {
+func (s *FeatureServer) EditFeatures(svc string, layer int, adds, updates []arcgis.Feature, deletes []string) error {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return err
@@ -97,7 +97,7 @@ func collectFailures(res *layerResults) error {
 }
 
 // Feature returns the current feature with the GlobalID (Web Mercator).
-func (s *Server) Feature(svc string, layer int, globalID string) (arcgis.Feature, bool) {
+func (s *FeatureServer) Feature(svc string, layer int, globalID string) (arcgis.Feature, bool) {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return arcgis.Feature{}, false
@@ -112,7 +112,7 @@ func (s *Server) Feature(svc string, layer int, globalID string) (arcgis.Feature
 }
 
 // FeatureByOID returns the current feature with the OBJECTID.
-func (s *Server) FeatureByOID(svc string, layer int, oid int64) (arcgis.Feature, bool) {
+func (s *FeatureServer) FeatureByOID(svc string, layer int, oid int64) (arcgis.Feature, bool) {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return arcgis.Feature{}, false
@@ -122,7 +122,7 @@ func (s *Server) FeatureByOID(svc string, layer int, oid int64) (arcgis.Feature,
 }
 
 // FeatureCount returns the number of features a layer has now.
-func (s *Server) FeatureCount(svc string, layer int) int {
+func (s *FeatureServer) FeatureCount(svc string, layer int) int {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return 0
@@ -132,7 +132,7 @@ func (s *Server) FeatureCount(svc string, layer int) int {
 
 // Features returns the features matching a where clause (empty: all), in
 // OBJECTID order. Meant for small layers in tests.
-func (s *Server) Features(svc string, layer int, where string) ([]arcgis.Feature, error) {
+func (s *FeatureServer) Features(svc string, layer int, where string) ([]arcgis.Feature, error) {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func (s *Server) Features(svc string, layer int, where string) ([]arcgis.Feature
 }
 
 // Replicas returns the service's registered replicas (oldest first).
-func (s *Server) Replicas(svc string) []arcgis.Replica {
+func (s *FeatureServer) Replicas(svc string) []arcgis.Replica {
 	fs, ok := s.service(svc)
 	if !ok {
 		return nil
@@ -168,7 +168,7 @@ func (s *Server) Replicas(svc string) []arcgis.Replica {
 }
 
 // ServerGen returns the service's current server generation.
-func (s *Server) ServerGen(svc string) int64 {
+func (s *FeatureServer) ServerGen(svc string) int64 {
 	fs, ok := s.service(svc)
 	if !ok {
 		return 0
@@ -180,7 +180,7 @@ func (s *Server) ServerGen(svc string) int64 {
 
 // AddField adds a field to a layer's schema (a schema change made on the
 // server). Existing features get the field's DefaultValue.
-func (s *Server) AddField(svc string, layer int, f arcgis.Field) error {
+func (s *FeatureServer) AddField(svc string, layer int, f arcgis.Field) error {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return err
@@ -210,7 +210,7 @@ func (s *Server) AddField(svc string, layer int, f arcgis.Field) error {
 }
 
 // Attachments lists the attachments of the feature with the GlobalID.
-func (s *Server) Attachments(svc string, layer int, parentGlobalID string) []arcgis.AttachmentInfo {
+func (s *FeatureServer) Attachments(svc string, layer int, parentGlobalID string) []arcgis.AttachmentInfo {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return nil
@@ -228,7 +228,7 @@ func (s *Server) Attachments(svc string, layer int, parentGlobalID string) []arc
 }
 
 // AttachmentData returns the bytes of the attachment with the GlobalID.
-func (s *Server) AttachmentData(svc string, layer int, attachmentGlobalID string) ([]byte, bool) {
+func (s *FeatureServer) AttachmentData(svc string, layer int, attachmentGlobalID string) ([]byte, bool) {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return nil, false
@@ -244,7 +244,7 @@ func (s *Server) AttachmentData(svc string, layer int, attachmentGlobalID string
 
 // AddAttachment attaches data to the feature with parentGlobalID as
 // another user would and returns the new attachment's GlobalID.
-func (s *Server) AddAttachment(svc string, layer int, parentGlobalID, name, contentType string, data []byte) (string, error) {
+func (s *FeatureServer) AddAttachment(svc string, layer int, parentGlobalID, name, contentType string, data []byte) (string, error) {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return "", err
@@ -261,7 +261,7 @@ func (s *Server) AddAttachment(svc string, layer int, parentGlobalID, name, cont
 }
 
 // DeleteAttachment deletes an attachment by GlobalID as another user would.
-func (s *Server) DeleteAttachment(svc string, layer int, attachmentGlobalID string) error {
+func (s *FeatureServer) DeleteAttachment(svc string, layer int, attachmentGlobalID string) error {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return err

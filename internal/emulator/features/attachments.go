@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"bytes"
@@ -9,12 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/offlined/offlined/internal/arcgis"
 )
-
-func muxVar(r *http.Request, name string) string { return mux.Vars(r)[name] }
 
 // attachmentURL is the download URL of an attachment.
 func (fs *fsService) attachmentURL(r *http.Request, layer int, a attRecord) string {
@@ -27,7 +23,7 @@ func (a attRecord) info(url string) arcgis.AttachmentInfo {
 		Name: a.Name, ContentType: a.ContentType, Size: a.Size, Keywords: a.Keywords, URL: url}
 }
 
-func (s *Server) noAttachments(w http.ResponseWriter, ls *layerStore) bool {
+func (s *FeatureServer) noAttachments(w http.ResponseWriter, ls *layerStore) bool {
 	if !ls.def.attachments {
 		writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "Layer does not have attachments")
 		return true
@@ -35,7 +31,7 @@ func (s *Server) noAttachments(w http.ResponseWriter, ls *layerStore) bool {
 	return false
 }
 
-func (s *Server) handleQueryAttachments(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
+func (s *FeatureServer) handleQueryAttachments(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	if s.noAttachments(w, ls) {
 		return
 	}
@@ -103,7 +99,7 @@ func (s *Server) handleQueryAttachments(w http.ResponseWriter, r *http.Request, 
 	writeJSON(w, http.StatusOK, map[string]any{"fields": []arcgis.Field{}, "attachmentGroups": groups})
 }
 
-func (s *Server) handleAttachmentList(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
+func (s *FeatureServer) handleAttachmentList(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	if s.noAttachments(w, ls) {
 		return
 	}
@@ -120,7 +116,7 @@ func (s *Server) handleAttachmentList(w http.ResponseWriter, r *http.Request, fs
 	writeJSON(w, http.StatusOK, map[string]any{"attachmentInfos": infos})
 }
 
-func (s *Server) handleAttachmentData(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
+func (s *FeatureServer) handleAttachmentData(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	if s.noAttachments(w, ls) {
 		return
 	}
@@ -139,7 +135,7 @@ func (s *Server) handleAttachmentData(w http.ResponseWriter, r *http.Request, fs
 
 // legacyAttachmentEdit runs one add/update/delete attachment request
 // through the edit engine and writes the legacy response.
-func (s *Server) legacyAttachmentEdit(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user, key string, e layerEdits) {
+func (s *FeatureServer) legacyAttachmentEdit(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user, key string, e layerEdits) {
 	opts := editOptions{useGlobalIDs: true, rollback: true, user: user, canAdd: fs.opts.Create, canUpdate: fs.opts.Update, canDelete: fs.opts.Delete}
 	fs.mu.Lock()
 	res := fs.applyLayerEditsLocked(ls, e, opts)
@@ -177,7 +173,7 @@ func attachmentFromRequest(r *http.Request, limit int64) (attEdit, error) {
 	return attEdit{Name: hdr.Filename, ContentType: hdr.Header.Get("Content-Type"), Data: base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
 }
 
-func (s *Server) featureGID(fs *fsService, ls *layerStore, oid int64) (string, bool) {
+func (s *FeatureServer) featureGID(fs *fsService, ls *layerStore, oid int64) (string, bool) {
 	v := fs.viewOf(ls)
 	f, _, ok := v.get(oid)
 	if !ok {
@@ -186,7 +182,7 @@ func (s *Server) featureGID(fs *fsService, ls *layerStore, oid int64) (string, b
 	return normGUID(fmt.Sprint(f.Attributes[v.def.gidField])), true
 }
 
-func (s *Server) handleAddAttachment(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string) {
+func (s *FeatureServer) handleAddAttachment(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string) {
 	if s.noAttachments(w, ls) {
 		return
 	}
@@ -205,7 +201,7 @@ func (s *Server) handleAddAttachment(w http.ResponseWriter, r *http.Request, fs 
 	s.legacyAttachmentEdit(w, r, fs, ls, user, "addAttachmentResult", layerEdits{AttAdds: []attEdit{a}})
 }
 
-func (s *Server) handleUpdateAttachment(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string) {
+func (s *FeatureServer) handleUpdateAttachment(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string) {
 	if s.noAttachments(w, ls) {
 		return
 	}
@@ -230,7 +226,7 @@ func (s *Server) handleUpdateAttachment(w http.ResponseWriter, r *http.Request, 
 	s.legacyAttachmentEdit(w, r, fs, ls, user, "updateAttachmentResult", layerEdits{AttUpdates: []attEdit{a}})
 }
 
-func (s *Server) handleDeleteAttachments(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string) {
+func (s *FeatureServer) handleDeleteAttachments(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string) {
 	if s.noAttachments(w, ls) {
 		return
 	}

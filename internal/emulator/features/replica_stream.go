@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"bufio"
@@ -88,7 +88,7 @@ func (rp *replica) selectors(views map[int]*layerView) map[int]selector {
 // writeReplicaData streams a replica snapshot as the JSON replica document
 // {replicaName, replicaID, gens, transportType, responseType, layers:[{id,
 // features, attachments}]}, encoding feature by feature.
-func (s *Server) writeReplicaData(w io.Writer, r *http.Request, fs *fsService, rf *replicaFile, transport string) error {
+func (s *FeatureServer) writeReplicaData(w io.Writer, r *http.Request, fs *fsService, rf *replicaFile, transport string) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	rp := rf.rp
 	head := map[string]any{"replicaName": rp.Name, "replicaID": rp.ID, "transportType": transport, "responseType": responseData}

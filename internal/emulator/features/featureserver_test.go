@@ -1,7 +1,6 @@
-package emulator
+package features
 
 import (
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -182,24 +181,6 @@ func TestLayerJSONKeysMatchFixtures(t *testing.T) {
 	}
 }
 
-func TestCatalogListsFeatureServices(t *testing.T) {
-	env := fsStart(t, nil)
-	cat := fsGet(t, env.url+"/arcgis/rest/services", nil)
-	var names []string
-	for _, s := range cat["services"].([]any) {
-		m := s.(map[string]any)
-		names = append(names, m["name"].(string)+"/"+m["type"].(string))
-		if !strings.HasPrefix(m["url"].(string), env.url) {
-			t.Errorf("service url %v not absolute on the request host", m["url"])
-		}
-	}
-	for _, want := range []string{"Field_Survey/FeatureServer", "Reference_Data/FeatureServer"} {
-		if !slices.Contains(names, want) {
-			t.Errorf("catalog %v lacks %s", names, want)
-		}
-	}
-}
-
 func TestDataGeneratorDeterministic(t *testing.T) {
 	defs := buildLayerDefs(DemoFeatureService())
 	for _, d := range defs {
@@ -275,7 +256,7 @@ func TestDataGeneratorDeterministic(t *testing.T) {
 
 func TestTileFeatures(t *testing.T) {
 	env := fsStart(t, nil)
-	all := env.em.tileFeatures(orb.Bound{Min: orb.Point{demoXMin, demoYMin}, Max: orb.Point{demoXMax, demoYMax}})
+	all := env.em.TileFeatures(orb.Bound{Min: orb.Point{demoXMin, demoYMin}, Max: orb.Point{demoXMax, demoYMax}})
 	for name, want := range map[string]int{"Inspections": 200, "Pipes": 60, "Parcels": 40} {
 		fc := all[name]
 		if fc == nil || len(fc.Features) != want {
@@ -291,7 +272,7 @@ func TestTileFeatures(t *testing.T) {
 		t.Errorf("tables must not be tiled")
 	}
 	small := orb.Bound{Min: orb.Point{-117.20, 34.00}, Max: orb.Point{-117.17, 34.03}}
-	part := env.em.tileFeatures(small)
+	part := env.em.TileFeatures(small)
 	n := lenFC(part["Inspections"])
 	if n == 0 || n >= 200 {
 		t.Errorf("small bound: %d inspections", n)
@@ -305,7 +286,7 @@ func TestTileFeatures(t *testing.T) {
 	if err := env.em.EditFeatures("Field_Survey", 0, nil, nil, []string{fsFirstGID(t, env, 0, small)}); err != nil {
 		t.Fatal(err)
 	}
-	if m := lenFC(env.em.tileFeatures(small)["Inspections"]); m != n-1 {
+	if m := lenFC(env.em.TileFeatures(small)["Inspections"]); m != n-1 {
 		t.Errorf("after delete: %d, want %d", m, n-1)
 	}
 }
@@ -319,31 +300,4 @@ func fsFirstGID(t *testing.T, env *fsEnv, layer int, b orb.Bound) string {
 		t.Fatalf("no feature in %v", b)
 	}
 	return fsAttr(fs[0], "GlobalID").(string)
-}
-
-func TestFeatureServerRequiresToken(t *testing.T) {
-	em := New(Options{Seed: 3})
-	hs := httptest.NewServer(em)
-	t.Cleanup(hs.Close)
-	base := hs.URL + "/arcgis/rest/services/Field_Survey/FeatureServer"
-	for _, path := range []string{"", "/0", "/0/query", "/replicas", "/0/1/attachments", "/0/queryAttachments"} {
-		if m := fsGet(t, base+path, url.Values{"where": {"1=1"}}); fsErrCode(m) != 499 {
-			t.Errorf("%s without token: %v", path, m)
-		}
-	}
-	if m := fsPost(t, base+"/createReplica", replicaForm(nil)); fsErrCode(m) != 499 {
-		t.Errorf("createReplica without token: %v", m)
-	}
-	tok := em.IssueToken(DemoUser)
-	m := fsGet(t, base+"/0/query", url.Values{"where": {"1=1"}, "returnCountOnly": {"true"}, "token": {tok}})
-	if m["count"] != 200.0 {
-		t.Errorf("query with token: %v", m)
-	}
-	r := fsPost(t, base+"/createReplica", func() url.Values { v := replicaForm(nil); v.Set("token", tok); return v }())
-	if r["replicaID"] == nil {
-		t.Fatalf("createReplica with token: %v", r)
-	}
-	if reps := em.Replicas("Field_Survey"); len(reps) != 1 || reps[0].ReplicaOwner != DemoUser {
-		t.Errorf("replica owner: %+v", reps)
-	}
 }

@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"net/http"
@@ -148,14 +148,14 @@ func (fs *fsService) layerJSON(ls *layerStore) map[string]any {
 	return out
 }
 
-func (s *Server) handleServiceJSON(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleServiceJSON(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	fs.mu.Lock()
 	body := fs.serviceJSON()
 	fs.mu.Unlock()
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (s *Server) handleLayersJSON(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleLayersJSON(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	fs.mu.Lock()
 	var layers, tables []map[string]any
 	for _, ls := range fs.layers {
@@ -172,17 +172,17 @@ func (s *Server) handleLayersJSON(w http.ResponseWriter, r *http.Request, fs *fs
 	writeJSON(w, http.StatusOK, map[string]any{"layers": layers, "tables": tables})
 }
 
-func (s *Server) handleLayerJSON(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
+func (s *FeatureServer) handleLayerJSON(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	fs.mu.Lock()
 	body := fs.layerJSON(ls)
 	fs.mu.Unlock()
 	writeJSON(w, http.StatusOK, body)
 }
 
-// tileFeatures returns the current features of the first feature service's
+// TileFeatures returns the current features of the first feature service's
 // spatial layers that intersect bound (WGS84 lon/lat), keyed by layer
 // name, geometries in WGS84. The vector tile server encodes them.
-func (s *Server) tileFeatures(bound orb.Bound) map[string]*geojson.FeatureCollection {
+func (s *FeatureServer) TileFeatures(bound orb.Bound) map[string]*geojson.FeatureCollection {
 	if s.features == nil || len(s.features.order) == 0 {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"cmp"
@@ -58,7 +58,7 @@ type orderKey struct {
 	desc  bool
 }
 
-func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
+func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	v := fs.viewOf(ls)
 	d := v.def
 	where, err := v.bindWhere(formValue(r, "where"))
@@ -408,7 +408,7 @@ func writeGeoJSON(w http.ResponseWriter, feats []arcgis.Feature, exceeded bool) 
 	_, _ = w.Write(b)
 }
 
-func (s *Server) handleFeatureByID(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
+func (s *FeatureServer) handleFeatureByID(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	oid, _ := strconv.ParseInt(muxVar(r, "oid"), 10, 64)
 	v := fs.viewOf(ls)
 	f, _, ok := v.get(oid)

@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"encoding/json"
@@ -116,7 +116,7 @@ func parseLayerList(v string) ([]int, error) {
 	return out, nil
 }
 
-func (s *Server) parseCreateReplica(r *http.Request, fs *fsService, user string) (*createParams, error) {
+func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user string) (*createParams, error) {
 	o := fs.opts
 	if f := strings.ToLower(formValue(r, "dataFormat")); f != "" && f != "json" {
 		return nil, fmt.Errorf("dataFormat %q is not supported by the emulator (only json)", f)
@@ -319,7 +319,7 @@ type replicaFile struct {
 	body     []byte
 }
 
-func (s *Server) handleCreateReplica(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
+func (s *FeatureServer) handleCreateReplica(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
 	if !fs.opts.Sync {
 		writeError(w, http.StatusOK, 400, "Unable to create replica. Sync is not enabled for this service.", "The service does not have the Sync capability")
 		return
@@ -330,9 +330,7 @@ func (s *Server) handleCreateReplica(w http.ResponseWriter, r *http.Request, fs 
 		return
 	}
 	rp := p.rp
-	s.mu.Lock()
-	fail := s.faults.FailJobs
-	s.mu.Unlock()
+	fail := s.jobsFail()
 
 	fs.mu.Lock()
 	now := nowMillis()
@@ -399,7 +397,7 @@ func (fs *fsService) replicaNameTakenLocked(name string) bool {
 	return false
 }
 
-func (s *Server) handleJobStatus(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleJobStatus(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	id := muxVar(r, "id")
 	fs.mu.Lock()
 	jb, ok := fs.jobs[id]
@@ -446,7 +444,7 @@ func (s *Server) handleJobStatus(w http.ResponseWriter, r *http.Request, fs *fsS
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (s *Server) handleReplicaFile(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleReplicaFile(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	id := strings.TrimSuffix(muxVar(r, "file"), ".json")
 	fs.mu.Lock()
 	rf, ok := fs.files[id]
@@ -464,7 +462,7 @@ func (s *Server) handleReplicaFile(w http.ResponseWriter, r *http.Request, fs *f
 	_ = s.writeReplicaData(w, r, fs, rf, transportURL)
 }
 
-func (s *Server) handleReplicas(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleReplicas(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	fs.mu.Lock()
 	out := []map[string]any{}
 	for _, rp := range fs.sortedReplicasLocked() {
@@ -488,7 +486,7 @@ func (fs *fsService) sortedReplicasLocked() []*replica {
 	return out
 }
 
-func (s *Server) handleReplicaInfo(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleReplicaInfo(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	id := muxVar(r, "id")
 	fs.mu.Lock()
 	rp, ok := fs.replicaLocked(id)
@@ -511,7 +509,7 @@ func (fs *fsService) replicaLocked(id string) (*replica, bool) {
 	return rp, ok
 }
 
-func (s *Server) handleUnregisterReplica(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+func (s *FeatureServer) handleUnregisterReplica(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	id := formValue(r, "replicaID")
 	fs.mu.Lock()
 	defer fs.mu.Unlock()

@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"bytes"
@@ -13,7 +13,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/gorilla/mux"
 
 	"github.com/paulmach/orb/geojson"
 
@@ -22,7 +26,7 @@ import (
 
 // fsEnv is a running emulator for FeatureServer tests.
 type fsEnv struct {
-	em  *Server
+	em  *testFS
 	url string // root URL
 }
 
@@ -30,10 +34,57 @@ type fsEnv struct {
 // the demo services).
 func fsStart(t testing.TB, svcs []FeatureServiceOptions) *fsEnv {
 	t.Helper()
-	em := New(Options{Anonymous: true, FeatureServices: svcs, Seed: 7})
+	em := newTestFS(svcs, 7)
 	hs := httptest.NewServer(em)
 	t.Cleanup(hs.Close)
 	return &fsEnv{em: em, url: hs.URL}
+}
+
+// testFS is an anonymous FeatureServer on its own router, with the FailJobs
+// knob the emulator's fault injection would turn and a log of request paths.
+type testFS struct {
+	*FeatureServer
+	router   *mux.Router
+	failJobs atomic.Bool
+	mu       sync.Mutex
+	paths    []string
+}
+
+// Faults are the fault knobs the FeatureServer tests use.
+type Faults struct{ FailJobs bool }
+
+// newTestFS builds the feature services (nil: the demo services).
+func newTestFS(svcs []FeatureServiceOptions, seed int64) *testFS {
+	e := &testFS{router: mux.NewRouter()}
+	e.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
+	})
+	e.FeatureServer = New(Config{Router: e.router, JobsFail: e.failJobs.Load, Seed: seed, Services: svcs})
+	return e
+}
+
+// SetFaults turns the knobs.
+func (e *testFS) SetFaults(f Faults) { e.failJobs.Store(f.FailJobs) }
+
+// ServeHTTP records the path and routes the request.
+func (e *testFS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	e.paths = append(e.paths, r.URL.Path)
+	e.mu.Unlock()
+	e.router.ServeHTTP(w, r)
+}
+
+// requestCount is how many requests had a path containing substr.
+func (e *testFS) requestCount(substr string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, p := range e.paths {
+		if strings.Contains(p, substr) {
+			n++
+		}
+	}
+	return n
 }
 
 // svc returns the FeatureServer URL of a service.

@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"bytes"
@@ -161,7 +161,7 @@ func TestApplyEditsGlobalIDsAndAttachments(t *testing.T) {
 }
 
 // mustGID returns the GlobalID of a generated feature.
-func (s *Server) mustGID(t testing.TB, layer int, oid int64) string {
+func (s *FeatureServer) mustGID(t testing.TB, layer int, oid int64) string {
 	t.Helper()
 	f, ok := s.FeatureByOID("Field_Survey", layer, oid)
 	if !ok {

@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 )
 
 func TestRemoveField(t *testing.T) {
-	s := New(Options{})
+	s := newTestFS(nil, 1)
 	before, err := s.Features("Field_Survey", 0, "")
 	if err != nil || len(before) == 0 {
 		t.Fatalf("features: %v", err)

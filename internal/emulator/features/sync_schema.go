@@ -1,4 +1,4 @@
-package emulator
+package features
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 
 // RemoveField drops a field from a layer's schema (a schema change made on
 // the server, used by the sync tests). Stored features lose the attribute.
-func (s *Server) RemoveField(svc string, layer int, name string) error {
+func (s *FeatureServer) RemoveField(svc string, layer int, name string) error {
 	fs, ls, err := s.storeOf(svc, layer)
 	if err != nil {
 		return err
