@@ -13,7 +13,7 @@ type catalogService struct {
 // listing every feature, map and vector tile service.
 func (s *Server) routeCatalog() {
 	h := func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := s.authorize(w, r); !ok {
+		if _, ok := s.Portal.Authorize(w, r); !ok {
 			return
 		}
 		base := "http://" + r.Host + "/arcgis/rest/services/"

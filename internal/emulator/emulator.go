@@ -5,6 +5,13 @@
 // `offlined demo`. It imports no testing package; see emulatortest for test
 // helpers.
 //
+// This package is the composition root: it owns the router, the request log
+// and the fault knobs, and wires the parts in its subpackages — portal
+// (tokens, items, search), features (FeatureServers), tiles (MapServer,
+// VectorTileServer, exports, XYZ) and demo (demo items and web maps), with
+// rest holding their shared HTTP helpers. The parts' Go APIs (AddItem,
+// EditFeatures, TileBytes, …) are promoted onto Server.
+//
 // URL layout (the host is whatever the request came to):
 //
 //	/sharing/rest/...                               portal (tokens, items, search)
@@ -15,7 +22,6 @@
 package emulator
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -23,7 +29,10 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/offlined/offlined/internal/emulator/demo"
 	"github.com/offlined/offlined/internal/emulator/features"
+	"github.com/offlined/offlined/internal/emulator/portal"
+	"github.com/offlined/offlined/internal/emulator/rest"
 	"github.com/offlined/offlined/internal/emulator/tiles"
 )
 
@@ -80,9 +89,9 @@ type Server struct {
 	faults Faults
 	rng    *lockedRand
 
-	portal   *portalState  // portal.go, auth.go
+	*portal.Portal          // portal, tokens, items
 	*features.FeatureServer // FeatureServers
-	*tiles.Tiles // MapServer, ImageServer, VectorTileServer, XYZ
+	*tiles.Tiles            // MapServer, ImageServer, VectorTileServer, XYZ
 }
 
 // New builds an emulator with the given options.
@@ -108,12 +117,14 @@ func New(opts Options) *Server {
 		faults: opts.Faults,
 		rng:    newLockedRand(opts.Seed),
 	}
-	s.initPortal()
-	s.FeatureServer = features.New(features.Config{Router: s.router, Authorize: s.authorize, JobsFail: s.jobsFail,
-		Seed: opts.Seed, Services: opts.FeatureServices, Logger: logger})
+	s.Portal = portal.New(portal.Config{Router: s.router, Users: opts.Users, TokenLifetime: opts.TokenLifetime,
+		Now: opts.Now, Anonymous: opts.Anonymous, TokenErrorAsHTTP: s.tokenErrorAsHTTP})
+	demo.AddItems(s.Portal)
+	s.FeatureServer = features.New(features.Config{Router: s.router, Authorize: s.Portal.Authorize, JobsFail: s.jobsFail,
+		Seed: opts.Seed, Services: opts.FeatureServices})
 	s.routeCatalog()
-	s.Tiles = tiles.New(tiles.Config{Router: s.router, Authorize: s.authorize, JobsFail: s.jobsFail,
-		Features: s.FeatureServer.TileFeatures, Seed: opts.Seed, Tiles: opts.Tiles, Logger: logger})
+	s.Tiles = tiles.New(tiles.Config{Router: s.router, Authorize: s.Portal.Authorize, JobsFail: s.jobsFail,
+		Features: s.FeatureServer.TileFeatures, Seed: opts.Seed, Tiles: opts.Tiles})
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
 	})
@@ -122,8 +133,8 @@ func New(opts Options) *Server {
 
 // Demo credentials accepted by an emulator built without Users.
 const (
-	DemoUser     = "demo"
-	DemoPassword = "demo-password"
+	DemoUser     = portal.DemoUser
+	DemoPassword = portal.DemoPassword
 )
 
 // Close stops background work (export jobs) and removes the files the
@@ -139,7 +150,7 @@ func (s *Server) SetFaults(f Faults) {
 	s.faults = f
 	s.mu.Unlock()
 	if f.ExpireTokensNow {
-		s.expireAllTokens()
+		s.Portal.ExpireAllTokens()
 	}
 }
 
@@ -154,6 +165,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(rec, r)
 }
 
+// tokenErrorAsHTTP reports whether the TokenErrorAsHTTP fault is on.
+func (s *Server) tokenErrorAsHTTP() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.TokenErrorAsHTTP
+}
+
 // jobsFail reports whether the FailJobs fault is on.
 func (s *Server) jobsFail() bool {
 	s.mu.Lock()
@@ -161,18 +179,7 @@ func (s *Server) jobsFail() bool {
 	return s.faults.FailJobs
 }
 
-// writeJSON writes v as a JSON body with HTTP status code.
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// writeError writes an ArcGIS error body {"error":{code,message,details}}
-// with the given HTTP status (ArcGIS usually answers 200).
-func writeError(w http.ResponseWriter, httpStatus, code int, message string, details ...string) {
-	if details == nil {
-		details = []string{}
-	}
-	writeJSON(w, httpStatus, map[string]any{"error": map[string]any{"code": code, "message": message, "details": details}})
-}
+var (
+	writeJSON  = rest.WriteJSON
+	writeError = rest.WriteError
+)

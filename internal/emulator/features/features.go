@@ -7,8 +7,6 @@
 package features
 
 import (
-	"log/slog"
-
 	"github.com/gorilla/mux"
 
 	"github.com/offlined/offlined/internal/emulator/rest"
@@ -26,8 +24,6 @@ type Config struct {
 	Seed int64
 	// Services configures the feature services; nil means DemoFeatureServices().
 	Services []FeatureServiceOptions
-	// Logger receives debug logs; nil discards them.
-	Logger *slog.Logger
 }
 
 // FeatureServer serves the feature services. Create it with New.

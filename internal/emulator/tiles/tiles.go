@@ -8,7 +8,6 @@ package tiles
 
 import (
 	"cmp"
-	"log/slog"
 	"slices"
 
 	"github.com/gorilla/mux"
@@ -33,8 +32,6 @@ type Config struct {
 	Seed int64
 	// Tiles configures the services; nil means DemoTileOptions().
 	Tiles *TileOptions
-	// Logger receives debug logs; nil discards them.
-	Logger *slog.Logger
 }
 
 // Tiles serves the tile services. Create it with New.

@@ -1,4 +1,4 @@
-package emulator
+package portal
 
 import (
 	"crypto/rand"
@@ -32,7 +32,7 @@ func newSecret(prefix string) string {
 
 // issueToken mints an access token for user valid for lifetime (capped by
 // Options.TokenLifetime) and returns it with its expiry.
-func (s *Server) issueToken(user string, lifetime time.Duration, referer string) (string, time.Time) {
+func (s *Portal) issueToken(user string, lifetime time.Duration, referer string) (string, time.Time) {
 	if lifetime <= 0 || lifetime > s.opts.TokenLifetime {
 		lifetime = s.opts.TokenLifetime
 	}
@@ -45,10 +45,10 @@ func (s *Server) issueToken(user string, lifetime time.Duration, referer string)
 	return tok, exp
 }
 
-// expireAllTokens invalidates every access token issued so far (used by
+// ExpireAllTokens invalidates every access token issued so far (used by
 // Faults.ExpireTokensNow). Refresh tokens and API keys stay valid, so a
 // client can renew the way it would after a real expiry.
-func (s *Server) expireAllTokens() {
+func (s *Portal) ExpireAllTokens() {
 	p := s.portal
 	p.mu.Lock()
 	clear(p.tokens)
@@ -76,7 +76,7 @@ func requestToken(r *http.Request) string {
 }
 
 // lookupToken resolves a token or API key to its user.
-func (s *Server) lookupToken(tok string, r *http.Request) (user string, ok bool) {
+func (s *Portal) lookupToken(tok string, r *http.Request) (user string, ok bool) {
 	p := s.portal
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -105,11 +105,11 @@ func sameReferer(bound, ref string) bool {
 	return strings.HasPrefix(ref, strings.TrimSuffix(bound, "/"))
 }
 
-// authorize checks the request's token (query/form `token`, or header
+// Authorize checks the request's token (query/form `token`, or header
 // `X-Esri-Authorization: Bearer <t>`). When it returns ok=false it has
 // already written the ArcGIS 498/499 error. user is "" for anonymous access
 // (only when Options.Anonymous is set).
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (user string, ok bool) {
+func (s *Portal) Authorize(w http.ResponseWriter, r *http.Request) (user string, ok bool) {
 	user, present, ok := s.authenticate(w, r)
 	if !ok {
 		return "", false
@@ -124,7 +124,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (user string,
 // authenticate is authorize for resources that anonymous users may also
 // read (public portal items, search, portals/self): a missing token is
 // fine (present=false), an invalid one is a 498 written to w (ok=false).
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (user string, present, ok bool) {
+func (s *Portal) authenticate(w http.ResponseWriter, r *http.Request) (user string, present, ok bool) {
 	tok := requestToken(r)
 	if tok == "" {
 		return "", false, true
@@ -140,10 +140,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (user stri
 // writeTokenError writes the 498 or 499 body. With Faults.TokenErrorAsHTTP
 // the HTTP status is 401 (499, token required) or 403 (498, invalid token)
 // instead of 200, as some ArcGIS Server deployments answer.
-func (s *Server) writeTokenError(w http.ResponseWriter, code int) {
-	s.mu.Lock()
-	asHTTP := s.faults.TokenErrorAsHTTP
-	s.mu.Unlock()
+func (s *Portal) writeTokenError(w http.ResponseWriter, code int) {
+	asHTTP := s.tokenErrorAsHTTP()
 	status := http.StatusOK
 	if code == codeTokenRequired {
 		if asHTTP {

@@ -1,8 +1,15 @@
-package emulator
+// Package demo is the demo content of the ArcGIS REST emulator: the portal
+// items of the demo services, the demo web maps (webmaps.go) and the
+// generated "Survey District NN" maps, with their well-known item ids.
+// The demo services themselves are the defaults of packages features
+// (generated data) and tiles.
+package demo
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/offlined/offlined/internal/emulator/portal"
 )
 
 // Item ids of the demo service items and other demo items.
@@ -30,15 +37,6 @@ func DemoDistrictWebMapID(n int) string {
 	return fmt.Sprintf("0ff11ed0b5e94a3c8d2f000000001%03d", n)
 }
 
-// webMapKeywords are the type keywords of a web map item.
-func webMapKeywords(offline bool) []string {
-	kw := []string{"ArcGIS Online", "Data Editing", "Explorer Web Map", "Map", "Online Map", "Web Map"}
-	if offline {
-		kw = append(kw, "Collector", "Offline")
-	}
-	return kw
-}
-
 var (
 	featureServiceKeywords = []string{"ArcGIS Server", "Data", "Feature Access", "Feature Service", "Service", "Hosted Service"}
 	tiledServiceKeywords   = []string{"ArcGIS Server", "Data", "Map Service", "Service", "Tiled"}
@@ -46,17 +44,17 @@ var (
 	vectorServiceKeywords  = []string{"ArcGIS Server", "Data", "Vector Tile Service", "Service", "Tiled"}
 )
 
-// addDemoItems fills the portal with the demo service items, the demo web
+// AddItems fills the portal with the demo service items, the demo web
 // maps and the generated district maps.
-func (s *Server) addDemoItems() {
-	p := s.portal
-	p.mu.Lock()
-	defer p.mu.Unlock()
+func AddItems(p *portal.Portal) {
+	put := func(it portal.Item, data func(string) []byte) {
+		_ = p.PutItem(it, data) // fails only for an empty id; every demo item has one
+	}
 	webMap := func(id, title, snippet string, offline bool, tags []string, data func(string) []byte) {
-		p.putItemLocked(Item{
-			ID: id, Title: title, Type: "Web Map", TypeKeywords: webMapKeywords(offline),
+		put(portal.Item{
+			ID: id, Title: title, Type: "Web Map", TypeKeywords: portal.WebMapKeywords(offline),
 			Snippet: snippet, Description: snippet, Tags: tags, NumViews: 42,
-		}, data, true)
+		}, data)
 	}
 	webMap(DemoWebMapFieldSurveyID, "Field Survey", "Inspections, pipes and parcels for field crews (offline-enabled).",
 		true, []string{"survey", "inspections", "offline", "demo"}, fieldSurveyWebMap)
@@ -68,10 +66,10 @@ func (s *Server) addDemoItems() {
 		false, []string{"survey", "demo"}, noOfflineWebMap)
 
 	service := func(id, title, typ, url string, kw []string, access string) {
-		p.putItemLocked(Item{
+		put(portal.Item{
 			ID: id, Title: title, Type: typ, TypeKeywords: kw, URL: url, Access: access,
 			Snippet: title + " demo service", Tags: []string{"demo", "service"},
-		}, nil, false)
+		}, nil)
 	}
 	service(DemoItemFieldSurveyID, "Field_Survey", "Feature Service", "/arcgis/rest/services/Field_Survey/FeatureServer",
 		append(featureServiceKeywords, "Sync"), "org")
@@ -84,19 +82,19 @@ func (s *Server) addDemoItems() {
 	service(DemoItemVectorID, "Demo_Vector", "Vector Tile Service", "/arcgis/rest/services/Demo_Vector/VectorTileServer",
 		vectorServiceKeywords, "public")
 
-	p.putItemLocked(Item{
+	put(portal.Item{
 		ID: DemoItemPrivateOtherID, Owner: DemoOtherUser, Access: "private", Title: "Private field notes",
-		Type: "Web Map", TypeKeywords: webMapKeywords(true), Tags: []string{"survey", "private"},
+		Type: "Web Map", TypeKeywords: portal.WebMapKeywords(true), Tags: []string{"survey", "private"},
 		Snippet: "A private map of another user.",
-	}, noOfflineWebMap, true)
+	}, noOfflineWebMap)
 
 	for n := 1; n <= DemoDistrictMaps; n++ {
-		p.putItemLocked(Item{
+		put(portal.Item{
 			ID: DemoDistrictWebMapID(n), Title: fmt.Sprintf("Survey District %02d", n), Type: "Web Map",
-			TypeKeywords: webMapKeywords(n%2 == 0), Tags: []string{"survey", "district"},
+			TypeKeywords: portal.WebMapKeywords(n%2 == 0), Tags: []string{"survey", "district"},
 			Snippet:  fmt.Sprintf("Inspections of survey district %02d.", n),
-			Created:  demoTime.Add(time.Duration(n) * time.Hour),
+			Created:  portal.DemoTime.Add(time.Duration(n) * time.Hour),
 			NumViews: n * 3,
-		}, districtWebMap(n), true)
+		}, districtWebMap(n))
 	}
 }

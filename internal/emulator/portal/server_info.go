@@ -1,11 +1,11 @@
-package emulator
+package portal
 
 import "net/http"
 
 // handleServerInfo serves GET /arcgis/rest/info: a server federated with the
 // emulator's own portal (owningSystemUrl), whose token service is the
 // portal's generateToken.
-func (s *Server) handleServerInfo(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handleServerInfo(w http.ResponseWriter, r *http.Request) {
 	base := baseURL(r)
 	s.respond(w, r, map[string]any{
 		"currentVersion":  11.1,

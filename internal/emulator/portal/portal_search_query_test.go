@@ -1,4 +1,4 @@
-package emulator
+package portal
 
 import (
 	"encoding/json"

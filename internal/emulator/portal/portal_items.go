@@ -1,4 +1,4 @@
-package emulator
+package portal
 
 import (
 	"bytes"
@@ -102,7 +102,7 @@ func (p *portalState) render(pi *portalItem, base, user string) itemJSON {
 // readableItem resolves {id} and checks access; when it returns ok=false it
 // has written the error (498/499 token errors, 400 missing item, 403 no
 // permission).
-func (s *Server) readableItem(w http.ResponseWriter, r *http.Request) (pi portalItem, user string, ok bool) {
+func (s *Portal) readableItem(w http.ResponseWriter, r *http.Request) (pi portalItem, user string, ok bool) {
 	user, present, ok := s.authenticate(w, r)
 	if !ok {
 		return portalItem{}, "", false
@@ -125,7 +125,7 @@ func (s *Server) readableItem(w http.ResponseWriter, r *http.Request) (pi portal
 }
 
 // handleItem serves GET /sharing/rest/content/items/{id}.
-func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handleItem(w http.ResponseWriter, r *http.Request) {
 	pi, user, ok := s.readableItem(w, r)
 	if !ok {
 		return
@@ -135,7 +135,7 @@ func (s *Server) handleItem(w http.ResponseWriter, r *http.Request) {
 
 // handleItemData serves GET /sharing/rest/content/items/{id}/data: the web
 // map JSON of web map items; an empty object for items without data.
-func (s *Server) handleItemData(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handleItemData(w http.ResponseWriter, r *http.Request) {
 	pi, _, ok := s.readableItem(w, r)
 	if !ok {
 		return
@@ -150,7 +150,7 @@ func (s *Server) handleItemData(w http.ResponseWriter, r *http.Request) {
 
 // handleItemInfoFile serves the thumbnail named by the item's thumbnail
 // property, /sharing/rest/content/items/{id}/info/thumbnail/{file}.
-func (s *Server) handleItemInfoFile(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handleItemInfoFile(w http.ResponseWriter, r *http.Request) {
 	pi, _, ok := s.readableItem(w, r)
 	if !ok {
 		return
@@ -200,4 +200,13 @@ func thumbnailPNG(id string) []byte {
 	var buf bytes.Buffer
 	_ = png.Encode(&buf, img) // encoding to memory cannot fail
 	return buf.Bytes()
+}
+
+// WebMapKeywords are the type keywords of a web map item.
+func WebMapKeywords(offline bool) []string {
+	kw := []string{"ArcGIS Online", "Data Editing", "Explorer Web Map", "Map", "Online Map", "Web Map"}
+	if offline {
+		kw = append(kw, "Collector", "Offline")
+	}
+	return kw
 }

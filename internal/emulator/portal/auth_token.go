@@ -1,4 +1,4 @@
-package emulator
+package portal
 
 import (
 	"math"
@@ -34,7 +34,7 @@ type refreshToken struct {
 
 // RegisterApp registers (or replaces) an OAuth app. Tokens from its
 // client_credentials grant act as owner (the first user when owner is "").
-func (s *Server) RegisterApp(clientID, clientSecret, owner string) {
+func (s *Portal) RegisterApp(clientID, clientSecret, owner string) {
 	if owner == "" {
 		owner = s.portal.defaultOwner
 	}
@@ -46,17 +46,17 @@ func (s *Server) RegisterApp(clientID, clientSecret, owner string) {
 
 // IssueRefreshToken mints a refresh token for user, for DemoClientID, valid
 // for RefreshTokenLifetime, as if the user had signed in through OAuth.
-func (s *Server) IssueRefreshToken(user string) string {
+func (s *Portal) IssueRefreshToken(user string) string {
 	return s.issueRefreshToken(user, DemoClientID, RefreshTokenLifetime)
 }
 
 // IssueRefreshTokenFor mints a refresh token for user and clientID valid
 // for lifetime (zero or negative: already expired).
-func (s *Server) IssueRefreshTokenFor(user, clientID string, lifetime time.Duration) string {
+func (s *Portal) IssueRefreshTokenFor(user, clientID string, lifetime time.Duration) string {
 	return s.issueRefreshToken(user, clientID, lifetime)
 }
 
-func (s *Server) issueRefreshToken(user, clientID string, lifetime time.Duration) string {
+func (s *Portal) issueRefreshToken(user, clientID string, lifetime time.Duration) string {
 	rt := newSecret("rt.")
 	p := s.portal
 	p.mu.Lock()
@@ -67,7 +67,7 @@ func (s *Server) issueRefreshToken(user, clientID string, lifetime time.Duration
 
 // IssueAuthorizationCode mints a one-time code for the authorization_code
 // grant, as the portal's sign-in page would after the user signs in.
-func (s *Server) IssueAuthorizationCode(user, clientID string) string {
+func (s *Portal) IssueAuthorizationCode(user, clientID string) string {
 	code := newSecret("code.")
 	p := s.portal
 	p.mu.Lock()
@@ -77,8 +77,8 @@ func (s *Server) IssueAuthorizationCode(user, clientID string) string {
 }
 
 // AddAPIKey registers an API key that is accepted wherever a token is, as
-// user. API keys never expire and survive expireAllTokens.
-func (s *Server) AddAPIKey(key, user string) {
+// user. API keys never expire and survive ExpireAllTokens.
+func (s *Portal) AddAPIKey(key, user string) {
 	p := s.portal
 	p.mu.Lock()
 	p.apiKeys[key] = user
@@ -87,7 +87,7 @@ func (s *Server) AddAPIKey(key, user string) {
 
 // IssueToken mints an access token for user directly (tests that do not
 // exercise sign-in). The lifetime is Options.TokenLifetime.
-func (s *Server) IssueToken(user string) string {
+func (s *Portal) IssueToken(user string) string {
 	tok, _ := s.issueToken(user, 0, "")
 	return tok
 }
@@ -107,7 +107,7 @@ func requestedLifetime(r *http.Request) time.Duration {
 // handleGenerateToken serves POST /sharing/rest/generateToken: username and
 // password, or token+serverUrl (exchange a portal token for a server token).
 // GET is accepted too (lenient).
-func (s *Server) handleGenerateToken(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handleGenerateToken(w http.ResponseWriter, r *http.Request) {
 	user := r.FormValue("username")
 	var ok bool
 	switch {
@@ -153,7 +153,7 @@ func expiresIn(exp, now time.Time) int64 {
 // handleOAuthToken serves POST /sharing/rest/oauth2/token for the
 // refresh_token, exchange_refresh_token, client_credentials and
 // authorization_code grants.
-func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 	p := s.portal
 	clientID := r.FormValue("client_id")
 	p.mu.Lock()

@@ -1,4 +1,4 @@
-package emulator
+package portal
 
 import (
 	"encoding/json"
@@ -62,13 +62,13 @@ type Item struct {
 	NumViews   int
 }
 
-// demoTime is the created/modified time of demo items.
-var demoTime = time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)
+// DemoTime is the created/modified time of items added without one.
+var DemoTime = time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC)
 
-// demoExtent is the demo area in WGS84.
-var demoExtent = [4]float64{-117.25, 33.98, -117.10, 34.10}
+// DemoExtent is the demo area in WGS84, the extent of items added without one.
+var DemoExtent = [4]float64{-117.25, 33.98, -117.10, 34.10}
 
-func (s *Server) initPortal() {
+func (s *Portal) initPortal() {
 	owner := DemoUser
 	if _, ok := s.opts.Users[DemoUser]; !ok {
 		users := make([]string, 0, len(s.opts.Users))
@@ -93,7 +93,6 @@ func (s *Server) initPortal() {
 		s.portal.now = s.opts.Now
 	}
 	s.RegisterApp(DemoClientID, DemoClientSecret, owner)
-	s.addDemoItems()
 
 	r := s.router
 	r.HandleFunc("/sharing/rest/info", s.handleSharingInfo)
@@ -110,7 +109,7 @@ func (s *Server) initPortal() {
 
 // AddItem adds an item, or replaces the item with the same id (keeping its
 // data). It returns an error when the id is empty.
-func (s *Server) AddItem(it Item) error {
+func (s *Portal) AddItem(it Item) error {
 	if it.ID == "" {
 		return fmt.Errorf("add item %q: empty id", it.Title)
 	}
@@ -118,6 +117,19 @@ func (s *Server) AddItem(it Item) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.putItemLocked(it, nil, false)
+	return nil
+}
+
+// PutItem adds an item, or replaces the item with the same id, with data
+// building its /data payload from the request's base URL (nil: none).
+func (s *Portal) PutItem(it Item, data func(base string) []byte) error {
+	if it.ID == "" {
+		return fmt.Errorf("put item %q: empty id", it.Title)
+	}
+	p := s.portal
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.putItemLocked(it, data, true)
 	return nil
 }
 
@@ -131,13 +143,13 @@ func (p *portalState) putItemLocked(it Item, data func(string) []byte, setData b
 		it.Access = "org"
 	}
 	if it.Created.IsZero() {
-		it.Created = demoTime
+		it.Created = DemoTime
 	}
 	if it.Modified.IsZero() {
 		it.Modified = it.Created
 	}
 	if it.Extent == ([4]float64{}) {
-		it.Extent = demoExtent
+		it.Extent = DemoExtent
 	}
 	if it.Thumbnail == "" {
 		it.Thumbnail = "thumbnail/thumb.png"
@@ -162,7 +174,7 @@ func (p *portalState) putItemLocked(it Item, data func(string) []byte, setData b
 // SetWebMap stores data (web map JSON) as the /data of item id. When no item
 // has that id it creates a "Web Map" item titled id, owned by the demo owner
 // with access "org". It returns an error when data is not a JSON object.
-func (s *Server) SetWebMap(id string, data []byte) error {
+func (s *Portal) SetWebMap(id string, data []byte) error {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(data, &obj); err != nil {
 		return fmt.Errorf("set web map %s: %w", id, err)
@@ -177,11 +189,11 @@ func (s *Server) SetWebMap(id string, data []byte) error {
 
 // setItemData sets the payload builder of id, creating a Web Map item when
 // the id is new.
-func (s *Server) setItemData(id string, data func(base string) []byte) {
+func (s *Portal) setItemData(id string, data func(base string) []byte) {
 	p := s.portal
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	it := Item{ID: id, Title: id, Type: "Web Map", TypeKeywords: webMapKeywords(false)}
+	it := Item{ID: id, Title: id, Type: "Web Map", TypeKeywords: WebMapKeywords(false)}
 	if old, ok := p.items[id]; ok {
 		it = old.Item
 	}
@@ -189,7 +201,7 @@ func (s *Server) setItemData(id string, data func(base string) []byte) {
 }
 
 // RemoveItem deletes an item; it reports whether it existed.
-func (s *Server) RemoveItem(id string) bool {
+func (s *Portal) RemoveItem(id string) bool {
 	p := s.portal
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -202,7 +214,7 @@ func (s *Server) RemoveItem(id string) bool {
 }
 
 // GetItem returns the stored item with id.
-func (s *Server) GetItem(id string) (Item, bool) {
+func (s *Portal) GetItem(id string) (Item, bool) {
 	p := s.portal
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -228,7 +240,7 @@ func (p *portalState) item(id string) (portalItem, bool) {
 // are readable by anyone; private items by their owner; org and shared
 // items by signed-in users, and by anonymous users when Options.Anonymous
 // is set (groups are not modelled).
-func (s *Server) canRead(it *Item, user string) bool {
+func (s *Portal) canRead(it *Item, user string) bool {
 	switch it.Access {
 	case "public":
 		return true
@@ -239,17 +251,8 @@ func (s *Server) canRead(it *Item, user string) bool {
 	}
 }
 
-// baseURL is the scheme and host the request came to.
-func baseURL(r *http.Request) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
-
 // respond writes v as JSON with HTTP 200; f=pjson indents it.
-func (s *Server) respond(w http.ResponseWriter, r *http.Request, v any) {
+func (s *Portal) respond(w http.ResponseWriter, r *http.Request, v any) {
 	if r.FormValue("f") != "pjson" {
 		writeJSON(w, http.StatusOK, v)
 		return

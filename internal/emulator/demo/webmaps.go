@@ -1,10 +1,11 @@
-package emulator
+package demo
 
 import (
 	"encoding/json"
 	"fmt"
 	"math"
 
+	"github.com/offlined/offlined/internal/emulator/portal"
 	"github.com/offlined/offlined/internal/emulator/tiles"
 )
 
@@ -92,7 +93,7 @@ func webMapDoc(ops []any, tables []any, baseMap map[string]any, app map[string]a
 		"baseMap":           baseMap,
 		"spatialReference":  map[string]any{"wkid": 102100, "latestWkid": 3857},
 		"initialState": map[string]any{"viewpoint": map[string]any{
-			"targetGeometry": mercatorExtent(demoExtent),
+			"targetGeometry": mercatorExtent(portal.DemoExtent),
 		}},
 		"authoringApp":        "offlined-emulator",
 		"authoringAppVersion": "1.0",

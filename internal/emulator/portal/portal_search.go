@@ -1,10 +1,9 @@
-package emulator
+package portal
 
 import (
 	"cmp"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -30,7 +29,7 @@ type searchResponse struct {
 // sortField (title, created, modified, type, owner, id, numviews; comma
 // separated) and sortOrder (asc|desc). Without sortField items come in the
 // order they were added. Results hold only items the caller may read.
-func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handleSearch(w http.ResponseWriter, r *http.Request) {
 	user, _, ok := s.authenticate(w, r)
 	if !ok {
 		return
@@ -76,15 +75,6 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.respond(w, r, resp)
-}
-
-// intParam reads an integer form/query parameter, def when absent or bad.
-func intParam(r *http.Request, name string, def int) int {
-	v, err := strconv.Atoi(strings.TrimSpace(r.FormValue(name)))
-	if err != nil {
-		return def
-	}
-	return v
 }
 
 // sortItems orders hits by the comma-separated sortField list (stable, ties

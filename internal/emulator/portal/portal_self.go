@@ -1,4 +1,4 @@
-package emulator
+package portal
 
 import (
 	"math"
@@ -8,7 +8,7 @@ import (
 
 // handleSharingInfo serves GET /sharing/rest/info (fixture
 // sharing-rest-info.arcgis-rest-js.json). No token needed.
-func (s *Server) handleSharingInfo(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handleSharingInfo(w http.ResponseWriter, r *http.Request) {
 	base := baseURL(r)
 	s.respond(w, r, map[string]any{
 		"owningSystemUrl": base,
@@ -21,18 +21,18 @@ func (s *Server) handleSharingInfo(w http.ResponseWriter, r *http.Request) {
 
 // maxTokenMinutes is Options.TokenLifetime in whole minutes (at least 1),
 // the portal's maxTokenExpirationMinutes.
-func (s *Server) maxTokenMinutes() int {
+func (s *Portal) maxTokenMinutes() int {
 	return max(1, int(math.Ceil(s.opts.TokenLifetime.Minutes())))
 }
 
 // userJSON is the user object of portals/self and community/self, with the
 // keys of fixture portals-self.arcrestgo.json.
-func (s *Server) userJSON(user string) map[string]any {
+func (s *Portal) userJSON(user string) map[string]any {
 	first, last, _ := strings.Cut(user, ".")
 	return map[string]any{
 		"username": user, "fullName": user, "firstName": first, "lastName": last,
 		"preferredView": nil, "description": "", "email": user + "@example.invalid",
-		"userType": "arcgisonly", "idpUsername": nil, "favGroupId": "", "lastLogin": demoTime.UnixMilli(),
+		"userType": "arcgisonly", "idpUsername": nil, "favGroupId": "", "lastLogin": DemoTime.UnixMilli(),
 		"mfaEnabled": false, "validateUserProfile": false, "access": "org", "storageUsage": 0,
 		"storageQuota": 2199023255552, "orgId": s.portal.orgID, "role": "org_publisher",
 		"privileges": []string{
@@ -40,14 +40,14 @@ func (s *Server) userJSON(user string) map[string]any {
 			"features:user:edit", "features:user:fullEdit", "premium:user:featurereport",
 		},
 		"disabled": false, "tags": []string{}, "culture": "en-us", "region": "US", "units": "metric",
-		"thumbnail": nil, "created": demoTime.UnixMilli(), "modified": demoTime.UnixMilli(),
+		"thumbnail": nil, "created": DemoTime.UnixMilli(), "modified": DemoTime.UnixMilli(),
 		"provider": "arcgis",
 	}
 }
 
 // handlePortalSelf serves GET /sharing/rest/portals/self in the shape of
 // fixtures portals-self.*. Anonymous requests get it without "user".
-func (s *Server) handlePortalSelf(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handlePortalSelf(w http.ResponseWriter, r *http.Request) {
 	user, present, ok := s.authenticate(w, r)
 	if !ok {
 		return
@@ -65,7 +65,7 @@ func (s *Server) handlePortalSelf(w http.ResponseWriter, r *http.Request) {
 		"canProvisionDirectPurchase": false, "canSearchPublic": true, "canShareBingPublic": false,
 		"canSharePublic": true, "canSignInArcGIS": true, "canSignInIDP": false,
 		"colorSetsGroupQuery": "", "commentsEnabled": false, "contacts": none,
-		"created": demoTime.UnixMilli(), "creditAssignments": "disabled", "culture": "en",
+		"created": DemoTime.UnixMilli(), "creditAssignments": "disabled", "culture": "en",
 		"currentVersion": "2024.1", "customBaseUrl": host, "databaseQuota": -1, "databaseUsage": -1,
 		"defaultBasemap": map[string]any{
 			"id": "defaultBasemap", "title": "Demo Basemap",
@@ -106,7 +106,7 @@ func (s *Server) handlePortalSelf(w http.ResponseWriter, r *http.Request) {
 		"livingAtlasGroupQuery":     "",
 		"maxTokenExpirationMinutes": s.maxTokenMinutes(),
 		"metadataEditable":          false, "metadataFormats": []string{"iso19139-3.2"},
-		"mfaAdmins": none, "mfaEnabled": false, "modified": demoTime.UnixMilli(),
+		"mfaAdmins": none, "mfaEnabled": false, "modified": DemoTime.UnixMilli(),
 		"name": "offlined demo", "notificationsEnabled": false,
 		"portalHostname": host, "portalMode": "multitenant", "portalName": "ArcGIS Online",
 		"portalProperties": map[string]any{"links": map[string]any{}}, "portalThumbnail": nil,
@@ -130,7 +130,7 @@ func (s *Server) handlePortalSelf(w http.ResponseWriter, r *http.Request) {
 
 // handleCommunitySelf serves GET /sharing/rest/community/self, the signed-in
 // user (a token is required).
-func (s *Server) handleCommunitySelf(w http.ResponseWriter, r *http.Request) {
+func (s *Portal) handleCommunitySelf(w http.ResponseWriter, r *http.Request) {
 	user, present, ok := s.authenticate(w, r)
 	if !ok {
 		return
