@@ -373,8 +373,9 @@ func (j *Job) lockDir() (func(), error) {
 	}, nil
 }
 
-// open validates the job (a fresh directory) or reloads its journal
-// (a directory holding this job's partial content).
+// open validates the job (a fresh directory), reloads its journal (a
+// directory holding this job's partial content) or finds the job done (a
+// directory holding its finished package).
 func (j *Job) open(ctx context.Context) error {
 	fp, err := fingerprint(j.task.Source, j.p, j.o)
 	if err != nil {
@@ -395,6 +396,10 @@ func (j *Job) open(ctx context.Context) error {
 		j.mu.Unlock()
 		j.log.Info("offline map job resumed from its journal", "dir", j.dir, "job", jr.ID)
 		j.emit()
+		return nil
+	}
+	if j.finishedPackage() {
+		j.jr = &journal{State: JobSucceeded} // Run returns the package
 		return nil
 	}
 	// A kill during the very first journal write leaves only its temporary
