@@ -43,7 +43,8 @@ type JobOptions struct {
 	// unregister now (offline) is queued there instead of left behind.
 	Unregister *editsync.UnregisterQueue
 	// Hook, when set, is called at named points of the job (for crash
-	// tests and diagnostics): "replicaRequested", "replicaSubmitted",
+	// tests and diagnostics): "replicaRequested", "replicaAnswered"
+	// (createReplica answered, the answer not yet saved), "replicaSubmitted",
 	// "replicaCreated", "replicaFetched", "serviceDone", "tilesBatch",
 	// "tilesDone", "beforeManifest".
 	Hook func(point string)
