@@ -245,25 +245,32 @@ func (s *Tiles) runMapExport(ctx context.Context, j *gpJob, ms *mapService, req 
 		return errInjected()
 	}
 	covers, total := ms.covers(req)
-	if total > ms.maxExport {
-		return limitError(total, ms.maxExport, ms.name, ms.kind)
+	return s.writeExport(j, req.levels, total, ms.maxExport, ms.name, ms.kind, "tiles", ms.name+".tpkx",
+		func(path, dir string) error { return ms.writeTPKX(ctx, path, dir, req.levels, covers, req.quality) })
+}
+
+// writeExport checks an export's tile count against the service's limit,
+// has write make the package file name in the job's output directory and
+// publishes that directory as the job's result.
+func (s *Tiles) writeExport(j *gpJob, levels []int, total, limit int, svc, kind, unit, name string, write func(path, dir string) error) error {
+	if total > limit {
+		return limitError(total, limit, svc, kind)
 	}
 	if total == 0 {
-		return fmt.Errorf("ERROR 001566: No tiles to export: the area of interest does not intersect the service's data at levels %v", req.levels)
+		return fmt.Errorf("ERROR 001566: No tiles to export: the area of interest does not intersect the service's data at levels %v", levels)
 	}
-	j.info("Exporting %d tiles at levels %v", total, req.levels)
+	j.info("Exporting %d %s at levels %v", total, unit, levels)
 	root, err := s.tiles.outputDir()
 	if err != nil {
 		return err
 	}
 	dir := filepath.Join(root, j.id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("export %s: %w", ms.name, err)
+		return fmt.Errorf("export %s: %w", svc, err)
 	}
-	name := ms.name + ".tpkx"
 	path := filepath.Join(dir, name)
-	if err := ms.writeTPKX(ctx, path, dir, req.levels, covers, req.quality); err != nil {
-		return fmt.Errorf("export %s: %w", ms.name, err)
+	if err := write(path, dir); err != nil {
+		return fmt.Errorf("export %s: %w", svc, err)
 	}
 	if err := j.addFile(name, path); err != nil {
 		return err

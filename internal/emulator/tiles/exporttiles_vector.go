@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"html"
 	"net/http"
-	"os"
-	"path/filepath"
 )
 
 func (s *Tiles) registerVectorExport(base string, vs *vectorService) {
@@ -38,32 +36,8 @@ func (s *Tiles) runVectorExport(ctx context.Context, j *gpJob, vs *vectorService
 		covers[i] = coverLevel(vs.grid, level, req.area, vs.data)
 		total += countCover(level, covers[i], nil)
 	}
-	if total > vs.maxExport {
-		return limitError(total, vs.maxExport, vs.name, "VectorTileServer")
-	}
-	if total == 0 {
-		return fmt.Errorf("ERROR 001566: No tiles to export: the area of interest does not intersect the service's data at levels %v", req.levels)
-	}
-	j.info("Exporting %d vector tiles at levels %v", total, req.levels)
-	root, err := s.tiles.outputDir()
-	if err != nil {
-		return err
-	}
-	dir := filepath.Join(root, j.id)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("export %s: %w", vs.name, err)
-	}
-	name := vs.name + ".vtpk"
-	path := filepath.Join(dir, name)
-	if err := s.writeVTPK(ctx, vs, path, dir, req.levels, covers); err != nil {
-		return fmt.Errorf("export %s: %w", vs.name, err)
-	}
-	if err := j.addFile(name, path); err != nil {
-		return err
-	}
-	id := j.id
-	j.setResult("out_service_url", "GPString", func(r *http.Request) any { return outputFolderURL(r, id) })
-	return nil
+	return s.writeExport(j, req.levels, total, vs.maxExport, vs.name, "VectorTileServer", "vector tiles", vs.name+".vtpk",
+		func(path, dir string) error { return s.writeVTPK(ctx, vs, path, dir, req.levels, covers) })
 }
 
 // writeVTPK writes a vector tile package: esriinfo/iteminfo.xml,
