@@ -36,22 +36,9 @@ func (s *FeatureServer) handleQueryAttachments(w http.ResponseWriter, r *http.Re
 		return
 	}
 	v := fs.viewOf(ls)
-	where, err := v.bindWhere(formValue(r, "definitionExpression"))
-	if err != nil {
-		queryError(w, "'definitionExpression' parameter is invalid")
+	where, idSet, ok := queryFilter(w, r, v, "definitionExpression")
+	if !ok {
 		return
-	}
-	var idSet map[int64]bool
-	if raw := formValue(r, "objectIds"); raw != "" {
-		ids, err := parseIDList(raw)
-		if err != nil {
-			queryError(w, "'objectIds' parameter is invalid")
-			return
-		}
-		idSet = map[int64]bool{}
-		for _, id := range ids {
-			idSet[id] = true
-		}
 	}
 	var gidSet map[string]bool
 	if raw := strings.Trim(formValue(r, "globalIds"), "[]"); raw != "" {

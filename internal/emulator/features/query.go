@@ -53,6 +53,31 @@ func parseIDList(v string) ([]int64, error) {
 	return out, nil
 }
 
+// queryFilter binds a query's where-like parameter (where or
+// definitionExpression) and its objectIds (nil: all). It writes the query
+// error naming the parameter and reports false when one is invalid.
+func queryFilter(w http.ResponseWriter, r *http.Request, v *layerView, whereParam string) (*whereExpr, map[int64]bool, bool) {
+	where, err := v.bindWhere(formValue(r, whereParam))
+	if err != nil {
+		queryError(w, "'"+whereParam+"' parameter is invalid")
+		return nil, nil, false
+	}
+	raw := formValue(r, "objectIds")
+	if raw == "" {
+		return where, nil, true
+	}
+	ids, err := parseIDList(raw)
+	if err != nil {
+		queryError(w, "'objectIds' parameter is invalid")
+		return nil, nil, false
+	}
+	idSet := map[int64]bool{}
+	for _, id := range ids {
+		idSet[id] = true
+	}
+	return where, idSet, true
+}
+
 type orderKey struct {
 	field string
 	desc  bool
@@ -61,22 +86,9 @@ type orderKey struct {
 func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	v := fs.viewOf(ls)
 	d := v.def
-	where, err := v.bindWhere(formValue(r, "where"))
-	if err != nil {
-		queryError(w, "'where' parameter is invalid")
+	where, idSet, ok := queryFilter(w, r, v, "where")
+	if !ok {
 		return
-	}
-	var idSet map[int64]bool
-	if raw := formValue(r, "objectIds"); raw != "" {
-		ids, err := parseIDList(raw)
-		if err != nil {
-			queryError(w, "'objectIds' parameter is invalid")
-			return
-		}
-		idSet = map[int64]bool{}
-		for _, id := range ids {
-			idSet[id] = true
-		}
 	}
 	inSR, err := srParam(formValue(r, "inSR"), 3857)
 	if err != nil {
