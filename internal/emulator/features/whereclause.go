@@ -84,6 +84,13 @@ func parseWhere(src string, fieldType func(string) (string, string, bool)) (*whe
 	return &whereExpr{root: root}, nil
 }
 
+// operatorKinds maps the syntax tree's operator nodes to evaluable ones.
+var operatorKinds = map[whereclause.Kind]wkind{
+	whereclause.Cmp: wCmp, whereclause.And: wAnd, whereclause.Or: wOr, whereclause.Not: wNot,
+	whereclause.In: wIn, whereclause.Like: wLike, whereclause.IsNull: wIsNull, whereclause.Between: wBetween,
+	whereclause.Arith: wArith, whereclause.Func: wFunc, whereclause.Neg: wNeg,
+}
+
 // bindWhere turns a syntax tree into an evaluable node: fields resolved,
 // numbers and date literals read.
 func bindWhere(n *whereclause.Node, fieldType func(string) (string, string, bool)) (wnode, error) {
@@ -123,30 +130,12 @@ func bindWhere(n *whereclause.Node, fieldType func(string) (string, string, bool
 			return wnode{}, fmt.Errorf("unknown field %q", n.Name)
 		}
 		out.kind, out.field, out.ftype = wField, canon, typ
-	case whereclause.Cmp:
-		out.kind = wCmp
-	case whereclause.And:
-		out.kind = wAnd
-	case whereclause.Or:
-		out.kind = wOr
-	case whereclause.Not:
-		out.kind = wNot
-	case whereclause.In:
-		out.kind = wIn
-	case whereclause.Like:
-		out.kind = wLike
-	case whereclause.IsNull:
-		out.kind = wIsNull
-	case whereclause.Between:
-		out.kind = wBetween
-	case whereclause.Arith:
-		out.kind = wArith
-	case whereclause.Func:
-		out.kind = wFunc
-	case whereclause.Neg:
-		out.kind = wNeg
 	default:
-		return wnode{}, fmt.Errorf("unsupported expression")
+		k, ok := operatorKinds[n.Kind]
+		if !ok {
+			return wnode{}, fmt.Errorf("unsupported expression")
+		}
+		out.kind = k
 	}
 	return out, nil
 }
