@@ -7,6 +7,8 @@ import (
 
 	"github.com/offlined/offlined/internal/emulator/portal"
 	"github.com/offlined/offlined/internal/emulator/tiles"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/project"
 )
 
 // Item ids of the demo web maps.
@@ -47,13 +49,11 @@ func (u svcURLs) vectorStyle() string {
 
 // mercatorExtent is the demo area in Web Mercator as an Esri envelope.
 func mercatorExtent(e [4]float64) map[string]any {
-	const r = 6378137.0
-	x := func(lon float64) float64 { return math.Round(lon*math.Pi/180*r*100) / 100 }
-	y := func(lat float64) float64 {
-		return math.Round(math.Log(math.Tan(math.Pi/4+lat*math.Pi/360))*r*100) / 100
-	}
+	cm := func(v float64) float64 { return math.Round(v*100) / 100 }
+	lo := project.WGS84.ToMercator(orb.Point{e[0], e[1]})
+	hi := project.WGS84.ToMercator(orb.Point{e[2], e[3]})
 	return map[string]any{
-		"xmin": x(e[0]), "ymin": y(e[1]), "xmax": x(e[2]), "ymax": y(e[3]),
+		"xmin": cm(lo[0]), "ymin": cm(lo[1]), "xmax": cm(hi[0]), "ymax": cm(hi[1]),
 		"spatialReference": map[string]any{"wkid": 102100, "latestWkid": 3857},
 	}
 }

@@ -64,7 +64,9 @@ var esriWebMercator512 = [...][2]float64{
 	{0.1492910708238085, 564.248588},
 }
 
-// webMercatorHalf is half the width of the Web Mercator world (metres).
+// webMercatorHalf is half the width of the Web Mercator world (metres) as
+// ArcGIS writes it in tileInfo.origin and extents (rounded to the
+// millimetre; the projection itself is orb's, tileserver_scheme.go toScheme).
 const webMercatorHalf = 20037508.342787
 
 // EsriWebMercatorLODs returns Esri's standard Web Mercator levels 0..maxLevel
