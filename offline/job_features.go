@@ -93,6 +93,7 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 		if err != nil {
 			return stepErr(rec.Key, svcURL, "createReplica", err)
 		}
+		j.hook("replicaAnswered")
 		switch {
 		case resp.StatusURL != "":
 			err = j.jr.update(func() {

@@ -14,9 +14,9 @@ func TestCICrashLoopDownload(t *testing.T) {
 		t.Skip("subprocess crash loop")
 	}
 	// Kills land after the first quarter of the reference run's duration,
-	// where the work is; the tagged campaign kills anywhere, including
-	// during the first journal write (its leftover temporary file is
-	// recognised since; offline's TestJobResumeAfterKillAtFirstJournalWrite).
+	// where the work is, or after the package is finished (the restart
+	// returns it: offline's TestJobRerunOnFinishedPackage); the tagged
+	// campaign kills anywhere.
 	crashLoopDownload(t, 2, 2, 0.25, 1)
 }
 

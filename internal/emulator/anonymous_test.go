@@ -54,7 +54,7 @@ func TestPublicServiceAnonymousReplica(t *testing.T) {
 	if errCode(syn) != 0 {
 		t.Fatalf("anonymous synchronizeReplica on a public service: %v", syn)
 	}
-	if got := errCode(anonPost(t, hs.URL+"/arcgis/rest/services/Reference_Data/FeatureServer/0/query", url.Values{"where": {"1=1"}})); got != codeTokenRequired {
+	if got := errCode(anonPost(t, hs.URL+"/arcgis/rest/services/Reference_Data/FeatureServer/0/query", url.Values{"where": {"1=1"}})); got != 499 {
 		t.Fatalf("anonymous query of a service that is not public: error code %d, want 499", got)
 	}
 	em.SetServicePublic("Field_Survey", false)
@@ -62,7 +62,7 @@ func TestPublicServiceAnonymousReplica(t *testing.T) {
 		t.Fatal("ServicePublic after closing: true")
 	}
 	got := anonPost(t, fs+"/0/query", url.Values{"where": {"1=1"}})
-	if errCode(got) != codeTokenRequired || !strings.Contains(got["error"].(map[string]any)["message"].(string), "Token") {
+	if errCode(got) != 499 || !strings.Contains(got["error"].(map[string]any)["message"].(string), "Token") {
 		t.Fatalf("anonymous query after the service was closed: %v, want 499", got)
 	}
 }

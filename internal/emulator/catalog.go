@@ -1,9 +1,6 @@
 package emulator
 
-import (
-	"net/http"
-	"sort"
-)
+import "net/http"
 
 // catalogService is one entry of the services directory.
 type catalogService struct {
@@ -16,34 +13,20 @@ type catalogService struct {
 // listing every feature, map and vector tile service.
 func (s *Server) routeCatalog() {
 	h := func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := s.authorize(w, r); !ok {
+		if _, ok := s.Portal.Authorize(w, r); !ok {
 			return
 		}
 		base := "http://" + r.Host + "/arcgis/rest/services/"
 		var out []catalogService
-		if s.features != nil {
-			for _, name := range s.features.order {
+		if s.FeatureServer != nil {
+			for _, name := range s.FeatureServer.ServiceNames() {
 				out = append(out, catalogService{Name: name, Type: "FeatureServer", URL: base + name + "/FeatureServer"})
 			}
 		}
-		if s.tiles != nil {
-			var tiles []catalogService
-			for name := range s.tiles.maps {
-				tiles = append(tiles, catalogService{Name: name, Type: "MapServer", URL: base + name + "/MapServer"})
+		if s.Tiles != nil {
+			for _, svc := range s.Tiles.Catalog() {
+				out = append(out, catalogService{Name: svc[0], Type: svc[1], URL: base + svc[0] + "/" + svc[1]})
 			}
-			for name := range s.tiles.dynamic {
-				tiles = append(tiles, catalogService{Name: name, Type: "MapServer", URL: base + name + "/MapServer"})
-			}
-			for name := range s.tiles.vectors {
-				tiles = append(tiles, catalogService{Name: name, Type: "VectorTileServer", URL: base + name + "/VectorTileServer"})
-			}
-			sort.Slice(tiles, func(i, j int) bool {
-				if tiles[i].Name != tiles[j].Name {
-					return tiles[i].Name < tiles[j].Name
-				}
-				return tiles[i].Type < tiles[j].Type
-			})
-			out = append(out, tiles...)
 		}
 		if out == nil {
 			out = []catalogService{}

@@ -55,7 +55,7 @@ func (s *Server) Summary(base string) string {
 // serviceNames asks the emulator's own service catalog for "name/type"
 // entries, falling back to the demo services.
 func (s *Server) serviceNames() []string {
-	q := url.Values{"f": {"json"}, "token": {s.IssueToken(s.portal.defaultOwner)}}
+	q := url.Values{"f": {"json"}, "token": {s.IssueToken(s.DefaultOwner())}}
 	req, err := http.NewRequest(http.MethodGet, "http://emulator/arcgis/rest/services?"+q.Encode(), nil)
 	if err != nil {
 		return demoServices

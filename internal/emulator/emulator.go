@@ -5,6 +5,13 @@
 // `offlined demo`. It imports no testing package; see emulatortest for test
 // helpers.
 //
+// This package is the composition root: it owns the router, the request log
+// and the fault knobs, and wires the parts in its subpackages — portal
+// (tokens, items, search), features (FeatureServers), tiles (MapServer,
+// VectorTileServer, exports, XYZ) and demo (demo items and web maps), with
+// rest holding their shared HTTP helpers. The parts' Go APIs (AddItem,
+// EditFeatures, TileBytes, …) are promoted onto Server.
+//
 // URL layout (the host is whatever the request came to):
 //
 //	/sharing/rest/...                               portal (tokens, items, search)
@@ -15,13 +22,18 @@
 package emulator
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/offlined/offlined/internal/emulator/demo"
+	"github.com/offlined/offlined/internal/emulator/features"
+	"github.com/offlined/offlined/internal/emulator/portal"
+	"github.com/offlined/offlined/internal/emulator/rest"
+	"github.com/offlined/offlined/internal/emulator/tiles"
 )
 
 // Options configures an emulator. The zero value is usable: it serves the
@@ -81,12 +93,11 @@ type Server struct {
 	faults Faults
 	rng    *lockedRand
 
-	portal   *portalState  // portal.go, auth.go
-	features *featureState // featureserver*.go
-	tiles    *tileState    // tileserver*.go, vectortiles*.go
-	wmts     *wmtsState    // wmts.go
-	ogc      *ogcState     // ogcfeatures.go
-	public   publicState   // anonymous.go
+	*portal.Portal                      // portal, tokens, items
+	*features.FeatureServer             // FeatureServers
+	*tiles.Tiles                        // MapServer, ImageServer, VectorTileServer, XYZ, WMTS
+	ogc                     *ogcState   // ogcfeatures.go
+	public                  publicState // anonymous.go
 }
 
 // New builds an emulator with the given options.
@@ -113,10 +124,14 @@ func New(opts Options) *Server {
 		rng:    newLockedRand(opts.Seed),
 	}
 	s.initPublic()
-	s.initPortal()
-	s.initFeatures()
-	s.initTiles()
-	s.registerWMTS()
+	s.Portal = portal.New(portal.Config{Router: s.router, Users: opts.Users, TokenLifetime: opts.TokenLifetime,
+		Now: opts.Now, Anonymous: opts.Anonymous, TokenErrorAsHTTP: s.tokenErrorAsHTTP, IsPublic: s.isPublicRequest})
+	demo.AddItems(s.Portal)
+	s.FeatureServer = features.New(features.Config{Router: s.router, Authorize: s.Portal.Authorize, JobsFail: s.jobsFail,
+		Seed: opts.Seed, Services: opts.FeatureServices})
+	s.routeCatalog()
+	s.Tiles = tiles.New(tiles.Config{Router: s.router, Authorize: s.Portal.Authorize, JobsFail: s.jobsFail,
+		Features: s.FeatureServer.TileFeatures, Seed: opts.Seed, Tiles: opts.Tiles})
 	s.registerOGCFeatures()
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
@@ -126,8 +141,8 @@ func New(opts Options) *Server {
 
 // Demo credentials accepted by an emulator built without Users.
 const (
-	DemoUser     = "demo"
-	DemoPassword = "demo-password"
+	DemoUser     = portal.DemoUser
+	DemoPassword = portal.DemoPassword
 )
 
 // Close stops background work (export jobs) and removes the files the
@@ -143,7 +158,7 @@ func (s *Server) SetFaults(f Faults) {
 	s.faults = f
 	s.mu.Unlock()
 	if f.ExpireTokensNow {
-		s.expireAllTokens()
+		s.Portal.ExpireAllTokens()
 	}
 }
 
@@ -158,18 +173,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.router.ServeHTTP(rec, r)
 }
 
-// writeJSON writes v as a JSON body with HTTP status code.
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+// tokenErrorAsHTTP reports whether the TokenErrorAsHTTP fault is on.
+func (s *Server) tokenErrorAsHTTP() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.TokenErrorAsHTTP
 }
 
-// writeError writes an ArcGIS error body {"error":{code,message,details}}
-// with the given HTTP status (ArcGIS usually answers 200).
-func writeError(w http.ResponseWriter, httpStatus, code int, message string, details ...string) {
-	if details == nil {
-		details = []string{}
-	}
-	writeJSON(w, httpStatus, map[string]any{"error": map[string]any{"code": code, "message": message, "details": details}})
+// jobsFail reports whether the FailJobs fault is on.
+func (s *Server) jobsFail() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.FailJobs
 }
+
+var (
+	writeJSON  = rest.WriteJSON
+	writeError = rest.WriteError
+)

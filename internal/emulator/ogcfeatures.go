@@ -259,3 +259,6 @@ func featureBBox(f json.RawMessage) [4]float64 {
 	}
 	return [4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
 }
+
+// hostURL is the emulator's own origin as the request names it.
+func hostURL(r *http.Request) string { return "http://" + r.Host }

@@ -98,7 +98,7 @@ func withToken(tok string, kv ...string) url.Values {
 // fixture loads testdata/portal/name as a JSON object.
 func fixture(t testing.TB, name string) obj {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "portal", name))
+	b, err := os.ReadFile(filepath.Join("portal", "testdata", "portal", name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files in testdata/portal")
+var update = flag.Bool("update", false, "rewrite golden files in demo/testdata")
 
 // webMapData fetches an item's /data as raw bytes.
 func webMapData(t *testing.T, em *emulatortest.Server, tok, id string) []byte {
@@ -51,7 +51,7 @@ func TestDemoWebMapGolden(t *testing.T) {
 				t.Fatalf("web map is not JSON: %v", err)
 			}
 			pretty.WriteByte('\n')
-			path := filepath.Join("testdata", "portal", tc.golden)
+			path := filepath.Join("demo", "testdata", tc.golden)
 			if *update {
 				if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
 					t.Fatal(err)

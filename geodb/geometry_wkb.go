@@ -1,0 +1,407 @@
+package geodb
+
+import (
+	"encoding/binary"
+	"math"
+)
+
+// GeoPackage binary
+
+// EncodeBlob writes the geometry as a GeoPackage binary blob (little endian,
+// standard, envelope code 0 for points and 1 [minx,maxx,miny,maxy] for the
+// rest). An empty geometry encodes to nil: geodb stores NULL, never empty
+// geometries.
+func EncodeBlob(g *Geom, srsID int32) []byte {
+	if g.IsEmpty() {
+		return nil
+	}
+	env := 1
+	if g.Type == GeomPoint {
+		env = 0
+	}
+	b := make([]byte, 0, 8+32*env+wkbSize(g))
+	b = append(b, 'G', 'P', 0, byte(env<<1)|1)
+	b = binary.LittleEndian.AppendUint32(b, uint32(srsID))
+	if env == 1 {
+		minx, maxx, miny, maxy, _ := g.Bounds()
+		for _, v := range []float64{minx, maxx, miny, maxy} {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+	}
+	return appendWKB(b, g)
+}
+
+func wkbSize(g *Geom) int {
+	d := 8 * g.Dims()
+	n := 9
+	switch g.Type {
+	case GeomPoint:
+		n += d
+	case GeomMultiPoint:
+		n += len(g.Points) * (5 + d)
+	default:
+		for _, l := range g.Lines {
+			n += 9 + len(l)*d
+		}
+		for _, p := range g.Polys {
+			n += 9
+			for _, r := range p {
+				n += 4 + len(r)*d
+			}
+		}
+	}
+	return n
+}
+
+func (g *Geom) isoCode(t GeomType) uint32 {
+	c := uint32(t)
+	if g.HasZ {
+		c += 1000
+	}
+	if g.HasM {
+		c += 2000
+	}
+	return c
+}
+
+// AppendWKB appends the ISO WKB (little endian) of g to b.
+func appendWKB(b []byte, g *Geom) []byte {
+	d := g.Dims()
+	hdr := func(b []byte, t GeomType) []byte {
+		b = append(b, 1)
+		return binary.LittleEndian.AppendUint32(b, g.isoCode(t))
+	}
+	pt := func(b []byte, p []float64) []byte {
+		for i := 0; i < d; i++ {
+			v := 0.0
+			if i < len(p) {
+				v = p[i]
+			}
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+		return b
+	}
+	seq := func(b []byte, ps [][]float64) []byte {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(ps)))
+		for _, p := range ps {
+			b = pt(b, p)
+		}
+		return b
+	}
+	poly := func(b []byte, rings [][][]float64) []byte {
+		b = hdr(b, GeomPolygon)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(rings)))
+		for _, r := range rings {
+			b = seq(b, r)
+		}
+		return b
+	}
+	switch g.Type {
+	case GeomPoint:
+		b = hdr(b, GeomPoint)
+		b = pt(b, g.Points[0])
+	case GeomMultiPoint:
+		b = hdr(b, GeomMultiPoint)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(g.Points)))
+		for _, p := range g.Points {
+			b = hdr(b, GeomPoint)
+			b = pt(b, p)
+		}
+	case GeomLineString:
+		b = hdr(b, GeomLineString)
+		b = seq(b, g.Lines[0])
+	case GeomMultiLineString:
+		b = hdr(b, GeomMultiLineString)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(g.Lines)))
+		for _, l := range g.Lines {
+			b = hdr(b, GeomLineString)
+			b = seq(b, l)
+		}
+	case GeomPolygon:
+		b = poly(b, g.Polys[0])
+	case GeomMultiPolygon:
+		b = hdr(b, GeomMultiPolygon)
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(g.Polys)))
+		for _, p := range g.Polys {
+			b = poly(b, p)
+		}
+	}
+	return b
+}
+
+// BlobHeader is the parsed fixed part of a GeoPackage geometry blob.
+type BlobHeader struct {
+	SRSID    int32
+	Empty    bool
+	Envelope []float64 // minx, maxx, miny, maxy[, z/m pairs]; nil when absent
+	WKB      []byte    // the WKB that follows the header (aliases the input)
+}
+
+// ParseBlobHeader parses the header of a GeoPackage geometry blob.
+func ParseBlobHeader(b []byte) (BlobHeader, error) {
+	var h BlobHeader
+	if len(b) < 8 || b[0] != 'G' || b[1] != 'P' {
+		return h, geomErr("not a GeoPackage geometry blob")
+	}
+	if b[2] != 0 {
+		return h, geomErr("unsupported GeoPackage blob version %d", b[2])
+	}
+	flags := b[3]
+	if flags&0x20 != 0 {
+		return h, geomErr("extended GeoPackage binary is not supported")
+	}
+	var bo binary.ByteOrder = binary.BigEndian
+	if flags&1 == 1 {
+		bo = binary.LittleEndian
+	}
+	h.Empty = flags&0x10 != 0
+	h.SRSID = int32(bo.Uint32(b[4:8]))
+	n := 0
+	switch (flags >> 1) & 7 {
+	case 0:
+	case 1:
+		n = 4
+	case 2, 3:
+		n = 6
+	case 4:
+		n = 8
+	default:
+		return h, geomErr("invalid envelope code %d", (flags>>1)&7)
+	}
+	if len(b) < 8+8*n {
+		return h, geomErr("blob shorter than its envelope")
+	}
+	if n > 0 {
+		h.Envelope = make([]float64, n)
+		for i := range h.Envelope {
+			h.Envelope[i] = math.Float64frombits(bo.Uint64(b[8+8*i:]))
+		}
+	}
+	h.WKB = b[8+8*n:]
+	return h, nil
+}
+
+// DecodeBlob decodes a GeoPackage geometry blob. An empty geometry decodes
+// to a Geom with no coordinates.
+func DecodeBlob(b []byte) (*Geom, int32, error) {
+	h, err := ParseBlobHeader(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	g, err := DecodeWKB(h.WKB)
+	if err != nil {
+		return nil, h.SRSID, err
+	}
+	return g, h.SRSID, nil
+}
+
+type wkbReader struct {
+	b   []byte
+	off int
+	bo  binary.ByteOrder
+}
+
+func (r *wkbReader) need(n int) error {
+	if n < 0 || len(r.b)-r.off < n {
+		return geomErr("WKB truncated at byte %d", r.off)
+	}
+	return nil
+}
+
+func (r *wkbReader) u32() (uint32, error) {
+	if err := r.need(4); err != nil {
+		return 0, err
+	}
+	v := r.bo.Uint32(r.b[r.off:])
+	r.off += 4
+	return v, nil
+}
+
+// header reads byte order and type; returns base type, hasZ, hasM.
+func (r *wkbReader) header() (GeomType, bool, bool, error) {
+	if err := r.need(1); err != nil {
+		return 0, false, false, err
+	}
+	switch r.b[r.off] {
+	case 0:
+		r.bo = binary.BigEndian
+	case 1:
+		r.bo = binary.LittleEndian
+	default:
+		return 0, false, false, geomErr("bad WKB byte order %d", r.b[r.off])
+	}
+	r.off++
+	code, err := r.u32()
+	if err != nil {
+		return 0, false, false, err
+	}
+	z := code&0x80000000 != 0
+	m := code&0x40000000 != 0
+	code &= 0x0fffffff
+	switch code / 1000 {
+	case 1:
+		z = true
+	case 2:
+		m = true
+	case 3:
+		z, m = true, true
+	}
+	t := GeomType(code % 1000)
+	if t < GeomPoint || t > GeomMultiPolygon {
+		return 0, false, false, geomErr("unsupported WKB geometry type %d", code)
+	}
+	return t, z, m, nil
+}
+
+func (r *wkbReader) coords(n int, d int) ([][]float64, error) {
+	if err := r.need(n * d * 8); err != nil {
+		return nil, err
+	}
+	flat := make([]float64, n*d)
+	for i := range flat {
+		flat[i] = math.Float64frombits(r.bo.Uint64(r.b[r.off:]))
+		r.off += 8
+	}
+	out := make([][]float64, n)
+	for i := range out {
+		out[i] = flat[i*d : (i+1)*d : (i+1)*d]
+	}
+	return out, nil
+}
+
+func (r *wkbReader) count(minEach int) (int, error) {
+	n, err := r.u32()
+	if err != nil {
+		return 0, err
+	}
+	if uint64(n)*uint64(minEach) > uint64(len(r.b)-r.off) {
+		return 0, geomErr("WKB count %d exceeds data", n)
+	}
+	return int(n), nil
+}
+
+// DecodeWKB decodes ISO (or EWKB-flagged) WKB of the six simple types.
+func DecodeWKB(b []byte) (*Geom, error) {
+	r := &wkbReader{b: b}
+	t, z, m, err := r.header()
+	if err != nil {
+		return nil, err
+	}
+	g := &Geom{Type: t, HasZ: z, HasM: m}
+	d := g.Dims()
+	sub := func(want GeomType) error {
+		st, sz, sm, err := r.header()
+		if err != nil {
+			return err
+		}
+		if st != want || sz != z || sm != m {
+			return geomErr("WKB %s holds a %s with other dimensions", t, st)
+		}
+		return nil
+	}
+	ring := func() ([][][]float64, error) {
+		nr, err := r.count(4)
+		if err != nil {
+			return nil, err
+		}
+		rings := make([][][]float64, 0, nr)
+		for i := 0; i < nr; i++ {
+			np, err := r.count(d * 8)
+			if err != nil {
+				return nil, err
+			}
+			c, err := r.coords(np, d)
+			if err != nil {
+				return nil, err
+			}
+			rings = append(rings, c)
+		}
+		return rings, nil
+	}
+	switch t {
+	case GeomPoint:
+		c, err := r.coords(1, d)
+		if err != nil {
+			return nil, err
+		}
+		if !(math.IsNaN(c[0][0]) && math.IsNaN(c[0][1])) {
+			g.Points = c
+		}
+	case GeomLineString:
+		np, err := r.count(d * 8)
+		if err != nil {
+			return nil, err
+		}
+		c, err := r.coords(np, d)
+		if err != nil {
+			return nil, err
+		}
+		if np > 0 {
+			g.Lines = [][][]float64{c}
+		}
+	case GeomPolygon:
+		rings, err := ring()
+		if err != nil {
+			return nil, err
+		}
+		if len(rings) > 0 {
+			g.Polys = [][][][]float64{rings}
+		}
+	case GeomMultiPoint:
+		n, err := r.count(5 + d*8)
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < n; i++ {
+			if err := sub(GeomPoint); err != nil {
+				return nil, err
+			}
+			c, err := r.coords(1, d)
+			if err != nil {
+				return nil, err
+			}
+			if !(math.IsNaN(c[0][0]) && math.IsNaN(c[0][1])) {
+				g.Points = append(g.Points, c[0])
+			}
+		}
+	case GeomMultiLineString:
+		n, err := r.count(9)
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < n; i++ {
+			if err := sub(GeomLineString); err != nil {
+				return nil, err
+			}
+			np, err := r.count(d * 8)
+			if err != nil {
+				return nil, err
+			}
+			c, err := r.coords(np, d)
+			if err != nil {
+				return nil, err
+			}
+			if np > 0 {
+				g.Lines = append(g.Lines, c)
+			}
+		}
+	case GeomMultiPolygon:
+		n, err := r.count(9)
+		if err != nil {
+			return nil, err
+		}
+		for i := 0; i < n; i++ {
+			if err := sub(GeomPolygon); err != nil {
+				return nil, err
+			}
+			rings, err := ring()
+			if err != nil {
+				return nil, err
+			}
+			if len(rings) > 0 {
+				g.Polys = append(g.Polys, rings)
+			}
+		}
+	}
+	return g, nil
+}
