@@ -73,7 +73,8 @@ type Server struct {
 	handler http.Handler
 	routes  []Route
 	started time.Time
-	formats stdsync.Map // *tiles.Store → MBTiles format
+	formats stdsync.Map   // *tiles.Store → MBTiles format
+	page    *pageSessions // page.go: one-time links and page sessions
 }
 
 // Route is one registered method and path template.
@@ -114,7 +115,7 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: o, log: o.Logger, reg: o.Registry, hub: o.Hub, router: mux.NewRouter(), started: time.Now()}
+	s := &Server{opts: o, log: o.Logger, reg: o.Registry, hub: o.Hub, router: mux.NewRouter(), started: time.Now(), page: newPageSessions()}
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := &Error{Status: http.StatusNotFound, Code: "notFound", Field: "path", Message: "no such route"}
 		if isArcGISRoute(r) {
@@ -179,6 +180,8 @@ func (s *Server) routesAPI() {
 	const f = m + "/layers/{layer}/features"
 	const t = m + "/tiles/{tileLayer}"
 	s.handle("GET", "/api/v1/status", s.getStatus)
+	s.handle("POST", "/api/v1/session/link", s.postSessionLink)
+	s.handle("GET", "/api/v1/session", s.getSession)
 	s.handle("GET", "/api/v1/openapi.json", s.getOpenAPI)
 	s.handle("GET", "/api/v1/portal/webmaps", s.searchWebMaps)
 	s.handle("POST", "/api/v1/capabilities", s.postCapabilities)
