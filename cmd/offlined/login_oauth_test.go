@@ -268,3 +268,115 @@ func waitJob(t *testing.T, d *daemon, id string) map[string]any {
 	})
 	return j
 }
+
+// syncStates returns each service's sync state of a map.
+func syncStates(t *testing.T, d *daemon, mapID string) map[string]string {
+	t.Helper()
+	code, st := d.api(t, "GET", "/api/v1/maps/"+mapID+"/sync", nil)
+	if code != 200 {
+		t.Fatalf("sync status: %d %v", code, st)
+	}
+	out := map[string]string{}
+	svcs, _ := st["services"].(map[string]any)
+	for k, v := range svcs {
+		m, _ := v.(map[string]any)
+		out[k], _ = m["state"].(string)
+	}
+	return out
+}
+
+// TestBrowserSignInKeptAliveThenNeedsAuth: with a 3-second refresh-token
+// lifetime the daemon extends the sign-in while online and keeps syncing
+// for ten lifetimes; offline past the expiry the map goes needsAuth with
+// its edit kept; a new sign-in recovers and the edit reaches the server
+// once.
+func TestBrowserSignInKeptAliveThenNeedsAuth(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs for ten refresh-token lifetimes")
+	}
+	const life = 3 * time.Second
+	em := emulatortest.Start(t, emulator.Options{EnterpriseLogins: true, RefreshTokenLifetime: life, TokenLifetime: time.Second})
+	root := t.TempDir()
+	loginOOB(t, root, em.PortalURL)
+	d := startDaemon(t, root, "-portal", em.PortalURL)
+	if j := waitJob(t, d, startJob(t, d, em, "kept")); j["state"] != "succeeded" {
+		t.Fatalf("job: %v\n%s", j, d.logs.String())
+	}
+	layer := ""
+	_, m := d.api(t, "GET", "/api/v1/maps/kept", nil)
+	for _, l := range m["layers"].([]any) {
+		if l := l.(map[string]any); l["name"] == "Inspections" {
+			layer = l["id"].(string)
+		}
+	}
+	addFeature := func(id string) {
+		feat := fmt.Sprintf(`{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.17,34.03]},"properties":{"InspectionID":%q,"Status":"open","Priority":3}}`, id)
+		if code, r := d.api(t, "POST", "/api/v1/maps/kept/layers/"+layer+"/features", strings.NewReader(feat)); code != 201 {
+			t.Fatalf("add feature: %d %v", code, r)
+		}
+	}
+	syncOK := func() bool {
+		code, _ := d.api(t, "POST", "/api/v1/maps/kept/sync", nil)
+		for _, st := range syncStates(t, d, "kept") {
+			if st != "idle" && st != "synced" && st != "" {
+				return false
+			}
+		}
+		return code == 200
+	}
+
+	// Ten lifetimes online: the refresh token is exchanged again and again.
+	seen := map[string]bool{}
+	deadline := time.Now().Add(10 * life)
+	for time.Now().Before(deadline) {
+		if c, err := config.FindCredential(root, em.PortalURL); err == nil {
+			seen[c.RefreshToken] = true
+		}
+		time.Sleep(life / 6)
+	}
+	if len(seen) < 10 {
+		t.Fatalf("%d refresh tokens over ten lifetimes, want the sign-in extended at least once per lifetime\n%s", len(seen), d.logs.String())
+	}
+	addFeature("KEPT-1")
+	if !syncOK() {
+		t.Fatalf("sync after ten lifetimes: %v\n%s", syncStates(t, d, "kept"), d.logs.String())
+	}
+
+	// Offline past the expiry: the next sync needs a new sign-in.
+	em.SetFaults(emulator.Faults{ErrorRate: 1})
+	time.Sleep(life + life/2)
+	em.SetFaults(emulator.Faults{})
+	addFeature("KEPT-2")
+	d.api(t, "POST", "/api/v1/maps/kept/sync", nil)
+	needs := false
+	for _, st := range syncStates(t, d, "kept") {
+		needs = needs || st == "needsAuth"
+	}
+	if !needs {
+		t.Fatalf("after the refresh token expired offline: %v, want needsAuth", syncStates(t, d, "kept"))
+	}
+	_, st := d.api(t, "GET", "/api/v1/maps/kept/sync", nil)
+	if !strings.Contains(fmt.Sprint(st), "offlined login -portal "+em.PortalURL+" -client-id "+emulator.DemoClientID) {
+		t.Errorf("needsAuth status does not name the command that fixes it: %v", st)
+	}
+
+	// A new sign-in: the daemon reloads it and the kept edit goes up once.
+	loginOOB(t, root, em.PortalURL)
+	testutil.Eventually(t, "a sync with the new sign-in", syncOK)
+	var count int
+	for _, id := range []string{"KEPT-1", "KEPT-2"} {
+		fs, err := em.Features("Field_Survey", 0, "InspectionID='"+id+"'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(fs)
+		if n != 1 {
+			t.Errorf("%s on the server %d times, want once", id, n)
+		}
+		count += n
+	}
+	if count != 2 {
+		t.Fatalf("edits on the server: %d", count)
+	}
+}

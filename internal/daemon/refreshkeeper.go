@@ -138,3 +138,19 @@ func (k *refreshKeeper) renew(ctx context.Context, c config.Credential) error {
 	k.log.Info("sign-in extended", "portal", k.portal, "until", c.RefreshExpires.UTC().Format(time.RFC3339))
 	return nil
 }
+
+// hintedCredential adds the command that fixes a refused credential to its
+// errors, so a map in needsAuth says how to get out of it.
+type hintedCredential struct {
+	arcgis.Credential
+	hint string
+}
+
+// Token returns the wrapped credential's token; its errors name the fix.
+func (h hintedCredential) Token(ctx context.Context, c *arcgis.Client) (string, error) {
+	tok, err := h.Credential.Token(ctx, c)
+	if err != nil && refused(err) {
+		return "", fmt.Errorf("%w; %s", err, h.hint)
+	}
+	return tok, err
+}
