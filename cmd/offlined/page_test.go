@@ -308,8 +308,8 @@ func TestPageInChromium(t *testing.T) {
 		eval(fmt.Sprintf(`document.getElementById(%q).value = %q; ''`, id, v))
 	}
 	step("check", chromedp.Click(chromedp.ID("check-job")), chromedp.WaitVisible(chromedp.ID("capabilities")))
-	step("start", chromedp.Click(chromedp.ID("start-job")), chromedp.WaitVisible(chromedp.CSS(`tr[data-job]`)))
-	poll("the download to succeed", `!!document.querySelector('tr[data-job][data-state="succeeded"]')`)
+	step("start", chromedp.Click(chromedp.ID("start-job")), chromedp.WaitVisible(chromedp.CSS(`tr[data-map="frompage"]`)))
+	poll("the download to succeed", `!!document.querySelector('tr[data-map="frompage"][data-state="succeeded"]')`)
 	saveDoc(t, "page-jobs.png", shot("jobs"))
 	if code, m := d.api(t, "GET", "/api/v1/maps/frompage", nil); code != 200 || m["complete"] != true {
 		t.Fatalf("the map downloaded from the page: %d %v", code, m)

@@ -149,9 +149,11 @@ func Run(ctx context.Context, cfg Config) error {
 		opts.Sync = syncer
 		services = append(services, &jobService{jobs: jobs, stop: stopJobs},
 			&schedulerService{syncer: syncer, opts: SchedulerOptions(client, time.Duration(cfg.SyncInterval), log), stopWork: stopWork})
-		// Jobs waiting for sign-in go on once the credentials change.
-		creds.onReload = jobs.ResumeNeedsAuth
-		services = append(services, creds)
+		// Jobs waiting for sign-in go on once the credentials change; a
+		// browser sign-in's refresh token is extended while online.
+		keeper := newRefreshKeeper(cfg.DataRoot, cfg.Portal, client, log)
+		creds.onReload = func() { jobs.ResumeNeedsAuth(); keeper.kick() }
+		services = append(services, creds, keeper)
 	} else {
 		log.Info("no portal configured: jobs, portal search and sync are off (offlined login, then -portal)")
 	}

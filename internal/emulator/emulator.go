@@ -35,6 +35,13 @@ type Options struct {
 	Now func() time.Time
 	// Anonymous lets requests without a token read and edit services.
 	Anonymous bool
+	// EnterpriseLogins makes every user an enterprise (SAML) account: they
+	// sign in only through the OAuth authorize page, generateToken refuses
+	// them, and portals/self says so (canSignInIDP).
+	EnterpriseLogins bool
+	// RefreshTokenLifetime is how long OAuth refresh tokens stay valid. Zero
+	// means RefreshTokenLifetime (two weeks).
+	RefreshTokenLifetime time.Duration
 	// Seed makes generated data deterministic. Zero means 1.
 	Seed int64
 	// FeatureServices configures the feature services. Nil means the demo

@@ -514,7 +514,8 @@ route(/^\/jobs$/, async (main) => {
   function clearErrors() { for (const e of form.querySelectorAll('.field-error')) e.textContent = ''; for (const e of form.querySelectorAll('[aria-invalid]')) e.removeAttribute('aria-invalid'); }
   $('#check-job').addEventListener('click', async () => {
     clearErrors();
-    const req = request();
+    // The planning routes take the source, area and scales only.
+    const { mapId, title, ...req } = request();
     try {
       const caps = await api('POST', 'capabilities', req);
       const all = [...(caps.layers || []), ...(caps.tables || [])];
@@ -561,7 +562,7 @@ route(/^\/jobs$/, async (main) => {
       h('tbody', {}, jobs.map((j) => {
         const pct = (j.progress && j.progress.percent) || (j.state === 'succeeded' ? 100 : 0);
         if (['running', 'pending', 'needsAuth'].includes(j.state)) watchJob(j.id);
-        return h('tr', { 'data-job': j.id, 'data-state': j.state },
+        return h('tr', { 'data-job': j.id, 'data-map': j.mapId, 'data-state': j.state },
           h('td', {}, j.state === 'succeeded' && j.mapId ? h('a', { href: `#/map/${encodeURIComponent(j.mapId)}` }, (j.request && j.request.title) || j.mapId) : ((j.request && j.request.title) || j.mapId || j.id)),
           h('td', { class: 'jstate' }, j.state),
           h('td', {}, h('div', { class: 'progress', role: 'progressbar', 'aria-label': `Progress of ${j.mapId || j.id}`, 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(pct) }, h('div', { style: `width:${pct}%` })), h('span', { class: 'pct muted' }, `${Math.round(pct)} %`)),
