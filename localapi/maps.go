@@ -33,7 +33,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	st := map[string]any{
 		"version": s.opts.Version, "started": s.started.UTC().Format(time.RFC3339),
 		"uptimeSeconds": int64(time.Since(s.started).Seconds()), "maps": len(maps),
-		"portal": s.opts.Portal != nil, "sync": s.opts.Sync != nil, "jobs": s.opts.Jobs != nil,
+		"portal": s.opts.Portal != nil, "sync": s.opts.Sync != nil, "jobs": s.opts.Jobs != nil, "portalSignIn": s.opts.SignIn != nil,
 		"pendingUnregister": len(s.reg.Pending()), "basemapDirectories": s.opts.BasemapDirs,
 	}
 	if s.opts.Jobs != nil {

@@ -147,6 +147,12 @@ func (s *Server) servePublic(w http.ResponseWriter, r *http.Request) bool {
 		}
 		http.Redirect(w, r, "/ui/", http.StatusFound)
 		return true
+	case r.URL.Path == callbackPath:
+		if r.Method != http.MethodGet {
+			return false
+		}
+		s.portalCallback(w, r)
+		return true
 	case r.URL.Path == "/session":
 		if r.Method != http.MethodGet {
 			return false

@@ -38,6 +38,8 @@ type Options struct {
 	Sync    Syncer
 	Planner Planner
 	Portal  Portal
+	// SignIn lets the page sign the daemon in to its portal (nil: 501).
+	SignIn PortalSignIn
 	// AllowedHosts are extra Host names accepted besides loopback names
 	// (only for a TLS listener on another address).
 	AllowedHosts []string
@@ -182,6 +184,7 @@ func (s *Server) routesAPI() {
 	s.handle("GET", "/api/v1/status", s.getStatus)
 	s.handle("POST", "/api/v1/session/link", s.postSessionLink)
 	s.handle("GET", "/api/v1/session", s.getSession)
+	s.handle("POST", "/api/v1/portal/signin", s.postPortalSignIn)
 	s.handle("GET", "/api/v1/openapi.json", s.getOpenAPI)
 	s.handle("GET", "/api/v1/portal/webmaps", s.searchWebMaps)
 	s.handle("POST", "/api/v1/capabilities", s.postCapabilities)

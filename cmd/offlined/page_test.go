@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/config"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/internal/testutil"
@@ -169,7 +170,7 @@ func TestPageInChromium(t *testing.T) {
 	}
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 3*testutil.Timeout)
+		sctx, cancel := context.WithTimeout(ctx, 6*testutil.Timeout)
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
 			dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
@@ -318,4 +319,65 @@ func TestPageInChromium(t *testing.T) {
 	// The phone layout works too.
 	step("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(d.base+"/ui/#/"), chromedp.WaitVisible(chromedp.CSS(`tr[data-map="survey"]`)))
 	watch.check(t)
+}
+
+// TestPageSignsInToPortal: the page's "Sign in to ArcGIS" goes through the
+// portal's sign-in page (OAuth with PKCE) and back to the page, and the
+// daemon stores and uses the new sign-in.
+func TestPageSignsInToPortal(t *testing.T) {
+	t.Parallel()
+	exe := pageChromium(t)
+	em := emulatortest.Start(t, emulator.Options{EnterpriseLogins: true})
+	root := t.TempDir()
+	loginOOB(t, root, em.PortalURL)
+	before, _ := config.FindCredential(root, em.PortalURL)
+	d := startDaemon(t, root, "-portal", em.PortalURL)
+	var link struct{ URL string }
+	json.Unmarshal([]byte(cli(t, "open", "-data", root, "-no-browser", "-json")), &link)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()))
+	actx, cancelA := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancelA()
+	ctx, cancelC := chromedp.NewContext(actx)
+	defer cancelC()
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 3*testutil.Timeout)
+	defer cancel()
+	err := chromedp.Do(sctx,
+		chromedp.Navigate(link.URL),
+		chromedp.WaitVisible(chromedp.ID("signin-portal")),
+		chromedp.Click(chromedp.ID("signin-portal")),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), emulator.DemoUser),
+		chromedp.SendKeys(chromedp.ID("password"), emulator.DemoPassword),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.ID("nav-maps")),
+	)
+	if err != nil {
+		t.Fatalf("sign in from the page: %v", err)
+	}
+	loc, err := chromedp.Run(sctx, chromedp.Location())
+	if err != nil || !strings.HasPrefix(loc, d.base+"/ui/") {
+		t.Fatalf("back at %q (%v), want the page", loc, err)
+	}
+	var after config.Credential
+	testutil.Eventually(t, "the page's sign-in stored", func() bool {
+		after, _ = config.FindCredential(root, em.PortalURL)
+		return after.RefreshToken != "" && after.RefreshToken != before.RefreshToken
+	})
+	if after.Kind != config.KindOAuthRefresh || after.Username != emulator.DemoUser || after.RedirectURI != d.base+"/oauth/callback" {
+		t.Fatalf("stored sign-in %+v", after.Redacted())
+	}
+	// The daemon uses it: a download runs.
+	if j := waitJob(t, d, startJob(t, d, em, "signedin")); j["state"] != "succeeded" {
+		t.Fatalf("job after the page's sign-in: %v", j)
+	}
+	// A callback nobody started is refused.
+	if code, _ := d.api(t, "GET", "/oauth/callback?state=forged&code=x", nil); code != 400 {
+		t.Errorf("forged callback answered %d", code)
+	}
 }

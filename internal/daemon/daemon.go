@@ -154,6 +154,7 @@ func Run(ctx context.Context, cfg Config) error {
 		keeper := newRefreshKeeper(cfg.DataRoot, cfg.Portal, client, log)
 		creds.onReload = func() { jobs.ResumeNeedsAuth(); keeper.kick() }
 		services = append(services, creds, keeper)
+		opts.SignIn = newPageSignIn(cfg.DataRoot, cfg.Portal, cfg.ClientID, log)
 	} else {
 		log.Info("no portal configured: jobs, portal search and sync are off (offlined login, then -portal)")
 	}

@@ -288,3 +288,7 @@ func page(title, msg string) string {
 	return "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + title +
 		"</title></head><body><h1>" + title + "</h1><p>" + msg + "</p></body></html>"
 }
+
+// State is the flow's state parameter, to find the flow a redirect
+// belongs to (compare with CheckState).
+func (f *Flow) State() string { return f.state }

@@ -526,7 +526,7 @@ route(/^\/jobs$/, async (main) => {
             h('td', {}, l.title || l.id), h('td', {}, l.error ? h('span', { class: 'badge bad' }, 'left out') : l.method),
             h('td', {}, l.message || l.reason || ''))))),
         caps.hasErrors ? h('p', { class: 'field-error' }, 'Some layers can neither go offline nor stay online.') : null, est);
-      api('POST', 'estimate', req).then((e) => {
+      api('POST', 'parameters', req).then((params) => api('POST', 'estimate', { source: req.source, parameters: params })).then((e) => {
         const b = e.bytes || (e.package && e.package.bytes) || {};
         est.textContent = `Estimated size: ${fmtBytes(b.bytes)} (${fmtBytes(b.low)}–${fmtBytes(b.high)})`;
       }).catch((err) => { est.textContent = `No estimate: ${err.message}`; });
@@ -606,6 +606,19 @@ async function start() {
     if (err.status === 401) { signedOut($('#main')); return; }
     throw err;
   }
+  const status = await api('GET', 'status').catch(() => ({}));
+  if (status.portalSignIn) {
+    $('#who').after(h('button', { id: 'signin-portal', type: 'button', class: 'secondary', onclick: async () => {
+      try {
+        const r = await api('POST', 'portal/signin', { returnTo: '/ui/' });
+        location.href = r.authorizeUrl;
+      } catch (err) { toast(`Sign-in is not available: ${err.message}`); }
+    } }, 'Sign in to ArcGIS'));
+  }
+  const signin = new URLSearchParams(location.search).get('signin');
+  if (signin === 'ok') toast('Signed in to ArcGIS: syncs and downloads go on with this account');
+  else if (signin === 'failed') toast('The ArcGIS sign-in failed; try again');
+  if (signin) history.replaceState(null, '', location.pathname + location.hash);
   window.addEventListener('hashchange', render);
   await render();
 }
