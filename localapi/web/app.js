@@ -460,9 +460,11 @@ route(/^\/map\/([^/]+)\/sync$/, async (main, mapID) => {
   }
   // Background syncs show up here too.
   const es = new EventSource(`${API}/maps/${encodeURIComponent(mapID)}/sync/events`);
-  es.onmessage = (ev) => {
-    try { const d = JSON.parse(ev.data); if (d.percent != null) bar.firstChild.style.width = `${d.percent}%`; if (d.state && d.state !== 'syncing') refresh(); } catch { /* keep-alive */ }
+  const onSyncEvent = (ev) => {
+    try { const d = JSON.parse(ev.data); if (d.percent != null) bar.firstChild.style.width = `${d.percent}%`; } catch { /* keep-alive */ }
+    if (ev.type === 'finished' || ev.type === 'failed') refresh();
   };
+  for (const type of ['message', 'started', 'progress', 'finished', 'failed']) es.addEventListener(type, onSyncEvent);
   onLeave(() => es.close());
   await refresh();
 });
@@ -543,7 +545,8 @@ route(/^\/jobs$/, async (main) => {
     if (watched.has(id)) return;
     const es = new EventSource(`${API}/jobs/${encodeURIComponent(id)}/events`);
     watched.set(id, es);
-    es.onmessage = (ev) => {
+    // The stream's events are typed (progress, state): listen to each.
+    const onEvent = (ev) => {
       let d; try { d = JSON.parse(ev.data); } catch { return; }
       const row = $(`[data-job="${CSS.escape(id)}"]`);
       if (row) {
@@ -553,6 +556,7 @@ route(/^\/jobs$/, async (main) => {
       }
       if (['succeeded', 'failed', 'canceled'].includes(d.state)) { es.close(); watched.delete(id); refreshJobs(); }
     };
+    for (const type of ['message', 'progress', 'state']) es.addEventListener(type, onEvent);
   }
   onLeave(() => { for (const es of watched.values()) es.close(); });
   async function act(id, what) { try { await api('POST', `jobs/${encodeURIComponent(id)}/${what}`); } catch (err) { toast(err.message); } await refreshJobs(); }
