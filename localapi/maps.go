@@ -2,7 +2,9 @@ package localapi
 
 import (
 	"embed"
+	"io/fs"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -31,7 +33,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	st := map[string]any{
 		"version": s.opts.Version, "started": s.started.UTC().Format(time.RFC3339),
 		"uptimeSeconds": int64(time.Since(s.started).Seconds()), "maps": len(maps),
-		"portal": s.opts.Portal != nil, "sync": s.opts.Sync != nil, "jobs": s.opts.Jobs != nil,
+		"portal": s.opts.Portal != nil, "sync": s.opts.Sync != nil, "jobs": s.opts.Jobs != nil, "portalSignIn": s.opts.SignIn != nil,
 		"pendingUnregister": len(s.reg.Pending()), "basemapDirectories": s.opts.BasemapDirs,
 	}
 	if s.opts.Jobs != nil {
@@ -54,8 +56,35 @@ func (s *Server) listMaps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, 200, map[string]any{"maps": maps})
+	out := make([]mapWithSize, len(maps))
+	for i, m := range maps {
+		out[i] = mapWithSize{MapInfo: m, SizeBytes: dirSize(m.Dir)}
+	}
+	writeJSON(w, 200, map[string]any{"maps": out})
 	return nil
+}
+
+// mapWithSize is a map in the list, with its size on disk.
+type mapWithSize struct {
+	MapInfo
+	SizeBytes int64 `json:"sizeBytes"`
+}
+
+// dirSize sums the sizes of the regular files under dir (0 when unreadable).
+func dirSize(dir string) int64 {
+	var n int64
+	if dir == "" {
+		return 0
+	}
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 func (s *Server) getMap(w http.ResponseWriter, r *http.Request) error {

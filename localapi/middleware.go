@@ -206,7 +206,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			refuse(sw, r, rc, &Error{Status: http.StatusMisdirectedRequest, Code: "badHost", Field: "Host", Message: "the Host header must name a loopback address (localhost, 127.0.0.1, [::1])"})
 			return
 		}
-		if origin := r.Header.Get("Origin"); origin != "" {
+		if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(r, origin) {
 			if !slices.Contains(s.opts.CORSOrigins, origin) {
 				// Browsers from other origins get no CORS headers: the
 				// request is refused here so no state changes either.
@@ -226,7 +226,20 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 			h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges")
 		}
-		if tok := requestToken(r, min(s.opts.MaxBodyBytes, preAuthFormBytes)); !tokenEqual(tok, s.opts.Token) {
+		if s.servePublic(sw, r) {
+			return
+		}
+		tok := requestToken(r, min(s.opts.MaxBodyBytes, preAuthFormBytes))
+		authed := tokenEqual(tok, s.opts.Token)
+		if !authed && tok == "" {
+			ok, err := s.page.authorize(r)
+			if err != nil {
+				refuse(sw, r, rc, err)
+				return
+			}
+			authed = ok
+		}
+		if !authed {
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="offlined"`)
 			e := &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Field: "Authorization", Message: "a valid Bearer token is required (see `offlined token`)"}
 			if isArcGISRoute(r) {

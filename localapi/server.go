@@ -42,6 +42,8 @@ type Options struct {
 	// Packages backs adopting package directories and the replica routes;
 	// nil answers 501.
 	Packages Packages
+	// SignIn lets the page sign the daemon in to its portal (nil: 501).
+	SignIn PortalSignIn
 	// AllowedHosts are extra Host names accepted besides loopback names
 	// (only for a TLS listener on another address).
 	AllowedHosts []string
@@ -77,7 +79,8 @@ type Server struct {
 	handler http.Handler
 	routes  []Route
 	started time.Time
-	formats stdsync.Map // *tiles.Store → MBTiles format
+	formats stdsync.Map   // *tiles.Store → MBTiles format
+	page    *pageSessions // page.go: one-time links and page sessions
 }
 
 // Route is one registered method and path template.
@@ -118,7 +121,7 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: o, log: o.Logger, reg: o.Maps, hub: o.Hub, router: mux.NewRouter(), started: time.Now()}
+	s := &Server{opts: o, log: o.Logger, reg: o.Maps, hub: o.Hub, router: mux.NewRouter(), started: time.Now(), page: newPageSessions()}
 	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e := &Error{Status: http.StatusNotFound, Code: "notFound", Field: "path", Message: "no such route"}
 		if isArcGISRoute(r) {
@@ -187,6 +190,9 @@ func (s *Server) routesAPI() {
 	const f = m + "/layers/{layer}/features"
 	const t = m + "/tiles/{tileLayer}"
 	s.handle("GET", "/api/v1/status", s.getStatus)
+	s.handle("POST", "/api/v1/session/link", s.postSessionLink)
+	s.handle("GET", "/api/v1/session", s.getSession)
+	s.handle("POST", "/api/v1/portal/signin", s.postPortalSignIn)
 	s.handle("GET", "/api/v1/openapi.json", s.getOpenAPI)
 	s.handle("GET", "/api/v1/portal/webmaps", s.searchWebMaps)
 	s.handle("POST", "/api/v1/capabilities", s.postCapabilities)

@@ -99,6 +99,7 @@ func serveDemo(ctx context.Context, dir, addr string, stdout io.Writer) error {
 	ln = limiter.Listener(ln)
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, ConnContext: limiter.ConnContext}
 	fmt.Fprintf(stdout, "Serving the package on http://%s/api/v1/maps (Authorization: Bearer %s); Ctrl-C to stop\n", ln.Addr(), token)
+	fmt.Fprintf(stdout, "The page: http://%s%s (a one-time link, valid two minutes; later: offlined open -data %s)\n", ln.Addr(), api.NewPageLink(), root)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

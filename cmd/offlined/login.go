@@ -41,6 +41,9 @@ func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	refreshFile := fs.String("refresh-token-file", "", "OAuth refresh token file (- for stdin)")
 	expiration := fs.Int("expiration", 20160, "token lifetime to ask for, in minutes (ArcGIS Online allows up to 20160, two weeks)")
 	server := fs.String("server", "", "sign in to a standalone ArcGIS Server (or store an API key for a host) instead of a portal; used only for its services")
+	noBrowser := fs.Bool("no-browser", false, "with -client-id alone: print the sign-in URL instead of opening a browser")
+	oob := fs.Bool("oob", false, "with -client-id alone: sign in on another device; the portal shows a code to paste here")
+	codeFile := fs.String("code-file", "", "with -oob: read the code from this file (- for stdin) instead of the terminal")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,8 +73,15 @@ func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			modes++
 		}
 	}
+	browser := modes == 0 && *clientID != ""
+	if (*oob || *noBrowser || *codeFile != "") && !browser {
+		return fmt.Errorf("-oob: -oob, -no-browser and -code-file go with -client-id alone (the browser sign-in)")
+	}
+	if browser {
+		return loginBrowser(ctx, cf, p, *clientID, browserOptions{noBrowser: *noBrowser, oob: *oob, codeFile: *codeFile, minutes: *expiration}, stdout, stderr)
+	}
 	if modes != 1 {
-		return fmt.Errorf("-user: give exactly one of -user, -api-key-file, -client-secret-file or -refresh-token-file")
+		return noMethodError(ctx, p)
 	}
 	if (*secretFile != "" || *refreshFile != "") && *clientID == "" {
 		return fmt.Errorf("-client-id: required with -client-secret-file and -refresh-token-file")
@@ -113,7 +123,7 @@ func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		tok, exp, err := generateToken(ctx, p, *user, pw, *expiration)
 		if err != nil {
-			return fmt.Errorf("-user: sign-in failed: %w", err)
+			return fmt.Errorf("-user: sign-in failed: %w%s", err, enterpriseHint(ctx, p))
 		}
 		cred.Kind, cred.Username, cred.Token, cred.Expires = config.KindToken, *user, tok, exp
 	}

@@ -45,6 +45,7 @@ func commands() []command {
 		{"login", "sign in to a portal and store tokens (never passwords) for the daemon", runLogin},
 		{"logout", "forget a portal's stored credentials", runLogout},
 		{"token", "print the API token field apps send as Authorization: Bearer", runToken},
+		{"open", "open the daemon's page in a browser (prints a one-time sign-in link)", runOpen},
 		{"status", "show the running daemon's status", runStatus},
 		{"maps", "list the offline maps; maps add DIR registers a package, maps delete MAP deletes one", runMaps},
 		{"replicas", "list the replicas the daemon knows (orphans too); replicas cleanup unregisters orphans", runReplicas},

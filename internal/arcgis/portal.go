@@ -67,6 +67,10 @@ type PortalSelf struct {
 	IsPortal                  bool            `json:"isPortal"`
 	AllSSL                    bool            `json:"allSSL"`
 	SupportsOAuth             bool            `json:"supportsOAuth,omitempty"`
+	CanSignInArcGIS           *bool           `json:"canSignInArcGIS,omitempty"` // built-in accounts (generateToken)
+	CanSignInIDP              bool            `json:"canSignInIDP,omitempty"`    // SAML enterprise logins
+	CanSignInOIDC             bool            `json:"canSignInOIDC,omitempty"`   // OpenID Connect logins
+	CanSignInSocial           bool            `json:"canSignInSocial,omitempty"` // social logins
 	MaxTokenExpirationMinutes int             `json:"maxTokenExpirationMinutes,omitempty"`
 	Units                     string          `json:"units,omitempty"`
 	Culture                   string          `json:"culture,omitempty"`

@@ -39,6 +39,9 @@ type Config struct {
 	CORSOrigins []string `json:"corsOrigins"`
 	// Portal is the portal URL whose stored credentials the daemon uses.
 	Portal string `json:"portal"`
+	// ClientID is the OAuth app the page signs in to the portal with
+	// (empty: the app of the stored browser sign-in, if any).
+	ClientID string `json:"clientId"`
 	// SyncInterval between background syncs (0 disables them).
 	SyncInterval Duration `json:"syncInterval"`
 	// ConflictPolicy is the conflict policy of maps that have none set:
@@ -121,14 +124,14 @@ func Default(getenv func(string) string) Config {
 var Env = []string{"OFFLINED_CONFIG", "OFFLINED_DATA_ROOT", "OFFLINED_LISTEN", "OFFLINED_PORTAL", "OFFLINED_SYNC_INTERVAL",
 	"OFFLINED_LOG_FORMAT", "OFFLINED_LOG_LEVEL", "OFFLINED_CORS_ORIGINS", "OFFLINED_TLS_CERT", "OFFLINED_TLS_KEY",
 	"OFFLINED_ALLOW_REMOTE", "OFFLINED_POLL_INTERVAL", "OFFLINED_MAX_BODY_BYTES", "OFFLINED_MAX_ATTACHMENT_BYTES",
-	"OFFLINED_CONFLICT_POLICY"}
+	"OFFLINED_CONFLICT_POLICY", "OFFLINED_CLIENT_ID"}
 
 // Flags are the flag values a FlagSet collects; Register binds them.
 type Flags struct {
 	fs                                        *flag.FlagSet
 	config, dataRoot, listen, portal, logFmt  string
 	logLevel, cors, tlsCert, tlsKey, interval string
-	poll, policy                              string
+	poll, policy, clientID                    string
 	allowRemote, allowLinkLocal               bool
 	maxBody, maxAttach                        int64
 }
@@ -140,6 +143,7 @@ func Register(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.dataRoot, "data", "", "data root directory (env OFFLINED_DATA_ROOT)")
 	fs.StringVar(&f.listen, "listen", "", "API listen address, default 127.0.0.1:7878 (env OFFLINED_LISTEN)")
 	fs.StringVar(&f.portal, "portal", "", "portal URL whose stored credentials to use (env OFFLINED_PORTAL)")
+	fs.StringVar(&f.clientID, "client-id", "", "OAuth app client id for signing in to the portal from the page (env OFFLINED_CLIENT_ID)")
 	fs.StringVar(&f.interval, "sync-interval", "", "background sync interval, 0 to disable (env OFFLINED_SYNC_INTERVAL)")
 	fs.StringVar(&f.policy, "conflict-policy", "", "conflict policy of maps without one: lastSyncWins, serverWins, deviceWins, fieldMerge (env OFFLINED_CONFLICT_POLICY)")
 	fs.StringVar(&f.poll, "poll-interval", "", "poll interval of server jobs, e.g. 2s (env OFFLINED_POLL_INTERVAL)")
@@ -210,6 +214,7 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 		{"data", "OFFLINED_DATA_ROOT", f.dataRoot, str(&c.DataRoot)},
 		{"listen", "OFFLINED_LISTEN", f.listen, str(&c.Listen)},
 		{"portal", "OFFLINED_PORTAL", f.portal, str(&c.Portal)},
+		{"client-id", "OFFLINED_CLIENT_ID", f.clientID, str(&c.ClientID)},
 		{"log-format", "OFFLINED_LOG_FORMAT", f.logFmt, str(&c.LogFormat)},
 		{"log-level", "OFFLINED_LOG_LEVEL", f.logLevel, str(&c.LogLevel)},
 		{"tls-cert", "OFFLINED_TLS_CERT", f.tlsCert, str(&c.TLSCert)},

@@ -37,6 +37,12 @@ type Credential struct {
 	Token        string    `json:"token,omitempty"`
 	Expires      time.Time `json:"expires,omitzero"`
 	RefreshToken string    `json:"refreshToken,omitempty"`
+	// RefreshExpires is when RefreshToken stops working (OAuth sign-ins
+	// through the browser); the daemon exchanges it for a new one before.
+	RefreshExpires time.Time `json:"refreshExpires,omitzero"`
+	// RedirectURI is the redirect of the browser sign-in, repeated by
+	// exchange_refresh_token.
+	RedirectURI  string    `json:"redirectUri,omitempty"`
 	ClientID     string    `json:"clientId,omitempty"`
 	ClientSecret string    `json:"clientSecret,omitempty"`
 	APIKey       string    `json:"apiKey,omitempty"`

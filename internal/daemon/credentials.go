@@ -85,7 +85,8 @@ func loadCredential(cfg config.Config, log *slog.Logger) (config.Credential, arc
 	case config.KindAPIKey:
 		return c, arcgis.APIKey(c.APIKey), nil
 	case config.KindOAuthRefresh:
-		return c, &arcgis.OAuthRefreshCredential{ClientID: c.ClientID, RefreshToken: c.RefreshToken}, nil
+		return c, hintedCredential{&arcgis.OAuthRefreshCredential{ClientID: c.ClientID, RefreshToken: c.RefreshToken},
+			fmt.Sprintf("sign in again with: offlined login -portal %s -client-id %s", c.Portal, c.ClientID)}, nil
 	case config.KindOAuthClient:
 		return c, &arcgis.OAuthClientCredential{ClientID: c.ClientID, ClientSecret: c.ClientSecret}, nil
 	}

@@ -158,9 +158,17 @@ func Run(ctx context.Context, cfg Config) error {
 		opts.Sync = syncer
 		services = append(services, &jobService{jobs: jobs, stop: stopJobs},
 			&schedulerService{syncer: syncer, opts: SchedulerOptions(client, time.Duration(cfg.SyncInterval), log), stopWork: stopWork})
-		// Jobs waiting for sign-in go on once the credentials change.
-		creds.onReload = jobs.ResumeNeedsAuth
-		services = append(services, creds)
+		// Jobs waiting for sign-in go on once the credentials change; a
+		// browser sign-in's refresh token is extended while online.
+		if cfg.Portal != "" {
+			keeper := newRefreshKeeper(cfg.DataRoot, cfg.Portal, client, log)
+			creds.onReload = func() { jobs.ResumeNeedsAuth(); keeper.kick() }
+			services = append(services, creds, keeper)
+			opts.SignIn = newPageSignIn(cfg.DataRoot, cfg.Portal, cfg.ClientID, log)
+		} else {
+			creds.onReload = jobs.ResumeNeedsAuth
+			services = append(services, creds)
+		}
 	}
 	api, err := localapi.New(opts)
 	if err != nil {

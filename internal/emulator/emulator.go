@@ -51,6 +51,13 @@ type Options struct {
 	// token (query, applyEdits, createReplica, synchronizeReplica), as a
 	// public ArcGIS service is; SetServicePublic changes it while running.
 	PublicServices []string
+	// EnterpriseLogins makes every user an enterprise (SAML) account: they
+	// sign in only through the OAuth authorize page, generateToken refuses
+	// them, and portals/self says so (canSignInIDP).
+	EnterpriseLogins bool
+	// RefreshTokenLifetime is how long OAuth refresh tokens stay valid. Zero
+	// means RefreshTokenLifetime (two weeks).
+	RefreshTokenLifetime time.Duration
 	// Seed makes generated data deterministic. Zero means 1.
 	Seed int64
 	// FeatureServices configures the feature services. Nil means the demo
@@ -125,7 +132,8 @@ func New(opts Options) *Server {
 	}
 	s.initPublic()
 	s.Portal = portal.New(portal.Config{Router: s.router, Users: opts.Users, TokenLifetime: opts.TokenLifetime,
-		Now: opts.Now, Anonymous: opts.Anonymous, TokenErrorAsHTTP: s.tokenErrorAsHTTP, IsPublic: s.isPublicRequest})
+		Now: opts.Now, Anonymous: opts.Anonymous, TokenErrorAsHTTP: s.tokenErrorAsHTTP, IsPublic: s.isPublicRequest,
+		EnterpriseLogins: opts.EnterpriseLogins, RefreshTokenLifetime: opts.RefreshTokenLifetime})
 	demo.AddItems(s.Portal)
 	s.FeatureServer = features.New(features.Config{Router: s.router, Authorize: s.Portal.Authorize, JobsFail: s.jobsFail,
 		Seed: opts.Seed, Services: opts.FeatureServices})

@@ -119,7 +119,9 @@ func (s *Portal) handleGenerateToken(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		pw, known := s.opts.Users[user]
-		ok = known && user != "" && pw == r.FormValue("password")
+		// Enterprise accounts have no ArcGIS password: ArcGIS answers
+		// them as it answers a wrong password.
+		ok = known && user != "" && pw == r.FormValue("password") && !s.opts.EnterpriseLogins
 	}
 	if !ok {
 		writeError(w, http.StatusOK, 400, "Unable to generate token.", "Invalid username or password.")
@@ -188,8 +190,8 @@ func (s *Portal) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 		tok, exp := s.issueToken(info.user, requestedLifetime(r), "")
 		resp := map[string]any{"access_token": tok, "expires_in": expiresIn(exp, now), "username": info.user, "ssl": false}
 		if grant == "exchange_refresh_token" {
-			resp["refresh_token"] = s.issueRefreshToken(info.user, clientID, RefreshTokenLifetime)
-			resp["refresh_token_expires_in"] = int64(RefreshTokenLifetime / time.Second)
+			resp["refresh_token"] = s.issueRefreshToken(info.user, clientID, s.refreshLifetime())
+			resp["refresh_token_expires_in"] = int64(s.refreshLifetime() / time.Second)
 		}
 		s.respond(w, r, resp)
 	case "authorization_code":
@@ -202,11 +204,15 @@ func (s *Portal) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 			oauthError(w, 400, "invalid_request", "Invalid authorization code")
 			return
 		}
+		if msg := s.checkCodeGrant(code, r); msg != "" {
+			oauthError(w, 400, "invalid_request", msg)
+			return
+		}
 		tok, exp := s.issueToken(info.user, requestedLifetime(r), "")
 		s.respond(w, r, map[string]any{
 			"access_token": tok, "expires_in": expiresIn(exp, now), "username": info.user, "ssl": false,
-			"refresh_token":            s.issueRefreshToken(info.user, clientID, RefreshTokenLifetime),
-			"refresh_token_expires_in": int64(RefreshTokenLifetime / time.Second),
+			"refresh_token":            s.issueRefreshToken(info.user, clientID, s.refreshLifetime()),
+			"refresh_token_expires_in": int64(s.refreshLifetime() / time.Second),
 		})
 	default:
 		oauthError(w, 400, "unsupported_grant_type", "Unsupported grant_type: "+grant)

@@ -20,6 +20,7 @@ type portalState struct {
 	tokens  map[string]accessToken
 	refresh map[string]refreshToken
 	codes   map[string]refreshToken
+	grants  map[string]codeGrant // oauth_authorize.go: PKCE challenge and redirect of authorize-page codes
 	apps    map[string]oauthApp
 	apiKeys map[string]string
 
@@ -85,6 +86,7 @@ func (s *Portal) initPortal() {
 		tokens:       map[string]accessToken{},
 		refresh:      map[string]refreshToken{},
 		codes:        map[string]refreshToken{},
+		grants:       map[string]codeGrant{},
 		apps:         map[string]oauthApp{},
 		apiKeys:      map[string]string{},
 		items:        map[string]*portalItem{},
@@ -98,6 +100,7 @@ func (s *Portal) initPortal() {
 	r.HandleFunc("/sharing/rest/info", s.handleSharingInfo)
 	r.HandleFunc("/sharing/rest/generateToken", s.handleGenerateToken)
 	r.HandleFunc("/sharing/rest/oauth2/token", s.handleOAuthToken)
+	r.HandleFunc("/sharing/rest/oauth2/authorize", s.handleOAuthAuthorize)
 	r.HandleFunc("/sharing/rest/portals/self", s.handlePortalSelf)
 	r.HandleFunc("/sharing/rest/community/self", s.handleCommunitySelf)
 	r.HandleFunc("/sharing/rest/search", s.handleSearch)

@@ -63,7 +63,7 @@ func (s *Portal) handlePortalSelf(w http.ResponseWriter, r *http.Request) {
 		"basemapGalleryGroupQuery": `title:"Demo Basemaps" AND owner:` + s.portal.defaultOwner,
 		"canListApps":              false, "canListData": false, "canListPreProvisionedItems": false,
 		"canProvisionDirectPurchase": false, "canSearchPublic": true, "canShareBingPublic": false,
-		"canSharePublic": true, "canSignInArcGIS": true, "canSignInIDP": false,
+		"canSharePublic": true, "canSignInArcGIS": !s.opts.EnterpriseLogins, "canSignInIDP": s.opts.EnterpriseLogins,
 		"colorSetsGroupQuery": "", "commentsEnabled": false, "contacts": none,
 		"created": DemoTime.UnixMilli(), "creditAssignments": "disabled", "culture": "en",
 		"currentVersion": "2024.1", "customBaseUrl": host, "databaseQuota": -1, "databaseUsage": -1,

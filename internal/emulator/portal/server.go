@@ -36,6 +36,13 @@ type Config struct {
 	// TokenErrorAsHTTP reports whether token errors use HTTP 401/403 (the
 	// TokenErrorAsHTTP fault); nil means never.
 	TokenErrorAsHTTP func() bool
+	// EnterpriseLogins makes every user an enterprise (SAML) account: they
+	// sign in only through the OAuth authorize page, generateToken refuses
+	// them, and portals/self says so (canSignInIDP).
+	EnterpriseLogins bool
+	// RefreshTokenLifetime is how long OAuth refresh tokens stay valid. Zero
+	// means RefreshTokenLifetime (two weeks).
+	RefreshTokenLifetime time.Duration
 	// IsPublic reports whether a request is for a service open to
 	// anonymous requests (nil: none is).
 	IsPublic func(*http.Request) bool
