@@ -188,6 +188,12 @@ func TestStyleJob(t *testing.T) {
 				t.Errorf("gdalinfo %s: %v\n%s", store, err, out)
 			}
 		}
+		// Vector stores: GDAL's MVT driver reads them as vector layers.
+		if ogr, err := exec.LookPath("ogrinfo"); err == nil && src.Vector {
+			if out, err := exec.Command(ogr, "-ro", "-so", "-al", pkg.Path(store)).CombinedOutput(); err != nil || !bytes.Contains(out, []byte("Layer name:")) {
+				t.Errorf("ogrinfo %s: %v\n%s", store, err, out)
+			}
+		}
 	}
 	if checked == 0 {
 		t.Fatal("no tiles checked")
@@ -231,6 +237,11 @@ func TestStyleJob(t *testing.T) {
 		t.Fatalf("pmtiles layer %+v", pm)
 	}
 	checkArchiveStore(t, pkg.Path(styleStoreOf(pm.Resources, "pmtiles")), aoi, styleZooms)
+	if ogr, err := exec.LookPath("ogrinfo"); err == nil {
+		if out, err := exec.Command(ogr, "-ro", "-so", "-al", pkg.Path(styleStoreOf(pm.Resources, "pmtiles"))).CombinedOutput(); err != nil || !bytes.Contains(out, []byte("Layer name:")) {
+			t.Errorf("ogrinfo on the PMTiles extract: %v\n%s", err, out)
+		}
+	}
 	// The API key shows nowhere, not even in the package's files.
 	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {
