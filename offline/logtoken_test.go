@@ -44,7 +44,7 @@ func TestJobLogsCarryNoToken(t *testing.T) {
 	// Slow answers on some paths: the client's timeout turns them into
 	// transport errors (*url.Error, whose text is the whole request URL,
 	// token included) that are retried and logged at DEBUG.
-	em.SetFaults(emulator.Faults{Latency: 400 * time.Millisecond, Paths: []string{"/queryDomains", "/2/query", "/tilemap/"}})
+	em.SetFaults(emulator.Faults{Latency: 400 * time.Millisecond, Paths: []string{"/queryDomains", "/2/query", "/tilemap/", "/query", "/exportTiles"}})
 	var logs syncBuffer
 	lg := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := newJobEnvFor(t, em, em.URL)
