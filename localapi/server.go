@@ -3,12 +3,15 @@
 // jobs and sync with Server-Sent Events), an ArcGIS FeatureServer-compatible
 // subset under /arcgis/rest/services for existing GIS clients, and the
 // middleware that keeps it safe on a shared device (Bearer token, loopback
-// Host check, closed CORS, body limits).
+// Host check, closed CORS, body limits). It also serves the daemon's page
+// at /ui/ (package web), signed in by a one-time link and a session cookie
+// with a CSRF header (page.go), and lets the page sign the daemon in to
+// its portal (PortalSignIn).
 //
 // localapi holds no daemon state: the offline maps, package adoption and
 // replicas, jobs, sync, planning and portal search are reached through
 // small interfaces with typed results that it declares (Maps, Packages,
-// Jobs, Syncer, Planner, Portal) and internal/daemon implements and runs;
+// Jobs, Syncer, Planner, Portal, PortalSignIn) and internal/daemon implements and runs;
 // all but Maps are optional, and a route without one answers 501. Jobs
 // report offline's job states (offline.JobState, needsAuth included). The
 // FeatureServer-compatible routes live in localapi/featureserver, which
