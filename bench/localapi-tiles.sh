@@ -7,6 +7,7 @@
 # Last line: ratio=<ours/peer> ours_rps=<…> peer_rps=<…>
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 MAXZOOM=${MAXZOOM:-6}
 DURATION=${DURATION:-10}
 CONN=${CONNECTIONS:-32}
@@ -19,9 +20,8 @@ if ! command -v wrk >/dev/null; then
 fi
 
 work=$(mktemp -d)
-pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	bench_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,8 +35,8 @@ echo "tiles: $(wc -l <"$work/paths.txt") (z0-z$MAXZOOM PNG)" >&2
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 ours_port=$(free_port)
-"$work/offlined" serve -data "$work/data" -listen "127.0.0.1:$ours_port" -sync-interval 0 -log-level error 2>"$work/offlined.log" &
-pids+=($!)
+bench_start "$work/offlined" serve -data "$work/data" -listen "127.0.0.1:$ours_port" -sync-interval 0 -log-level error 2>"$work/offlined.log"
+ours_pid=$BENCH_PID
 for _ in $(seq 100); do [ -s "$work/data/api-addr" ] && break; sleep 0.1; done
 token=$(cat "$work/data/api-token")
 curl -fsS -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$ours_port/api/v1/maps/map1/tiles/basemap/0/0/0.png"
@@ -49,7 +49,7 @@ run_wrk() { # url prefix suffix auth
 echo "offlined: wrk -t$THREADS -c$CONN -d${DURATION}s" >&2
 ours=$(run_wrk "http://127.0.0.1:$ours_port" "/api/v1/maps/map1/tiles/basemap/" ".png" "Bearer $token")
 echo "offlined: $ours req/s" >&2
-kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
+bench_stop "$ours_pid"
 
 peer=""
 peer_bin() { for b in tileserver-gl-light tileserver-gl; do [ -x "$NPM_DIR/node_modules/.bin/$b" ] && { echo "$NPM_DIR/node_modules/.bin/$b"; return; }; done; }
@@ -66,8 +66,9 @@ if [ -d "$NPM_DIR/node_modules/tileserver-gl-styles" ] && [ -d "$NPM_DIR/node_mo
 fi
 if [ -n "$(peer_bin)" ]; then
 	peer_port=$(free_port)
-	(cd "$work" && "$(peer_bin)" --mbtiles bench.mbtiles --port "$peer_port" --bind 127.0.0.1 --silent >"$work/peer.log" 2>&1) &
-	pids+=($!)
+	# tileserver-gl-light is a node script that may start children: its own group.
+	bench_start bash -c 'cd "$1" && exec "$2" --mbtiles bench.mbtiles --port "$3" --bind 127.0.0.1 --silent' _ "$work" "$(peer_bin)" "$peer_port" >"$work/peer.log" 2>&1
+	peer_pid=$BENCH_PID
 	for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$peer_port/data/bench/0/0/0.png" 2>/dev/null && break; sleep 0.1; done
 	if curl -fsS -o /dev/null "http://127.0.0.1:$peer_port/data/bench/0/0/0.png"; then
 		echo "tileserver-gl-light: wrk -t$THREADS -c$CONN -d${DURATION}s" >&2

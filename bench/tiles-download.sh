@@ -6,6 +6,7 @@
 # Last line: ratio=<ours/aria2c> ours_tps=<…> peer_tps=<…> tiles=<n>
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TILES=${TILES:-21845}
 CONC=${CONCURRENCY:-8}
 
@@ -17,7 +18,7 @@ fi
 work=$(mktemp -d)
 server_pid=
 cleanup() {
-	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	bench_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -25,8 +26,8 @@ trap cleanup EXIT
 go build -o "$work/tileserve" ./bench/cmd/tileserve
 go build -o "$work/tilebench" ./bench/cmd/tilebench
 
-"$work/tileserve" >"$work/addr" &
-server_pid=$!
+bench_start "$work/tileserve" >"$work/addr"
+server_pid=$BENCH_PID
 for _ in $(seq 50); do [ -s "$work/addr" ] && break; sleep 0.1; done
 url=$(head -1 "$work/addr")
 echo "server: $url  tiles: $TILES  concurrency: $CONC" >&2
