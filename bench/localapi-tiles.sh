@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Tile serving benchmark: wrk against offlined (GET /api/v1/maps/{map}/tiles/{layer}/{z}/{x}/{y})
-# and against tileserver-gl-light (npm) serving the same MBTiles, side by side.
+# against go-pmtiles `serve` (the same MBTiles made PMTiles with `pmtiles
+# convert`) and against tileserver-gl-light (npm) serving the same MBTiles,
+# one after the other in one run.
 #   MAXZOOM=<z>      pyramid z0..z (default 6: 5461 PNG tiles)
 #   DURATION=<s>     seconds per run (default 10)
 #   CONNECTIONS=<c>  wrk connections (default 32), THREADS (default 1)
-# Last line: ratio=<ours/peer> ours_rps=<…> peer_rps=<…>
+#   PMTILES=<bin>    go-pmtiles binary (default: go install …go-pmtiles@v1.31.2)
+# Targets: ≥ 1.0× go-pmtiles, ≥ 5× tileserver-gl-light (exit 1 below either).
+# Last line: ratio_pmtiles=<ours/pmtiles> ratio_tsgl=<ours/tsgl> ours_rps=<…> pmtiles_rps=<…> tsgl_rps=<…>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -52,6 +56,7 @@ echo "offlined: $ours req/s" >&2
 bench_stop "$ours_pid"
 
 peer=""
+peer_pid=""
 peer_bin() { for b in tileserver-gl-light tileserver-gl; do [ -x "$NPM_DIR/node_modules/.bin/$b" ] && { echo "$NPM_DIR/node_modules/.bin/$b"; return; }; done; }
 if [ -z "$(peer_bin)" ]; then
 	echo "installing tileserver-gl-light (npm) into $NPM_DIR…" >&2
@@ -80,11 +85,32 @@ if [ -n "$(peer_bin)" ]; then
 else
 	tail -20 "$work/npm.log" >&2 || true
 fi
+[ -n "$peer_pid" ] && bench_stop "$peer_pid"
+
+# go-pmtiles: PMTiles converted from the same MBTiles.
+pm=""
+PMTILES=${PMTILES:-}
+if [ -z "$PMTILES" ]; then
+	PMTILES=$(go env GOPATH)/bin/go-pmtiles
+	[ -x "$PMTILES" ] || go install github.com/protomaps/go-pmtiles@v1.31.2
+fi
+mkdir -p "$work/pm"
+"$PMTILES" convert "$work/bench.mbtiles" "$work/pm/bench.pmtiles" >"$work/pmconvert.log" 2>&1 || { cat "$work/pmconvert.log" >&2; exit 1; }
+pm_port=$(free_port)
+bench_start "$PMTILES" serve "$work/pm" --interface 127.0.0.1 --port "$pm_port" --quiet >"$work/pmserve.log" 2>&1
+pm_pid=$BENCH_PID
+for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$pm_port/bench/0/0/0.png" 2>/dev/null && break; sleep 0.1; done
+curl -fsS -o /dev/null "http://127.0.0.1:$pm_port/bench/0/0/0.png" || { echo "go-pmtiles did not serve:" >&2; tail "$work/pmserve.log" >&2; exit 1; }
+echo "go-pmtiles: wrk -t$THREADS -c$CONN -d${DURATION}s" >&2
+pm=$(run_wrk "http://127.0.0.1:$pm_port" "/bench/" ".png" "")
+echo "go-pmtiles: $pm req/s" >&2
+bench_stop "$pm_pid"
+
 if grep -q '^status' "$work/wrk.log"; then
 	echo "non-200 answers:" >&2; grep '^status' "$work/wrk.log" | sort | uniq -c >&2
 fi
-if [ -n "$peer" ]; then
-	awk -v o="$ours" -v p="$peer" 'BEGIN { printf "ratio=%.2f ours_rps=%.0f peer_rps=%.0f\n", o/p, o, p }'
-else
-	awk -v o="$ours" 'BEGIN { printf "ratio=n/a ours_rps=%.0f peer_rps=n/a (tileserver-gl-light unavailable)\n", o }'
-fi
+awk -v o="$ours" -v m="$pm" -v p="$peer" 'BEGIN {
+	rp = o / m; rt = (p == "" ? "n/a" : sprintf("%.2f", o / p))
+	printf "ratio_pmtiles=%.2f ratio_tsgl=%s ours_rps=%.0f pmtiles_rps=%.0f tsgl_rps=%s\n", rp, rt, o, m, (p == "" ? "n/a" : sprintf("%.0f", p))
+	exit !(rp >= 1.0 && (p == "" || o / p >= 5))
+}'
