@@ -10,6 +10,7 @@
 #   ATTACHMENTS=<opt>  attachments option (default allLayers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 FEATURES=${FEATURES:-"400 5000"}
 ATTACHMENTS=${ATTACHMENTS:-allLayers}
 AREAS=(
@@ -22,7 +23,7 @@ SCALES=("150000 70000" "150000 10000" "300000 5000")
 work=$(mktemp -d)
 server_pid=
 cleanup() {
-	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	bench_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -32,10 +33,10 @@ go build -o "$work/offlined" ./cmd/offlined
 export OFFLINED_PASSWORD=demo-password
 n=0
 for features in $FEATURES; do
-	if [ -n "$server_pid" ]; then kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; fi
+	if [ -n "$server_pid" ]; then bench_stop "$server_pid"; fi
 	rm -f "$work/addr"
-	"$work/offlineserve" -features "$features" -work "$work/em-$features" >"$work/addr" &
-	server_pid=$!
+	bench_start "$work/offlineserve" -features "$features" -work "$work/em-$features" >"$work/addr"
+	server_pid=$BENCH_PID
 	for _ in $(seq 300); do [ -s "$work/addr" ] && break; sleep 0.1; done
 	url=$(head -1 "$work/addr")
 	for area in "${AREAS[@]}"; do

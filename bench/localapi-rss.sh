@@ -7,11 +7,12 @@
 # Last line: rss_mb=<…> hwm_mb=<…> maps=3 target_mb=30
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 IDLE=${IDLE:-5}
 work=$(mktemp -d)
 pid=
 cleanup() {
-	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	bench_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -20,8 +21,8 @@ go build -o "$work/offlined" ./cmd/offlined
 go build -o "$work/localapibench" ./bench/cmd/localapibench
 "$work/offlined" demo -dir "$work/pkg" -no-sync -no-progress >"$work/demo.log" 2>&1 || { cat "$work/demo.log" >&2; exit 1; }
 "$work/localapibench" dataroot -root "$work/data" -package "$work/pkg" -maps 3
-"$work/offlined" serve -data "$work/data" -listen 127.0.0.1:0 -sync-interval 0 -log-level warn 2>"$work/serve.log" &
-pid=$!
+bench_start "$work/offlined" serve -data "$work/data" -listen 127.0.0.1:0 -sync-interval 0 -log-level warn 2>"$work/serve.log"
+pid=$BENCH_PID
 for _ in $(seq 100); do [ -s "$work/data/api-addr" ] && break; sleep 0.1; done
 base=$(cat "$work/data/api-addr")
 auth="Authorization: Bearer $(cat "$work/data/api-token")"

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Tile serving benchmark: wrk against offlined (GET /api/v1/maps/{map}/tiles/{layer}/{z}/{x}/{y})
-# and against tileserver-gl-light (npm) serving the same MBTiles, side by side.
+# against go-pmtiles `serve` (the same MBTiles made PMTiles with `pmtiles
+# convert`) and against tileserver-gl-light (npm) serving the same MBTiles,
+# one after the other in one run.
 #   MAXZOOM=<z>      pyramid z0..z (default 6: 5461 PNG tiles)
 #   DURATION=<s>     seconds per run (default 10)
 #   CONNECTIONS=<c>  wrk connections (default 32), THREADS (default 1)
-# Last line: ratio=<ours/peer> ours_rps=<…> peer_rps=<…>
+#   PMTILES=<bin>    go-pmtiles binary (default: go install …go-pmtiles@v1.31.2)
+# Targets: ≥ 1.0× go-pmtiles, ≥ 5× tileserver-gl-light (exit 1 below either).
+# Last line: ratio_pmtiles=<ours/pmtiles> ratio_tsgl=<ours/tsgl> ours_rps=<…> pmtiles_rps=<…> tsgl_rps=<…>
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 MAXZOOM=${MAXZOOM:-6}
 DURATION=${DURATION:-10}
 CONN=${CONNECTIONS:-32}
@@ -19,9 +24,8 @@ if ! command -v wrk >/dev/null; then
 fi
 
 work=$(mktemp -d)
-pids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	bench_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,8 +39,8 @@ echo "tiles: $(wc -l <"$work/paths.txt") (z0-z$MAXZOOM PNG)" >&2
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 ours_port=$(free_port)
-"$work/offlined" serve -data "$work/data" -listen "127.0.0.1:$ours_port" -sync-interval 0 -log-level error 2>"$work/offlined.log" &
-pids+=($!)
+bench_start "$work/offlined" serve -data "$work/data" -listen "127.0.0.1:$ours_port" -sync-interval 0 -log-level error 2>"$work/offlined.log"
+ours_pid=$BENCH_PID
 for _ in $(seq 100); do [ -s "$work/data/api-addr" ] && break; sleep 0.1; done
 token=$(cat "$work/data/api-token")
 curl -fsS -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$ours_port/api/v1/maps/map1/tiles/basemap/0/0/0.png"
@@ -49,9 +53,10 @@ run_wrk() { # url prefix suffix auth
 echo "offlined: wrk -t$THREADS -c$CONN -d${DURATION}s" >&2
 ours=$(run_wrk "http://127.0.0.1:$ours_port" "/api/v1/maps/map1/tiles/basemap/" ".png" "Bearer $token")
 echo "offlined: $ours req/s" >&2
-kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
+bench_stop "$ours_pid"
 
 peer=""
+peer_pid=""
 peer_bin() { for b in tileserver-gl-light tileserver-gl; do [ -x "$NPM_DIR/node_modules/.bin/$b" ] && { echo "$NPM_DIR/node_modules/.bin/$b"; return; }; done; }
 if [ -z "$(peer_bin)" ]; then
 	echo "installing tileserver-gl-light (npm) into $NPM_DIR…" >&2
@@ -66,8 +71,9 @@ if [ -d "$NPM_DIR/node_modules/tileserver-gl-styles" ] && [ -d "$NPM_DIR/node_mo
 fi
 if [ -n "$(peer_bin)" ]; then
 	peer_port=$(free_port)
-	(cd "$work" && "$(peer_bin)" --mbtiles bench.mbtiles --port "$peer_port" --bind 127.0.0.1 --silent >"$work/peer.log" 2>&1) &
-	pids+=($!)
+	# tileserver-gl-light is a node script that may start children: its own group.
+	bench_start bash -c 'cd "$1" && exec "$2" --mbtiles bench.mbtiles --port "$3" --bind 127.0.0.1 --silent' _ "$work" "$(peer_bin)" "$peer_port" >"$work/peer.log" 2>&1
+	peer_pid=$BENCH_PID
 	for _ in $(seq 300); do curl -fsS -o /dev/null "http://127.0.0.1:$peer_port/data/bench/0/0/0.png" 2>/dev/null && break; sleep 0.1; done
 	if curl -fsS -o /dev/null "http://127.0.0.1:$peer_port/data/bench/0/0/0.png"; then
 		echo "tileserver-gl-light: wrk -t$THREADS -c$CONN -d${DURATION}s" >&2
@@ -79,11 +85,32 @@ if [ -n "$(peer_bin)" ]; then
 else
 	tail -20 "$work/npm.log" >&2 || true
 fi
+[ -n "$peer_pid" ] && bench_stop "$peer_pid"
+
+# go-pmtiles: PMTiles converted from the same MBTiles.
+pm=""
+PMTILES=${PMTILES:-}
+if [ -z "$PMTILES" ]; then
+	PMTILES=$(go env GOPATH)/bin/go-pmtiles
+	[ -x "$PMTILES" ] || go install github.com/protomaps/go-pmtiles@v1.31.2
+fi
+mkdir -p "$work/pm"
+"$PMTILES" convert "$work/bench.mbtiles" "$work/pm/bench.pmtiles" >"$work/pmconvert.log" 2>&1 || { cat "$work/pmconvert.log" >&2; exit 1; }
+pm_port=$(free_port)
+bench_start "$PMTILES" serve "$work/pm" --interface 127.0.0.1 --port "$pm_port" --quiet >"$work/pmserve.log" 2>&1
+pm_pid=$BENCH_PID
+for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$pm_port/bench/0/0/0.png" 2>/dev/null && break; sleep 0.1; done
+curl -fsS -o /dev/null "http://127.0.0.1:$pm_port/bench/0/0/0.png" || { echo "go-pmtiles did not serve:" >&2; tail "$work/pmserve.log" >&2; exit 1; }
+echo "go-pmtiles: wrk -t$THREADS -c$CONN -d${DURATION}s" >&2
+pm=$(run_wrk "http://127.0.0.1:$pm_port" "/bench/" ".png" "")
+echo "go-pmtiles: $pm req/s" >&2
+bench_stop "$pm_pid"
+
 if grep -q '^status' "$work/wrk.log"; then
 	echo "non-200 answers:" >&2; grep '^status' "$work/wrk.log" | sort | uniq -c >&2
 fi
-if [ -n "$peer" ]; then
-	awk -v o="$ours" -v p="$peer" 'BEGIN { printf "ratio=%.2f ours_rps=%.0f peer_rps=%.0f\n", o/p, o, p }'
-else
-	awk -v o="$ours" 'BEGIN { printf "ratio=n/a ours_rps=%.0f peer_rps=n/a (tileserver-gl-light unavailable)\n", o }'
-fi
+awk -v o="$ours" -v m="$pm" -v p="$peer" 'BEGIN {
+	rp = o / m; rt = (p == "" ? "n/a" : sprintf("%.2f", o / p))
+	printf "ratio_pmtiles=%.2f ratio_tsgl=%s ours_rps=%.0f pmtiles_rps=%.0f tsgl_rps=%s\n", rp, rt, o, m, (p == "" ? "n/a" : sprintf("%.0f", p))
+	exit !(rp >= 1.0 && (p == "" || o / p >= 5))
+}'

@@ -14,6 +14,7 @@
 # Prints wall time, peak RSS of the job process and what the package holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 FEATURES=${FEATURES:-200000}
 MIN_SCALE=${MIN_SCALE:-150000}
 MAX_SCALE=${MAX_SCALE:-2000}
@@ -27,7 +28,7 @@ vector_flag=-vector=true
 work=$(mktemp -d)
 server_pid=
 cleanup() {
-	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	bench_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,8 +36,8 @@ trap cleanup EXIT
 go build -o "$work/offlineserve" ./bench/cmd/offlineserve
 go build -o "$work/offlined" ./cmd/offlined
 
-"$work/offlineserve" -features "$FEATURES" "$vector_flag" -work "$work/em" >"$work/addr" &
-server_pid=$!
+bench_start "$work/offlineserve" -features "$FEATURES" "$vector_flag" -work "$work/em" >"$work/addr"
+server_pid=$BENCH_PID
 for _ in $(seq 300); do [ -s "$work/addr" ] && break; sleep 0.1; done
 url=$(head -1 "$work/addr")
 echo "emulator: $url  features: $FEATURES  scales: 1:$MIN_SCALE..1:$MAX_SCALE" >&2

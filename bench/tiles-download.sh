@@ -3,9 +3,12 @@
 # aria2c (into files), same URL set, same concurrency, same loopback server.
 #   TILES=<n>        tiles to download (default 21845 = the full z0-z7 pyramid)
 #   CONCURRENCY=<c>  parallel requests for both tools (default 8)
-# Last line: ratio=<ours/aria2c> ours_tps=<…> peer_tps=<…> tiles=<n>
+#   WRK_DURATION=<s> seconds of the wrk run measuring the server's capacity (10)
+# Last line: limit_ratio=<ours/server capacity> aria2c_ratio=<ours/aria2c> …;
+# exit 1 below limit_ratio 0.7.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TILES=${TILES:-21845}
 CONC=${CONCURRENCY:-8}
 
@@ -17,7 +20,7 @@ fi
 work=$(mktemp -d)
 server_pid=
 cleanup() {
-	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	bench_cleanup
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -25,8 +28,8 @@ trap cleanup EXIT
 go build -o "$work/tileserve" ./bench/cmd/tileserve
 go build -o "$work/tilebench" ./bench/cmd/tilebench
 
-"$work/tileserve" >"$work/addr" &
-server_pid=$!
+bench_start "$work/tileserve" >"$work/addr"
+server_pid=$BENCH_PID
 for _ in $(seq 50); do [ -s "$work/addr" ] && break; sleep 0.1; done
 url=$(head -1 "$work/addr")
 echo "server: $url  tiles: $TILES  concurrency: $CONC" >&2
@@ -59,4 +62,17 @@ echo "stored: offlined $ours_tiles tiles in MBTiles ($(stat -c %s "$work/ours.mb
 if [ "$ours_n" != "$TILES" ] || [ "$peer_tiles" != "$TILES" ]; then
 	echo "warning: tile counts differ from $TILES (ours $ours_n, aria2c $peer_tiles)" >&2
 fi
-echo "ratio=$ratio ours_tps=$ours_tps peer_tps=$peer_tps tiles=$TILES"
+
+# The server's own capacity over the same URL list at the same concurrency:
+# wrk (keep-alive, no storing), the limit a downloader can reach.
+grep -E '^https?://' "$work/urls.txt" | sed -E 's#^https?://[^/]+##' >"$work/paths.txt"
+limit=$(PATHS="$work/paths.txt" PREFIX="" SUFFIX="" AUTH="" wrk -t1 -c"$CONC" -d"${WRK_DURATION:-10}s" -s bench/localapi-tiles.lua "$url" 2>&1 |
+	tee "$work/wrk.log" | awk '/Requests\/sec/ {print $2}')
+if grep -q '^status' "$work/wrk.log"; then
+	echo "non-200 answers to wrk:" >&2; grep '^status' "$work/wrk.log" | sort | uniq -c >&2
+fi
+echo "server capacity (wrk -c$CONC): $limit req/s" >&2
+awk -v o="$ours_tps" -v l="$limit" -v a="$ratio" -v p="$peer_tps" -v n="$TILES" 'BEGIN {
+	printf "limit_ratio=%.2f aria2c_ratio=%s ours_tps=%s limit_rps=%.0f aria2c_tps=%s tiles=%s target_limit_ratio=0.7\n", o / l, a, o, l, p, n
+	exit !(o / l >= 0.7)
+}'

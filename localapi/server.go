@@ -80,6 +80,7 @@ type Server struct {
 	hub     *Hub
 	router  *mux.Router
 	handler http.Handler
+	tile    http.Handler // the tile route, also reached by tileFastPath
 	routes  []Route
 	started time.Time
 	formats stdsync.Map   // *tiles.Store → MBTiles format
@@ -143,7 +144,7 @@ func New(o Options) (*Server, error) {
 	})
 	s.routesAPI()
 	s.routesPackages()
-	s.handler = s.guard(s.router)
+	s.handler = s.guard(s.tileFastPath(s.router))
 	return s, nil
 }
 
@@ -169,7 +170,12 @@ func (s *Server) handleUpload(method, path string, h func(http.ResponseWriter, *
 
 func (s *Server) handleRoute(method, path string, upload bool, h func(http.ResponseWriter, *http.Request) error) {
 	s.routes = append(s.routes, Route{Method: method, Path: path})
-	s.router.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.router.Handle(path, s.routeHandler(upload, h)).Methods(method)
+}
+
+// routeHandler wraps h with the body limit and the error answer.
+func (s *Server) routeHandler(upload bool, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := s.limitBody(w, r, upload)
 		if err == nil {
 			err = h(w, r)
@@ -185,7 +191,7 @@ func (s *Server) handleRoute(method, path string, upload bool, h func(http.Respo
 			}
 			writeError(w, ae)
 		}
-	})).Methods(method)
+	})
 }
 
 func (s *Server) routesAPI() {
@@ -230,6 +236,7 @@ func (s *Server) routesAPI() {
 	s.handle("GET", t+"/sprites/{sprite}", s.getSprite)
 	s.handle("GET", t+"/fonts/{fontstack}/{range}", s.getGlyphs)
 	s.handle("GET", t+"/{z:[0-9]+}/{x:[0-9]+}/{y}", s.getTile)
+	s.tile = s.routeHandler(false, s.getTile)
 	s.routesStyles()
 	s.handle("POST", m+"/sync", s.postSync)
 	s.handle("GET", m+"/sync", s.getSync)

@@ -52,9 +52,12 @@ type SchedulerOptions struct {
 	OnSync func(rep *Report, err error)
 	// OnStart, if set, is called when a sync starts.
 	OnStart func()
-	// ChangePoll is how often the change log's sequence counter is read to
-	// find edits whose file event was missed or came before their commit
-	// was visible (default 2 s; negative: never).
+	// ChangePoll is how soon after activity (a file event, a local change,
+	// a sync) the change log's sequence counter is read again to find
+	// edits whose file event was missed or came before their commit was
+	// visible (default 2 s; negative: never). While nothing changes the
+	// poll backs off, doubling up to ProbeMax; idle, it starts at ProbeMin,
+	// so an idle scheduler arms no timer shorter than the probe's backoff.
 	ChangePoll time.Duration
 	// NoFileWatch turns off fsnotify on the GeoPackage: writes by other
 	// processes are then seen on the interval only. Tests on a fake Clock
@@ -195,10 +198,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	var poll <-chan time.Time
 	var pollTimer clock.Timer
+	// pollDelay is the change poll's next delay: ChangePoll after activity,
+	// doubling while polls find nothing, at most max(ProbeMax, ChangePoll).
+	pollDelay := max(s.opts.ChangePoll, s.opts.ProbeMin)
+	pollMax := max(s.opts.ProbeMax, s.opts.ChangePoll)
 	if s.opts.ChangePoll > 0 {
-		pollTimer = clk.NewTimer(s.opts.ChangePoll)
+		pollTimer = clk.NewTimer(pollDelay)
 		defer pollTimer.Stop()
 		poll = pollTimer.C()
+	}
+	// activity polls again soon: a file event or change can come before
+	// the write it announces is visible.
+	activity := func() {
+		if pollTimer != nil && pollDelay > s.opts.ChangePoll {
+			pollDelay = s.opts.ChangePoll
+			pollTimer.Reset(pollDelay)
+		}
 	}
 	// hasWork: local edits to send (an interrupted upload keeps its edits
 	// pending until the server acknowledges them). A journal alone, left by
@@ -267,6 +282,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// a failed probe doubles the backoff like a failed sync.
 	probeThenSync := func() {
 		if s.opts.Probe != nil {
+			s.log.Debug("sync probe sent", "db", s.e.db.Path())
 			if err := s.opts.Probe(ctx); err != nil {
 				if ctx.Err() == nil {
 					backoff = min(backoff*2, s.opts.ProbeMax)
@@ -289,14 +305,20 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				debounce.Reset(s.opts.Debounce)
 			}
 		case <-fileEvents:
+			activity()
 			debounce.Reset(s.opts.Debounce)
 		case <-poll:
-			pollTimer.Reset(s.opts.ChangePoll)
+			s.log.Debug("sync scheduler woke", "timer", "poll", "db", s.e.db.Path())
 			if !syncDue && pendingLocal() {
 				syncDue = true
 				debounce.Reset(s.opts.Debounce)
+				pollDelay = s.opts.ChangePoll
+			} else {
+				pollDelay = min(pollDelay*2, pollMax)
 			}
+			pollTimer.Reset(pollDelay)
 		case <-debounce.C():
+			s.log.Debug("sync scheduler woke", "timer", "debounce", "db", s.e.db.Path())
 			due := syncDue || pendingLocal()
 			syncDue = false
 			switch {
@@ -307,6 +329,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				armProbe()
 			}
 		case <-interval:
+			s.log.Debug("sync scheduler woke", "timer", "interval", "db", s.e.db.Path())
 			intervalTimer.Reset(s.opts.Interval)
 			if offline {
 				if !probeArmed {
@@ -316,6 +339,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			doSync()
 		case <-probe.C():
+			s.log.Debug("sync scheduler woke", "timer", "probe", "db", s.e.db.Path())
 			probeArmed = false
 			probeThenSync()
 		}

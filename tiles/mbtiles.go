@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 )
@@ -58,6 +59,24 @@ type Store struct {
 	mu     sync.RWMutex
 	scheme *Scheme
 	xyz    bool
+	// tileStmt reads one tile; prepared once (parsing the SELECT on every
+	// request was a tenth of the tile route's CPU). nil: not preparable.
+	tileStmt *sql.Stmt
+}
+
+// tileSQL reads one tile by its MBTiles (TMS) address.
+const tileSQL = `SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?`
+
+// readTile reads the tile at the MBTiles address z/x/row.
+func (s *Store) readTile(ctx context.Context, z, x, row int) ([]byte, error) {
+	var b []byte
+	var err error
+	if s.tileStmt != nil {
+		err = s.tileStmt.QueryRowContext(ctx, z, x, row).Scan(&b)
+	} else {
+		err = s.db.QueryRowContext(ctx, tileSQL, z, x, row).Scan(&b)
+	}
+	return b, err
 }
 
 // OpenStore opens or creates an MBTiles file with WAL journaling.
@@ -69,10 +88,18 @@ func OpenStore(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open mbtiles %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
+	// Keep the readers open under load: with database/sql's default of 2
+	// idle connections, concurrent tile reads closed and reopened SQLite
+	// connections (open, pragmas, prepare) ~6% of the tile route's CPU.
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(time.Minute)
 	s := &Store{db: db, path: path}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open mbtiles %s: %w", path, err)
+	}
+	if st, err := db.PrepareContext(ctx, tileSQL); err == nil {
+		s.tileStmt = st
 	}
 	return s, nil
 }
@@ -368,8 +395,7 @@ func (s *Store) Tile(ctx context.Context, z, x, y int) ([]byte, error) {
 		}
 		row = (1 << z) - 1 - y
 	}
-	var b []byte
-	err := s.db.QueryRowContext(ctx, `SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?`, z, x, row).Scan(&b)
+	b, err := s.readTile(ctx, z, x, row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrTileNotFound
 	}
@@ -385,8 +411,7 @@ func (s *Store) TileByKey(ctx context.Context, k TileKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b []byte
-	err = s.db.QueryRowContext(ctx, `SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?`, z, x, row).Scan(&b)
+	b, err := s.readTile(ctx, z, x, row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrTileNotFound
 	}
@@ -509,6 +534,9 @@ func (s *Store) Finalize(ctx context.Context, name string, bounds *[4]float64) e
 func (s *Store) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if s.tileStmt != nil {
+		s.tileStmt.Close()
+	}
 	// Switching journal mode needs the only connection.
 	s.db.SetMaxOpenConns(1)
 	_, _ = s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
