@@ -258,7 +258,6 @@ func startJob(t *testing.T, d *daemon, em *emulatortest.Server, mapID string) st
 	return job["id"].(string)
 }
 
-
 // syncStates returns each service's sync state of a map.
 func syncStates(t *testing.T, d *daemon, mapID string) map[string]string {
 	t.Helper()

@@ -62,7 +62,9 @@ func (e *EngineSyncer) engine(ctx context.Context, mapID, svc string) (*editsync
 			return nil, err
 		}
 		return editsync.New(db, e.client, editsync.Options{Logger: e.log, DefaultPolicy: e.policy, Defaults: e.defaults, StepTimeout: e.stepTimeout,
-			OnProgress: func(p editsync.Progress) { e.hub.Publish(topic, "progress", localapi.SyncProgress{Service: svc, Progress: p}) }}), nil
+			OnProgress: func(p editsync.Progress) {
+				e.hub.Publish(topic, "progress", localapi.SyncProgress{Service: svc, Progress: p})
+			}}), nil
 	})
 	if errors.Is(err, errClosed) {
 		return nil, localapi.NotFound("map", "no offline map %q", mapID)

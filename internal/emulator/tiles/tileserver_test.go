@@ -261,7 +261,6 @@ func TestGeographicMapServer(t *testing.T) {
 	}
 }
 
-
 func TestMapServer512AndJPEGOptions(t *testing.T) {
 	em, base := tlStart(t, &TileOptions{MapServices: []MapServiceOptions{
 		{Name: "Big", TileInfo: WebMercatorTileInfo(512, 17, ""), ExportTilesAllowed: true},
