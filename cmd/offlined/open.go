@@ -5,9 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"runtime"
 )
 
 // runOpen asks the running daemon for a one-time link to its page and
@@ -37,28 +34,10 @@ func runOpen(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if cf.json {
 		return printJSON(stdout, map[string]any{"url": u, "expiresIn": link.ExpiresIn})
 	}
-	if !*noBrowser && desktopBrowser(u) == nil {
+	if !*noBrowser && openBrowser(u) == nil {
 		fmt.Fprintf(stdout, "opened the page in the browser; if nothing opened, visit (once, within %d s):\n%s\n", link.ExpiresIn, u)
 		return nil
 	}
 	fmt.Fprintf(stdout, "open this one-time link in a browser on this device (within %d s):\n%s\n", link.ExpiresIn, u)
 	return nil
-}
-
-// desktopBrowser launches the desktop's browser on url; it fails where
-// there is no desktop (SSH, kiosk), and the caller prints the URL.
-func desktopBrowser(url string) error {
-	var cmd *exec.Cmd
-	switch runtime.GOOS {
-	case "darwin":
-		cmd = exec.Command("open", url)
-	case "windows":
-		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
-	default:
-		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
-			return fmt.Errorf("no desktop")
-		}
-		cmd = exec.Command("xdg-open", url)
-	}
-	return cmd.Start()
 }

@@ -8,7 +8,6 @@ import (
 	"image/png"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	stdsync "sync"
@@ -25,17 +24,6 @@ import (
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/internal/testutil"
 )
-
-// pageChromium finds Debian's chromium; browser tests skip without it.
-func pageChromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no chromium: page tests skipped (apt-get install chromium)")
-	return ""
-}
 
 // pageWatch collects what the page did that it must not: console errors,
 // uncaught exceptions and requests to other origins than the daemon's.
@@ -128,7 +116,7 @@ func saveDoc(t *testing.T, name string, b []byte) {
 // conflict resolved from the page.
 func TestPageInChromium(t *testing.T) {
 	t.Parallel()
-	exe := pageChromium(t)
+	chromiumPath(t) // skip early without chromium
 	em := emulatortest.Start(t, emulator.Options{})
 	root := t.TempDir()
 	pw := filepath.Join(t.TempDir(), "pw")
@@ -157,14 +145,7 @@ func TestPageInChromium(t *testing.T) {
 	}
 
 	watch := &pageWatch{origin: d.base}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
-		chromedp.Flag("enable-unsafe-swiftshader", true), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelA()
-	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithListener(watch.listen))
-	defer cancelC()
+	ctx := browser(t, chromedp.WithListener(watch.listen))
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -326,7 +307,7 @@ func TestPageInChromium(t *testing.T) {
 // daemon stores and uses the new sign-in.
 func TestPageSignsInToPortal(t *testing.T) {
 	t.Parallel()
-	exe := pageChromium(t)
+	chromiumPath(t) // skip early without chromium
 	em := emulatortest.Start(t, emulator.Options{EnterpriseLogins: true})
 	root := t.TempDir()
 	loginOOB(t, root, em.PortalURL)
@@ -335,13 +316,7 @@ func TestPageSignsInToPortal(t *testing.T) {
 	var link struct{ URL string }
 	json.Unmarshal([]byte(cli(t, "open", "-data", root, "-no-browser", "-json")), &link)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.UserDataDir(t.TempDir()))
-	actx, cancelA := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelA()
-	ctx, cancelC := chromedp.NewContext(actx)
-	defer cancelC()
+	ctx := browser(t)
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
