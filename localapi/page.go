@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"io/fs"
 	"net/http"
 	"strings"
 	stdsync "sync"
@@ -42,13 +41,12 @@ type pageSession struct {
 // memory: a daemon restart signs the page out.
 type pageSessions struct {
 	mu       stdsync.Mutex
-	now      func() time.Time
 	links    map[string]time.Time
 	sessions map[string]pageSession
 }
 
 func newPageSessions() *pageSessions {
-	return &pageSessions{now: time.Now, links: map[string]time.Time{}, sessions: map[string]pageSession{}}
+	return &pageSessions{links: map[string]time.Time{}, sessions: map[string]pageSession{}}
 }
 
 func randomHex(n int) string {
@@ -62,7 +60,7 @@ func (p *pageSessions) newLink() string {
 	code := randomHex(24)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := p.now()
+	now := time.Now()
 	for c, exp := range p.links {
 		if now.After(exp) {
 			delete(p.links, c)
@@ -79,7 +77,7 @@ func (p *pageSessions) open(code string) (id string, s pageSession, ok bool) {
 	defer p.mu.Unlock()
 	exp, found := p.links[code]
 	delete(p.links, code)
-	now := p.now()
+	now := time.Now()
 	if !found || now.After(exp) {
 		return "", pageSession{}, false
 	}
@@ -103,7 +101,7 @@ func (p *pageSessions) lookup(r *http.Request) (pageSession, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s, ok := p.sessions[c.Value]
-	if !ok || p.now().After(s.expires) {
+	if !ok || time.Now().After(s.expires) {
 		return pageSession{}, false
 	}
 	return s, true
@@ -166,14 +164,11 @@ func (s *Server) servePublic(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Content-Security-Policy", pageCSP)
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("Referrer-Policy", "no-referrer")
-		http.StripPrefix("/ui/", http.FileServerFS(pageFiles)).ServeHTTP(w, r)
+		http.StripPrefix("/ui/", http.FileServerFS(web.Files)).ServeHTTP(w, r)
 		return true
 	}
 	return false
 }
-
-// pageFiles is the embedded page.
-var pageFiles fs.FS = web.Files
 
 // openSession consumes a one-time link and sets the session cookie.
 func (s *Server) openSession(w http.ResponseWriter, r *http.Request) {
