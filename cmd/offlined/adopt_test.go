@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +9,6 @@ import (
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/config"
-	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/internal/testutil"
 )
@@ -23,13 +20,9 @@ import (
 // `replicas cleanup` unregisters it on the server; `maps add DIR` registers
 // a package made elsewhere and `maps delete MAP` unregisters its replica.
 func TestDaemonAdoptsPackagesAndCleansUpOrphans(t *testing.T) {
-	em := startEmulator(t)
-	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
-	root := t.TempDir()
-	pw := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600)
-	cli(t, "login", "-data", root, "-portal", em.PortalURL, "-user", emulator.DemoUser, "-password-file", pw)
-	d := startDaemon(t, root, "-portal", em.PortalURL)
+	em := demoPortal(t)
+	d := signedInDaemon(t, em)
+	root := d.root
 
 	// take-offline into the daemon's packages/: the map appears.
 	takeOfflineInto(t, em, filepath.Join(root, "packages", "field"))
@@ -42,10 +35,7 @@ func TestDaemonAdoptsPackagesAndCleansUpOrphans(t *testing.T) {
 		t.Fatalf("add feature: %d %v", code, m)
 	}
 	cli(t, "sync", "-data", root, "-map", "field")
-	c, err := arcgis.New(arcgis.WithPortal(em.PortalURL), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := demoClient(t, em)
 	if n, err := c.QueryCount(t.Context(), em.ServicesURL+"/Field_Survey/FeatureServer/0", arcgis.QueryParams{Where: "InspectionID = 'ADOPT-1'"}); err != nil || n != 1 {
 		t.Fatalf("the adopted map's edit on the server: %d %v", n, err)
 	}
@@ -119,12 +109,7 @@ func TestDaemonAdoptsPackagesAndCleansUpOrphans(t *testing.T) {
 // takeOfflineInto runs take-offline of the demo web map into dir.
 func takeOfflineInto(t *testing.T, em *emulatortest.Server, dir string) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	if err := run(t.Context(), []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
-		"--dir", dir, "--bbox", "-117.25,33.98,-117.10,34.10", "--min-scale", "150000", "--max-scale", "70000",
-		"--user", emulator.DemoUser, "--accept-partial"}, &out, &errOut); err != nil {
-		t.Fatalf("take-offline: %v\n%s", err, errOut.String())
-	}
+	cli(t, demoCmd(em, "take-offline", "--dir", dir, "--bbox", demoBBox, "--min-scale", "150000", "--max-scale", "70000", "--accept-partial")...)
 }
 
 // mapIDs lists the daemon's maps through the CLI.
@@ -135,7 +120,7 @@ func mapIDs(t *testing.T, root string) []string {
 			ID string `json:"id"`
 		} `json:"maps"`
 	}
-	json.Unmarshal([]byte(cli(t, "maps", "-data", root, "-json")), &res)
+	cliJSON(t, &res, "maps", "-data", root, "-json")
 	var ids []string
 	for _, m := range res.Maps {
 		ids = append(ids, m.ID)
@@ -156,9 +141,7 @@ func replicasOf(t *testing.T, root, id string) []replicaRow {
 	var res struct {
 		Replicas []replicaRow `json:"replicas"`
 	}
-	if err := json.Unmarshal([]byte(cli(t, "replicas", "-data", root, "-json")), &res); err != nil {
-		t.Fatal(err)
-	}
+	cliJSON(t, &res, "replicas", "-data", root, "-json")
 	var out []replicaRow
 	for _, r := range res.Replicas {
 		if r.MapID == id {

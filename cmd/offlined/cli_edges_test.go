@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,9 +43,8 @@ func TestTakeOfflineSignInHint(t *testing.T) {
 	em := startEmulator(t)
 	t.Setenv("OFFLINED_TOKEN", "")
 	t.Setenv("OFFLINED_API_KEY", "")
-	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
-		"--dir", filepath.Join(t.TempDir(), "p"), "--bbox", "-117.25,33.98,-117.10,34.10"}, &out, &errOut)
+	_, _, err := cliRun(t, "take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
+		"--dir", filepath.Join(t.TempDir(), "p"), "--bbox", demoBBox)
 	if err == nil || !strings.Contains(err.Error(), "--user NAME") || !strings.Contains(err.Error(), "--token-file") {
 		t.Errorf("no sign-in hint: %v", err)
 	}
@@ -56,11 +54,8 @@ func TestTakeOfflineSignInHint(t *testing.T) {
 // name takes the name from the web map's offline settings; a missing file
 // is reported once (issue 23 item 14).
 func TestReferenceBasemapDirAlone(t *testing.T) {
-	em := startEmulator(t)
-	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
-	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID, "--user", emulator.DemoUser,
-		"--dir", filepath.Join(t.TempDir(), "p"), "--bbox", "-117.25,33.98,-117.10,34.10", "--reference-basemap-dir", t.TempDir()}, &out, &errOut)
+	em := demoPortal(t)
+	_, _, err := cliRun(t, demoCmd(em, "take-offline", "--dir", filepath.Join(t.TempDir(), "p"), "--bbox", demoBBox, "--reference-basemap-dir", t.TempDir())...)
 	if err == nil || strings.Count(err.Error(), "Demo_Basemap.tpkx") != 1 {
 		t.Errorf("missing reference basemap named by the web map: %v", err)
 	}
@@ -70,19 +65,10 @@ func TestReferenceBasemapDirAlone(t *testing.T) {
 // gives a package with per-layer warnings, not plain silence (issue 15
 // item 3).
 func TestTakeOfflineEmptyLayersWarned(t *testing.T) {
-	em := startEmulator(t)
-	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
+	em := demoPortal(t)
 	dir := filepath.Join(t.TempDir(), "p")
-	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID, "--user", emulator.DemoUser,
-		"--dir", dir, "--bbox", "-100.2,40.0,-100.1,40.1", "--min-scale", "150000", "--max-scale", "140000", "--online-only", "include", "--json"}, &out, &errOut)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, errOut.String())
-	}
 	var res offline.Result
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		t.Fatal(err)
-	}
+	cliJSON(t, &res, demoCmd(em, "take-offline", "--dir", dir, "--bbox", "-100.2,40.0,-100.1,40.1", "--min-scale", "150000", "--max-scale", "140000", "--online-only", "include", "--json")...)
 	warned := map[string]bool{}
 	for _, w := range res.Warnings {
 		if w.Code == offline.WarnEmptyLayer {
@@ -106,11 +92,9 @@ func TestTakeOfflineEmptyLayersWarned(t *testing.T) {
 // TestTakeOfflineSaysResumed: a take-offline run on the directory of an
 // interrupted job says it resumes it (issue 23 item 7).
 func TestTakeOfflineSaysResumed(t *testing.T) {
-	em := startEmulator(t)
-	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
+	em := demoPortal(t)
 	dir := filepath.Join(t.TempDir(), "p")
-	args := []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID, "--user", emulator.DemoUser,
-		"--dir", dir, "--bbox", "-117.25,33.98,-117.10,34.10", "--min-scale", "150000", "--max-scale", "140000", "--online-only", "include"}
+	args := demoCmd(em, "take-offline", "--dir", dir, "--bbox", demoBBox, "--min-scale", "150000", "--max-scale", "140000", "--online-only", "include")
 	// createReplica is slow (the estimate before the job does not call it):
 	// the first run is interrupted once its journal exists.
 	em.SetFaults(emulator.Faults{Latency: 3 * time.Second, Paths: []string{"createReplica"}})

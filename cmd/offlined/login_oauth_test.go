@@ -196,6 +196,29 @@ func browser(t *testing.T, opts ...chromedp.ContextOption) context.Context {
 	return ctx
 }
 
+// startedBrowser starts the browser of ctx (with no timeout: one on the
+// first action would stop the browser) and returns ctx bounded by timeout
+// for the steps after it.
+func startedBrowser(t *testing.T, ctx context.Context, timeout time.Duration) context.Context {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	return tctx
+}
+
+// demoSignIn fills the emulator's sign-in page in as the demo user.
+func demoSignIn() chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), emulator.DemoUser),
+		chromedp.SendKeys(chromedp.ID("password"), emulator.DemoPassword),
+		chromedp.Click(chromedp.ID("submit")),
+	)
+}
+
 // TestLoginBrowserFlowThenJob drives the whole browser sign-in in headless
 // Chromium: offlined login → the portal's sign-in page → redirect to the
 // loopback listener → stored refresh token → the daemon runs a job with it.
@@ -205,21 +228,8 @@ func TestLoginBrowserFlowThenJob(t *testing.T) {
 	em := emulatortest.Start(t, emulator.Options{EnterpriseLogins: true})
 	root := t.TempDir()
 	l := startLogin(t, "-data", root, "-portal", em.PortalURL, "-client-id", emulator.DemoClientID, "-no-browser")
-	// The first Run starts the browser: no timeout on it (it would stop
-	// the browser); the steps after it get one.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	tctx, cancel := context.WithTimeout(ctx, 2*testutil.Timeout)
-	defer cancel()
-	err := chromedp.Do(tctx,
-		chromedp.Navigate(l.url),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), emulator.DemoUser),
-		chromedp.SendKeys(chromedp.ID("password"), emulator.DemoPassword),
-		chromedp.Click(chromedp.ID("submit")),
-		chromedp.WaitVisible(chromedp.CSS("h1")),
-	)
+	tctx := startedBrowser(t, ctx, 2*testutil.Timeout)
+	err := chromedp.Do(tctx, chromedp.Navigate(l.url), demoSignIn(), chromedp.WaitVisible(chromedp.CSS("h1")))
 	if err != nil {
 		t.Fatalf("browser: %v", err)
 	}
@@ -245,18 +255,6 @@ func TestLoginBrowserFlowThenJob(t *testing.T) {
 	if j["state"] != "succeeded" {
 		t.Fatalf("job with the browser sign-in: %v\n%s", j, d.logs.String())
 	}
-}
-
-// startJob starts taking the demo survey map offline as mapID.
-func startJob(t *testing.T, d *daemon, em *emulatortest.Server, mapID string) string {
-	t.Helper()
-	body := fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":%q,"areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":100000}`,
-		em.PortalURL, emulator.DemoWebMapFieldSurveyID, mapID)
-	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(body))
-	if code != 201 {
-		t.Fatalf("create job: %d %v", code, job)
-	}
-	return job["id"].(string)
 }
 
 // syncStates returns each service's sync state of a map.
@@ -293,19 +291,7 @@ func TestBrowserSignInKeptAliveThenNeedsAuth(t *testing.T) {
 	if j := waitJob(t, d, startJob(t, d, em, "kept")); j["state"] != "succeeded" {
 		t.Fatalf("job: %v\n%s", j, d.logs.String())
 	}
-	layer := ""
-	_, m := d.api(t, "GET", "/api/v1/maps/kept", nil)
-	for _, l := range m["layers"].([]any) {
-		if l := l.(map[string]any); l["name"] == "Inspections" {
-			layer = l["id"].(string)
-		}
-	}
-	addFeature := func(id string) {
-		feat := fmt.Sprintf(`{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.17,34.03]},"properties":{"InspectionID":%q,"Status":"open","Priority":3}}`, id)
-		if code, r := d.api(t, "POST", "/api/v1/maps/kept/layers/"+layer+"/features", strings.NewReader(feat)); code != 201 {
-			t.Fatalf("add feature: %d %v", code, r)
-		}
-	}
+	layer := mapLayer(t, d, "kept", "Inspections")
 	syncOK := func() bool {
 		code, _ := d.api(t, "POST", "/api/v1/maps/kept/sync", nil)
 		for _, st := range syncStates(t, d, "kept") {
@@ -328,7 +314,7 @@ func TestBrowserSignInKeptAliveThenNeedsAuth(t *testing.T) {
 	if len(seen) < 10 {
 		t.Fatalf("%d refresh tokens over ten lifetimes, want the sign-in extended at least once per lifetime\n%s", len(seen), d.logs.String())
 	}
-	addFeature("KEPT-1")
+	addInspection(t, d, "kept", layer, "KEPT-1")
 	if !syncOK() {
 		t.Fatalf("sync after ten lifetimes: %v\n%s", syncStates(t, d, "kept"), d.logs.String())
 	}
@@ -337,7 +323,7 @@ func TestBrowserSignInKeptAliveThenNeedsAuth(t *testing.T) {
 	em.SetFaults(emulator.Faults{ErrorRate: 1})
 	time.Sleep(life + life/2)
 	em.SetFaults(emulator.Faults{})
-	addFeature("KEPT-2")
+	addInspection(t, d, "kept", layer, "KEPT-2")
 	d.api(t, "POST", "/api/v1/maps/kept/sync", nil)
 	needs := false
 	for _, st := range syncStates(t, d, "kept") {

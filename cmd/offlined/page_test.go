@@ -118,21 +118,9 @@ func TestPageInChromium(t *testing.T) {
 	t.Parallel()
 	chromiumPath(t) // skip early without chromium
 	em := emulatortest.Start(t, emulator.Options{})
-	root := t.TempDir()
-	pw := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600)
-	cli(t, "login", "-data", root, "-portal", em.PortalURL, "-user", emulator.DemoUser, "-password-file", pw)
-	d := startDaemon(t, root, "-portal", em.PortalURL)
-	body := fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"survey","title":"Survey","areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10},"minScale":150000,"maxScale":40000}`,
-		em.PortalURL, emulator.DemoWebMapFieldSurveyID)
-	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(body))
-	if code != 201 {
-		t.Fatalf("create job: %d %v", code, job)
-	}
-	testutil.Eventually(t, "the survey map to be taken offline", func() bool {
-		_, j := d.api(t, "GET", "/api/v1/jobs/"+job["id"].(string), nil)
-		return j["state"] == "succeeded"
-	})
+	d := signedInDaemon(t, em)
+	root := d.root
+	jobSucceeds(t, d, "survey", demoJob(em, "survey", "Survey", 40000))
 	// fieldMerge holds a field changed on both sides for review.
 	if code, r := d.api(t, "POST", "/api/v1/maps/survey/sync", strings.NewReader(`{"conflictPolicy":"fieldMerge"}`)); code != 200 {
 		t.Fatalf("sync: %d %v", code, r)
@@ -215,7 +203,7 @@ func TestPageInChromium(t *testing.T) {
 	saveDoc(t, "page-map.png", shot("map"))
 
 	// A known feature: centre the map on it and click it.
-	c, _ := arcgis.New(arcgis.WithPortal(em.PortalURL), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}))
+	c := demoClient(t, em)
 	_, fc := d.api(t, "GET", "/api/v1/maps/survey/layers/Field_Survey.0/features?limit=1&bbox=-117.2,34.0,-117.15,34.05", nil)
 	f := fc["features"].([]any)[0].(map[string]any)
 	xy := f["geometry"].(map[string]any)["coordinates"].([]any)
@@ -317,19 +305,12 @@ func TestPageSignsInToPortal(t *testing.T) {
 	json.Unmarshal([]byte(cli(t, "open", "-data", root, "-no-browser", "-json")), &link)
 
 	ctx := browser(t)
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 3*testutil.Timeout)
-	defer cancel()
+	sctx := startedBrowser(t, ctx, 3*testutil.Timeout)
 	err := chromedp.Do(sctx,
 		chromedp.Navigate(link.URL),
 		chromedp.WaitVisible(chromedp.ID("signin-portal")),
 		chromedp.Click(chromedp.ID("signin-portal")),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), emulator.DemoUser),
-		chromedp.SendKeys(chromedp.ID("password"), emulator.DemoPassword),
-		chromedp.Click(chromedp.ID("submit")),
+		demoSignIn(),
 		chromedp.WaitVisible(chromedp.ID("nav-maps")),
 	)
 	if err != nil {

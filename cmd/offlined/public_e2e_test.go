@@ -4,9 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,29 +100,13 @@ func TestPublicMapsWithoutPortal(t *testing.T) {
 	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{PublicServices: []string{"Field_Survey", "Reference_Data"}})
 	wm := publicWebMap(em.ServicesURL, true)
-	wms := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, wm)
-	}))
-	defer wms.Close()
+	wms := webMapServer(t, wm, nil)
 	root := t.TempDir()
 	d := startDaemon(t, root)
 
-	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"webMapUrl":%q},"mapId":"k2","areaOfInterest":%s}`, wms.URL+"/map.json", publicAOI)))
-	if code != 201 {
-		t.Fatalf("create job without a portal: %d %v", code, job)
-	}
-	if st := waitJob(t, d, job["id"].(string)); st["state"] != "succeeded" {
-		t.Fatalf("job: %v\n%s", st, d.logs.String())
-	}
+	jobSucceeds(t, d, "k2 without a portal", fmt.Sprintf(`{"source":{"webMapUrl":%q},"mapId":"k2","areaOfInterest":%s}`, wms.URL+"/map.json", publicAOI))
 	// A second map, from a posted web map (Inspections only).
-	code, job = d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"webMap":%s},"mapId":"k3","areaOfInterest":%s}`, publicWebMap(em.ServicesURL, false), publicAOI)))
-	if code != 201 {
-		t.Fatalf("create job from a posted web map: %d %v", code, job)
-	}
-	if st := waitJob(t, d, job["id"].(string)); st["state"] != "succeeded" {
-		t.Fatalf("job k3: %v\n%s", st, d.logs.String())
-	}
+	jobSucceeds(t, d, "k3 from a posted web map", fmt.Sprintf(`{"source":{"webMap":%s},"mapId":"k3","areaOfInterest":%s}`, publicWebMap(em.ServicesURL, false), publicAOI))
 
 	// An edit of the snapshot layer is refused; the layer is unchanged.
 	zones := mapLayer(t, d, "k2", "Zones")
@@ -219,18 +200,14 @@ func TestServerSignInWithoutPortal(t *testing.T) {
 	em := emulatortest.Start(t, emulator.Options{})
 	wm := publicWebMap(em.ServicesURL, false)
 	var leaked atomic.Bool
-	wms := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	wms := webMapServer(t, wm, func(r *http.Request) {
 		r.ParseForm()
 		if r.Form.Get("token") != "" || r.Header.Get("X-Esri-Authorization") != "" {
 			leaked.Store(true)
 		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, wm)
-	}))
-	defer wms.Close()
+	})
 	root := t.TempDir()
-	pw := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600)
+	pw := demoPasswordFile(t)
 	if err := cliErr(t, "login", "-data", root, "-server", em.URL+"/nothing-here", "-user", emulator.DemoUser, "-password-file", pw); !strings.HasPrefix(err.Error(), "-server:") {
 		t.Fatalf("login to a URL that is no ArcGIS Server: %v", err)
 	}
@@ -239,13 +216,7 @@ func TestServerSignInWithoutPortal(t *testing.T) {
 		t.Fatalf("login -server output: %s", out)
 	}
 	d := startDaemon(t, root)
-	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"webMapUrl":%q},"mapId":"sec","areaOfInterest":%s}`, wms.URL+"/map.json", publicAOI)))
-	if code != 201 {
-		t.Fatalf("create job: %d %v", code, job)
-	}
-	if st := waitJob(t, d, job["id"].(string)); st["state"] != "succeeded" {
-		t.Fatalf("job with a server sign-in: %v\n%s", st, d.logs.String())
-	}
+	jobSucceeds(t, d, "with a server sign-in", fmt.Sprintf(`{"source":{"webMapUrl":%q},"mapId":"sec","areaOfInterest":%s}`, wms.URL+"/map.json", publicAOI))
 	if leaked.Load() {
 		t.Fatal("the server token was sent to the web map's host")
 	}
@@ -267,14 +238,8 @@ func TestPublicPortalItemWithoutSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, t.TempDir())
-	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":"publicmap1"},"mapId":"pub","areaOfInterest":%s}`, em.PortalURL, publicAOI)))
-	if code != 201 {
-		t.Fatalf("create job: %d %v", code, job)
-	}
-	if st := waitJob(t, d, job["id"].(string)); st["state"] != "succeeded" {
-		t.Fatalf("job from a public portal item: %v\n%s", st, d.logs.String())
-	}
-	code, job = d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"priv","areaOfInterest":%s}`, em.PortalURL, emulator.DemoWebMapFieldSurveyID, publicAOI)))
+	jobSucceeds(t, d, "from a public portal item", fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":"publicmap1"},"mapId":"pub","areaOfInterest":%s}`, em.PortalURL, publicAOI))
+	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"priv","areaOfInterest":%s}`, em.PortalURL, emulator.DemoWebMapFieldSurveyID, publicAOI)))
 	e, _ := job["error"].(map[string]any)
 	if code != 403 || e["code"] != "needsAuth" || e["field"] != "source" || !strings.Contains(fmt.Sprint(e["message"]), "offlined login -portal") {
 		t.Fatalf("job from an org item without sign-in: %d %v", code, job)

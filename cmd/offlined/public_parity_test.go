@@ -4,13 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/offlined/offlined/geodb"
@@ -68,11 +65,7 @@ func TestTakeOfflineAndAPISameSyncConfig(t *testing.T) {
 	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{PublicServices: []string{"Field_Survey", "Reference_Data"}})
 	wm := publicWebMap(em.ServicesURL, true)
-	wms := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, wm)
-	}))
-	defer wms.Close()
+	wms := webMapServer(t, wm, nil)
 	root := t.TempDir()
 	cliDir := filepath.Join(root, "packages", "cli")
 	if err := os.MkdirAll(filepath.Dir(cliDir), 0o700); err != nil {
@@ -80,13 +73,7 @@ func TestTakeOfflineAndAPISameSyncConfig(t *testing.T) {
 	}
 	cli(t, "take-offline", "--webmap", wms.URL+"/map.json", "--bbox", "-117.25,33.98,-117.10,34.10", "--dir", cliDir)
 	d := startDaemon(t, root)
-	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(fmt.Sprintf(`{"source":{"webMapUrl":%q},"mapId":"api","areaOfInterest":%s}`, wms.URL+"/map.json", publicAOI)))
-	if code != 201 {
-		t.Fatalf("create job: %d %v", code, job)
-	}
-	if st := waitJob(t, d, job["id"].(string)); st["state"] != "succeeded" {
-		t.Fatalf("job: %v\n%s", st, d.logs.String())
-	}
+	jobSucceeds(t, d, "api", fmt.Sprintf(`{"source":{"webMapUrl":%q},"mapId":"api","areaOfInterest":%s}`, wms.URL+"/map.json", publicAOI))
 	fromCLI := packageSyncConfig(t, cliDir)
 	fromAPI := packageSyncConfig(t, filepath.Join(root, "packages", "api"))
 	if !reflect.DeepEqual(fromCLI, fromAPI) {

@@ -217,10 +217,7 @@ func TestLoginLogoutKeepSecretsOut(t *testing.T) {
 func TestEndToEndTakeOfflineEditPhotoSync(t *testing.T) {
 	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{})
-	root := t.TempDir()
-	pw := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600)
-	cli(t, "login", "-data", root, "-portal", em.PortalURL, "-user", emulator.DemoUser, "-password-file", pw)
+	root := signedInRoot(t, em)
 	cred, _ := config.FindCredential(root, em.PortalURL)
 	d := startDaemon(t, root, "-portal", em.PortalURL)
 	if tok := strings.TrimSpace(cli(t, "token", "-data", root)); tok != d.token {
@@ -239,13 +236,7 @@ func TestEndToEndTakeOfflineEditPhotoSync(t *testing.T) {
 	}
 
 	// Take offline.
-	body := fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"survey","title":"Survey","areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":40000}`,
-		em.PortalURL, emulator.DemoWebMapFieldSurveyID)
-	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(body))
-	if code != 201 {
-		t.Fatalf("create job: %d %v", code, job)
-	}
-	id := job["id"].(string)
+	id := postJob(t, d, demoJob(em, "survey", "Survey", 40000))["id"].(string)
 	req, _ := http.NewRequest("GET", d.base+"/api/v1/jobs/"+id+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+d.token)
 	resp, err := http.DefaultClient.Do(req)
@@ -305,12 +296,7 @@ func TestEndToEndTakeOfflineEditPhotoSync(t *testing.T) {
 	}
 
 	// Edit and add a photo.
-	feat := `{"type":"Feature","geometry":{"type":"Point","coordinates":[-117.17,34.03]},"properties":{"InspectionID":"E2E-1","Status":"open","Priority":3}}`
-	code, added := d.api(t, "POST", "/api/v1/maps/survey/layers/"+layer+"/features", strings.NewReader(feat))
-	if code != 201 {
-		t.Fatalf("add feature %d %v", code, added)
-	}
-	gid := added["globalId"].(string)
+	gid := addInspection(t, d, "survey", layer, "E2E-1")
 	photo := bytes.Repeat([]byte{0xFF, 0xD8, 0xFF, 0xE0}, 10000)
 	code, att := d.api(t, "POST", "/api/v1/maps/survey/layers/"+layer+"/features/"+url.PathEscape(gid)+"/attachments?name=photo.jpg", bytes.NewReader(photo), "Content-Type", "image/jpeg")
 	if code != 201 {
@@ -325,10 +311,7 @@ func TestEndToEndTakeOfflineEditPhotoSync(t *testing.T) {
 		t.Fatalf("sync bad map: %v", err)
 	}
 	// The server has the feature and the photo.
-	c, err := arcgis.New(arcgis.WithPortal(em.PortalURL), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := demoClient(t, em)
 	lurl := em.ServicesURL + "/Field_Survey/FeatureServer/0"
 	fs, err := c.Query(t.Context(), lurl, arcgis.QueryParams{Where: "InspectionID = 'E2E-1'", OutFields: []string{"*"}})
 	if err != nil || len(fs.Features) != 1 {
@@ -462,17 +445,8 @@ func selfSigned(t *testing.T) ([]byte, []byte) {
 func TestRealJobPauseResume(t *testing.T) {
 	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{Faults: emulator.Faults{Latency: 40 * time.Millisecond, Paths: []string{"/tile/"}}})
-	root := t.TempDir()
-	pw := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600)
-	cli(t, "login", "-data", root, "-portal", em.PortalURL, "-user", emulator.DemoUser, "-password-file", pw)
-	d := startDaemon(t, root, "-portal", em.PortalURL)
-	body := fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"paused","areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":20000}`,
-		em.PortalURL, emulator.DemoWebMapFieldSurveyID)
-	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(body))
-	if code != 201 {
-		t.Fatalf("create: %d %v", code, job)
-	}
+	d := signedInDaemon(t, em)
+	job := postJob(t, d, demoJob(em, "paused", "", 20000))
 	id := job["id"].(string)
 	if job["request"].(map[string]any)["overrides"] == nil {
 		t.Fatal("overrides not resolved at creation")
@@ -510,11 +484,7 @@ func TestRealJobPauseResume(t *testing.T) {
 	if code != 200 || m["complete"] != true {
 		t.Fatalf("map: %d %v", code, m)
 	}
-	c, _ := arcgis.New(arcgis.WithPortal(em.PortalURL), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}))
-	reps, err := c.Replicas(t.Context(), em.ServicesURL+"/Field_Survey/FeatureServer")
-	if err != nil || len(reps) != 1 {
-		t.Fatalf("replicas on the server after pause/resume: %v %v", reps, err)
-	}
+	surveyReplicas(t, em, "after pause/resume")
 }
 
 // TestRestartResumesRealJob stops the daemon in the middle of a real job;
@@ -522,18 +492,9 @@ func TestRealJobPauseResume(t *testing.T) {
 func TestRestartResumesRealJob(t *testing.T) {
 	t.Parallel()
 	em := emulatortest.Start(t, emulator.Options{Faults: emulator.Faults{Latency: 40 * time.Millisecond, Paths: []string{"/tile/"}}})
-	root := t.TempDir()
-	pw := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600)
-	cli(t, "login", "-data", root, "-portal", em.PortalURL, "-user", emulator.DemoUser, "-password-file", pw)
-	d := startDaemon(t, root, "-portal", em.PortalURL)
-	body := fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"restart","areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":20000}`,
-		em.PortalURL, emulator.DemoWebMapFieldSurveyID)
-	code, job := d.api(t, "POST", "/api/v1/jobs", strings.NewReader(body))
-	if code != 201 {
-		t.Fatalf("create: %d %v", code, job)
-	}
-	id := job["id"].(string)
+	d := signedInDaemon(t, em)
+	root := d.root
+	id := postJob(t, d, demoJob(em, "restart", "", 20000))["id"].(string)
 	var j map[string]any
 	testutil.Eventually(t, "job progress", func() bool {
 		_, j = d.api(t, "GET", "/api/v1/jobs/"+id, nil)
@@ -568,8 +529,5 @@ func TestRestartResumesRealJob(t *testing.T) {
 	if code, m := d2.api(t, "GET", "/api/v1/maps/restart", nil); code != 200 || m["complete"] != true {
 		t.Fatalf("map after restart: %d %v", code, m)
 	}
-	c, _ := arcgis.New(arcgis.WithPortal(em.PortalURL), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}))
-	if reps, err := c.Replicas(t.Context(), em.ServicesURL+"/Field_Survey/FeatureServer"); err != nil || len(reps) != 1 {
-		t.Fatalf("replicas after restart: %v %v", reps, err)
-	}
+	surveyReplicas(t, em, "after restart")
 }

@@ -3,14 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
@@ -24,25 +20,14 @@ func startEmulator(t *testing.T) *emulatortest.Server {
 }
 
 func TestTakeOfflineItem(t *testing.T) {
-	em := startEmulator(t)
-	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
+	em := demoPortal(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
-	var out, errOut bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	err := run(ctx, []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
-		"--dir", dir, "--bbox", "-117.25,33.98,-117.10,34.10", "--min-scale", "150000", "--max-scale", "70000",
-		"--user", emulator.DemoUser, "--update-mode", "noUpdates", "--title", "Crew 7", "--accept-partial", "--json"}, &out, &errOut)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, errOut.String())
-	}
 	var res struct {
 		offline.Result
 		Capabilities *offline.Capabilities `json:"capabilities"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		t.Fatalf("json output: %v\n%s", err, out.String())
-	}
+	out := cliJSON(t, &res, demoCmd(em, "take-offline", "--dir", dir, "--bbox", demoBBox, "--min-scale", "150000", "--max-scale", "70000",
+		"--update-mode", "noUpdates", "--title", "Crew 7", "--accept-partial", "--json")...)
 	if res.State != offline.JobSucceeded || res.Manifest == nil || res.Manifest.Title != "Crew 7" {
 		t.Fatalf("result %+v", res)
 	}
@@ -50,7 +35,7 @@ func TestTakeOfflineItem(t *testing.T) {
 	// package, and the ones left out (dynamic map service, WMS) are the
 	// only errors.
 	if res.Capabilities == nil || len(res.Capabilities.Layers) == 0 {
-		t.Fatalf("--json without capabilities: %s", out.String())
+		t.Fatalf("--json without capabilities: %s", out)
 	}
 	if !res.HasErrors || len(res.LayerErrors) != 2 {
 		t.Errorf("layer errors %+v", res.LayerErrors)
@@ -78,17 +63,7 @@ func TestTakeOfflineItem(t *testing.T) {
 func TestTakeOfflineWebMapFile(t *testing.T) {
 	em := startEmulator(t)
 	tok := em.IssueToken(emulator.DemoUser)
-	// The web map as a file, fetched from the item's data.
-	resp, err := http.Get(em.PortalURL + "/content/items/" + emulator.DemoWebMapFieldSurveyID + "/data?f=json&token=" + tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	wm := filepath.Join(t.TempDir(), "map.json")
-	if err := os.WriteFile(wm, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	wm := writeWebMap(t, em, tok) // the web map as a file, from the item's data
 	aoi := filepath.Join(t.TempDir(), "area.geojson")
 	os.WriteFile(aoi, []byte(`{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[-117.25,33.98],[-117.19,33.98],[-117.19,34.03],[-117.25,34.03],[-117.25,33.98]]]}}`), 0o644)
 	dir := filepath.Join(t.TempDir(), "pkg")
@@ -96,12 +71,8 @@ func TestTakeOfflineWebMapFile(t *testing.T) {
 	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut bytes.Buffer
-	err = run(context.Background(), []string{"take-offline", "--webmap", wm, "--dir", dir, "--aoi", aoi,
-		"--min-scale", "150000", "--max-scale", "140000", "--include-basemap=false", "--accept-partial", "--token-file", tokFile}, &out, &errOut)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, errOut.String())
-	}
+	out := cli(t, "take-offline", "--webmap", wm, "--dir", dir, "--aoi", aoi,
+		"--min-scale", "150000", "--max-scale", "140000", "--include-basemap=false", "--accept-partial", "--token-file", tokFile)
 	pkg, err := offline.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -116,13 +87,13 @@ func TestTakeOfflineWebMapFile(t *testing.T) {
 	}
 	// The capabilities table comes before the job; the result table lists
 	// the layers left out with their reason.
-	capsAt, resAt := strings.Index(out.String(), "HOW"), strings.Index(out.String(), "result:")
-	if capsAt < 0 || resAt < capsAt || !strings.Contains(out.String()[resAt:], "(left out)") ||
-		!strings.Contains(out.String()[resAt:], "basemapExcluded") || !strings.Contains(out.String()[resAt:], "unsupportedLayerType") {
-		t.Errorf("take-offline output lacks the capabilities or the left-out layers:\n%s", out.String())
+	capsAt, resAt := strings.Index(out, "HOW"), strings.Index(out, "result:")
+	if capsAt < 0 || resAt < capsAt || !strings.Contains(out[resAt:], "(left out)") ||
+		!strings.Contains(out[resAt:], "basemapExcluded") || !strings.Contains(out[resAt:], "unsupportedLayerType") {
+		t.Errorf("take-offline output lacks the capabilities or the left-out layers:\n%s", out)
 	}
-	if !strings.Contains(out.String(), "Inspections") {
-		t.Errorf("output:\n%s", out.String())
+	if !strings.Contains(out, "Inspections") {
+		t.Errorf("output:\n%s", out)
 	}
 	if em.Log().Count("/Demo_Basemap/MapServer/tile/") != 0 {
 		t.Errorf("basemap tiles requested")

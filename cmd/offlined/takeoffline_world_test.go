@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
@@ -21,26 +17,15 @@ import (
 // Web Mercator latitude range) takes every layer offline; it used to be
 // refused by the overrides as "ring 0 has no area".
 func TestTakeOfflineWholeWorld(t *testing.T) {
-	em := startEmulator(t)
-	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
+	em := demoPortal(t)
 	for _, bbox := range []string{"-180,-90,180,90", "-180,-85,180,85"} {
 		t.Run(bbox, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "pkg")
-			var out, errOut bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			err := run(ctx, []string{"take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
-				"--dir", dir, "--bbox", bbox, "--min-scale", "300000000", "--max-scale", "100000000",
-				"--user", emulator.DemoUser, "--online-only", "include", "--json"}, &out, &errOut)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, errOut.String())
-			}
 			var res offline.Result
-			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-				t.Fatalf("json output: %v\n%s", err, out.String())
-			}
+			out := cliJSON(t, &res, demoCmd(em, "take-offline", "--dir", dir, "--bbox", bbox, "--min-scale", "300000000", "--max-scale", "100000000",
+				"--online-only", "include", "--json")...)
 			if res.State != offline.JobSucceeded || res.HasErrors || res.Manifest == nil {
-				t.Fatalf("result %+v\n%s", res, errOut.String())
+				t.Fatalf("result %+v\n%s", res, out)
 			}
 			var features, tiles int64
 			for _, l := range res.Manifest.Layers {
@@ -69,16 +54,10 @@ func TestCapabilitiesLocal(t *testing.T) {
 	em := startEmulator(t)
 	tok := em.IssueToken(emulator.DemoUser)
 	wm := writeWebMap(t, em, tok)
-	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"capabilities", "-webmap", wm, "-json"}, &out, &errOut); err != nil {
-		t.Fatalf("%v\n%s", err, errOut.String())
-	}
 	var caps offline.Capabilities
-	if err := json.Unmarshal(out.Bytes(), &caps); err != nil {
-		t.Fatalf("%v\n%s", err, out.String())
-	}
+	out := cliJSON(t, &caps, "capabilities", "-webmap", wm, "-json")
 	if len(caps.Layers) == 0 {
-		t.Fatalf("no layers: %s", out.String())
+		t.Fatalf("no layers: %s", out)
 	}
 	// The emulator's services need a token here, so the file's layers are
 	// reported with a reason instead of failing the command.
@@ -90,14 +69,8 @@ func TestCapabilitiesLocal(t *testing.T) {
 	// An item on a portal, signed in, without a daemon: every demo layer
 	// goes offline.
 	t.Setenv("OFFLINED_PASSWORD", emulator.DemoPassword)
-	out.Reset()
-	if err := run(context.Background(), []string{"capabilities", "-portal", em.PortalURL, "-item", emulator.DemoWebMapFieldSurveyID, "-user", emulator.DemoUser, "-json"}, &out, &errOut); err != nil {
-		t.Fatalf("%v\n%s", err, errOut.String())
-	}
 	caps = offline.Capabilities{}
-	if err := json.Unmarshal(out.Bytes(), &caps); err != nil {
-		t.Fatal(err)
-	}
+	cliJSON(t, &caps, demoCmd(em, "capabilities", "-json")...)
 	anyErr := false
 	for _, l := range append(caps.Layers, caps.Tables...) {
 		anyErr = anyErr || l.Error
@@ -117,8 +90,7 @@ func TestCapabilitiesLocal(t *testing.T) {
 		t.Errorf("only %d layers go offline signed in", offlineCount)
 	}
 	// No daemon, no source: the flag is named.
-	err := run(context.Background(), []string{"capabilities", "-portal", em.PortalURL}, &out, &errOut)
-	if err == nil || !strings.Contains(err.Error(), "-webmap or -item") {
+	if err := cliErr(t, "capabilities", "-portal", em.PortalURL); !strings.Contains(err.Error(), "-webmap or -item") {
 		t.Errorf("missing source: %v", err)
 	}
 }
