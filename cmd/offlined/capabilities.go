@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,9 +15,7 @@ import (
 
 // runCapabilities prints which layers of a web map can go offline and how.
 func runCapabilities(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("capabilities", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := registerClientFlags(fs)
+	fs, cf := clientFlagSet("capabilities", stderr)
 	item := fs.String("item", "", "web map item id (on the daemon's portal, or on -portal without a daemon)")
 	webmapURL := fs.String("webmap-url", "", "URL of a web map JSON document, asked through the daemon (instead of -item)")
 	webmap := fs.String("webmap", "", "web map JSON, an http(s) URL or a file: examined here, with no daemon or portal")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -11,9 +10,7 @@ import (
 
 // runConflicts lists an offline map's conflicts or resolves one.
 func runConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("conflicts", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := registerClientFlags(fs)
+	fs, cf := clientFlagSet("conflicts", stderr)
 	mapID := fs.String("map", "", "offline map (required)")
 	resolve := fs.String("resolve", "", "conflict id to resolve (<service>:<n>)")
 	choice := fs.String("choice", "", "with -resolve: device or server")

@@ -30,6 +30,20 @@ type clientFlags struct {
 	json       bool
 }
 
+// newFlagSet is the flag set of a command, reporting to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// clientFlagSet is the flag set of a command with the client flags.
+func clientFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *clientFlags) {
+	fs := newFlagSet(name, stderr)
+	return fs, registerClientFlags(fs)
+}
+
+// registerClientFlags registers -data, -addr and -json on fs.
 func registerClientFlags(fs *flag.FlagSet) *clientFlags {
 	c := &clientFlags{}
 	fs.StringVar(&c.data, "data", "", "data root of the daemon (env OFFLINED_DATA_ROOT)")
@@ -54,6 +68,15 @@ type daemonClient struct {
 	hc          *http.Client
 }
 
+// connect parses args into fs and returns the client of the daemon.
+func (c *clientFlags) connect(fs *flag.FlagSet, args []string) (*daemonClient, error) {
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c.client()
+}
+
+// client returns the client of the daemon the flags name.
 func (c *clientFlags) client() (*daemonClient, error) {
 	root := c.root()
 	tok, err := config.ReadAPIToken(root)

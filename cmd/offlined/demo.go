@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/offlined/offlined/internal/httpserve"
 
 	offlinedd "github.com/offlined/offlined/internal/daemon"
 	"github.com/offlined/offlined/internal/demo"
@@ -21,8 +22,7 @@ import (
 
 // runDemo runs the end-to-end demonstration (see internal/demo).
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", stderr)
 	dir := fs.String("dir", "", "output directory for the offline map package (empty or absent; default: a new temporary directory)")
 	minScale := fs.Float64("min-scale", 150000, "most zoomed-out scale of the basemap tiles (1:N)")
 	maxScale := fs.Float64("max-scale", 10000, "most zoomed-in scale of the basemap tiles (1:N)")
@@ -100,16 +100,5 @@ func serveDemo(ctx context.Context, dir, addr string, stdout io.Writer) error {
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, ConnContext: limiter.ConnContext}
 	fmt.Fprintf(stdout, "Serving the package on http://%s/api/v1/maps (Authorization: Bearer %s); Ctrl-C to stop\n", ln.Addr(), token)
 	fmt.Fprintf(stdout, "The page: http://%s%s (a one-time link, valid two minutes; later: offlined open -data %s)\n", ln.Addr(), api.NewPageLink(), root)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err := srv.Shutdown(sctx)
-		<-errc
-		return err
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
-	}
+	return httpserve.Serve(ctx, srv, ln)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -10,13 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/offlined/offlined/internal/httpserve"
+
 	"github.com/offlined/offlined/internal/emulator"
 )
 
 // runEmulator serves the ArcGIS REST emulator until ctx is cancelled.
 func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("emulator", stderr)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	lifetime := fs.Duration("token-lifetime", 60*time.Minute, "lifetime of issued tokens (e.g. 30s to exercise renewal)")
 	anonymous := fs.Bool("anonymous", false, "accept requests without a token")
@@ -49,16 +49,5 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	em := emulator.New(emulator.Options{TokenLifetime: *lifetime, Anonymous: *anonymous, Seed: *seed, PublicServices: publicServices})
 	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprint(stdout, em.Summary("http://"+ln.Addr().String()))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err := srv.Shutdown(sctx)
-		<-errc // Serve has returned http.ErrServerClosed
-		return err
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
-	}
+	return httpserve.Serve(ctx, srv, ln)
 }

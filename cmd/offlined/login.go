@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,9 +28,7 @@ const tokenReferer = offlinedd.TokenReferer
 // credentials. Secrets are read from files ("-" is stdin) or prompted for
 // without echo, never taken as flag values.
 func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("login", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := registerClientFlags(fs)
+	fs, cf := clientFlagSet("login", stderr)
 	portal := fs.String("portal", "", "portal URL, e.g. https://www.arcgis.com/sharing/rest (required)")
 	user := fs.String("user", "", "portal user name (password prompted without echo, or -password-file)")
 	pwFile := fs.String("password-file", "", "read the password from this file (- for stdin)")
@@ -127,17 +124,28 @@ func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cred.Kind, cred.Username, cred.Token, cred.Expires = config.KindToken, *user, tok, exp
 	}
+	until := ""
+	if !cred.Expires.IsZero() {
+		until = "token valid until " + cred.Expires.UTC().Format(time.RFC3339)
+	}
+	return storeCredential(cf, cred, "("+string(cred.Kind)+")", until, stdout)
+}
+
+// storeCredential saves cred in the data root and says so: the redacted
+// credential with -json, else "signed in to PORTAL who; until" (until
+// left out when empty) and how to start the daemon.
+func storeCredential(cf *clientFlags, cred config.Credential, who, until string, stdout io.Writer) error {
 	if err := config.SaveCredential(cf.root(), cred); err != nil {
 		return fmt.Errorf("-data: %w", err)
 	}
 	if cf.json {
 		return printJSON(stdout, cred.Redacted())
 	}
-	fmt.Fprintf(stdout, "signed in to %s (%s)", p, cred.Kind)
-	if !cred.Expires.IsZero() {
-		fmt.Fprintf(stdout, "; token valid until %s", cred.Expires.UTC().Format(time.RFC3339))
+	fmt.Fprintf(stdout, "signed in to %s %s", cred.Portal, who)
+	if until != "" {
+		fmt.Fprintf(stdout, "; %s", until)
 	}
-	fmt.Fprintf(stdout, "\nstart the daemon with: offlined serve -portal %s\n", p)
+	fmt.Fprintf(stdout, "\nstart the daemon with: offlined serve -portal %s\n", cred.Portal)
 	return nil
 }
 

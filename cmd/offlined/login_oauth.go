@@ -58,18 +58,11 @@ func loginBrowser(ctx context.Context, cf *clientFlags, portal, clientID string,
 	cred := config.Credential{Portal: portal, Kind: config.KindOAuthRefresh, ClientID: clientID, Username: res.Username,
 		RefreshToken: res.RefreshToken, RefreshExpires: res.RefreshExpires, RedirectURI: res.RedirectURI,
 		Token: res.AccessToken, Expires: res.Expires}
-	if err := config.SaveCredential(cf.root(), cred); err != nil {
-		return fmt.Errorf("-data: %w", err)
-	}
-	if cf.json {
-		return printJSON(stdout, cred.Redacted())
-	}
-	fmt.Fprintf(stdout, "signed in to %s as %s (OAuth)", portal, res.Username)
+	until := ""
 	if !res.RefreshExpires.IsZero() {
-		fmt.Fprintf(stdout, "; the daemon renews access until %s and extends it while online", res.RefreshExpires.UTC().Format(time.RFC3339))
+		until = "the daemon renews access until " + res.RefreshExpires.UTC().Format(time.RFC3339) + " and extends it while online"
 	}
-	fmt.Fprintf(stdout, "\nstart the daemon with: offlined serve -portal %s\n", portal)
-	return nil
+	return storeCredential(cf, cred, "as "+res.Username+" (OAuth)", until, stdout)
 }
 
 // readCode reads the pasted out-of-band code from path ("-": stdin), or

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,9 +11,7 @@ import (
 
 // runLogout forgets the stored credentials of a portal.
 func runLogout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("logout", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := registerClientFlags(fs)
+	fs, cf := clientFlagSet("logout", stderr)
 	portal := fs.String("portal", "", "portal URL (required)")
 	if err := fs.Parse(args); err != nil {
 		return err

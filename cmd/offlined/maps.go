@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -18,8 +17,7 @@ func runMaps(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(args) > 0 && (args[0] == "add" || args[0] == "delete") {
 		sub, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("maps", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("maps", stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: offlined maps [flags]            list the offline maps")
 		fmt.Fprintln(stderr, "       offlined maps add [flags] DIR    register a package directory (made by take-offline) with the daemon")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 )
@@ -12,14 +11,9 @@ import (
 // signs one browser in (an HttpOnly session cookie) and expires in two
 // minutes; the API token never goes into the browser.
 func runOpen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("open", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := registerClientFlags(fs)
+	fs, cf := clientFlagSet("open", stderr)
 	noBrowser := fs.Bool("no-browser", false, "print the link only")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	c, err := cf.client()
+	c, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}

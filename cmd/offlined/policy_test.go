@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/offlined/offlined/internal/emulator"
-	"github.com/offlined/offlined/internal/emulator/emulatortest"
 )
 
 // The conflict policy is chosen with `offlined sync -policy` or the sync
@@ -15,11 +13,8 @@ import (
 // setting reached sync.Policy, so every conflict was lastSyncWins.
 func TestConflictPolicyChosenByCLIAndAPI(t *testing.T) {
 	t.Parallel()
-	em := emulatortest.Start(t, emulator.Options{})
-	d := signedInDaemon(t, em)
+	em, d, layer := surveyDaemon(t)
 	root := d.root
-	jobSucceeds(t, d, "survey", demoJob(em, "survey", "", 100000))
-	layer := mapLayer(t, d, "survey", "Inspections")
 	gid := addInspection(t, d, "survey", layer, "POL-1")
 	feats := "/api/v1/maps/survey/layers/" + layer + "/features"
 	feat := feats + "/" + url.PathEscape(gid)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -16,8 +15,7 @@ func runReplicas(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(args) > 0 && args[0] == "cleanup" {
 		sub, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("replicas", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("replicas", stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: offlined replicas [flags]          list replicas (registered, orphaned, unregistering)")
 		fmt.Fprintln(stderr, "       offlined replicas cleanup [flags]  unregister the replicas of packages removed by hand")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -24,8 +23,7 @@ const version = "0.1.0"
 
 // runServe runs the daemon until ctx is canceled.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("serve", stderr)
 	f := config.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err

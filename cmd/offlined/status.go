@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -10,13 +9,8 @@ import (
 
 // runStatus prints the daemon's status.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := registerClientFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	d, err := cf.client()
+	fs, cf := clientFlagSet("status", stderr)
+	d, err := cf.connect(fs, args)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -13,9 +12,7 @@ import (
 
 // runSync syncs one offline map, or all of them.
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := registerClientFlags(fs)
+	fs, cf := clientFlagSet("sync", stderr)
 	mapID := fs.String("map", "", "offline map to sync (default: all)")
 	statusOnly := fs.Bool("status", false, "print the sync status instead of syncing")
 	policy := fs.String("policy", "", "set the conflict policy of the map(s) first and keep it: lastSyncWins, serverWins, deviceWins or fieldMerge")

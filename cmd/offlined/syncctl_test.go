@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/offlined/offlined/internal/emulator"
-	"github.com/offlined/offlined/internal/emulator/emulatortest"
 )
 
 // offlined sync -dry-run lists what the next sync sends; -direction,
@@ -14,11 +12,8 @@ import (
 // (kept); bad values name the flag.
 func TestSyncDryRunAndSettingsFlags(t *testing.T) {
 	t.Parallel()
-	em := emulatortest.Start(t, emulator.Options{})
-	d := signedInDaemon(t, em, "-sync-interval", "0")
+	em, d, layer := surveyDaemon(t, "-sync-interval", "0")
 	root := d.root
-	jobSucceeds(t, d, "survey", demoJob(em, "survey", "", 100000))
-	layer := mapLayer(t, d, "survey", "Inspections")
 	gid := addInspection(t, d, "survey", layer, "DRY-1")
 	out := cli(t, "sync", "-data", root, "-map", "survey", "-dry-run")
 	if !strings.Contains(out, "1 edit(s)") || !strings.Contains(out, gid) || !strings.Contains(out, "1 add(s)") {

@@ -28,8 +28,7 @@ func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer
 // takeOffline is take-offline, or with cmd "estimate" the estimate alone
 // (runEstimate).
 func takeOffline(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(cmd, stderr)
 	portal := fs.String("portal", "", "portal sharing REST URL, e.g. https://www.arcgis.com/sharing/rest (needed with --item and --user)")
 	item := fs.String("item", "", "web map item id on the portal")
 	webmap := fs.String("webmap", "", "web map JSON: an http(s) URL or a file")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -12,9 +11,7 @@ import (
 // runToken prints the API token field apps send as "Authorization: Bearer"
 // (creating it when the daemon has not run yet).
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := registerClientFlags(fs)
+	fs, cf := clientFlagSet("token", stderr)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -175,3 +175,14 @@ func cliJSON(t *testing.T, v any, args ...string) string {
 	}
 	return out
 }
+
+// surveyDaemon starts the emulator and a signedInDaemon (args added to
+// serve's flags) holding the demo survey map taken offline as "survey",
+// and returns them with the id of the map's Inspections layer.
+func surveyDaemon(t *testing.T, args ...string) (*emulatortest.Server, *daemon, string) {
+	t.Helper()
+	em := emulatortest.Start(t, emulator.Options{})
+	d := signedInDaemon(t, em, args...)
+	jobSucceeds(t, d, "survey", demoJob(em, "survey", "", 100000))
+	return em, d, mapLayer(t, d, "survey", "Inspections")
+}

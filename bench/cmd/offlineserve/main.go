@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/offlined/offlined/internal/httpserve"
+
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 )
@@ -68,16 +70,5 @@ func run() error {
 	}
 	srv := &http.Server{Handler: em, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("http://%s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err := srv.Shutdown(sctx)
-		<-errc
-		return err
-	case err := <-errc:
-		return err
-	}
+	return httpserve.Serve(ctx, srv, ln)
 }
