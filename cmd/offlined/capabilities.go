@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,35 +48,53 @@ func runCapabilities(ctx context.Context, args []string, stdout, stderr io.Write
 	if *webmapURL != "" {
 		src = map[string]string{"webMapUrl": *webmapURL}
 	}
-	var caps struct {
-		HasErrors bool                   `json:"hasErrors"`
-		Layers    []map[string]any       `json:"layers"`
-		Tables    []map[string]any       `json:"tables"`
-		Warnings  []offline.LayerWarning `json:"warnings,omitempty"`
-	}
 	body := map[string]any{"source": src}
 	if area != nil {
 		body["areaOfInterest"] = area
 	}
+	var caps json.RawMessage
 	if err := d.call(ctx, "POST", "/api/v1/capabilities", body, &caps); err != nil {
 		return flagError(err, map[string]string{"source": "-item", "source.itemId": "-item", "source.webMapUrl": "-webmap-url", "areaOfInterest": "-bbox"})
 	}
 	if cf.json {
 		return printJSON(stdout, caps)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	return printCapabilities(stdout, caps)
+}
+
+// capabilityRow is what the capabilities table shows of a layer.
+type capabilityRow struct {
+	Title           string `json:"title"`
+	Role            string `json:"role"`
+	Method          string `json:"method"`
+	SupportsOffline bool   `json:"supportsOffline"`
+	Reason          string `json:"reason"`
+}
+
+// printCapabilities writes the capabilities (offline.Capabilities as JSON,
+// from the daemon or the local task) as a table, then what is wrong.
+func printCapabilities(w io.Writer, capsJSON []byte) error {
+	var caps struct {
+		HasErrors bool                   `json:"hasErrors"`
+		Layers    []capabilityRow        `json:"layers"`
+		Tables    []capabilityRow        `json:"tables"`
+		Warnings  []offline.LayerWarning `json:"warnings"`
+	}
+	if err := json.Unmarshal(capsJSON, &caps); err != nil {
+		return fmt.Errorf("capabilities: %w", err)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LAYER\tROLE\tMETHOD\tOFFLINE\tREASON")
 	for _, l := range append(caps.Layers, caps.Tables...) {
-		reason, _ := l["reason"].(string)
-		fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%s\n", l["title"], l["role"], l["method"], l["supportsOffline"], reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", l.Title, l.Role, l.Method, l.SupportsOffline, l.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if caps.HasErrors {
-		fmt.Fprintln(stdout, "some layers can neither go offline nor stay online (see REASON)")
+		fmt.Fprintln(w, "some layers can neither go offline nor stay online (see REASON)")
 	}
-	printLayerWarnings(stdout, caps.Warnings)
+	printLayerWarnings(w, caps.Warnings)
 	return nil
 }
 
@@ -148,17 +167,9 @@ func localCapabilities(ctx context.Context, webmap, portal, item, user, webmapUR
 	if asJSON {
 		return printJSON(stdout, caps)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LAYER\tROLE\tMETHOD\tOFFLINE\tREASON")
-	for _, l := range append(append([]*offline.Capability{}, caps.Layers...), caps.Tables...) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", l.Title, l.Role, l.Method, l.SupportsOffline, l.Reason)
-	}
-	if err := tw.Flush(); err != nil {
+	b, err := json.Marshal(caps)
+	if err != nil {
 		return err
 	}
-	if caps.HasErrors {
-		fmt.Fprintln(stdout, "some layers can neither go offline nor stay online (see REASON)")
-	}
-	printLayerWarnings(stdout, caps.Warnings)
-	return nil
+	return printCapabilities(stdout, b)
 }

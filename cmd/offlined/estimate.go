@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,12 +11,6 @@ import (
 
 	"github.com/offlined/offlined/offline"
 )
-
-// runEstimate prints the size and time a take-offline with the same flags
-// would take, per layer, without a daemon and before any download.
-func runEstimate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return takeOffline(ctx, "estimate", args, stdout, stderr)
-}
 
 // printEstimate writes the estimate as a table (or JSON) and, with a
 // directory, the free space of its volume.

@@ -38,8 +38,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"demo", "take the demo web map offline from the built-in emulator, edit and sync (no network needed)", runDemo},
-		{"take-offline", "take a web map offline into a package directory", runTakeOffline},
-		{"estimate", "estimate the size and time of take-offline with the same flags, per layer, before any download", runEstimate},
+		{"take-offline", "take a web map offline into a package directory", takeOfflineCommand("take-offline")},
+		{"estimate", "estimate the size and time of take-offline with the same flags, per layer, before any download", takeOfflineCommand("estimate")},
 		{"emulator", "run the ArcGIS REST emulator on a loopback port", runEmulator},
 		{"serve", "run the daemon: the local API for field apps, jobs and background sync", runServe},
 		{"login", "sign in to a portal and store tokens (never passwords) for the daemon", runLogin},

@@ -18,15 +18,18 @@ import (
 	"github.com/offlined/offlined/offline"
 )
 
-// runTakeOffline takes a web map offline into a package directory. Running
-// it again with the same arguments on the same directory resumes an
-// interrupted job.
-func runTakeOffline(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return takeOffline(ctx, "take-offline", args, stdout, stderr)
+// takeOfflineCommand runs take-offline, which takes a web map offline
+// into a package directory (running it again with the same arguments on
+// the same directory resumes an interrupted job), or with cmd "estimate"
+// prints the size and time a take-offline with the same flags would take,
+// per layer, without a daemon and before any download.
+func takeOfflineCommand(cmd string) func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return takeOffline(ctx, cmd, args, stdout, stderr)
+	}
 }
 
-// takeOffline is take-offline, or with cmd "estimate" the estimate alone
-// (runEstimate).
+// takeOffline is take-offline, or with cmd "estimate" the estimate alone.
 func takeOffline(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet(cmd, stderr)
 	portal := fs.String("portal", "", "portal sharing REST URL, e.g. https://www.arcgis.com/sharing/rest (needed with --item and --user)")
