@@ -53,11 +53,8 @@ func runCapabilities(ctx context.Context, args []string, stdout, stderr io.Write
 		body["areaOfInterest"] = area
 	}
 	var caps json.RawMessage
-	if err := d.call(ctx, "POST", "/api/v1/capabilities", body, &caps); err != nil {
-		return flagError(err, map[string]string{"source": "-item", "source.itemId": "-item", "source.webMapUrl": "-webmap-url", "areaOfInterest": "-bbox"})
-	}
-	if cf.json {
-		return printJSON(stdout, caps)
+	if shown, err := d.show(ctx, stdout, "POST", "/api/v1/capabilities", body, &caps, map[string]string{"source": "-item", "source.itemId": "-item", "source.webMapUrl": "-webmap-url", "areaOfInterest": "-bbox"}); shown || err != nil {
+		return err
 	}
 	return printCapabilities(stdout, caps)
 }

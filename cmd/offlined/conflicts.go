@@ -35,11 +35,8 @@ func runConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	base := "/api/v1/maps/" + url.PathEscape(*mapID) + "/conflicts"
 	if *resolve != "" {
 		var res map[string]any
-		if err := d.call(ctx, "POST", base+"/"+url.PathEscape(*resolve)+"/resolve", map[string]string{"choice": *choice}, &res); err != nil {
-			return flagError(err, fields)
-		}
-		if cf.json {
-			return printJSON(stdout, res)
+		if shown, err := d.show(ctx, stdout, "POST", base+"/"+url.PathEscape(*resolve)+"/resolve", map[string]string{"choice": *choice}, &res, fields); shown || err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "conflict %s resolved for the %s (sent at the next sync)\n", *resolve, *choice)
 		return nil
@@ -51,11 +48,8 @@ func runConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var res struct {
 		Conflicts []map[string]any `json:"conflicts"`
 	}
-	if err := d.call(ctx, "GET", base+q, nil, &res); err != nil {
-		return flagError(err, fields)
-	}
-	if cf.json {
-		return printJSON(stdout, res)
+	if shown, err := d.show(ctx, stdout, "GET", base+q, nil, &res, fields); shown || err != nil {
+		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTABLE\tGLOBALID\tLOCAL\tSERVER\tRESOLUTION\tDETECTED")

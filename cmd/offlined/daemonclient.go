@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,28 @@ func clientFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *clientFlags) 
 	return fs, registerClientFlags(fs)
 }
 
+// usageFlagSet is clientFlagSet whose usage message is the usage lines,
+// then the flags.
+func usageFlagSet(name string, stderr io.Writer, usage ...string) (*flag.FlagSet, *clientFlags) {
+	fs, cf := clientFlagSet(name, stderr)
+	fs.Usage = func() {
+		for _, l := range usage {
+			fmt.Fprintln(stderr, l)
+		}
+		fs.PrintDefaults()
+	}
+	return fs, cf
+}
+
+// cutSubcommand splits args[0] off args when it is one of subs (a
+// subcommand such as "maps add"); else it returns "" and args.
+func cutSubcommand(args []string, subs ...string) (string, []string) {
+	if len(args) > 0 && slices.Contains(subs, args[0]) {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
 // registerClientFlags registers -data, -addr and -json on fs.
 func registerClientFlags(fs *flag.FlagSet) *clientFlags {
 	c := &clientFlags{}
@@ -66,6 +89,7 @@ func (c *clientFlags) root() string {
 type daemonClient struct {
 	base, token string
 	hc          *http.Client
+	json        bool // the command prints JSON (-json)
 }
 
 // connect parses args into fs and returns the client of the daemon.
@@ -109,7 +133,7 @@ func (c *clientFlags) client() (*daemonClient, error) {
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		base = "http://" + base
 	}
-	return &daemonClient{base: strings.TrimRight(base, "/"), token: tok, hc: hc}, nil
+	return &daemonClient{base: strings.TrimRight(base, "/"), token: tok, hc: hc, json: c.json}, nil
 }
 
 // apiError is an error answer of the daemon.
@@ -163,6 +187,20 @@ func (d *daemonClient) call(ctx context.Context, method, path string, body, out 
 		return json.Unmarshal(b, out)
 	}
 	return nil
+}
+
+// show is call for a command that prints the answer: with -json it
+// prints out to w and shown is true (the command is done); else the
+// command prints out its way. An error naming a field of fields names the
+// flag instead (flagError).
+func (d *daemonClient) show(ctx context.Context, w io.Writer, method, path string, body, out any, fields map[string]string) (shown bool, err error) {
+	if err := d.call(ctx, method, path, body, out); err != nil {
+		return false, flagError(err, fields)
+	}
+	if d.json {
+		return true, printJSON(w, out)
+	}
+	return false, nil
 }
 
 // flagError names the flag behind an API error whose field maps to one.

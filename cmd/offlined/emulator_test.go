@@ -1,42 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestEmulatorCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	errc := make(chan error, 1)
 	go func() {
 		errc <- run(ctx, []string{"emulator", "--addr", "127.0.0.1:0", "--token-lifetime", "2s"}, &stdout, &stderr)
@@ -99,7 +80,7 @@ func TestEmulatorCommand(t *testing.T) {
 func TestEmulatorCommandFlags(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // a cancelled context: run starts, prints and stops at once
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	if err := run(ctx, []string{"emulator", "--addr", "127.0.0.1:0", "--anonymous"}, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v", err)
 	}

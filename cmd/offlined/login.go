@@ -91,23 +91,9 @@ func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("-api-key-file: %w", err)
 		}
 		cred.Kind, cred.APIKey = config.KindAPIKey, key
-	case *secretFile != "":
-		secret, err := readSecret(*secretFile)
-		if err != nil {
-			return fmt.Errorf("-client-secret-file: %w", err)
-		}
-		cred.Kind, cred.ClientID, cred.ClientSecret = config.KindOAuthClient, *clientID, secret
-		if err := checkCredential(ctx, p, &arcgis.OAuthClientCredential{ClientID: *clientID, ClientSecret: secret}); err != nil {
-			return fmt.Errorf("-client-secret-file: the portal refused the app credentials: %w", err)
-		}
-	case *refreshFile != "":
-		rt, err := readSecret(*refreshFile)
-		if err != nil {
-			return fmt.Errorf("-refresh-token-file: %w", err)
-		}
-		cred.Kind, cred.ClientID, cred.RefreshToken = config.KindOAuthRefresh, *clientID, rt
-		if err := checkCredential(ctx, p, &arcgis.OAuthRefreshCredential{ClientID: *clientID, RefreshToken: rt}); err != nil {
-			return fmt.Errorf("-refresh-token-file: the portal refused the refresh token: %w", err)
+	case *secretFile != "" || *refreshFile != "":
+		if err := appCredential(ctx, &cred, *clientID, *secretFile, *refreshFile); err != nil {
+			return err
 		}
 	default:
 		var pw string
@@ -129,6 +115,33 @@ func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		until = "token valid until " + cred.Expires.UTC().Format(time.RFC3339)
 	}
 	return storeCredential(cf, cred, "("+string(cred.Kind)+")", until, stdout)
+}
+
+// appCredential makes cred an OAuth app's: its client secret read from
+// secretFile or, when that is empty, a refresh token read from
+// refreshFile; the portal must accept it.
+func appCredential(ctx context.Context, cred *config.Credential, clientID, secretFile, refreshFile string) error {
+	flagName, path, refused := "-client-secret-file", secretFile, "app credentials"
+	if secretFile == "" {
+		flagName, path, refused = "-refresh-token-file", refreshFile, "refresh token"
+	}
+	secret, err := readSecret(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", flagName, err)
+	}
+	cred.ClientID = clientID
+	var check arcgis.Credential
+	if secretFile != "" {
+		cred.Kind, cred.ClientSecret = config.KindOAuthClient, secret
+		check = &arcgis.OAuthClientCredential{ClientID: clientID, ClientSecret: secret}
+	} else {
+		cred.Kind, cred.RefreshToken = config.KindOAuthRefresh, secret
+		check = &arcgis.OAuthRefreshCredential{ClientID: clientID, RefreshToken: secret}
+	}
+	if err := checkCredential(ctx, cred.Portal, check); err != nil {
+		return fmt.Errorf("%s: the portal refused the %s: %w", flagName, refused, err)
+	}
+	return nil
 }
 
 // storeCredential saves cred in the data root and says so: the redacted

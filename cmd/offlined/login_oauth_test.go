@@ -29,15 +29,15 @@ import (
 type loginRun struct {
 	url  string
 	done chan error
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 }
 
 // startLogin runs login with args and waits for the sign-in URL it prints.
 func startLogin(t *testing.T, args ...string) *loginRun {
 	t.Helper()
 	pr, pw := io.Pipe()
-	l := &loginRun{done: make(chan error, 1), out: &syncBuffer{}}
-	var errb syncBuffer
+	l := &loginRun{done: make(chan error, 1), out: &testutil.SyncBuffer{}}
+	var errb testutil.SyncBuffer
 	go func() {
 		err := run(t.Context(), append([]string{"login"}, args...), pw, &errb)
 		pw.CloseWithError(io.EOF)

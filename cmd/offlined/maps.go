@@ -13,18 +13,11 @@ import (
 // directory with the running daemon and "maps delete MAP" (or -delete MAP)
 // deletes a map, unregistering its replicas.
 func runMaps(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	sub := ""
-	if len(args) > 0 && (args[0] == "add" || args[0] == "delete") {
-		sub, args = args[0], args[1:]
-	}
-	fs := newFlagSet("maps", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: offlined maps [flags]            list the offline maps")
-		fmt.Fprintln(stderr, "       offlined maps add [flags] DIR    register a package directory (made by take-offline) with the daemon")
-		fmt.Fprintln(stderr, "       offlined maps delete [flags] MAP delete a map and unregister its replicas")
-		fs.PrintDefaults()
-	}
-	cf := registerClientFlags(fs)
+	sub, args := cutSubcommand(args, "add", "delete")
+	fs, cf := usageFlagSet("maps", stderr,
+		"usage: offlined maps [flags]            list the offline maps",
+		"       offlined maps add [flags] DIR    register a package directory (made by take-offline) with the daemon",
+		"       offlined maps delete [flags] MAP delete a map and unregister its replicas")
 	del := fs.String("delete", "", "delete this offline map (its replicas are unregistered)")
 	id := fs.String("id", "", "with add: the map id (default: the directory's name)")
 	if err := fs.Parse(args); err != nil {
@@ -54,11 +47,8 @@ func runMaps(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			ID    string `json:"id"`
 			Title string `json:"title"`
 		}
-		if err := d.call(ctx, "POST", "/api/v1/maps", map[string]string{"dir": dir, "id": *id}, &res); err != nil {
-			return flagError(err, map[string]string{"dir": "DIR", "id": "-id"})
-		}
-		if cf.json {
-			return printJSON(stdout, res)
+		if shown, err := d.show(ctx, stdout, "POST", "/api/v1/maps", map[string]string{"dir": dir, "id": *id}, &res, map[string]string{"dir": "DIR", "id": "-id"}); shown || err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "added %s (%s)\n", res.ID, res.Title)
 		return nil
@@ -90,11 +80,8 @@ func runMaps(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			Problems   []string `json:"problems,omitempty"`
 		} `json:"maps"`
 	}
-	if err := d.call(ctx, "GET", "/api/v1/maps", nil, &res); err != nil {
+	if shown, err := d.show(ctx, stdout, "GET", "/api/v1/maps", nil, &res, nil); shown || err != nil {
 		return err
-	}
-	if cf.json {
-		return printJSON(stdout, res)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTITLE\tLAYERS\tTILE LAYERS\tCOMPLETE")

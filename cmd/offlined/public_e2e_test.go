@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,14 @@ func publicWebMap(services string, zones bool) string {
 		layers += fmt.Sprintf(`,{"id":"zones","title":"Zones","layerType":"ArcGISFeatureLayer","url":"%s/Reference_Data/FeatureServer/0","visibility":true,"opacity":1}`, services)
 	}
 	return `{"operationalLayers":[` + layers + `],"baseMap":{"baseMapLayers":[],"title":"none"},"spatialReference":{"wkid":102100},"version":"2.31"}`
+}
+
+// publicServer starts the emulator with Field_Survey and Reference_Data
+// open without a token, and a server of their publicWebMap (with Zones).
+func publicServer(t *testing.T) (*emulatortest.Server, *httptest.Server) {
+	t.Helper()
+	em := emulatortest.Start(t, emulator.Options{PublicServices: []string{"Field_Survey", "Reference_Data"}})
+	return em, webMapServer(t, publicWebMap(em.ServicesURL, true), nil)
 }
 
 const publicAOI = `{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}}`
@@ -98,9 +107,7 @@ func countWhere(t *testing.T, c *arcgis.Client, layerURL, where string) int {
 // a token puts it in needsAuth; the other maps still sync.
 func TestPublicMapsWithoutPortal(t *testing.T) {
 	t.Parallel()
-	em := emulatortest.Start(t, emulator.Options{PublicServices: []string{"Field_Survey", "Reference_Data"}})
-	wm := publicWebMap(em.ServicesURL, true)
-	wms := webMapServer(t, wm, nil)
+	em, wms := publicServer(t)
 	root := t.TempDir()
 	d := startDaemon(t, root)
 

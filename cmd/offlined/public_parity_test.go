@@ -11,8 +11,6 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/geodb"
-	"github.com/offlined/offlined/internal/emulator"
-	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	editsync "github.com/offlined/offlined/sync"
 )
 
@@ -63,9 +61,7 @@ func packageSyncConfig(t *testing.T, dir string) map[string]storeSyncConfig {
 // sync configurations; the daemon adopts the CLI's package and syncs it.
 func TestTakeOfflineAndAPISameSyncConfig(t *testing.T) {
 	t.Parallel()
-	em := emulatortest.Start(t, emulator.Options{PublicServices: []string{"Field_Survey", "Reference_Data"}})
-	wm := publicWebMap(em.ServicesURL, true)
-	wms := webMapServer(t, wm, nil)
+	_, wms := publicServer(t)
 	root := t.TempDir()
 	cliDir := filepath.Join(root, "packages", "cli")
 	if err := os.MkdirAll(filepath.Dir(cliDir), 0o700); err != nil {

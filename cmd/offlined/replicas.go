@@ -11,17 +11,10 @@ import (
 // orphaned (package directory removed by hand) and queued for
 // unregistration; "replicas cleanup" unregisters the orphans.
 func runReplicas(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	sub := ""
-	if len(args) > 0 && args[0] == "cleanup" {
-		sub, args = args[0], args[1:]
-	}
-	fs := newFlagSet("replicas", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: offlined replicas [flags]          list replicas (registered, orphaned, unregistering)")
-		fmt.Fprintln(stderr, "       offlined replicas cleanup [flags]  unregister the replicas of packages removed by hand")
-		fs.PrintDefaults()
-	}
-	cf := registerClientFlags(fs)
+	sub, args := cutSubcommand(args, "cleanup")
+	fs, cf := usageFlagSet("replicas", stderr,
+		"usage: offlined replicas [flags]          list replicas (registered, orphaned, unregistering)",
+		"       offlined replicas cleanup [flags]  unregister the replicas of packages removed by hand")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,11 +30,8 @@ func runReplicas(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			Queued            int `json:"queued"`
 			PendingUnregister int `json:"pendingUnregister"`
 		}
-		if err := d.call(ctx, "POST", "/api/v1/replicas/cleanup", nil, &res); err != nil {
+		if shown, err := d.show(ctx, stdout, "POST", "/api/v1/replicas/cleanup", nil, &res, nil); shown || err != nil {
 			return err
-		}
-		if cf.json {
-			return printJSON(stdout, res)
 		}
 		fmt.Fprintf(stdout, "%d orphaned replicas queued for unregistration; %d still queued (retried while the daemon runs)\n", res.Queued, res.PendingUnregister)
 		return nil
@@ -55,11 +45,8 @@ func runReplicas(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			State      string `json:"state"`
 		} `json:"replicas"`
 	}
-	if err := d.call(ctx, "GET", "/api/v1/replicas", nil, &res); err != nil {
+	if shown, err := d.show(ctx, stdout, "GET", "/api/v1/replicas", nil, &res, nil); shown || err != nil {
 		return err
-	}
-	if cf.json {
-		return printJSON(stdout, res)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATE\tMAP\tSERVICE\tREPLICA\tSERVICE URL")

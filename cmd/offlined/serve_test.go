@@ -4,17 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -34,14 +29,14 @@ import (
 // daemon is a running `offlined serve`.
 type daemon struct {
 	root, base, token string
-	logs              *syncBuffer
+	logs              *testutil.SyncBuffer
 	stop              func() error
 }
 
 func startDaemon(t *testing.T, root string, args ...string) *daemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemon{root: root, logs: &syncBuffer{}}
+	d := &daemon{root: root, logs: &testutil.SyncBuffer{}}
 	errc := make(chan error, 1)
 	os.Remove(filepath.Join(root, AddrFile))
 	go func() {
@@ -391,7 +386,8 @@ func TestEndToEndTakeOfflineEditPhotoSync(t *testing.T) {
 
 func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
-	certPEM, keyPEM := selfSigned(t)
+	certPEM, keyPEM := testutil.SelfSignedPEM(t, &x509.Certificate{Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
 	os.WriteFile(cert, certPEM, 0o600)
 	os.WriteFile(key, keyPEM, 0o600)
@@ -420,23 +416,6 @@ func TestServeTLS(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "-tls-cert") {
 		t.Fatalf("bad certificate: %v", err)
 	}
-}
-
-func selfSigned(t *testing.T) ([]byte, []byte) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(k)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
 
 // TestRealJobPauseResume pauses the real offline job while it downloads

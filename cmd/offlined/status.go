@@ -15,11 +15,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	var st map[string]any
-	if err := d.call(ctx, "GET", "/api/v1/status", nil, &st); err != nil {
+	if shown, err := d.show(ctx, stdout, "GET", "/api/v1/status", nil, &st, nil); shown || err != nil {
 		return err
-	}
-	if cf.json {
-		return printJSON(stdout, st)
 	}
 	fmt.Fprintf(stdout, "offlined %v at %s, up %vs\n", st["version"], d.base, st["uptimeSeconds"])
 	fmt.Fprintf(stdout, "maps: %v   portal: %v   jobs: %v   sync: %v   replicas waiting to be unregistered: %v\n",

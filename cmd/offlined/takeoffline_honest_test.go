@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,11 +25,7 @@ func honestWebMap(t *testing.T, layers ...map[string]any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(t.TempDir(), "map.json")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return tempFile(t, "map.json", b)
 }
 
 // TestTakeOfflineHonestResults: a web map whose every layer fails no longer

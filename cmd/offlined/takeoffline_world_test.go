@@ -3,7 +3,6 @@ package main
 import (
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,9 +105,5 @@ func writeWebMap(t *testing.T, em *emulatortest.Server, tok string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wm := filepath.Join(t.TempDir(), "map.json")
-	if err := os.WriteFile(wm, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return wm
+	return tempFile(t, "map.json", data)
 }

@@ -47,15 +47,22 @@ func cliRun(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return out.String(), errb.String(), err
 }
 
+// tempFile writes data into a file named name in a new temporary
+// directory and returns its path.
+func tempFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // demoPasswordFile writes the demo user's password into a file for
 // login -password-file.
 func demoPasswordFile(t *testing.T) string {
 	t.Helper()
-	pw := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pw, []byte(emulator.DemoPassword), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return pw
+	return tempFile(t, "pw", []byte(emulator.DemoPassword))
 }
 
 // signedInRoot is a new data root signed in to em's portal as the demo
