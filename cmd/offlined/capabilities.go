@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/offline"
@@ -80,8 +79,7 @@ func printCapabilities(w io.Writer, capsJSON []byte) error {
 	if err := json.Unmarshal(capsJSON, &caps); err != nil {
 		return fmt.Errorf("capabilities: %w", err)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LAYER\tROLE\tMETHOD\tOFFLINE\tREASON")
+	tw := newTable(w, "LAYER\tROLE\tMETHOD\tOFFLINE\tREASON")
 	for _, l := range append(caps.Layers, caps.Tables...) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", l.Title, l.Role, l.Method, l.SupportsOffline, l.Reason)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"text/tabwriter"
 )
 
 // runConflicts lists an offline map's conflicts or resolves one.
@@ -51,8 +50,7 @@ func runConflicts(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if shown, err := d.show(ctx, stdout, "GET", base+q, nil, &res, fields); shown || err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTABLE\tGLOBALID\tLOCAL\tSERVER\tRESOLUTION\tDETECTED")
+	tw := newTable(stdout, "ID\tTABLE\tGLOBALID\tLOCAL\tSERVER\tRESOLUTION\tDETECTED")
 	for _, c := range res.Conflicts {
 		fmt.Fprintf(tw, "%v\t%v\t%v\t%v\t%v\t%v\t%v\n", c["id"], c["table"], c["globalId"], c["localOp"], c["serverOp"], c["resolution"], c["detectedAt"])
 	}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/offlined/offlined/internal/config"
@@ -212,6 +213,14 @@ func flagError(err error, fields map[string]string) error {
 		}
 	}
 	return err
+}
+
+// newTable starts a table of tab-separated cells on w with its header;
+// Flush writes it aligned.
+func newTable(w io.Writer, header string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	return tw
 }
 
 // printJSON writes v indented.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/url"
 	"path/filepath"
-	"text/tabwriter"
 )
 
 // runMaps lists the offline maps; "maps add DIR" registers a package
@@ -83,8 +82,7 @@ func runMaps(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if shown, err := d.show(ctx, stdout, "GET", "/api/v1/maps", nil, &res, nil); shown || err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTITLE\tLAYERS\tTILE LAYERS\tCOMPLETE")
+	tw := newTable(stdout, "ID\tTITLE\tLAYERS\tTILE LAYERS\tCOMPLETE")
 	for _, m := range res.Maps {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%v\n", m.ID, m.Title, len(m.Layers), len(m.TileLayers), m.Complete)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 )
 
 // runReplicas lists the replicas the daemon knows — of registered maps,
@@ -48,8 +47,7 @@ func runReplicas(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if shown, err := d.show(ctx, stdout, "GET", "/api/v1/replicas", nil, &res, nil); shown || err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATE\tMAP\tSERVICE\tREPLICA\tSERVICE URL")
+	tw := newTable(stdout, "STATE\tMAP\tSERVICE\tREPLICA\tSERVICE URL")
 	orphans := 0
 	for _, r := range res.Replicas {
 		if r.State == "orphaned" {
