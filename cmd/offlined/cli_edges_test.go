@@ -43,7 +43,7 @@ func TestTakeOfflineSignInHint(t *testing.T) {
 	em := startEmulator(t)
 	t.Setenv("OFFLINED_TOKEN", "")
 	t.Setenv("OFFLINED_API_KEY", "")
-	_, _, err := cliRun(t, "take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
+	_, err := cliRun(t, "take-offline", "--portal", em.PortalURL, "--item", emulator.DemoWebMapFieldSurveyID,
 		"--dir", filepath.Join(t.TempDir(), "p"), "--bbox", demoBBox)
 	if err == nil || !strings.Contains(err.Error(), "--user NAME") || !strings.Contains(err.Error(), "--token-file") {
 		t.Errorf("no sign-in hint: %v", err)
@@ -55,7 +55,7 @@ func TestTakeOfflineSignInHint(t *testing.T) {
 // is reported once (issue 23 item 14).
 func TestReferenceBasemapDirAlone(t *testing.T) {
 	em := demoPortal(t)
-	_, _, err := cliRun(t, demoCmd(em, "take-offline", "--dir", filepath.Join(t.TempDir(), "p"), "--bbox", demoBBox, "--reference-basemap-dir", t.TempDir())...)
+	_, err := cliRun(t, demoCmd(em, "take-offline", "--dir", filepath.Join(t.TempDir(), "p"), "--bbox", demoBBox, "--reference-basemap-dir", t.TempDir())...)
 	if err == nil || strings.Count(err.Error(), "Demo_Basemap.tpkx") != 1 {
 		t.Errorf("missing reference basemap named by the web map: %v", err)
 	}

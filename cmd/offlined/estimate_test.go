@@ -47,7 +47,7 @@ func TestEstimateCommand(t *testing.T) {
 func TestTakeOfflineOverMaxSize(t *testing.T) {
 	em := demoPortal(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
-	out, _, err := cliRun(t, demoCmd(em, "take-offline", "--dir", dir, "--bbox", demoBBox, "--min-scale", "150000", "--max-scale", "10000", "--max-size", "1MB")...)
+	out, err := cliRun(t, demoCmd(em, "take-offline", "--dir", dir, "--bbox", demoBBox, "--min-scale", "150000", "--max-scale", "10000", "--max-size", "1MB")...)
 	var ob *offline.OverBudgetError
 	if !errors.As(err, &ob) || !strings.Contains(err.Error(), "over the budget of 1.0 MB") || !strings.Contains(out, "Estimate:") {
 		t.Fatalf("got %v (%T)\n%s", err, err, out)

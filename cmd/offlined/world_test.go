@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,12 +40,13 @@ func demoPortal(t *testing.T) *emulatortest.Server {
 	return em
 }
 
-// cliRun runs offlined with args and returns what it printed and its error.
-func cliRun(t *testing.T, args ...string) (stdout, stderr string, err error) {
+// cliRun runs offlined with args and returns what it printed on stdout
+// and its error.
+func cliRun(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	err = run(t.Context(), args, &out, &errb)
-	return out.String(), errb.String(), err
+	var out bytes.Buffer
+	err := run(t.Context(), args, &out, io.Discard)
+	return out.String(), err
 }
 
 // tempFile writes data into a file named name in a new temporary
