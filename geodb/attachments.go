@@ -118,16 +118,20 @@ func (db *DB) PutAttachment(ctx context.Context, layerID int, meta AttachmentMet
 	if meta.GlobalID == "" {
 		meta.GlobalID = NewGlobalID()
 	}
-	out, err := db.putAttachment2(ctx, t, meta, r, true)
-	if err != nil {
-		return out, fmt.Errorf("put attachment %s on layer %d: %w", meta.GlobalID, layerID, err)
+	if err := db.normalizeAttachment(&meta, meta.GlobalID); err != nil {
+		return meta, fmt.Errorf("put attachment %s on layer %d: %w", meta.GlobalID, layerID, err)
 	}
-	return out, nil
-}
-
-func (db *DB) putAttachment(ctx context.Context, t *Table, meta AttachmentMeta, r io.Reader, logChanges bool) error {
-	_, err := db.putAttachment2(ctx, t, meta, r, logChanges)
-	return err
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		// The change is logged: clear any suppression flag left set.
+		if err := suppress(ctx, tx, false); err != nil {
+			return err
+		}
+		return db.putAttachmentTx(ctx, tx, t, &meta, r)
+	})
+	if err != nil {
+		return meta, fmt.Errorf("put attachment %s on layer %d: %w", meta.GlobalID, layerID, err)
+	}
+	return meta, nil
 }
 
 // normalizeAttachment checks and normalises the GlobalIDs of meta (gid is
@@ -147,22 +151,6 @@ func (db *DB) normalizeAttachment(meta *AttachmentMeta, gid string) error {
 		meta.ContentType = "application/octet-stream"
 	}
 	return nil
-}
-
-func (db *DB) putAttachment2(ctx context.Context, t *Table, meta AttachmentMeta, r io.Reader, logChanges bool) (AttachmentMeta, error) {
-	if err := db.normalizeAttachment(&meta, meta.GlobalID); err != nil {
-		return meta, err
-	}
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if err := suppress(ctx, tx, !logChanges); err != nil {
-			return err
-		}
-		if err := db.putAttachmentTx(ctx, tx, t, &meta, r); err != nil {
-			return err
-		}
-		return suppress(ctx, tx, false)
-	})
-	return meta, err
 }
 
 func (db *DB) putAttachmentTx(ctx context.Context, tx *sql.Tx, t *Table, meta *AttachmentMeta, r io.Reader) error {
