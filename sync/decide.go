@@ -8,6 +8,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/whereclause"
 )
 
 // Conflict resolutions recorded in offlined_conflicts.
@@ -134,37 +135,9 @@ func (e *Engine) heldKeys(ctx context.Context, cfg *Config) []geodb.ChangeKey {
 	return out
 }
 
-// eqVal compares two Esri JSON attribute values (numbers by value).
-func eqVal(a, b any) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	fa, oka := num(a)
-	fb, okb := num(b)
-	if oka && okb {
-		return fa == fb
-	}
-	return fmt.Sprint(a) == fmt.Sprint(b)
-}
-
-func num(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
+// eqVal compares two Esri JSON attribute values as the where-clause dialect
+// does (numbers by value).
+func eqVal(a, b any) bool { return whereclause.Compare(a, b) == 0 }
 
 // ResolveConflict settles a conflict held for review: choice
 // ResolutionDevice sends the device's values of the held fields at the next
