@@ -72,10 +72,8 @@ END`, qid("offlined_"+media+"_cleanup"), M, qid(rel), qstr(media)),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s WHEN %s BEGIN INSERT INTO gpkgext_offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.globalid, 'delete', %s); END`,
 			qid("offlined_"+media+"_del"), M, notSuppressed, qstr(media), meta("OLD")),
 	)
-	for _, s := range stmts {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("create attachment tables: %w", err)
-		}
+	if err := execAll(ctx, tx, "create attachment tables", stmts...); err != nil {
+		return err
 	}
 	for _, name := range []string{media, rel} {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO gpkg_contents (table_name, data_type, identifier, description) VALUES (?, 'attributes', ?, ?)`,
@@ -286,16 +284,10 @@ func (db *DB) Attachments(ctx context.Context, layerID int, parentGlobalID strin
 	if err != nil {
 		return nil, fmt.Errorf("list attachments of layer %d: %w", layerID, err)
 	}
-	defer rows.Close()
-	var out []AttachmentMeta
-	for rows.Next() {
-		var m AttachmentMeta
-		if err := rows.Scan(&m.ID, &m.GlobalID, &m.ParentGlobalID, &m.Name, &m.ContentType, &m.Keywords, &m.Size, &m.SHA256); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return scanRows(rows, func(rows *sql.Rows) (m AttachmentMeta, err error) {
+		err = rows.Scan(&m.ID, &m.GlobalID, &m.ParentGlobalID, &m.Name, &m.ContentType, &m.Keywords, &m.Size, &m.SHA256)
+		return m, err
+	})
 }
 
 // ReadAttachment streams an attachment's content to w chunk by chunk and

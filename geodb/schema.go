@@ -251,24 +251,19 @@ func (db *DB) loadTables(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
 	type rec struct {
 		id       int
 		name, js string
 		attach   sql.NullString
 	}
-	var recs []rec
-	for rows.Next() {
-		var r rec
-		if err := rows.Scan(&r.id, &r.name, &r.js, &r.attach); err != nil {
-			return err
-		}
-		recs = append(recs, r)
-	}
-	if err := rows.Err(); err != nil {
+	// scanRows closes rows: the writer has one connection, free before the next query.
+	recs, err := scanRows(rows, func(rows *sql.Rows) (r rec, err error) {
+		err = rows.Scan(&r.id, &r.name, &r.js, &r.attach)
+		return r, err
+	})
+	if err != nil {
 		return err
 	}
-	rows.Close() // the writer has one connection: free it before the next query
 	tables := map[string]*Table{}
 	byID := map[int]*Table{}
 	for _, r := range recs {
