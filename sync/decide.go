@@ -102,14 +102,7 @@ func (e *Engine) merge(ctx context.Context, pe *pendingEdit, server *arcgis.Feat
 // conflicts (not sent until resolved).
 func (e *Engine) heldFields(ctx context.Context, cfg *Config) map[string][]string {
 	out := map[string][]string{}
-	cs, err := e.db.Conflicts(ctx)
-	if err != nil {
-		return out
-	}
-	for _, c := range cs {
-		if c.Resolution != ResolutionPending {
-			continue
-		}
+	for _, c := range e.pendingConflicts(ctx) {
 		var sv struct {
 			HeldFields []string `json:"heldFields"`
 		}
@@ -122,14 +115,24 @@ func (e *Engine) heldFields(ctx context.Context, cfg *Config) map[string][]strin
 // heldKeys keeps the change-log rows of features with fields held for
 // review, so their base values survive until the conflict is resolved.
 func (e *Engine) heldKeys(ctx context.Context, cfg *Config) []geodb.ChangeKey {
+	var out []geodb.ChangeKey
+	for _, c := range e.pendingConflicts(ctx) {
+		out = append(out, geodb.ChangeKey{Table: c.Table, GlobalID: c.GlobalID})
+	}
+	return out
+}
+
+// pendingConflicts returns the conflicts held for review; none when they
+// cannot be read (nothing is then held back).
+func (e *Engine) pendingConflicts(ctx context.Context) []geodb.Conflict {
 	cs, err := e.db.Conflicts(ctx)
 	if err != nil {
 		return nil
 	}
-	var out []geodb.ChangeKey
+	var out []geodb.Conflict
 	for _, c := range cs {
 		if c.Resolution == ResolutionPending {
-			out = append(out, geodb.ChangeKey{Table: c.Table, GlobalID: c.GlobalID})
+			out = append(out, c)
 		}
 	}
 	return out
