@@ -168,13 +168,11 @@ func (db *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list conflicts: %w", err)
 	}
-	defer rows.Close()
-	var out []Conflict
-	for rows.Next() {
+	return scanRows(rows, func(rows *sql.Rows) (Conflict, error) {
 		var c Conflict
 		var lv, sv sql.NullString
 		if err := rows.Scan(&c.ID, &c.Table, &c.GlobalID, &c.LocalOp, &c.ServerOp, &lv, &sv, &c.Resolution, &c.DetectedAt); err != nil {
-			return nil, err
+			return c, err
 		}
 		if lv.Valid {
 			c.LocalVersion = json.RawMessage(lv.String)
@@ -182,9 +180,8 @@ func (db *DB) Conflicts(ctx context.Context) ([]Conflict, error) {
 		if sv.Valid {
 			c.ServerVersion = json.RawMessage(sv.String)
 		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, nil
+	})
 }
 
 // Feature reads one feature by GlobalID as Esri JSON; nil when absent.

@@ -72,10 +72,8 @@ END`, qid("offlined_"+media+"_cleanup"), M, qid(rel), qstr(media)),
 		fmt.Sprintf(`CREATE TRIGGER %s AFTER DELETE ON %s WHEN %s BEGIN INSERT INTO gpkgext_offlined_changes (table_name, globalid, op, old_values) VALUES (%s, OLD.globalid, 'delete', %s); END`,
 			qid("offlined_"+media+"_del"), M, notSuppressed, qstr(media), meta("OLD")),
 	)
-	for _, s := range stmts {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("create attachment tables: %w", err)
-		}
+	if err := execAll(ctx, tx, "create attachment tables", stmts...); err != nil {
+		return err
 	}
 	for _, name := range []string{media, rel} {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO gpkg_contents (table_name, data_type, identifier, description) VALUES (?, 'attributes', ?, ?)`,
@@ -118,16 +116,20 @@ func (db *DB) PutAttachment(ctx context.Context, layerID int, meta AttachmentMet
 	if meta.GlobalID == "" {
 		meta.GlobalID = NewGlobalID()
 	}
-	out, err := db.putAttachment2(ctx, t, meta, r, true)
-	if err != nil {
-		return out, fmt.Errorf("put attachment %s on layer %d: %w", meta.GlobalID, layerID, err)
+	if err := db.normalizeAttachment(&meta, meta.GlobalID); err != nil {
+		return meta, fmt.Errorf("put attachment %s on layer %d: %w", meta.GlobalID, layerID, err)
 	}
-	return out, nil
-}
-
-func (db *DB) putAttachment(ctx context.Context, t *Table, meta AttachmentMeta, r io.Reader, logChanges bool) error {
-	_, err := db.putAttachment2(ctx, t, meta, r, logChanges)
-	return err
+	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		// The change is logged: clear any suppression flag left set.
+		if err := suppress(ctx, tx, false); err != nil {
+			return err
+		}
+		return db.putAttachmentTx(ctx, tx, t, &meta, r)
+	})
+	if err != nil {
+		return meta, fmt.Errorf("put attachment %s on layer %d: %w", meta.GlobalID, layerID, err)
+	}
+	return meta, nil
 }
 
 // normalizeAttachment checks and normalises the GlobalIDs of meta (gid is
@@ -147,22 +149,6 @@ func (db *DB) normalizeAttachment(meta *AttachmentMeta, gid string) error {
 		meta.ContentType = "application/octet-stream"
 	}
 	return nil
-}
-
-func (db *DB) putAttachment2(ctx context.Context, t *Table, meta AttachmentMeta, r io.Reader, logChanges bool) (AttachmentMeta, error) {
-	if err := db.normalizeAttachment(&meta, meta.GlobalID); err != nil {
-		return meta, err
-	}
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
-		if err := suppress(ctx, tx, !logChanges); err != nil {
-			return err
-		}
-		if err := db.putAttachmentTx(ctx, tx, t, &meta, r); err != nil {
-			return err
-		}
-		return suppress(ctx, tx, false)
-	})
-	return meta, err
 }
 
 func (db *DB) putAttachmentTx(ctx context.Context, tx *sql.Tx, t *Table, meta *AttachmentMeta, r io.Reader) error {
@@ -298,16 +284,10 @@ func (db *DB) Attachments(ctx context.Context, layerID int, parentGlobalID strin
 	if err != nil {
 		return nil, fmt.Errorf("list attachments of layer %d: %w", layerID, err)
 	}
-	defer rows.Close()
-	var out []AttachmentMeta
-	for rows.Next() {
-		var m AttachmentMeta
-		if err := rows.Scan(&m.ID, &m.GlobalID, &m.ParentGlobalID, &m.Name, &m.ContentType, &m.Keywords, &m.Size, &m.SHA256); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return scanRows(rows, func(rows *sql.Rows) (m AttachmentMeta, err error) {
+		err = rows.Scan(&m.ID, &m.GlobalID, &m.ParentGlobalID, &m.Name, &m.ContentType, &m.Keywords, &m.Size, &m.SHA256)
+		return m, err
+	})
 }
 
 // ReadAttachment streams an attachment's content to w chunk by chunk and

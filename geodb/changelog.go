@@ -91,21 +91,11 @@ END`, n("del"), T, G, notSuppressed, qstr(t.Name), G, oldValuesExpr(t)),
 }
 
 func createChangeTriggers(ctx context.Context, tx *sql.Tx, t *Table) error {
-	for _, s := range changeTriggerSQL(t) {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("create change trigger: %w", err)
-		}
-	}
-	return nil
+	return execAll(ctx, tx, "create change trigger", changeTriggerSQL(t)...)
 }
 
 func dropChangeTriggers(ctx context.Context, tx *sql.Tx, t *Table) error {
-	for _, s := range []string{"ins", "upd", "del"} {
-		if _, err := tx.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+qid("offlined_"+t.Name+"_"+s)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return dropTriggers(ctx, tx, "offlined_"+t.Name+"_", "ins", "upd", "del")
 }
 
 // startBulk drops the RTree and change triggers of t for a bulk load.
@@ -187,19 +177,18 @@ func (db *DB) Changes(ctx context.Context, after int64, limit int) ([]Change, er
 	if err != nil {
 		return nil, fmt.Errorf("read change log: %w", err)
 	}
-	defer rows.Close()
-	var out []Change
-	for rows.Next() {
+	tables := db.Tables()
+	return scanRows(rows, func(rows *sql.Rows) (Change, error) {
 		var c Change
 		var old sql.NullString
 		if err := rows.Scan(&c.Seq, &c.Table, &c.GlobalID, &c.Op, &old, &c.ChangedAt); err != nil {
-			return nil, fmt.Errorf("read change log: %w", err)
+			return c, fmt.Errorf("read change log: %w", err)
 		}
 		if old.Valid {
 			c.OldValues = json.RawMessage(old.String)
 		}
 		c.LayerID = -1
-		for _, t := range db.Tables() {
+		for _, t := range tables {
 			switch c.Table {
 			case t.Name:
 				c.LayerID = t.LayerID
@@ -207,9 +196,8 @@ func (db *DB) Changes(ctx context.Context, after int64, limit int) ([]Change, er
 				c.LayerID, c.Attachment = t.LayerID, true
 			}
 		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, nil
+	})
 }
 
 // LastChangeSeq returns the newest change-log sequence number (0 if none).

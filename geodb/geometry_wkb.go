@@ -64,8 +64,23 @@ func (g *Geom) isoCode(t GeomType) uint32 {
 	return c
 }
 
-// AppendWKB appends the ISO WKB (little endian) of g to b.
+// partType is the type of one part of a geometry of type t: Point for
+// MultiPoint, LineString for MultiLineString, Polygon for MultiPolygon, and
+// t itself for the single types.
+func partType(t GeomType) GeomType {
+	if t >= GeomMultiPoint {
+		return t - (GeomMultiPoint - GeomPoint)
+	}
+	return t
+}
+
+// appendWKB appends the ISO WKB (little endian) of g to b. A multi type is
+// its header and part count followed by the parts, each a single geometry
+// with its own header; a single type is its first part alone.
 func appendWKB(b []byte, g *Geom) []byte {
+	if g.Type < GeomPoint || g.Type > GeomMultiPolygon {
+		return b
+	}
 	d := g.Dims()
 	hdr := func(b []byte, t GeomType) []byte {
 		b = append(b, 1)
@@ -88,43 +103,35 @@ func appendWKB(b []byte, g *Geom) []byte {
 		}
 		return b
 	}
-	poly := func(b []byte, rings [][][]float64) []byte {
-		b = hdr(b, GeomPolygon)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(rings)))
-		for _, r := range rings {
+	kind := partType(g.Type)
+	part := func(b []byte, i int) []byte {
+		b = hdr(b, kind)
+		switch kind {
+		case GeomPoint:
+			return pt(b, g.Points[i])
+		case GeomLineString:
+			return seq(b, g.Lines[i])
+		}
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(g.Polys[i])))
+		for _, r := range g.Polys[i] {
 			b = seq(b, r)
 		}
 		return b
 	}
-	switch g.Type {
-	case GeomPoint:
-		b = hdr(b, GeomPoint)
-		b = pt(b, g.Points[0])
-	case GeomMultiPoint:
-		b = hdr(b, GeomMultiPoint)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(g.Points)))
-		for _, p := range g.Points {
-			b = hdr(b, GeomPoint)
-			b = pt(b, p)
-		}
+	if kind == g.Type {
+		return part(b, 0)
+	}
+	n := len(g.Points)
+	switch kind {
 	case GeomLineString:
-		b = hdr(b, GeomLineString)
-		b = seq(b, g.Lines[0])
-	case GeomMultiLineString:
-		b = hdr(b, GeomMultiLineString)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(g.Lines)))
-		for _, l := range g.Lines {
-			b = hdr(b, GeomLineString)
-			b = seq(b, l)
-		}
+		n = len(g.Lines)
 	case GeomPolygon:
-		b = poly(b, g.Polys[0])
-	case GeomMultiPolygon:
-		b = hdr(b, GeomMultiPolygon)
-		b = binary.LittleEndian.AppendUint32(b, uint32(len(g.Polys)))
-		for _, p := range g.Polys {
-			b = poly(b, p)
-		}
+		n = len(g.Polys)
+	}
+	b = hdr(b, g.Type)
+	b = binary.LittleEndian.AppendUint32(b, uint32(n))
+	for i := 0; i < n; i++ {
+		b = part(b, i)
 	}
 	return b
 }
@@ -280,6 +287,55 @@ func (r *wkbReader) count(minEach int) (int, error) {
 	return int(n), nil
 }
 
+// seq reads a point count and the points.
+func (r *wkbReader) seq(d int) ([][]float64, error) {
+	n, err := r.count(d * 8)
+	if err != nil {
+		return nil, err
+	}
+	return r.coords(n, d)
+}
+
+// part reads the body of one point, line string or polygon (its header
+// read) and appends it to g unless it is empty.
+func (r *wkbReader) part(g *Geom, t GeomType, d int) error {
+	switch t {
+	case GeomPoint:
+		c, err := r.coords(1, d)
+		if err != nil {
+			return err
+		}
+		if !(math.IsNaN(c[0][0]) && math.IsNaN(c[0][1])) {
+			g.Points = append(g.Points, c[0])
+		}
+	case GeomLineString:
+		c, err := r.seq(d)
+		if err != nil {
+			return err
+		}
+		if len(c) > 0 {
+			g.Lines = append(g.Lines, c)
+		}
+	case GeomPolygon:
+		nr, err := r.count(4)
+		if err != nil {
+			return err
+		}
+		rings := make([][][]float64, 0, nr)
+		for i := 0; i < nr; i++ {
+			c, err := r.seq(d)
+			if err != nil {
+				return err
+			}
+			rings = append(rings, c)
+		}
+		if len(rings) > 0 {
+			g.Polys = append(g.Polys, rings)
+		}
+	}
+	return nil
+}
+
 // DecodeWKB decodes ISO (or EWKB-flagged) WKB of the six simple types.
 func DecodeWKB(b []byte) (*Geom, error) {
 	r := &wkbReader{b: b}
@@ -289,118 +345,31 @@ func DecodeWKB(b []byte) (*Geom, error) {
 	}
 	g := &Geom{Type: t, HasZ: z, HasM: m}
 	d := g.Dims()
-	sub := func(want GeomType) error {
+	kind := partType(t)
+	if kind == t {
+		if err := r.part(g, t, d); err != nil {
+			return nil, err
+		}
+		return g, nil
+	}
+	minEach := 9 // a part's header and count
+	if t == GeomMultiPoint {
+		minEach = 5 + d*8
+	}
+	n, err := r.count(minEach)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
 		st, sz, sm, err := r.header()
 		if err != nil {
-			return err
-		}
-		if st != want || sz != z || sm != m {
-			return geomErr("WKB %s holds a %s with other dimensions", t, st)
-		}
-		return nil
-	}
-	ring := func() ([][][]float64, error) {
-		nr, err := r.count(4)
-		if err != nil {
 			return nil, err
 		}
-		rings := make([][][]float64, 0, nr)
-		for i := 0; i < nr; i++ {
-			np, err := r.count(d * 8)
-			if err != nil {
-				return nil, err
-			}
-			c, err := r.coords(np, d)
-			if err != nil {
-				return nil, err
-			}
-			rings = append(rings, c)
+		if st != kind || sz != z || sm != m {
+			return nil, geomErr("WKB %s holds a %s with other dimensions", t, st)
 		}
-		return rings, nil
-	}
-	switch t {
-	case GeomPoint:
-		c, err := r.coords(1, d)
-		if err != nil {
+		if err := r.part(g, kind, d); err != nil {
 			return nil, err
-		}
-		if !(math.IsNaN(c[0][0]) && math.IsNaN(c[0][1])) {
-			g.Points = c
-		}
-	case GeomLineString:
-		np, err := r.count(d * 8)
-		if err != nil {
-			return nil, err
-		}
-		c, err := r.coords(np, d)
-		if err != nil {
-			return nil, err
-		}
-		if np > 0 {
-			g.Lines = [][][]float64{c}
-		}
-	case GeomPolygon:
-		rings, err := ring()
-		if err != nil {
-			return nil, err
-		}
-		if len(rings) > 0 {
-			g.Polys = [][][][]float64{rings}
-		}
-	case GeomMultiPoint:
-		n, err := r.count(5 + d*8)
-		if err != nil {
-			return nil, err
-		}
-		for i := 0; i < n; i++ {
-			if err := sub(GeomPoint); err != nil {
-				return nil, err
-			}
-			c, err := r.coords(1, d)
-			if err != nil {
-				return nil, err
-			}
-			if !(math.IsNaN(c[0][0]) && math.IsNaN(c[0][1])) {
-				g.Points = append(g.Points, c[0])
-			}
-		}
-	case GeomMultiLineString:
-		n, err := r.count(9)
-		if err != nil {
-			return nil, err
-		}
-		for i := 0; i < n; i++ {
-			if err := sub(GeomLineString); err != nil {
-				return nil, err
-			}
-			np, err := r.count(d * 8)
-			if err != nil {
-				return nil, err
-			}
-			c, err := r.coords(np, d)
-			if err != nil {
-				return nil, err
-			}
-			if np > 0 {
-				g.Lines = append(g.Lines, c)
-			}
-		}
-	case GeomMultiPolygon:
-		n, err := r.count(9)
-		if err != nil {
-			return nil, err
-		}
-		for i := 0; i < n; i++ {
-			if err := sub(GeomPolygon); err != nil {
-				return nil, err
-			}
-			rings, err := ring()
-			if err != nil {
-				return nil, err
-			}
-			if len(rings) > 0 {
-				g.Polys = append(g.Polys, rings)
-			}
 		}
 	}
 	return g, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -51,17 +52,25 @@ func readLayers(t testing.TB) ([]arcgis.Layer, []json.RawMessage) {
 	return ls, raws
 }
 
+// layersDB opens a fresh GeoPackage named name with all testdata layers
+// created and no rows.
+func layersDB(t *testing.T, name string) *DB {
+	t.Helper()
+	db := openTemp(t, name)
+	ls, raws := readLayers(t)
+	for i := range ls {
+		if _, err := db.CreateLayer(testCtx(t), &ls[i], raws[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
 // loadedDB creates all testdata layers and loads testdata/replica.json.
 func loadedDB(t *testing.T) *DB {
 	t.Helper()
 	ctx := testCtx(t)
-	db := openTemp(t, "test.gpkg")
-	ls, raws := readLayers(t)
-	for i := range ls {
-		if _, err := db.CreateLayer(ctx, &ls[i], raws[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := layersDB(t, "test.gpkg")
 	f, err := os.Open("testdata/replica.json")
 	if err != nil {
 		t.Fatal(err)
@@ -111,19 +120,8 @@ func needTool(t *testing.T, name string) string {
 func dbDigest(t *testing.T, db *DB) string {
 	t.Helper()
 	ctx := testCtx(t)
-	rows, err := db.r.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		names = append(names, n)
-	}
-	rows.Close()
 	h := sha256.New()
-	for _, n := range names {
+	for _, n := range tableNames(t, db.r, "") {
 		rs, err := db.r.QueryContext(ctx, "SELECT * FROM "+qid(n))
 		if err != nil {
 			t.Fatal(err)
@@ -143,6 +141,29 @@ func dbDigest(t *testing.T, db *DB) string {
 		rs.Close()
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// tableNames lists the tables of a SQLite database by name, but for
+// sqlite_* and, unless skip is "", those whose name is LIKE skip.
+func tableNames(t *testing.T, q *sql.DB, skip string) []string {
+	t.Helper()
+	rows, err := q.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND (?1 = '' OR name NOT LIKE ?1) ORDER BY name`, skip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
 }
 
 // canon re-encodes JSON with numbers kept exact for comparison.

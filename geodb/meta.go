@@ -117,16 +117,14 @@ func (db *DB) ServerGens(ctx context.Context) (int64, []arcgis.ServerGen, error)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer rows.Close()
-	var gens []arcgis.ServerGen
-	for rows.Next() {
-		var g arcgis.ServerGen
-		if err := rows.Scan(&g.ID, &g.ServerGen, &g.ServerSibGen); err != nil {
-			return 0, nil, err
-		}
-		gens = append(gens, g)
+	gens, err := scanRows(rows, func(rows *sql.Rows) (g arcgis.ServerGen, err error) {
+		err = rows.Scan(&g.ID, &g.ServerGen, &g.ServerSibGen)
+		return g, err
+	})
+	if err != nil {
+		return 0, nil, err
 	}
-	return gen, gens, rows.Err()
+	return gen, gens, nil
 }
 
 func storeGensTx(ctx context.Context, tx *sql.Tx, replicaGen int64, gens []arcgis.ServerGen) error {

@@ -77,6 +77,17 @@ func SchemaVersion() int {
 	return len(ms)
 }
 
+// initSchema marks the file as a GeoPackage 1.3 (application_id "GPKG",
+// user_version 10300) and brings its schema to the latest version.
+func (db *DB) initSchema(ctx context.Context) error {
+	for _, p := range []string{"PRAGMA application_id=1196444487", "PRAGMA user_version=10300"} {
+		if _, err := db.w.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return db.migrate(ctx)
+}
+
 // migrate brings the store to the latest schema version.
 func (db *DB) migrate(ctx context.Context) error {
 	ms, err := migrations()

@@ -18,13 +18,7 @@ import (
 func gridDB(t *testing.T) *DB {
 	t.Helper()
 	ctx := testCtx(t)
-	db := openTemp(t, "grid.gpkg")
-	ls, raws := readLayers(t)
-	for i := range ls {
-		if _, err := db.CreateLayer(ctx, &ls[i], raws[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := layersDB(t, "grid.gpkg")
 	var sb strings.Builder
 	sb.WriteString(`{"layers":[{"id":0,"features":[`)
 	n := 0

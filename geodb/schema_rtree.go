@@ -38,21 +38,11 @@ func rtreeTriggerSQL(t *Table) []string {
 var rtreeTriggerSuffixes = []string{"insert", "update1", "update2", "update3", "update4", "delete"}
 
 func createRTreeTriggers(ctx context.Context, tx *sql.Tx, t *Table) error {
-	for _, s := range rtreeTriggerSQL(t) {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("create rtree trigger: %w", err)
-		}
-	}
-	return nil
+	return execAll(ctx, tx, "create rtree trigger", rtreeTriggerSQL(t)...)
 }
 
 func dropRTreeTriggers(ctx context.Context, tx *sql.Tx, t *Table) error {
-	for _, s := range rtreeTriggerSuffixes {
-		if _, err := tx.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+qid(rtreeName(t)+"_"+s)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return dropTriggers(ctx, tx, rtreeName(t)+"_", rtreeTriggerSuffixes...)
 }
 
 // fillRTree rebuilds the RTree of t from its geometry column.

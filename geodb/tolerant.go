@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/whereclause"
 )
 
 // Bulk loads are tolerant where the server is wrong: servers declare field
@@ -106,7 +107,7 @@ func (tt *tolerantTable) convert(f *arcgis.Feature) (args []any, g *Geom, ops []
 		}
 		sv, err := toSQL(t, c, v, false)
 		if err != nil && isIntKind(c.kind) {
-			if fv, isNum := toFloat(v); isNum && !math.IsNaN(fv) && !math.IsInf(fv, 0) {
+			if fv, isNum := whereclause.Numeric(v); isNum && !math.IsNaN(fv) && !math.IsInf(fv, 0) {
 				op := widenOp{col: i, to: kFloat64, detail: fmt.Sprintf("declared %s, got %s", c.Field.Type, describe(v))}
 				c.kind = kFloat64
 				c.Field.Type = arcgis.FieldDouble

@@ -23,16 +23,25 @@ const countriesLayer = `{"id":0,"name":"ne_110m_countries","type":"Feature Layer
   {"name":"iso","type":"esriFieldTypeGUID","alias":"ISO","nullable":false}],
  "serverVendorNote":"kept verbatim"}`
 
-func TestLoadToleratesServerTypeErrors(t *testing.T) {
-	ctx := testCtx(t)
-	db := openTemp(t, "countries.gpkg")
+// countriesDB opens a fresh GeoPackage named name with countriesLayer
+// created (its raw JSON kept) and returns it and the layer's table.
+func countriesDB(t *testing.T, name string) (*DB, *Table) {
+	t.Helper()
+	db := openTemp(t, name)
 	var l arcgis.Layer
 	if err := json.Unmarshal([]byte(countriesLayer), &l); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateLayer(ctx, &l, json.RawMessage(countriesLayer)); err != nil {
+	tbl, err := db.CreateLayer(testCtx(t), &l, json.RawMessage(countriesLayer))
+	if err != nil {
 		t.Fatal(err)
 	}
+	return db, tbl
+}
+
+func TestLoadToleratesServerTypeErrors(t *testing.T) {
+	ctx := testCtx(t)
+	db, _ := countriesDB(t, "countries.gpkg")
 	const iso = `"{11111111-2222-3333-4444-555555555555}"`
 	doc := `{"features":[
 	 {"attributes":{"OBJECTID":1,"name":"Fiji","pop_est":889953,"founded":0,"code":null,"iso":` + iso + `},"geometry":{"x":178,"y":-17}},
@@ -145,15 +154,7 @@ func TestLoadToleratesServerTypeErrors(t *testing.T) {
 // value on every load (a refresh finds the row again).
 func TestSnapshotGlobalIDsFilled(t *testing.T) {
 	ctx := testCtx(t)
-	db := openTemp(t, "nogid.gpkg")
-	var l arcgis.Layer
-	if err := json.Unmarshal([]byte(countriesLayer), &l); err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := db.CreateLayer(ctx, &l, json.RawMessage(countriesLayer))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, tbl := countriesDB(t, "nogid.gpkg")
 	if tbl.GIDCol == "" {
 		t.Fatal("no GlobalID column synthesized")
 	}

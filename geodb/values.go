@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/offlined/offlined/internal/whereclause"
 )
 
 // Validation failures; a *FieldError wraps one of them.
@@ -72,25 +74,6 @@ func NormalizeGlobalID(id string) (string, bool) {
 	return "{" + strings.ToUpper(m[1]) + "}", true
 }
 
-func toFloat(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
-
 func toInt(v any) (int64, bool) {
 	switch x := v.(type) {
 	case int:
@@ -148,7 +131,7 @@ func toSQL(t *Table, c *Column, v any, strict bool) (any, error) {
 		}
 		out = i
 	case kFloat32, kFloat64:
-		f, ok := toFloat(v)
+		f, ok := whereclause.Numeric(v)
 		if !ok || math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, fe(ErrType, "want a number, got %s", describe(v))
 		}
@@ -251,7 +234,7 @@ func checkDomain(c *Column, v any) error {
 		return fmt.Errorf("%v is not a code of domain %s", v, d.Name)
 	}
 	if len(d.Range) == 2 {
-		f, ok := toFloat(v)
+		f, ok := whereclause.Numeric(v)
 		if ok && (f < d.Range[0] || f > d.Range[1]) {
 			return fmt.Errorf("%v is outside [%v, %v] of domain %s", v, d.Range[0], d.Range[1], d.Name)
 		}

@@ -10,9 +10,7 @@ import (
 )
 
 func TestCICrashLoopDownload(t *testing.T) {
-	if testing.Short() {
-		t.Skip("subprocess crash loop")
-	}
+	skipShort(t, "subprocess crash loop")
 	// Kills land after the first quarter of the reference run's duration,
 	// where the work is, or after the package is finished (the restart
 	// returns it: offline's TestJobRerunOnFinishedPackage); the tagged
@@ -21,16 +19,12 @@ func TestCICrashLoopDownload(t *testing.T) {
 }
 
 func TestCICrashLoopSync(t *testing.T) {
-	if testing.Short() {
-		t.Skip("subprocess crash loop")
-	}
+	skipShort(t, "subprocess crash loop")
 	crashLoopSync(t, 3, 1)
 }
 
 func TestCIFaultMatrix(t *testing.T) {
-	if testing.Short() {
-		t.Skip("subprocess fault matrix")
-	}
+	skipShort(t, "subprocess fault matrix")
 	// One case of the matrix (deterministic); the tagged campaign runs all.
 	var cases []faultCase
 	for _, c := range faultMatrix(50 * time.Millisecond) {
@@ -42,22 +36,16 @@ func TestCIFaultMatrix(t *testing.T) {
 }
 
 func TestCIHostileInput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("subprocess daemon")
-	}
+	skipShort(t, "subprocess daemon")
 	hostileInput(t, 500, 1)
 }
 
 func TestCIConcurrency(t *testing.T) {
-	if testing.Short() {
-		t.Skip("subprocess daemon")
-	}
+	skipShort(t, "subprocess daemon")
 	concurrentClients(t, 4, 20, false)
 }
 
 func TestCIHostileSecurity(t *testing.T) {
-	if testing.Short() {
-		t.Skip("subprocess daemon")
-	}
+	skipShort(t, "subprocess daemon")
 	hostileSecurity(t, 3, 64<<20, 100)
 }

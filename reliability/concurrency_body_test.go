@@ -48,13 +48,7 @@ func concurrentClients(t *testing.T, clients, opsPerClient int, race bool) concu
 	fig := concurrencyFigures{Clients: clients}
 
 	// A second download runs meanwhile.
-	body := fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"second","title":"Second","areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":70000}`,
-		em.PortalURL, emulator.DemoWebMapFieldSurveyID)
-	code, job := d.api(t, "POST", "/api/v1/jobs", body)
-	if code != 201 {
-		t.Fatalf("create the second job: %d %v", code, job)
-	}
-	jobID, _ := job["id"].(string)
+	jobID := d.createJob(t, fmt.Sprintf(`{"portalUrl":%q,"itemId":%q}`, em.PortalURL, emulator.DemoWebMapFieldSurveyID), "second", "Second")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var bg stdsync.WaitGroup

@@ -110,19 +110,7 @@ func (d *fleetDevice) stop(kill bool) {
 		return
 	}
 	d.proc = nil
-	if kill {
-		_ = p.cmd.Process.Kill()
-	} else {
-		_ = p.cmd.Process.Signal(os.Interrupt)
-	}
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
+	stopProcess(p.cmd, kill, 30*time.Second)
 	d.logs.WriteString(p.logs())
 }
 

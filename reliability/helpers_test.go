@@ -133,6 +133,32 @@ func runWithTimeout(cmd *exec.Cmd, d time.Duration) error {
 	}
 }
 
+// stopProcess ends a started command: SIGKILL when kill is set, else
+// SIGINT followed by SIGKILL if it has not exited within grace.
+func stopProcess(cmd *exec.Cmd, kill bool, grace time.Duration) {
+	if kill {
+		_ = cmd.Process.Kill()
+	} else {
+		_ = cmd.Process.Signal(os.Interrupt)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// skipShort skips a test that runs subprocesses (what) under -short.
+func skipShort(t *testing.T, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(what)
+	}
+}
+
 func tail(s string) string {
 	if len(s) > 3000 {
 		return "…" + s[len(s)-3000:]

@@ -65,17 +65,7 @@ func startDaemonWithMap(t *testing.T, bin string, em *emulatortest.Server) *daem
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = d.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-done
-		}
-	})
+	t.Cleanup(func() { stopProcess(d.cmd, false, 20*time.Second) })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if b, err := os.ReadFile(filepath.Join(root, "api-addr")); err == nil {
@@ -92,13 +82,7 @@ func startDaemonWithMap(t *testing.T, bin string, em *emulatortest.Server) *daem
 		t.Fatal(err)
 	}
 	d.token = tok
-	body := fmt.Sprintf(`{"source":{"portalUrl":%q,"itemId":%q},"mapId":"survey","title":"Survey","areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":70000}`,
-		em.PortalURL, emulator.DemoWebMapFieldSurveyID)
-	code, job := d.api(t, "POST", "/api/v1/jobs", body)
-	if code != 201 {
-		t.Fatalf("create job: %d %v", code, job)
-	}
-	id, _ := job["id"].(string)
+	id := d.createJob(t, fmt.Sprintf(`{"portalUrl":%q,"itemId":%q}`, em.PortalURL, emulator.DemoWebMapFieldSurveyID), "survey", "Survey")
 	for {
 		_, j := d.api(t, "GET", "/api/v1/jobs/"+id, "")
 		if s, _ := j["state"].(string); s == "succeeded" {
@@ -134,6 +118,25 @@ func (d *daemonProc) api(t testing.TB, method, path, body string) (int, map[stri
 	b, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(b, &m)
 	return resp.StatusCode, m
+}
+
+// jobArea is the area of interest and scale range of the scenarios' jobs.
+const jobArea = `"areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":70000`
+
+// createJob posts a take-offline job of source (a JSON object) to the
+// daemon as map mapID (titled title unless "") and returns the job id.
+func (d *daemonProc) createJob(t testing.TB, source, mapID, title string) string {
+	t.Helper()
+	body := fmt.Sprintf(`{"source":%s,"mapId":%q,`, source, mapID)
+	if title != "" {
+		body += fmt.Sprintf(`"title":%q,`, title)
+	}
+	code, job := d.api(t, "POST", "/api/v1/jobs", body+jobArea+"}")
+	if code != 201 {
+		t.Fatalf("create job %s: %d %v", mapID, code, job)
+	}
+	id, _ := job["id"].(string)
+	return id
 }
 
 // layerIDs lists the API ids of the map's feature layers.

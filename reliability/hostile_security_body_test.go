@@ -293,13 +293,7 @@ func thirdPartyStyleHost(t *testing.T, em *emulatortest.Server, endless bool) *s
 // waits for the job to end; it returns the host's request counts.
 func (h *styleHost) run(t *testing.T, d *daemonProc, em *emulatortest.Server, mapID string) (int64, int64) {
 	t.Helper()
-	body := fmt.Sprintf(`{"source":{"webMapUrl":%q},"mapId":%q,"areaOfInterest":{"xmin":-117.25,"ymin":33.98,"xmax":-117.10,"ymax":34.10,"spatialReference":{"wkid":4326}},"minScale":150000,"maxScale":70000}`,
-		h.srv.URL+"/map.json", mapID)
-	code, job := d.api(t, "POST", "/api/v1/jobs", body)
-	if code != 201 {
-		t.Fatalf("create job for %s: %d %v", mapID, code, job)
-	}
-	id, _ := job["id"].(string)
+	id := d.createJob(t, fmt.Sprintf(`{"webMapUrl":%q}`, h.srv.URL+"/map.json"), mapID, "")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	for ctx.Err() == nil {

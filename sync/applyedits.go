@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/offlined/offlined/geodb"
@@ -44,31 +43,17 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 		rb := cfg.rollback()
 		out, err := e.c.ApplyServiceEdits(ctx, cfg.ServiceURL, edits, true, &rb)
 		if err != nil {
-			err = classify(fmt.Errorf("applyEdits %s: %w", cfg.ServiceURL, err))
-			var ae *arcgis.Error
-			if !errors.Is(err, ErrNeedsAuth) && errors.As(err, &ae) {
-				fails := failuresFromError(j, ae)
-				if _, derr := e.db.ApplySync(ctx, geodb.SyncApply{DeleteMeta: []string{JournalKey}}); derr != nil {
-					return fails, derr
-				}
-				return fails, err
-			}
-			return nil, err
+			return e.sendFailed(ctx, j, fmt.Errorf("applyEdits %s: %w", cfg.ServiceURL, err))
 		}
 		for _, l := range out {
 			res.Edits = append(res.Edits, arcgis.SyncLayerResult{ID: l.ID, AddResults: l.AddResults, UpdateResults: l.UpdateResults,
 				DeleteResults: l.DeleteResults, Attachments: l.Attachments})
 		}
 	}
-	if err := e.hook(ctx, StepAfterSend); err != nil {
+	failures, keep, err := e.answerFailures(ctx, cfg, j, res)
+	if err != nil {
 		return nil, err
 	}
-	failures, keep := e.editFailures(res, j)
-	vf, vk, err := e.verifyAttachments(ctx, cfg, j, res)
-	if err != nil {
-		return nil, classify(err)
-	}
-	failures, keep = append(failures, vf...), append(keep, vk...)
 	keep = append(keep, j.Skipped...)
 	rep.Failed = len(failures)
 	// Acknowledge the upload and drop the journal in one transaction, then

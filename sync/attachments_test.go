@@ -103,14 +103,9 @@ func TestAttachmentDeletedAfterJournal(t *testing.T) {
 	ctx := context.Background()
 	var f *fixture
 	var gid string
-	deleted := false
-	f = newFixture(t, fixtureOpts{hooks: Hooks{At: func(ctx context.Context, s Step) error {
-		if s == StepBeforeUpload && !deleted {
-			deleted = true
-			return f.db.DeleteAttachment(ctx, 0, gid)
-		}
-		return nil
-	}}})
+	f = newFixture(t, fixtureOpts{hooks: onceAt(StepBeforeUpload, func(ctx context.Context) error {
+		return f.db.DeleteAttachment(ctx, 0, gid)
+	})})
 	parent := addLocal(t, f, 1, "adj")[0]
 	m, err := f.db.PutAttachment(ctx, 0, geodb.AttachmentMeta{ParentGlobalID: parent, Name: "gone.jpg", ContentType: "image/jpeg"}, bytes.NewReader([]byte("soon deleted")))
 	if err != nil {
@@ -139,14 +134,9 @@ func TestFeatureDeletedAfterJournal(t *testing.T) {
 	ctx := context.Background()
 	var f *fixture
 	var gid string
-	deleted := false
-	f = newFixture(t, fixtureOpts{hooks: Hooks{At: func(ctx context.Context, s Step) error {
-		if s == StepBeforeUpload && !deleted {
-			deleted = true
-			return f.db.Delete(ctx, 0, gid)
-		}
-		return nil
-	}}})
+	f = newFixture(t, fixtureOpts{hooks: onceAt(StepBeforeUpload, func(ctx context.Context) error {
+		return f.db.Delete(ctx, 0, gid)
+	})})
 	gids := addLocal(t, f, 2, "fdj")
 	gid = gids[0]
 	for range 2 {

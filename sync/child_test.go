@@ -13,10 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/offlined/offlined/geodb"
-	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/offlined/offlined/internal/emulator"
 )
 
 // childResult is what TestSyncChild prints for its parent.
@@ -35,15 +31,7 @@ func TestSyncChild(t *testing.T) {
 		t.Skip("child of the bench and large-attachment tests")
 	}
 	ctx := context.Background()
-	db, err := geodb.Open(ctx, path, geodb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	c, err := arcgis.New(arcgis.WithPortal(portal), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}), arcgis.WithRetryPolicy(fastRetry()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, c := openChild(t, portal, path)
 	if dir := os.Getenv("OFFLINED_SYNC_PROFILE"); dir != "" {
 		pf, err := os.Create(filepath.Join(dir, "cpu.pprof"))
 		if err == nil {

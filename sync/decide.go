@@ -8,6 +8,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/whereclause"
 )
 
 // Conflict resolutions recorded in offlined_conflicts.
@@ -101,14 +102,7 @@ func (e *Engine) merge(ctx context.Context, pe *pendingEdit, server *arcgis.Feat
 // conflicts (not sent until resolved).
 func (e *Engine) heldFields(ctx context.Context, cfg *Config) map[string][]string {
 	out := map[string][]string{}
-	cs, err := e.db.Conflicts(ctx)
-	if err != nil {
-		return out
-	}
-	for _, c := range cs {
-		if c.Resolution != ResolutionPending {
-			continue
-		}
+	for _, c := range e.pendingConflicts(ctx) {
 		var sv struct {
 			HeldFields []string `json:"heldFields"`
 		}
@@ -121,50 +115,32 @@ func (e *Engine) heldFields(ctx context.Context, cfg *Config) map[string][]strin
 // heldKeys keeps the change-log rows of features with fields held for
 // review, so their base values survive until the conflict is resolved.
 func (e *Engine) heldKeys(ctx context.Context, cfg *Config) []geodb.ChangeKey {
+	var out []geodb.ChangeKey
+	for _, c := range e.pendingConflicts(ctx) {
+		out = append(out, geodb.ChangeKey{Table: c.Table, GlobalID: c.GlobalID})
+	}
+	return out
+}
+
+// pendingConflicts returns the conflicts held for review; none when they
+// cannot be read (nothing is then held back).
+func (e *Engine) pendingConflicts(ctx context.Context) []geodb.Conflict {
 	cs, err := e.db.Conflicts(ctx)
 	if err != nil {
 		return nil
 	}
-	var out []geodb.ChangeKey
+	var out []geodb.Conflict
 	for _, c := range cs {
 		if c.Resolution == ResolutionPending {
-			out = append(out, geodb.ChangeKey{Table: c.Table, GlobalID: c.GlobalID})
+			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// eqVal compares two Esri JSON attribute values (numbers by value).
-func eqVal(a, b any) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	fa, oka := num(a)
-	fb, okb := num(b)
-	if oka && okb {
-		return fa == fb
-	}
-	return fmt.Sprint(a) == fmt.Sprint(b)
-}
-
-func num(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case json.Number:
-		f, err := x.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
+// eqVal compares two Esri JSON attribute values as the where-clause dialect
+// does (numbers by value).
+func eqVal(a, b any) bool { return whereclause.Compare(a, b) == 0 }
 
 // ResolveConflict settles a conflict held for review: choice
 // ResolutionDevice sends the device's values of the held fields at the next

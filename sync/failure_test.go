@@ -22,6 +22,19 @@ func existing(t *testing.T, f *fixture) (upd, del string) {
 	return fmt.Sprint(all[1].Attributes["GlobalID"]), fmt.Sprint(all[2].Attributes["GlobalID"])
 }
 
+// editLocally sets the Notes of feature u of layer 0 and deletes feature d
+// in the store (both change-logged).
+func editLocally(t *testing.T, f *fixture, u, notes, d string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := f.db.Update(ctx, 0, upd(u, "Notes", notes)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Delete(ctx, 0, d); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestFailureInjectionExactlyOnce(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -49,12 +62,7 @@ func TestFailureInjectionExactlyOnce(t *testing.T) {
 			before := f.em.FeatureCount(svcName, 0)
 			gids := addLocal(t, f, 4, fmt.Sprintf("fi%d", i))
 			upd, del := existing(t, f)
-			if err := f.db.Update(ctx, 0, arcgis.Feature{Attributes: map[string]any{"GlobalID": upd, "Notes": "updated offline"}}); err != nil {
-				t.Fatal(err)
-			}
-			if err := f.db.Delete(ctx, 0, del); err != nil {
-				t.Fatal(err)
-			}
+			editLocally(t, f, upd, "updated offline", del)
 			// The download-first call (an update is pending) must not be cut:
 			// cut only the upload by arming the fault after the first call.
 			if tc.cut != "" {

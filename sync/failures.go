@@ -1,6 +1,8 @@
 package sync
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -84,4 +86,37 @@ func failuresFromError(j *journal, ae *arcgis.Error) []EditFailure {
 		out = append(out, EditFailure{Layer: -1, Op: "batch", Code: ae.Code, Description: ae.Message, At: now})
 	}
 	return out
+}
+
+// sendFailed handles an error sending a batch. When the server answered
+// with an error it applied nothing (rollbackOnFailure): the journal goes,
+// every edit stays in the change log and the reasons are returned. An
+// ambiguous error (no answer, or one lost after the server accepted the
+// request) or an auth error leaves the journal "sent".
+func (e *Engine) sendFailed(ctx context.Context, j *journal, err error) ([]EditFailure, error) {
+	err = classify(err)
+	var ae *arcgis.Error
+	if errors.Is(err, ErrNeedsAuth) || errors.Is(err, errAfterSend) || !errors.As(err, &ae) {
+		return nil, err
+	}
+	fails := failuresFromError(j, ae)
+	if _, derr := e.db.ApplySync(ctx, geodb.SyncApply{DeleteMeta: []string{JournalKey}}); derr != nil {
+		return fails, derr
+	}
+	return fails, err
+}
+
+// answerFailures runs once the server has answered a batch: the
+// StepAfterSend hook, then the edits and attachments the server refused
+// and the change-log keys kept for them.
+func (e *Engine) answerFailures(ctx context.Context, cfg *Config, j *journal, res *arcgis.SyncResult) ([]EditFailure, []geodb.ChangeKey, error) {
+	if err := e.hook(ctx, StepAfterSend); err != nil {
+		return nil, nil, err
+	}
+	failures, keep := e.editFailures(res, j)
+	vf, vk, err := e.verifyAttachments(ctx, cfg, j, res)
+	if err != nil {
+		return nil, nil, classify(err)
+	}
+	return append(failures, vf...), append(keep, vk...), nil
 }

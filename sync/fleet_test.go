@@ -84,14 +84,7 @@ func TestSyncAttachmentDeleteTheServerNoLongerHas(t *testing.T) {
 // made meanwhile was overwritten and on record nowhere.
 func TestSyncResumedBatchSeesColleaguesUpdate(t *testing.T) {
 	ctx := context.Background()
-	crashed := false
-	f := newFixture(t, fixtureOpts{hooks: Hooks{At: func(_ context.Context, s Step) error {
-		if s == StepBeforeUpload && !crashed {
-			crashed = true
-			return errCrash
-		}
-		return nil
-	}}})
+	f := newFixture(t, fixtureOpts{hooks: crashAt(StepBeforeUpload)})
 	upd, _ := existing(t, f)
 	if err := f.db.Update(ctx, 0, arcgis.Feature{Attributes: map[string]any{"GlobalID": upd, "Notes": "device"}}); err != nil {
 		t.Fatal(err)
@@ -129,14 +122,7 @@ func TestSyncResumedBatchSeesColleaguesUpdate(t *testing.T) {
 // for landed, acknowledged, and lost.
 func TestSyncReconcileComparesGeometry(t *testing.T) {
 	ctx := context.Background()
-	crashed := false
-	f := newFixture(t, fixtureOpts{hooks: Hooks{At: func(_ context.Context, s Step) error {
-		if s == StepBeforeUpload && !crashed {
-			crashed = true
-			return errCrash
-		}
-		return nil
-	}}})
+	f := newFixture(t, fixtureOpts{hooks: crashAt(StepBeforeUpload)})
 	upd, _ := existing(t, f)
 	before, _ := f.em.Feature(svcName, 0, upd)
 	x, y := *before.Geometry.X+250, *before.Geometry.Y-125

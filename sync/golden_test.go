@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -24,14 +23,8 @@ func TestEditsDocumentGolden(t *testing.T) {
 	if _, err := f.db.Add(ctx, 0, add); err != nil {
 		t.Fatal(err)
 	}
-	all, _ := f.em.Features(svcName, 0, "")
-	u, d := fmt.Sprint(all[1].Attributes["GlobalID"]), fmt.Sprint(all[2].Attributes["GlobalID"])
-	if err := f.db.Update(ctx, 0, upd(u, "Notes", "golden update")); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.db.Delete(ctx, 0, d); err != nil {
-		t.Fatal(err)
-	}
+	u, d := existing(t, f)
+	editLocally(t, f, u, "golden update", d)
 	c, _ := LoadConfig(ctx, f.db)
 	cfg := c.withDefaults()
 	if err := f.eng.checkSchema(ctx, &cfg, &Report{}); err != nil {

@@ -34,14 +34,33 @@ func fastRetry() arcgis.RetryPolicy {
 
 func newClient(t testing.TB, em *emulatortest.Server, cred arcgis.Credential) *arcgis.Client {
 	t.Helper()
+	return portalClient(t, em.PortalURL, cred, arcgis.WithPollInterval(time.Millisecond))
+}
+
+// portalClient is a client of the portal with fast retries, signed in with
+// cred or, when nil, as the emulator's demo user.
+func portalClient(t testing.TB, portal string, cred arcgis.Credential, opts ...arcgis.Option) *arcgis.Client {
+	t.Helper()
 	if cred == nil {
 		cred = &arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}
 	}
-	c, err := arcgis.New(arcgis.WithPortal(em.PortalURL), arcgis.WithCredential(cred), arcgis.WithRetryPolicy(fastRetry()), arcgis.WithPollInterval(time.Millisecond))
+	c, err := arcgis.New(append([]arcgis.Option{arcgis.WithPortal(portal), arcgis.WithCredential(cred), arcgis.WithRetryPolicy(fastRetry())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// openChild opens the store a child test process syncs and a client of
+// its portal (the demo user), as the parent passed them in the environment.
+func openChild(t testing.TB, portal, path string) (*geodb.DB, *arcgis.Client) {
+	t.Helper()
+	db, err := geodb.Open(context.Background(), path, geodb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, portalClient(t, portal, nil)
 }
 
 type fixtureOpts struct {
@@ -75,7 +94,8 @@ func newFixture(t testing.TB, o fixtureOpts) *fixture {
 	return f
 }
 
-func createReplicaGPKG(t testing.TB, c *arcgis.Client, svcURL, path, syncModel string, mod func(*Config)) *geodb.DB {
+// serviceLayers reads the layers and tables of a feature service.
+func serviceLayers(t testing.TB, c *arcgis.Client, svcURL string) []*arcgis.Layer {
 	t.Helper()
 	ctx := context.Background()
 	svc, err := c.FeatureService(ctx, svcURL)
@@ -86,6 +106,48 @@ func createReplicaGPKG(t testing.TB, c *arcgis.Client, svcURL, path, syncModel s
 	if err != nil {
 		t.Fatal(err)
 	}
+	return layers
+}
+
+// layerStore opens a new GeoPackage at path (closed at the end of the
+// test) with empty tables for layers.
+func layerStore(t testing.TB, path string, layers []*arcgis.Layer) *geodb.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := geodb.Open(ctx, path, geodb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, l := range layers {
+		if _, err := db.CreateLayer(ctx, l, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// onceAt returns hooks that run do the first time the engine reaches step.
+func onceAt(step Step, do func(context.Context) error) Hooks {
+	done := false
+	return Hooks{At: func(ctx context.Context, s Step) error {
+		if s != step || done {
+			return nil
+		}
+		done = true
+		return do(ctx)
+	}}
+}
+
+// crashAt returns hooks that stop the first sync to reach step with errCrash.
+func crashAt(step Step) Hooks {
+	return onceAt(step, func(context.Context) error { return errCrash })
+}
+
+func createReplicaGPKG(t testing.TB, c *arcgis.Client, svcURL, path, syncModel string, mod func(*Config)) *geodb.DB {
+	t.Helper()
+	ctx := context.Background()
+	layers := serviceLayers(t, c, svcURL)
 	var ids []int
 	for _, l := range layers {
 		ids = append(ids, l.ID)
@@ -111,16 +173,7 @@ func createReplicaGPKG(t testing.TB, c *arcgis.Client, svcURL, path, syncModel s
 	default:
 		body = bytes.NewReader(resp.Raw)
 	}
-	db, err := geodb.Open(ctx, path, geodb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, l := range layers {
-		if _, err := db.CreateLayer(ctx, l, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := layerStore(t, path, layers)
 	rep, _, err := db.LoadReplica(ctx, body, geodb.LoadOptions{FetchAttachment: func(ctx context.Context, _ int, a *arcgis.AttachmentInfo) (io.ReadCloser, error) {
 		return c.Download(ctx, a.URL)
 	}})

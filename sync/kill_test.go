@@ -12,7 +12,6 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/offlined/offlined/internal/emulator"
 )
 
 // TestKillDuringSyncChild is the child of TestKillNineLoop: it edits and
@@ -23,14 +22,7 @@ func TestKillDuringSyncChild(t *testing.T) {
 		t.Skip("child of TestKillNineLoop")
 	}
 	ctx := context.Background()
-	db, err := geodb.Open(ctx, path, geodb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := arcgis.New(arcgis.WithPortal(portal), arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}), arcgis.WithRetryPolicy(fastRetry()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, c := openChild(t, portal, path)
 	eng := New(db, c, Options{})
 	demo, err := db.Features(ctx, geodb.Query{LayerID: 0, OutFields: []string{"GlobalID"}, NoGeometry: true, Limit: 50})
 	if err != nil {

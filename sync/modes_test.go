@@ -14,26 +14,8 @@ import (
 // emptyGPKG creates the tables of a service's layers in a new GeoPackage.
 func emptyGPKG(t *testing.T, c *arcgis.Client, svcURL string, cfg Config) *geodb.DB {
 	t.Helper()
-	ctx := context.Background()
-	svc, err := c.FeatureService(ctx, svcURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers, err := c.Layers(ctx, svcURL, svc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := geodb.Open(ctx, filepath.Join(t.TempDir(), "svc.gpkg"), geodb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, l := range layers {
-		if _, err := db.CreateLayer(ctx, l, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := SaveConfig(ctx, db, cfg); err != nil {
+	db := layerStore(t, filepath.Join(t.TempDir(), "svc.gpkg"), serviceLayers(t, c, svcURL))
+	if err := SaveConfig(context.Background(), db, cfg); err != nil {
 		t.Fatal(err)
 	}
 	return db

@@ -20,12 +20,7 @@ func TestPreviewMatchesNextSync(t *testing.T) {
 	adds := addLocal(t, f, 2, "pv")
 	all, _ := f.em.Features(svcName, 0, "")
 	u, d := fmt.Sprint(all[0].Attributes["GlobalID"]), fmt.Sprint(all[1].Attributes["GlobalID"])
-	if err := f.db.Update(ctx, 0, upd(u, "Notes", "preview")); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.db.Delete(ctx, 0, d); err != nil {
-		t.Fatal(err)
-	}
+	editLocally(t, f, u, "preview", d)
 	photo := bytes.Repeat([]byte("x"), 12345)
 	m, err := f.db.PutAttachment(ctx, 0, geodb.AttachmentMeta{ParentGlobalID: adds[0], Name: "p.jpg", ContentType: "image/jpeg"}, bytes.NewReader(photo))
 	if err != nil {

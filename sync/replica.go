@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -106,31 +105,14 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 	}
 	ans, err := e.synchronize(ctx, cfg, j, pend, false)
 	if err != nil {
-		err = classify(err)
-		var ae *arcgis.Error
-		if !errors.Is(err, ErrNeedsAuth) && !errors.Is(err, errAfterSend) && errors.As(err, &ae) {
-			// The server answered with an error: it applied nothing
-			// (rollbackOnFailure) and the journal can go; every edit stays
-			// in the change log and the reasons are surfaced.
-			fails := failuresFromError(j, ae)
-			if _, derr := e.db.ApplySync(ctx, geodb.SyncApply{DeleteMeta: []string{JournalKey}}); derr != nil {
-				return fails, derr
-			}
-			return fails, err
-		}
-		return nil, err // ambiguous or auth: the journal stays "sent"
+		return e.sendFailed(ctx, j, err)
 	}
 	defer ans.Close()
 	res := ans.Result
-	if err := e.hook(ctx, StepAfterSend); err != nil {
+	failures, keep, err := e.answerFailures(ctx, cfg, j, res)
+	if err != nil {
 		return nil, err
 	}
-	failures, keep := e.editFailures(res, j)
-	vf, vk, err := e.verifyAttachments(ctx, cfg, j, res)
-	if err != nil {
-		return nil, classify(err)
-	}
-	failures, keep = append(failures, vf...), append(keep, vk...)
 	keep = append(keep, e.heldKeys(ctx, cfg)...)
 	keep = append(keep, j.Skipped...)
 	rep.Failed = len(failures)

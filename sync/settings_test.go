@@ -12,6 +12,18 @@ import (
 
 func strp(s string) *string { return &s }
 
+// serverNotesThenSync sets the Notes of feature gid of layer 0 on the
+// server, then syncs the store.
+func serverNotesThenSync(t *testing.T, f *fixture, gid, notes string) {
+	t.Helper()
+	if err := f.em.EditFeatures(svcName, 0, nil, []arcgis.Feature{upd(gid, "Notes", notes)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // An upload-only perReplica store sends its edits and takes none of the
 // server's (synchronizeReplica syncDirection=upload).
 func TestSettingsUploadOnlyPerReplica(t *testing.T) {
@@ -25,12 +37,7 @@ func TestSettingsUploadOnlyPerReplica(t *testing.T) {
 	if err := f.db.Update(ctx, 0, upd(mine, "Notes", "device")); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.em.EditFeatures(svcName, 0, nil, []arcgis.Feature{upd(theirs, "Notes", "server")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.eng.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	serverNotesThenSync(t, f, theirs, "server")
 	if sf, _ := f.em.Feature(svcName, 0, mine); sf.Attributes["Notes"] != "device" {
 		t.Errorf("upload-only: device edit not uploaded: %v", sf.Attributes["Notes"])
 	}
@@ -46,12 +53,7 @@ func TestSettingsUploadOnlyPerReplica(t *testing.T) {
 	if _, err := f.eng.UpdateSettings(ctx, SettingsUpdate{SyncDirection: strp(DirBidirectional)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.em.EditFeatures(svcName, 0, nil, []arcgis.Feature{upd(theirs, "Notes", "server again")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.eng.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	serverNotesThenSync(t, f, theirs, "server again")
 	if lf, _ := f.db.Feature(ctx, 0, theirs); lf.Attributes["Notes"] != "server again" {
 		t.Errorf("bidirectional: server change not downloaded: %v", lf.Attributes["Notes"])
 	}
@@ -65,40 +67,7 @@ func TestSettingsLayerDirectionsPerReplica(t *testing.T) {
 	if _, err := f.eng.UpdateSettings(ctx, SettingsUpdate{LayerDirections: map[int]string{1: DirDownloadOnly, 2: DirUploadOnly}}); err != nil {
 		t.Fatal(err)
 	}
-	pipes, _ := f.em.Features(svcName, 1, "")
-	parcels, _ := f.em.Features(svcName, 2, "")
-	pipe, parcel := fmt.Sprint(pipes[0].Attributes["GlobalID"]), fmt.Sprint(parcels[0].Attributes["GlobalID"])
-	otherPipe, otherParcel := fmt.Sprint(pipes[1].Attributes["GlobalID"]), fmt.Sprint(parcels[1].Attributes["GlobalID"])
-	if err := f.db.Update(ctx, 1, upd(pipe, "PipeID", "local-pipe")); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.db.Update(ctx, 2, upd(parcel, "Owner", "local owner")); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.em.EditFeatures(svcName, 1, nil, []arcgis.Feature{upd(otherPipe, "PipeID", "server-pipe")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.em.EditFeatures(svcName, 2, nil, []arcgis.Feature{upd(otherParcel, "Owner", "server owner")}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.eng.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if sf, _ := f.em.Feature(svcName, 1, pipe); sf.Attributes["PipeID"] == "local-pipe" {
-		t.Errorf("edit of a download-only layer was uploaded")
-	}
-	if sf, _ := f.em.Feature(svcName, 2, parcel); sf.Attributes["Owner"] != "local owner" {
-		t.Errorf("edit of an upload-only layer not uploaded: %v", sf.Attributes["Owner"])
-	}
-	if lf, _ := f.db.Feature(ctx, 1, otherPipe); lf.Attributes["PipeID"] != "server-pipe" {
-		t.Errorf("server edit of a download-only layer not downloaded: %v", lf.Attributes["PipeID"])
-	}
-	if lf, _ := f.db.Feature(ctx, 2, otherParcel); lf.Attributes["Owner"] == "server owner" {
-		t.Errorf("server edit of an upload-only layer was downloaded")
-	}
-	if st, _ := f.eng.Status(ctx); st.PendingEdits != 1 {
-		t.Errorf("pending edits %d, want 1 (the download-only layer's edit is kept)", st.PendingEdits)
-	}
+	checkLayerDirections(t, f)
 }
 
 // rollbackOnFailure=false set through the settings (or the daemon-wide

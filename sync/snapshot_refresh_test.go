@@ -96,6 +96,21 @@ func localOwners(t *testing.T, db *geodb.DB) map[int64]string {
 	return out
 }
 
+// snapshotEngine serves the emulator's Reference_Data through h and
+// returns an empty snapshot-mode store of it and its sync engine.
+func snapshotEngine(t *testing.T, h http.Handler) (*geodb.DB, *Engine) {
+	t.Helper()
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	c, err := arcgis.New(arcgis.WithRetryPolicy(fastRetry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := hs.URL + "/arcgis/rest/services/Reference_Data/FeatureServer"
+	db := emptyGPKG(t, c, url, Config{ServiceURL: url, Mode: ModeSnapshot})
+	return db, New(db, c, Options{})
+}
+
 // A snapshot of a service without editingInfo and without GlobalIDs is
 // re-queried at every sync; rows are matched by object id, so unchanged
 // rows keep their ids, a server update changes the row in place and a
@@ -105,15 +120,7 @@ func TestSnapshotRefreshWithoutEditingInfoOrGlobalIDs(t *testing.T) {
 	em := emulator.New(emulator.Options{Anonymous: true})
 	defer em.Close()
 	bare := &bareService{h: em, stripGID: true}
-	hs := httptest.NewServer(bare)
-	defer hs.Close()
-	c, err := arcgis.New(arcgis.WithRetryPolicy(fastRetry()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := hs.URL + "/arcgis/rest/services/Reference_Data/FeatureServer"
-	db := emptyGPKG(t, c, url, Config{ServiceURL: url, Mode: ModeSnapshot})
-	eng := New(db, c, Options{})
+	db, eng := snapshotEngine(t, bare)
 	rep, err := eng.Sync(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -174,20 +181,13 @@ func TestSnapshotRefreshSkipsUnchangedLayer(t *testing.T) {
 	em := emulator.New(emulator.Options{Anonymous: true})
 	defer em.Close()
 	var queries atomic.Int32
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/query") {
 			queries.Add(1)
 		}
 		em.ServeHTTP(w, r)
-	}))
-	defer hs.Close()
-	c, err := arcgis.New(arcgis.WithRetryPolicy(fastRetry()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := hs.URL + "/arcgis/rest/services/Reference_Data/FeatureServer"
-	db := emptyGPKG(t, c, url, Config{ServiceURL: url, Mode: ModeSnapshot})
-	eng := New(db, c, Options{})
+	})
+	_, eng := snapshotEngine(t, h)
 	if _, err := eng.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -210,26 +210,7 @@ func (w *whereExpr) match(attrs map[string]any) bool {
 }
 
 // toNum converts attribute values to float64 where possible.
-func toNum(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case float32:
-		return float64(x), true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	case int32:
-		return float64(x), true
-	case int16:
-		return float64(x), true
-	case interface{ Float64() (float64, error) }:
-		f, err := x.Float64()
-		return f, err == nil
-	}
-	return 0, false
-}
+func toNum(v any) (float64, bool) { return whereclause.Numeric(v) }
 
 func evalW(n wnode, a map[string]any) any {
 	switch n.kind {
