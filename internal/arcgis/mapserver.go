@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 )
 
 // StorageInfo is a cache's storageInfo (11.1+; older servers put these
@@ -153,14 +152,9 @@ func (p *ExportTilesParams) values(defaultExportBy bool) (url.Values, error) {
 		}
 	}
 	setBool(q, "optimizeTilesForSize", p.OptimizeTilesForSize)
-	if p.CompressionQuality != nil {
-		q.Set("compressionQuality", strconv.Itoa(*p.CompressionQuality))
-	}
+	setIntPtr(q, "compressionQuality", p.CompressionQuality)
 	setNonEmpty(q, "storageFormatType", p.StorageFormatType)
-	for k, v := range p.Extra {
-		q[k] = v
-	}
-	return q, nil
+	return withExtra(q, p.Extra), nil
 }
 
 // submitJob POSTs a GP-style job submission and works out its status URL:

@@ -83,14 +83,9 @@ func (p *CreateReplicaParams) values() (url.Values, error) {
 	}
 	switch {
 	case p.Geometry != nil:
-		if err := setJSON(q, "geometry", p.Geometry); err != nil {
+		if err := setGeometry(q, p.Geometry, p.GeometryType); err != nil {
 			return nil, err
 		}
-		gt := p.GeometryType
-		if gt == "" {
-			gt = p.Geometry.Type()
-		}
-		q.Set("geometryType", gt)
 	case p.GeometryText != "":
 		q.Set("geometry", p.GeometryText)
 		gt := p.GeometryType
@@ -122,14 +117,9 @@ func (p *CreateReplicaParams) values() (url.Values, error) {
 			return nil, err
 		}
 	}
-	if p.SyncDataOptions != nil {
-		q.Set("syncDataOptions", strconv.Itoa(*p.SyncDataOptions))
-	}
+	setIntPtr(q, "syncDataOptions", p.SyncDataOptions)
 	setTrue(q, "timeReferenceUnknownClient", p.TimeReferenceUnknownClient)
-	for k, v := range p.Extra {
-		q[k] = v
-	}
-	return q, nil
+	return withExtra(q, p.Extra), nil
 }
 
 func setSR(q url.Values, key string, wkid int, sr *SpatialReference) error {
