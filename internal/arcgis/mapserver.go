@@ -15,33 +15,59 @@ type StorageInfo struct {
 	PacketSize    int    `json:"packetSize,omitempty"`
 }
 
+// ServiceInfo holds the descriptive keys of a service root that feature,
+// map and vector tile services share.
+type ServiceInfo struct {
+	CurrentVersion     float64           `json:"currentVersion,omitempty"`
+	ServiceDescription string            `json:"serviceDescription,omitempty"`
+	Description        string            `json:"description,omitempty"`
+	CopyrightText      string            `json:"copyrightText,omitempty"`
+	SpatialReference   *SpatialReference `json:"spatialReference,omitempty"`
+	InitialExtent      *Envelope         `json:"initialExtent,omitempty"`
+	FullExtent         *Envelope         `json:"fullExtent,omitempty"`
+	Units              string            `json:"units,omitempty"`
+}
+
+// TileCache holds the keys of a cached map or vector tile service root
+// that describe its tiles and their export.
+type TileCache struct {
+	TileInfo            *TileInfo `json:"tileInfo,omitempty"`
+	MinScale            float64   `json:"minScale,omitempty"`
+	MaxScale            float64   `json:"maxScale,omitempty"`
+	MinLOD              *int      `json:"minLOD,omitempty"`
+	MaxLOD              *int      `json:"maxLOD,omitempty"`
+	ExportTilesAllowed  bool      `json:"exportTilesAllowed"`
+	MaxExportTilesCount int64     `json:"maxExportTilesCount,omitempty"`
+}
+
+// storage completes s with the storage keys older servers put in
+// tileInfo.
+func (t *TileCache) storage(s StorageInfo) StorageInfo {
+	if t.TileInfo != nil {
+		if s.StorageFormat == "" {
+			s.StorageFormat = t.TileInfo.StorageFormat
+		}
+		if s.PacketSize == 0 {
+			s.PacketSize = t.TileInfo.PacketSize
+		}
+	}
+	return s
+}
+
 // MapService is a MapServer or ImageServer root resource (the keys offline
 // packaging reads).
 type MapService struct {
-	CurrentVersion      float64           `json:"currentVersion,omitempty"`
-	Name                string            `json:"name,omitempty"`
-	MapName             string            `json:"mapName,omitempty"`
-	ServiceDescription  string            `json:"serviceDescription,omitempty"`
-	Description         string            `json:"description,omitempty"`
-	CopyrightText       string            `json:"copyrightText,omitempty"`
-	Capabilities        string            `json:"capabilities,omitempty"`
-	Layers              []LayerRef        `json:"layers,omitempty"`
-	Tables              []LayerRef        `json:"tables,omitempty"`
-	SpatialReference    *SpatialReference `json:"spatialReference,omitempty"`
-	SingleFusedMapCache bool              `json:"singleFusedMapCache"`
-	TileInfo            *TileInfo         `json:"tileInfo,omitempty"`
-	StorageInfo         *StorageInfo      `json:"storageInfo,omitempty"`
-	InitialExtent       *Envelope         `json:"initialExtent,omitempty"`
-	FullExtent          *Envelope         `json:"fullExtent,omitempty"`
-	Units               string            `json:"units,omitempty"`
-	MinScale            float64           `json:"minScale,omitempty"`
-	MaxScale            float64           `json:"maxScale,omitempty"`
-	MinLOD              *int              `json:"minLOD,omitempty"`
-	MaxLOD              *int              `json:"maxLOD,omitempty"`
-	TileServers         []string          `json:"tileServers,omitempty"`
-	ExportTilesAllowed  bool              `json:"exportTilesAllowed"`
-	MaxExportTilesCount int64             `json:"maxExportTilesCount,omitempty"`
-	SupportedExtensions string            `json:"supportedExtensions,omitempty"`
+	ServiceInfo
+	TileCache
+	Name                string       `json:"name,omitempty"`
+	MapName             string       `json:"mapName,omitempty"`
+	Capabilities        string       `json:"capabilities,omitempty"`
+	Layers              []LayerRef   `json:"layers,omitempty"`
+	Tables              []LayerRef   `json:"tables,omitempty"`
+	SingleFusedMapCache bool         `json:"singleFusedMapCache"`
+	StorageInfo         *StorageInfo `json:"storageInfo,omitempty"`
+	TileServers         []string     `json:"tileServers,omitempty"`
+	SupportedExtensions string       `json:"supportedExtensions,omitempty"`
 }
 
 // IsCached reports whether the service serves cached tiles.
@@ -56,15 +82,7 @@ func (m *MapService) Storage() StorageInfo {
 	if m.StorageInfo != nil {
 		s = *m.StorageInfo
 	}
-	if m.TileInfo != nil {
-		if s.StorageFormat == "" {
-			s.StorageFormat = m.TileInfo.StorageFormat
-		}
-		if s.PacketSize == 0 {
-			s.PacketSize = m.TileInfo.PacketSize
-		}
-	}
-	return s
+	return m.storage(s)
 }
 
 // SupportsTilemap reports the Tilemap capability.
