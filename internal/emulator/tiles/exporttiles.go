@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/project"
 )
 
 // exportRequest is a parsed exportTiles / estimateExportTilesSize request.
@@ -283,17 +281,12 @@ func (s *Tiles) writeExport(j *gpJob, levels []int, total, limit int, svc, kind,
 // writeTPKX writes a Compact Tile Package (.tpkx): root.json,
 // iteminfo.json, thumbnail.png and tile/L{zz}/R{rrrr}C{cccc}.bundle; q > 0
 // re-encodes JPEG tiles at that quality (optimizeTilesForSize).
-func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels []int, covers [][]rowCover, q int) error {
+func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels []int, covers [][]rowCover, q int) (err error) {
 	p, err := newPkgWriter(path, tmpDir)
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			p.abort()
-		}
-	}()
+	defer p.finish(&err)
 	if err := p.addJSON("iteminfo.json", ms.tpkxItemInfo()); err != nil {
 		return err
 	}
@@ -311,17 +304,7 @@ func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels
 	if err := p.addJSON("root.json", ms.tpkxRoot(levels, quality)); err != nil {
 		return err
 	}
-	groups, order := groupBundles(levels, covers, ms.keepFunc())
-	for _, b := range order {
-		if err := p.addBundle(ctx, "tile/"+bundleName(b), groups[b], tile); err != nil {
-			return err
-		}
-	}
-	if err := p.close(); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return p.addBundles(ctx, "tile/", levels, covers, ms.keepFunc(), tile)
 }
 
 // tpkxRoot is the package's root.json (Esri tile-package-spec docs/root.md).
@@ -381,12 +364,4 @@ func (ms *mapService) tpkxItemInfo() map[string]any {
 		"extent":           [][2]float64{{b.Min[0], b.Min[1]}, {b.Max[0], b.Max[1]}},
 		"spatialReference": ms.grid.info.SpatialReference,
 	}
-}
-
-// wgs84Bound converts a scheme rectangle back to lon/lat.
-func (g *grid) wgs84Bound(rc rect) orb.Bound {
-	if g.info.SpatialReference.EPSG() == 3857 {
-		return orb.Bound{Min: project.Mercator.ToWGS84(orb.Point{rc.xmin, rc.ymin}), Max: project.Mercator.ToWGS84(orb.Point{rc.xmax, rc.ymax})}
-	}
-	return orb.Bound{Min: orb.Point{rc.xmin, rc.ymin}, Max: orb.Point{rc.xmax, rc.ymax}}
 }

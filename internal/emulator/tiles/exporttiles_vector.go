@@ -45,17 +45,12 @@ func (s *Tiles) runVectorExport(ctx context.Context, j *gpJob, vs *vectorService
 // sprites, the 0-255 glyph range of each font stack, and
 // p12/tilemap/root.json (presence quadtree) and
 // p12/tile/L{zz}/R{rrrr}C{cccc}.bundle with gzip MVT tiles.
-func (s *Tiles) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir string, levels []int, covers [][]rowCover) error {
+func (s *Tiles) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir string, levels []int, covers [][]rowCover) (err error) {
 	p, err := newPkgWriter(path, tmpDir)
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			p.abort()
-		}
-	}()
+	defer p.finish(&err)
 	b := vs.opt.DataBounds
 	item := fmt.Sprintf(`<?xml version="1.0" encoding="utf-8"?>
 <ESRI_ItemInformation Culture="en-US">
@@ -111,16 +106,6 @@ func (s *Tiles) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir s
 	if err := p.addJSON("p12/tilemap/root.json", vtpkTilemap(levels, covers)); err != nil {
 		return err
 	}
-	groups, order := groupBundles(levels, covers, nil)
 	tile := func(k tileKey) ([]byte, error) { return s.vectorTile(vs, k) }
-	for _, bk := range order {
-		if err := p.addBundle(ctx, "p12/tile/"+bundleName(bk), groups[bk], tile); err != nil {
-			return err
-		}
-	}
-	if err := p.close(); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return p.addBundles(ctx, "p12/tile/", levels, covers, nil, tile)
 }
