@@ -21,6 +21,7 @@ import (
 
 	"github.com/paulmach/orb/geojson"
 
+	"github.com/offlined/offlined/internal/emulator/rest"
 	"github.com/offlined/offlined/internal/testutil"
 )
 
@@ -57,7 +58,7 @@ type Faults struct{ FailJobs bool }
 func newTestFS(svcs []FeatureServiceOptions, seed int64) *testFS {
 	e := &testFS{router: mux.NewRouter()}
 	e.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
+		rest.WriteError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
 	})
 	e.FeatureServer = New(Config{Router: e.router, JobsFail: e.failJobs.Load, Seed: seed, Services: svcs})
 	return e

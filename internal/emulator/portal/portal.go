@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // portalState holds tokens, OAuth apps, API keys and portal items.
@@ -257,12 +259,12 @@ func (s *Portal) canRead(it *Item, user string) bool {
 // respond writes v as JSON with HTTP 200; f=pjson indents it.
 func (s *Portal) respond(w http.ResponseWriter, r *http.Request, v any) {
 	if r.FormValue("f") != "pjson" {
-		writeJSON(w, http.StatusOK, v)
+		rest.WriteJSON(w, http.StatusOK, v)
 		return
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		writeError(w, http.StatusOK, 500, "Unable to encode response.", err.Error())
+		rest.WriteError(w, http.StatusOK, 500, "Unable to encode response.", err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

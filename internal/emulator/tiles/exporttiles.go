@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // exportRequest is a parsed exportTiles / estimateExportTilesSize request.
@@ -67,23 +68,23 @@ func parseExportRequest(r *http.Request, g *grid, full rect) (exportRequest, err
 // estimateExportTilesSize on a cached MapServer with a GP job id.
 func (s *Tiles) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapService, estimate bool) {
 	if !ms.opt.ExportTilesAllowed {
-		writeError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+ms.name+" (exportTilesAllowed is false)")
+		rest.WriteError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+ms.name+" (exportTilesAllowed is false)")
 		return
 	}
 	req, err := parseExportRequest(r, ms.grid, ms.data)
 	if err != nil {
-		writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
+		rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
 		return
 	}
 	if !estimate {
 		if tp := r.FormValue("tilePackage"); !strings.EqualFold(tp, "true") {
-			writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
+			rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
 				"tilePackage="+strconv.Quote(tp)+": the emulator only exports tile packages; set tilePackage=true")
 			return
 		}
 		sf := r.FormValue("storageFormatType")
 		if sf != "" && !strings.EqualFold(sf, "CompactV2") {
-			writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
+			rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
 				"storageFormatType "+strconv.Quote(sf)+" is not supported by the emulator; use CompactV2 (.tpkx)")
 			return
 		}
@@ -91,7 +92,7 @@ func (s *Tiles) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapServ
 		if strings.EqualFold(r.FormValue("optimizeTilesForSize"), "true") && ms.opt.Format == "JPEG" {
 			q, err := strconv.Atoi(r.FormValue("compressionQuality"))
 			if err != nil || q < 1 || q > ms.opt.CompressionQuality {
-				writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
+				rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
 					fmt.Sprintf("compressionQuality must be 1-%d (the service's quality) with optimizeTilesForSize", ms.opt.CompressionQuality))
 				return
 			}
@@ -107,7 +108,7 @@ func (s *Tiles) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapServ
 		run = func(ctx context.Context, j *gpJob) error { return s.runMapExport(ctx, j, ms, req) }
 	}
 	j := s.tiles.jobs.submit("", req.inputs, run)
-	writeJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
 }
 
 // countBundles returns the number of 128×128 bundles a cover touches.

@@ -5,23 +5,25 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 func (s *Tiles) registerVectorExport(base string, vs *vectorService) {
 	s.router.HandleFunc(base+"/exportTiles", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		if !vs.opt.ExportTilesAllowed {
-			writeError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+vs.name+" (exportTilesAllowed is false)")
+			rest.WriteError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+vs.name+" (exportTilesAllowed is false)")
 			return
 		}
 		req, err := parseExportRequest(r, vs.grid, vs.data)
 		if err != nil {
-			writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
+			rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
 			return
 		}
 		j := s.tiles.jobs.submit("_et", req.inputs, func(ctx context.Context, j *gpJob) error {
 			return s.runVectorExport(ctx, j, vs, req)
 		})
-		writeJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
 	}))
 	s.registerJobRoutes(base+"/exportTiles/jobs", base+"/jobs")
 }

@@ -52,7 +52,7 @@ func (e *testTiles) SetFaults(f Faults) { e.failJobs.Store(f.FailJobs) }
 func newTestTiles(auth rest.AuthFunc, tiles *TileOptions) *testTiles {
 	e := &testTiles{router: mux.NewRouter()}
 	e.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
+		rest.WriteError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
 	})
 	e.Tiles = New(Config{Router: e.router, Authorize: auth, JobsFail: e.failJobs.Load, Seed: 1, Tiles: tiles,
 		Features: testFeatures(e.router)})
