@@ -142,25 +142,43 @@ func (c *Client) JobStatusOf(ctx context.Context, jobURL string) (*JobStatus, er
 // until the job ends. It returns the final status, with a *JobError unless
 // it succeeded; ctx cancels the wait (not the server job; see CancelJob).
 func (c *Client) WaitJob(ctx context.Context, jobURL string, interval time.Duration, progress func(*JobStatus)) (*JobStatus, error) {
-	if interval <= 0 {
-		interval = c.pollInterval
+	st, err := poll(ctx, c.pollEvery(interval), "wait for job "+stripQuery(jobURL), func(ctx context.Context) (*JobStatus, error) {
+		return c.JobStatusOf(ctx, jobURL)
+	}, progress)
+	if err != nil || st.JobStatus == JobSucceeded {
+		return st, err
 	}
+	return st, &JobError{JobURL: jobURL, Status: st}
+}
+
+// pollEvery is interval, or the client's poll interval when it is not
+// positive.
+func (c *Client) pollEvery(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return c.pollInterval
+	}
+	return interval
+}
+
+// poll calls status every interval, showing each answer to progress (if not
+// nil), until the status is done. A status error is returned as is (with a
+// zero status); a cancelled wait returns the last status and ctx's error
+// prefixed with what.
+func poll[S interface{ Done() bool }](ctx context.Context, interval time.Duration, what string, status func(context.Context) (S, error), progress func(S)) (S, error) {
 	for {
-		st, err := c.JobStatusOf(ctx, jobURL)
+		st, err := status(ctx)
 		if err != nil {
-			return nil, err
+			var none S
+			return none, err
 		}
 		if progress != nil {
 			progress(st)
 		}
 		if st.Done() {
-			if st.JobStatus == JobSucceeded {
-				return st, nil
-			}
-			return st, &JobError{JobURL: jobURL, Status: st}
+			return st, nil
 		}
 		if err := sleepCtx(ctx, interval); err != nil {
-			return st, fmt.Errorf("wait for job %s: %w", stripQuery(jobURL), err)
+			return st, fmt.Errorf("%s: %w", what, err)
 		}
 	}
 }

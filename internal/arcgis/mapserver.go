@@ -211,32 +211,32 @@ func (c *Client) submitJob(ctx context.Context, op, opURL, jobsBase string, q ur
 // reached the server (it would start a second export); poll the returned
 // JobURL with WaitJob, then ResolveExportOutput.
 func (c *Client) ExportTiles(ctx context.Context, svcURL string, p ExportTilesParams) (*JobSubmission, error) {
-	q, err := p.values(true)
-	if err != nil {
-		return nil, fmt.Errorf("export tiles %s: %w", svcURL, err)
-	}
-	opURL := joinURL(svcURL, "exportTiles")
-	sub, err := c.submitJob(ctx, "exportTiles", opURL, opURL, q, false)
-	if err != nil {
-		return nil, fmt.Errorf("export tiles %s: %w", svcURL, err)
-	}
-	return sub, nil
+	return c.exportJob(ctx, "export tiles", svcURL, "exportTiles", "", p, true, false)
 }
 
 // EstimateExportTilesSize submits estimateExportTilesSize (a read-only
 // job, so retried like an idempotent request). Poll with WaitJob, then
 // read EstimateResult.
 func (c *Client) EstimateExportTilesSize(ctx context.Context, svcURL string, p ExportTilesParams) (*JobSubmission, error) {
-	q, err := p.values(true)
-	if err != nil {
-		return nil, fmt.Errorf("estimate export tiles %s: %w", svcURL, err)
+	return c.exportJob(ctx, "estimate export tiles", svcURL, "estimateExportTilesSize", "", p, true, true)
+}
+
+// exportJob submits svcURL/op with p's parameters (raster: a map or image
+// service's) and answers its job; jobsBase is where the job lives when the
+// server names no status URL ("": svcURL/op). what names the call in errors.
+func (c *Client) exportJob(ctx context.Context, what, svcURL, op, jobsBase string, p ExportTilesParams, raster, idempotent bool) (*JobSubmission, error) {
+	opURL := joinURL(svcURL, op)
+	if jobsBase == "" {
+		jobsBase = opURL
 	}
-	opURL := joinURL(svcURL, "estimateExportTilesSize")
-	sub, err := c.submitJob(ctx, "estimateExportTilesSize", opURL, opURL, q, true)
-	if err != nil {
-		return nil, fmt.Errorf("estimate export tiles %s: %w", svcURL, err)
+	q, err := p.values(raster)
+	if err == nil {
+		var sub *JobSubmission
+		if sub, err = c.submitJob(ctx, op, opURL, jobsBase, q, idempotent); err == nil {
+			return sub, nil
+		}
 	}
-	return sub, nil
+	return nil, fmt.Errorf("%s %s: %w", what, svcURL, err)
 }
 
 // TileEstimate is the result of estimateExportTilesSize.

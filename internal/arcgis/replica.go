@@ -288,33 +288,19 @@ func (c *Client) ReplicaStatus(ctx context.Context, statusURL string) (*ReplicaJ
 // Failed/CompletedWithErrors, or ctx's error when it ends. progress, if
 // not nil, sees every status.
 func (c *Client) WaitReplicaJob(ctx context.Context, statusURL string, interval time.Duration, progress func(*ReplicaJobStatus)) (*ReplicaJobStatus, error) {
-	if interval <= 0 {
-		interval = c.pollInterval
+	st, err := poll(ctx, c.pollEvery(interval), "wait for replica job "+stripQuery(statusURL), func(ctx context.Context) (*ReplicaJobStatus, error) {
+		return c.ReplicaStatus(ctx, statusURL)
+	}, progress)
+	if err != nil || strings.EqualFold(st.Status, ReplicaStatusCompleted) {
+		return st, err
 	}
-	for {
-		st, err := c.ReplicaStatus(ctx, statusURL)
-		if err != nil {
-			return nil, err
-		}
-		if progress != nil {
-			progress(st)
-		}
-		if st.Done() {
-			if strings.EqualFold(st.Status, ReplicaStatusCompleted) {
-				return st, nil
-			}
-			je := &ReplicaJobError{StatusURL: statusURL, Status: st}
-			if len(st.Error) > 0 {
-				if e, ok := ParseError([]byte(`{"error":` + string(st.Error) + `}`)); ok {
-					je.Cause = e
-				}
-			}
-			return st, je
-		}
-		if err := sleepCtx(ctx, interval); err != nil {
-			return st, fmt.Errorf("wait for replica job %s: %w", stripQuery(statusURL), err)
+	je := &ReplicaJobError{StatusURL: statusURL, Status: st}
+	if len(st.Error) > 0 {
+		if e, ok := ParseError([]byte(`{"error":` + string(st.Error) + `}`)); ok {
+			je.Cause = e
 		}
 	}
+	return st, je
 }
 
 // Download streams a result file (resultUrl, responseUrl, outputUrl…),
@@ -406,24 +392,22 @@ func (c *Client) UnregisterReplica(ctx context.Context, svcURL, replicaID string
 // LayerQueries decodes the replica resource's layers array (per-layer
 // query settings).
 func (r *Replica) LayerQueries() ([]ReplicaLayerQuery, error) {
-	var out []ReplicaLayerQuery
-	if len(r.Layers) == 0 {
-		return nil, nil
-	}
-	if err := json.Unmarshal(r.Layers, &out); err != nil {
-		return nil, fmt.Errorf("replica layers: %w", err)
-	}
-	return out, nil
+	return decodeLayers[ReplicaLayerQuery](r.Layers)
 }
 
 // LayerData decodes a replica result file's layers array (per-layer
 // features and attachments).
 func (r *Replica) LayerData() ([]ReplicaLayerData, error) {
-	var out []ReplicaLayerData
-	if len(r.Layers) == 0 {
+	return decodeLayers[ReplicaLayerData](r.Layers)
+}
+
+// decodeLayers decodes a replica's layers array as []T (nil when absent).
+func decodeLayers[T any](raw json.RawMessage) ([]T, error) {
+	if len(raw) == 0 {
 		return nil, nil
 	}
-	if err := json.Unmarshal(r.Layers, &out); err != nil {
+	var out []T
+	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("replica layers: %w", err)
 	}
 	return out, nil

@@ -123,13 +123,5 @@ func (c *Client) VectorTile(ctx context.Context, svcURL string, v *VectorTileSer
 // server. The status is polled at svcURL/jobs/{jobId} unless the server
 // names a status URL.
 func (c *Client) ExportVectorTiles(ctx context.Context, svcURL string, p ExportTilesParams) (*JobSubmission, error) {
-	q, err := p.values(false)
-	if err != nil {
-		return nil, fmt.Errorf("export vector tiles %s: %w", svcURL, err)
-	}
-	sub, err := c.submitJob(ctx, "exportTiles", joinURL(svcURL, "exportTiles"), svcURL, q, false)
-	if err != nil {
-		return nil, fmt.Errorf("export vector tiles %s: %w", svcURL, err)
-	}
-	return sub, nil
+	return c.exportJob(ctx, "export vector tiles", svcURL, "exportTiles", svcURL, p, false, false)
 }
