@@ -3,7 +3,6 @@ package features
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -96,16 +95,7 @@ func (e *fsEnv) svc(name string) string {
 // fsDo performs a request and returns status, headers and body.
 func fsDo(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read %s: %v", req.URL, err)
-	}
-	return resp, b
+	return testutil.Do(t, req)
 }
 
 func fsDecode(t testing.TB, what string, b []byte) map[string]any {
@@ -252,15 +242,6 @@ func jsonRoundTrip(v any, dst any) error {
 		return err
 	}
 	return json.Unmarshal(b, dst)
-}
-
-func jsonOf(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func itoa(i int) string     { return strconv.Itoa(i) }
