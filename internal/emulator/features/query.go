@@ -227,39 +227,14 @@ func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *
 			limit = n
 		}
 	}
-	var page []arcgis.Feature
-	exceeded := false
+	pg := &pager{offset: offset, limit: limit}
 	if order == nil && matchAll {
-		skipped := 0
 		v.eachID(func(oid int64) bool {
-			if skipped < offset {
-				skipped++
-				return true
-			}
-			if len(page) == limit {
-				exceeded = true
-				return false
-			}
-			f, _, _ := v.get(oid)
-			page = append(page, f)
-			return true
+			return pg.add(func() arcgis.Feature { f, _, _ := v.get(oid); return f })
 		})
 	} else if order == nil {
-		skipped := 0
 		scan(func(oid int64, f arcgis.Feature) bool {
-			if !match(oid, f) {
-				return true
-			}
-			if skipped < offset {
-				skipped++
-				return true
-			}
-			if len(page) == limit {
-				exceeded = true
-				return false
-			}
-			page = append(page, f)
-			return true
+			return !match(oid, f) || pg.add(func() arcgis.Feature { return f })
 		})
 	} else {
 		var all []arcgis.Feature
@@ -281,16 +256,13 @@ func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *
 			}
 			return cmp.Compare(attrInt(a.Attributes[d.oidField]), attrInt(b.Attributes[d.oidField]))
 		})
-		if offset < len(all) {
-			all = all[offset:]
-		} else {
-			all = nil
+		for _, f := range all {
+			if !pg.add(func() arcgis.Feature { return f }) {
+				break
+			}
 		}
-		if len(all) > limit {
-			all, exceeded = all[:limit], true
-		}
-		page = all
 	}
+	page, exceeded := pg.page, pg.exceeded
 	returnGeom := rest.BoolParam(r, "returnGeometry", true) && !d.isTable()
 	out := make([]arcgis.Feature, len(page))
 	for i, f := range page {
@@ -430,4 +402,27 @@ func (s *FeatureServer) handleFeatureByID(w http.ResponseWriter, r *http.Request
 		return
 	}
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"feature": projectFeature(f, nil, v.def.oidField, !v.def.isTable(), 3857)})
+}
+
+// pager collects one page of a query: the first offset matches are
+// skipped, then up to limit kept; exceeded records that more followed.
+type pager struct {
+	offset, limit, skipped int
+	page                   []arcgis.Feature
+	exceeded               bool
+}
+
+// add takes the next match (get returns it, called only when it is kept)
+// and reports whether the scan should go on.
+func (p *pager) add(get func() arcgis.Feature) bool {
+	if p.skipped < p.offset {
+		p.skipped++
+		return true
+	}
+	if len(p.page) == p.limit {
+		p.exceeded = true
+		return false
+	}
+	p.page = append(p.page, get())
+	return true
 }

@@ -156,11 +156,7 @@ func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user 
 	}
 	for _, id := range layers {
 		q := rp.Queries[id]
-		switch q.QueryOption {
-		case "":
-			q.QueryOption = "useFilter"
-		case "all", "none", "useFilter":
-		default:
+		if !enumParam(&q.QueryOption, "useFilter", "all", "none", "useFilter") {
 			return nil, fmt.Errorf("layerQueries: queryOption %q is invalid", q.QueryOption)
 		}
 		if q.UseGeometry == nil {
@@ -245,11 +241,7 @@ func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user 
 		return nil, fmt.Errorf("'geometry' is required unless syncModel is none")
 	}
 	rp.SyncDirection = rest.FormValue(r, "syncDirection")
-	switch rp.SyncDirection {
-	case "":
-		rp.SyncDirection = "bidirectional"
-	case "bidirectional", "download", "upload":
-	default:
+	if !enumParam(&rp.SyncDirection, "bidirectional", "bidirectional", "download", "upload") {
 		return nil, fmt.Errorf("syncDirection %q is invalid", rp.SyncDirection)
 	}
 	if !fs.canEdit() && rp.SyncDirection != "download" {
@@ -258,19 +250,11 @@ func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user 
 	rp.ReturnAttachments = rest.BoolParam(r, "returnAttachments", false)
 	rp.AttachmentsSyncDirection = rest.FormValue(r, "attachmentsSyncDirection")
 	if rp.ReturnAttachments {
-		switch rp.AttachmentsSyncDirection {
-		case "":
-			rp.AttachmentsSyncDirection = "bidirectional"
-		case "bidirectional", "upload":
-		default:
+		if !enumParam(&rp.AttachmentsSyncDirection, "bidirectional", "bidirectional", "upload") {
 			return nil, fmt.Errorf("attachmentsSyncDirection %q is invalid with returnAttachments=true (bidirectional or upload)", rp.AttachmentsSyncDirection)
 		}
 	} else {
-		switch rp.AttachmentsSyncDirection {
-		case "":
-			rp.AttachmentsSyncDirection = "none"
-		case "none", "upload":
-		default:
+		if !enumParam(&rp.AttachmentsSyncDirection, "none", "none", "upload") {
 			return nil, fmt.Errorf("attachmentsSyncDirection %q is invalid with returnAttachments=false (upload or none)", rp.AttachmentsSyncDirection)
 		}
 	}
@@ -526,4 +510,13 @@ func (s *FeatureServer) handleUnregisterReplica(w http.ResponseWriter, r *http.R
 	}
 	delete(fs.replicas, rp.ID)
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true})
+}
+
+// enumParam sets an empty *v to def and reports whether *v is one of
+// allowed.
+func enumParam(v *string, def string, allowed ...string) bool {
+	if *v == "" {
+		*v = def
+	}
+	return slices.Contains(allowed, *v)
 }
