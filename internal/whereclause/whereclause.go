@@ -194,40 +194,26 @@ func (p *parser) enter() error {
 
 func (p *parser) leave() { p.depth-- }
 
-func (p *parser) or() (*Node, error) {
-	l, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for p.isKw(0, "OR") {
-		pos := p.next().pos
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		if !l.IsBool() || !r.IsBool() {
-			return nil, &Error{Pos: pos, Msg: "OR needs conditions"}
-		}
-		l = &Node{Kind: Or, Kids: []*Node{l, r}, Pos: l.Pos}
-	}
-	return l, nil
-}
+func (p *parser) or() (*Node, error)  { return p.logical("OR", Or, p.and) }
+func (p *parser) and() (*Node, error) { return p.logical("AND", And, p.not) }
 
-func (p *parser) and() (*Node, error) {
-	l, err := p.not()
+// logical parses conditions (each by operand) joined by keyword kw into
+// left-nested nodes of kind.
+func (p *parser) logical(kw string, kind Kind, operand func() (*Node, error)) (*Node, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.isKw(0, "AND") {
+	for p.isKw(0, kw) {
 		pos := p.next().pos
-		r, err := p.not()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
 		if !l.IsBool() || !r.IsBool() {
-			return nil, &Error{Pos: pos, Msg: "AND needs conditions"}
+			return nil, &Error{Pos: pos, Msg: kw + " needs conditions"}
 		}
-		l = &Node{Kind: And, Kids: []*Node{l, r}, Pos: l.Pos}
+		l = &Node{Kind: kind, Kids: []*Node{l, r}, Pos: l.Pos}
 	}
 	return l, nil
 }

@@ -14,17 +14,21 @@ import (
 
 // syncLayerEdits is one element of synchronizeReplica's edits parameter.
 type syncLayerEdits struct {
-	ID       int `json:"id"`
-	Features *struct {
-		Adds      []arcgis.Feature `json:"adds"`
-		Updates   []arcgis.Feature `json:"updates"`
-		DeleteIDs []string         `json:"deleteIds"`
-	} `json:"features"`
+	ID          int             `json:"id"`
+	Features    *featureChanges `json:"features"`
 	Attachments *struct {
 		Adds      []attEdit `json:"adds"`
 		Updates   []attEdit `json:"updates"`
 		DeleteIDs []string  `json:"deleteIds"`
 	} `json:"attachments"`
+}
+
+// featureChanges are the feature adds, updates and deletes (by GlobalID)
+// of synchronizeReplica edits and of the changes it sends back.
+type featureChanges struct {
+	Adds      []arcgis.Feature `json:"adds"`
+	Updates   []arcgis.Feature `json:"updates"`
+	DeleteIDs []string         `json:"deleteIds"`
 }
 
 // syncLayer is a client's per-layer sync request.

@@ -21,16 +21,12 @@ type syncDoc struct {
 	ReplicaGen      int64              `json:"replicaServerGen"`
 	LayerServerGens []arcgis.ServerGen `json:"layerServerGens"`
 	Edits           []struct {
-		ID            int          `json:"id"`
-		AddResults    []editResult `json:"addResults"`
-		UpdateResults []editResult `json:"updateResults"`
-		DeleteResults []editResult `json:"deleteResults"`
-		Features      *struct {
-			Adds      []arcgis.Feature `json:"adds"`
-			Updates   []arcgis.Feature `json:"updates"`
-			DeleteIDs []string         `json:"deleteIds"`
-		} `json:"features"`
-		Attachments *struct {
+		ID            int             `json:"id"`
+		AddResults    []editResult    `json:"addResults"`
+		UpdateResults []editResult    `json:"updateResults"`
+		DeleteResults []editResult    `json:"deleteResults"`
+		Features      *featureChanges `json:"features"`
+		Attachments   *struct {
 			Adds       []arcgis.AttachmentInfo `json:"adds"`
 			Updates    []arcgis.AttachmentInfo `json:"updates"`
 			DeleteIDs  []string                `json:"deleteIds"`

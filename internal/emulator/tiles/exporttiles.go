@@ -37,6 +37,21 @@ func (s *Tiles) registerMapExport(base string, ms *mapService) {
 	s.registerJobRoutes(base+"/exportTiles/jobs", base+"/estimateExportTilesSize/jobs", base+"/jobs")
 }
 
+// acceptExport parses an export request on service name, or answers the
+// error (export not allowed, bad parameters) and reports false.
+func acceptExport(w http.ResponseWriter, r *http.Request, allowed bool, name string, g *grid, full rect) (exportRequest, bool) {
+	if !allowed {
+		rest.WriteError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+name+" (exportTilesAllowed is false)")
+		return exportRequest{}, false
+	}
+	req, err := parseExportRequest(r, g, full)
+	if err != nil {
+		rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
+		return exportRequest{}, false
+	}
+	return req, true
+}
+
 // parseExportRequest reads the exportTiles parameters shared by both operations.
 func parseExportRequest(r *http.Request, g *grid, full rect) (exportRequest, error) {
 	values, err := parseLevelList(r.FormValue("levels"))
@@ -67,13 +82,8 @@ func parseExportRequest(r *http.Request, g *grid, full rect) (exportRequest, err
 // submitMapJob answers exportTiles (estimate=false) and
 // estimateExportTilesSize on a cached MapServer with a GP job id.
 func (s *Tiles) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapService, estimate bool) {
-	if !ms.opt.ExportTilesAllowed {
-		rest.WriteError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+ms.name+" (exportTilesAllowed is false)")
-		return
-	}
-	req, err := parseExportRequest(r, ms.grid, ms.data)
-	if err != nil {
-		rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
+	req, ok := acceptExport(w, r, ms.opt.ExportTilesAllowed, ms.name, ms.grid, ms.data)
+	if !ok {
 		return
 	}
 	if !estimate {

@@ -11,13 +11,8 @@ import (
 
 func (s *Tiles) registerVectorExport(base string, vs *vectorService) {
 	s.router.HandleFunc(base+"/exportTiles", s.authed(func(w http.ResponseWriter, r *http.Request) {
-		if !vs.opt.ExportTilesAllowed {
-			rest.WriteError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+vs.name+" (exportTilesAllowed is false)")
-			return
-		}
-		req, err := parseExportRequest(r, vs.grid, vs.data)
-		if err != nil {
-			rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
+		req, ok := acceptExport(w, r, vs.opt.ExportTilesAllowed, vs.name, vs.grid, vs.data)
+		if !ok {
 			return
 		}
 		j := s.tiles.jobs.submit("_et", req.inputs, func(ctx context.Context, j *gpJob) error {
