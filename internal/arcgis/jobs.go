@@ -130,10 +130,16 @@ type JobSubmission struct {
 
 // JobStatusOf polls a job resource once (idempotent, retried).
 func (c *Client) JobStatusOf(ctx context.Context, jobURL string) (*JobStatus, error) {
-	var st JobStatus
-	req := &request{op: "job status", method: http.MethodGet, url: jobURL, form: withF(nil), idempotent: true, statusKey: "jobStatus"}
-	if err := c.doJSON(ctx, req, &st, requireKeys("job status (jobStatus)", "jobStatus")); err != nil {
-		return nil, fmt.Errorf("job status: %w", err)
+	return getStatus[JobStatus](ctx, c, "job status", jobURL, "jobStatus")
+}
+
+// getStatus GETs a job status resource once (idempotent, retried) as a T;
+// the answer must have the member key. what names the call in errors.
+func getStatus[T any](ctx context.Context, c *Client, what, statusURL, key string) (*T, error) {
+	var st T
+	req := &request{op: what, method: http.MethodGet, url: statusURL, form: withF(nil), idempotent: true, statusKey: key}
+	if err := c.doJSON(ctx, req, &st, requireKeys(what+" ("+key+")", key)); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return &st, nil
 }

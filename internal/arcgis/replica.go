@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -275,12 +274,7 @@ func (e *ReplicaJobError) Unwrap() error {
 
 // ReplicaStatus polls a statusUrl once (idempotent, retried).
 func (c *Client) ReplicaStatus(ctx context.Context, statusURL string) (*ReplicaJobStatus, error) {
-	var st ReplicaJobStatus
-	req := &request{op: "replica status", method: http.MethodGet, url: statusURL, form: withF(nil), idempotent: true, statusKey: "status"}
-	if err := c.doJSON(ctx, req, &st, requireKeys("replica job status", "status")); err != nil {
-		return nil, fmt.Errorf("replica status: %w", err)
-	}
-	return &st, nil
+	return getStatus[ReplicaJobStatus](ctx, c, "replica status", statusURL, "status")
 }
 
 // WaitReplicaJob polls statusURL every interval (0: the client's poll
