@@ -320,30 +320,19 @@ func (p *parser) pred() (*Node, error) {
 	return l, nil
 }
 
-func (p *parser) sum() (*Node, error) {
-	l, err := p.term()
-	if err != nil {
-		return nil, err
-	}
-	for t := p.peek(); t.k == tOp && (t.s == "+" || t.s == "-"); t = p.peek() {
-		p.i++
-		r, err := p.term()
-		if err != nil {
-			return nil, err
-		}
-		l = &Node{Kind: Arith, Op: t.s, Kids: []*Node{l, r}, Pos: l.Pos}
-	}
-	return l, nil
-}
+func (p *parser) sum() (*Node, error)  { return p.arith("+", "-", p.term) }
+func (p *parser) term() (*Node, error) { return p.arith("*", "/", p.unary) }
 
-func (p *parser) term() (*Node, error) {
-	l, err := p.unary()
+// arith parses operands joined by operator op1 or op2 into left-nested
+// Arith nodes.
+func (p *parser) arith(op1, op2 string, operand func() (*Node, error)) (*Node, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for t := p.peek(); t.k == tOp && (t.s == "*" || t.s == "/"); t = p.peek() {
+	for t := p.peek(); t.k == tOp && (t.s == op1 || t.s == op2); t = p.peek() {
 		p.i++
-		r, err := p.unary()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
