@@ -90,12 +90,7 @@ func (m *MapService) SupportsTilemap() bool { return HasCapability(m.Capabilitie
 
 // MapService fetches a MapServer or ImageServer root JSON.
 func (c *Client) MapService(ctx context.Context, svcURL string) (*MapService, error) {
-	var out MapService
-	err := c.getJSON(ctx, "map service", svcURL, nil, &out, requireKeys("map/image service JSON", "tileInfo", "singleFusedMapCache", "layers", "capabilities", "spatialReference", "pixelType", "serviceDataType"))
-	if err != nil {
-		return nil, fmt.Errorf("map service %s: %w", svcURL, err)
-	}
-	return &out, nil
+	return getResource[MapService](ctx, c, "map service", svcURL, requireKeys("map/image service JSON", "tileInfo", "singleFusedMapCache", "layers", "capabilities", "spatialReference", "pixelType", "serviceDataType"))
 }
 
 // MapTile fetches tile/{level}/{row}/{col} of a cached MapServer or

@@ -51,11 +51,7 @@ func (v *VectorTileService) TileTemplate() string {
 
 // VectorTileService fetches a VectorTileServer root JSON.
 func (c *Client) VectorTileService(ctx context.Context, svcURL string) (*VectorTileService, error) {
-	var out VectorTileService
-	if err := c.getJSON(ctx, "vector tile service", svcURL, nil, &out, requireKeys("vector tile service JSON (tiles, tileInfo)", "tiles", "tileInfo")); err != nil {
-		return nil, fmt.Errorf("vector tile service %s: %w", svcURL, err)
-	}
-	return &out, nil
+	return getResource[VectorTileService](ctx, c, "vector tile service", svcURL, requireKeys("vector tile service JSON (tiles, tileInfo)", "tiles", "tileInfo"))
 }
 
 // VectorTileStyle fetches resources/styles/root.json (a Mapbox GL style).
