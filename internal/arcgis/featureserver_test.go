@@ -277,9 +277,14 @@ func TestReplicaJobFailedAndCancel(t *testing.T) {
 	g := newFakeServer(t)
 	replicaServer(t, g, true, "")
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
+	defer cancel()
+	polls := 0
 	start := time.Now()
-	_, err = c.WaitReplicaJob(ctx, g.URL+"/svc/FeatureServer/jobs/j1", 5*time.Millisecond, nil)
+	_, err = c.WaitReplicaJob(ctx, g.URL+"/svc/FeatureServer/jobs/j1", 5*time.Millisecond, func(*ReplicaJobStatus) {
+		if polls++; polls == 2 {
+			cancel() // the wait is cancelled between two polls
+		}
+	})
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
 		t.Fatalf("err = %v after %v, want context.Canceled promptly", err, time.Since(start))
 	}
