@@ -39,22 +39,24 @@ func (s staticCred) Invalidate(string) bool                         { return fal
 // REST JS uses 5 minutes). Short-lived tokens renew at 1/5 of their life.
 const DefaultRenewMargin = 5 * time.Minute
 
-// tokenCache holds one token and renews it through fetch.
+// tokenCache holds one token; get renews it through a fetch function.
 type tokenCache struct {
 	mu      sync.Mutex
 	token   string
 	expires time.Time
 	life    time.Duration
-	margin  time.Duration
 	now     func() time.Time
-	fetch   func(ctx context.Context, c *Client) (string, time.Time, error)
 }
 
-func (t *tokenCache) get(ctx context.Context, c *Client) (string, error) {
+// tokenFetch obtains a new token and its expiry (zero: none).
+type tokenFetch func(ctx context.Context, c *Client) (string, time.Time, error)
+
+// get returns the cached token, or one from fetch when there is none or it
+// expires within margin (0: DefaultRenewMargin).
+func (t *tokenCache) get(ctx context.Context, c *Client, margin time.Duration, fetch tokenFetch) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.clock(c)
-	margin := t.margin
 	if margin <= 0 {
 		margin = DefaultRenewMargin
 	}
@@ -64,7 +66,7 @@ func (t *tokenCache) get(ctx context.Context, c *Client) (string, error) {
 	if t.token != "" && (t.expires.IsZero() || now.Add(margin).Before(t.expires)) {
 		return t.token, nil
 	}
-	tok, exp, err := t.fetch(ctx, c)
+	tok, exp, err := fetch(ctx, c)
 	if err != nil {
 		return "", err
 	}
@@ -109,47 +111,61 @@ type UserCredential struct {
 	// RenewMargin overrides DefaultRenewMargin.
 	RenewMargin time.Duration
 	cache       tokenCache
-	once        sync.Once
 }
 
 // Token returns a cached token or generates one.
 func (u *UserCredential) Token(ctx context.Context, c *Client) (string, error) {
-	u.once.Do(func() { u.cache.margin = u.RenewMargin; u.cache.fetch = u.generate })
-	return u.cache.get(ctx, c)
+	return u.cache.get(ctx, c, u.RenewMargin, u.generate)
 }
 
 // Invalidate drops a rejected token; a new one can always be generated.
 func (u *UserCredential) Invalidate(tok string) bool { u.cache.invalidate(tok); return true }
 
 func (u *UserCredential) generate(ctx context.Context, c *Client) (string, time.Time, error) {
-	tokenURL := u.TokenURL
-	if tokenURL == "" {
-		if c.portalURL == "" {
-			return "", time.Time{}, fmt.Errorf("generate token: no token URL and no portal")
-		}
-		tokenURL = c.portalURL + "/generateToken"
+	tokenURL, err := c.tokenURL(u.TokenURL, "/generateToken", "generate token")
+	if err != nil {
+		return "", time.Time{}, err
 	}
-	exp := u.ExpirationMinutes
-	if exp <= 0 {
-		exp = 60
+	form := url.Values{"username": {u.Username}, "password": {u.Password}, "client": {"requestip"}}
+	return c.generateToken(ctx, tokenURL, "generateToken", u.ExpirationMinutes, form, func(err error) error {
+		return fmt.Errorf("generate token for %s: %w", u.Username, err)
+	})
+}
+
+// tokenURL is tokenURL, or the client's portal URL plus path when it is
+// empty; what names the operation in the error without either.
+func (c *Client) tokenURL(tokenURL, path, what string) (string, error) {
+	if tokenURL != "" {
+		return tokenURL, nil
 	}
-	form := url.Values{"username": {u.Username}, "password": {u.Password}, "expiration": {strconv.Itoa(exp)}, "f": {"json"}}
+	if c.portalURL == "" {
+		return "", fmt.Errorf("%s: no token URL and no portal", what)
+	}
+	return c.portalURL + path, nil
+}
+
+// generateToken POSTs form to a generateToken endpoint, adding expiration
+// (minutes, 0: 60), f and the client's referer, and returns the token and
+// its expiry. wrap formats the request's errors; op names a missing token.
+func (c *Client) generateToken(ctx context.Context, tokenURL, op string, minutes int, form url.Values, wrap func(error) error) (string, time.Time, error) {
+	if minutes <= 0 {
+		minutes = 60
+	}
+	form.Set("expiration", strconv.Itoa(minutes))
+	form.Set("f", "json")
 	if c.referer != "" {
 		form.Set("client", "referer")
 		form.Set("referer", c.referer)
-	} else {
-		form.Set("client", "requestip")
 	}
 	var resp struct {
 		Token   string `json:"token"`
 		Expires int64  `json:"expires"`
-		SSL     bool   `json:"ssl"`
 	}
 	if err := c.tokenRequest(ctx, tokenURL, form, &resp); err != nil {
-		return "", time.Time{}, fmt.Errorf("generate token for %s: %w", u.Username, err)
+		return "", time.Time{}, wrap(err)
 	}
 	if resp.Token == "" {
-		return "", time.Time{}, &UnexpectedResponseError{Op: "generateToken", URL: tokenURL, Want: "token"}
+		return "", time.Time{}, &UnexpectedResponseError{Op: op, URL: tokenURL, Want: "token"}
 	}
 	var expires time.Time
 	if resp.Expires > 0 {
@@ -166,18 +182,13 @@ type OAuthRefreshCredential struct {
 	RefreshToken string
 	RenewMargin  time.Duration
 	cache        tokenCache
-	once         sync.Once
 }
 
 // Token returns a cached access token or refreshes it.
 func (o *OAuthRefreshCredential) Token(ctx context.Context, c *Client) (string, error) {
-	o.once.Do(func() {
-		o.cache.margin = o.RenewMargin
-		o.cache.fetch = func(ctx context.Context, c *Client) (string, time.Time, error) {
-			return oauthToken(ctx, c, o.TokenURL, url.Values{"grant_type": {"refresh_token"}, "client_id": {o.ClientID}, "refresh_token": {o.RefreshToken}})
-		}
+	return o.cache.get(ctx, c, o.RenewMargin, func(ctx context.Context, c *Client) (string, time.Time, error) {
+		return oauthToken(ctx, c, o.TokenURL, url.Values{"grant_type": {"refresh_token"}, "client_id": {o.ClientID}, "refresh_token": {o.RefreshToken}})
 	})
-	return o.cache.get(ctx, c)
 }
 
 // Invalidate drops a rejected token; the refresh token gets a new one.
@@ -192,33 +203,24 @@ type OAuthClientCredential struct {
 	ExpirationMinutes int // 0: server default
 	RenewMargin       time.Duration
 	cache             tokenCache
-	once              sync.Once
 }
 
 // Token returns a cached app token or requests one.
 func (o *OAuthClientCredential) Token(ctx context.Context, c *Client) (string, error) {
-	o.once.Do(func() {
-		o.cache.margin = o.RenewMargin
-		o.cache.fetch = func(ctx context.Context, c *Client) (string, time.Time, error) {
-			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {o.ClientID}, "client_secret": {o.ClientSecret}}
-			if o.ExpirationMinutes > 0 {
-				form.Set("expiration", strconv.Itoa(o.ExpirationMinutes))
-			}
-			return oauthToken(ctx, c, o.TokenURL, form)
-		}
+	return o.cache.get(ctx, c, o.RenewMargin, func(ctx context.Context, c *Client) (string, time.Time, error) {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {o.ClientID}, "client_secret": {o.ClientSecret}}
+		setPositive(form, "expiration", o.ExpirationMinutes)
+		return oauthToken(ctx, c, o.TokenURL, form)
 	})
-	return o.cache.get(ctx, c)
 }
 
 // Invalidate drops a rejected token; a new one can be requested.
 func (o *OAuthClientCredential) Invalidate(tok string) bool { o.cache.invalidate(tok); return true }
 
 func oauthToken(ctx context.Context, c *Client, tokenURL string, form url.Values) (string, time.Time, error) {
-	if tokenURL == "" {
-		if c.portalURL == "" {
-			return "", time.Time{}, fmt.Errorf("oauth2 token: no token URL and no portal")
-		}
-		tokenURL = c.portalURL + "/oauth2/token"
+	tokenURL, err := c.tokenURL(tokenURL, "/oauth2/token", "oauth2 token")
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	form.Set("f", "json")
 	var resp struct {

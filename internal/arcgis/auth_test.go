@@ -26,10 +26,11 @@ type tokenServer struct {
 	lifetime time.Duration
 	asHTTP   int // answer bad tokens with this HTTP status instead of 200+498
 	forms    []map[string]string
+	now      func() time.Time // the clock of generateToken's expires
 }
 
 func newTokenServer(t *testing.T) *tokenServer {
-	ts := &tokenServer{fakeServer: newFakeServer(t), valid: map[string]bool{}, lifetime: time.Hour}
+	ts := &tokenServer{fakeServer: newFakeServer(t), valid: map[string]bool{}, lifetime: time.Hour, now: time.Now}
 	issue := func() (string, time.Duration) {
 		ts.mu.Lock()
 		defer ts.mu.Unlock()
@@ -48,7 +49,7 @@ func newTokenServer(t *testing.T) *tokenServer {
 			return
 		}
 		tok, life := issue()
-		writeJSONBody(w, 200, map[string]any{"token": tok, "expires": time.Now().Add(life).UnixMilli(), "ssl": false})
+		writeJSONBody(w, 200, map[string]any{"token": tok, "expires": ts.now().Add(life).UnixMilli(), "ssl": false})
 	})
 	ts.handle("/sharing/rest/oauth2/token", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
@@ -163,6 +164,7 @@ func TestTokenRenewedBeforeExpiry(t *testing.T) {
 		}
 	})
 	clk := clock.NewFake(time.Now())
+	ts.now = clk.Now // expiry on the client's clock, however long the machine takes
 	c := newTestClient(t, ts.URL, WithCredential(&UserCredential{Username: "demo", Password: "pw"}), WithClock(clk.Now))
 	ctx := context.Background()
 	for range 2 {

@@ -39,8 +39,6 @@ type Option func(*config) error
 
 type config struct {
 	hc           *http.Client
-	transport    http.RoundTripper
-	certs        []tls.Certificate
 	certFiles    [][2]string
 	insecure     bool
 	proxy        *url.URL
@@ -72,17 +70,6 @@ type serviceCred struct {
 // applied to a clone of its transport when it is an *http.Transport.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) error { c.hc = hc; return nil }
-}
-
-// WithTransport uses rt as the transport (TLS and proxy options then need
-// rt to be an *http.Transport).
-func WithTransport(rt http.RoundTripper) Option {
-	return func(c *config) error { c.transport = rt; return nil }
-}
-
-// WithClientCertificate presents cert for PKI (client certificate) auth.
-func WithClientCertificate(cert tls.Certificate) Option {
-	return func(c *config) error { c.certs = append(c.certs, cert); return nil }
 }
 
 // WithClientCertificateFiles loads a PEM certificate and key for PKI auth.
@@ -173,8 +160,7 @@ func WithPollInterval(d time.Duration) Option {
 
 // WithOutboundPolicy replaces the default outbound policy (link-local and
 // cloud metadata addresses refused at dial time). It applies to the
-// client's own transport, not to one given with WithTransport or
-// WithHTTPClient.
+// client's own transport, not to one given with WithHTTPClient.
 func WithOutboundPolicy(p outbound.Policy) Option {
 	return func(c *config) error { c.outbound = p; return nil }
 }
@@ -263,12 +249,9 @@ func New(opts ...Option) (*Client, error) {
 }
 
 func buildHTTPClient(cfg *config, logger *slog.Logger) (*http.Client, error) {
-	needTransport := len(cfg.certs) > 0 || len(cfg.certFiles) > 0 || cfg.insecure || cfg.proxy != nil || cfg.noProxy
+	needTransport := len(cfg.certFiles) > 0 || cfg.insecure || cfg.proxy != nil || cfg.noProxy
 	var base http.RoundTripper
-	switch {
-	case cfg.transport != nil:
-		base = cfg.transport
-	case cfg.hc != nil && cfg.hc.Transport != nil:
+	if cfg.hc != nil {
 		base = cfg.hc.Transport
 	}
 	var tr *http.Transport
@@ -286,12 +269,11 @@ func buildHTTPClient(cfg *config, logger *slog.Logger) (*http.Client, error) {
 			tr.Proxy = nil
 		}
 		tr.Proxy = cfg.outbound.Proxy(tr.Proxy)
-		if len(cfg.certs) > 0 || len(cfg.certFiles) > 0 || cfg.insecure {
+		if len(cfg.certFiles) > 0 || cfg.insecure {
 			tc := &tls.Config{MinVersion: tls.VersionTLS12}
 			if tr.TLSClientConfig != nil {
 				tc = tr.TLSClientConfig.Clone()
 			}
-			tc.Certificates = append(tc.Certificates, cfg.certs...)
 			for _, f := range cfg.certFiles {
 				cert, err := tls.LoadX509KeyPair(f[0], f[1])
 				if err != nil {

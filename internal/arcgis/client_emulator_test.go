@@ -41,6 +41,14 @@ func emuClient(t *testing.T, em *emulatortest.Server, opts ...arcgis.Option) *ar
 	return c
 }
 
+// emuStart starts an emulator with emuOptions and returns it, a signed-in
+// client and the test's context.
+func emuStart(t *testing.T) (*emulatortest.Server, *arcgis.Client, context.Context) {
+	t.Helper()
+	em := emulatortest.Start(t, emuOptions(t))
+	return em, emuClient(t, em), t.Context()
+}
+
 func demoEnvelope() *arcgis.Geometry {
 	x0, y0, x1, y1 := -117.25, 33.98, -117.10, 34.10
 	return &arcgis.Geometry{XMin: &x0, YMin: &y0, XMax: &x1, YMax: &y1, SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
@@ -76,9 +84,7 @@ func TestEmulatorTokenLifetimeAndExpiry(t *testing.T) {
 }
 
 func TestEmulatorPortal(t *testing.T) {
-	em := emulatortest.Start(t, emuOptions(t))
-	c := emuClient(t, em)
-	ctx := context.Background()
+	em, c, ctx := emuStart(t)
 	info, err := c.PortalInfo(ctx)
 	if err != nil || !strings.HasSuffix(info.AuthInfo.TokenServicesURL, "/sharing/rest/generateToken") {
 		t.Fatalf("PortalInfo = %+v, %v", info, err)
@@ -182,9 +188,7 @@ func TestEmulatorQueryPaging(t *testing.T) {
 }
 
 func TestEmulatorFaults(t *testing.T) {
-	em := emulatortest.Start(t, emuOptions(t))
-	c := emuClient(t, em)
-	ctx := context.Background()
+	em, c, ctx := emuStart(t)
 	layerURL := em.ServicesURL + "/Field_Survey/FeatureServer/0"
 	if _, err := c.Layer(ctx, layerURL); err != nil { // token first
 		t.Fatal(err)
@@ -213,9 +217,7 @@ func TestEmulatorFaults(t *testing.T) {
 }
 
 func TestEmulatorReplicaAndSync(t *testing.T) {
-	em := emulatortest.Start(t, emuOptions(t))
-	c := emuClient(t, em)
-	ctx := context.Background()
+	em, c, ctx := emuStart(t)
 	svc := em.ServicesURL + "/Field_Survey/FeatureServer"
 	fsvc, err := c.FeatureService(ctx, svc)
 	if err != nil || !fsvc.SyncEnabled || fsvc.SyncCapabilities == nil || !fsvc.SyncCapabilities.SupportsAsync {
@@ -347,9 +349,7 @@ func TestEmulatorReplicaCancelledWait(t *testing.T) {
 }
 
 func TestEmulatorEditsUploadsAttachments(t *testing.T) {
-	em := emulatortest.Start(t, emuOptions(t))
-	c := emuClient(t, em)
-	ctx := context.Background()
+	em, c, ctx := emuStart(t)
 	svc := em.ServicesURL + "/Field_Survey/FeatureServer"
 	layerURL := svc + "/0"
 	photo := bytes.Repeat([]byte{0xff, 0xd8, 0xff, 0xe0, 1, 2, 3}, 100)
@@ -416,9 +416,7 @@ func tileOf(lon, lat float64, z int) (row, col int) {
 }
 
 func TestEmulatorTilesAndExport(t *testing.T) {
-	em := emulatortest.Start(t, emuOptions(t))
-	c := emuClient(t, em)
-	ctx := context.Background()
+	em, c, ctx := emuStart(t)
 	svc := em.ServicesURL + "/Demo_Basemap/MapServer"
 	ms, err := c.MapService(ctx, svc)
 	if err != nil || !ms.IsCached() || !ms.ExportTilesAllowed || ms.MaxExportTilesCount != 100000 || ms.TileInfo.Rows != 256 {
@@ -493,9 +491,7 @@ func TestEmulatorTilesAndExport(t *testing.T) {
 }
 
 func TestEmulatorVectorTiles(t *testing.T) {
-	em := emulatortest.Start(t, emuOptions(t))
-	c := emuClient(t, em)
-	ctx := context.Background()
+	em, c, ctx := emuStart(t)
 	svc := em.ServicesURL + "/Demo_Vector/VectorTileServer"
 	v, err := c.VectorTileService(ctx, svc)
 	if err != nil || v.TileInfo == nil || v.TileInfo.Rows != 512 {
@@ -582,9 +578,7 @@ func TestEmulatorOAuthAndAPIKeys(t *testing.T) {
 }
 
 func TestEmulatorSyncCreateAndAsyncSync(t *testing.T) {
-	em := emulatortest.Start(t, emuOptions(t))
-	c := emuClient(t, em)
-	ctx := context.Background()
+	em, c, ctx := emuStart(t)
 	svc := em.ServicesURL + "/Field_Survey/FeatureServer"
 	resp, err := c.CreateReplica(ctx, svc, arcgis.CreateReplicaParams{Layers: []int{2}, Geometry: demoEnvelope(), InSR: 4326,
 		SyncModel: arcgis.SyncModelPerReplica, TransportType: arcgis.TransportEmbedded, DataFormat: "json"})

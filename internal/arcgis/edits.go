@@ -69,15 +69,11 @@ func checkEditsShape(body []byte) error {
 // 498/499 answer renews the token and repeats it once.
 func (c *Client) ApplyEdits(ctx context.Context, layerURL string, p ApplyEditsParams) (*ApplyEditsResult, error) {
 	q := url.Values{}
-	if len(p.Adds) > 0 {
-		if err := setJSON(q, "adds", p.Adds); err != nil {
-			return nil, err
-		}
+	if err := setList(q, "adds", p.Adds); err != nil {
+		return nil, err
 	}
-	if len(p.Updates) > 0 {
-		if err := setJSON(q, "updates", p.Updates); err != nil {
-			return nil, err
-		}
+	if err := setList(q, "updates", p.Updates); err != nil {
+		return nil, err
 	}
 	switch {
 	case len(p.DeleteGlobalIDs) > 0:
@@ -96,9 +92,7 @@ func (c *Client) ApplyEdits(ctx context.Context, layerURL string, p ApplyEditsPa
 	setBool(q, "rollbackOnFailure", p.RollbackOnFailure)
 	setNonEmpty(q, "gdbVersion", p.GDBVersion)
 	setTrue(q, "returnEditMoment", p.ReturnEditMoment)
-	for k, v := range p.Extra {
-		q[k] = v
-	}
+	withExtra(q, p.Extra)
 	var out ApplyEditsResult
 	if err := c.postJSON(ctx, "applyEdits", joinURL(layerURL, "applyEdits"), q, false, &out, checkEditsShape); err != nil {
 		return nil, fmt.Errorf("apply edits %s: %w", layerURL, err)

@@ -2,7 +2,6 @@ package arcgis
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 )
 
@@ -10,23 +9,13 @@ import (
 // /FeatureServer). An answer without capabilities or layers is an
 // *UnexpectedResponseError.
 func (c *Client) FeatureService(ctx context.Context, svcURL string) (*FeatureService, error) {
-	var out FeatureService
-	err := c.getJSON(ctx, "feature service", svcURL, nil, &out, requireKeys("feature service JSON (layers, capabilities)", "layers", "tables", "capabilities"))
-	if err != nil {
-		return nil, fmt.Errorf("feature service %s: %w", svcURL, err)
-	}
-	return &out, nil
+	return getResource[FeatureService](ctx, c, "feature service", svcURL, requireKeys("feature service JSON (layers, capabilities)", "layers", "tables", "capabilities"))
 }
 
 // Layer fetches a layer or table resource (layerURL ends in
 // /FeatureServer/{id}).
 func (c *Client) Layer(ctx context.Context, layerURL string) (*Layer, error) {
-	var out Layer
-	err := c.getJSON(ctx, "layer", layerURL, nil, &out, requireKeys("layer JSON (fields, type)", "fields", "type", "geometryType"))
-	if err != nil {
-		return nil, fmt.Errorf("layer %s: %w", layerURL, err)
-	}
-	return &out, nil
+	return getResource[Layer](ctx, c, "layer", layerURL, requireKeys("layer JSON (fields, type)", "fields", "type", "geometryType"))
 }
 
 // LayerURL returns svcURL/{id}.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -124,10 +123,7 @@ func TestQueryAllPaging(t *testing.T) {
 
 func TestQueryParamsOnWire(t *testing.T) {
 	f := newFakeServer(t)
-	var form atomic.Value
-	f.handle("/svc/FeatureServer/0/query", func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		form.Store(r.Form)
+	form := f.captureForm("/svc/FeatureServer/0/query", false, func(w http.ResponseWriter, r *http.Request) {
 		writeJSONBody(w, 200, map[string]any{"features": []any{}})
 	})
 	c := newTestClient(t, "")
@@ -139,7 +135,7 @@ func TestQueryParamsOnWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := form.Load().(url.Values)
+	q := form()
 	want := map[string]string{"where": "STATUS='open'", "geometryType": GeometryEnvelope, "inSR": "4326", "spatialRel": "esriSpatialRelIntersects",
 		"outFields": "OBJECTID,STATUS", "returnGeometry": "false", "outSR": "3857", "orderByFields": "OBJECTID ASC",
 		"resultOffset": "10", "resultRecordCount": "5", "returnZ": "true", "f": "json"}
@@ -281,9 +277,14 @@ func TestReplicaJobFailedAndCancel(t *testing.T) {
 	g := newFakeServer(t)
 	replicaServer(t, g, true, "")
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
+	defer cancel()
+	polls := 0
 	start := time.Now()
-	_, err = c.WaitReplicaJob(ctx, g.URL+"/svc/FeatureServer/jobs/j1", 5*time.Millisecond, nil)
+	_, err = c.WaitReplicaJob(ctx, g.URL+"/svc/FeatureServer/jobs/j1", 5*time.Millisecond, func(*ReplicaJobStatus) {
+		if polls++; polls == 2 {
+			cancel() // the wait is cancelled between two polls
+		}
+	})
 	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
 		t.Fatalf("err = %v after %v, want context.Canceled promptly", err, time.Since(start))
 	}
@@ -344,10 +345,7 @@ func TestCreateReplicaParamsOnWire(t *testing.T) {
 
 func TestSynchronizeReplica(t *testing.T) {
 	f := newFakeServer(t)
-	var form atomic.Value
-	f.handle("/svc/FeatureServer/synchronizeReplica", func(w http.ResponseWriter, r *http.Request) {
-		_ = r.ParseForm()
-		form.Store(r.PostForm)
+	form := f.captureForm("/svc/FeatureServer/synchronizeReplica", true, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"replicaName":"r","replicaID":"{R1}","responseType":"esriReplicaResponseTypeEdits","transportType":"esriTransportTypeEmbedded",
 		"layerServerGens":[{"id":0,"serverGen":12}],
 		"edits":[{"id":0,"addResults":[{"objectId":5,"globalId":"{G2}","success":true}],"updateResults":[],
@@ -364,7 +362,7 @@ func TestSynchronizeReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := form.Load().(url.Values)
+	q := form()
 	if q["syncLayers"][0] != `[{"id":0,"serverGen":11,"syncDirection":"bidirectional"}]` || q["rollbackOnFailure"][0] != "false" || q["returnIdsForAdds"][0] != "true" {
 		t.Errorf("form = %v", q)
 	}
@@ -388,9 +386,7 @@ func TestReplicaBookkeeping(t *testing.T) {
 	f.handle("/svc/FeatureServer/replicas", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `[{"replicaName":"a","replicaID":"{A}"},{"replicaName":"b","replicaID":"{B}"}]`)
 	})
-	f.handle("/svc/FeatureServer/replicas/", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(readFixture(t, "replica-info.gis-maine-gov.json"))
-	})
+	f.fixture(t, "/svc/FeatureServer/replicas/", "replica-info.gis-maine-gov.json")
 	var unreg atomic.Value
 	f.handle("/svc/FeatureServer/unRegisterReplica", func(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()

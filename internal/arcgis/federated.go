@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strconv"
-	"sync"
 	"time"
 )
 
@@ -23,13 +21,11 @@ type FederatedCredential struct {
 	ExpirationMinutes int // 0: 60
 	RenewMargin       time.Duration
 	cache             tokenCache
-	once              sync.Once
 }
 
 // Token returns a cached server token or exchanges a portal token for one.
 func (f *FederatedCredential) Token(ctx context.Context, c *Client) (string, error) {
-	f.once.Do(func() { f.cache.margin = f.RenewMargin; f.cache.fetch = f.exchange })
-	return f.cache.get(ctx, c)
+	return f.cache.get(ctx, c, f.RenewMargin, f.exchange)
 }
 
 // Invalidate drops a rejected server token; the next call exchanges again.
@@ -39,42 +35,19 @@ func (f *FederatedCredential) exchange(ctx context.Context, c *Client) (string, 
 	if f.Portal == nil {
 		return "", time.Time{}, fmt.Errorf("federated token for %s: no portal credential", f.ServerURL)
 	}
-	tokenURL := f.TokenURL
-	if tokenURL == "" {
-		if c.portalURL == "" {
-			return "", time.Time{}, fmt.Errorf("federated token for %s: no token URL and no portal", f.ServerURL)
-		}
-		tokenURL = c.portalURL + "/generateToken"
+	tokenURL, err := c.tokenURL(f.TokenURL, "/generateToken", "federated token for "+f.ServerURL)
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	ptok, err := f.Portal.Token(ctx, c)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("federated token for %s: portal token: %w", f.ServerURL, err)
 	}
-	exp := f.ExpirationMinutes
-	if exp <= 0 {
-		exp = 60
-	}
-	form := url.Values{"token": {ptok}, "serverUrl": {f.ServerURL}, "expiration": {strconv.Itoa(exp)}, "f": {"json"}}
-	if c.referer != "" {
-		form.Set("client", "referer")
-		form.Set("referer", c.referer)
-	}
-	var resp struct {
-		Token   string `json:"token"`
-		Expires int64  `json:"expires"`
-	}
-	if err := c.tokenRequest(ctx, tokenURL, form, &resp); err != nil {
+	form := url.Values{"token": {ptok}, "serverUrl": {f.ServerURL}}
+	return c.generateToken(ctx, tokenURL, "generateToken (serverUrl)", f.ExpirationMinutes, form, func(err error) error {
 		if IsAuth(err) {
 			f.Portal.Invalidate(ptok)
 		}
-		return "", time.Time{}, fmt.Errorf("federated token for %s: %w", f.ServerURL, err)
-	}
-	if resp.Token == "" {
-		return "", time.Time{}, &UnexpectedResponseError{Op: "generateToken (serverUrl)", URL: tokenURL, Want: "token"}
-	}
-	var expires time.Time
-	if resp.Expires > 0 {
-		expires = time.UnixMilli(resp.Expires)
-	}
-	return resp.Token, expires, nil
+		return fmt.Errorf("federated token for %s: %w", f.ServerURL, err)
+	})
 }

@@ -173,33 +173,31 @@ func (g *Geometry) Validate() error {
 			}
 		}
 	case GeometryPolyline:
-		for i, path := range g.Paths {
-			if len(path) < 2 {
-				return fmt.Errorf("geometry: paths[%d] has %d points, want at least 2", i, len(path))
-			}
-			for j, p := range path {
-				if err := checkPt(fmt.Sprintf("paths[%d][%d]", i, j), p); err != nil {
-					return err
-				}
-			}
-		}
+		return checkParts("paths", g.Paths, 2, checkPt)
 	case GeometryPolygon:
-		for i, ring := range g.Rings {
-			if len(ring) < 3 {
-				return fmt.Errorf("geometry: rings[%d] has %d points, want at least 3", i, len(ring))
-			}
-			for j, p := range ring {
-				if err := checkPt(fmt.Sprintf("rings[%d][%d]", i, j), p); err != nil {
-					return err
-				}
-			}
-		}
+		return checkParts("rings", g.Rings, 3, checkPt)
 	case GeometryPoint:
 	default:
 		if kinds == 0 {
 			return fmt.Errorf("geometry: no coordinates")
 		}
 		return fmt.Errorf("geometry: incomplete envelope")
+	}
+	return nil
+}
+
+// checkParts checks the paths or rings of a geometry (name is the JSON
+// key): each has at least minPoints points, each point passes checkPt.
+func checkParts(name string, parts [][][]float64, minPoints int, checkPt func(where string, p []float64) error) error {
+	for i, part := range parts {
+		if len(part) < minPoints {
+			return fmt.Errorf("geometry: %s[%d] has %d points, want at least %d", name, i, len(part), minPoints)
+		}
+		for j, p := range part {
+			if err := checkPt(fmt.Sprintf("%s[%d][%d]", name, i, j), p); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -56,6 +57,28 @@ func (f *fakeServer) handle(pattern string, h http.HandlerFunc) {
 }
 
 func (f *fakeServer) count(pattern string) int64 { return f.hits[pattern].Load() }
+
+// fixture registers a handler for pattern that answers testdata/name.
+func (f *fakeServer) fixture(t testing.TB, pattern, name string) {
+	b := readFixture(t, name)
+	f.handle(pattern, func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(b) })
+}
+
+// captureForm registers answer for pattern and keeps each request's parsed
+// form (post: the body's only); the returned func gives the last one.
+func (f *fakeServer) captureForm(pattern string, post bool, answer http.HandlerFunc) func() url.Values {
+	var form atomic.Value
+	f.handle(pattern, func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if post {
+			form.Store(r.PostForm)
+		} else {
+			form.Store(r.Form)
+		}
+		answer(w, r)
+	})
+	return func() url.Values { return form.Load().(url.Values) }
+}
 
 func writeJSONBody(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

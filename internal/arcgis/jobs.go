@@ -130,10 +130,16 @@ type JobSubmission struct {
 
 // JobStatusOf polls a job resource once (idempotent, retried).
 func (c *Client) JobStatusOf(ctx context.Context, jobURL string) (*JobStatus, error) {
-	var st JobStatus
-	req := &request{op: "job status", method: http.MethodGet, url: jobURL, form: withF(nil), idempotent: true, statusKey: "jobStatus"}
-	if err := c.doJSON(ctx, req, &st, requireKeys("job status (jobStatus)", "jobStatus")); err != nil {
-		return nil, fmt.Errorf("job status: %w", err)
+	return getStatus[JobStatus](ctx, c, "job status", jobURL, "jobStatus")
+}
+
+// getStatus GETs a job status resource once (idempotent, retried) as a T;
+// the answer must have the member key. what names the call in errors.
+func getStatus[T any](ctx context.Context, c *Client, what, statusURL, key string) (*T, error) {
+	var st T
+	req := &request{op: what, method: http.MethodGet, url: statusURL, form: withF(nil), idempotent: true, statusKey: key}
+	if err := c.doJSON(ctx, req, &st, requireKeys(what+" ("+key+")", key)); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return &st, nil
 }
@@ -142,25 +148,43 @@ func (c *Client) JobStatusOf(ctx context.Context, jobURL string) (*JobStatus, er
 // until the job ends. It returns the final status, with a *JobError unless
 // it succeeded; ctx cancels the wait (not the server job; see CancelJob).
 func (c *Client) WaitJob(ctx context.Context, jobURL string, interval time.Duration, progress func(*JobStatus)) (*JobStatus, error) {
-	if interval <= 0 {
-		interval = c.pollInterval
+	st, err := poll(ctx, c.pollEvery(interval), "wait for job "+stripQuery(jobURL), func(ctx context.Context) (*JobStatus, error) {
+		return c.JobStatusOf(ctx, jobURL)
+	}, progress)
+	if err != nil || st.JobStatus == JobSucceeded {
+		return st, err
 	}
+	return st, &JobError{JobURL: jobURL, Status: st}
+}
+
+// pollEvery is interval, or the client's poll interval when it is not
+// positive.
+func (c *Client) pollEvery(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return c.pollInterval
+	}
+	return interval
+}
+
+// poll calls status every interval, showing each answer to progress (if not
+// nil), until the status is done. A status error is returned as is (with a
+// zero status); a cancelled wait returns the last status and ctx's error
+// prefixed with what.
+func poll[S interface{ Done() bool }](ctx context.Context, interval time.Duration, what string, status func(context.Context) (S, error), progress func(S)) (S, error) {
 	for {
-		st, err := c.JobStatusOf(ctx, jobURL)
+		st, err := status(ctx)
 		if err != nil {
-			return nil, err
+			var none S
+			return none, err
 		}
 		if progress != nil {
 			progress(st)
 		}
 		if st.Done() {
-			if st.JobStatus == JobSucceeded {
-				return st, nil
-			}
-			return st, &JobError{JobURL: jobURL, Status: st}
+			return st, nil
 		}
 		if err := sleepCtx(ctx, interval); err != nil {
-			return st, fmt.Errorf("wait for job %s: %w", stripQuery(jobURL), err)
+			return st, fmt.Errorf("%s: %w", what, err)
 		}
 	}
 }

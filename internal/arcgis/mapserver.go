@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 )
 
 // StorageInfo is a cache's storageInfo (11.1+; older servers put these
@@ -16,33 +15,59 @@ type StorageInfo struct {
 	PacketSize    int    `json:"packetSize,omitempty"`
 }
 
+// ServiceInfo holds the descriptive keys of a service root that feature,
+// map and vector tile services share.
+type ServiceInfo struct {
+	CurrentVersion     float64           `json:"currentVersion,omitempty"`
+	ServiceDescription string            `json:"serviceDescription,omitempty"`
+	Description        string            `json:"description,omitempty"`
+	CopyrightText      string            `json:"copyrightText,omitempty"`
+	SpatialReference   *SpatialReference `json:"spatialReference,omitempty"`
+	InitialExtent      *Envelope         `json:"initialExtent,omitempty"`
+	FullExtent         *Envelope         `json:"fullExtent,omitempty"`
+	Units              string            `json:"units,omitempty"`
+}
+
+// TileCache holds the keys of a cached map or vector tile service root
+// that describe its tiles and their export.
+type TileCache struct {
+	TileInfo            *TileInfo `json:"tileInfo,omitempty"`
+	MinScale            float64   `json:"minScale,omitempty"`
+	MaxScale            float64   `json:"maxScale,omitempty"`
+	MinLOD              *int      `json:"minLOD,omitempty"`
+	MaxLOD              *int      `json:"maxLOD,omitempty"`
+	ExportTilesAllowed  bool      `json:"exportTilesAllowed"`
+	MaxExportTilesCount int64     `json:"maxExportTilesCount,omitempty"`
+}
+
+// storage completes s with the storage keys older servers put in
+// tileInfo.
+func (t *TileCache) storage(s StorageInfo) StorageInfo {
+	if t.TileInfo != nil {
+		if s.StorageFormat == "" {
+			s.StorageFormat = t.TileInfo.StorageFormat
+		}
+		if s.PacketSize == 0 {
+			s.PacketSize = t.TileInfo.PacketSize
+		}
+	}
+	return s
+}
+
 // MapService is a MapServer or ImageServer root resource (the keys offline
 // packaging reads).
 type MapService struct {
-	CurrentVersion      float64           `json:"currentVersion,omitempty"`
-	Name                string            `json:"name,omitempty"`
-	MapName             string            `json:"mapName,omitempty"`
-	ServiceDescription  string            `json:"serviceDescription,omitempty"`
-	Description         string            `json:"description,omitempty"`
-	CopyrightText       string            `json:"copyrightText,omitempty"`
-	Capabilities        string            `json:"capabilities,omitempty"`
-	Layers              []LayerRef        `json:"layers,omitempty"`
-	Tables              []LayerRef        `json:"tables,omitempty"`
-	SpatialReference    *SpatialReference `json:"spatialReference,omitempty"`
-	SingleFusedMapCache bool              `json:"singleFusedMapCache"`
-	TileInfo            *TileInfo         `json:"tileInfo,omitempty"`
-	StorageInfo         *StorageInfo      `json:"storageInfo,omitempty"`
-	InitialExtent       *Envelope         `json:"initialExtent,omitempty"`
-	FullExtent          *Envelope         `json:"fullExtent,omitempty"`
-	Units               string            `json:"units,omitempty"`
-	MinScale            float64           `json:"minScale,omitempty"`
-	MaxScale            float64           `json:"maxScale,omitempty"`
-	MinLOD              *int              `json:"minLOD,omitempty"`
-	MaxLOD              *int              `json:"maxLOD,omitempty"`
-	TileServers         []string          `json:"tileServers,omitempty"`
-	ExportTilesAllowed  bool              `json:"exportTilesAllowed"`
-	MaxExportTilesCount int64             `json:"maxExportTilesCount,omitempty"`
-	SupportedExtensions string            `json:"supportedExtensions,omitempty"`
+	ServiceInfo
+	TileCache
+	Name                string       `json:"name,omitempty"`
+	MapName             string       `json:"mapName,omitempty"`
+	Capabilities        string       `json:"capabilities,omitempty"`
+	Layers              []LayerRef   `json:"layers,omitempty"`
+	Tables              []LayerRef   `json:"tables,omitempty"`
+	SingleFusedMapCache bool         `json:"singleFusedMapCache"`
+	StorageInfo         *StorageInfo `json:"storageInfo,omitempty"`
+	TileServers         []string     `json:"tileServers,omitempty"`
+	SupportedExtensions string       `json:"supportedExtensions,omitempty"`
 }
 
 // IsCached reports whether the service serves cached tiles.
@@ -57,15 +82,7 @@ func (m *MapService) Storage() StorageInfo {
 	if m.StorageInfo != nil {
 		s = *m.StorageInfo
 	}
-	if m.TileInfo != nil {
-		if s.StorageFormat == "" {
-			s.StorageFormat = m.TileInfo.StorageFormat
-		}
-		if s.PacketSize == 0 {
-			s.PacketSize = m.TileInfo.PacketSize
-		}
-	}
-	return s
+	return m.storage(s)
 }
 
 // SupportsTilemap reports the Tilemap capability.
@@ -73,12 +90,7 @@ func (m *MapService) SupportsTilemap() bool { return HasCapability(m.Capabilitie
 
 // MapService fetches a MapServer or ImageServer root JSON.
 func (c *Client) MapService(ctx context.Context, svcURL string) (*MapService, error) {
-	var out MapService
-	err := c.getJSON(ctx, "map service", svcURL, nil, &out, requireKeys("map/image service JSON", "tileInfo", "singleFusedMapCache", "layers", "capabilities", "spatialReference", "pixelType", "serviceDataType"))
-	if err != nil {
-		return nil, fmt.Errorf("map service %s: %w", svcURL, err)
-	}
-	return &out, nil
+	return getResource[MapService](ctx, c, "map service", svcURL, requireKeys("map/image service JSON", "tileInfo", "singleFusedMapCache", "layers", "capabilities", "spatialReference", "pixelType", "serviceDataType"))
 }
 
 // MapTile fetches tile/{level}/{row}/{col} of a cached MapServer or
@@ -153,14 +165,9 @@ func (p *ExportTilesParams) values(defaultExportBy bool) (url.Values, error) {
 		}
 	}
 	setBool(q, "optimizeTilesForSize", p.OptimizeTilesForSize)
-	if p.CompressionQuality != nil {
-		q.Set("compressionQuality", strconv.Itoa(*p.CompressionQuality))
-	}
+	setIntPtr(q, "compressionQuality", p.CompressionQuality)
 	setNonEmpty(q, "storageFormatType", p.StorageFormatType)
-	for k, v := range p.Extra {
-		q[k] = v
-	}
-	return q, nil
+	return withExtra(q, p.Extra), nil
 }
 
 // submitJob POSTs a GP-style job submission and works out its status URL:
@@ -199,32 +206,32 @@ func (c *Client) submitJob(ctx context.Context, op, opURL, jobsBase string, q ur
 // reached the server (it would start a second export); poll the returned
 // JobURL with WaitJob, then ResolveExportOutput.
 func (c *Client) ExportTiles(ctx context.Context, svcURL string, p ExportTilesParams) (*JobSubmission, error) {
-	q, err := p.values(true)
-	if err != nil {
-		return nil, fmt.Errorf("export tiles %s: %w", svcURL, err)
-	}
-	opURL := joinURL(svcURL, "exportTiles")
-	sub, err := c.submitJob(ctx, "exportTiles", opURL, opURL, q, false)
-	if err != nil {
-		return nil, fmt.Errorf("export tiles %s: %w", svcURL, err)
-	}
-	return sub, nil
+	return c.exportJob(ctx, "export tiles", svcURL, "exportTiles", "", p, true, false)
 }
 
 // EstimateExportTilesSize submits estimateExportTilesSize (a read-only
 // job, so retried like an idempotent request). Poll with WaitJob, then
 // read EstimateResult.
 func (c *Client) EstimateExportTilesSize(ctx context.Context, svcURL string, p ExportTilesParams) (*JobSubmission, error) {
-	q, err := p.values(true)
-	if err != nil {
-		return nil, fmt.Errorf("estimate export tiles %s: %w", svcURL, err)
+	return c.exportJob(ctx, "estimate export tiles", svcURL, "estimateExportTilesSize", "", p, true, true)
+}
+
+// exportJob submits svcURL/op with p's parameters (raster: a map or image
+// service's) and answers its job; jobsBase is where the job lives when the
+// server names no status URL ("": svcURL/op). what names the call in errors.
+func (c *Client) exportJob(ctx context.Context, what, svcURL, op, jobsBase string, p ExportTilesParams, raster, idempotent bool) (*JobSubmission, error) {
+	opURL := joinURL(svcURL, op)
+	if jobsBase == "" {
+		jobsBase = opURL
 	}
-	opURL := joinURL(svcURL, "estimateExportTilesSize")
-	sub, err := c.submitJob(ctx, "estimateExportTilesSize", opURL, opURL, q, true)
-	if err != nil {
-		return nil, fmt.Errorf("estimate export tiles %s: %w", svcURL, err)
+	q, err := p.values(raster)
+	if err == nil {
+		var sub *JobSubmission
+		if sub, err = c.submitJob(ctx, op, opURL, jobsBase, q, idempotent); err == nil {
+			return sub, nil
+		}
 	}
-	return sub, nil
+	return nil, fmt.Errorf("%s %s: %w", what, svcURL, err)
 }
 
 // TileEstimate is the result of estimateExportTilesSize.

@@ -48,6 +48,50 @@ func setTrue(q url.Values, key string, b bool) {
 	}
 }
 
+// setList sets key to the JSON encoding of v unless v is empty.
+func setList[T any](q url.Values, key string, v []T) error {
+	if len(v) == 0 {
+		return nil
+	}
+	return setJSON(q, key, v)
+}
+
+// setPositive sets key to n when n > 0.
+func setPositive(q url.Values, key string, n int) {
+	if n > 0 {
+		q.Set(key, strconv.Itoa(n))
+	}
+}
+
+// setIntPtr sets key to *n when n is not nil.
+func setIntPtr[T int | int64](q url.Values, key string, n *T) {
+	if n != nil {
+		q.Set(key, strconv.FormatInt(int64(*n), 10))
+	}
+}
+
+// setGeometry sets geometry to g's JSON and geometryType to gt, or to g's
+// own type when gt is empty.
+func setGeometry(q url.Values, g *Geometry, gt string) error {
+	if err := setJSON(q, "geometry", g); err != nil {
+		return err
+	}
+	if gt == "" {
+		gt = g.Type()
+	}
+	q.Set("geometryType", gt)
+	return nil
+}
+
+// withExtra copies extra into q, replacing computed parameters of the same
+// name, and returns q.
+func withExtra(q, extra url.Values) url.Values {
+	for k, v := range extra {
+		q[k] = v
+	}
+	return q
+}
+
 // joinInts renders ids as "1,2,3".
 func joinInts[T int | int64](ids []T) string {
 	parts := make([]string, len(ids))

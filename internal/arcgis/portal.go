@@ -8,7 +8,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -253,12 +252,8 @@ func (c *Client) SearchPage(ctx context.Context, sp SearchParams) (*SearchResult
 		return nil, err
 	}
 	q := url.Values{"q": {sp.Q}}
-	if sp.Num > 0 {
-		q.Set("num", strconv.Itoa(sp.Num))
-	}
-	if sp.Start > 0 {
-		q.Set("start", strconv.Itoa(sp.Start))
-	}
+	setPositive(q, "num", sp.Num)
+	setPositive(q, "start", sp.Start)
 	setNonEmpty(q, "sortField", sp.SortField)
 	setNonEmpty(q, "sortOrder", sp.SortOrder)
 	setNonEmpty(q, "bbox", sp.BBox)

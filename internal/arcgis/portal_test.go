@@ -56,25 +56,17 @@ func TestPortalSearchPaging(t *testing.T) {
 
 func TestPortalItemDataThumbnail(t *testing.T) {
 	f := newFakeServer(t)
-	f.handle("/sharing/rest/content/items/abc", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(readFixture(t, "portal-item-webmap.arcrestgo.json"))
-	})
+	f.fixture(t, "/sharing/rest/content/items/abc", "portal-item-webmap.arcrestgo.json")
 	f.handle("/sharing/rest/content/items/missing", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONBody(w, 200, map[string]any{"error": map[string]any{"code": 400, "messageCode": "CONT_0001", "message": "Item does not exist or is inaccessible.", "details": []string{}}})
 	})
-	f.handle("/sharing/rest/content/items/abc/data", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(readFixture(t, "webmap-data-basic.arcrestgo.json"))
-	})
+	f.fixture(t, "/sharing/rest/content/items/abc/data", "webmap-data-basic.arcrestgo.json")
 	f.handle("/sharing/rest/content/items/abc/info/thumbnail/ago_downloaded.png", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")
 		_, _ = w.Write([]byte("\x89PNG\r\n\x1a\nthumb"))
 	})
-	f.handle("/sharing/rest/portals/self", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(readFixture(t, "portals-self.arcgis-rest-js.json"))
-	})
-	f.handle("/sharing/rest/info", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(readFixture(t, "sharing-rest-info.arcgis-rest-js.json"))
-	})
+	f.fixture(t, "/sharing/rest/portals/self", "portals-self.arcgis-rest-js.json")
+	f.fixture(t, "/sharing/rest/info", "sharing-rest-info.arcgis-rest-js.json")
 	c := newTestClient(t, f.URL+"/sharing")
 	ctx := context.Background()
 	if c.PortalURL() != f.URL+"/sharing/rest" {

@@ -51,14 +51,9 @@ func (p QueryParams) values() (url.Values, error) {
 		q.Set("objectIds", joinInts(p.ObjectIDs))
 	}
 	if p.Geometry != nil {
-		if err := setJSON(q, "geometry", p.Geometry); err != nil {
+		if err := setGeometry(q, p.Geometry, p.GeometryType); err != nil {
 			return nil, err
 		}
-		gt := p.GeometryType
-		if gt == "" {
-			gt = p.Geometry.Type()
-		}
-		q.Set("geometryType", gt)
 		if p.SpatialRel == "" {
 			q.Set("spatialRel", "esriSpatialRelIntersects")
 		}
@@ -77,20 +72,13 @@ func (p QueryParams) values() (url.Values, error) {
 		q.Set("outSR", strconv.Itoa(p.OutSR))
 	}
 	setNonEmpty(q, "orderByFields", p.OrderByFields)
-	if p.ResultOffset > 0 {
-		q.Set("resultOffset", strconv.Itoa(p.ResultOffset))
-	}
-	if p.ResultRecordCount > 0 {
-		q.Set("resultRecordCount", strconv.Itoa(p.ResultRecordCount))
-	}
+	setPositive(q, "resultOffset", p.ResultOffset)
+	setPositive(q, "resultRecordCount", p.ResultRecordCount)
 	setTrue(q, "returnZ", p.ReturnZ)
 	setTrue(q, "returnM", p.ReturnM)
 	setTrue(q, "returnIdsOnly", p.ReturnIDsOnly)
 	setTrue(q, "returnCountOnly", p.ReturnCountOnly)
-	for k, v := range p.Extra {
-		q[k] = v
-	}
-	return q, nil
+	return withExtra(q, p.Extra), nil
 }
 
 // query runs a query request; it is idempotent (a long URL becomes a POST

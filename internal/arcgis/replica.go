@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -83,14 +82,9 @@ func (p *CreateReplicaParams) values() (url.Values, error) {
 	}
 	switch {
 	case p.Geometry != nil:
-		if err := setJSON(q, "geometry", p.Geometry); err != nil {
+		if err := setGeometry(q, p.Geometry, p.GeometryType); err != nil {
 			return nil, err
 		}
-		gt := p.GeometryType
-		if gt == "" {
-			gt = p.Geometry.Type()
-		}
-		q.Set("geometryType", gt)
 	case p.GeometryText != "":
 		q.Set("geometry", p.GeometryText)
 		gt := p.GeometryType
@@ -122,14 +116,9 @@ func (p *CreateReplicaParams) values() (url.Values, error) {
 			return nil, err
 		}
 	}
-	if p.SyncDataOptions != nil {
-		q.Set("syncDataOptions", strconv.Itoa(*p.SyncDataOptions))
-	}
+	setIntPtr(q, "syncDataOptions", p.SyncDataOptions)
 	setTrue(q, "timeReferenceUnknownClient", p.TimeReferenceUnknownClient)
-	for k, v := range p.Extra {
-		q[k] = v
-	}
-	return q, nil
+	return withExtra(q, p.Extra), nil
 }
 
 func setSR(q url.Values, key string, wkid int, sr *SpatialReference) error {
@@ -285,12 +274,7 @@ func (e *ReplicaJobError) Unwrap() error {
 
 // ReplicaStatus polls a statusUrl once (idempotent, retried).
 func (c *Client) ReplicaStatus(ctx context.Context, statusURL string) (*ReplicaJobStatus, error) {
-	var st ReplicaJobStatus
-	req := &request{op: "replica status", method: http.MethodGet, url: statusURL, form: withF(nil), idempotent: true, statusKey: "status"}
-	if err := c.doJSON(ctx, req, &st, requireKeys("replica job status", "status")); err != nil {
-		return nil, fmt.Errorf("replica status: %w", err)
-	}
-	return &st, nil
+	return getStatus[ReplicaJobStatus](ctx, c, "replica status", statusURL, "status")
 }
 
 // WaitReplicaJob polls statusURL every interval (0: the client's poll
@@ -298,33 +282,19 @@ func (c *Client) ReplicaStatus(ctx context.Context, statusURL string) (*ReplicaJ
 // Failed/CompletedWithErrors, or ctx's error when it ends. progress, if
 // not nil, sees every status.
 func (c *Client) WaitReplicaJob(ctx context.Context, statusURL string, interval time.Duration, progress func(*ReplicaJobStatus)) (*ReplicaJobStatus, error) {
-	if interval <= 0 {
-		interval = c.pollInterval
+	st, err := poll(ctx, c.pollEvery(interval), "wait for replica job "+stripQuery(statusURL), func(ctx context.Context) (*ReplicaJobStatus, error) {
+		return c.ReplicaStatus(ctx, statusURL)
+	}, progress)
+	if err != nil || strings.EqualFold(st.Status, ReplicaStatusCompleted) {
+		return st, err
 	}
-	for {
-		st, err := c.ReplicaStatus(ctx, statusURL)
-		if err != nil {
-			return nil, err
-		}
-		if progress != nil {
-			progress(st)
-		}
-		if st.Done() {
-			if strings.EqualFold(st.Status, ReplicaStatusCompleted) {
-				return st, nil
-			}
-			je := &ReplicaJobError{StatusURL: statusURL, Status: st}
-			if len(st.Error) > 0 {
-				if e, ok := ParseError([]byte(`{"error":` + string(st.Error) + `}`)); ok {
-					je.Cause = e
-				}
-			}
-			return st, je
-		}
-		if err := sleepCtx(ctx, interval); err != nil {
-			return st, fmt.Errorf("wait for replica job %s: %w", stripQuery(statusURL), err)
+	je := &ReplicaJobError{StatusURL: statusURL, Status: st}
+	if len(st.Error) > 0 {
+		if e, ok := ParseError([]byte(`{"error":` + string(st.Error) + `}`)); ok {
+			je.Cause = e
 		}
 	}
+	return st, je
 }
 
 // Download streams a result file (resultUrl, responseUrl, outputUrl…),
@@ -416,24 +386,22 @@ func (c *Client) UnregisterReplica(ctx context.Context, svcURL, replicaID string
 // LayerQueries decodes the replica resource's layers array (per-layer
 // query settings).
 func (r *Replica) LayerQueries() ([]ReplicaLayerQuery, error) {
-	var out []ReplicaLayerQuery
-	if len(r.Layers) == 0 {
-		return nil, nil
-	}
-	if err := json.Unmarshal(r.Layers, &out); err != nil {
-		return nil, fmt.Errorf("replica layers: %w", err)
-	}
-	return out, nil
+	return decodeLayers[ReplicaLayerQuery](r.Layers)
 }
 
 // LayerData decodes a replica result file's layers array (per-layer
 // features and attachments).
 func (r *Replica) LayerData() ([]ReplicaLayerData, error) {
-	var out []ReplicaLayerData
-	if len(r.Layers) == 0 {
+	return decodeLayers[ReplicaLayerData](r.Layers)
+}
+
+// decodeLayers decodes a replica's layers array as []T (nil when absent).
+func decodeLayers[T any](raw json.RawMessage) ([]T, error) {
+	if len(raw) == 0 {
 		return nil, nil
 	}
-	if err := json.Unmarshal(r.Layers, &out); err != nil {
+	var out []T
+	if err := json.Unmarshal(raw, &out); err != nil {
 		return nil, fmt.Errorf("replica layers: %w", err)
 	}
 	return out, nil

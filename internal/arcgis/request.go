@@ -329,6 +329,16 @@ func (c *Client) getJSON(ctx context.Context, op, u string, params url.Values, v
 	return c.doJSON(ctx, &request{op: op, method: http.MethodGet, url: u, form: withF(params), idempotent: true}, v, check)
 }
 
+// getResource GETs the JSON resource at u as a T (check vets the body);
+// what names it in the operation and errors.
+func getResource[T any](ctx context.Context, c *Client, what, u string, check func([]byte) error) (*T, error) {
+	var out T
+	if err := c.getJSON(ctx, what, u, nil, &out, check); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, u, err)
+	}
+	return &out, nil
+}
+
 // postJSON POSTs params (f=json added) and decodes into v. idempotent says
 // whether it may be retried.
 func (c *Client) postJSON(ctx context.Context, op, u string, params url.Values, idempotent bool, v any, check func([]byte) error) error {

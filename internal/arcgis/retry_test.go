@@ -17,29 +17,36 @@ func layerJSON(w http.ResponseWriter) {
 		"advancedQueryCapabilities": map[string]any{"supportsPagination": true}})
 }
 
-func TestRetry5xxBurstThenSuccess(t *testing.T) {
+// checkLayerAfter serves the layer after answering the first requests with
+// fails, one each, and checks that the client retried through them all.
+func checkLayerAfter(t *testing.T, fails ...func(w http.ResponseWriter)) {
+	t.Helper()
 	f := newFakeServer(t)
 	var n atomic.Int64
 	f.handle("/svc/FeatureServer/0", func(w http.ResponseWriter, r *http.Request) {
-		switch n.Add(1) {
-		case 1:
-			writeJSONBody(w, 503, arcErr(503, "busy"))
-		case 2:
-			w.WriteHeader(502)
-		case 3:
-			writeJSONBody(w, 200, arcErr(500, "Internal error in body")) // ArcGIS 500 inside HTTP 200
-		default:
-			layerJSON(w)
+		if i := int(n.Add(1)) - 1; i < len(fails) {
+			fails[i](w)
+			return
 		}
+		layerJSON(w)
 	})
 	c := newTestClient(t, "")
 	l, err := c.Layer(context.Background(), f.URL+"/svc/FeatureServer/0")
 	if err != nil {
-		t.Fatalf("Layer: %v", err)
+		t.Fatalf("Layer after %d failures: %v", len(fails), err)
 	}
-	if l.Name != "Inspections" || f.count("/svc/FeatureServer/0") != 4 {
-		t.Errorf("name=%q hits=%d, want Inspections after 4 hits", l.Name, f.count("/svc/FeatureServer/0"))
+	want := int64(len(fails) + 1)
+	if l.Name != "Inspections" || l.ObjectIDField != "OBJECTID" || f.count("/svc/FeatureServer/0") != want {
+		t.Errorf("name=%q oid=%q hits=%d, want Inspections/OBJECTID after %d hits", l.Name, l.ObjectIDField, f.count("/svc/FeatureServer/0"), want)
 	}
+}
+
+func TestRetry5xxBurstThenSuccess(t *testing.T) {
+	checkLayerAfter(t,
+		func(w http.ResponseWriter) { writeJSONBody(w, 503, arcErr(503, "busy")) },
+		func(w http.ResponseWriter) { w.WriteHeader(502) },
+		func(w http.ResponseWriter) { writeJSONBody(w, 200, arcErr(500, "Internal error in body")) }, // ArcGIS 500 inside HTTP 200
+	)
 }
 
 func TestRetriesExhausted(t *testing.T) {
@@ -136,23 +143,8 @@ func cutConnection(t *testing.T, w http.ResponseWriter) {
 }
 
 func TestRetryTruncatedBody(t *testing.T) {
-	f := newFakeServer(t)
-	var n atomic.Int64
-	f.handle("/svc/FeatureServer/0", func(w http.ResponseWriter, r *http.Request) {
-		if n.Add(1) <= 2 {
-			cutConnection(t, w)
-			return
-		}
-		layerJSON(w)
-	})
-	c := newTestClient(t, "")
-	l, err := c.Layer(context.Background(), f.URL+"/svc/FeatureServer/0")
-	if err != nil {
-		t.Fatalf("Layer after cut connections: %v", err)
-	}
-	if l.ObjectIDField != "OBJECTID" || f.count("/svc/FeatureServer/0") != 3 {
-		t.Errorf("oid=%q hits=%d, want OBJECTID after 3 hits", l.ObjectIDField, f.count("/svc/FeatureServer/0"))
-	}
+	cut := func(w http.ResponseWriter) { cutConnection(t, w) }
+	checkLayerAfter(t, cut, cut)
 }
 
 func TestNonIdempotentNotRetried(t *testing.T) {

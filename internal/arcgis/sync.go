@@ -89,16 +89,10 @@ func (p *SyncReplicaParams) values() (url.Values, error) {
 		return nil, fmt.Errorf("replicaID is required")
 	}
 	q := url.Values{"replicaID": {p.ReplicaID}}
-	if p.ReplicaServerGen != nil {
-		q.Set("replicaServerGen", strconv.FormatInt(*p.ReplicaServerGen, 10))
-	}
-	if p.ReplicaServerSibGen != nil {
-		q.Set("replicaServerSibGen", strconv.FormatInt(*p.ReplicaServerSibGen, 10))
-	}
-	if len(p.SyncLayers) > 0 {
-		if err := setJSON(q, "syncLayers", p.SyncLayers); err != nil {
-			return nil, err
-		}
+	setIntPtr(q, "replicaServerGen", p.ReplicaServerGen)
+	setIntPtr(q, "replicaServerSibGen", p.ReplicaServerSibGen)
+	if err := setList(q, "syncLayers", p.SyncLayers); err != nil {
+		return nil, err
 	}
 	setNonEmpty(q, "syncDirection", p.SyncDirection)
 	switch {
@@ -119,10 +113,7 @@ func (p *SyncReplicaParams) values() (url.Values, error) {
 	q.Set("async", strconv.FormatBool(p.Async))
 	setNonEmpty(q, "dataFormat", p.DataFormat)
 	setBool(q, "reconcileBranchVersion", p.ReconcileBranchVersion)
-	for k, v := range p.Extra {
-		q[k] = v
-	}
-	return q, nil
+	return withExtra(q, p.Extra), nil
 }
 
 // EditError is the error of one failed edit.

@@ -13,9 +13,7 @@ import (
 
 func TestMapTilesAndTilemap(t *testing.T) {
 	f := newFakeServer(t)
-	f.handle("/svc/MapServer", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(readFixture(t, "mapserver-tiled.arcrestgo.json"))
-	})
+	f.fixture(t, "/svc/MapServer", "mapserver-tiled.arcrestgo.json")
 	f.handle("/svc/MapServer/tile/3/2/1", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/png")
 		_, _ = w.Write([]byte("\x89PNG tile"))
@@ -154,9 +152,7 @@ func TestResolveOnlineOutput(t *testing.T) {
 
 func TestVectorTiles(t *testing.T) {
 	f := newFakeServer(t)
-	f.handle("/vt/VectorTileServer", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(readFixture(t, "vectortileserver-root.docs-example.json"))
-	})
+	f.fixture(t, "/vt/VectorTileServer", "vectortileserver-root.docs-example.json")
 	f.handle("/vt/VectorTileServer/resources/styles/root.json", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"version":8,"sources":{"esri":{"type":"vector","url":"../../"}},"layers":[{"id":"bg","type":"background"}],"sprite":"../sprites/sprite","glyphs":"../fonts/{fontstack}/{range}.pbf"}`)
 	})

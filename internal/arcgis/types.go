@@ -204,20 +204,13 @@ type LayerRef struct {
 
 // FeatureService is the FeatureServer root resource.
 type FeatureService struct {
-	CurrentVersion                  float64           `json:"currentVersion,omitempty"`
-	ServiceDescription              string            `json:"serviceDescription,omitempty"`
+	ServiceInfo
 	HasVersionedData                bool              `json:"hasVersionedData,omitempty"`
 	SupportsDisconnectedEditing     bool              `json:"supportsDisconnectedEditing,omitempty"`
 	MaxRecordCount                  int               `json:"maxRecordCount,omitempty"`
 	SupportedQueryFormats           string            `json:"supportedQueryFormats,omitempty"`
 	Capabilities                    string            `json:"capabilities"`
-	Description                     string            `json:"description,omitempty"`
-	CopyrightText                   string            `json:"copyrightText,omitempty"`
-	SpatialReference                *SpatialReference `json:"spatialReference,omitempty"`
-	InitialExtent                   *Envelope         `json:"initialExtent,omitempty"`
-	FullExtent                      *Envelope         `json:"fullExtent,omitempty"`
 	AllowGeometryUpdates            bool              `json:"allowGeometryUpdates,omitempty"`
-	Units                           string            `json:"units,omitempty"`
 	SyncEnabled                     bool              `json:"syncEnabled,omitempty"`
 	SyncCapabilities                *SyncCapabilities `json:"syncCapabilities,omitempty"`
 	SupportsApplyEditsWithGlobalIDs bool              `json:"supportsApplyEditsWithGlobalIds,omitempty"`

@@ -12,24 +12,16 @@ import (
 
 // VectorTileService is a VectorTileServer root resource.
 type VectorTileService struct {
-	CurrentVersion      float64   `json:"currentVersion,omitempty"`
-	Name                string    `json:"name,omitempty"`
-	Capabilities        string    `json:"capabilities,omitempty"`
-	Type                string    `json:"type,omitempty"` // indexedVector, indexedFlat
-	TileMap             string    `json:"tileMap,omitempty"`
-	DefaultStyles       string    `json:"defaultStyles,omitempty"`
-	Tiles               []string  `json:"tiles"`
-	ExportTilesAllowed  bool      `json:"exportTilesAllowed"`
-	MaxExportTilesCount int64     `json:"maxExportTilesCount,omitempty"`
-	InitialExtent       *Envelope `json:"initialExtent,omitempty"`
-	FullExtent          *Envelope `json:"fullExtent,omitempty"`
-	MinScale            float64   `json:"minScale,omitempty"`
-	MaxScale            float64   `json:"maxScale,omitempty"`
-	MinLOD              *int      `json:"minLOD,omitempty"`
-	MaxLOD              *int      `json:"maxLOD,omitempty"`
-	MaxZoom             *int      `json:"maxzoom,omitempty"`
-	TileInfo            *TileInfo `json:"tileInfo,omitempty"`
-	ResourceInfo        *struct {
+	ServiceInfo
+	TileCache
+	Name          string   `json:"name,omitempty"`
+	Capabilities  string   `json:"capabilities,omitempty"`
+	Type          string   `json:"type,omitempty"` // indexedVector, indexedFlat
+	TileMap       string   `json:"tileMap,omitempty"`
+	DefaultStyles string   `json:"defaultStyles,omitempty"`
+	Tiles         []string `json:"tiles"`
+	MaxZoom       *int     `json:"maxzoom,omitempty"`
+	ResourceInfo  *struct {
 		StyleVersion    int    `json:"styleVersion,omitempty"`
 		TileCompression string `json:"tileCompression,omitempty"`
 		CacheInfo       *struct {
@@ -45,15 +37,7 @@ func (v *VectorTileService) Storage() StorageInfo {
 	if v.ResourceInfo != nil && v.ResourceInfo.CacheInfo != nil && v.ResourceInfo.CacheInfo.StorageInfo != nil {
 		s = *v.ResourceInfo.CacheInfo.StorageInfo
 	}
-	if v.TileInfo != nil {
-		if s.StorageFormat == "" {
-			s.StorageFormat = v.TileInfo.StorageFormat
-		}
-		if s.PacketSize == 0 {
-			s.PacketSize = v.TileInfo.PacketSize
-		}
-	}
-	return s
+	return v.storage(s)
 }
 
 // TileTemplate returns the tile URL template relative to the service
@@ -67,11 +51,7 @@ func (v *VectorTileService) TileTemplate() string {
 
 // VectorTileService fetches a VectorTileServer root JSON.
 func (c *Client) VectorTileService(ctx context.Context, svcURL string) (*VectorTileService, error) {
-	var out VectorTileService
-	if err := c.getJSON(ctx, "vector tile service", svcURL, nil, &out, requireKeys("vector tile service JSON (tiles, tileInfo)", "tiles", "tileInfo")); err != nil {
-		return nil, fmt.Errorf("vector tile service %s: %w", svcURL, err)
-	}
-	return &out, nil
+	return getResource[VectorTileService](ctx, c, "vector tile service", svcURL, requireKeys("vector tile service JSON (tiles, tileInfo)", "tiles", "tileInfo"))
 }
 
 // VectorTileStyle fetches resources/styles/root.json (a Mapbox GL style).
@@ -139,13 +119,5 @@ func (c *Client) VectorTile(ctx context.Context, svcURL string, v *VectorTileSer
 // server. The status is polled at svcURL/jobs/{jobId} unless the server
 // names a status URL.
 func (c *Client) ExportVectorTiles(ctx context.Context, svcURL string, p ExportTilesParams) (*JobSubmission, error) {
-	q, err := p.values(false)
-	if err != nil {
-		return nil, fmt.Errorf("export vector tiles %s: %w", svcURL, err)
-	}
-	sub, err := c.submitJob(ctx, "exportTiles", joinURL(svcURL, "exportTiles"), svcURL, q, false)
-	if err != nil {
-		return nil, fmt.Errorf("export vector tiles %s: %w", svcURL, err)
-	}
-	return sub, nil
+	return c.exportJob(ctx, "export vector tiles", svcURL, "exportTiles", svcURL, p, false, false)
 }

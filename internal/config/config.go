@@ -210,6 +210,26 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 			return nil
 		}
 	}
+	dur := func(dst *Duration, example string) func(string, string) error {
+		return func(v, name string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return &FieldError{name, "must be a duration like " + example}
+			}
+			*dst = Duration(d)
+			return nil
+		}
+	}
+	boolean := func(dst *bool) func(string, string) error {
+		return func(v, name string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return &FieldError{name, "must be true or false"}
+			}
+			*dst = b
+			return nil
+		}
+	}
 	srcs := []src{
 		{"data", "OFFLINED_DATA_ROOT", f.dataRoot, str(&c.DataRoot)},
 		{"listen", "OFFLINED_LISTEN", f.listen, str(&c.Listen)},
@@ -227,38 +247,10 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 			c.ConflictPolicy = v
 			return nil
 		}},
-		{"sync-interval", "OFFLINED_SYNC_INTERVAL", f.interval, func(v, name string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return &FieldError{name, "must be a duration like 15m (0 disables)"}
-			}
-			c.SyncInterval = Duration(d)
-			return nil
-		}},
-		{"poll-interval", "OFFLINED_POLL_INTERVAL", f.poll, func(v, name string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d < 0 {
-				return &FieldError{name, "must be a duration like 2s"}
-			}
-			c.PollInterval = Duration(d)
-			return nil
-		}},
-		{"allow-remote", "OFFLINED_ALLOW_REMOTE", strconv.FormatBool(f.allowRemote), func(v, name string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return &FieldError{name, "must be true or false"}
-			}
-			c.AllowRemote = b
-			return nil
-		}},
-		{"allow-link-local", "OFFLINED_ALLOW_LINK_LOCAL", strconv.FormatBool(f.allowLinkLocal), func(v, name string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return &FieldError{name, "must be true or false"}
-			}
-			c.AllowLinkLocal = b
-			return nil
-		}},
+		{"sync-interval", "OFFLINED_SYNC_INTERVAL", f.interval, dur(&c.SyncInterval, "15m (0 disables)")},
+		{"poll-interval", "OFFLINED_POLL_INTERVAL", f.poll, dur(&c.PollInterval, "2s")},
+		{"allow-remote", "OFFLINED_ALLOW_REMOTE", strconv.FormatBool(f.allowRemote), boolean(&c.AllowRemote)},
+		{"allow-link-local", "OFFLINED_ALLOW_LINK_LOCAL", strconv.FormatBool(f.allowLinkLocal), boolean(&c.AllowLinkLocal)},
 		{"max-body-bytes", "OFFLINED_MAX_BODY_BYTES", strconv.FormatInt(f.maxBody, 10), i64(&c.MaxBodyBytes)},
 		{"max-attachment-bytes", "OFFLINED_MAX_ATTACHMENT_BYTES", strconv.FormatInt(f.maxAttach, 10), i64(&c.MaxAttachmentBytes)},
 	}

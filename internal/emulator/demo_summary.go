@@ -1,10 +1,10 @@
 package emulator
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 )
@@ -60,12 +60,12 @@ func (s *Server) serviceNames() []string {
 	if err != nil {
 		return demoServices
 	}
-	rec := &memoryWriter{header: http.Header{}, code: http.StatusOK}
+	rec := httptest.NewRecorder() // the emulator's router answers in memory
 	s.router.ServeHTTP(rec, req)
 	var cat struct {
 		Services []struct{ Name, Type string } `json:"services"`
 	}
-	if rec.code != http.StatusOK || json.Unmarshal(rec.body.Bytes(), &cat) != nil || len(cat.Services) == 0 {
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &cat) != nil || len(cat.Services) == 0 {
 		return demoServices
 	}
 	out := make([]string, 0, len(cat.Services))
@@ -74,14 +74,3 @@ func (s *Server) serviceNames() []string {
 	}
 	return out
 }
-
-// memoryWriter is a minimal in-memory http.ResponseWriter.
-type memoryWriter struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (m *memoryWriter) Header() http.Header         { return m.header }
-func (m *memoryWriter) WriteHeader(code int)        { m.code = code }
-func (m *memoryWriter) Write(b []byte) (int, error) { return m.body.Write(b) }

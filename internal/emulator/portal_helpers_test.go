@@ -2,7 +2,6 @@ package emulator_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 // obj is a decoded JSON object.
@@ -22,15 +22,7 @@ type obj = map[string]any
 // too (body already read).
 func fetch(t *testing.T, req *http.Request) (*http.Response, obj) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read %s: %v", req.URL, err)
-	}
+	resp, b := testutil.Do(t, req)
 	var o obj
 	if err := json.Unmarshal(b, &o); err != nil {
 		t.Fatalf("%s %s: body is not a JSON object: %v\n%s", req.Method, req.URL, err, b)

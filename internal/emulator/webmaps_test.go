@@ -6,7 +6,6 @@ import (
 	"flag"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in demo/testdata")
@@ -51,19 +51,7 @@ func TestDemoWebMapGolden(t *testing.T) {
 				t.Fatalf("web map is not JSON: %v", err)
 			}
 			pretty.WriteByte('\n')
-			path := filepath.Join("demo", "testdata", tc.golden)
-			if *update {
-				if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(pretty.Bytes(), want) {
-				t.Errorf("web map differs from %s (run with -update after checking):\n%s", path, pretty.Bytes())
-			}
+			testutil.Golden(t, filepath.Join("demo", "testdata", tc.golden), pretty.Bytes(), *update, "update")
 		})
 	}
 }
@@ -233,12 +221,7 @@ func TestWebMapURLsFollowHost(t *testing.T) {
 	tok := signIn(t, em)
 	req, _ := http.NewRequest(http.MethodGet, em.PortalURL+"/content/items/"+emulator.DemoWebMapFieldSurveyID+"/data?token="+tok, nil)
 	req.Host = "gis.example.test:8443"
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, b := testutil.Do(t, req)
 	if !bytes.Contains(b, []byte(`"http://gis.example.test:8443/arcgis/rest/services/Field_Survey/FeatureServer/0"`)) ||
 		bytes.Contains(b, []byte(em.URL)) {
 		t.Errorf("URLs do not follow the Host header: %.300s", b)

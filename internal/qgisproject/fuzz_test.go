@@ -22,20 +22,7 @@ func FuzzRendererXML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, geom string) {
 		p := &Project{Title: "t", Layers: []Layer{{ID: "offlined_fuzz", Title: "f", Kind: KindFeatures, Path: "data/x.gpkg", Table: "x",
 			GeometryType: geom, Renderer: json.RawMessage(raw)}}}
-		b, err := Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := xml.NewDecoder(strings.NewReader(strings.SplitN(string(b), "\n", 2)[1]))
-		for {
-			_, err := d.Token()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("malformed XML: %v", err)
-			}
-		}
+		checkWellFormed(t, p)
 	})
 }
 
@@ -49,19 +36,26 @@ func FuzzVectorTileRenderer(f *testing.F) {
 	f.Add([]byte(`{"layers":[{"type":"fill","source-layer":"a","minzoom":1e300,"maxzoom":-5,"filter":["all",["==",["get",1],null]],"paint":{"fill-color":"rgba(1,2,3,x)"}}]}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		p := &Project{Title: "t", Layers: []Layer{{ID: "offlined_fuzz", Title: "v", Kind: KindVectorTiles, Path: "tiles/x.mbtiles", VectorStyle: json.RawMessage(raw)}}}
-		b, err := Marshal(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := xml.NewDecoder(strings.NewReader(strings.SplitN(string(b), "\n", 2)[1]))
-		for {
-			_, err := d.Token()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("malformed XML: %v", err)
-			}
-		}
+		checkWellFormed(t, p)
 	})
+}
+
+// checkWellFormed marshals p and fails t unless the XML after the
+// declaration line is well formed.
+func checkWellFormed(t *testing.T, p *Project) {
+	t.Helper()
+	b, err := Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(strings.NewReader(strings.SplitN(string(b), "\n", 2)[1]))
+	for {
+		_, err := d.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("malformed XML: %v", err)
+		}
+	}
 }

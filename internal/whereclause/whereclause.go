@@ -194,40 +194,26 @@ func (p *parser) enter() error {
 
 func (p *parser) leave() { p.depth-- }
 
-func (p *parser) or() (*Node, error) {
-	l, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for p.isKw(0, "OR") {
-		pos := p.next().pos
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		if !l.IsBool() || !r.IsBool() {
-			return nil, &Error{Pos: pos, Msg: "OR needs conditions"}
-		}
-		l = &Node{Kind: Or, Kids: []*Node{l, r}, Pos: l.Pos}
-	}
-	return l, nil
-}
+func (p *parser) or() (*Node, error)  { return p.logical("OR", Or, p.and) }
+func (p *parser) and() (*Node, error) { return p.logical("AND", And, p.not) }
 
-func (p *parser) and() (*Node, error) {
-	l, err := p.not()
+// logical parses conditions (each by operand) joined by keyword kw into
+// left-nested nodes of kind.
+func (p *parser) logical(kw string, kind Kind, operand func() (*Node, error)) (*Node, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.isKw(0, "AND") {
+	for p.isKw(0, kw) {
 		pos := p.next().pos
-		r, err := p.not()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
 		if !l.IsBool() || !r.IsBool() {
-			return nil, &Error{Pos: pos, Msg: "AND needs conditions"}
+			return nil, &Error{Pos: pos, Msg: kw + " needs conditions"}
 		}
-		l = &Node{Kind: And, Kids: []*Node{l, r}, Pos: l.Pos}
+		l = &Node{Kind: kind, Kids: []*Node{l, r}, Pos: l.Pos}
 	}
 	return l, nil
 }
@@ -334,30 +320,19 @@ func (p *parser) pred() (*Node, error) {
 	return l, nil
 }
 
-func (p *parser) sum() (*Node, error) {
-	l, err := p.term()
-	if err != nil {
-		return nil, err
-	}
-	for t := p.peek(); t.k == tOp && (t.s == "+" || t.s == "-"); t = p.peek() {
-		p.i++
-		r, err := p.term()
-		if err != nil {
-			return nil, err
-		}
-		l = &Node{Kind: Arith, Op: t.s, Kids: []*Node{l, r}, Pos: l.Pos}
-	}
-	return l, nil
-}
+func (p *parser) sum() (*Node, error)  { return p.arith("+", "-", p.term) }
+func (p *parser) term() (*Node, error) { return p.arith("*", "/", p.unary) }
 
-func (p *parser) term() (*Node, error) {
-	l, err := p.unary()
+// arith parses operands joined by operator op1 or op2 into left-nested
+// Arith nodes.
+func (p *parser) arith(op1, op2 string, operand func() (*Node, error)) (*Node, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for t := p.peek(); t.k == tOp && (t.s == "*" || t.s == "/"); t = p.peek() {
+	for t := p.peek(); t.k == tOp && (t.s == op1 || t.s == op2); t = p.peek() {
 		p.i++
-		r, err := p.unary()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}

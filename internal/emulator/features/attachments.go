@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // attachmentURL is the download URL of an attachment.
@@ -25,7 +26,7 @@ func (a attRecord) info(url string) arcgis.AttachmentInfo {
 
 func (s *FeatureServer) noAttachments(w http.ResponseWriter, ls *layerStore) bool {
 	if !ls.def.attachments {
-		writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "Layer does not have attachments")
+		rest.WriteError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "Layer does not have attachments")
 		return true
 	}
 	return false
@@ -41,14 +42,14 @@ func (s *FeatureServer) handleQueryAttachments(w http.ResponseWriter, r *http.Re
 		return
 	}
 	var gidSet map[string]bool
-	if raw := strings.Trim(formValue(r, "globalIds"), "[]"); raw != "" {
+	if raw := strings.Trim(rest.FormValue(r, "globalIds"), "[]"); raw != "" {
 		gidSet = map[string]bool{}
 		for _, g := range strings.Split(raw, ",") {
 			gidSet[normGUID(strings.Trim(strings.TrimSpace(g), `"`))] = true
 		}
 	}
 	types := map[string]bool{}
-	for _, t := range strings.Split(formValue(r, "attachmentTypes"), ",") {
+	for _, t := range strings.Split(rest.FormValue(r, "attachmentTypes"), ",") {
 		if t = strings.TrimSpace(strings.ToLower(t)); t != "" {
 			types[t] = true
 		}
@@ -83,36 +84,36 @@ func (s *FeatureServer) handleQueryAttachments(w http.ResponseWriter, r *http.Re
 	} else {
 		v.each(visit)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"fields": []arcgis.Field{}, "attachmentGroups": groups})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"fields": []arcgis.Field{}, "attachmentGroups": groups})
 }
 
 func (s *FeatureServer) handleAttachmentList(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	if s.noAttachments(w, ls) {
 		return
 	}
-	oid, _ := strconv.ParseInt(muxVar(r, "oid"), 10, 64)
+	oid, _ := strconv.ParseInt(rest.MuxVar(r, "oid"), 10, 64)
 	v := fs.viewOf(ls)
 	if _, _, ok := v.get(oid); !ok {
-		writeError(w, http.StatusOK, 404, "Requested object does not exist.", fmt.Sprintf("Object %d not found", oid))
+		rest.WriteError(w, http.StatusOK, 404, "Requested object does not exist.", fmt.Sprintf("Object %d not found", oid))
 		return
 	}
 	infos := []arcgis.AttachmentInfo{}
 	for _, a := range v.attachmentsOf(oid) {
 		infos = append(infos, a.info(fs.attachmentURL(r, v.def.ID, a)))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"attachmentInfos": infos})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"attachmentInfos": infos})
 }
 
 func (s *FeatureServer) handleAttachmentData(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	if s.noAttachments(w, ls) {
 		return
 	}
-	oid, _ := strconv.ParseInt(muxVar(r, "oid"), 10, 64)
-	id, _ := strconv.ParseInt(muxVar(r, "att"), 10, 64)
+	oid, _ := strconv.ParseInt(rest.MuxVar(r, "oid"), 10, 64)
+	id, _ := strconv.ParseInt(rest.MuxVar(r, "att"), 10, 64)
 	v := fs.viewOf(ls)
 	a, data, ok := v.attachment(id)
 	if !ok || a.ParentOID != oid {
-		writeError(w, http.StatusOK, 404, "Attachment not found.", fmt.Sprintf("Attachment %d of object %d not found", id, oid))
+		rest.WriteError(w, http.StatusOK, 404, "Attachment not found.", fmt.Sprintf("Attachment %d of object %d not found", id, oid))
 		return
 	}
 	w.Header().Set("Content-Type", a.ContentType)
@@ -129,17 +130,17 @@ func (s *FeatureServer) legacyAttachmentEdit(w http.ResponseWriter, r *http.Requ
 	fs.mu.Unlock()
 	switch key {
 	case "addAttachmentResult":
-		writeJSON(w, http.StatusOK, map[string]any{key: res.AttAdd[0]})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{key: res.AttAdd[0]})
 	case "updateAttachmentResult":
-		writeJSON(w, http.StatusOK, map[string]any{key: res.AttUpdate[0]})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{key: res.AttUpdate[0]})
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{key: nz(res.AttDelete)})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{key: nz(res.AttDelete)})
 	}
 }
 
 // attachmentFromRequest reads the "attachment" multipart file or uploadId.
 func attachmentFromRequest(r *http.Request, limit int64) (attEdit, error) {
-	if id := formValue(r, "uploadId"); id != "" {
+	if id := rest.FormValue(r, "uploadId"); id != "" {
 		return attEdit{UploadID: id}, nil
 	}
 	if err := r.ParseMultipartForm(8 << 20); err != nil {
@@ -173,15 +174,15 @@ func (s *FeatureServer) handleAddAttachment(w http.ResponseWriter, r *http.Reque
 	if s.noAttachments(w, ls) {
 		return
 	}
-	oid, _ := strconv.ParseInt(muxVar(r, "oid"), 10, 64)
+	oid, _ := strconv.ParseInt(rest.MuxVar(r, "oid"), 10, 64)
 	gid, ok := s.featureGID(fs, ls, oid)
 	if !ok {
-		writeError(w, http.StatusOK, 404, "Requested object does not exist.", fmt.Sprintf("Object %d not found", oid))
+		rest.WriteError(w, http.StatusOK, 404, "Requested object does not exist.", fmt.Sprintf("Object %d not found", oid))
 		return
 	}
 	a, err := attachmentFromRequest(r, fs.opts.MaxUploadBytes)
 	if err != nil {
-		paramError(w, err.Error())
+		rest.ParamError(w, err.Error())
 		return
 	}
 	a.ParentGlobalID = gid
@@ -192,21 +193,21 @@ func (s *FeatureServer) handleUpdateAttachment(w http.ResponseWriter, r *http.Re
 	if s.noAttachments(w, ls) {
 		return
 	}
-	oid, _ := strconv.ParseInt(muxVar(r, "oid"), 10, 64)
-	id, err := strconv.ParseInt(formValue(r, "attachmentId"), 10, 64)
+	oid, _ := strconv.ParseInt(rest.MuxVar(r, "oid"), 10, 64)
+	id, err := strconv.ParseInt(rest.FormValue(r, "attachmentId"), 10, 64)
 	if err != nil {
-		paramError(w, "'attachmentId' is required")
+		rest.ParamError(w, "'attachmentId' is required")
 		return
 	}
 	v := fs.viewOf(ls)
 	cur, _, ok := v.attachment(id)
 	if !ok || cur.ParentOID != oid {
-		writeError(w, http.StatusOK, 404, "Attachment not found.", fmt.Sprintf("Attachment %d of object %d not found", id, oid))
+		rest.WriteError(w, http.StatusOK, 404, "Attachment not found.", fmt.Sprintf("Attachment %d of object %d not found", id, oid))
 		return
 	}
 	a, err := attachmentFromRequest(r, fs.opts.MaxUploadBytes)
 	if err != nil {
-		paramError(w, err.Error())
+		rest.ParamError(w, err.Error())
 		return
 	}
 	a.GlobalID = cur.GID
@@ -217,10 +218,10 @@ func (s *FeatureServer) handleDeleteAttachments(w http.ResponseWriter, r *http.R
 	if s.noAttachments(w, ls) {
 		return
 	}
-	oid, _ := strconv.ParseInt(muxVar(r, "oid"), 10, 64)
-	ids, err := parseIDList(formValue(r, "attachmentIds"))
+	oid, _ := strconv.ParseInt(rest.MuxVar(r, "oid"), 10, 64)
+	ids, err := parseIDList(rest.FormValue(r, "attachmentIds"))
 	if err != nil || len(ids) == 0 {
-		paramError(w, "'attachmentIds' is required")
+		rest.ParamError(w, "'attachmentIds' is required")
 		return
 	}
 	v := fs.viewOf(ls)
@@ -238,5 +239,5 @@ func (s *FeatureServer) handleDeleteAttachments(w http.ResponseWriter, r *http.R
 	fs.mu.Lock()
 	res := fs.applyLayerEditsLocked(ls, layerEdits{AttDeletes: gids}, opts)
 	fs.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"deleteAttachmentResults": append(nz(res.AttDelete), results...)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"deleteAttachmentResults": append(nz(res.AttDelete), results...)})
 }

@@ -105,6 +105,19 @@ func failRes(oid int64, gid string, code int, format string, args ...any) editRe
 	return editResult{ObjectID: oid, GlobalID: gid, Error: &editError{Code: code, Description: fmt.Sprintf(format, args...)}}
 }
 
+// refusal is the failed result of an update or delete (what: "Updates" or
+// "Deletes") that the service does not allow or whose object was not
+// found; refused is false when neither holds.
+func refusal(allowed, found bool, what string, oid int64, gid string) (fail editResult, refused bool) {
+	switch {
+	case !allowed:
+		return failRes(oid, gid, editErrGeneric, "%s are not allowed on this service", what), true
+	case !found:
+		return failRes(oid, gid, editErrMissing, "Object is missing."), true
+	}
+	return editResult{}, false
+}
+
 // stagedOp is a validated change waiting for commit.
 type stagedOp struct {
 	rec *record
@@ -227,12 +240,8 @@ func (fs *fsService) applyLayerEditsLocked(ls *layerStore, e layerEdits, opts ed
 		default:
 			cur, ok = byOID(oidIn)
 		}
-		if !opts.canUpdate {
-			res.UpdateResults = append(res.UpdateResults, failRes(oidIn, gidIn, editErrGeneric, "Updates are not allowed on this service"))
-			continue
-		}
-		if !ok {
-			res.UpdateResults = append(res.UpdateResults, failRes(oidIn, gidIn, editErrMissing, "Object is missing."))
+		if fail, refused := refusal(opts.canUpdate, ok, "Updates", oidIn, gidIn); refused {
+			res.UpdateResults = append(res.UpdateResults, fail)
 			continue
 		}
 		if err != nil {
@@ -265,12 +274,8 @@ func (fs *fsService) applyLayerEditsLocked(ls *layerStore, e layerEdits, opts ed
 	}
 
 	deletes := func(cur *record, ok bool, oid int64, gid string) {
-		if !opts.canDelete {
-			res.DeleteResults = append(res.DeleteResults, failRes(oid, gid, editErrGeneric, "Deletes are not allowed on this service"))
-			return
-		}
-		if !ok {
-			res.DeleteResults = append(res.DeleteResults, failRes(oid, gid, editErrMissing, "Object is missing."))
+		if fail, refused := refusal(opts.canDelete, ok, "Deletes", oid, gid); refused {
+			res.DeleteResults = append(res.DeleteResults, fail)
 			return
 		}
 		r := &record{OID: cur.OID, GID: cur.GID, Deleted: true, CreatedGen: cur.CreatedGen}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // attEditsJSON is the applyEdits attachments parameter.
@@ -18,38 +19,38 @@ type attEditsJSON struct {
 }
 
 func (s *FeatureServer) editOpts(fs *fsService, r *http.Request, user string) editOptions {
-	return editOptions{useGlobalIDs: boolParam(r, "useGlobalIds", false), rollback: boolParam(r, "rollbackOnFailure", true),
+	return editOptions{useGlobalIDs: rest.BoolParam(r, "useGlobalIds", false), rollback: rest.BoolParam(r, "rollbackOnFailure", true),
 		user: user, inSR: 3857, canAdd: fs.opts.Create, canUpdate: fs.opts.Update, canDelete: fs.opts.Delete}
 }
 
 func (s *FeatureServer) handleLayerApplyEdits(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, user string) {
 	if !fs.canEdit() {
-		writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "The service does not allow editing")
+		rest.WriteError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "The service does not allow editing")
 		return
 	}
 	var e layerEdits
 	var err error
-	if e.Adds, err = parseFeatures(formValue(r, "adds")); err != nil {
-		paramError(w, "'adds' parameter is invalid")
+	if e.Adds, err = parseFeatures(rest.FormValue(r, "adds")); err != nil {
+		rest.ParamError(w, "'adds' parameter is invalid")
 		return
 	}
-	if e.Updates, err = parseFeatures(formValue(r, "updates")); err != nil {
-		paramError(w, "'updates' parameter is invalid")
+	if e.Updates, err = parseFeatures(rest.FormValue(r, "updates")); err != nil {
+		rest.ParamError(w, "'updates' parameter is invalid")
 		return
 	}
-	if e.DeleteOIDs, e.DeleteGIDs, err = parseDeletes(formValue(r, "deletes")); err != nil {
-		paramError(w, "'deletes' parameter is invalid")
+	if e.DeleteOIDs, e.DeleteGIDs, err = parseDeletes(rest.FormValue(r, "deletes")); err != nil {
+		rest.ParamError(w, "'deletes' parameter is invalid")
 		return
 	}
 	opts := s.editOpts(fs, r, user)
-	if raw := formValue(r, "attachments"); raw != "" {
+	if raw := rest.FormValue(r, "attachments"); raw != "" {
 		var a attEditsJSON
 		if err := json.Unmarshal([]byte(raw), &a); err != nil {
-			paramError(w, "'attachments' parameter is invalid")
+			rest.ParamError(w, "'attachments' parameter is invalid")
 			return
 		}
 		if !opts.useGlobalIDs {
-			paramError(w, "'attachments' requires useGlobalIds=true")
+			rest.ParamError(w, "'attachments' requires useGlobalIds=true")
 			return
 		}
 		e.AttAdds, e.AttUpdates, e.AttDeletes = a.Adds, a.Updates, append(a.Deletes, a.DeleteIDs...)
@@ -58,10 +59,10 @@ func (s *FeatureServer) handleLayerApplyEdits(w http.ResponseWriter, r *http.Req
 	res := fs.applyLayerEditsLocked(ls, e, opts)
 	fs.mu.Unlock()
 	body := map[string]any{"addResults": res.AddResults, "updateResults": res.UpdateResults, "deleteResults": res.DeleteResults}
-	if formValue(r, "attachments") != "" {
+	if rest.FormValue(r, "attachments") != "" {
 		body["attachments"] = res.attachmentsJSON()
 	}
-	writeJSON(w, http.StatusOK, body)
+	rest.WriteJSON(w, http.StatusOK, body)
 }
 
 // serviceEdit is one element of service-level applyEdits' edits.
@@ -75,12 +76,12 @@ type serviceEdit struct {
 
 func (s *FeatureServer) handleServiceApplyEdits(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
 	if !fs.canEdit() {
-		writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "The service does not allow editing")
+		rest.WriteError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "The service does not allow editing")
 		return
 	}
 	var edits []serviceEdit
-	if err := json.Unmarshal([]byte(formValue(r, "edits")), &edits); err != nil {
-		paramError(w, "'edits' parameter is invalid")
+	if err := json.Unmarshal([]byte(rest.FormValue(r, "edits")), &edits); err != nil {
+		rest.ParamError(w, "'edits' parameter is invalid")
 		return
 	}
 	opts := s.editOpts(fs, r, user)
@@ -92,7 +93,7 @@ func (s *FeatureServer) handleServiceApplyEdits(w http.ResponseWriter, r *http.R
 	for _, se := range edits {
 		ls := fs.byID[se.ID]
 		if ls == nil {
-			paramError(w, fmt.Sprintf("layer %d does not exist", se.ID))
+			rest.ParamError(w, fmt.Sprintf("layer %d does not exist", se.ID))
 			return
 		}
 		e := layerEdits{Adds: se.Adds, Updates: se.Updates}
@@ -103,7 +104,7 @@ func (s *FeatureServer) handleServiceApplyEdits(w http.ResponseWriter, r *http.R
 			}
 			var err error
 			if e.DeleteOIDs, e.DeleteGIDs, err = parseDeletes(raw); err != nil {
-				paramError(w, "'edits' deletes are invalid")
+				rest.ParamError(w, "'edits' deletes are invalid")
 				return
 			}
 		}
@@ -120,7 +121,7 @@ func (s *FeatureServer) handleServiceApplyEdits(w http.ResponseWriter, r *http.R
 		out[i] = map[string]any{"id": all[i].ls.def.ID, "addResults": res.AddResults, "updateResults": res.UpdateResults,
 			"deleteResults": res.DeleteResults, "attachments": res.attachmentsJSON()}
 	}
-	writeJSON(w, http.StatusOK, out)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 // applyMultiLocked applies edits to several layers as one unit: with

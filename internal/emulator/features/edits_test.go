@@ -141,8 +141,8 @@ func TestApplyEditsGlobalIDsAndAttachments(t *testing.T) {
 		"deletes": []string{a0["globalId"].(string)}})
 	res = fsPost(t, u, url.Values{"attachments": {upd}, "useGlobalIds": {"true"}})
 	ar = res["attachments"].(map[string]any)
-	if jsonOf(t, ar["updateResults"]) == "[]" || strings.Contains(jsonOf(t, ar), `"success":false`) {
-		t.Errorf("attachment update/delete: %s", jsonOf(t, ar))
+	if fsJSON(t, ar["updateResults"]) == "[]" || strings.Contains(fsJSON(t, ar), `"success":false`) {
+		t.Errorf("attachment update/delete: %s", fsJSON(t, ar))
 	}
 	if d, _ := env.em.AttachmentData("Field_Survey", 0, a1["globalId"].(string)); string(d) != "NEW" {
 		t.Errorf("updated attachment data %q", d)

@@ -40,13 +40,8 @@ type FeatureServer struct {
 
 // New builds the feature services and registers their routes on c.Router.
 func New(c Config) *FeatureServer {
-	s := &FeatureServer{router: c.Router, authorize: c.Authorize, jobsFail: c.JobsFail}
-	if s.authorize == nil {
-		s.authorize = rest.Anonymous
-	}
-	if s.jobsFail == nil {
-		s.jobsFail = func() bool { return false }
-	}
+	s := &FeatureServer{router: c.Router}
+	s.authorize, s.jobsFail = rest.ServiceDefaults(c.Authorize, c.JobsFail)
 	s.opts.Seed, s.opts.FeatureServices = c.Seed, c.Services
 	s.initFeatures()
 	return s
@@ -54,13 +49,3 @@ func New(c Config) *FeatureServer {
 
 // ServiceNames lists the feature services in the order they were configured.
 func (s *FeatureServer) ServiceNames() []string { return append([]string(nil), s.features.order...) }
-
-var (
-	writeJSON  = rest.WriteJSON
-	writeError = rest.WriteError
-	formValue  = rest.FormValue
-	boolParam  = rest.BoolParam
-	paramError = rest.ParamError
-	baseURL    = rest.BaseURL
-	muxVar     = rest.MuxVar
-)

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // FeatureServiceOptions configures one emulated feature service. Build it
@@ -247,7 +248,7 @@ func (s *FeatureServer) fsRoute(h fsHandler) http.HandlerFunc {
 		}
 		fs, found := s.service(mux.Vars(r)["svc"])
 		if !found {
-			writeError(w, http.StatusOK, 404, "Service not found", fmt.Sprintf("Service %s/FeatureServer not found", mux.Vars(r)["svc"]))
+			rest.WriteError(w, http.StatusOK, 404, "Service not found", fmt.Sprintf("Service %s/FeatureServer not found", mux.Vars(r)["svc"]))
 			return
 		}
 		h(w, r, fs, user)
@@ -262,7 +263,7 @@ func (s *FeatureServer) layerRoute(h layerHandler) http.HandlerFunc {
 		id, err := strconv.Atoi(mux.Vars(r)["layer"])
 		ls := fs.byID[id]
 		if err != nil || ls == nil {
-			writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.", "Layer not found")
+			rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.", "Layer not found")
 			return
 		}
 		h(w, r, fs, ls, user)

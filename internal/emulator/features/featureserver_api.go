@@ -38,6 +38,17 @@ func (s *FeatureServer) storeOf(svc string, layer int) (*fsService, *layerStore,
 	return fs, ls, nil
 }
 
+// withStore runs fn on a layer's store with its service locked.
+func (s *FeatureServer) withStore(svc string, layer int, fn func(fs *fsService, ls *layerStore) error) error {
+	fs, ls, err := s.storeOf(svc, layer)
+	if err != nil {
+		return err
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fn(fs, ls)
+}
+
 // EditFeatures edits a layer as another user (DemoEditor) would, the way a
 // colleague's edits reach the server between two syncs. Adds keep the
 // GlobalID they carry (one is generated when absent); updates are matched
@@ -181,32 +192,28 @@ func (s *FeatureServer) ServerGen(svc string) int64 {
 // AddField adds a field to a layer's schema (a schema change made on the
 // server). Existing features get the field's DefaultValue.
 func (s *FeatureServer) AddField(svc string, layer int, f arcgis.Field) error {
-	fs, ls, err := s.storeOf(svc, layer)
-	if err != nil {
-		return err
-	}
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if _, exists := ls.def.field(f.Name); exists {
-		return fmt.Errorf("add field %s to %s/%d: field exists", f.Name, svc, layer)
-	}
-	fields := append(append([]arcgis.Field(nil), ls.def.fields...), f)
-	ls.def.fields = fields
-	ls.def.reindex()
-	for oid, r := range ls.recs { // stored records get the default too
-		if r.Deleted {
-			continue
+	return s.withStore(svc, layer, func(fs *fsService, ls *layerStore) error {
+		if _, exists := ls.def.field(f.Name); exists {
+			return fmt.Errorf("add field %s to %s/%d: field exists", f.Name, svc, layer)
 		}
-		attrs := make(map[string]any, len(r.Feature.Attributes)+1)
-		for k, v := range r.Feature.Attributes {
-			attrs[k] = v
+		fields := append(append([]arcgis.Field(nil), ls.def.fields...), f)
+		ls.def.fields = fields
+		ls.def.reindex()
+		for oid, r := range ls.recs { // stored records get the default too
+			if r.Deleted {
+				continue
+			}
+			attrs := make(map[string]any, len(r.Feature.Attributes)+1)
+			for k, v := range r.Feature.Attributes {
+				attrs[k] = v
+			}
+			attrs[f.Name] = f.DefaultValue
+			nr := *r
+			nr.Feature = arcgis.Feature{Attributes: attrs, Geometry: r.Feature.Geometry}
+			ls.recs[oid] = &nr
 		}
-		attrs[f.Name] = f.DefaultValue
-		nr := *r
-		nr.Feature = arcgis.Feature{Attributes: attrs, Geometry: r.Feature.Geometry}
-		ls.recs[oid] = &nr
-	}
-	return nil
+		return nil
+	})
 }
 
 // Attachments lists the attachments of the feature with the GlobalID.
@@ -245,35 +252,32 @@ func (s *FeatureServer) AttachmentData(svc string, layer int, attachmentGlobalID
 // AddAttachment attaches data to the feature with parentGlobalID as
 // another user would and returns the new attachment's GlobalID.
 func (s *FeatureServer) AddAttachment(svc string, layer int, parentGlobalID, name, contentType string, data []byte) (string, error) {
-	fs, ls, err := s.storeOf(svc, layer)
+	var gid string
+	err := s.withStore(svc, layer, func(fs *fsService, ls *layerStore) error {
+		gid = "{" + fs.newIDLocked() + "}"
+		res := fs.applyLayerEditsLocked(ls, layerEdits{AttAdds: []attEdit{{GlobalID: gid, ParentGlobalID: parentGlobalID, Name: name,
+			ContentType: contentType, Data: b64(data)}}}, editOptions{useGlobalIDs: true, rollback: true, user: DemoEditor})
+		if res.failed {
+			return collectFailures(res)
+		}
+		return nil
+	})
 	if err != nil {
 		return "", err
-	}
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	gid := "{" + fs.newIDLocked() + "}"
-	res := fs.applyLayerEditsLocked(ls, layerEdits{AttAdds: []attEdit{{GlobalID: gid, ParentGlobalID: parentGlobalID, Name: name,
-		ContentType: contentType, Data: b64(data)}}}, editOptions{useGlobalIDs: true, rollback: true, user: DemoEditor})
-	if res.failed {
-		return "", collectFailures(res)
 	}
 	return gid, nil
 }
 
 // DeleteAttachment deletes an attachment by GlobalID as another user would.
 func (s *FeatureServer) DeleteAttachment(svc string, layer int, attachmentGlobalID string) error {
-	fs, ls, err := s.storeOf(svc, layer)
-	if err != nil {
-		return err
-	}
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	res := fs.applyLayerEditsLocked(ls, layerEdits{AttDeletes: []string{attachmentGlobalID}},
-		editOptions{useGlobalIDs: true, rollback: true, user: DemoEditor, canDelete: true})
-	if res.failed {
-		return collectFailures(res)
-	}
-	return nil
+	return s.withStore(svc, layer, func(fs *fsService, ls *layerStore) error {
+		res := fs.applyLayerEditsLocked(ls, layerEdits{AttDeletes: []string{attachmentGlobalID}},
+			editOptions{useGlobalIDs: true, rollback: true, user: DemoEditor, canDelete: true})
+		if res.failed {
+			return collectFailures(res)
+		}
+		return nil
+	})
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

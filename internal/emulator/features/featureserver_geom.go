@@ -74,22 +74,21 @@ func mapCoords(g *arcgis.Geometry, fn func(x, y float64) (float64, float64)) *ar
 			out.Points[i] = pt(p)
 		}
 	}
-	if g.Paths != nil {
-		out.Paths = make([][][]float64, len(g.Paths))
-		for i, path := range g.Paths {
-			out.Paths[i] = make([][]float64, len(path))
-			for j, p := range path {
-				out.Paths[i][j] = pt(p)
-			}
-		}
+	out.Paths, out.Rings = mapParts(g.Paths, pt), mapParts(g.Rings, pt)
+	return out
+}
+
+// mapParts returns a copy of paths or rings with every point passed
+// through pt (nil stays nil).
+func mapParts(parts [][][]float64, pt func([]float64) []float64) [][][]float64 {
+	if parts == nil {
+		return nil
 	}
-	if g.Rings != nil {
-		out.Rings = make([][][]float64, len(g.Rings))
-		for i, ring := range g.Rings {
-			out.Rings[i] = make([][]float64, len(ring))
-			for j, p := range ring {
-				out.Rings[i][j] = pt(p)
-			}
+	out := make([][][]float64, len(parts))
+	for i, part := range parts {
+		out[i] = make([][]float64, len(part))
+		for j, p := range part {
+			out[i][j] = pt(p)
 		}
 	}
 	return out

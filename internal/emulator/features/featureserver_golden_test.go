@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"flag"
 	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 var updateFSGolden = flag.Bool("update-fs", false, "rewrite testdata/fs-golden files")
@@ -23,33 +23,7 @@ func fsGolden(t *testing.T, name, host string, doc any) {
 	}
 	b = bytes.ReplaceAll(b, []byte(host), []byte("http://HOST"))
 	b = append(b, '\n')
-	path := filepath.Join("testdata", "fs-golden", name)
-	if *updateFSGolden {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update-fs to create)", err)
-	}
-	if !bytes.Equal(want, b) {
-		t.Errorf("%s differs from the golden file (run with -update-fs after checking):\n%s", name, firstDiff(string(want), string(b)))
-	}
-}
-
-func firstDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	for i := 0; i < len(al) && i < len(bl); i++ {
-		if al[i] != bl[i] {
-			return "line " + itoa(i+1) + ":\n- " + al[i] + "\n+ " + bl[i]
-		}
-	}
-	return "lengths differ"
+	testutil.Golden(t, filepath.Join("testdata", "fs-golden", name), b, *updateFSGolden, "update-fs")
 }
 
 // TestFeatureServerGolden pins the service, layer and replica documents

@@ -3,7 +3,6 @@ package features
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/paulmach/orb/geojson"
 
+	"github.com/offlined/offlined/internal/emulator/rest"
 	"github.com/offlined/offlined/internal/testutil"
 )
 
@@ -57,7 +57,7 @@ type Faults struct{ FailJobs bool }
 func newTestFS(svcs []FeatureServiceOptions, seed int64) *testFS {
 	e := &testFS{router: mux.NewRouter()}
 	e.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
+		rest.WriteError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
 	})
 	e.FeatureServer = New(Config{Router: e.router, JobsFail: e.failJobs.Load, Seed: seed, Services: svcs})
 	return e
@@ -95,16 +95,7 @@ func (e *fsEnv) svc(name string) string {
 // fsDo performs a request and returns status, headers and body.
 func fsDo(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("read %s: %v", req.URL, err)
-	}
-	return resp, b
+	return testutil.Do(t, req)
 }
 
 func fsDecode(t testing.TB, what string, b []byte) map[string]any {
@@ -251,15 +242,6 @@ func jsonRoundTrip(v any, dst any) error {
 		return err
 	}
 	return json.Unmarshal(b, dst)
-}
-
-func jsonOf(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func itoa(i int) string     { return strconv.Itoa(i) }

@@ -7,6 +7,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // demoExtent3857 is the demo area in Web Mercator.
@@ -152,7 +153,7 @@ func (s *FeatureServer) handleServiceJSON(w http.ResponseWriter, r *http.Request
 	fs.mu.Lock()
 	body := fs.serviceJSON()
 	fs.mu.Unlock()
-	writeJSON(w, http.StatusOK, body)
+	rest.WriteJSON(w, http.StatusOK, body)
 }
 
 func (s *FeatureServer) handleLayersJSON(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
@@ -169,14 +170,14 @@ func (s *FeatureServer) handleLayersJSON(w http.ResponseWriter, r *http.Request,
 	if tables == nil {
 		tables = []map[string]any{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"layers": layers, "tables": tables})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"layers": layers, "tables": tables})
 }
 
 func (s *FeatureServer) handleLayerJSON(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
 	fs.mu.Lock()
 	body := fs.layerJSON(ls)
 	fs.mu.Unlock()
-	writeJSON(w, http.StatusOK, body)
+	rest.WriteJSON(w, http.StatusOK, body)
 }
 
 // TileFeatures returns the current features of the first feature service's

@@ -186,10 +186,10 @@ func TestDataGeneratorDeterministic(t *testing.T) {
 	for _, d := range defs {
 		for _, idx := range []int64{1, 5, 7, 35, 60} {
 			a, b := d.generate(42, idx, d.fields), d.generate(42, idx, d.fields)
-			if jsonOf(t, a) != jsonOf(t, b) {
+			if fsJSON(t, a) != fsJSON(t, b) {
 				t.Fatalf("layer %d feature %d not deterministic", d.ID, idx)
 			}
-			if c := d.generate(43, idx, d.fields); jsonOf(t, c) == jsonOf(t, a) {
+			if c := d.generate(43, idx, d.fields); fsJSON(t, c) == fsJSON(t, a) {
 				t.Errorf("layer %d feature %d ignores the seed", d.ID, idx)
 			}
 			gid := a.Attributes["GlobalID"].(string)

@@ -12,6 +12,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // fieldLookup resolves field names case-insensitively against fields.
@@ -33,7 +34,7 @@ func (v *layerView) bindWhere(where string) (*whereExpr, error) {
 
 // queryError writes ArcGIS's "invalid query parameters" error.
 func queryError(w http.ResponseWriter, detail string) {
-	writeError(w, http.StatusOK, 400, "Cannot perform query. Invalid query parameters.", detail)
+	rest.WriteError(w, http.StatusOK, 400, "Cannot perform query. Invalid query parameters.", detail)
 }
 
 // parseIDList reads "1,2,3" or "[1,2,3]".
@@ -57,12 +58,12 @@ func parseIDList(v string) ([]int64, error) {
 // definitionExpression) and its objectIds (nil: all). It writes the query
 // error naming the parameter and reports false when one is invalid.
 func queryFilter(w http.ResponseWriter, r *http.Request, v *layerView, whereParam string) (*whereExpr, map[int64]bool, bool) {
-	where, err := v.bindWhere(formValue(r, whereParam))
+	where, err := v.bindWhere(rest.FormValue(r, whereParam))
 	if err != nil {
 		queryError(w, "'"+whereParam+"' parameter is invalid")
 		return nil, nil, false
 	}
-	raw := formValue(r, "objectIds")
+	raw := rest.FormValue(r, "objectIds")
 	if raw == "" {
 		return where, nil, true
 	}
@@ -90,40 +91,40 @@ func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *
 	if !ok {
 		return
 	}
-	inSR, err := srParam(formValue(r, "inSR"), 3857)
+	inSR, err := srParam(rest.FormValue(r, "inSR"), 3857)
 	if err != nil {
 		queryError(w, "'inSR' parameter is invalid")
 		return
 	}
-	outSR, err := srParam(formValue(r, "outSR"), 3857)
+	outSR, err := srParam(rest.FormValue(r, "outSR"), 3857)
 	if err != nil {
 		queryError(w, "'outSR' parameter is invalid")
 		return
 	}
-	format := strings.ToLower(formValue(r, "f"))
+	format := strings.ToLower(rest.FormValue(r, "f"))
 	if format == "geojson" {
 		outSR = 4326
 	}
 	var filter *spatialFilter
-	if g := formValue(r, "geometry"); g != "" && !d.isTable() {
-		rel := formValue(r, "spatialRel")
+	if g := rest.FormValue(r, "geometry"); g != "" && !d.isTable() {
+		rel := rest.FormValue(r, "spatialRel")
 		if rel != "" && rel != "esriSpatialRelIntersects" && rel != "esriSpatialRelEnvelopeIntersects" && rel != "esriSpatialRelIndexIntersects" {
 			queryError(w, "'spatialRel' "+rel+" is not supported by the emulator")
 			return
 		}
-		filter, err = parseGeometryParam(g, formValue(r, "geometryType"), inSR)
+		filter, err = parseGeometryParam(g, rest.FormValue(r, "geometryType"), inSR)
 		if err != nil {
 			queryError(w, "'geometry' parameter is invalid")
 			return
 		}
 	}
-	outFields, err := selectFields(v.fields, formValue(r, "outFields"))
+	outFields, err := selectFields(v.fields, rest.FormValue(r, "outFields"))
 	if err != nil {
 		queryError(w, "'outFields' parameter is invalid")
 		return
 	}
 	var order []orderKey
-	if ob := strings.TrimSpace(formValue(r, "orderByFields")); ob != "" {
+	if ob := strings.TrimSpace(rest.FormValue(r, "orderByFields")); ob != "" {
 		for _, part := range strings.Split(ob, ",") {
 			words := strings.Fields(part)
 			if len(words) == 0 || len(words) > 2 {
@@ -186,9 +187,9 @@ func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *
 	// Unfiltered queries walk OIDs without generating skipped features,
 	// so paging through millions of generated features stays cheap.
 	matchAll := idSet == nil && filter == nil && where.trivial()
-	if boolParam(r, "returnCountOnly", false) {
+	if rest.BoolParam(r, "returnCountOnly", false) {
 		if matchAll {
-			writeJSON(w, http.StatusOK, map[string]any{"count": v.count()})
+			rest.WriteJSON(w, http.StatusOK, map[string]any{"count": v.count()})
 			return
 		}
 		n := 0
@@ -198,10 +199,10 @@ func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *
 			}
 			return true
 		})
-		writeJSON(w, http.StatusOK, map[string]any{"count": n})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"count": n})
 		return
 	}
-	if boolParam(r, "returnIdsOnly", false) {
+	if rest.BoolParam(r, "returnIdsOnly", false) {
 		ids := []int64{}
 		if matchAll {
 			v.eachID(func(oid int64) bool { ids = append(ids, oid); return true })
@@ -213,52 +214,27 @@ func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *
 				return true
 			})
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"objectIdFieldName": d.oidField, "globalIdFieldName": d.gidField, "objectIds": ids})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"objectIdFieldName": d.oidField, "globalIdFieldName": d.gidField, "objectIds": ids})
 		return
 	}
 
 	offset, limit := 0, fs.opts.MaxRecordCount
 	if !fs.opts.NoPagination {
-		if n, err := strconv.Atoi(formValue(r, "resultOffset")); err == nil && n > 0 {
+		if n, err := strconv.Atoi(rest.FormValue(r, "resultOffset")); err == nil && n > 0 {
 			offset = n
 		}
-		if n, err := strconv.Atoi(formValue(r, "resultRecordCount")); err == nil && n > 0 && n < limit {
+		if n, err := strconv.Atoi(rest.FormValue(r, "resultRecordCount")); err == nil && n > 0 && n < limit {
 			limit = n
 		}
 	}
-	var page []arcgis.Feature
-	exceeded := false
+	pg := &pager{offset: offset, limit: limit}
 	if order == nil && matchAll {
-		skipped := 0
 		v.eachID(func(oid int64) bool {
-			if skipped < offset {
-				skipped++
-				return true
-			}
-			if len(page) == limit {
-				exceeded = true
-				return false
-			}
-			f, _, _ := v.get(oid)
-			page = append(page, f)
-			return true
+			return pg.add(func() arcgis.Feature { f, _, _ := v.get(oid); return f })
 		})
 	} else if order == nil {
-		skipped := 0
 		scan(func(oid int64, f arcgis.Feature) bool {
-			if !match(oid, f) {
-				return true
-			}
-			if skipped < offset {
-				skipped++
-				return true
-			}
-			if len(page) == limit {
-				exceeded = true
-				return false
-			}
-			page = append(page, f)
-			return true
+			return !match(oid, f) || pg.add(func() arcgis.Feature { return f })
 		})
 	} else {
 		var all []arcgis.Feature
@@ -280,17 +256,14 @@ func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *
 			}
 			return cmp.Compare(attrInt(a.Attributes[d.oidField]), attrInt(b.Attributes[d.oidField]))
 		})
-		if offset < len(all) {
-			all = all[offset:]
-		} else {
-			all = nil
+		for _, f := range all {
+			if !pg.add(func() arcgis.Feature { return f }) {
+				break
+			}
 		}
-		if len(all) > limit {
-			all, exceeded = all[:limit], true
-		}
-		page = all
 	}
-	returnGeom := boolParam(r, "returnGeometry", true) && !d.isTable()
+	page, exceeded := pg.page, pg.exceeded
+	returnGeom := rest.BoolParam(r, "returnGeometry", true) && !d.isTable()
 	out := make([]arcgis.Feature, len(page))
 	for i, f := range page {
 		out[i] = projectFeature(f, outFields, d.oidField, returnGeom, outSR)
@@ -316,7 +289,7 @@ func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *
 	if exceeded {
 		resp["exceededTransferLimit"] = true
 	}
-	writeJSON(w, http.StatusOK, resp)
+	rest.WriteJSON(w, http.StatusOK, resp)
 }
 
 // selectFields resolves outFields; nil means every field.
@@ -413,7 +386,7 @@ func writeGeoJSON(w http.ResponseWriter, feats []arcgis.Feature, exceeded bool) 
 	}
 	b, err := json.Marshal(fc)
 	if err != nil {
-		writeError(w, http.StatusOK, 500, "Unable to encode GeoJSON", err.Error())
+		rest.WriteError(w, http.StatusOK, 500, "Unable to encode GeoJSON", err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/geo+json")
@@ -421,12 +394,35 @@ func writeGeoJSON(w http.ResponseWriter, feats []arcgis.Feature, exceeded bool) 
 }
 
 func (s *FeatureServer) handleFeatureByID(w http.ResponseWriter, r *http.Request, fs *fsService, ls *layerStore, _ string) {
-	oid, _ := strconv.ParseInt(muxVar(r, "oid"), 10, 64)
+	oid, _ := strconv.ParseInt(rest.MuxVar(r, "oid"), 10, 64)
 	v := fs.viewOf(ls)
 	f, _, ok := v.get(oid)
 	if !ok {
-		writeError(w, http.StatusOK, 404, "Requested object does not exist.", fmt.Sprintf("Object %d not found", oid))
+		rest.WriteError(w, http.StatusOK, 404, "Requested object does not exist.", fmt.Sprintf("Object %d not found", oid))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"feature": projectFeature(f, nil, v.def.oidField, !v.def.isTable(), 3857)})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"feature": projectFeature(f, nil, v.def.oidField, !v.def.isTable(), 3857)})
+}
+
+// pager collects one page of a query: the first offset matches are
+// skipped, then up to limit kept; exceeded records that more followed.
+type pager struct {
+	offset, limit, skipped int
+	page                   []arcgis.Feature
+	exceeded               bool
+}
+
+// add takes the next match (get returns it, called only when it is kept)
+// and reports whether the scan should go on.
+func (p *pager) add(get func() arcgis.Feature) bool {
+	if p.skipped < p.offset {
+		p.skipped++
+		return true
+	}
+	if len(p.page) == p.limit {
+		p.exceeded = true
+		return false
+	}
+	p.page = append(p.page, get())
+	return true
 }

@@ -297,7 +297,7 @@ func TestQueryPagingWithEditsAndLargeLayer(t *testing.T) {
 		got = append(got, fsAttr(f, "OBJECTID").(float64))
 	}
 	want := []float64{99991, 99992, 99993, 99994, 99996, 99997, 99998, 100000, 100001}
-	if jsonOf(t, got) != jsonOf(t, want) || last["exceededTransferLimit"] != nil {
+	if fsJSON(t, got) != fsJSON(t, want) || last["exceededTransferLimit"] != nil {
 		t.Errorf("last page %v (exceeded %v), want %v", got, last["exceededTransferLimit"], want)
 	}
 	if fs := fsFeatures(last); fsAttr(fs[len(fs)-1], "InspectionID") != "LAST" {

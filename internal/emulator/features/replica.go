@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // Replica response and status values.
@@ -118,10 +119,10 @@ func parseLayerList(v string) ([]int, error) {
 
 func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user string) (*createParams, error) {
 	o := fs.opts
-	if f := strings.ToLower(formValue(r, "dataFormat")); f != "" && f != "json" {
+	if f := strings.ToLower(rest.FormValue(r, "dataFormat")); f != "" && f != "json" {
 		return nil, fmt.Errorf("dataFormat %q is not supported by the emulator (only json)", f)
 	}
-	layers, err := parseLayerList(formValue(r, "layers"))
+	layers, err := parseLayerList(rest.FormValue(r, "layers"))
 	if err != nil || len(layers) == 0 {
 		return nil, fmt.Errorf("'layers' parameter is invalid")
 	}
@@ -133,10 +134,10 @@ func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user 
 		}
 	}
 	rp := &replica{Owner: user, Layers: layers, Queries: map[int]arcgis.ReplicaLayerQuery{}, TargetType: "client"}
-	if tt := formValue(r, "targetType"); tt != "" && tt != "client" {
+	if tt := rest.FormValue(r, "targetType"); tt != "" && tt != "client" {
 		return nil, fmt.Errorf("targetType %q is not supported by the emulator (only client)", tt)
 	}
-	if raw := strings.TrimSpace(formValue(r, "layerQueries")); raw != "" {
+	if raw := strings.TrimSpace(rest.FormValue(r, "layerQueries")); raw != "" {
 		var lq map[string]arcgis.ReplicaLayerQuery
 		if err := json.Unmarshal([]byte(raw), &lq); err != nil {
 			return nil, fmt.Errorf("'layerQueries' parameter is invalid: %v", err)
@@ -155,11 +156,7 @@ func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user 
 	}
 	for _, id := range layers {
 		q := rp.Queries[id]
-		switch q.QueryOption {
-		case "":
-			q.QueryOption = "useFilter"
-		case "all", "none", "useFilter":
-		default:
+		if !enumParam(&q.QueryOption, "useFilter", "all", "none", "useFilter") {
 			return nil, fmt.Errorf("layerQueries: queryOption %q is invalid", q.QueryOption)
 		}
 		if q.UseGeometry == nil {
@@ -174,12 +171,12 @@ func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user 
 		q.ID = nil
 		rp.Queries[id] = q
 	}
-	inSR, err := srParam(formValue(r, "inSR"), 3857)
+	inSR, err := srParam(rest.FormValue(r, "inSR"), 3857)
 	if err != nil {
 		return nil, fmt.Errorf("'inSR': %v", err)
 	}
-	if g := formValue(r, "geometry"); g != "" {
-		rp.filter, err = parseGeometryParam(g, formValue(r, "geometryType"), inSR)
+	if g := rest.FormValue(r, "geometry"); g != "" {
+		rp.filter, err = parseGeometryParam(g, rest.FormValue(r, "geometryType"), inSR)
 		if err != nil {
 			return nil, fmt.Errorf("'geometry' parameter is invalid: %v", err)
 		}
@@ -200,25 +197,25 @@ func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user 
 		}
 		rp.Geometry = &eg
 	}
-	if rp.SR, err = srParam(formValue(r, "replicaSR"), 3857); err != nil {
+	if rp.SR, err = srParam(rest.FormValue(r, "replicaSR"), 3857); err != nil {
 		return nil, fmt.Errorf("'replicaSR': %v", err)
 	}
-	p := &createParams{rp: rp, transport: transportURL, attByURL: boolParam(r, "returnAttachmentsDataByUrl", true)}
-	switch tt := formValue(r, "transportType"); tt {
+	p := &createParams{rp: rp, transport: transportURL, attByURL: rest.BoolParam(r, "returnAttachmentsDataByUrl", true)}
+	switch tt := rest.FormValue(r, "transportType"); tt {
 	case "", transportURL, "esriTransportTypeURL":
 	case transportEmbedded:
 		p.transport = transportEmbedded
 	default:
 		return nil, fmt.Errorf("transportType %q is invalid", tt)
 	}
-	p.async = boolParam(r, "async", false)
+	p.async = rest.BoolParam(r, "async", false)
 	if p.async {
 		if !o.SyncAsync {
 			return nil, fmt.Errorf("async is not supported by this service")
 		}
 		p.transport = transportURL
 	}
-	rp.SyncModel = formValue(r, "syncModel")
+	rp.SyncModel = rest.FormValue(r, "syncModel")
 	switch rp.SyncModel {
 	case "":
 		rp.SyncModel = "perReplica"
@@ -243,37 +240,25 @@ func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user 
 	if rp.filter == nil && rp.SyncModel != "none" {
 		return nil, fmt.Errorf("'geometry' is required unless syncModel is none")
 	}
-	rp.SyncDirection = formValue(r, "syncDirection")
-	switch rp.SyncDirection {
-	case "":
-		rp.SyncDirection = "bidirectional"
-	case "bidirectional", "download", "upload":
-	default:
+	rp.SyncDirection = rest.FormValue(r, "syncDirection")
+	if !enumParam(&rp.SyncDirection, "bidirectional", "bidirectional", "download", "upload") {
 		return nil, fmt.Errorf("syncDirection %q is invalid", rp.SyncDirection)
 	}
 	if !fs.canEdit() && rp.SyncDirection != "download" {
 		rp.SyncDirection = "download" // Query+Sync services give download-only replicas
 	}
-	rp.ReturnAttachments = boolParam(r, "returnAttachments", false)
-	rp.AttachmentsSyncDirection = formValue(r, "attachmentsSyncDirection")
+	rp.ReturnAttachments = rest.BoolParam(r, "returnAttachments", false)
+	rp.AttachmentsSyncDirection = rest.FormValue(r, "attachmentsSyncDirection")
 	if rp.ReturnAttachments {
-		switch rp.AttachmentsSyncDirection {
-		case "":
-			rp.AttachmentsSyncDirection = "bidirectional"
-		case "bidirectional", "upload":
-		default:
+		if !enumParam(&rp.AttachmentsSyncDirection, "bidirectional", "bidirectional", "upload") {
 			return nil, fmt.Errorf("attachmentsSyncDirection %q is invalid with returnAttachments=true (bidirectional or upload)", rp.AttachmentsSyncDirection)
 		}
 	} else {
-		switch rp.AttachmentsSyncDirection {
-		case "":
-			rp.AttachmentsSyncDirection = "none"
-		case "none", "upload":
-		default:
+		if !enumParam(&rp.AttachmentsSyncDirection, "none", "none", "upload") {
 			return nil, fmt.Errorf("attachmentsSyncDirection %q is invalid with returnAttachments=false (upload or none)", rp.AttachmentsSyncDirection)
 		}
 	}
-	if raw := strings.TrimSpace(formValue(r, "replicaOptions")); raw != "" {
+	if raw := strings.TrimSpace(rest.FormValue(r, "replicaOptions")); raw != "" {
 		var ro map[string]any
 		if err := json.Unmarshal([]byte(raw), &ro); err != nil {
 			return nil, fmt.Errorf("'replicaOptions' parameter is invalid: %v", err)
@@ -285,10 +270,10 @@ func (s *FeatureServer) parseCreateReplica(r *http.Request, fs *fsService, user 
 			rp.SyncDataOptions = int(n)
 		}
 	}
-	if n, err := strconv.Atoi(formValue(r, "syncDataOptions")); err == nil {
+	if n, err := strconv.Atoi(rest.FormValue(r, "syncDataOptions")); err == nil {
 		rp.SyncDataOptions = n
 	}
-	rp.Name = formValue(r, "replicaName")
+	rp.Name = rest.FormValue(r, "replicaName")
 	return p, nil
 }
 
@@ -321,12 +306,12 @@ type replicaFile struct {
 
 func (s *FeatureServer) handleCreateReplica(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
 	if !fs.opts.Sync {
-		writeError(w, http.StatusOK, 400, "Unable to create replica. Sync is not enabled for this service.", "The service does not have the Sync capability")
+		rest.WriteError(w, http.StatusOK, 400, "Unable to create replica. Sync is not enabled for this service.", "The service does not have the Sync capability")
 		return
 	}
 	p, err := s.parseCreateReplica(r, fs, user)
 	if err != nil {
-		writeError(w, http.StatusOK, 400, "Unable to create replica.", err.Error())
+		rest.WriteError(w, http.StatusOK, 400, "Unable to create replica.", err.Error())
 		return
 	}
 	rp := p.rp
@@ -374,7 +359,7 @@ func (s *FeatureServer) handleCreateReplica(w http.ResponseWriter, r *http.Reque
 
 	switch {
 	case p.async:
-		writeJSON(w, http.StatusOK, map[string]any{"statusUrl": fs.baseURL(r) + "/jobs/" + jb.ID})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"statusUrl": fs.baseURL(r) + "/jobs/" + jb.ID})
 	case p.transport == transportEmbedded:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_ = s.writeReplicaData(w, r, fs, rf, transportEmbedded)
@@ -384,7 +369,7 @@ func (s *FeatureServer) handleCreateReplica(w http.ResponseWriter, r *http.Reque
 		for k, v := range rf.gens {
 			body[k] = v
 		}
-		writeJSON(w, http.StatusOK, body)
+		rest.WriteJSON(w, http.StatusOK, body)
 	}
 }
 
@@ -398,12 +383,12 @@ func (fs *fsService) replicaNameTakenLocked(name string) bool {
 }
 
 func (s *FeatureServer) handleJobStatus(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
-	id := muxVar(r, "id")
+	id := rest.MuxVar(r, "id")
 	fs.mu.Lock()
 	jb, ok := fs.jobs[id]
 	if !ok {
 		fs.mu.Unlock()
-		writeError(w, http.StatusOK, 404, "Job not found.", "Job "+id+" does not exist")
+		rest.WriteError(w, http.StatusOK, 404, "Job not found.", "Job "+id+" does not exist")
 		return
 	}
 	jb.polls++
@@ -441,16 +426,16 @@ func (s *FeatureServer) handleJobStatus(w http.ResponseWriter, r *http.Request, 
 	case "Failed":
 		body["error"] = map[string]any{"code": 500, "message": jb.failMsg, "details": []string{jb.failMsg}}
 	}
-	writeJSON(w, http.StatusOK, body)
+	rest.WriteJSON(w, http.StatusOK, body)
 }
 
 func (s *FeatureServer) handleReplicaFile(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
-	id := strings.TrimSuffix(muxVar(r, "file"), ".json")
+	id := strings.TrimSuffix(rest.MuxVar(r, "file"), ".json")
 	fs.mu.Lock()
 	rf, ok := fs.files[id]
 	fs.mu.Unlock()
 	if !ok {
-		writeError(w, http.StatusOK, 404, "Replica file not found.", "File "+id+" does not exist")
+		rest.WriteError(w, http.StatusOK, 404, "Replica file not found.", "File "+id+" does not exist")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -469,7 +454,7 @@ func (s *FeatureServer) handleReplicas(w http.ResponseWriter, r *http.Request, f
 		out = append(out, map[string]any{"replicaName": rp.Name, "replicaID": rp.ID})
 	}
 	fs.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 func (fs *fsService) sortedReplicasLocked() []*replica {
@@ -487,7 +472,7 @@ func (fs *fsService) sortedReplicasLocked() []*replica {
 }
 
 func (s *FeatureServer) handleReplicaInfo(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
-	id := muxVar(r, "id")
+	id := rest.MuxVar(r, "id")
 	fs.mu.Lock()
 	rp, ok := fs.replicaLocked(id)
 	var body map[string]any
@@ -496,10 +481,10 @@ func (s *FeatureServer) handleReplicaInfo(w http.ResponseWriter, r *http.Request
 	}
 	fs.mu.Unlock()
 	if !ok {
-		writeError(w, http.StatusOK, 404, "Replica not found.", "Replica "+id+" does not exist")
+		rest.WriteError(w, http.StatusOK, 404, "Replica not found.", "Replica "+id+" does not exist")
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	rest.WriteJSON(w, http.StatusOK, body)
 }
 
 // replicaLocked finds a replica by id (braces and case ignored).
@@ -510,19 +495,28 @@ func (fs *fsService) replicaLocked(id string) (*replica, bool) {
 }
 
 func (s *FeatureServer) handleUnregisterReplica(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
-	id := formValue(r, "replicaID")
+	id := rest.FormValue(r, "replicaID")
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if id == "*" {
 		fs.replicas = map[string]*replica{}
-		writeJSON(w, http.StatusOK, map[string]any{"success": true})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true})
 		return
 	}
 	rp, ok := fs.replicaLocked(id)
 	if !ok {
-		writeError(w, http.StatusOK, 400, "Unable to unregister replica.", "Replica "+id+" does not exist")
+		rest.WriteError(w, http.StatusOK, 400, "Unable to unregister replica.", "Replica "+id+" does not exist")
 		return
 	}
 	delete(fs.replicas, rp.ID)
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true})
+}
+
+// enumParam sets an empty *v to def and reports whether *v is one of
+// allowed.
+func enumParam(v *string, def string, allowed ...string) bool {
+	if *v == "" {
+		*v = def
+	}
+	return slices.Contains(allowed, *v)
 }

@@ -110,57 +110,30 @@ func (s *FeatureServer) writeReplicaData(w io.Writer, r *http.Request, fs *fsSer
 			bw.WriteByte(',')
 		}
 		fmt.Fprintf(bw, `{"id":%d,"features":[`, id)
-		n := 0
-		var encErr error
+		feats := &arrayWriter{w: bw}
 		v.each(func(oid int64, f arcgis.Feature) bool {
-			if !sel(oid, f) {
-				return true
-			}
-			b, err := json.Marshal(projectFeature(f, nil, v.def.oidField, !v.def.isTable(), rp.SR))
-			if err != nil {
-				encErr = err
-				return false
-			}
-			if n > 0 {
-				bw.WriteByte(',')
-			}
-			n++
-			if _, err := bw.Write(b); err != nil {
-				encErr = err
-				return false
-			}
-			return true
+			return !sel(oid, f) || feats.add(projectFeature(f, nil, v.def.oidField, !v.def.isTable(), rp.SR))
 		})
-		if encErr != nil {
-			return fmt.Errorf("replica %s layer %d: %w", rp.ID, id, encErr)
+		if feats.err != nil {
+			return fmt.Errorf("replica %s layer %d: %w", rp.ID, id, feats.err)
 		}
 		bw.WriteString(`]`)
 		if rp.ReturnAttachments && v.def.attachments {
 			bw.WriteString(`,"attachments":[`)
-			m := 0
+			atts := &arrayWriter{w: bw}
 			v.each(func(oid int64, f arcgis.Feature) bool {
 				if !sel(oid, f) {
 					return true
 				}
 				for _, a := range v.attachmentsOf(oid) {
-					b, err := json.Marshal(replicaAttachment(v, a, base, rf.attByURL))
-					if err != nil {
-						encErr = err
-						return false
-					}
-					if m > 0 {
-						bw.WriteByte(',')
-					}
-					m++
-					if _, err := bw.Write(b); err != nil {
-						encErr = err
+					if !atts.add(replicaAttachment(v, a, base, rf.attByURL)) {
 						return false
 					}
 				}
 				return true
 			})
-			if encErr != nil {
-				return fmt.Errorf("replica %s layer %d attachments: %w", rp.ID, id, encErr)
+			if atts.err != nil {
+				return fmt.Errorf("replica %s layer %d attachments: %w", rp.ID, id, atts.err)
 			}
 			bw.WriteString(`]`)
 		}
@@ -168,6 +141,28 @@ func (s *FeatureServer) writeReplicaData(w io.Writer, r *http.Request, fs *fsSer
 	}
 	bw.WriteString("]}\n")
 	return bw.Flush()
+}
+
+// arrayWriter writes the elements of a JSON array, comma-separated, to w
+// and keeps the first error.
+type arrayWriter struct {
+	w   *bufio.Writer
+	n   int
+	err error
+}
+
+// add writes v's JSON as the next element and reports whether it could.
+func (a *arrayWriter) add(v any) bool {
+	b, err := json.Marshal(v)
+	if err == nil {
+		if a.n > 0 {
+			a.w.WriteByte(',')
+		}
+		a.n++
+		_, err = a.w.Write(b)
+	}
+	a.err = err
+	return err == nil
 }
 
 // replicaAttachment is an attachment entry of a replica or sync document.

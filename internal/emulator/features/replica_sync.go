@@ -9,21 +9,26 @@ import (
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // syncLayerEdits is one element of synchronizeReplica's edits parameter.
 type syncLayerEdits struct {
-	ID       int `json:"id"`
-	Features *struct {
-		Adds      []arcgis.Feature `json:"adds"`
-		Updates   []arcgis.Feature `json:"updates"`
-		DeleteIDs []string         `json:"deleteIds"`
-	} `json:"features"`
+	ID          int             `json:"id"`
+	Features    *featureChanges `json:"features"`
 	Attachments *struct {
 		Adds      []attEdit `json:"adds"`
 		Updates   []attEdit `json:"updates"`
 		DeleteIDs []string  `json:"deleteIds"`
 	} `json:"attachments"`
+}
+
+// featureChanges are the feature adds, updates and deletes (by GlobalID)
+// of synchronizeReplica edits and of the changes it sends back.
+type featureChanges struct {
+	Adds      []arcgis.Feature `json:"adds"`
+	Updates   []arcgis.Feature `json:"updates"`
+	DeleteIDs []string         `json:"deleteIds"`
 }
 
 // syncLayer is a client's per-layer sync request.
@@ -60,20 +65,20 @@ func syncErr(format string, args ...any) *syncError {
 
 func (s *FeatureServer) handleSynchronizeReplica(w http.ResponseWriter, r *http.Request, fs *fsService, user string) {
 	if !fs.opts.Sync {
-		writeError(w, http.StatusOK, 400, "Unable to synchronize replica. Sync is not enabled for this service.", "The service does not have the Sync capability")
+		rest.WriteError(w, http.StatusOK, 400, "Unable to synchronize replica. Sync is not enabled for this service.", "The service does not have the Sync capability")
 		return
 	}
-	if f := strings.ToLower(formValue(r, "dataFormat")); f != "" && f != "json" {
-		writeError(w, http.StatusOK, 400, "Unable to synchronize replica.", fmt.Sprintf("dataFormat %q is not supported by the emulator (only json)", f))
+	if f := strings.ToLower(rest.FormValue(r, "dataFormat")); f != "" && f != "json" {
+		rest.WriteError(w, http.StatusOK, 400, "Unable to synchronize replica.", fmt.Sprintf("dataFormat %q is not supported by the emulator (only json)", f))
 		return
 	}
-	async := boolParam(r, "async", false)
+	async := rest.BoolParam(r, "async", false)
 	if async && !fs.opts.SyncAsync {
-		writeError(w, http.StatusOK, 400, "Unable to synchronize replica.", "async is not supported by this service")
+		rest.WriteError(w, http.StatusOK, 400, "Unable to synchronize replica.", "async is not supported by this service")
 		return
 	}
 	transport := transportURL
-	if formValue(r, "transportType") == transportEmbedded && !async {
+	if rest.FormValue(r, "transportType") == transportEmbedded && !async {
 		transport = transportEmbedded
 	}
 	fail := async && s.jobsFail()
@@ -84,20 +89,20 @@ func (s *FeatureServer) handleSynchronizeReplica(w http.ResponseWriter, r *http.
 	if !fail {
 		body, rp, serr = s.synchronize(r, fs, user)
 		if serr != nil && !async {
-			writeError(w, http.StatusOK, 400, serr.msg, serr.details...)
+			rest.WriteError(w, http.StatusOK, 400, serr.msg, serr.details...)
 			return
 		}
 	} else {
 		fs.mu.Lock()
-		rp, _ = fs.replicaLocked(formValue(r, "replicaID"))
+		rp, _ = fs.replicaLocked(rest.FormValue(r, "replicaID"))
 		fs.mu.Unlock()
 	}
 	if rp == nil {
-		rp = &replica{ID: formValue(r, "replicaID")}
+		rp = &replica{ID: rest.FormValue(r, "replicaID")}
 	}
 	if transport == transportEmbedded {
 		body["transportType"] = transportEmbedded
-		writeJSON(w, http.StatusOK, body)
+		rest.WriteJSON(w, http.StatusOK, body)
 		return
 	}
 	fs.mu.Lock()
@@ -128,7 +133,7 @@ func (s *FeatureServer) handleSynchronizeReplica(w http.ResponseWriter, r *http.
 	}
 	fs.mu.Unlock()
 	if async {
-		writeJSON(w, http.StatusOK, map[string]any{"statusUrl": fs.baseURL(r) + "/jobs/" + jb.ID})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"statusUrl": fs.baseURL(r) + "/jobs/" + jb.ID})
 		return
 	}
 	out := map[string]any{"replicaName": rp.Name, "replicaID": rp.ID, "transportType": transportURL, "responseType": respType,
@@ -136,17 +141,17 @@ func (s *FeatureServer) handleSynchronizeReplica(w http.ResponseWriter, r *http.
 	for k, v := range gens {
 		out[k] = v
 	}
-	writeJSON(w, http.StatusOK, out)
+	rest.WriteJSON(w, http.StatusOK, out)
 }
 
 // synchronize applies the uploaded edits and collects the download. It
 // returns the full (embedded) response body.
 func (s *FeatureServer) synchronize(r *http.Request, fs *fsService, user string) (map[string]any, *replica, *syncError) {
-	id := formValue(r, "replicaID")
+	id := rest.FormValue(r, "replicaID")
 	if id == "" {
 		return nil, nil, syncErr("'replicaID' is required")
 	}
-	defDir := formValue(r, "syncDirection")
+	defDir := rest.FormValue(r, "syncDirection")
 	switch defDir {
 	case "":
 		defDir = "bidirectional"
@@ -157,9 +162,9 @@ func (s *FeatureServer) synchronize(r *http.Request, fs *fsService, user string)
 		return nil, nil, syncErr("syncDirection %q is invalid", defDir)
 	}
 	var edits []syncLayerEdits
-	raw := strings.TrimSpace(formValue(r, "edits"))
-	if up := formValue(r, "editsUploadID"); up != "" {
-		if f := strings.ToLower(formValue(r, "editsUploadFormat")); f != "" && f != "json" {
+	raw := strings.TrimSpace(rest.FormValue(r, "edits"))
+	if up := rest.FormValue(r, "editsUploadID"); up != "" {
+		if f := strings.ToLower(rest.FormValue(r, "editsUploadFormat")); f != "" && f != "json" {
 			return nil, nil, syncErr("editsUploadFormat %q is not supported by the emulator (only json)", f)
 		}
 		fs.mu.Lock()
@@ -176,14 +181,14 @@ func (s *FeatureServer) synchronize(r *http.Request, fs *fsService, user string)
 		}
 	}
 	var syncLayers []syncLayer
-	if sl := strings.TrimSpace(formValue(r, "syncLayers")); sl != "" && sl != "all" {
+	if sl := strings.TrimSpace(rest.FormValue(r, "syncLayers")); sl != "" && sl != "all" {
 		if err := json.Unmarshal([]byte(sl), &syncLayers); err != nil {
 			return nil, nil, syncErr("'syncLayers' parameter is invalid: %v", err)
 		}
 	}
-	rollback := boolParam(r, "rollbackOnFailure", true)
-	closeReplica := boolParam(r, "closeReplica", false)
-	attByURL := boolParam(r, "returnAttachmentsDataByUrl", true)
+	rollback := rest.BoolParam(r, "rollbackOnFailure", true)
+	closeReplica := rest.BoolParam(r, "closeReplica", false)
+	attByURL := rest.BoolParam(r, "returnAttachmentsDataByUrl", true)
 
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -195,7 +200,7 @@ func (s *FeatureServer) synchronize(r *http.Request, fs *fsService, user string)
 	dirs := map[int]string{}
 	since := map[int]int64{}
 	var clientGen *int64
-	if g, err := strconv.ParseInt(formValue(r, "replicaServerGen"), 10, 64); err == nil {
+	if g, err := strconv.ParseInt(rest.FormValue(r, "replicaServerGen"), 10, 64); err == nil {
 		clientGen = &g
 	}
 	if len(syncLayers) > 0 {

@@ -21,16 +21,12 @@ type syncDoc struct {
 	ReplicaGen      int64              `json:"replicaServerGen"`
 	LayerServerGens []arcgis.ServerGen `json:"layerServerGens"`
 	Edits           []struct {
-		ID            int          `json:"id"`
-		AddResults    []editResult `json:"addResults"`
-		UpdateResults []editResult `json:"updateResults"`
-		DeleteResults []editResult `json:"deleteResults"`
-		Features      *struct {
-			Adds      []arcgis.Feature `json:"adds"`
-			Updates   []arcgis.Feature `json:"updates"`
-			DeleteIDs []string         `json:"deleteIds"`
-		} `json:"features"`
-		Attachments *struct {
+		ID            int             `json:"id"`
+		AddResults    []editResult    `json:"addResults"`
+		UpdateResults []editResult    `json:"updateResults"`
+		DeleteResults []editResult    `json:"deleteResults"`
+		Features      *featureChanges `json:"features"`
+		Attachments   *struct {
 			Adds       []arcgis.AttachmentInfo `json:"adds"`
 			Updates    []arcgis.AttachmentInfo `json:"updates"`
 			DeleteIDs  []string                `json:"deleteIds"`
@@ -129,7 +125,7 @@ func TestSyncRoundTripPerLayer(t *testing.T) {
 	}}
 	d, raw := syncEmbedded(t, env, url.Values{"replicaID": {rid}, "syncLayers": {syncLayersJSON(gens)}, "edits": {fsJSON(t, edits)}, "returnIdsForAdds": {"true"}})
 	if d.ResponseType != responseEdits || len(d.LayerServerGens) != 4 {
-		t.Fatalf("sync: %s", jsonOf(t, raw))
+		t.Fatalf("sync: %s", fsJSON(t, raw))
 	}
 	for _, g := range d.LayerServerGens {
 		if g.ServerGen <= gens[0].ServerGen {
@@ -204,7 +200,7 @@ func TestSyncRoundTripPerLayer(t *testing.T) {
 	_, raw4 := syncEmbedded(t, env, url.Values{"replicaID": {rid}, "syncLayers": {syncLayersJSON(d3.LayerServerGens)},
 		"edits": {fsJSON(t, []map[string]any{{"id": 0, "features": map[string]any{"adds": []arcgis.Feature{{Attributes: map[string]any{"GlobalID": clientAdd}, Geometry: pt(-117.19, 34.02)}}}}})}})
 	if fsErrCode(raw4) != 400 || !strings.Contains(fsErrText(raw4), "already exists") {
-		t.Errorf("duplicate add with rollback: %s", jsonOf(t, raw4))
+		t.Errorf("duplicate add with rollback: %s", fsJSON(t, raw4))
 	}
 	d5, _ := syncEmbedded(t, env, url.Values{"replicaID": {rid}, "syncLayers": {syncLayersJSON(d3.LayerServerGens)}, "rollbackOnFailure": {"false"},
 		"edits": {fsJSON(t, []map[string]any{{"id": 0, "features": map[string]any{
@@ -235,7 +231,7 @@ func TestSyncRollbackOnFailure(t *testing.T) {
 	})
 	_, raw := syncEmbedded(t, env, url.Values{"replicaID": {rid}, "replicaServerGen": {itoa(int(gen))}, "edits": {edits}, "rollbackOnFailure": {"true"}})
 	if fsErrCode(raw) != 400 || !strings.Contains(fsErrText(raw), missing) {
-		t.Fatalf("rollback sync: %s", jsonOf(t, raw))
+		t.Fatalf("rollback sync: %s", fsJSON(t, raw))
 	}
 	if f, _ := env.em.Feature("Field_Survey", 0, in[0]); f.Attributes["Notes"] == "good" {
 		t.Errorf("good edit applied despite rollback")
@@ -265,7 +261,7 @@ func TestSyncDirectionsAndClose(t *testing.T) {
 	in := aoiInspections(t, env)
 	up := fsJSON(t, []map[string]any{{"id": 0, "features": map[string]any{"updates": []arcgis.Feature{{Attributes: map[string]any{"GlobalID": in[0], "Notes": "x"}}}}}})
 	if _, raw := syncEmbedded(t, env, url.Values{"replicaID": {rid}, "replicaServerGen": {gen}, "edits": {up}}); !strings.Contains(fsErrText(raw), "download-only") {
-		t.Errorf("edits on a download replica: %s", jsonOf(t, raw))
+		t.Errorf("edits on a download replica: %s", fsJSON(t, raw))
 	}
 	// Upload-only keeps the generation; download picks up others' edits.
 	cr2 := fsPost(t, svcURL+"/createReplica", replicaForm(map[string]string{"syncModel": "perReplica"}))
@@ -308,7 +304,7 @@ func TestSyncDirectionsAndClose(t *testing.T) {
 	} {
 		_, raw := syncEmbedded(t, env, c.form)
 		if fsErrCode(raw) != 400 || !strings.Contains(fsErrText(raw), c.want) {
-			t.Errorf("%v: want error with %q, got %s", c.form, c.want, jsonOf(t, raw))
+			t.Errorf("%v: want error with %q, got %s", c.form, c.want, fsJSON(t, raw))
 		}
 	}
 	if r := fsPost(t, env.svc("Reference_Data")+"/synchronizeReplica", url.Values{"replicaID": {rid}}); fsErrCode(r) != 400 {
@@ -397,7 +393,7 @@ func TestConcurrentEditsQueriesAndSyncs(t *testing.T) {
 		for i := 0; i < n; i++ {
 			q := fsGet(t, svcURL+"/0/query", url.Values{"where": {"Status = 'open'"}, "returnCountOnly": {"true"}})
 			if q["count"] == nil {
-				done <- errString("query failed: " + jsonOf(t, q))
+				done <- errString("query failed: " + fsJSON(t, q))
 				return
 			}
 		}

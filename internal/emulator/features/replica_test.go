@@ -289,7 +289,7 @@ func TestCreateReplicaErrors(t *testing.T) {
 	for _, c := range cases {
 		body := fsPost(t, env.svc(c.svc)+"/createReplica", replicaForm(c.extra))
 		if fsErrCode(body) != 400 || !strings.Contains(fsErrText(body), c.want) {
-			t.Errorf("%s %v: want error mentioning %q, got %s", c.svc, c.extra, c.want, jsonOf(t, body))
+			t.Errorf("%s %v: want error mentioning %q, got %s", c.svc, c.extra, c.want, fsJSON(t, body))
 		}
 	}
 	if n := len(env.em.Replicas("Field_Survey")); n != 0 {

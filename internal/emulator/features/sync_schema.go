@@ -10,33 +10,29 @@ import (
 // RemoveField drops a field from a layer's schema (a schema change made on
 // the server, used by the sync tests). Stored features lose the attribute.
 func (s *FeatureServer) RemoveField(svc string, layer int, name string) error {
-	fs, ls, err := s.storeOf(svc, layer)
-	if err != nil {
-		return err
-	}
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if _, ok := ls.def.field(name); !ok {
-		return fmt.Errorf("remove field %s from %s/%d: %w", name, svc, layer, ErrNotFound)
-	}
-	var fields []arcgis.Field
-	for _, f := range ls.def.fields {
-		if !strings.EqualFold(f.Name, name) {
-			fields = append(fields, f)
+	return s.withStore(svc, layer, func(fs *fsService, ls *layerStore) error {
+		if _, ok := ls.def.field(name); !ok {
+			return fmt.Errorf("remove field %s from %s/%d: %w", name, svc, layer, ErrNotFound)
 		}
-	}
-	ls.def.fields = fields
-	ls.def.reindex()
-	for oid, r := range ls.recs {
-		attrs := make(map[string]any, len(r.Feature.Attributes))
-		for k, v := range r.Feature.Attributes {
-			if !strings.EqualFold(k, name) {
-				attrs[k] = v
+		var fields []arcgis.Field
+		for _, f := range ls.def.fields {
+			if !strings.EqualFold(f.Name, name) {
+				fields = append(fields, f)
 			}
 		}
-		nr := *r
-		nr.Feature = arcgis.Feature{Attributes: attrs, Geometry: r.Feature.Geometry}
-		ls.recs[oid] = &nr
-	}
-	return nil
+		ls.def.fields = fields
+		ls.def.reindex()
+		for oid, r := range ls.recs {
+			attrs := make(map[string]any, len(r.Feature.Attributes))
+			for k, v := range r.Feature.Attributes {
+				if !strings.EqualFold(k, name) {
+					attrs[k] = v
+				}
+			}
+			nr := *r
+			nr.Feature = arcgis.Feature{Attributes: attrs, Geometry: r.Feature.Geometry}
+			ls.recs[oid] = &nr
+		}
+		return nil
+	})
 }

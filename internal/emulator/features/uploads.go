@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // uploadItem is one uploaded file (committed) or a registered multi-part
@@ -87,7 +89,7 @@ func readFilePart(r *http.Request, limit int64) ([]byte, string, error) {
 
 func (s *FeatureServer) uploadsAllowed(w http.ResponseWriter, fs *fsService) bool {
 	if !(fs.opts.Uploads || fs.canEdit()) {
-		writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "The service does not support uploads")
+		rest.WriteError(w, http.StatusOK, 400, "Requested operation is not supported by this service.", "The service does not support uploads")
 		return false
 	}
 	return true
@@ -105,10 +107,10 @@ func (s *FeatureServer) handleUpload(w http.ResponseWriter, r *http.Request, fs 
 	}
 	data, name, err := readFilePart(r, fs.opts.MaxUploadBytes)
 	if err != nil {
-		paramError(w, err.Error())
+		rest.ParamError(w, err.Error())
 		return
 	}
-	it := &uploadItem{ID: s.newUploadID(fs), Name: name, Description: formValue(r, "description"), Date: nowMillis(), Committed: true, Data: data}
+	it := &uploadItem{ID: s.newUploadID(fs), Name: name, Description: rest.FormValue(r, "description"), Date: nowMillis(), Committed: true, Data: data}
 	u := fs.uploads
 	u.mu.Lock()
 	err = u.reserve(int64(len(data)))
@@ -117,36 +119,36 @@ func (s *FeatureServer) handleUpload(w http.ResponseWriter, r *http.Request, fs 
 	}
 	u.mu.Unlock()
 	if err != nil {
-		writeError(w, http.StatusOK, 500, "Unable to upload item.", err.Error())
+		rest.WriteError(w, http.StatusOK, 500, "Unable to upload item.", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
 }
 
 func (s *FeatureServer) handleUploadRegister(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
 	if !s.uploadsAllowed(w, fs) {
 		return
 	}
-	name := formValue(r, "itemName")
+	name := rest.FormValue(r, "itemName")
 	if name == "" {
-		paramError(w, "'itemName' is required")
+		rest.ParamError(w, "'itemName' is required")
 		return
 	}
-	it := &uploadItem{ID: s.newUploadID(fs), Name: name, Description: formValue(r, "description"), Date: nowMillis(), Parts: map[string][]byte{}}
+	it := &uploadItem{ID: s.newUploadID(fs), Name: name, Description: rest.FormValue(r, "description"), Date: nowMillis(), Parts: map[string][]byte{}}
 	u := fs.uploads
 	u.mu.Lock()
 	u.items[it.ID] = it
 	u.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
 }
 
 func (s *FeatureServer) uploadItem(w http.ResponseWriter, r *http.Request, fs *fsService) (*uploadItem, bool) {
-	id := muxVar(r, "item")
+	id := rest.MuxVar(r, "item")
 	fs.uploads.mu.Lock()
 	it, ok := fs.uploads.items[id]
 	fs.uploads.mu.Unlock()
 	if !ok {
-		writeError(w, http.StatusOK, 404, "Item does not exist or is inaccessible.", "Upload "+id+" not found")
+		rest.WriteError(w, http.StatusOK, 404, "Item does not exist or is inaccessible.", "Upload "+id+" not found")
 	}
 	return it, ok
 }
@@ -160,7 +162,7 @@ func (s *FeatureServer) handleUploadItem(w http.ResponseWriter, r *http.Request,
 	body := it.json()
 	body["size"] = len(it.Data)
 	fs.uploads.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"item": body})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"item": body})
 }
 
 func (s *FeatureServer) handleUploadPart(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
@@ -170,12 +172,12 @@ func (s *FeatureServer) handleUploadPart(w http.ResponseWriter, r *http.Request,
 	}
 	data, _, err := readFilePart(r, fs.opts.MaxUploadBytes)
 	if err != nil {
-		paramError(w, err.Error())
+		rest.ParamError(w, err.Error())
 		return
 	}
-	part := formValue(r, "partId")
+	part := rest.FormValue(r, "partId")
 	if part == "" {
-		paramError(w, "'partId' is required")
+		rest.ParamError(w, "'partId' is required")
 		return
 	}
 	u := fs.uploads
@@ -193,10 +195,10 @@ func (s *FeatureServer) handleUploadPart(w http.ResponseWriter, r *http.Request,
 	}
 	u.mu.Unlock()
 	if err != nil {
-		writeError(w, http.StatusOK, 500, "Unable to upload part.", err.Error())
+		rest.WriteError(w, http.StatusOK, 500, "Unable to upload part.", err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "part": map[string]any{"partId": part, "size": len(data)}})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "part": map[string]any{"partId": part, "size": len(data)}})
 }
 
 func (s *FeatureServer) handleUploadCommit(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
@@ -208,11 +210,11 @@ func (s *FeatureServer) handleUploadCommit(w http.ResponseWriter, r *http.Reques
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if it.Committed {
-		writeJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
 		return
 	}
 	var order []string
-	if p := strings.TrimSpace(formValue(r, "parts")); p != "" {
+	if p := strings.TrimSpace(rest.FormValue(r, "parts")); p != "" {
 		for _, id := range strings.Split(p, ",") {
 			order = append(order, strings.TrimSpace(id))
 		}
@@ -233,16 +235,16 @@ func (s *FeatureServer) handleUploadCommit(w http.ResponseWriter, r *http.Reques
 	for _, id := range order {
 		p, ok := it.Parts[id]
 		if !ok {
-			writeError(w, http.StatusOK, 400, "Unable to commit item.", "Part "+id+" was not uploaded")
+			rest.WriteError(w, http.StatusOK, 400, "Unable to commit item.", "Part "+id+" was not uploaded")
 			return
 		}
 		buf.Write(p)
 	}
 	it.Data, it.Parts, it.Committed = buf.Bytes(), nil, true
-	if d := formValue(r, "description"); d != "" {
+	if d := rest.FormValue(r, "description"); d != "" {
 		it.Description = d
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
 }
 
 func (s *FeatureServer) handleUploadDelete(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
@@ -258,9 +260,9 @@ func (s *FeatureServer) handleUploadDelete(w http.ResponseWriter, r *http.Reques
 	}
 	delete(u.items, it.ID)
 	u.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"success": true})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true})
 }
 
 func (s *FeatureServer) handleUploadsInfo(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
-	writeJSON(w, http.StatusOK, map[string]any{"maxUploadFileSize": fs.opts.MaxUploadBytes >> 20, "maxUploadFileSizeUnit": "MB"})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"maxUploadFileSize": fs.opts.MaxUploadBytes >> 20, "maxUploadFileSizeUnit": "MB"})
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // Token error bodies, as ArcGIS Online and ArcGIS Server send them (fixture
@@ -147,7 +149,7 @@ func (s *Portal) writeTokenError(w http.ResponseWriter, code int) {
 		if asHTTP {
 			status = http.StatusUnauthorized
 		}
-		writeJSON(w, status, map[string]any{"error": map[string]any{
+		rest.WriteJSON(w, status, map[string]any{"error": map[string]any{
 			"code": codeTokenRequired, "message": "Token Required", "messageCode": "GWM_0003",
 			"details": []string{"Token Required"},
 		}})
@@ -156,5 +158,5 @@ func (s *Portal) writeTokenError(w http.ResponseWriter, code int) {
 	if asHTTP {
 		status = http.StatusForbidden
 	}
-	writeError(w, status, codeInvalidToken, "Invalid token.")
+	rest.WriteError(w, status, codeInvalidToken, "Invalid token.")
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // Demo OAuth app registered on every emulator (client_credentials and
@@ -124,7 +126,7 @@ func (s *Portal) handleGenerateToken(w http.ResponseWriter, r *http.Request) {
 		ok = known && user != "" && pw == r.FormValue("password") && !s.opts.EnterpriseLogins
 	}
 	if !ok {
-		writeError(w, http.StatusOK, 400, "Unable to generate token.", "Invalid username or password.")
+		rest.WriteError(w, http.StatusOK, 400, "Unable to generate token.", "Invalid username or password.")
 		return
 	}
 	referer := ""
@@ -138,7 +140,7 @@ func (s *Portal) handleGenerateToken(w http.ResponseWriter, r *http.Request) {
 // oauthError writes the OAuth error shape of fixture errors-token
 // (RefreshTokenError): code, error, error_description, message, details.
 func oauthError(w http.ResponseWriter, code int, kind, description string) {
-	writeJSON(w, http.StatusOK, map[string]any{"error": map[string]any{
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"error": map[string]any{
 		"code": code, "error": kind, "error_description": description, "message": description, "details": []string{},
 	}})
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // portalState holds tokens, OAuth apps, API keys and portal items.
@@ -112,27 +114,24 @@ func (s *Portal) initPortal() {
 
 // AddItem adds an item, or replaces the item with the same id (keeping its
 // data). It returns an error when the id is empty.
-func (s *Portal) AddItem(it Item) error {
-	if it.ID == "" {
-		return fmt.Errorf("add item %q: empty id", it.Title)
-	}
-	p := s.portal
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.putItemLocked(it, nil, false)
-	return nil
-}
+func (s *Portal) AddItem(it Item) error { return s.putItem("add", it, nil, false) }
 
 // PutItem adds an item, or replaces the item with the same id, with data
 // building its /data payload from the request's base URL (nil: none).
 func (s *Portal) PutItem(it Item, data func(base string) []byte) error {
+	return s.putItem("put", it, data, true)
+}
+
+// putItem stores it under the portal lock (see putItemLocked); op names
+// the call in the error for an empty id.
+func (s *Portal) putItem(op string, it Item, data func(base string) []byte, setData bool) error {
 	if it.ID == "" {
-		return fmt.Errorf("put item %q: empty id", it.Title)
+		return fmt.Errorf("%s item %q: empty id", op, it.Title)
 	}
 	p := s.portal
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.putItemLocked(it, data, true)
+	p.putItemLocked(it, data, setData)
 	return nil
 }
 
@@ -257,12 +256,12 @@ func (s *Portal) canRead(it *Item, user string) bool {
 // respond writes v as JSON with HTTP 200; f=pjson indents it.
 func (s *Portal) respond(w http.ResponseWriter, r *http.Request, v any) {
 	if r.FormValue("f") != "pjson" {
-		writeJSON(w, http.StatusOK, v)
+		rest.WriteJSON(w, http.StatusOK, v)
 		return
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		writeError(w, http.StatusOK, 500, "Unable to encode response.", err.Error())
+		rest.WriteError(w, http.StatusOK, 500, "Unable to encode response.", err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

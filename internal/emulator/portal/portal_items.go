@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // itemJSON is an item as /content/items/{id} and search results carry it,
@@ -110,7 +111,7 @@ func (s *Portal) readableItem(w http.ResponseWriter, r *http.Request) (pi portal
 	pi, found := s.portal.item(mux.Vars(r)["id"])
 	switch {
 	case !found:
-		writeJSON(w, http.StatusOK, map[string]any{"error": map[string]any{
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"error": map[string]any{
 			"code": 400, "messageCode": "CONT_0001", "message": "Item does not exist or is inaccessible.", "details": []string{},
 		}})
 		return portalItem{}, "", false
@@ -119,7 +120,7 @@ func (s *Portal) readableItem(w http.ResponseWriter, r *http.Request) (pi portal
 	case !present && !s.opts.Anonymous:
 		s.writeTokenError(w, codeTokenRequired)
 	default:
-		writeError(w, http.StatusOK, 403, msgNoPermission)
+		rest.WriteError(w, http.StatusOK, 403, msgNoPermission)
 	}
 	return portalItem{}, "", false
 }
@@ -130,7 +131,7 @@ func (s *Portal) handleItem(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.respond(w, r, s.portal.render(&pi, baseURL(r), user))
+	s.respond(w, r, s.portal.render(&pi, rest.BaseURL(r), user))
 }
 
 // handleItemData serves GET /sharing/rest/content/items/{id}/data: the web
@@ -145,7 +146,7 @@ func (s *Portal) handleItemData(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("{}"))
 		return
 	}
-	_, _ = w.Write(pi.data(baseURL(r)))
+	_, _ = w.Write(pi.data(rest.BaseURL(r)))
 }
 
 // handleItemInfoFile serves the thumbnail named by the item's thumbnail
@@ -157,7 +158,7 @@ func (s *Portal) handleItemInfoFile(w http.ResponseWriter, r *http.Request) {
 	}
 	v := mux.Vars(r)
 	if v["dir"]+"/"+v["file"] != pi.Thumbnail {
-		writeError(w, http.StatusNotFound, 404, "Resource not found.")
+		rest.WriteError(w, http.StatusNotFound, 404, "Resource not found.")
 		return
 	}
 	p := s.portal

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // Search paging limits (ArcGIS Online: default 10, at most 100 per page).
@@ -37,14 +39,14 @@ func (s *Portal) handleSearch(w http.ResponseWriter, r *http.Request) {
 	q := r.FormValue("q")
 	expr, err := parseSearchQuery(q)
 	if err != nil {
-		writeError(w, http.StatusOK, 400, "Unable to perform search.", err.Error())
+		rest.WriteError(w, http.StatusOK, 400, "Unable to perform search.", err.Error())
 		return
 	}
-	start := intParam(r, "start", 1)
+	start := rest.IntParam(r, "start", 1)
 	if start < 1 {
 		start = 1
 	}
-	num := intParam(r, "num", searchDefaultNum)
+	num := rest.IntParam(r, "num", searchDefaultNum)
 	if num < 0 {
 		num = searchDefaultNum
 	}
@@ -64,7 +66,7 @@ func (s *Portal) handleSearch(w http.ResponseWriter, r *http.Request) {
 	sortItems(hits, r.FormValue("sortField"), r.FormValue("sortOrder"))
 
 	resp := searchResponse{Query: q, Total: len(hits), Start: start, Num: num, NextStart: -1, Results: []itemJSON{}}
-	base := baseURL(r)
+	base := rest.BaseURL(r)
 	if from := start - 1; from < len(hits) {
 		to := min(from+num, len(hits))
 		for _, pi := range hits[from:to] {

@@ -4,12 +4,14 @@ import (
 	"math"
 	"net/http"
 	"strings"
+
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // handleSharingInfo serves GET /sharing/rest/info (fixture
 // sharing-rest-info.arcgis-rest-js.json). No token needed.
 func (s *Portal) handleSharingInfo(w http.ResponseWriter, r *http.Request) {
-	base := baseURL(r)
+	base := rest.BaseURL(r)
 	s.respond(w, r, map[string]any{
 		"owningSystemUrl": base,
 		"authInfo": map[string]any{
@@ -52,7 +54,7 @@ func (s *Portal) handlePortalSelf(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	base := baseURL(r)
+	base := rest.BaseURL(r)
 	host := strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")
 	svc := base + "/arcgis/rest/services"
 	none := []any{}

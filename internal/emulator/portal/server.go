@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-
-	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // Demo credentials accepted by an emulator built without Users.
@@ -75,10 +73,3 @@ func New(c Config) *Portal {
 // DefaultOwner is the owner of items added without one: DemoUser if it is
 // configured, else the first user by name.
 func (s *Portal) DefaultOwner() string { return s.portal.defaultOwner }
-
-var (
-	writeJSON  = rest.WriteJSON
-	writeError = rest.WriteError
-	intParam   = rest.IntParam
-	baseURL    = rest.BaseURL
-)

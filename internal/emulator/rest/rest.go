@@ -20,6 +20,18 @@ type AuthFunc func(w http.ResponseWriter, r *http.Request) (user string, ok bool
 // Anonymous is an AuthFunc that lets every request through as anonymous.
 func Anonymous(http.ResponseWriter, *http.Request) (string, bool) { return "", true }
 
+// ServiceDefaults returns authorize and jobsFail as a service uses them:
+// a nil authorize lets everyone in (Anonymous), a nil jobsFail never fails.
+func ServiceDefaults(authorize AuthFunc, jobsFail func() bool) (AuthFunc, func() bool) {
+	if authorize == nil {
+		authorize = Anonymous
+	}
+	if jobsFail == nil {
+		jobsFail = func() bool { return false }
+	}
+	return authorize, jobsFail
+}
+
 // WriteJSON writes v as a JSON body with HTTP status code.
 func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

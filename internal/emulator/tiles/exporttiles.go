@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/project"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // exportRequest is a parsed exportTiles / estimateExportTilesSize request.
@@ -36,6 +35,21 @@ func (s *Tiles) registerMapExport(base string, ms *mapService) {
 		s.submitMapJob(w, r, ms, true)
 	}))
 	s.registerJobRoutes(base+"/exportTiles/jobs", base+"/estimateExportTilesSize/jobs", base+"/jobs")
+}
+
+// acceptExport parses an export request on service name, or answers the
+// error (export not allowed, bad parameters) and reports false.
+func acceptExport(w http.ResponseWriter, r *http.Request, allowed bool, name string, g *grid, full rect) (exportRequest, bool) {
+	if !allowed {
+		rest.WriteError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+name+" (exportTilesAllowed is false)")
+		return exportRequest{}, false
+	}
+	req, err := parseExportRequest(r, g, full)
+	if err != nil {
+		rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
+		return exportRequest{}, false
+	}
+	return req, true
 }
 
 // parseExportRequest reads the exportTiles parameters shared by both operations.
@@ -68,24 +82,19 @@ func parseExportRequest(r *http.Request, g *grid, full rect) (exportRequest, err
 // submitMapJob answers exportTiles (estimate=false) and
 // estimateExportTilesSize on a cached MapServer with a GP job id.
 func (s *Tiles) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapService, estimate bool) {
-	if !ms.opt.ExportTilesAllowed {
-		writeError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+ms.name+" (exportTilesAllowed is false)")
-		return
-	}
-	req, err := parseExportRequest(r, ms.grid, ms.data)
-	if err != nil {
-		writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
+	req, ok := acceptExport(w, r, ms.opt.ExportTilesAllowed, ms.name, ms.grid, ms.data)
+	if !ok {
 		return
 	}
 	if !estimate {
 		if tp := r.FormValue("tilePackage"); !strings.EqualFold(tp, "true") {
-			writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
+			rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
 				"tilePackage="+strconv.Quote(tp)+": the emulator only exports tile packages; set tilePackage=true")
 			return
 		}
 		sf := r.FormValue("storageFormatType")
 		if sf != "" && !strings.EqualFold(sf, "CompactV2") {
-			writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
+			rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
 				"storageFormatType "+strconv.Quote(sf)+" is not supported by the emulator; use CompactV2 (.tpkx)")
 			return
 		}
@@ -93,7 +102,7 @@ func (s *Tiles) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapServ
 		if strings.EqualFold(r.FormValue("optimizeTilesForSize"), "true") && ms.opt.Format == "JPEG" {
 			q, err := strconv.Atoi(r.FormValue("compressionQuality"))
 			if err != nil || q < 1 || q > ms.opt.CompressionQuality {
-				writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
+				rest.WriteError(w, http.StatusOK, 400, "Invalid or missing input parameters.",
 					fmt.Sprintf("compressionQuality must be 1-%d (the service's quality) with optimizeTilesForSize", ms.opt.CompressionQuality))
 				return
 			}
@@ -109,7 +118,7 @@ func (s *Tiles) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapServ
 		run = func(ctx context.Context, j *gpJob) error { return s.runMapExport(ctx, j, ms, req) }
 	}
 	j := s.tiles.jobs.submit("", req.inputs, run)
-	writeJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
 }
 
 // countBundles returns the number of 128×128 bundles a cover touches.
@@ -283,17 +292,12 @@ func (s *Tiles) writeExport(j *gpJob, levels []int, total, limit int, svc, kind,
 // writeTPKX writes a Compact Tile Package (.tpkx): root.json,
 // iteminfo.json, thumbnail.png and tile/L{zz}/R{rrrr}C{cccc}.bundle; q > 0
 // re-encodes JPEG tiles at that quality (optimizeTilesForSize).
-func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels []int, covers [][]rowCover, q int) error {
+func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels []int, covers [][]rowCover, q int) (err error) {
 	p, err := newPkgWriter(path, tmpDir)
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			p.abort()
-		}
-	}()
+	defer p.finish(&err)
 	if err := p.addJSON("iteminfo.json", ms.tpkxItemInfo()); err != nil {
 		return err
 	}
@@ -311,17 +315,7 @@ func (ms *mapService) writeTPKX(ctx context.Context, path, tmpDir string, levels
 	if err := p.addJSON("root.json", ms.tpkxRoot(levels, quality)); err != nil {
 		return err
 	}
-	groups, order := groupBundles(levels, covers, ms.keepFunc())
-	for _, b := range order {
-		if err := p.addBundle(ctx, "tile/"+bundleName(b), groups[b], tile); err != nil {
-			return err
-		}
-	}
-	if err := p.close(); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return p.addBundles(ctx, "tile/", levels, covers, ms.keepFunc(), tile)
 }
 
 // tpkxRoot is the package's root.json (Esri tile-package-spec docs/root.md).
@@ -381,12 +375,4 @@ func (ms *mapService) tpkxItemInfo() map[string]any {
 		"extent":           [][2]float64{{b.Min[0], b.Min[1]}, {b.Max[0], b.Max[1]}},
 		"spatialReference": ms.grid.info.SpatialReference,
 	}
-}
-
-// wgs84Bound converts a scheme rectangle back to lon/lat.
-func (g *grid) wgs84Bound(rc rect) orb.Bound {
-	if g.info.SpatialReference.EPSG() == 3857 {
-		return orb.Bound{Min: project.Mercator.ToWGS84(orb.Point{rc.xmin, rc.ymin}), Max: project.Mercator.ToWGS84(orb.Point{rc.xmax, rc.ymax})}
-	}
-	return orb.Bound{Min: orb.Point{rc.xmin, rc.ymin}, Max: orb.Point{rc.xmax, rc.ymax}}
 }

@@ -5,23 +5,20 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 func (s *Tiles) registerVectorExport(base string, vs *vectorService) {
 	s.router.HandleFunc(base+"/exportTiles", s.authed(func(w http.ResponseWriter, r *http.Request) {
-		if !vs.opt.ExportTilesAllowed {
-			writeError(w, http.StatusOK, 400, "Unable to complete operation.", "exportTiles is not allowed on service "+vs.name+" (exportTilesAllowed is false)")
-			return
-		}
-		req, err := parseExportRequest(r, vs.grid, vs.data)
-		if err != nil {
-			writeError(w, http.StatusOK, 400, "Invalid or missing input parameters.", err.Error())
+		req, ok := acceptExport(w, r, vs.opt.ExportTilesAllowed, vs.name, vs.grid, vs.data)
+		if !ok {
 			return
 		}
 		j := s.tiles.jobs.submit("_et", req.inputs, func(ctx context.Context, j *gpJob) error {
 			return s.runVectorExport(ctx, j, vs, req)
 		})
-		writeJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
 	}))
 	s.registerJobRoutes(base+"/exportTiles/jobs", base+"/jobs")
 }
@@ -45,17 +42,12 @@ func (s *Tiles) runVectorExport(ctx context.Context, j *gpJob, vs *vectorService
 // sprites, the 0-255 glyph range of each font stack, and
 // p12/tilemap/root.json (presence quadtree) and
 // p12/tile/L{zz}/R{rrrr}C{cccc}.bundle with gzip MVT tiles.
-func (s *Tiles) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir string, levels []int, covers [][]rowCover) error {
+func (s *Tiles) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir string, levels []int, covers [][]rowCover) (err error) {
 	p, err := newPkgWriter(path, tmpDir)
 	if err != nil {
 		return err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			p.abort()
-		}
-	}()
+	defer p.finish(&err)
 	b := vs.opt.DataBounds
 	item := fmt.Sprintf(`<?xml version="1.0" encoding="utf-8"?>
 <ESRI_ItemInformation Culture="en-US">
@@ -111,16 +103,6 @@ func (s *Tiles) writeVTPK(ctx context.Context, vs *vectorService, path, tmpDir s
 	if err := p.addJSON("p12/tilemap/root.json", vtpkTilemap(levels, covers)); err != nil {
 		return err
 	}
-	groups, order := groupBundles(levels, covers, nil)
 	tile := func(k tileKey) ([]byte, error) { return s.vectorTile(vs, k) }
-	for _, bk := range order {
-		if err := p.addBundle(ctx, "p12/tile/"+bundleName(bk), groups[bk], tile); err != nil {
-			return err
-		}
-	}
-	if err := p.close(); err != nil {
-		return err
-	}
-	ok = true
-	return nil
+	return p.addBundles(ctx, "p12/tile/", levels, covers, nil, tile)
 }

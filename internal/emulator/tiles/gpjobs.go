@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // GP job statuses (esriJob*), as ArcGIS geoprocessing jobs report them.
@@ -257,14 +258,14 @@ func (s *Tiles) registerJobRoutes(bases ...string) {
 func (s *Tiles) jobFromRequest(w http.ResponseWriter, r *http.Request) *gpJob {
 	j := s.tiles.jobs.get(mux.Vars(r)["jobId"])
 	if j == nil {
-		writeError(w, http.StatusOK, 400, "Job not found", "Invalid job id "+mux.Vars(r)["jobId"])
+		rest.WriteError(w, http.StatusOK, 400, "Job not found", "Invalid job id "+mux.Vars(r)["jobId"])
 	}
 	return j
 }
 
 func (s *Tiles) handleJob(w http.ResponseWriter, r *http.Request) {
 	if j := s.jobFromRequest(w, r); j != nil {
-		writeJSON(w, http.StatusOK, j.jobJSON())
+		rest.WriteJSON(w, http.StatusOK, j.jobJSON())
 	}
 }
 
@@ -279,7 +280,7 @@ func (s *Tiles) handleJobCancel(w http.ResponseWriter, r *http.Request) {
 	}
 	j.mu.Unlock()
 	j.cancel()
-	writeJSON(w, http.StatusOK, j.jobJSON())
+	rest.WriteJSON(w, http.StatusOK, j.jobJSON())
 }
 
 func (s *Tiles) handleJobParam(result bool) http.HandlerFunc {
@@ -296,11 +297,11 @@ func (s *Tiles) handleJobParam(result bool) http.HandlerFunc {
 		j.mu.Unlock()
 		switch {
 		case result && okRes && status == jobSucceeded:
-			writeJSON(w, http.StatusOK, map[string]any{"paramName": name, "dataType": res.dataType, "value": res.value(r)})
+			rest.WriteJSON(w, http.StatusOK, map[string]any{"paramName": name, "dataType": res.dataType, "value": res.value(r)})
 		case !result && okIn:
-			writeJSON(w, http.StatusOK, map[string]any{"paramName": name, "dataType": "GPString", "value": in})
+			rest.WriteJSON(w, http.StatusOK, map[string]any{"paramName": name, "dataType": "GPString", "value": in})
 		default:
-			writeError(w, http.StatusOK, 400, "Parameter not found", fmt.Sprintf("job %s has no %s parameter %q (status %s)", j.id, map[bool]string{true: "result", false: "input"}[result], name, status))
+			rest.WriteError(w, http.StatusOK, 400, "Parameter not found", fmt.Sprintf("job %s has no %s parameter %q (status %s)", j.id, map[bool]string{true: "result", false: "input"}[result], name, status))
 		}
 	}
 }
@@ -328,7 +329,7 @@ func (s *Tiles) registerJobOutputs() {
 		}
 		j.mu.Unlock()
 		sort.Slice(files, func(a, b int) bool { return files[a]["name"].(string) < files[b]["name"].(string) })
-		writeJSON(w, http.StatusOK, map[string]any{"folders": []string{}, "files": files})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"folders": []string{}, "files": files})
 	}))
 	s.router.HandleFunc(jobOutputBase+"/{jobId}/{file}", s.authed(func(w http.ResponseWriter, r *http.Request) {
 		j := s.jobFromRequest(w, r)
@@ -345,18 +346,18 @@ func (s *Tiles) registerJobOutputs() {
 		}
 		j.mu.Unlock()
 		if path == "" {
-			writeError(w, http.StatusNotFound, 404, "File not found", name)
+			rest.WriteError(w, http.StatusNotFound, 404, "File not found", name)
 			return
 		}
 		f, err := os.Open(path)
 		if err != nil {
-			writeError(w, http.StatusNotFound, 404, "File not found", name)
+			rest.WriteError(w, http.StatusNotFound, 404, "File not found", name)
 			return
 		}
 		defer f.Close()
 		fi, err := f.Stat()
 		if err != nil {
-			writeError(w, http.StatusInternalServerError, 500, "File unreadable", name)
+			rest.WriteError(w, http.StatusInternalServerError, 500, "File unreadable", name)
 			return
 		}
 		w.Header().Set("Content-Type", "application/octet-stream")

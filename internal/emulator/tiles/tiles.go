@@ -50,13 +50,8 @@ type Tiles struct {
 
 // New builds the tile services and registers their routes on c.Router.
 func New(c Config) *Tiles {
-	s := &Tiles{router: c.Router, authorize: c.Authorize, jobsFail: c.JobsFail, features: c.Features}
-	if s.authorize == nil {
-		s.authorize = rest.Anonymous
-	}
-	if s.jobsFail == nil {
-		s.jobsFail = func() bool { return false }
-	}
+	s := &Tiles{router: c.Router, features: c.Features}
+	s.authorize, s.jobsFail = rest.ServiceDefaults(c.Authorize, c.JobsFail)
 	s.opts.Seed, s.opts.Tiles = c.Seed, c.Tiles
 	s.initTiles()
 	s.registerWMTS()
@@ -70,15 +65,6 @@ func (s *Tiles) tileFeatures(b orb.Bound) map[string]*geojson.FeatureCollection 
 	}
 	return s.features(b)
 }
-
-var (
-	writeJSON  = rest.WriteJSON
-	writeError = rest.WriteError
-	formValue  = rest.FormValue
-	boolParam  = rest.BoolParam
-	paramError = rest.ParamError
-	baseURL    = rest.BaseURL
-)
 
 // Catalog lists the MapServers and VectorTileServers as name and type
 // ("MapServer" or "VectorTileServer") pairs, sorted by name, then type.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/emulator/rest"
 	"github.com/paulmach/orb"
 )
 
@@ -200,16 +201,16 @@ func (s *Tiles) registerMapService(ms *mapService) {
 	rt := s.router
 	rt.HandleFunc(base, s.authed(func(w http.ResponseWriter, r *http.Request) {
 		if ms.kind == "ImageServer" {
-			writeJSON(w, http.StatusOK, ms.imageServiceJSON(r))
+			rest.WriteJSON(w, http.StatusOK, ms.imageServiceJSON(r))
 			return
 		}
-		writeJSON(w, http.StatusOK, ms.serviceJSON(r))
+		rest.WriteJSON(w, http.StatusOK, ms.serviceJSON(r))
 	}))
 	rt.HandleFunc(base+"/tile/{level:[0-9]+}/{row:[0-9]+}/{col:[0-9]+}", s.authed(ms.handleTile))
 	rt.HandleFunc(base+"/tilemap/{level:[0-9]+}/{row:[0-9]+}/{col:[0-9]+}/{w:[0-9]+}/{h:[0-9]+}", s.authed(
 		func(w http.ResponseWriter, r *http.Request) {
 			if ms.opt.NoTilemap {
-				writeError(w, http.StatusNotFound, 404, "Tilemap is not available for this service")
+				rest.WriteError(w, http.StatusNotFound, 404, "Tilemap is not available for this service")
 				return
 			}
 			serveTilemap(w, r, ms.exists)
@@ -220,15 +221,15 @@ func (s *Tiles) registerMapService(ms *mapService) {
 func (s *Tiles) registerDynamicService(name string) {
 	base := "/arcgis/rest/services/" + name + "/MapServer"
 	s.router.HandleFunc(base, s.authed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, dynamicServiceJSON(name, r))
+		rest.WriteJSON(w, http.StatusOK, dynamicServiceJSON(name, r))
 	}))
 	s.router.HandleFunc(base+"/{op:tile|tilemap|exportTiles|estimateExportTilesSize}/{rest:.*}", s.authed(
 		func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service: the map service is not cached")
+			rest.WriteError(w, http.StatusOK, 400, "Requested operation is not supported by this service: the map service is not cached")
 		}))
 	s.router.HandleFunc(base+"/{op:exportTiles|estimateExportTilesSize}", s.authed(
 		func(w http.ResponseWriter, r *http.Request) {
-			writeError(w, http.StatusOK, 400, "Requested operation is not supported by this service: the map service is not cached")
+			rest.WriteError(w, http.StatusOK, 400, "Requested operation is not supported by this service: the map service is not cached")
 		}))
 }
 
@@ -237,12 +238,12 @@ func (ms *mapService) handleTile(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
 	k, err := parseTileKey(v["level"], v["row"], v["col"])
 	if err != nil || !ms.exists(k) {
-		writeError(w, http.StatusNotFound, 404, "Tile not found", fmt.Sprintf("tile %s/%s/%s does not exist", v["level"], v["row"], v["col"]))
+		rest.WriteError(w, http.StatusNotFound, 404, "Tile not found", fmt.Sprintf("tile %s/%s/%s does not exist", v["level"], v["row"], v["col"]))
 		return
 	}
 	data, err := ms.render.tile(k)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, 500, "Tile rendering failed", err.Error())
+		rest.WriteError(w, http.StatusInternalServerError, 500, "Tile rendering failed", err.Error())
 		return
 	}
 	ct := "image/png"
@@ -292,7 +293,7 @@ func serveTilemap(w http.ResponseWriter, r *http.Request, exists func(tileKey) b
 	width, err1 := strconv.Atoi(v["w"])
 	height, err2 := strconv.Atoi(v["h"])
 	if err != nil || err1 != nil || err2 != nil || width < 1 || height < 1 || width*height > maxTilemapCells {
-		writeError(w, http.StatusOK, 400, "Invalid tilemap request", "width and height must be 1.. and width*height at most "+strconv.Itoa(maxTilemapCells))
+		rest.WriteError(w, http.StatusOK, 400, "Invalid tilemap request", "width and height must be 1.. and width*height at most "+strconv.Itoa(maxTilemapCells))
 		return
 	}
 	data := make([]int, 0, width*height)
@@ -305,7 +306,7 @@ func serveTilemap(w http.ResponseWriter, r *http.Request, exists func(tileKey) b
 			data = append(data, bit)
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	rest.WriteJSON(w, http.StatusOK, map[string]any{
 		"adjusted": false,
 		"location": map[string]int{"left": k.col, "top": k.row, "width": width, "height": height},
 		"data":     data,

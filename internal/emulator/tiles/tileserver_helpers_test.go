@@ -52,7 +52,7 @@ func (e *testTiles) SetFaults(f Faults) { e.failJobs.Store(f.FailJobs) }
 func newTestTiles(auth rest.AuthFunc, tiles *TileOptions) *testTiles {
 	e := &testTiles{router: mux.NewRouter()}
 	e.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
+		rest.WriteError(w, http.StatusOK, 400, "Invalid URL", "Invalid URL")
 	})
 	e.Tiles = New(Config{Router: e.router, Authorize: auth, JobsFail: e.failJobs.Load, Seed: 1, Tiles: tiles,
 		Features: testFeatures(e.router)})
@@ -168,22 +168,7 @@ func tlGolden(t *testing.T, name, host string, doc any) {
 		b = []byte(strings.ReplaceAll(string(b), host, "HOST"))
 	}
 	b = append(b, '\n')
-	path := filepath.Join("testdata", "tiles-golden", name)
-	if *updateTileGolden {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden %s: %v (run with -update-tiles)", name, err)
-	}
-	if string(want) != string(b) {
-		t.Errorf("%s differs from golden (run with -update-tiles to accept):\n%s", name, b)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "tiles-golden", name), b, *updateTileGolden, "update-tiles")
 }
 
 // httptestServer serves em on loopback until the test ends.

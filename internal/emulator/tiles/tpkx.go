@@ -191,6 +191,29 @@ func (p *pkgWriter) addBundle(ctx context.Context, name string, tiles []tileKey,
 	return nil
 }
 
+// addBundles stores the bundles of the levels' covers (tiles keep accepts;
+// nil: all) under prefix, rendering each tile with tile.
+func (p *pkgWriter) addBundles(ctx context.Context, prefix string, levels []int, covers [][]rowCover, keep func(tileKey) bool, tile func(tileKey) ([]byte, error)) error {
+	groups, order := groupBundles(levels, covers, keep)
+	for _, b := range order {
+		if err := p.addBundle(ctx, prefix+bundleName(b), groups[b], tile); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish closes the package when *err is nil, else (or when closing
+// fails, setting *err) removes the partial file.
+func (p *pkgWriter) finish(err *error) {
+	if *err == nil {
+		if *err = p.close(); *err == nil {
+			return
+		}
+	}
+	p.abort()
+}
+
 // close finishes the zip and the file.
 func (p *pkgWriter) close() error {
 	err := p.zw.Close()

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/gorilla/mux"
+	"github.com/offlined/offlined/internal/emulator/rest"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
@@ -51,7 +52,7 @@ func (vs *vectorService) exists(k tileKey) bool {
 func (s *Tiles) registerVectorService(vs *vectorService) {
 	base := "/arcgis/rest/services/" + vs.name + "/VectorTileServer"
 	rt := s.router
-	root := s.authed(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, vs.rootJSON()) })
+	root := s.authed(func(w http.ResponseWriter, r *http.Request) { rest.WriteJSON(w, http.StatusOK, vs.rootJSON()) })
 	rt.HandleFunc(base, root)
 	rt.HandleFunc(base+"/", root) // the style's relative source URL "../../" ends in a slash
 	rt.HandleFunc(base+"/tile/{level:[0-9]+}/{row:[0-9]+}/{col:[0-9]+}.pbf", s.authed(func(w http.ResponseWriter, r *http.Request) {
@@ -59,13 +60,13 @@ func (s *Tiles) registerVectorService(vs *vectorService) {
 	}))
 	rt.HandleFunc(base+"/tilemap/{level:[0-9]+}/{row:[0-9]+}/{col:[0-9]+}/{w:[0-9]+}/{h:[0-9]+}", s.authed(
 		func(w http.ResponseWriter, r *http.Request) { serveTilemap(w, r, vs.exists) }))
-	style := s.authed(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, vs.styleJSON()) })
+	style := s.authed(func(w http.ResponseWriter, r *http.Request) { rest.WriteJSON(w, http.StatusOK, vs.styleJSON()) })
 	rt.HandleFunc(base+"/resources/styles/root.json", style)
 	rt.HandleFunc(base+"/resources/styles", style)
 	rt.HandleFunc(base+"/resources/sprites/{file}", s.authed(s.tiles.serveSprite))
 	rt.HandleFunc(base+"/resources/fonts/{fontstack}/{range}.pbf", s.authed(serveGlyphs))
 	rt.HandleFunc(base+"/resources/info", s.authed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"resourceInfo": []string{"styles/root.json", "sprites/sprite.json", "sprites/sprite.png", "sprites/sprite@2x.json", "sprites/sprite@2x.png"}})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"resourceInfo": []string{"styles/root.json", "sprites/sprite.json", "sprites/sprite.png", "sprites/sprite@2x.json", "sprites/sprite@2x.png"}})
 	}))
 	s.registerVectorExport(base, vs)
 }
@@ -77,12 +78,12 @@ func (s *Tiles) handleVectorTile(w http.ResponseWriter, r *http.Request, vs *vec
 	v := mux.Vars(r)
 	k, err := parseTileKey(v["level"], v["row"], v["col"])
 	if err != nil || !vs.exists(k) {
-		writeError(w, http.StatusNotFound, 404, "Tile not found", fmt.Sprintf("tile %s/%s/%s does not exist", v["level"], v["row"], v["col"]))
+		rest.WriteError(w, http.StatusNotFound, 404, "Tile not found", fmt.Sprintf("tile %s/%s/%s does not exist", v["level"], v["row"], v["col"]))
 		return
 	}
 	data, err := s.vectorTile(vs, k)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, 500, "Tile encoding failed", err.Error())
+		rest.WriteError(w, http.StatusInternalServerError, 500, "Tile encoding failed", err.Error())
 		return
 	}
 	if !vs.opt.NoContentEncoding {

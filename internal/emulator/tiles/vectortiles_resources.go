@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
 // Font stacks the demo style uses (glyph ranges are served for these).
@@ -124,7 +125,7 @@ func (st *tileState) serveSprite(w http.ResponseWriter, r *http.Request) {
 	file := mux.Vars(r)["file"]
 	sheets, err := st.spriteSheets()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, 500, "Sprite unavailable", err.Error())
+		rest.WriteError(w, http.StatusInternalServerError, 500, "Sprite unavailable", err.Error())
 		return
 	}
 	ratio := 1
@@ -138,7 +139,7 @@ func (st *tileState) serveSprite(w http.ResponseWriter, r *http.Request) {
 	case "sprite.png":
 		serveTileBytes(w, r, "image/png", sheets[ratio].png)
 	default:
-		writeError(w, http.StatusNotFound, 404, "Resource not found", file)
+		rest.WriteError(w, http.StatusNotFound, 404, "Resource not found", file)
 	}
 }
 
@@ -148,13 +149,13 @@ func serveGlyphs(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
 	start, end, ok := parseGlyphRange(v["range"])
 	if !ok {
-		writeError(w, http.StatusNotFound, 404, "Resource not found", "invalid glyph range "+v["range"])
+		rest.WriteError(w, http.StatusNotFound, 404, "Resource not found", "invalid glyph range "+v["range"])
 		return
 	}
 	stack := v["fontstack"]
 	for _, part := range strings.Split(stack, ",") {
 		if !knownFont(strings.TrimSpace(part)) {
-			writeError(w, http.StatusNotFound, 404, "Resource not found", "unknown font stack "+stack)
+			rest.WriteError(w, http.StatusNotFound, 404, "Resource not found", "unknown font stack "+stack)
 			return
 		}
 	}
