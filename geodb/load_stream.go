@@ -238,6 +238,10 @@ func (l *loader) widen(t *Table, ops []widenOp) error {
 	if err := l.begin(); err != nil {
 		return err
 	}
+	// Rows queued before the change are written under the old schema.
+	if err := l.flush(); err != nil {
+		return err
+	}
 	for _, op := range ops {
 		if err := l.db.applyWiden(l.ctx, l.tx, t, op); err != nil {
 			return err
@@ -245,9 +249,9 @@ func (l *loader) widen(t *Table, ops []widenOp) error {
 	}
 	// Statements prepared before the change are re-prepared by SQLite; drop
 	// ours so the next insert prepares against the new schema.
-	if st := l.stmts[t]; st != nil {
-		st.Close()
-		delete(l.stmts, t)
+	if b := l.ins[t]; b != nil {
+		b.discard()
+		delete(l.ins, t)
 	}
 	return nil
 }
@@ -307,6 +311,10 @@ func (l *loader) attachment(t *Table, a *arcgis.AttachmentInfo, src io.Reader) e
 		return ErrNoAttachments
 	}
 	if err := l.begin(); err != nil {
+		return err
+	}
+	// Parents queued for insert must be in the table first.
+	if err := l.flush(); err != nil {
 		return err
 	}
 	if !l.gidIndexed[t] {
