@@ -57,14 +57,14 @@ func up32(d float64) float32 {
 }
 
 type rtBuilder struct {
-	rowids              *entrySorter // (feature id → leaf node) sorted by id before insert
-	ctx                 context.Context
-	tx                  *sql.Tx
-	nodeSize            int
-	next                int64 // next free node number (1 is the root)
-	node                *sql.Stmt
-	rowid, parent       *batchInsert
-	buf                 []byte
+	rowids        *entrySorter // (feature id → leaf node) sorted by id before insert
+	ctx           context.Context
+	tx            *sql.Tx
+	nodeSize      int
+	next          int64 // next free node number (1 is the root)
+	node          *sql.Stmt
+	rowid, parent *batchInsert
+	buf           []byte
 }
 
 func (b *rtBuilder) encode(depth int, ents []rtEntry) []byte {
