@@ -73,8 +73,11 @@ func (db *DB) LoadFeatures(ctx context.Context, layerID int, r io.Reader, opts L
 	return l.stats, nil
 }
 
-// bulkCacheKiB is the writer's page cache during bulk loads.
-const bulkCacheKiB = 16 << 10
+// bulkCacheKiB is the writer's page cache during bulk loads. The RTree is
+// packed bottom-up and rows are appended, so a small cache does: 16 MiB
+// (the earlier figure, for per-row RTree updates) cost 65 MB more peak RSS
+// and more CPU on 200k points than 4 MiB.
+const bulkCacheKiB = 4 << 10
 
 type loader struct {
 	ctx     context.Context
@@ -119,8 +122,8 @@ func (db *DB) newLoader(ctx context.Context, opts LoadOptions) *loader {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 20000
 	}
-	// A bigger page cache on the writer keeps RTree nodes resident while the
-	// index is built (the default 2 MB thrashes); memory stays bounded.
+	// A page cache a little above the default for the GlobalID index sort;
+	// memory stays bounded.
 	if _, err := db.w.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size=-%d", bulkCacheKiB)); err != nil {
 		slog.Debug("geodb: cache_size", "err", err)
 	}
@@ -252,7 +255,7 @@ func (l *loader) touch(t *Table) error {
 		}
 		if t.GeomCol != "" {
 			l.ext[t] = &[4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
-			l.rt[t] = newRTCollector(t, defaultRunSize)
+			l.rt[t] = newRTCollector(t, collectRunSize)
 		}
 	}
 	l.touched[t] = true

@@ -160,3 +160,7 @@ func (c *rtCollector) close() {
 	}
 	c.ents = nil
 }
+
+// collectRunSize bounds the entries a collector holds before spilling
+// (1.25 MiB).
+const collectRunSize = 1 << 15
