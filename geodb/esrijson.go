@@ -1,8 +1,11 @@
 package geodb
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -13,6 +16,29 @@ import (
 type wireFeature struct {
 	Attributes map[string]any  `json:"attributes"`
 	Geometry   json.RawMessage `json:"geometry"`
+}
+
+// decodeFeature decodes one feature's bytes: the common shape by fp,
+// anything else by encoding/json. gerr is a geometry that could not be
+// decoded (the feature loads without it); err is bad JSON.
+func decodeFeature(fp *featureParser, raw []byte, size int) (f arcgis.Feature, gerr, err error) {
+	attrs, g, ferr := fp.feature(raw, size)
+	if ferr == nil {
+		return arcgis.Feature{Attributes: attrs, Geometry: g}, nil, nil
+	}
+	var w wireFeature
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&w); err != nil {
+		return f, nil, err
+	}
+	if d.InputOffset() != int64(len(raw)) {
+		if _, err := d.Token(); err != io.EOF {
+			return f, nil, fmt.Errorf("invalid data after feature at offset %d", d.InputOffset())
+		}
+	}
+	eg, gerr := decodeGeometry(w.Geometry)
+	return arcgis.Feature{Attributes: w.Attributes, Geometry: eg}, gerr, nil
 }
 
 // errFallback means "not the common shape": use encoding/json instead.
@@ -86,20 +112,16 @@ func (p *gparser) key() (string, error) {
 	return "", errFallback
 }
 
+// number reads a number in JSON's grammar (strconv.ParseFloat alone would
+// also take "+1", ".5" or "1.", which encoding/json rejects).
 func (p *gparser) number() (float64, error) {
 	p.ws()
 	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			p.i++
-			continue
-		}
-		break
-	}
-	if start == p.i {
+	end := scanNumber(p.b, start)
+	if end < 0 {
 		return 0, errFallback
 	}
+	p.i = end
 	f, err := strconv.ParseFloat(string(p.b[start:p.i]), 64)
 	if err != nil {
 		return 0, errFallback
