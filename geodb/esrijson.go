@@ -50,10 +50,15 @@ var errFallback = errors.New("fallback")
 // else (quoted or null coordinates, unknown members) goes through
 // arcgis.Geometry's own decoder, so results are identical.
 func decodeGeometry(raw []byte) (*arcgis.Geometry, error) {
+	return decodeGeometryWith(&gparser{}, raw)
+}
+
+// decodeGeometryWith is decodeGeometry reusing p's scratch buffers.
+func decodeGeometryWith(p *gparser, raw []byte) (*arcgis.Geometry, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	p := &gparser{b: raw}
+	p.b, p.i = raw, 0
 	g, err := p.geometry()
 	if err == nil {
 		return g, nil
@@ -66,8 +71,10 @@ func decodeGeometry(raw []byte) (*arcgis.Geometry, error) {
 }
 
 type gparser struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	flat []float64 // scratch: a ring's numbers
+	ends []int     // scratch: where each point ends in flat
 }
 
 func (p *gparser) ws() {
@@ -142,27 +149,28 @@ func (p *gparser) boolean() (bool, error) {
 	return false, errFallback
 }
 
-// coords reads [[n,n,…],…].
+// coords reads [[n,n,…],…]. The numbers go to a scratch buffer first and
+// then to one backing array the points slice (two allocations a ring
+// instead of one a point).
 func (p *gparser) coords() ([][]float64, error) {
 	if !p.eat('[') {
 		return nil, errFallback
 	}
-	out := [][]float64{}
 	if p.eat(']') {
-		return out, nil
+		return [][]float64{}, nil
 	}
+	p.flat, p.ends = p.flat[:0], p.ends[:0]
 	for {
 		if !p.eat('[') {
 			return nil, errFallback
 		}
-		pt := make([]float64, 0, 4)
 		if !p.eat(']') {
 			for {
 				f, err := p.number()
 				if err != nil {
 					return nil, err
 				}
-				pt = append(pt, f)
+				p.flat = append(p.flat, f)
 				if p.eat(']') {
 					break
 				}
@@ -171,14 +179,23 @@ func (p *gparser) coords() ([][]float64, error) {
 				}
 			}
 		}
-		out = append(out, pt)
+		p.ends = append(p.ends, len(p.flat))
 		if p.eat(']') {
-			return out, nil
+			break
 		}
 		if !p.eat(',') {
 			return nil, errFallback
 		}
 	}
+	backing := make([]float64, len(p.flat))
+	copy(backing, p.flat)
+	out := make([][]float64, len(p.ends))
+	start := 0
+	for i, end := range p.ends {
+		out[i] = backing[start:end:end]
+		start = end
+	}
+	return out, nil
 }
 
 // parts reads [[[n,…],…],…].

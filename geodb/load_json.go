@@ -261,6 +261,7 @@ type featureParser struct {
 	b    []byte
 	i    int
 	keys map[string]string // interned attribute names
+	geom gparser
 }
 
 func (p *featureParser) ws() {
@@ -479,7 +480,7 @@ func (p *featureParser) feature(b []byte, size int) (attrs map[string]any, geom 
 				if !ok {
 					return nil, nil, errSlowFeature
 				}
-				if geom, err = decodeGeometry(raw); err != nil {
+				if geom, err = decodeGeometryWith(&p.geom, raw); err != nil {
 					return nil, nil, errSlowFeature // let the slow path report it
 				}
 			default:
