@@ -151,19 +151,21 @@ func (j *jsonReader) key() (string, error) {
 	return k, j.expect(':')
 }
 
-// raw returns the bytes of the next value (valid until the next call).
+// raw returns the bytes of the next value (valid until the next call). It
+// scans each byte once, however the value is split across reads.
 func (j *jsonReader) raw() ([]byte, error) {
 	if _, err := j.peek(); err != nil {
 		return nil, err
 	}
 	depth, i := 0, j.pos
+	inStr, esc := false, false
 	for {
 		if i >= len(j.buf) {
 			start := j.pos
 			more := j.fill()
 			i -= start // fill moved the unread bytes to the front
 			if !more {
-				if depth == 0 && i > j.pos {
+				if depth == 0 && !inStr && i > j.pos {
 					break // a scalar at the very end
 				}
 				return nil, j.eof()
@@ -171,55 +173,54 @@ func (j *jsonReader) raw() ([]byte, error) {
 			continue
 		}
 		c := j.buf[i]
-		switch {
-		case c == '"':
-			end := -1
-			for k := i + 1; k < len(j.buf); k++ {
-				if j.buf[k] == '\\' {
-					k++
-				} else if j.buf[k] == '"' {
-					end = k
-					break
+		i++
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+				if depth == 0 {
+					return j.take(i), nil
 				}
 			}
-			if end < 0 {
-				start := j.pos
-				more := j.fill()
-				i -= start
-				if !more {
-					return nil, j.eof()
-				}
-				continue
-			}
-			i = end + 1
-		case c == '{' || c == '[':
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
 			depth++
-			i++
-		case c == '}' || c == ']':
+		case '}', ']':
 			if depth == 0 {
-				if i == j.pos {
-					return nil, fmt.Errorf("offset %d: unexpected %q", j.off+int64(i), c)
+				if i-1 == j.pos {
+					return nil, fmt.Errorf("offset %d: unexpected %q", j.off+int64(i-1), c)
 				}
-				goto done // ends a scalar
+				return j.take(i - 1), nil // ends a scalar
 			}
 			depth--
-			i++
-		case depth == 0 && (c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r'):
-			if i == j.pos {
-				return nil, fmt.Errorf("offset %d: unexpected %q", j.off+int64(i), c)
+			if depth == 0 {
+				return j.take(i), nil
 			}
-			goto done
-		default:
-			i++
-		}
-		if depth == 0 && (c == '"' || c == '}' || c == ']') {
-			break
+		case ',', ':', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				if i-1 == j.pos {
+					return nil, fmt.Errorf("offset %d: unexpected %q", j.off+int64(i-1), c)
+				}
+				return j.take(i - 1), nil
+			}
 		}
 	}
-done:
-	v := j.buf[j.pos:i]
-	j.pos = i
-	return v, nil
+	return j.take(i), nil
+}
+
+// take consumes buf[pos:end] and returns it.
+func (j *jsonReader) take(end int) []byte {
+	v := j.buf[j.pos:end]
+	j.pos = end
+	return v
 }
 
 // skip reads past the next value, checking it is valid JSON.
