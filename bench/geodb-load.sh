@@ -102,6 +102,6 @@ if [[ -n "$RESULTS" ]]; then
   { echo; echo "# bench/geodb-load.sh (GEODB_BENCH_N=$N GEODB_BENCH_RUNS=$RUNS)"; cat "$WORK/summary.txt"; } >>"$RESULTS"
 fi
 last=$(tail -1 "$WORK/summary.txt")
-field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$last"; }
+field() { tr ' ' '\n' <<<"$last" | awk -F= -v k="$1" '$1 == k {print $2}'; }
 awk -v a="$(field ratio_points)" -v b="$(field ratio_polygons)" -v c="$(field mem_ratio_points)" -v d="$(field mem_ratio_polygons)" \
   -v s="$SPEED_TARGET" -v m="$MEM_TARGET" 'BEGIN { exit !(a >= s && b >= s && c <= m && d <= m) }'
