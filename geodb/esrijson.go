@@ -1,8 +1,11 @@
 package geodb
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"strconv"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -15,6 +18,29 @@ type wireFeature struct {
 	Geometry   json.RawMessage `json:"geometry"`
 }
 
+// decodeFeature decodes one feature's bytes: the common shape by fp,
+// anything else by encoding/json. gerr is a geometry that could not be
+// decoded (the feature loads without it); err is bad JSON.
+func decodeFeature(fp *featureParser, raw []byte, size int) (f arcgis.Feature, gerr, err error) {
+	attrs, g, ferr := fp.feature(raw, size)
+	if ferr == nil {
+		return arcgis.Feature{Attributes: attrs, Geometry: g}, nil, nil
+	}
+	var w wireFeature
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&w); err != nil {
+		return f, nil, err
+	}
+	if d.InputOffset() != int64(len(raw)) {
+		if _, err := d.Token(); err != io.EOF {
+			return f, nil, fmt.Errorf("invalid data after feature at offset %d", d.InputOffset())
+		}
+	}
+	eg, gerr := decodeGeometry(w.Geometry)
+	return arcgis.Feature{Attributes: w.Attributes, Geometry: eg}, gerr, nil
+}
+
 // errFallback means "not the common shape": use encoding/json instead.
 var errFallback = errors.New("fallback")
 
@@ -24,10 +50,15 @@ var errFallback = errors.New("fallback")
 // else (quoted or null coordinates, unknown members) goes through
 // arcgis.Geometry's own decoder, so results are identical.
 func decodeGeometry(raw []byte) (*arcgis.Geometry, error) {
+	return decodeGeometryWith(&gparser{}, raw)
+}
+
+// decodeGeometryWith is decodeGeometry reusing p's scratch buffers.
+func decodeGeometryWith(p *gparser, raw []byte) (*arcgis.Geometry, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	p := &gparser{b: raw}
+	p.b, p.i = raw, 0
 	g, err := p.geometry()
 	if err == nil {
 		return g, nil
@@ -40,8 +71,10 @@ func decodeGeometry(raw []byte) (*arcgis.Geometry, error) {
 }
 
 type gparser struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	flat []float64 // scratch: a ring's numbers
+	ends []int     // scratch: where each point ends in flat
 }
 
 func (p *gparser) ws() {
@@ -86,20 +119,16 @@ func (p *gparser) key() (string, error) {
 	return "", errFallback
 }
 
+// number reads a number in JSON's grammar (strconv.ParseFloat alone would
+// also take "+1", ".5" or "1.", which encoding/json rejects).
 func (p *gparser) number() (float64, error) {
 	p.ws()
 	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		if c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			p.i++
-			continue
-		}
-		break
-	}
-	if start == p.i {
+	end := scanNumber(p.b, start)
+	if end < 0 {
 		return 0, errFallback
 	}
+	p.i = end
 	f, err := strconv.ParseFloat(string(p.b[start:p.i]), 64)
 	if err != nil {
 		return 0, errFallback
@@ -120,27 +149,28 @@ func (p *gparser) boolean() (bool, error) {
 	return false, errFallback
 }
 
-// coords reads [[n,n,…],…].
+// coords reads [[n,n,…],…]. The numbers go to a scratch buffer first and
+// then to one backing array the points slice (two allocations a ring
+// instead of one a point).
 func (p *gparser) coords() ([][]float64, error) {
 	if !p.eat('[') {
 		return nil, errFallback
 	}
-	out := [][]float64{}
 	if p.eat(']') {
-		return out, nil
+		return [][]float64{}, nil
 	}
+	p.flat, p.ends = p.flat[:0], p.ends[:0]
 	for {
 		if !p.eat('[') {
 			return nil, errFallback
 		}
-		pt := make([]float64, 0, 4)
 		if !p.eat(']') {
 			for {
 				f, err := p.number()
 				if err != nil {
 					return nil, err
 				}
-				pt = append(pt, f)
+				p.flat = append(p.flat, f)
 				if p.eat(']') {
 					break
 				}
@@ -149,14 +179,23 @@ func (p *gparser) coords() ([][]float64, error) {
 				}
 			}
 		}
-		out = append(out, pt)
+		p.ends = append(p.ends, len(p.flat))
 		if p.eat(']') {
-			return out, nil
+			break
 		}
 		if !p.eat(',') {
 			return nil, errFallback
 		}
 	}
+	backing := make([]float64, len(p.flat))
+	copy(backing, p.flat)
+	out := make([][]float64, len(p.ends))
+	start := 0
+	for i, end := range p.ends {
+		out[i] = backing[start:end:end]
+		start = end
+	}
+	return out, nil
 }
 
 // parts reads [[[n,…],…],…].

@@ -50,3 +50,13 @@ func TestFastGeometryCommonShapes(t *testing.T) {
 		}
 	}
 }
+
+// Numbers strconv takes but JSON does not are not accepted by the fast
+// parser (it used to return a geometry for {"x":+1,"y":2}).
+func TestFastGeometryStrictNumbers(t *testing.T) {
+	for _, s := range []string{`{"x":+1,"y":2}`, `{"x":.5,"y":2}`, `{"x":1.,"y":2}`, `{"x":01,"y":2}`, `{"x":1e,"y":2}`, `{"x":-,"y":2}`} {
+		if g, err := decodeGeometry([]byte(s)); err == nil {
+			t.Errorf("%s: decoded %+v, want an error as from encoding/json", s, g)
+		}
+	}
+}

@@ -13,61 +13,46 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 )
 
-// expectDelim reads the next JSON token and checks it is want.
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("expected %q, got %v", want, tok)
-	}
-	return nil
-}
-
 func (l *loader) replica(r io.Reader) (*arcgis.Replica, error) {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	if err := expectDelim(dec, '{'); err != nil {
-		return nil, err
-	}
+	j := newJSONReader(r)
 	top := map[string]json.RawMessage{}
-	for dec.More() {
-		key, err := dec.Token()
+	err := j.elems('{', func() error {
+		key, err := j.key()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		switch key {
 		case "layers":
-			if err := expectDelim(dec, '['); err != nil {
-				return nil, err
-			}
-			for dec.More() {
-				if err := l.layerObject(dec); err != nil {
-					return nil, err
-				}
-			}
-			if err := expectDelim(dec, ']'); err != nil {
-				return nil, err
-			}
+			return j.elems('[', func() error { return l.layerObject(j) })
 		case "error":
+			raw, err := j.raw()
+			if err != nil {
+				return err
+			}
 			var e struct {
 				Code    int    `json:"code"`
 				Message string `json:"message"`
 			}
-			if err := dec.Decode(&e); err != nil {
-				return nil, err
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
 			}
-			return nil, fmt.Errorf("server error %d: %s", e.Code, e.Message)
+			return fmt.Errorf("server error %d: %s", e.Code, e.Message)
 		default:
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return nil, err
+			raw, err := j.raw()
+			if err != nil {
+				return err
 			}
-			top[fmt.Sprint(key)] = raw
+			top[key] = append(json.RawMessage(nil), raw...)
+			return nil
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	b, _ := json.Marshal(top)
+	b, err := json.Marshal(top)
+	if err != nil {
+		return nil, fmt.Errorf("replica members: %w", err)
+	}
 	var rep arcgis.Replica
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return nil, fmt.Errorf("replica members: %w", err)
@@ -75,47 +60,39 @@ func (l *loader) replica(r io.Reader) (*arcgis.Replica, error) {
 	return &rep, nil
 }
 
-func (l *loader) layerObject(dec *json.Decoder) error {
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
+func (l *loader) layerObject(j *jsonReader) error {
 	var t *Table
-	for dec.More() {
-		key, err := dec.Token()
+	return j.elems('{', func() error {
+		key, err := j.key()
 		if err != nil {
 			return err
 		}
 		switch key {
 		case "id":
-			var id int
-			if err := dec.Decode(&id); err != nil {
-				return fmt.Errorf("layer id: %w", err)
-			}
-			if t, err = l.db.mustTable(id); err != nil {
+			raw, err := j.raw()
+			if err != nil {
 				return err
 			}
+			var id int
+			if err := json.Unmarshal(raw, &id); err != nil {
+				return fmt.Errorf("layer id: %w", err)
+			}
+			t, err = l.db.mustTable(id)
+			return err
 		case "features":
 			if t == nil {
 				return errors.New("layer \"id\" must precede \"features\"")
 			}
-			if err := l.features(dec, t); err != nil {
-				return err
-			}
+			return l.features(j, t)
 		case "attachments":
 			if t == nil {
 				return errors.New("layer \"id\" must precede \"attachments\"")
 			}
-			if err := l.attachments(dec, t); err != nil {
-				return err
-			}
+			return l.attachments(j, t)
 		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return err
-			}
+			return j.skip()
 		}
-	}
-	return expectDelim(dec, '}')
+	})
 }
 
 func (l *loader) featureSet(r io.Reader, layerID int) error {
@@ -123,28 +100,17 @@ func (l *loader) featureSet(r io.Reader, layerID int) error {
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	if err := expectDelim(dec, '{'); err != nil {
-		return err
-	}
-	for dec.More() {
-		key, err := dec.Token()
+	j := newJSONReader(r)
+	return j.elems('{', func() error {
+		key, err := j.key()
 		if err != nil {
 			return err
 		}
 		if key == "features" {
-			if err := l.features(dec, t); err != nil {
-				return err
-			}
-			continue
+			return l.features(j, t)
 		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
-		}
-	}
-	return expectDelim(dec, '}')
+		return j.skip()
+	})
 }
 
 type loadRow struct {
@@ -158,10 +124,7 @@ type loadRow struct {
 // features (JSON and geometry work) while this goroutine writes them to
 // SQLite, so the two halves use two cores. At most a few small batches are
 // in flight, so memory stays flat.
-func (l *loader) features(dec *json.Decoder, t *Table) error {
-	if err := expectDelim(dec, '['); err != nil {
-		return err
-	}
+func (l *loader) features(j *jsonReader, t *Table) error {
 	ctx, cancel := context.WithCancel(l.ctx)
 	defer cancel()
 	batches := make(chan []loadRow, 4)
@@ -182,14 +145,16 @@ func (l *loader) features(dec *json.Decoder, t *Table) error {
 				return false
 			}
 		}
-		for dec.More() {
-			var w wireFeature
-			if err := dec.Decode(&w); err != nil {
-				errc <- fmt.Errorf("layer %d feature %d: %w", t.LayerID, n, err)
-				return
+		fp := &featureParser{keys: map[string]string{}}
+		err := j.elems('[', func() error {
+			raw, err := j.raw()
+			if err != nil {
+				return fmt.Errorf("layer %d feature %d: %w", t.LayerID, n, err)
 			}
-			eg, gerr := decodeGeometry(w.Geometry)
-			f := arcgis.Feature{Attributes: w.Attributes, Geometry: eg}
+			f, gerr, err := decodeFeature(fp, raw, len(t.Cols))
+			if err != nil {
+				return fmt.Errorf("layer %d feature %d: %w", t.LayerID, n, err)
+			}
 			args, g, ops, warns := tt.convert(&f)
 			if gerr != nil {
 				oid, gid := featureIDs(t, &f)
@@ -199,15 +164,14 @@ func (l *loader) features(dec *json.Decoder, t *Table) error {
 			n++
 			batch = append(batch, loadRow{args, g, ops, warns})
 			if len(batch) == per && !send() {
-				errc <- ctx.Err()
-				return
+				return ctx.Err()
 			}
+			return nil
+		})
+		if err == nil && len(batch) > 0 && !send() {
+			err = ctx.Err()
 		}
-		if len(batch) > 0 && !send() {
-			errc <- ctx.Err()
-			return
-		}
-		errc <- expectDelim(dec, ']')
+		errc <- err
 	}()
 	for batch := range batches {
 		for _, r := range batch {
@@ -238,6 +202,10 @@ func (l *loader) widen(t *Table, ops []widenOp) error {
 	if err := l.begin(); err != nil {
 		return err
 	}
+	// Rows queued before the change are written under the old schema.
+	if err := l.flush(); err != nil {
+		return err
+	}
 	for _, op := range ops {
 		if err := l.db.applyWiden(l.ctx, l.tx, t, op); err != nil {
 			return err
@@ -245,9 +213,9 @@ func (l *loader) widen(t *Table, ops []widenOp) error {
 	}
 	// Statements prepared before the change are re-prepared by SQLite; drop
 	// ours so the next insert prepares against the new schema.
-	if st := l.stmts[t]; st != nil {
-		st.Close()
-		delete(l.stmts, t)
+	if b := l.ins[t]; b != nil {
+		b.discard()
+		delete(l.ins, t)
 	}
 	return nil
 }
@@ -264,13 +232,14 @@ func (l *loader) warn(ws []LoadWarning) {
 	}
 }
 
-func (l *loader) attachments(dec *json.Decoder, t *Table) error {
-	if err := expectDelim(dec, '['); err != nil {
-		return err
-	}
-	for dec.More() {
+func (l *loader) attachments(j *jsonReader, t *Table) error {
+	return j.elems('[', func() error {
+		raw, err := j.raw()
+		if err != nil {
+			return fmt.Errorf("layer %d attachment: %w", t.LayerID, err)
+		}
 		var a arcgis.AttachmentInfo
-		if err := dec.Decode(&a); err != nil {
+		if err := json.Unmarshal(raw, &a); err != nil {
 			return fmt.Errorf("layer %d attachment: %w", t.LayerID, err)
 		}
 		var src io.Reader
@@ -286,9 +255,9 @@ func (l *loader) attachments(dec *json.Decoder, t *Table) error {
 			src, closer = rc, rc
 		default:
 			l.stats.AttachmentsSkipped++
-			continue
+			return nil
 		}
-		err := l.attachment(t, &a, src)
+		err = l.attachment(t, &a, src)
 		if closer != nil {
 			closer.Close()
 		}
@@ -296,8 +265,8 @@ func (l *loader) attachments(dec *json.Decoder, t *Table) error {
 			return fmt.Errorf("layer %d attachment %s: %w", t.LayerID, a.GlobalID, err)
 		}
 		l.stats.Attachments++
-	}
-	return expectDelim(dec, ']')
+		return nil
+	})
 }
 
 // attachment writes one attachment in the loader's transaction. Parents are
@@ -307,6 +276,10 @@ func (l *loader) attachment(t *Table, a *arcgis.AttachmentInfo, src io.Reader) e
 		return ErrNoAttachments
 	}
 	if err := l.begin(); err != nil {
+		return err
+	}
+	// Parents queued for insert must be in the table first.
+	if err := l.flush(); err != nil {
 		return err
 	}
 	if !l.gidIndexed[t] {

@@ -57,13 +57,14 @@ func up32(d float64) float32 {
 }
 
 type rtBuilder struct {
-	rowids              *entrySorter // (feature id → leaf node) sorted by id before insert
-	ctx                 context.Context
-	tx                  *sql.Tx
-	nodeSize            int
-	next                int64 // next free node number (1 is the root)
-	node, rowid, parent *sql.Stmt
-	buf                 []byte
+	rowids        *entrySorter // (feature id → leaf node) sorted by id before insert
+	ctx           context.Context
+	tx            *sql.Tx
+	nodeSize      int
+	next          int64 // next free node number (1 is the root)
+	node          *sql.Stmt
+	rowid, parent *batchInsert
+	buf           []byte
 }
 
 func (b *rtBuilder) encode(depth int, ents []rtEntry) []byte {
@@ -108,7 +109,7 @@ func (b *rtBuilder) writeNode(nodeno int64, depth int, leaf bool, ents []rtEntry
 			// hit random pages, so collect and insert in id order later.
 			err = b.rowids.add(zEntry{z: uint64(e.id), e: rtEntry{id: nodeno}})
 		} else {
-			_, err = b.parent.ExecContext(b.ctx, e.id, nodeno)
+			err = b.parent.add(e.id, nodeno)
 		}
 		if err != nil {
 			return rtEntry{}, err
@@ -117,8 +118,10 @@ func (b *rtBuilder) writeNode(nodeno int64, depth int, leaf bool, ents []rtEntry
 	return rtEntry{id: nodeno, box: union(ents)}, nil
 }
 
-// bulkFillRTree rebuilds t's RTree from its geometries.
-func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64, runSize int) error {
+// bulkFillRTree rebuilds t's RTree from its geometries. With a collector
+// (a load into an empty table) the entries come from it instead of a scan
+// of the table, when it saw every row the table holds.
+func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64, runSize int, collected ...*rtCollector) error {
 	rt := rtreeName(t)
 	var nodeSize int
 	if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT length(data) FROM %s WHERE nodeno = 1", qid(rt+"_node"))).Scan(&nodeSize); err != nil {
@@ -139,14 +142,10 @@ func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64,
 		return err
 	}
 	defer b.node.Close()
-	if b.rowid, err = tx.PrepareContext(ctx, fmt.Sprintf("INSERT INTO %s (rowid, nodeno) VALUES (?, ?)", qid(rt+"_rowid"))); err != nil {
-		return err
-	}
-	defer b.rowid.Close()
-	if b.parent, err = tx.PrepareContext(ctx, fmt.Sprintf("INSERT INTO %s (nodeno, parentnode) VALUES (?, ?)", qid(rt+"_parent"))); err != nil {
-		return err
-	}
-	defer b.parent.Close()
+	b.rowid = newBatchInsert(ctx, tx, fmt.Sprintf("INSERT INTO %s (rowid, nodeno) VALUES ", qid(rt+"_rowid")), 2, 256)
+	defer b.rowid.discard()
+	b.parent = newBatchInsert(ctx, tx, fmt.Sprintf("INSERT INTO %s (nodeno, parentnode) VALUES ", qid(rt+"_parent")), 2, 256)
+	defer b.parent.discard()
 
 	var ext *[4]float64
 	if known != nil {
@@ -161,9 +160,17 @@ func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64,
 		_, err := b.node.ExecContext(ctx, 1, b.encode(0, nil))
 		return err
 	}
-	srt, err := sortEntries(ctx, tx, t, ext, runSize)
-	if err != nil {
-		return fmt.Errorf("rtree entries: %w", err)
+	var srt *entrySorter
+	if len(collected) > 0 && collected[0] != nil && known != nil {
+		srt, err = collected[0].sorter(ctx, tx, t, ext, runSize)
+		if err != nil {
+			return fmt.Errorf("rtree entries: %w", err)
+		}
+	}
+	if srt == nil {
+		if srt, err = sortEntries(ctx, tx, t, ext, runSize); err != nil {
+			return fmt.Errorf("rtree entries: %w", err)
+		}
 	}
 	defer srt.close()
 	// Walk the entries in Z-order and write each leaf as it fills.
@@ -223,6 +230,9 @@ func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64,
 	if _, err = b.writeNode(1, depth, false, level); err != nil {
 		return err
 	}
+	if err := b.parent.flush(); err != nil {
+		return err
+	}
 	return b.writeRowids()
 }
 
@@ -233,10 +243,13 @@ func (b *rtBuilder) writeRowids() error {
 	}
 	for {
 		z, ok, err := b.rowids.next()
-		if err != nil || !ok {
+		if err != nil {
 			return err
 		}
-		if _, err := b.rowid.ExecContext(b.ctx, int64(z.z), z.e.id); err != nil {
+		if !ok {
+			return b.rowid.flush()
+		}
+		if err := b.rowid.add(int64(z.z), z.e.id); err != nil {
 			return err
 		}
 	}
@@ -386,12 +399,6 @@ func sortEntries(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, run
 	}
 	defer rows.Close()
 	s := newEntrySorter(runSize)
-	norm := func(v, lo, hi float64) uint32 {
-		if hi <= lo {
-			return 0
-		}
-		return uint32(math.Max(0, math.Min(65535, (v-lo)/(hi-lo)*65535)))
-	}
 	for rows.Next() {
 		var id int64
 		var b sql.RawBytes
@@ -403,7 +410,7 @@ func sortEntries(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, run
 		if !ok {
 			continue
 		}
-		z := interleave(norm((x0+x1)/2, ext[0], ext[2]), norm((y0+y1)/2, ext[1], ext[3]))
+		z := zKey(ext, (x0+x1)/2, (y0+y1)/2)
 		if err := s.add(zEntry{z, rtEntry{id, [4]float32{down32(x0), up32(x1), down32(y0), up32(y1)}}}); err != nil {
 			s.close()
 			return nil, err
@@ -418,6 +425,18 @@ func sortEntries(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, run
 		return nil, err
 	}
 	return s, nil
+}
+
+// zKey is the Z-order key of a box centre (cx, cy) within ext (minx, miny,
+// maxx, maxy), 16 bits per axis.
+func zKey(ext *[4]float64, cx, cy float64) uint64 {
+	norm := func(v, lo, hi float64) uint32 {
+		if hi <= lo {
+			return 0
+		}
+		return uint32(math.Max(0, math.Min(65535, (v-lo)/(hi-lo)*65535)))
+	}
+	return interleave(norm(cx, ext[0], ext[2]), norm(cy, ext[1], ext[3]))
 }
 
 func encodeZ(rec []byte, z zEntry) {
