@@ -75,7 +75,7 @@ func newTolerantTable(t *Table) *tolerantTable {
 	return tt
 }
 
-// convert is rowArgsGeom for bulk loads: it never fails on a value. It
+// convert is the row conversion bulk loads use: it never fails on a value. It
 // returns the row (nil when the feature must be skipped), the schema
 // changes to make first, and the warnings.
 func (tt *tolerantTable) convert(f *arcgis.Feature) (args []any, g *Geom, ops []widenOp, warns []LoadWarning) {
