@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -315,18 +314,6 @@ func digestTable(t testing.TB, db *sql.DB, name, table string, out map[string]st
 	sort.Strings(lines)
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
 	out[name] = fmt.Sprintf("%d rows %x", len(lines), sum[:8])
-}
-
-func readManifestJSON(t testing.TB, dir string) map[string]any {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func geodbQuery(layerID int) geodb.Query { return geodb.Query{LayerID: layerID} }
