@@ -112,11 +112,7 @@ func (vectorTilesSource) limits(ctx context.Context, svc Services, t *Task, o *O
 		} else {
 			ti = tiles.WebMercatorScheme(512, 0, vp.MaxLevel).Info
 		}
-		levels := make([]int, 0, vp.MaxLevel+1)
-		for l := 0; l <= vp.MaxLevel; l++ {
-			levels = append(levels, l)
-		}
-		if err := checkTileCount(t, k, ti, vp.AreaOfInterest, levels, vp.MaxExportTilesCount); err != nil {
+		if err := checkTileCount(t, k, ti, vp.AreaOfInterest, levelsUpTo(vp.MaxLevel), vp.MaxExportTilesCount); err != nil {
 			errs = append(errs, err)
 		}
 	}

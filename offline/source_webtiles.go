@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -405,37 +403,10 @@ func (webTilesSource) run(ctx context.Context, j *Job, id string) error {
 	if err := webTilesCap(e, rec.Key, covers, p.MaxTiles); err != nil {
 		return stepErr(rec.Key, shown, "tiles", err)
 	}
-	var planned int64
-	for _, cv := range covers {
-		planned += cv.Count()
-	}
-	j.updateProgress(id, func(lp *LayerProgress) { lp.TilesPlanned = planned; lp.Phase = "tiles" })
-	path := j.storePath(rec.Store)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	st, err := tiles.OpenStore(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Configure(ctx, scheme, w.format()); err != nil {
-		return err
-	}
 	// Anonymous: Tokens stay nil, so no credential reaches the template's
 	// host; the client's transport keeps the outbound dial policy.
 	f := &tiles.HTTPFetcher{Client: j.opt.Client.HTTPClient(), Template: tmpl, HideQuery: true, Raster: true}
-	_, err = tiles.Download(ctx, st, f, covers, tiles.DownloadOptions{
-		Concurrency: j.opt.TileConcurrency, Logger: j.log,
-		Progress: func(pr tiles.Progress) {
-			j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = pr.Skipped + pr.Fetched + pr.Absent; lp.Bytes = pr.Bytes })
-			j.hook("tilesBatch")
-		},
-	})
-	if err != nil {
-		return stepErr(rec.Key, shown, "tiles", err)
-	}
-	return j.finishTiles(ctx, id, st, aoi)
+	return j.downloadTiles(ctx, id, shown, scheme, w.format(), f, covers, aoi)
 }
 
 func (webTilesSource) partial(string) []string { return nil }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -423,36 +421,9 @@ func (wmtsSource) run(ctx context.Context, j *Job, id string) error {
 	if err := wmtsCap(e, rec.Key, covers, p.MaxTiles); err != nil {
 		return stepErr(rec.Key, shown, "tiles", err)
 	}
-	var planned int64
-	for _, cv := range covers {
-		planned += cv.Count()
-	}
-	j.updateProgress(id, func(lp *LayerProgress) { lp.TilesPlanned = planned; lp.Phase = "tiles" })
-	path := j.storePath(rec.Store)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	st, err := tiles.OpenStore(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Configure(ctx, w.scheme, w.format); err != nil {
-		return err
-	}
 	// Anonymous, like XYZ templates: no token reaches the WMTS host.
 	f := &tiles.HTTPFetcher{Client: hc, Template: w.tmpl, HideQuery: true, Raster: true}
-	_, err = tiles.Download(ctx, st, f, covers, tiles.DownloadOptions{
-		Concurrency: j.opt.TileConcurrency, Logger: j.log,
-		Progress: func(pr tiles.Progress) {
-			j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = pr.Skipped + pr.Fetched + pr.Absent; lp.Bytes = pr.Bytes })
-			j.hook("tilesBatch")
-		},
-	})
-	if err != nil {
-		return stepErr(rec.Key, shown, "tiles", err)
-	}
-	return j.finishTiles(ctx, id, st, aoi)
+	return j.downloadTiles(ctx, id, shown, w.scheme, w.format, f, covers, aoi)
 }
 
 func (wmtsSource) partial(string) []string { return nil }
