@@ -198,8 +198,7 @@ func TestEmulatorExportTiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A small area and two levels keep the export quick.
-	f := func(v float64) *float64 { return &v }
-	area := &arcgis.Geometry{XMin: f(-117.20), YMin: f(34.00), XMax: f(-117.18), YMax: f(34.02), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	area := wgs84Box(-117.20, 34.00, -117.18, 34.02)
 	p, err := task.CreateDefaultParameters(ctx, area, 80000, 30000)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 )
 
@@ -40,9 +39,7 @@ func TestJobRerunOnFinishedPackage(t *testing.T) {
 	}
 
 	other := *p
-	f := func(v float64) *float64 { return &v }
-	other.AreaOfInterest = &arcgis.Geometry{XMin: f(-117.2), YMin: f(34.0), XMax: f(-117.19), YMax: f(34.01),
-		SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	other.AreaOfInterest = wgs84Box(-117.2, 34.0, -117.19, 34.01)
 	if _, err := e.run(t, &other, o, dir); !HasCode(err, ErrTargetNotEmpty) {
 		t.Errorf("another area into the finished package: %v, want %s", err, ErrTargetNotEmpty)
 	}
