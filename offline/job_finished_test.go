@@ -3,8 +3,6 @@ package offline
 import (
 	"path/filepath"
 	"testing"
-
-	"github.com/offlined/offlined/internal/emulator"
 )
 
 // A kill after the job wrote its manifest and removed its journal leaves
@@ -13,9 +11,7 @@ import (
 // loop's take-offline was refused the directory as not empty). Another
 // area of interest is still refused.
 func TestJobRerunOnFinishedPackage(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
 	first, err := e.run(t, p, o, dir)
 	if err != nil {

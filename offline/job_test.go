@@ -80,6 +80,15 @@ func (e *jobEnv) overrides(t testing.TB, p *Parameters) *Overrides {
 	return o
 }
 
+// newDemoJobEnv starts the default job environment and returns it with
+// the demo map's default parameters and overrides.
+func newDemoJobEnv(t *testing.T) (*jobEnv, *Parameters, *Overrides) {
+	t.Helper()
+	e := newJobEnv(t, emulator.Options{})
+	p := e.params(t)
+	return e, p, e.overrides(t, p)
+}
+
 func (e *jobEnv) run(t testing.TB, p *Parameters, o *Overrides, dir string) (*Result, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -93,9 +102,7 @@ func svcKey(e *jobEnv, name string) Key {
 }
 
 func TestJobDemoPackage(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
 	var events int
 	ctx := context.Background()

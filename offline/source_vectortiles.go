@@ -18,38 +18,18 @@ type vectorTilesSource struct{}
 func (vectorTilesSource) name() string { return "vtiles" }
 
 func (vectorTilesSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeVectorTile {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c := a.caps[e]
-		if !e.HasService || e.Service.Type != VectorTileServer {
-			c.Reason = ReasonUnresolvedStyle
-			c.Message = fmt.Sprintf("vector tile layer %s: no VectorTileServer found from url %q / style %q", describe(e), tiles.HideQuery(e.Layer.URL), tiles.HideQuery(e.Layer.StyleURL))
-			continue
-		}
-		ts, err := t.tileService(ctx, e.Service)
-		if err != nil {
-			c.Reason = ClassifyError(err)
-			c.Message = fmt.Sprintf("vector tile layer %s: service %s: %s: %v", describe(e), e.Service.URL, reasonText(c.Reason), err)
-			continue
-		}
-		a.tileSvc[e.Key] = ts
-		switch {
-		case !ts.cached:
-			c.Reason = ReasonNotCached
-			c.Message = fmt.Sprintf("vector tile layer %s: service %s has no tileInfo", describe(e), e.Service.URL)
-		case !ts.exportAllowed:
-			c.Reason = ReasonExportNotAllowed
-			c.Message = fmt.Sprintf("vector tile layer %s: service %s does not allow exporting tiles (exportTilesAllowed false)", describe(e), e.Service.URL)
-		default:
-			c.SupportsOffline, c.Method = true, MethodVectorTiles
-		}
-	}
-	return nil
+	return analyzeTiled(ctx, t, a, tiledLayers{
+		noun:  "vector tile layer",
+		takes: func(e *Entry) bool { return e.LayerType == LayerTypeVectorTile },
+		badService: func(e *Entry) (Reason, string) {
+			if !e.HasService || e.Service.Type != VectorTileServer {
+				return ReasonUnresolvedStyle, fmt.Sprintf("vector tile layer %s: no VectorTileServer found from url %q / style %q", describe(e), tiles.HideQuery(e.Layer.URL), tiles.HideQuery(e.Layer.StyleURL))
+			}
+			return "", ""
+		},
+		notCached: "has no tileInfo",
+		offline:   func(c *Capability) { c.SupportsOffline, c.Method = true, MethodVectorTiles },
+	})
 }
 
 func (vectorTilesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
