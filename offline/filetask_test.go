@@ -28,8 +28,8 @@ func writeWebMap(t testing.TB, dir, wm string) string {
 
 // mapFileTask opens the web map file mapPath with an anonymous client
 // (returned for the job) and prepares its default parameters over area
-// (every level) and their overrides.
-func mapFileTask(t testing.TB, mapPath string, area *arcgis.Geometry) (*Task, *Parameters, *Overrides, *arcgis.Client) {
+// (every level), edited by edit if given, and their overrides.
+func mapFileTask(t testing.TB, mapPath string, area *arcgis.Geometry, edit ...func(*Parameters)) (*Task, *Parameters, *Overrides, *arcgis.Client) {
 	t.Helper()
 	ctx := context.Background()
 	c, err := arcgis.New()
@@ -44,9 +44,23 @@ func mapFileTask(t testing.TB, mapPath string, area *arcgis.Geometry) (*Task, *P
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, f := range edit {
+		f(p)
+	}
 	o, err := task.CreateOverrides(ctx, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return task, p, o, c
+}
+
+// manifestLayerOfKind returns the last layer of m of the kind, or nil.
+func manifestLayerOfKind(m *Manifest, kind string) *ManifestLayer {
+	var ml *ManifestLayer
+	for _, l := range m.Layers {
+		if l.Kind == kind {
+			ml = l
+		}
+	}
+	return ml
 }

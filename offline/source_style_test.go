@@ -16,7 +16,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator/openmaps"
 	"github.com/offlined/offlined/tiles"
 )
@@ -384,24 +383,9 @@ func TestReferenceBasemapPMTiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	c, err := arcgis.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := NewTask(ctx, Source{File: mapPath}, nil, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	area := wgs84Box(7.3, 46.8, 7.6, 47.0)
-	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ReferenceBasemapDirectory, p.ReferenceBasemapFilename = dev, "area.pmtiles"
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task, p, o, c := mapFileTask(t, mapPath, wgs84Box(7.3, 46.8, 7.6, 47.0), func(p *Parameters) {
+		p.ReferenceBasemapDirectory, p.ReferenceBasemapFilename = dev, "area.pmtiles"
+	})
 	if o.ReferenceBasemap == nil {
 		t.Fatal("the .pmtiles reference basemap was not taken")
 	}
@@ -411,12 +395,7 @@ func TestReferenceBasemapPMTiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ml *ManifestLayer
-	for _, l := range res.Manifest.Layers {
-		if l.Kind == KindReferenceBasemap {
-			ml = l
-		}
-	}
+	ml := manifestLayerOfKind(res.Manifest, KindReferenceBasemap)
 	if ml == nil || ml.Store != "tiles/referenceBasemap.mbtiles" {
 		t.Fatalf("reference basemap entry %+v", ml)
 	}
