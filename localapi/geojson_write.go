@@ -156,7 +156,6 @@ func appendPoly(b []byte, p [][][]float64, g *geodb.Geom, x coordXform) []byte {
 	return append(b, ']')
 }
 
-
 func appendGeometry(b []byte, g *geodb.Geom, x coordXform) []byte {
 	switch g.Type {
 	case geodb.GeomPoint:

@@ -189,30 +189,39 @@ func (webTilesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
 }
 
 func (webTilesSource) check(oc *overrideCheck, o *Overrides) {
-	for _, k := range sortedKeys(o.WebTiles) {
-		p := o.WebTiles[k]
-		if !oc.hasType(k, LayerTypeWebTiled) {
-			oc.unknown(k, "webTiles")
+	checkWebTiles(oc, o.WebTiles, LayerTypeWebTiled, "webTiles", webTilesScheme)
+}
+
+// checkWebTiles checks the tile parameters m (the overrides' field) of
+// layers of layerType: levels (within the layer's scheme, when scheme is
+// given and finds it), maxTiles and area.
+func checkWebTiles(oc *overrideCheck, m map[Key]*WebTilesParameters, layerType, field string, scheme func(*Task, Key) (*tiles.Scheme, error)) {
+	for _, k := range sortedKeys(m) {
+		p := m[k]
+		if !oc.hasType(k, layerType) {
+			oc.unknown(k, field)
 			continue
 		}
 		if p == nil || len(p.LevelIDs) == 0 {
-			oc.invalid(k, "webTiles: no level ids")
+			oc.invalid(k, "%s: no level ids", field)
 			continue
 		}
 		if p.MaxTiles < 0 {
-			oc.invalid(k, "webTiles: maxTiles %d is negative", p.MaxTiles)
+			oc.invalid(k, "%s: maxTiles %d is negative", field, p.MaxTiles)
 		}
-		if s, err := webTilesScheme(oc.t, k); err == nil {
-			for _, l := range p.LevelIDs {
-				if _, ok := s.LOD(l); !ok {
-					oc.invalid(k, "webTiles: level %d is not in the layer's tiling scheme", l)
-					break
+		if scheme != nil {
+			if s, err := scheme(oc.t, k); err == nil {
+				for _, l := range p.LevelIDs {
+					if _, ok := s.LOD(l); !ok {
+						oc.invalid(k, "%s: level %d is not in the layer's tiling scheme", field, l)
+						break
+					}
 				}
 			}
 		}
 		if p.AreaOfInterest != nil {
 			if _, err := PrepareAOI(p.AreaOfInterest, oc.t.Map.SpatialReference); err != nil {
-				oc.invalid(k, "webTiles: area: %v", err)
+				oc.invalid(k, "%s: area: %v", field, err)
 			}
 		}
 	}

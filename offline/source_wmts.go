@@ -299,25 +299,7 @@ func (wmtsSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
 }
 
 func (wmtsSource) check(oc *overrideCheck, o *Overrides) {
-	for _, k := range sortedKeys(o.WMTS) {
-		p := o.WMTS[k]
-		if !oc.hasType(k, LayerTypeWMTS) {
-			oc.unknown(k, "wmts")
-			continue
-		}
-		if p == nil || len(p.LevelIDs) == 0 {
-			oc.invalid(k, "wmts: no level ids")
-			continue
-		}
-		if p.MaxTiles < 0 {
-			oc.invalid(k, "wmts: maxTiles %d is negative", p.MaxTiles)
-		}
-		if p.AreaOfInterest != nil {
-			if _, err := PrepareAOI(p.AreaOfInterest, oc.t.Map.SpatialReference); err != nil {
-				oc.invalid(k, "wmts: area: %v", err)
-			}
-		}
-	}
+	checkWebTiles(oc, o.WMTS, LayerTypeWMTS, "wmts", nil)
 }
 
 // cover is the layer's cover of the area at its levels, within each

@@ -25,4 +25,3 @@ func (p *ExportTileCacheParameters) exportMode() (export, fallback bool) {
 	}
 	return true, true
 }
-
