@@ -48,7 +48,7 @@ const maxPageBytes = 512 << 20
 // when the server offers them, else by the data; stored in WGS84 in a
 // GeoPackage that the local API serves like a FeatureServer snapshot
 // (edits answer 403 readOnlyLayer).
-type ogcFeaturesSource struct{}
+type ogcFeaturesSource struct{ oneLayerSteps }
 
 func (ogcFeaturesSource) name() string { return "ogcf" }
 
@@ -388,10 +388,6 @@ func (j *Job) writeOpenSnapshot(ctx context.Context, id, srcURL, title string, f
 	}
 	return j.finishService(id, stats)
 }
-
-func (ogcFeaturesSource) partial(string) []string { return nil }
-
-func (ogcFeaturesSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s ogcFeaturesSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	return writeOpenSnapshots(ctx, j, s, local, func(e *Entry) string {

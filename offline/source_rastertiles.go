@@ -11,7 +11,7 @@ import (
 // MBTiles (MethodRasterTiles): tiles fetched directly, or through
 // exportTiles. The job step is runRasterTiles (job_tiles.go); overrides are
 // Overrides.ExportTileCache; the local API serves the tiles.
-type rasterTilesSource struct{}
+type rasterTilesSource struct{ oneLayerSteps }
 
 func (rasterTilesSource) name() string { return "tiles" }
 
@@ -157,8 +157,6 @@ func (rasterTilesSource) run(ctx context.Context, j *Job, id string) error {
 }
 
 func (rasterTilesSource) partial(path string) []string { return []string{path + ".export"} }
-
-func (rasterTilesSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s rasterTilesSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	writeTileLayers(j, s, local, func(st stepInfo) (string, string) {

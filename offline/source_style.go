@@ -48,7 +48,7 @@ type StyleTilesParameters struct {
 // MapTiler …), and layers whose URL is a PMTiles archive, offline
 // (MethodStyle). Requests are anonymous; an API key in a URL's query is
 // sent as written and never shown.
-type styleSource struct{}
+type styleSource struct{ oneLayerSteps }
 
 func (styleSource) name() string { return "style" }
 
@@ -355,8 +355,6 @@ func (styleSource) partial(path string) []string {
 	m, _ := filepath.Glob(path + ".*.mbtiles*")
 	return m
 }
-
-func (styleSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s styleSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	for _, id := range j.order {

@@ -13,7 +13,7 @@ import (
 // from the layer's URL, item or style) offline: tiles into MBTiles, style,
 // sprites and glyphs beside them (MethodVectorTiles). The job step is
 // runVectorTiles (job_tiles.go); overrides are Overrides.ExportVectorTiles.
-type vectorTilesSource struct{}
+type vectorTilesSource struct{ oneLayerSteps }
 
 func (vectorTilesSource) name() string { return "vtiles" }
 
@@ -117,8 +117,6 @@ func (vectorTilesSource) run(ctx context.Context, j *Job, id string) error {
 func (vectorTilesSource) partial(path string) []string {
 	return []string{strings.TrimSuffix(path, ".mbtiles")}
 }
-
-func (vectorTilesSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s vectorTilesSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	writeTileLayers(j, s, local, func(st stepInfo) (string, string) {

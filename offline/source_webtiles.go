@@ -39,7 +39,7 @@ type WebTilesParameters struct {
 // raster tile layer). Requests are anonymous: a portal credential never
 // goes to a template's host; an API key in the template's query string is
 // sent as written and never shown (errors and progress hide the query).
-type webTilesSource struct{}
+type webTilesSource struct{ oneLayerSteps }
 
 func (webTilesSource) name() string { return "xyz" }
 
@@ -417,10 +417,6 @@ func (webTilesSource) run(ctx context.Context, j *Job, id string) error {
 	f := &tiles.HTTPFetcher{Client: j.opt.Client.HTTPClient(), Template: tmpl, HideQuery: true, Raster: true}
 	return j.downloadTiles(ctx, id, shown, scheme, w.format(), f, covers, aoi)
 }
-
-func (webTilesSource) partial(string) []string { return nil }
-
-func (webTilesSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s webTilesSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	writeTileLayers(j, s, local, func(st stepInfo) (string, string) {

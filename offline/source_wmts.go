@@ -29,7 +29,7 @@ const MethodWMTS Method = "wmts"
 // ResourceURL, else KVP GetTile); without it the layer's templateUrl and
 // tileInfo are read like a WebTiledLayer's. Requests are anonymous, as for
 // XYZ templates; the per-layer settings are Overrides.WMTS.
-type wmtsSource struct{}
+type wmtsSource struct{ oneLayerSteps }
 
 func (wmtsSource) name() string { return "wmts" }
 
@@ -407,10 +407,6 @@ func (wmtsSource) run(ctx context.Context, j *Job, id string) error {
 	f := &tiles.HTTPFetcher{Client: hc, Template: w.tmpl, HideQuery: true, Raster: true}
 	return j.downloadTiles(ctx, id, shown, w.scheme, w.format, f, covers, aoi)
 }
-
-func (wmtsSource) partial(string) []string { return nil }
-
-func (wmtsSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s wmtsSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	writeTileLayers(j, s, local, func(st stepInfo) (string, string) {
