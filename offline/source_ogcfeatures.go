@@ -423,11 +423,7 @@ func writeOpenSnapshots(ctx context.Context, j *Job, s source, local map[Key]*Ma
 // feature, stored as about half that in the GeoPackage (WKB and SQLite
 // rows are more compact than JSON text), ±50%.
 func (ogcFeaturesSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
-	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
-		p, en := o.OGCFeatures[pl.key], e.t.Entry(pl.key)
-		if p == nil || en == nil {
-			return fmt.Errorf("no OGC feature layer %s", pl.key)
-		}
+	return estimateEntries(ctx, e, plans, o.OGCFeatures, "OGC feature layer", func(pl stepPlan, p *OpenFeaturesParameters, en *Entry, le *LayerEstimate) error {
 		colURL, err := ogcCollectionURL(en)
 		if err != nil {
 			return err

@@ -418,11 +418,7 @@ func (s wmtsSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLa
 // estimate sizes each WMTS layer like an XYZ layer: exact cover counts,
 // bytes from a few tiles fetched per level.
 func (wmtsSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
-	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
-		p, en := o.WMTS[pl.key], e.t.Entry(pl.key)
-		if p == nil || en == nil {
-			return fmt.Errorf("no WMTS layer %s", pl.key)
-		}
+	return estimateEntries(ctx, e, plans, o.WMTS, "WMTS layer", func(pl stepPlan, p *WebTilesParameters, en *Entry, le *LayerEstimate) error {
 		w, err := resolveWMTS(ctx, e.c.HTTPClient(), en)
 		if err != nil {
 			return err
