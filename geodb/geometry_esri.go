@@ -135,13 +135,7 @@ func ringClosed(r [][]float64) bool {
 }
 
 // signedArea2 is twice the signed area: positive for counter-clockwise rings.
-func signedArea2(r [][]float64) float64 {
-	s := 0.0
-	for i := 0; i+1 < len(r); i++ {
-		s += r[i][0]*r[i+1][1] - r[i+1][0]*r[i][1]
-	}
-	return s
-}
+func signedArea2(r [][]float64) float64 { return 2 * arcgis.RingArea(r) }
 
 // pointInRing is the even-odd test.
 func pointInRing(x, y float64, r [][]float64) bool {

@@ -7,14 +7,13 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/tiles"
 )
 
 // GeoJSON coordinates are WGS84 longitude/latitude (RFC 7946). Layers stored
 // in Web Mercator are converted both ways; layers in WGS84 pass through; any
 // other spatial reference is served in its own coordinates (the collection
 // then carries a "crs" member naming it).
-
-const halfWorld = 20037508.342789244
 
 type coordXform struct {
 	toWGS, fromWGS func(x, y float64) (float64, float64)
@@ -39,18 +38,9 @@ func checkLonLat(lon, lat float64) error {
 
 func identity(x, y float64) (float64, float64) { return x, y }
 
-func mercToWGS(x, y float64) (float64, float64) {
-	lon := x / halfWorld * 180
-	lat := math.Atan(math.Exp(y/halfWorld*math.Pi))*360/math.Pi - 90
-	return lon, lat
-}
+func mercToWGS(x, y float64) (float64, float64) { return tiles.ToWGS84(x, y) }
 
-func wgsToMerc(lon, lat float64) (float64, float64) {
-	lat = math.Max(-85.05112878, math.Min(85.05112878, lat))
-	x := lon * halfWorld / 180
-	y := math.Log(math.Tan((90+lat)*math.Pi/360)) * halfWorld / math.Pi
-	return x, y
-}
+func wgsToMerc(lon, lat float64) (float64, float64) { return tiles.ToMercator(lon, lat) }
 
 // xformFor returns the coordinate conversion of table t and whether its
 // output is WGS84.
@@ -129,13 +119,7 @@ func geoJSONGeometry(g *geodb.Geom, x coordXform) map[string]any {
 }
 
 // ringArea is the signed area (positive: counter-clockwise).
-func ringArea(r [][]float64) float64 {
-	var a float64
-	for i := 0; i+1 < len(r); i++ {
-		a += r[i][0]*r[i+1][1] - r[i+1][0]*r[i][1]
-	}
-	return a / 2
-}
+func ringArea(r [][]float64) float64 { return arcgis.RingArea(r) }
 
 func reverse(r [][]float64) {
 	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {

@@ -148,20 +148,12 @@ func appendPoly(b []byte, p [][][]float64, g *geodb.Geom, x coordXform) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		ccw := ringAreaXY(r, x) > 0
+		// The conversions used keep orientation, so the raw coordinates
+		// suffice.
+		ccw := ringArea(r) > 0
 		b = appendLine(b, r, g, x, (i == 0) != ccw)
 	}
 	return append(b, ']')
-}
-
-// ringAreaXY is the signed area of r after conversion (positive: ccw). The
-// conversions used keep orientation, so the raw coordinates suffice.
-func ringAreaXY(r [][]float64, _ coordXform) float64 {
-	var a float64
-	for i := 0; i+1 < len(r); i++ {
-		a += r[i][0]*r[i+1][1] - r[i+1][0]*r[i][1]
-	}
-	return a
 }
 
 func appendGeometry(b []byte, g *geodb.Geom, x coordXform) []byte {

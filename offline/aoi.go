@@ -7,10 +7,11 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/tiles"
 )
 
 // webMercatorHalf is half the width of the Web Mercator world in metres.
-const webMercatorHalf = 20037508.342789244
+const webMercatorHalf = tiles.MercatorHalfWorld
 
 // AOI is a validated area of interest ready for requests.
 type AOI struct {
@@ -54,7 +55,7 @@ func (a *AOI) WGS84() (orb.MultiPolygon, error) {
 		}
 		// Esri outer rings are clockwise (negative signed area in a y-up
 		// plane); holes counter-clockwise.
-		if signedArea(r) <= 0 || len(mp) == 0 {
+		if arcgis.RingArea(r) <= 0 || len(mp) == 0 {
 			mp = append(mp, orb.Polygon{ring})
 		} else {
 			mp[len(mp)-1] = append(mp[len(mp)-1], ring)
@@ -63,21 +64,17 @@ func (a *AOI) WGS84() (orb.MultiPolygon, error) {
 	return mp, nil
 }
 
-// MercatorToLonLat converts Web Mercator metres to WGS84 degrees.
+// MercatorToLonLat converts Web Mercator metres to WGS84 degrees
+// (tiles.ToWGS84).
 func MercatorToLonLat(x, y float64) orb.Point {
-	lon := x / webMercatorHalf * 180
-	lat := math.Atan(math.Sinh(y/webMercatorHalf*math.Pi)) * 180 / math.Pi
+	lon, lat := tiles.ToWGS84(x, y)
 	return orb.Point{lon, lat}
 }
 
 // LonLatToMercator converts WGS84 degrees to Web Mercator metres (latitude
-// clamped to ±85.05112878°).
+// clamped to ±85.05112878°; tiles.ToMercator).
 func LonLatToMercator(lon, lat float64) (x, y float64) {
-	const maxLat = 85.05112878
-	lat = math.Max(-maxLat, math.Min(maxLat, lat))
-	x = lon / 180 * webMercatorHalf
-	y = math.Log(math.Tan((90+lat)*math.Pi/360)) / math.Pi * webMercatorHalf
-	return x, y
+	return tiles.ToMercator(lon, lat)
 }
 
 func srText(sr *arcgis.SpatialReference) string {
@@ -216,7 +213,7 @@ func PrepareAOI(g *arcgis.Geometry, mapSR *arcgis.SpatialReference) (*AOI, error
 		return nil, err
 	}
 	for i, r := range rings {
-		if signedArea2(r) == 0 {
+		if arcgis.RingArea(r) == 0 {
 			return nil, &ValidationError{Code: ErrAOIEmpty, Message: fmt.Sprintf("area of interest: ring %d has no area", i)}
 		}
 	}
@@ -232,7 +229,7 @@ func PrepareAOI(g *arcgis.Geometry, mapSR *arcgis.SpatialReference) (*AOI, error
 				east[i][0] -= world
 			}
 			for _, part := range [][][2]float64{west, east} {
-				if len(part) >= 4 && signedArea2(part) != 0 {
+				if len(part) >= 4 && arcgis.RingArea(part) != 0 {
 					parts = append(parts, part)
 				}
 			}
@@ -346,24 +343,6 @@ func allCollinear(r [][2]float64) bool {
 		}
 	}
 	return true
-}
-
-// signedArea returns the shoelace area of a ring ([]x,y slices); negative for
-// clockwise rings.
-func signedArea(r [][]float64) float64 {
-	s := 0.0
-	for i := 0; i+1 < len(r); i++ {
-		s += r[i][0]*r[i+1][1] - r[i+1][0]*r[i][1]
-	}
-	return s / 2
-}
-
-func signedArea2(r [][2]float64) float64 {
-	s := 0.0
-	for i := 0; i+1 < len(r); i++ {
-		s += r[i][0]*r[i+1][1] - r[i+1][0]*r[i][1]
-	}
-	return s / 2
 }
 
 func ringsBound(rings [][][]float64) orb.Bound {

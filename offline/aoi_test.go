@@ -104,7 +104,7 @@ func TestAOIAntimeridianArea(t *testing.T) {
 	}
 	total := 0.0
 	for _, r := range a.Geometry.Rings {
-		total += math.Abs(signedArea(r))
+		total += math.Abs(arcgis.RingArea(r))
 		for _, p := range r {
 			if p[0] < -180 || p[0] > 180 {
 				t.Errorf("part outside the world: %v", r)
@@ -205,7 +205,7 @@ func TestAOIWholeWorld(t *testing.T) {
 				}
 				total := 0.0
 				for _, r := range a.Geometry.Rings {
-					total += math.Abs(signedArea(r))
+					total += math.Abs(arcgis.RingArea(r))
 				}
 				if math.Abs(total-tc.area) > 1e-6*tc.area {
 					t.Errorf("pass %d: area %v, want %v", pass, total, tc.area)

@@ -5,14 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/offlined/offlined/internal/emulator"
 )
 
 func TestTileChecksLimit(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	k := ServiceKey(e.em.ServicesURL + "/Demo_Basemap/MapServer")
 	et := o.ExportTileCache[k]
 	et.LevelIDs = []int{12, 13, 14, 15, 16, 17, 18, 19}

@@ -80,22 +80,10 @@ func TestPackageDeleteQueuesReplicas(t *testing.T) {
 // leaving it on the server (issue 11 live bug 5); draining the queue later
 // unregisters it.
 func TestCanceledJobQueuesReplicaItCannotUnregister(t *testing.T) {
-	em := emulatortest.Start(t, emulator.Options{})
-	c := offlinetest.Client(t, em)
+	d := startDemo(t, false, 70000)
+	em, c, task, p, o := d.em, d.c, d.task, d.p, d.o
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	task, err := offline.NewTask(ctx, offline.Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := task.CreateDefaultParameters(ctx, offlinetest.DemoArea(), 150000, 70000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
 	q := editsync.OpenUnregisterQueue(filepath.Join(t.TempDir(), "unregister.json"), c)
 	var job *offline.Job
 	var once stdsync.Once

@@ -40,17 +40,25 @@ func emulatorClient(t *testing.T) (*emulatortest.Server, *arcgis.Client) {
 	return em, c
 }
 
-func TestEmulatorFieldSurvey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("emulator end-to-end")
-	}
+// emulatorTask starts the emulator (see emulatorClient) and loads the demo
+// Field Survey web map; ctx ends after 30 s or with the test.
+func emulatorTask(t *testing.T) (context.Context, *emulatortest.Server, *arcgis.Client, *Task) {
+	t.Helper()
 	em, c := emulatorClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	task, err := NewTask(ctx, Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ctx, em, c, task
+}
+
+func TestEmulatorFieldSurvey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("emulator end-to-end")
+	}
+	ctx, em, c, task := emulatorTask(t)
 	if task.Item == nil || task.Item.Title != "Field Survey" {
 		t.Fatalf("item %+v", task.Item)
 	}
@@ -190,16 +198,9 @@ func TestEmulatorExportTiles(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator end-to-end")
 	}
-	em, c := emulatorClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	task, err := NewTask(ctx, Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, em, c, task := emulatorTask(t)
 	// A small area and two levels keep the export quick.
-	f := func(v float64) *float64 { return &v }
-	area := &arcgis.Geometry{XMin: f(-117.20), YMin: f(34.00), XMax: f(-117.18), YMax: f(34.02), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	area := wgs84Box(-117.20, 34.00, -117.18, 34.02)
 	p, err := task.CreateDefaultParameters(ctx, area, 80000, 30000)
 	if err != nil {
 		t.Fatal(err)

@@ -123,16 +123,6 @@ type PackageEstimate struct {
 	Warnings []LayerWarning `json:"warnings,omitempty"`
 }
 
-// stepBytes returns the estimated bytes of a step id (0 when unknown).
-func (pe *PackageEstimate) stepBytes(id string) (int64, bool) {
-	for _, le := range pe.Layers {
-		if le.Step == id {
-			return le.Bytes.Bytes, true
-		}
-	}
-	return 0, false
-}
-
 // EstimateOptions configure Task.Estimate.
 type EstimateOptions struct {
 	// Client asks the services (counts, samples, estimateExportTilesSize).

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/offlined/offlined/internal/emulator"
-	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/offline"
 	"github.com/offlined/offlined/offline/offlinetest"
 )
@@ -39,9 +37,7 @@ func TestEstimateAccuracyDemo(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			tiles := emulator.DemoTileOptions()
-			tiles.WorkDir = t.TempDir()
-			em := emulatortest.Start(t, emulator.Options{Tiles: tiles})
+			em := startEmulator(t, true)
 			var planned = map[offline.Key]int64{}
 			res := offlinetest.BuildPackage(t, em, offlinetest.Options{Area: tc.area, MinScale: tc.minScale, MaxScale: tc.maxScale,
 				Job: offline.JobOptions{EstimateFirst: true, Progress: func(p offline.Progress) {

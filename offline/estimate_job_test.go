@@ -12,34 +12,15 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/offlined/offlined/internal/emulator"
-	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/offline"
-	"github.com/offlined/offlined/offline/offlinetest"
 )
 
 // demoJob prepares the demo map's task, parameters and overrides over the
 // demo area at 1:150k-1:10k.
 func demoJob(t *testing.T) (*offline.Task, *offline.Parameters, *offline.Overrides, *arcgis.Client) {
 	t.Helper()
-	tiles := emulator.DemoTileOptions()
-	tiles.WorkDir = t.TempDir()
-	em := emulatortest.Start(t, emulator.Options{Tiles: tiles})
-	c := offlinetest.Client(t, em)
-	ctx := context.Background()
-	task, err := offline.NewTask(ctx, offline.Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := task.CreateDefaultParameters(ctx, offlinetest.DemoArea(), 150000, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return task, p, o, c
+	d := startDemo(t, true, 10000)
+	return d.task, d.p, d.o, d.c
 }
 
 func dirEntries(t *testing.T, dir string) []string {

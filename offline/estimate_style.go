@@ -15,11 +15,7 @@ import (
 // levels reported sum the sources' counts per zoom, so a budget proposal
 // drops zooms from every source at once.
 func (styleSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
-	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
-		p, en := o.StyleTiles[pl.key], e.t.Entry(pl.key)
-		if p == nil || en == nil {
-			return fmt.Errorf("no style layer %s", pl.key)
-		}
+	return estimateEntries(ctx, e, plans, o.StyleTiles, "style layer", func(pl stepPlan, p *StyleTilesParameters, en *Entry, le *LayerEstimate) error {
 		hc := e.c.HTTPClient()
 		rs, err := resolveStyle(ctx, hc, en, p)
 		if err != nil {

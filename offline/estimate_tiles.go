@@ -208,11 +208,7 @@ func (f *vectorFetcher) FetchTile(ctx context.Context, k tiles.TileKey) ([]byte,
 // a few tiles fetched per level (anonymously, as the job fetches them),
 // plus the MBTiles overhead.
 func (webTilesSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
-	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
-		p, en := o.WebTiles[pl.key], e.t.Entry(pl.key)
-		if p == nil || en == nil {
-			return fmt.Errorf("no web tiled layer %s", pl.key)
-		}
+	return estimateEntries(ctx, e, plans, o.WebTiles, "web tiled layer", func(pl stepPlan, p *WebTilesParameters, en *Entry, le *LayerEstimate) error {
 		w, tmpl, err := parseWebTiled(en)
 		if err != nil {
 			return err
@@ -241,4 +237,17 @@ func estimatePlans(ctx context.Context, e *estimation, plans []stepPlan, fn func
 		out = append(out, le)
 	}
 	return out, nil
+}
+
+// estimateEntries is estimatePlans for sources whose plans each take a web
+// map entry with its parameters in m; what names the layer in the error
+// when either is missing.
+func estimateEntries[P any](ctx context.Context, e *estimation, plans []stepPlan, m map[Key]*P, what string, fn func(pl stepPlan, p *P, en *Entry, le *LayerEstimate) error) ([]*LayerEstimate, error) {
+	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
+		p, en := m[pl.key], e.t.Entry(pl.key)
+		if p == nil || en == nil {
+			return fmt.Errorf("no %s %s", what, pl.key)
+		}
+		return fn(pl, p, en, le)
+	})
 }

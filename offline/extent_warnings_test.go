@@ -5,10 +5,7 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/offlined/offlined/internal/emulator"
-	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/offline"
-	"github.com/offlined/offlined/offline/offlinetest"
 )
 
 // farArea is a WGS84 envelope in Nebraska, far from the demo data.
@@ -35,19 +32,9 @@ func outsideWarned(ws []offline.LayerWarning) map[string]bool {
 // (layer extent) and the emulator's tile layers (full extent: the demo
 // area); over the demo area nothing is warned.
 func TestAreaOutsideExtentWarned(t *testing.T) {
-	tiles := emulator.DemoTileOptions()
-	tiles.WorkDir = t.TempDir()
-	em := emulatortest.Start(t, emulator.Options{Tiles: tiles})
-	c := offlinetest.Client(t, em)
+	d := startDemo(t, true, 140000)
+	c, task, inside := d.c, d.task, d.p
 	ctx := context.Background()
-	task, err := offline.NewTask(ctx, offline.Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inside, err := task.CreateDefaultParameters(ctx, offlinetest.DemoArea(), 150000, 140000)
-	if err != nil {
-		t.Fatal(err)
-	}
 	caps, err := task.Capabilities(ctx, inside)
 	if err != nil {
 		t.Fatal(err)

@@ -212,6 +212,5 @@ func fileTask(t testing.TB, f *fakeArcGIS, path string) *Task {
 
 // demoArea is the emulator's demo area (WGS84).
 func demoArea() *arcgis.Geometry {
-	f := func(v float64) *float64 { return &v }
-	return &arcgis.Geometry{XMin: f(-117.25), YMin: f(33.98), XMax: f(-117.10), YMax: f(34.10), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	return wgs84Box(-117.25, 33.98, -117.10, 34.10)
 }

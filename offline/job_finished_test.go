@@ -3,9 +3,6 @@ package offline
 import (
 	"path/filepath"
 	"testing"
-
-	"github.com/offlined/offlined/internal/arcgis"
-	"github.com/offlined/offlined/internal/emulator"
 )
 
 // A kill after the job wrote its manifest and removed its journal leaves
@@ -14,9 +11,7 @@ import (
 // loop's take-offline was refused the directory as not empty). Another
 // area of interest is still refused.
 func TestJobRerunOnFinishedPackage(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
 	first, err := e.run(t, p, o, dir)
 	if err != nil {
@@ -40,9 +35,7 @@ func TestJobRerunOnFinishedPackage(t *testing.T) {
 	}
 
 	other := *p
-	f := func(v float64) *float64 { return &v }
-	other.AreaOfInterest = &arcgis.Geometry{XMin: f(-117.2), YMin: f(34.0), XMax: f(-117.19), YMax: f(34.01),
-		SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	other.AreaOfInterest = wgs84Box(-117.2, 34.0, -117.19, 34.01)
 	if _, err := e.run(t, &other, o, dir); !HasCode(err, ErrTargetNotEmpty) {
 		t.Errorf("another area into the finished package: %v, want %s", err, ErrTargetNotEmpty)
 	}

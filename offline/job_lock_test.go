@@ -9,15 +9,12 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/dirlock"
-	"github.com/offlined/offlined/internal/emulator"
 )
 
 // A second job on a directory a running job holds is refused with a typed
 // error and leaves the first job's package whole.
 func TestJobDirLocked(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

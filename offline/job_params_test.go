@@ -205,8 +205,7 @@ func (r *paramRun) storeLevels(t *testing.T, k Key) []int {
 }
 
 func smallArea() *arcgis.Geometry {
-	f := func(v float64) *float64 { return &v }
-	return &arcgis.Geometry{XMin: f(-117.25), YMin: f(33.98), XMax: f(-117.19), YMax: f(34.03), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	return wgs84Box(-117.25, 33.98, -117.19, 34.03)
 }
 
 // mapHas finds a layer of map.json by its original key (offline layers

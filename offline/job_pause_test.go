@@ -7,10 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/offlined/offlined/internal/emulator"
-	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/offline"
-	"github.com/offlined/offlined/offline/offlinetest"
 )
 
 // A pause followed at once by Resume, before the interrupted steps have
@@ -18,22 +15,10 @@ import (
 // and write the package with the cut-short layers missing (found when the
 // daemon started pausing jobs in place, issue 11 live bug 3).
 func TestPauseResumeAtOnceFinishesEveryStep(t *testing.T) {
-	em := emulatortest.Start(t, emulator.Options{})
-	c := offlinetest.Client(t, em)
+	d := startDemo(t, false, 20000)
+	c, task, p, o := d.c, d.task, d.p, d.o
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	task, err := offline.NewTask(ctx, offline.Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := task.CreateDefaultParameters(ctx, offlinetest.DemoArea(), 150000, 20000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var job *offline.Job
 	var once stdsync.Once
 	paused := false

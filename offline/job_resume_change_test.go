@@ -18,9 +18,7 @@ import (
 // (live bug 4: the resume used to recompute them and refuse the directory
 // as another job's).
 func TestJobResumeAfterWebMapChange(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	notes := LayerKey(e.em.ServicesURL+"/Field_Survey/FeatureServer", 3)
 	if o.GenerateGeodatabase[svcKey(e, "Field_Survey/FeatureServer")] == nil {
 		t.Fatalf("overrides have no Field_Survey replica: %v", sortedKeys(o.GenerateGeodatabase))
@@ -30,16 +28,7 @@ func TestJobResumeAfterWebMapChange(t *testing.T) {
 	// First run: stop as soon as one service is done.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	job := e.task.NewJob(p, o, dir, JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond, Concurrency: 1,
-		Hook: func(point string) {
-			if point == "serviceDone" {
-				stop()
-			}
-		}})
-	if _, err := job.Run(runCtx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("first run: want it stopped, got %v", err)
-	}
+	e.stopAfterFirstService(ctx, t, p, o, dir)
 	if jr, err := loadJournal(dir); err != nil || jr == nil {
 		t.Fatalf("no journal after the stop: %v", err)
 	}
@@ -126,16 +115,13 @@ func TestJobResumeAfterWebMapChange(t *testing.T) {
 	}
 }
 
-// A directory holding a stopped job for another area of interest is still
-// refused: that is another job, not a resume.
-func TestJobResumeOtherAreaRefused(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
-	dir := filepath.Join(t.TempDir(), "pkg")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+// stopAfterFirstService runs the job into dir and stops it as soon as one
+// service is done (its journal stays); it fails the test unless the run
+// ends canceled.
+func (e *jobEnv) stopAfterFirstService(ctx context.Context, t *testing.T, p *Parameters, o *Overrides, dir string) {
+	t.Helper()
 	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	job := e.task.NewJob(p, o, dir, JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond, Concurrency: 1,
 		Hook: func(point string) {
 			if point == "serviceDone" {
@@ -145,6 +131,16 @@ func TestJobResumeOtherAreaRefused(t *testing.T) {
 	if _, err := job.Run(runCtx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("first run: want it stopped, got %v", err)
 	}
+}
+
+// A directory holding a stopped job for another area of interest is still
+// refused: that is another job, not a resume.
+func TestJobResumeOtherAreaRefused(t *testing.T) {
+	e, p, o := newDemoJobEnv(t)
+	dir := filepath.Join(t.TempDir(), "pkg")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e.stopAfterFirstService(ctx, t, p, o, dir)
 	p2 := e.params(t)
 	env := *p2.AreaOfInterest
 	xmin := *env.XMin + 0.001

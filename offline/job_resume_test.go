@@ -363,9 +363,7 @@ func TestAbandonJob(t *testing.T) {
 }
 
 func TestJobTokenRenewedMidJob(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
 	expired := false
 	var states []JobState
@@ -391,9 +389,7 @@ func TestJobTokenRenewedMidJob(t *testing.T) {
 }
 
 func TestJobCancelWhilePaused(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
 	var job *Job
 	paused := make(chan struct{})
@@ -428,9 +424,7 @@ func TestJobCancelWhilePaused(t *testing.T) {
 // A kill during the first journal write leaves only the journal's temporary
 // file: the restart must treat the directory as empty, not refuse it.
 func TestJobResumeAfterKillAtFirstJournalWrite(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
 	os.MkdirAll(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, JournalFile+".tmp"), []byte(`{"version":1,"id":"trunc`), 0o644)
@@ -528,9 +522,7 @@ func TestIsDiskFull(t *testing.T) {
 
 // A passing server error on the vector style is retried by the job.
 func TestJobVectorStyleTransientError(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	o.GenerateGeodatabase = map[Key]*GenerateGeodatabaseParameters{}
 	o.ExportTileCache = map[Key]*ExportTileCacheParameters{}
 	e.em.SetFaults(emulator.Faults{ErrorBurst: 1, Paths: []string{"/resources/styles/root.json"}})

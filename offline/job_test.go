@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -81,6 +80,15 @@ func (e *jobEnv) overrides(t testing.TB, p *Parameters) *Overrides {
 	return o
 }
 
+// newDemoJobEnv starts the default job environment and returns it with
+// the demo map's default parameters and overrides.
+func newDemoJobEnv(t *testing.T) (*jobEnv, *Parameters, *Overrides) {
+	t.Helper()
+	e := newJobEnv(t, emulator.Options{})
+	p := e.params(t)
+	return e, p, e.overrides(t, p)
+}
+
 func (e *jobEnv) run(t testing.TB, p *Parameters, o *Overrides, dir string) (*Result, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -94,9 +102,7 @@ func svcKey(e *jobEnv, name string) Key {
 }
 
 func TestJobDemoPackage(t *testing.T) {
-	e := newJobEnv(t, emulator.Options{})
-	p := e.params(t)
-	o := e.overrides(t, p)
+	e, p, o := newDemoJobEnv(t)
 	dir := filepath.Join(t.TempDir(), "pkg")
 	var events int
 	ctx := context.Background()
@@ -315,18 +321,6 @@ func digestTable(t testing.TB, db *sql.DB, name, table string, out map[string]st
 	sort.Strings(lines)
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
 	out[name] = fmt.Sprintf("%d rows %x", len(lines), sum[:8])
-}
-
-func readManifestJSON(t testing.TB, dir string) map[string]any {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func geodbQuery(layerID int) geodb.Query { return geodb.Query{LayerID: layerID} }

@@ -43,24 +43,12 @@ func (j *Job) runRasterTiles(ctx context.Context, id string) error {
 	if err != nil {
 		return stepErr(rec.Key, p.ServiceURL, "cover", err)
 	}
-	var planned int64
-	for _, cv := range covers {
-		planned += cv.Count()
-	}
-	j.updateProgress(id, func(lp *LayerProgress) { lp.TilesPlanned = planned; lp.Phase = "tiles" })
-
-	path := j.storePath(rec.Store)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	st, err := tiles.OpenStore(ctx, path)
+	j.planTiles(id, covers)
+	st, path, err := j.openTileStore(ctx, id, scheme, tiles.FormatFor(ms.TileInfo.Format))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Configure(ctx, scheme, tiles.FormatFor(ms.TileInfo.Format)); err != nil {
-		return err
-	}
 	export, fallback := p.exportMode()
 	if export && !ms.ExportTilesAllowed {
 		if !fallback {
@@ -83,18 +71,67 @@ func (j *Job) runRasterTiles(ctx context.Context, id string) error {
 		if arcgis.HasCapability(ms.Capabilities, "Tilemap") {
 			tm = &clientTilemap{c: c, url: p.ServiceURL}
 		}
-		_, err = tiles.Download(ctx, st, &clientFetcher{c: c, url: p.ServiceURL}, covers, tiles.DownloadOptions{
-			Concurrency: j.opt.TileConcurrency, Tilemap: tm, Logger: j.log,
-			Progress: func(pr tiles.Progress) {
-				j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = pr.Skipped + pr.Fetched + pr.Absent; lp.Bytes = pr.Bytes })
-				j.hook("tilesBatch")
-			},
-		})
-		if err != nil {
+		if err := j.fetchTiles(ctx, id, st, &clientFetcher{c: c, url: p.ServiceURL}, tm, covers); err != nil {
 			return stepErr(rec.Key, p.ServiceURL, "tiles", err)
 		}
 	}
 	return j.finishTiles(ctx, id, st, aoi)
+}
+
+// downloadTiles takes a step's covers into its MBTiles through f (no
+// tilemap), then finishes the step: the path the web tile and WMTS sources
+// share. shown names the layer in errors.
+func (j *Job) downloadTiles(ctx context.Context, id, shown string, scheme *tiles.Scheme, format string, f tiles.TileFetcher, covers []tiles.LevelCover, aoi tiles.AOI) error {
+	j.planTiles(id, covers)
+	st, _, err := j.openTileStore(ctx, id, scheme, format)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := j.fetchTiles(ctx, id, st, f, nil, covers); err != nil {
+		return stepErr(j.jr.step(id).Key, shown, "tiles", err)
+	}
+	return j.finishTiles(ctx, id, st, aoi)
+}
+
+// planTiles shows the covers' tile count as the step's plan.
+func (j *Job) planTiles(id string, covers []tiles.LevelCover) {
+	var planned int64
+	for _, cv := range covers {
+		planned += cv.Count()
+	}
+	j.updateProgress(id, func(lp *LayerProgress) { lp.TilesPlanned = planned; lp.Phase = "tiles" })
+}
+
+// openTileStore opens (creating its directory) the step's MBTiles and sets
+// its scheme and format; it returns the store and its path.
+func (j *Job) openTileStore(ctx context.Context, id string, scheme *tiles.Scheme, format string) (*tiles.Store, string, error) {
+	path := j.storePath(j.jr.step(id).Store)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, "", err
+	}
+	st, err := tiles.OpenStore(ctx, path)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := st.Configure(ctx, scheme, format); err != nil {
+		st.Close()
+		return nil, "", err
+	}
+	return st, path, nil
+}
+
+// fetchTiles downloads covers into st through f (and tilemap tm, if any),
+// showing progress.
+func (j *Job) fetchTiles(ctx context.Context, id string, st *tiles.Store, f tiles.TileFetcher, tm tiles.Tilemapper, covers []tiles.LevelCover) error {
+	_, err := tiles.Download(ctx, st, f, covers, tiles.DownloadOptions{
+		Concurrency: j.opt.TileConcurrency, Tilemap: tm, Logger: j.log,
+		Progress: func(pr tiles.Progress) {
+			j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = pr.Skipped + pr.Fetched + pr.Absent; lp.Bytes = pr.Bytes })
+			j.hook("tilesBatch")
+		},
+	})
+	return err
 }
 
 // exportRasterTiles takes a raster layer's tiles through the service's
@@ -147,6 +184,11 @@ func (j *Job) finishTiles(ctx context.Context, id string, st *tiles.Store, aoi t
 	if fi, err := os.Stat(j.storePath(rec.Store)); err == nil {
 		size = fi.Size()
 	}
+	return j.tilesDone(id, n, size)
+}
+
+// tilesDone records a tile step as done with n tiles of size bytes.
+func (j *Job) tilesDone(id string, n, size int64) error {
 	if err := j.jr.update(func() {
 		s := j.jr.Steps[id]
 		s.Status, s.Tiles, s.Bytes = stepDone, n, size
@@ -173,10 +215,7 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 	if e := j.task.Entry(rec.Key); e != nil && e.Layer != nil {
 		styleURL = e.Layer.StyleURL
 	}
-	levels := make([]int, 0, p.MaxLevel+1)
-	for l := 0; l <= p.MaxLevel; l++ {
-		levels = append(levels, l)
-	}
+	levels := levelsUpTo(p.MaxLevel)
 	path := j.storePath(rec.Store)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -231,6 +270,15 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 		}
 		return j.finishTiles(ctx, id, st, aoi)
 	}
+}
+
+// levelsUpTo returns the levels 0..maxLevel.
+func levelsUpTo(maxLevel int) []int {
+	levels := make([]int, 0, maxLevel+1)
+	for l := 0; l <= maxLevel; l++ {
+		levels = append(levels, l)
+	}
+	return levels
 }
 
 // token returns the client's current token for a URL ("" for anonymous).

@@ -37,10 +37,7 @@ func TestJobLogsCarryNoToken(t *testing.T) {
 	if testing.Short() {
 		t.Skip("emulator end-to-end")
 	}
-	tiles := emulator.DemoTileOptions()
-	tiles.WorkDir = t.TempDir()
-	tiles.JobStep = time.Millisecond
-	em := newJobEnv(t, emulator.Options{Tiles: tiles}).em
+	em := newJobEnv(t, emulator.Options{}).em // the demo tiles, 1 ms job steps
 	// Slow answers on some paths: the client's timeout turns them into
 	// transport errors (*url.Error, whose text is the whole request URL,
 	// token included) that are retried and logged at DEBUG.

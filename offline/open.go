@@ -80,22 +80,8 @@ func (p *Package) Path(store string) string {
 	return filepath.Join(p.Dir, filepath.FromSlash(store))
 }
 
-// Geodatabases returns the package's GeoPackage stores (relative paths),
-// one per feature service, in manifest order.
-func (p *Package) Geodatabases() []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, ml := range p.All() {
-		if (ml.Kind == KindReplica || ml.Kind == KindSnapshot) && ml.Store != "" && !seen[ml.Store] {
-			seen[ml.Store] = true
-			out = append(out, ml.Store)
-		}
-	}
-	return out
-}
-
-// OpenGeodatabase opens the GeoPackage of a store path from Geodatabases
-// (or of a layer's Store). The caller closes it.
+// OpenGeodatabase opens the GeoPackage of a store path (a layer's Store).
+// The caller closes it.
 func (p *Package) OpenGeodatabase(ctx context.Context, store string) (*geodb.DB, error) {
 	if !strings.HasSuffix(store, ".gpkg") {
 		return nil, fmt.Errorf("%s is not a GeoPackage store", store)

@@ -12,6 +12,7 @@ import (
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/qgisproject"
+	"github.com/offlined/offlined/tiles"
 )
 
 // WriteQGISProject writes (or rewrites) the QGIS project of the package in
@@ -327,9 +328,9 @@ func projectExtent(m *Manifest, epsg int) *qgisproject.Rect {
 		switch {
 		case from == epsg:
 		case from == 4326 && epsg == 3857:
-			x, y = x*math.Pi/180*6378137, math.Log(math.Tan(math.Pi/4+y*math.Pi/360))*6378137
+			x, y = tiles.ToMercator(x, y)
 		case from == 3857 && epsg == 4326:
-			x, y = x/6378137*180/math.Pi, (2*math.Atan(math.Exp(y/6378137))-math.Pi/2)*180/math.Pi
+			x, y = tiles.ToWGS84(x, y)
 		default:
 			return nil
 		}

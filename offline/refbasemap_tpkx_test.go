@@ -94,12 +94,7 @@ func TestReferenceBasemapTPKXImported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ml *ManifestLayer
-	for _, l := range res.Manifest.Layers {
-		if l.Kind == KindReferenceBasemap {
-			ml = l
-		}
-	}
+	ml := manifestLayerOfKind(res.Manifest, KindReferenceBasemap)
 	if ml == nil || ml.Store != "tiles/referenceBasemap.mbtiles" || ml.ReferenceFile != path {
 		t.Fatalf("reference basemap entry %+v", ml)
 	}

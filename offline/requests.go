@@ -266,16 +266,6 @@ func ExportTilesParams(p *ExportTileCacheParameters) (*arcgis.ExportTilesParams,
 	return exportParams(v, p.AreaOfInterest), nil
 }
 
-// ExportVectorTilesParams returns ExportVectorTilesRequest's call in the
-// REST client's typed form, for (*arcgis.Client).ExportVectorTiles.
-func ExportVectorTilesParams(p *ExportVectorTilesParameters) (*arcgis.ExportTilesParams, error) {
-	v, err := ExportVectorTilesRequest(p)
-	if err != nil {
-		return nil, err
-	}
-	return exportParams(v, p.AreaOfInterest), nil
-}
-
 func exportParams(v url.Values, area *arcgis.Geometry) *arcgis.ExportTilesParams {
 	out := &arcgis.ExportTilesParams{ExportBy: v.Get("exportBy"), Levels: v.Get("levels"), Polygon: area}
 	if v.Get("tilePackage") == "true" {

@@ -20,7 +20,7 @@ const MethodGeoJSON Method = "geoJSON"
 // the file is read whole, its features within the area (by bounding box,
 // as an OGC API bbox filter selects them) typed by the data and stored in
 // WGS84 like an OGC API – Features collection (source_ogcfeatures.go).
-type geoJSONSource struct{}
+type geoJSONSource struct{ oneLayerSteps }
 
 func (geoJSONSource) name() string { return "geojson" }
 
@@ -122,10 +122,6 @@ func (geoJSONSource) run(ctx context.Context, j *Job, id string) error {
 	}
 	return j.writeOpenSnapshot(ctx, id, u, title, feats, nil)
 }
-
-func (geoJSONSource) partial(string) []string { return nil }
-
-func (geoJSONSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s geoJSONSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	return writeOpenSnapshots(ctx, j, s, local, func(e *Entry) string {

@@ -48,7 +48,7 @@ const maxPageBytes = 512 << 20
 // when the server offers them, else by the data; stored in WGS84 in a
 // GeoPackage that the local API serves like a FeatureServer snapshot
 // (edits answer 403 readOnlyLayer).
-type ogcFeaturesSource struct{}
+type ogcFeaturesSource struct{ oneLayerSteps }
 
 func (ogcFeaturesSource) name() string { return "ogcf" }
 
@@ -389,10 +389,6 @@ func (j *Job) writeOpenSnapshot(ctx context.Context, id, srcURL, title string, f
 	return j.finishService(id, stats)
 }
 
-func (ogcFeaturesSource) partial(string) []string { return nil }
-
-func (ogcFeaturesSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
-
 func (s ogcFeaturesSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	return writeOpenSnapshots(ctx, j, s, local, func(e *Entry) string {
 		u, _ := ogcCollectionURL(e)
@@ -427,11 +423,7 @@ func writeOpenSnapshots(ctx context.Context, j *Job, s source, local map[Key]*Ma
 // feature, stored as about half that in the GeoPackage (WKB and SQLite
 // rows are more compact than JSON text), ±50%.
 func (ogcFeaturesSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
-	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
-		p, en := o.OGCFeatures[pl.key], e.t.Entry(pl.key)
-		if p == nil || en == nil {
-			return fmt.Errorf("no OGC feature layer %s", pl.key)
-		}
+	return estimateEntries(ctx, e, plans, o.OGCFeatures, "OGC feature layer", func(pl stepPlan, p *OpenFeaturesParameters, en *Entry, le *LayerEstimate) error {
 		colURL, err := ogcCollectionURL(en)
 		if err != nil {
 			return err

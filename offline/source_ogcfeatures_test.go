@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -29,11 +28,7 @@ func ogcWebMap(t testing.TB, dir, base string) string {
   {"id":"lakes_file","title":"Lakes file","layerType":"GeoJSON","url":"%[1]s%[3]s"},
   {"id":"gone","title":"Gone","layerType":"OGCFeatureLayer","url":"%[1]s%[2]s","collectionId":"gone"}],
  "baseMap":{"title":"None","baseMapLayers":[]}}`, base, emulator.DemoOGCAPI, emulator.DemoGeoJSONLakes)
-	p := filepath.Join(dir, "map.json")
-	if err := os.WriteFile(p, []byte(wm), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeWebMap(t, dir, wm)
 }
 
 // The area: Europe, Africa and Asia (leaves the Americas out, so the bbox
@@ -51,8 +46,7 @@ func TestOGCFeaturesJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := func(v float64) *float64 { return &v }
-	area := &arcgis.Geometry{XMin: f(ogcArea[0]), YMin: f(ogcArea[1]), XMax: f(ogcArea[2]), YMax: f(ogcArea[3]), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	area := wgs84Box(ogcArea[0], ogcArea[1], ogcArea[2], ogcArea[3])
 	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
 	if err != nil {
 		t.Fatal(err)

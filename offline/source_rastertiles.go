@@ -11,40 +11,69 @@ import (
 // MBTiles (MethodRasterTiles): tiles fetched directly, or through
 // exportTiles. The job step is runRasterTiles (job_tiles.go); overrides are
 // Overrides.ExportTileCache; the local API serves the tiles.
-type rasterTilesSource struct{}
+type rasterTilesSource struct{ oneLayerSteps }
 
 func (rasterTilesSource) name() string { return "tiles" }
 
 func (rasterTilesSource) analyze(ctx context.Context, t *Task, a *analysis) error {
+	return analyzeTiled(ctx, t, a, tiledLayers{
+		noun: "tiled layer",
+		takes: func(e *Entry) bool {
+			return e.LayerType == LayerTypeTiledMapService || e.LayerType == LayerTypeTiledImage
+		},
+		badService: func(e *Entry) (Reason, string) {
+			if !e.HasService || e.Service.HasLayer || (e.Service.Type != MapServer && e.Service.Type != ImageServer) {
+				return ReasonInvalidURL, fmt.Sprintf("tiled layer %s: URL %q does not name a MapServer or ImageServer root", describe(e), e.Layer.URL)
+			}
+			return "", ""
+		},
+		notCached: "has no tile cache (dynamic map service)",
+		offline: func(c *Capability) {
+			c.SupportsOffline, c.Method, c.TileMethod = true, MethodRasterTiles, TileMethodExport
+		},
+	})
+}
+
+// tiledLayers says which entries a tile-service source takes and how.
+type tiledLayers struct {
+	noun       string                        // the layer in messages
+	takes      func(*Entry) bool             // the layer types
+	badService func(*Entry) (Reason, string) // a reason when the entry names no fit service
+	notCached  string                        // the message's end for a service without cache
+	offline    func(*Capability)             // sets the method of a layer that goes offline
+}
+
+// analyzeTiled marks the unclaimed entries l takes: offline when their
+// service has a tile cache and allows exporting tiles, else why not.
+func analyzeTiled(ctx context.Context, t *Task, a *analysis, l tiledLayers) error {
 	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeTiledMapService && e.LayerType != LayerTypeTiledImage {
+		if !l.takes(e) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		c := a.caps[e]
-		if !e.HasService || e.Service.HasLayer || (e.Service.Type != MapServer && e.Service.Type != ImageServer) {
-			c.Reason = ReasonInvalidURL
-			c.Message = fmt.Sprintf("tiled layer %s: URL %q does not name a MapServer or ImageServer root", describe(e), e.Layer.URL)
+		if r, msg := l.badService(e); r != "" {
+			c.Reason, c.Message = r, msg
 			continue
 		}
 		ts, err := t.tileService(ctx, e.Service)
 		if err != nil {
 			c.Reason = ClassifyError(err)
-			c.Message = fmt.Sprintf("tiled layer %s: service %s: %s: %v", describe(e), e.Service.URL, reasonText(c.Reason), err)
+			c.Message = fmt.Sprintf("%s %s: service %s: %s: %v", l.noun, describe(e), e.Service.URL, reasonText(c.Reason), err)
 			continue
 		}
 		a.tileSvc[e.Key] = ts
 		switch {
 		case !ts.cached:
 			c.Reason = ReasonNotCached
-			c.Message = fmt.Sprintf("tiled layer %s: service %s has no tile cache (dynamic map service)", describe(e), e.Service.URL)
+			c.Message = fmt.Sprintf("%s %s: service %s %s", l.noun, describe(e), e.Service.URL, l.notCached)
 		case !ts.exportAllowed:
 			c.Reason = ReasonExportNotAllowed
-			c.Message = fmt.Sprintf("tiled layer %s: service %s does not allow exporting tiles (exportTilesAllowed false)", describe(e), e.Service.URL)
+			c.Message = fmt.Sprintf("%s %s: service %s does not allow exporting tiles (exportTilesAllowed false)", l.noun, describe(e), e.Service.URL)
 		default:
-			c.SupportsOffline, c.Method, c.TileMethod = true, MethodRasterTiles, TileMethodExport
+			l.offline(c)
 		}
 	}
 	return nil
@@ -128,8 +157,6 @@ func (rasterTilesSource) run(ctx context.Context, j *Job, id string) error {
 }
 
 func (rasterTilesSource) partial(path string) []string { return []string{path + ".export"} }
-
-func (rasterTilesSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s rasterTilesSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	writeTileLayers(j, s, local, func(st stepInfo) (string, string) {

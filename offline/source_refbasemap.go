@@ -149,18 +149,10 @@ func placeReferenceBasemap(ctx context.Context, j *Job, path string) (store, res
 			return "", "", err
 		}
 		os.Remove(dst)
-		st, err := tiles.OpenStore(ctx, dst)
-		if err != nil {
-			return "", "", err
-		}
-		_, ierr := tiles.ImportPackage(ctx, pkg, st, keep)
-		if cerr := st.Close(); ierr == nil {
-			ierr = cerr
-		}
-		if ierr != nil {
-			return "", "", ierr
-		}
-		if err := os.WriteFile(done, nil, 0o600); err != nil {
+		if err := importOnce(ctx, dst, done, func(st *tiles.Store) error {
+			_, err := tiles.ImportPackage(ctx, pkg, st, keep)
+			return err
+		}); err != nil {
 			return "", "", err
 		}
 		return rel, resources, nil
@@ -174,18 +166,10 @@ func placeReferenceBasemap(ctx context.Context, j *Job, path string) (store, res
 		if err != nil {
 			return "", "", err
 		}
-		st, err := tiles.OpenStore(ctx, dst)
-		if err != nil {
-			return "", "", err
-		}
-		_, ierr := tiles.ImportPMTiles(ctx, abs, st, aoi, tiles.DownloadOptions{Concurrency: j.opt.TileConcurrency, Logger: j.log})
-		if cerr := st.Close(); ierr == nil {
-			ierr = cerr
-		}
-		if ierr != nil {
-			return "", "", ierr
-		}
-		if err := os.WriteFile(done, nil, 0o600); err != nil {
+		if err := importOnce(ctx, dst, done, func(st *tiles.Store) error {
+			_, err := tiles.ImportPMTiles(ctx, abs, st, aoi, tiles.DownloadOptions{Concurrency: j.opt.TileConcurrency, Logger: j.log})
+			return err
+		}); err != nil {
 			return "", "", err
 		}
 		return rel, "", nil
@@ -212,4 +196,21 @@ func aoiKeep(j *Job, pkg *tiles.Package) (func(tiles.TileKey) bool, error) {
 		c, ok := byLevel[k.Level]
 		return ok && c.Contains(k.Row, k.Col)
 	}, nil
+}
+
+// importOnce fills the MBTiles dst by imp and then writes the marker done,
+// so that a resumed job skips the finished import.
+func importOnce(ctx context.Context, dst, done string, imp func(*tiles.Store) error) error {
+	st, err := tiles.OpenStore(ctx, dst)
+	if err != nil {
+		return err
+	}
+	ierr := imp(st)
+	if cerr := st.Close(); ierr == nil {
+		ierr = cerr
+	}
+	if ierr != nil {
+		return ierr
+	}
+	return os.WriteFile(done, nil, 0o600)
 }

@@ -48,7 +48,7 @@ type StyleTilesParameters struct {
 // MapTiler …), and layers whose URL is a PMTiles archive, offline
 // (MethodStyle). Requests are anonymous; an API key in a URL's query is
 // sent as written and never shown.
-type styleSource struct{}
+type styleSource struct{ oneLayerSteps }
 
 func (styleSource) name() string { return "style" }
 
@@ -315,11 +315,7 @@ func (styleSource) run(ctx context.Context, j *Job, id string) error {
 	if err := tileCapError(e, rec.Key, rs.levelTotals(), p.MaxTiles, "styleTiles"); err != nil {
 		return stepErr(rec.Key, shown, "tiles", err)
 	}
-	var planned int64
-	for _, c := range rs.levelTotals() {
-		planned += c.Count()
-	}
-	j.updateProgress(id, func(lp *LayerProgress) { lp.TilesPlanned = planned; lp.Phase = "tiles" })
+	j.planTiles(id, rs.levelTotals())
 	done := map[string]int64{}
 	job := tiles.StyleJob{StyleURL: u, AOI: rs.aoi, Levels: p.LevelIDs, HTTP: hc,
 		Store:       func(src string) string { return styleStoreOf(rec.Store, src) },
@@ -351,15 +347,7 @@ func (styleSource) run(ctx context.Context, j *Job, id string) error {
 	if len(res.MissingGlyphs) > 0 {
 		j.log.Info("glyph ranges the server lacks", "key", rec.Key, "missing", len(res.MissingGlyphs))
 	}
-	if err := j.jr.update(func() {
-		s := j.jr.Steps[id]
-		s.Status, s.Tiles, s.Bytes = stepDone, n, size
-	}); err != nil {
-		return err
-	}
-	j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles, lp.Bytes = n, size })
-	j.hook("tilesDone")
-	return nil
+	return j.tilesDone(id, n, size)
 }
 
 // partial: the sources' MBTiles beside the style's directory.
@@ -367,8 +355,6 @@ func (styleSource) partial(path string) []string {
 	m, _ := filepath.Glob(path + ".*.mbtiles*")
 	return m
 }
-
-func (styleSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s styleSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	for _, id := range j.order {

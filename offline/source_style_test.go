@@ -14,11 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator/openmaps"
 	"github.com/offlined/offlined/tiles"
 )
@@ -44,36 +41,14 @@ func styleWebMap(t testing.TB, dir, srvURL string) string {
  "operationalLayers":[{"id":"pm","title":"Area (PMTiles)","layerType":"VectorTileLayer","styleUrl":"%[1]s/files/area.pmtiles"}],
  "baseMap":{"title":"Open style","baseMapLayers":[{"id":"basic","title":"Basic","layerType":"VectorTileLayer",
    "styleUrl":"%[1]s/styles/basic/style.json?key=%[2]s"}]}}`, srvURL, styleSecret)
-	p := filepath.Join(dir, "map.json")
-	if err := os.WriteFile(p, []byte(wm), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeWebMap(t, dir, wm)
 }
 
 // styleJob prepares the job over an area around Bern/Neuchâtel at zooms
 // (nil: the defaults).
 func styleJob(t testing.TB, mapPath string, levels []int, opt JobOptions, dir string) (*Job, *Overrides) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := arcgis.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := NewTask(ctx, Source{File: mapPath}, nil, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := func(v float64) *float64 { return &v }
-	area := &arcgis.Geometry{XMin: f(7.0), YMin: f(46.6), XMax: f(7.6), YMax: f(47.0), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
-	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task, p, o, c := mapFileTask(t, mapPath, wgs84Box(7.0, 46.6, 7.6, 47.0))
 	if levels != nil {
 		for _, sp := range o.StyleTiles {
 			sp.LevelIDs = levels
@@ -361,17 +336,7 @@ func TestStyleChild(t *testing.T) {
 	if mapPath == "" {
 		t.Skip("child process of TestStyleResumeAfterKill")
 	}
-	kill := os.Getenv("OFFLINED_TEST_KILL") != ""
-	batches := 0
-	job, _ := styleJob(t, mapPath, styleZooms, JobOptions{TileConcurrency: 2, Hook: func(p string) {
-		if p == "tilesBatch" {
-			batches++
-			if kill && batches == 2 {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				time.Sleep(time.Minute)
-			}
-		}
-	}}, os.Getenv("OFFLINED_TEST_DIR"))
+	job, _ := styleJob(t, mapPath, styleZooms, JobOptions{TileConcurrency: 2, Hook: killAtBatch(2)}, os.Getenv("OFFLINED_TEST_DIR"))
 	if _, err := job.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -385,55 +350,10 @@ func TestStyleResumeAfterKill(t *testing.T) {
 	}
 	_, hs := newOpenMaps(t, openmaps.Options{Key: styleSecret})
 	mapPath := styleWebMap(t, t.TempDir(), hs.URL)
-	run := func(dir string, kill bool) error {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestStyleChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "OFFLINED_TEST_STYLE_MAP="+mapPath, "OFFLINED_TEST_DIR="+dir)
-		if kill {
-			cmd.Env = append(cmd.Env, "OFFLINED_TEST_KILL=1")
-		}
-		out, err := cmd.CombinedOutput()
-		if err != nil && !kill {
-			t.Logf("child output:\n%s", out)
-		}
-		return err
-	}
-	ref := filepath.Join(t.TempDir(), "ref")
-	if err := run(ref, false); err != nil {
-		t.Fatalf("uninterrupted run: %v", err)
-	}
-	want := styleDigest(t, ref)
 	// Killed twice (each run dies at its second tile batch, so the second
 	// kill lands further on: in a style source or the PMTiles archive),
 	// then resumed.
-	dir := filepath.Join(t.TempDir(), "pkg")
-	for i := 0; i < 2; i++ {
-		if err := run(dir, true); err == nil {
-			if i == 0 {
-				t.Fatal("the killed run finished")
-			}
-			break // the rest fitted in one batch
-		}
-		if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil {
-			t.Fatal("the killed run wrote package.json")
-		}
-	}
-	if err := run(dir, false); err != nil {
-		t.Fatalf("resume: %v", err)
-	}
-	got := styleDigest(t, dir)
-	if len(want) == 0 {
-		t.Fatal("empty reference package")
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("resumed package: %s differs (or is missing)", k)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("resumed package: extra file %s", k)
-		}
-	}
+	checkResumeAfterKill(t, "TestStyleChild", "OFFLINED_TEST_STYLE_MAP", mapPath, 2, styleDigest)
 }
 
 // styleDigest is packageDigest plus every MBTiles of the style layers and
@@ -463,25 +383,9 @@ func TestReferenceBasemapPMTiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	c, err := arcgis.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := NewTask(ctx, Source{File: mapPath}, nil, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := func(v float64) *float64 { return &v }
-	area := &arcgis.Geometry{XMin: f(7.3), YMin: f(46.8), XMax: f(7.6), YMax: f(47.0), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
-	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ReferenceBasemapDirectory, p.ReferenceBasemapFilename = dev, "area.pmtiles"
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task, p, o, c := mapFileTask(t, mapPath, wgs84Box(7.3, 46.8, 7.6, 47.0), func(p *Parameters) {
+		p.ReferenceBasemapDirectory, p.ReferenceBasemapFilename = dev, "area.pmtiles"
+	})
 	if o.ReferenceBasemap == nil {
 		t.Fatal("the .pmtiles reference basemap was not taken")
 	}
@@ -491,12 +395,7 @@ func TestReferenceBasemapPMTiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ml *ManifestLayer
-	for _, l := range res.Manifest.Layers {
-		if l.Kind == KindReferenceBasemap {
-			ml = l
-		}
-	}
+	ml := manifestLayerOfKind(res.Manifest, KindReferenceBasemap)
 	if ml == nil || ml.Store != "tiles/referenceBasemap.mbtiles" {
 		t.Fatalf("reference basemap entry %+v", ml)
 	}

@@ -13,43 +13,23 @@ import (
 // from the layer's URL, item or style) offline: tiles into MBTiles, style,
 // sprites and glyphs beside them (MethodVectorTiles). The job step is
 // runVectorTiles (job_tiles.go); overrides are Overrides.ExportVectorTiles.
-type vectorTilesSource struct{}
+type vectorTilesSource struct{ oneLayerSteps }
 
 func (vectorTilesSource) name() string { return "vtiles" }
 
 func (vectorTilesSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeVectorTile {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		c := a.caps[e]
-		if !e.HasService || e.Service.Type != VectorTileServer {
-			c.Reason = ReasonUnresolvedStyle
-			c.Message = fmt.Sprintf("vector tile layer %s: no VectorTileServer found from url %q / style %q", describe(e), tiles.HideQuery(e.Layer.URL), tiles.HideQuery(e.Layer.StyleURL))
-			continue
-		}
-		ts, err := t.tileService(ctx, e.Service)
-		if err != nil {
-			c.Reason = ClassifyError(err)
-			c.Message = fmt.Sprintf("vector tile layer %s: service %s: %s: %v", describe(e), e.Service.URL, reasonText(c.Reason), err)
-			continue
-		}
-		a.tileSvc[e.Key] = ts
-		switch {
-		case !ts.cached:
-			c.Reason = ReasonNotCached
-			c.Message = fmt.Sprintf("vector tile layer %s: service %s has no tileInfo", describe(e), e.Service.URL)
-		case !ts.exportAllowed:
-			c.Reason = ReasonExportNotAllowed
-			c.Message = fmt.Sprintf("vector tile layer %s: service %s does not allow exporting tiles (exportTilesAllowed false)", describe(e), e.Service.URL)
-		default:
-			c.SupportsOffline, c.Method = true, MethodVectorTiles
-		}
-	}
-	return nil
+	return analyzeTiled(ctx, t, a, tiledLayers{
+		noun:  "vector tile layer",
+		takes: func(e *Entry) bool { return e.LayerType == LayerTypeVectorTile },
+		badService: func(e *Entry) (Reason, string) {
+			if !e.HasService || e.Service.Type != VectorTileServer {
+				return ReasonUnresolvedStyle, fmt.Sprintf("vector tile layer %s: no VectorTileServer found from url %q / style %q", describe(e), tiles.HideQuery(e.Layer.URL), tiles.HideQuery(e.Layer.StyleURL))
+			}
+			return "", ""
+		},
+		notCached: "has no tileInfo",
+		offline:   func(c *Capability) { c.SupportsOffline, c.Method = true, MethodVectorTiles },
+	})
 }
 
 func (vectorTilesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
@@ -112,11 +92,7 @@ func (vectorTilesSource) limits(ctx context.Context, svc Services, t *Task, o *O
 		} else {
 			ti = tiles.WebMercatorScheme(512, 0, vp.MaxLevel).Info
 		}
-		levels := make([]int, 0, vp.MaxLevel+1)
-		for l := 0; l <= vp.MaxLevel; l++ {
-			levels = append(levels, l)
-		}
-		if err := checkTileCount(t, k, ti, vp.AreaOfInterest, levels, vp.MaxExportTilesCount); err != nil {
+		if err := checkTileCount(t, k, ti, vp.AreaOfInterest, levelsUpTo(vp.MaxLevel), vp.MaxExportTilesCount); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -141,8 +117,6 @@ func (vectorTilesSource) run(ctx context.Context, j *Job, id string) error {
 func (vectorTilesSource) partial(path string) []string {
 	return []string{strings.TrimSuffix(path, ".mbtiles")}
 }
-
-func (vectorTilesSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s vectorTilesSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	writeTileLayers(j, s, local, func(st stepInfo) (string, string) {

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -41,7 +39,7 @@ type WebTilesParameters struct {
 // raster tile layer). Requests are anonymous: a portal credential never
 // goes to a template's host; an API key in the template's query string is
 // sent as written and never shown (errors and progress hide the query).
-type webTilesSource struct{}
+type webTilesSource struct{ oneLayerSteps }
 
 func (webTilesSource) name() string { return "xyz" }
 
@@ -191,30 +189,39 @@ func (webTilesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
 }
 
 func (webTilesSource) check(oc *overrideCheck, o *Overrides) {
-	for _, k := range sortedKeys(o.WebTiles) {
-		p := o.WebTiles[k]
-		if !oc.hasType(k, LayerTypeWebTiled) {
-			oc.unknown(k, "webTiles")
+	checkWebTiles(oc, o.WebTiles, LayerTypeWebTiled, "webTiles", webTilesScheme)
+}
+
+// checkWebTiles checks the tile parameters m (the overrides' field) of
+// layers of layerType: levels (within the layer's scheme, when scheme is
+// given and finds it), maxTiles and area.
+func checkWebTiles(oc *overrideCheck, m map[Key]*WebTilesParameters, layerType, field string, scheme func(*Task, Key) (*tiles.Scheme, error)) {
+	for _, k := range sortedKeys(m) {
+		p := m[k]
+		if !oc.hasType(k, layerType) {
+			oc.unknown(k, field)
 			continue
 		}
 		if p == nil || len(p.LevelIDs) == 0 {
-			oc.invalid(k, "webTiles: no level ids")
+			oc.invalid(k, "%s: no level ids", field)
 			continue
 		}
 		if p.MaxTiles < 0 {
-			oc.invalid(k, "webTiles: maxTiles %d is negative", p.MaxTiles)
+			oc.invalid(k, "%s: maxTiles %d is negative", field, p.MaxTiles)
 		}
-		if s, err := webTilesScheme(oc.t, k); err == nil {
-			for _, l := range p.LevelIDs {
-				if _, ok := s.LOD(l); !ok {
-					oc.invalid(k, "webTiles: level %d is not in the layer's tiling scheme", l)
-					break
+		if scheme != nil {
+			if s, err := scheme(oc.t, k); err == nil {
+				for _, l := range p.LevelIDs {
+					if _, ok := s.LOD(l); !ok {
+						oc.invalid(k, "%s: level %d is not in the layer's tiling scheme", field, l)
+						break
+					}
 				}
 			}
 		}
 		if p.AreaOfInterest != nil {
 			if _, err := PrepareAOI(p.AreaOfInterest, oc.t.Map.SpatialReference); err != nil {
-				oc.invalid(k, "webTiles: area: %v", err)
+				oc.invalid(k, "%s: area: %v", field, err)
 			}
 		}
 	}
@@ -405,42 +412,11 @@ func (webTilesSource) run(ctx context.Context, j *Job, id string) error {
 	if err := webTilesCap(e, rec.Key, covers, p.MaxTiles); err != nil {
 		return stepErr(rec.Key, shown, "tiles", err)
 	}
-	var planned int64
-	for _, cv := range covers {
-		planned += cv.Count()
-	}
-	j.updateProgress(id, func(lp *LayerProgress) { lp.TilesPlanned = planned; lp.Phase = "tiles" })
-	path := j.storePath(rec.Store)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	st, err := tiles.OpenStore(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Configure(ctx, scheme, w.format()); err != nil {
-		return err
-	}
 	// Anonymous: Tokens stay nil, so no credential reaches the template's
 	// host; the client's transport keeps the outbound dial policy.
 	f := &tiles.HTTPFetcher{Client: j.opt.Client.HTTPClient(), Template: tmpl, HideQuery: true, Raster: true}
-	_, err = tiles.Download(ctx, st, f, covers, tiles.DownloadOptions{
-		Concurrency: j.opt.TileConcurrency, Logger: j.log,
-		Progress: func(pr tiles.Progress) {
-			j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = pr.Skipped + pr.Fetched + pr.Absent; lp.Bytes = pr.Bytes })
-			j.hook("tilesBatch")
-		},
-	})
-	if err != nil {
-		return stepErr(rec.Key, shown, "tiles", err)
-	}
-	return j.finishTiles(ctx, id, st, aoi)
+	return j.downloadTiles(ctx, id, shown, scheme, w.format(), f, covers, aoi)
 }
-
-func (webTilesSource) partial(string) []string { return nil }
-
-func (webTilesSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s webTilesSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	writeTileLayers(j, s, local, func(st stepInfo) (string, string) {

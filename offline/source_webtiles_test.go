@@ -15,11 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/tiles"
 )
 
@@ -110,11 +107,7 @@ func xyzWebMap(t testing.TB, dir, srvURL string) string {
  "operationalLayers":[{"id":"wms","title":"Weather","layerType":"WMS","url":"%[1]s/wms"}],
  "baseMap":{"title":"Open","baseMapLayers":[{"id":"osm","title":"Open tiles","layerType":"WebTiledLayer",
    "templateUrl":"%[1]s/{subDomain}/world/{level}/{col}/{row}.png?api_key=%[2]s","subDomains":["a","b"]}]}}`, srvURL, xyzSecret)
-	p := filepath.Join(dir, "map.json")
-	if err := os.WriteFile(p, []byte(wm), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeWebMap(t, dir, wm)
 }
 
 // xyzJob prepares the job of the XYZ web map over a band across the
@@ -122,25 +115,7 @@ func xyzWebMap(t testing.TB, dir, srvURL string) string {
 // levels (nil: the defaults).
 func xyzJob(t testing.TB, mapPath string, levels []int, opt JobOptions, dir string) (*Job, *Overrides) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := arcgis.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := NewTask(ctx, Source{File: mapPath}, nil, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := func(v float64) *float64 { return &v }
-	area := &arcgis.Geometry{XMin: f(-170), YMin: f(-80), XMax: f(170), YMax: f(80), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
-	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task, p, o, c := mapFileTask(t, mapPath, wgs84Box(-170, -80, 170, 80))
 	if levels != nil {
 		for _, wp := range o.WebTiles {
 			wp.LevelIDs = levels
@@ -274,17 +249,7 @@ func TestWebTilesChild(t *testing.T) {
 	if mapPath == "" {
 		t.Skip("child process of TestWebTilesResumeAfterKill")
 	}
-	kill := os.Getenv("OFFLINED_TEST_KILL") != ""
-	batches := 0
-	job, _ := xyzJob(t, mapPath, []int{0, 1, 2, 3, 4, 5}, JobOptions{TileConcurrency: 2, Hook: func(p string) {
-		if p == "tilesBatch" {
-			batches++
-			if kill && batches == 1 {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				time.Sleep(time.Minute)
-			}
-		}
-	}}, os.Getenv("OFFLINED_TEST_DIR"))
+	job, _ := xyzJob(t, mapPath, []int{0, 1, 2, 3, 4, 5}, JobOptions{TileConcurrency: 2, Hook: killAtBatch(1)}, os.Getenv("OFFLINED_TEST_DIR"))
 	if _, err := job.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -296,35 +261,5 @@ func TestWebTilesResumeAfterKill(t *testing.T) {
 	}
 	srv := newXYZServer(t, 5)
 	mapPath := xyzWebMap(t, t.TempDir(), srv.URL)
-	run := func(dir string, kill bool) error {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestWebTilesChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "OFFLINED_TEST_XYZ_MAP="+mapPath, "OFFLINED_TEST_DIR="+dir)
-		if kill {
-			cmd.Env = append(cmd.Env, "OFFLINED_TEST_KILL=1")
-		}
-		out, err := cmd.CombinedOutput()
-		if err != nil && !kill {
-			t.Logf("child output:\n%s", out)
-		}
-		return err
-	}
-	ref := filepath.Join(t.TempDir(), "ref")
-	if err := run(ref, false); err != nil {
-		t.Fatalf("uninterrupted run: %v", err)
-	}
-	want := packageDigest(t, ref)
-	dir := filepath.Join(t.TempDir(), "pkg")
-	if err := run(dir, true); err == nil {
-		t.Fatal("the killed run finished")
-	}
-	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil {
-		t.Fatal("the killed run wrote package.json")
-	}
-	if err := run(dir, false); err != nil {
-		t.Fatalf("resume: %v", err)
-	}
-	got := packageDigest(t, dir)
-	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
-		t.Errorf("resumed package differs:\n got %v\nwant %v", got, want)
-	}
+	checkResumeAfterKill(t, "TestWebTilesChild", "OFFLINED_TEST_XYZ_MAP", mapPath, 1, packageDigest)
 }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -31,7 +29,7 @@ const MethodWMTS Method = "wmts"
 // ResourceURL, else KVP GetTile); without it the layer's templateUrl and
 // tileInfo are read like a WebTiledLayer's. Requests are anonymous, as for
 // XYZ templates; the per-layer settings are Overrides.WMTS.
-type wmtsSource struct{}
+type wmtsSource struct{ oneLayerSteps }
 
 func (wmtsSource) name() string { return "wmts" }
 
@@ -301,25 +299,7 @@ func (wmtsSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
 }
 
 func (wmtsSource) check(oc *overrideCheck, o *Overrides) {
-	for _, k := range sortedKeys(o.WMTS) {
-		p := o.WMTS[k]
-		if !oc.hasType(k, LayerTypeWMTS) {
-			oc.unknown(k, "wmts")
-			continue
-		}
-		if p == nil || len(p.LevelIDs) == 0 {
-			oc.invalid(k, "wmts: no level ids")
-			continue
-		}
-		if p.MaxTiles < 0 {
-			oc.invalid(k, "wmts: maxTiles %d is negative", p.MaxTiles)
-		}
-		if p.AreaOfInterest != nil {
-			if _, err := PrepareAOI(p.AreaOfInterest, oc.t.Map.SpatialReference); err != nil {
-				oc.invalid(k, "wmts: area: %v", err)
-			}
-		}
-	}
+	checkWebTiles(oc, o.WMTS, LayerTypeWMTS, "wmts", nil)
 }
 
 // cover is the layer's cover of the area at its levels, within each
@@ -423,41 +403,10 @@ func (wmtsSource) run(ctx context.Context, j *Job, id string) error {
 	if err := wmtsCap(e, rec.Key, covers, p.MaxTiles); err != nil {
 		return stepErr(rec.Key, shown, "tiles", err)
 	}
-	var planned int64
-	for _, cv := range covers {
-		planned += cv.Count()
-	}
-	j.updateProgress(id, func(lp *LayerProgress) { lp.TilesPlanned = planned; lp.Phase = "tiles" })
-	path := j.storePath(rec.Store)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	st, err := tiles.OpenStore(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Configure(ctx, w.scheme, w.format); err != nil {
-		return err
-	}
 	// Anonymous, like XYZ templates: no token reaches the WMTS host.
 	f := &tiles.HTTPFetcher{Client: hc, Template: w.tmpl, HideQuery: true, Raster: true}
-	_, err = tiles.Download(ctx, st, f, covers, tiles.DownloadOptions{
-		Concurrency: j.opt.TileConcurrency, Logger: j.log,
-		Progress: func(pr tiles.Progress) {
-			j.updateProgress(id, func(lp *LayerProgress) { lp.Tiles = pr.Skipped + pr.Fetched + pr.Absent; lp.Bytes = pr.Bytes })
-			j.hook("tilesBatch")
-		},
-	})
-	if err != nil {
-		return stepErr(rec.Key, shown, "tiles", err)
-	}
-	return j.finishTiles(ctx, id, st, aoi)
+	return j.downloadTiles(ctx, id, shown, w.scheme, w.format, f, covers, aoi)
 }
-
-func (wmtsSource) partial(string) []string { return nil }
-
-func (wmtsSource) errorKeys(j *Job, s stepInfo) []Key { return []Key{s.Key} }
 
 func (s wmtsSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
 	writeTileLayers(j, s, local, func(st stepInfo) (string, string) {
@@ -469,11 +418,7 @@ func (s wmtsSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLa
 // estimate sizes each WMTS layer like an XYZ layer: exact cover counts,
 // bytes from a few tiles fetched per level.
 func (wmtsSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
-	return estimatePlans(ctx, e, plans, func(pl stepPlan, le *LayerEstimate) error {
-		p, en := o.WMTS[pl.key], e.t.Entry(pl.key)
-		if p == nil || en == nil {
-			return fmt.Errorf("no WMTS layer %s", pl.key)
-		}
+	return estimateEntries(ctx, e, plans, o.WMTS, "WMTS layer", func(pl stepPlan, p *WebTilesParameters, en *Entry, le *LayerEstimate) error {
 		w, err := resolveWMTS(ctx, e.c.HTTPClient(), en)
 		if err != nil {
 			return err

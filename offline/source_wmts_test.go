@@ -8,12 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/tiles"
@@ -33,11 +29,7 @@ func wmtsWebMap(t testing.TB, dir, base string) string {
  "baseMap":{"title":"Open","baseMapLayers":[{"id":"wmts_rest","title":"WMTS REST","layerType":"WMTS","url":"%[1]s%[2]s",
    "wmtsInfo":{"url":"%[1]s%[2]s","layerIdentifier":"%[4]s","tileMatrixSet":"%[6]s"},"style":"default"}]}}`,
 		base, emulator.DemoWMTSCapabilities, emulator.DemoWMTSLayerKVP, emulator.DemoWMTSLayer, emulator.WMTSCRS84Set, emulator.WMTSMercatorSet)
-	p := filepath.Join(dir, "map.json")
-	if err := os.WriteFile(p, []byte(wm), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeWebMap(t, dir, wm)
 }
 
 // wmtsLevels are the levels taken: Web Mercator 9-13, CRS84 8-12 (the
@@ -46,26 +38,8 @@ var wmtsLevels = map[string][]int{"wmts_rest": {9, 10, 11, 12, 13}, "wmts_kvp": 
 
 func wmtsJob(t testing.TB, mapPath string, opt JobOptions, dir string) (*Task, *Parameters, *Overrides, *Job) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := arcgis.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := NewTask(ctx, Source{File: mapPath}, nil, c)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := emulator.DemoBounds()
-	f := func(v float64) *float64 { return &v }
-	area := &arcgis.Geometry{XMin: f(b.Min[0]), YMin: f(b.Min[1]), XMax: f(b.Max[0]), YMax: f(b.Max[1]), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
-	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	task, p, o, c := mapFileTask(t, mapPath, wgs84Box(b.Min[0], b.Min[1], b.Max[0], b.Max[1]))
 	for k, wp := range o.WMTS {
 		wp.LevelIDs = wmtsLevels[task.Entry(k).ID]
 	}
@@ -196,17 +170,8 @@ func TestWMTSChild(t *testing.T) {
 	if mapPath == "" {
 		t.Skip("child process of TestWMTSResumeAfterKill")
 	}
-	kill := os.Getenv("OFFLINED_TEST_KILL") != ""
 	// Two WMTS steps run at once: the hook is called concurrently.
-	var batches atomic.Int32
-	_, _, _, job := wmtsJob(t, mapPath, JobOptions{TileConcurrency: 2, Hook: func(p string) {
-		if p == "tilesBatch" {
-			if kill && batches.Add(1) == 2 {
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				time.Sleep(time.Minute)
-			}
-		}
-	}}, os.Getenv("OFFLINED_TEST_DIR"))
+	_, _, _, job := wmtsJob(t, mapPath, JobOptions{TileConcurrency: 2, Hook: killAtBatch(2)}, os.Getenv("OFFLINED_TEST_DIR"))
 	if _, err := job.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -220,35 +185,5 @@ func TestWMTSResumeAfterKill(t *testing.T) {
 	}
 	em := emulatortest.Start(t, emulator.Options{})
 	mapPath := wmtsWebMap(t, t.TempDir(), em.URL)
-	run := func(dir string, kill bool) error {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestWMTSChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "OFFLINED_TEST_WMTS_MAP="+mapPath, "OFFLINED_TEST_DIR="+dir)
-		if kill {
-			cmd.Env = append(cmd.Env, "OFFLINED_TEST_KILL=1")
-		}
-		out, err := cmd.CombinedOutput()
-		if err != nil && !kill {
-			t.Logf("child output:\n%s", out)
-		}
-		return err
-	}
-	ref := filepath.Join(t.TempDir(), "ref")
-	if err := run(ref, false); err != nil {
-		t.Fatalf("uninterrupted run: %v", err)
-	}
-	want := packageDigest(t, ref)
-	dir := filepath.Join(t.TempDir(), "pkg")
-	if err := run(dir, true); err == nil {
-		t.Fatal("the killed run finished")
-	}
-	if _, err := os.Stat(filepath.Join(dir, ManifestFile)); err == nil {
-		t.Fatal("the killed run wrote package.json")
-	}
-	if err := run(dir, false); err != nil {
-		t.Fatalf("resume: %v", err)
-	}
-	got := packageDigest(t, dir)
-	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
-		t.Errorf("resumed package differs:\n got %v\nwant %v", got, want)
-	}
+	checkResumeAfterKill(t, "TestWMTSChild", "OFFLINED_TEST_WMTS_MAP", mapPath, 1, packageDigest)
 }

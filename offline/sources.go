@@ -116,6 +116,14 @@ func uniqueStore(used map[string]bool, dir, base, ext string) string {
 	return dir + "/" + name + ext
 }
 
+// oneLayerSteps is embedded by sources each of whose steps takes one layer
+// (its errors are that layer's) and leaves no partial files beside its
+// store (a source that does overrides partial).
+type oneLayerSteps struct{}
+
+func (oneLayerSteps) partial(string) []string            { return nil }
+func (oneLayerSteps) errorKeys(_ *Job, s stepInfo) []Key { return []Key{s.Key} }
+
 // noSteps is embedded by sources whose layers need no download: they only
 // decide capabilities (and maybe default overrides).
 type noSteps struct{}

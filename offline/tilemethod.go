@@ -25,14 +25,3 @@ func (p *ExportTileCacheParameters) exportMode() (export, fallback bool) {
 	}
 	return true, true
 }
-
-// tileMethodShown is the method a capability reports for a raster layer.
-func tileMethodShown(p *ExportTileCacheParameters) string {
-	if p == nil {
-		return TileMethodExport
-	}
-	if export, _ := p.exportMode(); export {
-		return TileMethodExport
-	}
-	return TileMethodDirect
-}

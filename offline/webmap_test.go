@@ -119,8 +119,10 @@ func TestParseWebMapFiles(t *testing.T) {
 	}
 }
 
-func TestWebMapModel(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "webmaps", "survey-offline.json"))
+// loadWebMap parses testdata/webmaps/name.
+func loadWebMap(t *testing.T, name string) *WebMap {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "webmaps", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +130,11 @@ func TestWebMapModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return wm
+}
+
+func TestWebMapModel(t *testing.T) {
+	wm := loadWebMap(t, "survey-offline.json")
 	o := wm.Offline()
 	if got := o.EditableDownload(); got != DownloadFeaturesAndAttachments {
 		t.Errorf("editable download %q", got)
@@ -190,14 +197,7 @@ func TestWebMapModel(t *testing.T) {
 }
 
 func TestLegacyWebMap(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "webmaps", "legacy.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wm, err := ParseWebMap(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wm := loadWebMap(t, "legacy.json")
 	if wm.HasOfflineSettings() {
 		t.Errorf("legacy map has no offline settings")
 	}
@@ -274,14 +274,7 @@ func FuzzWebMap(f *testing.F) {
 }
 
 func TestRewrite(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "webmaps", "survey-offline.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wm, err := ParseWebMap(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wm := loadWebMap(t, "survey-offline.json")
 	seen := 0
 	out, err := wm.Rewrite(func(e *Entry) bool {
 		seen++

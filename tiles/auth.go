@@ -31,6 +31,16 @@ func authURL(ctx context.Context, ts TokenSource, u string) (string, error) {
 	return withToken(u, tok), nil
 }
 
+// authGet returns a GET request for u carrying ts's token (none when ts is
+// nil).
+func authGet(ctx context.Context, ts TokenSource, u string) (*http.Request, error) {
+	au, err := authURL(ctx, ts, u)
+	if err != nil {
+		return nil, err
+	}
+	return http.NewRequestWithContext(ctx, http.MethodGet, au, nil)
+}
+
 // tokenValue returns the token ts gives for u ("" when ts is nil).
 func tokenValue(ctx context.Context, ts TokenSource, u string) (string, error) {
 	if ts == nil {

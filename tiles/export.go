@@ -110,11 +110,7 @@ func (c *HTTPJobClient) getJSON(ctx context.Context, u string, form url.Values, 
 		if !strings.Contains(q, "f=json") {
 			q = appendQuery(q, "f=json")
 		}
-		au, aerr := authURL(ctx, c.Tokens, q)
-		if aerr != nil {
-			return aerr
-		}
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, au, nil)
+		req, err = authGet(ctx, c.Tokens, q)
 	}
 	if err != nil {
 		return err
@@ -488,11 +484,7 @@ func downloadOnce(ctx context.Context, hc *http.Client, tokens TokenSource, u, p
 	if err != nil {
 		return false, err
 	}
-	au, err := authURL(ctx, tokens, u)
-	if err != nil {
-		return false, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, au, nil)
+	req, err := authGet(ctx, tokens, u)
 	if err != nil {
 		return false, err
 	}

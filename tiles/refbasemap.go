@@ -112,7 +112,10 @@ func mbtilesBounds(ctx context.Context, p string) (orb.Bound, error) {
 	n := math.Exp2(float64(z))
 	lon := func(x int) float64 { return float64(x)/n*360 - 180 }
 	// lat of an XYZ row edge e (0 = north pole side of the world).
-	lat := func(e float64) float64 { return math.Atan(math.Sinh(math.Pi*(1-2*e/n))) * 180 / math.Pi }
+	lat := func(e float64) float64 {
+		_, lat := ToWGS84(0, MercatorHalfWorld*(1-2*e/n))
+		return lat
+	}
 	// TMS row t is XYZ row n-1-t: its top edge is n-1-t, its bottom edge n-t.
 	return orb.Bound{Min: orb.Point{lon(x0), lat(n - float64(y0))}, Max: orb.Point{lon(x1 + 1), lat(n - 1 - float64(y1))}}, nil
 }

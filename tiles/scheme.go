@@ -9,13 +9,17 @@ import (
 	"math"
 	"sort"
 
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/project"
+
 	"github.com/offlined/offlined/internal/arcgis"
 )
 
 // Web Mercator constants (EPSG:3857).
 const (
-	// MercatorHalfWorld is half the width of the Web Mercator world in metres.
-	MercatorHalfWorld = 20037508.342789244
+	// MercatorHalfWorld is half the width of the Web Mercator world in
+	// metres: π times the sphere's radius (orb.EarthRadius, 6378137 m).
+	MercatorHalfWorld = orb.EarthRadius * math.Pi
 	// EsriStandardScale0 is the scale of level 0 in Esri's standard 256px scheme at 96 dpi.
 	EsriStandardScale0 = 591657527.591555
 	// EsriStandardResolution0 is the resolution of level 0 in Esri's standard 256px scheme.
@@ -208,18 +212,17 @@ func (s *Scheme) LevelForScale(scale float64) int {
 }
 
 // ToMercator projects WGS84 lon/lat degrees to Web Mercator metres. Latitudes
-// are clamped to ±85.05112878°.
+// are clamped to ±85.05112878°. It and ToWGS84 are the project's one Web
+// Mercator conversion (orb's projection); other packages call them.
 func ToMercator(lon, lat float64) (x, y float64) {
 	const maxLat = 85.05112877980659
 	lat = math.Max(-maxLat, math.Min(maxLat, lat))
-	x = lon * MercatorHalfWorld / 180
-	y = math.Log(math.Tan((90+lat)*math.Pi/360)) * MercatorHalfWorld / math.Pi
-	return
+	p := project.WGS84.ToMercator(orb.Point{lon, lat})
+	return p[0], p[1]
 }
 
 // ToWGS84 projects Web Mercator metres to WGS84 lon/lat degrees.
 func ToWGS84(x, y float64) (lon, lat float64) {
-	lon = x * 180 / MercatorHalfWorld
-	lat = math.Atan(math.Sinh(y*math.Pi/MercatorHalfWorld)) * 180 / math.Pi
-	return
+	p := project.Mercator.ToWGS84(orb.Point{x, y})
+	return p[0], p[1]
 }

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -260,15 +259,6 @@ func (p *Package) Tile(k TileKey) ([]byte, error) {
 		return nil, ErrTileNotFound
 	}
 	return b.Tile(k.Row%BundleDim, k.Col%BundleDim)
-}
-
-// FetchTile implements TileFetcher so a package can feed Download.
-func (p *Package) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, error) {
-	b, err := p.Tile(k)
-	if errors.Is(err, ErrTileNotFound) {
-		return nil, true, nil
-	}
-	return b, false, err
 }
 
 // Levels returns the levels that have bundles.

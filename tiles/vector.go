@@ -494,11 +494,7 @@ func getBytesOnce(ctx context.Context, hc *http.Client, u string, tokens TokenSo
 	if !strings.Contains(q, "f=") && !strings.HasSuffix(strings.SplitN(q, "?", 2)[0], ".json") {
 		q = appendQuery(q, "f=json")
 	}
-	au, err := authURL(ctx, tokens, q)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, au, nil)
+	req, err := authGet(ctx, tokens, q)
 	if err != nil {
 		return nil, err
 	}

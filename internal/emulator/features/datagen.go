@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/project"
 )
 
 // Demo area (WGS84) inside which all generated data lies.
@@ -236,21 +238,16 @@ func normGUID(g string) string {
 	return "{" + g + "}"
 }
 
-// wgsToMerc projects lon/lat to Web Mercator metres.
+// wgsToMerc projects lon/lat to Web Mercator metres (orb's projection).
 func wgsToMerc(lon, lat float64) (float64, float64) {
-	const r = 6378137.0
-	if lat > 89.9 {
-		lat = 89.9
-	} else if lat < -89.9 {
-		lat = -89.9
-	}
-	return lon * math.Pi / 180 * r, r * math.Log(math.Tan(math.Pi/4+lat*math.Pi/360))
+	p := project.WGS84.ToMercator(orb.Point{lon, lat})
+	return p[0], p[1]
 }
 
-// mercToWGS unprojects Web Mercator metres to lon/lat.
+// mercToWGS unprojects Web Mercator metres to lon/lat (orb's projection).
 func mercToWGS(x, y float64) (float64, float64) {
-	const r = 6378137.0
-	return x / r * 180 / math.Pi, (2*math.Atan(math.Exp(y/r)) - math.Pi/2) * 180 / math.Pi
+	p := project.Mercator.ToWGS84(orb.Point{x, y})
+	return p[0], p[1]
 }
 
 func round6(v float64) float64 { return math.Round(v*1e6) / 1e6 }

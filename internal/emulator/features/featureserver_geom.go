@@ -340,13 +340,7 @@ func (f *spatialFilter) intersects(g *arcgis.Geometry) bool {
 }
 
 // ringArea2 is twice the signed area (positive = counter-clockwise).
-func ringArea2(r [][]float64) float64 {
-	a := 0.0
-	for i := 1; i < len(r); i++ {
-		a += r[i-1][0]*r[i][1] - r[i][0]*r[i-1][1]
-	}
-	return a
-}
+func ringArea2(r [][]float64) float64 { return 2 * arcgis.RingArea(r) }
 
 // esriToOrb converts an Esri geometry to orb (polygons: clockwise rings
 // are outers, counter-clockwise rings holes of the outer containing them).

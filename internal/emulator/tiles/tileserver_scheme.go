@@ -64,10 +64,10 @@ var esriWebMercator512 = [...][2]float64{
 	{0.1492910708238085, 564.248588},
 }
 
-// webMercatorHalf is half the width of the Web Mercator world (metres) as
-// ArcGIS writes it in tileInfo.origin and extents (rounded to the
-// millimetre; the projection itself is orb's, tileserver_scheme.go toScheme).
-const webMercatorHalf = 20037508.342787
+// webMercatorHalf is half the width of the Web Mercator world (metres):
+// π × orb.EarthRadius, the value orb's projection (toScheme) and the tiles
+// package use, so tile edges and projected points agree.
+const webMercatorHalf = orb.EarthRadius * math.Pi
 
 // EsriWebMercatorLODs returns Esri's standard Web Mercator levels 0..maxLevel
 // for 256 px (maxLevel ≤ 23) or 512 px (maxLevel ≤ 19) tiles.
