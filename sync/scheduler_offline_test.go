@@ -25,8 +25,8 @@ type wake struct {
 }
 
 func (w *wakeLog) Enabled(context.Context, slog.Level) bool { return true }
-func (w *wakeLog) WithAttrs([]slog.Attr) slog.Handler      { return w }
-func (w *wakeLog) WithGroup(string) slog.Handler           { return w }
+func (w *wakeLog) WithAttrs([]slog.Attr) slog.Handler       { return w }
+func (w *wakeLog) WithGroup(string) slog.Handler            { return w }
 func (w *wakeLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "sync scheduler woke" {
 		return nil
