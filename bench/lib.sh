@@ -57,11 +57,14 @@ bench_init() {
 }
 
 # bench_build NAME… builds each command into $work: offlined
-# (./cmd/offlined) or a bench command (./bench/cmd/NAME).
+# (./cmd/offlined; OFFLINED_BIN=<file> uses that binary instead, to compare
+# two builds) or a bench command (./bench/cmd/NAME).
 bench_build() {
 	local n
 	for n in "$@"; do
-		if [ "$n" = offlined ]; then
+		if [ "$n" = offlined ] && [ -n "${OFFLINED_BIN:-}" ]; then
+			cp "$OFFLINED_BIN" "$work/offlined"
+		elif [ "$n" = offlined ]; then
 			go build -o "$work/offlined" ./cmd/offlined
 		else
 			go build -o "$work/$n" "./bench/cmd/$n"
