@@ -130,7 +130,7 @@ bench_result() {
 	shift
 	{
 		echo
-		echo "# $(basename "$0") $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?), $(nproc) cores, uptime: $(uptime | sed 's/^ *//')"
+		echo "# $(basename "$0") $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?), $(nproc) cores${OFFLINED_BIN:+, offlined=$OFFLINED_BIN}, uptime: $(uptime | sed 's/^ *//')"
 		printf '%s\n' "$@"
 	} >>"bench/$f"
 	printf '%s\n' "$@"
