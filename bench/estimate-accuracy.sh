@@ -39,7 +39,7 @@ for features in $FEATURES; do
 			n=$((n + 1))
 			"$work/offlined" take-offline --portal "$url/sharing/rest" --item 0ff11ed0b5e94a3c8d2f000000000001 \
 				--user demo --dir "$work/pkg-$n" --bbox "$area" --min-scale "$1" --max-scale "$2" \
-				--attachments "$ATTACHMENTS" --json >"$work/result-$n.json"
+				--attachments "$ATTACHMENTS" --accept-partial --json >"$work/result-$n.json"
 			echo "features=$features bbox=$area scales=1:$1..1:$2" >"$work/run-$n.txt"
 			rm -rf "$work/pkg-$n"
 		done
