@@ -20,7 +20,7 @@
 #            the daemon's probe is the sync attempt itself)
 #   offline: probe intervals per store with pending edits; each must double
 #            the one before up to the cap (10 min), and no other timer of
-#            that store may fire while its probe waits.
+#            that store but the sync interval may fire while its probe waits.
 # Last line: cpu_s=… wakeups=… ctxsw=… probes=… … target_cpu_s=…; exit 1
 # above the CPU target, with a probe while there is nothing to sync (idle),
 # or with a probe interval or timer breaking the backoff (offline).
@@ -96,13 +96,15 @@ for db, ws in sorted(by_db.items()):
     kinds = collections.Counter(tm for _, tm, _ in inwin)
     print(f"  {db:<32} window: {dict(kinds)}; probe intervals (whole run) {gaps}", file=sys.stderr)
     if mode == "offline" and probes:
-        # After the first probe only probes may wake this store, and each
-        # interval doubles the one before (± the attempt's own time) up to the cap.
-        others = [tm for t, tm, _ in ws if t > probes[0] and tm != "probe"]
+        # After the first probe only probes (and the sync interval, 15 min,
+        # longer than the cap) may wake this store, and each interval
+        # doubles the one before (± the attempt's own time, ~1 s under
+        # load) up to the cap.
+        others = [tm for t, tm, _ in ws if t > probes[0] and tm not in ("probe", "interval")]
         if others:
             bad.append(f"{db}: {len(others)} non-probe wakeups while the probe waited ({collections.Counter(others)})")
         for a, b in zip(gaps, gaps[1:]):
-            if not (b >= min(2 * a, cap) * 0.95 and b <= cap * 1.05 + 5):
+            if not (b >= min(2 * a, cap) * 0.9 and b <= cap * 1.05 + 5):
                 bad.append(f"{db}: probe interval {b}s after {a}s (want double, at most {cap:.0f}s)")
     if mode == "offline" and "Field_Survey" in db and not probes:
         bad.append(f"{db}: no probe while offline with a pending edit")
