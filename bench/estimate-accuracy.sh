@@ -8,11 +8,16 @@
 #   FEATURES="<n> …"   feature counts in total (default "400 5000"; above
 #                      the sample size of 200 per layer, sizes are sampled)
 #   ATTACHMENTS=<opt>  attachments option (default allLayers)
+#   TARGET_PCT=<p>     the package estimate's p90 |error| allowed (default 25)
+# Last line: package_p90_pct=… package_max_pct=… within_target=a/b runs=n
+# target_pct=25; exit 1 above target. Results (every run and the
+# distribution) are appended to bench/estimate-results.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 FEATURES=${FEATURES:-"400 5000"}
 ATTACHMENTS=${ATTACHMENTS:-allLayers}
+TARGET_PCT=${TARGET_PCT:-25}
 AREAS=(
 	"-117.25,33.98,-117.10,34.10"  # the demo area
 	"-117.20,34.02,-117.15,34.06"  # a small area
@@ -20,41 +25,30 @@ AREAS=(
 )
 SCALES=("150000 70000" "150000 10000" "300000 5000")
 
-work=$(mktemp -d)
+bench_init
 server_pid=
-cleanup() {
-	bench_cleanup
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/offlineserve" ./bench/cmd/offlineserve
-go build -o "$work/offlined" ./cmd/offlined
+bench_build offlineserve offlined
 export OFFLINED_PASSWORD=demo-password
 n=0
 for features in $FEATURES; do
 	if [ -n "$server_pid" ]; then bench_stop "$server_pid"; fi
-	rm -f "$work/addr"
-	bench_start "$work/offlineserve" -features "$features" -work "$work/em-$features" >"$work/addr"
-	server_pid=$BENCH_PID
-	for _ in $(seq 300); do [ -s "$work/addr" ] && break; sleep 0.1; done
-	url=$(head -1 "$work/addr")
+	bench_emulator "$features" -work "$work/em-$features"
 	for area in "${AREAS[@]}"; do
 		for sc in "${SCALES[@]}"; do
 			set -- $sc
 			n=$((n + 1))
 			"$work/offlined" take-offline --portal "$url/sharing/rest" --item 0ff11ed0b5e94a3c8d2f000000000001 \
 				--user demo --dir "$work/pkg-$n" --bbox "$area" --min-scale "$1" --max-scale "$2" \
-				--attachments "$ATTACHMENTS" --json >"$work/result-$n.json"
+				--attachments "$ATTACHMENTS" --accept-partial --json >"$work/result-$n.json"
 			echo "features=$features bbox=$area scales=1:$1..1:$2" >"$work/run-$n.txt"
 			rm -rf "$work/pkg-$n"
 		done
 	done
 done
 
-python3 - "$work" "$n" <<'PY'
+python3 - "$work" "$n" "$TARGET_PCT" >"$work/report.txt" <<'PY'
 import json, sys, statistics
-work, n = sys.argv[1], int(sys.argv[2])
+work, n, target = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]) / 100
 total, per = [], {}
 for i in range(1, n + 1):
     label = open(f"{work}/run-{i}.txt").read().strip()
@@ -81,4 +75,12 @@ print("\nerror distribution (estimate − actual) / actual:")
 dist("package", total)
 for k in sorted(per):
     dist(k, per[k])
+a = sorted(abs(x) for x in total) or [float("inf")]
+p90 = a[min(len(a) - 1, int(round(0.9 * (len(a) - 1))))]
+print(f"package_p90_pct={100*p90:.1f} package_max_pct={100*a[-1]:.1f} within_target={sum(x <= target for x in a)}/{len(total)} runs={n} target_pct={100*target:.0f}")
 PY
+echo "FEATURES=\"$FEATURES\" ATTACHMENTS=$ATTACHMENTS" >&2
+mapfile -t lines <"$work/report.txt"
+bench_result estimate-results.txt "${lines[@]}"
+p90=$(tail -1 "$work/report.txt" | sed 's/package_p90_pct=\([^ ]*\).*/\1/')
+awk -v p="$p90" -v t="$TARGET_PCT" 'BEGIN { exit !(p <= t) }' || { echo "package estimate p90 error above ${TARGET_PCT}%" >&2; exit 1; }

@@ -6,12 +6,14 @@
 # usage: bench/flake-hunt.sh [-race] [-count N] [-o FILE] [packages...]
 #   -race      run with the race detector
 #   -count N   runs per test (default 5)
-#   -o FILE    failure record (default flake-hunt-<date>.txt)
+#   -o FILE    failure record, appended to (default bench/flake-hunt-results.txt)
 #   packages   default ./...
+# Last line: failed_tests=<n> failed_packages=<n> exit=<rc> …; exits with
+# go test's status (non-zero: a test failed).
 set -u
 race=""
 count=5
-out="flake-hunt-$(date +%Y%m%d-%H%M%S).txt"
+out="$(cd "$(dirname "$0")" && pwd)/flake-hunt-results.txt"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-race) race="-race"; shift ;;
@@ -42,16 +44,22 @@ echo "flake hunt: go test $race -count=$count ${pkgs[*]} with $cores CPU hogs" >
 go test $race -count="$count" "${pkgs[@]}" >"$log" 2>&1
 rc=$?
 end=$(date +%s)
+ftests=$(grep -c '^--- FAIL' "$log")
+fpkgs=$(grep -c '^FAIL[[:space:]]' "$log")
+summary="failed_tests=$ftests failed_packages=$fpkgs exit=$rc count=$count race=${race:-no} seconds=$((end - start))"
 {
+	echo
 	echo "# flake hunt $(date -u +%Y-%m-%dT%H:%M:%SZ): go test $race -count=$count ${pkgs[*]}"
-	echo "# $cores CPU hogs, $((end - start)) s, exit $rc, commit $(git rev-parse --short HEAD 2>/dev/null)"
+	echo "# $cores CPU hogs, $((end - start)) s, exit $rc, commit $(git rev-parse --short HEAD 2>/dev/null), uptime before the hogs stopped: $(uptime | sed 's/^ *//')"
 	grep -E '^(--- FAIL|FAIL|panic:|ok )' "$log" || true
 	if [ $rc -ne 0 ]; then
 		echo
 		echo "# failure details"
 		grep -B2 -A25 -E '^(--- FAIL|panic:)' "$log" || tail -50 "$log"
 	fi
-} >"$out"
+	echo "$summary"
+} >>"$out"
 rm -f "$log"
-echo "flake hunt: exit $rc, record in $out" >&2
+echo "flake hunt: record appended to $out" >&2
+echo "$summary"
 exit $rc

@@ -5,12 +5,20 @@
 #   QUERIES=<n>                  queries to time (default 300)
 #   OFFLINED_BENCH_FEATURES=<n>  layer size (default 1000000)
 #   OFFLINED_BENCH_TRACE=1       log every query over 50 ms (to tell load spikes from slow boxes)
-# Last line: p50_ms=<…> p99_ms=<…> features_per_box=<…> layer=<n>
+#   TARGET_MS=<ms>               p99 allowed (default 10)
+# Last line: p50_ms=<…> p99_ms=<…> features_per_box=<…> layer=<n> target_ms=10;
+# exit 1 above target. Results are appended to bench/localapi-results.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 QUERIES=${QUERIES:-300}
+TARGET_MS=${TARGET_MS:-10}
 out=$(go test -run '^$' -bench BenchmarkFeatureQueryBBox -benchtime "${QUERIES}x" ./localapi/)
 echo "$out" >&2
-echo "$out" | awk -v n="${OFFLINED_BENCH_FEATURES:-1000000}" '/^BenchmarkFeatureQueryBBox/ {
+line=$(echo "$out" | awk -v n="${OFFLINED_BENCH_FEATURES:-1000000}" -v t="$TARGET_MS" '/^BenchmarkFeatureQueryBBox/ {
 	for (i = 1; i < NF; i++) { if ($(i+1) == "p50-ms") p50 = $i; if ($(i+1) == "p99-ms") p99 = $i; if ($(i+1) == "features/box") fb = $i }
-	printf "p50_ms=%s p99_ms=%s features_per_box=%s layer=%s\n", p50, p99, fb, n }'
+	printf "p50_ms=%s p99_ms=%s features_per_box=%s layer=%s target_ms=%s\n", p50, p99, fb, n, t }')
+[ -n "$line" ] || { echo "no benchmark result" >&2; exit 1; }
+bench_result localapi-results.txt "$line"
+p99=$(echo "$line" | sed 's/.*p99_ms=\([^ ]*\).*/\1/')
+awk -v p="$p99" -v t="$TARGET_MS" 'BEGIN { exit !(p <= t) }' || { echo "p99 above target" >&2; exit 1; }

@@ -9,6 +9,7 @@
 #   PMTILES=<bin>    go-pmtiles binary (default: go install …go-pmtiles@v1.31.2)
 # Targets: ≥ 1.0× go-pmtiles, ≥ 5× tileserver-gl-light (exit 1 below either).
 # Last line: ratio_pmtiles=<ours/pmtiles> ratio_tsgl=<ours/tsgl> ours_rps=<…> pmtiles_rps=<…> tsgl_rps=<…>
+# Results are appended to bench/localapi-results.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -23,25 +24,15 @@ if ! command -v wrk >/dev/null; then
 	apt-get install -y wrk >/dev/null
 fi
 
-work=$(mktemp -d)
-cleanup() {
-	bench_cleanup
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$work/offlined" ./cmd/offlined
-go build -o "$work/localapibench" ./bench/cmd/localapibench
+bench_init
+bench_build offlined localapibench
 "$work/localapibench" mbtiles -out "$work/bench.mbtiles" -maxzoom "$MAXZOOM" -paths "$work/paths.txt"
 "$work/localapibench" dataroot -root "$work/data" -mbtiles "$work/bench.mbtiles" -maps 1
 echo "tiles: $(wc -l <"$work/paths.txt") (z0-z$MAXZOOM PNG)" >&2
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-
-ours_port=$(free_port)
-bench_start "$work/offlined" serve -data "$work/data" -listen "127.0.0.1:$ours_port" -sync-interval 0 -log-level error 2>"$work/offlined.log"
-ours_pid=$BENCH_PID
-for _ in $(seq 100); do [ -s "$work/data/api-addr" ] && break; sleep 0.1; done
+ours_port=$(bench_free_port)
+bench_serve -listen "127.0.0.1:$ours_port" -sync-interval 0 -log-level error
+ours_pid=$pid
 token=$(cat "$work/data/api-token")
 curl -fsS -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$ours_port/api/v1/maps/map1/tiles/basemap/0/0/0.png"
 
@@ -70,7 +61,7 @@ if [ -d "$NPM_DIR/node_modules/tileserver-gl-styles" ] && [ -d "$NPM_DIR/node_mo
 	ln -s ../../tileserver-gl-styles "$NPM_DIR/node_modules/tileserver-gl-light/node_modules/tileserver-gl-styles"
 fi
 if [ -n "$(peer_bin)" ]; then
-	peer_port=$(free_port)
+	peer_port=$(bench_free_port)
 	# tileserver-gl-light is a node script that may start children: its own group.
 	bench_start bash -c 'cd "$1" && exec "$2" --mbtiles bench.mbtiles --port "$3" --bind 127.0.0.1 --silent' _ "$work" "$(peer_bin)" "$peer_port" >"$work/peer.log" 2>&1
 	peer_pid=$BENCH_PID
@@ -96,7 +87,7 @@ if [ -z "$PMTILES" ]; then
 fi
 mkdir -p "$work/pm"
 "$PMTILES" convert "$work/bench.mbtiles" "$work/pm/bench.pmtiles" >"$work/pmconvert.log" 2>&1 || { cat "$work/pmconvert.log" >&2; exit 1; }
-pm_port=$(free_port)
+pm_port=$(bench_free_port)
 bench_start "$PMTILES" serve "$work/pm" --interface 127.0.0.1 --port "$pm_port" --quiet >"$work/pmserve.log" 2>&1
 pm_pid=$BENCH_PID
 for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$pm_port/bench/0/0/0.png" 2>/dev/null && break; sleep 0.1; done
@@ -109,8 +100,8 @@ bench_stop "$pm_pid"
 if grep -q '^status' "$work/wrk.log"; then
 	echo "non-200 answers:" >&2; grep '^status' "$work/wrk.log" | sort | uniq -c >&2
 fi
-awk -v o="$ours" -v m="$pm" -v p="$peer" 'BEGIN {
+bench_result localapi-results.txt "$(awk -v o="$ours" -v m="$pm" -v p="$peer" 'BEGIN {
 	rp = o / m; rt = (p == "" ? "n/a" : sprintf("%.2f", o / p))
 	printf "ratio_pmtiles=%.2f ratio_tsgl=%s ours_rps=%.0f pmtiles_rps=%.0f tsgl_rps=%s\n", rp, rt, o, m, (p == "" ? "n/a" : sprintf("%.0f", p))
-	exit !(rp >= 1.0 && (p == "" || o / p >= 5))
-}'
+}')"
+awk -v o="$ours" -v m="$pm" -v p="$peer" 'BEGIN { exit !(o / m >= 1.0 && (p == "" || o / p >= 5)) }' || { echo "below target (≥ 1.0× go-pmtiles, ≥ 5× tileserver-gl-light)" >&2; exit 1; }

@@ -14,12 +14,20 @@
 #   RELIABILITY_HOSTILE (10000), RELIABILITY_CLIENTS (20), RELIABILITY_CLIENT_OPS (100),
 #   FLEET_DEVICES (20), FLEET_OPS (60), FLEET_KILLS (devices/4), FLEET_SEED (42).
 # Disk-full cases mount a small tmpfs (root needed; they skip otherwise).
+# Last line: scenarios=<ok|failed|skipped> fuzz_failed=<n>/<targets> status=<0|1>;
+# exit 1 if anything failed. The summary lines are appended to
+# bench/reliability-results.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 out=${OUT:-/tmp/offlined-reliability}
 mkdir -p "$out"
+rm -f "$out/summary.txt"
 status=0
+scenarios=skipped
+fuzz_failed=0
+fuzz_total=0
 
 if [[ -z "${SKIP_SCENARIOS:-}" ]]; then
 	# Crash loops, fault matrix, disk full and hostile input.
@@ -34,8 +42,10 @@ if [[ -z "${SKIP_SCENARIOS:-}" ]]; then
 	echo "== fleet of ${FLEET_DEVICES:-20} devices (log: $out/fleet.log)"
 	go test -tags reliability ./reliability/ -count=1 -timeout 2h -v \
 		-run 'TestCampaignFleet$' >"$out/fleet.log" 2>&1 || status=1
-	grep -h -E '^\s+\S+_test\.go:[0-9]+: (crash loop|early kills|hostile input|disk full|concurrency|fleet: devices|.*: complete=)' "$out/scenarios.log" "$out/concurrency.log" "$out/fleet.log"
+	grep -h -E '^\s+\S+_test\.go:[0-9]+: (crash loop|early kills|hostile input|disk full|concurrency|fleet: devices|.*: complete=)' "$out/scenarios.log" "$out/concurrency.log" "$out/fleet.log" | tee "$out/summary.txt"
 	grep -h -E '^(--- |ok|FAIL)' "$out/scenarios.log" "$out/concurrency.log" "$out/fleet.log"
+	scenarios=ok
+	[ $status -eq 0 ] || scenarios=failed
 fi
 
 # Fuzz targets of outside-input parsers, FUZZTIME each (at least 2m for the campaign).
@@ -59,11 +69,16 @@ if [[ -z "${SKIP_FUZZ:-}" ]]; then
 		pkg=${t%%:*}
 		name=${t##*:}
 		echo "== fuzz $name in $pkg for $fuzztime"
+		fuzz_total=$((fuzz_total + 1))
 		if ! go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" >"$out/fuzz-$name.log" 2>&1; then
 			status=1
+			fuzz_failed=$((fuzz_failed + 1))
 			echo "   FAILED (see $out/fuzz-$name.log; the crasher is in $pkg/testdata/fuzz/$name)"
 		fi
 		tail -n 2 "$out/fuzz-$name.log" | sed 's/^/   /'
 	done
 fi
+summary=()
+[ -s "$out/summary.txt" ] && mapfile -t summary < <(sed 's/^[[:space:]]*//' "$out/summary.txt")
+bench_result reliability-results.txt "${summary[@]}" "scenarios=$scenarios fuzz_failed=$fuzz_failed/$fuzz_total fuzztime=$fuzztime status=$status"
 exit $status

@@ -75,6 +75,9 @@ type Scheduler struct {
 	log  *slog.Logger
 	now  chan chan result
 	wg   stdsync.WaitGroup
+	// fileEvents carries writes to the GeoPackage seen by fsnotify (tests
+	// without file watching send on it to model them).
+	fileEvents chan struct{}
 }
 
 type result struct {
@@ -106,7 +109,7 @@ func NewScheduler(e *Engine, opts SchedulerOptions) *Scheduler {
 	if l == nil {
 		l = e.log
 	}
-	return &Scheduler{e: e, opts: opts, log: l, now: make(chan chan result)}
+	return &Scheduler{e: e, opts: opts, log: l, now: make(chan chan result), fileEvents: make(chan struct{}, 1)}
 }
 
 // SyncNow asks the running scheduler for a sync and waits for its result.
@@ -135,7 +138,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}()
 	changed, unsub := s.e.db.Changed()
 	defer unsub()
-	fileEvents := make(chan struct{}, 1)
+	fileEvents := s.fileEvents
 	if s.opts.NoFileWatch {
 		// writes by other processes are seen on the interval only
 	} else if w, err := fsnotify.NewWatcher(); err != nil {
@@ -234,6 +237,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		syncDue = true
 		debounce.Reset(0)
 	}
+	// waiting: offline with work to send and a probe armed for it. The
+	// sync the probe starts sends every pending edit, whoever wrote it, so
+	// meanwhile file events (the failed sync's own status writes among
+	// them) and the change poll have nothing to add: they would wake the
+	// scheduler more often than the probe's backoff.
+	waiting := func() bool { return offline && probeArmed }
+	pollPaused := false
 	// armProbe waits backoff before the next probe while offline, but only
 	// when there is something to send: with nothing pending the interval
 	// (or the next local change) tries again, so an idle device offline
@@ -242,6 +252,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if hasWork() {
 			probe.Reset(backoff)
 			probeArmed = true
+			if pollTimer != nil {
+				pollTimer.Stop()
+				pollPaused = true
+			}
 			return
 		}
 		probe.Stop()
@@ -294,6 +308,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		doSync()
 	}
 	for {
+		// The poll paused while waiting for the probe resumes once the
+		// wait ends (a sync went through, or nothing is left to send).
+		if pollPaused && !waiting() {
+			pollPaused = false
+			pollDelay = s.opts.ChangePoll
+			pollTimer.Reset(pollDelay)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -305,10 +326,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				debounce.Reset(s.opts.Debounce)
 			}
 		case <-fileEvents:
+			if waiting() {
+				continue
+			}
 			activity()
 			debounce.Reset(s.opts.Debounce)
 		case <-poll:
 			s.log.Debug("sync scheduler woke", "timer", "poll", "db", s.e.db.Path())
+			if waiting() {
+				pollPaused = true // resumed below once the wait ends
+				continue
+			}
 			if !syncDue && pendingLocal() {
 				syncDue = true
 				debounce.Reset(s.opts.Debounce)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/geodb"
+	"github.com/offlined/offlined/internal/clock"
 	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
 )
@@ -326,13 +327,26 @@ func (e *EngineSyncer) ensureConfig(ctx context.Context, mapID, svc string, db *
 
 // RunSchedulers keeps a sync scheduler (sync on local change, on the
 // interval, when connectivity returns) running for every feature store of
-// every registered map, checking for new maps every recheck, until ctx
-// ends; then it stops them all and returns.
+// every registered map until ctx ends; then it stops them all and returns.
+// A map registered meanwhile gets its schedulers at once; stores that did
+// not open are retried after recheck, the delay doubling while nothing is
+// registered up to the probe's cap (opts.ProbeMax, default 10 min), so an
+// idle daemon wakes no more often than its offline probe.
 func (e *EngineSyncer) RunSchedulers(ctx context.Context, opts editsync.SchedulerOptions, recheck time.Duration) {
 	if opts.Logger == nil {
 		opts.Logger = e.log
 	}
-	t := time.NewTicker(recheck)
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.Real()
+	}
+	recheckMax := recheckCap
+	if opts.ProbeMax > 0 {
+		recheckMax = opts.ProbeMax
+	}
+	recheckMax = max(recheckMax, recheck)
+	delay := recheck
+	t := clk.NewTimer(delay)
 	defer t.Stop()
 	for {
 		e.reconcile(ctx, opts)
@@ -342,10 +356,19 @@ func (e *EngineSyncer) RunSchedulers(ctx context.Context, opts editsync.Schedule
 				o.stopSchedulers(context.WithoutCancel(ctx))
 			}
 			return
-		case <-t.C:
+		case <-e.reg.Added():
+			delay = recheck
+		case <-t.C():
+			delay = min(delay*2, recheckMax)
+			e.log.Debug("sync scheduler woke", "timer", "recheck", "next", delay)
 		}
+		t.Reset(delay)
 	}
 }
+
+// recheckCap is the longest delay between two rechecks of the registry by
+// RunSchedulers, the scheduler's default ProbeMax.
+const recheckCap = 10 * time.Minute
 
 // reconcile starts schedulers for stores that have none, through each
 // map's owner: a map deleted meanwhile has a closed owner, which starts

@@ -67,6 +67,8 @@ type Registry struct {
 
 	bmu    stdsync.Mutex
 	broken map[string]brokenFile // key: file path
+
+	added chan struct{} // signalled after Register (see Added)
 }
 
 // brokenFile remembers why a store did not open, until the file changes.
@@ -101,7 +103,8 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		o.Unregister = editsync.OpenUnregisterQueue(filepath.Join(root, UnregisterFile), nil)
 	}
 	r := &Registry{root: root, log: o.Logger, unreg: o.Unregister, gopts: o.GeoDB,
-		owners: map[string]*mapOwner{}, deleted: map[string]bool{}, broken: map[string]brokenFile{}}
+		owners: map[string]*mapOwner{}, deleted: map[string]bool{}, broken: map[string]brokenFile{},
+		added: make(chan struct{}, 1)}
 	if err := os.MkdirAll(filepath.Join(root, "packages"), 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -200,6 +203,7 @@ func (r *Registry) Register(id string) error {
 		return err
 	}
 	r.recordReplicas(context.Background(), id)
+	r.signalAdded()
 	return nil
 }
 

@@ -4,6 +4,7 @@
 //
 //	localapibench mbtiles -out F.mbtiles -maxzoom 7 -paths paths.txt
 //	localapibench dataroot -root DIR -mbtiles F.mbtiles -maps 3
+//	localapibench bboxloop -base URL -token T -duration 10s
 package main
 
 import (
@@ -31,7 +32,7 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: localapibench mbtiles|dataroot [flags]")
+		return errors.New("usage: localapibench mbtiles|dataroot|bboxloop [flags]")
 	}
 	switch args[0] {
 	case "mbtiles":
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			}
 		}
 		return nil
+	case "bboxloop":
+		return bboxLoop(ctx, args[1:], out)
 	}
 	return fmt.Errorf("unknown subcommand %q", args[0])
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Mixed load on one daemon (built binary): wrk on tiles (5,461 PNG tiles
+# z0-6, as bench/localapi-tiles.sh) and, at the same time, the bbox query
+# loop of bench/localapi-features.sh (~1,000 of 1,000,000 points per box,
+# GeoJSON) back to back. The loop runs alone first for the baseline.
+#   DURATION=<s>     seconds of the mixed run (default 20)
+#   CONNECTIONS=<c>  wrk connections (default 32), THREADS (default 1)
+#   QUERIES=<n>      queries of the baseline run alone (default 300)
+#   TARGET_MS=<ms>   bbox p99 allowed under the tile load (default 10)
+# The 1M-point layer is the one BenchmarkFeatureQueryBBox builds and caches
+# in the temp dir (built on first use, about a minute).
+# Last line: tiles_rps=… alone_p99_ms=… p50_ms=… p99_ms=… target_ms=10
+# (p50/p99 of the bbox queries under the tile load); exit 1 above target.
+# Results are appended to bench/localapi-results.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+DURATION=${DURATION:-20}
+CONN=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+QUERIES=${QUERIES:-300}
+TARGET_MS=${TARGET_MS:-10}
+MAXZOOM=6
+
+bench_init
+bench_build offlined localapibench
+layer=${TMPDIR:-/tmp}/offlined-bench-1000000.gpkg
+if [ ! -e "$layer.ok" ]; then
+	echo "building the 1M-point layer (once, cached as $layer)…" >&2
+	go test -run '^$' -bench BenchmarkFeatureQueryBBox -benchtime 1x ./localapi/ >&2
+fi
+"$work/localapibench" mbtiles -out "$work/bench.mbtiles" -maxzoom "$MAXZOOM" -paths "$work/paths.txt"
+"$work/localapibench" dataroot -root "$work/data" -mbtiles "$work/bench.mbtiles" -maps 1
+mkdir -p "$work/data/packages/bench/data"
+ln -s "$layer" "$work/data/packages/bench/data/Points.gpkg"
+echo '{"id":"bench","title":"bench"}' >"$work/data/packages/bench/package.json"
+
+port=$(bench_free_port)
+bench_serve -listen "127.0.0.1:$port" -sync-interval 0 -log-level error
+token=$(cat "$work/data/api-token")
+curl -fsS -o /dev/null -H "$auth" "$base/api/v1/maps/map1/tiles/basemap/0/0/0.png"
+loop() { "$work/localapibench" bboxloop -base "$base" -token "$token" "$@"; }
+loop -n 20 >/dev/null # warm the layer's pages
+
+alone=$(loop -n "$QUERIES")
+echo "bbox alone:        $alone" >&2
+bench_start env PATHS="$work/paths.txt" PREFIX=/api/v1/maps/map1/tiles/basemap/ SUFFIX=.png AUTH="Bearer $token" \
+	wrk -t"$THREADS" -c"$CONN" -d"${DURATION}s" -s bench/localapi-tiles.lua "$base" >"$work/wrk.log" 2>&1
+wrk_pid=$BENCH_PID
+sleep 1 # wrk connected and at full rate
+mixed=$(loop -duration "$((DURATION - 2))s")
+wait "$wrk_pid" || true
+bench_stop "$wrk_pid"
+rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.log")
+echo "bbox under tiles:  $mixed" >&2
+echo "tiles (wrk -t$THREADS -c$CONN -d${DURATION}s): $rps req/s" >&2
+grep -q '^status' "$work/wrk.log" && { echo "non-200 tile answers:" >&2; grep '^status' "$work/wrk.log" | sort | uniq -c >&2; }
+kv() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+line="tiles_rps=${rps:-0} alone_p50_ms=$(kv p50_ms "$alone") alone_p99_ms=$(kv p99_ms "$alone") queries=$(kv queries "$mixed") features_per_box=$(kv features_per_box "$mixed") p50_ms=$(kv p50_ms "$mixed") p99_ms=$(kv p99_ms "$mixed") target_ms=$TARGET_MS"
+bench_result localapi-results.txt "$line"
+awk -v p="$(kv p99_ms "$mixed")" -v t="$TARGET_MS" 'BEGIN { exit !(p <= t) }' || { echo "bbox p99 above target under the tile load" >&2; exit 1; }
