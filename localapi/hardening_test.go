@@ -166,11 +166,9 @@ func TestAttachmentsServedInert(t *testing.T) {
 func TestEveryResponseInert(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	gid, oid := e.firstFeature()
+	fill := e.routeParams()
 	for _, r := range e.srv.Routes() {
-		p := strings.NewReplacer("{map}", "demo", "{layer}", "0", "{layer:[0-9]+}", "0", "{feature}", gid, "{attachment}", gid,
-			"{job}", "j", "{tileLayer}", "basemap", "{z:[0-9]+}", "0", "{x:[0-9]+}", "0", "{y}", "0", "{sprite}", "sprite.json",
-			"{fontstack}", "Arial", "{range}", "0-255.pbf", "{conflict}", "a:1", "{service}", "demo", "{oid:[0-9]+}", fmt.Sprint(oid), "{aid:[0-9]+}", "1").Replace(r.Path)
+		p := fill.Replace(r.Path)
 		if strings.HasSuffix(p, "/events") || r.Method == "DELETE" {
 			continue // streams do not end; deletes would remove the fixture
 		}

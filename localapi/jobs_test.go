@@ -15,16 +15,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/internal/testutil"
 	"github.com/offlined/offlined/offline"
+	"github.com/offlined/offlined/offline/offlinetest"
 )
 
-// stepRunner is a RunFunc that does `steps` steps, checkpointing the step
-// count in dir/checkpoint, reporting progress after each, and waiting on
-// gate (when not nil) before each step. It writes package.json last.
 // stepRunner is a job runner of steps, each writing its number to a
-// checkpoint file. With a gate, each step waits for one value from it and,
-// once its checkpoint is written, reports on stepped (see step).
+// checkpoint file and reporting progress; it writes package.json last and
+// fails when the job's title is "fail". With a gate, each step waits for
+// one value from it and, once its checkpoint is written, reports on
+// stepped (see step). Tests use it instead of the real offline job where
+// they need to control the job: an exact sequence of progress events, a
+// pause or shutdown at a known step, a failure on demand. Tests that only
+// need a finished package run the real job (realJobs).
 type stepRunner struct {
 	steps   int
 	gate    chan struct{}
@@ -84,6 +89,12 @@ type sseEvent struct {
 // readSSE reads events until the stream ends or n events arrived.
 func readSSE(t *testing.T, r io.Reader, n int) []sseEvent {
 	t.Helper()
+	return scanSSE(r, func(evs []sseEvent) bool { return len(evs) == n })
+}
+
+// scanSSE reads events until the stream ends or done says the events so
+// far are enough.
+func scanSSE(r io.Reader, done func([]sseEvent) bool) []sseEvent {
 	var out []sseEvent
 	sc := bufio.NewScanner(r)
 	var cur sseEvent
@@ -93,7 +104,7 @@ func readSSE(t *testing.T, r io.Reader, n int) []sseEvent {
 		case line == "":
 			if cur.typ != "" {
 				out = append(out, cur)
-				if len(out) == n {
+				if done(out) {
 					return out
 				}
 			}
@@ -283,11 +294,13 @@ func TestInterruptedJobsResumeAtStart(t *testing.T) {
 func TestFinishedJobEventsAfterRestart(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
-	sr := &stepRunner{steps: 1}
-	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0), Run: sr.run})
+	em := emulatortest.Start(t, emulator.Options{})
+	c := offlinetest.Client(t, em)
+	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0), Client: c, RealJobs: true})
 	jm := d.Jobs
 	ctx := context.Background()
-	info, err := jm.Create(ctx, JobRequest{MapID: "m1", Title: "M1"})
+	info, err := jm.Create(ctx, JobRequest{Source: offline.Source{PortalURL: em.PortalURL, ItemID: emulator.DemoWebMapFieldSurveyID},
+		MapID: "m1", Title: "M1", AreaOfInterest: &Area{Geometry: *offlinetest.DemoArea()}, MinScale: 150000, MaxScale: 70000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +311,7 @@ func TestFinishedJobEventsAfterRestart(t *testing.T) {
 	d.StopJobs()
 	// The restarted daemon: a new hub, a new manager over the same root.
 	hub := NewHub(0)
-	d2 := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: hub, Run: sr.run})
+	d2 := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: hub, Client: c, RealJobs: true})
 	srv, err := New(Options{Token: testToken, Maps: d2.Maps, Hub: hub, Jobs: d2.Jobs, KeepAlive: 20 * time.Millisecond, Version: "test"})
 	if err != nil {
 		t.Fatal(err)

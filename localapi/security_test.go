@@ -6,16 +6,16 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/offlined/offlined/localapi/localapitest"
 )
 
 func TestAuthRequiredEverywhere(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	gid, oid := e.firstFeature()
+	fill := e.routeParams()
 	for _, r := range e.srv.Routes() {
-		p := strings.NewReplacer("{map}", "demo", "{layer}", "0", "{layer:[0-9]+}", "0", "{feature}", gid, "{attachment}", gid,
-			"{job}", "j", "{tileLayer}", "basemap", "{z:[0-9]+}", "0", "{x:[0-9]+}", "0", "{y}", "0", "{sprite}", "sprite.json",
-			"{fontstack}", "Arial", "{range}", "0-255.pbf", "{conflict}", "a:1", "{service}", "demo", "{oid:[0-9]+}", fmt.Sprint(oid), "{aid:[0-9]+}", "1").Replace(r.Path)
+		p := fill.Replace(r.Path)
 		for _, auth := range []string{"", "Bearer wrong", "Basic " + testToken, "Bearer " + testToken + "x"} {
 			resp := e.do(r.Method, p, nil, "Authorization", auth)
 			if resp.StatusCode != http.StatusUnauthorized {
@@ -119,4 +119,14 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if strings.Contains(logs, testToken) {
 		t.Fatal("the API token appears in the logs")
 	}
+}
+
+// routeParams fills every parameter of a route path with a value for the
+// demo map (its first feature, its basemap tile layer).
+func (e *env) routeParams() *strings.Replacer {
+	e.t.Helper()
+	gid, oid := e.firstFeature()
+	return strings.NewReplacer("{map}", "demo", "{layer}", "0", "{layer:[0-9]+}", "0", "{feature}", gid, "{attachment}", gid,
+		"{job}", "j", "{tileLayer}", localapitest.Basemap, "{z:[0-9]+}", "0", "{x:[0-9]+}", "0", "{y}", "0", "{sprite}", "sprite.json",
+		"{fontstack}", "Arial", "{range}", "0-255.pbf", "{conflict}", "a:1", "{service}", "demo", "{oid:[0-9]+}", fmt.Sprint(oid), "{aid:[0-9]+}", "1")
 }

@@ -85,7 +85,7 @@ func TestConflictHeldAndResolved(t *testing.T) {
 	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
 	ctx := t.Context()
 	db, _ := e.reg.FeatureStore(ctx, "demo", svcName)
-	setPolicy(t, db, "fieldMerge")
+	editSyncConfig(t, db, func(c *editsync.Config) { c.Policy = "fieldMerge" })
 	gid, oid := e.firstFeature()
 	// Server edit.
 	layerURL := arcgis.LayerURL(e.svcURL, 0)

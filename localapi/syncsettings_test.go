@@ -1,8 +1,6 @@
 package localapi
 
 import (
-	"bufio"
-	"encoding/json"
 	"io"
 	"net/url"
 	"strings"
@@ -146,28 +144,7 @@ func readSSEUntil(t *testing.T, r io.ReadCloser, last string) []sseEvent {
 	t.Helper()
 	got := make(chan []sseEvent, 1)
 	go func() {
-		var out []sseEvent
-		sc := bufio.NewScanner(r)
-		var cur sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if cur.typ != "" {
-					out = append(out, cur)
-					if cur.typ == last {
-						got <- out
-						return
-					}
-				}
-				cur = sseEvent{}
-			case strings.HasPrefix(line, "event: "):
-				cur.typ = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				json.Unmarshal([]byte(line[6:]), &cur.data)
-			}
-		}
-		got <- out
+		got <- scanSSE(r, func(evs []sseEvent) bool { return evs[len(evs)-1].typ == last })
 	}()
 	select {
 	case evs := <-got:
