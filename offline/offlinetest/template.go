@@ -87,11 +87,11 @@ type mainTB struct {
 
 type mainFailure string
 
-func (*mainTB) Helper()                     {}
-func (t *mainTB) Cleanup(f func())          { t.cleanups = append(t.cleanups, f) }
-func (*mainTB) Fatal(args ...any)           { panic(mainFailure(fmt.Sprint(args...))) }
-func (*mainTB) Fatalf(f string, a ...any)   { panic(mainFailure(fmt.Sprintf(f, a...))) }
-func (*mainTB) TempDir() string             { panic(mainFailure("BuildTemplate needs a package directory")) }
+func (*mainTB) Helper()                      {}
+func (t *mainTB) Cleanup(f func())           { t.cleanups = append(t.cleanups, f) }
+func (*mainTB) Fatal(args ...any)            { panic(mainFailure(fmt.Sprint(args...))) }
+func (*mainTB) Fatalf(f string, a ...any)    { panic(mainFailure(fmt.Sprintf(f, a...))) }
+func (*mainTB) TempDir() string              { panic(mainFailure("BuildTemplate needs a package directory")) }
 func (*mainTB) Logf(format string, a ...any) {}
 
 // CopyDir copies a package directory (a template) to dst.
