@@ -18,6 +18,7 @@ import (
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/localapi/localapitest"
+	"github.com/offlined/offlined/offline"
 	"github.com/offlined/offlined/offline/offlinetest"
 	editsync "github.com/offlined/offlined/sync"
 )
@@ -209,3 +210,36 @@ func mustJSON(v any) string {
 
 // form encodes key, value pairs as a form body.
 func form(kv ...string) io.Reader { return localapitest.Form(kv...) }
+
+// buildWebMapFile takes the web map document wm (written to a file: open
+// layers that need no portal) offline over the WGS 84 box area into dir
+// with an anonymous client; edit, when set, changes the overrides first.
+func buildWebMapFile(t *testing.T, wm string, area [4]float64, dir string, edit func(*offline.Overrides)) {
+	t.Helper()
+	ctx := t.Context()
+	mapPath := filepath.Join(t.TempDir(), "map.json")
+	writeFile(t, mapPath, wm)
+	c, err := arcgis.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := offline.NewTask(ctx, offline.Source{File: mapPath}, nil, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &arcgis.Geometry{XMin: &area[0], YMin: &area[1], XMax: &area[2], YMax: &area[3], SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
+	p, err := task.CreateDefaultParameters(ctx, g, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := task.CreateOverrides(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(o)
+	}
+	if res, err := task.NewJob(p, o, dir, offline.JobOptions{Client: c}).Run(ctx); err != nil || res.HasErrors {
+		t.Fatalf("job: %v %+v", err, res)
+	}
+}

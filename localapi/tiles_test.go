@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"bytes"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -107,4 +108,35 @@ func (e *env) glyphs(font string) []byte {
 		e.t.Fatalf("stored glyphs of %s: %v", font, err)
 	}
 	return b
+}
+
+// eachStoredTile calls f with the XYZ address and bytes of every tile
+// stored in the MBTiles file at path (rows without data are skipped) and
+// returns how many there were.
+func eachStoredTile(t *testing.T, path string, f func(z, x, y int, data []byte)) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles WHERE tile_data IS NOT NULL`)
+	if err != nil {
+		t.Fatalf("store %s: %v", path, err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var z, x, tmsY int
+		var data []byte
+		if err := rows.Scan(&z, &x, &tmsY, &data); err != nil {
+			t.Fatal(err)
+		}
+		f(z, x, (1<<z)-1-tmsY, data)
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
