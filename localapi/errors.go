@@ -73,19 +73,11 @@ func toAPIError(err error) *Error {
 	var fe *geodb.FieldError
 	if errors.As(err, &fe) {
 		code := "invalidField"
-		switch {
-		case errors.Is(fe.Reason, geodb.ErrUnknownField):
-			code = "unknownField"
-		case errors.Is(fe.Reason, geodb.ErrType):
-			code = "wrongType"
-		case errors.Is(fe.Reason, geodb.ErrLength):
-			code = "tooLong"
-		case errors.Is(fe.Reason, geodb.ErrNull):
-			code = "nullNotAllowed"
-		case errors.Is(fe.Reason, geodb.ErrDomain):
-			code = "outsideDomain"
-		case errors.Is(fe.Reason, geodb.ErrReadOnly):
-			code = "readOnlyField"
+		for _, c := range fieldErrorCodes {
+			if errors.Is(fe.Reason, c.reason) {
+				code = c.code
+				break
+			}
 		}
 		return &Error{Status: http.StatusUnprocessableEntity, Code: code, Field: fe.Field, Message: fe.Error()}
 	}
@@ -165,4 +157,18 @@ func decodeBody(r *http.Request, v any) error {
 		return badRequest("body", "trailing data after the JSON body")
 	}
 	return nil
+}
+
+// fieldErrorCodes are the API error codes of geodb's field errors, by
+// reason (the first match wins; others are "invalidField").
+var fieldErrorCodes = []struct {
+	reason error
+	code   string
+}{
+	{geodb.ErrUnknownField, "unknownField"},
+	{geodb.ErrType, "wrongType"},
+	{geodb.ErrLength, "tooLong"},
+	{geodb.ErrNull, "nullNotAllowed"},
+	{geodb.ErrDomain, "outsideDomain"},
+	{geodb.ErrReadOnly, "readOnlyField"},
 }

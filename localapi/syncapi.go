@@ -110,15 +110,21 @@ func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getSync(w http.ResponseWriter, r *http.Request) error {
+	return s.serveSyncServices(w, r, func(sy Syncer, id string) (any, error) { return sy.Status(r.Context(), id) })
+}
+
+// serveSyncServices answers {"map": id, "services": …} with what f returns
+// for the route's map.
+func (s *Server) serveSyncServices(w http.ResponseWriter, r *http.Request, f func(sy Syncer, id string) (any, error)) error {
 	sy, id, err := s.syncer(r)
 	if err != nil {
 		return err
 	}
-	st, err := sy.Status(r.Context(), id)
+	v, err := f(sy, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, 200, map[string]any{"map": id, "services": st})
+	writeJSON(w, 200, map[string]any{"map": id, "services": v})
 	return nil
 }
 
