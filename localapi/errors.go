@@ -124,6 +124,16 @@ func writeError(w http.ResponseWriter, err error) {
 	json.NewEncoder(w).Encode(map[string]*Error{"error": ae})
 }
 
+// respond returns err when it is set, and otherwise writes v with status:
+// the end of a handler whose last call gave v, err.
+func respond(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
 // writeJSON writes v with status 200.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")

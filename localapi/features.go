@@ -63,11 +63,7 @@ func (s *Server) routeLayer(r *http.Request) (*layerRef, error) {
 
 func (s *Server) listLayers(w http.ResponseWriter, r *http.Request) error {
 	mi, err := s.reg.Get(r.Context(), mux.Vars(r)["map"])
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"layers": mi.Layers})
-	return nil
+	return respond(w, 200, map[string]any{"layers": mi.Layers}, err)
 }
 
 func (s *Server) getLayer(w http.ResponseWriter, r *http.Request) error {

@@ -89,11 +89,7 @@ func dirSize(dir string) int64 {
 
 func (s *Server) getMap(w http.ResponseWriter, r *http.Request) error {
 	mi, err := s.reg.Get(r.Context(), mux.Vars(r)["map"])
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, mi)
-	return nil
+	return respond(w, 200, mi, err)
 }
 
 func (s *Server) getDocument(name string) func(http.ResponseWriter, *http.Request) error {

@@ -102,11 +102,7 @@ func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	rep, err := sy.Sync(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"map": id, "services": rep})
-	return nil
+	return respond(w, 200, map[string]any{"map": id, "services": rep}, err)
 }
 
 func (s *Server) getSync(w http.ResponseWriter, r *http.Request) error {
@@ -121,11 +117,7 @@ func (s *Server) serveSyncServices(w http.ResponseWriter, r *http.Request, f fun
 		return err
 	}
 	v, err := f(sy, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"map": id, "services": v})
-	return nil
+	return respond(w, 200, map[string]any{"map": id, "services": v}, err)
 }
 
 func (s *Server) syncEvents(w http.ResponseWriter, r *http.Request) error {

@@ -67,9 +67,5 @@ func (s *Server) cancelSync(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ok, err := sy.CancelSync(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"map": id, "cancelled": ok})
-	return nil
+	return respond(w, 200, map[string]any{"map": id, "cancelled": ok}, err)
 }

@@ -67,11 +67,7 @@ func (s *Server) getTileJSON(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := fmt.Sprintf("%s/api/v1/maps/%s/tiles/%s/{z}/{x}/{y}.%s", baseURL(r), v["map"], v["tileLayer"], ext)
 	tj, err := st.TileJSON(r.Context(), u)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, tj)
-	return nil
+	return respond(w, 200, tj, err)
 }
 
 // getTile serves z/x/y (XYZ, y from the top; an extension is optional).

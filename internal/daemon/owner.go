@@ -146,3 +146,21 @@ func (o *mapOwner) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// eachStore calls f with the feature store of every service of a map.
+func (r *Registry) eachStore(ctx context.Context, mapID string, f func(svc string, db *geodb.DB) error) error {
+	mi, err := r.Get(ctx, mapID)
+	if err != nil {
+		return err
+	}
+	for _, svc := range mi.Services {
+		db, err := r.FeatureStore(ctx, mapID, svc)
+		if err != nil {
+			return err
+		}
+		if err := f(svc, db); err != nil {
+			return err
+		}
+	}
+	return nil
+}

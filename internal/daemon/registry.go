@@ -451,22 +451,18 @@ func (r *Registry) Deleted(id string) bool {
 // anything is removed), marks the map deleted, stops its background work,
 // closes its stores, removes its directory and then tries the queue.
 func (r *Registry) Delete(ctx context.Context, id string) error {
-	mi, err := r.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	for _, svc := range mi.Services {
-		db, err := r.FeatureStore(ctx, id, svc)
-		if err != nil {
-			return err
-		}
+	err := r.eachStore(ctx, id, func(svc string, db *geodb.DB) error {
 		rep, err := db.Replica(ctx)
 		if err != nil || rep == nil || rep.ReplicaID == "" {
-			continue
+			return nil
 		}
 		if err := r.unreg.Add(r.ServiceURL(ctx, id, svc, db), rep.ReplicaID); err != nil {
 			return fmt.Errorf("delete map %s: %w", id, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	// Also the replicas recorded at registration: those of stores that no
 	// longer open (a broken package) are unregistered too.
