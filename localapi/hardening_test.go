@@ -136,9 +136,8 @@ func TestQueryTokenOnlyForEventStreams(t *testing.T) {
 func TestAttachmentsServedInert(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	gid, oid := e.firstFeature()
-	base := "/api/v1/maps/demo/layers/0/features/" + url.PathEscape(gid) + "/attachments"
-	fsBase := fmt.Sprintf("/arcgis/rest/services/demo/FeatureServer/0/%d/attachments", oid)
+	native, fs := e.firstFeatureRoutes()
+	base, fsBase := native+"/attachments", fs+"/attachments"
 	for ct, disp := range map[string]string{
 		"text/html": "attachment", "text/html; charset=utf-8": "attachment", "image/svg+xml": "attachment", "application/xml": "attachment",
 		"text/xml": "attachment", "text/javascript": "attachment", "application/javascript": "attachment", "application/xhtml+xml": "attachment",
@@ -187,9 +186,8 @@ func TestEveryResponseInert(t *testing.T) {
 func TestUploadNamesChecked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	gid, oid := e.firstFeature()
-	native := "/api/v1/maps/demo/layers/0/features/" + url.PathEscape(gid) + "/attachments"
-	fsAdd := fmt.Sprintf("/arcgis/rest/services/demo/FeatureServer/0/%d/addAttachment", oid)
+	feature, fs := e.firstFeatureRoutes()
+	native, fsAdd := feature+"/attachments", fs+"/addAttachment"
 	sum := e.storeChecksum()
 	multi := func(field, filename string) (io.Reader, string) {
 		var b bytes.Buffer
@@ -265,4 +263,12 @@ func FuzzBearerToken(f *testing.F) {
 			t.Fatalf("token %q from %q", tok, h)
 		}
 	})
+}
+
+// firstFeatureRoutes returns the native and the FeatureServer path of the
+// demo map's first feature of layer 0.
+func (e *env) firstFeatureRoutes() (native, fs string) {
+	e.t.Helper()
+	gid, oid := e.firstFeature()
+	return "/api/v1/maps/demo/layers/0/features/" + url.PathEscape(gid), fmt.Sprintf("/arcgis/rest/services/demo/FeatureServer/0/%d", oid)
 }

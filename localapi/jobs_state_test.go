@@ -92,15 +92,7 @@ func TestJobNeedsAuthShownAndResumable(t *testing.T) {
 	if n := st["jobStates"].(map[string]any)["needsAuth"]; n != float64(1) {
 		t.Fatalf("status job states %v", st["jobStates"])
 	}
-	res := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 200)
-	if res["state"] != string(offline.JobRunning) {
-		t.Fatalf("after resume: %v", res)
-	}
-	close(r.finish)
-	j = waitJob(t, e, id, string(offline.JobSucceeded))
-	if runs, _ := r.counts(); runs != 1 || j["attempts"].(float64) != 1 {
-		t.Fatalf("resume from needsAuth ran the job again: %d runs, %v attempts", runs, j["attempts"])
-	}
+	r.resumeInPlace(t, e, id, "resume from needsAuth ran the job again")
 }
 
 // Pause uses the job's own Pause and Resume: the runner is not stopped and
@@ -123,15 +115,7 @@ func TestJobPauseKeepsProgress(t *testing.T) {
 		t.Fatalf("the job's Pause was called %d times", pauses)
 	}
 	e.wantError(e.do("POST", "/api/v1/jobs/"+id+"/pause", nil), 409, "state")
-	res := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 200)
-	if res["state"] != string(offline.JobRunning) {
-		t.Fatalf("after resume: %v", res)
-	}
-	close(r.finish)
-	j := waitJob(t, e, id, string(offline.JobSucceeded))
-	if runs, _ := r.counts(); runs != 1 || j["attempts"].(float64) != 1 {
-		t.Fatalf("pause and resume restarted the job: %d runs, %v attempts", runs, j["attempts"])
-	}
+	r.resumeInPlace(t, e, id, "pause and resume restarted the job")
 }
 
 // New credentials resume the jobs waiting for sign-in (the daemon calls
@@ -170,4 +154,19 @@ func TestLegacyQueuedJobReadAsPending(t *testing.T) {
 		info, _ = jm.Get(ctx, "old")
 		return info.State == offline.JobSucceeded
 	})
+}
+
+// resumeInPlace resumes job id, lets the runner finish and checks that the
+// job went on in place: one run, one attempt (else fails with restarted).
+func (r *inPlaceRunner) resumeInPlace(t *testing.T, e *env, id, restarted string) {
+	t.Helper()
+	res := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 200)
+	if res["state"] != string(offline.JobRunning) {
+		t.Fatalf("after resume: %v", res)
+	}
+	close(r.finish)
+	j := waitJob(t, e, id, string(offline.JobSucceeded))
+	if runs, _ := r.counts(); runs != 1 || j["attempts"].(float64) != 1 {
+		t.Fatalf("%s: %d runs, %v attempts", restarted, runs, j["attempts"])
+	}
 }

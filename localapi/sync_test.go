@@ -93,7 +93,7 @@ func TestConflictHeldAndResolved(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Local edit of the same field.
-	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.deviceEdit(gid, "Notes", "device")
 	e.jsonOf(e.do("POST", "/api/v1/maps/demo/sync", nil), 200)
 	c := e.jsonOf(e.do("GET", "/api/v1/maps/demo/conflicts?resolution=pending", nil), 200)
 	list := c["conflicts"].([]any)

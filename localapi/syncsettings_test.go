@@ -21,6 +21,14 @@ func (e *env) serverAttr(oid int64, field string) any {
 	return fs.Features[0].Attributes[field]
 }
 
+// deviceEdit sets attribute attr of feature gid of layer 0 through the
+// local API, as an app on the device would.
+func (e *env) deviceEdit(gid, attr string, v any) {
+	e.t.Helper()
+	body := mustJSON(map[string]any{"type": "Feature", "properties": map[string]any{attr: v}})
+	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(body)), 200)
+}
+
 func (e *env) serverEdit(oid int64, kv ...any) {
 	e.t.Helper()
 	a := map[string]any{"OBJECTID": oid}
@@ -62,7 +70,7 @@ func TestSyncUploadOnlyOverHTTP(t *testing.T) {
 	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
 	gid, oid := e.firstFeature()
 	e.serverEdit(oid, "Depth", 4.25)
-	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.deviceEdit(gid, "Notes", "device")
 	e.syncOK(`{"syncDirection":"uploadOnly"}`)
 	if got := e.serverAttr(oid, "Notes"); got != "device" {
 		t.Errorf("device edit not uploaded: %v", got)
@@ -88,7 +96,7 @@ func TestSyncServerWinsOverHTTP(t *testing.T) {
 		t.Fatalf("settings %v", s)
 	}
 	e.serverEdit(oid, "Notes", "server")
-	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.deviceEdit(gid, "Notes", "device")
 	e.syncOK("")
 	if got := e.serverAttr(oid, "Notes"); got != "server" {
 		t.Errorf("server value overwritten under serverWins: %v", got)
@@ -105,7 +113,7 @@ func TestSyncFieldMergeOverHTTP(t *testing.T) {
 	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
 	gid, oid := e.firstFeature()
 	e.serverEdit(oid, "Depth", 8.5)
-	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.deviceEdit(gid, "Notes", "device")
 	e.syncOK(`{"conflictPolicy":"fieldMerge"}`)
 	if got := e.serverAttr(oid, "Depth"); got != 8.5 {
 		t.Errorf("server's Depth lost: %v", got)
