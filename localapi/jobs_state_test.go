@@ -16,7 +16,9 @@ import (
 // inPlaceRunner runs a job that pauses and resumes in place, as
 // offline.Job does: it attaches itself as the job's control, reports half
 // its progress, optionally waits for sign-in (needsAuth) until Resume, and
-// finishes when finish is closed.
+// finishes when finish is closed. It stands in for the real job where a
+// test must hold the job at a known point (waiting for sign-in, paused at
+// half its progress) and count its runs and pauses.
 type inPlaceRunner struct {
 	finish  chan struct{}
 	resumed chan struct{}
@@ -80,10 +82,7 @@ func (r *inPlaceRunner) run(ctx context.Context, job JobInfo, dir string, rep Jo
 // running and resume answered 409).
 func TestJobNeedsAuthShownAndResumable(t *testing.T) {
 	t.Parallel()
-	r := newInPlaceRunner()
-	e := newEnv(t, envOpts{noMap: true, run: r.run})
-	body := strings.Replace(jobBody, `"title":"Field"`, `"title":"auth"`, 1)
-	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
+	r, e, id := startInPlaceJob(t, "auth")
 	j := waitJob(t, e, id, string(offline.JobNeedsAuth))
 	if p := j["progress"].(map[string]any); p["percent"].(float64) != 50 {
 		t.Fatalf("progress while waiting for sign-in: %v", p)
@@ -100,9 +99,7 @@ func TestJobNeedsAuthShownAndResumable(t *testing.T) {
 // cancel and restart).
 func TestJobPauseKeepsProgress(t *testing.T) {
 	t.Parallel()
-	r := newInPlaceRunner()
-	e := newEnv(t, envOpts{noMap: true, run: r.run})
-	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(jobBody)), 201)["id"].(string)
+	r, e, id := startInPlaceJob(t, "Field")
 	testutil.Eventually(t, "the job to report progress", func() bool {
 		j := e.jsonOf(e.do("GET", "/api/v1/jobs/"+id, nil), 200)
 		return j["progress"].(map[string]any)["percent"].(float64) == 50
@@ -122,10 +119,7 @@ func TestJobPauseKeepsProgress(t *testing.T) {
 // ResumeNeedsAuth when credentials.json changes).
 func TestResumeNeedsAuth(t *testing.T) {
 	t.Parallel()
-	r := newInPlaceRunner()
-	e := newEnv(t, envOpts{noMap: true, run: r.run})
-	body := strings.Replace(jobBody, `"title":"Field"`, `"title":"auth"`, 1)
-	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
+	r, e, id := startInPlaceJob(t, "auth")
 	waitJob(t, e, id, string(offline.JobNeedsAuth))
 	e.daemon.ResumeNeedsAuth()
 	close(r.finish)
@@ -169,4 +163,14 @@ func (r *inPlaceRunner) resumeInPlace(t *testing.T, e *env, id, restarted string
 	if runs, _ := r.counts(); runs != 1 || j["attempts"].(float64) != 1 {
 		t.Fatalf("%s: %d runs, %v attempts", restarted, runs, j["attempts"])
 	}
+}
+
+// startInPlaceJob creates a job titled title (the runner waits for sign-in
+// when it is "auth") run by a new inPlaceRunner.
+func startInPlaceJob(t *testing.T, title string) (*inPlaceRunner, *env, string) {
+	t.Helper()
+	r := newInPlaceRunner()
+	e := newEnv(t, envOpts{noMap: true, run: r.run})
+	body := strings.Replace(jobBody, `"title":"Field"`, `"title":"`+title+`"`, 1)
+	return r, e, e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/testutil"
-	"github.com/offlined/offlined/offline"
 	editsync "github.com/offlined/offlined/sync"
 )
 
@@ -183,15 +182,8 @@ func TestSchedulerSyncsLocalEdits(t *testing.T) {
 func TestSchemaChangeRewritesQGISProject(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
-	// The test package is built by hand: give its map.json the store
-	// reference the offline job writes, and its project.
-	dir := filepath.Join(e.root, "packages", "demo")
-	writeFile(t, filepath.Join(dir, "map.json"), `{"operationalLayers":[{"id":"inspections","title":"Inspections","url":"data/Field_Survey.gpkg",
-		"offlineStore":{"kind":"replica","store":"data/Field_Survey.gpkg","layerId":0}}],"version":"2.31"}`)
-	if _, err := offline.WriteQGISProject(t.Context(), dir); err != nil {
-		t.Fatal(err)
-	}
-	qgs, _ := filepath.Glob(filepath.Join(dir, "*.qgs"))
+	// The offline job wrote the package's QGIS project.
+	qgs, _ := filepath.Glob(filepath.Join(e.root, "packages", "demo", "*.qgs"))
 	if len(qgs) != 1 {
 		t.Fatalf("package has QGIS projects %v, want one", qgs)
 	}
