@@ -21,6 +21,16 @@ func (e *env) serverAttr(oid int64, field string) any {
 	return fs.Features[0].Attributes[field]
 }
 
+// newSyncEnv is an env with the sync service over a package built from
+// its own emulator, and the GlobalID and object id of the first feature
+// of layer 0.
+func newSyncEnv(t *testing.T) (*env, string, int64) {
+	t.Helper()
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
+	gid, oid := e.firstFeature()
+	return e, gid, oid
+}
+
 // deviceEdit sets attribute attr of feature gid of layer 0 through the
 // local API, as an app on the device would.
 func (e *env) deviceEdit(gid, attr string, v any) {
@@ -67,8 +77,7 @@ func (e *env) syncOK(body string) {
 // leaves a server change on the server; the setting is kept.
 func TestSyncUploadOnlyOverHTTP(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
-	gid, oid := e.firstFeature()
+	e, gid, oid := newSyncEnv(t)
 	e.serverEdit(oid, "Depth", 4.25)
 	e.deviceEdit(gid, "Notes", "device")
 	e.syncOK(`{"syncDirection":"uploadOnly"}`)
@@ -88,8 +97,7 @@ func TestSyncUploadOnlyOverHTTP(t *testing.T) {
 // changed.
 func TestSyncServerWinsOverHTTP(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
-	gid, oid := e.firstFeature()
+	e, gid, oid := newSyncEnv(t)
 	s := e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/sync/settings", strings.NewReader(`{"conflictPolicy":"serverWins","rollbackOnFailure":false}`)), 200)
 	set := s["services"].(map[string]any)[svcName].(map[string]any)
 	if set["conflictPolicy"] != "serverWins" || set["rollbackOnFailure"] != false {
@@ -110,8 +118,7 @@ func TestSyncServerWinsOverHTTP(t *testing.T) {
 // touched (whole-row lastSyncWins overwrote it).
 func TestSyncFieldMergeOverHTTP(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
-	gid, oid := e.firstFeature()
+	e, gid, oid := newSyncEnv(t)
 	e.serverEdit(oid, "Depth", 8.5)
 	e.deviceEdit(gid, "Notes", "device")
 	e.syncOK(`{"conflictPolicy":"fieldMerge"}`)
