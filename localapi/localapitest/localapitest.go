@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/offline/offlinetest"
@@ -49,6 +50,9 @@ func RunWithTemplate(m *testing.M, tmpl *Template, opt offlinetest.Options) {
 		panic(err)
 	}
 	tmpl.dir = filepath.Join(dir, MapID)
+	if opt.Timeout == 0 {
+		opt.Timeout = 4 * time.Minute // generous: a -race run on a busy machine
+	}
 	if _, err := offlinetest.BuildTemplate(tmpl.dir, opt); err != nil {
 		os.RemoveAll(dir)
 		panic(err)
