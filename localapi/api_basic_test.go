@@ -1,7 +1,10 @@
 package localapi
 
 import (
+	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -19,19 +22,20 @@ func TestStatusAndMaps(t *testing.T) {
 		t.Fatalf("maps: %v", ml)
 	}
 	m := maps[0].(map[string]any)
-	if m["id"] != "demo" || m["title"] != "Demo map" || m["complete"] != true {
+	if m["id"] != "demo" || m["title"] != "Field Survey" || m["complete"] != true {
 		t.Fatalf("map: %v", m)
 	}
 	if got := len(m["layers"].([]any)); got != 4 {
 		t.Fatalf("layers = %d, want 4 (3 layers + 1 table): %v", got, m["layers"])
 	}
+	// The manifest and web map are the package's, as the offline job wrote them.
 	man := e.jsonOf(e.do("GET", "/api/v1/maps/demo/manifest", nil), 200)
-	if man["id"] != "demo" {
-		t.Fatalf("manifest: %v", man)
+	if stored := e.packageFile("package.json"); man["id"] == nil || man["id"] != stored["id"] {
+		t.Fatalf("manifest id %v, package's %v", man["id"], stored["id"])
 	}
 	wm := e.jsonOf(e.do("GET", "/api/v1/maps/demo/webmap", nil), 200)
-	if wm["version"] != "2.31" {
-		t.Fatalf("webmap: %v", wm)
+	if stored := e.packageFile("map.json"); wm["version"] == nil || wm["version"] != stored["version"] {
+		t.Fatalf("webmap version %v, package's %v", wm["version"], stored["version"])
 	}
 	e.wantError(e.do("GET", "/api/v1/maps/nope", nil), 404, "map")
 	e.wantError(e.do("GET", "/api/v1/maps/nope/manifest", nil), 404, "map")
@@ -114,4 +118,18 @@ func TestUnavailableParts(t *testing.T) {
 			t.Fatalf("%s: %d %s", p, r.StatusCode, b)
 		}
 	}
+}
+
+// packageFile decodes a JSON file of the demo map's package directory.
+func (e *env) packageFile(name string) map[string]any {
+	e.t.Helper()
+	var m map[string]any
+	b, err := os.ReadFile(filepath.Join(e.root, "packages", "demo", name))
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	if err != nil {
+		e.t.Fatalf("package file %s: %v", name, err)
+	}
+	return m
 }

@@ -31,12 +31,8 @@ func (s *Server) featureAndLayer(r *http.Request) (*layerRef, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	f, err := lr.db.Feature(r.Context(), lr.t.LayerID, gid)
-	if err != nil {
+	if _, err := existingFeature(r.Context(), lr, gid); err != nil {
 		return nil, "", err
-	}
-	if f == nil {
-		return nil, "", notFound("feature", "no feature %s", gid)
 	}
 	if lr.t.AttachTable == "" {
 		return nil, "", &Error{Status: http.StatusConflict, Code: "noAttachments", Field: "layer", Message: "the layer has no attachments"}

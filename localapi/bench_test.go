@@ -100,6 +100,9 @@ func BenchmarkFeatureQueryBBox(b *testing.B) {
 	side := benchGrid(b)
 	gpkg := buildBenchLayer(b, side)
 	root := b.TempDir()
+	// The package is put together by hand around the generated layer: no
+	// offline job can take a million-feature layer from the emulator in a
+	// benchmark's setup.
 	dir := filepath.Join(root, "packages", "bench", "data")
 	os.MkdirAll(dir, 0o700)
 	if err := os.Symlink(gpkg, filepath.Join(dir, "Points.gpkg")); err != nil {

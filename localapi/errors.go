@@ -73,19 +73,11 @@ func toAPIError(err error) *Error {
 	var fe *geodb.FieldError
 	if errors.As(err, &fe) {
 		code := "invalidField"
-		switch {
-		case errors.Is(fe.Reason, geodb.ErrUnknownField):
-			code = "unknownField"
-		case errors.Is(fe.Reason, geodb.ErrType):
-			code = "wrongType"
-		case errors.Is(fe.Reason, geodb.ErrLength):
-			code = "tooLong"
-		case errors.Is(fe.Reason, geodb.ErrNull):
-			code = "nullNotAllowed"
-		case errors.Is(fe.Reason, geodb.ErrDomain):
-			code = "outsideDomain"
-		case errors.Is(fe.Reason, geodb.ErrReadOnly):
-			code = "readOnlyField"
+		for _, c := range fieldErrorCodes {
+			if errors.Is(fe.Reason, c.reason) {
+				code = c.code
+				break
+			}
 		}
 		return &Error{Status: http.StatusUnprocessableEntity, Code: code, Field: fe.Field, Message: fe.Error()}
 	}
@@ -132,6 +124,16 @@ func writeError(w http.ResponseWriter, err error) {
 	json.NewEncoder(w).Encode(map[string]*Error{"error": ae})
 }
 
+// respond returns err when it is set, and otherwise writes v with status:
+// the end of a handler whose last call gave v, err.
+func respond(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
 // writeJSON writes v with status 200.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -165,4 +167,18 @@ func decodeBody(r *http.Request, v any) error {
 		return badRequest("body", "trailing data after the JSON body")
 	}
 	return nil
+}
+
+// fieldErrorCodes are the API error codes of geodb's field errors, by
+// reason (the first match wins; others are "invalidField").
+var fieldErrorCodes = []struct {
+	reason error
+	code   string
+}{
+	{geodb.ErrUnknownField, "unknownField"},
+	{geodb.ErrType, "wrongType"},
+	{geodb.ErrLength, "tooLong"},
+	{geodb.ErrNull, "nullNotAllowed"},
+	{geodb.ErrDomain, "outsideDomain"},
+	{geodb.ErrReadOnly, "readOnlyField"},
 }

@@ -63,11 +63,7 @@ func (s *Server) routeLayer(r *http.Request) (*layerRef, error) {
 
 func (s *Server) listLayers(w http.ResponseWriter, r *http.Request) error {
 	mi, err := s.reg.Get(r.Context(), mux.Vars(r)["map"])
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"layers": mi.Layers})
-	return nil
+	return respond(w, 200, map[string]any{"layers": mi.Layers}, err)
 }
 
 func (s *Server) getLayer(w http.ResponseWriter, r *http.Request) error {
@@ -216,21 +212,7 @@ func (s *Server) queryFeatures(w http.ResponseWriter, r *http.Request) error {
 		bw.raw(fmt.Sprintf(`"crs":{"type":"name","properties":{"name":"EPSG:%d"}},`, lr.t.SRSID))
 	}
 	bw.raw(`"features":[`)
-	n, more := 0, false
-	var buf []byte
-	err = lr.db.Each(r.Context(), gq, func(row *geodb.Row) error {
-		if n == limit {
-			more = true
-			return nil
-		}
-		buf = buf[:0]
-		if n > 0 {
-			buf = append(buf, ',')
-		}
-		n++
-		buf = appendFeature(buf, row, lr.t, xf)
-		return bw.write(buf)
-	})
+	n, more, err := bw.features(r.Context(), lr.db, gq, lr.t, xf, limit)
 	if err != nil {
 		// Headers are out: the truncated document tells the client.
 		s.log.Error("feature query failed mid-stream", "path", r.URL.Path, "err", err)
@@ -341,14 +323,49 @@ func toEsriFeature(f gjFeature, t *geodb.Table, field string) (arcgis.Feature, e
 	return out, nil
 }
 
+// writableLayer resolves the route's layer and refuses it when it is
+// read-only.
+func (s *Server) writableLayer(r *http.Request) (*layerRef, error) {
+	lr, err := s.routeLayer(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
+		return nil, err
+	}
+	return lr, nil
+}
+
+// writableFeature is writableLayer and the route's feature GlobalID.
+func (s *Server) writableFeature(r *http.Request) (*layerRef, string, error) {
+	lr, err := s.writableLayer(r)
+	if err != nil {
+		return nil, "", err
+	}
+	gid, err := featureGlobalID(r, lr)
+	if err != nil {
+		return nil, "", err
+	}
+	return lr, gid, nil
+}
+
+// existingFeature reads feature gid of the layer; 404 when there is none.
+func existingFeature(ctx context.Context, lr *layerRef, gid string) (*arcgis.Feature, error) {
+	f, err := lr.db.Feature(ctx, lr.t.LayerID, gid)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		return nil, notFound("feature", "no feature %s", gid)
+	}
+	return f, nil
+}
+
 // createFeatures adds a Feature or every feature of a FeatureCollection, all
 // or nothing.
 func (s *Server) createFeatures(w http.ResponseWriter, r *http.Request) error {
-	lr, err := s.routeLayer(r)
+	lr, err := s.writableLayer(r)
 	if err != nil {
-		return err
-	}
-	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
 		return err
 	}
 	var body gjFeature
@@ -399,14 +416,7 @@ func (s *Server) createFeatures(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) updateFeature(w http.ResponseWriter, r *http.Request) error {
-	lr, err := s.routeLayer(r)
-	if err != nil {
-		return err
-	}
-	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
-		return err
-	}
-	gid, err := featureGlobalID(r, lr)
+	lr, gid, err := s.writableFeature(r)
 	if err != nil {
 		return err
 	}
@@ -425,12 +435,9 @@ func (s *Server) updateFeature(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	cur, err := lr.db.Feature(r.Context(), lr.t.LayerID, gid)
+	cur, err := existingFeature(r.Context(), lr, gid)
 	if err != nil {
 		return err
-	}
-	if cur == nil {
-		return notFound("feature", "no feature %s", gid)
 	}
 	if err := checkReadOnlyFields(lr.t, f.Attributes, cur); err != nil {
 		return err
@@ -444,23 +451,12 @@ func (s *Server) updateFeature(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) deleteFeature(w http.ResponseWriter, r *http.Request) error {
-	lr, err := s.routeLayer(r)
+	lr, gid, err := s.writableFeature(r)
 	if err != nil {
 		return err
 	}
-	if err := checkWritable(r.Context(), lr.db, lr.t); err != nil {
+	if _, err := existingFeature(r.Context(), lr, gid); err != nil {
 		return err
-	}
-	gid, err := featureGlobalID(r, lr)
-	if err != nil {
-		return err
-	}
-	cur, err := lr.db.Feature(r.Context(), lr.t.LayerID, gid)
-	if err != nil {
-		return err
-	}
-	if cur == nil {
-		return notFound("feature", "no feature %s", gid)
 	}
 	if err := lr.db.Delete(r.Context(), lr.t.LayerID, gid); err != nil {
 		return err

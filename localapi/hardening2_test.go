@@ -1,6 +1,7 @@
 package localapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/localapi/localapitest"
 )
 
 func mustGeometry(t *testing.T, s string) *arcgis.Geometry {
@@ -29,7 +31,7 @@ func TestBrokenPackageIsolated(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	bdir := filepath.Join(e.root, "packages", "broken")
-	copyDir(t, templateDir, bdir)
+	template.CopyTo(t, bdir)
 	gpkg := filepath.Join(bdir, "data", svcName+".gpkg")
 	fi, err := os.Stat(gpkg)
 	if err != nil {
@@ -38,7 +40,7 @@ func TestBrokenPackageIsolated(t *testing.T) {
 	if err := os.Truncate(gpkg, fi.Size()/3); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(bdir, "tiles", "basemap.mbtiles"), []byte("not sqlite at all, not even close to it"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(bdir, "tiles", localapitest.Basemap+".mbtiles"), []byte("not sqlite at all, not even close to it"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.reg.Register("broken"); err != nil {
@@ -78,7 +80,7 @@ func TestBrokenPackageIsolated(t *testing.T) {
 	e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/0/features?limit=1", nil), 200)
 	for _, p := range []string{"/api/v1/maps/broken/layers/0/features", "/api/v1/maps/broken/layers/" + svcName + ".0/features",
 		"/arcgis/rest/services/broken/FeatureServer/0/query?where=1%3D1", "/arcgis/rest/services/broken." + svcName + "/FeatureServer",
-		"/api/v1/maps/broken/tiles/basemap/0/0/0"} {
+		"/api/v1/maps/broken/tiles/" + localapitest.Basemap + "/12/0/0"} {
 		r := e.do("GET", p, nil)
 		body := noPath(p, r.Body)
 		if r.StatusCode != 409 || !strings.Contains(body, "brokenPackage") {
@@ -86,7 +88,7 @@ func TestBrokenPackageIsolated(t *testing.T) {
 		}
 	}
 	// Its intact tile layer still works, and it can be deleted.
-	if r := e.do("GET", "/api/v1/maps/broken/tiles/vector/0/0/0.pbf", nil); r.StatusCode != 200 {
+	if r := e.do("GET", "/api/v1/maps/broken/tiles/"+localapitest.Vector+"/0/0/0.pbf", nil); r.StatusCode != 200 {
 		t.Fatalf("intact tile layer of a broken map: %d", r.StatusCode)
 	}
 	e.jsonOf(e.do("DELETE", "/api/v1/maps/broken", nil), 200)
@@ -97,15 +99,15 @@ func TestBrokenPackageIsolated(t *testing.T) {
 func TestGlyphFontStackConfined(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	res := e.reg.ResourceDir("demo", "vector")
+	res := e.reg.ResourceDir("demo", localapitest.Vector)
 	// A file one level up from fonts/ that the bypass reached.
 	writeFile(t, filepath.Join(res, "0-255.pbf"), "outside")
 	for _, fs := range []string{"Arial%20Regular,..", "x,..", "x,%20..", "x,.hidden", "x,,y", "Arial%20Regular,"} {
-		e.wantError(e.do("GET", "/api/v1/maps/demo/tiles/vector/fonts/"+fs+"/0-255.pbf", nil), 400, "fontstack")
+		e.wantError(e.do("GET", vectorTiles+"/fonts/"+fs+"/0-255.pbf", nil), 400, "fontstack")
 	}
-	g := e.do("GET", "/api/v1/maps/demo/tiles/vector/fonts/Nope,Arial%20Regular/0-255.pbf", nil)
-	if b, _ := io.ReadAll(g.Body); g.StatusCode != 200 || string(b) != "glyphs-0-255" {
-		t.Fatalf("fallback font: %d %q", g.StatusCode, b)
+	g := e.do("GET", vectorTiles+"/fonts/Nope,Arial%20Regular/0-255.pbf", nil)
+	if b, _ := io.ReadAll(g.Body); g.StatusCode != 200 || !bytes.Equal(b, e.glyphs("Arial Regular")) {
+		t.Fatalf("fallback font: %d %.40q", g.StatusCode, b)
 	}
 }
 

@@ -136,9 +136,8 @@ func TestQueryTokenOnlyForEventStreams(t *testing.T) {
 func TestAttachmentsServedInert(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	gid, oid := e.firstFeature()
-	base := "/api/v1/maps/demo/layers/0/features/" + url.PathEscape(gid) + "/attachments"
-	fsBase := fmt.Sprintf("/arcgis/rest/services/demo/FeatureServer/0/%d/attachments", oid)
+	native, fs := e.firstFeatureRoutes()
+	base, fsBase := native+"/attachments", fs+"/attachments"
 	for ct, disp := range map[string]string{
 		"text/html": "attachment", "text/html; charset=utf-8": "attachment", "image/svg+xml": "attachment", "application/xml": "attachment",
 		"text/xml": "attachment", "text/javascript": "attachment", "application/javascript": "attachment", "application/xhtml+xml": "attachment",
@@ -166,19 +165,15 @@ func TestAttachmentsServedInert(t *testing.T) {
 func TestEveryResponseInert(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	gid, oid := e.firstFeature()
-	for _, r := range e.srv.Routes() {
-		p := strings.NewReplacer("{map}", "demo", "{layer}", "0", "{layer:[0-9]+}", "0", "{feature}", gid, "{attachment}", gid,
-			"{job}", "j", "{tileLayer}", "basemap", "{z:[0-9]+}", "0", "{x:[0-9]+}", "0", "{y}", "0", "{sprite}", "sprite.json",
-			"{fontstack}", "Arial", "{range}", "0-255.pbf", "{conflict}", "a:1", "{service}", "demo", "{oid:[0-9]+}", fmt.Sprint(oid), "{aid:[0-9]+}", "1").Replace(r.Path)
-		if strings.HasSuffix(p, "/events") || r.Method == "DELETE" {
+	for _, r := range e.routeRequests() {
+		if strings.HasSuffix(r.path, "/events") || r.method == "DELETE" {
 			continue // streams do not end; deletes would remove the fixture
 		}
 		for _, auth := range []string{"", "Bearer " + testToken} {
-			resp := e.do(r.Method, p, nil, "Authorization", auth)
+			resp := e.do(r.method, r.path, nil, "Authorization", auth)
 			io.Copy(io.Discard, resp.Body)
 			if resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "sandbox") {
-				t.Errorf("%s %s (%d): nosniff=%q csp=%q", r.Method, p, resp.StatusCode, resp.Header.Get("X-Content-Type-Options"), resp.Header.Get("Content-Security-Policy"))
+				t.Errorf("%s %s (%d): nosniff=%q csp=%q", r.method, r.path, resp.StatusCode, resp.Header.Get("X-Content-Type-Options"), resp.Header.Get("Content-Security-Policy"))
 			}
 		}
 	}
@@ -189,9 +184,8 @@ func TestEveryResponseInert(t *testing.T) {
 func TestUploadNamesChecked(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	gid, oid := e.firstFeature()
-	native := "/api/v1/maps/demo/layers/0/features/" + url.PathEscape(gid) + "/attachments"
-	fsAdd := fmt.Sprintf("/arcgis/rest/services/demo/FeatureServer/0/%d/addAttachment", oid)
+	feature, fs := e.firstFeatureRoutes()
+	native, fsAdd := feature+"/attachments", fs+"/addAttachment"
 	sum := e.storeChecksum()
 	multi := func(field, filename string) (io.Reader, string) {
 		var b bytes.Buffer
@@ -267,4 +261,12 @@ func FuzzBearerToken(f *testing.F) {
 			t.Fatalf("token %q from %q", tok, h)
 		}
 	})
+}
+
+// firstFeatureRoutes returns the native and the FeatureServer path of the
+// demo map's first feature of layer 0.
+func (e *env) firstFeatureRoutes() (native, fs string) {
+	e.t.Helper()
+	gid, oid := e.firstFeature()
+	return "/api/v1/maps/demo/layers/0/features/" + url.PathEscape(gid), fmt.Sprintf("/arcgis/rest/services/demo/FeatureServer/0/%d", oid)
 }

@@ -152,11 +152,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	info, err := j.Get(r.Context(), mux.Vars(r)["job"])
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, info)
-	return nil
+	return respond(w, 200, info, err)
 }
 
 func (s *Server) jobAction(action string) func(http.ResponseWriter, *http.Request) error {

@@ -16,7 +16,9 @@ import (
 // inPlaceRunner runs a job that pauses and resumes in place, as
 // offline.Job does: it attaches itself as the job's control, reports half
 // its progress, optionally waits for sign-in (needsAuth) until Resume, and
-// finishes when finish is closed.
+// finishes when finish is closed. It stands in for the real job where a
+// test must hold the job at a known point (waiting for sign-in, paused at
+// half its progress) and count its runs and pauses.
 type inPlaceRunner struct {
 	finish  chan struct{}
 	resumed chan struct{}
@@ -80,10 +82,7 @@ func (r *inPlaceRunner) run(ctx context.Context, job JobInfo, dir string, rep Jo
 // running and resume answered 409).
 func TestJobNeedsAuthShownAndResumable(t *testing.T) {
 	t.Parallel()
-	r := newInPlaceRunner()
-	e := newEnv(t, envOpts{noMap: true, run: r.run})
-	body := strings.Replace(jobBody, `"title":"Field"`, `"title":"auth"`, 1)
-	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
+	r, e, id := startInPlaceJob(t, "auth")
 	j := waitJob(t, e, id, string(offline.JobNeedsAuth))
 	if p := j["progress"].(map[string]any); p["percent"].(float64) != 50 {
 		t.Fatalf("progress while waiting for sign-in: %v", p)
@@ -92,15 +91,7 @@ func TestJobNeedsAuthShownAndResumable(t *testing.T) {
 	if n := st["jobStates"].(map[string]any)["needsAuth"]; n != float64(1) {
 		t.Fatalf("status job states %v", st["jobStates"])
 	}
-	res := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 200)
-	if res["state"] != string(offline.JobRunning) {
-		t.Fatalf("after resume: %v", res)
-	}
-	close(r.finish)
-	j = waitJob(t, e, id, string(offline.JobSucceeded))
-	if runs, _ := r.counts(); runs != 1 || j["attempts"].(float64) != 1 {
-		t.Fatalf("resume from needsAuth ran the job again: %d runs, %v attempts", runs, j["attempts"])
-	}
+	r.resumeInPlace(t, e, id, "resume from needsAuth ran the job again")
 }
 
 // Pause uses the job's own Pause and Resume: the runner is not stopped and
@@ -108,9 +99,7 @@ func TestJobNeedsAuthShownAndResumable(t *testing.T) {
 // cancel and restart).
 func TestJobPauseKeepsProgress(t *testing.T) {
 	t.Parallel()
-	r := newInPlaceRunner()
-	e := newEnv(t, envOpts{noMap: true, run: r.run})
-	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(jobBody)), 201)["id"].(string)
+	r, e, id := startInPlaceJob(t, "Field")
 	testutil.Eventually(t, "the job to report progress", func() bool {
 		j := e.jsonOf(e.do("GET", "/api/v1/jobs/"+id, nil), 200)
 		return j["progress"].(map[string]any)["percent"].(float64) == 50
@@ -123,25 +112,14 @@ func TestJobPauseKeepsProgress(t *testing.T) {
 		t.Fatalf("the job's Pause was called %d times", pauses)
 	}
 	e.wantError(e.do("POST", "/api/v1/jobs/"+id+"/pause", nil), 409, "state")
-	res := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 200)
-	if res["state"] != string(offline.JobRunning) {
-		t.Fatalf("after resume: %v", res)
-	}
-	close(r.finish)
-	j := waitJob(t, e, id, string(offline.JobSucceeded))
-	if runs, _ := r.counts(); runs != 1 || j["attempts"].(float64) != 1 {
-		t.Fatalf("pause and resume restarted the job: %d runs, %v attempts", runs, j["attempts"])
-	}
+	r.resumeInPlace(t, e, id, "pause and resume restarted the job")
 }
 
 // New credentials resume the jobs waiting for sign-in (the daemon calls
 // ResumeNeedsAuth when credentials.json changes).
 func TestResumeNeedsAuth(t *testing.T) {
 	t.Parallel()
-	r := newInPlaceRunner()
-	e := newEnv(t, envOpts{noMap: true, run: r.run})
-	body := strings.Replace(jobBody, `"title":"Field"`, `"title":"auth"`, 1)
-	id := e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
+	r, e, id := startInPlaceJob(t, "auth")
 	waitJob(t, e, id, string(offline.JobNeedsAuth))
 	e.daemon.ResumeNeedsAuth()
 	close(r.finish)
@@ -170,4 +148,29 @@ func TestLegacyQueuedJobReadAsPending(t *testing.T) {
 		info, _ = jm.Get(ctx, "old")
 		return info.State == offline.JobSucceeded
 	})
+}
+
+// resumeInPlace resumes job id, lets the runner finish and checks that the
+// job went on in place: one run, one attempt (else fails with restarted).
+func (r *inPlaceRunner) resumeInPlace(t *testing.T, e *env, id, restarted string) {
+	t.Helper()
+	res := e.jsonOf(e.do("POST", "/api/v1/jobs/"+id+"/resume", nil), 200)
+	if res["state"] != string(offline.JobRunning) {
+		t.Fatalf("after resume: %v", res)
+	}
+	close(r.finish)
+	j := waitJob(t, e, id, string(offline.JobSucceeded))
+	if runs, _ := r.counts(); runs != 1 || j["attempts"].(float64) != 1 {
+		t.Fatalf("%s: %d runs, %v attempts", restarted, runs, j["attempts"])
+	}
+}
+
+// startInPlaceJob creates a job titled title (the runner waits for sign-in
+// when it is "auth") run by a new inPlaceRunner.
+func startInPlaceJob(t *testing.T, title string) (*inPlaceRunner, *env, string) {
+	t.Helper()
+	r := newInPlaceRunner()
+	e := newEnv(t, envOpts{noMap: true, run: r.run})
+	body := strings.Replace(jobBody, `"title":"Field"`, `"title":"`+title+`"`, 1)
+	return r, e, e.jsonOf(e.do("POST", "/api/v1/jobs", strings.NewReader(body)), 201)["id"].(string)
 }

@@ -19,12 +19,14 @@ import (
 	"github.com/offlined/offlined/offline"
 )
 
-// stepRunner is a RunFunc that does `steps` steps, checkpointing the step
-// count in dir/checkpoint, reporting progress after each, and waiting on
-// gate (when not nil) before each step. It writes package.json last.
 // stepRunner is a job runner of steps, each writing its number to a
-// checkpoint file. With a gate, each step waits for one value from it and,
-// once its checkpoint is written, reports on stepped (see step).
+// checkpoint file and reporting progress; it writes package.json last and
+// fails when the job's title is "fail". With a gate, each step waits for
+// one value from it and, once its checkpoint is written, reports on
+// stepped (see step). Tests use it instead of the real offline job where
+// they need to control the job: an exact sequence of progress events, a
+// pause or shutdown at a known step, a failure on demand. Tests that only
+// need a package use the template built by the real job.
 type stepRunner struct {
 	steps   int
 	gate    chan struct{}
@@ -84,6 +86,12 @@ type sseEvent struct {
 // readSSE reads events until the stream ends or n events arrived.
 func readSSE(t *testing.T, r io.Reader, n int) []sseEvent {
 	t.Helper()
+	return scanSSE(r, func(evs []sseEvent) bool { return len(evs) == n })
+}
+
+// scanSSE reads events until the stream ends or done says the events so
+// far are enough.
+func scanSSE(r io.Reader, done func([]sseEvent) bool) []sseEvent {
 	var out []sseEvent
 	sc := bufio.NewScanner(r)
 	var cur sseEvent
@@ -93,7 +101,7 @@ func readSSE(t *testing.T, r io.Reader, n int) []sseEvent {
 		case line == "":
 			if cur.typ != "" {
 				out = append(out, cur)
-				if len(out) == n {
+				if done(out) {
 					return out
 				}
 			}
@@ -283,6 +291,9 @@ func TestInterruptedJobsResumeAtStart(t *testing.T) {
 func TestFinishedJobEventsAfterRestart(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
+	// The test is about a finished job's events after a restart, not about
+	// the job: a one-step fake job finishes at once (the real offline job
+	// took over testutil.Timeout under -race on a busy machine).
 	sr := &stepRunner{steps: 1}
 	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0), Run: sr.run})
 	jm := d.Jobs

@@ -16,6 +16,12 @@ var openapiFS embed.FS
 
 func (s *Server) getOpenAPI(w http.ResponseWriter, r *http.Request) error {
 	b, err := openapiFS.ReadFile("openapi.json")
+	return respondDocument(w, b, err)
+}
+
+// respondDocument returns err when it is set, and otherwise writes the
+// JSON document b as it is.
+func respondDocument(w http.ResponseWriter, b []byte, err error) error {
 	if err != nil {
 		return err
 	}
@@ -89,22 +95,13 @@ func dirSize(dir string) int64 {
 
 func (s *Server) getMap(w http.ResponseWriter, r *http.Request) error {
 	mi, err := s.reg.Get(r.Context(), mux.Vars(r)["map"])
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, mi)
-	return nil
+	return respond(w, 200, mi, err)
 }
 
 func (s *Server) getDocument(name string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		b, err := s.reg.Document(r.Context(), mux.Vars(r)["map"], name)
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(b)
-		return nil
+		return respondDocument(w, b, err)
 	}
 }
 

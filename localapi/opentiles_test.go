@@ -3,7 +3,6 @@ package localapi
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -51,34 +50,13 @@ func TestOpenXYZLayerServed(t *testing.T) {
 	if u, _ := tj["tiles"].([]any); len(u) == 0 || !strings.HasPrefix(u[0].(string), e.hs.URL+base+"/{z}/{x}/{y}") {
 		t.Fatalf("tilejson %v", tj)
 	}
-	db, err := sql.Open("sqlite", "file:"+pkg.Path(xyz.Store)+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.QueryContext(ctx, `SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var z, x, tmsY int
-		var data []byte
-		if err := rows.Scan(&z, &x, &tmsY, &data); err != nil {
-			t.Fatal(err)
-		}
-		if data == nil {
-			continue
-		}
-		y := (1 << z) - 1 - tmsY
+	n := eachStoredTile(t, pkg.Path(xyz.Store), func(z, x, y int, data []byte) {
 		r := e.do("GET", fmt.Sprintf("%s/%d/%d/%d.png", base, z, x, y), nil)
 		b, _ := io.ReadAll(r.Body)
 		if r.StatusCode != 200 || !bytes.Equal(b, data) || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 			t.Fatalf("tile %d/%d/%d: %d, %d bytes (store %d)", z, x, y, r.StatusCode, len(b), len(data))
 		}
-		n++
-	}
+	})
 	if int64(n) != xyz.Tiles {
 		t.Errorf("served %d tiles, the package says %d", n, xyz.Tiles)
 	}

@@ -44,11 +44,7 @@ func (s *Server) addMap(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("id", "id must be 1-128 letters, digits, '.', '_' or '-'")
 	}
 	mi, err := p.Add(r.Context(), req.Dir, req.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, mi)
-	return nil
+	return respond(w, http.StatusCreated, mi, err)
 }
 
 func (s *Server) listReplicas(w http.ResponseWriter, r *http.Request) error {
@@ -57,11 +53,7 @@ func (s *Server) listReplicas(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	l, err := p.Replicas(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"replicas": l})
-	return nil
+	return respond(w, http.StatusOK, map[string]any{"replicas": l}, err)
 }
 
 func (s *Server) cleanupReplicas(w http.ResponseWriter, r *http.Request) error {
@@ -70,9 +62,5 @@ func (s *Server) cleanupReplicas(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	res, err := p.CleanupOrphans(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, res)
-	return nil
+	return respond(w, http.StatusOK, res, err)
 }

@@ -13,10 +13,10 @@ func TestAddMapAndListReplicas(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	e.wantError(e.do("POST", "/api/v1/maps", strings.NewReader(`{}`)), 400, "dir")
 	e.wantError(e.do("POST", "/api/v1/maps", jsonBody(map[string]string{"dir": t.TempDir()})), 400, "dir")
-	e.wantError(e.do("POST", "/api/v1/maps", jsonBody(map[string]string{"dir": templateDir, "id": "no spaces"})), 400, "id")
+	e.wantError(e.do("POST", "/api/v1/maps", jsonBody(map[string]string{"dir": template.Dir(), "id": "no spaces"})), 400, "id")
 	e.wantError(e.do("POST", "/api/v1/maps", strings.NewReader(`{"dir":"x","bogus":1}`)), 400, "body")
 	src := filepath.Join(t.TempDir(), "crew7")
-	copyDir(t, templateDir, src)
+	template.CopyTo(t, src)
 	mi := e.jsonOf(e.do("POST", "/api/v1/maps", jsonBody(map[string]string{"dir": src})), 201)
 	if mi["id"] != "crew7" || len(mi["layers"].([]any)) == 0 {
 		t.Fatalf("added map %v", mi)

@@ -138,11 +138,7 @@ func (s *Server) postCapabilities(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	c, err := p.Capabilities(r.Context(), req.Source, params)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, c)
-	return nil
+	return respond(w, 200, c, err)
 }
 
 func (s *Server) postParameters(w http.ResponseWriter, r *http.Request) error {
@@ -162,11 +158,7 @@ func (s *Server) postParameters(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("minScale", "scales must not be negative")
 	}
 	params, err := p.DefaultParameters(r.Context(), req.Source, req.AreaOfInterest.Esri(), req.MinScale, req.MaxScale)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, params)
-	return nil
+	return respond(w, 200, params, err)
 }
 
 func (s *Server) postOverrides(w http.ResponseWriter, r *http.Request) error {
@@ -178,11 +170,7 @@ func (s *Server) postOverrides(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("parameters", "parameters are required (POST /api/v1/parameters first)")
 	}
 	o, err := p.Overrides(r.Context(), req.Source, req.Parameters)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, o)
-	return nil
+	return respond(w, 200, o, err)
 }
 
 // searchWebMaps pages through the portal's web maps.

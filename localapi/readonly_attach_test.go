@@ -6,8 +6,6 @@ import (
 	"mime/multipart"
 	"net/url"
 	"testing"
-
-	editsync "github.com/offlined/offlined/sync"
 )
 
 // The attachment write routes of a read-only layer (FeatureServer
@@ -15,19 +13,7 @@ import (
 // unchanged (issue 13 item 5; the other routes are in readonly_test.go).
 func TestReadOnlyLayerRefusesAttachmentWrites(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
-	db, err := e.reg.FeatureStore(t.Context(), "demo", svcName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := editsync.LoadConfig(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Mode = editsync.ModeSnapshot
-	if err := editsync.SaveConfig(t.Context(), db, cfg); err != nil {
-		t.Fatal(err)
-	}
+	e := newReadOnlyEnv(t)
 	gid, oid := e.firstFeature()
 	before := e.storeChecksum()
 

@@ -15,19 +15,7 @@ import (
 // and the store is unchanged.
 func TestReadOnlyLayerRefusesEdits(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
-	db, err := e.reg.FeatureStore(t.Context(), "demo", svcName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := editsync.LoadConfig(t.Context(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Mode = editsync.ModeSnapshot
-	if err := editsync.SaveConfig(t.Context(), db, cfg); err != nil {
-		t.Fatal(err)
-	}
+	e := newReadOnlyEnv(t)
 	gid, oid := e.firstFeature()
 	before := e.storeChecksum()
 	base := "/api/v1/maps/demo/layers/0/features"
@@ -65,4 +53,13 @@ func TestReadOnlyLayerRefusesEdits(t *testing.T) {
 	}
 	// Reads still work.
 	e.jsonOf(e.do("GET", base+"?limit=1", nil), 200)
+}
+
+// newReadOnlyEnv is newEnv with the demo store kept as a read-only
+// snapshot (its sync configuration says so).
+func newReadOnlyEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t, envOpts{})
+	editSyncConfig(t, e.store(), func(c *editsync.Config) { c.Mode = editsync.ModeSnapshot })
+	return e
 }

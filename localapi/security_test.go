@@ -6,20 +6,18 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/offlined/offlined/localapi/localapitest"
 )
 
 func TestAuthRequiredEverywhere(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	gid, oid := e.firstFeature()
-	for _, r := range e.srv.Routes() {
-		p := strings.NewReplacer("{map}", "demo", "{layer}", "0", "{layer:[0-9]+}", "0", "{feature}", gid, "{attachment}", gid,
-			"{job}", "j", "{tileLayer}", "basemap", "{z:[0-9]+}", "0", "{x:[0-9]+}", "0", "{y}", "0", "{sprite}", "sprite.json",
-			"{fontstack}", "Arial", "{range}", "0-255.pbf", "{conflict}", "a:1", "{service}", "demo", "{oid:[0-9]+}", fmt.Sprint(oid), "{aid:[0-9]+}", "1").Replace(r.Path)
+	for _, r := range e.routeRequests() {
 		for _, auth := range []string{"", "Bearer wrong", "Basic " + testToken, "Bearer " + testToken + "x"} {
-			resp := e.do(r.Method, p, nil, "Authorization", auth)
+			resp := e.do(r.method, r.path, nil, "Authorization", auth)
 			if resp.StatusCode != http.StatusUnauthorized {
-				t.Errorf("%s %s with %q: status %d, want 401", r.Method, p, auth, resp.StatusCode)
+				t.Errorf("%s %s with %q: status %d, want 401", r.method, r.path, auth, resp.StatusCode)
 				continue
 			}
 			e.wantError(resp, 401, "Authorization")
@@ -119,4 +117,23 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if strings.Contains(logs, testToken) {
 		t.Fatal("the API token appears in the logs")
 	}
+}
+
+// routeRequest is a route of the server with its parameters filled in.
+type routeRequest struct{ method, path string }
+
+// routeRequests returns every route of the server with each parameter
+// filled with a value for the demo map (its first feature, its basemap
+// tile layer).
+func (e *env) routeRequests() []routeRequest {
+	e.t.Helper()
+	gid, oid := e.firstFeature()
+	fill := strings.NewReplacer("{map}", "demo", "{layer}", "0", "{layer:[0-9]+}", "0", "{feature}", gid, "{attachment}", gid,
+		"{job}", "j", "{tileLayer}", localapitest.Basemap, "{z:[0-9]+}", "0", "{x:[0-9]+}", "0", "{y}", "0", "{sprite}", "sprite.json",
+		"{fontstack}", "Arial", "{range}", "0-255.pbf", "{conflict}", "a:1", "{service}", "demo", "{oid:[0-9]+}", fmt.Sprint(oid), "{aid:[0-9]+}", "1")
+	var out []routeRequest
+	for _, r := range e.srv.Routes() {
+		out = append(out, routeRequest{r.Method, fill.Replace(r.Path)})
+	}
+	return out
 }

@@ -93,6 +93,17 @@ type Route struct {
 	Path   string
 }
 
+// routeError answers e, ArcGIS-shaped on the FeatureServer routes.
+func routeError(e *Error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isArcGISRoute(r) {
+			fsError(w, e)
+			return
+		}
+		writeError(w, e)
+	})
+}
+
 // New returns a Server.
 func New(o Options) (*Server, error) {
 	if o.Token == "" {
@@ -126,22 +137,8 @@ func New(o Options) (*Server, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{opts: o, log: o.Logger, reg: o.Maps, hub: o.Hub, router: mux.NewRouter(), started: time.Now(), page: newPageSessions()}
-	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e := &Error{Status: http.StatusNotFound, Code: "notFound", Field: "path", Message: "no such route"}
-		if isArcGISRoute(r) {
-			fsError(w, e)
-			return
-		}
-		writeError(w, e)
-	})
-	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e := &Error{Status: http.StatusMethodNotAllowed, Code: "methodNotAllowed", Field: "method", Message: "method not allowed on this route"}
-		if isArcGISRoute(r) {
-			fsError(w, e)
-			return
-		}
-		writeError(w, e)
-	})
+	s.router.NotFoundHandler = routeError(&Error{Status: http.StatusNotFound, Code: "notFound", Field: "path", Message: "no such route"})
+	s.router.MethodNotAllowedHandler = routeError(&Error{Status: http.StatusMethodNotAllowed, Code: "methodNotAllowed", Field: "method", Message: "method not allowed on this route"})
 	s.routesAPI()
 	s.routesPackages()
 	s.handler = s.guard(s.tileFastPath(s.router))

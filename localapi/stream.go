@@ -2,8 +2,11 @@ package localapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
+
+	"github.com/offlined/offlined/geodb"
 )
 
 // jsonStream writes a JSON document piece by piece through a buffer.
@@ -47,4 +50,24 @@ func (s *jsonStream) flush() error {
 		s.err = s.bw.Flush()
 	}
 	return s.err
+}
+
+// features writes up to limit rows of q from db as comma-separated GeoJSON
+// Features of t; more reports a row beyond limit (ask for limit+1).
+func (s *jsonStream) features(ctx context.Context, db *geodb.DB, q geodb.Query, t *geodb.Table, xf coordXform, limit int) (n int, more bool, err error) {
+	var buf []byte
+	err = db.Each(ctx, q, func(row *geodb.Row) error {
+		if n == limit {
+			more = true
+			return nil
+		}
+		buf = buf[:0]
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		n++
+		buf = appendFeature(buf, row, t, xf)
+		return s.write(buf)
+	})
+	return n, more, err
 }

@@ -1,13 +1,11 @@
 package localapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -88,27 +86,5 @@ func (s *Server) getOpenGlyphs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := mux.Vars(r)
-	m := glyphRange.FindStringSubmatch(v["range"])
-	if m == nil {
-		return badRequest("range", "glyph range must look like 0-255.pbf")
-	}
-	a, _ := strconv.Atoi(m[1])
-	b, _ := strconv.Atoi(m[2])
-	if a%256 != 0 || b != a+255 || a > 65280 {
-		return badRequest("range", "glyph range must be a 256-codepoint block")
-	}
-	fonts, err := fontStack(v["fontstack"])
-	if err != nil {
-		return err
-	}
-	for _, font := range fonts {
-		p := filepath.Join(dir, "fonts", font, v["range"])
-		if _, err := os.Stat(p); err == nil {
-			return s.serveResource(w, p, "range")
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	return notFound("range", "no glyphs %s for %q", v["range"], v["fontstack"])
+	return s.serveGlyphs(w, r, filepath.Join(dir, "fonts"))
 }

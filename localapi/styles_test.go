@@ -3,8 +3,6 @@ package localapi
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator/openmaps"
 	"github.com/offlined/offlined/offline"
 )
@@ -27,38 +24,13 @@ func buildStylePackage(t *testing.T, dir string) {
 	t.Helper()
 	hs := httptest.NewServer(openmaps.New(openmaps.Options{Key: "k"}))
 	t.Cleanup(hs.Close)
-	mapPath := filepath.Join(t.TempDir(), "map.json")
 	wm := fmt.Sprintf(`{"version":"2.31","spatialReference":{"wkid":102100,"latestWkid":3857},"operationalLayers":[],
  "baseMap":{"title":"Open style","baseMapLayers":[{"id":"basic","title":"Basic","layerType":"VectorTileLayer","styleUrl":"%s/styles/basic/style.json?key=k"}]}}`, hs.URL)
-	if err := os.WriteFile(mapPath, []byte(wm), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	c, err := arcgis.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	task, err := offline.NewTask(ctx, offline.Source{File: mapPath}, nil, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := func(v float64) *float64 { return &v }
-	area := &arcgis.Geometry{XMin: f(7.2), YMin: f(46.7), XMax: f(7.5), YMax: f(46.9), SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
-	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, sp := range o.StyleTiles {
-		sp.LevelIDs = []int{0, 1, 2, 3, 4, 5, 6, 7, 8}
-	}
-	res, err := task.NewJob(p, o, dir, offline.JobOptions{Client: c}).Run(ctx)
-	if err != nil || res.HasErrors {
-		t.Fatalf("job: %v %+v", err, res)
-	}
+	buildWebMapFile(t, wm, [4]float64{7.2, 46.7, 7.5, 46.9}, dir, func(o *offline.Overrides) {
+		for _, sp := range o.StyleTiles {
+			sp.LevelIDs = []int{0, 1, 2, 3, 4, 5, 6, 7, 8}
+		}
+	})
 }
 
 // TestStyleServed walks the style the local API serves for a style layer
@@ -114,31 +86,13 @@ func TestStyleServed(t *testing.T) {
 		tmpl := local(tj["tiles"].([]any)[0].(string))
 		layer, _, _ := strings.Cut(strings.TrimPrefix(tmpl, "/api/v1/maps/styled/tiles/"), "/")
 		store := pkg.Path("tiles/" + layer + ".mbtiles")
-		db, err := sql.Open("sqlite", "file:"+store+"?mode=ro")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := db.Query(`SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles`)
-		if err != nil {
-			t.Fatalf("source %s: store %s: %v", name, store, err)
-		}
-		n := 0
-		for rows.Next() {
-			var z, x, tmsY int
-			var data []byte
-			if err := rows.Scan(&z, &x, &tmsY, &data); err != nil {
-				t.Fatal(err)
-			}
-			y := (1 << z) - 1 - tmsY
+		n := eachStoredTile(t, store, func(z, x, y int, data []byte) {
 			p := strings.NewReplacer("{z}", fmt.Sprint(z), "{x}", fmt.Sprint(x), "{y}", fmt.Sprint(y)).Replace(tmpl)
 			// The HTTP client decodes the gzip Content-Encoding of vector tiles.
 			if b := get(p); !bytes.Equal(b, data) && !bytes.Equal(b, gunzipped(t, data)) {
 				t.Fatalf("source %s tile %d/%d/%d: bytes differ from the store's", name, z, x, y)
 			}
-			n++
-		}
-		rows.Close()
-		db.Close()
+		})
 		if n == 0 {
 			t.Errorf("source %s: no tiles", name)
 		}

@@ -98,11 +98,6 @@ func XformFor(t *geodb.Table) Xform {
 // FromWGS converts a WGS84 longitude/latitude to the table's coordinates.
 func (x Xform) FromWGS(lon, lat float64) (float64, float64) { return x.x.fromWGS(lon, lat) }
 
-// AppendFeature appends row of t as a GeoJSON Feature (WGS84) to b.
-func AppendFeature(b []byte, row *geodb.Row, t *geodb.Table, x Xform) []byte {
-	return appendFeature(b, row, t, x.x)
-}
-
 // JSONStream writes a JSON document piece by piece through a buffer; the
 // first error sticks.
 type JSONStream struct{ s *jsonStream }
@@ -118,6 +113,14 @@ func (j *JSONStream) Value(v any) error { return j.s.value(v) }
 
 // Write writes already encoded JSON.
 func (j *JSONStream) Write(b []byte) error { return j.s.write(b) }
+
+// Features writes up to limit rows of q from db as comma-separated GeoJSON
+// Features (WGS84) of t; more reports a row beyond limit (ask for
+// limit+1).
+func (j *JSONStream) Features(ctx context.Context, db *geodb.DB, q geodb.Query, t *geodb.Table, limit int) (n int, more bool, err error) {
+	x, _ := xformFor(t)
+	return j.s.features(ctx, db, q, t, x, limit)
+}
 
 // Flush flushes the buffer.
 func (j *JSONStream) Flush() error { return j.s.flush() }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/testutil"
-	"github.com/offlined/offlined/offline"
 	editsync "github.com/offlined/offlined/sync"
 )
 
@@ -85,7 +84,7 @@ func TestConflictHeldAndResolved(t *testing.T) {
 	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
 	ctx := t.Context()
 	db, _ := e.reg.FeatureStore(ctx, "demo", svcName)
-	setPolicy(t, db, "fieldMerge")
+	editSyncConfig(t, db, func(c *editsync.Config) { c.Policy = "fieldMerge" })
 	gid, oid := e.firstFeature()
 	// Server edit.
 	layerURL := arcgis.LayerURL(e.svcURL, 0)
@@ -93,7 +92,7 @@ func TestConflictHeldAndResolved(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Local edit of the same field.
-	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.deviceEdit(gid, "Notes", "device")
 	e.jsonOf(e.do("POST", "/api/v1/maps/demo/sync", nil), 200)
 	c := e.jsonOf(e.do("GET", "/api/v1/maps/demo/conflicts?resolution=pending", nil), 200)
 	list := c["conflicts"].([]any)
@@ -183,15 +182,8 @@ func TestSchedulerSyncsLocalEdits(t *testing.T) {
 func TestSchemaChangeRewritesQGISProject(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
-	// The test package is built by hand: give its map.json the store
-	// reference the offline job writes, and its project.
-	dir := filepath.Join(e.root, "packages", "demo")
-	writeFile(t, filepath.Join(dir, "map.json"), `{"operationalLayers":[{"id":"inspections","title":"Inspections","url":"data/Field_Survey.gpkg",
-		"offlineStore":{"kind":"replica","store":"data/Field_Survey.gpkg","layerId":0}}],"version":"2.31"}`)
-	if _, err := offline.WriteQGISProject(t.Context(), dir); err != nil {
-		t.Fatal(err)
-	}
-	qgs, _ := filepath.Glob(filepath.Join(dir, "*.qgs"))
+	// The offline job wrote the package's QGIS project.
+	qgs, _ := filepath.Glob(filepath.Join(e.root, "packages", "demo", "*.qgs"))
 	if len(qgs) != 1 {
 		t.Fatalf("package has QGIS projects %v, want one", qgs)
 	}

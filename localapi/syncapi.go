@@ -102,24 +102,22 @@ func (s *Server) postSync(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	rep, err := sy.Sync(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"map": id, "services": rep})
-	return nil
+	return respond(w, 200, map[string]any{"map": id, "services": rep}, err)
 }
 
 func (s *Server) getSync(w http.ResponseWriter, r *http.Request) error {
+	return s.serveSyncServices(w, r, func(sy Syncer, id string) (any, error) { return sy.Status(r.Context(), id) })
+}
+
+// serveSyncServices answers {"map": id, "services": …} with what f returns
+// for the route's map.
+func (s *Server) serveSyncServices(w http.ResponseWriter, r *http.Request, f func(sy Syncer, id string) (any, error)) error {
 	sy, id, err := s.syncer(r)
 	if err != nil {
 		return err
 	}
-	st, err := sy.Status(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"map": id, "services": st})
-	return nil
+	v, err := f(sy, id)
+	return respond(w, 200, map[string]any{"map": id, "services": v}, err)
 }
 
 func (s *Server) syncEvents(w http.ResponseWriter, r *http.Request) error {

@@ -34,47 +34,24 @@ func applySyncSettings(r *http.Request, sy Syncer, id string, b *syncSettingsBod
 }
 
 func (s *Server) getSyncSettings(w http.ResponseWriter, r *http.Request) error {
-	sy, id, err := s.syncer(r)
-	if err != nil {
-		return err
-	}
-	out, err := applySyncSettings(r, sy, id, &syncSettingsBody{})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"map": id, "services": out})
-	return nil
+	return s.serveSyncServices(w, r, func(sy Syncer, id string) (any, error) {
+		return applySyncSettings(r, sy, id, &syncSettingsBody{})
+	})
 }
 
 func (s *Server) patchSyncSettings(w http.ResponseWriter, r *http.Request) error {
-	sy, id, err := s.syncer(r)
-	if err != nil {
-		return err
-	}
 	var body syncSettingsBody
-	if err := decodeBody(r, &body); err != nil {
-		return err
-	}
-	out, err := applySyncSettings(r, sy, id, &body)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"map": id, "services": out})
-	return nil
+	return s.serveSyncServices(w, r, func(sy Syncer, id string) (any, error) {
+		if err := decodeBody(r, &body); err != nil {
+			return nil, err
+		}
+		return applySyncSettings(r, sy, id, &body)
+	})
 }
 
 // getSyncPending lists what the next sync will send, per service.
 func (s *Server) getSyncPending(w http.ResponseWriter, r *http.Request) error {
-	sy, id, err := s.syncer(r)
-	if err != nil {
-		return err
-	}
-	out, err := sy.Pending(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"map": id, "services": out})
-	return nil
+	return s.serveSyncServices(w, r, func(sy Syncer, id string) (any, error) { return sy.Pending(r.Context(), id) })
 }
 
 // SyncProgress is a "progress" event of a map's sync stream.
@@ -90,9 +67,5 @@ func (s *Server) cancelSync(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ok, err := sy.CancelSync(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, map[string]any{"map": id, "cancelled": ok})
-	return nil
+	return respond(w, 200, map[string]any{"map": id, "cancelled": ok}, err)
 }

@@ -1,8 +1,6 @@
 package localapi
 
 import (
-	"bufio"
-	"encoding/json"
 	"io"
 	"net/url"
 	"strings"
@@ -21,6 +19,24 @@ func (e *env) serverAttr(oid int64, field string) any {
 		e.t.Fatalf("server query of %d: %v %v", oid, fs, err)
 	}
 	return fs.Features[0].Attributes[field]
+}
+
+// newSyncEnv is an env with the sync service over a package built from
+// its own emulator, and the GlobalID and object id of the first feature
+// of layer 0.
+func newSyncEnv(t *testing.T) (*env, string, int64) {
+	t.Helper()
+	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
+	gid, oid := e.firstFeature()
+	return e, gid, oid
+}
+
+// deviceEdit sets attribute attr of feature gid of layer 0 through the
+// local API, as an app on the device would.
+func (e *env) deviceEdit(gid, attr string, v any) {
+	e.t.Helper()
+	body := mustJSON(map[string]any{"type": "Feature", "properties": map[string]any{attr: v}})
+	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(body)), 200)
 }
 
 func (e *env) serverEdit(oid int64, kv ...any) {
@@ -61,10 +77,9 @@ func (e *env) syncOK(body string) {
 // leaves a server change on the server; the setting is kept.
 func TestSyncUploadOnlyOverHTTP(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
-	gid, oid := e.firstFeature()
+	e, gid, oid := newSyncEnv(t)
 	e.serverEdit(oid, "Depth", 4.25)
-	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.deviceEdit(gid, "Notes", "device")
 	e.syncOK(`{"syncDirection":"uploadOnly"}`)
 	if got := e.serverAttr(oid, "Notes"); got != "device" {
 		t.Errorf("device edit not uploaded: %v", got)
@@ -82,15 +97,14 @@ func TestSyncUploadOnlyOverHTTP(t *testing.T) {
 // changed.
 func TestSyncServerWinsOverHTTP(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
-	gid, oid := e.firstFeature()
+	e, gid, oid := newSyncEnv(t)
 	s := e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/sync/settings", strings.NewReader(`{"conflictPolicy":"serverWins","rollbackOnFailure":false}`)), 200)
 	set := s["services"].(map[string]any)[svcName].(map[string]any)
 	if set["conflictPolicy"] != "serverWins" || set["rollbackOnFailure"] != false {
 		t.Fatalf("settings %v", s)
 	}
 	e.serverEdit(oid, "Notes", "server")
-	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.deviceEdit(gid, "Notes", "device")
 	e.syncOK("")
 	if got := e.serverAttr(oid, "Notes"); got != "server" {
 		t.Errorf("server value overwritten under serverWins: %v", got)
@@ -104,10 +118,9 @@ func TestSyncServerWinsOverHTTP(t *testing.T) {
 // touched (whole-row lastSyncWins overwrote it).
 func TestSyncFieldMergeOverHTTP(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{withSyncer: true, fresh: true})
-	gid, oid := e.firstFeature()
+	e, gid, oid := newSyncEnv(t)
 	e.serverEdit(oid, "Depth", 8.5)
-	e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/layers/0/features/"+url.PathEscape(gid), strings.NewReader(`{"type":"Feature","properties":{"Notes":"device"}}`)), 200)
+	e.deviceEdit(gid, "Notes", "device")
 	e.syncOK(`{"conflictPolicy":"fieldMerge"}`)
 	if got := e.serverAttr(oid, "Depth"); got != 8.5 {
 		t.Errorf("server's Depth lost: %v", got)
@@ -146,28 +159,7 @@ func readSSEUntil(t *testing.T, r io.ReadCloser, last string) []sseEvent {
 	t.Helper()
 	got := make(chan []sseEvent, 1)
 	go func() {
-		var out []sseEvent
-		sc := bufio.NewScanner(r)
-		var cur sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if cur.typ != "" {
-					out = append(out, cur)
-					if cur.typ == last {
-						got <- out
-						return
-					}
-				}
-				cur = sseEvent{}
-			case strings.HasPrefix(line, "event: "):
-				cur.typ = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				json.Unmarshal([]byte(line[6:]), &cur.data)
-			}
-		}
-		got <- out
+		got <- scanSSE(r, func(evs []sseEvent) bool { return evs[len(evs)-1].typ == last })
 	}()
 	select {
 	case evs := <-got:

@@ -67,11 +67,7 @@ func (s *Server) getTileJSON(w http.ResponseWriter, r *http.Request) error {
 	}
 	u := fmt.Sprintf("%s/api/v1/maps/%s/tiles/%s/{z}/{x}/{y}.%s", baseURL(r), v["map"], v["tileLayer"], ext)
 	tj, err := st.TileJSON(r.Context(), u)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, 200, tj)
-	return nil
+	return respond(w, 200, tj, err)
 }
 
 // getTile serves z/x/y (XYZ, y from the top; an extension is optional).
@@ -168,6 +164,14 @@ func (s *Server) getGlyphs(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.reg.TileStore(r.Context(), v["map"], v["tileLayer"]); err != nil {
 		return err
 	}
+	return s.serveGlyphs(w, r, filepath.Join(s.reg.ResourceDir(v["map"], v["tileLayer"]), "fonts"))
+}
+
+// serveGlyphs serves the route's {range} of its {fontstack} from fontsDir.
+// A stack "A,B" is served from the first font that has the range (the
+// whole stack first: resources may hold a combined stack directory).
+func (s *Server) serveGlyphs(w http.ResponseWriter, r *http.Request, fontsDir string) error {
+	v := mux.Vars(r)
 	m := glyphRange.FindStringSubmatch(v["range"])
 	if m == nil {
 		return badRequest("range", "glyph range must look like 0-255.pbf")
@@ -177,21 +181,17 @@ func (s *Server) getGlyphs(w http.ResponseWriter, r *http.Request) error {
 	if a%256 != 0 || b != a+255 || a > 65280 {
 		return badRequest("range", "glyph range must be a 256-codepoint block")
 	}
-	fs := v["fontstack"]
-	fonts, err := fontStack(fs)
+	fonts, err := fontStack(v["fontstack"])
 	if err != nil {
 		return err
 	}
-	// A stack "A,B" is served from the first font that has the range (the
-	// whole stack first: resources may hold a combined stack directory).
-	dir := filepath.Join(s.reg.ResourceDir(v["map"], v["tileLayer"]), "fonts")
 	for _, font := range fonts {
-		p := filepath.Join(dir, font, v["range"])
-		if _, err := os.Stat(p); err == nil {
+		p := filepath.Join(fontsDir, font, v["range"])
+		if _, err := os.Stat(p); err == nil { // a font that cannot be read is skipped
 			return s.serveResource(w, p, "range")
 		}
 	}
-	return notFound("range", "no glyphs %s for %q", v["range"], fs)
+	return notFound("range", "no glyphs %s for %q", v["range"], v["fontstack"])
 }
 
 // fontStack returns the directory names to try for a font stack: the

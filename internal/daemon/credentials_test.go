@@ -17,15 +17,10 @@ func TestCredentialsReloadedOnChange(t *testing.T) {
 	root := t.TempDir()
 	const portal = "https://portal.example.com/portal/sharing/rest"
 	save := func(tok string) {
-		if err := config.SaveCredential(root, config.Credential{Portal: portal, Kind: config.KindToken, Token: tok}); err != nil {
-			t.Fatal(err)
-		}
+		saveCredentials(t, root, config.Credential{Portal: portal, Kind: config.KindToken, Token: tok})
 	}
 	save("old-token")
-	c, err := newCredentials(config.Config{DataRoot: root, Portal: portal}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := openCredentials(t, config.Config{DataRoot: root, Portal: portal})
 	var reloads atomic.Int32
 	c.onReload = func() { reloads.Add(1) }
 	token := func() string {
@@ -61,4 +56,24 @@ func TestCredentialsReloadedOnChange(t *testing.T) {
 	if got := token(); got != "new-token" {
 		t.Fatalf("token after logout %q", got)
 	}
+}
+
+// saveCredentials stores creds under the data root.
+func saveCredentials(t *testing.T, root string, creds ...config.Credential) {
+	t.Helper()
+	for _, c := range creds {
+		if err := config.SaveCredential(root, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// openCredentials opens the daemon's credentials for cfg.
+func openCredentials(t *testing.T, cfg config.Config) *credentials {
+	t.Helper()
+	c, err := newCredentials(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

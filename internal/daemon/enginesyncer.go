@@ -136,17 +136,13 @@ func (e *EngineSyncer) mapEngines(ctx context.Context, mapID string) ([]editsync
 // SetConflictPolicy implements Syncer: p is stored in the sync
 // configuration of each of the map's feature stores.
 func (e *EngineSyncer) SetConflictPolicy(ctx context.Context, mapID string, p editsync.Policy) error {
-	mi, err := e.reg.Get(ctx, mapID)
+	engs, err := e.mapEngines(ctx, mapID)
 	if err != nil {
 		return err
 	}
-	for _, svc := range mi.Services {
-		eng, err := e.engine(ctx, mapID, svc)
-		if err != nil {
-			return err
-		}
-		if err := eng.SetPolicy(ctx, p); err != nil {
-			return fmt.Errorf("set conflict policy of %s/%s: %w", mapID, svc, err)
+	for _, se := range engs {
+		if err := se.Engine.SetPolicy(ctx, p); err != nil {
+			return fmt.Errorf("set conflict policy of %s/%s: %w", mapID, se.Service, err)
 		}
 	}
 	return nil
@@ -215,46 +211,38 @@ func (e *EngineSyncer) Wait() { e.wg.Wait() }
 
 // Status implements Syncer.
 func (e *EngineSyncer) Status(ctx context.Context, mapID string) (map[string]editsync.Status, error) {
-	mi, err := e.reg.Get(ctx, mapID)
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]editsync.Status{}
-	for _, svc := range mi.Services {
-		db, err := e.reg.FeatureStore(ctx, mapID, svc)
-		if err != nil {
-			return nil, err
-		}
+	err := e.reg.eachStore(ctx, mapID, func(svc string, db *geodb.DB) error {
 		st, err := editsync.ReadStatus(ctx, db)
 		if err != nil {
-			return nil, fmt.Errorf("sync status of %s: %w", svc, err)
+			return fmt.Errorf("sync status of %s: %w", svc, err)
 		}
 		out[svc] = st
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // Conflicts implements Syncer.
 func (e *EngineSyncer) Conflicts(ctx context.Context, mapID string) ([]localapi.ConflictInfo, error) {
-	mi, err := e.reg.Get(ctx, mapID)
-	if err != nil {
-		return nil, err
-	}
 	var out []localapi.ConflictInfo
-	for _, svc := range mi.Services {
-		db, err := e.reg.FeatureStore(ctx, mapID, svc)
-		if err != nil {
-			return nil, err
-		}
+	err := e.reg.eachStore(ctx, mapID, func(svc string, db *geodb.DB) error {
 		cs, err := db.Conflicts(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, c := range cs {
 			out = append(out, localapi.ConflictInfo{ID: svc + ":" + strconv.FormatInt(c.ID, 10), Service: svc, Table: c.Table, GlobalID: c.GlobalID,
 				LocalOp: string(c.LocalOp), ServerOp: string(c.ServerOp), LocalVersion: rawOrNil(c.LocalVersion),
 				ServerVersion: rawOrNil(c.ServerVersion), Resolution: c.Resolution, DetectedAt: c.DetectedAt})
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"errors"
-	"log/slog"
 	"testing"
 
 	"github.com/offlined/offlined/internal/config"
@@ -15,14 +14,9 @@ import (
 func TestDaemonRefusesMetadataAddresses(t *testing.T) {
 	root := t.TempDir()
 	const portal = "https://portal.example.com/portal/sharing/rest"
-	if err := config.SaveCredential(root, config.Credential{Portal: portal, Kind: config.KindToken, Token: "t"}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := newCredentials(config.Config{DataRoot: root, Portal: portal}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.Client().HTTPClient().Get("http://169.254.169.254/latest/meta-data/")
+	saveCredentials(t, root, config.Credential{Portal: portal, Kind: config.KindToken, Token: "t"})
+	c := openCredentials(t, config.Config{DataRoot: root, Portal: portal})
+	_, err := c.Client().HTTPClient().Get("http://169.254.169.254/latest/meta-data/")
 	var be *outbound.BlockedAddressError
 	if !errors.As(err, &be) {
 		t.Fatalf("metadata address: %v, want a BlockedAddressError", err)

@@ -44,58 +44,39 @@ func newMapOwner(id string) *mapOwner {
 // featureStore returns the open GeoPackage of svc, opening it with open
 // the first time.
 func (o *mapOwner) featureStore(svc string, open func() (*geodb.DB, error)) (*geodb.DB, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
-		return nil, errClosed
-	}
-	if db := o.dbs[svc]; db != nil {
-		return db, nil
-	}
-	db, err := open()
-	if err != nil {
-		return nil, err
-	}
-	o.dbs[svc] = db
-	return db, nil
+	return once(o, o.dbs, svc, open)
 }
 
 // tileStore returns the open MBTiles of tile layer name, opening it with
 // open the first time.
 func (o *mapOwner) tileStore(name string, open func() (*tiles.Store, error)) (*tiles.Store, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
-		return nil, errClosed
-	}
-	if st := o.stores[name]; st != nil {
-		return st, nil
-	}
-	st, err := open()
-	if err != nil {
-		return nil, err
-	}
-	o.stores[name] = st
-	return st, nil
+	return once(o, o.stores, name, open)
 }
 
 // engine returns the sync engine of svc, made by newEngine the first
 // time.
 func (o *mapOwner) engine(svc string, newEngine func() (*editsync.Engine, error)) (*editsync.Engine, error) {
+	return once(o, o.engines, svc, newEngine)
+}
+
+// once returns the owner's m[key], made by open the first time (under the
+// owner's lock); errClosed once the owner is closed.
+func once[T any](o *mapOwner, m map[string]T, key string, open func() (T, error)) (T, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	var zero T
 	if o.closed {
-		return nil, errClosed
+		return zero, errClosed
 	}
-	if eng := o.engines[svc]; eng != nil {
-		return eng, nil
+	if v, ok := m[key]; ok {
+		return v, nil
 	}
-	eng, err := newEngine()
+	v, err := open()
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	o.engines[svc] = eng
-	return eng, nil
+	m[key] = v
+	return v, nil
 }
 
 // startScheduler runs run (a scheduler of svc) under a context derived
@@ -164,4 +145,22 @@ func (o *mapOwner) Close(ctx context.Context) error {
 		delete(o.stores, name)
 	}
 	return errors.Join(errs...)
+}
+
+// eachStore calls f with the feature store of every service of a map.
+func (r *Registry) eachStore(ctx context.Context, mapID string, f func(svc string, db *geodb.DB) error) error {
+	mi, err := r.Get(ctx, mapID)
+	if err != nil {
+		return err
+	}
+	for _, svc := range mi.Services {
+		db, err := r.FeatureStore(ctx, mapID, svc)
+		if err != nil {
+			return err
+		}
+		if err := f(svc, db); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -329,37 +329,62 @@ func (r *Registry) owner(id string) (*mapOwner, error) {
 
 // FeatureStore returns the open GeoPackage of service svc of map id.
 func (r *Registry) FeatureStore(ctx context.Context, id, svc string) (*geodb.DB, error) {
-	if !localapi.ValidID(id) || !localapi.ValidID(svc) {
-		return nil, localapi.NotFound("service", "no service %q in map %q", svc, id)
+	return openStore(ctx, r, serviceFiles, id, svc, (*mapOwner).featureStore, func(p string) (*geodb.DB, error) {
+		return geodb.Open(ctx, p, r.gopts)
+	})
+}
+
+// storeFiles says where a kind of store lives in a package and how the
+// API names it.
+type storeFiles struct {
+	dir, ext    string // the file of name is <dir>/<name><ext>
+	field, noun string // the route variable and its noun in messages
+	warn        string // the log message when a file does not open
+}
+
+var (
+	serviceFiles = storeFiles{dir: "data", ext: ".gpkg", field: "service", noun: "service", warn: "feature store unusable"}
+	tileFiles    = storeFiles{dir: "tiles", ext: ".mbtiles", field: "tileLayer", noun: "tile layer", warn: "tile store unusable"}
+)
+
+// openStore returns map id's open store name of kind k, opened by open
+// the first time (through the owner's cache): 404 when the map or the file
+// is missing, 409 brokenPackage when the file does not open (remembered
+// until the file changes).
+func openStore[T any](ctx context.Context, r *Registry, k storeFiles, id, name string,
+	cached func(o *mapOwner, name string, open func() (T, error)) (T, error), open func(p string) (T, error)) (T, error) {
+	var zero T
+	if !localapi.ValidID(id) || !localapi.ValidID(name) {
+		return zero, localapi.NotFound(k.field, "no %s %q in map %q", k.noun, name, id)
 	}
 	o, err := r.owner(id)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	p := filepath.Join(r.Dir(id), "data", svc+".gpkg")
-	db, err := o.featureStore(svc, func() (*geodb.DB, error) {
+	p := filepath.Join(r.Dir(id), k.dir, name+k.ext)
+	v, err := cached(o, name, func() (T, error) {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return nil, localapi.NotFound("service", "no service %q in map %q", svc, id)
+			return zero, localapi.NotFound(k.field, "no %s %q in map %q", k.noun, name, id)
 		}
 		if be := r.knownBroken(p, fi); be != nil {
-			return nil, be
+			return zero, be
 		}
-		db, err := geodb.Open(ctx, p, r.gopts)
+		v, err := open(p)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return zero, ctx.Err()
 			}
-			r.log.Warn("feature store unusable", "map", id, "service", svc, "err", err)
-			return nil, r.setBroken(p, fi, r.brokenErr(id, p, "service", err))
+			r.log.Warn(k.warn, "map", id, k.field, name, "err", err)
+			return zero, r.setBroken(p, fi, r.brokenErr(id, p, k.field, err))
 		}
 		r.setBroken(p, fi, nil)
-		return db, nil
+		return v, nil
 	})
 	if errors.Is(err, errClosed) {
-		return nil, localapi.NotFound("map", "no offline map %q", id)
+		return zero, localapi.NotFound("map", "no offline map %q", id)
 	}
-	return db, err
+	return v, err
 }
 
 // knownBroken returns the error of file p when it did not open before and
@@ -407,37 +432,9 @@ func (r *Registry) brokenErr(id, p, field string, cause error) *localapi.Error {
 
 // TileStore returns the open MBTiles of tile layer name of map id.
 func (r *Registry) TileStore(ctx context.Context, id, name string) (*tiles.Store, error) {
-	if !localapi.ValidID(id) || !localapi.ValidID(name) {
-		return nil, localapi.NotFound("tileLayer", "no tile layer %q in map %q", name, id)
-	}
-	o, err := r.owner(id)
-	if err != nil {
-		return nil, err
-	}
-	p := filepath.Join(r.Dir(id), "tiles", name+".mbtiles")
-	st, err := o.tileStore(name, func() (*tiles.Store, error) {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, localapi.NotFound("tileLayer", "no tile layer %q in map %q", name, id)
-		}
-		if be := r.knownBroken(p, fi); be != nil {
-			return nil, be
-		}
-		st, err := tiles.OpenStore(ctx, p)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			r.log.Warn("tile store unusable", "map", id, "tileLayer", name, "err", err)
-			return nil, r.setBroken(p, fi, r.brokenErr(id, p, "tileLayer", err))
-		}
-		r.setBroken(p, fi, nil)
-		return st, nil
+	return openStore(ctx, r, tileFiles, id, name, (*mapOwner).tileStore, func(p string) (*tiles.Store, error) {
+		return tiles.OpenStore(ctx, p)
 	})
-	if errors.Is(err, errClosed) {
-		return nil, localapi.NotFound("map", "no offline map %q", id)
-	}
-	return st, err
 }
 
 // ResourceDir returns the vector tile resources directory of a tile layer
@@ -458,22 +455,18 @@ func (r *Registry) Deleted(id string) bool {
 // anything is removed), marks the map deleted, stops its background work,
 // closes its stores, removes its directory and then tries the queue.
 func (r *Registry) Delete(ctx context.Context, id string) error {
-	mi, err := r.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	for _, svc := range mi.Services {
-		db, err := r.FeatureStore(ctx, id, svc)
-		if err != nil {
-			return err
-		}
+	err := r.eachStore(ctx, id, func(svc string, db *geodb.DB) error {
 		rep, err := db.Replica(ctx)
 		if err != nil || rep == nil || rep.ReplicaID == "" {
-			continue
+			return nil
 		}
 		if err := r.unreg.Add(r.ServiceURL(ctx, id, svc, db), rep.ReplicaID); err != nil {
 			return fmt.Errorf("delete map %s: %w", id, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	// Also the replicas recorded at registration: those of stores that no
 	// longer open (a broken package) are unregistered too.

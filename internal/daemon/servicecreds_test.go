@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/offlined/offlined/internal/config"
@@ -15,18 +14,10 @@ func TestServiceCredentialsOnlyForTheirHosts(t *testing.T) {
 	root := t.TempDir()
 	const server = "https://gis.county.example/arcgis"
 	const keyed = "https://tiles.example.net"
-	for _, c := range []config.Credential{
-		{Portal: server, Kind: config.KindToken, Token: "server-token"},
-		{Portal: keyed, Kind: config.KindAPIKey, APIKey: "host-key"},
-	} {
-		if err := config.SaveCredential(root, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := newCredentials(config.Config{DataRoot: root}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	saveCredentials(t, root,
+		config.Credential{Portal: server, Kind: config.KindToken, Token: "server-token"},
+		config.Credential{Portal: keyed, Kind: config.KindAPIKey, APIKey: "host-key"})
+	c := openCredentials(t, config.Config{DataRoot: root})
 	if c.Client() == nil || c.Client().PortalURL() != "" {
 		t.Fatal("no anonymous client without a portal")
 	}

@@ -147,21 +147,15 @@ func (s *Server) fsService(w http.ResponseWriter, r *http.Request) error {
 				return fmt.Errorf("stored service JSON: %w", err)
 			}
 		}
-		var layers, tables []map[string]any
-		writable := false
-		for _, t := range db.Tables() {
-			ro, err := localapi.LayerReadOnly(r.Context(), db, t)
-			if err != nil {
-				return err
-			}
-			writable = writable || !ro
+		layers, tables, writable, err := layersAndTables(r, db, func(t *geodb.Table) (map[string]any, error) {
 			ref := map[string]any{"id": t.LayerID, "name": t.Layer.Name}
 			if t.GeomCol != "" {
 				ref["geometryType"] = t.Layer.GeometryType
-				layers = append(layers, ref)
-			} else {
-				tables = append(tables, ref)
 			}
+			return ref, nil
+		})
+		if err != nil {
+			return err
 		}
 		doc["layers"], doc["tables"] = orEmpty(layers), orEmpty(tables)
 		doc["capabilities"] = "Query"
@@ -179,6 +173,29 @@ func (s *Server) fsService(w http.ResponseWriter, r *http.Request) error {
 		localapi.WriteJSON(w, 200, doc)
 		return nil
 	})(w, r)
+}
+
+// layersAndTables describes each table of db with doc, split into layers
+// (with a geometry) and tables; writable reports whether any of them can
+// be edited offline.
+func layersAndTables(r *http.Request, db *geodb.DB, doc func(*geodb.Table) (map[string]any, error)) (layers, tables []map[string]any, writable bool, err error) {
+	for _, t := range db.Tables() {
+		ro, err := localapi.LayerReadOnly(r.Context(), db, t)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		writable = writable || !ro
+		d, err := doc(t)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if t.GeomCol != "" {
+			layers = append(layers, d)
+		} else {
+			tables = append(tables, d)
+		}
+	}
+	return layers, tables, writable, nil
 }
 
 func orEmpty(l []map[string]any) []map[string]any {
@@ -229,23 +246,9 @@ func (s *Server) fsLayers(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		var layers, tables []map[string]any
-		writable := false
-		for _, t := range db.Tables() {
-			ro, err := localapi.LayerReadOnly(r.Context(), db, t)
-			if err != nil {
-				return err
-			}
-			writable = writable || !ro
-			d, err := layerDoc(r, db, t)
-			if err != nil {
-				return err
-			}
-			if t.GeomCol != "" {
-				layers = append(layers, d)
-			} else {
-				tables = append(tables, d)
-			}
+		layers, tables, _, err := layersAndTables(r, db, func(t *geodb.Table) (map[string]any, error) { return layerDoc(r, db, t) })
+		if err != nil {
+			return err
 		}
 		localapi.WriteJSON(w, 200, map[string]any{"layers": orEmpty(layers), "tables": orEmpty(tables)})
 		return nil

@@ -288,25 +288,10 @@ func (s *Server) fsEsriJSON(w http.ResponseWriter, r *http.Request, db *geodb.DB
 }
 
 func (s *Server) fsGeoJSON(w http.ResponseWriter, r *http.Request, db *geodb.DB, t *geodb.Table, q geodb.Query, limit int) error {
-	xf := localapi.XformFor(t)
 	w.Header().Set("Content-Type", "application/geo+json")
 	js := localapi.NewJSONStream(w)
 	js.Raw(`{"type":"FeatureCollection","features":[`)
-	n, more := 0, false
-	var buf []byte
-	err := db.Each(r.Context(), q, func(row *geodb.Row) error {
-		if n == limit {
-			more = true
-			return nil
-		}
-		buf = buf[:0]
-		if n > 0 {
-			buf = append(buf, ',')
-		}
-		n++
-		buf = localapi.AppendFeature(buf, row, t, xf)
-		return js.Write(buf)
-	})
+	_, more, err := js.Features(r.Context(), db, q, t, limit)
 	if err != nil {
 		s.log.Error("query failed mid-stream", "path", r.URL.Path, "err", err)
 		js.Flush()

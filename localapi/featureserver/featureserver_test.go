@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/offlined/offlined/localapi/localapitest"
 )
 
 func TestFeatureServerReadAndQuery(t *testing.T) {
@@ -19,22 +21,22 @@ func TestFeatureServerReadAndQuery(t *testing.T) {
 	// Reference_Data): "<map>.<service>" names one, the map id alone is
 	// refused with the hint.
 	fs := "/arcgis/rest/services/demo.Field_Survey/FeatureServer"
-	svc := e.jsonOf(e.do("GET", fs+"?f=json", nil), 200)
+	svc := e.JSONOf(e.Do("GET", fs+"?f=json", nil), 200)
 	if len(svc["layers"].([]any)) != 3 || len(svc["tables"].([]any)) != 1 {
 		t.Fatalf("service %v", svc)
 	}
-	if er := e.wantError(e.do("GET", "/arcgis/rest/services/demo/FeatureServer?f=json", nil), 404, "service"); !strings.Contains(er["message"].(string), "<map>.<service>") {
+	if er := e.WantError(e.Do("GET", "/arcgis/rest/services/demo/FeatureServer?f=json", nil), 404, "service"); !strings.Contains(er["message"].(string), "<map>.<service>") {
 		t.Fatalf("map with two services: %v", er)
 	}
-	lyr := e.jsonOf(e.do("GET", fs+"/0?f=json", nil), 200)
+	lyr := e.JSONOf(e.Do("GET", fs+"/0?f=json", nil), 200)
 	if lyr["name"] != "Inspections" || lyr["objectIdField"] != "OBJECTID" {
 		t.Fatalf("layer %v", lyr)
 	}
-	e.jsonOf(e.do("GET", fs+"/layers?f=json", nil), 200)
+	e.JSONOf(e.Do("GET", fs+"/layers?f=json", nil), 200)
 	// Paging with exceededTransferLimit.
 	total := 0
 	for off := 0; ; off += 70 {
-		q := e.jsonOf(e.do("GET", fmt.Sprintf("%s/0/query?f=json&where=1%%3D1&outFields=*&resultOffset=%d&resultRecordCount=70", fs, off), nil), 200)
+		q := e.JSONOf(e.Do("GET", fmt.Sprintf("%s/0/query?f=json&where=1%%3D1&outFields=*&resultOffset=%d&resultRecordCount=70", fs, off), nil), 200)
 		n := len(q["features"].([]any))
 		total += n
 		if q["exceededTransferLimit"] != true {
@@ -47,19 +49,19 @@ func TestFeatureServerReadAndQuery(t *testing.T) {
 	if total != 200 {
 		t.Fatalf("paged total %d", total)
 	}
-	cnt := e.jsonOf(e.do("GET", fs+"/0/query?f=json&where="+url.QueryEscape("Status='open'")+"&returnCountOnly=true", nil), 200)
-	ids := e.jsonOf(e.do("GET", fs+"/0/query?f=json&where="+url.QueryEscape("Status='open'")+"&returnIdsOnly=true", nil), 200)
+	cnt := e.JSONOf(e.Do("GET", fs+"/0/query?f=json&where="+url.QueryEscape("Status='open'")+"&returnCountOnly=true", nil), 200)
+	ids := e.JSONOf(e.Do("GET", fs+"/0/query?f=json&where="+url.QueryEscape("Status='open'")+"&returnIdsOnly=true", nil), 200)
 	if int(cnt["count"].(float64)) != len(ids["objectIds"].([]any)) || cnt["count"].(float64) == 0 {
 		t.Fatalf("count %v vs ids %d", cnt, len(ids["objectIds"].([]any)))
 	}
 	// Envelope in 4326 against the Web Mercator layer, same answer as the
 	// GeoJSON API's bbox.
-	env := e.jsonOf(e.do("GET", fs+"/0/query?f=json&returnCountOnly=true&geometry=-117.25,33.98,-117.175,34.04&geometryType=esriGeometryEnvelope&inSR=4326", nil), 200)
-	api := e.jsonOf(e.do("GET", "/api/v1/maps/demo/layers/Field_Survey.0/features?count=true&bbox=-117.25,33.98,-117.175,34.04", nil), 200)
+	env := e.JSONOf(e.Do("GET", fs+"/0/query?f=json&returnCountOnly=true&geometry=-117.25,33.98,-117.175,34.04&geometryType=esriGeometryEnvelope&inSR=4326", nil), 200)
+	api := e.JSONOf(e.Do("GET", "/api/v1/maps/demo/layers/Field_Survey.0/features?count=true&bbox=-117.25,33.98,-117.175,34.04", nil), 200)
 	if env["count"] != api["count"] {
 		t.Fatalf("envelope count %v, bbox count %v", env["count"], api["count"])
 	}
-	gj := e.jsonOf(e.do("POST", fs+"/0/query", strings.NewReader("f=geojson&where=1%3D1&resultRecordCount=5"), "Content-Type", "application/x-www-form-urlencoded"), 200)
+	gj := e.JSONOf(e.Do("POST", fs+"/0/query", strings.NewReader("f=geojson&where=1%3D1&resultRecordCount=5"), "Content-Type", "application/x-www-form-urlencoded"), 200)
 	if gj["type"] != "FeatureCollection" || len(gj["features"].([]any)) != 5 || gj["exceededTransferLimit"] != true {
 		t.Fatalf("geojson %v", gj["type"])
 	}
@@ -76,11 +78,11 @@ func TestFeatureServerReadAndQuery(t *testing.T) {
 		"f=html":                                           "f",
 		"orderByFields=Nope":                               "orderByFields",
 	} {
-		e.wantError(e.do("GET", fs+"/0/query?"+q, nil), 400, field)
+		e.WantError(e.Do("GET", fs+"/0/query?"+q, nil), 400, field)
 	}
-	e.wantError(e.do("GET", fs+"/9?f=json", nil), 404, "layer")
-	e.wantError(e.do("GET", "/arcgis/rest/services/nope/FeatureServer?f=json", nil), 404, "service")
-	if er := e.jsonOf(e.do("GET", fs+"/0/query?where=Bogus", nil), 400)["error"].(map[string]any); er["code"].(float64) != 400 {
+	e.WantError(e.Do("GET", fs+"/9?f=json", nil), 404, "layer")
+	e.WantError(e.Do("GET", "/arcgis/rest/services/nope/FeatureServer?f=json", nil), 404, "service")
+	if er := e.JSONOf(e.Do("GET", fs+"/0/query?where=Bogus", nil), 400)["error"].(map[string]any); er["code"].(float64) != 400 {
 		t.Fatalf("ArcGIS-shaped error code %v", er["code"])
 	}
 }
@@ -90,8 +92,8 @@ func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
 	e := newEnv(t)
 	fs := "/arcgis/rest/services/demo.Field_Survey/FeatureServer/0"
 	ct := []string{"Content-Type", "application/x-www-form-urlencoded"}
-	_, oid := e.firstFeature()
-	res := e.jsonOf(e.do("POST", fs+"/applyEdits", form("f", "json",
+	_, oid := localapitest.FirstFeature(t, e.store())
+	res := e.JSONOf(e.Do("POST", fs+"/applyEdits", localapitest.Form("f", "json",
 		"adds", `[{"attributes":{"InspectionID":"ESRI-1","Status":"open"},"geometry":{"x":-13050000,"y":4030000}}]`,
 		"updates", fmt.Sprintf(`[{"attributes":{"OBJECTID":%d,"Notes":"from arcgis"}}]`, oid)), ct...), 200)
 	addRes := res["addResults"].([]any)[0].(map[string]any)
@@ -99,12 +101,12 @@ func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
 		t.Fatalf("applyEdits %v", res)
 	}
 	newOID := int64(addRes["objectId"].(float64))
-	q := e.jsonOf(e.do("GET", fmt.Sprintf("%s/query?f=json&objectIds=%d,%d&outFields=*", fs, oid, newOID), nil), 200)
+	q := e.JSONOf(e.Do("GET", fmt.Sprintf("%s/query?f=json&objectIds=%d,%d&outFields=*", fs, oid, newOID), nil), 200)
 	if len(q["features"].([]any)) != 2 {
 		t.Fatalf("after applyEdits %v", q)
 	}
 	// A bad value rejects the whole batch and names the field.
-	sum := e.storeChecksum()
+	sum := localapitest.StoreChecksum(t, e.store())
 	for _, c := range []struct {
 		kv    []string
 		field string
@@ -118,9 +120,9 @@ func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
 		{[]string{"deletes", "999999"}, "deletes", 404},
 		{[]string{"deletes", `["nope"]`, "useGlobalIds", "true"}, "deletes", 400},
 	} {
-		e.wantError(e.do("POST", fs+"/applyEdits", form(append([]string{"f", "json"}, c.kv...)...), ct...), c.code, c.field)
+		e.WantError(e.Do("POST", fs+"/applyEdits", localapitest.Form(append([]string{"f", "json"}, c.kv...)...), ct...), c.code, c.field)
 	}
-	if e.storeChecksum() != sum {
+	if localapitest.StoreChecksum(t, e.store()) != sum {
 		t.Fatal("a rejected applyEdits changed the store")
 	}
 	// Attachments: add (multipart), list, download, delete.
@@ -130,41 +132,41 @@ func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
 	fw, _ := mw.CreateFormFile("attachment", "pic.png")
 	fw.Write([]byte("\x89PNGdata"))
 	mw.Close()
-	add := e.jsonOf(e.do("POST", fmt.Sprintf("%s/%d/addAttachment", fs, newOID), &mp, "Content-Type", mw.FormDataContentType()), 200)
+	add := e.JSONOf(e.Do("POST", fmt.Sprintf("%s/%d/addAttachment", fs, newOID), &mp, "Content-Type", mw.FormDataContentType()), 200)
 	aid := int64(add["addAttachmentResult"].(map[string]any)["objectId"].(float64))
-	infos := e.jsonOf(e.do("GET", fmt.Sprintf("%s/%d/attachments?f=json", fs, newOID), nil), 200)["attachmentInfos"].([]any)
+	infos := e.JSONOf(e.Do("GET", fmt.Sprintf("%s/%d/attachments?f=json", fs, newOID), nil), 200)["attachmentInfos"].([]any)
 	if len(infos) != 1 || infos[0].(map[string]any)["name"] != "pic.png" {
 		t.Fatalf("attachmentInfos %v", infos)
 	}
-	r := e.do("GET", fmt.Sprintf("%s/%d/attachments/%d", fs, newOID, aid), nil)
+	r := e.Do("GET", fmt.Sprintf("%s/%d/attachments/%d", fs, newOID, aid), nil)
 	if b, _ := io.ReadAll(r.Body); string(b) != "\x89PNGdata" {
 		t.Fatalf("attachment content %q", b)
 	}
-	e.wantError(e.do("GET", fmt.Sprintf("%s/%d/attachments/%d", fs, newOID, aid+100), nil), 404, "attachmentId")
-	e.wantError(e.do("POST", fmt.Sprintf("%s/%d/deleteAttachments", fs, newOID), form("attachmentIds", "x"), ct...), 400, "attachmentIds")
-	d := e.jsonOf(e.do("POST", fmt.Sprintf("%s/%d/deleteAttachments", fs, newOID), form("attachmentIds", fmt.Sprint(aid)), ct...), 200)
+	e.WantError(e.Do("GET", fmt.Sprintf("%s/%d/attachments/%d", fs, newOID, aid+100), nil), 404, "attachmentId")
+	e.WantError(e.Do("POST", fmt.Sprintf("%s/%d/deleteAttachments", fs, newOID), localapitest.Form("attachmentIds", "x"), ct...), 400, "attachmentIds")
+	d := e.JSONOf(e.Do("POST", fmt.Sprintf("%s/%d/deleteAttachments", fs, newOID), localapitest.Form("attachmentIds", fmt.Sprint(aid)), ct...), 200)
 	if d["deleteAttachmentResults"].([]any)[0].(map[string]any)["success"] != true {
 		t.Fatalf("deleteAttachments %v", d)
 	}
-	e.wantError(e.do("GET", "/arcgis/rest/services/demo.Field_Survey/FeatureServer/1/1/attachments", nil), 400, "layer")
-	e.wantError(e.do("GET", fs+"/99999999/attachments", nil), 404, "objectId")
+	e.WantError(e.Do("GET", "/arcgis/rest/services/demo.Field_Survey/FeatureServer/1/1/attachments", nil), 400, "layer")
+	e.WantError(e.Do("GET", fs+"/99999999/attachments", nil), 404, "objectId")
 	// addFeatures / updateFeatures / deleteFeatures.
-	af := e.jsonOf(e.do("POST", fs+"/addFeatures", form("features", `[{"attributes":{"InspectionID":"AF-1"}}]`), ct...), 200)
+	af := e.JSONOf(e.Do("POST", fs+"/addFeatures", localapitest.Form("features", `[{"attributes":{"InspectionID":"AF-1"}}]`), ct...), 200)
 	afOID := int64(af["addResults"].([]any)[0].(map[string]any)["objectId"].(float64))
-	uf := e.jsonOf(e.do("POST", fs+"/updateFeatures", form("features", fmt.Sprintf(`[{"attributes":{"OBJECTID":%d,"Notes":"uf"}}]`, afOID)), ct...), 200)
+	uf := e.JSONOf(e.Do("POST", fs+"/updateFeatures", localapitest.Form("features", fmt.Sprintf(`[{"attributes":{"OBJECTID":%d,"Notes":"uf"}}]`, afOID)), ct...), 200)
 	if uf["updateResults"].([]any)[0].(map[string]any)["success"] != true {
 		t.Fatalf("updateFeatures %v", uf)
 	}
-	e.wantError(e.do("POST", fs+"/deleteFeatures", form("where", "1=1"), ct...), 400, "objectIds")
-	e.wantError(e.do("POST", fs+"/updateFeatures", form("features", `[{"attributes":{"OBJECTID":1,"Priority":99}}]`), ct...), 422, "Priority")
-	dfr := e.jsonOf(e.do("POST", fs+"/deleteFeatures", form("objectIds", fmt.Sprint(afOID)), ct...), 200)
+	e.WantError(e.Do("POST", fs+"/deleteFeatures", localapitest.Form("where", "1=1"), ct...), 400, "objectIds")
+	e.WantError(e.Do("POST", fs+"/updateFeatures", localapitest.Form("features", `[{"attributes":{"OBJECTID":1,"Priority":99}}]`), ct...), 422, "Priority")
+	dfr := e.JSONOf(e.Do("POST", fs+"/deleteFeatures", localapitest.Form("objectIds", fmt.Sprint(afOID)), ct...), 200)
 	if dfr["deleteResults"].([]any)[0].(map[string]any)["success"] != true {
 		t.Fatalf("deleteFeatures %v", dfr)
 	}
 	// Resources answer POST too.
-	e.jsonOf(e.do("POST", fs+"?f=json", nil), 200)
+	e.JSONOf(e.Do("POST", fs+"?f=json", nil), 200)
 	// Delete by object id.
-	del := e.jsonOf(e.do("POST", fs+"/applyEdits", form("deletes", fmt.Sprint(newOID)), ct...), 200)
+	del := e.JSONOf(e.Do("POST", fs+"/applyEdits", localapitest.Form("deletes", fmt.Sprint(newOID)), ct...), 200)
 	if del["deleteResults"].([]any)[0].(map[string]any)["success"] != true {
 		t.Fatalf("delete %v", del)
 	}
@@ -179,7 +181,7 @@ func TestGDALReadsFeatureServer(t *testing.T) {
 		t.Skip("GDAL (ogrinfo) not installed")
 	}
 	e := newEnv(t)
-	u := e.hs.URL + "/arcgis/rest/services/demo.Field_Survey/FeatureServer/0/query?where=1%3D1&outFields=*&f=json&resultRecordCount=50&token=" + testToken
+	u := e.URL + "/arcgis/rest/services/demo.Field_Survey/FeatureServer/0/query?where=1%3D1&outFields=*&f=json&resultRecordCount=50&token=" + testToken
 	out, err := exec.CommandContext(t.Context(), ogr, "-ro", "-al", "-so", "-oo", "FEATURE_SERVER_PAGING=YES", "ESRIJSON:"+u).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ogrinfo: %v\n%s", err, out)
