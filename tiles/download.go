@@ -485,6 +485,15 @@ func (d *downloader) commit(ctx context.Context, b *batch, store bool) error {
 	}
 	d.mu.Unlock()
 	if store && err == nil {
+		if rc, ok := d.f.(TileRecycler); ok {
+			// SQLite copied the bytes; nothing else holds them.
+			for i := range b.recs {
+				if b.recs[i].Data != nil {
+					rc.RecycleTile(b.recs[i].Data)
+					b.recs[i].Data = nil
+				}
+			}
+		}
 		d.markComplete(ctx)
 	}
 	if d.opt.Progress != nil {

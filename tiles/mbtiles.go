@@ -97,6 +97,8 @@ const newStorePageSize = 65536
 // size for one transaction frees and reallocates its pages on every commit.
 // 16 MiB holds a download batch (256 tiles of up to 64 KB, 1024 of ~13 KB).
 // Only a store that is written gets this connection; readers keep the default.
+// Every write goes through it: a write by another connection makes SQLite
+// drop the writer's whole cache at its next transaction.
 const writerCacheKiB = 16 << 10
 
 // OpenStore opens or creates an MBTiles file with WAL journaling.
@@ -268,7 +270,11 @@ func (s *Store) dbAddr(k TileKey) (z, x, y int, err error) {
 func (s *Store) SetMetadata(ctx context.Context, kv map[string]string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -411,7 +417,11 @@ func packRC(row, col int) uint64 { return uint64(uint32(row))<<32 | uint64(uint3
 func (s *Store) MarkLevelComplete(ctx context.Context, level int, planned int64) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_progress (zoom_level, planned, complete) VALUES (?, ?, 1)`, level, planned)
+	conn, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_progress (zoom_level, planned, complete) VALUES (?, ?, 1)`, level, planned)
 	return err
 }
 
