@@ -1,0 +1,232 @@
+package tiles
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Bug: one goroutine both took fetched tiles and committed them, so while a
+// batch was written (the commit, then the progress report) every worker
+// stalled with its tile in hand. Tiles must keep arriving during a commit, up
+// to BatchSize uncommitted.
+func TestDownloadFetchesWhileCommitting(t *testing.T) {
+	s := WebMercatorScheme(256, 0, 19)
+	covers := testCovers(t, s, demoAOI, 8, 16)
+	f := newFakeTiles(t)
+	st := openTestStore(t, t.TempDir(), "p.mbtiles", s)
+	defer st.Close()
+	const batchSize, more = 64, 20
+	var armed atomic.Int64 // request number that proves fetching went on; 0: not yet
+	resumed := make(chan struct{})
+	var once sync.Once
+	f.setOnTile(func(n int64) {
+		if a := armed.Load(); a > 0 && n >= a {
+			once.Do(func() { close(resumed) })
+		}
+	})
+	stalled := false
+	blocked := false
+	p, err := Download(context.Background(), st, f.fetcher(t, 4), covers, DownloadOptions{
+		Concurrency: 4, BatchSize: batchSize, BatchInterval: time.Hour,
+		Progress: func(Progress) {
+			if blocked {
+				return
+			}
+			// The first commit's report holds the committer until the
+			// workers have fetched more tiles than they can hold in hand.
+			blocked = true
+			armed.Store(f.requests.Load() + more)
+			select {
+			case <-resumed:
+			case <-time.After(10 * time.Second):
+				stalled = true
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Planned < batchSize+more+8 {
+		t.Fatalf("cover too small for the test: %d tiles", p.Planned)
+	}
+	if stalled {
+		t.Fatalf("no %d more tiles were fetched while a batch was committed", more)
+	}
+	if p.Fetched != p.Planned {
+		t.Fatalf("fetched %d of %d", p.Fetched, p.Planned)
+	}
+}
+
+// A new store gets 64 KiB pages (a tile in one page); an existing file keeps
+// the page size it was made with and stays readable and writable.
+func TestOpenStorePageSize(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	pageSize := func(path string) int {
+		t.Helper()
+		db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRow(`PRAGMA page_size`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	st := openTestStore(t, dir, "new.mbtiles", WebMercatorScheme(256, 0, 19))
+	if err := st.Put(ctx, []TileRecord{{Key: TileKey{1, 0, 1}, Data: bytes.Repeat([]byte{7}, 13000)}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if n := pageSize(filepath.Join(dir, "new.mbtiles")); n != newStorePageSize {
+		t.Fatalf("new store page size %d, want %d", n, newStorePageSize)
+	}
+
+	old := filepath.Join(dir, "old.mbtiles")
+	db, err := sql.Open("sqlite", "file:"+old+"?_pragma=page_size(4096)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(`CREATE TABLE metadata (name text, value text)`)
+	db.Close()
+	st, err = OpenStore(ctx, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Configure(ctx, WebMercatorScheme(256, 0, 19), "png"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, []TileRecord{{Key: TileKey{1, 0, 1}, Data: []byte("tile")}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := st.TileByKey(ctx, TileKey{1, 0, 1}); err != nil || string(b) != "tile" {
+		t.Fatalf("read back %q, %v", b, err)
+	}
+	st.Close()
+	if n := pageSize(old); n != 4096 {
+		t.Fatalf("existing store's page size changed to %d", n)
+	}
+}
+
+// Bug: MarkLevelComplete and SetMetadata wrote through other connections
+// than Put, so at the next batch SQLite dropped the writer's page cache (a
+// fifth of the write path's CPU went to freeing and re-zeroing pages). Every
+// store write goes through one connection: the database never changes under
+// it (PRAGMA data_version counts commits by other connections).
+func TestStoreWritesShareOneConnection(t *testing.T) {
+	st := openTestStore(t, t.TempDir(), "w.mbtiles", WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.Put(ctx, []TileRecord{{Key: TileKey{1, 0, 0}, Data: []byte("a")}}); err != nil {
+		t.Fatal(err)
+	}
+	version := func() int64 {
+		t.Helper()
+		st.wmu.Lock()
+		defer st.wmu.Unlock()
+		var v int64
+		if err := st.wconn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	before := version()
+	if err := st.MarkLevelComplete(ctx, 1, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMetadata(ctx, map[string]string{"name": "n"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, []TileRecord{{Key: TileKey{1, 0, 1}, Data: []byte("b")}, {Key: TileKey{1, 1, 1}, Absent: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != before {
+		t.Fatalf("the store was written through another connection (data_version %d → %d)", before, v)
+	}
+	if done, err := st.LevelComplete(ctx, 1); err != nil || !done {
+		t.Fatalf("level 1 complete: %v %v", done, err)
+	}
+}
+
+// fixedBody answers every request with body and the given Content-Length.
+type fixedBody struct {
+	body []byte
+	cl   int64
+}
+
+func (f fixedBody) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"image/png"}},
+		Body: io.NopCloser(bytes.NewReader(f.body)), ContentLength: f.cl, Request: r}, nil
+}
+
+// FetchTile reads a body into one buffer of its announced size, and still
+// reads what a transport that does not hold to Content-Length sends past it.
+func TestFetchTileBodySizes(t *testing.T) {
+	tm, err := ParseTemplate("http://tiles.example/{z}/{x}/{y}.png", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("0123456789"), 1500)
+	for _, c := range []struct {
+		name    string
+		body    []byte
+		cl      int64
+		want    []byte
+		absent  bool
+		wantErr bool
+	}{
+		{"exact", body, int64(len(body)), body, false, false},
+		{"unknown length", body, -1, body, false, false},
+		{"longer than announced", body, 100, body, false, false},
+		{"shorter than announced", body[:50], 100, nil, false, true},
+		{"empty", nil, 0, nil, true, false},
+	} {
+		f := &HTTPFetcher{Client: &http.Client{Transport: fixedBody{c.body, c.cl}}, Template: tm}
+		b, absent, err := f.FetchTile(context.Background(), TileKey{3, 1, 2})
+		if (err != nil) != c.wantErr || absent != c.absent || !bytes.Equal(b, c.want) {
+			t.Errorf("%s: %d bytes, absent %v, err %v", c.name, len(b), absent, err)
+		}
+	}
+}
+
+// A recycled buffer serves the next tile of its size class; the tile read
+// into it is the new one, whole.
+func TestTileBuffersRecycle(t *testing.T) {
+	var bufs tileBuffers
+	a := bufs.get(13000)
+	if len(a) != 13000 || cap(a) != 16384 {
+		t.Fatalf("len %d cap %d", len(a), cap(a))
+	}
+	copy(a, strings.Repeat("a", 13000))
+	bufs.put(a)
+	b := bufs.get(9000)
+	if len(b) != 9000 || cap(b) != 16384 {
+		t.Fatalf("len %d cap %d", len(b), cap(b))
+	}
+	// Sizes outside the classes are plain allocations, not kept.
+	for _, n := range []int{0, 1, 4096, 4097, 1 << 20, 1<<20 + 1} {
+		x := bufs.get(n)
+		if len(x) != n || (n > 0 && n <= 1<<20 && cap(x) < n) {
+			t.Fatalf("get(%d): len %d cap %d", n, len(x), cap(x))
+		}
+		bufs.put(x)
+	}
+	r, err := readTileBody(strings.NewReader(strings.Repeat("b", 9000)), 9000, &bufs, "u")
+	if err != nil || string(r) != strings.Repeat("b", 9000) {
+		t.Fatalf("%d bytes, %v", len(r), err)
+	}
+}
