@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -25,30 +23,33 @@ func TestDownloadFetchesWhileCommitting(t *testing.T) {
 	st := openTestStore(t, t.TempDir(), "p.mbtiles", s)
 	defer st.Close()
 	const batchSize, more = 64, 20
-	var armed atomic.Int64 // request number that proves fetching went on; 0: not yet
-	resumed := make(chan struct{})
-	var once sync.Once
-	f.setOnTile(func(n int64) {
-		if a := armed.Load(); a > 0 && n >= a {
-			once.Do(func() { close(resumed) })
+	served := make(chan struct{}, 1)
+	f.setOnTile(func(int64) {
+		select {
+		case served <- struct{}{}:
+		default:
 		}
 	})
-	stalled := false
-	blocked := false
+	stalled, blocked := false, false
 	p, err := Download(context.Background(), st, f.fetcher(t, 4), covers, DownloadOptions{
 		Concurrency: 4, BatchSize: batchSize, BatchInterval: time.Hour,
-		Progress: func(Progress) {
+		Progress: func(p Progress) {
 			if blocked {
 				return
 			}
 			// The first commit's report holds the committer until the
-			// workers have fetched more tiles than they can hold in hand.
+			// workers have fetched more tiles past the committed ones
+			// than they hold in hand and in the results buffer (8).
 			blocked = true
-			armed.Store(f.requests.Load() + more)
-			select {
-			case <-resumed:
-			case <-time.After(10 * time.Second):
-				stalled = true
+			want := p.Fetched + more
+			deadline := time.After(10 * time.Second)
+			for f.requests.Load() < want {
+				select {
+				case <-served:
+				case <-deadline:
+					stalled = true
+					return
+				}
 			}
 		},
 	})
