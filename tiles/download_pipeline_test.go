@@ -3,10 +3,8 @@ package tiles
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,62 +62,6 @@ func TestDownloadFetchesWhileCommitting(t *testing.T) {
 	}
 	if p.Fetched != p.Planned {
 		t.Fatalf("fetched %d of %d", p.Fetched, p.Planned)
-	}
-}
-
-// A new store gets 64 KiB pages (a tile in one page); an existing file keeps
-// the page size it was made with and stays readable and writable.
-func TestOpenStorePageSize(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	pageSize := func(path string) int {
-		t.Helper()
-		db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		var n int
-		if err := db.QueryRow(`PRAGMA page_size`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	st := openTestStore(t, dir, "new.mbtiles", WebMercatorScheme(256, 0, 19))
-	if err := st.Put(ctx, []TileRecord{{Key: TileKey{1, 0, 1}, Data: bytes.Repeat([]byte{7}, 13000)}}); err != nil {
-		t.Fatal(err)
-	}
-	st.Close()
-	if n := pageSize(filepath.Join(dir, "new.mbtiles")); n != newStorePageSize {
-		t.Fatalf("new store page size %d, want %d", n, newStorePageSize)
-	}
-
-	old := filepath.Join(dir, "old.mbtiles")
-	db, err := sql.Open("sqlite", "file:"+old+"?_pragma=page_size(4096)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob)`); err != nil {
-		t.Fatal(err)
-	}
-	db.Exec(`CREATE TABLE metadata (name text, value text)`)
-	db.Close()
-	st, err = OpenStore(ctx, old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Configure(ctx, WebMercatorScheme(256, 0, 19), "png"); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Put(ctx, []TileRecord{{Key: TileKey{1, 0, 1}, Data: []byte("tile")}}); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := st.TileByKey(ctx, TileKey{1, 0, 1}); err != nil || string(b) != "tile" {
-		t.Fatalf("read back %q, %v", b, err)
-	}
-	st.Close()
-	if n := pageSize(old); n != 4096 {
-		t.Fatalf("existing store's page size changed to %d", n)
 	}
 }
 

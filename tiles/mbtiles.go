@@ -82,14 +82,6 @@ func (s *Store) readTile(ctx context.Context, z, x, row int) ([]byte, error) {
 	return b, err
 }
 
-// newStorePageSize is the SQLite page size of the MBTiles files OpenStore
-// creates. A tile (a few KB to a few tens of KB) fits in one 64 KiB page
-// instead of a chain of 4 KiB overflow pages: a download writes, logs and
-// checkpoints ~16× fewer pages (a third of the write path's CPU,
-// BenchmarkStorePut), and a tile read is one page read (BenchmarkStoreTileRead
-// is no slower). Existing files keep the page size they were made with.
-const newStorePageSize = 65536
-
 // writerCacheKiB is the page cache of the store's writer connection. A write
 // transaction whose dirty pages outgrow the cache (2 MB by default) spills
 // them into the WAL mid-transaction, and a spilled page written again is
@@ -104,13 +96,7 @@ const writerCacheKiB = 16 << 10
 // OpenStore opens or creates an MBTiles file with WAL journaling.
 func OpenStore(ctx context.Context, path string) (*Store, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
-	if fi, err := os.Stat(path); errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0) {
-		// The page size of a new file is fixed by its first write, the
-		// journal mode's; _journal_mode runs after the _pragma list.
-		dsn += fmt.Sprintf("&_pragma=page_size(%d)", newStorePageSize)
-	}
-	dsn += "&_journal_mode=WAL"
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open mbtiles %s: %w", path, err)
