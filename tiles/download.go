@@ -367,91 +367,142 @@ func (d *downloader) fetch(ctx, fctx context.Context, k TileKey) (TileRecord, er
 	return TileRecord{Key: k}, &TileError{Key: k, Err: last}
 }
 
-// write commits results in batches and keeps the progress.
+// batch is fetched work waiting for one commit: tiles to store and tiles
+// that failed (counted, not stored).
+type batch struct {
+	recs   []TileRecord
+	failed []result
+}
+
+func (b *batch) len() int { return len(b.recs) + len(b.failed) }
+
+// write collects results into batches and hands each to a committer
+// goroutine, so tiles keep arriving while SQLite writes the previous batch
+// (with one goroutine doing both, every commit stalled all the workers).
+// A batch goes to the committer when it is idle and the batch holds half of
+// BatchSize or BatchInterval has passed; results are not taken while the
+// batch and the one being committed hold BatchSize together, so a crash
+// still loses at most BatchSize fetched tiles (plus the results buffer).
 func (d *downloader) write(ctx context.Context, results <-chan result) error {
-	batch := make([]TileRecord, 0, d.opt.BatchSize)
-	type cnt struct{ fetched, absent, bytes int64 }
-	pending := map[int]*cnt{}
-	var failed []result
+	handAt := max(1, d.opt.BatchSize/2)
+	commits := make(chan *batch)
+	committed := make(chan *batch)
+	var werr error
+	go func() {
+		defer close(committed)
+		for b := range commits {
+			if err := d.commit(ctx, b, werr == nil); err != nil && werr == nil {
+				werr = err // read by write only after committed is closed
+			}
+			committed <- b
+		}
+	}()
+	cur, spare := &batch{recs: make([]TileRecord, 0, d.opt.BatchSize)}, &batch{recs: make([]TileRecord, 0, d.opt.BatchSize)}
+	inCommit := -1 // tiles in the batch being committed; -1: committer idle
 	tick := time.NewTicker(d.opt.BatchInterval)
 	defer tick.Stop()
-	var werr error
-	flush := func() {
-		if len(batch) == 0 && len(failed) == 0 {
+	due := false // BatchInterval passed since the last hand-over
+	in := results
+	hand := func() {
+		if inCommit >= 0 || cur.len() == 0 || (cur.len() < handAt && !due && in != nil) {
 			return
 		}
-		if werr == nil && len(batch) > 0 {
-			// Commit even when ctx is cancelled: these tiles were paid for.
-			if err := d.st.Put(context.WithoutCancel(ctx), batch); err != nil {
-				werr = err
-			}
-		}
-		d.mu.Lock()
-		if werr == nil {
-			for lv, c := range pending {
-				lp := d.prog.Levels[lv]
-				lp.Fetched += c.fetched
-				lp.Absent += c.absent
-				lp.Bytes += c.bytes
-				d.prog.Levels[lv] = lp
-				d.settled[lv] += c.fetched + c.absent
-			}
-		}
-		for _, f := range failed {
-			lp := d.prog.Levels[f.rec.Key.Level]
-			lp.Failed++
-			d.prog.Levels[f.rec.Key.Level] = lp
-			d.settled[f.rec.Key.Level]++
-			d.failed[f.rec.Key.Level] = true
-			if len(d.errs) < 10 {
-				d.errs = append(d.errs, f.err)
-			}
-		}
-		d.mu.Unlock()
-		batch = batch[:0]
-		failed = failed[:0]
-		clear(pending)
-		if werr == nil {
-			d.markComplete(ctx)
-		}
-		if d.opt.Progress != nil {
-			d.mu.Lock()
-			p := d.snapshot()
-			d.mu.Unlock()
-			d.opt.Progress(p)
-		}
+		inCommit = cur.len()
+		commits <- cur
+		cur, spare = spare, nil
+		due = false
 	}
 	for {
-		select {
-		case r, ok := <-results:
-			if !ok {
-				flush()
-				d.markComplete(ctx)
-				return werr
+		var take <-chan result
+		if in != nil && cur.len()+max(inCommit, 0) < d.opt.BatchSize {
+			take = in
+		}
+		if in == nil && inCommit < 0 && cur.len() == 0 {
+			close(commits)
+			for range committed {
 			}
-			if r.err != nil {
-				failed = append(failed, r)
+			d.markComplete(ctx)
+			return werr
+		}
+		select {
+		case r, ok := <-take:
+			if !ok {
+				in = nil
+				hand()
 				continue
 			}
-			batch = append(batch, r.rec)
-			c := pending[r.rec.Key.Level]
-			if c == nil {
-				c = &cnt{}
-				pending[r.rec.Key.Level] = c
-			}
-			if r.rec.Absent {
-				c.absent++
+			if r.err != nil {
+				cur.failed = append(cur.failed, r)
 			} else {
-				c.fetched++
-				c.bytes += r.size
+				cur.recs = append(cur.recs, r.rec)
 			}
-			if len(batch) >= d.opt.BatchSize {
-				flush()
-			}
+			hand()
+		case b := <-committed:
+			b.recs, b.failed = b.recs[:0], b.failed[:0]
+			spare, inCommit = b, -1
+			hand()
 		case <-tick.C:
-			flush()
+			due = true
+			hand()
 		}
 	}
+}
+
+// commit stores b (when store is true: no earlier commit failed), then
+// counts its tiles in the progress, marks finished levels complete and
+// reports the progress. It runs on the committer goroutine only.
+func (d *downloader) commit(ctx context.Context, b *batch, store bool) error {
+	var err error
+	if store && len(b.recs) > 0 {
+		// Commit even when ctx is cancelled: these tiles were paid for.
+		err = d.st.Put(context.WithoutCancel(ctx), b.recs)
+	}
+	d.mu.Lock()
+	if store && err == nil {
+		for _, r := range b.recs {
+			lv := r.Key.Level
+			lp := d.prog.Levels[lv]
+			if r.Absent {
+				lp.Absent++
+			} else {
+				lp.Fetched++
+				lp.Bytes += int64(len(r.Data))
+			}
+			d.prog.Levels[lv] = lp
+			d.settled[lv]++
+		}
+	}
+	for _, f := range b.failed {
+		lv := f.rec.Key.Level
+		lp := d.prog.Levels[lv]
+		lp.Failed++
+		d.prog.Levels[lv] = lp
+		d.settled[lv]++
+		d.failed[lv] = true
+		if len(d.errs) < 10 {
+			d.errs = append(d.errs, f.err)
+		}
+	}
+	d.mu.Unlock()
+	if store && err == nil {
+		if rc, ok := d.f.(TileRecycler); ok {
+			// SQLite copied the bytes; nothing else holds them.
+			for i := range b.recs {
+				if b.recs[i].Data != nil {
+					rc.RecycleTile(b.recs[i].Data)
+					b.recs[i].Data = nil
+				}
+			}
+		}
+		d.markComplete(ctx)
+	}
+	if d.opt.Progress != nil {
+		d.mu.Lock()
+		p := d.snapshot()
+		d.mu.Unlock()
+		d.opt.Progress(p)
+	}
+	return err
 }
 
 // markComplete records levels whose tiles are all settled without failures.

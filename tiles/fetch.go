@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/offlined/offlined/internal/outbound"
@@ -72,6 +74,9 @@ func NewTransport(conc int) *http.Transport {
 		ExpectContinueTimeout: time.Second,
 		ResponseHeaderTimeout: 60 * time.Second,
 		ForceAttemptHTTP2:     true,
+		// A tile answer (headers and a body of a few to tens of KB) is
+		// taken in one read rather than 4 KiB at a time.
+		ReadBufferSize: 64 << 10,
 		// Keep tile bytes as served (vector tiles stay gzip-compressed).
 		DisableCompression: true,
 	}
@@ -95,6 +100,52 @@ type HTTPFetcher struct {
 	// servers compress whatever the request asked); vector tiles are kept
 	// gzipped as MBTiles stores them.
 	Raster bool
+
+	// bufs holds tile buffers handed back by RecycleTile.
+	bufs tileBuffers
+}
+
+// TileRecycler is a TileFetcher whose tile buffers may be reused: Download
+// hands a tile's bytes back through RecycleTile once they are committed, so
+// a download does not allocate (and the GC does not sweep) a buffer per tile.
+type TileRecycler interface {
+	RecycleTile(b []byte)
+}
+
+// RecycleTile implements TileRecycler: b (from FetchTile) is no longer used.
+func (f *HTTPFetcher) RecycleTile(b []byte) { f.bufs.put(b) }
+
+// tileBuffers recycles buffers by size class, powers of two from 4 KiB to
+// 1 MiB (larger tiles are rare and not kept). The zero value is ready.
+type tileBuffers struct {
+	pools [tileBufMaxShift - tileBufMinShift + 1]sync.Pool
+}
+
+const (
+	tileBufMinShift = 12
+	tileBufMaxShift = 20
+)
+
+// get returns a buffer of length n, recycled when one of its class is free.
+func (t *tileBuffers) get(n int) []byte {
+	if n <= 0 || n > 1<<tileBufMaxShift {
+		return make([]byte, n)
+	}
+	c := max(0, bits.Len(uint(n-1))-tileBufMinShift)
+	if v, ok := t.pools[c].Get().(*[]byte); ok {
+		return (*v)[:n]
+	}
+	return make([]byte, n, 1<<(c+tileBufMinShift))
+}
+
+// put keeps b for a later get of up to cap(b) bytes.
+func (t *tileBuffers) put(b []byte) {
+	c := bits.Len(uint(cap(b))) - 1 - tileBufMinShift // largest class that fits
+	if c < 0 || c >= len(t.pools) {
+		return
+	}
+	b = b[:0]
+	t.pools[c].Put(&b)
 }
 
 // shown is a tile URL as errors show it.
@@ -171,15 +222,16 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 		return nil, false, &FatalError{Err: &TooLargeError{What: "tile", URL: f.shown(f.Template.URL(k)), Limit: MaxTileBytes}}
 	}
 	var body io.Reader = resp.Body
+	size := resp.ContentLength
 	if f.Raster && strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(resp.Body)
 		if err != nil {
 			return nil, false, fmt.Errorf("GET %s: gzip: %w", f.shown(f.Template.URL(k)), err)
 		}
 		defer zr.Close()
-		body = zr
+		body, size = zr, -1
 	}
-	b, err := readCapped(body, MaxTileBytes, "tile", f.shown(f.Template.URL(k)))
+	b, err := readTileBody(body, size, &f.bufs, f.shown(f.Template.URL(k)))
 	if err != nil {
 		var tl *TooLargeError
 		if errors.As(err, &tl) {
@@ -206,6 +258,38 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 		}
 	}
 	return b, false, nil
+}
+
+// readTileBody reads a tile body of size bytes (its Content-Length; -1 when
+// unknown) into one buffer of that size (recycled when bufs has one), up to
+// MaxTileBytes. Growing a buffer from 512 bytes, as io.ReadAll does,
+// allocated and copied a ~13 KB tile five times over. A body longer than
+// announced is read on.
+func readTileBody(r io.Reader, size int64, bufs *tileBuffers, shown string) ([]byte, error) {
+	if size < 0 || size > MaxTileBytes {
+		return readCapped(r, MaxTileBytes, "tile", shown)
+	}
+	b := bufs.get(int(size))
+	if _, err := io.ReadFull(r, b); err != nil {
+		bufs.put(b)
+		return nil, err
+	}
+	var probe [1]byte
+	switch _, err := io.ReadFull(r, probe[:]); {
+	case err == io.EOF:
+		return b, nil
+	case err != nil:
+		return nil, err
+	}
+	rest, err := readCapped(r, MaxTileBytes-size-1, "tile", shown)
+	if err != nil {
+		var tl *TooLargeError
+		if errors.As(err, &tl) {
+			tl.Limit = MaxTileBytes
+		}
+		return nil, err
+	}
+	return append(append(b, probe[0]), rest...), nil
 }
 
 // HTTPTilemap reads an ArcGIS tilemap resource:

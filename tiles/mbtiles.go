@@ -55,6 +55,9 @@ type Store struct {
 	db   *sql.DB
 	path string
 	wmu  sync.Mutex
+	// wconn is the connection Put writes through (guarded by wmu), opened
+	// by the first Put with a page cache that holds a batch.
+	wconn *sql.Conn
 
 	mu     sync.RWMutex
 	scheme *Scheme
@@ -78,6 +81,17 @@ func (s *Store) readTile(ctx context.Context, z, x, row int) ([]byte, error) {
 	}
 	return b, err
 }
+
+// writerCacheKiB is the page cache of the store's writer connection. A write
+// transaction whose dirty pages outgrow the cache (2 MB by default) spills
+// them into the WAL mid-transaction, and a spilled page written again is
+// logged again with the log's checksums rewritten; a cache that grows past its
+// size for one transaction frees and reallocates its pages on every commit.
+// 16 MiB holds a download batch (256 tiles of up to 64 KB, 1024 of ~13 KB).
+// Only a store that is written gets this connection; readers keep the default.
+// Every write goes through it: a write by another connection makes SQLite
+// drop the writer's whole cache at its next transaction.
+const writerCacheKiB = 16 << 10
 
 // OpenStore opens or creates an MBTiles file with WAL journaling.
 func OpenStore(ctx context.Context, path string) (*Store, error) {
@@ -242,7 +256,11 @@ func (s *Store) dbAddr(k TileKey) (z, x, y int, err error) {
 func (s *Store) SetMetadata(ctx context.Context, kv map[string]string) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -281,7 +299,11 @@ func (s *Store) Put(ctx context.Context, recs []TileRecord) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("mbtiles %s: begin: %w", s.path, err)
 	}
@@ -317,6 +339,23 @@ func (s *Store) Put(ctx context.Context, recs []TileRecord) error {
 		return fmt.Errorf("mbtiles %s: commit: %w", s.path, err)
 	}
 	return nil
+}
+
+// writer returns the connection Put writes through; s.wmu must be held.
+func (s *Store) writer(ctx context.Context) (*sql.Conn, error) {
+	if s.wconn != nil {
+		return s.wconn, nil
+	}
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mbtiles %s: writer connection: %w", s.path, err)
+	}
+	if _, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = -%d`, writerCacheKiB)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("mbtiles %s: writer cache: %w", s.path, err)
+	}
+	s.wconn = c
+	return c, nil
 }
 
 // Known returns the grid keys (row, col packed as row<<32|col) of level that
@@ -364,7 +403,11 @@ func packRC(row, col int) uint64 { return uint64(uint32(row))<<32 | uint64(uint3
 func (s *Store) MarkLevelComplete(ctx context.Context, level int, planned int64) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_progress (zoom_level, planned, complete) VALUES (?, ?, 1)`, level, planned)
+	conn, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_progress (zoom_level, planned, complete) VALUES (?, ?, 1)`, level, planned)
 	return err
 }
 
@@ -536,6 +579,10 @@ func (s *Store) Close() error {
 	defer s.wmu.Unlock()
 	if s.tileStmt != nil {
 		s.tileStmt.Close()
+	}
+	if s.wconn != nil {
+		s.wconn.Close()
+		s.wconn = nil
 	}
 	// Switching journal mode needs the only connection.
 	s.db.SetMaxOpenConns(1)

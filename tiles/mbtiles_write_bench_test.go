@@ -1,0 +1,115 @@
+package tiles
+
+import (
+	"context"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime is the process's user+system CPU time so far: on a shared machine
+// CPU per op is steadier than wall time per op.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per op since start as cpu-ns/op.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
+}
+
+// benchTiles returns n incompressible tiles of about 13 KB (the size of the
+// tile download benchmark's PNGs), sharing 64 distinct payloads.
+func benchTiles(n int) [][]byte {
+	rng := rand.New(rand.NewPCG(7, 11))
+	payloads := make([][]byte, 64)
+	for i := range payloads {
+		b := make([]byte, 10<<10+rng.IntN(6<<10))
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		payloads[i] = b
+	}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = payloads[i%len(payloads)]
+	}
+	return out
+}
+
+// BenchmarkStorePut measures the download write path: batches of 256 tiles
+// of ~13 KB committed into a fresh MBTiles store, then Finalize and Close
+// (the checkpoint of what the batches wrote). One op is one tile.
+func BenchmarkStorePut(b *testing.B) {
+	const batch = 256
+	data := benchTiles(batch)
+	st := openTestStore(b, b.TempDir(), "w.mbtiles", WebMercatorScheme(256, 0, 30))
+	ctx := context.Background()
+	recs := make([]TileRecord, 0, batch)
+	var bytes int64
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for i := 0; i < b.N; i++ {
+		// Row-major over level 15, as a download walks a cover.
+		recs = append(recs, TileRecord{Key: TileKey{Level: 15, Row: i >> 15, Col: i & (1<<15 - 1)}, Data: data[i%batch]})
+		bytes += int64(len(data[i%batch]))
+		if len(recs) == batch || i == b.N-1 {
+			if err := st.Put(ctx, recs); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	if err := st.Finalize(ctx, "bench", nil); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	reportCPU(b, cpu0)
+	b.SetBytes(bytes / int64(b.N))
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tiles/s")
+}
+
+// BenchmarkStoreTileRead reads random tiles of a 5,461-tile store (levels
+// 0-6, ~13 KB each) from parallel goroutines, as the local API serves them:
+// the read side of the store's page layout, kept in view with the write path.
+func BenchmarkStoreTileRead(b *testing.B) {
+	data := benchTiles(256)
+	st := openTestStore(b, b.TempDir(), "r.mbtiles", WebMercatorScheme(256, 0, 30))
+	ctx := context.Background()
+	var keys []TileKey
+	for z := 0; z <= 6; z++ {
+		var recs []TileRecord
+		for r := 0; r < 1<<z; r++ {
+			for c := 0; c < 1<<z; c++ {
+				k := TileKey{Level: z, Row: r, Col: c}
+				keys = append(keys, k)
+				recs = append(recs, TileRecord{Key: k, Data: data[len(keys)%len(data)]})
+			}
+		}
+		if err := st.Put(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	defer st.Close()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	defer reportCPU(b, cpu0)
+	b.RunParallel(func(pb *testing.PB) {
+		rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
+		for pb.Next() {
+			k := keys[rng.IntN(len(keys))]
+			if _, err := st.Tile(ctx, k.Level, k.Col, k.Row); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
