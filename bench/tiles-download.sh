@@ -72,7 +72,8 @@ if grep -q '^status' "$work/wrk.log"; then
 	echo "non-200 answers to wrk:" >&2; grep '^status' "$work/wrk.log" | sort | uniq -c >&2
 fi
 echo "server capacity (wrk -c$CONC): $limit req/s" >&2
-awk -v o="$ours_tps" -v l="$limit" -v a="$ratio" -v p="$peer_tps" -v n="$TILES" 'BEGIN {
+line=$(awk -v o="$ours_tps" -v l="$limit" -v a="$ratio" -v p="$peer_tps" -v n="$TILES" 'BEGIN {
 	printf "limit_ratio=%.2f aria2c_ratio=%s ours_tps=%s limit_rps=%.0f aria2c_tps=%s tiles=%s target_limit_ratio=0.7\n", o / l, a, o, l, p, n
-	exit !(o / l >= 0.7)
-}'
+}')
+bench_result tiles-download-results.txt "$line"
+awk -v o="$ours_tps" -v l="$limit" 'BEGIN { exit !(o / l >= 0.7) }'
