@@ -13,6 +13,7 @@ import (
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator/rest"
+	"github.com/offlined/offlined/internal/whereclause"
 )
 
 // fieldLookup resolves field names case-insensitively against fields.
@@ -246,7 +247,7 @@ func (s *FeatureServer) handleQuery(w http.ResponseWriter, r *http.Request, fs *
 		})
 		slices.SortStableFunc(all, func(a, b arcgis.Feature) int {
 			for _, k := range order {
-				c := compareAttr(a.Attributes[k.field], b.Attributes[k.field])
+				c := whereclause.Compare(a.Attributes[k.field], b.Attributes[k.field])
 				if k.desc {
 					c = -c
 				}
@@ -342,25 +343,6 @@ func projectFeature(f arcgis.Feature, fields []arcgis.Field, oidField string, wi
 func attrInt(v any) int64 {
 	f, _ := toNum(v)
 	return int64(f)
-}
-
-// compareAttr orders attribute values: NULLs first, numbers, then strings.
-func compareAttr(a, b any) int {
-	if a == nil || b == nil {
-		switch {
-		case a == nil && b == nil:
-			return 0
-		case a == nil:
-			return -1
-		}
-		return 1
-	}
-	af, aok := toNum(a)
-	bf, bok := toNum(b)
-	if aok && bok {
-		return cmp.Compare(af, bf)
-	}
-	return strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
 }
 
 // writeGeoJSON writes features (already in WGS84) as a FeatureCollection.
