@@ -110,7 +110,7 @@ func (j *Job) openTileStore(ctx context.Context, id string, scheme *tiles.Scheme
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, "", err
 	}
-	st, err := tiles.OpenStore(ctx, path)
+	st, err := tiles.OpenStoreForBuild(ctx, path)
 	if err != nil {
 		return nil, "", err
 	}
@@ -226,7 +226,7 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 		if err != nil {
 			return stepErr(rec.Key, p.ServiceURL, "token", err)
 		}
-		st, err := tiles.OpenStore(ctx, path)
+		st, err := tiles.OpenStoreForBuild(ctx, path)
 		if err != nil {
 			return err
 		}

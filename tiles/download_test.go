@@ -148,22 +148,49 @@ func TestDownloadChild(t *testing.T) {
 	if spec == "" {
 		t.Skip("subprocess only")
 	}
-	var url, path string
-	if _, err := fmt.Sscanf(spec, "%s %s", &url, &path); err != nil {
+	var url, path, mode string
+	if _, err := fmt.Sscanf(spec, "%s %s %s", &url, &path, &mode); err != nil {
 		t.Fatal(err)
 	}
 	s := WebMercatorScheme(256, 0, 19)
 	covers := testCovers(t, s, demoAOI, 8, 16)
-	st := openTestStore(t, filepath.Dir(path), filepath.Base(path), s)
+	st := openModeStore(t, mode, path, s)
 	tm, _ := ArcGISTileTemplate(url)
 	_, err := Download(context.Background(), st, NewHTTPFetcher(tm, nil, 4), covers, DownloadOptions{Concurrency: 4, BatchSize: 16, BatchInterval: 20 * time.Millisecond})
 	t.Logf("child finished: %v", err)
 }
 
+// openModeStore opens path with OpenStore ("serve": WAL) or
+// OpenStoreForBuild ("build": rollback journal) and configures scheme s.
+func openModeStore(t testing.TB, mode, path string, s *Scheme) *Store {
+	t.Helper()
+	open := OpenStore
+	if mode == "build" {
+		open = OpenStoreForBuild
+	}
+	st, err := open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Configure(context.Background(), s, "png"); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestDownloadResumeAfterKill kills a downloading child process with
+// SIGKILL and resumes its store, for both journal modes: WAL (OpenStore) and
+// the rollback journal of a store being built (OpenStoreForBuild).
 func TestDownloadResumeAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns a subprocess")
 	}
+	for _, mode := range []string{"serve", "build"} {
+		t.Run(mode, func(t *testing.T) { downloadResumeAfterKill(t, mode) })
+	}
+}
+
+func downloadResumeAfterKill(t *testing.T, mode string) {
 	s := WebMercatorScheme(256, 0, 19)
 	covers := testCovers(t, s, demoAOI, 8, 16)
 	want, _, _ := reference(t, covers)
@@ -183,7 +210,7 @@ func TestDownloadResumeAfterKill(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "k.mbtiles")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDownloadChild$", "-test.v")
-	cmd.Env = append(os.Environ(), childEnv+"="+f.srv.URL+" "+path)
+	cmd.Env = append(os.Environ(), childEnv+"="+f.srv.URL+" "+path+" "+mode)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +230,7 @@ func TestDownloadResumeAfterKill(t *testing.T) {
 	f.setHook(nil)
 	servedBefore := f.requests.Load()
 
-	st := openTestStore(t, dir, "k.mbtiles", s)
+	st := openModeStore(t, mode, path, s)
 	p, err := Download(context.Background(), st, f.fetcher(t, 4), covers, DownloadOptions{Concurrency: 4})
 	if err != nil {
 		t.Fatal(err)

@@ -95,8 +95,16 @@ const writerCacheKiB = 16 << 10
 
 // OpenStore opens or creates an MBTiles file with WAL journaling.
 func OpenStore(ctx context.Context, path string) (*Store, error) {
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	return openStore(ctx, path, "WAL")
+}
+
+// openStore opens path; journal is the journal_mode to set on every
+// connection, or "" to keep the file's own (rollback for a new file).
+func openStore(ctx context.Context, path, journal string) (*Store, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+	if journal != "" {
+		dsn += "&_pragma=journal_mode(" + journal + ")"
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open mbtiles %s: %w", path, err)

@@ -139,7 +139,7 @@ func downloadStyleSource(ctx context.Context, job StyleJob, ss *StyleSource) (St
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return sr, nil, err
 	}
-	st, err := OpenStore(ctx, p)
+	st, err := OpenStoreForBuild(ctx, p)
 	if err != nil {
 		return sr, nil, err
 	}

@@ -47,7 +47,7 @@ func run(args []string) error {
 		return writeURLs(*urls, tmpl, covers)
 	}
 	ctx := context.Background()
-	st, err := tiles.OpenStore(ctx, *out)
+	st, err := tiles.OpenStoreForBuild(ctx, *out)
 	if err != nil {
 		return err
 	}
