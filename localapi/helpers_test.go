@@ -17,6 +17,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/internal/testutil"
 	"github.com/offlined/offlined/localapi/localapitest"
 	"github.com/offlined/offlined/offline"
 	"github.com/offlined/offlined/offline/offlinetest"
@@ -42,7 +43,7 @@ type env struct {
 	srv    *Server
 	hs     *httptest.Server
 	hub    *Hub
-	logs   *localapitest.SyncBuffer
+	logs   *testutil.SyncBuffer
 	svcURL string
 	daemon *TestDaemon
 }
@@ -74,7 +75,7 @@ func TestMain(m *testing.M) { localapitest.RunWithTemplate(m, &template, offline
 
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
-	e := &env{t: t, root: t.TempDir(), logs: &localapitest.SyncBuffer{}}
+	e := &env{t: t, root: t.TempDir(), logs: &testutil.SyncBuffer{}}
 	e.em = emulatortest.Start(t, emulator.Options{})
 	c := offlinetest.Client(t, e.em)
 	e.client = c

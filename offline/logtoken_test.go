@@ -1,32 +1,18 @@
 package offline
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
+	"github.com/offlined/offlined/internal/testutil"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestJobLogsCarryNoToken runs the demo job through the emulator with a
 // plain DEBUG handler (no redaction wrapper of its own) capturing every
@@ -42,7 +28,7 @@ func TestJobLogsCarryNoToken(t *testing.T) {
 	// transport errors (*url.Error, whose text is the whole request URL,
 	// token included) that are retried and logged at DEBUG.
 	em.SetFaults(emulator.Faults{Latency: 400 * time.Millisecond, Paths: []string{"/queryDomains", "/2/query", "/tilemap/", "/query", "/exportTiles"}})
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	lg := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := newJobEnvFor(t, em, em.URL)
 	c, err := arcgis.New(

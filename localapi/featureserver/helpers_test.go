@@ -9,6 +9,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/daemon"
+	"github.com/offlined/offlined/internal/testutil"
 	"github.com/offlined/offlined/localapi"
 	"github.com/offlined/offlined/localapi/featureserver"
 	"github.com/offlined/offlined/localapi/localapitest"
@@ -30,14 +31,14 @@ type env struct {
 	*localapitest.Client
 	t    *testing.T
 	maps localapi.Maps
-	logs *localapitest.SyncBuffer
+	logs *testutil.SyncBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	root := t.TempDir()
 	template.CopyTo(t, filepath.Join(root, "packages", localapitest.MapID))
-	logs := &localapitest.SyncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg, err := daemon.OpenRegistry(root, daemon.RegistryOptions{Logger: log})
 	if err != nil {
