@@ -128,9 +128,9 @@ func ensureGIDIndex(ctx context.Context, tx *sql.Tx, t *Table) error {
 
 // finishBulk rebuilds the RTree, recreates all triggers and updates extents.
 // ext, when known, is the exact extent of all geometries (minx, miny, maxx,
-// maxy); nil means compute it. collected, from a load, spares the RTree
-// build a scan of the table.
-func finishBulk(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, collected ...*rtCollector) error {
+// maxy); nil means compute it. collected, from a load (nil otherwise),
+// spares the RTree build a scan of the table.
+func finishBulk(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, collected *rtCollector) error {
 	if err := startBulk(ctx, tx, t); err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func finishBulk(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, coll
 		return err
 	}
 	if t.GeomCol != "" {
-		if err := bulkFillRTree(ctx, tx, t, ext, defaultRunSize, collected...); err != nil {
+		if err := bulkFillRTree(ctx, tx, t, ext, defaultRunSize, collected); err != nil {
 			return err
 		}
 		if err := createRTreeTriggers(ctx, tx, t); err != nil {

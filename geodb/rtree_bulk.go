@@ -121,7 +121,7 @@ func (b *rtBuilder) writeNode(nodeno int64, depth int, leaf bool, ents []rtEntry
 // bulkFillRTree rebuilds t's RTree from its geometries. With a collector
 // (a load into an empty table) the entries come from it instead of a scan
 // of the table, when it saw every row the table holds.
-func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64, runSize int, collected ...*rtCollector) error {
+func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64, runSize int, collected *rtCollector) error {
 	rt := rtreeName(t)
 	var nodeSize int
 	if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT length(data) FROM %s WHERE nodeno = 1", qid(rt+"_node"))).Scan(&nodeSize); err != nil {
@@ -161,8 +161,8 @@ func bulkFillRTree(ctx context.Context, tx *sql.Tx, t *Table, known *[4]float64,
 		return err
 	}
 	var srt *entrySorter
-	if len(collected) > 0 && collected[0] != nil && known != nil {
-		srt, err = collected[0].sorter(ctx, tx, t, ext, runSize)
+	if collected != nil && known != nil {
+		srt, err = collected.sorter(ctx, tx, t, ext, runSize)
 		if err != nil {
 			return fmt.Errorf("rtree entries: %w", err)
 		}

@@ -41,7 +41,7 @@ func TestBulkRTree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := bulkFillRTree(ctx, tx, tb, nil, run); err != nil {
+		if err := bulkFillRTree(ctx, tx, tb, nil, run, nil); err != nil {
 			t.Fatal(err)
 		}
 		tx.Commit()
@@ -60,7 +60,7 @@ func TestBulkRTree(t *testing.T) {
 	}
 	// Rebuild packed, then edit through the triggers.
 	tx, _ = db.w.BeginTx(ctx, nil)
-	bulkFillRTree(ctx, tx, tb, nil, 50)
+	bulkFillRTree(ctx, tx, tb, nil, 50, nil)
 	tx.Commit()
 	for i := 0; i < 60; i++ {
 		if _, err := db.Add(ctx, 0, testFeature()); err != nil {

@@ -310,7 +310,7 @@ func (db *DB) repair(ctx context.Context) error {
 		if n >= want && idx == 1 {
 			continue
 		}
-		err := db.writeTx(ctx, func(tx *sql.Tx) error { return finishBulk(ctx, tx, t, nil) })
+		err := db.writeTx(ctx, func(tx *sql.Tx) error { return finishBulk(ctx, tx, t, nil, nil) })
 		if err != nil {
 			return fmt.Errorf("repair %s: %w", t.Name, err)
 		}

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -114,13 +115,7 @@ func (e *Engine) Preview(ctx context.Context) (*Preview, error) {
 		}
 	}
 	slices.SortFunc(out.Attachments, func(a, b PendingAttachment) int {
-		if a.Layer != b.Layer {
-			return a.Layer - b.Layer
-		}
-		if a.Op != b.Op {
-			return compareStr(a.Op, b.Op)
-		}
-		return compareStr(a.GlobalID, b.GlobalID)
+		return cmp.Or(cmp.Compare(a.Layer, b.Layer), cmp.Compare(a.Op, b.Op), cmp.Compare(a.GlobalID, b.GlobalID))
 	})
 	return out, nil
 }
@@ -130,16 +125,6 @@ func nz(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-func compareStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func gidsOf(eds []arcgis.AttachmentEdit) []string {

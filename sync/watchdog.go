@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	stdsync "sync"
@@ -128,19 +129,11 @@ func (s *stall) end(ctx context.Context, err error) error {
 	s.slow.Stop()
 	s.mu.Unlock()
 	var se *StalledError
-	if err != nil && asStalled(context.Cause(ctx), &se) {
+	if err != nil && errors.As(context.Cause(ctx), &se) {
 		err = fmt.Errorf("%w (%v)", se, err)
 	}
 	s.cancel(nil)
 	return err
-}
-
-func asStalled(err error, target **StalledError) bool {
-	se, ok := err.(*StalledError)
-	if ok {
-		*target = se
-	}
-	return ok
 }
 
 // watchdog wraps the engine's client with progress deadlines per call.
@@ -259,7 +252,7 @@ func (k *kickReader) Read(p []byte) (int, error) {
 	}
 	if err != nil && err != io.EOF && k.ctx != nil {
 		var se *StalledError
-		if asStalled(context.Cause(k.ctx), &se) {
+		if errors.As(context.Cause(k.ctx), &se) {
 			err = fmt.Errorf("%w (%v)", se, err)
 		}
 	}
