@@ -140,6 +140,11 @@ func (s *Server) OGCFeatures(collection string, bbox []float64) []json.RawMessag
 	if c == nil {
 		return nil
 	}
+	return c.match(bbox)
+}
+
+// match returns the collection's features whose bbox meets bbox (nil: all).
+func (c *ogcCollection) match(bbox []float64) []json.RawMessage {
 	var out []json.RawMessage
 	for i, f := range c.feats {
 		if bbox == nil || overlaps(c.bboxes[i], bbox) {
@@ -198,12 +203,7 @@ func (st *ogcState) items(w http.ResponseWriter, r *http.Request, c *ogcCollecti
 			return
 		}
 	}
-	var match []json.RawMessage
-	for i, f := range c.feats {
-		if bbox == nil || overlaps(c.bboxes[i], bbox) {
-			match = append(match, f)
-		}
-	}
+	match := c.match(bbox)
 	page := match[min(offset, len(match)):min(offset+limit, len(match))]
 	self := hostURL(r) + r.URL.Path
 	links := []any{link(self+"?"+q.Encode(), "self", "application/geo+json")}
