@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/offlined/offlined/internal/emulator/rest"
 	"github.com/offlined/offlined/internal/ogc"
 )
 
@@ -88,7 +89,7 @@ func (s *Server) registerOGCFeatures() {
 		_, _ = w.Write(st.files["ne_110m_lakes.geojson"])
 	})
 	r.HandleFunc(DemoOGCAPI, func(w http.ResponseWriter, r *http.Request) {
-		base := hostURL(r) + DemoOGCAPI
+		base := rest.BaseURL(r) + DemoOGCAPI
 		ogcJSON(w, "application/json", map[string]any{"title": "offlined emulator OGC API – Features", "links": []any{
 			link(base, "self", "application/json"), link(base+"/conformance", "conformance", "application/json"),
 			link(base+"/collections", "data", "application/json")}})
@@ -102,7 +103,7 @@ func (s *Server) registerOGCFeatures() {
 	r.HandleFunc(DemoOGCAPI+"/collections", func(w http.ResponseWriter, r *http.Request) {
 		var out []any
 		for _, c := range st.cols {
-			out = append(out, c.describe(hostURL(r)+DemoOGCAPI))
+			out = append(out, c.describe(rest.BaseURL(r)+DemoOGCAPI))
 		}
 		ogcJSON(w, "application/json", map[string]any{"collections": out, "links": []any{}})
 	})
@@ -112,7 +113,7 @@ func (s *Server) registerOGCFeatures() {
 			ogcError(w, http.StatusNotFound, "NotFound", "collection not found")
 			return
 		}
-		ogcJSON(w, "application/json", c.describe(hostURL(r)+DemoOGCAPI))
+		ogcJSON(w, "application/json", c.describe(rest.BaseURL(r)+DemoOGCAPI))
 	})
 	r.HandleFunc(DemoOGCAPI+"/collections/{id}/queryables", func(w http.ResponseWriter, r *http.Request) {
 		c := st.byID[mux.Vars(r)["id"]]
@@ -140,6 +141,11 @@ func (s *Server) OGCFeatures(collection string, bbox []float64) []json.RawMessag
 	if c == nil {
 		return nil
 	}
+	return c.match(bbox)
+}
+
+// match returns the collection's features whose bbox meets bbox (nil: all).
+func (c *ogcCollection) match(bbox []float64) []json.RawMessage {
 	var out []json.RawMessage
 	for i, f := range c.feats {
 		if bbox == nil || overlaps(c.bboxes[i], bbox) {
@@ -198,14 +204,9 @@ func (st *ogcState) items(w http.ResponseWriter, r *http.Request, c *ogcCollecti
 			return
 		}
 	}
-	var match []json.RawMessage
-	for i, f := range c.feats {
-		if bbox == nil || overlaps(c.bboxes[i], bbox) {
-			match = append(match, f)
-		}
-	}
+	match := c.match(bbox)
 	page := match[min(offset, len(match)):min(offset+limit, len(match))]
-	self := hostURL(r) + r.URL.Path
+	self := rest.BaseURL(r) + r.URL.Path
 	links := []any{link(self+"?"+q.Encode(), "self", "application/geo+json")}
 	if offset+limit < len(match) {
 		nq := url.Values{}
@@ -259,6 +260,3 @@ func featureBBox(f json.RawMessage) [4]float64 {
 	}
 	return [4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
 }
-
-// hostURL is the emulator's own origin as the request names it.
-func hostURL(r *http.Request) string { return "http://" + r.Host }

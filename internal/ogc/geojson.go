@@ -126,13 +126,8 @@ func rings(c [][][]float64, hasZ bool) ([][][]float64, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Shoelace area: negative is clockwise (x east, y north).
-		var a float64
-		for j := range l {
-			k := (j + 1) % len(l)
-			a += l[j][0]*l[k][1] - l[k][0]*l[j][1]
-		}
-		if (i == 0) != (a < 0) {
+		// Negative area is clockwise (x east, y north).
+		if (i == 0) != (arcgis.RingArea(l) < 0) {
 			for x, y := 0, len(l)-1; x < y; x, y = x+1, y-1 {
 				l[x], l[y] = l[y], l[x]
 			}

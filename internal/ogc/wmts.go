@@ -429,7 +429,7 @@ func (t *TileURL) URL(level, row, col int) string {
 	}
 	if t.template != "" {
 		r := []string{"{TileMatrixSet}", t.set, "{TileMatrix}", matrix, "{TileRow}", strconv.Itoa(row),
-			"{TileCol}", strconv.Itoa(col), "{Style}", t.style, "{style}", t.style, "{Layer}", t.layer}
+			"{TileCol}", strconv.Itoa(col), "{Style}", t.style, "{Layer}", t.layer}
 		for k, v := range t.dims {
 			r = append(r, "{"+k+"}", v)
 		}
