@@ -62,12 +62,8 @@ func (vectorTilesSource) estimate(ctx context.Context, e *estimation, o *Overrid
 		if vs.TileInfo != nil {
 			ti = *vs.TileInfo
 		}
-		levels := make([]int, 0, p.MaxLevel+1)
-		for l := 0; l <= p.MaxLevel; l++ {
-			levels = append(levels, l)
-		}
 		f := &timedFetcher{e: e, f: &vectorFetcher{c: e.c, url: p.ServiceURL, vs: vs}}
-		return estimateTileLayer(ctx, e, le, ti, p.AreaOfInterest, levels, tiles.EstimateOptions{}, f, vectorResources)
+		return estimateTileLayer(ctx, e, le, ti, p.AreaOfInterest, levelsUpTo(p.MaxLevel), tiles.EstimateOptions{}, f, vectorResources)
 	})
 }
 

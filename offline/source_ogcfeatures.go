@@ -83,6 +83,19 @@ func ogcCollectionURL(e *Entry) (string, error) {
 
 // getDoc GETs u asking for accept and returns the body (bounded).
 func getDoc(ctx context.Context, hc *http.Client, u, accept string) ([]byte, error) {
+	b, err := getBody(ctx, hc, u, accept, maxPageBytes)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxPageBytes {
+		return nil, fmt.Errorf("GET %s: over %d bytes", tiles.HideQuery(u), maxPageBytes)
+	}
+	return b, nil
+}
+
+// getBody GETs u (asking for accept unless it is "") and returns up to
+// limit+1 bytes of the body: the caller judges a body over limit.
+func getBody(ctx context.Context, hc *http.Client, u, accept string, limit int64) ([]byte, error) {
 	if hc == nil {
 		return nil, errors.New("no HTTP client")
 	}
@@ -90,7 +103,9 @@ func getDoc(ctx context.Context, hc *http.Client, u, accept string) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", accept)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		var ue *url.Error
@@ -103,12 +118,9 @@ func getDoc(ctx context.Context, hc *http.Client, u, accept string) ([]byte, err
 	if resp.StatusCode != http.StatusOK {
 		return nil, &tiles.StatusError{URL: tiles.HideQuery(u), Code: resp.StatusCode}
 	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes+1))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", tiles.HideQuery(u), err)
-	}
-	if len(b) > maxPageBytes {
-		return nil, fmt.Errorf("GET %s: over %d bytes", tiles.HideQuery(u), maxPageBytes)
 	}
 	return b, nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -87,25 +86,9 @@ func capabilitiesURL(u string) string {
 
 // fetchCapabilities GETs and parses a WMTS capabilities document.
 func fetchCapabilities(ctx context.Context, hc *http.Client, u string) (*ogc.Capabilities, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	b, err := getBody(ctx, hc, u, "", ogc.MaxCapabilitiesBytes)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			ue.URL = tiles.HideQuery(ue.URL)
-		}
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, &tiles.StatusError{URL: tiles.HideQuery(u), Code: resp.StatusCode}
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, ogc.MaxCapabilitiesBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", tiles.HideQuery(u), err)
 	}
 	return ogc.ParseCapabilities(b)
 }

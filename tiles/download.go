@@ -120,9 +120,8 @@ func newDownloader(st *Store, f TileFetcher, opt DownloadOptions) *downloader {
 }
 
 type result struct {
-	rec  TileRecord
-	err  error
-	size int64
+	rec TileRecord
+	err error
 }
 
 func (d *downloader) run(ctx context.Context, covers []LevelCover) (Progress, error) {
@@ -297,10 +296,10 @@ func (d *downloader) worker(ctx, fctx context.Context, cancel context.CancelCaus
 			return
 		}
 		select {
-		case results <- result{rec: rec, err: err, size: int64(len(rec.Data))}:
+		case results <- result{rec: rec, err: err}:
 		case <-ctx.Done():
 			// Hand over what was fetched even when cancelled, so it is committed.
-			results <- result{rec: rec, err: err, size: int64(len(rec.Data))}
+			results <- result{rec: rec, err: err}
 			return
 		}
 	}
