@@ -2,6 +2,7 @@ package geodb
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -33,6 +34,33 @@ func BenchmarkLoadReplica(b *testing.B) {
 				db.Close()
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "features/s")
+		})
+	}
+}
+
+// BenchmarkLoadDecode decodes the benchmark's features one by one as the
+// bulk loader does (decodeFeature on each feature's bytes), without SQLite:
+// the JSON side of BenchmarkLoadReplica.
+func BenchmarkLoadDecode(b *testing.B) {
+	for _, kind := range []string{"points", "polygons"} {
+		b.Run(kind, func(b *testing.B) {
+			var body bytes.Buffer
+			body.WriteByte('[')
+			benchdata.WriteFeatures(&body, kind, 10000)
+			body.WriteByte(']')
+			var raws []json.RawMessage
+			if err := json.Unmarshal(body.Bytes(), &raws); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(body.Len()))
+			fp := &featureParser{keys: map[string]string{}}
+			for b.Loop() {
+				for _, raw := range raws {
+					if f, gerr, err := decodeFeature(fp, raw, 6); err != nil || gerr != nil || f.Geometry == nil {
+						b.Fatal(err, gerr)
+					}
+				}
+			}
 		})
 	}
 }
