@@ -83,6 +83,20 @@ bench_wait_file() {
 	return 1
 }
 
+# bench_wrk DEFAULT_SECONDS sets the wrk load's parameters from the
+# environment: DURATION (default DEFAULT_SECONDS), CONN (CONNECTIONS,
+# default 32) and THREADS (default 1); it installs wrk (Debian package) when
+# it is missing.
+bench_wrk() {
+	DURATION=${DURATION:-$1}
+	CONN=${CONNECTIONS:-32}
+	THREADS=${THREADS:-1}
+	if ! command -v wrk >/dev/null; then
+		echo "installing wrk (Debian package)…" >&2
+		apt-get install -y wrk >/dev/null
+	fi
+}
+
 # bench_free_port prints a loopback port free at the time of the call.
 bench_free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -14,15 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 MAXZOOM=${MAXZOOM:-6}
-DURATION=${DURATION:-10}
-CONN=${CONNECTIONS:-32}
-THREADS=${THREADS:-1}
+bench_wrk 10
 NPM_DIR=${NPM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/offlined-bench/tileserver-gl-light}
-
-if ! command -v wrk >/dev/null; then
-	echo "installing wrk (Debian package)…" >&2
-	apt-get install -y wrk >/dev/null
-fi
 
 bench_init
 bench_build offlined localapibench

@@ -70,66 +70,102 @@ func decodeGeometryWith(p *gparser, raw []byte) (*arcgis.Geometry, error) {
 	return &slow, nil
 }
 
-type gparser struct {
-	b    []byte
-	i    int
-	flat []float64 // scratch: a ring's numbers
-	ends []int     // scratch: where each point ends in flat
+// scanner is the cursor the hand-written JSON parsers (gparser,
+// featureParser) share: the bytes of one value and a position in them.
+type scanner struct {
+	b []byte
+	i int
 }
 
-func (p *gparser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
-			p.i++
+			s.i++
 		default:
 			return
 		}
 	}
 }
 
-func (p *gparser) eat(c byte) bool {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
+// eat consumes c (after white space) if it comes next.
+func (s *scanner) eat(c byte) bool {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
 		return true
 	}
 	return false
 }
 
-// key reads a plain (escape-free) object key and the colon after it.
-func (p *gparser) key() (string, error) {
-	p.ws()
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return "", errFallback
+// lit consumes the literal l if it comes next.
+func (s *scanner) lit(l string) bool {
+	if len(s.b)-s.i >= len(l) && string(s.b[s.i:s.i+len(l)]) == l {
+		s.i += len(l)
+		return true
 	}
-	start := p.i + 1
-	for j := start; j < len(p.b); j++ {
-		switch p.b[j] {
-		case '\\':
-			return "", errFallback
-		case '"':
-			p.i = j + 1
-			if !p.eat(':') {
-				return "", errFallback
+	return false
+}
+
+// str reads a plain string (see plainString) and returns its contents,
+// aliasing s.b.
+func (s *scanner) str() ([]byte, bool) {
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false
+	}
+	start := s.i + 1
+	for k := start; k < len(s.b); k++ {
+		c := s.b[k]
+		if c == '"' {
+			if !plainString(s.b[start:k]) {
+				return nil, false
 			}
-			return string(p.b[start:j]), nil
+			s.i = k + 1
+			return s.b[start:k], true
+		}
+		if c == '\\' || c < 0x20 {
+			return nil, false
 		}
 	}
-	return "", errFallback
+	return nil, false
+}
+
+// number reads a number in JSON's grammar and returns its text.
+func (s *scanner) number() ([]byte, bool) {
+	s.ws()
+	end := scanNumber(s.b, s.i)
+	if end < 0 {
+		return nil, false
+	}
+	start := s.i
+	s.i = end
+	return s.b[start:end], true
+}
+
+type gparser struct {
+	scanner
+	flat []float64 // scratch: a ring's numbers
+	ends []int     // scratch: where each point ends in flat
+}
+
+// key reads a plain object key and the colon after it.
+func (p *gparser) key() (string, error) {
+	k, ok := p.str()
+	if !ok || !p.eat(':') {
+		return "", errFallback
+	}
+	return string(k), nil
 }
 
 // number reads a number in JSON's grammar (strconv.ParseFloat alone would
 // also take "+1", ".5" or "1.", which encoding/json rejects).
 func (p *gparser) number() (float64, error) {
-	p.ws()
-	start := p.i
-	end := scanNumber(p.b, start)
-	if end < 0 {
+	t, ok := p.scanner.number()
+	if !ok {
 		return 0, errFallback
 	}
-	p.i = end
-	f, err := strconv.ParseFloat(string(p.b[start:p.i]), 64)
+	f, err := strconv.ParseFloat(string(t), 64)
 	if err != nil {
 		return 0, errFallback
 	}
@@ -139,11 +175,9 @@ func (p *gparser) number() (float64, error) {
 func (p *gparser) boolean() (bool, error) {
 	p.ws()
 	switch {
-	case len(p.b)-p.i >= 4 && string(p.b[p.i:p.i+4]) == "true":
-		p.i += 4
+	case p.lit("true"):
 		return true, nil
-	case len(p.b)-p.i >= 5 && string(p.b[p.i:p.i+5]) == "false":
-		p.i += 5
+	case p.lit("false"):
 		return false, nil
 	}
 	return false, errFallback
@@ -234,57 +268,27 @@ func (p *gparser) geometry() (*arcgis.Geometry, error) {
 			if err != nil {
 				return nil, err
 			}
-			b := memberBit(k)
-			if b == 0 || seen&b != 0 {
+			m := memberIndex(k)
+			if m < 0 || seen&(1<<m) != 0 {
 				return nil, errFallback // unknown or duplicate member: let encoding/json decide
 			}
-			seen |= b
+			seen |= 1 << m
 			switch k {
-			case "x", "y", "z", "m", "xmin", "ymin", "xmax", "ymax":
-				f, err := p.number()
-				if err != nil {
-					return nil, err
-				}
-				switch k {
-				case "x":
-					g.X = &f
-				case "y":
-					g.Y = &f
-				case "z":
-					g.Z = &f
-				case "m":
-					g.M = &f
-				case "xmin":
-					g.XMin = &f
-				case "ymin":
-					g.YMin = &f
-				case "xmax":
-					g.XMax = &f
-				default:
-					g.YMax = &f
-				}
 			case "points":
-				if g.Points, err = p.coords(); err != nil {
-					return nil, err
-				}
+				g.Points, err = p.coords()
 			case "paths":
-				if g.Paths, err = p.parts(); err != nil {
-					return nil, err
-				}
+				g.Paths, err = p.parts()
 			case "rings":
-				if g.Rings, err = p.parts(); err != nil {
-					return nil, err
-				}
+				g.Rings, err = p.parts()
 			case "hasZ":
-				if g.HasZ, err = p.boolean(); err != nil {
-					return nil, err
-				}
+				g.HasZ, err = p.boolean()
 			case "hasM":
-				if g.HasM, err = p.boolean(); err != nil {
-					return nil, err
-				}
-			default:
-				return nil, errFallback // spatialReference and the rest: rare per feature
+				g.HasM, err = p.boolean()
+			default: // memberIndex lets only the number members get here
+				err = p.numberInto(numberMembers(g)[m])
+			}
+			if err != nil {
+				return nil, err
 			}
 			if p.eat('}') {
 				break
@@ -304,11 +308,31 @@ func (p *gparser) geometry() (*arcgis.Geometry, error) {
 	return g, nil
 }
 
-func memberBit(k string) uint32 {
-	for i, name := range [...]string{"x", "y", "z", "m", "xmin", "ymin", "xmax", "ymax", "points", "paths", "rings", "hasZ", "hasM"} {
+// numberInto reads a number and points *dst at it.
+func (p *gparser) numberInto(dst **float64) error {
+	f, err := p.number()
+	if err != nil {
+		return err
+	}
+	*dst = &f
+	return nil
+}
+
+// geometryMembers are the members gparser reads, the numbers first.
+var geometryMembers = [...]string{"x", "y", "z", "m", "xmin", "ymin", "xmax", "ymax", "points", "paths", "rings", "hasZ", "hasM"}
+
+// memberIndex is k's index in geometryMembers, or -1.
+func memberIndex(k string) int {
+	for i, name := range geometryMembers {
 		if k == name {
-			return 1 << i
+			return i
 		}
 	}
-	return 0
+	return -1
+}
+
+// numberMembers are where g keeps the number members, in
+// geometryMembers' order.
+func numberMembers(g *arcgis.Geometry) [8]**float64 {
+	return [8]**float64{&g.X, &g.Y, &g.Z, &g.M, &g.XMin, &g.YMin, &g.XMax, &g.YMax}
 }

@@ -39,13 +39,13 @@ func FuzzFastGeometry(f *testing.F) {
 }
 
 func TestFastGeometryCommonShapes(t *testing.T) {
-	p := &gparser{b: []byte(`{"hasM":true,"rings":[[[0,0,1],[0,1,2],[1,1,3],[0,0,1]]]}`)}
+	p := &gparser{scanner: scanner{b: []byte(`{"hasM":true,"rings":[[[0,0,1],[0,1,2],[1,1,3],[0,0,1]]]}`)}}
 	g, err := p.geometry()
 	if err != nil || !g.HasM || len(g.Rings[0]) != 4 || g.Rings[0][2][2] != 3 {
 		t.Fatalf("%v %+v", err, g)
 	}
 	for _, s := range []string{`{"x":"1","y":2}`, `{"spatialReference":{"wkid":1},"x":1,"y":2}`, `{"x":1,"y":2,"x":3}`} {
-		if _, err := (&gparser{b: []byte(s)}).geometry(); err == nil {
+		if _, err := (&gparser{scanner: scanner{b: []byte(s)}}).geometry(); err == nil {
 			t.Errorf("%s: fast path should defer to encoding/json", s)
 		}
 	}

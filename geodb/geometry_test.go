@@ -9,16 +9,8 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/testutil"
 )
-
-func esri(t testing.TB, s string) *arcgis.Geometry {
-	t.Helper()
-	var g arcgis.Geometry
-	if err := json.Unmarshal([]byte(s), &g); err != nil {
-		t.Fatal(err)
-	}
-	return &g
-}
 
 func TestBlobRoundTrip(t *testing.T) {
 	cases := []struct {
@@ -41,7 +33,7 @@ func TestBlobRoundTrip(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			in := esri(t, c.esri)
+			in := testutil.Decode[arcgis.Geometry](t, c.esri)
 			g, err := FromEsri(in, c.hasZ, c.hasM)
 			if err != nil {
 				t.Fatal(err)
@@ -182,7 +174,7 @@ func TestIntersects(t *testing.T) {
 func FuzzGeometryBlob(f *testing.F) {
 	for _, s := range []string{`{"x":1,"y":2,"z":3,"m":4}`, `{"hasZ":true,"paths":[[[0,0,1],[1,1,2]]]}`,
 		`{"rings":[[[0,0],[0,10],[10,10],[10,0],[0,0]],[[2,2],[8,2],[8,8],[2,8],[2,2]]]}`, `{"points":[[1,2],[3,4]]}`} {
-		g, _ := FromEsri(esri(f, s), false, false)
+		g, _ := FromEsri(testutil.Decode[arcgis.Geometry](f, s), false, false)
 		f.Add(EncodeBlob(g, 4326))
 	}
 	gdal, _ := hex.DecodeString("47500001E61000000101000000000000000000F03F0000000000000040")

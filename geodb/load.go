@@ -104,6 +104,9 @@ type loader struct {
 	gidIndexed map[*Table]bool
 	// attBytes counts attachment bytes written in the open transaction.
 	attBytes int64
+	// suppressed: change logging is off in the open transaction (set at
+	// its first attachment, cleared before it commits).
+	suppressed bool
 	// warned marks table.field.kind warnings already logged.
 	warned map[string]bool
 	// rt collects the RTree entries of tables that were empty before the
@@ -176,9 +179,14 @@ func (l *loader) commit() error {
 	if err := l.flush(); err != nil {
 		return err
 	}
+	if l.suppressed {
+		if err := suppress(l.ctx, l.tx, false); err != nil {
+			return err
+		}
+	}
 	l.dropInserts()
 	err := l.tx.Commit()
-	l.tx, l.inBatch, l.attBytes = nil, 0, 0
+	l.tx, l.inBatch, l.attBytes, l.suppressed = nil, 0, 0, false
 	if err == nil {
 		l.committed = true
 	}
@@ -195,7 +203,7 @@ func (l *loader) finish(loadErr error) error {
 		if loadErr != nil {
 			l.dropInserts()
 			l.tx.Rollback()
-			l.tx = nil
+			l.tx, l.suppressed = nil, false
 		}
 	}
 	defer func() {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"testing"
+
+	"github.com/offlined/offlined/internal/arcgis"
 )
 
 // writeAttachmentReplica streams a replica of n points of layer 0 where
@@ -76,6 +78,15 @@ func TestLoadManyAttachments(t *testing.T) {
 	}
 	if pend, err := db.PendingChanges(ctx); err != nil || pend != 0 {
 		t.Fatalf("pending changes after a server load: %d %v", pend, err)
+	}
+	// The load turned change logging off for its batches only: a local
+	// edit afterwards is logged.
+	x, y := 5.0, 5.0
+	if _, err := db.Add(ctx, 0, arcgis.Feature{Attributes: map[string]any{"name": "local"}, Geometry: &arcgis.Geometry{X: &x, Y: &y}}); err != nil {
+		t.Fatal(err)
+	}
+	if pend, err := db.PendingChanges(ctx); err != nil || pend != 1 {
+		t.Fatalf("pending changes after a local add: %d %v, want 1", pend, err)
 	}
 	validate(t, db)
 }

@@ -259,64 +259,9 @@ var errSlowFeature = errors.New("feature needs encoding/json")
 // else returns errSlowFeature and is decoded by encoding/json instead, so
 // results are identical.
 type featureParser struct {
-	b    []byte
-	i    int
+	scanner
 	keys map[string]string // interned attribute names
 	geom gparser
-}
-
-func (p *featureParser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-func (p *featureParser) eat(c byte) bool {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// str reads a plain string and returns its contents (aliasing p.b).
-func (p *featureParser) str() ([]byte, bool) {
-	p.ws()
-	if p.i >= len(p.b) || p.b[p.i] != '"' {
-		return nil, false
-	}
-	start := p.i + 1
-	for k := start; k < len(p.b); k++ {
-		c := p.b[k]
-		if c == '"' {
-			if !plainString(p.b[start:k]) {
-				return nil, false
-			}
-			p.i = k + 1
-			return p.b[start:k], true
-		}
-		if c == '\\' || c < 0x20 {
-			return nil, false
-		}
-	}
-	return nil, false
-}
-
-// number reads a JSON number and returns its text.
-func (p *featureParser) number() ([]byte, bool) {
-	end := scanNumber(p.b, p.i)
-	if end < 0 {
-		return nil, false
-	}
-	start := p.i
-	p.i = end
-	return p.b[start:end], true
 }
 
 // scanNumber returns the end of the JSON number (RFC 8259 grammar) that
@@ -354,14 +299,6 @@ func scanNumber(b []byte, i int) int {
 		}
 	}
 	return i
-}
-
-func (p *featureParser) lit(s string) bool {
-	if len(p.b)-p.i >= len(s) && string(p.b[p.i:p.i+len(s)]) == s {
-		p.i += len(s)
-		return true
-	}
-	return false
 }
 
 // value reads a scalar attribute value.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/offlined/offlined/geodb/benchdata"
 	"github.com/offlined/offlined/internal/arcgis"
 )
 
@@ -46,10 +47,10 @@ func TestLoadKilledHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.CreateLayer(ctx, benchLayer("polygons"), nil); err != nil {
+	if _, err := db.CreateLayer(ctx, benchdata.Layer("polygons"), nil); err != nil {
 		t.Fatal(err)
 	}
-	doc := benchReplica("polygons", 20000)
+	doc := benchdata.Replica("polygons", 20000)
 	r := &stallReader{r: bytes.NewReader(doc), left: len(doc) * 3 / 4, ready: func() { fmt.Println("stalled") }}
 	db.LoadReplica(ctx, r, LoadOptions{BatchSize: 1000})
 	t.Fatal("load finished; it should have stalled")

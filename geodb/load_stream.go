@@ -288,17 +288,20 @@ func (l *loader) attachment(t *Table, a *arcgis.AttachmentInfo, src io.Reader) e
 		}
 		l.gidIndexed[t] = true
 	}
-	if err := suppress(l.ctx, l.tx, true); err != nil {
-		return err
+	if !l.suppressed {
+		// Loaded attachments are the server's: no change-log rows. The flag
+		// stays set for the rest of the transaction (the loader writes
+		// nothing else that logs) and commit clears it.
+		if err := suppress(l.ctx, l.tx, true); err != nil {
+			return err
+		}
+		l.suppressed = true
 	}
 	meta := AttachmentMeta{ParentGlobalID: a.ParentGlobalID, Name: a.Name, ContentType: a.ContentType, Keywords: a.Keywords}
 	if err := l.db.normalizeAttachment(&meta, a.GlobalID); err != nil {
 		return err
 	}
 	if err := l.db.putAttachmentTx(l.ctx, l.tx, t, &meta, src); err != nil {
-		return err
-	}
-	if err := suppress(l.ctx, l.tx, false); err != nil {
 		return err
 	}
 	l.inBatch++

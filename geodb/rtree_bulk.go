@@ -398,25 +398,31 @@ func sortEntries(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]float64, run
 		return nil, err
 	}
 	defer rows.Close()
+	return fillSorter(runSize, func(add func(zEntry) error) error {
+		for rows.Next() {
+			var id int64
+			var b sql.RawBytes
+			if err := rows.Scan(&id, &b); err != nil {
+				return err
+			}
+			x0, x1, y0, y1, ok := blobBounds(b)
+			if !ok {
+				continue
+			}
+			z := zKey(ext, (x0+x1)/2, (y0+y1)/2)
+			if err := add(zEntry{z, rtEntry{id, [4]float32{down32(x0), up32(x1), down32(y0), up32(y1)}}}); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
+// fillSorter returns a finished entrySorter of runSize holding the entries
+// feed passes to add; on error the sorter is closed.
+func fillSorter(runSize int, feed func(add func(zEntry) error) error) (*entrySorter, error) {
 	s := newEntrySorter(runSize)
-	for rows.Next() {
-		var id int64
-		var b sql.RawBytes
-		if err := rows.Scan(&id, &b); err != nil {
-			s.close()
-			return nil, err
-		}
-		x0, x1, y0, y1, ok := blobBounds(b)
-		if !ok {
-			continue
-		}
-		z := zKey(ext, (x0+x1)/2, (y0+y1)/2)
-		if err := s.add(zEntry{z, rtEntry{id, [4]float32{down32(x0), up32(x1), down32(y0), up32(y1)}}}); err != nil {
-			s.close()
-			return nil, err
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := feed(s.add); err != nil {
 		s.close()
 		return nil, err
 	}

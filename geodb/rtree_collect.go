@@ -106,51 +106,50 @@ func (c *rtCollector) sorter(ctx context.Context, tx *sql.Tx, t *Table, ext *[4]
 	if n != c.rows {
 		return nil, nil // rows replaced or dropped: scan the table
 	}
-	s := newEntrySorter(runSize)
-	add := func(e rtRecord) error {
-		return s.add(zEntry{zKey(ext, e.cx, e.cy), rtEntry{e.id, e.box}})
-	}
-	if c.file != nil {
-		if err := c.w.Flush(); err != nil {
-			s.close()
-			return nil, err
+	return fillSorter(runSize, func(add func(zEntry) error) error {
+		put := func(e rtRecord) error {
+			return add(zEntry{zKey(ext, e.cx, e.cy), rtEntry{e.id, e.box}})
 		}
-		end, err := c.file.Seek(0, io.SeekCurrent)
-		if err != nil {
-			s.close()
-			return nil, err
-		}
-		r := bufio.NewReaderSize(io.NewSectionReader(c.file, 0, end), 1<<16)
-		var rec [rtRecordSize]byte
-		for {
-			if _, err := io.ReadFull(r, rec[:]); err == io.EOF {
-				break
-			} else if err != nil {
-				s.close()
-				return nil, err
-			}
-			e := rtRecord{id: int64(binary.LittleEndian.Uint64(rec[0:])),
-				cx: math.Float64frombits(binary.LittleEndian.Uint64(rec[8:])), cy: math.Float64frombits(binary.LittleEndian.Uint64(rec[16:]))}
-			for k := 0; k < 4; k++ {
-				e.box[k] = math.Float32frombits(binary.LittleEndian.Uint32(rec[24+4*k:]))
-			}
-			if err := add(e); err != nil {
-				s.close()
-				return nil, err
+		if c.file != nil {
+			if err := c.replay(put); err != nil {
+				return err
 			}
 		}
+		for _, e := range c.ents {
+			if err := put(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// replay passes fn the entries spilled to c.file, in order.
+func (c *rtCollector) replay(fn func(rtRecord) error) error {
+	if err := c.w.Flush(); err != nil {
+		return err
 	}
-	for _, e := range c.ents {
-		if err := add(e); err != nil {
-			s.close()
-			return nil, err
+	end, err := c.file.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(c.file, 0, end), 1<<16)
+	var rec [rtRecordSize]byte
+	for {
+		if _, err := io.ReadFull(r, rec[:]); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		e := rtRecord{id: int64(binary.LittleEndian.Uint64(rec[0:])),
+			cx: math.Float64frombits(binary.LittleEndian.Uint64(rec[8:])), cy: math.Float64frombits(binary.LittleEndian.Uint64(rec[16:]))}
+		for k := 0; k < 4; k++ {
+			e.box[k] = math.Float32frombits(binary.LittleEndian.Uint32(rec[24+4*k:]))
+		}
+		if err := fn(e); err != nil {
+			return err
 		}
 	}
-	if err := s.finish(); err != nil {
-		s.close()
-		return nil, err
-	}
-	return s, nil
 }
 
 func (c *rtCollector) close() {

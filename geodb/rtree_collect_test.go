@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/offlined/offlined/geodb/benchdata"
 )
 
 func drainSorter(t *testing.T, s *entrySorter) []zEntry {
@@ -34,10 +36,10 @@ func TestLoadRTreeCollected(t *testing.T) {
 	ctx := testCtx(t)
 	for _, kind := range []string{"points", "polygons"} {
 		db := openTemp(t, kind+".gpkg")
-		if _, err := db.CreateLayer(ctx, benchLayer(kind), nil); err != nil {
+		if _, err := db.CreateLayer(ctx, benchdata.Layer(kind), nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := db.LoadReplica(ctx, bytes.NewReader(benchReplica(kind, 3000)), LoadOptions{BatchSize: 700}); err != nil {
+		if _, _, err := db.LoadReplica(ctx, bytes.NewReader(benchdata.Replica(kind, 3000)), LoadOptions{BatchSize: 700}); err != nil {
 			t.Fatal(err)
 		}
 		tb := db.TableByID(0)
@@ -113,7 +115,7 @@ func TestLoadRTreeCollected(t *testing.T) {
 	// Replaced rows (a repeated object id) fall back to the scan: the index
 	// holds exactly the table's rows.
 	db := openTemp(t, "dup.gpkg")
-	if _, err := db.CreateLayer(ctx, benchLayer("points"), nil); err != nil {
+	if _, err := db.CreateLayer(ctx, benchdata.Layer("points"), nil); err != nil {
 		t.Fatal(err)
 	}
 	doc := `{"layers":[{"id":0,"features":[

@@ -5,11 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"mime/multipart"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/offlined/offlined/localapi/localapitest"
 )
 
 func TestAttachmentsUploadDownloadRange(t *testing.T) {
@@ -49,12 +50,8 @@ func TestAttachmentsUploadDownloadRange(t *testing.T) {
 	}
 	e.wantError(e.do("GET", base+"/"+url.PathEscape(aid), nil, "Range", "bytes=400000-"), 416, "Range")
 	// Multipart upload (the form ArcGIS clients use).
-	var mp bytes.Buffer
-	mw := multipart.NewWriter(&mp)
-	fw, _ := mw.CreateFormFile("attachment", "note.txt")
-	fw.Write([]byte("hello"))
-	mw.Close()
-	up2 := e.jsonOf(e.do("POST", base, &mp, "Content-Type", mw.FormDataContentType()), 201)
+	mp, mpType := localapitest.Upload("note.txt", []byte("hello"))
+	up2 := e.jsonOf(e.do("POST", base, mp, "Content-Type", mpType), 201)
 	if up2["name"] != "note.txt" || up2["size"].(float64) != 5 {
 		t.Fatalf("multipart upload %v", up2)
 	}

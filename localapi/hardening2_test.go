@@ -3,7 +3,6 @@ package localapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -13,17 +12,9 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/testutil"
 	"github.com/offlined/offlined/localapi/localapitest"
 )
-
-func mustGeometry(t *testing.T, s string) *arcgis.Geometry {
-	t.Helper()
-	var g arcgis.Geometry
-	if err := json.Unmarshal([]byte(s), &g); err != nil {
-		t.Fatal(err)
-	}
-	return &g
-}
 
 // Issue 22 item 7: one truncated GeoPackage marks its map broken (with a
 // reason and no absolute path); the list, status and other maps work.
@@ -156,10 +147,10 @@ func TestWGS84RangesChecked(t *testing.T) {
 	fsq := "/arcgis/rest/services/demo/FeatureServer/0/query?f=json&inSR=4326&geometry="
 	e.wantError(e.do("GET", fsq+url.QueryEscape("0,0,10,95"), nil), 400, "geometry")
 	e.jsonOf(e.do("GET", fsq+url.QueryEscape("0,0,10,80"), nil), 200)
-	if err := checkAreaLonLat(mustGeometry(t, `{"xmin":0,"ymin":0,"xmax":1,"ymax":95,"spatialReference":{"wkid":4326}}`), "areaOfInterest"); err == nil {
+	if err := checkAreaLonLat(testutil.Decode[arcgis.Geometry](t, `{"xmin":0,"ymin":0,"xmax":1,"ymax":95,"spatialReference":{"wkid":4326}}`), "areaOfInterest"); err == nil {
 		t.Fatal("area with lat 95 accepted")
 	}
-	if err := checkAreaLonLat(mustGeometry(t, `{"xmin":0,"ymin":0,"xmax":1,"ymax":95e5,"spatialReference":{"wkid":3857}}`), "areaOfInterest"); err != nil {
+	if err := checkAreaLonLat(testutil.Decode[arcgis.Geometry](t, `{"xmin":0,"ymin":0,"xmax":1,"ymax":95e5,"spatialReference":{"wkid":3857}}`), "areaOfInterest"); err != nil {
 		t.Fatalf("Web Mercator area refused: %v", err)
 	}
 }

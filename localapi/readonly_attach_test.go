@@ -1,11 +1,11 @@
 package localapi
 
 import (
-	"bytes"
 	"fmt"
-	"mime/multipart"
 	"net/url"
 	"testing"
+
+	"github.com/offlined/offlined/localapi/localapitest"
 )
 
 // The attachment write routes of a read-only layer (FeatureServer
@@ -17,13 +17,8 @@ func TestReadOnlyLayerRefusesAttachmentWrites(t *testing.T) {
 	gid, oid := e.firstFeature()
 	before := e.storeChecksum()
 
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("f", "json")
-	fw, _ := mw.CreateFormFile("attachment", "photo.jpg")
-	fw.Write([]byte("not really a photo"))
-	mw.Close()
-	m := e.jsonOf(e.do("POST", fmt.Sprintf("/arcgis/rest/services/demo/FeatureServer/0/%d/addAttachment", oid), &body, "Content-Type", mw.FormDataContentType()), 403)
+	body, ct := localapitest.Upload("photo.jpg", []byte("not really a photo"), "f", "json")
+	m := e.jsonOf(e.do("POST", fmt.Sprintf("/arcgis/rest/services/demo/FeatureServer/0/%d/addAttachment", oid), body, "Content-Type", ct), 403)
 	if er, _ := m["error"].(map[string]any); er == nil || er["code"] != float64(403) {
 		t.Fatalf("addAttachment on a read-only layer: %v", m)
 	}

@@ -1,6 +1,7 @@
 package localapi
 
 import (
+	"encoding/json"
 	"io"
 	"net/url"
 	"strings"
@@ -73,63 +74,82 @@ func (e *env) syncOK(body string) {
 	}
 }
 
-// An upload-only map (chosen in the sync body) sends the device's edit and
-// leaves a server change on the server; the setting is kept.
-func TestSyncUploadOnlyOverHTTP(t *testing.T) {
+// Each case edits a field of a feature on the server and its Notes on the
+// device, syncs over HTTP with the settings it chose, and checks both sides.
+func TestSyncSettingsOverHTTP(t *testing.T) {
 	t.Parallel()
-	e, gid, oid := newSyncEnv(t)
-	e.serverEdit(oid, "Depth", 4.25)
-	e.deviceEdit(gid, "Notes", "device")
-	e.syncOK(`{"syncDirection":"uploadOnly"}`)
-	if got := e.serverAttr(oid, "Notes"); got != "device" {
-		t.Errorf("device edit not uploaded: %v", got)
-	}
-	if got := e.localAttr(gid, "Depth"); got == 4.25 {
-		t.Errorf("server change came down to an upload-only map")
-	}
-	s := e.jsonOf(e.do("GET", "/api/v1/maps/demo/sync/settings", nil), 200)
-	if d := s["services"].(map[string]any)[svcName].(map[string]any)["syncDirection"]; d != "uploadOnly" {
-		t.Errorf("setting not kept: %v", s)
-	}
-}
-
-// serverWins set per map keeps the server's value of a feature both sides
-// changed.
-func TestSyncServerWinsOverHTTP(t *testing.T) {
-	t.Parallel()
-	e, gid, oid := newSyncEnv(t)
-	s := e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/sync/settings", strings.NewReader(`{"conflictPolicy":"serverWins","rollbackOnFailure":false}`)), 200)
-	set := s["services"].(map[string]any)[svcName].(map[string]any)
-	if set["conflictPolicy"] != "serverWins" || set["rollbackOnFailure"] != false {
-		t.Fatalf("settings %v", s)
-	}
-	e.serverEdit(oid, "Notes", "server")
-	e.deviceEdit(gid, "Notes", "device")
-	e.syncOK("")
-	if got := e.serverAttr(oid, "Notes"); got != "server" {
-		t.Errorf("server value overwritten under serverWins: %v", got)
-	}
-	if got := e.localAttr(gid, "Notes"); got != "server" {
-		t.Errorf("device keeps %v, want the server's value", got)
-	}
-}
-
-// fieldMerge keeps a server-side change of a field the device never
-// touched (whole-row lastSyncWins overwrote it).
-func TestSyncFieldMergeOverHTTP(t *testing.T) {
-	t.Parallel()
-	e, gid, oid := newSyncEnv(t)
-	e.serverEdit(oid, "Depth", 8.5)
-	e.deviceEdit(gid, "Notes", "device")
-	e.syncOK(`{"conflictPolicy":"fieldMerge"}`)
-	if got := e.serverAttr(oid, "Depth"); got != 8.5 {
-		t.Errorf("server's Depth lost: %v", got)
-	}
-	if got := e.serverAttr(oid, "Notes"); got != "device" {
-		t.Errorf("device's Notes not sent: %v", got)
-	}
-	if got := e.localAttr(gid, "Depth"); got != 8.5 {
-		t.Errorf("device's Depth %v, want the server's 8.5", got)
+	for _, tc := range []struct {
+		name string
+		// patch is PATCHed to the map's sync settings first ("": none);
+		// the response must show each of its members.
+		patch string
+		field string // the server's edit
+		value any
+		body  string // the sync request's body
+		check func(t *testing.T, e *env, gid string, oid int64)
+	}{
+		// An upload-only map (chosen in the sync body) sends the device's
+		// edit and leaves a server change on the server; the setting is kept.
+		{name: "uploadOnly", field: "Depth", value: 4.25, body: `{"syncDirection":"uploadOnly"}`,
+			check: func(t *testing.T, e *env, gid string, oid int64) {
+				if got := e.serverAttr(oid, "Notes"); got != "device" {
+					t.Errorf("device edit not uploaded: %v", got)
+				}
+				if got := e.localAttr(gid, "Depth"); got == 4.25 {
+					t.Errorf("server change came down to an upload-only map")
+				}
+				s := e.jsonOf(e.do("GET", "/api/v1/maps/demo/sync/settings", nil), 200)
+				if d := s["services"].(map[string]any)[svcName].(map[string]any)["syncDirection"]; d != "uploadOnly" {
+					t.Errorf("setting not kept: %v", s)
+				}
+			}},
+		// serverWins set per map keeps the server's value of a feature both
+		// sides changed.
+		{name: "serverWins", patch: `{"conflictPolicy":"serverWins","rollbackOnFailure":false}`, field: "Notes", value: "server",
+			check: func(t *testing.T, e *env, gid string, oid int64) {
+				if got := e.serverAttr(oid, "Notes"); got != "server" {
+					t.Errorf("server value overwritten under serverWins: %v", got)
+				}
+				if got := e.localAttr(gid, "Notes"); got != "server" {
+					t.Errorf("device keeps %v, want the server's value", got)
+				}
+			}},
+		// fieldMerge keeps a server-side change of a field the device never
+		// touched (whole-row lastSyncWins overwrote it).
+		{name: "fieldMerge", field: "Depth", value: 8.5, body: `{"conflictPolicy":"fieldMerge"}`,
+			check: func(t *testing.T, e *env, gid string, oid int64) {
+				if got := e.serverAttr(oid, "Depth"); got != 8.5 {
+					t.Errorf("server's Depth lost: %v", got)
+				}
+				if got := e.serverAttr(oid, "Notes"); got != "device" {
+					t.Errorf("device's Notes not sent: %v", got)
+				}
+				if got := e.localAttr(gid, "Depth"); got != 8.5 {
+					t.Errorf("device's Depth %v, want the server's 8.5", got)
+				}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e, gid, oid := newSyncEnv(t)
+			if tc.patch != "" {
+				s := e.jsonOf(e.do("PATCH", "/api/v1/maps/demo/sync/settings", strings.NewReader(tc.patch)), 200)
+				set := s["services"].(map[string]any)[svcName].(map[string]any)
+				var want map[string]any
+				if err := json.Unmarshal([]byte(tc.patch), &want); err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range want {
+					if set[k] != v {
+						t.Fatalf("settings %v, want %s %v", s, k, v)
+					}
+				}
+			}
+			e.serverEdit(oid, tc.field, tc.value)
+			e.deviceEdit(gid, "Notes", "device")
+			e.syncOK(tc.body)
+			tc.check(t, e, gid, oid)
+		})
 	}
 }
 

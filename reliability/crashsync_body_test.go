@@ -19,6 +19,7 @@ import (
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	editsync "github.com/offlined/offlined/sync"
+	"github.com/offlined/offlined/sync/synctest"
 )
 
 const svcName = "Field_Survey"
@@ -78,32 +79,8 @@ func TestChildSyncEdits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var prev string
-	for i := 0; ; i++ {
-		for k := range 2 {
-			r, err := db.Add(ctx, 0, arcgis.Feature{Attributes: map[string]any{"InspectionID": fmt.Sprintf("k%s-%d-%d", iter, i, k)}, Geometry: pt(-13050000, 4030000+float64(i))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k == 0 {
-				photo := []byte(fmt.Sprintf("photo of k%s-%d", iter, i))
-				if _, err := db.PutAttachment(ctx, 0, geodb.AttachmentMeta{ParentGlobalID: r.GlobalID, Name: fmt.Sprintf("k%s-%d.jpg", iter, i), ContentType: "image/jpeg"}, bytes.NewReader(photo)); err != nil {
-					t.Fatal(err)
-				}
-				if prev != "" && i%3 == 0 {
-					if err := db.Delete(ctx, 0, prev); err != nil {
-						t.Fatal(err)
-					}
-				}
-				prev = r.GlobalID
-			}
-		}
-		g := own[i%len(own)].Attributes["GlobalID"]
-		if err := db.Update(ctx, 0, arcgis.Feature{Attributes: map[string]any{"GlobalID": g, "Notes": fmt.Sprintf("n%s-%d", iter, i)}}); err != nil {
-			t.Fatal(err)
-		}
-		_, _ = eng.Sync(ctx)
-	}
+	err = synctest.EditLoop(ctx, db, iter, 2, true, own, func(ctx context.Context) { _, _ = eng.Sync(ctx) })
+	t.Fatal(err)
 }
 
 // crashSyncFigures are scenario 2's figures.

@@ -97,60 +97,62 @@ func TestAttachmentsUploadChunkedResumableVerified(t *testing.T) {
 	}
 }
 
-// An attachment deleted locally after its batch was journaled (before its
-// content went up) neither blocks the sync nor reaches the server.
-func TestAttachmentDeletedAfterJournal(t *testing.T) {
+// deleteAfterJournal makes a fixture, adds edits with setup, and syncs
+// twice; the first upload step first deletes (with del) what setup named, as
+// if the user deleted it after its batch was journaled. Nothing may stay
+// pending.
+func deleteAfterJournal(t *testing.T, setup func(f *fixture) string, del func(db *geodb.DB, ctx context.Context, layerID int, globalID string) error) (*fixture, string) {
+	t.Helper()
 	ctx := context.Background()
 	var f *fixture
 	var gid string
 	f = newFixture(t, fixtureOpts{hooks: onceAt(StepBeforeUpload, func(ctx context.Context) error {
-		return f.db.DeleteAttachment(ctx, 0, gid)
+		return del(f.db, ctx, 0, gid)
 	})})
-	parent := addLocal(t, f, 1, "adj")[0]
-	m, err := f.db.PutAttachment(ctx, 0, geodb.AttachmentMeta{ParentGlobalID: parent, Name: "gone.jpg", ContentType: "image/jpeg"}, bytes.NewReader([]byte("soon deleted")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gid = m.GlobalID
+	gid = setup(f)
 	for range 2 {
 		if _, err := f.eng.Sync(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
+		t.Errorf("pending %d", st.PendingEdits)
+	}
+	return f, gid
+}
+
+// An attachment deleted locally after its batch was journaled (before its
+// content went up) neither blocks the sync nor reaches the server.
+func TestAttachmentDeletedAfterJournal(t *testing.T) {
+	var parent string
+	f, gid := deleteAfterJournal(t, func(f *fixture) string {
+		parent = addLocal(t, f, 1, "adj")[0]
+		m, err := f.db.PutAttachment(context.Background(), 0, geodb.AttachmentMeta{ParentGlobalID: parent, Name: "gone.jpg", ContentType: "image/jpeg"}, bytes.NewReader([]byte("soon deleted")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.GlobalID
+	}, (*geodb.DB).DeleteAttachment)
 	if _, ok := f.em.AttachmentData(svcName, 0, gid); ok {
 		t.Errorf("deleted attachment reached the server")
 	}
 	if _, ok := f.em.Feature(svcName, 0, parent); !ok {
 		t.Errorf("parent feature not uploaded")
 	}
-	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
-		t.Errorf("pending %d", st.PendingEdits)
-	}
 }
 
 // A feature added and deleted locally whose add never reached the server
 // (deleted after its batch was journaled) does not block later syncs.
 func TestFeatureDeletedAfterJournal(t *testing.T) {
-	ctx := context.Background()
-	var f *fixture
-	var gid string
-	f = newFixture(t, fixtureOpts{hooks: onceAt(StepBeforeUpload, func(ctx context.Context) error {
-		return f.db.Delete(ctx, 0, gid)
-	})})
-	gids := addLocal(t, f, 2, "fdj")
-	gid = gids[0]
-	for range 2 {
-		if _, err := f.eng.Sync(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var gids []string
+	f, gid := deleteAfterJournal(t, func(f *fixture) string {
+		gids = addLocal(t, f, 2, "fdj")
+		return gids[0]
+	}, (*geodb.DB).Delete)
 	if _, ok := f.em.Feature(svcName, 0, gid); ok {
 		t.Errorf("deleted feature reached the server")
 	}
 	assertOnServerOnce(t, f, 0, gids[1:])
-	if st, _ := f.eng.Status(ctx); st.PendingEdits != 0 {
-		t.Errorf("pending %d", st.PendingEdits)
-	}
 }
 
 // corruptOnce damages the first uploaded file, as a broken proxy might.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/geodb"
-	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/sync/synctest"
 )
 
 // TestKillDuringSyncChild is the child of TestKillNineLoop: it edits and
@@ -28,29 +28,9 @@ func TestKillDuringSyncChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var prev string
-	for i := 0; ; i++ {
-		// adds, an update of a (server) feature, a delete of an earlier add
-		for k := range 3 {
-			r, err := db.Add(ctx, 0, arcgis.Feature{Attributes: map[string]any{"InspectionID": fmt.Sprintf("k%s-%d-%d", iter, i, k)}, Geometry: pt(-13050000, 4030000+float64(i))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k == 0 {
-				if prev != "" && i%3 == 0 {
-					if err := db.Delete(ctx, 0, prev); err != nil {
-						t.Fatal(err)
-					}
-				}
-				prev = r.GlobalID
-			}
-		}
-		g := demo[i%len(demo)].Attributes["GlobalID"]
-		if err := db.Update(ctx, 0, arcgis.Feature{Attributes: map[string]any{"GlobalID": g, "Notes": fmt.Sprintf("n%s-%d", iter, i)}}); err != nil {
-			t.Fatal(err)
-		}
-		_, _ = eng.Sync(ctx)
-	}
+	// adds, an update of a (server) feature, a delete of an earlier add
+	err = synctest.EditLoop(ctx, db, iter, 3, false, demo, func(ctx context.Context) { _, _ = eng.Sync(ctx) })
+	t.Fatal(err)
 }
 
 func TestKillNineLoop(t *testing.T) {

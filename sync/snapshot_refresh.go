@@ -34,6 +34,8 @@ type SnapshotReport struct {
 	SkippedLayers []int `json:"skippedLayers,omitempty"`
 	// Skipped: every layer was skipped.
 	Skipped bool `json:"skipped"`
+
+	localHeld int // the most local rows held at once (one server page's)
 }
 
 // SaveSnapshotQueries records the query of each snapshot layer of db (the
@@ -144,19 +146,12 @@ func (e *Engine) refreshSnapshot(ctx context.Context, cfg *Config, rep *Report) 
 }
 
 // refreshLayer queries one layer and returns the changes that make the
-// local table equal to the server's.
+// local table equal to the server's. It holds the local rows of one server
+// page at a time (looked up by GlobalID) and, for the deletes, streams the
+// local GlobalIDs: memory follows the page size and the changes, not the
+// layer's size.
 func (e *Engine) refreshLayer(ctx context.Context, t *geodb.Table, lurl string, qp arcgis.QueryParams, pend *pending, sr *SnapshotReport) (geodb.LayerChanges, error) {
 	lc := geodb.LayerChanges{LayerID: t.LayerID}
-	local, err := e.db.Features(ctx, geodb.Query{LayerID: t.LayerID})
-	if err != nil {
-		return lc, err
-	}
-	byGID := make(map[string]*arcgis.Feature, len(local))
-	for i := range local {
-		if g := gidOfFeature(t, &local[i]); g != "" {
-			byGID[g] = &local[i]
-		}
-	}
 	if qp.Where == "" {
 		qp.Where = "1=1"
 	}
@@ -169,7 +164,8 @@ func (e *Engine) refreshLayer(ctx context.Context, t *geodb.Table, lurl string, 
 		}
 	}
 	seen := map[string]bool{}
-	err = e.c.QueryAll(ctx, lurl, nil, qp, func(fs *arcgis.FeatureSet) error {
+	err := e.c.QueryAll(ctx, lurl, nil, qp, func(fs *arcgis.FeatureSet) error {
+		page, gids := make([]arcgis.Feature, 0, len(fs.Features)), make([]string, 0, len(fs.Features))
 		for i := range fs.Features {
 			f := fs.Features[i]
 			g := gidOfFeature(t, &f)
@@ -183,44 +179,76 @@ func (e *Engine) refreshLayer(ctx context.Context, t *geodb.Table, lurl string, 
 				f.Attributes[t.GIDCol] = geodb.DerivedGlobalID(t.Name, oid)
 				g = gidOfFeature(t, &f)
 			}
-			if g == "" {
-				continue
+			if g != "" {
+				page, gids = append(page, f), append(gids, g)
 			}
+		}
+		local, err := e.localByGID(ctx, t, gids)
+		if err != nil {
+			return err
+		}
+		sr.localHeld = max(sr.localHeld, len(local))
+		for i := range page {
+			f, g := &page[i], gids[i]
 			seen[g] = true
 			if pe := pend.Edits[geodb.ChangeKey{Table: t.Name, GlobalID: g}]; pe != nil {
 				// pending local edit: only a real server change is a conflict
-				if pe.Base == nil || sameFields(t, &f, baseFeature(t, pe.Base)) {
+				if pe.Base == nil || sameFields(t, f, baseFeature(t, pe.Base)) {
 					continue
 				}
 			}
-			lf := byGID[g]
+			lf := local[g]
 			switch {
 			case lf == nil:
 				sr.Added++
-			case sameFields(t, &f, lf) && sameFields(t, lf, &f) && (t.GeomCol == "" || (sameGeometry(f.Geometry, lf.Geometry) && sameGeometry(lf.Geometry, f.Geometry))):
+			case sameFields(t, f, lf) && sameFields(t, lf, f) && (t.GeomCol == "" || (sameGeometry(f.Geometry, lf.Geometry) && sameGeometry(lf.Geometry, f.Geometry))):
 				sr.Unchanged++
 				continue
 			default:
 				sr.Updated++
 			}
-			lc.Updates = append(lc.Updates, f)
+			lc.Updates = append(lc.Updates, *f)
 		}
 		return nil
 	})
 	if err != nil {
 		return lc, fmt.Errorf("refresh layer %d by query: %w", t.LayerID, err)
 	}
-	for g := range byGID {
-		if seen[g] {
-			continue
+	err = e.db.Each(ctx, geodb.Query{LayerID: t.LayerID, OutFields: []string{t.GIDCol}, NoGeometry: true}, func(r *geodb.Row) error {
+		g := gidOfFeature(t, &arcgis.Feature{Attributes: r.Attributes})
+		if g == "" || seen[g] {
+			return nil
 		}
 		if pend.Edits[geodb.ChangeKey{Table: t.Name, GlobalID: g}] != nil {
-			continue // an unsent local add (or edit): kept
+			return nil // an unsent local add (or edit): kept
 		}
 		lc.Deletes = append(lc.Deletes, g)
 		sr.Deleted++
+		return nil
+	})
+	if err != nil {
+		return lc, fmt.Errorf("refresh layer %d: local rows: %w", t.LayerID, err)
 	}
 	return lc, nil
+}
+
+// localByGID returns the local features of t with the given GlobalIDs, by
+// GlobalID.
+func (e *Engine) localByGID(ctx context.Context, t *geodb.Table, gids []string) (map[string]*arcgis.Feature, error) {
+	out := make(map[string]*arcgis.Feature, len(gids))
+	if len(gids) == 0 {
+		return out, nil
+	}
+	local, err := e.db.Features(ctx, geodb.Query{LayerID: t.LayerID, GlobalIDs: gids})
+	if err != nil {
+		return nil, fmt.Errorf("refresh layer %d: local rows: %w", t.LayerID, err)
+	}
+	for i := range local {
+		if g := gidOfFeature(t, &local[i]); g != "" {
+			out[g] = &local[i]
+		}
+	}
+	return out, nil
 }
 
 // featureOID returns the object id of a server feature.

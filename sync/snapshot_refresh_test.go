@@ -211,3 +211,38 @@ func TestSnapshotRefreshSkipsUnchangedLayer(t *testing.T) {
 		t.Fatalf("after a server edit: %+v", rep.Snapshot)
 	}
 }
+
+// A refresh holds the local rows of one server page at a time, not the
+// whole layer, and still finds every change: an update, a delete and the
+// unchanged rest across several pages.
+func TestSnapshotRefreshHoldsOnePageOfLocalRows(t *testing.T) {
+	ctx := context.Background()
+	ref := emulator.ReferenceDataService()
+	ref.Layers[0].Count = 230
+	ref.MaxRecordCount = 50
+	em := emulator.New(emulator.Options{Anonymous: true, FeatureServices: []emulator.FeatureServiceOptions{ref}})
+	defer em.Close()
+	db, eng := snapshotEngine(t, &bareService{h: em}) // no editingInfo: every sync re-queries
+	if _, err := eng.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.Count(ctx, geodb.Query{LayerID: 0}); n != 230 {
+		t.Fatalf("first refresh stored %d rows, want 230", n)
+	}
+	all, _ := em.Features("Reference_Data", 0, "")
+	if err := em.EditFeatures("Reference_Data", 0, nil, []arcgis.Feature{{Attributes: map[string]any{"GlobalID": all[120].Attributes["GlobalID"], "Owner": "Changed"}}},
+		[]string{all[200].Attributes["GlobalID"].(string)}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := eng.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Snapshot
+	if s == nil || s.Updated != 1 || s.Deleted != 1 || s.Added != 0 || s.Unchanged != 228 {
+		t.Fatalf("refresh counts: %+v", s)
+	}
+	if s.localHeld == 0 || s.localHeld > ref.MaxRecordCount {
+		t.Errorf("refresh held %d local rows at once, want 1..%d (one page)", s.localHeld, ref.MaxRecordCount)
+	}
+}

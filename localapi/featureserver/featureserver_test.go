@@ -1,10 +1,8 @@
 package featureserver_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/url"
 	"os/exec"
 	"regexp"
@@ -126,13 +124,8 @@ func TestFeatureServerApplyEditsAndAttachments(t *testing.T) {
 		t.Fatal("a rejected applyEdits changed the store")
 	}
 	// Attachments: add (multipart), list, download, delete.
-	var mp bytes.Buffer
-	mw := multipart.NewWriter(&mp)
-	mw.WriteField("f", "json")
-	fw, _ := mw.CreateFormFile("attachment", "pic.png")
-	fw.Write([]byte("\x89PNGdata"))
-	mw.Close()
-	add := e.JSONOf(e.Do("POST", fmt.Sprintf("%s/%d/addAttachment", fs, newOID), &mp, "Content-Type", mw.FormDataContentType()), 200)
+	mp, mpType := localapitest.Upload("pic.png", []byte("\x89PNGdata"), "f", "json")
+	add := e.JSONOf(e.Do("POST", fmt.Sprintf("%s/%d/addAttachment", fs, newOID), mp, "Content-Type", mpType), 200)
 	aid := int64(add["addAttachmentResult"].(map[string]any)["objectId"].(float64))
 	infos := e.JSONOf(e.Do("GET", fmt.Sprintf("%s/%d/attachments?f=json", fs, newOID), nil), 200)["attachmentInfos"].([]any)
 	if len(infos) != 1 || infos[0].(map[string]any)["name"] != "pic.png" {

@@ -14,14 +14,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"runtime/pprof"
-	"strconv"
 	"time"
 
 	"github.com/offlined/offlined/geodb"
-	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/geodb/benchdata"
 )
 
 func main() {
@@ -66,48 +64,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func layer(kind string) *arcgis.Layer {
-	no := false
-	gt := arcgis.GeometryPoint
-	if kind == "polygons" {
-		gt = arcgis.GeometryPolygon
-	}
-	return &arcgis.Layer{ID: 0, Name: "bench_" + kind, Type: "Feature Layer", GeometryType: gt,
-		ObjectIDField: "OBJECTID", GlobalIDField: "GlobalID",
-		SpatialReference: &arcgis.SpatialReference{WKID: 4326, LatestWKID: 4326},
-		Fields: []arcgis.Field{
-			{Name: "OBJECTID", Type: arcgis.FieldOID, Nullable: &no},
-			{Name: "GlobalID", Type: arcgis.FieldGlobalID, Length: 38, Nullable: &no},
-			{Name: "name", Type: arcgis.FieldString, Length: 50},
-			{Name: "value", Type: arcgis.FieldDouble},
-			{Name: "count", Type: arcgis.FieldInteger},
-			{Name: "created", Type: arcgis.FieldDate},
-		}}
-}
-
-// writeFeatures writes n features as a JSON array body (without brackets).
-func writeFeatures(w *bufio.Writer, kind string, n int) {
-	// Deterministic spread over the demo area.
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		fx := float64((i*7919)%100000) / 100000
-		fy := float64((i*104729)%100003) / 100003
-		x := -117.25 + 0.15*fx
-		y := 33.98 + 0.12*fy
-		fmt.Fprintf(w, `{"attributes":{"OBJECTID":%d,"GlobalID":"{%08X-0000-4000-8000-%012X}","name":"feature %d","value":%s,"count":%d,"created":%d},`,
-			i+1, i, i, i, strconv.FormatFloat(math.Round(fx*1e6)/1e3, 'f', -1, 64), i%1000, 1700000000000+int64(i)*1000)
-		if kind == "polygons" {
-			d := 0.0004
-			fmt.Fprintf(w, `"geometry":{"rings":[[[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f],[%.7f,%.7f]]]}}`,
-				x, y, x, y+d, x+d/2, y+d*1.3, x+d, y+d, x+d, y, x, y)
-		} else {
-			fmt.Fprintf(w, `"geometry":{"x":%.7f,"y":%.7f}}`, x, y)
-		}
-	}
-}
-
 func gen(kind string, n int, replica, featureset string) error {
 	if replica != "" {
 		f, err := os.Create(replica)
@@ -115,9 +71,7 @@ func gen(kind string, n int, replica, featureset string) error {
 			return err
 		}
 		w := bufio.NewWriterSize(f, 1<<20)
-		fmt.Fprintf(w, `{"replicaName":"bench","replicaID":"{BBBBBBBB-0000-4000-8000-000000000000}","replicaServerGen":1,"layers":[{"id":0,"features":[`)
-		writeFeatures(w, kind, n)
-		w.WriteString("]}]}")
+		benchdata.WriteReplica(w, kind, n)
 		if err := w.Flush(); err != nil {
 			return err
 		}
@@ -130,13 +84,13 @@ func gen(kind string, n int, replica, featureset string) error {
 		if err != nil {
 			return err
 		}
-		l := layer(kind)
+		l := benchdata.Layer(kind)
 		head, _ := json.Marshal(map[string]any{"objectIdFieldName": "OBJECTID", "globalIdFieldName": "GlobalID",
 			"geometryType": l.GeometryType, "spatialReference": l.SpatialReference, "fields": l.Fields})
 		w := bufio.NewWriterSize(f, 1<<20)
 		w.Write(head[:len(head)-1])
 		w.WriteString(`,"features":[`)
-		writeFeatures(w, kind, n)
+		benchdata.WriteFeatures(w, kind, n)
 		w.WriteString("]}")
 		if err := w.Flush(); err != nil {
 			return err
@@ -158,7 +112,7 @@ func load(ctx context.Context, kind, in, out string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.CreateLayer(ctx, layer(kind), nil); err != nil {
+	if _, err := db.CreateLayer(ctx, benchdata.Layer(kind), nil); err != nil {
 		db.Close()
 		return err
 	}
