@@ -135,28 +135,29 @@ func (d *downloader) run(ctx context.Context, covers []LevelCover) (Progress, er
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(cancelGrace, fcancel) })
 	defer stopGrace()
 
-	jobs := make(chan TileKey, d.opt.Concurrency*4)
-	// Fetched tiles wait here until the writer takes them; a crash loses at
-	// most this buffer plus one batch, so keep it small.
-	results := make(chan result, d.opt.Concurrency)
+	// Keys go to the workers in chunks (see chunkLen), and fetched tiles
+	// into the collector, so neither the producer nor the committer wakes
+	// once per tile.
+	jobs := make(chan []TileKey, d.opt.Concurrency*2)
+	coll := newCollector(d.opt.BatchSize)
 	var wg sync.WaitGroup
 	for i := 0; i < d.opt.Concurrency; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.worker(ctx, fctx, cancel, jobs, results)
+			d.worker(ctx, fctx, cancel, jobs, coll)
 		}()
 	}
 	prodErr := make(chan error, 1)
 	go func() {
 		defer close(jobs)
-		prodErr <- d.produce(ctx, covers, jobs, results)
+		prodErr <- d.produce(ctx, covers, jobs, coll)
 	}()
 	go func() {
-		wg.Wait()
-		close(results)
+		wg.Wait() // the producer closed jobs: it adds nothing more either
+		coll.close()
 	}()
-	werr := d.write(ctx, results)
+	werr := d.write(ctx, coll)
 	perr := <-prodErr
 
 	d.mu.Lock()
@@ -181,8 +182,9 @@ func (d *downloader) run(ctx context.Context, covers []LevelCover) (Progress, er
 	return p, nil
 }
 
-// produce emits the keys still missing, level by level, consulting the tilemap.
-func (d *downloader) produce(ctx context.Context, covers []LevelCover, jobs chan<- TileKey, results chan<- result) error {
+// produce emits the keys still missing, level by level, in chunks of
+// chunkLen keys, consulting the tilemap.
+func (d *downloader) produce(ctx context.Context, covers []LevelCover, jobs chan<- []TileKey, coll *collector) error {
 	for _, c := range covers {
 		planned := c.Count()
 		complete, err := d.st.LevelComplete(ctx, c.Level)
@@ -204,9 +206,24 @@ func (d *downloader) produce(ctx context.Context, covers []LevelCover, jobs chan
 			return fmt.Errorf("level %d: %w", c.Level, err)
 		}
 		tm := map[[2]int][]bool{}
-		var emitted, skipped int64
+		var emitted, skipped, seen int64
 		var stop error
+		var chunk []TileKey
+		send := func() bool {
+			if len(chunk) == 0 {
+				return true
+			}
+			select {
+			case jobs <- chunk:
+				chunk = nil
+				return true
+			case <-ctx.Done():
+				stop = ctx.Err()
+				return false
+			}
+		}
 		c.Each(func(row, col int) bool {
+			seen++
 			if _, ok := known[packRC(row, col)]; ok {
 				skipped++
 				return true
@@ -214,24 +231,27 @@ func (d *downloader) produce(ctx context.Context, covers []LevelCover, jobs chan
 			k := TileKey{Level: c.Level, Row: row, Col: col}
 			if d.opt.Tilemap != nil && !d.present(ctx, tm, k) {
 				// Absent per tilemap: record without a request.
-				emitted++
-				select {
-				case results <- result{rec: TileRecord{Key: k, Absent: true}}:
-				case <-ctx.Done():
-					stop = ctx.Err()
+				if err := ctx.Err(); err != nil {
+					stop = err
 					return false
 				}
-				return true
-			}
-			select {
-			case jobs <- k:
 				emitted++
+				coll.add(result{rec: TileRecord{Key: k, Absent: true}})
 				return true
-			case <-ctx.Done():
-				stop = ctx.Err()
-				return false
 			}
+			if chunk == nil {
+				chunk = make([]TileKey, 0, d.chunkLen(planned-seen+1))
+			}
+			chunk = append(chunk, k)
+			emitted++
+			if len(chunk) == cap(chunk) {
+				return send()
+			}
+			return true
 		})
+		if stop == nil {
+			send()
+		}
 		d.addSkipped(c.Level, skipped)
 		if stop != nil {
 			return stop
@@ -239,6 +259,16 @@ func (d *downloader) produce(ctx context.Context, covers []LevelCover, jobs chan
 		d.finishLevel(c.Level, emitted)
 	}
 	return nil
+}
+
+// maxChunk bounds the keys a worker takes at once.
+const maxChunk = 16
+
+// chunkLen is the size of the next chunk of keys when left keys remain in
+// the level: up to maxChunk while there are plenty, down to one key each
+// towards the end, so the last tiles still spread over every worker.
+func (d *downloader) chunkLen(left int64) int {
+	return int(min(maxChunk, max(1, left/int64(d.opt.Concurrency*4))))
 }
 
 const tilemapBlock = 128
@@ -284,23 +314,20 @@ func (d *downloader) finishLevel(level int, emitted int64) {
 	d.mu.Unlock()
 }
 
-func (d *downloader) worker(ctx, fctx context.Context, cancel context.CancelCauseFunc, jobs <-chan TileKey, results chan<- result) {
-	for k := range jobs {
-		rec, err := d.fetch(ctx, fctx, k)
-		if err != nil && ctx.Err() != nil {
-			return // cancelled: the tile stays missing and is fetched by the next run
-		}
-		var fe *FatalError
-		if errors.As(err, &fe) {
-			cancel(fe)
-			return
-		}
-		select {
-		case results <- result{rec: rec, err: err}:
-		case <-ctx.Done():
-			// Hand over what was fetched even when cancelled, so it is committed.
-			results <- result{rec: rec, err: err}
-			return
+func (d *downloader) worker(ctx, fctx context.Context, cancel context.CancelCauseFunc, jobs <-chan []TileKey, coll *collector) {
+	for ks := range jobs {
+		for _, k := range ks {
+			rec, err := d.fetch(ctx, fctx, k)
+			if err != nil && ctx.Err() != nil {
+				return // cancelled: the tile stays missing and is fetched by the next run
+			}
+			var fe *FatalError
+			if errors.As(err, &fe) {
+				cancel(fe)
+				return
+			}
+			// Handed over even when cancelled meanwhile, so it is committed.
+			coll.add(result{rec: rec, err: err})
 		}
 	}
 }
@@ -375,75 +402,34 @@ type batch struct {
 
 func (b *batch) len() int { return len(b.recs) + len(b.failed) }
 
-// write collects results into batches and hands each to a committer
-// goroutine, so tiles keep arriving while SQLite writes the previous batch
-// (with one goroutine doing both, every commit stalled all the workers).
-// A batch goes to the committer when it is idle and the batch holds half of
-// BatchSize or BatchInterval has passed; results are not taken while the
-// batch and the one being committed hold BatchSize together, so a crash
-// still loses at most BatchSize fetched tiles (plus the results buffer).
-func (d *downloader) write(ctx context.Context, results <-chan result) error {
-	handAt := max(1, d.opt.BatchSize/2)
-	commits := make(chan *batch)
-	committed := make(chan *batch)
+// write commits the collector's batches until every worker is done: a
+// batch once it holds half of BatchSize, or once BatchInterval has passed,
+// while the workers go on filling the next one (with one goroutine both
+// taking and committing tiles, every commit stalled all the workers).
+func (d *downloader) write(ctx context.Context, coll *collector) error {
 	var werr error
-	go func() {
-		defer close(committed)
-		for b := range commits {
-			if err := d.commit(ctx, b, werr == nil); err != nil && werr == nil {
-				werr = err // read by write only after committed is closed
-			}
-			committed <- b
-		}
-	}()
-	cur, spare := &batch{recs: make([]TileRecord, 0, d.opt.BatchSize)}, &batch{recs: make([]TileRecord, 0, d.opt.BatchSize)}
-	inCommit := -1 // tiles in the batch being committed; -1: committer idle
 	tick := time.NewTicker(d.opt.BatchInterval)
 	defer tick.Stop()
-	due := false // BatchInterval passed since the last hand-over
-	in := results
-	hand := func() {
-		if inCommit >= 0 || cur.len() == 0 || (cur.len() < handAt && !due && in != nil) {
-			return
-		}
-		inCommit = cur.len()
-		commits <- cur
-		cur, spare = spare, nil
-		due = false
-	}
+	due := false // BatchInterval passed since the last commit
 	for {
-		var take <-chan result
-		if in != nil && cur.len()+max(inCommit, 0) < d.opt.BatchSize {
-			take = in
-		}
-		if in == nil && inCommit < 0 && cur.len() == 0 {
-			close(commits)
-			for range committed {
-			}
+		b, done := coll.take(due)
+		if done {
 			d.markComplete(ctx)
 			return werr
 		}
-		select {
-		case r, ok := <-take:
-			if !ok {
-				in = nil
-				hand()
-				continue
+		if b == nil {
+			select {
+			case <-coll.kick:
+			case <-tick.C:
+				due = true
 			}
-			if r.err != nil {
-				cur.failed = append(cur.failed, r)
-			} else {
-				cur.recs = append(cur.recs, r.rec)
-			}
-			hand()
-		case b := <-committed:
-			b.recs, b.failed = b.recs[:0], b.failed[:0]
-			spare, inCommit = b, -1
-			hand()
-		case <-tick.C:
-			due = true
-			hand()
+			continue
 		}
+		due = false
+		if err := d.commit(ctx, b, werr == nil); err != nil && werr == nil {
+			werr = err
+		}
+		coll.committed(b)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/outbound"
+	"github.com/offlined/offlined/internal/redact"
 )
 
 // TileFetcher gets one tile. absent is true when the source says the tile
@@ -84,7 +85,8 @@ func NewTransport(conc int) *http.Transport {
 
 // HTTPFetcher fetches tiles over HTTP from a URL template, adding the token
 // Tokens gives for each tile URL as a query parameter. It is safe for
-// concurrent use.
+// concurrent use; Client and Tokens must not change after the first
+// FetchTile.
 type HTTPFetcher struct {
 	Client   *http.Client
 	Template *Template
@@ -103,6 +105,16 @@ type HTTPFetcher struct {
 
 	// bufs holds tile buffers handed back by RecycleTile.
 	bufs tileBuffers
+	// guard is Client with the redirect guard for Tokens, made once (a copy
+	// of the client per request cost two allocations per tile).
+	guardOnce sync.Once
+	guard     *http.Client
+}
+
+// client returns Client with the redirect guard (see guarded).
+func (f *HTTPFetcher) client() *http.Client {
+	f.guardOnce.Do(func() { f.guard = guarded(f.Client, f.Tokens) })
+	return f.guard
 }
 
 // TileRecycler is a TileFetcher whose tile buffers may be reused: Download
@@ -194,8 +206,9 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 	for h, v := range f.Header {
 		req.Header[h] = v
 	}
-	resp, err := do(f.Client, f.Tokens, req)
+	resp, err := f.client().Do(req)
 	if err != nil {
+		err = redact.Error(err)
 		var ue *url.Error
 		if f.HideQuery && errors.As(err, &ue) {
 			ue.URL = HideQuery(ue.URL)

@@ -16,6 +16,7 @@ type limiter struct {
 	limit     int
 	min, max  int
 	inflight  int
+	waiters   int // acquire calls waiting on changed
 	successes int
 	base      time.Duration // best observed latency
 	ewma      float64       // smoothed latency, ns
@@ -35,7 +36,13 @@ func newLimiter(min, max int, defaultPause time.Duration) *limiter {
 	return &limiter{changed: make(chan struct{}), limit: max, min: min, max: max, defaultPause: defaultPause}
 }
 
+// notify wakes the acquire calls waiting; l.mu must be held. Without
+// waiters it does nothing: a new channel per request cost an allocation
+// per tile.
 func (l *limiter) notify() {
+	if l.waiters == 0 {
+		return
+	}
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
@@ -44,27 +51,40 @@ func (l *limiter) notify() {
 func (l *limiter) acquire(ctx context.Context) error {
 	for {
 		l.mu.Lock()
-		now := time.Now()
-		if l.inflight < l.limit && !now.Before(l.pause) {
+		// The clock is read only while a pause is set.
+		var now time.Time
+		if !l.pause.IsZero() {
+			if now = time.Now(); !now.Before(l.pause) {
+				l.pause = time.Time{}
+			}
+		}
+		if l.inflight < l.limit && l.pause.IsZero() {
 			l.inflight++
 			l.mu.Unlock()
 			return nil
 		}
 		ch := l.changed
 		wait := 100 * time.Millisecond
-		if now.Before(l.pause) {
+		if !l.pause.IsZero() {
 			wait = l.pause.Sub(now)
 		}
+		l.waiters++
 		l.mu.Unlock()
 		t := time.NewTimer(wait)
+		var err error
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+			err = ctx.Err()
 		case <-ch:
 		case <-t.C:
 		}
 		t.Stop()
+		l.mu.Lock()
+		l.waiters--
+		l.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 }
 
@@ -73,9 +93,9 @@ func (l *limiter) release(lat time.Duration, throttled bool, retryAfter time.Dur
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.inflight--
-	now := time.Now()
 	switch {
 	case throttled:
+		now := time.Now()
 		if now.Sub(l.lastDrop) > 200*time.Millisecond {
 			l.limit = max(l.min, l.limit/2)
 			l.lastDrop = now
@@ -97,9 +117,15 @@ func (l *limiter) release(lat time.Duration, throttled bool, retryAfter time.Dur
 			l.ewma = 0.9*l.ewma + 0.1*float64(lat)
 		}
 		floor := max(l.base, 5*time.Millisecond)
-		if l.ewma > 4*float64(floor) && l.limit > l.min && now.Sub(l.lastDrop) > time.Second {
+		drop := false
+		if l.ewma > 4*float64(floor) && l.limit > l.min {
+			// The clock is read only when the latency calls for a drop.
+			if now := time.Now(); now.Sub(l.lastDrop) > time.Second {
+				drop, l.lastDrop = true, now
+			}
+		}
+		if drop {
 			l.limit--
-			l.lastDrop = now
 			l.successes = 0
 		} else if l.successes++; l.successes >= l.limit && l.limit < l.max {
 			l.limit++

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -35,6 +36,7 @@ func run(args []string) error {
 	conc := fs.Int("c", 8, "concurrency")
 	out := fs.String("out", "", "MBTiles file to write")
 	urls := fs.String("urls", "", "write the aria2c input file (URL + out=) here instead of downloading")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the download here")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +56,17 @@ func run(args []string) error {
 	if err := st.Configure(ctx, tiles.WebMercatorScheme(256, 0, 30), "png"); err != nil {
 		return err
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	p, err := tiles.Download(ctx, st, tiles.NewHTTPFetcher(tmpl, nil, *conc), covers, tiles.DownloadOptions{Concurrency: *conc, BatchSize: 1024})
 	if err != nil {
@@ -68,7 +81,12 @@ func run(args []string) error {
 	el := time.Since(start).Seconds()
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("tiles=%d bytes=%d seconds=%.3f tps=%.1f maxrss_kb=%d\n", p.Fetched, p.Bytes, el, float64(p.Fetched)/el, ru.Maxrss)
+	// cpu_s is the process's CPU (user+system) for the whole run: divided
+	// by tiles it is the client's CPU per tile, which bounds the ratio to
+	// the server's capacity on a machine the two share.
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	fmt.Printf("tiles=%d bytes=%d seconds=%.3f tps=%.1f maxrss_kb=%d cpu_s=%.3f cpu_us_per_tile=%.1f\n",
+		p.Fetched, p.Bytes, el, float64(p.Fetched)/el, ru.Maxrss, cpu, cpu*1e6/float64(max(p.Fetched, 1)))
 	return nil
 }
 

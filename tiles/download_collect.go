@@ -1,0 +1,96 @@
+package tiles
+
+import "sync"
+
+// collector gathers fetched tiles into the batch the committer takes next.
+// Workers add under a mutex rather than sending every tile over a channel
+// to a writer goroutine, so the committer wakes once per batch instead of
+// once per tile. The batch being filled and the one being committed never
+// hold more than size tiles together: a crash loses at most size fetched
+// tiles (plus the requests in flight).
+type collector struct {
+	mu       sync.Mutex
+	room     sync.Cond // broadcast when a commit frees room
+	cur      *batch    // being filled
+	spare    *batch    // empty; nil while its twin is being committed
+	inCommit int       // tiles in the batch being committed; 0: committer idle
+	size     int
+	handAt   int // cur goes to an idle committer at this many tiles
+	closed   bool
+	kick     chan struct{} // capacity 1: wakes the committer
+}
+
+func newCollector(size int) *collector {
+	c := &collector{
+		cur:    &batch{recs: make([]TileRecord, 0, size)},
+		spare:  &batch{recs: make([]TileRecord, 0, size)},
+		size:   size,
+		handAt: max(1, size/2),
+		kick:   make(chan struct{}, 1),
+	}
+	c.room.L = &c.mu
+	return c
+}
+
+// add puts r into the batch being filled, waiting while the full size is
+// taken (the committer always frees it, also after a cancel).
+func (c *collector) add(r result) {
+	c.mu.Lock()
+	for c.cur.len()+c.inCommit >= c.size {
+		c.room.Wait()
+	}
+	if r.err != nil {
+		c.cur.failed = append(c.cur.failed, r)
+	} else {
+		c.cur.recs = append(c.cur.recs, r.rec)
+	}
+	wake := c.inCommit == 0 && c.cur.len() == c.handAt
+	c.mu.Unlock()
+	if wake {
+		c.wake()
+	}
+}
+
+func (c *collector) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close tells the committer that nothing more will be added.
+func (c *collector) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wake()
+}
+
+// take returns the batch to commit now, or nil when it is not due yet (it
+// holds fewer than handAt tiles and due is false); done reports that every
+// tile was taken and nothing more will come.
+func (c *collector) take(due bool) (b *batch, done bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.cur.len()
+	if n == 0 {
+		return nil, c.closed
+	}
+	if n < c.handAt && !due && !c.closed {
+		return nil, false
+	}
+	b = c.cur
+	c.cur, c.spare = c.spare, nil
+	c.inCommit = n
+	return b, false
+}
+
+// committed hands b back after its commit and lets waiting adders go on.
+func (c *collector) committed(b *batch) {
+	clear(b.recs) // drop the tile bytes
+	b.recs, b.failed = b.recs[:0], b.failed[:0]
+	c.mu.Lock()
+	c.spare, c.inCommit = b, 0
+	c.mu.Unlock()
+	c.room.Broadcast()
+}
