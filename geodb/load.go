@@ -195,16 +195,15 @@ func (l *loader) commit() error {
 
 func (l *loader) finish(loadErr error) error {
 	var commitErr error
-	if l.tx != nil {
-		if loadErr == nil {
-			commitErr = l.commit()
-			loadErr = commitErr
-		}
-		if loadErr != nil {
-			l.dropInserts()
-			l.tx.Rollback()
-			l.tx, l.suppressed = nil, false
-		}
+	if l.tx != nil && loadErr == nil {
+		commitErr = l.commit()
+		loadErr = commitErr
+	}
+	// A failed commit has already let go of its transaction.
+	if l.tx != nil && loadErr != nil {
+		l.dropInserts()
+		l.tx.Rollback()
+		l.tx, l.suppressed = nil, false
 	}
 	defer func() {
 		for _, c := range l.rt {
@@ -218,7 +217,7 @@ func (l *loader) finish(loadErr error) error {
 		l.db.w.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
 	}()
 	if len(l.order) == 0 || (loadErr != nil && !l.committed) {
-		return nil // nothing reached the file: triggers and index are intact
+		return commitErr // nothing reached the file: triggers and index are intact
 	}
 	// Even after an error, put the index and triggers back for what landed.
 	ctx := context.WithoutCancel(l.ctx)
