@@ -3,6 +3,7 @@ package tiles
 import (
 	"context"
 	"math/rand/v2"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -43,13 +44,27 @@ func benchTiles(n int) [][]byte {
 }
 
 // BenchmarkStorePut measures the download write path: batches of 256 tiles
-// of ~13 KB committed into a fresh MBTiles store, then Finalize and Close
-// (the checkpoint of what the batches wrote). One op is one tile.
+// of ~13 KB committed into a fresh MBTiles store being built
+// (OpenStoreForBuild), then Finalize and Close. One op is one tile.
+// page4k is a store planned small (4 KiB pages), page64k one planned for a
+// big download (Store.Plan: 64 KiB pages).
 func BenchmarkStorePut(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		planned int64
+	}{{"page4k", 1}, {"page64k", 1 << 20}} {
+		b.Run(bc.name, func(b *testing.B) { benchStorePut(b, bc.planned) })
+	}
+}
+
+func benchStorePut(b *testing.B, planned int64) {
 	const batch = 256
 	data := benchTiles(batch)
-	st := openTestStore(b, b.TempDir(), "w.mbtiles", WebMercatorScheme(256, 0, 30))
+	st := openModeStore(b, "build", filepath.Join(b.TempDir(), "w.mbtiles"), WebMercatorScheme(256, 0, 30))
 	ctx := context.Background()
+	if err := st.Plan(ctx, planned); err != nil {
+		b.Fatal(err)
+	}
 	recs := make([]TileRecord, 0, batch)
 	var bytes int64
 	b.ResetTimer()
