@@ -83,3 +83,12 @@ func (s *Store) Plan(ctx context.Context, tiles int64) error {
 	s.db.SetMaxIdleConns(readerConns)
 	return nil
 }
+
+// coverCount is the number of tiles in covers: what a store is planned for.
+func coverCount(covers []LevelCover) int64 {
+	var n int64
+	for _, c := range covers {
+		n += c.Count()
+	}
+	return n
+}

@@ -47,6 +47,12 @@ func (p *putStmts) stmt(ctx context.Context, conn *sql.Conn, head, values string
 	return st, nil
 }
 
+// reset drops queued arguments.
+func (p *putStmts) reset() {
+	clear(p.args)
+	p.args = p.args[:0]
+}
+
 // close closes the prepared statements.
 func (p *putStmts) close() {
 	for _, st := range p.stmts {
@@ -81,8 +87,8 @@ func (w *rowWriter) flush(ctx context.Context) error {
 		return nil
 	}
 	defer func() {
-		clear(w.p.args) // drop the references to tile bodies
-		w.p.args, w.n = w.p.args[:0], 0
+		w.p.reset() // drop the references to tile bodies
+		w.n = 0
 	}()
 	rows := 1
 	if w.n == putRows {
@@ -145,6 +151,7 @@ func rollback(ctx context.Context, conn *sql.Conn) error {
 
 // putRecords inserts recs in the open transaction on conn.
 func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecord) error {
+	defer s.put.reset() // rows queued when an error cut the batch short
 	tw := rowWriter{p: &s.put, conn: conn, head: insertTiles, values: tileValues, width: 4}
 	for i := range recs {
 		r := &recs[i]
