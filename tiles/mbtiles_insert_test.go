@@ -1,9 +1,15 @@
 package tiles
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -82,4 +88,103 @@ func TestPutFailureRollsBack(t *testing.T) {
 	if n, _, err := st.Count(ctx); err != nil || n != int64(putRows+1) {
 		t.Fatalf("%d tiles (%v), want %d", n, err, putRows+1)
 	}
+}
+
+// putKillChildEnv makes TestPutKillChild a child writing batches into the
+// store at its path until it is killed.
+const putKillChildEnv = "OFFLINED_TILES_PUT_KILL_CHILD"
+
+// killBatch is the batch size of the kill test; killTile the body of the
+// i-th tile it writes (the key says which).
+const killBatch = 100
+
+func killTile(i int) (TileKey, []byte) {
+	k := TileKey{Level: 12, Row: i / 4096, Col: i % 4096}
+	return k, bytes.Repeat([]byte{byte(i), byte(i >> 8), 0x5a}, 4000+i%3000)
+}
+
+// TestPutKillChild is the child of TestPutKilled (skipped otherwise).
+func TestPutKillChild(t *testing.T) {
+	path := os.Getenv(putKillChildEnv)
+	if path == "" {
+		t.Skip("child process of TestPutKilled")
+	}
+	ctx := context.Background()
+	st, err := OpenStoreForBuild(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Plan(ctx, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Configure(ctx, WebMercatorScheme(256, 0, 19), "png"); err != nil {
+		t.Fatal(err)
+	}
+	for b := 0; ; b++ {
+		recs := make([]TileRecord, killBatch)
+		for j := range recs {
+			recs[j].Key, recs[j].Data = killTile(b*killBatch + j)
+		}
+		if err := st.Put(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("committed %d\n", b+1)
+	}
+}
+
+// TestPutKilled kills (SIGKILL) a process writing batches into a store
+// with 64 KiB pages between and during commits: the store opens intact
+// (integrity_check), keeps its page size, holds whole batches only, each
+// tile exactly as written, and takes further batches.
+func TestPutKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a subprocess")
+	}
+	path := filepath.Join(t.TempDir(), "k.mbtiles")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPutKillChild$")
+	cmd.Env = append(os.Environ(), putKillChildEnv+"="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for seen := 0; seen < 5 && sc.Scan(); {
+		if strings.HasPrefix(sc.Text(), "committed ") {
+			seen++
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	ctx := context.Background()
+	st := openModeStore(t, "build", path, WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	var check string
+	if err := st.db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Fatalf("integrity_check after kill: %q %v", check, err)
+	}
+	if got := pageSize(t, st); got != bigStorePage {
+		t.Fatalf("page size %d after kill, want %d", got, bigStorePage)
+	}
+	n, _, err := st.Count(ctx)
+	if err != nil || n < 5*killBatch || n%killBatch != 0 {
+		t.Fatalf("%d tiles after kill (%v): want whole batches of %d, at least 5", n, err, killBatch)
+	}
+	for i := 0; i < int(n); i++ {
+		k, want := killTile(i)
+		got, err := st.TileByKey(ctx, k)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("tile %d after kill: %d bytes %v, want %d bytes", i, len(got), err, len(want))
+		}
+	}
+	k, body := killTile(int(n))
+	if err := st.Put(ctx, []TileRecord{{Key: k, Data: body}}); err != nil {
+		t.Fatalf("Put after kill: %v", err)
+	}
+	t.Logf("killed after %d committed tiles", n)
 }
