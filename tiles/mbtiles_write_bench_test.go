@@ -95,10 +95,25 @@ func benchStorePut(b *testing.B, planned int64) {
 // BenchmarkStoreTileRead reads random tiles of a 5,461-tile store (levels
 // 0-6, ~13 KB each) from parallel goroutines, as the local API serves them:
 // the read side of the store's page layout, kept in view with the write path.
+// The store is built (page4k: planned small, page64k: planned big) and then
+// served (OpenStore).
 func BenchmarkStoreTileRead(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		planned int64
+	}{{"page4k", 1}, {"page64k", 1 << 20}} {
+		b.Run(bc.name, func(b *testing.B) { benchStoreTileRead(b, bc.planned) })
+	}
+}
+
+func benchStoreTileRead(b *testing.B, planned int64) {
 	data := benchTiles(256)
-	st := openTestStore(b, b.TempDir(), "r.mbtiles", WebMercatorScheme(256, 0, 30))
+	path := filepath.Join(b.TempDir(), "r.mbtiles")
+	st := openModeStore(b, "build", path, WebMercatorScheme(256, 0, 30))
 	ctx := context.Background()
+	if err := st.Plan(ctx, planned); err != nil {
+		b.Fatal(err)
+	}
 	var keys []TileKey
 	for z := 0; z <= 6; z++ {
 		var recs []TileRecord
@@ -113,6 +128,10 @@ func BenchmarkStoreTileRead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	st = openModeStore(b, "serve", path, WebMercatorScheme(256, 0, 30))
 	defer st.Close()
 	b.ResetTimer()
 	cpu0 := cpuTime(b)
