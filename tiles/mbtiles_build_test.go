@@ -1,6 +1,7 @@
 package tiles
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -149,5 +150,41 @@ func TestStorePlan(t *testing.T) {
 		if got := pageSize(t, st); got != smallStorePage {
 			t.Errorf("%s: page size %d after Plan, want %d kept", st.Path(), got, smallStorePage)
 		}
+	}
+}
+
+// TestPlannedStoreOpensInGDAL: a download into a store planned big (64 KiB
+// pages) is an MBTiles file GDAL opens, and the serving path (OpenStore)
+// reads its tiles back.
+func TestPlannedStoreOpensInGDAL(t *testing.T) {
+	ctx := context.Background()
+	s := WebMercatorScheme(256, 0, 19)
+	covers := testCovers(t, s, demoAOI, 10, 14)
+	f := newFakeTiles(t)
+	path := filepath.Join(t.TempDir(), "big.mbtiles")
+	st := openModeStore(t, "build", path, s)
+	if err := st.Plan(ctx, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Download(ctx, st, f.fetcher(t, 4), covers, DownloadOptions{Concurrency: 4}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := demoAOI.WGS84Bounds()
+	if err := st.Finalize(ctx, "demo", &[4]float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pageSize(t, st); got != bigStorePage {
+		t.Fatalf("page size %d, want %d", got, bigStorePage)
+	}
+	st.Close()
+	served := openModeStore(t, "serve", path, s)
+	defer served.Close()
+	k := TileKey{Level: covers[0].Level, Row: covers[0].Spans[0].Row, Col: covers[0].Spans[0].Col0}
+	if got, err := served.TileByKey(ctx, k); err != nil || !bytes.Equal(got, makePNG(k.Level, k.Row, k.Col)) {
+		t.Fatalf("served tile %s: %d bytes, %v", k, len(got), err)
+	}
+	out := gdalOpens(t, "gdalinfo", path, "Driver: MBTiles")
+	if !strings.Contains(out, "ZOOM_LEVEL=14") && !strings.Contains(out, "Overviews") {
+		t.Fatalf("gdalinfo shows no zoom levels:\n%s", out)
 	}
 }
