@@ -317,6 +317,20 @@ func (s *Store) writer(ctx context.Context) (*sql.Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("mbtiles %s: writer cache: %w", s.path, err)
 	}
+	// With the rollback journal (a store being built) only FULL syncs the
+	// journal's header before the database is written: with NORMAL a power
+	// cut at the wrong moment can corrupt the file. WAL is safe with NORMAL.
+	var journal string
+	if err := c.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&journal); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("mbtiles %s: journal mode: %w", s.path, err)
+	}
+	if !strings.EqualFold(journal, "wal") {
+		if _, err := c.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("mbtiles %s: writer synchronous: %w", s.path, err)
+		}
+	}
 	s.wconn = c
 	return c, nil
 }

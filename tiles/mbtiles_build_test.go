@@ -188,3 +188,29 @@ func TestPlannedStoreOpensInGDAL(t *testing.T) {
 		t.Fatalf("gdalinfo shows no zoom levels:\n%s", out)
 	}
 }
+
+// TestWriterSynchronous: the writer of a store in the rollback journal
+// syncs FULL (the journal header is synced before the file is written, so
+// a power cut cannot corrupt it); a WAL store's writer stays NORMAL.
+func TestWriterSynchronous(t *testing.T) {
+	ctx := context.Background()
+	s := WebMercatorScheme(256, 0, 19)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		mode string
+		want int
+	}{{"build", 2}, {"serve", 1}} {
+		st := openModeStore(t, c.mode, filepath.Join(dir, c.mode+".mbtiles"), s)
+		if err := st.Put(ctx, []TileRecord{{Key: TileKey{Level: 1, Row: 0, Col: 0}, Data: []byte("t")}}); err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := st.wconn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s store: writer synchronous %d, want %d", c.mode, got, c.want)
+		}
+		st.Close()
+	}
+}
