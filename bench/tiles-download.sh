@@ -58,7 +58,8 @@ peer_s=$(field seconds "$peer")
 peer_tps=$(awk -v n="$peer_tiles" -v s="$peer_s" 'BEGIN { printf "%.1f", n / s }')
 ratio=$(awk -v a="$ours_tps" -v b="$peer_tps" 'BEGIN { printf "%.2f", a / b }')
 echo "peak RSS: offlined $(field maxrss_kb "$ours") KB, aria2c $(field maxrss_kb "$peer") KB" >&2
-echo "stored: offlined $ours_tiles tiles in MBTiles ($(stat -c %s "$work/ours.mbtiles") bytes), aria2c $peer_tiles files" >&2
+ours_page=$(sqlite3 "$work/ours.mbtiles" 'pragma page_size' 2>/dev/null || echo "?")
+echo "stored: offlined $ours_tiles tiles in MBTiles ($(stat -c %s "$work/ours.mbtiles") bytes, $ours_page-byte pages), aria2c $peer_tiles files" >&2
 if [ "$ours_n" != "$TILES" ] || [ "$peer_tiles" != "$TILES" ]; then
 	echo "warning: tile counts differ from $TILES (ours $ours_n, aria2c $peer_tiles)" >&2
 fi

@@ -43,8 +43,8 @@ func (j *Job) runRasterTiles(ctx context.Context, id string) error {
 	if err != nil {
 		return stepErr(rec.Key, p.ServiceURL, "cover", err)
 	}
-	j.planTiles(id, covers)
-	st, path, err := j.openTileStore(ctx, id, scheme, tiles.FormatFor(ms.TileInfo.Format))
+	planned := j.planTiles(id, covers)
+	st, path, err := j.openTileStore(ctx, id, scheme, tiles.FormatFor(ms.TileInfo.Format), planned)
 	if err != nil {
 		return err
 	}
@@ -82,8 +82,8 @@ func (j *Job) runRasterTiles(ctx context.Context, id string) error {
 // tilemap), then finishes the step: the path the web tile and WMTS sources
 // share. shown names the layer in errors.
 func (j *Job) downloadTiles(ctx context.Context, id, shown string, scheme *tiles.Scheme, format string, f tiles.TileFetcher, covers []tiles.LevelCover, aoi tiles.AOI) error {
-	j.planTiles(id, covers)
-	st, _, err := j.openTileStore(ctx, id, scheme, format)
+	planned := j.planTiles(id, covers)
+	st, _, err := j.openTileStore(ctx, id, scheme, format, planned)
 	if err != nil {
 		return err
 	}
@@ -94,24 +94,30 @@ func (j *Job) downloadTiles(ctx context.Context, id, shown string, scheme *tiles
 	return j.finishTiles(ctx, id, st, aoi)
 }
 
-// planTiles shows the covers' tile count as the step's plan.
-func (j *Job) planTiles(id string, covers []tiles.LevelCover) {
+// planTiles shows the covers' tile count as the step's plan and returns it.
+func (j *Job) planTiles(id string, covers []tiles.LevelCover) int64 {
 	var planned int64
 	for _, cv := range covers {
 		planned += cv.Count()
 	}
 	j.updateProgress(id, func(lp *LayerProgress) { lp.TilesPlanned = planned; lp.Phase = "tiles" })
+	return planned
 }
 
-// openTileStore opens (creating its directory) the step's MBTiles and sets
-// its scheme and format; it returns the store and its path.
-func (j *Job) openTileStore(ctx context.Context, id string, scheme *tiles.Scheme, format string) (*tiles.Store, string, error) {
+// openTileStore opens (creating its directory) the step's MBTiles, planned
+// for planned tiles (its page size), and sets its scheme and format; it
+// returns the store and its path.
+func (j *Job) openTileStore(ctx context.Context, id string, scheme *tiles.Scheme, format string, planned int64) (*tiles.Store, string, error) {
 	path := j.storePath(j.jr.step(id).Store)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, "", err
 	}
 	st, err := tiles.OpenStoreForBuild(ctx, path)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := st.Plan(ctx, planned); err != nil {
+		st.Close()
 		return nil, "", err
 	}
 	if err := st.Configure(ctx, scheme, format); err != nil {

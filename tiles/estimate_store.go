@@ -2,55 +2,92 @@ package tiles
 
 import "math"
 
-// SQLite layout figures for StoreSize (offlined's stores use 4096-byte
-// pages).
+// SQLite layout figures for StoreSize. A store's page size follows its
+// planned tile count (storePageSize, as Store.Plan sets it).
 const (
-	sqlitePage = 4096
-	// storeBase is an empty, configured MBTiles store: its schema,
-	// metadata and offlined's state tables.
-	storeBase = 10 * sqlitePage
+	// smallStoreBasePages and bigStoreBasePages are an empty, configured
+	// MBTiles store in pages: its schema, metadata (the tileInfo JSON
+	// spills over a 4 KiB page) and offlined's state tables.
+	smallStoreBasePages = 10
+	bigStoreBasePages   = 7
 	// tileRowOverhead is what a tile adds besides its blob: its row
 	// header, the tile_index entry and offlined's tile state.
 	tileRowOverhead = 48
 	// leafFill is how full B-tree leaf pages are on average.
 	leafFill = 0.85
+	// cellOverhead is a tile row's cell header (payload size, rowid,
+	// record header, the three integers) and its cell pointer.
+	cellOverhead = 13
+	// leafHeader is the header of a table B-tree leaf page.
+	leafHeader = 8
 )
 
+// storeBase is the size of an empty store with pages of page bytes.
+func storeBase(page int) int64 {
+	if page == bigStorePage {
+		return bigStoreBasePages * bigStorePage
+	}
+	return smallStoreBasePages * int64(page)
+}
+
 // StoreSize returns the expected size in bytes of an MBTiles store holding
-// the tiles of est (which must have bytes): per level, its tile count times
-// what one tile of the level's mean size takes in SQLite pages (a blob over
-// a page spills into overflow pages that are never shared), plus the empty
-// store.
+// the tiles of est (which must have bytes), with the page size a store
+// planned for est.Tiles gets: per level, its tile count times what one tile
+// of the level's mean size takes in SQLite pages (a blob over a page spills
+// into overflow pages that are never shared; rows stored whole in a leaf
+// share it only as far as whole rows fit), plus the empty store.
 func StoreSize(est Estimate) int64 {
-	size := float64(storeBase)
+	var n int64
+	for _, l := range est.Levels {
+		n += l.Tiles
+	}
+	page := storePageSize(n)
+	size := float64(storeBase(page))
 	for _, l := range est.Levels {
 		if l.Tiles == 0 {
 			continue
 		}
 		avg := float64(l.Bytes) / float64(l.Tiles)
-		size += float64(l.Tiles) * (blobCost(avg) + tileRowOverhead/leafFill)
+		size += float64(l.Tiles) * (blobCost(avg, page) + tileRowOverhead/leafFill)
 	}
 	return int64(math.Ceil(size))
 }
 
-// blobCost is the bytes one blob of size s takes in a table B-tree
-// (SQLite's local payload and overflow page rule for a table leaf).
-func blobCost(s float64) float64 {
-	usable := float64(sqlitePage)
+// blobCost is the bytes one blob of size s takes in a table B-tree with
+// pages of page bytes (SQLite's local payload and overflow page rule for a
+// table leaf).
+func blobCost(s float64, page int) float64 {
+	usable := float64(page)
 	maxLocal := usable - 35
-	if s <= maxLocal {
-		return s / leafFill
+	local, overflow := s, 0.0
+	if s > maxLocal {
+		minLocal := math.Floor((usable-12)*32/255) - 23
+		local = minLocal + math.Mod(s-minLocal, usable-4)
+		if local > maxLocal {
+			local = minLocal
+		}
+		overflow = math.Ceil((s - local) / (usable - 4))
 	}
-	minLocal := math.Floor((usable-12)*32/255) - 23
-	local := minLocal + math.Mod(s-minLocal, usable-4)
-	if local > maxLocal {
-		local = minLocal
+	return leafCost(local, usable) + overflow*usable
+}
+
+// leafCost is the leaf room a row with local payload bytes takes in pages
+// of usable bytes. Rows are appended, so a leaf holds as many whole rows as
+// fit and, on average, half a row's room is left at its end. In 4 KiB pages
+// the store's other B-trees (tile_index, offlined's state, both filled out
+// of order) weigh more: rows cost at least local/leafFill there.
+func leafCost(local, usable float64) float64 {
+	cell := local + cellOverhead
+	perPage := max(1, (usable-leafHeader)/cell-0.5)
+	packed := usable / perPage
+	if usable >= bigStorePage {
+		return packed
 	}
-	overflow := math.Ceil((s - local) / (usable - 4))
-	return local/leafFill + overflow*usable
+	return max(local/leafFill, packed)
 }
 
 // CompactV2 layout (ArcGIS tile packages, .tpkx): a bundle holds up to
+
 // 128×128 tiles behind a 64-byte header and an 8-byte index entry per
 // tile slot, and each tile is preceded by its 4-byte length.
 const (

@@ -1,6 +1,14 @@
 package tiles
 
-import "testing"
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // A tile package's overhead counts each 128×128 bundle a cover touches once
 // per level and 4 bytes per tile.
@@ -19,14 +27,97 @@ func TestTilePackageOverhead(t *testing.T) {
 // overflow page more, so the store size is not proportional to the bytes.
 func TestStoreSize(t *testing.T) {
 	small := StoreSize(Estimate{Levels: []LevelEstimate{{Level: 1, Tiles: 100, Bytes: 100 * 1000}}})
-	if small < storeBase+100*1000 || small > storeBase+100*1400 {
+	if small < storeBase(smallStorePage)+100*1000 || small > storeBase(smallStorePage)+100*1400 {
 		t.Errorf("100 tiles of 1000 B: %d", small)
 	}
 	over := StoreSize(Estimate{Levels: []LevelEstimate{{Level: 1, Tiles: 100, Bytes: 100 * 4200}}})
-	if over < storeBase+100*(4096+400) {
+	if over < storeBase(smallStorePage)+100*(4096+400) {
 		t.Errorf("100 tiles of 4200 B take an overflow page each: %d", over)
 	}
-	if empty := StoreSize(Estimate{Levels: []LevelEstimate{{Level: 1}}}); empty != storeBase {
+	if empty := StoreSize(Estimate{Levels: []LevelEstimate{{Level: 1}}}); empty != storeBase(smallStorePage) {
 		t.Errorf("no tiles: %d", empty)
+	}
+}
+
+// A store planned for many tiles has 64 KiB pages, where rows are stored
+// whole in the leaves: tiles of 40 KB take a page each (two do not fit),
+// which the estimate counts (less half a row of slack for sizes that vary).
+func TestStoreSizeBigPages(t *testing.T) {
+	const n = bigStoreTiles
+	got := StoreSize(Estimate{Levels: []LevelEstimate{{Level: 12, Tiles: n, Bytes: n * 40000}}})
+	if min := int64(n) * bigStorePage * 85 / 100; got < min {
+		t.Fatalf("%d tiles of 40 KB in 64 KiB pages: %d, want at least %d", n, got, min)
+	}
+	// Under the plan threshold the same tiles spill into 4 KiB overflow
+	// pages with little waste.
+	small := StoreSize(Estimate{Levels: []LevelEstimate{{Level: 12, Tiles: n - 1, Bytes: (n - 1) * 40000}}})
+	if small > int64(n-1)*44000 {
+		t.Fatalf("%d tiles of 40 KB in 4 KiB pages: %d", n-1, small)
+	}
+}
+
+// StoreSize is within 10% of the file a store being built (Plan, Put in
+// batches, Finalize, Close) ends up as, for small and big plans and tile
+// sizes either side of a 4 KiB page.
+func TestStoreSizeMatchesFile(t *testing.T) {
+	cases := []struct {
+		tiles, lo, hi int
+	}{
+		{300, 10 << 10, 16 << 10},                 // 4 KiB pages, overflow
+		{3000, 1000, 3000},                        // 4 KiB pages, rows in leaves
+		{bigStoreTiles, 1000, 3000},               // 64 KiB pages, many rows a leaf
+		{bigStoreTiles + 100, 10 << 10, 16 << 10}, // 64 KiB pages, four or five rows a leaf
+	}
+	for _, c := range cases {
+		t.Run(fmt.Sprintf("%d tiles of %d-%d B", c.tiles, c.lo, c.hi), func(t *testing.T) {
+			if testing.Short() && c.tiles*c.hi > 10<<20 {
+				t.Skip("writes more than 10 MB")
+			}
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "s.mbtiles")
+			st, err := OpenStoreForBuild(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Plan(ctx, int64(c.tiles)); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Configure(ctx, WebMercatorScheme(256, 0, 19), "png"); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(3, uint64(c.tiles)))
+			var recs []TileRecord
+			var bytes int64
+			for i := 0; i < c.tiles; i++ {
+				b := make([]byte, c.lo+rng.IntN(c.hi-c.lo+1))
+				for j := range b {
+					b[j] = byte(rng.Uint32())
+				}
+				bytes += int64(len(b))
+				recs = append(recs, TileRecord{Key: TileKey{Level: 14, Row: i / 128, Col: i % 128}, Data: b})
+				if len(recs) == 256 || i == c.tiles-1 {
+					if err := st.Put(ctx, recs); err != nil {
+						t.Fatal(err)
+					}
+					recs = recs[:0]
+				}
+			}
+			if err := st.Finalize(ctx, "s", &[4]float64{-1, -1, 1, 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			est := StoreSize(Estimate{Levels: []LevelEstimate{{Level: 14, Tiles: int64(c.tiles), Bytes: bytes}}})
+			rel := float64(est)/float64(fi.Size()) - 1
+			t.Logf("file %d, estimate %d (%+.1f%%), tiles %d bytes", fi.Size(), est, 100*rel, bytes)
+			if math.Abs(rel) > 0.10 {
+				t.Errorf("estimate %d is %+.1f%% off the file's %d bytes", est, 100*rel, fi.Size())
+			}
+		})
 	}
 }

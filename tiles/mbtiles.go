@@ -58,6 +58,8 @@ type Store struct {
 	// wconn is the connection Put writes through (guarded by wmu), opened
 	// by the first Put with a page cache that holds a batch.
 	wconn *sql.Conn
+	// put holds Put's statements prepared on wconn (guarded by wmu).
+	put putStmts
 
 	mu     sync.RWMutex
 	scheme *Scheme
@@ -93,6 +95,9 @@ func (s *Store) readTile(ctx context.Context, z, x, row int) ([]byte, error) {
 // drop the writer's whole cache at its next transaction.
 const writerCacheKiB = 16 << 10
 
+// readerConns is how many connections a store opens and keeps idle.
+const readerConns = 8
+
 // OpenStore opens or creates an MBTiles file with WAL journaling.
 func OpenStore(ctx context.Context, path string) (*Store, error) {
 	return openStore(ctx, path, "WAL")
@@ -109,11 +114,11 @@ func openStore(ctx context.Context, path, journal string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open mbtiles %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(8)
+	db.SetMaxOpenConns(readerConns)
 	// Keep the readers open under load: with database/sql's default of 2
 	// idle connections, concurrent tile reads closed and reopened SQLite
 	// connections (open, pragmas, prepare) ~6% of the tile route's CPU.
-	db.SetMaxIdleConns(8)
+	db.SetMaxIdleConns(readerConns)
 	db.SetConnMaxIdleTime(time.Minute)
 	s := &Store{db: db, path: path}
 	if err := s.init(ctx); err != nil {
@@ -299,56 +304,6 @@ func (s *Store) Metadata(ctx context.Context) (map[string]string, error) {
 	return out, rows.Err()
 }
 
-// Put writes records in one transaction: tiles into tiles, absent ones into
-// offlined_tile_state.
-func (s *Store) Put(ctx context.Context, recs []TileRecord) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	conn, err := s.writer(ctx)
-	if err != nil {
-		return err
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("mbtiles %s: begin: %w", s.path, err)
-	}
-	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO tiles (zoom_level, tile_column, tile_row, tile_data) VALUES (?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
-	var abs *sql.Stmt
-	for _, r := range recs {
-		z, x, y, err := s.dbAddr(r.Key)
-		if err != nil {
-			return err
-		}
-		if r.Absent {
-			if abs == nil {
-				if abs, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO offlined_tile_state (zoom_level, tile_column, tile_row, state) VALUES (?, ?, ?, 'absent')`); err != nil {
-					return err
-				}
-				defer abs.Close()
-			}
-			if _, err := abs.ExecContext(ctx, z, x, y); err != nil {
-				return fmt.Errorf("mbtiles %s: record absent %s: %w", s.path, r.Key, err)
-			}
-			continue
-		}
-		if _, err := ins.ExecContext(ctx, z, x, y, r.Data); err != nil {
-			return fmt.Errorf("mbtiles %s: insert %s: %w", s.path, r.Key, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("mbtiles %s: commit: %w", s.path, err)
-	}
-	return nil
-}
-
 // writer returns the connection Put writes through; s.wmu must be held.
 func (s *Store) writer(ctx context.Context) (*sql.Conn, error) {
 	if s.wconn != nil {
@@ -361,6 +316,20 @@ func (s *Store) writer(ctx context.Context) (*sql.Conn, error) {
 	if _, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = -%d`, writerCacheKiB)); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("mbtiles %s: writer cache: %w", s.path, err)
+	}
+	// With the rollback journal (a store being built) only FULL syncs the
+	// journal's header before the database is written: with NORMAL a power
+	// cut at the wrong moment can corrupt the file. WAL is safe with NORMAL.
+	var journal string
+	if err := c.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&journal); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("mbtiles %s: journal mode: %w", s.path, err)
+	}
+	if !strings.EqualFold(journal, "wal") {
+		if _, err := c.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("mbtiles %s: writer synchronous: %w", s.path, err)
+		}
 	}
 	s.wconn = c
 	return c, nil
@@ -588,6 +557,7 @@ func (s *Store) Close() error {
 	if s.tileStmt != nil {
 		s.tileStmt.Close()
 	}
+	s.put.close()
 	if s.wconn != nil {
 		s.wconn.Close()
 		s.wconn = nil

@@ -1,6 +1,11 @@
 package tiles
 
-import "context"
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+)
 
 // OpenStoreForBuild opens or creates an MBTiles file that a job is building.
 // A new file, or one closed by Store.Close, keeps SQLite's rollback journal
@@ -14,4 +19,76 @@ import "context"
 // (busy_timeout waits), which is why stores served while written use OpenStore.
 func OpenStoreForBuild(ctx context.Context, path string) (*Store, error) {
 	return openStore(ctx, path, "")
+}
+
+// Page sizes of new stores. SQLite writes a page per system call and keeps
+// a cache entry per page, so a tile of ~13 KB costs four page writes with
+// 4 KiB pages and a quarter of one with 64 KiB pages: about 25% less CPU
+// per tile for a download (bench/tiles-download-results.txt). Big pages
+// cost room in a small store (every table and index takes a page of its
+// own), so only stores planned for bigStoreTiles tiles or more get them.
+const (
+	smallStorePage = 4096
+	bigStorePage   = 65536
+	bigStoreTiles  = 4096
+)
+
+// storePageSize is the page size of a new store planned for tiles tiles:
+// the rule Store.Plan applies and StoreSize models.
+func storePageSize(tiles int64) int {
+	if tiles >= bigStoreTiles {
+		return bigStorePage
+	}
+	return smallStorePage
+}
+
+// Plan tells a store being built how many tiles the job will put in it.
+// A store that holds no tile and no absent record yet, in the rollback
+// journal (OpenStoreForBuild), is rebuilt with the page size for that many
+// tiles (storePageSize; VACUUM of the empty schema, a few pages). A store
+// holding anything keeps its page size, so a resumed download never
+// changes it, and so does a store in WAL (SQLite cannot change a WAL
+// file's page size).
+func (s *Store) Plan(ctx context.Context, tiles int64) error {
+	want := storePageSize(tiles)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	conn, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	var page, used int64
+	var journal string
+	if err := conn.QueryRowContext(ctx, `SELECT (SELECT page_size FROM pragma_page_size), (SELECT journal_mode FROM pragma_journal_mode),
+		EXISTS (SELECT 1 FROM tiles) OR EXISTS (SELECT 1 FROM offlined_tile_state)`).Scan(&page, &journal, &used); err != nil {
+		return fmt.Errorf("mbtiles %s: plan: %w", s.path, err)
+	}
+	if page == int64(want) || used != 0 || strings.EqualFold(journal, "wal") {
+		return nil
+	}
+	for _, q := range []string{fmt.Sprintf(`PRAGMA page_size = %d`, want), `VACUUM`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("mbtiles %s: plan %d tiles: %s: %w", s.path, tiles, q, err)
+		}
+	}
+	// Connections that were open before keep a page cache sized for the
+	// old pages (the writer's then held 16 times its memory, every new
+	// page a fresh allocation: 6x the CPU per tile). Close them all; the
+	// next use opens new ones.
+	s.put.close()
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // discards it
+	conn.Close()
+	s.wconn = nil
+	s.db.SetMaxIdleConns(0)
+	s.db.SetMaxIdleConns(readerConns)
+	return nil
+}
+
+// coverCount is the number of tiles in covers: what a store is planned for.
+func coverCount(covers []LevelCover) int64 {
+	var n int64
+	for _, c := range covers {
+		n += c.Count()
+	}
+	return n
 }

@@ -1,6 +1,7 @@
 package tiles
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -58,5 +59,158 @@ func TestOpenStoreForBuild(t *testing.T) {
 		if got, err := r.TileByKey(ctx, k); err != nil || !strings.HasPrefix(string(got), "\x89PNG") {
 			t.Fatalf("tile %+v after the build: %q, %v", k, got, err)
 		}
+	}
+}
+
+// pageSize reads the page size of the store's file.
+func pageSize(t *testing.T, st *Store) int {
+	t.Helper()
+	var n int
+	if err := st.db.QueryRowContext(context.Background(), `PRAGMA page_size`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestStorePlan: a new store planned for a big download gets 64 KiB pages
+// and keeps its application_id, metadata and schema; one planned small
+// keeps 4 KiB pages; a store that holds a tile, or is in WAL, keeps its
+// page size whatever the plan, and reopening a store never changes it.
+func TestStorePlan(t *testing.T) {
+	ctx := context.Background()
+	s := WebMercatorScheme(256, 0, 19)
+	dir := t.TempDir()
+	one := []TileRecord{{Key: TileKey{Level: 3, Row: 2, Col: 5}, Data: []byte("\x89PNG one")}}
+
+	big := openModeStore(t, "build", filepath.Join(dir, "big.mbtiles"), s)
+	if err := big.Plan(ctx, bigStoreTiles); err != nil {
+		t.Fatal(err)
+	}
+	if got := pageSize(t, big); got != bigStorePage {
+		t.Fatalf("planned %d tiles: page size %d, want %d", bigStoreTiles, got, bigStorePage)
+	}
+	var app int
+	if err := big.db.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&app); err != nil || app != mbtilesApplicationID {
+		t.Fatalf("application_id %x after Plan (%v)", app, err)
+	}
+	if md, err := big.Metadata(ctx); err != nil || md[MetaGrid] != "xyz" {
+		t.Fatalf("metadata after Plan: %v %v", md, err)
+	}
+	if err := big.Put(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := big.TileByKey(ctx, one[0].Key); err != nil || string(got) != "\x89PNG one" {
+		t.Fatalf("tile after Plan: %q %v", got, err)
+	}
+	if err := big.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"build", "serve"} {
+		st := openModeStore(t, mode, filepath.Join(dir, "big.mbtiles"), s)
+		if got := pageSize(t, st); got != bigStorePage {
+			t.Errorf("reopened (%s): page size %d, want %d kept", mode, got, bigStorePage)
+		}
+		st.Close()
+	}
+
+	small := openModeStore(t, "build", filepath.Join(dir, "small.mbtiles"), s)
+	defer small.Close()
+	if err := small.Plan(ctx, bigStoreTiles-1); err != nil {
+		t.Fatal(err)
+	}
+	if got := pageSize(t, small); got != smallStorePage {
+		t.Fatalf("planned %d tiles: page size %d, want %d", bigStoreTiles-1, got, smallStorePage)
+	}
+	// A resumed store holds tiles: a bigger plan keeps its pages.
+	if err := small.Put(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	if err := small.Plan(ctx, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if got := pageSize(t, small); got != smallStorePage {
+		t.Fatalf("a store holding a tile changed its page size to %d", got)
+	}
+	if got, err := small.TileByKey(ctx, one[0].Key); err != nil || string(got) != "\x89PNG one" {
+		t.Fatalf("tile after a refused Plan: %q %v", got, err)
+	}
+
+	// Absent records count as content too, and a WAL store keeps its pages.
+	absent := openModeStore(t, "build", filepath.Join(dir, "absent.mbtiles"), s)
+	defer absent.Close()
+	if err := absent.Put(ctx, []TileRecord{{Key: TileKey{Level: 3, Row: 1, Col: 1}, Absent: true}}); err != nil {
+		t.Fatal(err)
+	}
+	wal := openModeStore(t, "serve", filepath.Join(dir, "wal.mbtiles"), s)
+	defer wal.Close()
+	for _, st := range []*Store{absent, wal} {
+		if err := st.Plan(ctx, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		if got := pageSize(t, st); got != smallStorePage {
+			t.Errorf("%s: page size %d after Plan, want %d kept", st.Path(), got, smallStorePage)
+		}
+	}
+}
+
+// TestPlannedStoreOpensInGDAL: a download into a store planned big (64 KiB
+// pages) is an MBTiles file GDAL opens, and the serving path (OpenStore)
+// reads its tiles back.
+func TestPlannedStoreOpensInGDAL(t *testing.T) {
+	ctx := context.Background()
+	s := WebMercatorScheme(256, 0, 19)
+	covers := testCovers(t, s, demoAOI, 10, 14)
+	f := newFakeTiles(t)
+	path := filepath.Join(t.TempDir(), "big.mbtiles")
+	st := openModeStore(t, "build", path, s)
+	if err := st.Plan(ctx, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Download(ctx, st, f.fetcher(t, 4), covers, DownloadOptions{Concurrency: 4}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := demoAOI.WGS84Bounds()
+	if err := st.Finalize(ctx, "demo", &[4]float64{b.Min[0], b.Min[1], b.Max[0], b.Max[1]}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pageSize(t, st); got != bigStorePage {
+		t.Fatalf("page size %d, want %d", got, bigStorePage)
+	}
+	st.Close()
+	served := openModeStore(t, "serve", path, s)
+	defer served.Close()
+	k := TileKey{Level: covers[0].Level, Row: covers[0].Spans[0].Row, Col: covers[0].Spans[0].Col0}
+	if got, err := served.TileByKey(ctx, k); err != nil || !bytes.Equal(got, makePNG(k.Level, k.Row, k.Col)) {
+		t.Fatalf("served tile %s: %d bytes, %v", k, len(got), err)
+	}
+	out := gdalOpens(t, "gdalinfo", path, "Driver: MBTiles")
+	if !strings.Contains(out, "ZOOM_LEVEL=14") && !strings.Contains(out, "Overviews") {
+		t.Fatalf("gdalinfo shows no zoom levels:\n%s", out)
+	}
+}
+
+// TestWriterSynchronous: the writer of a store in the rollback journal
+// syncs FULL (the journal header is synced before the file is written, so
+// a power cut cannot corrupt it); a WAL store's writer stays NORMAL.
+func TestWriterSynchronous(t *testing.T) {
+	ctx := context.Background()
+	s := WebMercatorScheme(256, 0, 19)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		mode string
+		want int
+	}{{"build", 2}, {"serve", 1}} {
+		st := openModeStore(t, c.mode, filepath.Join(dir, c.mode+".mbtiles"), s)
+		if err := st.Put(ctx, []TileRecord{{Key: TileKey{Level: 1, Row: 0, Col: 0}, Data: []byte("t")}}); err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		if err := st.wconn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s store: writer synchronous %d, want %d", c.mode, got, c.want)
+		}
+		st.Close()
 	}
 }

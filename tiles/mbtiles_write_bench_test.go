@@ -3,6 +3,7 @@ package tiles
 import (
 	"context"
 	"math/rand/v2"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -43,13 +44,27 @@ func benchTiles(n int) [][]byte {
 }
 
 // BenchmarkStorePut measures the download write path: batches of 256 tiles
-// of ~13 KB committed into a fresh MBTiles store, then Finalize and Close
-// (the checkpoint of what the batches wrote). One op is one tile.
+// of ~13 KB committed into a fresh MBTiles store being built
+// (OpenStoreForBuild), then Finalize and Close. One op is one tile.
+// page4k is a store planned small (4 KiB pages), page64k one planned for a
+// big download (Store.Plan: 64 KiB pages).
 func BenchmarkStorePut(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		planned int64
+	}{{"page4k", 1}, {"page64k", 1 << 20}} {
+		b.Run(bc.name, func(b *testing.B) { benchStorePut(b, bc.planned) })
+	}
+}
+
+func benchStorePut(b *testing.B, planned int64) {
 	const batch = 256
 	data := benchTiles(batch)
-	st := openTestStore(b, b.TempDir(), "w.mbtiles", WebMercatorScheme(256, 0, 30))
+	st := openModeStore(b, "build", filepath.Join(b.TempDir(), "w.mbtiles"), WebMercatorScheme(256, 0, 30))
 	ctx := context.Background()
+	if err := st.Plan(ctx, planned); err != nil {
+		b.Fatal(err)
+	}
 	recs := make([]TileRecord, 0, batch)
 	var bytes int64
 	b.ResetTimer()
@@ -80,10 +95,25 @@ func BenchmarkStorePut(b *testing.B) {
 // BenchmarkStoreTileRead reads random tiles of a 5,461-tile store (levels
 // 0-6, ~13 KB each) from parallel goroutines, as the local API serves them:
 // the read side of the store's page layout, kept in view with the write path.
+// The store is built (page4k: planned small, page64k: planned big) and then
+// served (OpenStore).
 func BenchmarkStoreTileRead(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		planned int64
+	}{{"page4k", 1}, {"page64k", 1 << 20}} {
+		b.Run(bc.name, func(b *testing.B) { benchStoreTileRead(b, bc.planned) })
+	}
+}
+
+func benchStoreTileRead(b *testing.B, planned int64) {
 	data := benchTiles(256)
-	st := openTestStore(b, b.TempDir(), "r.mbtiles", WebMercatorScheme(256, 0, 30))
+	path := filepath.Join(b.TempDir(), "r.mbtiles")
+	st := openModeStore(b, "build", path, WebMercatorScheme(256, 0, 30))
 	ctx := context.Background()
+	if err := st.Plan(ctx, planned); err != nil {
+		b.Fatal(err)
+	}
 	var keys []TileKey
 	for z := 0; z <= 6; z++ {
 		var recs []TileRecord
@@ -98,6 +128,10 @@ func BenchmarkStoreTileRead(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	st = openModeStore(b, "serve", path, WebMercatorScheme(256, 0, 30))
 	defer st.Close()
 	b.ResetTimer()
 	cpu0 := cpuTime(b)

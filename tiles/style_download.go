@@ -144,6 +144,9 @@ func downloadStyleSource(ctx context.Context, job StyleJob, ss *StyleSource) (St
 		return sr, nil, err
 	}
 	defer st.Close()
+	if err := st.Plan(ctx, coverCount(covers)); err != nil {
+		return sr, nil, err
+	}
 	if err := st.Configure(ctx, ss.Scheme(), ss.Format); err != nil {
 		return sr, nil, err
 	}

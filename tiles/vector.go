@@ -234,6 +234,9 @@ func DownloadVectorTileLayer(ctx context.Context, job VectorTileLayerJob) (Vecto
 	if err != nil {
 		return res, err
 	}
+	if err := job.Store.Plan(ctx, coverCount(covers)); err != nil {
+		return res, err
+	}
 	if err := job.Store.Configure(ctx, scheme, "pbf"); err != nil {
 		return res, err
 	}

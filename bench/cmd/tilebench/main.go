@@ -53,6 +53,9 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := st.Plan(ctx, *n); err != nil {
+		return err
+	}
 	if err := st.Configure(ctx, tiles.WebMercatorScheme(256, 0, 30), "png"); err != nil {
 		return err
 	}

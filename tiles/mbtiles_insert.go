@@ -1,0 +1,187 @@
+package tiles
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// putRows is how many tiles one multi-row INSERT writes: one statement
+// execution (database/sql's locking and argument checks, the driver's bind
+// set-up, step, reset) per putRows tiles instead of per tile.
+const putRows = 32
+
+// Insert statements of the write path, prepared once on the writer
+// connection and reused by every Put.
+const (
+	insertTiles  = `INSERT OR REPLACE INTO tiles (zoom_level, tile_column, tile_row, tile_data) VALUES `
+	insertAbsent = `INSERT OR REPLACE INTO offlined_tile_state (zoom_level, tile_column, tile_row, state) VALUES `
+	tileValues   = `(?,?,?,?)`
+	absentValues = `(?,?,?,'absent')`
+)
+
+// putStmts are the writer connection's prepared inserts (guarded by
+// Store.wmu): by head and row count (putRows or 1).
+type putStmts struct {
+	stmts map[string]*sql.Stmt
+	args  []any // reused argument slice; cleared after each statement
+}
+
+// stmt returns the prepared INSERT of n rows of values after head.
+func (p *putStmts) stmt(ctx context.Context, conn *sql.Conn, head, values string, n int) (*sql.Stmt, error) {
+	key := fmt.Sprintf("%s%d", head, n)
+	if st := p.stmts[key]; st != nil {
+		return st, nil
+	}
+	q := head + strings.TrimSuffix(strings.Repeat(values+",", n), ",")
+	st, err := conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if p.stmts == nil {
+		p.stmts = map[string]*sql.Stmt{}
+	}
+	p.stmts[key] = st
+	return st, nil
+}
+
+// reset drops queued arguments.
+func (p *putStmts) reset() {
+	clear(p.args)
+	p.args = p.args[:0]
+}
+
+// close closes the prepared statements.
+func (p *putStmts) close() {
+	for _, st := range p.stmts {
+		st.Close()
+	}
+	p.stmts = nil
+}
+
+// rowWriter queues rows of one table and writes them putRows at a time.
+type rowWriter struct {
+	p            *putStmts
+	conn         *sql.Conn
+	head, values string
+	width        int // arguments per row
+	n            int // rows queued in p.args
+}
+
+func (w *rowWriter) add(ctx context.Context, row ...any) error {
+	w.p.args = append(w.p.args, row...)
+	w.n++
+	if w.n == putRows {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// flush writes the queued rows: one statement of putRows rows, or one
+// single-row statement per row for a shorter tail (two prepared statements
+// in all rather than one per tail length).
+func (w *rowWriter) flush(ctx context.Context) error {
+	if w.n == 0 {
+		return nil
+	}
+	defer func() {
+		w.p.reset() // drop the references to tile bodies
+		w.n = 0
+	}()
+	rows := 1
+	if w.n == putRows {
+		rows = putRows
+	}
+	st, err := w.p.stmt(ctx, w.conn, w.head, w.values, rows)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < w.n; i += rows {
+		if _, err := st.ExecContext(ctx, w.p.args[i*w.width:(i+rows)*w.width]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Put writes records in one transaction: tiles into tiles, absent ones into
+// offlined_tile_state. It runs without ctx's cancellation once started (the
+// driver would start a goroutine per statement to watch a cancellable
+// context); ctx is checked before the transaction begins.
+func (s *Store) Put(ctx context.Context, recs []TileRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	conn, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	// BEGIN and COMMIT as statements on the writer connection: a sql.Tx
+	// cannot reuse the connection's prepared statements (Tx.Stmt prepares
+	// them again for every transaction).
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		return fmt.Errorf("mbtiles %s: begin: %w", s.path, err)
+	}
+	if err := s.putRecords(ctx, conn, recs); err != nil {
+		return errors.Join(err, rollback(ctx, conn))
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		return errors.Join(fmt.Errorf("mbtiles %s: commit: %w", s.path, err), rollback(ctx, conn))
+	}
+	return nil
+}
+
+// rollback ends the transaction open on conn after a failed write; it is
+// no error when SQLite already rolled it back.
+func rollback(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, `ROLLBACK`)
+	if err != nil && strings.Contains(err.Error(), "no transaction is active") {
+		return nil
+	}
+	return err
+}
+
+// putRecords inserts recs in the open transaction on conn.
+func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecord) error {
+	defer s.put.reset() // rows queued when an error cut the batch short
+	tw := rowWriter{p: &s.put, conn: conn, head: insertTiles, values: tileValues, width: 4}
+	for i := range recs {
+		r := &recs[i]
+		z, x, y, err := s.dbAddr(r.Key)
+		if err != nil {
+			return err
+		}
+		if r.Absent {
+			continue
+		}
+		if err := tw.add(ctx, z, x, y, r.Data); err != nil {
+			return fmt.Errorf("mbtiles %s: insert tiles: %w", s.path, err)
+		}
+	}
+	if err := tw.flush(ctx); err != nil {
+		return fmt.Errorf("mbtiles %s: insert tiles: %w", s.path, err)
+	}
+	aw := rowWriter{p: &s.put, conn: conn, head: insertAbsent, values: absentValues, width: 3}
+	for i := range recs {
+		r := &recs[i]
+		if !r.Absent {
+			continue
+		}
+		z, x, y, _ := s.dbAddr(r.Key)
+		if err := aw.add(ctx, z, x, y); err != nil {
+			return fmt.Errorf("mbtiles %s: record absent: %w", s.path, err)
+		}
+	}
+	if err := aw.flush(ctx); err != nil {
+		return fmt.Errorf("mbtiles %s: record absent: %w", s.path, err)
+	}
+	return nil
+}
