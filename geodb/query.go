@@ -3,11 +3,14 @@ package geodb
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/offlined/offlined/internal/arcgis"
 )
@@ -47,7 +50,27 @@ type plan struct {
 	outCols []*Column
 	geom    *Geom // exact test geometry
 	geom2   *Geom // second exact test (envelope with geometry)
-	wantGeo bool
+	// box and box2 are the bounds of geom and geom2 when they are
+	// axis-aligned boxes (an envelope), else nil.
+	box, box2 *[4]float64
+	wantGeo   bool
+}
+
+// matches reports whether row geometry g passes the plan's exact tests.
+func (p *plan) matches(g *Geom) bool {
+	return g != nil && hits(g, p.geom, p.box) && (p.geom2 == nil || hits(g, p.geom2, p.box2))
+}
+
+// hits reports whether g intersects test. When test is the box b, a g
+// whose bounds lie inside b needs no segment test (most features of an
+// envelope query: the RTree already dropped those outside).
+func hits(g, test *Geom, b *[4]float64) bool {
+	if b != nil {
+		if x0, x1, y0, y1, ok := g.Bounds(); ok && x0 >= b[0] && x1 <= b[2] && y0 >= b[1] && y1 <= b[3] {
+			return true
+		}
+	}
+	return Intersects(g, test)
 }
 
 func (db *DB) plan(q *Query, selectList string) (*plan, error) {
@@ -90,7 +113,7 @@ func (db *DB) plan(q *Query, selectList string) (*plan, error) {
 	if q.Envelope != nil {
 		e := q.Envelope
 		box = &[4]float64{e.XMin, e.YMin, e.XMax, e.YMax}
-		p.geom = boxGeom(e.XMin, e.YMin, e.XMax, e.YMax)
+		p.geom, p.box = boxGeom(e.XMin, e.YMin, e.XMax, e.YMax), box
 	}
 	if q.Geometry != nil {
 		g, err := FromEsri(q.Geometry, false, false)
@@ -102,11 +125,11 @@ func (db *DB) plan(q *Query, selectList string) (*plan, error) {
 		}
 		minx, maxx, miny, maxy, _ := g.Bounds()
 		if box != nil {
-			p.geom2 = p.geom // the envelope stays a second exact test
+			p.geom2, p.box2 = p.geom, p.box // the envelope stays a second exact test
 			minx, miny = math.Max(minx, box[0]), math.Max(miny, box[1])
 			maxx, maxy = math.Min(maxx, box[2]), math.Min(maxy, box[3])
 		}
-		p.geom = g
+		p.geom, p.box = g, nil
 		box = &[4]float64{minx, miny, maxx, maxy}
 	}
 	if box != nil {
@@ -197,7 +220,7 @@ func (db *DB) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 		}
 		sqlText += fmt.Sprintf(" LIMIT %d OFFSET %d", lim, q.Offset)
 	}
-	rows, err := db.r.QueryContext(ctx, sqlText, p.args...)
+	rows, err := db.stmts.query(ctx, db.r, sqlText, p.args)
 	if err != nil {
 		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
 	}
@@ -230,7 +253,7 @@ func (db *DB) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 				row.Geometry = g
 			}
 			if p.geom != nil {
-				if row.Geometry == nil || !Intersects(row.Geometry, p.geom) || (p.geom2 != nil && !Intersects(row.Geometry, p.geom2)) {
+				if !p.matches(row.Geometry) {
 					continue
 				}
 				if skipped < q.Offset {
@@ -458,4 +481,62 @@ func geoJSONGeom(g *Geom) any {
 		}
 		return gjGeom{"MultiPolygon", ps}
 	}
+}
+
+// stmtCache keeps prepared reader statements by SQL text, so a query shape
+// that comes again (a map client's bbox requests differ only in bound
+// values) is not parsed and planned again each time. It holds at most
+// stmtCacheSize statements; a new one then replaces an arbitrary one.
+type stmtCache struct {
+	mu sync.RWMutex
+	m  map[string]*sql.Stmt
+}
+
+const stmtCacheSize = 64
+
+// query runs text with args on pool, through its cached statement. A
+// statement is closed only under the write lock, never while a query on
+// it starts (rows already open keep it alive until they close).
+func (c *stmtCache) query(ctx context.Context, pool *sql.DB, text string, args []any) (*sql.Rows, error) {
+	c.mu.RLock()
+	if st := c.m[text]; st != nil {
+		defer c.mu.RUnlock()
+		return st.QueryContext(ctx, args...)
+	}
+	c.mu.RUnlock()
+	st, err := pool.PrepareContext(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.m[text]; old != nil {
+		st.Close()
+		st = old
+	} else {
+		if c.m == nil {
+			c.m = map[string]*sql.Stmt{}
+		}
+		for k, v := range c.m {
+			if len(c.m) < stmtCacheSize {
+				break
+			}
+			v.Close()
+			delete(c.m, k)
+		}
+		c.m[text] = st
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// close closes every cached statement.
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	c.m = nil
+	return errors.Join(errs...)
 }
