@@ -104,3 +104,21 @@ func TestQueryStatementsPreparedOnce(t *testing.T) {
 		t.Fatal("statements left after Close")
 	}
 }
+
+// A value read that needs no conversion is passed on as it came: no
+// allocation per attribute of every row a query returns.
+func TestFromSQLKeepsUnchangedValues(t *testing.T) {
+	for _, c := range []struct {
+		col Column
+		v   any
+	}{
+		{Column{Name: "n", kind: kInt64}, any(int64(123456))},
+		{Column{Name: "s", kind: kString}, any("a name")},
+		{Column{Name: "g", kind: kGlobalID}, any("{8E9E9C2C-0000-4000-8000-000000000000}")},
+	} {
+		var got any
+		if allocs := testing.AllocsPerRun(100, func() { got = fromSQL(&c.col, c.v) }); allocs != 0 || got != c.v {
+			t.Errorf("%s: %v (%d allocations), want %v and none", c.col.Name, got, int(allocs), c.v)
+		}
+	}
+}
