@@ -11,6 +11,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/offlined/offlined/internal/arcgis"
 )
@@ -486,57 +487,82 @@ func geoJSONGeom(g *Geom) any {
 // stmtCache keeps prepared reader statements by SQL text, so a query shape
 // that comes again (a map client's bbox requests differ only in bound
 // values) is not parsed and planned again each time. It holds at most
-// stmtCacheSize statements; a new one then replaces an arbitrary one.
+// stmtCacheSize statements; a new one then replaces an arbitrary one. No
+// lock is held while a query runs or a statement closes (a query waiting
+// for a reader connection must not hold up others).
 type stmtCache struct {
-	mu sync.RWMutex
-	m  map[string]*sql.Stmt
+	mu sync.Mutex
+	m  map[string]*cachedStmt
+}
+
+type cachedStmt struct {
+	st      *sql.Stmt
+	dropped atomic.Bool // set before st is closed
 }
 
 const stmtCacheSize = 64
 
-// query runs text with args on pool, through its cached statement. A
-// statement is closed only under the write lock, never while a query on
-// it starts (rows already open keep it alive until they close).
+// query runs text with args on pool, through its cached statement.
 func (c *stmtCache) query(ctx context.Context, pool *sql.DB, text string, args []any) (*sql.Rows, error) {
-	c.mu.RLock()
-	if st := c.m[text]; st != nil {
-		defer c.mu.RUnlock()
-		return st.QueryContext(ctx, args...)
-	}
-	c.mu.RUnlock()
-	st, err := pool.PrepareContext(ctx, text)
-	if err != nil {
-		return nil, err
-	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old := c.m[text]; old != nil {
-		st.Close()
-		st = old
+	cs := c.m[text]
+	c.mu.Unlock()
+	if cs == nil {
+		st, err := pool.PrepareContext(ctx, text)
+		if err != nil {
+			return nil, err
+		}
+		cs = c.add(text, st)
+	}
+	rows, err := cs.st.QueryContext(ctx, args...)
+	if err != nil && cs.dropped.Load() {
+		// Dropped from the cache and closed since it was looked up (rows
+		// already open keep a closed statement alive until they close).
+		return pool.QueryContext(ctx, text, args...)
+	}
+	return rows, err
+}
+
+// add caches st for text (or returns the statement cached meanwhile),
+// dropping one when the cache is full.
+func (c *stmtCache) add(text string, st *sql.Stmt) *cachedStmt {
+	var drop []*cachedStmt
+	c.mu.Lock()
+	cs := c.m[text]
+	if cs != nil {
+		drop = append(drop, &cachedStmt{st: st})
 	} else {
 		if c.m == nil {
-			c.m = map[string]*sql.Stmt{}
+			c.m = map[string]*cachedStmt{}
 		}
 		for k, v := range c.m {
 			if len(c.m) < stmtCacheSize {
 				break
 			}
-			v.Close()
+			drop = append(drop, v)
 			delete(c.m, k)
 		}
-		c.m[text] = st
+		cs = &cachedStmt{st: st}
+		c.m[text] = cs
 	}
-	return st.QueryContext(ctx, args...)
+	c.mu.Unlock()
+	for _, d := range drop {
+		d.dropped.Store(true)
+		d.st.Close()
+	}
+	return cs
 }
 
 // close closes every cached statement.
 func (c *stmtCache) close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var errs []error
-	for _, st := range c.m {
-		errs = append(errs, st.Close())
-	}
+	m := c.m
 	c.m = nil
+	c.mu.Unlock()
+	var errs []error
+	for _, cs := range m {
+		cs.dropped.Store(true)
+		errs = append(errs, cs.st.Close())
+	}
 	return errors.Join(errs...)
 }
