@@ -9,8 +9,12 @@
 #   TARGET_MS=<ms>   bbox p99 allowed under the tile load (default 10)
 # The 1M-point layer is the one BenchmarkFeatureQueryBBox builds and caches
 # in the temp dir (built on first use, about a minute).
-# Last line: tiles_rps=… alone_p99_ms=… p50_ms=… p99_ms=… target_ms=10
+# Last line: tiles_rps=… alone_p99_ms=… p50_ms=… p99_ms=… … target_ms=10
 # (p50/p99 of the bbox queries under the tile load); exit 1 above target.
+# alone_cpu_ms is the daemon's CPU time per query alone, tile_cpu_us its
+# CPU time per tile under the mixed load once the queries' share (their
+# count times alone_cpu_ms) is taken off (utime + stime from /proc): figures
+# a loaded machine changes less than latency.
 # Results are appended to bench/localapi-results.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +46,10 @@ curl -fsS -o /dev/null -H "$auth" "$base/api/v1/maps/map1/tiles/basemap/0/0/0.pn
 loop() { "$work/localapibench" bboxloop -base "$base" -token "$token" "$@"; }
 loop -n 20 >/dev/null # warm the layer's pages
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+c0=$(cpu_ticks)
 alone=$(loop -n "$QUERIES")
+c1=$(cpu_ticks)
 echo "bbox alone:        $alone" >&2
 bench_start env PATHS="$work/paths.txt" PREFIX=/api/v1/maps/map1/tiles/basemap/ SUFFIX=.png AUTH="Bearer $token" \
 	wrk -t"$THREADS" -c"$CONN" -d"${DURATION}s" -s bench/localapi-tiles.lua "$base" >"$work/wrk.log" 2>&1
@@ -51,11 +58,16 @@ sleep 1 # wrk connected and at full rate
 mixed=$(loop -duration "$((DURATION - 2))s")
 wait "$wrk_pid" || true
 bench_stop "$wrk_pid"
+c2=$(cpu_ticks)
 rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.log")
+reqs=$(awk '/requests in/ {print $1}' "$work/wrk.log")
 echo "bbox under tiles:  $mixed" >&2
 echo "tiles (wrk -t$THREADS -c$CONN -d${DURATION}s): $rps req/s" >&2
 grep -q '^status' "$work/wrk.log" && { echo "non-200 tile answers:" >&2; grep '^status' "$work/wrk.log" | sort | uniq -c >&2; }
 kv() { echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-line="tiles_rps=${rps:-0} alone_p50_ms=$(kv p50_ms "$alone") alone_p99_ms=$(kv p99_ms "$alone") queries=$(kv queries "$mixed") features_per_box=$(kv features_per_box "$mixed") p50_ms=$(kv p50_ms "$mixed") p99_ms=$(kv p99_ms "$mixed") target_ms=$TARGET_MS"
+tck=$(getconf CLK_TCK)
+alone_cpu=$(awk -v c="$((c1 - c0))" -v n="$(kv queries "$alone")" -v t="$tck" 'BEGIN { printf "%.2f", c / t / n * 1000 }')
+tile_cpu=$(awk -v c="$((c2 - c1))" -v q="$(kv queries "$mixed")" -v a="$alone_cpu" -v n="${reqs:-0}" -v t="$tck" 'BEGIN { printf "%.0f", (n > 0 ? (c / t - q * a / 1000) / n * 1e6 : 0) }')
+line="tiles_rps=${rps:-0} alone_p50_ms=$(kv p50_ms "$alone") alone_p99_ms=$(kv p99_ms "$alone") alone_cpu_ms=$alone_cpu queries=$(kv queries "$mixed") features_per_box=$(kv features_per_box "$mixed") p50_ms=$(kv p50_ms "$mixed") p99_ms=$(kv p99_ms "$mixed") tile_cpu_us=$tile_cpu target_ms=$TARGET_MS"
 bench_result localapi-results.txt "$line"
 awk -v p="$(kv p99_ms "$mixed")" -v t="$TARGET_MS" 'BEGIN { exit !(p <= t) }' || { echo "bbox p99 above target under the tile load" >&2; exit 1; }

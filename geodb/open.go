@@ -104,6 +104,7 @@ type DB struct {
 	mu        sync.RWMutex
 	tables    map[string]*Table // by table name
 	byID      map[int]*Table
+	stmts     stmtCache // prepared reader statements (query.go)
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{}
@@ -176,7 +177,7 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes all connections.
 func (db *DB) Close() error {
-	var errs []error
+	errs := []error{db.stmts.close()}
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}

@@ -3,11 +3,15 @@ package geodb
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/offlined/offlined/internal/arcgis"
 )
@@ -47,7 +51,27 @@ type plan struct {
 	outCols []*Column
 	geom    *Geom // exact test geometry
 	geom2   *Geom // second exact test (envelope with geometry)
-	wantGeo bool
+	// box and box2 are the bounds of geom and geom2 when they are
+	// axis-aligned boxes (an envelope), else nil.
+	box, box2 *[4]float64
+	wantGeo   bool
+}
+
+// matches reports whether row geometry g passes the plan's exact tests.
+func (p *plan) matches(g *Geom) bool {
+	return g != nil && hits(g, p.geom, p.box) && (p.geom2 == nil || hits(g, p.geom2, p.box2))
+}
+
+// hits reports whether g intersects test. When test is the box b, a g
+// whose bounds lie inside b needs no segment test (most features of an
+// envelope query: the RTree already dropped those outside).
+func hits(g, test *Geom, b *[4]float64) bool {
+	if b != nil {
+		if x0, x1, y0, y1, ok := g.Bounds(); ok && x0 >= b[0] && x1 <= b[2] && y0 >= b[1] && y1 <= b[3] {
+			return true
+		}
+	}
+	return Intersects(g, test)
 }
 
 func (db *DB) plan(q *Query, selectList string) (*plan, error) {
@@ -90,7 +114,7 @@ func (db *DB) plan(q *Query, selectList string) (*plan, error) {
 	if q.Envelope != nil {
 		e := q.Envelope
 		box = &[4]float64{e.XMin, e.YMin, e.XMax, e.YMax}
-		p.geom = boxGeom(e.XMin, e.YMin, e.XMax, e.YMax)
+		p.geom, p.box = boxGeom(e.XMin, e.YMin, e.XMax, e.YMax), box
 	}
 	if q.Geometry != nil {
 		g, err := FromEsri(q.Geometry, false, false)
@@ -102,11 +126,11 @@ func (db *DB) plan(q *Query, selectList string) (*plan, error) {
 		}
 		minx, maxx, miny, maxy, _ := g.Bounds()
 		if box != nil {
-			p.geom2 = p.geom // the envelope stays a second exact test
+			p.geom2, p.box2 = p.geom, p.box // the envelope stays a second exact test
 			minx, miny = math.Max(minx, box[0]), math.Max(miny, box[1])
 			maxx, maxy = math.Min(maxx, box[2]), math.Min(maxy, box[3])
 		}
-		p.geom = g
+		p.geom, p.box = g, nil
 		box = &[4]float64{minx, miny, maxx, maxy}
 	}
 	if box != nil {
@@ -197,7 +221,7 @@ func (db *DB) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 		}
 		sqlText += fmt.Sprintf(" LIMIT %d OFFSET %d", lim, q.Offset)
 	}
-	rows, err := db.r.QueryContext(ctx, sqlText, p.args...)
+	rows, err := db.stmts.query(ctx, db.r, sqlText, p.args)
 	if err != nil {
 		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
 	}
@@ -230,7 +254,7 @@ func (db *DB) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 				row.Geometry = g
 			}
 			if p.geom != nil {
-				if row.Geometry == nil || !Intersects(row.Geometry, p.geom) || (p.geom2 != nil && !Intersects(row.Geometry, p.geom2)) {
+				if !p.matches(row.Geometry) {
 					continue
 				}
 				if skipped < q.Offset {
@@ -458,4 +482,87 @@ func geoJSONGeom(g *Geom) any {
 		}
 		return gjGeom{"MultiPolygon", ps}
 	}
+}
+
+// stmtCache keeps prepared reader statements by SQL text, so a query shape
+// that comes again (a map client's bbox requests differ only in bound
+// values) is not parsed and planned again each time. It holds at most
+// stmtCacheSize statements; a new one then replaces an arbitrary one. No
+// lock is held while a query runs or a statement closes (a query waiting
+// for a reader connection must not hold up others).
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*cachedStmt
+}
+
+type cachedStmt struct {
+	st      *sql.Stmt
+	dropped atomic.Bool // set before st is closed
+}
+
+const stmtCacheSize = 64
+
+// query runs text with args on pool, through its cached statement.
+func (c *stmtCache) query(ctx context.Context, pool *sql.DB, text string, args []any) (*sql.Rows, error) {
+	c.mu.Lock()
+	cs := c.m[text]
+	c.mu.Unlock()
+	if cs == nil {
+		st, err := pool.PrepareContext(ctx, text)
+		if err != nil {
+			return nil, err
+		}
+		cs = c.add(text, st)
+	}
+	rows, err := cs.st.QueryContext(ctx, args...)
+	if err != nil && cs.dropped.Load() {
+		// Dropped from the cache and closed since it was looked up (rows
+		// already open keep a closed statement alive until they close).
+		return pool.QueryContext(ctx, text, args...)
+	}
+	return rows, err
+}
+
+// add caches st for text (or returns the statement cached meanwhile),
+// dropping one when the cache is full.
+func (c *stmtCache) add(text string, st *sql.Stmt) *cachedStmt {
+	var drop []*cachedStmt
+	c.mu.Lock()
+	cs := c.m[text]
+	if cs != nil {
+		drop = append(drop, &cachedStmt{st: st})
+	} else {
+		if c.m == nil {
+			c.m = map[string]*cachedStmt{}
+		}
+		for k, v := range c.m {
+			if len(c.m) < stmtCacheSize {
+				break
+			}
+			drop = append(drop, v)
+			delete(c.m, k)
+		}
+		cs = &cachedStmt{st: st}
+		c.m[text] = cs
+	}
+	c.mu.Unlock()
+	for _, d := range drop {
+		d.dropped.Store(true)
+		d.st.Close()
+	}
+	return cs
+}
+
+// close closes every cached statement.
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	m := c.m
+	c.m = nil
+	c.mu.Unlock()
+	var errs []error
+	for _, cs := range m {
+		cs.dropped.Store(true)
+		errs = append(errs, cs.st.Close())
+	}
+	return errors.Join(errs...)
 }

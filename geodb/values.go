@@ -320,7 +320,7 @@ func fromSQL(c *Column, v any) any {
 				return f
 			}
 		}
-		return x
+		return v // unchanged: v, not x, which would be boxed anew (an allocation per value)
 	case int64:
 		switch c.kind {
 		case kFloat32, kFloat64:
@@ -328,7 +328,7 @@ func fromSQL(c *Column, v any) any {
 		case kString, kGUID, kGlobalID, kXML:
 			return strconv.FormatInt(x, 10)
 		}
-		return x
+		return v
 	case float64:
 		switch c.kind {
 		case kInt16, kInt32, kInt64, kOID, kDate:

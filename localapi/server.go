@@ -68,23 +68,27 @@ type Options struct {
 	MaxPageSize int
 	// KeepAlive is the SSE comment interval (default 15 s).
 	KeepAlive time.Duration
-	Logger    *slog.Logger
-	Version   string
+	// TileConcurrency caps the tile requests that read and answer at once;
+	// the others wait their turn (0: GOMAXPROCS, negative: no cap).
+	TileConcurrency int
+	Logger          *slog.Logger
+	Version         string
 }
 
 // Server is the local API handler.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	reg     Maps
-	hub     *Hub
-	router  *mux.Router
-	handler http.Handler
-	tile    http.Handler // the tile route, also reached by tileFastPath
-	routes  []Route
-	started time.Time
-	formats stdsync.Map   // *tiles.Store → MBTiles format
-	page    *pageSessions // page.go: one-time links and page sessions
+	opts     Options
+	log      *slog.Logger
+	reg      Maps
+	hub      *Hub
+	router   *mux.Router
+	handler  http.Handler
+	tile     http.Handler // the tile route, also reached by tileFastPath
+	tileGate *admission   // TileConcurrency
+	routes   []Route
+	started  time.Time
+	formats  stdsync.Map   // *tiles.Store → MBTiles format
+	page     *pageSessions // page.go: one-time links and page sessions
 }
 
 // Route is one registered method and path template.
@@ -136,7 +140,8 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: o, log: o.Logger, reg: o.Maps, hub: o.Hub, router: mux.NewRouter(), started: time.Now(), page: newPageSessions()}
+	s := &Server{opts: o, log: o.Logger, reg: o.Maps, hub: o.Hub, router: mux.NewRouter(), started: time.Now(), page: newPageSessions(),
+		tileGate: newAdmission(o.TileConcurrency)}
 	s.router.NotFoundHandler = routeError(&Error{Status: http.StatusNotFound, Code: "notFound", Field: "path", Message: "no such route"})
 	s.router.MethodNotAllowedHandler = routeError(&Error{Status: http.StatusMethodNotAllowed, Code: "methodNotAllowed", Field: "method", Message: "method not allowed on this route"})
 	s.routesAPI()

@@ -83,11 +83,14 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
 	if z > 30 || x >= 1<<z || y >= 1<<z {
 		return badRequest("z", "tile %d/%d/%d is outside the grid", z, x, y)
 	}
-	st, format, err := s.tileStore(r)
-	if err != nil {
+	// The store read waits for a slot (Options.TileConcurrency); the slot
+	// is freed before the answer goes out, so a client slow to read holds
+	// none.
+	if err := s.tileGate.enter(r.Context()); err != nil {
 		return err
 	}
-	data, err := st.Tile(r.Context(), z, x, y)
+	data, format, err := s.readTile(r, z, x, y)
+	s.tileGate.leave()
 	if errors.Is(err, tiles.ErrTileNotFound) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -108,6 +111,16 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "private, max-age=86400")
 	w.Write(data)
 	return nil
+}
+
+// readTile reads tile z/x/y of the route's tile layer and its format.
+func (s *Server) readTile(r *http.Request, z, x, y int) ([]byte, string, error) {
+	st, format, err := s.tileStore(r)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := st.Tile(r.Context(), z, x, y)
+	return data, format, err
 }
 
 // getStyle serves the vector tile layer's style with its sources, sprite and

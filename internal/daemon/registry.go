@@ -69,6 +69,7 @@ type Registry struct {
 	broken map[string]brokenFile // key: file path
 
 	added chan struct{} // signalled after Register (see Added)
+	infos *infoCache    // MapInfos while the packages watcher runs
 }
 
 // brokenFile remembers why a store did not open, until the file changes.
@@ -104,7 +105,7 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 	}
 	r := &Registry{root: root, log: o.Logger, unreg: o.Unregister, gopts: o.GeoDB,
 		owners: map[string]*mapOwner{}, deleted: map[string]bool{}, broken: map[string]brokenFile{},
-		added: make(chan struct{}, 1)}
+		added: make(chan struct{}, 1), infos: newInfoCache()}
 	if err := os.MkdirAll(filepath.Join(root, "packages"), 0o700); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
@@ -199,6 +200,7 @@ func (r *Registry) Register(id string) error {
 	delete(r.deleted, id)
 	err := r.saveLocked()
 	r.mu.Unlock()
+	r.infos.invalidate(id)
 	if err != nil {
 		return err
 	}
@@ -215,7 +217,7 @@ func (r *Registry) List(ctx context.Context) ([]localapi.MapInfo, error) {
 	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
 	out := make([]localapi.MapInfo, 0, len(ents))
 	for _, e := range ents {
-		mi, err := r.info(ctx, e)
+		mi, err := r.cachedInfo(ctx, e)
 		if err != nil {
 			return nil, err
 		}
@@ -239,7 +241,7 @@ func (r *Registry) Get(ctx context.Context, id string) (localapi.MapInfo, error)
 	if i < 0 {
 		return localapi.MapInfo{}, localapi.NotFound("map", "no offline map %q", id)
 	}
-	return r.info(ctx, e)
+	return r.cachedInfo(ctx, e)
 }
 
 func (r *Registry) info(ctx context.Context, e regEntry) (localapi.MapInfo, error) {
@@ -489,6 +491,7 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 	o := r.owners[id]
 	delete(r.owners, id)
 	r.mu.Unlock()
+	r.infos.invalidate(id)
 	if o != nil {
 		if err := o.Close(ctx); err != nil {
 			r.log.Warn("closing the stores of a deleted map", "map", id, "err", err)
@@ -531,6 +534,7 @@ func (r *Registry) Close() error {
 	owners := r.owners
 	r.owners = map[string]*mapOwner{}
 	r.mu.Unlock()
+	r.infos.invalidateAll()
 	var errs []error
 	for _, o := range owners {
 		errs = append(errs, o.Close(context.Background()))
