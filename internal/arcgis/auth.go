@@ -122,13 +122,23 @@ func (u *UserCredential) Token(ctx context.Context, c *Client) (string, error) {
 func (u *UserCredential) Invalidate(tok string) bool { u.cache.invalidate(tok); return true }
 
 func (u *UserCredential) generate(ctx context.Context, c *Client) (string, time.Time, error) {
-	tokenURL, err := c.tokenURL(u.TokenURL, "/generateToken", "generate token")
+	return c.GenerateToken(ctx, u.TokenURL, u.Username, u.Password, u.ExpirationMinutes)
+}
+
+// GenerateToken asks the generateToken endpoint at tokenURL ("" means the
+// client's portal …/sharing/rest/generateToken) for a token for username
+// and password, valid for minutes (0: 60). The token is bound to the
+// client's referer (WithReferer), else to the requesting IP. It returns the
+// token and its expiry (zero when the server gave none); a refusal is the
+// server's *Error, wrapped.
+func (c *Client) GenerateToken(ctx context.Context, tokenURL, username, password string, minutes int) (string, time.Time, error) {
+	tokenURL, err := c.tokenURL(tokenURL, "/generateToken", "generate token")
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	form := url.Values{"username": {u.Username}, "password": {u.Password}, "client": {"requestip"}}
-	return c.generateToken(ctx, tokenURL, "generateToken", u.ExpirationMinutes, form, func(err error) error {
-		return fmt.Errorf("generate token for %s: %w", u.Username, err)
+	form := url.Values{"username": {username}, "password": {password}, "client": {"requestip"}}
+	return c.generateToken(ctx, tokenURL, "generateToken", minutes, form, func(err error) error {
+		return fmt.Errorf("generate token for %s: %w", username, err)
 	})
 }
 
