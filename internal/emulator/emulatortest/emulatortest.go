@@ -2,6 +2,8 @@
 package emulatortest
 
 import (
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -30,4 +32,20 @@ func Start(tb testing.TB, opts emulator.Options) *Server {
 		em.Close()
 	})
 	return &Server{Server: em, URL: hs.URL, PortalURL: hs.URL + "/sharing/rest", ServicesURL: hs.URL + "/arcgis/rest/services", HTTP: hs}
+}
+
+// ItemData returns a portal item's /data (a web map's JSON) as the portal
+// answers it to token; a failed request fails tb.
+func (s *Server) ItemData(tb testing.TB, token, id string) []byte {
+	tb.Helper()
+	resp, err := http.Get(s.PortalURL + "/content/items/" + id + "/data?f=json&token=" + token)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
 }
