@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"testing"
 
 	"github.com/offlined/offlined/internal/emulator"
@@ -48,4 +49,24 @@ func (s *Server) ItemData(tb testing.TB, token, id string) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// oobCodeRE finds the code the portal's out-of-band sign-in page shows.
+var oobCodeRE = regexp.MustCompile(`<code id="code">([^<]+)</code>`)
+
+// OOBCode returns the code the portal's out-of-band sign-in page in resp
+// shows (the answer to a signed-in authorize form), closing its body; a
+// page without a code fails tb.
+func OOBCode(tb testing.TB, resp *http.Response) string {
+	tb.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := oobCodeRE.FindSubmatch(b)
+	if m == nil {
+		tb.Fatalf("no code on the out-of-band sign-in page: %s", b)
+	}
+	return string(m[1])
 }
