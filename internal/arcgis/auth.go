@@ -37,6 +37,7 @@ func (s staticCred) Invalidate(string) bool                         { return fal
 
 // DefaultRenewMargin is how long before expiry a token is renewed (ArcGIS
 // REST JS uses 5 minutes). Short-lived tokens renew at 1/5 of their life.
+// The renewing credentials' RenewMargin field overrides it.
 const DefaultRenewMargin = 5 * time.Minute
 
 // tokenCache holds one token; get renews it through a fetch function.
@@ -99,6 +100,22 @@ func (t *tokenCache) clock(c *Client) time.Time {
 	return time.Now()
 }
 
+// renewable is what the credentials that renew their token share: the
+// renewal margin, the cached token and Invalidate.
+type renewable struct {
+	// RenewMargin overrides DefaultRenewMargin.
+	RenewMargin time.Duration
+	cache       tokenCache
+}
+
+// token returns the cached token or one from fetch (tokenCache.get).
+func (r *renewable) token(ctx context.Context, c *Client, fetch tokenFetch) (string, error) {
+	return r.cache.get(ctx, c, r.RenewMargin, fetch)
+}
+
+// Invalidate drops a rejected token; the next Token obtains a new one.
+func (r *renewable) Invalidate(tok string) bool { r.cache.invalidate(tok); return true }
+
 // UserCredential obtains tokens with generateToken (username/password).
 type UserCredential struct {
 	// TokenURL is the generateToken endpoint; "" means the client's
@@ -108,18 +125,13 @@ type UserCredential struct {
 	Password string
 	// ExpirationMinutes is requested from the server (0: 60).
 	ExpirationMinutes int
-	// RenewMargin overrides DefaultRenewMargin.
-	RenewMargin time.Duration
-	cache       tokenCache
+	renewable
 }
 
 // Token returns a cached token or generates one.
 func (u *UserCredential) Token(ctx context.Context, c *Client) (string, error) {
-	return u.cache.get(ctx, c, u.RenewMargin, u.generate)
+	return u.token(ctx, c, u.generate)
 }
-
-// Invalidate drops a rejected token; a new one can always be generated.
-func (u *UserCredential) Invalidate(tok string) bool { u.cache.invalidate(tok); return true }
 
 func (u *UserCredential) generate(ctx context.Context, c *Client) (string, time.Time, error) {
 	return c.GenerateToken(ctx, u.TokenURL, u.Username, u.Password, u.ExpirationMinutes)
@@ -190,19 +202,15 @@ type OAuthRefreshCredential struct {
 	TokenURL     string // "" means the portal's oauth2/token
 	ClientID     string
 	RefreshToken string
-	RenewMargin  time.Duration
-	cache        tokenCache
+	renewable
 }
 
 // Token returns a cached access token or refreshes it.
 func (o *OAuthRefreshCredential) Token(ctx context.Context, c *Client) (string, error) {
-	return o.cache.get(ctx, c, o.RenewMargin, func(ctx context.Context, c *Client) (string, time.Time, error) {
+	return o.token(ctx, c, func(ctx context.Context, c *Client) (string, time.Time, error) {
 		return oauthToken(ctx, c, o.TokenURL, url.Values{"grant_type": {"refresh_token"}, "client_id": {o.ClientID}, "refresh_token": {o.RefreshToken}})
 	})
 }
-
-// Invalidate drops a rejected token; the refresh token gets a new one.
-func (o *OAuthRefreshCredential) Invalidate(tok string) bool { o.cache.invalidate(tok); return true }
 
 // OAuthClientCredential obtains app tokens with the OAuth2
 // client_credentials grant.
@@ -211,21 +219,17 @@ type OAuthClientCredential struct {
 	ClientID          string
 	ClientSecret      string
 	ExpirationMinutes int // 0: server default
-	RenewMargin       time.Duration
-	cache             tokenCache
+	renewable
 }
 
 // Token returns a cached app token or requests one.
 func (o *OAuthClientCredential) Token(ctx context.Context, c *Client) (string, error) {
-	return o.cache.get(ctx, c, o.RenewMargin, func(ctx context.Context, c *Client) (string, time.Time, error) {
+	return o.token(ctx, c, func(ctx context.Context, c *Client) (string, time.Time, error) {
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {o.ClientID}, "client_secret": {o.ClientSecret}}
 		setPositive(form, "expiration", o.ExpirationMinutes)
 		return oauthToken(ctx, c, o.TokenURL, form)
 	})
 }
-
-// Invalidate drops a rejected token; a new one can be requested.
-func (o *OAuthClientCredential) Invalidate(tok string) bool { o.cache.invalidate(tok); return true }
 
 func oauthToken(ctx context.Context, c *Client, tokenURL string, form url.Values) (string, time.Time, error) {
 	tokenURL, err := c.tokenURL(tokenURL, "/oauth2/token", "oauth2 token")
