@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/offlined/offlined/internal/aoi"
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/offline"
 )
@@ -27,7 +28,7 @@ func runCapabilities(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	var area *arcgis.Geometry
 	if *bbox != "" {
-		g, err := parseBBox(*bbox)
+		g, err := aoi.ParseBBox(*bbox)
 		if err != nil {
 			return fmt.Errorf("-bbox: %w", err)
 		}

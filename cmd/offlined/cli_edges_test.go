@@ -14,29 +14,6 @@ import (
 	"github.com/offlined/offlined/offline"
 )
 
-// TestParseBBoxExplains: a swapped box is not silently read as a box
-// crossing the antimeridian almost the world wide; out-of-range degrees
-// are named (issue 23 item 13).
-func TestParseBBoxExplains(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"-117.10,33.98,-117.25,34.10", "swap them"},
-		{"33.98,-117.25,34.10,-117.10", "ymin"},
-		{"-117.25,33.98,-117.10,95", "ymax 95 is outside ±90"},
-		{"-190,0,10,1", "xmin -190 is outside ±180"},
-		{"-117.25,33.98,-117.10,34.10", ""},
-		{"170,-10,-170,10", ""}, // a real antimeridian box, 20° wide
-		{"-180,-90,180,90", ""},
-	} {
-		_, err := parseBBox(tc.in)
-		switch {
-		case tc.want == "" && err != nil:
-			t.Errorf("%s: %v", tc.in, err)
-		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-			t.Errorf("%s: %v, want an error saying %q", tc.in, err, tc.want)
-		}
-	}
-}
-
 // TestTakeOfflineSignInHint: a portal item without credentials names the
 // flags that sign in, instead of a bare "499 Token Required".
 func TestTakeOfflineSignInHint(t *testing.T) {

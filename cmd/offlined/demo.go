@@ -2,22 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
-	"path/filepath"
-	"time"
-
-	"github.com/offlined/offlined/internal/httpserve"
 
 	offlinedd "github.com/offlined/offlined/internal/daemon"
 	"github.com/offlined/offlined/internal/demo"
-	"github.com/offlined/offlined/localapi"
-	"github.com/offlined/offlined/localapi/featureserver"
 )
 
 // runDemo runs the end-to-end demonstration (see internal/demo).
@@ -59,46 +50,19 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return serveDemo(ctx, *dir, *addr, stdout)
 }
 
-// serveDemo registers the demo package in a fresh local API registry and
-// serves it until ctx ends.
+// serveDemo serves the demo package alone over the local API on addr
+// until ctx ends (internal/daemon's PackageServer).
 func serveDemo(ctx context.Context, dir, addr string, stdout io.Writer) error {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return err
-	}
-	root, err := os.MkdirTemp("", "offlined-demo-api-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(root)
-	reg, err := offlinedd.OpenRegistry(root, offlinedd.RegistryOptions{})
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
-	if err := os.Symlink(abs, reg.Dir("demo")); err != nil {
-		return fmt.Errorf("--serve: %w", err)
-	}
-	if err := reg.Register("demo"); err != nil {
-		return fmt.Errorf("--serve: %w", err)
-	}
-	var b [16]byte
-	rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	api, err := localapi.New(localapi.Options{Token: token, Maps: reg})
-	if err != nil {
-		return err
-	}
-	featureserver.Register(api)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	// The same connection cap and timeouts as serve (see there).
-	limiter := localapi.NewConnLimiter(offlinedd.MaxUnauthConns)
-	ln = limiter.Listener(ln)
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, ConnContext: limiter.ConnContext}
-	fmt.Fprintf(stdout, "Serving the package on http://%s/api/v1/maps (Authorization: Bearer %s); Ctrl-C to stop\n", ln.Addr(), token)
-	fmt.Fprintf(stdout, "The page: http://%s%s (a one-time link, valid two minutes; later: offlined open -data %s)\n", ln.Addr(), api.NewPageLink(), root)
-	return httpserve.Serve(ctx, srv, ln)
+	ps := &offlinedd.PackageServer{ID: "demo", Dir: dir, Ready: func(s offlinedd.ServedPackage) {
+		fmt.Fprintf(stdout, "Serving the package on %s/api/v1/maps (Authorization: Bearer %s); Ctrl-C to stop\n", s.BaseURL, s.Token)
+		fmt.Fprintf(stdout, "The page: %s%s (a one-time link, valid two minutes; later: offlined open -data %s)\n", s.BaseURL, s.PageLink, s.DataRoot)
+	}}
+	if err := ps.Serve(ctx, ln); err != nil {
+		return fmt.Errorf("--serve: %w", err)
+	}
+	return nil
 }

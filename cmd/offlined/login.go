@@ -3,13 +3,10 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -104,7 +101,11 @@ func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		} else if pw, err = promptPassword(fmt.Sprintf("Password for %s at %s: ", *user, pu.Host)); err != nil {
 			return fmt.Errorf("-password-file: no terminal to prompt on (%v); give the password in a file", err)
 		}
-		tok, exp, err := generateToken(ctx, p, *user, pw, *expiration)
+		c, err := arcgis.New(arcgis.WithReferer(tokenReferer))
+		if err != nil {
+			return err
+		}
+		tok, exp, err := c.GenerateToken(ctx, p+"/generateToken", *user, pw, *expiration)
 		if err != nil {
 			return fmt.Errorf("-user: sign-in failed: %w%s", err, enterpriseHint(ctx, p))
 		}
@@ -212,47 +213,6 @@ func readSecret(path string) (string, error) {
 		return "", fmt.Errorf("empty")
 	}
 	return s, nil
-}
-
-// generateToken asks the portal's generateToken for a referer-bound token.
-func generateToken(ctx context.Context, portal, user, password string, minutes int) (string, time.Time, error) {
-	return generateTokenAt(ctx, portal+"/generateToken", user, password, minutes)
-}
-
-// generateTokenAt asks the token service at tokenURL for a referer-bound
-// token.
-func generateTokenAt(ctx context.Context, tokenURL, user, password string, minutes int) (string, time.Time, error) {
-	form := url.Values{"username": {user}, "password": {password}, "client": {"referer"}, "referer": {tokenReferer},
-		"expiration": {strconv.Itoa(minutes)}, "f": {"json"}}
-	req, err := http.NewRequestWithContext(ctx, "POST", tokenURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	if e, ok := arcgis.ParseError(b); ok {
-		return "", time.Time{}, e
-	}
-	var res struct {
-		Token   string `json:"token"`
-		Expires int64  `json:"expires"`
-	}
-	if err := json.Unmarshal(b, &res); err != nil || res.Token == "" {
-		return "", time.Time{}, fmt.Errorf("unexpected generateToken answer (%s)", resp.Status)
-	}
-	var exp time.Time
-	if res.Expires > 0 {
-		exp = time.UnixMilli(res.Expires)
-	}
-	return res.Token, exp, nil
 }
 
 // checkCredential obtains one token with cred, proving the portal accepts it.

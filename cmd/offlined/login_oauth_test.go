@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,8 +78,6 @@ func (l *loginRun) wait(t *testing.T) {
 	}
 }
 
-var oobCodeRE = regexp.MustCompile(`<code id="code">([^<]+)</code>`)
-
 // signInOOB plays the user on another device: it signs in at authURL and
 // returns the code the portal shows.
 func signInOOB(t *testing.T, authURL string) string {
@@ -94,13 +91,7 @@ func signInOOB(t *testing.T, authURL string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := oobCodeRE.FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no code on the sign-in page: %s", b)
-	}
-	return string(m[1])
+	return emulatortest.OOBCode(t, resp)
 }
 
 // loginOOB signs root in with the out-of-band flow, the code pasted

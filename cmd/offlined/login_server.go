@@ -46,7 +46,7 @@ func loginServer(ctx context.Context, root, dataRoot, user, pwFile, keyFile stri
 		}
 		cred.Kind, cred.APIKey = config.KindAPIKey, key
 	} else {
-		c, err := arcgis.New()
+		c, err := arcgis.New(arcgis.WithReferer(tokenReferer))
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func loginServer(ctx context.Context, root, dataRoot, user, pwFile, keyFile stri
 		} else if pw, err = promptPassword(fmt.Sprintf("Password for %s at %s: ", user, root)); err != nil {
 			return fmt.Errorf("-password-file: no terminal to prompt on (%v); give the password in a file", err)
 		}
-		tok, exp, err := generateTokenAt(ctx, tokenURL, user, pw, minutes)
+		tok, exp, err := c.GenerateToken(ctx, tokenURL, user, pw, minutes)
 		if err != nil {
 			return fmt.Errorf("-user: sign-in to %s failed: %w", root, err)
 		}

@@ -7,12 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 
+	"github.com/offlined/offlined/internal/aoi"
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/demo"
 	"github.com/offlined/offlined/offline"
@@ -128,13 +127,13 @@ func takeOffline(ctx context.Context, cmd string, args []string, stdout, stderr 
 	case *bbox != "" && *aoiFile != "":
 		return errors.New("--bbox and --aoi: give one area, not both")
 	case *bbox != "":
-		g, err := parseBBox(*bbox)
+		g, err := aoi.ParseBBox(*bbox)
 		if err != nil {
 			return fmt.Errorf("--bbox: %w", err)
 		}
 		area = g
 	case *aoiFile != "":
-		g, err := readAOI(*aoiFile)
+		g, err := aoi.ReadFile(*aoiFile)
 		if err != nil {
 			return fmt.Errorf("--aoi: %w", err)
 		}
@@ -394,120 +393,6 @@ func credential(src secretSources) (arcgis.Credential, error) {
 		return arcgis.APIKey(key), nil
 	}
 	return arcgis.Anonymous(), nil
-}
-
-// parseBBox reads "xmin,ymin,xmax,ymax" in WGS84 (xmin > xmax crosses the
-// antimeridian).
-func parseBBox(s string) (*arcgis.Geometry, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
-		return nil, fmt.Errorf("want xmin,ymin,xmax,ymax, got %q", s)
-	}
-	v := make([]float64, 4)
-	for i, p := range parts {
-		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", p)
-		}
-		v[i] = f
-	}
-	if v[1] >= v[3] {
-		return nil, fmt.Errorf("ymin %g must be below ymax %g", v[1], v[3])
-	}
-	for i, name := range []string{"xmin", "ymin", "xmax", "ymax"} {
-		lim := 180.0
-		if i%2 == 1 {
-			lim = 90
-		}
-		if math.IsNaN(v[i]) || v[i] < -lim || v[i] > lim {
-			return nil, fmt.Errorf("%s %g is outside ±%g (lon/lat in degrees, WGS84)", name, v[i], lim)
-		}
-	}
-	if v[0] > v[2] && 360-(v[0]-v[2]) > 180 {
-		// xmin > xmax means crossing the antimeridian; a box that wide is
-		// almost always xmin and xmax swapped.
-		return nil, fmt.Errorf("xmin %g > xmax %g reads as a box crossing the antimeridian, %g° wide; if you meant %g..%g, swap them (an antimeridian box is written like 170,-10,-170,10)",
-			v[0], v[2], 360-(v[0]-v[2]), v[2], v[0])
-	}
-	return &arcgis.Geometry{XMin: &v[0], YMin: &v[1], XMax: &v[2], YMax: &v[3], SpatialReference: &arcgis.SpatialReference{WKID: 4326}}, nil
-}
-
-// readAOI reads an area file: GeoJSON (WGS84) or an Esri JSON geometry.
-func readAOI(path string) (*arcgis.Geometry, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return parseAOI(b)
-}
-
-func parseAOI(b []byte) (*arcgis.Geometry, error) {
-	var probe struct {
-		Type        string            `json:"type"`
-		Rings       json.RawMessage   `json:"rings"`
-		XMin        *float64          `json:"xmin"`
-		Geometry    json.RawMessage   `json:"geometry"`
-		Features    []json.RawMessage `json:"features"`
-		Coordinates json.RawMessage   `json:"coordinates"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return nil, err
-	}
-	if probe.Rings != nil || probe.XMin != nil {
-		var g arcgis.Geometry
-		if err := json.Unmarshal(b, &g); err != nil {
-			return nil, err
-		}
-		if g.SpatialReference == nil {
-			g.SpatialReference = &arcgis.SpatialReference{WKID: 4326}
-		}
-		return &g, nil
-	}
-	switch probe.Type {
-	case "FeatureCollection":
-		if len(probe.Features) == 0 {
-			return nil, errors.New("empty FeatureCollection")
-		}
-		return parseAOI(probe.Features[0])
-	case "Feature":
-		if probe.Geometry == nil {
-			return nil, errors.New("feature without geometry")
-		}
-		return parseAOI(probe.Geometry)
-	case "Polygon":
-		var rings [][][]float64
-		if err := json.Unmarshal(probe.Coordinates, &rings); err != nil {
-			return nil, fmt.Errorf("Polygon coordinates: %w", err)
-		}
-		return esriPolygon(rings), nil
-	case "MultiPolygon":
-		var polys [][][][]float64
-		if err := json.Unmarshal(probe.Coordinates, &polys); err != nil {
-			return nil, fmt.Errorf("MultiPolygon coordinates: %w", err)
-		}
-		var rings [][][]float64
-		for _, p := range polys {
-			rings = append(rings, p...)
-		}
-		return esriPolygon(rings), nil
-	}
-	return nil, fmt.Errorf("unsupported area type %q (want a GeoJSON polygon or an Esri JSON geometry)", probe.Type)
-}
-
-// esriPolygon turns GeoJSON rings (outer counter-clockwise) into Esri rings
-// (outer clockwise).
-func esriPolygon(rings [][][]float64) *arcgis.Geometry {
-	out := make([][][]float64, len(rings))
-	for i, r := range rings {
-		cp := make([][]float64, len(r))
-		for j := range r {
-			cp[len(r)-1-j] = r[j]
-		}
-		out[i] = cp
-	}
-	g := &arcgis.Geometry{SpatialReference: &arcgis.SpatialReference{WKID: 4326}}
-	g.Rings = out
-	return g
 }
 
 // signInHint adds, to a sign-in failure, the flags that fix it.

@@ -130,36 +130,6 @@ func TestTakeOfflineFlagErrors(t *testing.T) {
 	}
 }
 
-func FuzzParseAOI(f *testing.F) {
-	for _, s := range []string{
-		`{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}`,
-		`{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]]]}}]}`,
-		`{"xmin":-117.25,"ymin":33.98,"xmax":-117.1,"ymax":34.1,"spatialReference":{"wkid":4326}}`,
-		`{"rings":[[[0,0],[0,1],[1,1],[0,0]]]}`,
-		`{"type":"Point","coordinates":[1,2]}`,
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		g, err := parseAOI(b)
-		if err == nil && g == nil {
-			t.Fatal("nil geometry without error")
-		}
-	})
-}
-
-func FuzzParseBBox(f *testing.F) {
-	for _, s := range []string{"-117.25,33.98,-117.10,34.10", "170,-10,-170,10", "1,2,3", "a,b,c,d", "0,1,0,1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		g, err := parseBBox(s)
-		if err == nil && (*g.YMin >= *g.YMax) {
-			t.Fatalf("accepted %q with ymin >= ymax", s)
-		}
-	})
-}
-
 // Secrets come from files or the environment, never from flag values.
 func TestTakeOfflineSecretSources(t *testing.T) {
 	ctx := context.Background()

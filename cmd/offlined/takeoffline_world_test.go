@@ -1,8 +1,6 @@
 package main
 
 import (
-	"io"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,14 +94,5 @@ func TestCapabilitiesLocal(t *testing.T) {
 
 func writeWebMap(t *testing.T, em *emulatortest.Server, tok string) string {
 	t.Helper()
-	resp, err := http.Get(em.PortalURL + "/content/items/" + emulator.DemoWebMapFieldSurveyID + "/data?f=json&token=" + tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tempFile(t, "map.json", data)
+	return tempFile(t, "map.json", em.ItemData(t, tok, emulator.DemoWebMapFieldSurveyID))
 }

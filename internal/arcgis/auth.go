@@ -37,6 +37,7 @@ func (s staticCred) Invalidate(string) bool                         { return fal
 
 // DefaultRenewMargin is how long before expiry a token is renewed (ArcGIS
 // REST JS uses 5 minutes). Short-lived tokens renew at 1/5 of their life.
+// The renewing credentials' RenewMargin field overrides it.
 const DefaultRenewMargin = 5 * time.Minute
 
 // tokenCache holds one token; get renews it through a fetch function.
@@ -99,6 +100,22 @@ func (t *tokenCache) clock(c *Client) time.Time {
 	return time.Now()
 }
 
+// renewable is what the credentials that renew their token share: the
+// renewal margin, the cached token and Invalidate.
+type renewable struct {
+	// RenewMargin overrides DefaultRenewMargin.
+	RenewMargin time.Duration
+	cache       tokenCache
+}
+
+// token returns the cached token or one from fetch (tokenCache.get).
+func (r *renewable) token(ctx context.Context, c *Client, fetch tokenFetch) (string, error) {
+	return r.cache.get(ctx, c, r.RenewMargin, fetch)
+}
+
+// Invalidate drops a rejected token; the next Token obtains a new one.
+func (r *renewable) Invalidate(tok string) bool { r.cache.invalidate(tok); return true }
+
 // UserCredential obtains tokens with generateToken (username/password).
 type UserCredential struct {
 	// TokenURL is the generateToken endpoint; "" means the client's
@@ -108,27 +125,32 @@ type UserCredential struct {
 	Password string
 	// ExpirationMinutes is requested from the server (0: 60).
 	ExpirationMinutes int
-	// RenewMargin overrides DefaultRenewMargin.
-	RenewMargin time.Duration
-	cache       tokenCache
+	renewable
 }
 
 // Token returns a cached token or generates one.
 func (u *UserCredential) Token(ctx context.Context, c *Client) (string, error) {
-	return u.cache.get(ctx, c, u.RenewMargin, u.generate)
+	return u.token(ctx, c, u.generate)
 }
 
-// Invalidate drops a rejected token; a new one can always be generated.
-func (u *UserCredential) Invalidate(tok string) bool { u.cache.invalidate(tok); return true }
-
 func (u *UserCredential) generate(ctx context.Context, c *Client) (string, time.Time, error) {
-	tokenURL, err := c.tokenURL(u.TokenURL, "/generateToken", "generate token")
+	return c.GenerateToken(ctx, u.TokenURL, u.Username, u.Password, u.ExpirationMinutes)
+}
+
+// GenerateToken asks the generateToken endpoint at tokenURL ("" means the
+// client's portal …/sharing/rest/generateToken) for a token for username
+// and password, valid for minutes (0: 60). The token is bound to the
+// client's referer (WithReferer), else to the requesting IP. It returns the
+// token and its expiry (zero when the server gave none); a refusal is the
+// server's *Error, wrapped.
+func (c *Client) GenerateToken(ctx context.Context, tokenURL, username, password string, minutes int) (string, time.Time, error) {
+	tokenURL, err := c.tokenURL(tokenURL, "/generateToken", "generate token")
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	form := url.Values{"username": {u.Username}, "password": {u.Password}, "client": {"requestip"}}
-	return c.generateToken(ctx, tokenURL, "generateToken", u.ExpirationMinutes, form, func(err error) error {
-		return fmt.Errorf("generate token for %s: %w", u.Username, err)
+	form := url.Values{"username": {username}, "password": {password}, "client": {"requestip"}}
+	return c.generateToken(ctx, tokenURL, "generateToken", minutes, form, func(err error) error {
+		return fmt.Errorf("generate token for %s: %w", username, err)
 	})
 }
 
@@ -180,19 +202,15 @@ type OAuthRefreshCredential struct {
 	TokenURL     string // "" means the portal's oauth2/token
 	ClientID     string
 	RefreshToken string
-	RenewMargin  time.Duration
-	cache        tokenCache
+	renewable
 }
 
 // Token returns a cached access token or refreshes it.
 func (o *OAuthRefreshCredential) Token(ctx context.Context, c *Client) (string, error) {
-	return o.cache.get(ctx, c, o.RenewMargin, func(ctx context.Context, c *Client) (string, time.Time, error) {
+	return o.token(ctx, c, func(ctx context.Context, c *Client) (string, time.Time, error) {
 		return oauthToken(ctx, c, o.TokenURL, url.Values{"grant_type": {"refresh_token"}, "client_id": {o.ClientID}, "refresh_token": {o.RefreshToken}})
 	})
 }
-
-// Invalidate drops a rejected token; the refresh token gets a new one.
-func (o *OAuthRefreshCredential) Invalidate(tok string) bool { o.cache.invalidate(tok); return true }
 
 // OAuthClientCredential obtains app tokens with the OAuth2
 // client_credentials grant.
@@ -201,21 +219,17 @@ type OAuthClientCredential struct {
 	ClientID          string
 	ClientSecret      string
 	ExpirationMinutes int // 0: server default
-	RenewMargin       time.Duration
-	cache             tokenCache
+	renewable
 }
 
 // Token returns a cached app token or requests one.
 func (o *OAuthClientCredential) Token(ctx context.Context, c *Client) (string, error) {
-	return o.cache.get(ctx, c, o.RenewMargin, func(ctx context.Context, c *Client) (string, time.Time, error) {
+	return o.token(ctx, c, func(ctx context.Context, c *Client) (string, time.Time, error) {
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {o.ClientID}, "client_secret": {o.ClientSecret}}
 		setPositive(form, "expiration", o.ExpirationMinutes)
 		return oauthToken(ctx, c, o.TokenURL, form)
 	})
 }
-
-// Invalidate drops a rejected token; a new one can be requested.
-func (o *OAuthClientCredential) Invalidate(tok string) bool { o.cache.invalidate(tok); return true }
 
 func oauthToken(ctx context.Context, c *Client, tokenURL string, form url.Values) (string, time.Time, error) {
 	tokenURL, err := c.tokenURL(tokenURL, "/oauth2/token", "oauth2 token")

@@ -194,6 +194,40 @@ func TestGenerateTokenFailure(t *testing.T) {
 	}
 }
 
+// TestClientGenerateToken: the one generateToken call (offlined login and
+// UserCredential both use it) binds the token to the client's referer,
+// asks for the given lifetime at the given URL or the portal's, returns
+// the server's expiry, and a refusal is the server's *Error.
+func TestClientGenerateToken(t *testing.T) {
+	ts := newTokenServer(t)
+	clk := clock.NewFake(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
+	ts.now = clk.Now
+	ctx := context.Background()
+	c := newTestClient(t, "", WithReferer("offlined"))
+	tok, exp, err := c.GenerateToken(ctx, ts.URL+"/sharing/rest/generateToken", "demo", "pw", 20160)
+	if err != nil || tok != "tok1" || !exp.Equal(clk.Now().Add(time.Hour).Truncate(time.Millisecond)) {
+		t.Fatalf("GenerateToken = %q %v %v, want tok1 expiring in an hour", tok, exp, err)
+	}
+	if f := ts.forms[0]; f["client"] != "referer" || f["referer"] != "offlined" || f["expiration"] != "20160" || f["method"] != "POST" {
+		t.Errorf("generateToken form = %v, want a POST bound to referer offlined for 20160 minutes", f)
+	}
+	if _, _, err := c.GenerateToken(ctx, "", "demo", "pw", 0); err == nil {
+		t.Error("no token URL and no portal: no error")
+	}
+	pc := newTestClient(t, ts.URL)
+	if tok, _, err := pc.GenerateToken(ctx, "", "demo", "pw", 0); err != nil || tok != "tok2" {
+		t.Fatalf("the portal's generateToken: %q %v", tok, err)
+	}
+	if f := ts.forms[1]; f["client"] != "requestip" || f["expiration"] != "60" {
+		t.Errorf("without a referer: form = %v, want client=requestip and the 60-minute default", f)
+	}
+	_, _, err = c.GenerateToken(ctx, ts.URL+"/sharing/rest/generateToken", "demo", "wrong", 60)
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Code != 400 || !strings.Contains(err.Error(), "demo") {
+		t.Fatalf("refused sign-in: %v, want the server's *Error naming the user", err)
+	}
+}
+
 func TestOAuthGrants(t *testing.T) {
 	ts := newTokenServer(t)
 	var seen atomic.Value

@@ -19,17 +19,13 @@ type FederatedCredential struct {
 	// TokenURL is the portal generateToken; "" means the client's portal.
 	TokenURL          string
 	ExpirationMinutes int // 0: 60
-	RenewMargin       time.Duration
-	cache             tokenCache
+	renewable
 }
 
 // Token returns a cached server token or exchanges a portal token for one.
 func (f *FederatedCredential) Token(ctx context.Context, c *Client) (string, error) {
-	return f.cache.get(ctx, c, f.RenewMargin, f.exchange)
+	return f.token(ctx, c, f.exchange)
 }
-
-// Invalidate drops a rejected server token; the next call exchanges again.
-func (f *FederatedCredential) Invalidate(tok string) bool { f.cache.invalidate(tok); return true }
 
 func (f *FederatedCredential) exchange(ctx context.Context, c *Client) (string, time.Time, error) {
 	if f.Portal == nil {

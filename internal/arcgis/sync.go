@@ -25,13 +25,17 @@ type SyncLayer struct {
 	SyncDirection string `json:"syncDirection,omitempty"`
 }
 
-// FeatureChanges are adds, updates and deletes by GlobalID, the shape of
-// uploaded edits and of downloaded changes.
-type FeatureChanges struct {
-	Adds      []Feature `json:"adds,omitempty"`
-	Updates   []Feature `json:"updates,omitempty"`
-	DeleteIDs []any     `json:"deleteIds,omitempty"`
+// Changes are adds, updates and deletes (deleteIds), the shape of
+// synchronizeReplica's feature and attachment edits, uploaded and
+// downloaded.
+type Changes[T, ID any] struct {
+	Adds      []T  `json:"adds,omitempty"`
+	Updates   []T  `json:"updates,omitempty"`
+	DeleteIDs []ID `json:"deleteIds,omitempty"`
 }
+
+// FeatureChanges are feature adds, updates and deletes by GlobalID.
+type FeatureChanges = Changes[Feature, any]
 
 // AttachmentEdit is an attachment add or update (applyEdits and
 // synchronizeReplica): data is base64, or UploadID/URL names a
@@ -47,12 +51,9 @@ type AttachmentEdit struct {
 	URL            string `json:"url,omitempty"`
 }
 
-// SyncAttachmentChanges are attachment edits in synchronizeReplica edits.
-type SyncAttachmentChanges struct {
-	Adds      []AttachmentEdit `json:"adds,omitempty"`
-	Updates   []AttachmentEdit `json:"updates,omitempty"`
-	DeleteIDs []string         `json:"deleteIds,omitempty"`
-}
+// SyncAttachmentChanges are attachment edits in synchronizeReplica edits
+// (deletes by GlobalID).
+type SyncAttachmentChanges = Changes[AttachmentEdit, string]
 
 // SyncLayerEdits is one element of synchronizeReplica's edits.
 type SyncLayerEdits struct {

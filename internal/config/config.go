@@ -121,71 +121,27 @@ func Default(getenv func(string) string) Config {
 }
 
 // Env lists the environment variables Load reads.
-var Env = []string{"OFFLINED_CONFIG", "OFFLINED_DATA_ROOT", "OFFLINED_LISTEN", "OFFLINED_PORTAL", "OFFLINED_SYNC_INTERVAL",
-	"OFFLINED_LOG_FORMAT", "OFFLINED_LOG_LEVEL", "OFFLINED_CORS_ORIGINS", "OFFLINED_TLS_CERT", "OFFLINED_TLS_KEY",
-	"OFFLINED_ALLOW_REMOTE", "OFFLINED_POLL_INTERVAL", "OFFLINED_MAX_BODY_BYTES", "OFFLINED_MAX_ATTACHMENT_BYTES",
-	"OFFLINED_CONFLICT_POLICY", "OFFLINED_CLIENT_ID"}
+var Env = envNames()
 
-// Flags are the flag values a FlagSet collects; Register binds them.
-type Flags struct {
-	fs                                        *flag.FlagSet
-	config, dataRoot, listen, portal, logFmt  string
-	logLevel, cors, tlsCert, tlsKey, interval string
-	poll, policy, clientID                    string
-	allowRemote, allowLinkLocal               bool
-	maxBody, maxAttach                        int64
+func envNames() []string {
+	out := []string{"OFFLINED_CONFIG"}
+	for _, s := range settings(&Config{}) {
+		out = append(out, s.env)
+	}
+	return out
 }
 
-// Register adds the daemon flags to fs.
-func Register(fs *flag.FlagSet) *Flags {
-	f := &Flags{fs: fs}
-	fs.StringVar(&f.config, "config", "", "JSON configuration file (env OFFLINED_CONFIG)")
-	fs.StringVar(&f.dataRoot, "data", "", "data root directory (env OFFLINED_DATA_ROOT)")
-	fs.StringVar(&f.listen, "listen", "", "API listen address, default 127.0.0.1:7878 (env OFFLINED_LISTEN)")
-	fs.StringVar(&f.portal, "portal", "", "portal URL whose stored credentials to use (env OFFLINED_PORTAL)")
-	fs.StringVar(&f.clientID, "client-id", "", "OAuth app client id for signing in to the portal from the page (env OFFLINED_CLIENT_ID)")
-	fs.StringVar(&f.interval, "sync-interval", "", "background sync interval, 0 to disable (env OFFLINED_SYNC_INTERVAL)")
-	fs.StringVar(&f.policy, "conflict-policy", "", "conflict policy of maps without one: lastSyncWins, serverWins, deviceWins, fieldMerge (env OFFLINED_CONFLICT_POLICY)")
-	fs.StringVar(&f.poll, "poll-interval", "", "poll interval of server jobs, e.g. 2s (env OFFLINED_POLL_INTERVAL)")
-	fs.StringVar(&f.logFmt, "log-format", "", "log format: text or json (env OFFLINED_LOG_FORMAT)")
-	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (env OFFLINED_LOG_LEVEL)")
-	fs.StringVar(&f.cors, "cors-origins", "", "comma-separated browser origins allowed (env OFFLINED_CORS_ORIGINS)")
-	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (env OFFLINED_TLS_CERT)")
-	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS key file (env OFFLINED_TLS_KEY)")
-	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a non-loopback listen address (TLS required; env OFFLINED_ALLOW_REMOTE)")
-	fs.BoolVar(&f.allowLinkLocal, "allow-link-local", false, "allow connections to link-local and cloud metadata addresses, refused by default (env OFFLINED_ALLOW_LINK_LOCAL)")
-	fs.Int64Var(&f.maxBody, "max-body-bytes", 0, "request body limit (env OFFLINED_MAX_BODY_BYTES)")
-	fs.Int64Var(&f.maxAttach, "max-attachment-bytes", 0, "attachment upload limit (env OFFLINED_MAX_ATTACHMENT_BYTES)")
-	return f
+// setting is one daemon setting besides the file: its flag, environment
+// variable and help, and how a value applies to a Config (name is the
+// flag or variable the value came from, for errors).
+type setting struct {
+	flag, env, help string
+	boolean         bool // a flag without a value (-allow-remote)
+	apply           func(v, name string) error
 }
 
-// Load builds the configuration: defaults, then the file (-config or
-// OFFLINED_CONFIG), then the environment, then flags set on the command line.
-func (f *Flags) Load(getenv func(string) string) (Config, error) {
-	c := Default(getenv)
-	set := map[string]bool{}
-	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	path := getenv("OFFLINED_CONFIG")
-	field := "OFFLINED_CONFIG"
-	if set["config"] {
-		path, field = f.config, "-config"
-	}
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return c, &FieldError{field, err.Error()}
-		}
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			return c, &FieldError{field, "config file " + path + ": " + err.Error()}
-		}
-	}
-	type src struct {
-		flag, env string
-		fv        string
-		apply     func(string, string) error
-	}
+// settings are the daemon settings, applied to c.
+func settings(c *Config) []setting {
 	str := func(dst *string) func(string, string) error {
 		return func(v, _ string) error { *dst = v; return nil }
 	}
@@ -230,38 +186,91 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 			return nil
 		}
 	}
-	srcs := []src{
-		{"data", "OFFLINED_DATA_ROOT", f.dataRoot, str(&c.DataRoot)},
-		{"listen", "OFFLINED_LISTEN", f.listen, str(&c.Listen)},
-		{"portal", "OFFLINED_PORTAL", f.portal, str(&c.Portal)},
-		{"client-id", "OFFLINED_CLIENT_ID", f.clientID, str(&c.ClientID)},
-		{"log-format", "OFFLINED_LOG_FORMAT", f.logFmt, str(&c.LogFormat)},
-		{"log-level", "OFFLINED_LOG_LEVEL", f.logLevel, str(&c.LogLevel)},
-		{"tls-cert", "OFFLINED_TLS_CERT", f.tlsCert, str(&c.TLSCert)},
-		{"tls-key", "OFFLINED_TLS_KEY", f.tlsKey, str(&c.TLSKey)},
-		{"cors-origins", "OFFLINED_CORS_ORIGINS", f.cors, list(&c.CORSOrigins)},
-		{"conflict-policy", "OFFLINED_CONFLICT_POLICY", f.policy, func(v, name string) error {
+	return []setting{
+		{"data", "OFFLINED_DATA_ROOT", "data root directory", false, str(&c.DataRoot)},
+		{"listen", "OFFLINED_LISTEN", "API listen address, default 127.0.0.1:7878", false, str(&c.Listen)},
+		{"portal", "OFFLINED_PORTAL", "portal URL whose stored credentials to use", false, str(&c.Portal)},
+		{"client-id", "OFFLINED_CLIENT_ID", "OAuth app client id for signing in to the portal from the page", false, str(&c.ClientID)},
+		{"log-format", "OFFLINED_LOG_FORMAT", "log format: text or json", false, str(&c.LogFormat)},
+		{"log-level", "OFFLINED_LOG_LEVEL", "log level: debug, info, warn, error", false, str(&c.LogLevel)},
+		{"tls-cert", "OFFLINED_TLS_CERT", "TLS certificate file", false, str(&c.TLSCert)},
+		{"tls-key", "OFFLINED_TLS_KEY", "TLS key file", false, str(&c.TLSKey)},
+		{"cors-origins", "OFFLINED_CORS_ORIGINS", "comma-separated browser origins allowed", false, list(&c.CORSOrigins)},
+		{"conflict-policy", "OFFLINED_CONFLICT_POLICY", "conflict policy of maps without one: lastSyncWins, serverWins, deviceWins, fieldMerge", false, func(v, name string) error {
 			if _, err := editsync.ParsePolicy(v); err != nil {
 				return &FieldError{name, err.Error()}
 			}
 			c.ConflictPolicy = v
 			return nil
 		}},
-		{"sync-interval", "OFFLINED_SYNC_INTERVAL", f.interval, dur(&c.SyncInterval, "15m (0 disables)")},
-		{"poll-interval", "OFFLINED_POLL_INTERVAL", f.poll, dur(&c.PollInterval, "2s")},
-		{"allow-remote", "OFFLINED_ALLOW_REMOTE", strconv.FormatBool(f.allowRemote), boolean(&c.AllowRemote)},
-		{"allow-link-local", "OFFLINED_ALLOW_LINK_LOCAL", strconv.FormatBool(f.allowLinkLocal), boolean(&c.AllowLinkLocal)},
-		{"max-body-bytes", "OFFLINED_MAX_BODY_BYTES", strconv.FormatInt(f.maxBody, 10), i64(&c.MaxBodyBytes)},
-		{"max-attachment-bytes", "OFFLINED_MAX_ATTACHMENT_BYTES", strconv.FormatInt(f.maxAttach, 10), i64(&c.MaxAttachmentBytes)},
+		{"sync-interval", "OFFLINED_SYNC_INTERVAL", "background sync interval, 0 to disable", false, dur(&c.SyncInterval, "15m (0 disables)")},
+		{"poll-interval", "OFFLINED_POLL_INTERVAL", "poll interval of server jobs, e.g. 2s", false, dur(&c.PollInterval, "2s")},
+		{"allow-remote", "OFFLINED_ALLOW_REMOTE", "allow a non-loopback listen address, TLS required", true, boolean(&c.AllowRemote)},
+		{"allow-link-local", "OFFLINED_ALLOW_LINK_LOCAL", "allow connections to link-local and cloud metadata addresses, refused by default", true, boolean(&c.AllowLinkLocal)},
+		{"max-body-bytes", "OFFLINED_MAX_BODY_BYTES", "request body limit", false, i64(&c.MaxBodyBytes)},
+		{"max-attachment-bytes", "OFFLINED_MAX_ATTACHMENT_BYTES", "attachment upload limit", false, i64(&c.MaxAttachmentBytes)},
 	}
-	for _, s := range srcs {
+}
+
+// Flags are the flag values a FlagSet collects; Register binds them.
+type Flags struct {
+	fs     *flag.FlagSet
+	config string
+	values map[string]*string // by flag name
+	bools  map[string]*bool
+}
+
+// Register adds the daemon flags to fs.
+func Register(fs *flag.FlagSet) *Flags {
+	f := &Flags{fs: fs, values: map[string]*string{}, bools: map[string]*bool{}}
+	fs.StringVar(&f.config, "config", "", "JSON configuration file (env OFFLINED_CONFIG)")
+	for _, s := range settings(&Config{}) {
+		help := s.help + " (env " + s.env + ")"
+		if s.boolean {
+			f.bools[s.flag] = fs.Bool(s.flag, false, help)
+		} else {
+			f.values[s.flag] = fs.String(s.flag, "", help)
+		}
+	}
+	return f
+}
+
+// Load builds the configuration: defaults, then the file (-config or
+// OFFLINED_CONFIG), then the environment, then flags set on the command line.
+func (f *Flags) Load(getenv func(string) string) (Config, error) {
+	c := Default(getenv)
+	set := map[string]bool{}
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	path := getenv("OFFLINED_CONFIG")
+	field := "OFFLINED_CONFIG"
+	if set["config"] {
+		path, field = f.config, "-config"
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, &FieldError{field, err.Error()}
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil {
+			return c, &FieldError{field, "config file " + path + ": " + err.Error()}
+		}
+	}
+	for _, s := range settings(&c) {
 		if v := getenv(s.env); v != "" {
 			if err := s.apply(v, s.env); err != nil {
 				return c, err
 			}
 		}
 		if set[s.flag] {
-			if err := s.apply(s.fv, "-"+s.flag); err != nil {
+			fv := ""
+			if s.boolean {
+				fv = strconv.FormatBool(*f.bools[s.flag])
+			} else {
+				fv = *f.values[s.flag]
+			}
+			if err := s.apply(fv, "-"+s.flag); err != nil {
 				return c, err
 			}
 		}

@@ -246,3 +246,30 @@ func TestSyncDefaultsSetting(t *testing.T) {
 		t.Fatalf("bad direction: %v", err)
 	}
 }
+
+// TestEnvListsEverySetting: each daemon flag names its environment
+// variable in its help, and Env lists exactly those variables (it once
+// missed OFFLINED_ALLOW_LINK_LOCAL, which Load read).
+func TestEnvListsEverySetting(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	Register(fs)
+	listed := map[string]bool{}
+	for _, e := range Env {
+		listed[e] = true
+	}
+	n := 0
+	fs.VisitAll(func(fl *flag.Flag) {
+		n++
+		i := strings.LastIndex(fl.Usage, "(env ")
+		if i < 0 || !strings.HasSuffix(fl.Usage, ")") {
+			t.Errorf("-%s: help %q names no environment variable", fl.Name, fl.Usage)
+			return
+		}
+		if env := fl.Usage[i+len("(env ") : len(fl.Usage)-1]; !listed[env] {
+			t.Errorf("-%s: %s is not in Env %v", fl.Name, env, Env)
+		}
+	})
+	if n != len(Env) || len(listed) != len(Env) {
+		t.Errorf("%d flags, Env has %d variables (%d distinct)", n, len(Env), len(listed))
+	}
+}

@@ -194,7 +194,7 @@ type httpService struct {
 	srv      *http.Server
 	ln       net.Listener
 	base     string
-	addrFile string
+	addrFile string // "" when none is written
 	log      *slog.Logger
 	stop     context.CancelFunc // ends request contexts (SSE streams)
 }
@@ -231,6 +231,13 @@ func listen(cfg config.Config, api http.Handler, log *slog.Logger) (*httpService
 		ln.Close()
 		return nil, err
 	}
+	hs := newHTTPService(api, ln, limiter, base, log)
+	hs.addrFile = addrFile
+	return hs, nil
+}
+
+// newHTTPService serves api on ln, whose connections limiter caps.
+func newHTTPService(api http.Handler, ln net.Listener, limiter *localapi.ConnLimiter, base string, log *slog.Logger) *httpService {
 	reqCtx, stop := context.WithCancel(context.Background())
 	// Timeouts: headers within 10 s; bodies under localapi's per-request
 	// deadlines (Options.BodyTimeout: the whole body, or for attachment
@@ -242,7 +249,7 @@ func listen(cfg config.Config, api http.Handler, log *slog.Logger) (*httpService
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute,
 		ConnContext: limiter.ConnContext,
 		BaseContext: func(net.Listener) context.Context { return reqCtx }, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	return &httpService{srv: srv, ln: ln, base: base, addrFile: addrFile, log: log, stop: stop}, nil
+	return &httpService{srv: srv, ln: ln, base: base, log: log, stop: stop}
 }
 
 // Serve implements Service: it serves until ctx ends, then ends open

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/mux"
 
@@ -42,16 +43,22 @@ type ogcCollection struct {
 
 // ogcState is the OGC API – Features server, shaped like pygeoapi: landing
 // page, conformance, collections, items paged by offset with next links,
-// bbox filter (CRS84), numberMatched/numberReturned, queryables.
+// bbox filter (CRS84), numberMatched/numberReturned, queryables. It is
+// read-only once loaded (shared by every Server: ogcDataset).
 type ogcState struct {
 	cols  []*ogcCollection
 	byID  map[string]*ogcCollection
 	files map[string][]byte
 }
 
-// registerOGCFeatures adds the OGC API – Features server under DemoOGCAPI
-// and the GeoJSON file at DemoGeoJSONLakes.
-func (s *Server) registerOGCFeatures() {
+// ogcDataset parses the embedded collections once per process: about
+// 250 KB of GeoJSON, most of an emulator's start-up cost otherwise. The
+// parsed state is never written after loadOGC returns, so every Server
+// shares it read-only.
+var ogcDataset = sync.OnceValue(loadOGC)
+
+// loadOGC reads the embedded collections and their feature bboxes.
+func loadOGC() *ogcState {
 	st := &ogcState{byID: map[string]*ogcCollection{}, files: map[string][]byte{}}
 	for _, c := range []*ogcCollection{
 		{id: "lakes", title: "Large lakes", file: "ne_110m_lakes.geojson"},
@@ -82,6 +89,13 @@ func (s *Server) registerOGCFeatures() {
 		st.cols = append(st.cols, c)
 		st.byID[c.id] = c
 	}
+	return st
+}
+
+// registerOGCFeatures adds the OGC API – Features server under DemoOGCAPI
+// and the GeoJSON file at DemoGeoJSONLakes.
+func (s *Server) registerOGCFeatures() {
+	st := ogcDataset()
 	s.ogc = st
 	r := s.router
 	r.HandleFunc(DemoGeoJSONLakes, func(w http.ResponseWriter, r *http.Request) {
@@ -135,7 +149,8 @@ func (s *Server) registerOGCFeatures() {
 }
 
 // OGCFeatures returns the features of a collection the items endpoint
-// gives for bbox (nil: all), as GeoJSON.
+// gives for bbox (nil: all), as GeoJSON. The features are shared by every
+// Server: read them, never write into them.
 func (s *Server) OGCFeatures(collection string, bbox []float64) []json.RawMessage {
 	c := s.ogc.byID[collection]
 	if c == nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"io"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -18,21 +17,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in demo/testdata")
 
-// webMapData fetches an item's /data as raw bytes.
-func webMapData(t *testing.T, em *emulatortest.Server, tok, id string) []byte {
-	t.Helper()
-	resp, err := http.Get(em.PortalURL + "/content/items/" + id + "/data?f=json&token=" + tok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestDemoWebMapGolden compares each demo web map (with the request host
 // replaced by http://HOST) with its golden document.
 func TestDemoWebMapGolden(t *testing.T) {
@@ -45,7 +29,7 @@ func TestDemoWebMapGolden(t *testing.T) {
 		{emulator.DemoWebMapNoOfflineID, "webmap-no-offline.golden.json"},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
-			raw := bytes.ReplaceAll(webMapData(t, em, tok, tc.id), []byte(em.URL), []byte("http://HOST"))
+			raw := bytes.ReplaceAll(em.ItemData(t, tok, tc.id), []byte(em.URL), []byte("http://HOST"))
 			var pretty bytes.Buffer
 			if err := json.Indent(&pretty, raw, "", "  "); err != nil {
 				t.Fatalf("web map is not JSON: %v", err)
@@ -112,7 +96,7 @@ func TestDemoWebMapContents(t *testing.T) {
 	vtl := fixture(t, "webmap-vtl-basemap.arcgis-rest-js.json")
 	fs := em.ServicesURL + "/Field_Survey/FeatureServer"
 	parse := func(id string) (webMap, obj) {
-		raw := webMapData(t, em, tok, id)
+		raw := em.ItemData(t, tok, id)
 		var wm webMap
 		var o obj
 		if err := json.Unmarshal(raw, &wm); err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +56,6 @@ func follow(t *testing.T, resp *http.Response) *http.Response {
 	r.Body.Close()
 	return r
 }
-
-var codeRE = regexp.MustCompile(`<code id="code">([^<]+)</code>`)
 
 func config(em *emulatortest.Server) oauthlogin.Config {
 	return oauthlogin.Config{Portal: em.PortalURL, ClientID: emulator.DemoClientID, Timeout: 30 * time.Second}
@@ -154,14 +151,8 @@ func TestOutOfBandSignIn(t *testing.T) {
 		if !strings.Contains(authURL, "redirect_uri="+url.QueryEscape(oauthlogin.OOBRedirectURI)) {
 			t.Errorf("authorize URL %s does not use the out-of-band redirect", authURL)
 		}
-		resp := signIn(t, authURL, emulator.DemoUser, emulator.DemoPassword)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		m := codeRE.FindSubmatch(b)
-		if m == nil {
-			t.Fatalf("no code on the out-of-band page: %s", b)
-		}
-		return " " + string(m[1]) + "\n", nil // pasted with blanks
+		code := emulatortest.OOBCode(t, signIn(t, authURL, emulator.DemoUser, emulator.DemoPassword))
+		return " " + code + "\n", nil // pasted with blanks
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -172,14 +163,7 @@ func TestOutOfBandSignIn(t *testing.T) {
 // oobCode signs in for flow and returns the code the portal shows.
 func oobCode(t *testing.T, flow *oauthlogin.Flow) string {
 	t.Helper()
-	resp := signIn(t, flow.AuthURL(), emulator.DemoUser, emulator.DemoPassword)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := codeRE.FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no code: %s", b)
-	}
-	return string(m[1])
+	return emulatortest.OOBCode(t, signIn(t, flow.AuthURL(), emulator.DemoUser, emulator.DemoPassword))
 }
 
 func TestCodeExchangeRefusals(t *testing.T) {
@@ -241,7 +225,7 @@ func TestAuthorizePageRefusals(t *testing.T) {
 	resp := signIn(t, f.AuthURL(), emulator.DemoUser, "wrong")
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), "Invalid username or password") || codeRE.Match(b) {
+	if !strings.Contains(string(b), "Invalid username or password") || strings.Contains(string(b), `<code id="code">`) {
 		t.Errorf("wrong password: %s", b)
 	}
 }

@@ -302,10 +302,10 @@ func (s *FeatureServer) routeFeatures() {
 	p.HandleFunc("/uploads/upload", s.fsRoute(s.handleUpload)).Methods(http.MethodPost)
 	p.HandleFunc("/uploads/register", s.fsRoute(s.handleUploadRegister)).Methods(http.MethodPost)
 	p.HandleFunc("/uploads/info", s.fsRoute(s.handleUploadsInfo))
-	p.HandleFunc("/uploads/{item}", s.fsRoute(s.handleUploadItem))
-	p.HandleFunc("/uploads/{item}/uploadPart", s.fsRoute(s.handleUploadPart)).Methods(http.MethodPost)
-	p.HandleFunc("/uploads/{item}/commit", s.fsRoute(s.handleUploadCommit)).Methods(http.MethodPost)
-	p.HandleFunc("/uploads/{item}/delete", s.fsRoute(s.handleUploadDelete)).Methods(http.MethodPost)
+	p.HandleFunc("/uploads/{item}", s.fsRoute(s.uploadRoute(s.handleUploadItem)))
+	p.HandleFunc("/uploads/{item}/uploadPart", s.fsRoute(s.uploadRoute(s.handleUploadPart))).Methods(http.MethodPost)
+	p.HandleFunc("/uploads/{item}/commit", s.fsRoute(s.uploadRoute(s.handleUploadCommit))).Methods(http.MethodPost)
+	p.HandleFunc("/uploads/{item}/delete", s.fsRoute(s.uploadRoute(s.handleUploadDelete))).Methods(http.MethodPost)
 
 	l := `/{layer:[0-9]+}`
 	p.HandleFunc(l, s.layerRoute(s.handleLayerJSON))

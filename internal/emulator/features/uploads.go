@@ -142,22 +142,23 @@ func (s *FeatureServer) handleUploadRegister(w http.ResponseWriter, r *http.Requ
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
 }
 
-func (s *FeatureServer) uploadItem(w http.ResponseWriter, r *http.Request, fs *fsService) (*uploadItem, bool) {
-	id := rest.MuxVar(r, "item")
-	fs.uploads.mu.Lock()
-	it, ok := fs.uploads.items[id]
-	fs.uploads.mu.Unlock()
-	if !ok {
-		rest.WriteError(w, http.StatusOK, 404, "Item does not exist or is inaccessible.", "Upload "+id+" not found")
+// uploadRoute serves h for the upload item the path names, answering
+// ArcGIS's "does not exist" when there is none.
+func (s *FeatureServer) uploadRoute(h func(w http.ResponseWriter, r *http.Request, fs *fsService, it *uploadItem)) func(http.ResponseWriter, *http.Request, *fsService, string) {
+	return func(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
+		id := rest.MuxVar(r, "item")
+		fs.uploads.mu.Lock()
+		it, ok := fs.uploads.items[id]
+		fs.uploads.mu.Unlock()
+		if !ok {
+			rest.WriteError(w, http.StatusOK, 404, "Item does not exist or is inaccessible.", "Upload "+id+" not found")
+			return
+		}
+		h(w, r, fs, it)
 	}
-	return it, ok
 }
 
-func (s *FeatureServer) handleUploadItem(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
-	it, ok := s.uploadItem(w, r, fs)
-	if !ok {
-		return
-	}
+func (s *FeatureServer) handleUploadItem(w http.ResponseWriter, r *http.Request, fs *fsService, it *uploadItem) {
 	fs.uploads.mu.Lock()
 	body := it.json()
 	body["size"] = len(it.Data)
@@ -165,11 +166,7 @@ func (s *FeatureServer) handleUploadItem(w http.ResponseWriter, r *http.Request,
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"item": body})
 }
 
-func (s *FeatureServer) handleUploadPart(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
-	it, ok := s.uploadItem(w, r, fs)
-	if !ok {
-		return
-	}
+func (s *FeatureServer) handleUploadPart(w http.ResponseWriter, r *http.Request, fs *fsService, it *uploadItem) {
 	data, _, err := readFilePart(r, fs.opts.MaxUploadBytes)
 	if err != nil {
 		rest.ParamError(w, err.Error())
@@ -201,11 +198,7 @@ func (s *FeatureServer) handleUploadPart(w http.ResponseWriter, r *http.Request,
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "part": map[string]any{"partId": part, "size": len(data)}})
 }
 
-func (s *FeatureServer) handleUploadCommit(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
-	it, ok := s.uploadItem(w, r, fs)
-	if !ok {
-		return
-	}
+func (s *FeatureServer) handleUploadCommit(w http.ResponseWriter, r *http.Request, fs *fsService, it *uploadItem) {
 	u := fs.uploads
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -247,11 +240,7 @@ func (s *FeatureServer) handleUploadCommit(w http.ResponseWriter, r *http.Reques
 	rest.WriteJSON(w, http.StatusOK, map[string]any{"success": true, "item": it.json()})
 }
 
-func (s *FeatureServer) handleUploadDelete(w http.ResponseWriter, r *http.Request, fs *fsService, _ string) {
-	it, ok := s.uploadItem(w, r, fs)
-	if !ok {
-		return
-	}
+func (s *FeatureServer) handleUploadDelete(w http.ResponseWriter, r *http.Request, fs *fsService, it *uploadItem) {
 	u := fs.uploads
 	u.mu.Lock()
 	u.used -= int64(len(it.Data))

@@ -64,6 +64,15 @@ func TestUploads(t *testing.T) {
 	if g := fsGet(t, base+"/"+id, nil); fsErrCode(g) != 404 {
 		t.Errorf("deleted item still there: %v", g)
 	}
+	// Every item route answers "does not exist" for an unknown item.
+	for _, op := range []string{"commit", "delete"} {
+		if g := fsPost(t, base+"/"+id+"/"+op, url.Values{}); fsErrCode(g) != 404 {
+			t.Errorf("%s of a deleted item: %v", op, g)
+		}
+	}
+	if g := fsMultipart(t, base+"/"+id+"/uploadPart", map[string]string{"f": "json", "partId": "1"}, "file", "blob", []byte("x")); fsErrCode(g) != 404 {
+		t.Errorf("uploadPart to a deleted item: %v", g)
+	}
 	if i := fsGet(t, base+"/info", nil); i["maxUploadFileSize"] == nil {
 		t.Errorf("uploads/info %v", i)
 	}

@@ -118,7 +118,7 @@ func (s *Tiles) submitMapJob(w http.ResponseWriter, r *http.Request, ms *mapServ
 		run = func(ctx context.Context, j *gpJob) error { return s.runMapExport(ctx, j, ms, req) }
 	}
 	j := s.tiles.jobs.submit("", req.inputs, run)
-	rest.WriteJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
+	rest.WriteJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": arcgis.JobSubmitted})
 }
 
 // countBundles returns the number of 128×128 bundles a cover touches.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/paulmach/orb"
+
+	"github.com/offlined/offlined/internal/arcgis"
 )
 
 // tlBundleTiles parses a Compact Cache V2 bundle, checking its header, and
@@ -89,15 +91,15 @@ func tlExportPackage(t *testing.T, base, svcPath string, params url.Values, ext 
 	params.Set("f", "json")
 	id := tlSubmit(t, base+svcPath+"/exportTiles?"+params.Encode())
 	job := tlPollJob(t, base+svcPath+"/exportTiles/jobs/"+id)
-	if job["jobStatus"] != jobSucceeded {
+	if job["jobStatus"] != arcgis.JobSucceeded {
 		t.Fatalf("export job: %v", job)
 	}
 	seen := job["_seen"].(map[string]bool)
-	if !seen[jobSucceeded] {
+	if !seen[arcgis.JobSucceeded] {
 		t.Errorf("statuses seen %v", seen)
 	}
 	// the generic jobs/ path answers the same job
-	if j2 := tlJSON(t, base+svcPath+"/jobs/"+id+"?f=json"); j2["jobStatus"] != jobSucceeded {
+	if j2 := tlJSON(t, base+svcPath+"/jobs/"+id+"?f=json"); j2["jobStatus"] != arcgis.JobSucceeded {
 		t.Errorf("…/jobs/%s: %v", id, j2)
 	}
 	res := job["results"].(map[string]any)["out_service_url"].(map[string]any)
@@ -204,7 +206,7 @@ func TestEstimateMatchesExport(t *testing.T) {
 	params := url.Values{"levels": {"[13,14,15]"}, "polygon": {poly}, "f": {"json"}}
 	id := tlSubmit(t, base+basemap+"/estimateExportTilesSize?"+params.Encode())
 	job := tlPollJob(t, base+basemap+"/estimateExportTilesSize/jobs/"+id)
-	if job["jobStatus"] != jobSucceeded {
+	if job["jobStatus"] != arcgis.JobSucceeded {
 		t.Fatalf("estimate: %v", job)
 	}
 	v := tlJSON(t, base+basemap+"/estimateExportTilesSize/jobs/"+id+"/results/out_service_size?f=json")["value"].(map[string]any)
@@ -253,7 +255,7 @@ func TestExportTilesLimitExceeded(t *testing.T) {
 	svc := "/arcgis/rest/services/Small/MapServer"
 	id := tlSubmit(t, base+svc+"/exportTiles?levels=12-14&tilePackage=true&f=json")
 	job := tlPollJob(t, base+svc+"/exportTiles/jobs/"+id)
-	if job["jobStatus"] != jobFailed {
+	if job["jobStatus"] != arcgis.JobFailed {
 		t.Fatalf("job %v", job)
 	}
 	msgs, _ := json.Marshal(job["messages"])
@@ -265,7 +267,7 @@ func TestExportTilesLimitExceeded(t *testing.T) {
 	}
 	// the estimate still answers, with the count
 	id = tlSubmit(t, base+svc+"/estimateExportTilesSize?levels=12-14&f=json")
-	if j := tlPollJob(t, base+svc+"/estimateExportTilesSize/jobs/"+id); j["jobStatus"] != jobSucceeded {
+	if j := tlPollJob(t, base+svc+"/estimateExportTilesSize/jobs/"+id); j["jobStatus"] != arcgis.JobSucceeded {
 		t.Errorf("estimate over the limit: %v", j)
 	} else if v := tlJSON(t, base+svc+"/estimateExportTilesSize/jobs/"+id+"/results/out_service_size")["value"].(map[string]any); v["totalTilesToExport"].(float64) <= 50 {
 		t.Errorf("estimate %v", v)
@@ -297,7 +299,7 @@ func TestExportTilesRequestErrors(t *testing.T) {
 	}
 	// an area outside the data extent: the job fails with a message
 	id := tlSubmit(t, open+"/exportTiles?levels=5&tilePackage=true&f=json&exportExtent="+url.QueryEscape(`{"xmin":10,"ymin":10,"xmax":11,"ymax":11,"spatialReference":{"wkid":4326}}`))
-	if j := tlPollJob(t, open+"/exportTiles/jobs/"+id); j["jobStatus"] != jobFailed {
+	if j := tlPollJob(t, open+"/exportTiles/jobs/"+id); j["jobStatus"] != arcgis.JobFailed {
 		t.Errorf("empty export: %v", j)
 	}
 }
@@ -308,7 +310,7 @@ func TestExportTilesFailJobsFault(t *testing.T) {
 	id := tlSubmit(t, base+basemap+"/exportTiles?levels=10&tilePackage=true&f=json")
 	job := tlPollJob(t, base+basemap+"/exportTiles/jobs/"+id)
 	msgs, _ := json.Marshal(job["messages"])
-	if job["jobStatus"] != jobFailed || !strings.Contains(string(msgs), msgError) {
+	if job["jobStatus"] != arcgis.JobFailed || !strings.Contains(string(msgs), arcgis.JobMessageError) {
 		t.Errorf("job %v", job)
 	}
 }
@@ -316,15 +318,15 @@ func TestExportTilesFailJobsFault(t *testing.T) {
 func TestExportTilesCancel(t *testing.T) {
 	_, base := tlStart(t, &TileOptions{JobStep: 2 * time.Second, MapServices: []MapServiceOptions{{Name: "Demo_Basemap", ExportTilesAllowed: true}}})
 	id := tlSubmit(t, base+basemap+"/exportTiles?levels=10&tilePackage=true&f=json")
-	if j := tlJSON(t, base+basemap+"/exportTiles/jobs/"+id+"?f=json"); j["jobStatus"] != jobSubmitted {
+	if j := tlJSON(t, base+basemap+"/exportTiles/jobs/"+id+"?f=json"); j["jobStatus"] != arcgis.JobSubmitted {
 		t.Fatalf("status %v", j["jobStatus"])
 	}
 	c := tlJSON(t, base+basemap+"/exportTiles/jobs/"+id+"/cancel?f=json")
-	if st := c["jobStatus"]; st != jobCancelling && st != jobCancelled {
+	if st := c["jobStatus"]; st != arcgis.JobCancelling && st != arcgis.JobCancelled {
 		t.Errorf("cancel answered %v", st)
 	}
 	j := tlPollJob(t, base+basemap+"/exportTiles/jobs/"+id)
-	if j["jobStatus"] != jobCancelled {
+	if j["jobStatus"] != arcgis.JobCancelled {
 		t.Errorf("after cancel: %v", j)
 	}
 	if in := tlJSON(t, base+basemap+"/jobs/"+id+"/inputs/levels?f=json"); in["value"] != "10" {
@@ -364,7 +366,7 @@ func TestEstimateWorldScaleIsCheap(t *testing.T) {
 	start := time.Now()
 	id := tlSubmit(t, svc+"/estimateExportTilesSize?levels=16,17&f=json")
 	j := tlPollJob(t, svc+"/estimateExportTilesSize/jobs/"+id)
-	if j["jobStatus"] != jobSucceeded {
+	if j["jobStatus"] != arcgis.JobSucceeded {
 		t.Fatalf("estimate %v", j)
 	}
 	v := tlJSON(t, svc+"/estimateExportTilesSize/jobs/"+id+"/results/out_service_size")["value"].(map[string]any)
@@ -372,7 +374,7 @@ func TestEstimateWorldScaleIsCheap(t *testing.T) {
 		t.Errorf("world estimate %v, want %v tiles", v, want)
 	}
 	id = tlSubmit(t, svc+"/exportTiles?levels=17&tilePackage=true&f=json")
-	if j := tlPollJob(t, svc+"/exportTiles/jobs/"+id); j["jobStatus"] != jobFailed {
+	if j := tlPollJob(t, svc+"/exportTiles/jobs/"+id); j["jobStatus"] != arcgis.JobFailed {
 		t.Errorf("world export %v", j["jobStatus"])
 	}
 	t.Logf("world-scale estimate and refusal in %v", time.Since(start))

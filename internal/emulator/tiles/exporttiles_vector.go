@@ -6,6 +6,7 @@ import (
 	"html"
 	"net/http"
 
+	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator/rest"
 )
 
@@ -18,7 +19,7 @@ func (s *Tiles) registerVectorExport(base string, vs *vectorService) {
 		j := s.tiles.jobs.submit("_et", req.inputs, func(ctx context.Context, j *gpJob) error {
 			return s.runVectorExport(ctx, j, vs, req)
 		})
-		rest.WriteJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": jobSubmitted})
+		rest.WriteJSON(w, http.StatusOK, map[string]any{"jobId": j.id, "jobStatus": arcgis.JobSubmitted})
 	}))
 	s.registerJobRoutes(base+"/exportTiles/jobs", base+"/jobs")
 }

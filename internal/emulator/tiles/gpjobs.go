@@ -11,30 +11,9 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator/rest"
 )
-
-// GP job statuses (esriJob*), as ArcGIS geoprocessing jobs report them.
-const (
-	jobSubmitted  = "esriJobSubmitted"
-	jobExecuting  = "esriJobExecuting"
-	jobSucceeded  = "esriJobSucceeded"
-	jobFailed     = "esriJobFailed"
-	jobCancelling = "esriJobCancelling"
-	jobCancelled  = "esriJobCancelled"
-)
-
-// GP job message types.
-const (
-	msgInfo  = "esriJobMessageTypeInformative"
-	msgError = "esriJobMessageTypeError"
-)
-
-// gpMessage is one entry of a job's messages.
-type gpMessage struct {
-	Type        string `json:"type"`
-	Description string `json:"description"`
-}
 
 // gpResult is one output parameter. Value is computed per request so that
 // URLs use the request's host.
@@ -58,7 +37,7 @@ type gpJob struct {
 
 	mu       sync.Mutex
 	status   string
-	messages []gpMessage
+	messages []arcgis.JobMessage
 	results  map[string]gpResult
 	inputs   map[string]any
 	files    []gpFile
@@ -105,9 +84,9 @@ func (g *gpJobs) submit(suffix string, inputs map[string]any, run gpRunFunc) *gp
 	g.seq++
 	id := fmt.Sprintf("j%016x%016x%s", tileHash(g.seed, tileKey{0, int(g.seq >> 32), int(g.seq)}), g.seq, suffix)
 	ctx, cancel := context.WithCancel(g.ctx)
-	j := &gpJob{id: id, cancel: cancel, done: make(chan struct{}), status: jobSubmitted,
+	j := &gpJob{id: id, cancel: cancel, done: make(chan struct{}), status: arcgis.JobSubmitted,
 		results: map[string]gpResult{}, inputs: inputs,
-		messages: []gpMessage{{msgInfo, "Submitted."}}}
+		messages: []arcgis.JobMessage{{Type: arcgis.JobMessageInformative, Description: "Submitted."}}}
 	g.jobs[id] = j
 	g.mu.Unlock()
 
@@ -127,8 +106,8 @@ func (g *gpJobs) execute(ctx context.Context, j *gpJob, run gpRunFunc) {
 		return
 	}
 	j.mu.Lock()
-	j.status = jobExecuting
-	j.messages = append(j.messages, gpMessage{msgInfo, "Executing..."}, gpMessage{msgInfo, "Start Time: " + time.Now().UTC().Format(time.RFC1123)})
+	j.status = arcgis.JobExecuting
+	j.messages = append(j.messages, arcgis.JobMessage{Type: arcgis.JobMessageInformative, Description: "Executing..."}, arcgis.JobMessage{Type: arcgis.JobMessageInformative, Description: "Start Time: " + time.Now().UTC().Format(time.RFC1123)})
 	j.mu.Unlock()
 	start := time.Now()
 	if !sleepCtx(ctx, g.step) {
@@ -141,14 +120,14 @@ func (g *gpJobs) execute(ctx context.Context, j *gpJob, run gpRunFunc) {
 		j.finishCancelled()
 	case err != nil:
 		j.mu.Lock()
-		j.status = jobFailed
-		j.messages = append(j.messages, gpMessage{msgError, err.Error()}, gpMessage{msgError, "Failed to execute."})
+		j.status = arcgis.JobFailed
+		j.messages = append(j.messages, arcgis.JobMessage{Type: arcgis.JobMessageError, Description: err.Error()}, arcgis.JobMessage{Type: arcgis.JobMessageError, Description: "Failed to execute."})
 		j.removeFilesLocked()
 		j.mu.Unlock()
 	default:
 		j.mu.Lock()
-		j.status = jobSucceeded
-		j.messages = append(j.messages, gpMessage{msgInfo, fmt.Sprintf("Succeeded at %s (Elapsed Time: %.2f seconds)",
+		j.status = arcgis.JobSucceeded
+		j.messages = append(j.messages, arcgis.JobMessage{Type: arcgis.JobMessageInformative, Description: fmt.Sprintf("Succeeded at %s (Elapsed Time: %.2f seconds)",
 			time.Now().UTC().Format(time.RFC1123), time.Since(start).Seconds())})
 		j.mu.Unlock()
 	}
@@ -168,8 +147,8 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 func (j *gpJob) finishCancelled() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.status = jobCancelled
-	j.messages = append(j.messages, gpMessage{msgInfo, "Cancel complete."})
+	j.status = arcgis.JobCancelled
+	j.messages = append(j.messages, arcgis.JobMessage{Type: arcgis.JobMessageInformative, Description: "Cancel complete."})
 	j.removeFilesLocked()
 }
 
@@ -183,7 +162,7 @@ func (j *gpJob) removeFilesLocked() {
 // info appends an informative message.
 func (j *gpJob) info(format string, args ...any) {
 	j.mu.Lock()
-	j.messages = append(j.messages, gpMessage{msgInfo, fmt.Sprintf(format, args...)})
+	j.messages = append(j.messages, arcgis.JobMessage{Type: arcgis.JobMessageInformative, Description: fmt.Sprintf(format, args...)})
 	j.mu.Unlock()
 }
 
@@ -211,7 +190,7 @@ func (j *gpJob) addFile(name, path string) error {
 
 // terminal reports whether status is final.
 func terminal(status string) bool {
-	return status == jobSucceeded || status == jobFailed || status == jobCancelled
+	return status == arcgis.JobSucceeded || status == arcgis.JobFailed || status == arcgis.JobCancelled
 }
 
 // get returns the job with id.
@@ -226,7 +205,7 @@ func (j *gpJob) jobJSON() map[string]any {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	results := map[string]any{}
-	if j.status == jobSucceeded {
+	if j.status == arcgis.JobSucceeded {
 		for _, n := range j.resOrder {
 			results[n] = map[string]string{"paramUrl": "results/" + n}
 		}
@@ -240,7 +219,7 @@ func (j *gpJob) jobJSON() map[string]any {
 		"jobStatus": j.status,
 		"results":   results,
 		"inputs":    inputs,
-		"messages":  append([]gpMessage(nil), j.messages...),
+		"messages":  append([]arcgis.JobMessage(nil), j.messages...),
 	}
 }
 
@@ -276,7 +255,7 @@ func (s *Tiles) handleJobCancel(w http.ResponseWriter, r *http.Request) {
 	}
 	j.mu.Lock()
 	if !terminal(j.status) {
-		j.status = jobCancelling
+		j.status = arcgis.JobCancelling
 	}
 	j.mu.Unlock()
 	j.cancel()
@@ -296,7 +275,7 @@ func (s *Tiles) handleJobParam(result bool) http.HandlerFunc {
 		status := j.status
 		j.mu.Unlock()
 		switch {
-		case result && okRes && status == jobSucceeded:
+		case result && okRes && status == arcgis.JobSucceeded:
 			rest.WriteJSON(w, http.StatusOK, map[string]any{"paramName": name, "dataType": res.dataType, "value": res.value(r)})
 		case !result && okIn:
 			rest.WriteJSON(w, http.StatusOK, map[string]any{"paramName": name, "dataType": "GPString", "value": in})

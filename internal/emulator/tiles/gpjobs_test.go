@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/offlined/offlined/internal/arcgis"
 )
 
 func waitJob(t *testing.T, j *gpJob) map[string]any {
@@ -32,11 +34,11 @@ func TestGPJobsLifecycle(t *testing.T) {
 		j.setResult("out", "GPString", func(r *http.Request) any { return "v:" + r.Host })
 		return nil
 	})
-	if st := ok.jobJSON()["jobStatus"]; st != jobSubmitted && st != jobExecuting {
+	if st := ok.jobJSON()["jobStatus"]; st != arcgis.JobSubmitted && st != arcgis.JobExecuting {
 		t.Errorf("first status %v", st)
 	}
 	<-started
-	if st := ok.jobJSON()["jobStatus"]; st != jobExecuting {
+	if st := ok.jobJSON()["jobStatus"]; st != arcgis.JobExecuting {
 		t.Errorf("running status %v", st)
 	}
 	if len(ok.jobJSON()["results"].(map[string]any)) != 0 {
@@ -45,7 +47,7 @@ func TestGPJobsLifecycle(t *testing.T) {
 	close(release)
 	js := waitJob(t, ok)
 	res := js["results"].(map[string]any)["out"].(map[string]string)
-	if js["jobStatus"] != jobSucceeded || res["paramUrl"] != "results/out" || js["inputs"].(map[string]any)["levels"] == nil {
+	if js["jobStatus"] != arcgis.JobSucceeded || res["paramUrl"] != "results/out" || js["inputs"].(map[string]any)["levels"] == nil {
 		t.Errorf("succeeded job %v", js)
 	}
 	if v := ok.results["out"].value(httptest.NewRequest("GET", "http://h:1/x", nil)); v != "v:h:1" {
@@ -54,8 +56,8 @@ func TestGPJobsLifecycle(t *testing.T) {
 
 	bad := g.submit("_et", nil, func(context.Context, *gpJob) error { return errors.New("ERROR 000001: boom") })
 	js = waitJob(t, bad)
-	msgs := js["messages"].([]gpMessage)
-	if js["jobStatus"] != jobFailed || !strings.HasSuffix(bad.id, "_et") || msgs[len(msgs)-2].Type != msgError || msgs[len(msgs)-2].Description != "ERROR 000001: boom" {
+	msgs := js["messages"].([]arcgis.JobMessage)
+	if js["jobStatus"] != arcgis.JobFailed || !strings.HasSuffix(bad.id, "_et") || msgs[len(msgs)-2].Type != arcgis.JobMessageError || msgs[len(msgs)-2].Description != "ERROR 000001: boom" {
 		t.Errorf("failed job %v", js)
 	}
 	if ok.id == bad.id || g.get(ok.id) != ok || g.get("nope") != nil {
@@ -73,7 +75,7 @@ func TestGPJobsCloseCancelsRunning(t *testing.T) {
 	})
 	<-running
 	g.close() // returns only after the job goroutine ended
-	if st := j.jobJSON()["jobStatus"]; st != jobCancelled {
+	if st := j.jobJSON()["jobStatus"]; st != arcgis.JobCancelled {
 		t.Errorf("status after close %v", st)
 	}
 }

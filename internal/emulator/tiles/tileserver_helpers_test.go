@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator/rest"
 
 	"github.com/offlined/offlined/internal/testutil"
@@ -150,7 +151,7 @@ func tlSubmit(t testing.TB, url string) string {
 	t.Helper()
 	m := tlJSON(t, url)
 	id, _ := m["jobId"].(string)
-	if id == "" || m["jobStatus"] != jobSubmitted {
+	if id == "" || m["jobStatus"] != arcgis.JobSubmitted {
 		t.Fatalf("submit %s: %v", url, m)
 	}
 	return id

@@ -338,7 +338,7 @@ func TestConcurrentTilesAndExport(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if j := tlPollJob(t, base+basemap+"/exportTiles/jobs/"+id); j["jobStatus"] != jobSucceeded {
+	if j := tlPollJob(t, base+basemap+"/exportTiles/jobs/"+id); j["jobStatus"] != arcgis.JobSucceeded {
 		t.Errorf("export during tile traffic: %v", j)
 	}
 }
@@ -361,7 +361,7 @@ func TestCachedImageServer(t *testing.T) {
 	id := tlSubmit(t, svc+"/exportTiles?levels=13&tilePackage=true&f=json")
 	j := tlPollJob(t, svc+"/exportTiles/jobs/"+id)
 	msgs, _ := json.Marshal(j["messages"])
-	if j["jobStatus"] != jobFailed || !strings.Contains(string(msgs), "service Ortho:ImageServer") {
+	if j["jobStatus"] != arcgis.JobFailed || !strings.Contains(string(msgs), "service Ortho:ImageServer") {
 		t.Errorf("ImageServer export over limit: %s", msgs)
 	}
 	if m := tlJSON(t, base+"/arcgis/rest/services/Ortho/MapServer?f=json"); m["error"] == nil {

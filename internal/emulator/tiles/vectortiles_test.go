@@ -14,6 +14,8 @@ import (
 
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/maptile"
+
+	"github.com/offlined/offlined/internal/arcgis"
 )
 
 const vectorSvc = "/arcgis/rest/services/Demo_Vector/VectorTileServer"
@@ -395,7 +397,7 @@ func TestVectorExportVTPK(t *testing.T) {
 	_, base2 := tlStart(t, &TileOptions{VectorServices: []VectorServiceOptions{{Name: "V", ExportTilesAllowed: true, MaxExportTilesCount: 100}}})
 	v2 := base2 + "/arcgis/rest/services/V/VectorTileServer"
 	id := tlSubmit(t, v2+"/exportTiles?levels=0-14&f=json&exportExtent="+url.QueryEscape(`{"xmin":-118,"ymin":33,"xmax":-116,"ymax":35,"spatialReference":{"wkid":4326}}`))
-	if j := tlPollJob(t, v2+"/jobs/"+id); j["jobStatus"] != jobSucceeded {
+	if j := tlPollJob(t, v2+"/jobs/"+id); j["jobStatus"] != arcgis.JobSucceeded {
 		msgs, _ := json.Marshal(j["messages"])
 		if !strings.Contains(string(msgs), "ERROR 001564") {
 			t.Errorf("over-limit vector export: %s", msgs)
