@@ -272,9 +272,9 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 	}
 }
 
-// levelsUpTo returns the levels 0..maxLevel.
+// levelsUpTo returns the levels 0..maxLevel (none when maxLevel < 0).
 func levelsUpTo(maxLevel int) []int {
-	levels := make([]int, 0, maxLevel+1)
+	levels := make([]int, 0, max(maxLevel+1, 0))
 	for l := 0; l <= maxLevel; l++ {
 		levels = append(levels, l)
 	}

@@ -234,8 +234,8 @@ func (t *Task) CreateOverrides(ctx context.Context, p *Parameters) (*Overrides, 
 		s.defaults(a, aoi, ov)
 	}
 	seenOnline := map[Key]bool{}
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodOnlineOnly || seenOnline[e.Key] {
+	for _, e := range a.taking(MethodOnlineOnly) {
+		if seenOnline[e.Key] {
 			continue
 		}
 		seenOnline[e.Key] = true

@@ -178,17 +178,9 @@ func (ogcFeaturesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
 // openFeatureDefaults adds the default settings of the entries going
 // offline by method m.
 func openFeatureDefaults(a *analysis, aoi *AOI, m Method, into *map[Key]*OpenFeaturesParameters) {
-	for _, e := range a.order {
-		if a.caps[e].Method != m {
-			continue
-		}
-		if *into == nil {
-			*into = map[Key]*OpenFeaturesParameters{}
-		}
-		if _, ok := (*into)[e.Key]; !ok {
-			(*into)[e.Key] = &OpenFeaturesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry), MaxFeatures: DefaultMaxOpenFeatures}
-		}
-	}
+	addDefaults(a, m, into, func(*Entry) *OpenFeaturesParameters {
+		return &OpenFeaturesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry), MaxFeatures: DefaultMaxOpenFeatures}
+	})
 }
 
 func (ogcFeaturesSource) check(oc *overrideCheck, o *Overrides) {
@@ -220,12 +212,9 @@ func (s ogcFeaturesSource) steps(o *Overrides, used map[string]bool) []stepPlan 
 }
 
 func openFeatureSteps(s source, m map[Key]*OpenFeaturesParameters, prefix string, used map[string]bool) []stepPlan {
-	var out []stepPlan
-	for _, k := range sortedKeys(m) {
-		out = append(out, stepPlan{id: stepID(s, k), kind: KindSnapshot, key: k, entryTitle: true,
-			store: uniqueStore(used, DataDir, prefix+strings.TrimPrefix(webTilesStoreName(k), "xyz_"), ".gpkg")})
-	}
-	return out
+	return layerSteps(s, KindSnapshot, m, used, DataDir, ".gpkg", func(k Key, _ *OpenFeaturesParameters) (string, string) {
+		return prefix + strings.TrimPrefix(webTilesStoreName(k), "xyz_"), ""
+	})
 }
 
 // aoiBBox is the area's CRS84 bounding box (nil: no area).

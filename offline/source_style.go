@@ -121,19 +121,10 @@ func styleLevels(p *Parameters, e *Entry) []int {
 }
 
 func (styleSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodStyle {
-			continue
-		}
-		if _, ok := ov.StyleTiles[e.Key]; ok {
-			continue
-		}
-		if ov.StyleTiles == nil {
-			ov.StyleTiles = map[Key]*StyleTilesParameters{}
-		}
-		ov.StyleTiles[e.Key] = &StyleTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
+	addDefaults(a, MethodStyle, &ov.StyleTiles, func(e *Entry) *StyleTilesParameters {
+		return &StyleTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
 			LevelIDs: styleLevels(a.params, e), MaxTiles: DefaultMaxWebTiles}
-	}
+	})
 }
 
 func (styleSource) check(oc *overrideCheck, o *Overrides) {
@@ -230,39 +221,29 @@ func (rs *resolvedStyle) levelTotals() []tiles.LevelCover {
 
 // limits checks each style layer's covers (all sources) against its cap.
 func (styleSource) limits(ctx context.Context, svc Services, t *Task, o *Overrides) []error {
-	var errs []error
 	// The job's client when the services are it (its transport keeps the
 	// configured outbound policy), else one with the default policy.
 	hc := &http.Client{Transport: tiles.NewTransport(fetchConcurrency)}
 	if c, ok := svc.(*arcgis.Client); ok && c != nil {
 		hc = c.HTTPClient()
 	}
-	for _, k := range sortedKeys(o.StyleTiles) {
-		if ctx.Err() != nil {
-			return errs
-		}
-		e, p := t.Entry(k), o.StyleTiles[k]
-		if e == nil || p == nil {
-			continue
+	return layerLimits(ctx, o.StyleTiles, func(k Key, p *StyleTilesParameters) error {
+		e := t.Entry(k)
+		if e == nil {
+			return nil
 		}
 		rs, err := resolveStyle(ctx, hc, e, p)
 		if err != nil {
-			continue // reported when the job runs
+			return nil // reported when the job runs
 		}
-		if err := tileCapError(e, k, rs.levelTotals(), p.MaxTiles, "styleTiles"); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+		return tileCapError(e, k, rs.levelTotals(), p.MaxTiles, "styleTiles")
+	})
 }
 
 func (s styleSource) steps(o *Overrides, used map[string]bool) []stepPlan {
-	var out []stepPlan
-	for _, k := range sortedKeys(o.StyleTiles) {
-		out = append(out, stepPlan{id: stepID(s, k), kind: KindStyle, key: k, entryTitle: true,
-			store: uniqueStore(used, TilesDir, styleStoreName(k), "")})
-	}
-	return out
+	return layerSteps(s, KindStyle, o.StyleTiles, used, TilesDir, "", func(k Key, _ *StyleTilesParameters) (string, string) {
+		return styleStoreName(k), ""
+	})
 }
 
 // styleStoreName is a style layer's directory name: style_ and the last

@@ -165,27 +165,18 @@ func webTileLevels(s *tiles.Scheme, p *Parameters, e *Entry) []int {
 }
 
 func (webTilesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodWebTiles {
-			continue
-		}
-		if _, ok := ov.WebTiles[e.Key]; ok {
-			continue
-		}
+	addDefaults(a, MethodWebTiles, &ov.WebTiles, func(e *Entry) *WebTilesParameters {
 		w, _, err := parseWebTiled(e)
 		if err != nil {
-			continue
+			return nil
 		}
 		s, err := w.scheme()
 		if err != nil {
-			continue
+			return nil
 		}
-		if ov.WebTiles == nil {
-			ov.WebTiles = map[Key]*WebTilesParameters{}
-		}
-		ov.WebTiles[e.Key] = &WebTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
+		return &WebTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
 			LevelIDs: webTileLevels(s, a.params, e), MaxTiles: DefaultMaxWebTiles}
-	}
+	})
 }
 
 func (webTilesSource) check(oc *overrideCheck, o *Overrides) {
@@ -242,28 +233,21 @@ func webTilesScheme(t *Task, k Key) (*tiles.Scheme, error) {
 
 // limits checks each layer's cover against its safety cap.
 func (webTilesSource) limits(ctx context.Context, _ Services, t *Task, o *Overrides) []error {
-	var errs []error
-	for _, k := range sortedKeys(o.WebTiles) {
-		if ctx.Err() != nil {
-			return errs
-		}
+	return layerLimits(ctx, o.WebTiles, func(k Key, p *WebTilesParameters) error {
 		e := t.Entry(k)
-		if e == nil || o.WebTiles[k] == nil {
-			continue
+		if e == nil {
+			return nil
 		}
 		w, _, err := parseWebTiled(e)
 		if err != nil {
-			continue
+			return nil
 		}
-		covers, _, err := webTilesCover(w, o.WebTiles[k])
+		covers, _, err := webTilesCover(w, p)
 		if err != nil {
-			continue // reported when the job runs
+			return nil // reported when the job runs
 		}
-		if err := webTilesCap(e, k, covers, o.WebTiles[k].MaxTiles); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+		return webTilesCap(e, k, covers, p.MaxTiles)
+	})
 }
 
 // webTilesCover is the layer's cover of the area at its levels, clipped to
@@ -367,12 +351,9 @@ func tileCapError(e *Entry, k Key, covers []tiles.LevelCover, capTiles int64, fi
 }
 
 func (s webTilesSource) steps(o *Overrides, used map[string]bool) []stepPlan {
-	var out []stepPlan
-	for _, k := range sortedKeys(o.WebTiles) {
-		out = append(out, stepPlan{id: stepID(s, k), kind: KindRasterTiles, key: k, entryTitle: true,
-			store: uniqueStore(used, TilesDir, webTilesStoreName(k), ".mbtiles")})
-	}
-	return out
+	return layerSteps(s, KindRasterTiles, o.WebTiles, used, TilesDir, ".mbtiles", func(k Key, _ *WebTilesParameters) (string, string) {
+		return webTilesStoreName(k), ""
+	})
 }
 
 // webTilesStoreName is the store's base name for an entry key: xyz_ and

@@ -138,3 +138,53 @@ func (noSteps) write(context.Context, *Job, map[Key]*ManifestLayer) error   { re
 func (noSteps) run(context.Context, *Job, string) error                     { return errNoSteps }
 
 var errNoSteps = fmt.Errorf("this source has no job steps")
+
+// addDefaults adds to *into the parameters mk makes for each entry that
+// goes offline by method m and has none yet (mk returning nil skips the
+// entry); *into is made when the first one is added.
+func addDefaults[P any](a *analysis, m Method, into *map[Key]*P, mk func(*Entry) *P) {
+	for _, e := range a.taking(m) {
+		if _, ok := (*into)[e.Key]; ok {
+			continue
+		}
+		p := mk(e)
+		if p == nil {
+			continue
+		}
+		if *into == nil {
+			*into = map[Key]*P{}
+		}
+		(*into)[e.Key] = p
+	}
+}
+
+// layerSteps plans one step of kind per layer of m, by key: its store is
+// dir/base+ext (made unique by used) with the base and service URL that
+// name returns.
+func layerSteps[P any](s source, kind string, m map[Key]*P, used map[string]bool, dir, ext string, name func(Key, *P) (base, url string)) []stepPlan {
+	var out []stepPlan
+	for _, k := range sortedKeys(m) {
+		base, u := name(k, m[k])
+		out = append(out, stepPlan{id: stepID(s, k), kind: kind, key: k, url: u, entryTitle: true,
+			store: uniqueStore(used, dir, base, ext)})
+	}
+	return out
+}
+
+// layerLimits runs check on the parameters of each layer of m, by key
+// (none: skipped), and collects the errors it returns; it stops when ctx
+// ends.
+func layerLimits[P any](ctx context.Context, m map[Key]*P, check func(Key, *P) error) []error {
+	var errs []error
+	for _, k := range sortedKeys(m) {
+		if ctx.Err() != nil {
+			return errs
+		}
+		if p := m[k]; p != nil {
+			if err := check(k, p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}
