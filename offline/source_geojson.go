@@ -37,20 +37,14 @@ func geoJSONURL(e *Entry) (string, error) {
 }
 
 func (geoJSONSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeGeoJSON {
-			continue
-		}
-		c := a.caps[e]
+	return analyzeType(ctx, a, LayerTypeGeoJSON, MethodGeoJSON, "GeoJSON layer", func(e *Entry, c *Capability) (Reason, error) {
 		u, err := geoJSONURL(e)
 		if err != nil {
-			c.Reason, c.Message = ReasonInvalidURL, fmt.Sprintf("GeoJSON layer %s: %v", describe(e), err)
-			continue
+			return ReasonInvalidURL, err
 		}
 		c.ServiceURL = tiles.HideQuery(u)
-		c.SupportsOffline, c.Method = true, MethodGeoJSON
-	}
-	return nil
+		return "", nil
+	})
 }
 
 func (geoJSONSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {

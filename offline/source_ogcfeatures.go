@@ -126,15 +126,10 @@ func getBody(ctx context.Context, hc *http.Client, u, accept string, limit int64
 }
 
 func (ogcFeaturesSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeOGCFeature {
-			continue
-		}
-		c := a.caps[e]
+	return analyzeType(ctx, a, LayerTypeOGCFeature, MethodOGCFeatures, "OGC feature layer", func(e *Entry, c *Capability) (Reason, error) {
 		u, err := ogcCollectionURL(e)
 		if err != nil {
-			c.Reason, c.Message = ReasonInvalidURL, fmt.Sprintf("OGC feature layer %s: %v", describe(e), err)
-			continue
+			return ReasonInvalidURL, err
 		}
 		c.ServiceURL = tiles.HideQuery(u)
 		b, err := getDoc(ctx, httpClientOf(t.services), withF(u), "application/json")
@@ -142,18 +137,14 @@ func (ogcFeaturesSource) analyze(ctx context.Context, t *Task, a *analysis) erro
 			_, err = ogc.ParseCollection(b)
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			c.Reason, c.Message = wmtsReason(err), fmt.Sprintf("OGC feature layer %s: collection %s: %v", describe(e), c.ServiceURL, err)
+			r := wmtsReason(err)
 			if errors.Is(err, ogc.ErrFeatures) {
-				c.Reason = ReasonServiceError
+				r = ReasonServiceError
 			}
-			continue
+			return r, fmt.Errorf("collection %s: %w", c.ServiceURL, err)
 		}
-		c.SupportsOffline, c.Method = true, MethodOGCFeatures
-	}
-	return nil
+		return "", nil
+	})
 }
 
 // withF adds f=json to an OGC API URL (pygeoapi and others pick HTML for

@@ -29,19 +29,13 @@ const KindStyle = string(MethodStyle)
 // source stops at its own TileJSON maxzoom).
 const styleMaxZoom = 22
 
-// StyleTilesParameters are one style layer's settings (Overrides.StyleTiles).
-// The style URL is read from the web map entry (the journal keeps it), so
-// an API key in its query string is not copied into the overrides.
-type StyleTilesParameters struct {
-	AreaOfInterest *arcgis.Geometry `json:"areaOfInterest"`
-	// LevelIDs are the zooms wanted; each source takes those within its
-	// TileJSON minzoom/maxzoom and bounds.
-	LevelIDs []int `json:"levelIds"`
-	// MaxTiles is the layer's safety cap over all its sources: the job
-	// refuses a cover with more tiles, naming the levels to drop (0:
-	// DefaultMaxWebTiles).
-	MaxTiles int64 `json:"maxTiles,omitempty"`
-}
+// StyleTilesParameters are one style layer's settings (Overrides.StyleTiles),
+// the fields of a web tiled layer's: LevelIDs are the zooms wanted (each
+// source takes those within its TileJSON minzoom/maxzoom and bounds);
+// MaxTiles caps the tiles of all its sources together. The style URL is
+// read from the web map entry (the journal keeps it), so an API key in its
+// query string is not copied into the overrides.
+type StyleTilesParameters = WebTilesParameters
 
 // styleSource takes VectorTileLayer entries whose style is a MapLibre /
 // Mapbox v8 style on a non-ArcGIS server (tileserver-gl, martin, Protomaps,
@@ -263,20 +257,12 @@ func styleStoreName(k Key) string {
 	}
 	last := len(segs) - 1
 	segs[last] = strings.TrimSuffix(segs[last], filepath.Ext(segs[last]))
-	name := strings.Trim(unsafeName.ReplaceAllString(strings.Join(segs, "_"), "_"), "._")
-	if name == "" {
-		name = "tiles"
-	}
-	return "style_" + name
+	return "style_" + safeName(strings.Join(segs, "_"), "tiles")
 }
 
 // styleStoreOf is a source's MBTiles beside the style's directory.
 func styleStoreOf(dir, source string) string {
-	name := strings.Trim(unsafeName.ReplaceAllString(source, "_"), "._")
-	if name == "" {
-		name = "source"
-	}
-	return dir + "." + name + ".mbtiles"
+	return dir + "." + safeName(source, "source") + ".mbtiles"
 }
 
 func (styleSource) run(ctx context.Context, j *Job, id string) error {

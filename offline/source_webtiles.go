@@ -128,24 +128,14 @@ func shownTemplate(e *Entry) string {
 }
 
 func (webTilesSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeWebTiled {
-			continue
-		}
-		c := a.caps[e]
+	return analyzeType(ctx, a, LayerTypeWebTiled, MethodWebTiles, "web tiled layer", func(e *Entry, c *Capability) (Reason, error) {
 		c.ServiceURL = shownTemplate(e)
 		w, _, err := parseWebTiled(e)
 		if err == nil {
 			_, err = w.scheme()
 		}
-		if err != nil {
-			c.Reason = ReasonInvalidURL
-			c.Message = fmt.Sprintf("web tiled layer %s: %v", describe(e), err)
-			continue
-		}
-		c.SupportsOffline, c.Method = true, MethodWebTiles
-	}
-	return nil
+		return ReasonInvalidURL, err
+	})
 }
 
 // webTileLevels are the scheme's levels within both the parameters' and the
@@ -363,11 +353,7 @@ func webTilesStoreName(k Key) string {
 	if i := strings.LastIndexByte(id, ':'); i >= 0 {
 		id = id[i+1:]
 	}
-	name := strings.Trim(unsafeName.ReplaceAllString(id, "_"), "._")
-	if name == "" {
-		name = "tiles"
-	}
-	return "xyz_" + name
+	return "xyz_" + safeName(id, "tiles")
 }
 
 func (webTilesSource) run(ctx context.Context, j *Job, id string) error {

@@ -217,28 +217,18 @@ func httpClientOf(s Services) *http.Client {
 }
 
 func (wmtsSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeWMTS {
-			continue
-		}
-		c := a.caps[e]
+	return analyzeType(ctx, a, LayerTypeWMTS, MethodWMTS, "WMTS layer", func(e *Entry, c *Capability) (Reason, error) {
 		c.ServiceURL = wmtsShown(e)
 		w, err := resolveWMTS(ctx, httpClientOf(t.services), e)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			c.Reason = wmtsReason(err)
-			c.Message = fmt.Sprintf("WMTS layer %s: %v", describe(e), err)
-			continue
+			return wmtsReason(err), err
 		}
 		if a.wmts == nil {
 			a.wmts = map[*Entry]*wmtsLayer{}
 		}
 		a.wmts[e] = w
-		c.SupportsOffline, c.Method = true, MethodWMTS
-	}
-	return nil
+		return "", nil
+	})
 }
 
 // wmtsReason classifies a failure to resolve a WMTS layer.

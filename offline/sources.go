@@ -188,3 +188,25 @@ func layerLimits[P any](ctx context.Context, m map[Key]*P, check func(Key, *P) e
 	}
 	return errs
 }
+
+// analyzeType decides the unclaimed entries of layerType: try fills in
+// what the capability shows and returns why the entry cannot go offline
+// (a reason and an error the message names, noun first), or nil when it
+// goes offline by m. A failure once ctx ends stops the analysis.
+func analyzeType(ctx context.Context, a *analysis, layerType string, m Method, noun string, try func(*Entry, *Capability) (Reason, error)) error {
+	for _, e := range a.unclaimed() {
+		if e.LayerType != layerType {
+			continue
+		}
+		c := a.caps[e]
+		if r, err := try(e, c); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.Reason, c.Message = r, fmt.Sprintf("%s %s: %v", noun, describe(e), err)
+			continue
+		}
+		c.SupportsOffline, c.Method = true, m
+	}
+	return nil
+}
