@@ -33,16 +33,9 @@ func (j *Job) runFeatureService(ctx context.Context, id string) error {
 	}
 	layers := map[int]*arcgis.Layer{}
 	for _, lid := range g.LayerIDs() {
-		l, err := c.Layer(ctx, arcgis.LayerURL(svcURL, lid))
+		l, err := serviceLayer(ctx, c, g, lid)
 		if err != nil {
 			return stepErr(rec.Key, arcgis.LayerURL(svcURL, lid), "layer", err)
-		}
-		if g.OutSpatialReference != nil && l.GeometryType != "" {
-			// The features come in the output SR: the table is declared in it.
-			cp := *l
-			sr := *g.OutSpatialReference
-			cp.SpatialReference = &sr
-			l = &cp
 		}
 		layers[lid] = l
 	}
@@ -50,6 +43,19 @@ func (j *Job) runFeatureService(ctx context.Context, id string) error {
 		return j.runSnapshot(ctx, id, g, rawSvc, layers)
 	}
 	return j.runReplica(ctx, id, g, rawSvc, layers)
+}
+
+// serviceLayer fetches layer lid of g's service, declared in g's output
+// spatial reference when it has one (the features come in it).
+func serviceLayer(ctx context.Context, c *arcgis.Client, g *GenerateGeodatabaseParameters, lid int) (*arcgis.Layer, error) {
+	l, err := c.Layer(ctx, arcgis.LayerURL(g.ServiceURL, lid))
+	if err != nil || g.OutSpatialReference == nil || l.GeometryType == "" {
+		return l, err
+	}
+	cp := *l
+	sr := *g.OutSpatialReference
+	cp.SpatialReference = &sr
+	return &cp, nil
 }
 
 func (j *Job) storePath(rel string) string { return filepath.Join(j.dir, filepath.FromSlash(rel)) }

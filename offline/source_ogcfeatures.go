@@ -391,11 +391,7 @@ func (s ogcFeaturesSource) write(ctx context.Context, j *Job, local map[Key]*Man
 // writeOpenSnapshots lists the source's snapshot layers and marks each
 // finished store read-only.
 func writeOpenSnapshots(ctx context.Context, j *Job, s source, local map[Key]*ManifestLayer, srcURL func(*Entry) string) error {
-	for _, id := range j.order {
-		if !strings.HasPrefix(id, s.name()+":") {
-			continue
-		}
-		st := j.jr.step(id)
+	for _, st := range j.stepsOf(s) {
 		u := tiles.HideQuery(srcURL(j.task.Entry(st.Key)))
 		ml := &ManifestLayer{Key: st.Key, Kind: KindSnapshot, ServiceURL: u, LayerID: arcgis.Int(0)}
 		if st.Status == stepDone {

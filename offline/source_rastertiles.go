@@ -3,7 +3,6 @@ package offline
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
 )
@@ -184,11 +183,7 @@ func (s rasterTilesSource) write(ctx context.Context, j *Job, local map[Key]*Man
 // writeTileLayers adds the package layer of each step of a tile source;
 // info returns a step's service URL and resources directory.
 func writeTileLayers(j *Job, s source, local map[Key]*ManifestLayer, info func(stepInfo) (svcURL, resources string)) {
-	for _, id := range j.order {
-		if !strings.HasPrefix(id, s.name()+":") {
-			continue
-		}
-		st := j.jr.step(id)
+	for _, st := range j.stepsOf(s) {
 		ml := &ManifestLayer{Key: st.Key, Kind: st.Kind}
 		ml.ServiceURL, ml.Resources = info(st)
 		if st.Status == stepDone {

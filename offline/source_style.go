@@ -324,11 +324,7 @@ func (styleSource) partial(path string) []string {
 }
 
 func (s styleSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
-	for _, id := range j.order {
-		if !strings.HasPrefix(id, s.name()+":") {
-			continue
-		}
-		st := j.jr.step(id)
+	for _, st := range j.stepsOf(s) {
 		u, _ := styleURLOf(j.task.Entry(st.Key))
 		ml := &ManifestLayer{Key: st.Key, Kind: st.Kind, ServiceURL: tiles.HideQuery(u)}
 		if st.Status == stepDone {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
-	"path"
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -105,17 +103,7 @@ func (w *webTiled) format() string {
 	if w.tileInfo != nil && w.tileInfo.Format != "" {
 		return tiles.FormatFor(w.tileInfo.Format)
 	}
-	p := w.template
-	if u, err := url.Parse(strings.NewReplacer("{", "", "}", "").Replace(w.template)); err == nil {
-		p = u.Path
-	}
-	switch strings.ToLower(path.Ext(p)) {
-	case ".jpg", ".jpeg":
-		return "jpg"
-	case ".webp":
-		return "webp"
-	}
-	return "png"
+	return tiles.TemplateFormat(w.template)
 }
 
 // shownTemplate is a template as progress and errors show it (no query).

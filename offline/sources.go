@@ -210,3 +210,14 @@ func analyzeType(ctx context.Context, a *analysis, layerType string, m Method, n
 	}
 	return nil
 }
+
+// stepsOf returns the journal records of s's steps, in job order.
+func (j *Job) stepsOf(s source) []stepInfo {
+	var out []stepInfo
+	for _, id := range j.order {
+		if strings.HasPrefix(id, s.name()+":") {
+			out = append(out, j.jr.step(id))
+		}
+	}
+	return out
+}

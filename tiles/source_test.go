@@ -126,3 +126,19 @@ func TestEmulatorBasemapDownloadResume(t *testing.T) {
 	st.Close()
 	gdalOpens(t, "gdalinfo", filepath.Join(dir, "basemap.mbtiles"), "Driver: MBTiles")
 }
+
+func TestTemplateFormat(t *testing.T) {
+	for tmpl, want := range map[string]string{
+		"https://a.example.org/{z}/{x}/{y}.png":            "png",
+		"https://tiles.example.org/{z}/{x}/{y}.jpg?key=K":  "jpg",
+		"https://tiles.example.org/{z}/{x}/{y}.JPEG":       "jpg",
+		"https://tiles.example.org/{z}/{x}/{y}.webp#frag":  "webp",
+		"https://tiles.example.org/{z}/{x}/{y}?f=img.jpg":  "png",
+		"https://tiles.example.org/{z}/{x}/{y}":            "png",
+		"https://{s}.tile.example.org/{level}/{col}/{row}": "png",
+	} {
+		if got := TemplateFormat(tmpl); got != want {
+			t.Errorf("TemplateFormat(%q) = %q, want %q", tmpl, got, want)
+		}
+	}
+}

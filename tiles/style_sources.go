@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"path"
 	"sort"
-	"strings"
 )
 
 // StyleSource is one tiled source of a MapLibre/Mapbox style (v8) resolved
@@ -128,7 +126,7 @@ func ResolveStyleSource(ctx context.Context, hc *http.Client, styleURL string, s
 	ss.Attribution, ss.VectorLayers = tj.Attribution, tj.VectorLayers
 	ss.Format = "pbf"
 	if typ != "vector" {
-		ss.Format = extFormat(t.String())
+		ss.Format = TemplateFormat(t.String())
 	}
 	return ss, nil
 }
@@ -151,18 +149,6 @@ func (ss *StyleSource) openPMTiles(ctx context.Context, hc *http.Client, archive
 		ss.Type = "raster"
 	}
 	return ss, nil
-}
-
-// extFormat is the MBTiles format of a raster template's extension.
-func extFormat(tmpl string) string {
-	p, _, _ := strings.Cut(tmpl, "?")
-	switch strings.ToLower(path.Ext(p)) {
-	case ".jpg", ".jpeg":
-		return "jpg"
-	case ".webp":
-		return "webp"
-	}
-	return "png"
 }
 
 // Scheme is the source's grid: Web Mercator XYZ, levels = zooms
