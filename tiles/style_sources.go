@@ -2,7 +2,6 @@ package tiles
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -73,15 +72,12 @@ func ResolveStyleSource(ctx context.Context, hc *http.Client, styleURL string, s
 			return ss.openPMTiles(ctx, hc, resolveTemplate(styleURL, arch))
 		}
 	}
-	var tj *TileJSON
 	docURL := styleURL
-	if _, inline := src["tiles"]; inline {
-		b, _ := json.Marshal(src)
-		var err error
-		if tj, err = ParseTileJSON(b); err != nil {
-			return nil, fmt.Errorf("style source %q: %w", name, err)
-		}
-	} else {
+	tj, inline, err := inlineTileJSON(src)
+	if err != nil {
+		return nil, fmt.Errorf("style source %q: %w", name, err)
+	}
+	if !inline {
 		if u == "" {
 			return nil, fmt.Errorf("style source %q: neither tiles nor url", name)
 		}
