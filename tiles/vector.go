@@ -334,7 +334,21 @@ func (g *gzipFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 	zw := gzip.NewWriter(&buf)
 	zw.Write(b)
 	zw.Close()
+	g.RecycleTile(b) // compressed into buf
 	return buf.Bytes(), false, nil
+}
+
+// RecycleTile implements TileRecycler: the tile's buffer goes to the
+// wrapped fetcher's pool (it takes any buffer by its capacity).
+func (g *gzipFetcher) RecycleTile(b []byte) { RecycleTile(g.TileFetcher, b) }
+
+// RecycleTile hands b, a tile f fetched, back to f when f recycles tile
+// buffers (a TileRecycler); fetchers that wrap another pass theirs on
+// with it.
+func RecycleTile(f TileFetcher, b []byte) {
+	if rc, ok := f.(TileRecycler); ok {
+		rc.RecycleTile(b)
+	}
 }
 
 // maxSchemaScan bounds how many tiles are read for vector_layers and labels.
