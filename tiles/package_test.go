@@ -1,7 +1,6 @@
 package tiles
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -24,41 +23,12 @@ func writeTestPackage(t testing.TB, p, prefix string, root map[string]any, tiles
 	if err != nil {
 		t.Fatal(err)
 	}
-	zw := zip.NewWriter(f)
-	put := func(name string, b []byte) {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(b)
-	}
+	defer f.Close()
 	rj, _ := json.Marshal(root)
-	put(prefix+"root.json", rj)
-	bundles := map[string]map[[2]int][]byte{}
-	for k, b := range tiles {
-		name := prefix + "tile/L" + twoDigits(k.Level) + "/" + BundleName(k.Row, k.Col)
-		if bundles[name] == nil {
-			bundles[name] = map[[2]int][]byte{}
-		}
-		bundles[name][[2]int{k.Row % BundleDim, k.Col % BundleDim}] = b
-	}
-	for name, ts := range bundles {
-		var buf bytes.Buffer
-		if err := WriteBundle(&buf, ts); err != nil {
-			t.Fatal(err)
-		}
-		put(name, buf.Bytes())
-	}
-	for name, b := range extra {
-		put(prefix+name, b)
-	}
-	if err := zw.Close(); err != nil {
+	if err := WritePackage(f, prefix, rj, tiles, extra); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
 }
-
-func twoDigits(n int) string { return string([]byte{byte('0' + n/10), byte('0' + n%10)}) }
 
 func demoRoot(s *Scheme, fmtName string) map[string]any {
 	x0, y0 := ToMercator(-117.25, 33.98)
