@@ -11,6 +11,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/offline/offlinetest/democlient"
 )
 
 // *arcgis.Client is the production Portal and Services.
@@ -28,16 +29,7 @@ func emulatorClient(t *testing.T) (*emulatortest.Server, *arcgis.Client) {
 	tiles := emulator.DemoTileOptions()
 	tiles.WorkDir = t.TempDir()
 	em := emulatortest.Start(t, emulator.Options{Tiles: tiles})
-	c, err := arcgis.New(
-		arcgis.WithPortal(em.PortalURL),
-		arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}),
-		arcgis.WithRetryPolicy(arcgis.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Multiplier: 2, MaxElapsed: 10 * time.Second}),
-		arcgis.WithPollInterval(2*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return em, c
+	return em, democlient.New(t, em.PortalURL)
 }
 
 // emulatorTask starts the emulator (see emulatorClient) and loads the demo

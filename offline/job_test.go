@@ -20,6 +20,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/offline/offlinetest/democlient"
 )
 
 // jobEnv is an emulator, a client and a task on the demo web map.
@@ -41,15 +42,7 @@ func newJobEnv(t *testing.T, opts emulator.Options) *jobEnv {
 }
 
 func newJobEnvFor(t testing.TB, em *emulatortest.Server, root string) *jobEnv {
-	c, err := arcgis.New(
-		arcgis.WithPortal(root+"/sharing/rest"),
-		arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}),
-		arcgis.WithRetryPolicy(arcgis.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Multiplier: 2, MaxElapsed: 10 * time.Second}),
-		arcgis.WithPollInterval(2*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := democlient.New(t, root+"/sharing/rest")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	task, err := NewTask(ctx, Source{PortalURL: root + "/sharing/rest", ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
