@@ -3,6 +3,7 @@ package offline
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -118,20 +119,11 @@ func TestEmulatorFieldSurvey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	em.Log().Reset()
-	resp, err := c.CreateReplica(ctx, g.ServiceURL, *rp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := em.Log().Matching("/createReplica")
-	if len(sent) != 1 {
-		t.Fatalf("%d createReplica requests", len(sent))
-	}
-	for k := range want2 {
-		if !sameParam(want2.Get(k), sent[0].Query.Get(k)) {
-			t.Errorf("createReplica %s: sent %q, want %q", k, sent[0].Query.Get(k), want2.Get(k))
-		}
-	}
+	var resp *arcgis.ReplicaResponse
+	sentAsWanted(t, em, "createReplica", want2, func() (err error) {
+		resp, err = c.CreateReplica(ctx, g.ServiceURL, *rp)
+		return err
+	})
 	if resp.StatusURL == "" && resp.Replica == nil {
 		t.Fatalf("no status URL or replica: %s", resp.Raw)
 	}
@@ -213,26 +205,36 @@ func TestEmulatorExportTiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	em.Log().Reset()
-	sub, err := c.ExportTiles(ctx, et.ServiceURL, *params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := em.Log().Matching("/exportTiles")
-	if len(sent) == 0 {
-		t.Fatal("no exportTiles request")
-	}
-	for k := range want {
-		if !sameParam(want.Get(k), sent[0].Query.Get(k)) {
-			t.Errorf("exportTiles %s: sent %q, want %q", k, sent[0].Query.Get(k), want.Get(k))
-		}
-	}
+	var sub *arcgis.JobSubmission
+	sentAsWanted(t, em, "exportTiles", want, func() (err error) {
+		sub, err = c.ExportTiles(ctx, et.ServiceURL, *params)
+		return err
+	})
 	st, err := c.WaitJob(ctx, sub.JobURL, 2*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.JobStatus != "esriJobSucceeded" {
 		t.Errorf("export job %+v", st)
+	}
+}
+
+// sentAsWanted runs send (a call to operation op) and checks that the
+// emulator got one op request carrying want's parameters.
+func sentAsWanted(t *testing.T, em *emulatortest.Server, op string, want url.Values, send func() error) {
+	t.Helper()
+	em.Log().Reset()
+	if err := send(); err != nil {
+		t.Fatal(err)
+	}
+	sent := em.Log().Matching("/" + op)
+	if len(sent) != 1 {
+		t.Fatalf("%d %s requests", len(sent), op)
+	}
+	for k := range want {
+		if !sameParam(want.Get(k), sent[0].Query.Get(k)) {
+			t.Errorf("%s %s: sent %q, want %q", op, k, sent[0].Query.Get(k), want.Get(k))
+		}
 	}
 }
 
