@@ -55,14 +55,8 @@ func TestEmulatorFieldSurvey(t *testing.T) {
 	if task.Item == nil || task.Item.Title != "Field Survey" {
 		t.Fatalf("item %+v", task.Item)
 	}
-	p, err := task.CreateDefaultParameters(ctx, demoArea(), 150000, 5000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caps, err := task.Capabilities(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(ctx, t, task, demoArea(), 150000, 5000)
+	caps := mustCaps(ctx, t, task, p)
 	svc := em.ServicesURL
 	want := map[Key]Method{
 		LayerKey(svc+"/Field_Survey/FeatureServer", 0):    MethodReplica,
@@ -91,10 +85,7 @@ func TestEmulatorFieldSurvey(t *testing.T) {
 		t.Errorf("hasErrors false")
 	}
 
-	ov, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ov := mustOverrides(ctx, t, task, p)
 	if err := task.Validate(ctx, p, ov, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
@@ -185,14 +176,8 @@ func TestEmulatorExportTiles(t *testing.T) {
 	ctx, em, c, task := emulatorTask(t)
 	// A small area and two levels keep the export quick.
 	area := wgs84Box(-117.20, 34.00, -117.18, 34.02)
-	p, err := task.CreateDefaultParameters(ctx, area, 80000, 30000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ov, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(ctx, t, task, area, 80000, 30000)
+	ov := mustOverrides(ctx, t, task, p)
 	et := ov.ExportTileCache[ServiceKey(em.ServicesURL+"/Demo_Basemap/MapServer")]
 	if et == nil || LevelRanges(et.LevelIDs) != "13-14" {
 		t.Fatalf("export parameters %+v", et)
@@ -260,14 +245,8 @@ func TestEmulatorDuplicateLayersOneReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := task.CreateDefaultParameters(ctx, demoArea(), 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ov, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(ctx, t, task, demoArea(), 0, 0)
+	ov := mustOverrides(ctx, t, task, p)
 	if len(ov.GenerateGeodatabase) != 1 {
 		t.Fatalf("%d replicas, want one for the shared service", len(ov.GenerateGeodatabase))
 	}

@@ -57,19 +57,13 @@ const testMinScale, testMaxScale = 150000, 70000
 
 func (e *jobEnv) params(t testing.TB) *Parameters {
 	t.Helper()
-	p, err := e.task.CreateDefaultParameters(context.Background(), demoArea(), testMinScale, testMaxScale)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(context.Background(), t, e.task, demoArea(), testMinScale, testMaxScale)
 	return p
 }
 
 func (e *jobEnv) overrides(t testing.TB, p *Parameters) *Overrides {
 	t.Helper()
-	o, err := e.task.CreateOverrides(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := mustOverrides(context.Background(), t, e.task, p)
 	return o
 }
 
