@@ -110,10 +110,8 @@ func TestEmulatorFieldSurvey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var resp *arcgis.ReplicaResponse
-	sentAsWanted(t, em, "createReplica", want2, func() (err error) {
-		resp, err = c.CreateReplica(ctx, g.ServiceURL, *rp)
-		return err
+	resp := sentAsWanted(t, em, "createReplica", want2, func() (*arcgis.ReplicaResponse, error) {
+		return c.CreateReplica(ctx, g.ServiceURL, *rp)
 	})
 	if resp.StatusURL == "" && resp.Replica == nil {
 		t.Fatalf("no status URL or replica: %s", resp.Raw)
@@ -190,10 +188,8 @@ func TestEmulatorExportTiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sub *arcgis.JobSubmission
-	sentAsWanted(t, em, "exportTiles", want, func() (err error) {
-		sub, err = c.ExportTiles(ctx, et.ServiceURL, *params)
-		return err
+	sub := sentAsWanted(t, em, "exportTiles", want, func() (*arcgis.JobSubmission, error) {
+		return c.ExportTiles(ctx, et.ServiceURL, *params)
 	})
 	st, err := c.WaitJob(ctx, sub.JobURL, 2*time.Millisecond, nil)
 	if err != nil {
@@ -204,12 +200,13 @@ func TestEmulatorExportTiles(t *testing.T) {
 	}
 }
 
-// sentAsWanted runs send (a call to operation op) and checks that the
-// emulator got one op request carrying want's parameters.
-func sentAsWanted(t *testing.T, em *emulatortest.Server, op string, want url.Values, send func() error) {
+// sentAsWanted returns what send (a call to operation op) returns and
+// checks that the emulator got one op request carrying want's parameters.
+func sentAsWanted[R any](t *testing.T, em *emulatortest.Server, op string, want url.Values, send func() (R, error)) R {
 	t.Helper()
 	em.Log().Reset()
-	if err := send(); err != nil {
+	r, err := send()
+	if err != nil {
 		t.Fatal(err)
 	}
 	sent := em.Log().Matching("/" + op)
@@ -221,6 +218,7 @@ func sentAsWanted(t *testing.T, em *emulatortest.Server, op string, want url.Val
 			t.Errorf("%s %s: sent %q, want %q", op, k, sent[0].Query.Get(k), want.Get(k))
 		}
 	}
+	return r
 }
 
 // sameParam compares two form values, as JSON when both are JSON.

@@ -50,28 +50,28 @@ func overridesFor(t *testing.T, task *Task, p *Parameters) *Overrides {
 func mustOverrides(ctx context.Context, t testing.TB, task *Task, p *Parameters) *Overrides {
 	t.Helper()
 	ov, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ov
+	return noErr(t, ov, err)
 }
 
 func mustDefaults(ctx context.Context, t testing.TB, task *Task, area *arcgis.Geometry, minScale, maxScale float64) *Parameters {
 	t.Helper()
 	p, err := task.CreateDefaultParameters(ctx, area, minScale, maxScale)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return noErr(t, p, err)
 }
 
 func mustCaps(ctx context.Context, t testing.TB, task *Task, p *Parameters) *Capabilities {
 	t.Helper()
 	caps, err := task.Capabilities(ctx, p)
+	return noErr(t, caps, err)
+}
+
+// noErr returns v, failing the test when err is not nil.
+func noErr[T any](t testing.TB, v T, err error) T {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return caps
+	return v
 }
 
 func replicaValues(t *testing.T, ov *Overrides, svc string) map[string]string {
