@@ -229,10 +229,7 @@ func packageDigest(t testing.TB, dir string) map[string]string {
 	out := map[string]string{}
 	gpkgs, _ := filepath.Glob(filepath.Join(dir, DataDir, "*.gpkg"))
 	for _, f := range gpkgs {
-		db, err := sql.Open("sqlite", "file:"+f+"?mode=ro")
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := openReadOnly(t, f)
 		rows, err := db.Query(`SELECT table_name FROM gpkg_contents WHERE data_type IN ('features','attributes') ORDER BY table_name`)
 		if err != nil {
 			t.Fatal(err)
@@ -251,10 +248,7 @@ func packageDigest(t testing.TB, dir string) map[string]string {
 	}
 	mbt, _ := filepath.Glob(filepath.Join(dir, TilesDir, "*.mbtiles"))
 	for _, f := range mbt {
-		db, err := sql.Open("sqlite", "file:"+f+"?mode=ro")
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := openReadOnly(t, f)
 		rows, err := db.Query(`SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles ORDER BY 1,2,3`)
 		if err != nil {
 			t.Fatal(err)
@@ -311,3 +305,13 @@ func digestTable(t testing.TB, db *sql.DB, name, table string, out map[string]st
 }
 
 func geodbQuery(layerID int) geodb.Query { return geodb.Query{LayerID: layerID} }
+
+// openReadOnly opens the SQLite file at path read-only.
+func openReadOnly(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}

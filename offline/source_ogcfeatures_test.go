@@ -124,10 +124,7 @@ func TestOGCFeaturesJob(t *testing.T) {
 // the i-th feature).
 func checkSnapshotRows(t *testing.T, id, path string, feats []json.RawMessage) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openReadOnly(t, path)
 	defer db.Close()
 	var table string
 	if err := db.QueryRow(`SELECT table_name FROM gpkg_contents WHERE data_type='features'`).Scan(&table); err != nil {
