@@ -90,11 +90,9 @@ func geoJSONFeatures(ctx context.Context, j *Job, u string, bbox []float64, maxF
 }
 
 func (geoJSONSource) run(ctx context.Context, j *Job, id string) error {
-	rec := j.jr.step(id)
-	p := j.o.GeoJSON[rec.Key]
-	e := j.task.Entry(rec.Key)
-	if p == nil || e == nil {
-		return stepErr(rec.Key, "", "geoJSON", fmt.Errorf("no GeoJSON layer %s in the web map", rec.Key))
+	rec, p, e, err := stepLayer(j, id, j.o.GeoJSON, "geoJSON", "GeoJSON layer", nil)
+	if err != nil {
+		return err
 	}
 	u, err := geoJSONURL(e)
 	if err != nil {

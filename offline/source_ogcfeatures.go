@@ -225,11 +225,9 @@ func aoiBBox(g *arcgis.Geometry) ([]float64, error) {
 }
 
 func (ogcFeaturesSource) run(ctx context.Context, j *Job, id string) error {
-	rec := j.jr.step(id)
-	p := j.o.OGCFeatures[rec.Key]
-	e := j.task.Entry(rec.Key)
-	if p == nil || e == nil {
-		return stepErr(rec.Key, "", "ogcFeatures", fmt.Errorf("no OGC feature layer %s in the web map", rec.Key))
+	rec, p, e, err := stepLayer(j, id, j.o.OGCFeatures, "ogcFeatures", "OGC feature layer", nil)
+	if err != nil {
+		return err
 	}
 	colURL, err := ogcCollectionURL(e)
 	if err != nil {

@@ -345,13 +345,11 @@ func webTilesStoreName(k Key) string {
 }
 
 func (webTilesSource) run(ctx context.Context, j *Job, id string) error {
-	rec := j.jr.step(id)
-	p := j.o.WebTiles[rec.Key]
-	e := j.task.Entry(rec.Key)
-	shown := shownTemplate(e)
-	if p == nil || e == nil {
-		return stepErr(rec.Key, shown, "webTiles", fmt.Errorf("no web tiled layer %s in the web map", rec.Key))
+	rec, p, e, err := stepLayer(j, id, j.o.WebTiles, "webTiles", "web tiled layer", shownTemplate)
+	if err != nil {
+		return err
 	}
+	shown := shownTemplate(e)
 	w, tmpl, err := parseWebTiled(e)
 	if err != nil {
 		return stepErr(rec.Key, shown, "template", err)

@@ -341,13 +341,11 @@ func (s wmtsSource) steps(o *Overrides, used map[string]bool) []stepPlan {
 }
 
 func (wmtsSource) run(ctx context.Context, j *Job, id string) error {
-	rec := j.jr.step(id)
-	p := j.o.WMTS[rec.Key]
-	e := j.task.Entry(rec.Key)
-	shown := wmtsShown(e)
-	if p == nil || e == nil {
-		return stepErr(rec.Key, shown, "wmts", fmt.Errorf("no WMTS layer %s in the web map", rec.Key))
+	rec, p, e, err := stepLayer(j, id, j.o.WMTS, "wmts", "WMTS layer", wmtsShown)
+	if err != nil {
+		return err
 	}
+	shown := wmtsShown(e)
 	hc := j.opt.Client.HTTPClient()
 	w, err := resolveWMTS(ctx, hc, e)
 	if err != nil {

@@ -221,3 +221,19 @@ func (j *Job) stepsOf(s source) []stepInfo {
 	}
 	return out
 }
+
+// stepLayer returns the journal record of the one-layer step id, the
+// layer's parameters in m and its web map entry, or a step error (call
+// field; the URL shown(entry) when shown is given) when either is missing.
+func stepLayer[P any](j *Job, id string, m map[Key]*P, field, noun string, shown func(*Entry) string) (stepInfo, *P, *Entry, error) {
+	rec := j.jr.step(id)
+	p, e := m[rec.Key], j.task.Entry(rec.Key)
+	if p == nil || e == nil {
+		u := ""
+		if shown != nil {
+			u = shown(e)
+		}
+		return rec, nil, nil, stepErr(rec.Key, u, field, fmt.Errorf("no %s %s in the web map", noun, rec.Key))
+	}
+	return rec, p, e, nil
+}
