@@ -19,13 +19,12 @@ import (
 // formats.md §4 describes: stored zip entries, root.json, tile/Lnn/R…C….bundle.
 func writeTestPackage(t testing.TB, p, prefix string, root map[string]any, tiles map[TileKey][]byte, extra map[string][]byte) {
 	t.Helper()
-	f, err := os.Create(p)
-	if err != nil {
+	rj, _ := json.Marshal(root)
+	var b bytes.Buffer
+	if err := WritePackage(&b, prefix, rj, tiles, extra); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	rj, _ := json.Marshal(root)
-	if err := WritePackage(f, prefix, rj, tiles, extra); err != nil {
+	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
