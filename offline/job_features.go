@@ -87,8 +87,7 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 		if err != nil {
 			return stepErr(rec.Key, svcURL, "createReplica", err)
 		}
-		if err := j.jr.update(func() {
-			s := j.jr.Steps[id]
+		if err := j.jr.updateStep(id, func(s *stepInfo) {
 			s.ReplicaPhase, s.ReplicaName = replicaRequested, name
 		}); err != nil {
 			return err
@@ -102,14 +101,12 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 		j.hook("replicaAnswered")
 		switch {
 		case resp.StatusURL != "":
-			err = j.jr.update(func() {
-				s := j.jr.Steps[id]
+			err = j.jr.updateStep(id, func(s *stepInfo) {
 				s.ReplicaPhase, s.StatusURL = replicaSubmitted, resp.StatusURL
 			})
 		case resp.ResultURL != "" || resp.Replica != nil:
 			if resp.Replica == nil {
-				err = j.jr.update(func() {
-					s := j.jr.Steps[id]
+				err = j.jr.updateStep(id, func(s *stepInfo) {
 					s.ReplicaPhase, s.ResultURL = replicaCreated, resp.ResultURL
 				})
 				break
@@ -117,8 +114,7 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 			if err = writeFileAtomic(resultFile, resp.Raw); err != nil {
 				return err
 			}
-			err = j.jr.update(func() {
-				s := j.jr.Steps[id]
+			err = j.jr.updateStep(id, func(s *stepInfo) {
 				s.ReplicaPhase, s.ReplicaID = replicaFetched, resp.Replica.ReplicaID
 				s.ReplicaServerGen, s.ServerGens = resp.Replica.ReplicaServerGen, resp.Replica.LayerServerGens
 				j.jr.addReplica(svcURL, resp.Replica.ReplicaID)
@@ -140,8 +136,7 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 			}
 			return stepErr(rec.Key, svcURL, "createReplica job", err)
 		}
-		if err := j.jr.update(func() {
-			s := j.jr.Steps[id]
+		if err := j.jr.updateStep(id, func(s *stepInfo) {
 			s.ReplicaPhase, s.ReplicaID, s.ResultURL = replicaCreated, st.ReplicaID, st.ResultURL
 			s.ReplicaServerGen, s.ServerGens = st.ReplicaServerGen, st.LayerServerGens
 			j.jr.addReplica(svcURL, st.ReplicaID)
@@ -157,8 +152,7 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 		if err != nil {
 			return stepErr(rec.Key, svcURL, "download replica", err)
 		}
-		if err := j.jr.update(func() {
-			s := j.jr.Steps[id]
+		if err := j.jr.updateStep(id, func(s *stepInfo) {
 			s.ReplicaPhase, s.Bytes = replicaFetched, n
 		}); err != nil {
 			return err
@@ -283,8 +277,7 @@ func (j *Job) finishService(id string, st geodb.LoadStats) error {
 	if feats == 0 {
 		feats = st.Features
 	}
-	if err := j.jr.update(func() {
-		s := j.jr.Steps[id]
+	if err := j.jr.updateStep(id, func(s *stepInfo) {
 		s.Status, s.Features, s.LayerFeatures = stepDone, feats, per
 	}); err != nil {
 		return err

@@ -189,8 +189,7 @@ func (j *Job) finishTiles(ctx context.Context, id string, st *tiles.Store, aoi t
 
 // tilesDone records a tile step as done with n tiles of size bytes.
 func (j *Job) tilesDone(id string, n, size int64) error {
-	if err := j.jr.update(func() {
-		s := j.jr.Steps[id]
+	if err := j.jr.updateStep(id, func(s *stepInfo) {
 		s.Status, s.Tiles, s.Bytes = stepDone, n, size
 	}); err != nil {
 		return err
