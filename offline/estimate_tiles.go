@@ -58,12 +58,8 @@ func (vectorTilesSource) estimate(ctx context.Context, e *estimation, o *Overrid
 		if err != nil {
 			return err
 		}
-		ti := tiles.WebMercatorScheme(512, 0, p.MaxLevel).Info
-		if vs.TileInfo != nil {
-			ti = *vs.TileInfo
-		}
 		f := &timedFetcher{e: e, f: &vectorFetcher{c: e.c, url: p.ServiceURL, vs: vs}}
-		return estimateTileLayer(ctx, e, le, ti, p.AreaOfInterest, levelsUpTo(p.MaxLevel), tiles.EstimateOptions{}, f, vectorResources)
+		return estimateTileLayer(ctx, e, le, vectorTileInfo(vs, p.MaxLevel), p.AreaOfInterest, levelsUpTo(p.MaxLevel), tiles.EstimateOptions{}, f, vectorResources)
 	})
 }
 

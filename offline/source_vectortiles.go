@@ -78,11 +78,17 @@ func (vectorTilesSource) limits(ctx context.Context, svc Services, t *Task, o *O
 		if err != nil {
 			return arcgis.TileInfo{}, false
 		}
-		if vs.TileInfo != nil {
-			return *vs.TileInfo, true
-		}
-		return tiles.WebMercatorScheme(512, 0, len(x.levels)-1).Info, true
+		return vectorTileInfo(vs, len(x.levels)-1), true
 	})
+}
+
+// vectorTileInfo is the service's tiling scheme; without tileInfo, Web
+// Mercator 512 px, levels 0 to maxLevel.
+func vectorTileInfo(vs *arcgis.VectorTileService, maxLevel int) arcgis.TileInfo {
+	if vs.TileInfo != nil {
+		return *vs.TileInfo
+	}
+	return tiles.WebMercatorScheme(512, 0, maxLevel).Info
 }
 
 func (s vectorTilesSource) steps(o *Overrides, used map[string]bool) []stepPlan {
