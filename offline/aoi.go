@@ -10,9 +10,6 @@ import (
 	"github.com/offlined/offlined/tiles"
 )
 
-// webMercatorHalf is half the width of the Web Mercator world in metres.
-const webMercatorHalf = tiles.MercatorHalfWorld
-
 // AOI is a validated area of interest ready for requests.
 type AOI struct {
 	// Geometry is an Esri polygon in SR with closed rings. An area that
@@ -126,7 +123,7 @@ func PrepareAOI(g *arcgis.Geometry, mapSR *arcgis.SpatialReference) (*AOI, error
 	case sr.IsWGS84():
 		world = 360
 	case sr.IsWebMercator():
-		world = 2 * webMercatorHalf
+		world = 2 * tiles.MercatorHalfWorld
 	}
 
 	var rings [][][2]float64
@@ -264,14 +261,7 @@ func unwrapRing(r [][2]float64, world float64) {
 		dx := raw - prev
 		prev = raw
 		if math.Abs(dx) < world {
-			for dx > world/2 {
-				offset -= world
-				dx -= world
-			}
-			for dx < -world/2 {
-				offset += world
-				dx += world
-			}
+			offset += tiles.WrapShift(dx, world)
 		}
 		r[i][0] = raw + offset
 	}

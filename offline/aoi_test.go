@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/tiles"
 )
 
 func env(xmin, ymin, xmax, ymax float64, wkid int) *arcgis.Geometry {
@@ -44,7 +45,7 @@ func TestPrepareAOI(t *testing.T) {
 		{"envelope crossing antimeridian (xmin > xmax)", env(170, -10, -170, 10, 4326), mapSR, "", 2, true, [4]float64{-180, -10, 180, 10}},
 		{"envelope past 180", env(170, -10, 190, 10, 4326), mapSR, "", 2, true, [4]float64{-180, -10, 180, 10}},
 		{"polygon crossing antimeridian", poly(4326, [][]float64{{175, 50}, {175, 55}, {-175, 55}, {-175, 50}, {175, 50}}), mapSR, "", 2, true, [4]float64{-180, 50, 180, 55}},
-		{"mercator crossing", env(19000000, 0, -19000000, 100000, 3857), mapSR, "", 2, true, [4]float64{-webMercatorHalf, 0, webMercatorHalf, 100000}},
+		{"mercator crossing", env(19000000, 0, -19000000, 100000, 3857), mapSR, "", 2, true, [4]float64{-tiles.MercatorHalfWorld, 0, tiles.MercatorHalfWorld, 100000}},
 		{"whole area shifted by 360", env(190, 0, 200, 10, 4326), mapSR, "", 1, false, [4]float64{-170, 0, -160, 10}},
 		{"nil", nil, mapSR, ErrAOIEmpty, 0, false, [4]float64{}},
 		{"zero-width envelope", env(1, 1, 1, 2, 4326), mapSR, ErrAOIEmpty, 0, false, [4]float64{}},
@@ -188,7 +189,7 @@ func TestAOIWholeWorld(t *testing.T) {
 		{"world envelope within mercator range", env(-180, -85, 180, 85, 4326), [4]float64{-180, -85, 180, 85}, 360 * 170},
 		{"200 degrees wide", env(-100, -10, 100, 10, 4326), [4]float64{-100, -10, 100, 10}, 200 * 20},
 		{"world polygon", poly(4326, [][]float64{{-180, -90}, {-180, 90}, {180, 90}, {180, -90}, {-180, -90}}), [4]float64{-180, -90, 180, 90}, 360 * 180},
-		{"mercator world", env(-webMercatorHalf, -webMercatorHalf, webMercatorHalf, webMercatorHalf, 3857), [4]float64{-webMercatorHalf, -webMercatorHalf, webMercatorHalf, webMercatorHalf}, 4 * webMercatorHalf * webMercatorHalf},
+		{"mercator world", env(-tiles.MercatorHalfWorld, -tiles.MercatorHalfWorld, tiles.MercatorHalfWorld, tiles.MercatorHalfWorld, 3857), [4]float64{-tiles.MercatorHalfWorld, -tiles.MercatorHalfWorld, tiles.MercatorHalfWorld, tiles.MercatorHalfWorld}, 4 * tiles.MercatorHalfWorld * tiles.MercatorHalfWorld},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := PrepareAOI(tc.g, mapSR)

@@ -243,9 +243,19 @@ func (a *analysis) claimed(e *Entry) bool {
 
 // unclaimed returns the entries no source decided yet.
 func (a *analysis) unclaimed() []*Entry {
+	return a.entries(func(e *Entry) bool { return !a.claimed(e) })
+}
+
+// taking returns the entries going offline by method m.
+func (a *analysis) taking(m Method) []*Entry {
+	return a.entries(func(e *Entry) bool { return a.caps[e].Method == m })
+}
+
+// entries returns the entries keep accepts, in order.
+func (a *analysis) entries(keep func(*Entry) bool) []*Entry {
 	var out []*Entry
 	for _, e := range a.order {
-		if !a.claimed(e) {
+		if keep(e) {
 			out = append(out, e)
 		}
 	}

@@ -29,11 +29,7 @@ func (offlineUnregisterer) UnregisterReplica(context.Context, string, string) er
 // file); online again, draining the queue unregisters them.
 func TestPackageDeleteQueuesReplicas(t *testing.T) {
 	em := emulatortest.Start(t, emulator.Options{})
-	res := offlinetest.BuildPackage(t, em, offlinetest.Options{})
-	pkg, err := offline.Open(res.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, pkg := offlinetest.OpenPackage(t, em, offlinetest.Options{})
 	reps := pkg.Replicas()
 	if len(reps) == 0 {
 		t.Fatal("the demo package has no replica")

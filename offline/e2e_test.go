@@ -3,6 +3,7 @@ package offline
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/offline/offlinetest/democlient"
 )
 
 // *arcgis.Client is the production Portal and Services.
@@ -28,16 +30,7 @@ func emulatorClient(t *testing.T) (*emulatortest.Server, *arcgis.Client) {
 	tiles := emulator.DemoTileOptions()
 	tiles.WorkDir = t.TempDir()
 	em := emulatortest.Start(t, emulator.Options{Tiles: tiles})
-	c, err := arcgis.New(
-		arcgis.WithPortal(em.PortalURL),
-		arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}),
-		arcgis.WithRetryPolicy(arcgis.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Multiplier: 2, MaxElapsed: 10 * time.Second}),
-		arcgis.WithPollInterval(2*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return em, c
+	return em, democlient.New(t, em.PortalURL)
 }
 
 // emulatorTask starts the emulator (see emulatorClient) and loads the demo
@@ -62,14 +55,8 @@ func TestEmulatorFieldSurvey(t *testing.T) {
 	if task.Item == nil || task.Item.Title != "Field Survey" {
 		t.Fatalf("item %+v", task.Item)
 	}
-	p, err := task.CreateDefaultParameters(ctx, demoArea(), 150000, 5000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caps, err := task.Capabilities(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(ctx, t, task, demoArea(), 150000, 5000)
+	caps := mustCaps(ctx, t, task, p)
 	svc := em.ServicesURL
 	want := map[Key]Method{
 		LayerKey(svc+"/Field_Survey/FeatureServer", 0):    MethodReplica,
@@ -98,10 +85,7 @@ func TestEmulatorFieldSurvey(t *testing.T) {
 		t.Errorf("hasErrors false")
 	}
 
-	ov, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ov := mustOverrides(ctx, t, task, p)
 	if err := task.Validate(ctx, p, ov, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
@@ -126,20 +110,9 @@ func TestEmulatorFieldSurvey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	em.Log().Reset()
-	resp, err := c.CreateReplica(ctx, g.ServiceURL, *rp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := em.Log().Matching("/createReplica")
-	if len(sent) != 1 {
-		t.Fatalf("%d createReplica requests", len(sent))
-	}
-	for k := range want2 {
-		if !sameParam(want2.Get(k), sent[0].Query.Get(k)) {
-			t.Errorf("createReplica %s: sent %q, want %q", k, sent[0].Query.Get(k), want2.Get(k))
-		}
-	}
+	resp := sentAsWanted(t, em, "createReplica", want2, func() (*arcgis.ReplicaResponse, error) {
+		return c.CreateReplica(ctx, g.ServiceURL, *rp)
+	})
 	if resp.StatusURL == "" && resp.Replica == nil {
 		t.Fatalf("no status URL or replica: %s", resp.Raw)
 	}
@@ -201,14 +174,8 @@ func TestEmulatorExportTiles(t *testing.T) {
 	ctx, em, c, task := emulatorTask(t)
 	// A small area and two levels keep the export quick.
 	area := wgs84Box(-117.20, 34.00, -117.18, 34.02)
-	p, err := task.CreateDefaultParameters(ctx, area, 80000, 30000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ov, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(ctx, t, task, area, 80000, 30000)
+	ov := mustOverrides(ctx, t, task, p)
 	et := ov.ExportTileCache[ServiceKey(em.ServicesURL+"/Demo_Basemap/MapServer")]
 	if et == nil || LevelRanges(et.LevelIDs) != "13-14" {
 		t.Fatalf("export parameters %+v", et)
@@ -221,20 +188,9 @@ func TestEmulatorExportTiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	em.Log().Reset()
-	sub, err := c.ExportTiles(ctx, et.ServiceURL, *params)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := em.Log().Matching("/exportTiles")
-	if len(sent) == 0 {
-		t.Fatal("no exportTiles request")
-	}
-	for k := range want {
-		if !sameParam(want.Get(k), sent[0].Query.Get(k)) {
-			t.Errorf("exportTiles %s: sent %q, want %q", k, sent[0].Query.Get(k), want.Get(k))
-		}
-	}
+	sub := sentAsWanted(t, em, "exportTiles", want, func() (*arcgis.JobSubmission, error) {
+		return c.ExportTiles(ctx, et.ServiceURL, *params)
+	})
 	st, err := c.WaitJob(ctx, sub.JobURL, 2*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +198,27 @@ func TestEmulatorExportTiles(t *testing.T) {
 	if st.JobStatus != "esriJobSucceeded" {
 		t.Errorf("export job %+v", st)
 	}
+}
+
+// sentAsWanted returns what send (a call to operation op) returns and
+// checks that the emulator got one op request carrying want's parameters.
+func sentAsWanted[R any](t *testing.T, em *emulatortest.Server, op string, want url.Values, send func() (R, error)) R {
+	t.Helper()
+	em.Log().Reset()
+	r, err := send()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := em.Log().Matching("/" + op)
+	if len(sent) != 1 {
+		t.Fatalf("%d %s requests", len(sent), op)
+	}
+	for k := range want {
+		if !sameParam(want.Get(k), sent[0].Query.Get(k)) {
+			t.Errorf("%s %s: sent %q, want %q", op, k, sent[0].Query.Get(k), want.Get(k))
+		}
+	}
+	return r
 }
 
 // sameParam compares two form values, as JSON when both are JSON.
@@ -266,14 +243,8 @@ func TestEmulatorDuplicateLayersOneReplica(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := task.CreateDefaultParameters(ctx, demoArea(), 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ov, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(ctx, t, task, demoArea(), 0, 0)
+	ov := mustOverrides(ctx, t, task, p)
 	if len(ov.GenerateGeodatabase) != 1 {
 		t.Fatalf("%d replicas, want one for the shared service", len(ov.GenerateGeodatabase))
 	}

@@ -1,7 +1,6 @@
 package offline_test
 
 import (
-	"context"
 	"math"
 	"path/filepath"
 	"testing"
@@ -71,15 +70,10 @@ func TestEstimateAccuracyDemo(t *testing.T) {
 // A raster layer the job exports (exportTiles) is estimated with the
 // service's estimateExportTilesSize, and the estimate gives a time range.
 func TestEstimateServerTiles(t *testing.T) {
-	if testing.Short() {
-		t.Skip("emulator end-to-end")
-	}
-	task, p, o, c := demoJob(t)
+	ctx, task, p, o, c := demoJob(t)
 	for _, ep := range o.ExportTileCache {
 		ep.ExportTiles = true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	est, err := task.Estimate(ctx, p, o, offline.EstimateOptions{Client: c})
 	if err != nil {
 		t.Fatal(err)

@@ -51,15 +51,9 @@ func estimateService(ctx context.Context, e *estimation, g *GenerateGeodatabaseP
 	layers := map[int]*arcgis.Layer{}
 	editable := false
 	for _, lid := range g.LayerIDs() {
-		l, err := c.Layer(ctx, arcgis.LayerURL(g.ServiceURL, lid))
+		l, err := serviceLayer(ctx, c, g, lid)
 		if err != nil {
 			return fmt.Errorf("layer %s: %w", arcgis.LayerURL(g.ServiceURL, lid), err)
-		}
-		if g.OutSpatialReference != nil && l.GeometryType != "" {
-			cp := *l
-			sr := *g.OutSpatialReference
-			cp.SpatialReference = &sr
-			l = &cp
 		}
 		layers[lid] = l
 		if l.Capabilities == "" || hasAnyCap(l.Capabilities, "Create", "Update", "Delete", "Editing") {

@@ -16,11 +16,18 @@ import (
 )
 
 // demoJob prepares the demo map's task, parameters and overrides over the
-// demo area at 1:150k-1:10k.
-func demoJob(t *testing.T) (*offline.Task, *offline.Parameters, *offline.Overrides, *arcgis.Client) {
+// demo area at 1:150k-1:10k, with a context that ends after a minute (or
+// with the test). It skips the test with -short: it runs the emulator end
+// to end.
+func demoJob(t *testing.T) (context.Context, *offline.Task, *offline.Parameters, *offline.Overrides, *arcgis.Client) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("emulator end-to-end")
+	}
 	d := startDemo(t, true, 10000)
-	return d.task, d.p, d.o, d.c
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx, d.task, d.p, d.o, d.c
 }
 
 func dirEntries(t *testing.T, dir string) []string {
@@ -39,12 +46,7 @@ func dirEntries(t *testing.T, dir string) []string {
 // proposal; the proposal applied to the overrides fits the budget and the
 // job succeeds within it.
 func TestJobOverBudgetProposalFits(t *testing.T) {
-	if testing.Short() {
-		t.Skip("emulator end-to-end")
-	}
-	task, p, o, c := demoJob(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx, task, p, o, c := demoJob(t)
 	const budget = 1_100_000
 	p.MaxBytes = budget
 	dir := filepath.Join(t.TempDir(), "pkg")
@@ -96,12 +98,7 @@ func TestJobOverBudgetProposalFits(t *testing.T) {
 // below the estimate plus the margin, naming both figures; when space runs
 // short between steps it stops resumable, and resumes once there is room.
 func TestJobChecksFreeSpace(t *testing.T) {
-	if testing.Short() {
-		t.Skip("emulator end-to-end")
-	}
-	task, p, o, c := demoJob(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx, task, p, o, c := demoJob(t)
 	est, err := task.Estimate(ctx, p, o, offline.EstimateOptions{Client: c})
 	if err != nil {
 		t.Fatal(err)
@@ -156,9 +153,7 @@ func TestJobRefusesOnSmallTmpfs(t *testing.T) {
 		t.Skipf("cannot mount a small tmpfs (needs root): %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", "-l", mnt).Run() })
-	task, p, o, c := demoJob(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx, task, p, o, c := demoJob(t)
 	dir := filepath.Join(mnt, "pkg")
 	_, err := task.NewJob(p, o, dir, offline.JobOptions{Client: c, EstimateFirst: true}).Run(ctx)
 	var ise *offline.InsufficientSpaceError

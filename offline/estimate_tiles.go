@@ -58,12 +58,8 @@ func (vectorTilesSource) estimate(ctx context.Context, e *estimation, o *Overrid
 		if err != nil {
 			return err
 		}
-		ti := tiles.WebMercatorScheme(512, 0, p.MaxLevel).Info
-		if vs.TileInfo != nil {
-			ti = *vs.TileInfo
-		}
 		f := &timedFetcher{e: e, f: &vectorFetcher{c: e.c, url: p.ServiceURL, vs: vs}}
-		return estimateTileLayer(ctx, e, le, ti, p.AreaOfInterest, levelsUpTo(p.MaxLevel), tiles.EstimateOptions{}, f, vectorResources)
+		return estimateTileLayer(ctx, e, le, vectorTileInfo(vs, p.MaxLevel), p.AreaOfInterest, levelsUpTo(p.MaxLevel), tiles.EstimateOptions{}, f, vectorResources)
 	})
 }
 
@@ -172,6 +168,9 @@ type timedFetcher struct {
 	e *estimation
 	f tiles.TileFetcher
 }
+
+// RecycleTile implements tiles.TileRecycler for the wrapped fetcher.
+func (t *timedFetcher) RecycleTile(b []byte) { tiles.RecycleTile(t.f, b) }
 
 func (t *timedFetcher) FetchTile(ctx context.Context, k tiles.TileKey) ([]byte, bool, error) {
 	t0 := time.Now()

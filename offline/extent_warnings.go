@@ -7,6 +7,7 @@ import (
 	"github.com/paulmach/orb"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/tiles"
 )
 
 // WarnOutsideExtent is the code of a layer whose extent the area of
@@ -96,7 +97,7 @@ func envelopeLonLat(e *arcgis.Envelope) (orb.Bound, bool) {
 	case sr.IsWGS84():
 		return orb.Bound{Min: orb.Point{e.XMin, e.YMin}, Max: orb.Point{e.XMax, e.YMax}}, true
 	case sr.IsWebMercator():
-		clamp := func(v float64) float64 { return max(-webMercatorHalf, min(webMercatorHalf, v)) }
+		clamp := func(v float64) float64 { return max(-tiles.MercatorHalfWorld, min(tiles.MercatorHalfWorld, v)) }
 		return orb.Bound{Min: MercatorToLonLat(clamp(e.XMin), clamp(e.YMin)), Max: MercatorToLonLat(clamp(e.XMax), clamp(e.YMax))}, true
 	}
 	return orb.Bound{}, false

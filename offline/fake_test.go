@@ -136,36 +136,29 @@ func (f *fakeArcGIS) called(u string) int {
 	return n
 }
 
-func (f *fakeArcGIS) FeatureService(ctx context.Context, u string) (*arcgis.FeatureService, error) {
-	var s arcgis.FeatureService
-	if err := f.get(ctx, u, &s); err != nil {
+// fakeGet reads the document at u into a new T.
+func fakeGet[T any](ctx context.Context, f *fakeArcGIS, u string) (*T, error) {
+	var v T
+	if err := f.get(ctx, u, &v); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	return &v, nil
+}
+
+func (f *fakeArcGIS) FeatureService(ctx context.Context, u string) (*arcgis.FeatureService, error) {
+	return fakeGet[arcgis.FeatureService](ctx, f, u)
 }
 
 func (f *fakeArcGIS) Layer(ctx context.Context, u string) (*arcgis.Layer, error) {
-	var l arcgis.Layer
-	if err := f.get(ctx, u, &l); err != nil {
-		return nil, err
-	}
-	return &l, nil
+	return fakeGet[arcgis.Layer](ctx, f, u)
 }
 
 func (f *fakeArcGIS) MapService(ctx context.Context, u string) (*arcgis.MapService, error) {
-	var s arcgis.MapService
-	if err := f.get(ctx, u, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return fakeGet[arcgis.MapService](ctx, f, u)
 }
 
 func (f *fakeArcGIS) VectorTileService(ctx context.Context, u string) (*arcgis.VectorTileService, error) {
-	var s arcgis.VectorTileService
-	if err := f.get(ctx, u, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return fakeGet[arcgis.VectorTileService](ctx, f, u)
 }
 
 func (f *fakeArcGIS) GetJSON(ctx context.Context, u string, params url.Values, v any) error {

@@ -40,17 +40,11 @@ func mapFileTask(t testing.TB, mapPath string, area *arcgis.Geometry, edit ...fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(ctx, t, task, area, 0, 0)
 	for _, f := range edit {
 		f(p)
 	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := mustOverrides(ctx, t, task, p)
 	return task, p, o, c
 }
 

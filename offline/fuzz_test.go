@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/tiles"
 )
 
 // FuzzPrepareAOI feeds outside-supplied area geometries (Esri JSON) to
@@ -40,7 +41,7 @@ func FuzzPrepareAOI(f *testing.F) {
 		case a.SR.IsWGS84():
 			world = 180
 		case a.SR.IsWebMercator():
-			world = webMercatorHalf
+			world = tiles.MercatorHalfWorld
 		}
 		if len(a.Geometry.Rings) == 0 {
 			t.Fatal("accepted area without rings")

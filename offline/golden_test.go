@@ -132,18 +132,9 @@ func TestGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			task := fileTask(t, f, path)
-			params, err := task.CreateDefaultParameters(ctx, demoArea(), 150000, 5000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			caps, err := task.Capabilities(ctx, params)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ov, err := task.CreateOverrides(ctx, params)
-			if err != nil {
-				t.Fatal(err)
-			}
+			params := mustDefaults(ctx, t, task, demoArea(), 150000, 5000)
+			caps := mustCaps(ctx, t, task, params)
+			ov := mustOverrides(ctx, t, task, params)
 			golden(t, name+".capabilities.json", caps)
 			golden(t, name+".parameters.json", params)
 			golden(t, name+".overrides.json", ov)

@@ -360,11 +360,16 @@ func serviceName(u string) string {
 		name = parts[i]
 		break
 	}
-	name = strings.Trim(unsafeName.ReplaceAllString(name, "_"), "._")
-	if name == "" {
-		name = "layer"
+	return safeName(name, "layer")
+}
+
+// safeName is s made file-name-safe (runs of other characters become _,
+// no leading or trailing . or _), or fallback when nothing is left.
+func safeName(s, fallback string) string {
+	if name := strings.Trim(unsafeName.ReplaceAllString(s, "_"), "._"); name != "" {
+		return name
 	}
-	return name
+	return fallback
 }
 
 // initSteps makes sure the journal has a record for every step of the

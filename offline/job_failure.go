@@ -69,8 +69,7 @@ func (j *Job) fail(id string, err error) {
 			os.RemoveAll(p)
 		}
 	}
-	j.jr.update(func() {
-		s := j.jr.Steps[id]
+	j.jr.updateStep(id, func(s *stepInfo) {
 		s.Status = stepFailed
 		s.Error = le
 	})

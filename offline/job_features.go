@@ -33,16 +33,9 @@ func (j *Job) runFeatureService(ctx context.Context, id string) error {
 	}
 	layers := map[int]*arcgis.Layer{}
 	for _, lid := range g.LayerIDs() {
-		l, err := c.Layer(ctx, arcgis.LayerURL(svcURL, lid))
+		l, err := serviceLayer(ctx, c, g, lid)
 		if err != nil {
 			return stepErr(rec.Key, arcgis.LayerURL(svcURL, lid), "layer", err)
-		}
-		if g.OutSpatialReference != nil && l.GeometryType != "" {
-			// The features come in the output SR: the table is declared in it.
-			cp := *l
-			sr := *g.OutSpatialReference
-			cp.SpatialReference = &sr
-			l = &cp
 		}
 		layers[lid] = l
 	}
@@ -50,6 +43,19 @@ func (j *Job) runFeatureService(ctx context.Context, id string) error {
 		return j.runSnapshot(ctx, id, g, rawSvc, layers)
 	}
 	return j.runReplica(ctx, id, g, rawSvc, layers)
+}
+
+// serviceLayer fetches layer lid of g's service, declared in g's output
+// spatial reference when it has one (the features come in it).
+func serviceLayer(ctx context.Context, c *arcgis.Client, g *GenerateGeodatabaseParameters, lid int) (*arcgis.Layer, error) {
+	l, err := c.Layer(ctx, arcgis.LayerURL(g.ServiceURL, lid))
+	if err != nil || g.OutSpatialReference == nil || l.GeometryType == "" {
+		return l, err
+	}
+	cp := *l
+	sr := *g.OutSpatialReference
+	cp.SpatialReference = &sr
+	return &cp, nil
 }
 
 func (j *Job) storePath(rel string) string { return filepath.Join(j.dir, filepath.FromSlash(rel)) }
@@ -81,8 +87,7 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 		if err != nil {
 			return stepErr(rec.Key, svcURL, "createReplica", err)
 		}
-		if err := j.jr.update(func() {
-			s := j.jr.Steps[id]
+		if err := j.jr.updateStep(id, func(s *stepInfo) {
 			s.ReplicaPhase, s.ReplicaName = replicaRequested, name
 		}); err != nil {
 			return err
@@ -96,14 +101,12 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 		j.hook("replicaAnswered")
 		switch {
 		case resp.StatusURL != "":
-			err = j.jr.update(func() {
-				s := j.jr.Steps[id]
+			err = j.jr.updateStep(id, func(s *stepInfo) {
 				s.ReplicaPhase, s.StatusURL = replicaSubmitted, resp.StatusURL
 			})
 		case resp.ResultURL != "" || resp.Replica != nil:
 			if resp.Replica == nil {
-				err = j.jr.update(func() {
-					s := j.jr.Steps[id]
+				err = j.jr.updateStep(id, func(s *stepInfo) {
 					s.ReplicaPhase, s.ResultURL = replicaCreated, resp.ResultURL
 				})
 				break
@@ -111,8 +114,7 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 			if err = writeFileAtomic(resultFile, resp.Raw); err != nil {
 				return err
 			}
-			err = j.jr.update(func() {
-				s := j.jr.Steps[id]
+			err = j.jr.updateStep(id, func(s *stepInfo) {
 				s.ReplicaPhase, s.ReplicaID = replicaFetched, resp.Replica.ReplicaID
 				s.ReplicaServerGen, s.ServerGens = resp.Replica.ReplicaServerGen, resp.Replica.LayerServerGens
 				j.jr.addReplica(svcURL, resp.Replica.ReplicaID)
@@ -134,8 +136,7 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 			}
 			return stepErr(rec.Key, svcURL, "createReplica job", err)
 		}
-		if err := j.jr.update(func() {
-			s := j.jr.Steps[id]
+		if err := j.jr.updateStep(id, func(s *stepInfo) {
 			s.ReplicaPhase, s.ReplicaID, s.ResultURL = replicaCreated, st.ReplicaID, st.ResultURL
 			s.ReplicaServerGen, s.ServerGens = st.ReplicaServerGen, st.LayerServerGens
 			j.jr.addReplica(svcURL, st.ReplicaID)
@@ -151,8 +152,7 @@ func (j *Job) runReplica(ctx context.Context, id string, g *GenerateGeodatabaseP
 		if err != nil {
 			return stepErr(rec.Key, svcURL, "download replica", err)
 		}
-		if err := j.jr.update(func() {
-			s := j.jr.Steps[id]
+		if err := j.jr.updateStep(id, func(s *stepInfo) {
 			s.ReplicaPhase, s.Bytes = replicaFetched, n
 		}); err != nil {
 			return err
@@ -277,8 +277,7 @@ func (j *Job) finishService(id string, st geodb.LoadStats) error {
 	if feats == 0 {
 		feats = st.Features
 	}
-	if err := j.jr.update(func() {
-		s := j.jr.Steps[id]
+	if err := j.jr.updateStep(id, func(s *stepInfo) {
 		s.Status, s.Features, s.LayerFeatures = stepDone, feats, per
 	}); err != nil {
 		return err

@@ -2,7 +2,6 @@ package offline
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -185,10 +184,7 @@ func (r *paramRun) storeLevels(t *testing.T, k Key) []int {
 	if ml == nil || ml.Store == "" {
 		return nil
 	}
-	db, err := sql.Open("sqlite", "file:"+r.pkg.Path(ml.Store)+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openReadOnly(t, r.pkg.Path(ml.Store))
 	defer db.Close()
 	rows, err := db.Query(`SELECT DISTINCT zoom_level FROM tiles ORDER BY 1`)
 	if err != nil {
@@ -533,7 +529,7 @@ func TestJobOverrides(t *testing.T) {
 		if n := r.count(t, r.fs(), 0); n <= 0 || n >= int64(full) {
 			t.Errorf("extent override: %d of %d inspections", n, full)
 		}
-		db, _ := sql.Open("sqlite", "file:"+r.pkg.Path(l.Store)+"?mode=ro")
+		db := openReadOnly(t, r.pkg.Path(l.Store))
 		defer db.Close()
 		var srs int
 		db.QueryRow(`SELECT srs_id FROM gpkg_geometry_columns WHERE table_name='Inspections'`).Scan(&srs)

@@ -20,6 +20,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/offline/offlinetest/democlient"
 )
 
 // jobEnv is an emulator, a client and a task on the demo web map.
@@ -41,15 +42,7 @@ func newJobEnv(t *testing.T, opts emulator.Options) *jobEnv {
 }
 
 func newJobEnvFor(t testing.TB, em *emulatortest.Server, root string) *jobEnv {
-	c, err := arcgis.New(
-		arcgis.WithPortal(root+"/sharing/rest"),
-		arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}),
-		arcgis.WithRetryPolicy(arcgis.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Multiplier: 2, MaxElapsed: 10 * time.Second}),
-		arcgis.WithPollInterval(2*time.Millisecond),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := democlient.New(t, root+"/sharing/rest")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	task, err := NewTask(ctx, Source{PortalURL: root + "/sharing/rest", ItemID: emulator.DemoWebMapFieldSurveyID}, c, c)
@@ -64,19 +57,13 @@ const testMinScale, testMaxScale = 150000, 70000
 
 func (e *jobEnv) params(t testing.TB) *Parameters {
 	t.Helper()
-	p, err := e.task.CreateDefaultParameters(context.Background(), demoArea(), testMinScale, testMaxScale)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(context.Background(), t, e.task, demoArea(), testMinScale, testMaxScale)
 	return p
 }
 
 func (e *jobEnv) overrides(t testing.TB, p *Parameters) *Overrides {
 	t.Helper()
-	o, err := e.task.CreateOverrides(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := mustOverrides(context.Background(), t, e.task, p)
 	return o
 }
 
@@ -242,10 +229,7 @@ func packageDigest(t testing.TB, dir string) map[string]string {
 	out := map[string]string{}
 	gpkgs, _ := filepath.Glob(filepath.Join(dir, DataDir, "*.gpkg"))
 	for _, f := range gpkgs {
-		db, err := sql.Open("sqlite", "file:"+f+"?mode=ro")
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := openReadOnly(t, f)
 		rows, err := db.Query(`SELECT table_name FROM gpkg_contents WHERE data_type IN ('features','attributes') ORDER BY table_name`)
 		if err != nil {
 			t.Fatal(err)
@@ -264,10 +248,7 @@ func packageDigest(t testing.TB, dir string) map[string]string {
 	}
 	mbt, _ := filepath.Glob(filepath.Join(dir, TilesDir, "*.mbtiles"))
 	for _, f := range mbt {
-		db, err := sql.Open("sqlite", "file:"+f+"?mode=ro")
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := openReadOnly(t, f)
 		rows, err := db.Query(`SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles ORDER BY 1,2,3`)
 		if err != nil {
 			t.Fatal(err)
@@ -324,3 +305,13 @@ func digestTable(t testing.TB, db *sql.DB, name, table string, out map[string]st
 }
 
 func geodbQuery(layerID int) geodb.Query { return geodb.Query{LayerID: layerID} }
+
+// openReadOnly opens the SQLite file at path read-only.
+func openReadOnly(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}

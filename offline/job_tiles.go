@@ -195,8 +195,7 @@ func (j *Job) finishTiles(ctx context.Context, id string, st *tiles.Store, aoi t
 
 // tilesDone records a tile step as done with n tiles of size bytes.
 func (j *Job) tilesDone(id string, n, size int64) error {
-	if err := j.jr.update(func() {
-		s := j.jr.Steps[id]
+	if err := j.jr.updateStep(id, func(s *stepInfo) {
 		s.Status, s.Tiles, s.Bytes = stepDone, n, size
 	}); err != nil {
 		return err
@@ -278,9 +277,9 @@ func (j *Job) runVectorTiles(ctx context.Context, id string) error {
 	}
 }
 
-// levelsUpTo returns the levels 0..maxLevel.
+// levelsUpTo returns the levels 0..maxLevel (none when maxLevel < 0).
 func levelsUpTo(maxLevel int) []int {
-	levels := make([]int, 0, maxLevel+1)
+	levels := make([]int, 0, max(maxLevel+1, 0))
 	for l := 0; l <= maxLevel; l++ {
 		levels = append(levels, l)
 	}

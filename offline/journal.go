@@ -153,11 +153,7 @@ func (j *journal) save() error {
 }
 
 func (j *journal) saveLocked() error {
-	b, err := json.MarshalIndent(j, "", " ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(j.path, b); err != nil {
+	if err := writeJSONAtomic(j.path, j); err != nil {
 		return fmt.Errorf("save job journal: %w", err)
 	}
 	return nil
@@ -169,6 +165,11 @@ func (j *journal) update(fn func()) error {
 	defer j.mu.Unlock()
 	fn()
 	return j.saveLocked()
+}
+
+// updateStep changes the record of step id with fn and saves the journal.
+func (j *journal) updateStep(id string, fn func(*stepInfo)) error {
+	return j.update(func() { fn(j.Steps[id]) })
 }
 
 // step returns a copy of a step's record.

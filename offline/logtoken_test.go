@@ -12,6 +12,7 @@ import (
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/testutil"
+	"github.com/offlined/offlined/offline/offlinetest/democlient"
 )
 
 // TestJobLogsCarryNoToken runs the demo job through the emulator with a
@@ -31,17 +32,10 @@ func TestJobLogsCarryNoToken(t *testing.T) {
 	var logs testutil.SyncBuffer
 	lg := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e := newJobEnvFor(t, em, em.URL)
-	c, err := arcgis.New(
-		arcgis.WithPortal(em.PortalURL),
-		arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}),
+	c := democlient.New(t, em.PortalURL,
 		arcgis.WithHTTPClient(&http.Client{Timeout: 150 * time.Millisecond}),
 		arcgis.WithRetryPolicy(arcgis.RetryPolicy{MaxAttempts: 2, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Multiplier: 2, MaxElapsed: 20 * time.Second}),
-		arcgis.WithPollInterval(2*time.Millisecond),
-		arcgis.WithLogger(lg),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+		arcgis.WithLogger(lg))
 	p := e.params(t)
 	o := e.overrides(t, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -121,3 +121,12 @@ func (e *IncompleteError) Error() string {
 func writeFileAtomic(path string, b []byte) error {
 	return atomicfile.WriteFile(path, b, 0o644)
 }
+
+// writeJSONAtomic writes v as indented JSON to path (writeFileAtomic).
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b)
+}

@@ -2,13 +2,11 @@ package offline
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/tiles"
 )
 
 // QueryOption is a createReplica layerQueries queryOption.
@@ -234,8 +232,8 @@ func (t *Task) CreateOverrides(ctx context.Context, p *Parameters) (*Overrides, 
 		s.defaults(a, aoi, ov)
 	}
 	seenOnline := map[Key]bool{}
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodOnlineOnly || seenOnline[e.Key] {
+	for _, e := range a.taking(MethodOnlineOnly) {
+		if seenOnline[e.Key] {
 			continue
 		}
 		seenOnline[e.Key] = true
@@ -330,21 +328,4 @@ func LevelIDs(lods []arcgis.LOD, minScale, maxScale float64) []int {
 }
 
 // LevelRanges writes level ids as exportTiles expects, e.g. "0-4,7".
-func LevelRanges(ids []int) string {
-	s := append([]int(nil), ids...)
-	sort.Ints(s)
-	var parts []string
-	for i := 0; i < len(s); {
-		j := i
-		for j+1 < len(s) && s[j+1] == s[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", s[i], s[j]))
-		} else {
-			parts = append(parts, strconv.Itoa(s[i]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
-}
+func LevelRanges(ids []int) string { return tiles.LevelList(ids) }

@@ -110,21 +110,13 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.MarshalIndent(offlineMap, "", " ")
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(j.dir, MapFile), b); err != nil {
+	if err := writeJSONAtomic(filepath.Join(j.dir, MapFile), offlineMap); err != nil {
 		return nil, err
 	}
 	if err := j.writeThumbnail(ctx, info); err != nil {
 		return nil, err
 	}
-	ib, err := json.MarshalIndent(info, "", " ")
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(j.dir, ItemInfoFile), ib); err != nil {
+	if err := writeJSONAtomic(filepath.Join(j.dir, ItemInfoFile), info); err != nil {
 		return nil, err
 	}
 	// The QGIS project is a convenience over the same files: a failure is
@@ -134,11 +126,7 @@ func (j *Job) writePackage(ctx context.Context) (*Manifest, error) {
 	}
 	m.Warnings = j.emptyWarnings(m)
 	m.Estimate = j.estimateRecord()
-	mb, err := json.MarshalIndent(m, "", " ")
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(j.dir, ManifestFile), mb); err != nil {
+	if err := writeJSONAtomic(filepath.Join(j.dir, ManifestFile), m); err != nil {
 		return nil, err
 	}
 	return m, nil

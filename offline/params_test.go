@@ -42,11 +42,36 @@ const attachmentsMap = `{"version":"2.28","spatialReference":{"wkid":102100},
 
 func overridesFor(t *testing.T, task *Task, p *Parameters) *Overrides {
 	t.Helper()
-	ov, err := task.CreateOverrides(context.Background(), p)
+	return mustOverrides(context.Background(), t, task, p)
+}
+
+// mustOverrides, mustDefaults and mustCaps are the task's CreateOverrides,
+// CreateDefaultParameters and Capabilities, failing the test on an error.
+func mustOverrides(ctx context.Context, t testing.TB, task *Task, p *Parameters) *Overrides {
+	t.Helper()
+	ov, err := task.CreateOverrides(ctx, p)
+	return noErr(t, ov, err)
+}
+
+func mustDefaults(ctx context.Context, t testing.TB, task *Task, area *arcgis.Geometry, minScale, maxScale float64) *Parameters {
+	t.Helper()
+	p, err := task.CreateDefaultParameters(ctx, area, minScale, maxScale)
+	return noErr(t, p, err)
+}
+
+func mustCaps(ctx context.Context, t testing.TB, task *Task, p *Parameters) *Capabilities {
+	t.Helper()
+	caps, err := task.Capabilities(ctx, p)
+	return noErr(t, caps, err)
+}
+
+// noErr returns v, failing the test when err is not nil.
+func noErr[T any](t testing.TB, v T, err error) T {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ov
+	return v
 }
 
 func replicaValues(t *testing.T, ov *Overrides, svc string) map[string]string {
@@ -64,11 +89,7 @@ func replicaValues(t *testing.T, ov *Overrides, svc string) map[string]string {
 
 func defaults(t *testing.T, task *Task) *Parameters {
 	t.Helper()
-	p, err := task.CreateDefaultParameters(context.Background(), demoArea(), 150000, 5000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return mustDefaults(context.Background(), t, task, demoArea(), 150000, 5000)
 }
 
 // TestAttachmentWorkflows runs the seed's four attachment workflows and

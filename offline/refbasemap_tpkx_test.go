@@ -1,7 +1,6 @@
 package offline
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -39,44 +38,23 @@ func TestReferenceBasemapTPKXImported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundles := map[string]map[[2]int][]byte{}
-	total := 0
+	pkgTiles := map[tiles.TileKey][]byte{}
 	for _, c := range covers {
 		c.Each(func(row, col int) bool {
-			name := fmt.Sprintf("tile/L%02d/%s", c.Level, tiles.BundleName(row, col))
-			if bundles[name] == nil {
-				bundles[name] = map[[2]int][]byte{}
-			}
-			bundles[name][[2]int{row % tiles.BundleDim, col % tiles.BundleDim}] = []byte(fmt.Sprintf("\x89PNG tile %d/%d/%d", c.Level, row, col))
-			total++
+			pkgTiles[tiles.TileKey{Level: c.Level, Row: row, Col: col}] = []byte(fmt.Sprintf("\x89PNG tile %d/%d/%d", c.Level, row, col))
 			return true
 		})
 	}
+	total := len(pkgTiles)
 	dev := t.TempDir()
 	path := filepath.Join(dev, "city.tpkx")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	zw := zip.NewWriter(f)
-	put := func(name string, b []byte) {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(b)
-	}
 	root, _ := json.Marshal(map[string]any{"name": "City", "tileInfo": ms.TileInfo, "fullExtent": ms.FullExtent,
 		"tileImageInfo": map[string]any{"format": "PNG"}})
-	put("root.json", root)
-	for name, ts := range bundles {
-		var buf bytes.Buffer
-		if err := tiles.WriteBundle(&buf, ts); err != nil {
-			t.Fatal(err)
-		}
-		put(name, buf.Bytes())
-	}
-	if err := zw.Close(); err != nil {
+	if err := tiles.WritePackage(f, "", root, pkgTiles, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

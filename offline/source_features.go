@@ -164,11 +164,7 @@ func (featureSource) errorKeys(j *Job, s stepInfo) []Key {
 // sync configuration, so a package that never synced already says which
 // layers take edits.
 func (s featureSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
-	for _, id := range j.order {
-		if !strings.HasPrefix(id, s.name()+":") {
-			continue
-		}
-		st := j.jr.step(id)
+	for _, st := range j.stepsOf(s) {
 		g := j.o.GenerateGeodatabase[st.Key]
 		if g == nil {
 			continue

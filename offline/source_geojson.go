@@ -37,20 +37,14 @@ func geoJSONURL(e *Entry) (string, error) {
 }
 
 func (geoJSONSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeGeoJSON {
-			continue
-		}
-		c := a.caps[e]
+	return analyzeType(ctx, a, LayerTypeGeoJSON, MethodGeoJSON, "GeoJSON layer", func(e *Entry, c *Capability) (Reason, error) {
 		u, err := geoJSONURL(e)
 		if err != nil {
-			c.Reason, c.Message = ReasonInvalidURL, fmt.Sprintf("GeoJSON layer %s: %v", describe(e), err)
-			continue
+			return ReasonInvalidURL, err
 		}
 		c.ServiceURL = tiles.HideQuery(u)
-		c.SupportsOffline, c.Method = true, MethodGeoJSON
-	}
-	return nil
+		return "", nil
+	})
 }
 
 func (geoJSONSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
@@ -96,11 +90,9 @@ func geoJSONFeatures(ctx context.Context, j *Job, u string, bbox []float64, maxF
 }
 
 func (geoJSONSource) run(ctx context.Context, j *Job, id string) error {
-	rec := j.jr.step(id)
-	p := j.o.GeoJSON[rec.Key]
-	e := j.task.Entry(rec.Key)
-	if p == nil || e == nil {
-		return stepErr(rec.Key, "", "geoJSON", fmt.Errorf("no GeoJSON layer %s in the web map", rec.Key))
+	rec, p, e, err := stepLayer(j, id, j.o.GeoJSON, "geoJSON", "GeoJSON layer", nil)
+	if err != nil {
+		return err
 	}
 	u, err := geoJSONURL(e)
 	if err != nil {

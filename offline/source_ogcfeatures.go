@@ -126,15 +126,10 @@ func getBody(ctx context.Context, hc *http.Client, u, accept string, limit int64
 }
 
 func (ogcFeaturesSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeOGCFeature {
-			continue
-		}
-		c := a.caps[e]
+	return analyzeType(ctx, a, LayerTypeOGCFeature, MethodOGCFeatures, "OGC feature layer", func(e *Entry, c *Capability) (Reason, error) {
 		u, err := ogcCollectionURL(e)
 		if err != nil {
-			c.Reason, c.Message = ReasonInvalidURL, fmt.Sprintf("OGC feature layer %s: %v", describe(e), err)
-			continue
+			return ReasonInvalidURL, err
 		}
 		c.ServiceURL = tiles.HideQuery(u)
 		b, err := getDoc(ctx, httpClientOf(t.services), withF(u), "application/json")
@@ -142,18 +137,14 @@ func (ogcFeaturesSource) analyze(ctx context.Context, t *Task, a *analysis) erro
 			_, err = ogc.ParseCollection(b)
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			c.Reason, c.Message = wmtsReason(err), fmt.Sprintf("OGC feature layer %s: collection %s: %v", describe(e), c.ServiceURL, err)
+			r := wmtsReason(err)
 			if errors.Is(err, ogc.ErrFeatures) {
-				c.Reason = ReasonServiceError
+				r = ReasonServiceError
 			}
-			continue
+			return r, fmt.Errorf("collection %s: %w", c.ServiceURL, err)
 		}
-		c.SupportsOffline, c.Method = true, MethodOGCFeatures
-	}
-	return nil
+		return "", nil
+	})
 }
 
 // withF adds f=json to an OGC API URL (pygeoapi and others pick HTML for
@@ -178,17 +169,9 @@ func (ogcFeaturesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
 // openFeatureDefaults adds the default settings of the entries going
 // offline by method m.
 func openFeatureDefaults(a *analysis, aoi *AOI, m Method, into *map[Key]*OpenFeaturesParameters) {
-	for _, e := range a.order {
-		if a.caps[e].Method != m {
-			continue
-		}
-		if *into == nil {
-			*into = map[Key]*OpenFeaturesParameters{}
-		}
-		if _, ok := (*into)[e.Key]; !ok {
-			(*into)[e.Key] = &OpenFeaturesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry), MaxFeatures: DefaultMaxOpenFeatures}
-		}
-	}
+	addDefaults(a, m, into, func(*Entry) *OpenFeaturesParameters {
+		return &OpenFeaturesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry), MaxFeatures: DefaultMaxOpenFeatures}
+	})
 }
 
 func (ogcFeaturesSource) check(oc *overrideCheck, o *Overrides) {
@@ -220,12 +203,9 @@ func (s ogcFeaturesSource) steps(o *Overrides, used map[string]bool) []stepPlan 
 }
 
 func openFeatureSteps(s source, m map[Key]*OpenFeaturesParameters, prefix string, used map[string]bool) []stepPlan {
-	var out []stepPlan
-	for _, k := range sortedKeys(m) {
-		out = append(out, stepPlan{id: stepID(s, k), kind: KindSnapshot, key: k, entryTitle: true,
-			store: uniqueStore(used, DataDir, prefix+strings.TrimPrefix(webTilesStoreName(k), "xyz_"), ".gpkg")})
-	}
-	return out
+	return layerSteps(s, KindSnapshot, m, used, DataDir, ".gpkg", func(k Key, _ *OpenFeaturesParameters) (string, string) {
+		return prefix + strings.TrimPrefix(webTilesStoreName(k), "xyz_"), ""
+	})
 }
 
 // aoiBBox is the area's CRS84 bounding box (nil: no area).
@@ -245,11 +225,9 @@ func aoiBBox(g *arcgis.Geometry) ([]float64, error) {
 }
 
 func (ogcFeaturesSource) run(ctx context.Context, j *Job, id string) error {
-	rec := j.jr.step(id)
-	p := j.o.OGCFeatures[rec.Key]
-	e := j.task.Entry(rec.Key)
-	if p == nil || e == nil {
-		return stepErr(rec.Key, "", "ogcFeatures", fmt.Errorf("no OGC feature layer %s in the web map", rec.Key))
+	rec, p, e, err := stepLayer(j, id, j.o.OGCFeatures, "ogcFeatures", "OGC feature layer", nil)
+	if err != nil {
+		return err
 	}
 	colURL, err := ogcCollectionURL(e)
 	if err != nil {
@@ -411,11 +389,7 @@ func (s ogcFeaturesSource) write(ctx context.Context, j *Job, local map[Key]*Man
 // writeOpenSnapshots lists the source's snapshot layers and marks each
 // finished store read-only.
 func writeOpenSnapshots(ctx context.Context, j *Job, s source, local map[Key]*ManifestLayer, srcURL func(*Entry) string) error {
-	for _, id := range j.order {
-		if !strings.HasPrefix(id, s.name()+":") {
-			continue
-		}
-		st := j.jr.step(id)
+	for _, st := range j.stepsOf(s) {
 		u := tiles.HideQuery(srcURL(j.task.Entry(st.Key)))
 		ml := &ManifestLayer{Key: st.Key, Kind: KindSnapshot, ServiceURL: u, LayerID: arcgis.Int(0)}
 		if st.Status == stepDone {

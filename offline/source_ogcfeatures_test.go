@@ -47,14 +47,8 @@ func TestOGCFeaturesJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	area := wgs84Box(ogcArea[0], ogcArea[1], ogcArea[2], ogcArea[3])
-	p, err := task.CreateDefaultParameters(ctx, area, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caps, err := task.Capabilities(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(ctx, t, task, area, 0, 0)
+	caps := mustCaps(ctx, t, task, p)
 	keys := map[string]Key{}
 	for _, cp := range caps.Layers {
 		id := task.Entry(cp.Key).ID
@@ -67,10 +61,7 @@ func TestOGCFeaturesJob(t *testing.T) {
 			t.Errorf("%s: %+v", id, cp)
 		}
 	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := mustOverrides(ctx, t, task, p)
 	if len(o.OGCFeatures) != 2 || len(o.GeoJSON) != 1 {
 		t.Fatalf("overrides %+v %+v", o.OGCFeatures, o.GeoJSON)
 	}
@@ -133,10 +124,7 @@ func TestOGCFeaturesJob(t *testing.T) {
 // the i-th feature).
 func checkSnapshotRows(t *testing.T, id, path string, feats []json.RawMessage) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openReadOnly(t, path)
 	defer db.Close()
 	var table string
 	if err := db.QueryRow(`SELECT table_name FROM gpkg_contents WHERE data_type='features'`).Scan(&table); err != nil {

@@ -3,7 +3,8 @@ package offline
 import (
 	"context"
 	"fmt"
-	"strings"
+
+	"github.com/offlined/offlined/internal/arcgis"
 )
 
 // rasterTilesSource takes cached MapServer and ImageServer layers
@@ -81,20 +82,14 @@ func analyzeTiled(ctx context.Context, t *Task, a *analysis, l tiledLayers) erro
 
 func (rasterTilesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
 	p := a.params
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodRasterTiles {
-			continue
-		}
-		if _, ok := ov.ExportTileCache[e.Key]; ok {
-			continue
-		}
+	addDefaults(a, MethodRasterTiles, &ov.ExportTileCache, func(e *Entry) *ExportTileCacheParameters {
 		ts := a.tileSvc[e.Key]
-		ov.ExportTileCache[e.Key] = &ExportTileCacheParameters{
+		return &ExportTileCacheParameters{
 			ServiceURL: e.Service.URL, AreaOfInterest: cloneGeometry(aoi.Geometry),
 			LevelIDs: LevelIDs(ts.tileInfo.LODs, p.MinScale, p.MaxScale), CompressionQuality: -1,
 			MaxExportTilesCount: ts.maxExportTilesCount,
 		}
-	}
+	})
 }
 
 func (rasterTilesSource) check(oc *overrideCheck, o *Overrides) {
@@ -125,31 +120,48 @@ func (rasterTilesSource) check(oc *overrideCheck, o *Overrides) {
 // limits checks each layer's tile count against its service's
 // maxExportTilesCount.
 func (rasterTilesSource) limits(ctx context.Context, svc Services, t *Task, o *Overrides) []error {
-	var errs []error
-	for _, k := range sortedKeys(o.ExportTileCache) {
-		ep := o.ExportTileCache[k]
-		if ep == nil || ep.MaxExportTilesCount <= 0 {
-			continue
-		}
-		ms, err := svc.MapService(ctx, ep.ServiceURL)
+	return exportLimits(ctx, t, o.ExportTileCache, func(p *ExportTileCacheParameters) tileExport {
+		return tileExport{url: p.ServiceURL, area: p.AreaOfInterest, levels: p.LevelIDs, max: p.MaxExportTilesCount}
+	}, func(x tileExport) (arcgis.TileInfo, bool) {
+		ms, err := svc.MapService(ctx, x.url)
 		if err != nil || ms.TileInfo == nil {
-			continue // reported when the job runs
+			return arcgis.TileInfo{}, false
 		}
-		if err := checkTileCount(t, k, *ms.TileInfo, ep.AreaOfInterest, ep.LevelIDs, ep.MaxExportTilesCount); err != nil {
-			errs = append(errs, err)
+		return *ms.TileInfo, true
+	})
+}
+
+// tileExport is what the limits check reads of a layer's export
+// parameters.
+type tileExport struct {
+	url    string
+	area   *arcgis.Geometry
+	levels []int
+	max    int64 // the service's maxExportTilesCount (≤ 0: none)
+}
+
+// exportLimits checks the tile count of each layer of m against its
+// service's maxExportTilesCount: export reads a layer's parameters, info
+// returns its service's tiling scheme (false: unknown, reported when the
+// job runs).
+func exportLimits[P any](ctx context.Context, t *Task, m map[Key]*P, export func(*P) tileExport, info func(tileExport) (arcgis.TileInfo, bool)) []error {
+	return layerLimits(ctx, m, func(k Key, p *P) error {
+		x := export(p)
+		if x.max <= 0 {
+			return nil
 		}
-	}
-	return errs
+		ti, ok := info(x)
+		if !ok {
+			return nil
+		}
+		return checkTileCount(t, k, ti, x.area, x.levels, x.max)
+	})
 }
 
 func (s rasterTilesSource) steps(o *Overrides, used map[string]bool) []stepPlan {
-	var out []stepPlan
-	for _, k := range sortedKeys(o.ExportTileCache) {
-		p := o.ExportTileCache[k]
-		out = append(out, stepPlan{id: stepID(s, k), kind: KindRasterTiles, key: k, url: p.ServiceURL, entryTitle: true,
-			store: uniqueStore(used, TilesDir, serviceName(p.ServiceURL), ".mbtiles")})
-	}
-	return out
+	return layerSteps(s, KindRasterTiles, o.ExportTileCache, used, TilesDir, ".mbtiles", func(_ Key, p *ExportTileCacheParameters) (string, string) {
+		return serviceName(p.ServiceURL), p.ServiceURL
+	})
 }
 
 func (rasterTilesSource) run(ctx context.Context, j *Job, id string) error {
@@ -171,11 +183,7 @@ func (s rasterTilesSource) write(ctx context.Context, j *Job, local map[Key]*Man
 // writeTileLayers adds the package layer of each step of a tile source;
 // info returns a step's service URL and resources directory.
 func writeTileLayers(j *Job, s source, local map[Key]*ManifestLayer, info func(stepInfo) (svcURL, resources string)) {
-	for _, id := range j.order {
-		if !strings.HasPrefix(id, s.name()+":") {
-			continue
-		}
-		st := j.jr.step(id)
+	for _, st := range j.stepsOf(s) {
 		ml := &ManifestLayer{Key: st.Key, Kind: st.Kind}
 		ml.ServiceURL, ml.Resources = info(st)
 		if st.Status == stepDone {

@@ -36,10 +36,7 @@ func (referenceBasemapSource) analyze(ctx context.Context, t *Task, a *analysis)
 
 func (referenceBasemapSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
 	p := a.params
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodReferenceBasemap {
-			continue
-		}
+	for _, e := range a.taking(MethodReferenceBasemap) {
 		if ov.ReferenceBasemap == nil {
 			ov.ReferenceBasemap = &ReferenceBasemap{Path: p.ReferenceBasemapPath()}
 		}

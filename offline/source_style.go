@@ -29,19 +29,13 @@ const KindStyle = string(MethodStyle)
 // source stops at its own TileJSON maxzoom).
 const styleMaxZoom = 22
 
-// StyleTilesParameters are one style layer's settings (Overrides.StyleTiles).
-// The style URL is read from the web map entry (the journal keeps it), so
-// an API key in its query string is not copied into the overrides.
-type StyleTilesParameters struct {
-	AreaOfInterest *arcgis.Geometry `json:"areaOfInterest"`
-	// LevelIDs are the zooms wanted; each source takes those within its
-	// TileJSON minzoom/maxzoom and bounds.
-	LevelIDs []int `json:"levelIds"`
-	// MaxTiles is the layer's safety cap over all its sources: the job
-	// refuses a cover with more tiles, naming the levels to drop (0:
-	// DefaultMaxWebTiles).
-	MaxTiles int64 `json:"maxTiles,omitempty"`
-}
+// StyleTilesParameters are one style layer's settings (Overrides.StyleTiles),
+// the fields of a web tiled layer's: LevelIDs are the zooms wanted (each
+// source takes those within its TileJSON minzoom/maxzoom and bounds);
+// MaxTiles caps the tiles of all its sources together. The style URL is
+// read from the web map entry (the journal keeps it), so an API key in its
+// query string is not copied into the overrides.
+type StyleTilesParameters = WebTilesParameters
 
 // styleSource takes VectorTileLayer entries whose style is a MapLibre /
 // Mapbox v8 style on a non-ArcGIS server (tileserver-gl, martin, Protomaps,
@@ -121,19 +115,10 @@ func styleLevels(p *Parameters, e *Entry) []int {
 }
 
 func (styleSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodStyle {
-			continue
-		}
-		if _, ok := ov.StyleTiles[e.Key]; ok {
-			continue
-		}
-		if ov.StyleTiles == nil {
-			ov.StyleTiles = map[Key]*StyleTilesParameters{}
-		}
-		ov.StyleTiles[e.Key] = &StyleTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
+	addDefaults(a, MethodStyle, &ov.StyleTiles, func(e *Entry) *StyleTilesParameters {
+		return &StyleTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
 			LevelIDs: styleLevels(a.params, e), MaxTiles: DefaultMaxWebTiles}
-	}
+	})
 }
 
 func (styleSource) check(oc *overrideCheck, o *Overrides) {
@@ -230,39 +215,29 @@ func (rs *resolvedStyle) levelTotals() []tiles.LevelCover {
 
 // limits checks each style layer's covers (all sources) against its cap.
 func (styleSource) limits(ctx context.Context, svc Services, t *Task, o *Overrides) []error {
-	var errs []error
 	// The job's client when the services are it (its transport keeps the
 	// configured outbound policy), else one with the default policy.
 	hc := &http.Client{Transport: tiles.NewTransport(fetchConcurrency)}
 	if c, ok := svc.(*arcgis.Client); ok && c != nil {
 		hc = c.HTTPClient()
 	}
-	for _, k := range sortedKeys(o.StyleTiles) {
-		if ctx.Err() != nil {
-			return errs
-		}
-		e, p := t.Entry(k), o.StyleTiles[k]
-		if e == nil || p == nil {
-			continue
+	return layerLimits(ctx, o.StyleTiles, func(k Key, p *StyleTilesParameters) error {
+		e := t.Entry(k)
+		if e == nil {
+			return nil
 		}
 		rs, err := resolveStyle(ctx, hc, e, p)
 		if err != nil {
-			continue // reported when the job runs
+			return nil // reported when the job runs
 		}
-		if err := tileCapError(e, k, rs.levelTotals(), p.MaxTiles, "styleTiles"); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+		return tileCapError(e, k, rs.levelTotals(), p.MaxTiles, "styleTiles")
+	})
 }
 
 func (s styleSource) steps(o *Overrides, used map[string]bool) []stepPlan {
-	var out []stepPlan
-	for _, k := range sortedKeys(o.StyleTiles) {
-		out = append(out, stepPlan{id: stepID(s, k), kind: KindStyle, key: k, entryTitle: true,
-			store: uniqueStore(used, TilesDir, styleStoreName(k), "")})
-	}
-	return out
+	return layerSteps(s, KindStyle, o.StyleTiles, used, TilesDir, "", func(k Key, _ *StyleTilesParameters) (string, string) {
+		return styleStoreName(k), ""
+	})
 }
 
 // styleStoreName is a style layer's directory name: style_ and the last
@@ -282,20 +257,12 @@ func styleStoreName(k Key) string {
 	}
 	last := len(segs) - 1
 	segs[last] = strings.TrimSuffix(segs[last], filepath.Ext(segs[last]))
-	name := strings.Trim(unsafeName.ReplaceAllString(strings.Join(segs, "_"), "_"), "._")
-	if name == "" {
-		name = "tiles"
-	}
-	return "style_" + name
+	return "style_" + safeName(strings.Join(segs, "_"), "tiles")
 }
 
 // styleStoreOf is a source's MBTiles beside the style's directory.
 func styleStoreOf(dir, source string) string {
-	name := strings.Trim(unsafeName.ReplaceAllString(source, "_"), "._")
-	if name == "" {
-		name = "source"
-	}
-	return dir + "." + name + ".mbtiles"
+	return dir + "." + safeName(source, "source") + ".mbtiles"
 }
 
 func (styleSource) run(ctx context.Context, j *Job, id string) error {
@@ -357,11 +324,7 @@ func (styleSource) partial(path string) []string {
 }
 
 func (s styleSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLayer) error {
-	for _, id := range j.order {
-		if !strings.HasPrefix(id, s.name()+":") {
-			continue
-		}
-		st := j.jr.step(id)
+	for _, st := range j.stepsOf(s) {
 		u, _ := styleURLOf(j.task.Entry(st.Key))
 		ml := &ManifestLayer{Key: st.Key, Kind: st.Kind, ServiceURL: tiles.HideQuery(u)}
 		if st.Status == stepDone {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -281,10 +280,7 @@ func checkArchiveStore(t *testing.T, path string, aoi tiles.AOI, zooms []int) {
 // countLevel counts the tiles an MBTiles file holds at a zoom.
 func countLevel(t testing.TB, path string, z int) int64 {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openReadOnly(t, path)
 	defer db.Close()
 	var n int64
 	if err := db.QueryRow(`SELECT count(*) FROM tiles WHERE zoom_level = ?`, z).Scan(&n); err != nil {

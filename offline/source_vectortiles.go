@@ -34,24 +34,18 @@ func (vectorTilesSource) analyze(ctx context.Context, t *Task, a *analysis) erro
 
 func (vectorTilesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
 	p := a.params
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodVectorTiles {
-			continue
-		}
-		if _, ok := ov.ExportVectorTiles[e.Key]; ok {
-			continue
-		}
+	addDefaults(a, MethodVectorTiles, &ov.ExportVectorTiles, func(e *Entry) *ExportVectorTilesParameters {
 		ts := a.tileSvc[e.Key]
 		levels := LevelIDs(ts.tileInfo.LODs, p.MinScale, p.MaxScale)
 		maxLevel := 0
 		if len(levels) > 0 {
 			maxLevel = levels[len(levels)-1]
 		}
-		ov.ExportVectorTiles[e.Key] = &ExportVectorTilesParameters{
+		return &ExportVectorTilesParameters{
 			ServiceURL: e.Service.URL, AreaOfInterest: cloneGeometry(aoi.Geometry), MaxLevel: maxLevel,
 			MaxExportTilesCount: ts.maxExportTilesCount,
 		}
-	}
+	})
 }
 
 func (vectorTilesSource) check(oc *overrideCheck, o *Overrides) {
@@ -74,39 +68,33 @@ func (vectorTilesSource) check(oc *overrideCheck, o *Overrides) {
 }
 
 // limits checks each layer's tile count against its service's
-// maxExportTilesCount.
+// maxExportTilesCount (levels 0 to maxLevel; Web Mercator 512 px when the
+// service has no tileInfo).
 func (vectorTilesSource) limits(ctx context.Context, svc Services, t *Task, o *Overrides) []error {
-	var errs []error
-	for _, k := range sortedKeys(o.ExportVectorTiles) {
-		vp := o.ExportVectorTiles[k]
-		if vp == nil || vp.MaxExportTilesCount <= 0 {
-			continue
-		}
-		vs, err := svc.VectorTileService(ctx, vp.ServiceURL)
+	return exportLimits(ctx, t, o.ExportVectorTiles, func(p *ExportVectorTilesParameters) tileExport {
+		return tileExport{url: p.ServiceURL, area: p.AreaOfInterest, levels: levelsUpTo(p.MaxLevel), max: p.MaxExportTilesCount}
+	}, func(x tileExport) (arcgis.TileInfo, bool) {
+		vs, err := svc.VectorTileService(ctx, x.url)
 		if err != nil {
-			continue
+			return arcgis.TileInfo{}, false
 		}
-		ti := arcgis.TileInfo{}
-		if vs.TileInfo != nil {
-			ti = *vs.TileInfo
-		} else {
-			ti = tiles.WebMercatorScheme(512, 0, vp.MaxLevel).Info
-		}
-		if err := checkTileCount(t, k, ti, vp.AreaOfInterest, levelsUpTo(vp.MaxLevel), vp.MaxExportTilesCount); err != nil {
-			errs = append(errs, err)
-		}
+		return vectorTileInfo(vs, len(x.levels)-1), true
+	})
+}
+
+// vectorTileInfo is the service's tiling scheme; without tileInfo, Web
+// Mercator 512 px, levels 0 to maxLevel.
+func vectorTileInfo(vs *arcgis.VectorTileService, maxLevel int) arcgis.TileInfo {
+	if vs.TileInfo != nil {
+		return *vs.TileInfo
 	}
-	return errs
+	return tiles.WebMercatorScheme(512, 0, maxLevel).Info
 }
 
 func (s vectorTilesSource) steps(o *Overrides, used map[string]bool) []stepPlan {
-	var out []stepPlan
-	for _, k := range sortedKeys(o.ExportVectorTiles) {
-		p := o.ExportVectorTiles[k]
-		out = append(out, stepPlan{id: stepID(s, k), kind: KindVectorTiles, key: k, url: p.ServiceURL, entryTitle: true,
-			store: uniqueStore(used, TilesDir, serviceName(p.ServiceURL), ".mbtiles")})
-	}
-	return out
+	return layerSteps(s, KindVectorTiles, o.ExportVectorTiles, used, TilesDir, ".mbtiles", func(_ Key, p *ExportVectorTilesParameters) (string, string) {
+		return serviceName(p.ServiceURL), p.ServiceURL
+	})
 }
 
 func (vectorTilesSource) run(ctx context.Context, j *Job, id string) error {

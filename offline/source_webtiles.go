@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
-	"path"
 	"strings"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -105,17 +103,7 @@ func (w *webTiled) format() string {
 	if w.tileInfo != nil && w.tileInfo.Format != "" {
 		return tiles.FormatFor(w.tileInfo.Format)
 	}
-	p := w.template
-	if u, err := url.Parse(strings.NewReplacer("{", "", "}", "").Replace(w.template)); err == nil {
-		p = u.Path
-	}
-	switch strings.ToLower(path.Ext(p)) {
-	case ".jpg", ".jpeg":
-		return "jpg"
-	case ".webp":
-		return "webp"
-	}
-	return "png"
+	return tiles.TemplateFormat(w.template)
 }
 
 // shownTemplate is a template as progress and errors show it (no query).
@@ -128,24 +116,14 @@ func shownTemplate(e *Entry) string {
 }
 
 func (webTilesSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeWebTiled {
-			continue
-		}
-		c := a.caps[e]
+	return analyzeType(ctx, a, LayerTypeWebTiled, MethodWebTiles, "web tiled layer", func(e *Entry, c *Capability) (Reason, error) {
 		c.ServiceURL = shownTemplate(e)
 		w, _, err := parseWebTiled(e)
 		if err == nil {
 			_, err = w.scheme()
 		}
-		if err != nil {
-			c.Reason = ReasonInvalidURL
-			c.Message = fmt.Sprintf("web tiled layer %s: %v", describe(e), err)
-			continue
-		}
-		c.SupportsOffline, c.Method = true, MethodWebTiles
-	}
-	return nil
+		return ReasonInvalidURL, err
+	})
 }
 
 // webTileLevels are the scheme's levels within both the parameters' and the
@@ -165,27 +143,18 @@ func webTileLevels(s *tiles.Scheme, p *Parameters, e *Entry) []int {
 }
 
 func (webTilesSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodWebTiles {
-			continue
-		}
-		if _, ok := ov.WebTiles[e.Key]; ok {
-			continue
-		}
+	addDefaults(a, MethodWebTiles, &ov.WebTiles, func(e *Entry) *WebTilesParameters {
 		w, _, err := parseWebTiled(e)
 		if err != nil {
-			continue
+			return nil
 		}
 		s, err := w.scheme()
 		if err != nil {
-			continue
+			return nil
 		}
-		if ov.WebTiles == nil {
-			ov.WebTiles = map[Key]*WebTilesParameters{}
-		}
-		ov.WebTiles[e.Key] = &WebTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
+		return &WebTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
 			LevelIDs: webTileLevels(s, a.params, e), MaxTiles: DefaultMaxWebTiles}
-	}
+	})
 }
 
 func (webTilesSource) check(oc *overrideCheck, o *Overrides) {
@@ -242,28 +211,21 @@ func webTilesScheme(t *Task, k Key) (*tiles.Scheme, error) {
 
 // limits checks each layer's cover against its safety cap.
 func (webTilesSource) limits(ctx context.Context, _ Services, t *Task, o *Overrides) []error {
-	var errs []error
-	for _, k := range sortedKeys(o.WebTiles) {
-		if ctx.Err() != nil {
-			return errs
-		}
+	return layerLimits(ctx, o.WebTiles, func(k Key, p *WebTilesParameters) error {
 		e := t.Entry(k)
-		if e == nil || o.WebTiles[k] == nil {
-			continue
+		if e == nil {
+			return nil
 		}
 		w, _, err := parseWebTiled(e)
 		if err != nil {
-			continue
+			return nil
 		}
-		covers, _, err := webTilesCover(w, o.WebTiles[k])
+		covers, _, err := webTilesCover(w, p)
 		if err != nil {
-			continue // reported when the job runs
+			return nil // reported when the job runs
 		}
-		if err := webTilesCap(e, k, covers, o.WebTiles[k].MaxTiles); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+		return webTilesCap(e, k, covers, p.MaxTiles)
+	})
 }
 
 // webTilesCover is the layer's cover of the area at its levels, clipped to
@@ -367,12 +329,9 @@ func tileCapError(e *Entry, k Key, covers []tiles.LevelCover, capTiles int64, fi
 }
 
 func (s webTilesSource) steps(o *Overrides, used map[string]bool) []stepPlan {
-	var out []stepPlan
-	for _, k := range sortedKeys(o.WebTiles) {
-		out = append(out, stepPlan{id: stepID(s, k), kind: KindRasterTiles, key: k, entryTitle: true,
-			store: uniqueStore(used, TilesDir, webTilesStoreName(k), ".mbtiles")})
-	}
-	return out
+	return layerSteps(s, KindRasterTiles, o.WebTiles, used, TilesDir, ".mbtiles", func(k Key, _ *WebTilesParameters) (string, string) {
+		return webTilesStoreName(k), ""
+	})
 }
 
 // webTilesStoreName is the store's base name for an entry key: xyz_ and
@@ -382,21 +341,15 @@ func webTilesStoreName(k Key) string {
 	if i := strings.LastIndexByte(id, ':'); i >= 0 {
 		id = id[i+1:]
 	}
-	name := strings.Trim(unsafeName.ReplaceAllString(id, "_"), "._")
-	if name == "" {
-		name = "tiles"
-	}
-	return "xyz_" + name
+	return "xyz_" + safeName(id, "tiles")
 }
 
 func (webTilesSource) run(ctx context.Context, j *Job, id string) error {
-	rec := j.jr.step(id)
-	p := j.o.WebTiles[rec.Key]
-	e := j.task.Entry(rec.Key)
-	shown := shownTemplate(e)
-	if p == nil || e == nil {
-		return stepErr(rec.Key, shown, "webTiles", fmt.Errorf("no web tiled layer %s in the web map", rec.Key))
+	rec, p, e, err := stepLayer(j, id, j.o.WebTiles, "webTiles", "web tiled layer", shownTemplate)
+	if err != nil {
+		return err
 	}
+	shown := shownTemplate(e)
 	w, tmpl, err := parseWebTiled(e)
 	if err != nil {
 		return stepErr(rec.Key, shown, "template", err)

@@ -217,28 +217,18 @@ func httpClientOf(s Services) *http.Client {
 }
 
 func (wmtsSource) analyze(ctx context.Context, t *Task, a *analysis) error {
-	for _, e := range a.unclaimed() {
-		if e.LayerType != LayerTypeWMTS {
-			continue
-		}
-		c := a.caps[e]
+	return analyzeType(ctx, a, LayerTypeWMTS, MethodWMTS, "WMTS layer", func(e *Entry, c *Capability) (Reason, error) {
 		c.ServiceURL = wmtsShown(e)
 		w, err := resolveWMTS(ctx, httpClientOf(t.services), e)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			c.Reason = wmtsReason(err)
-			c.Message = fmt.Sprintf("WMTS layer %s: %v", describe(e), err)
-			continue
+			return wmtsReason(err), err
 		}
 		if a.wmts == nil {
 			a.wmts = map[*Entry]*wmtsLayer{}
 		}
 		a.wmts[e] = w
-		c.SupportsOffline, c.Method = true, MethodWMTS
-	}
-	return nil
+		return "", nil
+	})
 }
 
 // wmtsReason classifies a failure to resolve a WMTS layer.
@@ -262,23 +252,14 @@ func wmtsReason(err error) Reason {
 }
 
 func (wmtsSource) defaults(a *analysis, aoi *AOI, ov *Overrides) {
-	for _, e := range a.order {
-		if a.caps[e].Method != MethodWMTS {
-			continue
-		}
-		if _, ok := ov.WMTS[e.Key]; ok {
-			continue
-		}
+	addDefaults(a, MethodWMTS, &ov.WMTS, func(e *Entry) *WebTilesParameters {
 		w := a.wmts[e]
 		if w == nil {
-			continue
+			return nil
 		}
-		if ov.WMTS == nil {
-			ov.WMTS = map[Key]*WebTilesParameters{}
-		}
-		ov.WMTS[e.Key] = &WebTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
+		return &WebTilesParameters{AreaOfInterest: cloneGeometry(aoi.Geometry),
 			LevelIDs: webTileLevels(w.scheme, a.params, e), MaxTiles: DefaultMaxWebTiles}
-	}
+	})
 }
 
 func (wmtsSource) check(oc *overrideCheck, o *Overrides) {
@@ -336,44 +317,35 @@ func wmtsCap(e *Entry, k Key, covers []tiles.LevelCover, capTiles int64) error {
 
 // limits checks each layer's cover against its safety cap.
 func (wmtsSource) limits(ctx context.Context, _ Services, t *Task, o *Overrides) []error {
-	var errs []error
-	for _, k := range sortedKeys(o.WMTS) {
+	return layerLimits(ctx, o.WMTS, func(k Key, p *WebTilesParameters) error {
 		e := t.Entry(k)
-		if ctx.Err() != nil || e == nil || o.WMTS[k] == nil {
-			continue
+		if e == nil {
+			return nil
 		}
 		w, err := resolveWMTS(ctx, httpClientOf(t.services), e)
 		if err != nil {
-			continue // reported when the job runs
+			return nil // reported when the job runs
 		}
-		covers, _, err := w.cover(o.WMTS[k])
+		covers, _, err := w.cover(p)
 		if err != nil {
-			continue
+			return nil
 		}
-		if err := wmtsCap(e, k, covers, o.WMTS[k].MaxTiles); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errs
+		return wmtsCap(e, k, covers, p.MaxTiles)
+	})
 }
 
 func (s wmtsSource) steps(o *Overrides, used map[string]bool) []stepPlan {
-	var out []stepPlan
-	for _, k := range sortedKeys(o.WMTS) {
-		out = append(out, stepPlan{id: stepID(s, k), kind: KindRasterTiles, key: k, entryTitle: true,
-			store: uniqueStore(used, TilesDir, "wmts_"+strings.TrimPrefix(webTilesStoreName(k), "xyz_"), ".mbtiles")})
-	}
-	return out
+	return layerSteps(s, KindRasterTiles, o.WMTS, used, TilesDir, ".mbtiles", func(k Key, _ *WebTilesParameters) (string, string) {
+		return "wmts_" + strings.TrimPrefix(webTilesStoreName(k), "xyz_"), ""
+	})
 }
 
 func (wmtsSource) run(ctx context.Context, j *Job, id string) error {
-	rec := j.jr.step(id)
-	p := j.o.WMTS[rec.Key]
-	e := j.task.Entry(rec.Key)
-	shown := wmtsShown(e)
-	if p == nil || e == nil {
-		return stepErr(rec.Key, shown, "wmts", fmt.Errorf("no WMTS layer %s in the web map", rec.Key))
+	rec, p, e, err := stepLayer(j, id, j.o.WMTS, "wmts", "WMTS layer", wmtsShown)
+	if err != nil {
+		return err
 	}
+	shown := wmtsShown(e)
 	hc := j.opt.Client.HTTPClient()
 	w, err := resolveWMTS(ctx, hc, e)
 	if err != nil {

@@ -54,10 +54,7 @@ func TestWMTSJob(t *testing.T) {
 	task, p, o, job := wmtsJob(t, mapPath, JobOptions{}, dir)
 	ctx := context.Background()
 
-	caps, err := task.Capabilities(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	caps := mustCaps(ctx, t, task, p)
 	keys := map[string]Key{}
 	for _, c := range caps.Layers {
 		keys[task.Entry(c.Key).ID] = c.Key

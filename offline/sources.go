@@ -138,3 +138,102 @@ func (noSteps) write(context.Context, *Job, map[Key]*ManifestLayer) error   { re
 func (noSteps) run(context.Context, *Job, string) error                     { return errNoSteps }
 
 var errNoSteps = fmt.Errorf("this source has no job steps")
+
+// addDefaults adds to *into the parameters mk makes for each entry that
+// goes offline by method m and has none yet (mk returning nil skips the
+// entry); *into is made when the first one is added.
+func addDefaults[P any](a *analysis, m Method, into *map[Key]*P, mk func(*Entry) *P) {
+	for _, e := range a.taking(m) {
+		if _, ok := (*into)[e.Key]; ok {
+			continue
+		}
+		p := mk(e)
+		if p == nil {
+			continue
+		}
+		if *into == nil {
+			*into = map[Key]*P{}
+		}
+		(*into)[e.Key] = p
+	}
+}
+
+// layerSteps plans one step of kind per layer of m, by key: its store is
+// dir/base+ext (made unique by used) with the base and service URL that
+// name returns.
+func layerSteps[P any](s source, kind string, m map[Key]*P, used map[string]bool, dir, ext string, name func(Key, *P) (base, url string)) []stepPlan {
+	var out []stepPlan
+	for _, k := range sortedKeys(m) {
+		base, u := name(k, m[k])
+		out = append(out, stepPlan{id: stepID(s, k), kind: kind, key: k, url: u, entryTitle: true,
+			store: uniqueStore(used, dir, base, ext)})
+	}
+	return out
+}
+
+// layerLimits runs check on the parameters of each layer of m, by key
+// (none: skipped), and collects the errors it returns; it stops when ctx
+// ends.
+func layerLimits[P any](ctx context.Context, m map[Key]*P, check func(Key, *P) error) []error {
+	var errs []error
+	for _, k := range sortedKeys(m) {
+		if ctx.Err() != nil {
+			return errs
+		}
+		if p := m[k]; p != nil {
+			if err := check(k, p); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}
+
+// analyzeType decides the unclaimed entries of layerType: try fills in
+// what the capability shows and returns why the entry cannot go offline
+// (a reason and an error the message names, noun first), or nil when it
+// goes offline by m. A failure once ctx ends stops the analysis.
+func analyzeType(ctx context.Context, a *analysis, layerType string, m Method, noun string, try func(*Entry, *Capability) (Reason, error)) error {
+	for _, e := range a.unclaimed() {
+		if e.LayerType != layerType {
+			continue
+		}
+		c := a.caps[e]
+		if r, err := try(e, c); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.Reason, c.Message = r, fmt.Sprintf("%s %s: %v", noun, describe(e), err)
+			continue
+		}
+		c.SupportsOffline, c.Method = true, m
+	}
+	return nil
+}
+
+// stepsOf returns the journal records of s's steps, in job order.
+func (j *Job) stepsOf(s source) []stepInfo {
+	var out []stepInfo
+	for _, id := range j.order {
+		if strings.HasPrefix(id, s.name()+":") {
+			out = append(out, j.jr.step(id))
+		}
+	}
+	return out
+}
+
+// stepLayer returns the journal record of the one-layer step id, the
+// layer's parameters in m and its web map entry, or a step error (call
+// field; the URL shown(entry) when shown is given) when either is missing.
+func stepLayer[P any](j *Job, id string, m map[Key]*P, field, noun string, shown func(*Entry) string) (stepInfo, *P, *Entry, error) {
+	rec := j.jr.step(id)
+	p, e := m[rec.Key], j.task.Entry(rec.Key)
+	if p == nil || e == nil {
+		u := ""
+		if shown != nil {
+			u = shown(e)
+		}
+		return rec, nil, nil, stepErr(rec.Key, u, field, fmt.Errorf("no %s %s in the web map", noun, rec.Key))
+	}
+	return rec, p, e, nil
+}

@@ -81,14 +81,8 @@ func TestJobVectorStyleOnOtherHostGetsNoToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := task.CreateDefaultParameters(ctx, demoArea(), testMinScale, testMaxScale)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := task.CreateOverrides(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustDefaults(ctx, t, task, demoArea(), testMinScale, testMaxScale)
+	o := mustOverrides(ctx, t, task, p)
 	res, err := task.NewJob(p, o, filepath.Join(t.TempDir(), "pkg"), JobOptions{Client: e.c, PollInterval: 2 * time.Millisecond}).Run(ctx)
 	if err != nil {
 		t.Fatal(err)

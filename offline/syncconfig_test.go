@@ -19,11 +19,7 @@ import (
 // read-only layers answered 500).
 func TestPackageStoresHaveSyncConfig(t *testing.T) {
 	em := emulatortest.Start(t, emulator.Options{})
-	res := offlinetest.BuildPackage(t, em, offlinetest.Options{})
-	pkg, err := offline.Open(res.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, pkg := offlinetest.OpenPackage(t, em, offlinetest.Options{})
 	ctx := context.Background()
 	stores := map[string]*offline.ManifestLayer{}
 	for _, ml := range append(append([]*offline.ManifestLayer{}, pkg.Manifest.Layers...), pkg.Manifest.Tables...) {

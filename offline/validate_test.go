@@ -215,10 +215,7 @@ func TestClassifyError(t *testing.T) {
 func TestCapabilityReasons(t *testing.T) {
 	f := loadFake(t)
 	task := fileTask(t, f, filepath.Join("testdata", "webmaps", "legacy.json"))
-	caps, err := task.Capabilities(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	caps := mustCaps(context.Background(), t, task, nil)
 	byID := map[string]*Capability{}
 	for _, c := range caps.Layers {
 		byID[c.ID] = c
@@ -281,10 +278,7 @@ func TestIsEditable(t *testing.T) {
 func TestBrokenLayers(t *testing.T) {
 	f := loadFake(t)
 	task := fileTask(t, f, filepath.Join("testdata", "webmaps", "broken-layers.json"))
-	caps, err := task.Capabilities(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	caps := mustCaps(context.Background(), t, task, nil)
 	want := map[string]Reason{
 		"missing_layer":     ReasonLayerNotFound,
 		"restricted":        ReasonAccessDenied,
@@ -313,10 +307,7 @@ func TestBrokenLayers(t *testing.T) {
 			t.Errorf("%s remains online after %s", c.ID, c.Reason)
 		}
 	}
-	ov, err := task.CreateOverrides(context.Background(), p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ov := mustOverrides(context.Background(), t, task, p)
 	if g := ov.GenerateGeodatabase[ServiceKey("http://example.com/arcgis/rest/services/Half/FeatureServer")]; g == nil || !reflect.DeepEqual(g.LayerIDs(), []int{0}) {
 		t.Errorf("half service replica: %+v", g)
 	}

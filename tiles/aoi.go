@@ -79,21 +79,29 @@ func period(epsg int) float64 {
 	return 360
 }
 
+// WrapShift is the multiple of the period per that brings the step d
+// between two longitudes (or x) within ±per/2: added to the second one, it
+// makes the pair continuous across the antimeridian.
+func WrapShift(d, per float64) float64 {
+	shift := 0.0
+	for d > per/2 {
+		shift -= per
+		d -= per
+	}
+	for d < -per/2 {
+		shift += per
+		d += per
+	}
+	return shift
+}
+
 // unwrapRing makes ring longitudes continuous (no jump larger than half the period).
 func unwrapRing(r orb.Ring, per float64) orb.Ring {
 	out := make(orb.Ring, len(r))
 	off := 0.0
 	for i, p := range r {
 		if i > 0 {
-			d := p[0] + off - out[i-1][0]
-			for d > per/2 {
-				off -= per
-				d -= per
-			}
-			for d < -per/2 {
-				off += per
-				d += per
-			}
+			off += WrapShift(p[0]+off-out[i-1][0], per)
 		}
 		out[i] = orb.Point{p[0] + off, p[1]}
 	}

@@ -1,12 +1,15 @@
 package tiles
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 )
@@ -202,4 +205,46 @@ func WriteBundle(w io.Writer, tiles map[[2]int][]byte) error {
 		}
 	}
 	return nil
+}
+
+// WritePackage writes a tile package as ArcGIS does (formats.md §4): a zip
+// of stored entries, prefix+"root.json", the tiles in Compact Cache V2
+// bundles (prefix+"tile/Lnn/R…C….bundle") and the extra files under
+// prefix. A .tpkx has prefix "", a .vtpk "p12/".
+func WritePackage(w io.Writer, prefix string, root []byte, tiles map[TileKey][]byte, extra map[string][]byte) error {
+	zw := zip.NewWriter(w)
+	put := func(name string, b []byte) error {
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: prefix + name, Method: zip.Store})
+		if err == nil {
+			_, err = fw.Write(b)
+		}
+		return err
+	}
+	if err := put("root.json", root); err != nil {
+		return err
+	}
+	bundles := map[string]map[[2]int][]byte{}
+	for k, b := range tiles {
+		name := fmt.Sprintf("tile/L%02d/%s", k.Level, BundleName(k.Row, k.Col))
+		if bundles[name] == nil {
+			bundles[name] = map[[2]int][]byte{}
+		}
+		bundles[name][[2]int{k.Row % BundleDim, k.Col % BundleDim}] = b
+	}
+	var buf bytes.Buffer
+	for _, name := range slices.Sorted(maps.Keys(bundles)) {
+		buf.Reset()
+		if err := WriteBundle(&buf, bundles[name]); err != nil {
+			return err
+		}
+		if err := put(name, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(extra)) {
+		if err := put(name, extra[name]); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
 }

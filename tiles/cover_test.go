@@ -229,6 +229,12 @@ func TestCoverAntimeridian(t *testing.T) {
 	if n := len(SplitAntimeridian(cases[2].aoi)); n != 2 {
 		t.Fatalf("split into %d pieces, want 2", n)
 	}
+	// WrapShift: a jump either way, none, more than a world, half a world.
+	for _, c := range [][3]float64{{-340, 360, 360}, {340, 360, -360}, {100, 360, 0}, {900, 360, -720}, {-180, 360, 0}} {
+		if got := WrapShift(c[0], c[1]); got != c[2] {
+			t.Errorf("WrapShift(%g, %g) = %g, want %g", c[0], c[1], got, c[2])
+		}
+	}
 }
 
 func TestCoverBuffer(t *testing.T) {

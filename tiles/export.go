@@ -73,6 +73,22 @@ func (e *ServiceError) Error() string {
 	return msg
 }
 
+// bodyError returns the ArcGIS error a JSON body b of URL u holds
+// ({"error": {"code", "message", "details"}}, often with HTTP 200), or nil.
+func bodyError(b []byte, u string) *ServiceError {
+	var e struct {
+		Error *struct {
+			Code    int      `json:"code"`
+			Message string   `json:"message"`
+			Details []string `json:"details"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(b, &e) != nil || e.Error == nil {
+		return nil
+	}
+	return &ServiceError{URL: u, Code: e.Error.Code, Message: e.Error.Message, Details: e.Error.Details}
+}
+
 // HTTPJobClient implements JobClient and estimateExportTilesSize on net/http.
 type HTTPJobClient struct {
 	Client *http.Client
@@ -127,15 +143,8 @@ func (c *HTTPJobClient) getJSON(ctx context.Context, u string, form url.Values, 
 	if resp.StatusCode != http.StatusOK {
 		return &StatusError{URL: u, Code: resp.StatusCode, Message: strings.TrimSpace(string(b[:min(len(b), 300)]))}
 	}
-	var e struct {
-		Error *struct {
-			Code    int      `json:"code"`
-			Message string   `json:"message"`
-			Details []string `json:"details"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(b, &e) == nil && e.Error != nil {
-		return &ServiceError{URL: u, Code: e.Error.Code, Message: e.Error.Message, Details: e.Error.Details}
+	if se := bodyError(b, u); se != nil {
+		return se
 	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("%s: %w", u, err)

@@ -1,7 +1,6 @@
 package tiles
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -20,45 +19,15 @@ import (
 // formats.md §4 describes: stored zip entries, root.json, tile/Lnn/R…C….bundle.
 func writeTestPackage(t testing.TB, p, prefix string, root map[string]any, tiles map[TileKey][]byte, extra map[string][]byte) {
 	t.Helper()
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := zip.NewWriter(f)
-	put := func(name string, b []byte) {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(b)
-	}
 	rj, _ := json.Marshal(root)
-	put(prefix+"root.json", rj)
-	bundles := map[string]map[[2]int][]byte{}
-	for k, b := range tiles {
-		name := prefix + "tile/L" + twoDigits(k.Level) + "/" + BundleName(k.Row, k.Col)
-		if bundles[name] == nil {
-			bundles[name] = map[[2]int][]byte{}
-		}
-		bundles[name][[2]int{k.Row % BundleDim, k.Col % BundleDim}] = b
-	}
-	for name, ts := range bundles {
-		var buf bytes.Buffer
-		if err := WriteBundle(&buf, ts); err != nil {
-			t.Fatal(err)
-		}
-		put(name, buf.Bytes())
-	}
-	for name, b := range extra {
-		put(prefix+name, b)
-	}
-	if err := zw.Close(); err != nil {
+	var b bytes.Buffer
+	if err := WritePackage(&b, prefix, rj, tiles, extra); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
-
-func twoDigits(n int) string { return string([]byte{byte('0' + n/10), byte('0' + n%10)}) }
 
 func demoRoot(s *Scheme, fmtName string) map[string]any {
 	x0, y0 := ToMercator(-117.25, 33.98)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -109,6 +110,22 @@ func ParseTemplate(tmpl string, subDomains []string) (*Template, error) {
 
 // String returns the template as given.
 func (t *Template) String() string { return t.raw }
+
+// TemplateFormat is the MBTiles format a raster URL template's path
+// extension names: jpg, webp, else png.
+func TemplateFormat(tmpl string) string {
+	p := tmpl
+	if u, err := url.Parse(strings.NewReplacer("{", "", "}", "").Replace(tmpl)); err == nil {
+		p = u.Path
+	}
+	switch strings.ToLower(path.Ext(p)) {
+	case ".jpg", ".jpeg":
+		return "jpg"
+	case ".webp":
+		return "webp"
+	}
+	return "png"
+}
 
 // URL returns the tile URL for an XYZ/ArcGIS grid key (level, row from top, col).
 // Subdomains rotate by tile so requests spread over hosts deterministically.

@@ -14,15 +14,20 @@ import (
 
 func TestTemplates(t *testing.T) {
 	good := []struct {
-		tmpl string
-		subs []string
-		want string
+		tmpl   string
+		subs   []string
+		want   string
+		format string // TemplateFormat's (raster tiles)
 	}{
-		{"https://{subDomain}.tiles.example.com/{level}/{col}/{row}.png", []string{"a", "b", "c"}, "https://a.tiles.example.com/3/7/5.png"},
-		{"https://e.com/{z}/{x}/{y}.png", nil, "https://e.com/3/7/5.png"},
-		{"https://e.com/tile/{z}/{y}/{x}.pbf", nil, "https://e.com/tile/3/5/7.pbf"},
-		{"https://e.com/{z}/{x}/{-y}.png", nil, "https://e.com/3/7/2.png"},
-		{"https://{s}.e.com/{Level}/{Row}/{Col}", []string{"x", "y"}, "https://x.e.com/3/5/7"},
+		{"https://{subDomain}.tiles.example.com/{level}/{col}/{row}.png", []string{"a", "b", "c"}, "https://a.tiles.example.com/3/7/5.png", "png"},
+		{"https://e.com/{z}/{x}/{y}.png", nil, "https://e.com/3/7/5.png", "png"},
+		{"https://e.com/tile/{z}/{y}/{x}.pbf", nil, "https://e.com/tile/3/5/7.pbf", "png"},
+		{"https://e.com/{z}/{x}/{-y}.png", nil, "https://e.com/3/7/2.png", "png"},
+		{"https://{s}.e.com/{Level}/{Row}/{Col}", []string{"x", "y"}, "https://x.e.com/3/5/7", "png"},
+		{"https://e.com/{z}/{x}/{y}.jpg?key=K", nil, "https://e.com/3/7/5.jpg?key=K", "jpg"},
+		{"https://e.com/{z}/{x}/{y}.JPEG", nil, "https://e.com/3/7/5.JPEG", "jpg"},
+		{"https://e.com/{z}/{x}/{y}.webp#f", nil, "https://e.com/3/7/5.webp#f", "webp"},
+		{"https://e.com/{z}/{x}/{y}?f=img.jpg", nil, "https://e.com/3/7/5?f=img.jpg", "png"},
 	}
 	for _, g := range good {
 		tm, err := ParseTemplate(g.tmpl, g.subs)
@@ -32,6 +37,9 @@ func TestTemplates(t *testing.T) {
 		k := TileKey{Level: 3, Row: 5, Col: 7} // subdomain index (5+7) % len(subs) = 0
 		if got := tm.URL(k); got != g.want {
 			t.Errorf("%s: %s, want %s", g.tmpl, got, g.want)
+		}
+		if got := TemplateFormat(g.tmpl); got != g.format {
+			t.Errorf("%s: format %s, want %s", g.tmpl, got, g.format)
 		}
 	}
 	bad := []struct {

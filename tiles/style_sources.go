@@ -2,14 +2,11 @@ package tiles
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"path"
 	"sort"
-	"strings"
 )
 
 // StyleSource is one tiled source of a MapLibre/Mapbox style (v8) resolved
@@ -75,15 +72,12 @@ func ResolveStyleSource(ctx context.Context, hc *http.Client, styleURL string, s
 			return ss.openPMTiles(ctx, hc, resolveTemplate(styleURL, arch))
 		}
 	}
-	var tj *TileJSON
 	docURL := styleURL
-	if _, inline := src["tiles"]; inline {
-		b, _ := json.Marshal(src)
-		var err error
-		if tj, err = ParseTileJSON(b); err != nil {
-			return nil, fmt.Errorf("style source %q: %w", name, err)
-		}
-	} else {
+	tj, inline, err := inlineTileJSON(src)
+	if err != nil {
+		return nil, fmt.Errorf("style source %q: %w", name, err)
+	}
+	if !inline {
 		if u == "" {
 			return nil, fmt.Errorf("style source %q: neither tiles nor url", name)
 		}
@@ -128,7 +122,7 @@ func ResolveStyleSource(ctx context.Context, hc *http.Client, styleURL string, s
 	ss.Attribution, ss.VectorLayers = tj.Attribution, tj.VectorLayers
 	ss.Format = "pbf"
 	if typ != "vector" {
-		ss.Format = extFormat(t.String())
+		ss.Format = TemplateFormat(t.String())
 	}
 	return ss, nil
 }
@@ -151,18 +145,6 @@ func (ss *StyleSource) openPMTiles(ctx context.Context, hc *http.Client, archive
 		ss.Type = "raster"
 	}
 	return ss, nil
-}
-
-// extFormat is the MBTiles format of a raster template's extension.
-func extFormat(tmpl string) string {
-	p, _, _ := strings.Cut(tmpl, "?")
-	switch strings.ToLower(path.Ext(p)) {
-	case ".jpg", ".jpeg":
-		return "jpg"
-	case ".webp":
-		return "webp"
-	}
-	return "png"
 }
 
 // Scheme is the source's grid: Web Mercator XYZ, levels = zooms

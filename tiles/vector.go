@@ -263,18 +263,26 @@ func DownloadVectorTileLayer(ctx context.Context, job VectorTileLayerJob) (Vecto
 	return res, err
 }
 
+// inlineTileJSON reads the TileJSON of a style source that lists its
+// tiles inline (inline false: it has none; its url names the TileJSON).
+func inlineTileJSON(src map[string]any) (tj *TileJSON, inline bool, err error) {
+	if _, ok := src["tiles"]; !ok {
+		return nil, false, nil
+	}
+	b, _ := json.Marshal(src)
+	tj, err = ParseTileJSON(b)
+	return tj, true, err
+}
+
 // resolveVectorSource finds the grid and tile template of a style source:
 // inline tiles, a TileJSON url, or an Esri VectorTileServer root url.
 func resolveVectorSource(ctx context.Context, hc *http.Client, styleURL string, src map[string]any, serviceURL string, tokens TokenSource) (*Scheme, *Template, error) {
-	var tj *TileJSON
 	docURL := styleURL
-	if _, ok := src["tiles"]; ok {
-		b, _ := json.Marshal(src)
-		var err error
-		if tj, err = ParseTileJSON(b); err != nil {
-			return nil, nil, err
-		}
-	} else {
+	tj, inline, err := inlineTileJSON(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !inline {
 		u, _ := src["url"].(string)
 		if u == "" {
 			return nil, nil, errors.New("source has neither tiles nor url")
@@ -329,7 +337,21 @@ func (g *gzipFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 	zw := gzip.NewWriter(&buf)
 	zw.Write(b)
 	zw.Close()
+	g.RecycleTile(b) // compressed into buf
 	return buf.Bytes(), false, nil
+}
+
+// RecycleTile implements TileRecycler: the tile's buffer goes to the
+// wrapped fetcher's pool (it takes any buffer by its capacity).
+func (g *gzipFetcher) RecycleTile(b []byte) { RecycleTile(g.TileFetcher, b) }
+
+// RecycleTile hands b, a tile f fetched, back to f when f recycles tile
+// buffers (a TileRecycler); fetchers that wrap another pass theirs on
+// with it.
+func RecycleTile(f TileFetcher, b []byte) {
+	if rc, ok := f.(TileRecycler); ok {
+		rc.RecycleTile(b)
+	}
 }
 
 // maxSchemaScan bounds how many tiles are read for vector_layers and labels.
@@ -517,14 +539,8 @@ func getBytesOnce(ctx context.Context, hc *http.Client, u string, tokens TokenSo
 		}
 		return nil, se
 	}
-	var e struct {
-		Error *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(b, &e) == nil && e.Error != nil {
-		return nil, &ServiceError{URL: u, Code: e.Error.Code, Message: e.Error.Message}
+	if se := bodyError(b, u); se != nil {
+		return nil, se
 	}
 	return b, nil
 }

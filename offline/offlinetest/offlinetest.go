@@ -14,6 +14,7 @@ import (
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
 	"github.com/offlined/offlined/offline"
+	"github.com/offlined/offlined/offline/offlinetest/democlient"
 )
 
 // Options say which package to build. The zero value builds the demo
@@ -53,16 +54,7 @@ func DemoArea() *arcgis.Geometry {
 // with quick retries and polling.
 func Client(tb testing.TB, em *emulatortest.Server) *arcgis.Client {
 	tb.Helper()
-	c, err := arcgis.New(
-		arcgis.WithPortal(em.PortalURL),
-		arcgis.WithCredential(&arcgis.UserCredential{Username: emulator.DemoUser, Password: emulator.DemoPassword}),
-		arcgis.WithRetryPolicy(arcgis.RetryPolicy{MaxAttempts: 3, InitialDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond, Multiplier: 2, MaxElapsed: 10 * time.Second}),
-		arcgis.WithPollInterval(2*time.Millisecond),
-	)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
+	return democlient.New(tb, em.PortalURL)
 }
 
 // BuildPackage runs an offline map job against the emulator and returns
