@@ -257,17 +257,11 @@ func (f *HTTPFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 	}
 	// ArcGIS answers missing tiles and auth failures with JSON error bodies and HTTP 200.
 	if b[0] == '{' && strings.Contains(resp.Header.Get("Content-Type"), "json") {
-		var e struct {
-			Error *struct {
-				Code    int    `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != nil {
-			if e.Error.Code == 404 {
+		if e := bodyError(b, ""); e != nil {
+			if e.Code == 404 {
 				return nil, true, nil
 			}
-			return nil, false, &StatusError{URL: f.shown(f.Template.URL(k)), Code: e.Error.Code, Message: e.Error.Message}
+			return nil, false, &StatusError{URL: f.shown(f.Template.URL(k)), Code: e.Code, Message: e.Message}
 		}
 	}
 	return b, false, nil

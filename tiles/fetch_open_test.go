@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -59,5 +60,39 @@ func TestHTTPFetcherOpenServers(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "?…") {
 		t.Errorf("error shows the API key: %v", err)
+	}
+}
+
+// ArcGIS answers a missing tile or a refused token with HTTP 200 and a JSON
+// error body: a 404 body is an absent tile, another code a *StatusError
+// with the server's code and message; a JSON body without an error member
+// is a tile like any other.
+func TestHTTPFetcherJSONErrorBodies(t *testing.T) {
+	bodies := map[string]string{
+		"0": `{"error":{"code":404,"message":"Tile not found","details":[]}}`,
+		"1": `{"error":{"code":498,"message":"Invalid token.","details":["x"]}}`,
+		"2": `{"tile":"json but not an error"}`,
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Write([]byte(bodies[strings.Split(r.URL.Path, "/")[1]]))
+	}))
+	defer srv.Close()
+	tmpl, err := ParseTemplate(srv.URL+"/{z}/{x}/{y}", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	f := &HTTPFetcher{Client: srv.Client(), Template: tmpl}
+	if b, absent, err := f.FetchTile(ctx, TileKey{Level: 0}); !absent || err != nil || b != nil {
+		t.Errorf("404 body: %q absent %v err %v, want absent", b, absent, err)
+	}
+	_, absent, err := f.FetchTile(ctx, TileKey{Level: 1})
+	var se *StatusError
+	if absent || !errors.As(err, &se) || se.Code != 498 || se.Message != "Invalid token." {
+		t.Errorf("498 body: absent %v err %v, want *StatusError 498 %q", absent, err, "Invalid token.")
+	}
+	if b, absent, err := f.FetchTile(ctx, TileKey{Level: 2}); absent || err != nil || string(b) != bodies["2"] {
+		t.Errorf("JSON tile: %q absent %v err %v, want the body", b, absent, err)
 	}
 }
