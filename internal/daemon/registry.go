@@ -211,13 +211,14 @@ func (r *Registry) Register(id string) error {
 
 // List returns every registered map, sorted by id.
 func (r *Registry) List(ctx context.Context) ([]localapi.MapInfo, error) {
+	gen := r.infos.generation()
 	r.mu.Lock()
 	ents := slices.DeleteFunc(slices.Clone(r.doc.Maps), func(m regEntry) bool { return r.deleted[m.ID] })
 	r.mu.Unlock()
 	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
 	out := make([]localapi.MapInfo, 0, len(ents))
 	for _, e := range ents {
-		mi, err := r.cachedInfo(ctx, e)
+		mi, err := r.cachedInfo(ctx, e, gen)
 		if err != nil {
 			return nil, err
 		}
@@ -228,6 +229,7 @@ func (r *Registry) List(ctx context.Context) ([]localapi.MapInfo, error) {
 
 // Get returns one map (ErrNotFound when unknown).
 func (r *Registry) Get(ctx context.Context, id string) (localapi.MapInfo, error) {
+	gen := r.infos.generation()
 	r.mu.Lock()
 	i := slices.IndexFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
 	if r.deleted[id] {
@@ -241,7 +243,7 @@ func (r *Registry) Get(ctx context.Context, id string) (localapi.MapInfo, error)
 	if i < 0 {
 		return localapi.MapInfo{}, localapi.NotFound("map", "no offline map %q", id)
 	}
-	return r.cachedInfo(ctx, e)
+	return r.cachedInfo(ctx, e, gen)
 }
 
 func (r *Registry) info(ctx context.Context, e regEntry) (localapi.MapInfo, error) {

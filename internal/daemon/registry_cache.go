@@ -29,15 +29,23 @@ func newInfoCache() *infoCache {
 	return &infoCache{watched: map[string]bool{}, infos: map[string]localapi.MapInfo{}}
 }
 
-// lookup returns the cached info of id, or the generation to pass to store
-// and whether id may be cached at all.
-func (c *infoCache) lookup(id string) (mi localapi.MapInfo, hit bool, gen uint64, cacheable bool) {
+// generation returns the current generation, to pass to store. Callers
+// take it before they read the registry entry the info is built from, so
+// a change to the entry after that read also makes store drop the info.
+func (c *infoCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// lookup returns the cached info of id, or whether id may be cached at all.
+func (c *infoCache) lookup(id string) (mi localapi.MapInfo, hit bool, cacheable bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if mi, ok := c.infos[id]; ok {
-		return mi, true, 0, true
+		return mi, true, true
 	}
-	return localapi.MapInfo{}, false, c.gen, c.watched[id]
+	return localapi.MapInfo{}, false, c.watched[id]
 }
 
 // store keeps mi for id unless something was invalidated since gen (mi may
@@ -90,9 +98,10 @@ func (c *infoCache) stopWatching() {
 }
 
 // cachedInfo returns the info of entry e: cached, or built and cached when
-// its folders are watched. The slices are copies the caller may change.
-func (r *Registry) cachedInfo(ctx context.Context, e regEntry) (localapi.MapInfo, error) {
-	mi, hit, gen, cacheable := r.infos.lookup(e.ID)
+// its folders are watched and nothing was invalidated since generation gen
+// (taken before e was read). The slices are copies the caller may change.
+func (r *Registry) cachedInfo(ctx context.Context, e regEntry, gen uint64) (localapi.MapInfo, error) {
+	mi, hit, cacheable := r.infos.lookup(e.ID)
 	if !hit {
 		var err error
 		r.infos.builds.Add(1)

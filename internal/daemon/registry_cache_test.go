@@ -214,3 +214,28 @@ func TestRegistryInfoCacheFollowsDisk(t *testing.T) {
 	writeStore(t, root, filepath.Join(pkg, "data", "E.gpkg"), "Epsilon")
 	awaitInfo(t, reg, changed, "store E", func(mi localapi.MapInfo) bool { return slices.Equal(mi.Services, []string{"D", "E"}) })
 }
+
+// An info built from a registry entry read before the entry changed (a
+// Get racing a Delete and Register of the same id) is not cached: the
+// next Get sees the new entry.
+func TestRegistryInfoCacheDropsInfoOfChangedEntry(t *testing.T) {
+	t.Parallel()
+	reg, _, _, _ := watchedRegistry(t)
+	gen := reg.infos.generation()
+	reg.mu.Lock()
+	i := slices.IndexFunc(reg.doc.Maps, func(m regEntry) bool { return m.ID == "m" })
+	old := reg.doc.Maps[i]
+	// What Delete then Register do to the entry, between the Get's read
+	// of it and its build.
+	reg.doc.Maps[i].Registered = old.Registered.Add(time.Hour)
+	want := reg.doc.Maps[i].Registered
+	reg.mu.Unlock()
+	reg.infos.invalidate("m")
+	if _, err := reg.cachedInfo(t.Context(), old, gen); err != nil {
+		t.Fatal(err)
+	}
+	mi, err := reg.Get(t.Context(), "m")
+	if err != nil || !mi.Registered.Equal(want) {
+		t.Fatalf("Get after the entry changed: registered %v, want %v (%v)", mi.Registered, want, err)
+	}
+}
