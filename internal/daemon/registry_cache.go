@@ -75,14 +75,10 @@ func (c *infoCache) invalidateAll() {
 }
 
 // setWatched records whether id's folders are watched (and drops its
-// entry: changes before the watch began were not seen). Watched again
-// while watched (every rescan watches every package) keeps the entry.
+// entry: changes before the watch began were not seen).
 func (c *infoCache) setWatched(id string, on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if on && c.watched[id] {
-		return
-	}
 	c.gen++
 	delete(c.infos, id)
 	if on {

@@ -239,22 +239,3 @@ func TestRegistryInfoCacheDropsInfoOfChangedEntry(t *testing.T) {
 		t.Fatalf("Get after the entry changed: registered %v, want %v (%v)", mi.Registered, want, err)
 	}
 }
-
-// Watching a watched map again (each rescan does, for every package)
-// keeps its cached info; a map watched anew starts without one.
-func TestInfoCacheWatchedAgainKeepsEntry(t *testing.T) {
-	t.Parallel()
-	c := newInfoCache()
-	c.setWatched("m", true)
-	c.store("m", c.generation(), localapi.MapInfo{ID: "m"})
-	c.setWatched("m", true)
-	if _, hit, _ := c.lookup("m"); !hit {
-		t.Fatal("watching m again dropped its cached info")
-	}
-	c.setWatched("m", false)
-	c.store("m", c.generation(), localapi.MapInfo{ID: "m"})
-	c.setWatched("m", true)
-	if _, hit, cacheable := c.lookup("m"); hit || !cacheable {
-		t.Fatalf("m watched anew: hit %v cacheable %v, want a miss it may cache", hit, cacheable)
-	}
-}
