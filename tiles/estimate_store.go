@@ -87,7 +87,6 @@ func leafCost(local, usable float64) float64 {
 }
 
 // CompactV2 layout (ArcGIS tile packages, .tpkx): a bundle holds up to
-
 // 128×128 tiles behind a 64-byte header and an 8-byte index entry per
 // tile slot, and each tile is preceded by its 4-byte length.
 const (
