@@ -32,7 +32,7 @@ func storeBase(page int) int64 {
 
 // StoreSize returns the expected size in bytes of an MBTiles store holding
 // the tiles of est (which must have bytes), with the page size a store
-// planned for est.Tiles gets: per level, its tile count times what one tile
+// planned for its levels' tiles gets: per level, its tile count times what one tile
 // of the level's mean size takes in SQLite pages (a blob over a page spills
 // into overflow pages that are never shared; rows stored whole in a leaf
 // share it only as far as whole rows fit), plus the empty store.
