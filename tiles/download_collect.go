@@ -15,7 +15,8 @@ type collector struct {
 	spare    *batch    // empty; nil while its twin is being committed
 	inCommit int       // tiles in the batch being committed; 0: committer idle
 	size     int
-	handAt   int // cur goes to an idle committer at this many tiles
+	handAt   int  // cur goes to an idle committer at this many tiles
+	due      bool // the committer found cur empty when it was due: its first tile wakes it
 	closed   bool
 	kick     chan struct{} // capacity 1: wakes the committer
 }
@@ -44,7 +45,7 @@ func (c *collector) add(r result) {
 	} else {
 		c.cur.recs = append(c.cur.recs, r.rec)
 	}
-	wake := c.inCommit == 0 && c.cur.len() == c.handAt
+	wake := c.inCommit == 0 && (c.cur.len() == c.handAt || c.due && c.cur.len() == 1)
 	c.mu.Unlock()
 	if wake {
 		c.wake()
@@ -73,6 +74,7 @@ func (c *collector) take(due bool) (b *batch, done bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.cur.len()
+	c.due = due && n == 0
 	if n == 0 {
 		return nil, c.closed
 	}

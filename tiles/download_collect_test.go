@@ -190,3 +190,33 @@ func TestDownloadBoundsUncommittedTiles(t *testing.T) {
 		t.Fatalf("%d tiles fetched but not committed at a commit, want at most %d", worst, batch+conc)
 	}
 }
+
+// Bug: when BatchInterval passed while the collector was empty, the next
+// tile did not wake the committer: it waited for another tick, so a slow
+// trickle of tiles was committed up to two intervals late.
+func TestCollectorDueWakesOnFirstTile(t *testing.T) {
+	c := newCollector(8)
+	if b, done := c.take(true); b != nil || done {
+		t.Fatalf("empty collector: batch %v done %v", b, done)
+	}
+	c.add(result{rec: TileRecord{Key: TileKey{Level: 1}}})
+	select {
+	case <-c.kick:
+	default:
+		t.Fatal("the first tile after a due tick did not wake the committer")
+	}
+	if b, _ := c.take(true); b == nil || b.len() != 1 {
+		t.Fatalf("due take: %v", b)
+	}
+	// Not due: one tile of eight waits for handAt (4) or the next tick.
+	c.committed(&batch{})
+	if b, _ := c.take(false); b != nil {
+		t.Fatalf("take without due on an empty collector: %v", b)
+	}
+	c.add(result{rec: TileRecord{Key: TileKey{Level: 2}}})
+	select {
+	case <-c.kick:
+		t.Fatal("one tile woke a committer that is not due")
+	default:
+	}
+}

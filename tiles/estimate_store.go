@@ -32,7 +32,7 @@ func storeBase(page int) int64 {
 
 // StoreSize returns the expected size in bytes of an MBTiles store holding
 // the tiles of est (which must have bytes), with the page size a store
-// planned for est.Tiles gets: per level, its tile count times what one tile
+// planned for its levels' tiles gets: per level, its tile count times what one tile
 // of the level's mean size takes in SQLite pages (a blob over a page spills
 // into overflow pages that are never shared; rows stored whole in a leaf
 // share it only as far as whole rows fit), plus the empty store.
@@ -87,7 +87,6 @@ func leafCost(local, usable float64) float64 {
 }
 
 // CompactV2 layout (ArcGIS tile packages, .tpkx): a bundle holds up to
-
 // 128×128 tiles behind a 64-byte header and an 8-byte index entry per
 // tile slot, and each tile is preceded by its 4-byte length.
 const (

@@ -25,13 +25,19 @@ const (
 // putStmts are the writer connection's prepared inserts (guarded by
 // Store.wmu): by head and row count (putRows or 1).
 type putStmts struct {
-	stmts map[string]*sql.Stmt
+	stmts map[putKey]*sql.Stmt
 	args  []any // reused argument slice; cleared after each statement
+}
+
+// putKey names a prepared INSERT: its head and row count.
+type putKey struct {
+	head string
+	n    int
 }
 
 // stmt returns the prepared INSERT of n rows of values after head.
 func (p *putStmts) stmt(ctx context.Context, conn *sql.Conn, head, values string, n int) (*sql.Stmt, error) {
-	key := fmt.Sprintf("%s%d", head, n)
+	key := putKey{head, n}
 	if st := p.stmts[key]; st != nil {
 		return st, nil
 	}
@@ -41,7 +47,7 @@ func (p *putStmts) stmt(ctx context.Context, conn *sql.Conn, head, values string
 		return nil, err
 	}
 	if p.stmts == nil {
-		p.stmts = map[string]*sql.Stmt{}
+		p.stmts = map[putKey]*sql.Stmt{}
 	}
 	p.stmts[key] = st
 	return st, nil
