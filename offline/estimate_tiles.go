@@ -169,9 +169,6 @@ type timedFetcher struct {
 	f tiles.TileFetcher
 }
 
-// RecycleTile implements tiles.TileRecycler for the wrapped fetcher.
-func (t *timedFetcher) RecycleTile(b []byte) { tiles.RecycleTile(t.f, b) }
-
 func (t *timedFetcher) FetchTile(ctx context.Context, k tiles.TileKey) ([]byte, bool, error) {
 	t0 := time.Now()
 	b, absent, err := t.f.FetchTile(ctx, k)

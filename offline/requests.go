@@ -249,7 +249,7 @@ func ExportVectorTilesRequest(p *ExportVectorTilesParameters) (url.Values, error
 	v := url.Values{}
 	v.Set("f", "json")
 	v.Set("exportBy", "levelId")
-	v.Set("levels", LevelRanges(rangeInts(0, p.MaxLevel)))
+	v.Set("levels", LevelRanges(levelsUpTo(p.MaxLevel)))
 	if err := setArea(v, p.AreaOfInterest); err != nil {
 		return nil, fmt.Errorf("export vector tiles %s: %w", p.ServiceURL, err)
 	}
@@ -281,14 +281,6 @@ func exportParams(v url.Values, area *arcgis.Geometry) *arcgis.ExportTilesParams
 			n, t := int(math.Round(f)), true
 			out.CompressionQuality, out.OptimizeTilesForSize = &n, &t
 		}
-	}
-	return out
-}
-
-func rangeInts(a, b int) []int {
-	var out []int
-	for i := a; i <= b; i++ {
-		out = append(out, i)
 	}
 	return out
 }
