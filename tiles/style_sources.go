@@ -225,7 +225,7 @@ func (ss *StyleSource) Fetcher(hc *http.Client) TileFetcher {
 	}
 	f := &HTTPFetcher{Client: hc, Template: ss.Template, HideQuery: true, Raster: ss.Type != "vector"}
 	if ss.Type == "vector" {
-		return &gzipFetcher{f}
+		return &gzipFetcher{TileFetcher: f}
 	}
 	return f
 }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -240,7 +241,7 @@ func DownloadVectorTileLayer(ctx context.Context, job VectorTileLayerJob) (Vecto
 	if err := job.Store.Configure(ctx, scheme, "pbf"); err != nil {
 		return res, err
 	}
-	f := &gzipFetcher{&HTTPFetcher{Client: hc, Template: tmpl, Tokens: job.Tokens}}
+	f := &gzipFetcher{TileFetcher: &HTTPFetcher{Client: hc, Template: tmpl, Tokens: job.Tokens}}
 	if res.Progress, err = Download(ctx, job.Store, f, covers, job.Download); err != nil {
 		return res, err
 	}
@@ -326,7 +327,12 @@ func resolveVectorSource(ctx context.Context, hc *http.Client, styleURL string, 
 
 // gzipFetcher makes sure vector tiles are stored gzip-compressed (the
 // MBTiles pbf format), whatever the server's Content-Encoding did.
-type gzipFetcher struct{ TileFetcher }
+type gzipFetcher struct {
+	TileFetcher
+	// writers keeps gzip writers between tiles: each holds ~800 KB of
+	// compressor state, too much to allocate per tile.
+	writers sync.Pool
+}
 
 func (g *gzipFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, error) {
 	b, absent, err := g.TileFetcher.FetchTile(ctx, k)
@@ -334,9 +340,15 @@ func (g *gzipFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, e
 		return b, absent, err
 	}
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw, _ := g.writers.Get().(*gzip.Writer)
+	if zw == nil {
+		zw = gzip.NewWriter(&buf)
+	} else {
+		zw.Reset(&buf)
+	}
 	zw.Write(b)
 	zw.Close()
+	g.writers.Put(zw)
 	g.RecycleTile(b) // compressed into buf
 	return buf.Bytes(), false, nil
 }
