@@ -213,15 +213,18 @@ func (db *DB) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 	if err != nil {
 		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
 	}
-	sqlText := p.sql
+	sqlText, args := p.sql, p.args
 	if p.geom == nil && (q.Limit > 0 || q.Offset > 0) {
 		lim := q.Limit
 		if lim <= 0 {
 			lim = -1
 		}
-		sqlText += fmt.Sprintf(" LIMIT %d OFFSET %d", lim, q.Offset)
+		// Bound, not written into the text: the pages of one query share
+		// its cached statement.
+		sqlText += " LIMIT ? OFFSET ?"
+		args = append(args, lim, q.Offset)
 	}
-	rows, err := db.stmts.query(ctx, db.r, sqlText, p.args)
+	rows, err := db.stmts.query(ctx, db.r, sqlText, args)
 	if err != nil {
 		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
 	}

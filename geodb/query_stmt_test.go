@@ -76,6 +76,16 @@ func TestQueryStatementsPreparedOnce(t *testing.T) {
 	if n := len(db.stmts.m); n != 1 {
 		t.Fatalf("5 boxes of one shape: %d statements cached, want 1", n)
 	}
+	// The pages of one query share a statement (limit and offset are bound).
+	for off := range 5 {
+		ids, err := db.IDs(ctx, Query{LayerID: 0, Where: "amount >= 0", Offset: off * 10, Limit: 10})
+		if err != nil || len(ids) != 10 || ids[0] != int64(off*10+1) {
+			t.Fatalf("page %d: ids %v, %v", off, ids, err)
+		}
+	}
+	if n := len(db.stmts.m); n != 2 {
+		t.Fatalf("5 pages of one query: %d statements cached, want 2 (with the box shape)", n)
+	}
 	// Open rows of a statement the cache drops go on reading.
 	var read int
 	err := db.Each(ctx, Query{LayerID: 0, Where: "amount >= 0"}, func(r *Row) error {

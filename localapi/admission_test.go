@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/testutil"
+	"github.com/offlined/offlined/tiles"
 )
 
 func TestAdmissionLimits(t *testing.T) {
@@ -116,5 +117,33 @@ func TestTileRequestsWaitForASlot(t *testing.T) {
 	}
 	if n := len(gate.slots); n != 0 {
 		t.Fatalf("%d slots still taken", n)
+	}
+}
+
+// panicMaps is a registry whose TileStore panics.
+type panicMaps struct{ Maps }
+
+func (panicMaps) TileStore(context.Context, string, string) (*tiles.Store, error) {
+	panic("tile store")
+}
+
+// A tile read that panics (the guard answers 500) still frees its slot: the
+// next tile request is served.
+func TestTileSlotFreedAfterPanic(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	gate := newAdmission(1)
+	e.srv.tileGate = gate
+	url := basemapTiles + "/0/0/0.png"
+	reg := e.srv.reg
+	e.srv.reg = panicMaps{reg}
+	e.jsonOf(e.do("GET", url, nil), 500)
+	e.srv.reg = reg
+	if n := len(gate.slots); n != 0 {
+		t.Fatalf("%d slots still taken after a panic", n)
+	}
+	resp := e.do("GET", url, nil)
+	resp.Body.Close()
+	if s := resp.StatusCode; s != 200 && s != 204 {
+		t.Fatalf("after a panicking read: %d", s)
 	}
 }

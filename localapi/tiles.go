@@ -83,14 +83,7 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
 	if z > 30 || x >= 1<<z || y >= 1<<z {
 		return badRequest("z", "tile %d/%d/%d is outside the grid", z, x, y)
 	}
-	// The store read waits for a slot (Options.TileConcurrency); the slot
-	// is freed before the answer goes out, so a client slow to read holds
-	// none.
-	if err := s.tileGate.enter(r.Context()); err != nil {
-		return err
-	}
 	data, format, err := s.readTile(r, z, x, y)
-	s.tileGate.leave()
 	if errors.Is(err, tiles.ErrTileNotFound) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -113,8 +106,15 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readTile reads tile z/x/y of the route's tile layer and its format.
+// readTile reads tile z/x/y of the route's tile layer and its format. The
+// read waits for a slot (Options.TileConcurrency), freed when it returns
+// (or panics), before the answer goes out, so a client slow to read holds
+// none.
 func (s *Server) readTile(r *http.Request, z, x, y int) ([]byte, string, error) {
+	if err := s.tileGate.enter(r.Context()); err != nil {
+		return nil, "", err
+	}
+	defer s.tileGate.leave()
 	st, format, err := s.tileStore(r)
 	if err != nil {
 		return nil, "", err
