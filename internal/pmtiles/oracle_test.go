@@ -136,7 +136,9 @@ func TestOracleDirectory(t *testing.T) {
 	}
 }
 
-func sameEntries(a, b []pm.Entry) bool { return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b)) }
+func sameEntries(a, b []pm.Entry) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
 
 func randomDirectory(r *rand.Rand, n int) []pm.Entry {
 	es := make([]pm.Entry, n)

@@ -128,8 +128,8 @@ func TestDecodeHeaderErrors(t *testing.T) {
 func TestEncodeDirectoryBytes(t *testing.T) {
 	entries := []Entry{
 		{TileID: 5, Offset: 0, Length: 42, RunLength: 1},
-		{TileID: 42, Offset: 42, Length: 10, RunLength: 3},   // contiguous: 0
-		{TileID: 69, Offset: 0, Length: 42, RunLength: 1},    // deduplicated: 0+1
+		{TileID: 42, Offset: 42, Length: 10, RunLength: 3},    // contiguous: 0
+		{TileID: 69, Offset: 0, Length: 42, RunLength: 1},     // deduplicated: 0+1
 		{TileID: 300, Offset: 500, Length: 200, RunLength: 0}, // leaf
 	}
 	got, err := EncodeDirectory(entries, NoCompression)
