@@ -125,6 +125,7 @@ type Task struct {
 	mu       sync.Mutex
 	features map[Key]*serviceInfo // by service key
 	tilesvcs map[Key]*tileInfo
+	wmtsCaps wmtsCapsCache // WMTS capabilities documents by URL
 }
 
 type serviceInfo struct {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/internal/ogc"
@@ -93,9 +94,65 @@ func fetchCapabilities(ctx context.Context, hc *http.Client, u string) (*ogc.Cap
 	return ogc.ParseCapabilities(b)
 }
 
-// resolveWMTS reads the entry's wmtsInfo (fetching the capabilities) or
-// its templateUrl.
-func resolveWMTS(ctx context.Context, hc *http.Client, e *Entry) (*wmtsLayer, error) {
+// wmtsCapsCache holds the WMTS capabilities documents of a task by URL,
+// so that analysis, checks, estimate and the job's steps fetch each
+// document once (they asked for it three times and more per layer). A
+// parsed document is kept for the task's life and shared (it is read
+// only); a failed fetch is shared with the callers that waited for it and
+// forgotten, so the next call asks again. The zero value is ready to use.
+type wmtsCapsCache struct {
+	mu sync.Mutex
+	m  map[string]*capsFetch
+}
+
+// capsFetch is one fetch of a capabilities document: done is closed when
+// caps or err is set.
+type capsFetch struct {
+	done chan struct{}
+	caps *ogc.Capabilities
+	err  error
+}
+
+// get returns the capabilities document at u, fetching it with hc unless
+// it was fetched before or is being fetched (then it waits for that fetch).
+func (c *wmtsCapsCache) get(ctx context.Context, hc *http.Client, u string) (*ogc.Capabilities, error) {
+	for {
+		c.mu.Lock()
+		f := c.m[u]
+		if f == nil {
+			if c.m == nil {
+				c.m = map[string]*capsFetch{}
+			}
+			f = &capsFetch{done: make(chan struct{})}
+			c.m[u] = f
+			c.mu.Unlock()
+			f.caps, f.err = fetchCapabilities(ctx, hc, u)
+			if f.err != nil {
+				c.mu.Lock()
+				delete(c.m, u)
+				c.mu.Unlock()
+			}
+			close(f.done)
+			return f.caps, f.err
+		}
+		c.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		// The fetch this call waited for ended its caller's context: fetch
+		// again with this one's.
+		if f.err != nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+			continue
+		}
+		return f.caps, f.err
+	}
+}
+
+// resolveWMTS reads the entry's wmtsInfo (the capabilities document from
+// caps, fetched with hc the first time) or its templateUrl.
+func resolveWMTS(ctx context.Context, caps *wmtsCapsCache, hc *http.Client, e *Entry) (*wmtsLayer, error) {
 	if e.Layer == nil {
 		return nil, errors.New("no layer")
 	}
@@ -123,15 +180,15 @@ func resolveWMTS(ctx context.Context, hc *http.Client, e *Entry) (*wmtsLayer, er
 	if hc == nil {
 		return nil, errors.New("no HTTP client to read the capabilities")
 	}
-	caps, err := fetchCapabilities(ctx, hc, capabilitiesURL(wi.URL))
+	doc, err := caps.get(ctx, hc, capabilitiesURL(wi.URL))
 	if err != nil {
 		return nil, err
 	}
-	l := caps.Layer(wi.LayerIdentifier)
+	l := doc.Layer(wi.LayerIdentifier)
 	if l == nil {
 		return nil, fmt.Errorf("the capabilities list no layer %q", wi.LayerIdentifier)
 	}
-	set, ti, err := pickMatrixSet(caps, l, wi.TileMatrixSet)
+	set, ti, err := pickMatrixSet(doc, l, wi.TileMatrixSet)
 	if err != nil {
 		return nil, err
 	}
@@ -145,9 +202,9 @@ func resolveWMTS(ctx context.Context, hc *http.Client, e *Entry) (*wmtsLayer, er
 	if format != "" && !strings.Contains(format, "/") {
 		format = "image/" + strings.TrimPrefix(strings.ToLower(format), "image")
 	}
-	tu, err := caps.NewTileURL(l, set, style, format, false)
+	tu, err := doc.NewTileURL(l, set, style, format, false)
 	if err != nil && format != "" {
-		tu, err = caps.NewTileURL(l, set, style, "", false)
+		tu, err = doc.NewTileURL(l, set, style, "", false)
 	}
 	if err != nil {
 		return nil, err
@@ -219,7 +276,7 @@ func httpClientOf(s Services) *http.Client {
 func (wmtsSource) analyze(ctx context.Context, t *Task, a *analysis) error {
 	return analyzeType(ctx, a, LayerTypeWMTS, MethodWMTS, "WMTS layer", func(e *Entry, c *Capability) (Reason, error) {
 		c.ServiceURL = wmtsShown(e)
-		w, err := resolveWMTS(ctx, httpClientOf(t.services), e)
+		w, err := resolveWMTS(ctx, &t.wmtsCaps, httpClientOf(t.services), e)
 		if err != nil {
 			return wmtsReason(err), err
 		}
@@ -322,7 +379,7 @@ func (wmtsSource) limits(ctx context.Context, _ Services, t *Task, o *Overrides)
 		if e == nil {
 			return nil
 		}
-		w, err := resolveWMTS(ctx, httpClientOf(t.services), e)
+		w, err := resolveWMTS(ctx, &t.wmtsCaps, httpClientOf(t.services), e)
 		if err != nil {
 			return nil // reported when the job runs
 		}
@@ -347,7 +404,7 @@ func (wmtsSource) run(ctx context.Context, j *Job, id string) error {
 	}
 	shown := wmtsShown(e)
 	hc := j.opt.Client.HTTPClient()
-	w, err := resolveWMTS(ctx, hc, e)
+	w, err := resolveWMTS(ctx, &j.task.wmtsCaps, hc, e)
 	if err != nil {
 		return stepErr(rec.Key, shown, "capabilities", err)
 	}
@@ -374,7 +431,7 @@ func (s wmtsSource) write(ctx context.Context, j *Job, local map[Key]*ManifestLa
 // bytes from a few tiles fetched per level.
 func (wmtsSource) estimate(ctx context.Context, e *estimation, o *Overrides, plans []stepPlan) ([]*LayerEstimate, error) {
 	return estimateEntries(ctx, e, plans, o.WMTS, "WMTS layer", func(pl stepPlan, p *WebTilesParameters, en *Entry, le *LayerEstimate) error {
-		w, err := resolveWMTS(ctx, e.c.HTTPClient(), en)
+		w, err := resolveWMTS(ctx, &e.t.wmtsCaps, e.c.HTTPClient(), en)
 		if err != nil {
 			return err
 		}

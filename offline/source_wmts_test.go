@@ -3,15 +3,20 @@ package offline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
+	"github.com/offlined/offlined/internal/ogc"
 	"github.com/offlined/offlined/tiles"
 )
 
@@ -100,7 +105,7 @@ func TestWMTSJob(t *testing.T) {
 		if ml == nil || ml.Kind != KindRasterTiles || ml.Error != nil || !strings.HasPrefix(filepath.Base(ml.Store), "wmts_") {
 			t.Fatalf("%s: package layer %+v", id, ml)
 		}
-		w, err := resolveWMTS(ctx, job.opt.Client.HTTPClient(), task.Entry(k))
+		w, err := resolveWMTS(ctx, &task.wmtsCaps, job.opt.Client.HTTPClient(), task.Entry(k))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,4 +188,115 @@ func TestWMTSResumeAfterKill(t *testing.T) {
 	em := emulatortest.Start(t, emulator.Options{})
 	mapPath := wmtsWebMap(t, t.TempDir(), em.URL)
 	checkResumeAfterKill(t, "TestWMTSChild", "OFFLINED_TEST_WMTS_MAP", mapPath, 1, packageDigest)
+}
+
+// capsRequests counts the capabilities requests the emulator's WMTS server
+// received: of the RESTful document and of the KVP GetCapabilities.
+func capsRequests(em *emulatortest.Server) (rest, kvp int) {
+	for _, r := range em.Log().Entries() {
+		switch {
+		case r.Path == emulator.DemoWMTSCapabilities:
+			rest++
+		case r.Path == "/wmts" && strings.EqualFold(r.Query.Get("REQUEST"), "GetCapabilities"):
+			kvp++
+		}
+	}
+	return rest, kvp
+}
+
+// A take-offline job reads each WMTS capabilities document once, however
+// often its layers are resolved: defaults and overrides (analysis), the
+// capabilities report, the limit checks, the estimate and the steps.
+func TestWMTSCapabilitiesOncePerJob(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{})
+	mapPath := wmtsWebMap(t, t.TempDir(), em.URL)
+	task, p, o, job := wmtsJob(t, mapPath, JobOptions{}, filepath.Join(t.TempDir(), "pkg"))
+	ctx := context.Background()
+	mustCaps(ctx, t, task, p)
+	if errs := TileChecks(job.opt.Client)(ctx, task, p, o); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if _, err := task.Estimate(ctx, p, o, EstimateOptions{Client: job.opt.Client}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := job.Run(ctx)
+	if err != nil || res.State != JobSucceeded || len(jobErrors(res.LayerErrors)) != 0 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	if rest, kvp := capsRequests(em); rest != 1 || kvp != 1 {
+		t.Errorf("capabilities fetched %d times (RESTful document) and %d times (KVP), want once each", rest, kvp)
+	}
+	// A new task (another job) asks again.
+	task2, _, _, _ := wmtsJob(t, mapPath, JobOptions{}, filepath.Join(t.TempDir(), "pkg2"))
+	if rest, kvp := capsRequests(em); rest != 2 || kvp != 2 || task2 == task {
+		t.Errorf("second task: capabilities fetched %d and %d times in all, want twice each", rest, kvp)
+	}
+}
+
+// wmtsCapsCache: concurrent callers share one fetch; a failed or canceled
+// fetch is not kept, the next call asks again.
+func TestWMTSCapsCache(t *testing.T) {
+	em := emulatortest.Start(t, emulator.Options{})
+	ctx := context.Background()
+	doc, err := getBody(ctx, http.DefaultClient, em.URL+emulator.DemoWMTSCapabilities, "", 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var hits int
+	fail := true
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		f := fail
+		mu.Unlock()
+		if f {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write(doc)
+	}))
+	defer hs.Close()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return hits
+	}
+	var c wmtsCapsCache
+	u := hs.URL + "/WMTSCapabilities.xml"
+	if _, err := c.get(ctx, hs.Client(), u); err == nil {
+		t.Fatal("503 read as a document")
+	}
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.get(canceled, hs.Client(), u); !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled: %v", err)
+	}
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	before := count()
+	var wg sync.WaitGroup
+	docs := make([]*ogc.Capabilities, 16)
+	for i := range docs {
+		wg.Go(func() {
+			d, err := c.get(ctx, hs.Client(), u)
+			if err != nil {
+				t.Error(err)
+			}
+			docs[i] = d
+		})
+	}
+	wg.Wait()
+	if got := count() - before; got != 1 {
+		t.Errorf("16 concurrent calls made %d requests, want 1", got)
+	}
+	for _, d := range docs {
+		if d == nil || d != docs[0] || d.Layer(emulator.DemoWMTSLayer) == nil {
+			t.Fatalf("documents %p, %p", d, docs[0])
+		}
+	}
+	if d, err := c.get(ctx, hs.Client(), u); err != nil || d != docs[0] || count()-before != 1 {
+		t.Errorf("cached call: %v, %d requests", err, count()-before)
+	}
 }

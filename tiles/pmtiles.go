@@ -4,21 +4,19 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 
-	"github.com/protomaps/go-pmtiles/pmtiles"
+	"github.com/offlined/offlined/internal/pmtiles"
 )
 
 // PMTiles archives (https://github.com/protomaps/PMTiles, spec v3) are read
-// with the official Go library's format functions (header, directories,
-// Hilbert tile ids) over ranges: of an HTTP URL (Range requests, so only
+// with internal/pmtiles' format functions (header, directories, Hilbert
+// tile ids) over ranges: of an HTTP URL (Range requests, so only
 // the directories and the tiles of the area of interest travel, like
 // `pmtiles extract`) or of a local file. Tiles go into MBTiles through
 // Download, so a PMTiles source resumes, backs off and is served exactly
@@ -81,11 +79,11 @@ func (f FileRange) ReadRange(_ context.Context, off, n uint64) ([]byte, error) {
 // Web Mercator XYZ grid (TileKey level = zoom). Safe for concurrent use.
 type PMTiles struct {
 	r      RangeReader
-	Header pmtiles.HeaderV3
-	root   []pmtiles.EntryV3
+	Header pmtiles.Header
+	root   []pmtiles.Entry
 
 	mu     sync.Mutex
-	leaves map[uint64][]pmtiles.EntryV3
+	leaves map[uint64][]pmtiles.Entry
 }
 
 // maxPMTilesDirBytes caps one (decompressed) directory.
@@ -94,19 +92,13 @@ const maxPMTilesDirBytes = 32 << 20
 // OpenPMTiles reads the header and root directory (the first 16 KiB hold
 // both in a spec-conforming archive).
 func OpenPMTiles(ctx context.Context, r RangeReader) (*PMTiles, error) {
-	hb, err := r.ReadRange(ctx, 0, pmtiles.HeaderV3LenBytes)
+	hb, err := r.ReadRange(ctx, 0, pmtiles.HeaderLen)
 	if err != nil {
 		return nil, err
 	}
-	if len(hb) < pmtiles.HeaderV3LenBytes {
-		return nil, errors.New("pmtiles: header too short")
-	}
-	h, err := pmtiles.DeserializeHeader(hb)
+	h, err := pmtiles.DecodeHeader(hb)
 	if err != nil {
-		return nil, fmt.Errorf("pmtiles: %w", err)
-	}
-	if h.SpecVersion != 3 {
-		return nil, fmt.Errorf("pmtiles: spec version %d, want 3", h.SpecVersion)
+		return nil, err
 	}
 	if h.MinZoom > h.MaxZoom || h.MaxZoom > 30 {
 		return nil, fmt.Errorf("pmtiles: zooms %d-%d", h.MinZoom, h.MaxZoom)
@@ -116,17 +108,15 @@ func OpenPMTiles(ctx context.Context, r RangeReader) (*PMTiles, error) {
 	default:
 		return nil, fmt.Errorf("pmtiles: tile compression %d (brotli/zstd) is not supported", h.TileCompression)
 	}
-	p := &PMTiles{r: r, Header: h, leaves: map[uint64][]pmtiles.EntryV3{}}
+	p := &PMTiles{r: r, Header: h, leaves: map[uint64][]pmtiles.Entry{}}
 	if p.root, err = p.readDir(ctx, h.RootOffset, h.RootLength); err != nil {
 		return nil, fmt.Errorf("pmtiles: root directory: %w", err)
 	}
 	return p, nil
 }
 
-// readDir reads and decodes a directory, refusing what the library's
-// decoder would panic on (unknown compression, an entry count larger than
-// the bytes can hold).
-func (p *PMTiles) readDir(ctx context.Context, off, n uint64) ([]pmtiles.EntryV3, error) {
+// readDir reads and decodes a directory (at most 32 MiB decompressed).
+func (p *PMTiles) readDir(ctx context.Context, off, n uint64) ([]pmtiles.Entry, error) {
 	if n == 0 || n > maxPMTilesDirBytes {
 		return nil, fmt.Errorf("directory of %d bytes", n)
 	}
@@ -134,46 +124,20 @@ func (p *PMTiles) readDir(ctx context.Context, off, n uint64) ([]pmtiles.EntryV3
 	if err != nil {
 		return nil, err
 	}
-	switch p.Header.InternalCompression {
-	case pmtiles.NoCompression:
-	case pmtiles.Gzip:
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return nil, fmt.Errorf("directory: %w", err)
-		}
-		if b, err = io.ReadAll(io.LimitReader(zr, maxPMTilesDirBytes+1)); err != nil {
-			return nil, fmt.Errorf("directory: %w", err)
-		}
-		if len(b) > maxPMTilesDirBytes {
-			return nil, errors.New("directory larger than 32 MiB")
-		}
-	default:
-		return nil, fmt.Errorf("internal compression %d is not supported", p.Header.InternalCompression)
-	}
-	count, k := binary.Uvarint(b)
-	if k <= 0 || count > uint64(len(b)) {
-		return nil, errors.New("corrupt directory")
-	}
-	entries := pmtiles.DeserializeEntries(bytes.NewBuffer(b), pmtiles.NoCompression)
-	for i := 1; i < len(entries); i++ {
-		if entries[i].TileID < entries[i-1].TileID {
-			return nil, errors.New("corrupt directory: tile ids not ascending")
-		}
-	}
-	return entries, nil
+	return pmtiles.DecodeDirectory(b, p.Header.InternalCompression, maxPMTilesDirBytes)
 }
 
 // Vector reports whether the archive holds vector tiles (MVT).
-func (p *PMTiles) Vector() bool { return p.Header.TileType == pmtiles.Mvt }
+func (p *PMTiles) Vector() bool { return p.Header.TileType == pmtiles.MVT }
 
 // Format is the MBTiles format of the archive's tiles.
 func (p *PMTiles) Format() string {
 	switch p.Header.TileType {
-	case pmtiles.Mvt:
+	case pmtiles.MVT:
 		return "pbf"
-	case pmtiles.Jpeg:
+	case pmtiles.JPEG:
 		return "jpg"
-	case pmtiles.Webp:
+	case pmtiles.WebP:
 		return "webp"
 	}
 	return "png"
@@ -186,7 +150,7 @@ func (p *PMTiles) Bounds() [4]float64 {
 }
 
 // find returns the entry of a tile id, following leaf directories.
-func (p *PMTiles) find(ctx context.Context, id uint64) (pmtiles.EntryV3, bool, error) {
+func (p *PMTiles) find(ctx context.Context, id uint64) (pmtiles.Entry, bool, error) {
 	dir := p.root
 	for depth := 0; depth < 4; depth++ {
 		e, ok := pmtiles.FindTile(dir, id)
@@ -211,17 +175,20 @@ func (p *PMTiles) find(ctx context.Context, id uint64) (pmtiles.EntryV3, bool, e
 		}
 		dir = leaf
 	}
-	return pmtiles.EntryV3{}, false, errors.New("pmtiles: directories nested deeper than 4")
+	return pmtiles.Entry{}, false, errors.New("pmtiles: directories nested deeper than 4")
 }
 
 // FetchTile implements TileFetcher: k.Level is the zoom, k.Row the XYZ y
 // (from the top), k.Col the x. Vector tiles come back gzip-compressed (as
 // MBTiles stores them) and raster tiles decoded.
 func (p *PMTiles) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, error) {
-	if k.Level < int(p.Header.MinZoom) || k.Level > int(p.Header.MaxZoom) || k.Row < 0 || k.Col < 0 {
+	if k.Level < int(p.Header.MinZoom) || k.Level > int(p.Header.MaxZoom) || k.Row < 0 || k.Col < 0 || k.Row >= 1<<k.Level || k.Col >= 1<<k.Level {
 		return nil, true, nil
 	}
-	id := pmtiles.ZxyToID(uint8(k.Level), uint32(k.Col), uint32(k.Row))
+	id, err := pmtiles.ZxyToID(uint8(k.Level), uint32(k.Col), uint32(k.Row))
+	if err != nil {
+		return nil, false, &FatalError{Err: fmt.Errorf("pmtiles: tile %s: %w", k, err)}
+	}
 	e, ok, err := p.find(ctx, id)
 	if err != nil {
 		return nil, false, err

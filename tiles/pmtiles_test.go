@@ -46,6 +46,13 @@ func TestPMTilesFixture(t *testing.T) {
 	if _, absent, err := p.FetchTile(ctx, TileKey{Level: 1, Row: 0, Col: 1}); err != nil || !absent {
 		t.Errorf("tile 1/1/0: absent %v, %v", absent, err)
 	}
+	// Outside the zoom's grid: absent, not the tile whose id the
+	// coordinates would alias (the library's ZxyToID maps 0/1/0 to id 0).
+	for _, k := range []TileKey{{Level: 0, Col: 1}, {Level: 0, Row: 1}, {Level: 0, Col: 1 << 32}} {
+		if b, absent, err := p.FetchTile(ctx, k); err != nil || !absent {
+			t.Errorf("tile %s: %d bytes, absent %v, %v", k, len(b), absent, err)
+		}
+	}
 }
 
 // Over HTTP Range requests only the directories and the asked tiles
@@ -105,9 +112,9 @@ func gunzipT(t *testing.T, b []byte) []byte {
 	return out
 }
 
-// FuzzOpenPMTiles: no archive, however broken, panics the reader (the
-// library's decoder panics on unknown compressions and trusts entry
-// counts; OpenPMTiles checks first).
+// FuzzOpenPMTiles: no archive, however broken, panics the reader
+// (internal/pmtiles' decoders return errors on unknown compressions,
+// entry counts beyond the bytes and truncated directories).
 func FuzzOpenPMTiles(f *testing.F) {
 	raw, _ := os.ReadFile("testdata/pmtiles/test_fixture_1.pmtiles")
 	f.Add(raw)

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"sort"
 
-	"github.com/protomaps/go-pmtiles/pmtiles"
+	"github.com/offlined/offlined/internal/pmtiles"
 )
 
 // Archive is the source of the PMTiles archive /files/area.pmtiles: vector
@@ -29,10 +29,11 @@ func ArchiveTile(z, x, y int) ([]byte, bool) {
 	return b, err == nil
 }
 
-// mustArchive writes the archive with the go-pmtiles library's own
-// serialisers (header, directories, metadata), so its bytes follow the
-// spec as the official writer lays it out: header, root directory,
-// metadata, leaf directories, tile data.
+// mustArchive writes the archive with internal/pmtiles' encoders (header,
+// directories, metadata) in the order the official writer lays it out:
+// header, root directory, metadata, leaf directories, tile data.
+// internal/pmtiles' tests check the official library reads what they
+// write; TestArchiveOracle checks it reads this archive.
 func mustArchive() []byte {
 	type tile struct {
 		id   uint64
@@ -45,43 +46,53 @@ func mustArchive() []byte {
 		for x := x0; x <= x1; x++ {
 			for y := y0; y <= y1; y++ {
 				if b, ok := ArchiveTile(z, x, y); ok {
-					ts = append(ts, tile{pmtiles.ZxyToID(uint8(z), uint32(x), uint32(y)), b})
+					id, err := pmtiles.ZxyToID(uint8(z), uint32(x), uint32(y))
+					if err != nil {
+						panic(err) // z <= 12, x and y inside the grid
+					}
+					ts = append(ts, tile{id, b})
 				}
 			}
 		}
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].id < ts[j].id })
 	var data bytes.Buffer
-	entries := make([]pmtiles.EntryV3, 0, len(ts))
+	entries := make([]pmtiles.Entry, 0, len(ts))
 	for _, t := range ts {
 		var buf bytes.Buffer
 		zw := gzip.NewWriter(&buf)
 		_, _ = zw.Write(t.data)
 		_ = zw.Close()
-		entries = append(entries, pmtiles.EntryV3{TileID: t.id, Offset: uint64(data.Len()), Length: uint32(buf.Len()), RunLength: 1})
+		entries = append(entries, pmtiles.Entry{TileID: t.id, Offset: uint64(data.Len()), Length: uint32(buf.Len()), RunLength: 1})
 		data.Write(buf.Bytes())
 	}
 	var leaves []byte
-	var rootEntries []pmtiles.EntryV3
+	var rootEntries []pmtiles.Entry
 	for i := 0; i < len(entries); i += archiveLeafSize {
-		leaf := pmtiles.SerializeEntries(entries[i:min(i+archiveLeafSize, len(entries))], pmtiles.Gzip)
-		rootEntries = append(rootEntries, pmtiles.EntryV3{TileID: entries[i].TileID, Offset: uint64(len(leaves)), Length: uint32(len(leaf))})
+		leaf, err := pmtiles.EncodeDirectory(entries[i:min(i+archiveLeafSize, len(entries))], pmtiles.Gzip)
+		if err != nil {
+			panic(err) // ids ascend, gzip is supported
+		}
+		rootEntries = append(rootEntries, pmtiles.Entry{TileID: entries[i].TileID, Offset: uint64(len(leaves)), Length: uint32(len(leaf))})
 		leaves = append(leaves, leaf...)
 	}
-	root := pmtiles.SerializeEntries(rootEntries, pmtiles.Gzip)
-	meta, _ := json.Marshal(map[string]any{"name": "area", "vector_layers": []any{map[string]any{"id": "area"}}})
-	metaBytes, err := pmtiles.SerializeMetadata(map[string]any{"name": "area", "vector_layers": json.RawMessage(meta)}, pmtiles.Gzip)
+	root, err := pmtiles.EncodeDirectory(rootEntries, pmtiles.Gzip)
 	if err != nil {
 		panic(err)
 	}
-	h := pmtiles.HeaderV3{
-		SpecVersion: 3, Clustered: true, InternalCompression: pmtiles.Gzip, TileCompression: pmtiles.Gzip, TileType: pmtiles.Mvt,
+	meta, _ := json.Marshal(map[string]any{"name": "area", "vector_layers": []any{map[string]any{"id": "area"}}})
+	metaBytes, err := pmtiles.EncodeMetadata(map[string]any{"name": "area", "vector_layers": json.RawMessage(meta)}, pmtiles.Gzip)
+	if err != nil {
+		panic(err)
+	}
+	h := pmtiles.Header{
+		SpecVersion: 3, Clustered: true, InternalCompression: pmtiles.Gzip, TileCompression: pmtiles.Gzip, TileType: pmtiles.MVT,
 		MinZoom: uint8(Archive.MinZoom), MaxZoom: uint8(Archive.MaxZoom),
 		MinLonE7: int32(Archive.Bounds[0] * 1e7), MinLatE7: int32(Archive.Bounds[1] * 1e7),
 		MaxLonE7: int32(Archive.Bounds[2] * 1e7), MaxLatE7: int32(Archive.Bounds[3] * 1e7),
 		AddressedTilesCount: uint64(len(entries)), TileEntriesCount: uint64(len(entries)), TileContentsCount: uint64(len(entries)),
 	}
-	h.RootOffset = pmtiles.HeaderV3LenBytes
+	h.RootOffset = pmtiles.HeaderLen
 	h.RootLength = uint64(len(root))
 	h.MetadataOffset = h.RootOffset + h.RootLength
 	h.MetadataLength = uint64(len(metaBytes))
@@ -90,7 +101,7 @@ func mustArchive() []byte {
 	h.TileDataOffset = h.LeafDirectoryOffset + h.LeafDirectoryLength
 	h.TileDataLength = uint64(data.Len())
 	var out bytes.Buffer
-	out.Write(pmtiles.SerializeHeader(h))
+	out.Write(pmtiles.EncodeHeader(h))
 	out.Write(root)
 	out.Write(metaBytes)
 	out.Write(leaves)
