@@ -75,6 +75,7 @@ func (s *Store) Plan(ctx context.Context, tiles int64) error {
 	// old pages (the writer's then held 16 times its memory, every new
 	// page a fresh allocation: 6x the CPU per tile). Close them all; the
 	// next use opens new ones.
+	_, _ = conn.ExecContext(ctx, `PRAGMA journal_mode = DELETE`) // removes the empty journal
 	s.put.close()
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // discards it
 	conn.Close()

@@ -3,6 +3,7 @@ package tiles
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -191,26 +192,47 @@ func TestPlannedStoreOpensInGDAL(t *testing.T) {
 
 // TestWriterSynchronous: the writer of a store in the rollback journal
 // syncs FULL (the journal header is synced before the file is written, so
-// a power cut cannot corrupt it); a WAL store's writer stays NORMAL.
+// a power cut cannot corrupt it), truncates its journal at commit instead
+// of deleting it and keeps a small page cache; a WAL store's writer stays
+// NORMAL with the big cache. Closing (or re-planning) a built store leaves
+// no journal file beside it.
 func TestWriterSynchronous(t *testing.T) {
 	ctx := context.Background()
 	s := WebMercatorScheme(256, 0, 19)
 	dir := t.TempDir()
 	for _, c := range []struct {
-		mode string
-		want int
-	}{{"build", 2}, {"serve", 1}} {
-		st := openModeStore(t, c.mode, filepath.Join(dir, c.mode+".mbtiles"), s)
+		mode    string
+		want    int
+		journal string
+		cache   int
+	}{{"build", 2, "truncate", -buildCacheKiB}, {"serve", 1, "wal", -writerCacheKiB}} {
+		path := filepath.Join(dir, c.mode+".mbtiles")
+		st := openModeStore(t, c.mode, path, s)
 		if err := st.Put(ctx, []TileRecord{{Key: TileKey{Level: 1, Row: 0, Col: 0}, Data: []byte("t")}}); err != nil {
 			t.Fatal(err)
 		}
-		var got int
-		if err := st.wconn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&got); err != nil {
+		var got, cache int
+		var journal string
+		if err := st.wconn.QueryRowContext(ctx, `SELECT (SELECT synchronous FROM pragma_synchronous), (SELECT journal_mode FROM pragma_journal_mode), (SELECT cache_size FROM pragma_cache_size)`).Scan(&got, &journal, &cache); err != nil {
 			t.Fatal(err)
 		}
-		if got != c.want {
-			t.Errorf("%s store: writer synchronous %d, want %d", c.mode, got, c.want)
+		if got != c.want || journal != c.journal || cache != c.cache {
+			t.Errorf("%s store: writer synchronous %d, journal %s, cache %d; want %d, %s, %d", c.mode, got, journal, cache, c.want, c.journal, c.cache)
+		}
+		if c.mode == "build" {
+			// Plan on an empty store drops the writer; a later Put opens another.
+			empty := openModeStore(t, "build", filepath.Join(dir, "empty.mbtiles"), s)
+			if err := empty.Plan(ctx, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(empty.Path() + "-journal"); !os.IsNotExist(err) {
+				t.Errorf("journal beside a store after Plan: %v", err)
+			}
+			empty.Close()
 		}
 		st.Close()
+		if _, err := os.Stat(path + "-journal"); !os.IsNotExist(err) {
+			t.Errorf("%s store: journal file left after Close: %v", c.mode, err)
+		}
 	}
 }
