@@ -157,7 +157,13 @@ func (s *Store) init(ctx context.Context) error {
 			`CREATE TABLE IF NOT EXISTS metadata (name text, value text)`,
 			`CREATE UNIQUE INDEX IF NOT EXISTS metadata_name ON metadata (name)`,
 			`CREATE TABLE IF NOT EXISTS tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob)`,
-			`CREATE UNIQUE INDEX IF NOT EXISTS tile_index ON tiles (zoom_level, tile_column, tile_row)`,
+			// Rows before columns: the order a download inserts tiles in
+			// (row by row, each row's columns ascending). With columns first
+			// a row's tiles land one per column all over the level's index,
+			// and every commit rewrites (and journals) most of its pages.
+			// Lookups by all three columns, the MBTiles readers' query
+			// (GDAL's too), use either order.
+			`CREATE UNIQUE INDEX IF NOT EXISTS tile_index ON tiles (zoom_level, tile_row, tile_column)`,
 		}
 		for _, q := range stmts {
 			if _, err := s.db.ExecContext(ctx, q); err != nil {

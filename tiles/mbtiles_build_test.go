@@ -236,3 +236,36 @@ func TestWriterSynchronous(t *testing.T) {
 		}
 	}
 }
+
+// TestTileIndexRowMajor: a new store's tile_index orders rows before
+// columns, the order a download inserts a level in, and the tile lookup
+// (all three columns, as GDAL asks too) searches it.
+func TestTileIndexRowMajor(t *testing.T) {
+	ctx := context.Background()
+	st := openModeStore(t, "build", filepath.Join(t.TempDir(), "i.mbtiles"), WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	rows, err := st.db.QueryContext(ctx, `SELECT name FROM pragma_index_info('tile_index') ORDER BY seqno`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	rows.Close()
+	if got := strings.Join(cols, ","); got != "zoom_level,tile_row,tile_column" {
+		t.Fatalf("tile_index columns %s, want zoom_level,tile_row,tile_column", got)
+	}
+	var id, parent, unused int
+	var detail string
+	if err := st.db.QueryRowContext(ctx, `EXPLAIN QUERY PLAN `+tileSQL, 3, 2, 1).Scan(&id, &parent, &unused, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(detail, "INDEX tile_index") {
+		t.Fatalf("tile lookup plan %q does not search tile_index", detail)
+	}
+}
