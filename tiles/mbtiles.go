@@ -60,6 +60,9 @@ type Store struct {
 	wconn *sql.Conn
 	// put holds Put's statements prepared on wconn (guarded by wmu).
 	put putStmts
+	// planned is the tile count given to Plan until the first Put with
+	// tiles has set the page size by their size (guarded by wmu).
+	planned int64
 
 	mu     sync.RWMutex
 	scheme *Scheme

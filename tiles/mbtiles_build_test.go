@@ -3,6 +3,7 @@ package tiles
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,6 +152,50 @@ func TestStorePlan(t *testing.T) {
 		if got := pageSize(t, st); got != smallStorePage {
 			t.Errorf("%s: page size %d after Plan, want %d kept", st.Path(), got, smallStorePage)
 		}
+	}
+}
+
+// TestStorePlanTileSize: a store planned big takes its page size from the
+// first Put: tiles of 40 KB get 32 KiB pages (two would not fit a 64 KiB
+// page), tiles of 13 KB keep 64 KiB pages, absent records in the batch do
+// not count, and later batches change nothing.
+func TestStorePlanTileSize(t *testing.T) {
+	ctx := context.Background()
+	s := WebMercatorScheme(256, 0, 19)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		size, want int
+	}{{40000, midStorePage}, {13000, bigStorePage}} {
+		st := openModeStore(t, "build", filepath.Join(dir, fmt.Sprintf("%d.mbtiles", c.size)), s)
+		if err := st.Plan(ctx, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		recs := []TileRecord{{Key: TileKey{Level: 5, Row: 0, Col: 9}, Absent: true}}
+		for i := 0; i < 8; i++ {
+			recs = append(recs, TileRecord{Key: TileKey{Level: 5, Row: 1, Col: i}, Data: bytes.Repeat([]byte{byte(i)}, c.size)})
+		}
+		if err := st.Put(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		if got := pageSize(t, st); got != c.want {
+			t.Errorf("tiles of %d B: page size %d, want %d", c.size, got, c.want)
+		}
+		other := bytes.Repeat([]byte{1}, 53000-c.size)
+		if err := st.Put(ctx, []TileRecord{{Key: TileKey{Level: 5, Row: 2, Col: 0}, Data: other}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := pageSize(t, st); got != c.want {
+			t.Errorf("tiles of %d B, then %d B: page size %d, want %d kept", c.size, len(other), got, c.want)
+		}
+		for _, r := range recs[1:] {
+			if got, err := st.TileByKey(ctx, r.Key); err != nil || !bytes.Equal(got, r.Data) {
+				t.Fatalf("tile %s after the page change: %d bytes, %v", r.Key, len(got), err)
+			}
+		}
+		if tiles, absent, err := st.Count(ctx); err != nil || tiles != 9 || absent != 1 {
+			t.Fatalf("count %d tiles %d absent %v, want 9 and 1", tiles, absent, err)
+		}
+		st.Close()
 	}
 }
 

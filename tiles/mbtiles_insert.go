@@ -126,6 +126,9 @@ func (s *Store) Put(ctx context.Context, recs []TileRecord) error {
 	ctx = context.WithoutCancel(ctx)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.sizePages(ctx, recs); err != nil {
+		return err
+	}
 	conn, err := s.writer(ctx)
 	if err != nil {
 		return err
