@@ -24,24 +24,27 @@ const (
 
 // storeBase is the size of an empty store with pages of page bytes.
 func storeBase(page int) int64 {
-	if page == bigStorePage {
-		return bigStoreBasePages * bigStorePage
+	if page > smallStorePage {
+		return bigStoreBasePages * int64(page)
 	}
 	return smallStoreBasePages * int64(page)
 }
 
 // StoreSize returns the expected size in bytes of an MBTiles store holding
 // the tiles of est (which must have bytes), with the page size a store
-// planned for its levels' tiles gets: per level, its tile count times what one tile
+// planned for its levels' tiles gets (storePageSize; the store takes the
+// mean size of its first batch, the model that of all est's tiles): per
+// level, its tile count times what one tile
 // of the level's mean size takes in SQLite pages (a blob over a page spills
 // into overflow pages that are never shared; rows stored whole in a leaf
 // share it only as far as whole rows fit), plus the empty store.
 func StoreSize(est Estimate) int64 {
-	var n int64
+	var n, bytes int64
 	for _, l := range est.Levels {
 		n += l.Tiles
+		bytes += l.Bytes
 	}
-	page := storePageSize(n)
+	page := storePageSize(n, float64(bytes)/float64(max(n, 1)))
 	size := float64(storeBase(page))
 	for _, l := range est.Levels {
 		if l.Tiles == 0 {

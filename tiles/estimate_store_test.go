@@ -40,13 +40,24 @@ func TestStoreSize(t *testing.T) {
 }
 
 // A store planned for many tiles has 64 KiB pages, where rows are stored
-// whole in the leaves: tiles of 40 KB take a page each (two do not fit),
-// which the estimate counts (less half a row of slack for sizes that vary).
+// whole in the leaves, unless its tiles are so big that two do not fit in
+// a page: tiles of 40 KB get 32 KiB pages, where each spills into one
+// overflow page and little room is lost (64 KiB pages took a page each).
 func TestStoreSizeBigPages(t *testing.T) {
 	const n = bigStoreTiles
+	for _, c := range []struct {
+		tiles int64
+		mean  float64
+		want  int
+	}{{n, 0, bigStorePage}, {n, 13000, bigStorePage}, {n, 20000, bigStorePage}, {n, 40000, midStorePage},
+		{n, 48000, midStorePage}, {n, 100000, bigStorePage}, {n - 1, 40000, smallStorePage}} {
+		if got := storePageSize(c.tiles, c.mean); got != c.want {
+			t.Errorf("%d tiles of %.0f B: page size %d, want %d", c.tiles, c.mean, got, c.want)
+		}
+	}
 	got := StoreSize(Estimate{Levels: []LevelEstimate{{Level: 12, Tiles: n, Bytes: n * 40000}}})
-	if min := int64(n) * bigStorePage * 85 / 100; got < min {
-		t.Fatalf("%d tiles of 40 KB in 64 KiB pages: %d, want at least %d", n, got, min)
+	if max := int64(n) * 46000; got > max {
+		t.Fatalf("%d tiles of 40 KB: %d, want at most %d (no page each)", n, got, max)
 	}
 	// Under the plan threshold the same tiles spill into 4 KiB overflow
 	// pages with little waste.
@@ -58,15 +69,18 @@ func TestStoreSizeBigPages(t *testing.T) {
 
 // StoreSize is within 10% of the file a store being built (Plan, Put in
 // batches, Finalize, Close) ends up as, for small and big plans and tile
-// sizes either side of a 4 KiB page.
+// sizes either side of a 4 KiB page, and a big plan of tiles over half a
+// 64 KiB page does not waste a page's remainder per tile.
 func TestStoreSizeMatchesFile(t *testing.T) {
 	cases := []struct {
 		tiles, lo, hi int
+		waste         float64 // if set, the most the file may exceed the tiles' bytes by
 	}{
-		{300, 10 << 10, 16 << 10},                 // 4 KiB pages, overflow
-		{3000, 1000, 3000},                        // 4 KiB pages, rows in leaves
-		{bigStoreTiles, 1000, 3000},               // 64 KiB pages, many rows a leaf
-		{bigStoreTiles + 100, 10 << 10, 16 << 10}, // 64 KiB pages, four or five rows a leaf
+		{300, 10 << 10, 16 << 10, 0},                 // 4 KiB pages, overflow
+		{3000, 1000, 3000, 0},                        // 4 KiB pages, rows in leaves
+		{bigStoreTiles, 1000, 3000, 0},               // 64 KiB pages, many rows a leaf
+		{bigStoreTiles + 100, 10 << 10, 16 << 10, 0}, // 64 KiB pages, four or five rows a leaf
+		{bigStoreTiles, 30 << 10, 50 << 10, 0.15},    // 32 KiB pages, one overflow page a tile (64 KiB: +60%)
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("%d tiles of %d-%d B", c.tiles, c.lo, c.hi), func(t *testing.T) {
@@ -115,6 +129,9 @@ func TestStoreSizeMatchesFile(t *testing.T) {
 			est := StoreSize(Estimate{Levels: []LevelEstimate{{Level: 14, Tiles: int64(c.tiles), Bytes: bytes}}})
 			rel := float64(est)/float64(fi.Size()) - 1
 			t.Logf("file %d, estimate %d (%+.1f%%), tiles %d bytes", fi.Size(), est, 100*rel, bytes)
+			if c.waste > 0 && float64(fi.Size()) > (1+c.waste)*float64(bytes) {
+				t.Errorf("file %d is more than %.0f%% over its tiles' %d bytes", fi.Size(), 100*c.waste, bytes)
+			}
 			if math.Abs(rel) > 0.10 {
 				t.Errorf("estimate %d is %+.1f%% off the file's %d bytes", est, 100*rel, fi.Size())
 			}

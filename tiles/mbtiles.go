@@ -60,6 +60,9 @@ type Store struct {
 	wconn *sql.Conn
 	// put holds Put's statements prepared on wconn (guarded by wmu).
 	put putStmts
+	// planned is the tile count given to Plan until the first Put with
+	// tiles has set the page size by their size (guarded by wmu).
+	planned int64
 
 	mu     sync.RWMutex
 	scheme *Scheme
@@ -83,17 +86,6 @@ func (s *Store) readTile(ctx context.Context, z, x, row int) ([]byte, error) {
 	}
 	return b, err
 }
-
-// writerCacheKiB is the page cache of the store's writer connection. A write
-// transaction whose dirty pages outgrow the cache (2 MB by default) spills
-// them into the WAL mid-transaction, and a spilled page written again is
-// logged again with the log's checksums rewritten; a cache that grows past its
-// size for one transaction frees and reallocates its pages on every commit.
-// 16 MiB holds a download batch (256 tiles of up to 64 KB, 1024 of ~13 KB).
-// Only a store that is written gets this connection; readers keep the default.
-// Every write goes through it: a write by another connection makes SQLite
-// drop the writer's whole cache at its next transaction.
-const writerCacheKiB = 16 << 10
 
 // readerConns is how many connections a store opens and keeps idle.
 const readerConns = 8
@@ -145,7 +137,13 @@ func (s *Store) init(ctx context.Context) error {
 			`CREATE TABLE IF NOT EXISTS metadata (name text, value text)`,
 			`CREATE UNIQUE INDEX IF NOT EXISTS metadata_name ON metadata (name)`,
 			`CREATE TABLE IF NOT EXISTS tiles (zoom_level integer, tile_column integer, tile_row integer, tile_data blob)`,
-			`CREATE UNIQUE INDEX IF NOT EXISTS tile_index ON tiles (zoom_level, tile_column, tile_row)`,
+			// Rows before columns: the order a download inserts tiles in
+			// (row by row, each row's columns ascending). With columns first
+			// a row's tiles land one per column all over the level's index,
+			// and every commit rewrites (and journals) most of its pages.
+			// Lookups by all three columns, the MBTiles readers' query
+			// (GDAL's too), use either order.
+			`CREATE UNIQUE INDEX IF NOT EXISTS tile_index ON tiles (zoom_level, tile_row, tile_column)`,
 		}
 		for _, q := range stmts {
 			if _, err := s.db.ExecContext(ctx, q); err != nil {
@@ -302,37 +300,6 @@ func (s *Store) Metadata(ctx context.Context) (map[string]string, error) {
 		out[k.String] = v.String
 	}
 	return out, rows.Err()
-}
-
-// writer returns the connection Put writes through; s.wmu must be held.
-func (s *Store) writer(ctx context.Context) (*sql.Conn, error) {
-	if s.wconn != nil {
-		return s.wconn, nil
-	}
-	c, err := s.db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("mbtiles %s: writer connection: %w", s.path, err)
-	}
-	if _, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = -%d`, writerCacheKiB)); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("mbtiles %s: writer cache: %w", s.path, err)
-	}
-	// With the rollback journal (a store being built) only FULL syncs the
-	// journal's header before the database is written: with NORMAL a power
-	// cut at the wrong moment can corrupt the file. WAL is safe with NORMAL.
-	var journal string
-	if err := c.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&journal); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("mbtiles %s: journal mode: %w", s.path, err)
-	}
-	if !strings.EqualFold(journal, "wal") {
-		if _, err := c.ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
-			c.Close()
-			return nil, fmt.Errorf("mbtiles %s: writer synchronous: %w", s.path, err)
-		}
-	}
-	s.wconn = c
-	return c, nil
 }
 
 // Known returns the grid keys (row, col packed as row<<32|col) of level that
@@ -557,11 +524,7 @@ func (s *Store) Close() error {
 	if s.tileStmt != nil {
 		s.tileStmt.Close()
 	}
-	s.put.close()
-	if s.wconn != nil {
-		s.wconn.Close()
-		s.wconn = nil
-	}
+	s.closeWriter()
 	// Switching journal mode needs the only connection.
 	s.db.SetMaxOpenConns(1)
 	_, _ = s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)

@@ -3,6 +3,8 @@ package tiles
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,6 +155,50 @@ func TestStorePlan(t *testing.T) {
 	}
 }
 
+// TestStorePlanTileSize: a store planned big takes its page size from the
+// first Put: tiles of 40 KB get 32 KiB pages (two would not fit a 64 KiB
+// page), tiles of 13 KB keep 64 KiB pages, absent records in the batch do
+// not count, and later batches change nothing.
+func TestStorePlanTileSize(t *testing.T) {
+	ctx := context.Background()
+	s := WebMercatorScheme(256, 0, 19)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		size, want int
+	}{{40000, midStorePage}, {13000, bigStorePage}} {
+		st := openModeStore(t, "build", filepath.Join(dir, fmt.Sprintf("%d.mbtiles", c.size)), s)
+		if err := st.Plan(ctx, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+		recs := []TileRecord{{Key: TileKey{Level: 5, Row: 0, Col: 9}, Absent: true}}
+		for i := 0; i < 8; i++ {
+			recs = append(recs, TileRecord{Key: TileKey{Level: 5, Row: 1, Col: i}, Data: bytes.Repeat([]byte{byte(i)}, c.size)})
+		}
+		if err := st.Put(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		if got := pageSize(t, st); got != c.want {
+			t.Errorf("tiles of %d B: page size %d, want %d", c.size, got, c.want)
+		}
+		other := bytes.Repeat([]byte{1}, 53000-c.size)
+		if err := st.Put(ctx, []TileRecord{{Key: TileKey{Level: 5, Row: 2, Col: 0}, Data: other}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := pageSize(t, st); got != c.want {
+			t.Errorf("tiles of %d B, then %d B: page size %d, want %d kept", c.size, len(other), got, c.want)
+		}
+		for _, r := range recs[1:] {
+			if got, err := st.TileByKey(ctx, r.Key); err != nil || !bytes.Equal(got, r.Data) {
+				t.Fatalf("tile %s after the page change: %d bytes, %v", r.Key, len(got), err)
+			}
+		}
+		if tiles, absent, err := st.Count(ctx); err != nil || tiles != 9 || absent != 1 {
+			t.Fatalf("count %d tiles %d absent %v, want 9 and 1", tiles, absent, err)
+		}
+		st.Close()
+	}
+}
+
 // TestPlannedStoreOpensInGDAL: a download into a store planned big (64 KiB
 // pages) is an MBTiles file GDAL opens, and the serving path (OpenStore)
 // reads its tiles back.
@@ -191,26 +237,80 @@ func TestPlannedStoreOpensInGDAL(t *testing.T) {
 
 // TestWriterSynchronous: the writer of a store in the rollback journal
 // syncs FULL (the journal header is synced before the file is written, so
-// a power cut cannot corrupt it); a WAL store's writer stays NORMAL.
+// a power cut cannot corrupt it), truncates its journal at commit instead
+// of deleting it and keeps a small page cache; a WAL store's writer stays
+// NORMAL with the big cache. Closing (or re-planning) a built store leaves
+// no journal file beside it.
 func TestWriterSynchronous(t *testing.T) {
 	ctx := context.Background()
 	s := WebMercatorScheme(256, 0, 19)
 	dir := t.TempDir()
 	for _, c := range []struct {
-		mode string
-		want int
-	}{{"build", 2}, {"serve", 1}} {
-		st := openModeStore(t, c.mode, filepath.Join(dir, c.mode+".mbtiles"), s)
+		mode    string
+		want    int
+		journal string
+		cache   int
+	}{{"build", 2, "truncate", -buildCacheKiB}, {"serve", 1, "wal", -writerCacheKiB}} {
+		path := filepath.Join(dir, c.mode+".mbtiles")
+		st := openModeStore(t, c.mode, path, s)
 		if err := st.Put(ctx, []TileRecord{{Key: TileKey{Level: 1, Row: 0, Col: 0}, Data: []byte("t")}}); err != nil {
 			t.Fatal(err)
 		}
-		var got int
-		if err := st.wconn.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&got); err != nil {
+		var got, cache int
+		var journal string
+		if err := st.wconn.QueryRowContext(ctx, `SELECT (SELECT synchronous FROM pragma_synchronous), (SELECT journal_mode FROM pragma_journal_mode), (SELECT cache_size FROM pragma_cache_size)`).Scan(&got, &journal, &cache); err != nil {
 			t.Fatal(err)
 		}
-		if got != c.want {
-			t.Errorf("%s store: writer synchronous %d, want %d", c.mode, got, c.want)
+		if got != c.want || journal != c.journal || cache != c.cache {
+			t.Errorf("%s store: writer synchronous %d, journal %s, cache %d; want %d, %s, %d", c.mode, got, journal, cache, c.want, c.journal, c.cache)
+		}
+		if c.mode == "build" {
+			// Plan on an empty store drops the writer; a later Put opens another.
+			empty := openModeStore(t, "build", filepath.Join(dir, "empty.mbtiles"), s)
+			if err := empty.Plan(ctx, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(empty.Path() + "-journal"); !os.IsNotExist(err) {
+				t.Errorf("journal beside a store after Plan: %v", err)
+			}
+			empty.Close()
 		}
 		st.Close()
+		if _, err := os.Stat(path + "-journal"); !os.IsNotExist(err) {
+			t.Errorf("%s store: journal file left after Close: %v", c.mode, err)
+		}
+	}
+}
+
+// TestTileIndexRowMajor: a new store's tile_index orders rows before
+// columns, the order a download inserts a level in, and the tile lookup
+// (all three columns, as GDAL asks too) searches it.
+func TestTileIndexRowMajor(t *testing.T) {
+	ctx := context.Background()
+	st := openModeStore(t, "build", filepath.Join(t.TempDir(), "i.mbtiles"), WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	rows, err := st.db.QueryContext(ctx, `SELECT name FROM pragma_index_info('tile_index') ORDER BY seqno`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cols = append(cols, c)
+	}
+	rows.Close()
+	if got := strings.Join(cols, ","); got != "zoom_level,tile_row,tile_column" {
+		t.Fatalf("tile_index columns %s, want zoom_level,tile_row,tile_column", got)
+	}
+	var id, parent, unused int
+	var detail string
+	if err := st.db.QueryRowContext(ctx, `EXPLAIN QUERY PLAN `+tileSQL, 3, 2, 1).Scan(&id, &parent, &unused, &detail); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(detail, "INDEX tile_index") {
+		t.Fatalf("tile lookup plan %q does not search tile_index", detail)
 	}
 }

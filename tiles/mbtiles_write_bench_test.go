@@ -52,12 +52,13 @@ func BenchmarkStorePut(b *testing.B) {
 	for _, bc := range []struct {
 		name    string
 		planned int64
-	}{{"page4k", 1}, {"page64k", 1 << 20}} {
-		b.Run(bc.name, func(b *testing.B) { benchStorePut(b, bc.planned) })
+		cols    int
+	}{{"page4k", 1, 1 << 15}, {"page64k", 1 << 20, 1 << 15}, {"wide64k", 1 << 20, 600}} {
+		b.Run(bc.name, func(b *testing.B) { benchStorePut(b, bc.planned, bc.cols) })
 	}
 }
 
-func benchStorePut(b *testing.B, planned int64) {
+func benchStorePut(b *testing.B, planned int64, cols int) {
 	const batch = 256
 	data := benchTiles(batch)
 	st := openModeStore(b, "build", filepath.Join(b.TempDir(), "w.mbtiles"), WebMercatorScheme(256, 0, 30))
@@ -71,7 +72,7 @@ func benchStorePut(b *testing.B, planned int64) {
 	cpu0 := cpuTime(b)
 	for i := 0; i < b.N; i++ {
 		// Row-major over level 15, as a download walks a cover.
-		recs = append(recs, TileRecord{Key: TileKey{Level: 15, Row: i >> 15, Col: i & (1<<15 - 1)}, Data: data[i%batch]})
+		recs = append(recs, TileRecord{Key: TileKey{Level: 15, Row: i / cols, Col: i % cols}, Data: data[i%batch]})
 		bytes += int64(len(data[i%batch]))
 		if len(recs) == batch || i == b.N-1 {
 			if err := st.Put(ctx, recs); err != nil {
