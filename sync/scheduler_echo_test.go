@@ -12,8 +12,8 @@ import (
 	"github.com/offlined/offlined/internal/testutil"
 )
 
-// Bug: a store with nothing to send (the daemon's Reference_Data) woke 14
-// times in 25 minutes offline: the interval's sync wrote the store's
+// Bug: a store with nothing to send (the daemon's Reference_Data) woke 8
+// times in the 10 minutes after each interval's sync: the sync wrote the store's
 // status, the file event of that write counted as activity, and the change
 // poll went back to 2 s and backed off again from there (2, 4, 8… s), with
 // a debounce 2 s after the sync besides. The store's own writes are no
