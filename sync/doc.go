@@ -60,5 +60,8 @@
 // Scheduler runs one goroutine per package: it syncs on local change
 // (geodb.Changed and fsnotify on the GeoPackage and its -wal, debounced), on
 // an interval, when connectivity returns (probe with exponential backoff)
-// and on SyncNow. Status is persisted in offlined_meta.
+// and on SyncNow. Status is persisted in offlined_meta. A file event that
+// finds the files as the scheduler's own last write left them (a sync's
+// status) is no change: idle, the only timers are the interval and the
+// change poll on its backoff.
 package sync

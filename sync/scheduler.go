@@ -52,8 +52,9 @@ type SchedulerOptions struct {
 	OnSync func(rep *Report, err error)
 	// OnStart, if set, is called when a sync starts.
 	OnStart func()
-	// ChangePoll is how soon after activity (a file event, a local change,
-	// a sync) the change log's sequence counter is read again to find
+	// ChangePoll is how soon after activity (a write by another process,
+	// seen as a file event; not this process's own writes, such as a
+	// sync's status) the change log's sequence counter is read again to find
 	// edits whose file event was missed or came before their commit was
 	// visible (default 2 s; negative: never). While nothing changes the
 	// poll backs off, doubling up to ProbeMax; idle, it starts at ProbeMin,
@@ -195,6 +196,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// pending local work is a counter past it, whatever the file events
 	// said (an event can come before its commit is visible, or be lost).
 	lastSeq, _ := s.e.db.ChangeCounter(ctx)
+	// own is the files' stamp after this process's last write that the
+	// scheduler saw (its syncs, and commits announced on changed): a file
+	// event finding them so is that write's own echo, bookkeeping such as
+	// a sync's status, and no activity. (An outside write in the instant
+	// between a write and its stamp is taken for it; the change poll still
+	// finds its edits.)
+	own := stampOf(s.e.db.Path())
 	pendingLocal := func() bool {
 		seq, err := s.e.db.ChangeCounter(ctx)
 		return err == nil && seq > lastSeq
@@ -268,6 +276,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		}
 		rep, err := s.e.Sync(ctx)
 		lastSeq = seq
+		own = stampOf(s.e.db.Path())
 		if s.opts.OnSync != nil {
 			s.opts.OnSync(rep, err)
 		}
@@ -321,12 +330,25 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case reply := <-s.now:
 			reply <- doSync()
 		case <-changed:
+			own = stampOf(s.e.db.Path())
 			if pendingLocal() {
 				syncDue = true
 				debounce.Reset(s.opts.Debounce)
 			}
 		case <-fileEvents:
 			if waiting() {
+				continue
+			}
+			if pendingLocal() {
+				// a visible outside edit: as a local change
+				syncDue = true
+				debounce.Reset(s.opts.Debounce)
+				continue
+			}
+			if stampOf(s.e.db.Path()).same(own) {
+				// The echo of this process's own write (the last sync's
+				// status among them): nothing for the poll or the
+				// debounce to find, so no timer is armed for it.
 				continue
 			}
 			activity()

@@ -36,16 +36,21 @@ type Unregisterer interface {
 // atomicfile, and unregisters them when the server is reachable. It is the
 // daemon's one unregister queue. It is safe for concurrent use.
 type UnregisterQueue struct {
-	path string
-	c    Unregisterer
-	mu   stdsync.Mutex
+	path  string
+	c     Unregisterer
+	mu    stdsync.Mutex
+	added chan struct{}
 }
 
 // OpenUnregisterQueue opens (or starts) the queue stored at path. With a nil
 // c, replicas are only queued (Drain leaves them).
 func OpenUnregisterQueue(path string, c Unregisterer) *UnregisterQueue {
-	return &UnregisterQueue{path: path, c: c}
+	return &UnregisterQueue{path: path, c: c, added: make(chan struct{}, 1)}
 }
+
+// Added receives a value (coalesced) after a replica was queued, so a
+// retry loop can sleep without a timer while the queue is empty.
+func (q *UnregisterQueue) Added() <-chan struct{} { return q.added }
 
 func (q *UnregisterQueue) load() ([]Unregistration, error) {
 	b, err := os.ReadFile(q.path)
@@ -93,7 +98,14 @@ func (q *UnregisterQueue) Add(svcURL, replicaID string) error {
 			return nil
 		}
 	}
-	return q.store(append(list, Unregistration{ServiceURL: svcURL, ReplicaID: replicaID, Added: time.Now().UTC()}))
+	if err := q.store(append(list, Unregistration{ServiceURL: svcURL, ReplicaID: replicaID, Added: time.Now().UTC()})); err != nil {
+		return err
+	}
+	select {
+	case q.added <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // AddPackage queues the replica of a package's GeoPackage (called before

@@ -7,31 +7,64 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/clock"
 	editsync "github.com/offlined/offlined/sync"
 )
 
 // unregisterService tries the unregister queue at start and then every
-// interval (when one is set) until ctx ends.
+// interval (when one is set) while replicas are left in it; with the queue
+// empty it arms no timer until a replica is queued.
 type unregisterService struct {
 	reg   *Registry
 	every time.Duration
+	clk   clock.Clock // nil: the real clock
+	// retried, when set (tests), is called after each try of the queue
+	// once the timer is armed or not.
+	retried func()
 }
 
 // Serve implements Service.
 func (u *unregisterService) Serve(ctx context.Context) error {
+	q := u.reg.unreg
+	queued := func() bool {
+		p, err := q.Pending()
+		return err != nil || len(p) > 0
+	}
 	u.reg.RetryUnregister(ctx)
 	if u.every <= 0 {
 		<-ctx.Done()
 		return nil
 	}
-	t := time.NewTicker(u.every)
+	clk := u.clk
+	if clk == nil {
+		clk = clock.Real()
+	}
+	t := clk.NewTimer(u.every)
 	defer t.Stop()
+	armed := queued()
+	if !armed {
+		t.Stop()
+	}
+	if u.retried != nil {
+		u.retried()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-q.Added():
+			if !armed {
+				t.Reset(u.every)
+				armed = true
+			}
+		case <-t.C():
 			u.reg.RetryUnregister(ctx)
+			if armed = queued(); armed {
+				t.Reset(u.every)
+			}
+			if u.retried != nil {
+				u.retried()
+			}
 		}
 	}
 }
