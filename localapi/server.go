@@ -68,8 +68,9 @@ type Options struct {
 	MaxPageSize int
 	// KeepAlive is the SSE comment interval (default 15 s).
 	KeepAlive time.Duration
-	// TileConcurrency caps the tile requests that read and answer at once;
-	// the others wait their turn (0: GOMAXPROCS, negative: no cap).
+	// TileConcurrency caps the tile requests that read at once; the others
+	// wait their turn (0: GOMAXPROCS, negative: no cap). Each feature query
+	// in flight takes one of these slots from the tiles, down to one.
 	TileConcurrency int
 	Logger          *slog.Logger
 	Version         string
@@ -164,6 +165,13 @@ func (s *Server) handle(method, path string, h func(http.ResponseWriter, *http.R
 	s.handleRoute(method, path, false, h)
 }
 
+// HandleQuery registers a feature query route: while one runs, tile reads
+// get fewer slots (Options.TileConcurrency), so the query is not queued
+// behind them.
+func (s *Server) HandleQuery(method, path string, h HandlerFunc) {
+	s.handle(method, path, s.interactive(h))
+}
+
 // handleUpload registers an attachment upload route: the only routes with
 // the MaxAttachmentBytes body limit.
 func (s *Server) handleUpload(method, path string, h func(http.ResponseWriter, *http.Request) error) {
@@ -224,7 +232,7 @@ func (s *Server) routesAPI() {
 	s.handle("GET", m+"/webmap", s.getDocument("map.json"))
 	s.handle("GET", m+"/layers", s.listLayers)
 	s.handle("GET", m+"/layers/{layer}", s.getLayer)
-	s.handle("GET", f, s.queryFeatures)
+	s.handle("GET", f, s.interactive(s.queryFeatures))
 	s.handle("POST", f, s.createFeatures)
 	s.handle("GET", f+"/{feature}", s.getFeature)
 	s.handle("PATCH", f+"/{feature}", s.updateFeature)
