@@ -78,18 +78,18 @@ type Options struct {
 
 // Server is the local API handler.
 type Server struct {
-	opts     Options
-	log      *slog.Logger
-	reg      Maps
-	hub      *Hub
-	router   *mux.Router
-	handler  http.Handler
-	tile     http.Handler // the tile route, also reached by tileFastPath
-	tileGate *admission   // TileConcurrency
-	routes   []Route
-	started  time.Time
-	formats  stdsync.Map   // *tiles.Store → MBTiles format
-	page     *pageSessions // page.go: one-time links and page sessions
+	opts      Options
+	log       *slog.Logger
+	reg       Maps
+	hub       *Hub
+	router    *mux.Router
+	handler   http.Handler
+	tileRoute bool       // the tile route is registered (tileFastPath serves it too)
+	tileGate  *admission // TileConcurrency
+	routes    []Route
+	started   time.Time
+	formats   stdsync.Map   // *tiles.Store → MBTiles format
+	page      *pageSessions // page.go: one-time links and page sessions
 }
 
 // Route is one registered method and path template.
@@ -190,18 +190,25 @@ func (s *Server) routeHandler(upload bool, h func(http.ResponseWriter, *http.Req
 		if err == nil {
 			err = h(w, r)
 		}
-		if err != nil {
-			ae := toAPIError(err)
-			if ae.Status >= 500 {
-				s.log.Error("request failed", "path", r.URL.Path, "err", err)
-			}
-			if isArcGISRoute(r) {
-				fsError(w, ae) // ArcGIS clients parse ArcGIS's error shape (e.g. a 413 upload)
-				return
-			}
-			writeError(w, ae)
-		}
+		s.answerError(w, r, err)
 	})
+}
+
+// answerError answers a route's error, if any (logged when it is the
+// server's).
+func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		return
+	}
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.log.Error("request failed", "path", r.URL.Path, "err", err)
+	}
+	if isArcGISRoute(r) {
+		fsError(w, ae) // ArcGIS clients parse ArcGIS's error shape (e.g. a 413 upload)
+		return
+	}
+	writeError(w, ae)
 }
 
 func (s *Server) routesAPI() {
@@ -246,7 +253,7 @@ func (s *Server) routesAPI() {
 	s.handle("GET", t+"/sprites/{sprite}", s.getSprite)
 	s.handle("GET", t+"/fonts/{fontstack}/{range}", s.getGlyphs)
 	s.handle("GET", t+"/{z:[0-9]+}/{x:[0-9]+}/{y}", s.getTile)
-	s.tile = s.routeHandler(false, s.getTile)
+	s.tileRoute = true
 	s.routesStyles()
 	s.handle("POST", m+"/sync", s.postSync)
 	s.handle("GET", m+"/sync", s.getSync)
