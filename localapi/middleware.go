@@ -127,10 +127,30 @@ func (rc readCloser) Close() error { return rc.c.Close() }
 // as a document, it could load nothing and run no script.
 const apiCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
-// tokenEqual compares tokens in constant time.
+// tokenEqual compares tokens in constant time (for tokens of one length,
+// as subtle.ConstantTimeCompare), without copying them.
 func tokenEqual(got, want string) bool {
-	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	if want == "" || len(got) != len(want) {
+		return false
+	}
+	var v byte
+	for i := 0; i < len(want); i++ {
+		v |= got[i] ^ want[i]
+	}
+	return subtle.ConstantTimeByteEq(v, 0) == 1
 }
+
+// hasBody reports whether r may carry a body.
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody
+}
+
+// Header values every answer carries (shared: net/http only reads them,
+// and a Set replaces the slice).
+var (
+	hdrNosniff = []string{"nosniff"}
+	hdrAPICSP  = []string{apiCSP}
+)
 
 // statusWriter records the status and size of a response.
 type statusWriter struct {
@@ -192,25 +212,30 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			case sw.status >= 400:
 				lv = slog.LevelInfo
 			}
-			s.log.LogAttrs(r.Context(), lv, "request",
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", sw.status), slog.Int64("bytes", sw.n),
-				slog.Duration("took", time.Since(start)))
+			if s.log.Enabled(r.Context(), lv) {
+				s.log.LogAttrs(r.Context(), lv, "request",
+					slog.String("method", r.Method), slog.String("path", r.URL.Path),
+					slog.Int("status", sw.status), slog.Int64("bytes", sw.n),
+					slog.Duration("took", time.Since(start)))
+			}
 		}()
-		rc := http.NewResponseController(sw)
-		// Errors are ignored: writers without deadlines (tests) have none.
-		rc.SetReadDeadline(time.Now().Add(s.opts.BodyTimeout))
-		sw.Header().Set("X-Content-Type-Options", "nosniff")
-		sw.Header().Set("Content-Security-Policy", apiCSP)
+		if hasBody(r) {
+			// Errors are ignored: writers without deadlines (tests) have
+			// none. A request without a body has nothing to read.
+			http.NewResponseController(sw).SetReadDeadline(time.Now().Add(s.opts.BodyTimeout))
+		}
+		h := sw.Header()
+		h["X-Content-Type-Options"] = hdrNosniff
+		h["Content-Security-Policy"] = hdrAPICSP
 		if !hostAllowed(r.Host, s.opts.AllowedHosts) {
-			refuse(sw, r, rc, &Error{Status: http.StatusMisdirectedRequest, Code: "badHost", Field: "Host", Message: "the Host header must name a loopback address (localhost, 127.0.0.1, [::1])"})
+			refuse(sw, r, &Error{Status: http.StatusMisdirectedRequest, Code: "badHost", Field: "Host", Message: "the Host header must name a loopback address (localhost, 127.0.0.1, [::1])"})
 			return
 		}
 		if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(r, origin) {
 			if !slices.Contains(s.opts.CORSOrigins, origin) {
 				// Browsers from other origins get no CORS headers: the
 				// request is refused here so no state changes either.
-				refuse(sw, r, rc, &Error{Status: http.StatusForbidden, Code: "badOrigin", Field: "Origin", Message: "origin not allowed"})
+				refuse(sw, r, &Error{Status: http.StatusForbidden, Code: "badOrigin", Field: "Origin", Message: "origin not allowed"})
 				return
 			}
 			h := sw.Header()
@@ -234,7 +259,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if !authed && tok == "" {
 			ok, err := s.page.authorize(r)
 			if err != nil {
-				refuse(sw, r, rc, err)
+				refuse(sw, r, err)
 				return
 			}
 			authed = ok
@@ -250,11 +275,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 					e.ArcGISCode, e.Message = 498, "Invalid Token"
 				}
 			}
-			refuse(sw, r, rc, e)
+			refuse(sw, r, e)
 			return
 		}
 		connAuthenticated(r.Context())
-		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		if r.URL.RawQuery == "" {
+			// nothing to check
+		} else if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
 			// Go's query parser drops a malformed pair (an unencoded ';'
 			// in where=1=1;DROP …) and the rest of the query would run
 			// without it: every row instead of an error.
@@ -274,7 +301,8 @@ func (s *Server) guard(next http.Handler) http.Handler {
 // refuse answers a request refused before authentication and makes the
 // server close the connection without reading (draining) the body: an
 // unauthenticated client costs no memory and holds no connection.
-func refuse(w http.ResponseWriter, r *http.Request, rc *http.ResponseController, err error) {
+func refuse(w http.ResponseWriter, r *http.Request, err error) {
+	rc := http.NewResponseController(w)
 	w.Header().Set("Connection", "close")
 	write := func(w http.ResponseWriter) {
 		if isArcGISRoute(r) {

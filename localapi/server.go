@@ -68,8 +68,9 @@ type Options struct {
 	MaxPageSize int
 	// KeepAlive is the SSE comment interval (default 15 s).
 	KeepAlive time.Duration
-	// TileConcurrency caps the tile requests that read and answer at once;
-	// the others wait their turn (0: GOMAXPROCS, negative: no cap).
+	// TileConcurrency caps the tile requests that read at once; the others
+	// wait their turn (0: GOMAXPROCS, negative: no cap). Each feature query
+	// in flight takes one of these slots from the tiles, down to one.
 	TileConcurrency int
 	Logger          *slog.Logger
 	Version         string
@@ -77,18 +78,18 @@ type Options struct {
 
 // Server is the local API handler.
 type Server struct {
-	opts     Options
-	log      *slog.Logger
-	reg      Maps
-	hub      *Hub
-	router   *mux.Router
-	handler  http.Handler
-	tile     http.Handler // the tile route, also reached by tileFastPath
-	tileGate *admission   // TileConcurrency
-	routes   []Route
-	started  time.Time
-	formats  stdsync.Map   // *tiles.Store → MBTiles format
-	page     *pageSessions // page.go: one-time links and page sessions
+	opts      Options
+	log       *slog.Logger
+	reg       Maps
+	hub       *Hub
+	router    *mux.Router
+	handler   http.Handler
+	tileRoute bool       // the tile route is registered (tileFastPath serves it too)
+	tileGate  *admission // TileConcurrency
+	routes    []Route
+	started   time.Time
+	formats   stdsync.Map   // *tiles.Store → MBTiles format
+	page      *pageSessions // page.go: one-time links and page sessions
 }
 
 // Route is one registered method and path template.
@@ -164,6 +165,13 @@ func (s *Server) handle(method, path string, h func(http.ResponseWriter, *http.R
 	s.handleRoute(method, path, false, h)
 }
 
+// HandleQuery registers a feature query route: while one runs, tile reads
+// get fewer slots (Options.TileConcurrency), so the query is not queued
+// behind them.
+func (s *Server) HandleQuery(method, path string, h HandlerFunc) {
+	s.handle(method, path, s.interactive(h))
+}
+
 // handleUpload registers an attachment upload route: the only routes with
 // the MaxAttachmentBytes body limit.
 func (s *Server) handleUpload(method, path string, h func(http.ResponseWriter, *http.Request) error) {
@@ -182,18 +190,25 @@ func (s *Server) routeHandler(upload bool, h func(http.ResponseWriter, *http.Req
 		if err == nil {
 			err = h(w, r)
 		}
-		if err != nil {
-			ae := toAPIError(err)
-			if ae.Status >= 500 {
-				s.log.Error("request failed", "path", r.URL.Path, "err", err)
-			}
-			if isArcGISRoute(r) {
-				fsError(w, ae) // ArcGIS clients parse ArcGIS's error shape (e.g. a 413 upload)
-				return
-			}
-			writeError(w, ae)
-		}
+		s.answerError(w, r, err)
 	})
+}
+
+// answerError answers a route's error, if any (logged when it is the
+// server's).
+func (s *Server) answerError(w http.ResponseWriter, r *http.Request, err error) {
+	if err == nil {
+		return
+	}
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.log.Error("request failed", "path", r.URL.Path, "err", err)
+	}
+	if isArcGISRoute(r) {
+		fsError(w, ae) // ArcGIS clients parse ArcGIS's error shape (e.g. a 413 upload)
+		return
+	}
+	writeError(w, ae)
 }
 
 func (s *Server) routesAPI() {
@@ -224,7 +239,7 @@ func (s *Server) routesAPI() {
 	s.handle("GET", m+"/webmap", s.getDocument("map.json"))
 	s.handle("GET", m+"/layers", s.listLayers)
 	s.handle("GET", m+"/layers/{layer}", s.getLayer)
-	s.handle("GET", f, s.queryFeatures)
+	s.handle("GET", f, s.interactive(s.queryFeatures))
 	s.handle("POST", f, s.createFeatures)
 	s.handle("GET", f+"/{feature}", s.getFeature)
 	s.handle("PATCH", f+"/{feature}", s.updateFeature)
@@ -238,7 +253,7 @@ func (s *Server) routesAPI() {
 	s.handle("GET", t+"/sprites/{sprite}", s.getSprite)
 	s.handle("GET", t+"/fonts/{fontstack}/{range}", s.getGlyphs)
 	s.handle("GET", t+"/{z:[0-9]+}/{x:[0-9]+}/{y}", s.getTile)
-	s.tile = s.routeHandler(false, s.getTile)
+	s.tileRoute = true
 	s.routesStyles()
 	s.handle("POST", m+"/sync", s.postSync)
 	s.handle("GET", m+"/sync", s.getSync)

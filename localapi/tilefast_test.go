@@ -24,7 +24,8 @@ func checkTileFastPath(t *testing.T, s *Server, p string) {
 		tpl, _ := m.Route.GetPathTemplate()
 		routed = tpl == tileRouteTemplate
 	}
-	vars, fast := tilePathVars(p)
+	ref, fast := tilePath(p)
+	vars := map[string]string{"map": ref.mapID, "tileLayer": ref.layer, "z": ref.z, "x": ref.x, "y": ref.y}
 	if fast && (!routed || !maps.Equal(vars, m.Vars)) {
 		t.Errorf("%q: fast path %v, router tile route %v vars %v", p, vars, routed, m.Vars)
 	}
@@ -44,7 +45,7 @@ func TestTileFastPathAgreesWithRouter(t *testing.T) {
 	s := tileTestServer(t)
 	yes := []string{"/api/v1/maps/map1/tiles/basemap/3/2/1.png", "/api/v1/maps/m/tiles/v/0/0/0", "/api/v1/maps/m/tiles/v/12/5/7.pbf"}
 	for _, p := range yes {
-		if _, ok := tilePathVars(p); !ok {
+		if _, ok := tilePath(p); !ok {
 			t.Errorf("%q: not taken by the fast path", p)
 		}
 		checkTileFastPath(t, s, p)
@@ -54,7 +55,7 @@ func TestTileFastPathAgreesWithRouter(t *testing.T) {
 		"/api/v1/maps/m/tiles/v/1/x/1", "/api/v1/maps/m/tiles/v/1/1/", "/api/v1/maps/m/tiles/v/1/1/1/2", "/api/v1/maps//tiles/v/1/1/1",
 		"/api/v1/maps/../tiles/v/1/1/1", "/api/v1/maps/m/layers/v/1/1/1", "/api/v1/maps/m/tiles/v/1/1/..",
 	} {
-		if _, ok := tilePathVars(p); ok {
+		if _, ok := tilePath(p); ok {
 			t.Errorf("%q: taken by the fast path", p)
 		}
 		checkTileFastPath(t, s, p)

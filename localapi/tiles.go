@@ -2,6 +2,7 @@ package localapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,10 +18,17 @@ import (
 	"github.com/offlined/offlined/tiles"
 )
 
-var tileContentTypes = map[string]string{
-	"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp",
-	"pbf": "application/vnd.mapbox-vector-tile", "mvt": "application/vnd.mapbox-vector-tile",
-}
+// Header values of tile answers, shared by every answer (net/http only
+// reads them; a Set replaces the slice): no allocation per tile.
+var (
+	tileContentTypes = map[string][]string{
+		"png": {"image/png"}, "jpg": {"image/jpeg"}, "jpeg": {"image/jpeg"}, "webp": {"image/webp"},
+		"pbf": {"application/vnd.mapbox-vector-tile"}, "mvt": {"application/vnd.mapbox-vector-tile"},
+	}
+	tileOctetStream  = []string{"application/octet-stream"}
+	tileGzip         = []string{"gzip"}
+	tileCacheControl = []string{"private, max-age=86400"}
+)
 
 // baseURL is the absolute URL prefix of the request's host.
 func baseURL(r *http.Request) string {
@@ -31,22 +39,28 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
+// tileStore returns the route's tile layer store and its format.
 func (s *Server) tileStore(r *http.Request) (*tiles.Store, string, error) {
 	v := mux.Vars(r)
-	st, err := s.reg.TileStore(r.Context(), v["map"], v["tileLayer"])
+	return s.tileStoreOf(r.Context(), v["map"], v["tileLayer"])
+}
+
+// tileStoreOf returns tile layer layer of map mapID and its format.
+func (s *Server) tileStoreOf(ctx context.Context, mapID, layer string) (*tiles.Store, string, error) {
+	st, err := s.reg.TileStore(ctx, mapID, layer)
 	if err != nil {
 		return nil, "", err
 	}
-	format, err := s.tileFormat(r, st)
+	format, err := s.tileFormat(ctx, st)
 	return st, format, err
 }
 
 // tileFormat returns the store's MBTiles format (cached per store).
-func (s *Server) tileFormat(r *http.Request, st *tiles.Store) (string, error) {
+func (s *Server) tileFormat(ctx context.Context, st *tiles.Store) (string, error) {
 	if f, ok := s.formats.Load(st); ok {
 		return f.(string), nil
 	}
-	md, err := st.Metadata(r.Context())
+	md, err := st.Metadata(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -70,12 +84,20 @@ func (s *Server) getTileJSON(w http.ResponseWriter, r *http.Request) error {
 	return respond(w, 200, tj, err)
 }
 
+// tileRef is a tile request's route variables.
+type tileRef struct{ mapID, layer, z, x, y string }
+
 // getTile serves z/x/y (XYZ, y from the top; an extension is optional).
 func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
 	v := mux.Vars(r)
-	z, _ := strconv.Atoi(v["z"])
-	x, _ := strconv.Atoi(v["x"])
-	ystr, _, _ := strings.Cut(v["y"], ".")
+	return s.serveTile(w, r, tileRef{mapID: v["map"], layer: v["tileLayer"], z: v["z"], x: v["x"], y: v["y"]})
+}
+
+// serveTile answers the tile ref names.
+func (s *Server) serveTile(w http.ResponseWriter, r *http.Request, ref tileRef) error {
+	z, _ := strconv.Atoi(ref.z)
+	x, _ := strconv.Atoi(ref.x)
+	ystr, _, _ := strings.Cut(ref.y, ".")
 	y, err := strconv.Atoi(ystr)
 	if err != nil || y < 0 {
 		return badRequest("y", "y must be a non-negative integer")
@@ -83,7 +105,7 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
 	if z > 30 || x >= 1<<z || y >= 1<<z {
 		return badRequest("z", "tile %d/%d/%d is outside the grid", z, x, y)
 	}
-	data, format, err := s.readTile(r, z, x, y)
+	data, format, err := s.readTile(r.Context(), ref, z, x, y)
 	if errors.Is(err, tiles.ErrTileNotFound) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -92,34 +114,36 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h := w.Header()
-	if ct := tileContentTypes[format]; ct != "" {
-		h.Set("Content-Type", ct)
+	if ct := tileContentTypes[format]; ct != nil {
+		h["Content-Type"] = ct
 	} else {
-		h.Set("Content-Type", "application/octet-stream")
+		h["Content-Type"] = tileOctetStream
 	}
 	if len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b {
-		h.Set("Content-Encoding", "gzip")
+		h["Content-Encoding"] = tileGzip
 	}
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	h.Set("Cache-Control", "private, max-age=86400")
+	h["Content-Length"] = []string{strconv.Itoa(len(data))}
+	h["Cache-Control"] = tileCacheControl
 	w.Write(data)
 	return nil
 }
 
-// readTile reads tile z/x/y of the route's tile layer and its format. The
-// read waits for a slot (Options.TileConcurrency), freed when it returns
-// (or panics), before the answer goes out, so a client slow to read holds
-// none.
-func (s *Server) readTile(r *http.Request, z, x, y int) ([]byte, string, error) {
-	if err := s.tileGate.enter(r.Context()); err != nil {
+// readTile reads tile z/x/y of ref's tile layer and its format. The read
+// waits for a slot (Options.TileConcurrency), freed when it returns (or
+// panics), before the answer goes out, so a client slow to read holds
+// none. The SQLite read itself runs without the request's cancellation:
+// it takes microseconds, and database/sql and the driver each start a
+// watcher per statement for a context that can end.
+func (s *Server) readTile(ctx context.Context, ref tileRef, z, x, y int) ([]byte, string, error) {
+	if err := s.tileGate.enter(ctx); err != nil {
 		return nil, "", err
 	}
 	defer s.tileGate.leave()
-	st, format, err := s.tileStore(r)
+	st, format, err := s.tileStoreOf(ctx, ref.mapID, ref.layer)
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := st.Tile(r.Context(), z, x, y)
+	data, err := st.Tile(context.WithoutCancel(ctx), z, x, y)
 	return data, format, err
 }
 

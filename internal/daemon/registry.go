@@ -20,7 +20,6 @@ import (
 	"github.com/offlined/offlined/internal/atomicfile"
 	"github.com/offlined/offlined/localapi"
 	editsync "github.com/offlined/offlined/sync"
-	"github.com/offlined/offlined/tiles"
 )
 
 // RegistryFile is the name of the registry of offline maps in the data root.
@@ -432,13 +431,6 @@ func (r *Registry) brokenErr(id, p, field string, cause error) *localapi.Error {
 	}
 	return &localapi.Error{Status: http.StatusConflict, Code: "brokenPackage", Field: field,
 		Message: fmt.Sprintf("map %q: %s cannot be used (%s); replace or delete the map", id, filepath.ToSlash(rel), msg)}
-}
-
-// TileStore returns the open MBTiles of tile layer name of map id.
-func (r *Registry) TileStore(ctx context.Context, id, name string) (*tiles.Store, error) {
-	return openStore(ctx, r, tileFiles, id, name, (*mapOwner).tileStore, func(p string) (*tiles.Store, error) {
-		return tiles.OpenStore(ctx, p)
-	})
 }
 
 // ResourceDir returns the vector tile resources directory of a tile layer

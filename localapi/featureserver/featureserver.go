@@ -49,8 +49,8 @@ func (s *Server) routes() {
 		s.api.Handle(m, fs+"/{layer:[0-9]+}", s.fsLayer)
 		s.api.Handle(m, fs+"/{layer:[0-9]+}/{oid:[0-9]+}/attachments", s.fsAttachments)
 	}
-	s.api.Handle("GET", fs+"/{layer:[0-9]+}/query", s.fsQuery)
-	s.api.Handle("POST", fs+"/{layer:[0-9]+}/query", s.fsQuery)
+	s.api.HandleQuery("GET", fs+"/{layer:[0-9]+}/query", s.fsQuery)
+	s.api.HandleQuery("POST", fs+"/{layer:[0-9]+}/query", s.fsQuery)
 	s.api.Handle("POST", fs+"/{layer:[0-9]+}/applyEdits", s.fsApplyEdits)
 	s.api.Handle("POST", fs+"/{layer:[0-9]+}/addFeatures", s.fsFeatureEdit("add"))
 	s.api.Handle("POST", fs+"/{layer:[0-9]+}/updateFeatures", s.fsFeatureEdit("update"))
