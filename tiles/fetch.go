@@ -113,9 +113,20 @@ type HTTPFetcher struct {
 
 // client returns Client with the redirect guard (see guarded).
 func (f *HTTPFetcher) client() *http.Client {
-	f.guardOnce.Do(func() { f.guard = guarded(f.Client, f.Tokens) })
+	f.guardOnce.Do(func() {
+		f.guard = guarded(f.Client, f.Tokens)
+		if tr, ok := f.guard.Transport.(*http.Transport); ok {
+			if h := newH1Transport(tr); h != nil {
+				f.guard.Transport = h
+			}
+		}
+	})
 	return f.guard
 }
+
+// CloseIdleConnections closes the fetcher's idle connections (those of
+// Client and those it keeps for plain-HTTP tiles).
+func (f *HTTPFetcher) CloseIdleConnections() { f.client().CloseIdleConnections() }
 
 // TileRecycler is a TileFetcher whose tile buffers may be reused: Download
 // hands a tile's bytes back through RecycleTile once they are committed, so
