@@ -125,7 +125,7 @@ func (t *h1Transport) conn(ctx context.Context, key string) (*h1Conn, bool, erro
 		c := cs[len(cs)-1]
 		cs[len(cs)-1] = nil
 		t.idle[key] = cs[:len(cs)-1]
-		if c.timer.Stop() {
+		if c.timer == nil || c.timer.Stop() {
 			t.mu.Unlock()
 			return c, true, nil
 		}
@@ -140,8 +140,6 @@ func (t *h1Transport) conn(ctx context.Context, key string) (*h1Conn, bool, erro
 	c.cr.c = nc
 	c.br = bufio.NewReaderSize(&c.cr, bufSize(t.base.ReadBufferSize))
 	c.bw = bufio.NewWriterSize(nc, bufSize(t.base.WriteBufferSize))
-	c.timer = time.AfterFunc(time.Hour, c.closeIdle)
-	c.timer.Stop()
 	return c, false, nil
 }
 
@@ -168,7 +166,11 @@ func (t *h1Transport) put(c *h1Conn) {
 	}
 	t.idle[c.key] = append(cs, c)
 	if d := t.base.IdleConnTimeout; d > 0 {
-		c.timer.Reset(d)
+		if c.timer == nil {
+			c.timer = time.AfterFunc(d, c.closeIdle)
+		} else {
+			c.timer.Reset(d)
+		}
 	}
 	t.mu.Unlock()
 }
@@ -196,7 +198,7 @@ type h1Conn struct {
 	cr    countingReader
 	br    *bufio.Reader
 	bw    *bufio.Writer
-	timer *time.Timer // closes the connection after IdleConnTimeout idle
+	timer *time.Timer // closes the connection after IdleConnTimeout idle; nil without one
 }
 
 func (c *h1Conn) close() { c.nc.Close() }
@@ -252,6 +254,10 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 	}
 	if d := c.t.base.ResponseHeaderTimeout; d > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(d))
+		// It may have replaced the deadline of a cancel that came first.
+		if ctx.Err() != nil {
+			return fail(ctx.Err())
+		}
 	}
 	if err := req.Write(c.bw); err != nil {
 		return fail(fmt.Errorf("%w: %w", errNoAnswer, err))
