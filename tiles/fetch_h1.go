@@ -97,11 +97,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // hostPort is req's host:port (port 80 when none).
 func hostPort(req *http.Request) string {
-	h, p := req.URL.Hostname(), req.URL.Port()
-	if p == "" {
-		p = "80"
+	if req.URL.Port() != "" {
+		return req.URL.Host
 	}
-	return net.JoinHostPort(h, p)
+	return net.JoinHostPort(req.URL.Hostname(), "80")
 }
 
 // CloseIdleConnections closes the idle connections of t and of base.
@@ -125,11 +124,16 @@ func (t *h1Transport) conn(ctx context.Context, key string) (*h1Conn, bool, erro
 		c := cs[len(cs)-1]
 		cs[len(cs)-1] = nil
 		t.idle[key] = cs[:len(cs)-1]
-		if c.timer == nil || c.timer.Stop() {
-			t.mu.Unlock()
-			return c, true, nil
+		if c.timer != nil && !c.timer.Stop() {
+			continue // its idle timer fired: closeIdle is closing it
 		}
-		// Its idle timer fired: closeIdle is closing it.
+		if c.watched != nil && c.watched.Err() != nil {
+			// The cancel of an earlier request's context set its deadline.
+			c.close()
+			continue
+		}
+		t.mu.Unlock()
+		return c, true, nil
 	}
 	t.mu.Unlock()
 	nc, err := t.dial(ctx, "tcp", key)
@@ -199,9 +203,37 @@ type h1Conn struct {
 	br    *bufio.Reader
 	bw    *bufio.Writer
 	timer *time.Timer // closes the connection after IdleConnTimeout idle; nil without one
+	// watched is the context whose cancel sets a past deadline on nc
+	// (unwatch ends that); nil when none.
+	watched context.Context
+	unwatch func() bool
 }
 
-func (c *h1Conn) close() { c.nc.Close() }
+func (c *h1Conn) close() {
+	if c.unwatch != nil {
+		c.unwatch()
+	}
+	c.nc.Close()
+}
+
+// watch makes a cancel of ctx interrupt c's I/O. The watch stays in place
+// while requests with the same context follow (one context.AfterFunc per
+// connection and context instead of one per request); false means an
+// earlier context's cancel may have set c's deadline, so c is unusable.
+func (c *h1Conn) watch(ctx context.Context) bool {
+	if ctx == c.watched || ctx.Done() == nil && c.watched == nil {
+		return true
+	}
+	if c.unwatch != nil && !c.unwatch() {
+		return false
+	}
+	c.watched, c.unwatch = nil, nil
+	if ctx.Done() != nil {
+		nc := c.nc
+		c.watched, c.unwatch = ctx, context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+	}
+	return true
+}
 
 // countingReader reads from c, failing once more than left bytes were
 // asked for while left is set (the response header limit).
@@ -238,19 +270,15 @@ var aLongTimeAgo = time.Unix(1, 0)
 // roundTrip writes req and reads the answer's header; the body is read
 // by the caller and gives c back at its end.
 func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Response, error) {
-	var stop func() bool
-	if ctx.Done() != nil {
-		stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(aLongTimeAgo) })
-	}
 	fail := func(err error) (*http.Response, error) {
-		if stop != nil {
-			stop()
-		}
 		c.close()
 		if ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
 		return nil, err
+	}
+	if !c.watch(ctx) {
+		return fail(fmt.Errorf("%w: connection cancelled", errNoAnswer))
 	}
 	if d := c.t.base.ResponseHeaderTimeout; d > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(d))
@@ -302,7 +330,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 		resp.Body.Close()
 		return fail(errors.New("unexpected 101 Switching Protocols"))
 	}
-	resp.Body = &h1Body{rc: resp.Body, c: c, ctx: ctx, stop: stop, keep: !resp.Close}
+	resp.Body = &h1Body{rc: resp.Body, c: c, ctx: ctx, keep: !resp.Close}
 	return resp, nil
 }
 
@@ -313,7 +341,6 @@ type h1Body struct {
 	rc   io.ReadCloser
 	c    *h1Conn
 	ctx  context.Context
-	stop func() bool // ends the cancel watch; nil when none
 	keep bool
 	done bool
 }
@@ -347,8 +374,8 @@ func (b *h1Body) Close() error {
 // ended cleanly and the connection may be kept, closed otherwise.
 func (b *h1Body) finish(eof bool) {
 	b.done = true
-	watchOK := b.stop == nil || b.stop()
-	if eof && b.keep && watchOK && b.c.br.Buffered() == 0 {
+	// A context cancelled meanwhile may have set the deadline.
+	if eof && b.keep && b.ctx.Err() == nil && b.c.br.Buffered() == 0 {
 		b.c.t.put(b.c)
 		return
 	}

@@ -383,3 +383,41 @@ func TestH1TransportIdleTimeout(t *testing.T) {
 		t.Fatal("idle connection still open 10s after a 1ms idle timeout")
 	}
 }
+
+// A connection watches the context of its requests; once that context is
+// cancelled the connection is not used again, and requests with a new
+// context go on.
+func TestH1TransportCancelledContextNotReused(t *testing.T) {
+	s := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			if answer(c, "tile") != nil {
+				return
+			}
+		}
+	})
+	f := h1Fetcher(t, s.URL, nil)
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	for i := 0; i < 3; i++ {
+		if _, _, err := f.FetchTile(ctx1, TileKey{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel1()
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	for i := 0; i < 3; i++ {
+		if b, _, err := f.FetchTile(ctx2, TileKey{}); err != nil || string(b) != "tile" {
+			t.Fatalf("tile %d with a new context after a cancel: %q, %v", i, b, err)
+		}
+	}
+	// And back to a context without cancel on the same connection.
+	if _, _, err := f.FetchTile(context.Background(), TileKey{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2 (one per context, the cancelled one dropped)", n)
+	}
+}
