@@ -22,10 +22,11 @@ import (
 //
 // It takes from base what shapes a plain-HTTP request: the dialer (and so
 // the outbound policy), the proxy (a proxied request goes to base), buffer
-// sizes, idle limits and the response header timeout. Requests base would
-// treat differently go to base: https (TLS and HTTP/2), proxied URLs,
-// transports that ask for gzip or unencrypted HTTP/2 or no keep-alive,
-// methods other than GET and requests with a body. Parsing and writing are
+// sizes, the idle limit per host and timeout, the response header timeout
+// and size limit. Requests base would treat differently go to base: https
+// (TLS and HTTP/2), proxied URLs, methods other than GET, requests with a
+// body; so do all requests of a transport that asks for gzip, unencrypted
+// HTTP/2, no keep-alive or a connection limit. Parsing and writing are
 // net/http's (http.ReadResponse, Request.Write). The http.Client around it
 // still follows redirects through its CheckRedirect (the token guard).
 type h1Transport struct {
@@ -37,9 +38,10 @@ type h1Transport struct {
 }
 
 // newH1Transport returns an h1Transport over base, or nil when base's
-// settings leave nothing it could send itself.
+// settings leave nothing it could send itself (it does not count
+// connections, so a transport with MaxConnsPerHost keeps all its requests).
 func newH1Transport(base *http.Transport) *h1Transport {
-	if base == nil || !base.DisableCompression || base.DisableKeepAlives {
+	if base == nil || !base.DisableCompression || base.DisableKeepAlives || base.MaxConnsPerHost > 0 {
 		return nil
 	}
 	if p := base.Protocols; p != nil && (p.UnencryptedHTTP2() || !p.HTTP1()) {

@@ -138,6 +138,9 @@ func TestH1TransportFallsBack(t *testing.T) {
 	if newH1Transport(&http.Transport{DisableCompression: true, DisableKeepAlives: true}) != nil {
 		t.Error("transport without keep-alive: want no fast path")
 	}
+	if newH1Transport(&http.Transport{DisableCompression: true, MaxConnsPerHost: 4}) != nil {
+		t.Error("transport with a connection limit: want no fast path")
+	}
 	h := newH1Transport(&http.Transport{DisableCompression: true})
 	for _, tc := range []struct {
 		method, url string
