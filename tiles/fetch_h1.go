@@ -89,8 +89,10 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		// A kept-alive connection the server closed meanwhile fails before
 		// any answer: the request was never seen, so send it on a new one
-		// (as net/http does for GET).
-		if reused && errors.Is(err, errNoAnswer) && ctx.Err() == nil {
+		// (as net/http does for GET). A server that did not answer in time
+		// is not asked again.
+		var ne net.Error
+		if reused && errors.Is(err, errNoAnswer) && !(errors.As(err, &ne) && ne.Timeout()) && ctx.Err() == nil {
 			continue
 		}
 		return nil, err
@@ -113,7 +115,9 @@ func (t *h1Transport) CloseIdleConnections() {
 	t.mu.Unlock()
 	for _, cs := range idle {
 		for _, c := range cs {
-			c.close()
+			if c.timer == nil || c.timer.Stop() {
+				c.close()
+			}
 		}
 	}
 	t.base.CloseIdleConnections()

@@ -330,6 +330,31 @@ func TestH1TransportLimits(t *testing.T) {
 	if _, _, err := f.FetchTile(context.Background(), TileKey{}); err == nil {
 		t.Fatal("a server that never answers: want a timeout error")
 	}
+
+	// A kept-alive connection that times out is not retried on a new one.
+	var answered atomic.Bool
+	once := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			if answered.Swap(true) {
+				<-hold
+				return
+			}
+			answer(c, "tile")
+		}
+	})
+	f = h1Fetcher(t, once.URL, func(tr *http.Transport) { tr.ResponseHeaderTimeout = 50 * time.Millisecond })
+	if _, _, err := f.FetchTile(context.Background(), TileKey{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.FetchTile(context.Background(), TileKey{}); err == nil {
+		t.Fatal("second tile: want a timeout error")
+	}
+	if n := once.conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1 (a timeout is not retried)", n)
+	}
 }
 
 // Chunked bodies, 1xx answers before the real one and bytes beyond the
