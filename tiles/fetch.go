@@ -86,7 +86,10 @@ func NewTransport(conc int) *http.Transport {
 // HTTPFetcher fetches tiles over HTTP from a URL template, adding the token
 // Tokens gives for each tile URL as a query parameter. It is safe for
 // concurrent use; Client and Tokens must not change after the first
-// FetchTile.
+// FetchTile. When Client's transport is an *http.Transport that does not
+// ask for gzip (NewTransport's), plain-HTTP tiles go over the fetcher's own
+// keep-alive connections, read on the calling goroutine; CloseIdleConnections
+// closes those too.
 type HTTPFetcher struct {
 	Client   *http.Client
 	Template *Template
