@@ -449,3 +449,43 @@ func TestH1TransportCancelledContextNotReused(t *testing.T) {
 		t.Fatalf("%d connections, want 2 (one per context, the cancelled one dropped)", n)
 	}
 }
+
+// Whatever a plain-HTTP tile server answers, the fast path returns (a tile,
+// absent or an error) without panicking or hanging.
+func FuzzH1Answer(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+	f.Add([]byte("HTTP/1.0 200 OK\r\n\r\nuntil close"))
+	f.Add([]byte("HTTP/1.1 302 Found\r\nLocation: /other\r\nContent-Length: 0\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort"))
+	tm, err := ParseTemplate("http://tiles.test/tile/{z}/{y}/{x}.png", nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		tr := NewTransport(1)
+		tr.ResponseHeaderTimeout = 5 * time.Second
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, s := net.Pipe()
+			go func() {
+				defer s.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(s)); err == nil {
+					s.Write(answer)
+				}
+			}()
+			return c, nil
+		}
+		hf := &HTTPFetcher{Client: &http.Client{Transport: tr}, Template: tm}
+		defer hf.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b, absent, err := hf.FetchTile(ctx, TileKey{Level: 1})
+		if ctx.Err() != nil {
+			t.Fatalf("no result before the deadline (err %v)", err)
+		}
+		if err != nil && (len(b) > 0 || absent) {
+			t.Fatalf("error %v with %d bytes, absent %v", err, len(b), absent)
+		}
+	})
+}
