@@ -327,13 +327,13 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 		c.nc.SetReadDeadline(time.Time{})
 		// A cancel that set its deadline just before is not lost: ctx's
 		// error is set before its AfterFunc runs.
+		// (The body is left unread: fail closes the connection, and
+		// net/http's body.Close would drain it with no deadline.)
 		if ctx.Err() != nil {
-			resp.Body.Close()
 			return fail(ctx.Err())
 		}
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		resp.Body.Close()
 		return fail(errors.New("unexpected 101 Switching Protocols"))
 	}
 	resp.Body = &h1Body{rc: resp.Body, c: c, ctx: ctx, keep: !resp.Close}

@@ -489,3 +489,46 @@ func FuzzH1Answer(f *testing.F) {
 		}
 	})
 }
+
+// flipCtx is a context whose Err turns to Canceled once flipped (its Done
+// is nil): it puts a cancel at an exact point between two checks.
+type flipCtx struct {
+	context.Context
+	flipped *atomic.Bool
+}
+
+func (c flipCtx) Err() error {
+	if c.flipped.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// A cancel that lands while the answer's header is read ends the request
+// at once: the body the server is still sending is not drained (that
+// blocked until the server hung up).
+func TestH1TransportCancelAfterHeader(t *testing.T) {
+	var flipped, gaveUp atomic.Bool
+	hold := make(chan struct{})
+	defer close(hold)
+	s := newRawServer(t, func(c net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		flipped.Store(true) // cancelled before the answer's header arrives
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nfirst bytes")
+		select {
+		case <-hold:
+		case <-time.After(10 * time.Second):
+			gaveUp.Store(true) // a client draining the body waits for this
+		}
+	})
+	f := h1Fetcher(t, s.URL, nil) // NewTransport: a response header timeout is set
+	_, _, err := f.FetchTile(flipCtx{Context: context.Background(), flipped: &flipped}, TileKey{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if gaveUp.Load() {
+		t.Fatal("the request ended only when the server gave up")
+	}
+}
