@@ -141,19 +141,27 @@ func (t *Template) URL(k TileKey) string {
 }
 
 func (t *Template) expand(z, row, col int, sub string) string {
+	// One allocation per URL: the builder is sized up front and numbers
+	// are formatted into a stack buffer.
+	n := 0
+	for _, p := range t.parts {
+		n += len(p.lit) + 20
+	}
 	var b strings.Builder
+	b.Grow(n + len(sub))
+	var num [20]byte
 	for _, p := range t.parts {
 		switch p.tok {
 		case "":
 			b.WriteString(p.lit)
 		case "z":
-			b.WriteString(strconv.Itoa(z))
+			b.Write(strconv.AppendInt(num[:0], int64(z), 10))
 		case "x":
-			b.WriteString(strconv.Itoa(col))
+			b.Write(strconv.AppendInt(num[:0], int64(col), 10))
 		case "y":
-			b.WriteString(strconv.Itoa(row))
+			b.Write(strconv.AppendInt(num[:0], int64(row), 10))
 		case "-y":
-			b.WriteString(strconv.Itoa((1 << uint(z&31)) - 1 - row))
+			b.Write(strconv.AppendInt(num[:0], int64((1<<uint(z&31))-1-row), 10))
 		case "s":
 			b.WriteString(sub)
 		}
