@@ -9,34 +9,65 @@ import (
 	"github.com/offlined/offlined/geodb"
 )
 
+// propertyOrder returns, for the columns of t in table order, the index
+// of each in cols (the query's columns) when it is there: the order
+// GeoJSON properties are written in.
+func propertyOrder(t *geodb.Table, cols []*geodb.Column) []int {
+	order := make([]int, 0, len(cols))
+	for _, c := range t.Cols {
+		for j, oc := range cols {
+			if oc.Name == c.Name {
+				order = append(order, j)
+				break
+			}
+		}
+	}
+	return order
+}
+
 // appendFeature appends row as a GeoJSON Feature: properties in the
-// table's column order, coordinates converted by x. It avoids encoding/json's
-// reflection and map-key sorting on the hot path of feature queries.
-func appendFeature(b []byte, row *geodb.Row, t *geodb.Table, x coordXform) []byte {
+// table's column order (order, from propertyOrder), coordinates converted
+// by x. A point is written straight from its blob. It avoids
+// encoding/json's reflection and map-key sorting on the hot path of
+// feature queries.
+func appendFeature(b []byte, row *geodb.RowView, t *geodb.Table, order []int, x coordXform) ([]byte, error) {
 	b = append(b, `{"type":"Feature","id":`...)
 	b = strconv.AppendInt(b, row.OID, 10)
 	b = append(b, `,"geometry":`...)
-	if t.GeomCol == "" || row.Geometry == nil || row.Geometry.IsEmpty() {
+	if t.GeomCol == "" {
 		b = append(b, "null"...)
+	} else if px, py, pz, hasZ, ok := row.Point(); ok {
+		lon, lat := x.toWGS(px, py)
+		b = append(b, `{"type":"Point","coordinates":[`...)
+		b = appendFloat(b, lon)
+		b = append(b, ',')
+		b = appendFloat(b, lat)
+		if hasZ {
+			b = append(b, ',')
+			b = appendFloat(b, pz)
+		}
+		b = append(b, "]}"...)
 	} else {
-		b = appendGeometry(b, row.Geometry, x)
+		g, err := row.Geometry()
+		if err != nil {
+			return b, err
+		}
+		if g == nil || g.IsEmpty() {
+			b = append(b, "null"...)
+		} else {
+			b = appendGeometry(b, g, x)
+		}
 	}
 	b = append(b, `,"properties":{`...)
-	first := true
-	for _, c := range t.Cols {
-		v, ok := row.Attributes[c.Name]
-		if !ok {
-			continue
-		}
-		if !first {
+	for i, j := range order {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		first = false
-		b = appendJSONString(b, c.Name)
+		b = appendJSONString(b, row.Cols[j].Name)
 		b = append(b, ':')
-		b = appendValue(b, v)
+		b = appendValue(b, row.Values[j])
 	}
-	return append(b, "}}"...)
+	return append(b, "}}"...), nil
 }
 
 func appendValue(b []byte, v any) []byte {

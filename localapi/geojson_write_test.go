@@ -27,12 +27,27 @@ func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
 				strCol = c.Name
 			}
 		}
-		err := db.Each(t.Context(), geodb.Query{LayerID: tb.LayerID}, func(r *geodb.Row) error {
+		err := db.Scan(t.Context(), geodb.Query{LayerID: tb.LayerID}, func(v *geodb.RowView) error {
 			if n%7 == 0 && strCol != "" {
-				r.Attributes[strCol] = "quote \" back \\ nl \n tab \t ctl \x01 uni é ✓ \u2028 bad \xff"
+				for i, c := range v.Cols {
+					if c.Name == strCol {
+						v.Values[i] = "quote \" back \\ nl \n tab \t ctl \x01 uni é ✓ \u2028 bad \xff"
+					}
+				}
 			}
 			n++
-			fast := appendFeature(nil, r, tb, xf)
+			fast, err := appendFeature(nil, v, tb, propertyOrder(tb, v.Cols), xf)
+			if err != nil {
+				return err
+			}
+			g, err := v.Geometry()
+			if err != nil {
+				return err
+			}
+			r := &geodb.Row{OID: v.OID, Attributes: map[string]any{}, Geometry: g}
+			for i, c := range v.Cols {
+				r.Attributes[c.Name] = v.Values[i]
+			}
 			slow, err := json.Marshal(geoJSONFeature(r, tb, xf))
 			if err != nil {
 				return err
