@@ -49,6 +49,9 @@ type plan struct {
 	sql     string
 	args    []any
 	outCols []*Column
+	// src[i] is the select-list position of outCols[i] (the object id,
+	// always first, is selected once even when asked for as a field).
+	src []int
 	geom    *Geom // exact test geometry
 	geom2   *Geom // second exact test (envelope with geometry)
 	// box and box2 are the bounds of geom and geom2 when they are
@@ -193,7 +196,12 @@ func (db *DB) plan(q *Query, selectList string) (*plan, error) {
 		}
 		cols = append(cols, qid(t.OIDCol))
 		for _, c := range p.outCols {
+			if c.Name == t.OIDCol {
+				p.src = append(p.src, 0)
+				continue
+			}
 			cols = append(cols, qid(c.Name))
+			p.src = append(p.src, len(cols)-1)
 		}
 		if p.wantGeo || p.geom != nil {
 			cols = append(cols, qid(t.GeomCol))

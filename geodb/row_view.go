@@ -189,12 +189,16 @@ func (db *DB) Scan(ctx context.Context, q Query, fn func(*RowView) error) error 
 	}
 	defer rows.Close()
 	withGeo := p.wantGeo || p.geom != nil
-	n := len(p.outCols) + 1
+	nv := 1 // the object id, then the columns p.src points at
+	for _, i := range p.src {
+		nv = max(nv, i+1)
+	}
+	n := nv
 	if withGeo {
 		n++
 	}
 	r := &RowView{Cols: p.outCols, Values: make([]any, len(p.outCols)), layer: q.LayerID}
-	vals := make([]any, len(p.outCols)+1)
+	vals := make([]any, nv)
 	ptrs := make([]any, n)
 	for i := range vals {
 		ptrs[i] = &vals[i]
@@ -211,7 +215,7 @@ func (db *DB) Scan(ctx context.Context, q Query, fn func(*RowView) error) error 
 		r.geom, r.geomErr, r.decoded = nil, nil, false
 		r.OID, _ = vals[0].(int64)
 		for i, c := range p.outCols {
-			r.Values[i] = fromSQL(c, vals[i+1])
+			r.Values[i] = fromSQL(c, vals[p.src[i]])
 		}
 		if p.geom != nil {
 			ok, err := p.matchesRow(r)
