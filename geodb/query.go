@@ -51,9 +51,9 @@ type plan struct {
 	outCols []*Column
 	// src[i] is the select-list position of outCols[i] (the object id,
 	// always first, is selected once even when asked for as a field).
-	src []int
-	geom    *Geom // exact test geometry
-	geom2   *Geom // second exact test (envelope with geometry)
+	src   []int
+	geom  *Geom // exact test geometry
+	geom2 *Geom // second exact test (envelope with geometry)
 	// box and box2 are the bounds of geom and geom2 when they are
 	// axis-aligned boxes (an envelope), else nil.
 	box, box2 *[4]float64

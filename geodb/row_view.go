@@ -3,6 +3,7 @@ package geodb
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -183,35 +184,16 @@ func (db *DB) Scan(ctx context.Context, q Query, fn func(*RowView) error) error 
 		sqlText += " LIMIT ? OFFSET ?"
 		args = append(args, lim, q.Offset)
 	}
-	rows, err := db.stmts.query(ctx, db.r, sqlText, args)
-	if err != nil {
-		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
-	}
-	defer rows.Close()
 	withGeo := p.wantGeo || p.geom != nil
 	nv := 1 // the object id, then the columns p.src points at
 	for _, i := range p.src {
 		nv = max(nv, i+1)
 	}
-	n := nv
-	if withGeo {
-		n++
-	}
 	r := &RowView{Cols: p.outCols, Values: make([]any, len(p.outCols)), layer: q.LayerID}
 	vals := make([]any, nv)
-	ptrs := make([]any, n)
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if withGeo {
-		ptrs[n-1] = &r.blob
-	}
 	skipped, emitted := 0, 0
-	for rows.Next() {
-		r.blob = nil
-		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("query layer %d: %w", q.LayerID, err)
-		}
+	// row handles the row in vals and r.blob; stop ends the query.
+	row := func() (stop bool, err error) {
 		r.geom, r.geomErr, r.decoded = nil, nil, false
 		r.OID, _ = vals[0].(int64)
 		for i, c := range p.outCols {
@@ -220,24 +202,47 @@ func (db *DB) Scan(ctx context.Context, q Query, fn func(*RowView) error) error 
 		if p.geom != nil {
 			ok, err := p.matchesRow(r)
 			if err != nil {
-				return err
+				return true, err
 			}
 			if !ok {
-				continue
+				return false, nil
 			}
 			if skipped < q.Offset {
 				skipped++
-				continue
+				return false, nil
 			}
 			if q.Limit > 0 && emitted >= q.Limit {
-				break
+				return true, nil
 			}
 		}
 		if !p.wantGeo {
 			r.blob, r.geom, r.geomErr, r.decoded = nil, nil, nil, true
 		}
 		emitted++
-		if err := fn(r); err != nil {
+		return false, fn(r)
+	}
+	err = db.scanFast(ctx, p, sqlText, args, r, vals, withGeo, row)
+	if !errors.Is(err, errNotFast) {
+		return err
+	}
+	rows, err := db.stmts.query(ctx, db.r, sqlText, args)
+	if err != nil {
+		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
+	}
+	defer rows.Close()
+	ptrs := make([]any, nv, nv+1)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if withGeo {
+		ptrs = append(ptrs, &r.blob)
+	}
+	for rows.Next() {
+		r.blob = nil
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("query layer %d: %w", q.LayerID, err)
+		}
+		if stop, err := row(); err != nil || stop {
 			return err
 		}
 	}
