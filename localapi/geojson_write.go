@@ -9,28 +9,34 @@ import (
 	"github.com/offlined/offlined/geodb"
 )
 
-// propertyOrder returns, for the columns of t in table order, the index
-// of each in cols (the query's columns) when it is there: the order
-// GeoJSON properties are written in.
-func propertyOrder(t *geodb.Table, cols []*geodb.Column) []int {
-	order := make([]int, 0, len(cols))
+// property is one GeoJSON property of a query's features: the index of
+// its value in the row and its key, already written as `"name":`.
+type property struct {
+	idx int
+	key string
+}
+
+// propertyOrder returns the properties of a query's features: the columns
+// of t in table order that are among cols (the query's columns).
+func propertyOrder(t *geodb.Table, cols []*geodb.Column) []property {
+	props := make([]property, 0, len(cols))
 	for _, c := range t.Cols {
 		for j, oc := range cols {
 			if oc.Name == c.Name {
-				order = append(order, j)
+				props = append(props, property{idx: j, key: string(append(appendJSONString(nil, c.Name), ':'))})
 				break
 			}
 		}
 	}
-	return order
+	return props
 }
 
 // appendFeature appends row as a GeoJSON Feature: properties in the
-// table's column order (order, from propertyOrder), coordinates converted
+// table's column order (props, from propertyOrder), coordinates converted
 // by x. A point is written straight from its blob. It avoids
 // encoding/json's reflection and map-key sorting on the hot path of
 // feature queries.
-func appendFeature(b []byte, row *geodb.RowView, t *geodb.Table, order []int, x coordXform) ([]byte, error) {
+func appendFeature(b []byte, row *geodb.RowView, t *geodb.Table, props []property, x coordXform) ([]byte, error) {
 	b = append(b, `{"type":"Feature","id":`...)
 	b = strconv.AppendInt(b, row.OID, 10)
 	b = append(b, `,"geometry":`...)
@@ -59,13 +65,12 @@ func appendFeature(b []byte, row *geodb.RowView, t *geodb.Table, order []int, x 
 		}
 	}
 	b = append(b, `,"properties":{`...)
-	for i, j := range order {
+	for i, p := range props {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, row.Cols[j].Name)
-		b = append(b, ':')
-		b = appendValue(b, row.Values[j])
+		b = append(b, p.key...)
+		b = appendValue(b, row.Values[p.idx])
 	}
 	return append(b, "}}"...), nil
 }
@@ -107,7 +112,12 @@ const hexDigits = "0123456789abcdef"
 // as encoding/json does).
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
-	for i := 0; i < len(s); {
+	plain := 0 // s[:plain] needs no escaping: copied at once
+	for plain < len(s) && s[plain] >= 0x20 && s[plain] < utf8.RuneSelf && s[plain] != '"' && s[plain] != '\\' {
+		plain++
+	}
+	b = append(b, s[:plain]...)
+	for i := plain; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

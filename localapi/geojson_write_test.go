@@ -70,3 +70,23 @@ func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
 		t.Fatalf("only %d features compared", n)
 	}
 }
+
+// FuzzAppendJSONString: the writer's strings are valid JSON that decode
+// to what encoding/json's encoding of the same string decodes to.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"b\`, "nl\n\t\x01", "é ✓", "\u2028\u2029", "bad\xff\xfe", "<&>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := appendJSONString([]byte("x"), s)[1:]
+		var a, b string
+		if err := json.Unmarshal(got, &a); err != nil {
+			t.Fatalf("%q: %s is not JSON: %v", s, got, err)
+		}
+		ref, _ := json.Marshal(s)
+		json.Unmarshal(ref, &b)
+		if a != b {
+			t.Fatalf("%q: decodes to %q, encoding/json's to %q", s, a, b)
+		}
+	})
+}

@@ -56,7 +56,7 @@ func (s *jsonStream) flush() error {
 // Features of t; more reports a row beyond limit (ask for limit+1).
 func (s *jsonStream) features(ctx context.Context, db *geodb.DB, q geodb.Query, t *geodb.Table, xf coordXform, limit int) (n int, more bool, err error) {
 	var buf []byte
-	var order []int
+	var props []property
 	err = db.Scan(ctx, q, func(row *geodb.RowView) error {
 		if n == limit {
 			more = true
@@ -64,15 +64,15 @@ func (s *jsonStream) features(ctx context.Context, db *geodb.DB, q geodb.Query, 
 			_, err := row.Geometry()
 			return err
 		}
-		if order == nil {
-			order = propertyOrder(t, row.Cols)
+		if props == nil {
+			props = propertyOrder(t, row.Cols)
 		}
 		buf = buf[:0]
 		if n > 0 {
 			buf = append(buf, ',')
 		}
 		var err error
-		if buf, err = appendFeature(buf, row, t, order, xf); err != nil {
+		if buf, err = appendFeature(buf, row, t, props, xf); err != nil {
 			return err
 		}
 		n++
