@@ -129,6 +129,17 @@ func TestScanFastCloseDuringQuery(t *testing.T) {
 // stmtCacheSize prepared statements however many query shapes come.
 func TestScanFastStatementsBounded(t *testing.T) {
 	db := gridDB(t)
+	for i := range 5 { // one shape, one statement
+		v := float64(i)
+		if _, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}, Envelope: &arcgis.Envelope{XMin: v, YMin: v, XMax: v + 1.5, YMax: v + 1.5}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.fast.mu.Lock()
+	if len(db.fast.idle) != 1 || len(db.fast.idle[0].stmts) != 1 {
+		t.Fatalf("5 boxes of one shape: %d connections, statements %v", len(db.fast.idle), db.fast.idle)
+	}
+	db.fast.mu.Unlock()
 	for i := range stmtCacheSize + 20 {
 		if _, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}, Where: fmt.Sprintf("amount > %d", i)}); err != nil {
 			t.Fatal(err)
