@@ -83,10 +83,15 @@ func (f *fastReaders) get(path string, max int, busy time.Duration) *fastConn {
 	return &fastConn{c: c, stmts: map[string]*sqlite.Stmt{}}
 }
 
-// put returns c to the pool (closes it when the pool is closed).
+// fastIdle is how many idle connections the pool keeps (database/sql's
+// default for its pool).
+const fastIdle = 2
+
+// put returns c to the pool; it closes c when the pool is closed or
+// holds fastIdle idle connections.
 func (f *fastReaders) put(c *fastConn) {
 	f.mu.Lock()
-	if !f.closed {
+	if !f.closed && len(f.idle) < fastIdle {
 		f.idle = append(f.idle, c)
 		f.mu.Unlock()
 		return

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -239,4 +240,49 @@ func FuzzBlobPoint(f *testing.F) {
 			t.Fatalf("blobPoint %v %v %v %v, DecodeBlob %+v", x, y, z, hasZ, g)
 		}
 	})
+}
+
+// TestScanFastPoolBounds: concurrent queries take at most Readers fast
+// connections (one more runs on database/sql), and the pool keeps at most
+// fastIdle of them once they end.
+func TestScanFastPoolBounds(t *testing.T) {
+	db := gridDB(t)
+	readers := db.opts.Readers
+	before := db.fastQueries.Load()
+	var started, done sync.WaitGroup
+	started.Add(readers + 1)
+	release := make(chan struct{})
+	errs := make(chan error, readers+1)
+	for range readers + 1 {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			first := true
+			errs <- db.Scan(testCtx(t), Query{LayerID: 0, OutFields: []string{"name"}}, func(*RowView) error {
+				if first {
+					first = false
+					started.Done()
+					<-release
+				}
+				return nil
+			})
+		}()
+	}
+	started.Wait()
+	close(release)
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := db.fastQueries.Load() - before; n != int64(readers) {
+		t.Fatalf("%d of %d concurrent queries on the fast path, want %d", n, readers+1, readers)
+	}
+	db.fast.mu.Lock()
+	defer db.fast.mu.Unlock()
+	if db.fast.open != len(db.fast.idle) || db.fast.open > fastIdle {
+		t.Fatalf("%d fast connections open, %d idle, keep at most %d", db.fast.open, len(db.fast.idle), fastIdle)
+	}
 }
