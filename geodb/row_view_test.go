@@ -77,7 +77,8 @@ func TestScanFastPathSameRows(t *testing.T) {
 }
 
 // TestScanFastCanceled: a query whose context ends stops with the
-// context's error, and its connection serves the next query.
+// context's error (its connection is dropped), and the next query runs on
+// the fast path again.
 func TestScanFastCanceled(t *testing.T) {
 	db := gridDB(t)
 	ctx, cancel := context.WithCancel(testCtx(t))
