@@ -16,6 +16,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -104,7 +105,11 @@ type DB struct {
 	mu        sync.RWMutex
 	tables    map[string]*Table // by table name
 	byID      map[int]*Table
-	stmts     stmtCache // prepared reader statements (query.go)
+	stmts     stmtCache   // prepared reader statements (query.go)
+	fast      fastReaders // Scan's connections (row_fast.go)
+	fastOff   bool        // tests: Scan on database/sql only
+	// fastQueries counts the queries Scan started on its fast path.
+	fastQueries atomic.Int64
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{}
@@ -177,7 +182,7 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes all connections.
 func (db *DB) Close() error {
-	errs := []error{db.stmts.close()}
+	errs := []error{db.stmts.close(), db.fast.close()}
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}

@@ -49,8 +49,11 @@ type plan struct {
 	sql     string
 	args    []any
 	outCols []*Column
-	geom    *Geom // exact test geometry
-	geom2   *Geom // second exact test (envelope with geometry)
+	// src[i] is the select-list position of outCols[i] (the object id,
+	// always first, is selected once even when asked for as a field).
+	src   []int
+	geom  *Geom // exact test geometry
+	geom2 *Geom // second exact test (envelope with geometry)
 	// box and box2 are the bounds of geom and geom2 when they are
 	// axis-aligned boxes (an envelope), else nil.
 	box, box2 *[4]float64
@@ -193,7 +196,12 @@ func (db *DB) plan(q *Query, selectList string) (*plan, error) {
 		}
 		cols = append(cols, qid(t.OIDCol))
 		for _, c := range p.outCols {
+			if c.Name == t.OIDCol {
+				p.src = append(p.src, 0)
+				continue
+			}
 			cols = append(cols, qid(c.Name))
+			p.src = append(p.src, len(cols)-1)
 		}
 		if p.wantGeo || p.geom != nil {
 			cols = append(cols, qid(t.GeomCol))
@@ -209,75 +217,17 @@ func (db *DB) plan(q *Query, selectList string) (*plan, error) {
 // row in memory). Paging (Offset/Limit) counts rows after the exact
 // spatial test.
 func (db *DB) Each(ctx context.Context, q Query, fn func(*Row) error) error {
-	p, err := db.plan(&q, "")
-	if err != nil {
-		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
-	}
-	sqlText, args := p.sql, p.args
-	if p.geom == nil && (q.Limit > 0 || q.Offset > 0) {
-		lim := q.Limit
-		if lim <= 0 {
-			lim = -1
-		}
-		// Bound, not written into the text: the pages of one query share
-		// its cached statement.
-		sqlText += " LIMIT ? OFFSET ?"
-		args = append(args, lim, q.Offset)
-	}
-	rows, err := db.stmts.query(ctx, db.r, sqlText, args)
-	if err != nil {
-		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
-	}
-	defer rows.Close()
-	n := len(p.outCols) + 1
-	if p.wantGeo || p.geom != nil {
-		n++
-	}
-	vals := make([]any, n)
-	ptrs := make([]any, n)
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	skipped, emitted := 0, 0
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("query layer %d: %w", q.LayerID, err)
-		}
-		row := &Row{Attributes: make(map[string]any, len(p.outCols))}
-		row.OID, _ = vals[0].(int64)
-		for i, c := range p.outCols {
-			row.Attributes[c.Name] = fromSQL(c, vals[i+1])
-		}
-		if p.wantGeo || p.geom != nil {
-			if b, ok := vals[n-1].([]byte); ok && len(b) > 0 {
-				g, _, err := DecodeBlob(b)
-				if err != nil {
-					return fmt.Errorf("query layer %d row %d: %w", q.LayerID, row.OID, err)
-				}
-				row.Geometry = g
-			}
-			if p.geom != nil {
-				if !p.matches(row.Geometry) {
-					continue
-				}
-				if skipped < q.Offset {
-					skipped++
-					continue
-				}
-				if q.Limit > 0 && emitted >= q.Limit {
-					break
-				}
-			}
-			if !p.wantGeo {
-				row.Geometry = nil
-			}
-		}
-		emitted++
-		if err := fn(row); err != nil {
+	return db.Scan(ctx, q, func(v *RowView) error {
+		g, err := v.Geometry()
+		if err != nil {
 			return err
 		}
-	}
-	return rows.Err()
+		row := &Row{OID: v.OID, Attributes: make(map[string]any, len(v.Cols)), Geometry: g}
+		for i, c := range v.Cols {
+			row.Attributes[c.Name] = v.Values[i]
+		}
+		return fn(row)
+	})
 }
 
 // Count returns the number of rows q matches (ignoring paging).
@@ -295,7 +245,7 @@ func (db *DB) Count(ctx context.Context, q Query) (int64, error) {
 	}
 	var n int64
 	q.OutFields = []string{p0(db, q.LayerID)}
-	err := db.Each(ctx, q, func(*Row) error { n++; return nil })
+	err := db.Scan(ctx, q, func(*RowView) error { n++; return nil })
 	return n, err
 }
 
@@ -311,7 +261,7 @@ func (db *DB) IDs(ctx context.Context, q Query) ([]int64, error) {
 	q.OutFields = []string{p0(db, q.LayerID)}
 	q.NoGeometry = true
 	var ids []int64
-	err := db.Each(ctx, q, func(r *Row) error { ids = append(ids, r.OID); return nil })
+	err := db.Scan(ctx, q, func(r *RowView) error { ids = append(ids, r.OID); return nil })
 	return ids, err
 }
 

@@ -65,6 +65,7 @@ func TestEnvelopeQueryMatchesExactTest(t *testing.T) {
 // replaced statement's open rows still read.
 func TestQueryStatementsPreparedOnce(t *testing.T) {
 	db := gridDB(t)
+	db.fastOff = true // the database/sql path's cache (Scan's fallback)
 	ctx := testCtx(t)
 	for i := range 5 {
 		v := float64(i)

@@ -9,34 +9,70 @@ import (
 	"github.com/offlined/offlined/geodb"
 )
 
+// property is one GeoJSON property of a query's features: the index of
+// its value in the row and its key, already written as `"name":`.
+type property struct {
+	idx int
+	key string
+}
+
+// propertyOrder returns the properties of a query's features: the columns
+// of t in table order that are among cols (the query's columns).
+func propertyOrder(t *geodb.Table, cols []*geodb.Column) []property {
+	props := make([]property, 0, len(cols))
+	for _, c := range t.Cols {
+		for j, oc := range cols {
+			if oc.Name == c.Name {
+				props = append(props, property{idx: j, key: string(append(appendJSONString(nil, c.Name), ':'))})
+				break
+			}
+		}
+	}
+	return props
+}
+
 // appendFeature appends row as a GeoJSON Feature: properties in the
-// table's column order, coordinates converted by x. It avoids encoding/json's
-// reflection and map-key sorting on the hot path of feature queries.
-func appendFeature(b []byte, row *geodb.Row, t *geodb.Table, x coordXform) []byte {
+// table's column order (props, from propertyOrder), coordinates converted
+// by x. A point is written straight from its blob. It avoids
+// encoding/json's reflection and map-key sorting on the hot path of
+// feature queries.
+func appendFeature(b []byte, row *geodb.RowView, t *geodb.Table, props []property, x coordXform) ([]byte, error) {
 	b = append(b, `{"type":"Feature","id":`...)
 	b = strconv.AppendInt(b, row.OID, 10)
 	b = append(b, `,"geometry":`...)
-	if t.GeomCol == "" || row.Geometry == nil || row.Geometry.IsEmpty() {
+	if t.GeomCol == "" {
 		b = append(b, "null"...)
+	} else if px, py, pz, hasZ, ok := row.Point(); ok {
+		lon, lat := x.toWGS(px, py)
+		b = append(b, `{"type":"Point","coordinates":[`...)
+		b = appendFloat(b, lon)
+		b = append(b, ',')
+		b = appendFloat(b, lat)
+		if hasZ {
+			b = append(b, ',')
+			b = appendFloat(b, pz)
+		}
+		b = append(b, "]}"...)
 	} else {
-		b = appendGeometry(b, row.Geometry, x)
+		g, err := row.Geometry()
+		if err != nil {
+			return b, err
+		}
+		if g == nil || g.IsEmpty() {
+			b = append(b, "null"...)
+		} else {
+			b = appendGeometry(b, g, x)
+		}
 	}
 	b = append(b, `,"properties":{`...)
-	first := true
-	for _, c := range t.Cols {
-		v, ok := row.Attributes[c.Name]
-		if !ok {
-			continue
-		}
-		if !first {
+	for i, p := range props {
+		if i > 0 {
 			b = append(b, ',')
 		}
-		first = false
-		b = appendJSONString(b, c.Name)
-		b = append(b, ':')
-		b = appendValue(b, v)
+		b = append(b, p.key...)
+		b = appendValue(b, row.Values[p.idx])
 	}
-	return append(b, "}}"...)
+	return append(b, "}}"...), nil
 }
 
 func appendValue(b []byte, v any) []byte {
@@ -76,7 +112,12 @@ const hexDigits = "0123456789abcdef"
 // as encoding/json does).
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
-	for i := 0; i < len(s); {
+	plain := 0 // s[:plain] needs no escaping: copied at once
+	for plain < len(s) && s[plain] >= 0x20 && s[plain] < utf8.RuneSelf && s[plain] != '"' && s[plain] != '\\' {
+		plain++
+	}
+	b = append(b, s[:plain]...)
+	for i := plain; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

@@ -27,12 +27,27 @@ func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
 				strCol = c.Name
 			}
 		}
-		err := db.Each(t.Context(), geodb.Query{LayerID: tb.LayerID}, func(r *geodb.Row) error {
+		err := db.Scan(t.Context(), geodb.Query{LayerID: tb.LayerID}, func(v *geodb.RowView) error {
 			if n%7 == 0 && strCol != "" {
-				r.Attributes[strCol] = "quote \" back \\ nl \n tab \t ctl \x01 uni é ✓ \u2028 bad \xff"
+				for i, c := range v.Cols {
+					if c.Name == strCol {
+						v.Values[i] = "quote \" back \\ nl \n tab \t ctl \x01 uni é ✓ \u2028 bad \xff"
+					}
+				}
 			}
 			n++
-			fast := appendFeature(nil, r, tb, xf)
+			fast, err := appendFeature(nil, v, tb, propertyOrder(tb, v.Cols), xf)
+			if err != nil {
+				return err
+			}
+			g, err := v.Geometry()
+			if err != nil {
+				return err
+			}
+			r := &geodb.Row{OID: v.OID, Attributes: map[string]any{}, Geometry: g}
+			for i, c := range v.Cols {
+				r.Attributes[c.Name] = v.Values[i]
+			}
 			slow, err := json.Marshal(geoJSONFeature(r, tb, xf))
 			if err != nil {
 				return err
@@ -54,4 +69,24 @@ func TestAppendFeatureMatchesEncodingJSON(t *testing.T) {
 	if n < 300 {
 		t.Fatalf("only %d features compared", n)
 	}
+}
+
+// FuzzAppendJSONString: the writer's strings are valid JSON that decode
+// to what encoding/json's encoding of the same string decodes to.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"b\`, "nl\n\t\x01", "é ✓", "\u2028\u2029", "bad\xff\xfe", "<&>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := appendJSONString([]byte("x"), s)[1:]
+		var a, b string
+		if err := json.Unmarshal(got, &a); err != nil {
+			t.Fatalf("%q: %s is not JSON: %v", s, got, err)
+		}
+		ref, _ := json.Marshal(s)
+		json.Unmarshal(ref, &b)
+		if a != b {
+			t.Fatalf("%q: decodes to %q, encoding/json's to %q", s, a, b)
+		}
+	})
 }

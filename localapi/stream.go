@@ -56,17 +56,26 @@ func (s *jsonStream) flush() error {
 // Features of t; more reports a row beyond limit (ask for limit+1).
 func (s *jsonStream) features(ctx context.Context, db *geodb.DB, q geodb.Query, t *geodb.Table, xf coordXform, limit int) (n int, more bool, err error) {
 	var buf []byte
-	err = db.Each(ctx, q, func(row *geodb.Row) error {
+	var props []property
+	err = db.Scan(ctx, q, func(row *geodb.RowView) error {
 		if n == limit {
 			more = true
-			return nil
+			// A row that cannot be decoded fails the page, this one too.
+			_, err := row.Geometry()
+			return err
+		}
+		if props == nil {
+			props = propertyOrder(t, row.Cols)
 		}
 		buf = buf[:0]
 		if n > 0 {
 			buf = append(buf, ',')
 		}
+		var err error
+		if buf, err = appendFeature(buf, row, t, props, xf); err != nil {
+			return err
+		}
 		n++
-		buf = appendFeature(buf, row, t, xf)
 		return s.write(buf)
 	})
 	return n, more, err

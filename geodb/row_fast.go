@@ -1,0 +1,262 @@
+package geodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+)
+
+// fastReaders is a small pool of read-only connections opened through
+// zombiezen.com/go/sqlite over the same SQLite library as the database/sql
+// pool. Scan uses them for its rows: database/sql and the driver cost
+// about 170 ns per column per row (a connection mutex taken on every
+// column call, each value boxed and copied), more than SQLite's own work
+// on a bbox query. A connection is taken when one is idle or the pool is
+// not full; otherwise, and for any query the fast path does not take,
+// Scan uses the database/sql pool.
+type fastReaders struct {
+	mu     sync.Mutex
+	idle   []*fastConn
+	open   int
+	closed bool
+}
+
+// fastConn is a pooled connection and the statements it keeps prepared
+// (at most stmtCacheSize; then one is finalized for each new one).
+type fastConn struct {
+	c     *sqlite.Conn
+	stmts map[string]*sqlite.Stmt
+}
+
+// prepare returns the prepared statement of text.
+func (fc *fastConn) prepare(text string) (*sqlite.Stmt, error) {
+	if st := fc.stmts[text]; st != nil {
+		return st, nil
+	}
+	for k, st := range fc.stmts {
+		if len(fc.stmts) < stmtCacheSize {
+			break
+		}
+		st.Finalize()
+		delete(fc.stmts, k)
+	}
+	st, err := fc.c.Prepare(text)
+	if err != nil {
+		return nil, err
+	}
+	fc.stmts[text] = st
+	return st, nil
+}
+
+// get returns an idle or new connection to path (at most max open), or
+// nil. A new connection waits up to busy for a lock, like the driver's.
+func (f *fastReaders) get(path string, max int, busy time.Duration) *fastConn {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	if n := len(f.idle); n > 0 {
+		c := f.idle[n-1]
+		f.idle = f.idle[:n-1]
+		f.mu.Unlock()
+		return c
+	}
+	if f.open >= max {
+		f.mu.Unlock()
+		return nil
+	}
+	f.open++
+	f.mu.Unlock()
+	c, err := sqlite.OpenConn(path, sqlite.OpenReadOnly)
+	if err != nil {
+		f.mu.Lock()
+		f.open--
+		f.mu.Unlock()
+		return nil
+	}
+	c.SetBusyTimeout(busy)
+	return &fastConn{c: c, stmts: map[string]*sqlite.Stmt{}}
+}
+
+// fastIdle is how many idle connections the pool keeps (database/sql's
+// default for its pool).
+const fastIdle = 2
+
+// put returns c to the pool; it closes c when the pool is closed or
+// holds fastIdle idle connections.
+func (f *fastReaders) put(c *fastConn) {
+	f.mu.Lock()
+	if !f.closed && len(f.idle) < fastIdle {
+		f.idle = append(f.idle, c)
+		f.mu.Unlock()
+		return
+	}
+	f.open--
+	f.mu.Unlock()
+	c.c.Close()
+}
+
+// discard closes c, taken from the pool, for good.
+func (f *fastReaders) discard(c *fastConn) {
+	f.mu.Lock()
+	f.open--
+	f.mu.Unlock()
+	c.c.Close()
+}
+
+// close closes the idle connections; those in use close when put back.
+func (f *fastReaders) close() error {
+	f.mu.Lock()
+	idle := f.idle
+	f.idle, f.closed = nil, true
+	f.open -= len(idle)
+	f.mu.Unlock()
+	var errs []error
+	for _, c := range idle {
+		errs = append(errs, c.c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// fastOK reports whether the fast path reads p's columns exactly as the
+// driver does: it turns the text of DATE, DATETIME and TIMESTAMP columns
+// (geodb declares its date fields so) into time.Time, which the fast path
+// does not do, so queries returning such fields take the database/sql path.
+func (p *plan) fastOK() bool {
+	for _, c := range p.outCols {
+		switch c.kind {
+		case kDate, kDateOnly, kTimeOnly, kTimestampOffset:
+			return false
+		}
+	}
+	return true
+}
+
+// errNotFast says the fast path did not start the query (before any row):
+// Scan runs it on the database/sql pool instead.
+var errNotFast = errors.New("not on the fast path")
+
+// scanFast runs sqlText on a fast connection, filling r and calling row
+// for every result row. It returns errNotFast when it could not prepare,
+// bind or start the query; errors after the first row are returned.
+func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any, r *RowView, vals []any, withGeo bool, row func() (bool, error)) error {
+	if db.fastOff || !p.fastOK() {
+		return errNotFast
+	}
+	fc := db.fast.get(db.path, max(db.opts.Readers, 1), db.opts.BusyTimeout)
+	if fc == nil {
+		return errNotFast
+	}
+	healthy := false
+	defer func() {
+		if healthy {
+			db.fast.put(fc)
+		} else {
+			db.fast.discard(fc)
+		}
+	}()
+	if ctx.Done() != nil {
+		fc.c.SetInterrupt(ctx.Done())
+		defer fc.c.SetInterrupt(nil)
+	}
+	st, err := fc.prepare(sqlText)
+	if err != nil {
+		healthy = ctx.Err() == nil
+		return errNotFast
+	}
+	defer func() {
+		st.Reset()
+		st.ClearBindings()
+	}()
+	if st.BindParamCount() != len(args) {
+		healthy = true
+		return errNotFast
+	}
+	for i, a := range args {
+		switch v := a.(type) {
+		case nil:
+			st.BindNull(i + 1)
+		case int:
+			st.BindInt64(i+1, int64(v))
+		case int64:
+			st.BindInt64(i+1, v)
+		case float64:
+			st.BindFloat(i+1, v)
+		case string:
+			st.BindText(i+1, v)
+		case bool:
+			st.BindBool(i+1, v)
+		default:
+			healthy = true
+			return errNotFast
+		}
+	}
+	db.fastQueries.Add(1)
+	nv := len(vals)
+	first := true
+	var blob []byte
+	for {
+		more, err := st.Step()
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("query layer %d: %w", r.layer, ctx.Err())
+			}
+			if first {
+				healthy = true
+				return errNotFast
+			}
+			return fmt.Errorf("query layer %d: %w", r.layer, err)
+		}
+		if !more {
+			healthy = true
+			return nil
+		}
+		first = false
+		for i := range nv {
+			vals[i] = columnValue(st, i)
+		}
+		r.blob = nil
+		if withGeo && st.ColumnType(nv) == sqlite.TypeBlob {
+			if n := st.ColumnLen(nv); n > 0 {
+				if cap(blob) < n {
+					blob = make([]byte, n)
+				}
+				blob = blob[:n]
+				st.ColumnBytes(nv, blob)
+				r.blob = blob
+			}
+		}
+		stop, err := row()
+		if err != nil || stop {
+			healthy = true
+			return err
+		}
+	}
+}
+
+// columnValue is column i of st's row as the database/sql driver gives it
+// for a column not declared as a date (stored after Scan into an any).
+func columnValue(st *sqlite.Stmt, i int) any {
+	switch st.ColumnType(i) {
+	case sqlite.TypeInteger:
+		return st.ColumnInt64(i)
+	case sqlite.TypeFloat:
+		return st.ColumnFloat(i)
+	case sqlite.TypeText:
+		return st.ColumnText(i)
+	case sqlite.TypeBlob:
+		n := st.ColumnLen(i)
+		if n == 0 {
+			return []byte(nil) // typed, as the driver gives it: base64 "" for a blob field
+		}
+		b := make([]byte, n)
+		st.ColumnBytes(i, b)
+		return b
+	}
+	return nil
+}

@@ -1,0 +1,250 @@
+package geodb
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// RowView is one row of Scan. It is valid only during the callback: the
+// next row reuses it, its Values and its geometry bytes.
+type RowView struct {
+	OID int64
+	// Cols are the columns returned (the query's OutFields without
+	// duplicates, or all columns), the same for every row; Values[i] is
+	// the value of Cols[i] in its Esri JSON form (as in Row.Attributes).
+	Cols   []*Column
+	Values []any
+
+	layer   int
+	blob    blobRef // the geometry blob; nil when absent or not returned
+	geom    *Geom   // decoded blob, once decoded
+	geomErr error
+	decoded bool
+}
+
+// blobRef scans a BLOB without a copy (database/sql clones a []byte it
+// stores in an *any); the bytes belong to the driver until the next row.
+// Any other value (NULL, or text in a geometry column) scans as nil, as
+// Each has always treated it.
+type blobRef []byte
+
+// Scan implements sql.Scanner.
+func (r *blobRef) Scan(src any) error {
+	b, _ := src.([]byte)
+	*r = b
+	return nil
+}
+
+// Geometry decodes the row's geometry: nil when the row has none or the
+// query does not return geometry.
+func (r *RowView) Geometry() (*Geom, error) {
+	if !r.decoded {
+		r.decoded = true
+		if len(r.blob) > 0 {
+			g, _, err := DecodeBlob(r.blob)
+			if err != nil {
+				r.geomErr = fmt.Errorf("query layer %d row %d: %w", r.layer, r.OID, err)
+			} else {
+				r.geom = g
+			}
+		}
+	}
+	return r.geom, r.geomErr
+}
+
+// Point returns the row's geometry when it is one non-empty point, read
+// straight from the blob: its x, y, z (0 without Z) and whether it has Z.
+// ok is false for anything else; Geometry then decodes it.
+func (r *RowView) Point() (x, y, z float64, hasZ, ok bool) {
+	if r.decoded {
+		g := r.geom
+		if g == nil || g.Type != GeomPoint || len(g.Points) != 1 {
+			return 0, 0, 0, false, false
+		}
+		c := g.Points[0]
+		if g.HasZ {
+			z = c[2]
+		}
+		return c[0], c[1], z, g.HasZ, true
+	}
+	return blobPoint(r.blob)
+}
+
+// blobPoint reads a GeoPackage geometry blob that holds one non-empty
+// point without allocating. It accepts exactly the blobs DecodeBlob
+// decodes to a Point with one position (fuzzed against it); ok is false
+// for every other blob.
+func blobPoint(b []byte) (x, y, z float64, hasZ, ok bool) {
+	if len(b) < 8 || b[0] != 'G' || b[1] != 'P' || b[2] != 0 || b[3]&0x20 != 0 {
+		return
+	}
+	n := 0
+	switch (b[3] >> 1) & 7 {
+	case 0:
+	case 1:
+		n = 4
+	case 2, 3:
+		n = 6
+	case 4:
+		n = 8
+	default:
+		return
+	}
+	if len(b) < 8+8*n+5 {
+		return
+	}
+	w := b[8+8*n:]
+	var bo binary.ByteOrder
+	switch w[0] {
+	case 0:
+		bo = binary.BigEndian
+	case 1:
+		bo = binary.LittleEndian
+	default:
+		return
+	}
+	code := bo.Uint32(w[1:])
+	hasZ = code&0x80000000 != 0
+	hasM := code&0x40000000 != 0
+	code &= 0x0fffffff
+	switch code / 1000 {
+	case 1:
+		hasZ = true
+	case 2:
+		hasM = true
+	case 3:
+		hasZ, hasM = true, true
+	}
+	if code%1000 != uint32(GeomPoint) {
+		return
+	}
+	d := 2
+	if hasZ {
+		d++
+	}
+	if hasM {
+		d++
+	}
+	if len(w) < 5+8*d {
+		return
+	}
+	x = math.Float64frombits(bo.Uint64(w[5:]))
+	y = math.Float64frombits(bo.Uint64(w[13:]))
+	if math.IsNaN(x) && math.IsNaN(y) {
+		return 0, 0, 0, false, false // empty point
+	}
+	if hasZ {
+		z = math.Float64frombits(bo.Uint64(w[21:]))
+	}
+	return x, y, z, hasZ, true
+}
+
+// matchesRow is plan.matches for row r; a point inside the box of an
+// envelope query is tested without decoding its blob.
+func (p *plan) matchesRow(r *RowView) (bool, error) {
+	if p.box != nil && (p.geom2 == nil || p.box2 != nil) {
+		if x, y, _, _, ok := r.Point(); ok && inBox(x, y, p.box) && (p.box2 == nil || inBox(x, y, p.box2)) {
+			return true, nil
+		}
+	}
+	g, err := r.Geometry()
+	if err != nil {
+		return false, err
+	}
+	return p.matches(g), nil
+}
+
+// inBox reports whether x, y (neither NaN) lies in b, edges included: the
+// test hits makes with a geometry's bounds.
+func inBox(x, y float64, b *[4]float64) bool {
+	return !math.IsNaN(x) && !math.IsNaN(y) && x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]
+}
+
+// Scan runs q like Each, without building a Row for each result: fn gets
+// one RowView that is reused for every row (valid only during the call).
+// The geometry is decoded only when asked for (Point reads a point from
+// the blob without decoding it). Paging and the exact spatial test are
+// those of Each.
+func (db *DB) Scan(ctx context.Context, q Query, fn func(*RowView) error) error {
+	p, err := db.plan(&q, "")
+	if err != nil {
+		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
+	}
+	sqlText, args := p.sql, p.args
+	if p.geom == nil && (q.Limit > 0 || q.Offset > 0) {
+		lim := q.Limit
+		if lim <= 0 {
+			lim = -1
+		}
+		// Bound, not written into the text: the pages of one query share
+		// its cached statement.
+		sqlText += " LIMIT ? OFFSET ?"
+		args = append(args, lim, q.Offset)
+	}
+	withGeo := p.wantGeo || p.geom != nil
+	nv := 1 // the object id, then the columns p.src points at
+	for _, i := range p.src {
+		nv = max(nv, i+1)
+	}
+	r := &RowView{Cols: p.outCols, Values: make([]any, len(p.outCols)), layer: q.LayerID}
+	vals := make([]any, nv)
+	skipped, emitted := 0, 0
+	// row handles the row in vals and r.blob; stop ends the query.
+	row := func() (stop bool, err error) {
+		r.geom, r.geomErr, r.decoded = nil, nil, false
+		r.OID, _ = vals[0].(int64)
+		for i, c := range p.outCols {
+			r.Values[i] = fromSQL(c, vals[p.src[i]])
+		}
+		if p.geom != nil {
+			ok, err := p.matchesRow(r)
+			if err != nil {
+				return true, err
+			}
+			if !ok {
+				return false, nil
+			}
+			if skipped < q.Offset {
+				skipped++
+				return false, nil
+			}
+			if q.Limit > 0 && emitted >= q.Limit {
+				return true, nil
+			}
+		}
+		if !p.wantGeo {
+			r.blob, r.geom, r.geomErr, r.decoded = nil, nil, nil, true
+		}
+		emitted++
+		return false, fn(r)
+	}
+	err = db.scanFast(ctx, p, sqlText, args, r, vals, withGeo, row)
+	if !errors.Is(err, errNotFast) {
+		return err
+	}
+	rows, err := db.stmts.query(ctx, db.r, sqlText, args)
+	if err != nil {
+		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
+	}
+	defer rows.Close()
+	ptrs := make([]any, nv, nv+1)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if withGeo {
+		ptrs = append(ptrs, &r.blob)
+	}
+	for rows.Next() {
+		r.blob = nil
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("query layer %d: %w", q.LayerID, err)
+		}
+		if stop, err := row(); err != nil || stop {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,289 @@
+package geodb
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/offlined/offlined/internal/arcgis"
+)
+
+// scannedRow is a copy of what Scan gave for one row.
+type scannedRow struct {
+	OID    int64
+	Values []any
+	Blob   []byte
+	Geom   *Geom
+}
+
+func scanAll(t *testing.T, db *DB, q Query) ([]scannedRow, error) {
+	t.Helper()
+	var out []scannedRow
+	err := db.Scan(testCtx(t), q, func(r *RowView) error {
+		g, err := r.Geometry()
+		if err != nil {
+			return err
+		}
+		out = append(out, scannedRow{OID: r.OID, Values: append([]any(nil), r.Values...), Blob: bytes.Clone(r.blob), Geom: g})
+		return nil
+	})
+	return out, err
+}
+
+// TestScanFastPathSameRows: Scan gives the same rows, values and blobs on
+// its fast connections as through database/sql, for every layer of the
+// fixtures and queries with fields, where, paging and spatial filters;
+// queries without date fields do run on the fast path.
+func TestScanFastPathSameRows(t *testing.T) {
+	env := &arcgis.Envelope{XMin: 2.5, YMin: 2.5, XMax: 11, YMax: 9}
+	poly := &arcgis.Geometry{Rings: [][][]float64{{{0, 0}, {0, 12}, {12, 0}, {0, 0}}}}
+	for _, db := range []*DB{gridDB(t), loadedDB(t)} {
+		for _, tb := range db.Tables() {
+			var plain []string // fields the fast path reads
+			for _, c := range tb.Cols {
+				switch c.kind {
+				case kDate, kDateOnly, kTimeOnly, kTimestampOffset:
+				default:
+					plain = append(plain, c.Name)
+				}
+			}
+			qs := []Query{{}, {OutFields: plain}, {OutFields: plain, Offset: 3, Limit: 7}, {OutFields: plain, NoGeometry: true, OrderBy: []string{plain[len(plain)-1] + " DESC"}}}
+			if tb.GeomCol != "" {
+				qs = append(qs, Query{OutFields: plain, Envelope: env}, Query{OutFields: plain, Envelope: env, Offset: 2, Limit: 5},
+					Query{OutFields: plain, Geometry: poly, Envelope: env}, Query{OutFields: plain, Geometry: poly, NoGeometry: true})
+			}
+			for i, q := range qs {
+				q.LayerID = tb.LayerID
+				db.fastOff = true
+				want, werr := scanAll(t, db, q)
+				db.fastOff = false
+				before := db.fastQueries.Load()
+				got, gerr := scanAll(t, db, q)
+				if fmt.Sprint(werr) != fmt.Sprint(gerr) || !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s query %d: fast path gives %d rows (%v), database/sql %d (%v)\n%+v\n%+v", tb.Name, i, len(got), gerr, len(want), werr, got, want)
+				}
+				if i > 0 && db.fastQueries.Load() == before {
+					t.Fatalf("%s query %d did not run on the fast path", tb.Name, i)
+				}
+			}
+		}
+	}
+}
+
+// TestScanFastCanceled: a query whose context ends stops with the
+// context's error (its connection is dropped), and the next query runs on
+// the fast path again.
+func TestScanFastCanceled(t *testing.T) {
+	db := gridDB(t)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	n := 0
+	err := db.Scan(ctx, Query{LayerID: 0, OutFields: []string{"name"}}, func(*RowView) error {
+		n++
+		if n == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || n != 3 {
+		t.Fatalf("after cancel: %d rows, %v", n, err)
+	}
+	before := db.fastQueries.Load()
+	rows, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}})
+	if err != nil || len(rows) != 400 || db.fastQueries.Load() == before {
+		t.Fatalf("next query: %d rows, %v, fast %v", len(rows), err, db.fastQueries.Load() > before)
+	}
+}
+
+// TestScanFastCloseDuringQuery: Close while a query runs closes the
+// query's connection when the query ends; nothing stays open.
+func TestScanFastCloseDuringQuery(t *testing.T) {
+	db := gridDB(t)
+	if _, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err := db.Scan(testCtx(t), Query{LayerID: 0, OutFields: []string{"name"}}, func(*RowView) error {
+		if n++; n == 1 {
+			if err := db.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	})
+	if err != nil || n != 400 {
+		t.Fatalf("query across Close: %d rows, %v", n, err)
+	}
+	db.fast.mu.Lock()
+	open, idle := db.fast.open, len(db.fast.idle)
+	db.fast.mu.Unlock()
+	if open != 0 || idle != 0 {
+		t.Fatalf("after Close: %d fast connections open, %d idle", open, idle)
+	}
+}
+
+// TestScanFastStatementsBounded: each fast connection keeps at most
+// stmtCacheSize prepared statements however many query shapes come.
+func TestScanFastStatementsBounded(t *testing.T) {
+	db := gridDB(t)
+	for i := range 5 { // one shape, one statement
+		v := float64(i)
+		if _, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}, Envelope: &arcgis.Envelope{XMin: v, YMin: v, XMax: v + 1.5, YMax: v + 1.5}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.fast.mu.Lock()
+	if len(db.fast.idle) != 1 || len(db.fast.idle[0].stmts) != 1 {
+		t.Fatalf("5 boxes of one shape: %d connections, statements %v", len(db.fast.idle), db.fast.idle)
+	}
+	db.fast.mu.Unlock()
+	for i := range stmtCacheSize + 20 {
+		if _, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}, Where: fmt.Sprintf("amount > %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.fast.mu.Lock()
+	defer db.fast.mu.Unlock()
+	if len(db.fast.idle) == 0 {
+		t.Fatal("no fast connection")
+	}
+	for _, fc := range db.fast.idle {
+		if len(fc.stmts) > stmtCacheSize {
+			t.Fatalf("a connection keeps %d statements", len(fc.stmts))
+		}
+	}
+}
+
+// TestScanAllocsPerRow: a point query allocates a few values per row
+// (the driver path took ~19 per feature: a Row, its map, the decoded
+// geometry, copies of every value).
+func TestScanAllocsPerRow(t *testing.T) {
+	db := gridDB(t)
+	ctx := testCtx(t)
+	q := Query{LayerID: 0, OutFields: []string{"name", "priority"}, Envelope: &arcgis.Envelope{XMin: 0, YMin: 0, XMax: 19, YMax: 19}}
+	n := 0
+	allocs := testing.AllocsPerRun(5, func() {
+		n = 0
+		if err := db.Scan(ctx, q, func(r *RowView) error {
+			if _, _, _, _, ok := r.Point(); ok {
+				n++
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 400 {
+		t.Fatalf("%d points read", n)
+	}
+	if per := allocs / 400; per > 5 {
+		t.Fatalf("%.1f allocations per row", per)
+	}
+}
+
+func pointBlobFor(bo binary.AppendByteOrder, env bool, code uint32, c ...float64) []byte {
+	flags := byte(0)
+	if bo == binary.AppendByteOrder(binary.LittleEndian) {
+		flags = 1
+	}
+	if env {
+		flags |= 2
+	}
+	b := bo.AppendUint32([]byte{'G', 'P', 0, flags}, 4326)
+	if env {
+		for _, v := range []float64{c[0], c[0], c[1], c[1]} {
+			b = bo.AppendUint64(b, math.Float64bits(v))
+		}
+	}
+	b = append(b, flags&1)
+	b = bo.AppendUint32(b, code)
+	for _, v := range c {
+		b = bo.AppendUint64(b, math.Float64bits(v))
+	}
+	return b
+}
+
+// FuzzBlobPoint: blobPoint reads a point exactly when DecodeBlob decodes
+// the blob to one non-empty point, with the same coordinates.
+func FuzzBlobPoint(f *testing.F) {
+	le, be := binary.LittleEndian, binary.BigEndian
+	f.Add(pointBlobFor(le, false, 1, 1.5, -2))
+	f.Add(pointBlobFor(be, true, 1, 1.5, -2))
+	f.Add(pointBlobFor(le, false, 1001, 1, 2, 3))
+	f.Add(pointBlobFor(le, false, 2001, 1, 2, 3))
+	f.Add(pointBlobFor(be, false, 3001, 1, 2, 3, 4))
+	f.Add(pointBlobFor(le, false, 0x80000001, 1, 2, 3))
+	f.Add(pointBlobFor(le, false, 0x40000001, 1, 2, 3))
+	f.Add(pointBlobFor(le, false, 1, math.NaN(), math.NaN()))
+	f.Add(pointBlobFor(le, false, 1, math.NaN(), 2))
+	f.Add(pointBlobFor(le, false, 4, 1, 2))
+	f.Add(EncodeBlob(&Geom{Type: GeomMultiPoint, Points: [][]float64{{1, 2}}}, 4326))
+	f.Add(EncodeBlob(&Geom{Type: GeomPoint, HasZ: true, Points: [][]float64{{1, 2, 3}}}, 4326))
+	f.Add([]byte("GP\x00\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x, y, z, hasZ, ok := blobPoint(b)
+		g, _, err := DecodeBlob(b)
+		isPoint := err == nil && g.Type == GeomPoint && len(g.Points) == 1
+		if ok != isPoint {
+			t.Fatalf("blobPoint ok=%v, DecodeBlob %+v %v", ok, g, err)
+		}
+		if !ok {
+			return
+		}
+		c := g.Points[0]
+		same := func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) }
+		if !same(x, c[0]) || !same(y, c[1]) || hasZ != g.HasZ || (hasZ && !same(z, c[2])) {
+			t.Fatalf("blobPoint %v %v %v %v, DecodeBlob %+v", x, y, z, hasZ, g)
+		}
+	})
+}
+
+// TestScanFastPoolBounds: concurrent queries take at most Readers fast
+// connections (one more runs on database/sql), and the pool keeps at most
+// fastIdle of them once they end.
+func TestScanFastPoolBounds(t *testing.T) {
+	db := gridDB(t)
+	readers := db.opts.Readers
+	before := db.fastQueries.Load()
+	var started, done sync.WaitGroup
+	started.Add(readers + 1)
+	release := make(chan struct{})
+	errs := make(chan error, readers+1)
+	for range readers + 1 {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			first := true
+			errs <- db.Scan(testCtx(t), Query{LayerID: 0, OutFields: []string{"name"}}, func(*RowView) error {
+				if first {
+					first = false
+					started.Done()
+					<-release
+				}
+				return nil
+			})
+		}()
+	}
+	started.Wait()
+	close(release)
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := db.fastQueries.Load() - before; n != int64(readers) {
+		t.Fatalf("%d of %d concurrent queries on the fast path, want %d", n, readers+1, readers)
+	}
+	db.fast.mu.Lock()
+	defer db.fast.mu.Unlock()
+	if db.fast.open != len(db.fast.idle) || db.fast.open > fastIdle {
+		t.Fatalf("%d fast connections open, %d idle, keep at most %d", db.fast.open, len(db.fast.idle), fastIdle)
+	}
+}
