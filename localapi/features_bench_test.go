@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // discardResponse is a ResponseWriter that keeps only the byte count.
@@ -23,14 +21,6 @@ type discardResponse struct {
 func (d *discardResponse) Header() http.Header         { return d.h }
 func (d *discardResponse) WriteHeader(code int)        { d.code = code }
 func (d *discardResponse) Write(b []byte) (int, error) { d.n += int64(len(b)); return len(b), nil }
-
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkFeatureQueryCPU is BenchmarkFeatureQueryBBox's query (~1,000
 // of 1M points, GeoJSON) served in process, without HTTP or a client: it
