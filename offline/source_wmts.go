@@ -106,11 +106,13 @@ type wmtsCapsCache struct {
 }
 
 // capsFetch is one fetch of a capabilities document: done is closed when
-// caps or err is set.
+// caps or err is set; canceled reports that err came with the end of the
+// fetching caller's context.
 type capsFetch struct {
-	done chan struct{}
-	caps *ogc.Capabilities
-	err  error
+	done     chan struct{}
+	caps     *ogc.Capabilities
+	err      error
+	canceled bool
 }
 
 // get returns the capabilities document at u, fetching it with hc unless
@@ -127,6 +129,7 @@ func (c *wmtsCapsCache) get(ctx context.Context, hc *http.Client, u string) (*og
 			c.m[u] = f
 			c.mu.Unlock()
 			f.caps, f.err = fetchCapabilities(ctx, hc, u)
+			f.canceled = f.err != nil && ctx.Err() != nil
 			if f.err != nil {
 				c.mu.Lock()
 				delete(c.m, u)
@@ -141,9 +144,9 @@ func (c *wmtsCapsCache) get(ctx context.Context, hc *http.Client, u string) (*og
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		// The fetch this call waited for ended its caller's context: fetch
-		// again with this one's.
-		if f.err != nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+		// The fetch this call waited for ended with its caller's context
+		// (not with a timeout of its own): fetch again with this one's.
+		if f.canceled && ctx.Err() == nil {
 			continue
 		}
 		return f.caps, f.err

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/offlined/offlined/internal/emulator"
 	"github.com/offlined/offlined/internal/emulator/emulatortest"
@@ -299,4 +300,83 @@ func TestWMTSCapsCache(t *testing.T) {
 	if d, err := c.get(ctx, hs.Client(), u); err != nil || d != docs[0] || count()-before != 1 {
 		t.Errorf("cached call: %v, %d requests", err, count()-before)
 	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// wmtsCapsCache: a caller waiting for a fetch that failed with a timeout
+// of its own (the HTTP client's, not the context's) gets that error and
+// does not fetch again; only a fetch whose caller's context ended is
+// retried by the callers that waited for it.
+func TestWMTSCapsCacheWaiterSharesTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var mu sync.Mutex
+		calls := 0
+		hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			calls++
+			mu.Unlock()
+			<-release
+			return nil, fmt.Errorf("client timeout: %w", context.DeadlineExceeded)
+		})}
+		var c wmtsCapsCache
+		const u = "http://wmts.invalid/WMTSCapabilities.xml"
+		errs := make(chan error, 2)
+		get := func() { _, err := c.get(context.Background(), hc, u); errs <- err }
+		go get()
+		synctest.Wait() // the first call is fetching
+		go get()
+		synctest.Wait() // the second waits for it
+		close(release)
+		for range 2 {
+			if err := <-errs; !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %v, want the fetch's timeout", err)
+			}
+		}
+		if calls != 1 {
+			t.Errorf("%d requests, want 1", calls)
+		}
+	})
+}
+
+// wmtsCapsCache: a caller waiting for a fetch whose caller's context ended
+// fetches again with its own context.
+func TestWMTSCapsCacheWaiterRetriesCanceled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		calls := 0
+		hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			calls++
+			n := calls
+			mu.Unlock()
+			if n == 1 {
+				<-r.Context().Done()
+				return nil, r.Context().Err()
+			}
+			return &http.Response{StatusCode: http.StatusServiceUnavailable, Body: http.NoBody, Request: r}, nil
+		})}
+		var c wmtsCapsCache
+		const u = "http://wmts.invalid/WMTSCapabilities.xml"
+		ctx, cancel := context.WithCancel(context.Background())
+		first, second := make(chan error, 1), make(chan error, 1)
+		go func() { _, err := c.get(ctx, hc, u); first <- err }()
+		synctest.Wait() // the first call is fetching
+		go func() { _, err := c.get(context.Background(), hc, u); second <- err }()
+		synctest.Wait() // the second waits for it
+		cancel()
+		if err := <-first; !errors.Is(err, context.Canceled) {
+			t.Errorf("first call: %v, want canceled", err)
+		}
+		var se *tiles.StatusError
+		if err := <-second; !errors.As(err, &se) || se.Code != http.StatusServiceUnavailable {
+			t.Errorf("second call: %v, want its own fetch's 503", err)
+		}
+		if calls != 2 {
+			t.Errorf("%d requests, want 2", calls)
+		}
+	})
 }
