@@ -160,7 +160,7 @@ func FindTile(entries []Entry, id uint64) (Entry, bool) {
 		return Entry{}, false
 	}
 	e := entries[i]
-	if e.TileID == id || e.RunLength == 0 || id-e.TileID < uint64(e.RunLength) {
+	if e.RunLength == 0 || id-e.TileID < uint64(e.RunLength) {
 		return e, true
 	}
 	return Entry{}, false
