@@ -166,7 +166,9 @@ func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any,
 	}
 	st, err := fc.prepare(sqlText)
 	if err != nil {
-		healthy = ctx.Err() == nil
+		// Refused or interrupted, the connection stays usable (SQLite
+		// clears a pending interrupt at the next prepare or step).
+		healthy = true
 		return errNotFast
 	}
 	defer func() {
@@ -204,6 +206,10 @@ func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any,
 		more, err := st.Step()
 		if err != nil {
 			if ctx.Err() != nil {
+				// Interrupted: usable again once reset. Keeping it spares
+				// an open for each canceled request (map clients cancel
+				// the boxes they pan away from).
+				healthy = true
 				return fmt.Errorf("query layer %d: %w", r.layer, ctx.Err())
 			}
 			if first {

@@ -77,10 +77,16 @@ func TestScanFastPathSameRows(t *testing.T) {
 }
 
 // TestScanFastCanceled: a query whose context ends stops with the
-// context's error (its connection is dropped), and the next query runs on
-// the fast path again.
+// context's error, its connection goes back to the pool, and the next
+// query runs on it again.
 func TestScanFastCanceled(t *testing.T) {
 	db := gridDB(t)
+	if _, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}}); err != nil {
+		t.Fatal(err)
+	}
+	db.fast.mu.Lock()
+	fc := db.fast.idle[0]
+	db.fast.mu.Unlock()
 	ctx, cancel := context.WithCancel(testCtx(t))
 	n := 0
 	err := db.Scan(ctx, Query{LayerID: 0, OutFields: []string{"name"}}, func(*RowView) error {
@@ -92,6 +98,12 @@ func TestScanFastCanceled(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) || n != 3 {
 		t.Fatalf("after cancel: %d rows, %v", n, err)
+	}
+	db.fast.mu.Lock()
+	kept := db.fast.open == 1 && len(db.fast.idle) == 1 && db.fast.idle[0] == fc
+	db.fast.mu.Unlock()
+	if !kept {
+		t.Fatal("the canceled query's connection was not put back")
 	}
 	before := db.fastQueries.Load()
 	rows, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}})
