@@ -4,6 +4,9 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/offlined/offlined/internal/testutil"
 )
 
 // A waiter admitted in the instant its wait is cancelled either keeps the
@@ -45,8 +48,13 @@ func TestAdmissionCancelRacesAdmit(t *testing.T) {
 		} else {
 			handedOn++
 		}
-		if err := <-bDone; err != nil {
-			t.Fatal(err)
+		select {
+		case err := <-bDone:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(testutil.Timeout):
+			t.Fatal("the waiter behind was never admitted: the slot was lost")
 		}
 		if n := a.held(); n != 1 {
 			t.Fatalf("B admitted: %d slots held, want 1", n)
