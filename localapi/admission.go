@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	stdsync "sync"
 )
 
@@ -91,20 +92,11 @@ func (a *admission) enter(ctx context.Context) error {
 	if w.admitted { // a slot came with the cancellation: hand it on
 		a.running--
 		a.admitLocked()
-	} else if i := indexOf(a.queue[a.head:], w); i >= 0 {
-		a.queue = append(a.queue[:a.head+i], a.queue[a.head+i+1:]...)
+	} else if i := slices.Index(a.queue[a.head:], w); i >= 0 {
+		a.queue = slices.Delete(a.queue, a.head+i, a.head+i+1)
 	}
 	a.mu.Unlock()
 	return fmt.Errorf("waiting for a free slot: %w", context.Cause(ctx))
-}
-
-func indexOf(q []*waiter, w *waiter) int {
-	for i, x := range q {
-		if x == w {
-			return i
-		}
-	}
-	return -1
 }
 
 // leave frees the slot taken by enter.

@@ -364,12 +364,15 @@ func (r *recorder) WriteHeader(status int)      { r.status = status }
 // for the whole body. The deadline is lifted once the body is read (or at
 // once without one), so long responses such as event streams are not cut.
 func (s *Server) limitBody(w http.ResponseWriter, r *http.Request, upload bool) error {
+	if !hasBody(r) {
+		return nil // guard set no deadline: nothing to lift
+	}
 	rc := http.NewResponseController(w)
 	limit := s.opts.MaxBodyBytes
 	if upload {
 		limit = s.opts.MaxAttachmentBytes
 	}
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	if r.ContentLength == 0 {
 		rc.SetReadDeadline(time.Time{})
 		return nil
 	}

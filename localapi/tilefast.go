@@ -17,10 +17,7 @@ func (s *Server) tileFastPath(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.tileRoute && r.Method == http.MethodGet {
 			if ref, ok := tilePath(r.URL.Path); ok {
-				var err error
-				if hasBody(r) {
-					err = s.limitBody(w, r, false)
-				}
+				err := s.limitBody(w, r, false)
 				if err == nil {
 					err = s.serveTile(w, r, ref)
 				}

@@ -515,11 +515,14 @@ func (r *Registry) Pending() []editsync.Unregistration {
 }
 
 // RetryUnregister tries every queued replica once; those the server no
-// longer knows count as done, the others stay queued.
-func (r *Registry) RetryUnregister(ctx context.Context) {
-	if left, err := r.unreg.Drain(ctx); err != nil {
-		r.log.Warn("unregister replicas failed; kept queued", "left", left, "err", err)
+// longer knows count as done, the others stay queued. It reports whether
+// any may be left (the queue unreadable or unwritable counts as left).
+func (r *Registry) RetryUnregister(ctx context.Context) (left bool) {
+	n, err := r.unreg.Drain(ctx)
+	if err != nil {
+		r.log.Warn("unregister replicas failed; kept queued", "left", n, "err", err)
 	}
+	return n > 0 || err != nil
 }
 
 // Close closes every open store.

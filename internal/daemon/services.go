@@ -26,11 +26,7 @@ type unregisterService struct {
 // Serve implements Service.
 func (u *unregisterService) Serve(ctx context.Context) error {
 	q := u.reg.unreg
-	queued := func() bool {
-		p, err := q.Pending()
-		return err != nil || len(p) > 0
-	}
-	u.reg.RetryUnregister(ctx)
+	armed := u.reg.RetryUnregister(ctx)
 	if u.every <= 0 {
 		<-ctx.Done()
 		return nil
@@ -41,7 +37,6 @@ func (u *unregisterService) Serve(ctx context.Context) error {
 	}
 	t := clk.NewTimer(u.every)
 	defer t.Stop()
-	armed := queued()
 	if !armed {
 		t.Stop()
 	}
@@ -58,8 +53,7 @@ func (u *unregisterService) Serve(ctx context.Context) error {
 				armed = true
 			}
 		case <-t.C():
-			u.reg.RetryUnregister(ctx)
-			if armed = queued(); armed {
+			if armed = u.reg.RetryUnregister(ctx); armed {
 				t.Reset(u.every)
 			}
 			if u.retried != nil {
