@@ -1,0 +1,76 @@
+package tiles
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+)
+
+// Whether the fast path keeps a connection after an answer follows the
+// answer's framing: kept after a length-delimited or chunked body (with
+// trailers), a 204 or 304 (no body) and an HTTP/1.0 keep-alive answer;
+// dropped after an HTTP/1.0 answer without keep-alive and a body that
+// runs to the end of the connection.
+func TestH1TransportReuseByAnswer(t *testing.T) {
+	for _, c := range []struct {
+		name, answer string
+		status       int
+		body         string
+		reused       bool
+	}{
+		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, "ok", true},
+		{"chunked trailers", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n2\r\nok\r\n0\r\nX-Sum: 1\r\n\r\n", 200, "ok", true},
+		{"204", "HTTP/1.1 204 No Content\r\n\r\n", 204, "", true},
+		{"304", "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n", 304, "", true},
+		{"1.0 keep-alive", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", 200, "ok", true},
+		{"1.0", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, "ok", false},
+		{"until close", "HTTP/1.1 200 OK\r\n\r\nok", 200, "ok", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newRawServer(t, func(conn net.Conn, br *bufio.Reader) {
+				for n := 0; ; n++ {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					a := c.answer
+					if n > 0 && !c.reused {
+						a = "HTTP/1.1 500 Reused\r\nContent-Length: 0\r\n\r\n"
+					}
+					if _, err := io.WriteString(conn, a); err != nil {
+						return
+					}
+					if c.name == "until close" {
+						return // the body ends at the connection's end
+					}
+				}
+			})
+			hc := h1Fetcher(t, s.URL, nil).client()
+			for i := 0; i < 3; i++ {
+				req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, fmt.Sprintf("%s/t/%d", s.URL, i), nil)
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != c.status || string(b) != c.body {
+					t.Fatalf("request %d: %d %q %v; want %d %q", i, resp.StatusCode, b, err, c.status, c.body)
+				}
+				if c.name == "chunked trailers" && resp.Trailer.Get("X-Sum") != "1" {
+					t.Fatalf("trailer %v, want X-Sum: 1", resp.Trailer)
+				}
+			}
+			want := int32(3)
+			if c.reused {
+				want = 1
+			}
+			if n := s.conns.Load(); n != want {
+				t.Fatalf("%d connections for 3 requests, want %d", n, want)
+			}
+		})
+	}
+}
