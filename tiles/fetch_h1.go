@@ -77,9 +77,8 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(req)
 	}
 	ctx := req.Context()
-	key := hostPort(req)
 	for {
-		pc, reused, err := t.conn(ctx, key)
+		pc, reused, err := t.conn(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +98,8 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// hostPort is req's host:port (port 80 when none).
+// hostPort is the address to dial for req: its host:port (port 80 when
+// none).
 func hostPort(req *http.Request) string {
 	if req.URL.Port() != "" {
 		return req.URL.Host
@@ -123,8 +123,12 @@ func (t *h1Transport) CloseIdleConnections() {
 	t.base.CloseIdleConnections()
 }
 
-// conn returns an idle connection to key (reused true) or dials one.
-func (t *h1Transport) conn(ctx context.Context, key string) (*h1Conn, bool, error) {
+// conn returns an idle connection to req's host (reused true) or dials
+// one. Connections are pooled by the URL's host as written, so a URL
+// without a port (most tile servers) does not build a host:port string
+// per tile; only a dial needs one.
+func (t *h1Transport) conn(ctx context.Context, req *http.Request) (*h1Conn, bool, error) {
+	key := req.URL.Host
 	t.mu.Lock()
 	for cs := t.idle[key]; len(cs) > 0; cs = t.idle[key] {
 		c := cs[len(cs)-1]
@@ -142,7 +146,7 @@ func (t *h1Transport) conn(ctx context.Context, key string) (*h1Conn, bool, erro
 		return c, true, nil
 	}
 	t.mu.Unlock()
-	nc, err := t.dial(ctx, "tcp", key)
+	nc, err := t.dial(ctx, "tcp", hostPort(req))
 	if err != nil {
 		return nil, false, err
 	}

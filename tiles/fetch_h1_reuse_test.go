@@ -74,3 +74,50 @@ func TestH1TransportReuseByAnswer(t *testing.T) {
 		})
 	}
 }
+
+// A tile URL without a port (most tile servers) costs no more allocations
+// than one with it: the pool is keyed by the URL's host, and host:port is
+// built only to dial (port 80).
+func TestH1TransportNoPortNoAllocation(t *testing.T) {
+	s := newRawServer(t, func(conn net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			if answer(conn, "tile") != nil {
+				return
+			}
+		}
+	})
+	addr := s.URL[len("http://"):]
+	allocs := func(host string) float64 {
+		var dialed []string
+		tm, err := ParseTemplate("http://"+host+"/tile/{z}/{y}/{x}.png", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := NewTransport(1)
+		tr.Proxy = nil
+		tr.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+			dialed = append(dialed, a)
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}
+		f := &HTTPFetcher{Client: &http.Client{Transport: tr}, Template: tm}
+		defer f.CloseIdleConnections()
+		fetch := func() {
+			if b, _, err := f.FetchTile(context.Background(), TileKey{Level: 1}); err != nil || string(b) != "tile" {
+				t.Fatalf("%s: %q, %v", host, b, err)
+			}
+		}
+		fetch()
+		n := testing.AllocsPerRun(200, fetch)
+		if len(dialed) != 1 || dialed[0] != "tiles.test:80" {
+			t.Fatalf("%s: dialed %q, want tiles.test:80 once", host, dialed)
+		}
+		return n
+	}
+	withPort, noPort := allocs("tiles.test:80"), allocs("tiles.test")
+	if noPort > withPort {
+		t.Fatalf("%.1f allocations per tile without a port, %.1f with one", noPort, withPort)
+	}
+}
