@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"testing"
@@ -79,6 +80,9 @@ func TestH1TransportReuseByAnswer(t *testing.T) {
 // than one with it: the pool is keyed by the URL's host, and host:port is
 // built only to dial (port 80).
 func TestH1TransportNoPortNoAllocation(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts vary under the race detector")
+	}
 	s := newRawServer(t, func(conn net.Conn, br *bufio.Reader) {
 		for {
 			if _, err := http.ReadRequest(br); err != nil {
@@ -116,7 +120,12 @@ func TestH1TransportNoPortNoAllocation(t *testing.T) {
 		}
 		return n
 	}
-	withPort, noPort := allocs("tiles.test:80"), allocs("tiles.test")
+	// The least of a few alternating rounds: a loaded machine may add an
+	// allocation to a round now and then.
+	withPort, noPort := math.Inf(1), math.Inf(1)
+	for i := 0; i < 5; i++ {
+		withPort, noPort = min(withPort, allocs("tiles.test:80")), min(noPort, allocs("tiles.test"))
+	}
 	if noPort > withPort {
 		t.Fatalf("%.1f allocations per tile without a port, %.1f with one", noPort, withPort)
 	}
