@@ -137,11 +137,6 @@ func (t *h1Transport) conn(ctx context.Context, req *http.Request) (*h1Conn, boo
 		if c.timer != nil && !c.timer.Stop() {
 			continue // its idle timer fired: closeIdle is closing it
 		}
-		if c.watched != nil && c.watched.Err() != nil {
-			// The cancel of an earlier request's context set its deadline.
-			c.close()
-			continue
-		}
 		t.mu.Unlock()
 		return c, true, nil
 	}
@@ -214,9 +209,10 @@ type h1Conn struct {
 	bw    *bufio.Writer
 	timer *time.Timer // closes the connection after IdleConnTimeout idle; nil without one
 	// watched is the context whose cancel sets a past deadline on nc
-	// (unwatch ends that); nil when none.
+	// (unwatch ends that, fired is closed once it is set); nil when none.
 	watched context.Context
 	unwatch func() bool
+	fired   chan struct{}
 }
 
 func (c *h1Conn) close() {
@@ -228,21 +224,27 @@ func (c *h1Conn) close() {
 
 // watch makes a cancel of ctx interrupt c's I/O. The watch stays in place
 // while requests with the same context follow (one context.AfterFunc per
-// connection and context instead of one per request); false means an
-// earlier context's cancel may have set c's deadline, so c is unusable.
-func (c *h1Conn) watch(ctx context.Context) bool {
+// connection and context instead of one per request). An earlier context
+// cancelled since its last request ended (a per-tile context, a Client
+// Timeout's) set a past deadline on the idle connection, interrupting
+// nothing: that deadline is cleared and c reused, as net/http reuses it.
+func (c *h1Conn) watch(ctx context.Context) {
 	if ctx == c.watched || ctx.Done() == nil && c.watched == nil {
-		return true
+		return
 	}
 	if c.unwatch != nil && !c.unwatch() {
-		return false
+		<-c.fired
+		c.nc.SetDeadline(time.Time{})
 	}
-	c.watched, c.unwatch = nil, nil
+	c.watched, c.unwatch, c.fired = nil, nil, nil
 	if ctx.Done() != nil {
-		nc := c.nc
-		c.watched, c.unwatch = ctx, context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+		nc, fired := c.nc, make(chan struct{})
+		c.watched, c.fired = ctx, fired
+		c.unwatch = context.AfterFunc(ctx, func() {
+			nc.SetDeadline(aLongTimeAgo)
+			close(fired)
+		})
 	}
-	return true
 }
 
 // countingReader reads from c, failing once more than left bytes were
@@ -287,9 +289,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 		}
 		return nil, err
 	}
-	if !c.watch(ctx) {
-		return fail(fmt.Errorf("%w: connection cancelled", errNoAnswer))
-	}
+	c.watch(ctx)
 	if d := c.t.base.ResponseHeaderTimeout; d > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(d))
 		// It may have replaced the deadline of a cancel that came first.

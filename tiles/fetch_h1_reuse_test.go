@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // Whether the fast path keeps a connection after an answer follows the
@@ -128,5 +129,43 @@ func TestH1TransportNoPortNoAllocation(t *testing.T) {
 	}
 	if noPort > withPort {
 		t.Fatalf("%.1f allocations per tile without a port, %.1f with one", noPort, withPort)
+	}
+}
+
+// A context per tile, cancelled once its tile is in (or a Client Timeout,
+// which makes one per request), keeps the connection alive as net/http
+// does: its cancel lands on an idle connection.
+func TestH1TransportContextPerTile(t *testing.T) {
+	s := newRawServer(t, func(conn net.Conn, br *bufio.Reader) {
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			if answer(conn, "tile") != nil {
+				return
+			}
+		}
+	})
+	f := h1Fetcher(t, s.URL, nil)
+	for i := 0; i < 10; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, _, err := f.FetchTile(ctx, TileKey{Level: 1, Col: i})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.conns.Load(); n != 1 {
+		t.Fatalf("context per tile: %d connections for 10 tiles, want 1", n)
+	}
+	f = h1Fetcher(t, s.URL, nil)
+	f.Client.Timeout = time.Minute
+	for i := 0; i < 10; i++ {
+		if _, _, err := f.FetchTile(context.Background(), TileKey{Level: 1, Col: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.conns.Load(); n != 2 {
+		t.Fatalf("client timeout: %d connections for 10 tiles, want 1 more", n-1)
 	}
 }
