@@ -77,9 +77,8 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(req)
 	}
 	ctx := req.Context()
-	key := hostPort(req)
 	for {
-		pc, reused, err := t.conn(ctx, key)
+		pc, reused, err := t.conn(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +98,8 @@ func (t *h1Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// hostPort is req's host:port (port 80 when none).
+// hostPort is the address to dial for req: its host:port (port 80 when
+// none).
 func hostPort(req *http.Request) string {
 	if req.URL.Port() != "" {
 		return req.URL.Host
@@ -123,8 +123,12 @@ func (t *h1Transport) CloseIdleConnections() {
 	t.base.CloseIdleConnections()
 }
 
-// conn returns an idle connection to key (reused true) or dials one.
-func (t *h1Transport) conn(ctx context.Context, key string) (*h1Conn, bool, error) {
+// conn returns an idle connection to req's host (reused true) or dials
+// one. Connections are pooled by the URL's host as written, so a URL
+// without a port (most tile servers) does not build a host:port string
+// per tile; only a dial needs one.
+func (t *h1Transport) conn(ctx context.Context, req *http.Request) (*h1Conn, bool, error) {
+	key := req.URL.Host
 	t.mu.Lock()
 	for cs := t.idle[key]; len(cs) > 0; cs = t.idle[key] {
 		c := cs[len(cs)-1]
@@ -133,16 +137,11 @@ func (t *h1Transport) conn(ctx context.Context, key string) (*h1Conn, bool, erro
 		if c.timer != nil && !c.timer.Stop() {
 			continue // its idle timer fired: closeIdle is closing it
 		}
-		if c.watched != nil && c.watched.Err() != nil {
-			// The cancel of an earlier request's context set its deadline.
-			c.close()
-			continue
-		}
 		t.mu.Unlock()
 		return c, true, nil
 	}
 	t.mu.Unlock()
-	nc, err := t.dial(ctx, "tcp", key)
+	nc, err := t.dial(ctx, "tcp", hostPort(req))
 	if err != nil {
 		return nil, false, err
 	}
@@ -210,9 +209,10 @@ type h1Conn struct {
 	bw    *bufio.Writer
 	timer *time.Timer // closes the connection after IdleConnTimeout idle; nil without one
 	// watched is the context whose cancel sets a past deadline on nc
-	// (unwatch ends that); nil when none.
+	// (unwatch ends that, fired is closed once it is set); nil when none.
 	watched context.Context
 	unwatch func() bool
+	fired   chan struct{}
 }
 
 func (c *h1Conn) close() {
@@ -224,21 +224,27 @@ func (c *h1Conn) close() {
 
 // watch makes a cancel of ctx interrupt c's I/O. The watch stays in place
 // while requests with the same context follow (one context.AfterFunc per
-// connection and context instead of one per request); false means an
-// earlier context's cancel may have set c's deadline, so c is unusable.
-func (c *h1Conn) watch(ctx context.Context) bool {
+// connection and context instead of one per request). An earlier context
+// cancelled since its last request ended (a per-tile context, a Client
+// Timeout's) set a past deadline on the idle connection, interrupting
+// nothing: that deadline is cleared and c reused, as net/http reuses it.
+func (c *h1Conn) watch(ctx context.Context) {
 	if ctx == c.watched || ctx.Done() == nil && c.watched == nil {
-		return true
+		return
 	}
 	if c.unwatch != nil && !c.unwatch() {
-		return false
+		<-c.fired
+		c.nc.SetDeadline(time.Time{})
 	}
-	c.watched, c.unwatch = nil, nil
+	c.watched, c.unwatch, c.fired = nil, nil, nil
 	if ctx.Done() != nil {
-		nc := c.nc
-		c.watched, c.unwatch = ctx, context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
+		nc, fired := c.nc, make(chan struct{})
+		c.watched, c.fired = ctx, fired
+		c.unwatch = context.AfterFunc(ctx, func() {
+			nc.SetDeadline(aLongTimeAgo)
+			close(fired)
+		})
 	}
-	return true
 }
 
 // countingReader reads from c, failing once more than left bytes were
@@ -283,9 +289,7 @@ func (c *h1Conn) roundTrip(ctx context.Context, req *http.Request) (*http.Respon
 		}
 		return nil, err
 	}
-	if !c.watch(ctx) {
-		return fail(fmt.Errorf("%w: connection cancelled", errNoAnswer))
-	}
+	c.watch(ctx)
 	if d := c.t.base.ResponseHeaderTimeout; d > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(d))
 		// It may have replaced the deadline of a cancel that came first.
