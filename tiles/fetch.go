@@ -86,10 +86,7 @@ func NewTransport(conc int) *http.Transport {
 // HTTPFetcher fetches tiles over HTTP from a URL template, adding the token
 // Tokens gives for each tile URL as a query parameter. It is safe for
 // concurrent use; Client and Tokens must not change after the first
-// FetchTile. When Client's transport is an *http.Transport that does not
-// ask for gzip (NewTransport's), plain-HTTP tiles go over the fetcher's own
-// keep-alive connections, read on the calling goroutine; CloseIdleConnections
-// closes those too.
+// FetchTile.
 type HTTPFetcher struct {
 	Client   *http.Client
 	Template *Template
@@ -116,20 +113,9 @@ type HTTPFetcher struct {
 
 // client returns Client with the redirect guard (see guarded).
 func (f *HTTPFetcher) client() *http.Client {
-	f.guardOnce.Do(func() {
-		f.guard = guarded(f.Client, f.Tokens)
-		if tr, ok := f.guard.Transport.(*http.Transport); ok {
-			if h := newH1Transport(tr); h != nil {
-				f.guard.Transport = h
-			}
-		}
-	})
+	f.guardOnce.Do(func() { f.guard = guarded(f.Client, f.Tokens) })
 	return f.guard
 }
-
-// CloseIdleConnections closes the fetcher's idle connections (those of
-// Client and those it keeps for plain-HTTP tiles).
-func (f *HTTPFetcher) CloseIdleConnections() { f.client().CloseIdleConnections() }
 
 // TileRecycler is a TileFetcher whose tile buffers may be reused: Download
 // hands a tile's bytes back through RecycleTile once they are committed, so

@@ -79,7 +79,7 @@ func benchFetcher(b *testing.B, conc int) *HTTPFetcher {
 		b.Fatal(err)
 	}
 	f := NewHTTPFetcher(tm, nil, conc)
-	b.Cleanup(f.CloseIdleConnections)
+	b.Cleanup(f.Client.CloseIdleConnections)
 	return f
 }
 
