@@ -2,6 +2,7 @@ package geodb
 
 import (
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -82,5 +83,68 @@ func TestScanFastTextDateKinds(t *testing.T) {
 	}
 	if db.fastQueries.Load() == before {
 		t.Fatal("TEXT-declared time fields did not run on the fast path")
+	}
+}
+
+// concurrentScans runs n queries at once: each holds its connection until
+// all n have their first row.
+func concurrentScans(t *testing.T, db *DB, n int) {
+	t.Helper()
+	var started, done sync.WaitGroup
+	started.Add(n)
+	release := make(chan struct{})
+	errs := make(chan error, n)
+	for range n {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			first := true
+			errs <- db.Scan(testCtx(t), Query{LayerID: 0, OutFields: []string{"name"}}, func(*RowView) error {
+				if first {
+					first = false
+					started.Done()
+					<-release
+				}
+				return nil
+			})
+		}()
+	}
+	started.Wait()
+	close(release)
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestScanFastPoolReuse: Readers concurrent queries open Readers fast
+// connections, all kept idle; Readers more concurrent queries reuse them
+// without opening any.
+func TestScanFastPoolReuse(t *testing.T) {
+	db := gridDB(t)
+	n := db.opts.Readers
+	if n < 3 {
+		t.Fatalf("Readers = %d, the test needs more than 2", n)
+	}
+	before := db.fastQueries.Load()
+	concurrentScans(t, db, n)
+	db.fast.mu.Lock()
+	opens, idle := db.fast.opens, len(db.fast.idle)
+	db.fast.mu.Unlock()
+	if opens != n || idle != n {
+		t.Fatalf("after %d concurrent queries: %d opened, %d idle, want %d and %d", n, opens, idle, n, n)
+	}
+	concurrentScans(t, db, n)
+	db.fast.mu.Lock()
+	opens, idle = db.fast.opens, len(db.fast.idle)
+	db.fast.mu.Unlock()
+	if opens != n || idle != n {
+		t.Fatalf("after %d more: %d opened in all, %d idle, want %d and %d", n, opens, idle, n, n)
+	}
+	if q := db.fastQueries.Load() - before; q != int64(2*n) {
+		t.Fatalf("%d of %d queries on the fast path", q, 2*n)
 	}
 }
