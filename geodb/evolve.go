@@ -79,6 +79,9 @@ func (db *DB) Evolve(ctx context.Context, l *arcgis.Layer, raw json.RawMessage) 
 				return err
 			}
 		}
+		if err := readDeclTypes(ctx, tx, nt); err != nil {
+			return err
+		}
 		if err := dropChangeTriggers(ctx, tx, nt); err != nil {
 			return err
 		}

@@ -38,6 +38,10 @@ type Column struct {
 	Name  string       // column name in SQLite (the service field name)
 	Field arcgis.Field // the service field definition
 	kind  kind
+	// declTime: the column's declared type is one whose text the
+	// database/sql driver returns as time.Time (see timeDecl). It follows
+	// the file, not the field type: Evolve keeps a column's declared type.
+	declTime bool
 }
 
 // Table describes one layer or table of the service as stored.
@@ -207,6 +211,9 @@ func newTable(l *arcgis.Layer) (*Table, error) {
 		}
 	}
 	t.Layer.ObjectIDField, t.Layer.GlobalIDField = t.OIDCol, t.GIDCol
+	for i := range t.Cols {
+		t.Cols[i].declTime = timeDecl(sqlType(&t.Cols[i]))
+	}
 	return t, nil
 }
 
@@ -277,6 +284,9 @@ func (db *DB) loadTables(ctx context.Context) error {
 			return fmt.Errorf("layer %d: %w", r.id, err)
 		}
 		t.Name, t.AttachTable = r.name, r.attach.String
+		if err := readDeclTypes(ctx, db.w, t); err != nil {
+			return fmt.Errorf("layer %d: %w", r.id, err)
+		}
 		if t.GeomCol != "" {
 			if err := db.w.QueryRowContext(ctx, `SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE table_name=?`, r.name).Scan(&t.GeomCol, &t.SRSID); err != nil {
 				return fmt.Errorf("layer %d geometry column: %w", r.id, err)

@@ -214,6 +214,12 @@ func (s *Server) queryFeatures(w http.ResponseWriter, r *http.Request) error {
 	bw.raw(`"features":[`)
 	n, more, err := bw.features(r.Context(), lr.db, gq, lr.t, xf, limit)
 	if err != nil {
+		if !bw.sent() {
+			// Nothing reached the client (the buffer holds it): answer
+			// the error, 422 invalidGeometry for a corrupt blob as on
+			// the single-feature route.
+			return err
+		}
 		// Headers are out: the truncated document tells the client.
 		s.log.Error("feature query failed mid-stream", "path", r.URL.Path, "err", err)
 		bw.flush()

@@ -13,15 +13,33 @@ import (
 type jsonStream struct {
 	bw  *bufio.Writer
 	enc *json.Encoder
+	out *countWriter
 	err error
 }
 
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
 func newJSONStream(w io.Writer) *jsonStream {
-	bw := bufio.NewWriterSize(w, 32<<10)
+	out := &countWriter{w: w}
+	bw := bufio.NewWriterSize(out, 32<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	return &jsonStream{bw: bw, enc: enc}
+	return &jsonStream{bw: bw, enc: enc, out: out}
 }
+
+// sent reports whether any byte left the buffer: until then the caller
+// can still answer with an error instead.
+func (s *jsonStream) sent() bool { return s.out.n > 0 }
 
 func (s *jsonStream) raw(t string) {
 	if s.err == nil {
