@@ -163,16 +163,8 @@ func ParseBlobHeader(b []byte) (BlobHeader, error) {
 	}
 	h.Empty = flags&0x10 != 0
 	h.SRSID = int32(bo.Uint32(b[4:8]))
-	n := 0
-	switch (flags >> 1) & 7 {
-	case 0:
-	case 1:
-		n = 4
-	case 2, 3:
-		n = 6
-	case 4:
-		n = 8
-	default:
+	n, ok := envelopeFloats(flags)
+	if !ok {
 		return h, geomErr("invalid envelope code %d", (flags>>1)&7)
 	}
 	if len(b) < 8+8*n {
@@ -373,4 +365,20 @@ func DecodeWKB(b []byte) (*Geom, error) {
 		}
 	}
 	return g, nil
+}
+
+// envelopeFloats is the number of float64s in the envelope of a GeoPackage
+// blob with header flags; ok is false for an undefined envelope code.
+func envelopeFloats(flags byte) (n int, ok bool) {
+	switch (flags >> 1) & 7 {
+	case 0:
+		return 0, true
+	case 1:
+		return 4, true
+	case 2, 3:
+		return 6, true
+	case 4:
+		return 8, true
+	}
+	return 0, false
 }

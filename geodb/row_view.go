@@ -81,16 +81,8 @@ func blobPoint(b []byte) (x, y, z float64, hasZ, ok bool) {
 	if len(b) < 8 || b[0] != 'G' || b[1] != 'P' || b[2] != 0 || b[3]&0x20 != 0 {
 		return
 	}
-	n := 0
-	switch (b[3] >> 1) & 7 {
-	case 0:
-	case 1:
-		n = 4
-	case 2, 3:
-		n = 6
-	case 4:
-		n = 8
-	default:
+	n, known := envelopeFloats(b[3])
+	if !known {
 		return
 	}
 	if len(b) < 8+8*n+5 {
