@@ -97,23 +97,7 @@ func buildBenchLayer(b *testing.B, side int) string {
 // about 1,000 of the layer's features (1M by default; OFFLINED_BENCH_FEATURES
 // changes it) through the HTTP API, reporting p50 and p99 latency.
 func BenchmarkFeatureQueryBBox(b *testing.B) {
-	side := benchGrid(b)
-	gpkg := buildBenchLayer(b, side)
-	root := b.TempDir()
-	// The package is put together by hand around the generated layer: no
-	// offline job can take a million-feature layer from the emulator in a
-	// benchmark's setup.
-	dir := filepath.Join(root, "packages", "bench", "data")
-	os.MkdirAll(dir, 0o700)
-	if err := os.Symlink(gpkg, filepath.Join(dir, "Points.gpkg")); err != nil {
-		b.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(root, "packages", "bench", "package.json"), []byte(`{"id":"bench","title":"bench"}`), 0o600)
-	d := NewTestDaemon(b, TestDaemonOptions{Root: root, Hub: NewHub(0)})
-	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv, d, side := benchQueryServer(b)
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	// A box with ~1000 of side² features: (side/sqrt(side²/1000)) cells wide.
@@ -162,4 +146,30 @@ func BenchmarkFeatureQueryBBox(b *testing.B) {
 	x1, y1 := wgsToMerc(benchW+w, benchS+h)
 	n, _ := db.Count(context.Background(), geodb.Query{LayerID: 0, Envelope: &arcgis.Envelope{XMin: x0, YMin: y0, XMax: x1, YMax: y1}})
 	b.ReportMetric(float64(n), "features/box")
+}
+
+// benchQueryServer serves map "bench" whose layer 0 is the generated
+// side×side point grid; it returns the server, its daemon and side. The package is put
+// together by hand around the layer: no offline job can take a
+// million-feature layer from the emulator in a benchmark's setup.
+func benchQueryServer(b *testing.B) (*Server, *TestDaemon, int) {
+	side := benchGrid(b)
+	gpkg := buildBenchLayer(b, side)
+	root := b.TempDir()
+	dir := filepath.Join(root, "packages", "bench", "data")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Symlink(gpkg, filepath.Join(dir, "Points.gpkg")); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "packages", "bench", "package.json"), []byte(`{"id":"bench","title":"bench"}`), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	d := NewTestDaemon(b, TestDaemonOptions{Root: root, Hub: NewHub(0)})
+	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv, d, side
 }

@@ -2,12 +2,9 @@ package localapi
 
 import (
 	"fmt"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -27,20 +24,7 @@ func (d *discardResponse) Write(b []byte) (int, error) { d.n += int64(len(b)); r
 // reports the process CPU per query (GC included) and, with -benchmem, the
 // allocations of one query.
 func BenchmarkFeatureQueryCPU(b *testing.B) {
-	side := benchGrid(b)
-	gpkg := buildBenchLayer(b, side)
-	root := b.TempDir()
-	dir := filepath.Join(root, "packages", "bench", "data")
-	os.MkdirAll(dir, 0o700)
-	if err := os.Symlink(gpkg, filepath.Join(dir, "Points.gpkg")); err != nil {
-		b.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(root, "packages", "bench", "package.json"), []byte(`{"id":"bench","title":"bench"}`), 0o600)
-	d := NewTestDaemon(b, TestDaemonOptions{Root: root, Hub: NewHub(0)})
-	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv, _, side := benchQueryServer(b)
 	frac := math.Sqrt(1000 / float64(side*side))
 	w, h := frac*(benchE-benchW), frac*(benchN-benchS)
 	const boxes = 256
