@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"sync"
 	"testing"
 
 	"github.com/offlined/offlined/internal/arcgis"
@@ -262,34 +261,7 @@ func TestScanFastPoolBounds(t *testing.T) {
 	db := gridDB(t)
 	readers := db.opts.Readers
 	before := db.fastQueries.Load()
-	var started, done sync.WaitGroup
-	started.Add(readers + 1)
-	release := make(chan struct{})
-	errs := make(chan error, readers+1)
-	for range readers + 1 {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			first := true
-			errs <- db.Scan(testCtx(t), Query{LayerID: 0, OutFields: []string{"name"}}, func(*RowView) error {
-				if first {
-					first = false
-					started.Done()
-					<-release
-				}
-				return nil
-			})
-		}()
-	}
-	started.Wait()
-	close(release)
-	done.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	concurrentScans(t, db, readers+1)
 	if n := db.fastQueries.Load() - before; n != int64(readers) {
 		t.Fatalf("%d of %d concurrent queries on the fast path, want %d", n, readers+1, readers)
 	}
