@@ -68,37 +68,3 @@ func TestAdmissionCancelRacesAdmit(t *testing.T) {
 		t.Fatalf("the admitted, cancelled waiter kept its slot %d times and handed it on %d times: want both", kept, handedOn)
 	}
 }
-
-// A waiter that leaves the queue (cancelled) or is admitted leaves no
-// reference behind in the queue's array: nothing of a finished request
-// stays reachable from the gate.
-func TestAdmissionQueueKeepsNoStaleWaiter(t *testing.T) {
-	a := newAdmission(1)
-	waiting := make(chan struct{}, 2)
-	a.waiting = func() { waiting <- struct{}{} }
-	if err := a.enter(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	gone, next := make(chan error, 1), make(chan error, 1)
-	go func() { gone <- a.enter(ctx) }()
-	<-waiting
-	go func() { next <- a.enter(t.Context()) }()
-	<-waiting
-	cancel()
-	if err := <-gone; err == nil {
-		t.Fatal("a cancelled wait was admitted")
-	}
-	a.leave()
-	if err := <-next; err != nil {
-		t.Fatal(err)
-	}
-	a.leave()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for i, w := range a.queue[:cap(a.queue)] {
-		if w != nil {
-			t.Errorf("queue array[%d] still holds a waiter (len %d, head %d)", i, len(a.queue), a.head)
-		}
-	}
-}

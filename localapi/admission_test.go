@@ -231,7 +231,8 @@ func TestAdmissionInteractiveTakesASlot(t *testing.T) {
 }
 
 // A tile read whose wait is cancelled leaves the queue; the reads behind
-// it keep their order and nothing is lost.
+// it keep their order, nothing is lost, and no finished waiter stays
+// referenced by the queue.
 func TestAdmissionCancelledWaiterLeavesQueue(t *testing.T) {
 	a := newAdmission(1)
 	waiting := make(chan struct{}, 8)
@@ -258,6 +259,15 @@ func TestAdmissionCancelledWaiterLeavesQueue(t *testing.T) {
 		t.Fatalf("%d slots held, want 1", n)
 	}
 	a.leave()
+	// Neither the cancelled nor the admitted waiter stays reachable from
+	// the queue's array.
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, w := range a.queue[:cap(a.queue)] {
+		if w != nil {
+			t.Errorf("queue array[%d] still holds a waiter (len %d, head %d)", i, len(a.queue), a.head)
+		}
+	}
 }
 
 // authGet GETs path on the test server with the token; it may run in
