@@ -7,6 +7,9 @@
 #   ROUNDS=<r>       alternating rounds of wrk and offlined (default 3)
 #   TILEBENCH_BIN=<file> runs that tilebench build instead of this tree's
 #                    (to compare builds on one machine)
+#   TILEBENCH_FLAGS=<flags> more tilebench flags for offlined's runs, e.g.
+#                    "-client tiles -batch 1024" (the configuration measured
+#                    before 2026-12-05 04:00: tiles.NewTransport, 1024-tile batches)
 # offlined downloads as an offline job does (tilebench -client daemon: the
 # ArcGIS client's HTTP client, the download's default batches), each round
 # into a new store, with Finalize and Close. The server's capacity moves a
@@ -67,7 +70,8 @@ for r in $(seq "$ROUNDS"); do
 		echo "non-200 answers to wrk:" >&2; grep '^status' "$work/wrk.log" | sort | uniq -c >&2
 	fi
 	rm -f "$work/ours.mbtiles"
-	ours=$("$work/tilebench" -url "$url" -n "$TILES" -c "$CONC" -out "$work/ours.mbtiles")
+	# shellcheck disable=SC2086 # TILEBENCH_FLAGS is a list of flags
+	ours=$("$work/tilebench" -url "$url" -n "$TILES" -c "$CONC" -out "$work/ours.mbtiles" ${TILEBENCH_FLAGS:-})
 	ours_n=$(field tiles "$ours")
 	if [ "$ours_n" != "$TILES" ]; then
 		echo "warning: round $r: offlined fetched $ours_n of $TILES tiles" >&2
