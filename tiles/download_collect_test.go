@@ -195,7 +195,7 @@ func TestDownloadBoundsUncommittedTiles(t *testing.T) {
 // tile did not wake the committer: it waited for another tick, so a slow
 // trickle of tiles was committed up to two intervals late.
 func TestCollectorDueWakesOnFirstTile(t *testing.T) {
-	c := newCollector(8)
+	c := newCollector(8, 1<<20)
 	if b, done := c.take(true); b != nil || done {
 		t.Fatalf("empty collector: batch %v done %v", b, done)
 	}
@@ -218,5 +218,72 @@ func TestCollectorDueWakesOnFirstTile(t *testing.T) {
 	case <-c.kick:
 		t.Fatal("one tile woke a committer that is not due")
 	default:
+	}
+}
+
+// sizedFetcher answers every tile with size bytes and counts the answers.
+type sizedFetcher struct {
+	size     int
+	returned atomic.Int64
+}
+
+func (f *sizedFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, error) {
+	f.returned.Add(1)
+	return make([]byte, f.size), false, nil
+}
+
+// Fetched tile bytes not yet committed never exceed BatchBytes plus a tile
+// in the hand of each worker, however many tiles BatchSize allows, and a
+// batch is committed once it holds half of BatchBytes.
+func TestDownloadBoundsUncommittedBytes(t *testing.T) {
+	const conc, tile, batchBytes = 4, 1000, 16000
+	f := &sizedFetcher{size: tile}
+	st := openTestStore(t, t.TempDir(), "b.mbtiles", WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	worst, reports := int64(0), 0
+	p, err := Download(context.Background(), st, f, benchPyramid(2000), DownloadOptions{
+		Concurrency: conc, BatchSize: 1024, BatchBytes: batchBytes, BatchInterval: time.Hour,
+		Progress: func(p Progress) {
+			reports++
+			worst = max(worst, (f.returned.Load()-p.Fetched)*tile)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Fetched != 2000 || reports < 2000*tile/batchBytes {
+		t.Fatalf("fetched %d in %d commits, want at least %d commits", p.Fetched, reports, 2000*tile/batchBytes)
+	}
+	if worst > batchBytes+conc*tile {
+		t.Fatalf("%d bytes fetched but not committed at a commit, want at most %d", worst, batchBytes+conc*tile)
+	}
+}
+
+// A tile larger than the byte bound goes into an empty collector (it does
+// not wait for room that never comes) and is ready to commit at once; the
+// next tile waits until that commit is done.
+func TestCollectorOversizedTile(t *testing.T) {
+	c := newCollector(8, 100)
+	c.add(result{rec: TileRecord{Key: TileKey{Level: 1}, Data: make([]byte, 500)}})
+	select {
+	case <-c.kick:
+	default:
+		t.Fatal("an oversized tile did not wake the committer")
+	}
+	b, _ := c.take(false)
+	if b == nil || b.len() != 1 || b.bytes != 500 {
+		t.Fatalf("take: %+v", b)
+	}
+	added := make(chan struct{})
+	go func() {
+		c.add(result{rec: TileRecord{Key: TileKey{Level: 2}, Data: make([]byte, 10)}})
+		close(added)
+	}()
+	// The second add waits on the collector's condition while 500 bytes
+	// are in commit; committed lets it through.
+	c.committed(b)
+	<-added
+	if b, _ := c.take(true); b == nil || b.len() != 1 || b.bytes != 10 {
+		t.Fatalf("take after commit: %+v", b)
 	}
 }

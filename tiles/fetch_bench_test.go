@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/offlined/offlined/internal/arcgis"
 )
 
 // cannedTileServer serves every request on loopback with one fixed 200
@@ -116,22 +118,64 @@ func BenchmarkHTTPFetcherTile(b *testing.B) {
 
 // BenchmarkDownloadTiles measures the whole download per tile against the
 // canned server: HTTP client, limiter, pipeline and the store's Put (see
-// BenchmarkStorePut for the store alone). One op is one tile.
+// BenchmarkStorePut for the store alone) into a store planned for the
+// download, as an offline job runs it. One op is one tile. daemon fetches
+// through the ArcGIS client's HTTP client with the download's defaults (an
+// offline job's web tile and WMTS layers); batch256 is that with the batch
+// bounds before byte-bounded batches (256 tiles); tiles uses NewTransport.
 func BenchmarkDownloadTiles(b *testing.B) {
-	f := benchFetcher(b, 8)
-	st, err := OpenStoreForBuild(context.Background(), b.TempDir()+"/bench.mbtiles")
+	for _, bc := range []struct {
+		name   string
+		client func(b *testing.B) *HTTPFetcher
+		opt    DownloadOptions
+	}{
+		{"daemon", daemonFetcher, DownloadOptions{}},
+		{"batch256", daemonFetcher, DownloadOptions{BatchSize: 256, BatchBytes: 1 << 40}},
+		{"tiles", func(b *testing.B) *HTTPFetcher { return benchFetcher(b, 8) }, DownloadOptions{}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			opt := bc.opt
+			opt.Concurrency = 8
+			benchDownload(b, bc.client(b), opt)
+		})
+	}
+}
+
+// daemonFetcher is the fetcher an offline job's web tile layer uses (the
+// ArcGIS client's HTTP client, HideQuery, Raster) for the canned server.
+func daemonFetcher(b *testing.B) *HTTPFetcher {
+	b.Helper()
+	u := cannedTileServer(b, benchTiles(1)[0])
+	tm, err := ParseTemplate(u+"/tile/{z}/{y}/{x}.png", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := arcgis.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.HTTPClient().CloseIdleConnections)
+	return &HTTPFetcher{Client: c.HTTPClient(), Template: tm, HideQuery: true, Raster: true}
+}
+
+func benchDownload(b *testing.B, f *HTTPFetcher, opt DownloadOptions) {
+	ctx := context.Background()
+	st, err := OpenStoreForBuild(ctx, b.TempDir()+"/bench.mbtiles")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	if err := st.Configure(context.Background(), WebMercatorScheme(256, 0, 30), "png"); err != nil {
+	covers := benchPyramid(int64(b.N))
+	if err := st.Plan(ctx, coverCount(covers)); err != nil {
 		b.Fatal(err)
 	}
-	covers := benchPyramid(int64(b.N))
+	if err := st.Configure(ctx, WebMercatorScheme(256, 0, 30), "png"); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := cpuTime(b)
-	p, err := Download(context.Background(), st, f, covers, DownloadOptions{Concurrency: 8, BatchSize: 1024})
+	p, err := Download(ctx, st, f, covers, opt)
 	b.StopTimer()
 	reportCPU(b, start)
 	if err != nil || p.Fetched != int64(b.N) {

@@ -200,8 +200,8 @@ func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecor
 // spills them into the WAL mid-transaction, and a spilled page written
 // again is logged again with the log's checksums rewritten; a cache that
 // grows past its size for one transaction frees and reallocates its pages
-// on every commit. 16 MiB holds a download batch (256 tiles of up to 64 KB,
-// 1024 of ~13 KB). Only a store that is written gets this connection;
+// on every commit. 16 MiB holds a download batch (at most 1024 tiles and
+// about 8 MiB of them, Download's defaults). Only a store that is written gets this connection;
 // readers keep the default. Every write goes through it: a write by another
 // connection makes SQLite drop the writer's whole cache at its next
 // transaction.
@@ -212,7 +212,11 @@ func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecor
 // not. A smaller cache is memory the writer does not fault in and clear
 // (every new page is zeroed, 64 KiB with big pages): 16 MiB cost 5-6 us
 // more CPU per tile than 4 MiB (BenchmarkStorePut, tilebench), 2 and 1 MiB
-// measured the same as 4. 4 MiB holds a default batch (256 tiles of ~13 KB).
+// measured the same as 4. A default batch (commits of 4-8 MiB of tiles)
+// spills: with commits of ~315 tiles of ~13 KB an 8 MiB cache still cost
+// 1-2 us more per tile than 4 MiB, 12 and 16 MiB 4-7 us more, and turning
+// spilling off (cache_spill) measured the same as 4 MiB
+// (BenchmarkDownloadTiles/daemon).
 const (
 	writerCacheKiB = 16 << 10
 	buildCacheKiB  = 4 << 10

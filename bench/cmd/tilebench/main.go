@@ -10,12 +10,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime/pprof"
 	"syscall"
 	"time"
 
+	"github.com/offlined/offlined/internal/arcgis"
 	"github.com/offlined/offlined/tiles"
 )
 
@@ -37,6 +39,9 @@ func run(args []string) error {
 	out := fs.String("out", "", "MBTiles file to write")
 	urls := fs.String("urls", "", "write the aria2c input file (URL + out=) here instead of downloading")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the download here")
+	client := fs.String("client", "daemon", "HTTP client: daemon (the ArcGIS client's transport and fetcher settings an offline job uses) or tiles (tiles.NewHTTPFetcher)")
+	batch := fs.Int("batch", 0, "most tiles waiting for a commit (0: the download's default, as offline jobs use)")
+	batchBytes := fs.Int64("batchbytes", 0, "most tile bytes waiting for a commit (0: the download's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,6 +52,30 @@ func run(args []string) error {
 	covers := pyramid(*n)
 	if *urls != "" {
 		return writeURLs(*urls, tmpl, covers)
+	}
+	var f tiles.TileFetcher
+	switch *client {
+	case "daemon":
+		// What an offline job's web tile or WMTS layer runs (offline
+		// source_webtiles.go, source_wmts.go): the ArcGIS client's HTTP client.
+		c, err := arcgis.New()
+		if err != nil {
+			return err
+		}
+		hc := c.HTTPClient()
+		if os.Getenv("XRB") != "" {
+			tr := hc.Transport.(*http.Transport)
+			tr.ReadBufferSize = 64 << 10
+		}
+		if os.Getenv("XDC") != "" {
+			tr := hc.Transport.(*http.Transport)
+			tr.DisableCompression = true
+		}
+		f = &tiles.HTTPFetcher{Client: hc, Template: tmpl, HideQuery: true, Raster: true}
+	case "tiles":
+		f = tiles.NewHTTPFetcher(tmpl, nil, *conc)
+	default:
+		return fmt.Errorf("-client %q: want daemon or tiles", *client)
 	}
 	ctx := context.Background()
 	st, err := tiles.OpenStoreForBuild(ctx, *out)
@@ -71,7 +100,7 @@ func run(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	p, err := tiles.Download(ctx, st, tiles.NewHTTPFetcher(tmpl, nil, *conc), covers, tiles.DownloadOptions{Concurrency: *conc, BatchSize: 1024})
+	p, err := tiles.Download(ctx, st, f, covers, tiles.DownloadOptions{Concurrency: *conc, BatchSize: *batch, BatchBytes: *batchBytes})
 	if err != nil {
 		return err
 	}
