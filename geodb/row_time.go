@@ -20,8 +20,8 @@ var driverTimeFormats = []string{
 
 // driverTime parses the text of a date-declared column as the database/sql
 // driver does (modernc.org/sqlite's conn.parseTime, no _loc): ok is false
-// when the driver gives the text itself. The text geodb writes
-// (2006-01-02T15:04:05.000Z) is read without allocating; anything else
+// when the driver gives the text itself. The texts geodb writes
+// (2006-01-02T15:04:05.000Z, 2006-01-02) are read without allocating; anything else
 // goes through the driver's own steps (FuzzDriverTime compares the two
 // through the driver).
 func driverTime(b []byte) (time.Time, bool) {
@@ -46,16 +46,18 @@ func driverTime(b []byte) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// isoUTC reads b when it is YYYY-MM-DDTHH:MM:SS, optionally with a
-// fraction of 1 to 9 digits and a final Z: the driver's String form and
-// its layouts 0 to 2 cannot match such text ('T' where they need a space,
-// no offset), and layout 3 parses it as UTC when every field is in range
-// (else no layout matches). sure is false for any other text.
+// isoUTC reads b when it is YYYY-MM-DD, or YYYY-MM-DDTHH:MM:SS optionally
+// with a fraction of 1 to 9 digits, either with an optional final Z: the
+// driver's String form cannot match such text, nor can its layouts with a
+// space, an offset or other fields than these; its layout 6
+// (2006-01-02), resp. 3 (2006-01-02T15:04:05.999999999), parses it as UTC
+// when every field is in range, and else no layout matches. sure is false
+// for any other text.
 func isoUTC(b []byte) (tm time.Time, ok, sure bool) {
 	if n := len(b); n > 0 && b[n-1] == 'Z' {
 		b = b[:n-1]
 	}
-	if len(b) < 19 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+	if len(b) != 10 && (len(b) < 19 || b[10] != 'T' || b[13] != ':' || b[16] != ':') || b[4] != '-' || b[7] != '-' {
 		return
 	}
 	num := func(s []byte) (int, bool) {
@@ -71,25 +73,31 @@ func isoUTC(b []byte) (tm time.Time, ok, sure bool) {
 	year, ok1 := num(b[0:4])
 	month, ok2 := num(b[5:7])
 	day, ok3 := num(b[8:10])
-	hour, ok4 := num(b[11:13])
-	minute, ok5 := num(b[14:16])
-	sec, ok6 := num(b[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+	if !(ok1 && ok2 && ok3) {
 		return
 	}
-	nsec := 0
-	if frac := b[19:]; len(frac) > 0 {
-		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+	hour, minute, sec, nsec := 0, 0, 0, 0
+	if len(b) > 10 {
+		var ok4, ok5, ok6 bool
+		hour, ok4 = num(b[11:13])
+		minute, ok5 = num(b[14:16])
+		sec, ok6 = num(b[17:19])
+		if !(ok4 && ok5 && ok6) {
 			return
 		}
-		f, okf := num(frac[1:])
-		if !okf {
-			return
+		if frac := b[19:]; len(frac) > 0 {
+			if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+				return
+			}
+			f, okf := num(frac[1:])
+			if !okf {
+				return
+			}
+			for range 10 - len(frac) {
+				f *= 10
+			}
+			nsec = f
 		}
-		for range 10 - len(frac) {
-			f *= 10
-		}
-		nsec = f
 	}
 	sure = true
 	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {

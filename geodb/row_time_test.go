@@ -3,13 +3,19 @@ package geodb
 import (
 	"bytes"
 	"database/sql"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"zombiezen.com/go/sqlite"
+
+	"github.com/offlined/offlined/internal/arcgis"
 )
 
 // timeOracle holds one file read both ways: through database/sql and
@@ -138,7 +144,8 @@ var driverTimeSeeds = []string{
 	"2024-01-01 10:11", "2024-01-01", "2024-01-01Z", "2024-01-01T10:11:12.Z", "2024-01-01T10:11:12,5Z",
 	"2024-01-01T10:11:12ZZ", "2024-01-01T1:11:12Z", "2024-01-01 10:11:12.5 +0200 CEST m=+0.001",
 	"2024-01-01 10:11:12 +0000 UTC", "  2024-01-01 10:11:12 +0000 UTC  ", "", "Z", "12", "1.5", "x", "2024-1-1",
-	"\x002024-01-01T10:11:12Z", "2024-01-01T10:11:12Z\xff",
+	"\x002024-01-01T10:11:12Z", "2024-01-01T10:11:12Z\xff", "2023-02-29", "2024-00-10", "2024-02-29ZZ", "2024-02-29T",
+	"2024-02-29 ", "+024-02-29", "2024-02-29T10:11:12.000000000Z",
 }
 
 // TestDriverTimeMatchesDriver: every seed of FuzzDriverTime, after a row
@@ -173,5 +180,65 @@ func TestDriverTimeParsesISO(t *testing.T) {
 	}
 	if _, _, sure := isoUTC([]byte("2024-02-29 10:11:12Z")); sure {
 		t.Fatal("isoUTC took a space-separated text")
+	}
+}
+
+// BenchmarkScanDateFields: a ~1,000-row box of a 10,000-point layer with
+// date fields (Date, DateOnly: the driver parses their text), every field
+// read as the GeoJSON writer reads it. database-sql is the path such
+// layers took before dates were read on the fast path. cpu-ms/query is the
+// process's CPU (GC included).
+func BenchmarkScanDateFields(b *testing.B) {
+	ctx := b.Context()
+	db, err := Open(ctx, filepath.Join(b.TempDir(), "dates.gpkg"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ls, raws := readLayers(b)
+	if _, err := db.CreateLayer(ctx, &ls[0], raws[0]); err != nil {
+		b.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString(`{"layers":[{"id":0,"features":[`)
+	const side = 100
+	for i := range side * side {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"attributes":{"GlobalID":"{%08X-0000-4000-8000-000000000000}","name":"p%d","priority":%d,"seen":%d,"day":"2024-%02d-%02d","amount":%d.5},"geometry":{"x":%d,"y":%d,"z":0,"m":0}}`,
+			i+1, i, i%5, 1700000000000+int64(i)*86400123, 1+i%12, 1+i%28, i, i%side, i/side)
+	}
+	sb.WriteString(`]}]}`)
+	if _, _, err := db.LoadReplica(ctx, strings.NewReader(sb.String()), LoadOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, path := range []string{"database-sql", "fast"} {
+		b.Run(path, func(b *testing.B) {
+			db.fastOff = path == "database-sql"
+			defer func() { db.fastOff = false }()
+			rows := 0
+			var ru0, ru1 syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+			for b.Loop() {
+				x, y := float64(rng.IntN(side-32)), float64(rng.IntN(side-32))
+				q := Query{LayerID: 0, Envelope: &arcgis.Envelope{XMin: x, YMin: y, XMax: x + 31.5, YMax: y + 31.5}}
+				if err := db.Scan(ctx, q, func(r *RowView) error {
+					rows++
+					for i := range r.Cols {
+						r.Cell(i)
+					}
+					_, _, _, _, _ = r.Point()
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+			cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+			b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/query")
+			b.ReportMetric(float64(rows)/float64(b.N), "rows/query")
+		})
 	}
 }
