@@ -190,8 +190,9 @@ var errNotFast = errors.New("not on the fast path")
 
 // scanFast runs sqlText on a fast connection, filling r and calling row
 // for every result row; declTime[i] says select-list value i is the text
-// of a date-declared column, which it parses as the driver does. It returns errNotFast when it could not prepare,
-// bind or start the query; errors after the first row are returned.
+// of a date-declared column, which it parses as the driver does. It
+// returns errNotFast when it could not prepare, bind or start the query;
+// errors after the first row are returned.
 func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any, r *RowView, declTime []bool, withGeo bool, row func() (bool, error)) error {
 	if db.fastOff {
 		return errNotFast
