@@ -224,7 +224,7 @@ func (db *DB) Each(ctx context.Context, q Query, fn func(*Row) error) error {
 		}
 		row := &Row{OID: v.OID, Attributes: make(map[string]any, len(v.Cols)), Geometry: g}
 		for i, c := range v.Cols {
-			row.Attributes[c.Name] = v.Values[i]
+			row.Attributes[c.Name] = v.Value(i)
 		}
 		return fn(row)
 	})

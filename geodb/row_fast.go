@@ -25,7 +25,8 @@ type fastReaders struct {
 	idle   []*fastConn
 	open   int
 	closed bool
-	opens  int // connections opened so far (tests)
+	off    bool // the file is not UTF-8: no fast connections
+	opens  int  // connections opened so far (tests)
 }
 
 // fastConn is a pooled connection and the statements it keeps prepared
@@ -59,7 +60,7 @@ func (fc *fastConn) prepare(text string) (*sqlite.Stmt, error) {
 // nil. A new connection waits up to busy for a lock, like the driver's.
 func (f *fastReaders) get(path string, max int, busy time.Duration) *fastConn {
 	f.mu.Lock()
-	if f.closed {
+	if f.closed || f.off {
 		f.mu.Unlock()
 		return nil
 	}
@@ -84,7 +85,28 @@ func (f *fastReaders) get(path string, max int, busy time.Duration) *fastConn {
 		return nil
 	}
 	c.SetBusyTimeout(busy)
+	if !utf8DB(c) {
+		// readCell copies a text's stored bytes; a UTF-16 file (never
+		// a GeoPackage) stays on the database/sql path.
+		c.Close()
+		f.mu.Lock()
+		f.open--
+		f.off = true
+		f.mu.Unlock()
+		return nil
+	}
 	return &fastConn{c: c, stmts: map[string]*sqlite.Stmt{}}
+}
+
+// utf8DB reports whether c's database stores text as UTF-8.
+func utf8DB(c *sqlite.Conn) bool {
+	st, _, err := c.PrepareTransient("PRAGMA encoding")
+	if err != nil {
+		return false
+	}
+	defer st.Finalize()
+	row, err := st.Step()
+	return err == nil && row && st.ColumnText(0) == "UTF-8"
 }
 
 // put returns c to the pool, where it stays idle: the pool holds at most
@@ -124,21 +146,6 @@ func (f *fastReaders) close() error {
 		errs = append(errs, c.c.Close())
 	}
 	return errors.Join(errs...)
-}
-
-// fastOK reports whether the fast path reads p's columns exactly as the
-// driver does: the driver turns the text of columns declared DATE,
-// DATETIME or TIMESTAMP into time.Time, which the fast path does not do,
-// so queries returning such columns take the database/sql path. It goes
-// by the declared type, not the field's: a field the server changed from
-// Date to String keeps its DATETIME column (Evolve).
-func (p *plan) fastOK() bool {
-	for _, c := range p.outCols {
-		if c.declTime {
-			return false
-		}
-	}
-	return true
 }
 
 // timeDecl reports whether modernc.org/sqlite returns the text of a column
@@ -182,10 +189,12 @@ func readDeclTypes(ctx context.Context, q interface {
 var errNotFast = errors.New("not on the fast path")
 
 // scanFast runs sqlText on a fast connection, filling r and calling row
-// for every result row. It returns errNotFast when it could not prepare,
-// bind or start the query; errors after the first row are returned.
-func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any, r *RowView, vals []any, withGeo bool, row func() (bool, error)) error {
-	if db.fastOff || !p.fastOK() {
+// for every result row; declTime[i] says select-list value i is the text
+// of a date-declared column, which it parses as the driver does. It
+// returns errNotFast when it could not prepare, bind or start the query;
+// errors after the first row are returned.
+func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any, r *RowView, declTime []bool, withGeo bool, row func() (bool, error)) error {
+	if db.fastOff {
 		return errNotFast
 	}
 	fc := db.fast.get(db.path, max(db.opts.Readers, 1), db.opts.BusyTimeout)
@@ -239,7 +248,7 @@ func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any,
 		}
 	}
 	db.fastQueries.Add(1)
-	nv := len(vals)
+	nv := len(r.raw)
 	first := true
 	var blob []byte
 	for {
@@ -264,7 +273,7 @@ func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any,
 		}
 		first = false
 		for i := range nv {
-			vals[i] = columnValue(st, i)
+			readCell(st, i, declTime[i], &r.raw[i])
 		}
 		r.blob = nil
 		if withGeo && st.ColumnType(nv) == sqlite.TypeBlob {
@@ -285,24 +294,39 @@ func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any,
 	}
 }
 
-// columnValue is column i of st's row as the database/sql driver gives it
-// for a column not declared as a date (stored after Scan into an any).
-func columnValue(st *sqlite.Stmt, i int) any {
+// readCell reads column i of st's row into rc as the database/sql driver
+// gives it: the text of a date-declared column (decl) parsed as the driver
+// parses it (driverTime).
+func readCell(st *sqlite.Stmt, i int, decl bool, rc *rawCell) {
 	switch st.ColumnType(i) {
 	case sqlite.TypeInteger:
-		return st.ColumnInt64(i)
+		rc.typ, rc.i = rawInt, st.ColumnInt64(i)
 	case sqlite.TypeFloat:
-		return st.ColumnFloat(i)
+		rc.typ, rc.f = rawFloat, st.ColumnFloat(i)
 	case sqlite.TypeText:
-		return st.ColumnText(i)
-	case sqlite.TypeBlob:
-		n := st.ColumnLen(i)
-		if n == 0 {
-			return []byte(nil) // typed, as the driver gives it: base64 "" for a blob field
+		rc.typ = rawText
+		readBytes(st, i, rc)
+		if decl {
+			if tm, ok := driverTime(rc.b); ok {
+				rc.typ, rc.tm = rawTime, tm
+			}
 		}
-		b := make([]byte, n)
-		st.ColumnBytes(i, b)
-		return b
+	case sqlite.TypeBlob:
+		rc.typ = rawBlob
+		readBytes(st, i, rc)
+	default:
+		rc.typ = rawNull
 	}
-	return nil
+}
+
+// readBytes copies column i of st's row into rc.b.
+func readBytes(st *sqlite.Stmt, i int, rc *rawCell) {
+	// A text's bytes are its UTF-8: fast connections are UTF-8 only
+	// (fastReaders.get).
+	n := st.ColumnLen(i)
+	if cap(rc.b) < n {
+		rc.b = make([]byte, n, n+n/4)
+	}
+	rc.b = rc.b[:n]
+	st.ColumnBytes(i, rc.b)
 }

@@ -9,20 +9,34 @@ import (
 )
 
 // RowView is one row of Scan. It is valid only during the callback: the
-// next row reuses it, its Values and its geometry bytes.
+// next row reuses it, its cells and its geometry bytes.
 type RowView struct {
 	OID int64
 	// Cols are the columns returned (the query's OutFields without
-	// duplicates, or all columns), the same for every row; Values[i] is
-	// the value of Cols[i] in its Esri JSON form (as in Row.Attributes).
-	Cols   []*Column
-	Values []any
+	// duplicates, or all columns), the same for every row; Value(i) and
+	// Cell(i) give the value of Cols[i].
+	Cols []*Column
 
 	layer   int
-	blob    blobRef // the geometry blob; nil when absent or not returned
-	geom    *Geom   // decoded blob, once decoded
+	raw     []rawCell // the select list's values
+	src     []int     // Cols[i] is raw[src[i]]
+	scratch []byte    // text derived by Cell, reset every row
+	blob    blobRef   // the geometry blob; nil when absent or not returned
+	geom    *Geom     // decoded blob, once decoded
 	geomErr error
 	decoded bool
+}
+
+// Cell returns the value of Cols[i] in its Esri JSON form without
+// allocating; its Text is valid only during the callback.
+func (r *RowView) Cell(i int) Cell {
+	return cellOf(r.Cols[i], &r.raw[r.src[i]], &r.scratch)
+}
+
+// Value returns the value of Cols[i] in its Esri JSON form (as in
+// Row.Attributes): nil, int64, float64 or string.
+func (r *RowView) Value(i int) any {
+	return r.Cell(i).box()
 }
 
 // blobRef scans a BLOB without a copy (database/sql clones a []byte it
@@ -134,11 +148,16 @@ func blobPoint(b []byte) (x, y, z float64, hasZ, ok bool) {
 	return x, y, z, hasZ, true
 }
 
-// matchesRow is plan.matches for row r; a point inside the box of an
-// envelope query is tested without decoding its blob.
+// matchesRow is plan.matches for row r; a point of an envelope query is
+// tested without decoding its blob.
 func (p *plan) matchesRow(r *RowView) (bool, error) {
-	if p.box != nil && (p.geom2 == nil || p.box2 != nil) {
-		if x, y, _, _, ok := r.Point(); ok && inBox(x, y, p.box) && (p.box2 == nil || inBox(x, y, p.box2)) {
+	if x, y, _, _, ok := r.Point(); ok {
+		if outBox(x, y, p.box) || outBox(x, y, p.box2) {
+			// hits would decode it to fail Intersects' bounds test (the
+			// RTree's padded box lets such points through).
+			return false, nil
+		}
+		if p.box != nil && (p.geom2 == nil || p.box2 != nil) && inBox(x, y, p.box) && (p.box2 == nil || inBox(x, y, p.box2)) {
 			return true, nil
 		}
 	}
@@ -153,6 +172,13 @@ func (p *plan) matchesRow(r *RowView) (bool, error) {
 // test hits makes with a geometry's bounds.
 func inBox(x, y float64, b *[4]float64) bool {
 	return !math.IsNaN(x) && !math.IsNaN(y) && x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]
+}
+
+// outBox reports whether point x, y (neither NaN) lies outside box b
+// (min before max), where Intersects' bounds test rejects it.
+func outBox(x, y float64, b *[4]float64) bool {
+	return b != nil && !math.IsNaN(x) && !math.IsNaN(y) && b[0] <= b[2] && b[1] <= b[3] &&
+		(x < b[0] || x > b[2] || y < b[1] || y > b[3])
 }
 
 // Scan runs q like Each, without building a Row for each result: fn gets
@@ -181,15 +207,21 @@ func (db *DB) Scan(ctx context.Context, q Query, fn func(*RowView) error) error 
 	for _, i := range p.src {
 		nv = max(nv, i+1)
 	}
-	r := &RowView{Cols: p.outCols, Values: make([]any, len(p.outCols)), layer: q.LayerID}
-	vals := make([]any, nv)
+	r := &RowView{Cols: p.outCols, layer: q.LayerID, raw: make([]rawCell, nv), src: p.src}
+	// declTime[i]: select-list value i is the text of a date-declared
+	// column, which the driver parses (driverTime).
+	declTime := make([]bool, nv)
+	for i, c := range p.outCols {
+		declTime[p.src[i]] = c.declTime
+	}
 	skipped, emitted := 0, 0
-	// row handles the row in vals and r.blob; stop ends the query.
+	// row handles the row in r.raw and r.blob; stop ends the query.
 	row := func() (stop bool, err error) {
 		r.geom, r.geomErr, r.decoded = nil, nil, false
-		r.OID, _ = vals[0].(int64)
-		for i, c := range p.outCols {
-			r.Values[i] = fromSQL(c, vals[p.src[i]])
+		r.scratch = r.scratch[:0]
+		r.OID = 0
+		if r.raw[0].typ == rawInt {
+			r.OID = r.raw[0].i
 		}
 		if p.geom != nil {
 			ok, err := p.matchesRow(r)
@@ -213,7 +245,7 @@ func (db *DB) Scan(ctx context.Context, q Query, fn func(*RowView) error) error 
 		emitted++
 		return false, fn(r)
 	}
-	err = db.scanFast(ctx, p, sqlText, args, r, vals, withGeo, row)
+	err = db.scanFast(ctx, p, sqlText, args, r, declTime, withGeo, row)
 	if !errors.Is(err, errNotFast) {
 		return err
 	}
@@ -222,6 +254,7 @@ func (db *DB) Scan(ctx context.Context, q Query, fn func(*RowView) error) error 
 		return fmt.Errorf("query layer %d: %w", q.LayerID, err)
 	}
 	defer rows.Close()
+	vals := make([]any, nv)
 	ptrs := make([]any, nv, nv+1)
 	for i := range vals {
 		ptrs[i] = &vals[i]
@@ -233,6 +266,9 @@ func (db *DB) Scan(ctx context.Context, q Query, fn func(*RowView) error) error 
 		r.blob = nil
 		if err := rows.Scan(ptrs...); err != nil {
 			return fmt.Errorf("query layer %d: %w", q.LayerID, err)
+		}
+		for i, v := range vals {
+			r.raw[i].setAny(v)
 		}
 		if stop, err := row(); err != nil || stop {
 			return err

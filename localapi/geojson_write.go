@@ -1,7 +1,6 @@
 package localapi
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -70,33 +69,22 @@ func appendFeature(b []byte, row *geodb.RowView, t *geodb.Table, props []propert
 			b = append(b, ',')
 		}
 		b = append(b, p.key...)
-		b = appendValue(b, row.Values[p.idx])
+		b = appendCell(b, row.Cell(p.idx))
 	}
 	return append(b, "}}"...), nil
 }
 
-func appendValue(b []byte, v any) []byte {
-	switch v := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case string:
-		return appendJSONString(b, v)
-	case int64:
-		return strconv.AppendInt(b, v, 10)
-	case int:
-		return strconv.AppendInt(b, int64(v), 10)
-	case int32:
-		return strconv.AppendInt(b, int64(v), 10)
-	case float64:
-		return appendFloat(b, v)
-	case bool:
-		return strconv.AppendBool(b, v)
+// appendCell appends value c (null, a number or a string).
+func appendCell(b []byte, c geodb.Cell) []byte {
+	switch c.Kind {
+	case geodb.CellInt:
+		return strconv.AppendInt(b, c.Int, 10)
+	case geodb.CellFloat:
+		return appendFloat(b, c.Float)
+	case geodb.CellText:
+		return appendJSONString(b, c.Text)
 	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		return append(b, "null"...)
-	}
-	return append(b, j...)
+	return append(b, "null"...)
 }
 
 func appendFloat(b []byte, f float64) []byte {
@@ -110,7 +98,7 @@ const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string (invalid UTF-8 becomes U+FFFD,
 // as encoding/json does).
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
 	b = append(b, '"')
 	plain := 0 // s[:plain] needs no escaping: copied at once
 	for plain < len(s) && s[plain] >= 0x20 && s[plain] < utf8.RuneSelf && s[plain] != '"' && s[plain] != '\\' {
@@ -140,7 +128,7 @@ func appendJSONString(b []byte, s string) []byte {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, `\ufffd`...)
 		} else if r == '\u2028' || r == '\u2029' {
@@ -151,6 +139,12 @@ func appendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+// decodeRune is utf8.DecodeRune for a string or bytes.
+func decodeRune[S ~string | ~[]byte](s S) (rune, int) {
+	var buf [utf8.UTFMax]byte
+	return utf8.DecodeRune(buf[:copy(buf[:], s)])
 }
 
 func appendPos(b []byte, c []float64, g *geodb.Geom, x coordXform) []byte {
