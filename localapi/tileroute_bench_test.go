@@ -127,3 +127,32 @@ func processCPU(tb testing.TB) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// The tile route allocates little per tile: the tile is read into a
+// pooled buffer straight from SQLite (database/sql's path made two copies
+// of it and 24 allocations per tile in all), so a tile load drives few
+// garbage collections, which stop the feature queries' goroutines too.
+func TestTileRouteAllocs(t *testing.T) {
+	root, paths := benchTileRoot(t, 2)
+	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0)})
+	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := httptest.NewRequestWithContext(ctx, "GET", "http://127.0.0.1:7878"+paths[len(paths)-1], nil)
+	r.Header.Set("Authorization", "Bearer "+testToken)
+	w := &discardWriter{h: http.Header{}}
+	n := testing.AllocsPerRun(200, func() {
+		clear(w.h)
+		w.status, w.n = 0, 0
+		srv.ServeHTTP(w, r)
+		if w.status != 200 || w.n != 2048 {
+			t.Fatalf("status %d, %d bytes", w.status, w.n)
+		}
+	})
+	if n > 6 {
+		t.Fatalf("%.1f allocations per tile, want at most 6", n)
+	}
+}

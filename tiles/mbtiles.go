@@ -70,6 +70,8 @@ type Store struct {
 	// tileStmt reads one tile; prepared once (parsing the SELECT on every
 	// request was a tenth of the tile route's CPU). nil: not preparable.
 	tileStmt *sql.Stmt
+	// readers are AppendTile's connections (mbtiles_read.go).
+	readers tileReaders
 }
 
 // tileSQL reads one tile by its MBTiles (TMS) address.
@@ -521,6 +523,7 @@ func (s *Store) Finalize(ctx context.Context, name string, bounds *[4]float64) e
 func (s *Store) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.readers.close()
 	if s.tileStmt != nil {
 		s.tileStmt.Close()
 	}
