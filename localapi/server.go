@@ -88,7 +88,6 @@ type Server struct {
 	tileGate  *admission // TileConcurrency
 	routes    []Route
 	started   time.Time
-	formats   stdsync.Map   // *tiles.Store → MBTiles format
 	tileBufs  stdsync.Pool  // *[]byte a tile is read into (tiles.go)
 	page      *pageSessions // page.go: one-time links and page sessions
 }

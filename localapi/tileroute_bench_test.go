@@ -156,3 +156,38 @@ func TestTileRouteAllocs(t *testing.T) {
 		t.Fatalf("%.1f allocations per tile, want at most 6", n)
 	}
 }
+
+// A tile's Content-Type follows its store's format when the metadata
+// changes (the server kept the first format it saw for a store pointer,
+// for as long as it ran, in a map that only grew).
+func TestTileContentTypeFollowsFormat(t *testing.T) {
+	root, paths := benchTileRoot(t, 0)
+	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0)})
+	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() string {
+		r := httptest.NewRequest("GET", "http://127.0.0.1:7878"+paths[0], nil)
+		r.Header.Set("Authorization", "Bearer "+testToken)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		return w.Header().Get("Content-Type")
+	}
+	if ct := get(); ct != "image/png" {
+		t.Fatalf("Content-Type %q, want image/png", ct)
+	}
+	st, err := d.Maps.TileStore(context.Background(), "map1", "basemap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMetadata(context.Background(), map[string]string{"format": "jpg"}); err != nil {
+		t.Fatal(err)
+	}
+	if ct := get(); ct != "image/jpeg" {
+		t.Fatalf("Content-Type %q after the format became jpg, want image/jpeg", ct)
+	}
+}

@@ -51,22 +51,8 @@ func (s *Server) tileStoreOf(ctx context.Context, mapID, layer string) (*tiles.S
 	if err != nil {
 		return nil, "", err
 	}
-	format, err := s.tileFormat(ctx, st)
+	format, err := st.Format(ctx)
 	return st, format, err
-}
-
-// tileFormat returns the store's MBTiles format (cached per store).
-func (s *Server) tileFormat(ctx context.Context, st *tiles.Store) (string, error) {
-	if f, ok := s.formats.Load(st); ok {
-		return f.(string), nil
-	}
-	md, err := st.Metadata(ctx)
-	if err != nil {
-		return "", err
-	}
-	f := md["format"]
-	s.formats.Store(st, f)
-	return f, nil
 }
 
 func (s *Server) getTileJSON(w http.ResponseWriter, r *http.Request) error {

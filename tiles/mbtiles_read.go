@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"zombiezen.com/go/sqlite"
@@ -202,4 +203,42 @@ func (s *Store) tileRow(z, x, y int) (int, bool) {
 		return 0, false
 	}
 	return (1 << z) - 1 - y, true
+}
+
+// formatCache keeps a store's MBTiles format between metadata writes.
+type formatCache struct {
+	v   atomic.Pointer[string]
+	mu  sync.Mutex
+	gen uint64 // metadata writes so far (under mu)
+}
+
+// invalidate forgets the format: the metadata changed.
+func (c *formatCache) invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.v.Store(nil)
+	c.mu.Unlock()
+}
+
+// Format returns the store's MBTiles format (metadata "format", "" when
+// unset), read once and kept until the metadata is written again.
+func (s *Store) Format(ctx context.Context) (string, error) {
+	c := &s.format
+	if p := c.v.Load(); p != nil {
+		return *p, nil
+	}
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	md, err := s.Metadata(ctx)
+	if err != nil {
+		return "", err
+	}
+	f := md["format"]
+	c.mu.Lock()
+	if c.gen == gen { // no write since the read: f is current
+		c.v.Store(&f)
+	}
+	c.mu.Unlock()
+	return f, nil
 }

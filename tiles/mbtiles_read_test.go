@@ -162,3 +162,23 @@ func TestAppendTileAllocs(t *testing.T) {
 		t.Fatalf("%.1f allocations per tile read, want 0", n)
 	}
 }
+
+// Format is read once and follows later metadata writes (Configure,
+// Finalize's sniffing, SetMetadata).
+func TestFormatFollowsMetadata(t *testing.T) {
+	ctx := context.Background()
+	st := openTestStore(t, t.TempDir(), "f.mbtiles", WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	for _, want := range []string{"png", "jpg", ""} {
+		if want != "png" {
+			if err := st.SetMetadata(ctx, map[string]string{"format": want}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 2 { // the second answer comes from the cache
+			if f, err := st.Format(ctx); err != nil || f != want {
+				t.Fatalf("Format = %q, %v; want %q", f, err, want)
+			}
+		}
+	}
+}
