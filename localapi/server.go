@@ -89,6 +89,7 @@ type Server struct {
 	routes    []Route
 	started   time.Time
 	tileBufs  stdsync.Pool  // *[]byte a tile is read into (tiles.go)
+	heldBufs  stdsync.Pool  // *[]byte of a held answer (admission_body.go)
 	page      *pageSessions // page.go: one-time links and page sessions
 }
 
