@@ -150,7 +150,8 @@ func (a *admission) endInteractive() {
 }
 
 // interactive wraps the handler of a feature query: while it runs (or
-// panics) it counts as interactive, so tile reads leave it a core.
+// panics) it counts as interactive, so tile reads leave it a core, and
+// its answer goes out in one write (heldWriter).
 func (s *Server) interactive(h HandlerFunc) HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		a := s.tileGate
@@ -159,6 +160,10 @@ func (s *Server) interactive(h HandlerFunc) HandlerFunc {
 		if a != nil && a.interactiveHook != nil {
 			a.interactiveHook()
 		}
-		return h(w, r)
+		hw := &heldWriter{ResponseWriter: w, buf: s.heldBuf()}
+		defer s.putHeldBuf(hw.buf)
+		err := h(hw, r)
+		hw.finish(err)
+		return err
 	}
 }

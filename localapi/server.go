@@ -88,7 +88,8 @@ type Server struct {
 	tileGate  *admission // TileConcurrency
 	routes    []Route
 	started   time.Time
-	formats   stdsync.Map   // *tiles.Store → MBTiles format
+	tileBufs  stdsync.Pool  // *[]byte a tile is read into (tiles.go)
+	heldBufs  stdsync.Pool  // *[]byte of a held answer (admission_body.go)
 	page      *pageSessions // page.go: one-time links and page sessions
 }
 

@@ -127,3 +127,67 @@ func processCPU(tb testing.TB) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// The tile route allocates little per tile: the tile is read into a
+// pooled buffer straight from SQLite (database/sql's path made two copies
+// of it and 24 allocations per tile in all), so a tile load drives few
+// garbage collections, which stop the feature queries' goroutines too.
+func TestTileRouteAllocs(t *testing.T) {
+	root, paths := benchTileRoot(t, 2)
+	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0)})
+	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := httptest.NewRequestWithContext(ctx, "GET", "http://127.0.0.1:7878"+paths[len(paths)-1], nil)
+	r.Header.Set("Authorization", "Bearer "+testToken)
+	w := &discardWriter{h: http.Header{}}
+	n := testing.AllocsPerRun(200, func() {
+		clear(w.h)
+		w.status, w.n = 0, 0
+		srv.ServeHTTP(w, r)
+		if w.status != 200 || w.n != 2048 {
+			t.Fatalf("status %d, %d bytes", w.status, w.n)
+		}
+	})
+	if n > 6 {
+		t.Fatalf("%.1f allocations per tile, want at most 6", n)
+	}
+}
+
+// A tile's Content-Type follows its store's format when the metadata
+// changes (the server kept the first format it saw for a store pointer,
+// for as long as it ran, in a map that only grew).
+func TestTileContentTypeFollowsFormat(t *testing.T) {
+	root, paths := benchTileRoot(t, 0)
+	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0)})
+	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() string {
+		r := httptest.NewRequest("GET", "http://127.0.0.1:7878"+paths[0], nil)
+		r.Header.Set("Authorization", "Bearer "+testToken)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		return w.Header().Get("Content-Type")
+	}
+	if ct := get(); ct != "image/png" {
+		t.Fatalf("Content-Type %q, want image/png", ct)
+	}
+	st, err := d.Maps.TileStore(context.Background(), "map1", "basemap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMetadata(context.Background(), map[string]string{"format": "jpg"}); err != nil {
+		t.Fatal(err)
+	}
+	if ct := get(); ct != "image/jpeg" {
+		t.Fatalf("Content-Type %q after the format became jpg, want image/jpeg", ct)
+	}
+}

@@ -51,22 +51,8 @@ func (s *Server) tileStoreOf(ctx context.Context, mapID, layer string) (*tiles.S
 	if err != nil {
 		return nil, "", err
 	}
-	format, err := s.tileFormat(ctx, st)
+	format, err := st.Format(ctx)
 	return st, format, err
-}
-
-// tileFormat returns the store's MBTiles format (cached per store).
-func (s *Server) tileFormat(ctx context.Context, st *tiles.Store) (string, error) {
-	if f, ok := s.formats.Load(st); ok {
-		return f.(string), nil
-	}
-	md, err := st.Metadata(ctx)
-	if err != nil {
-		return "", err
-	}
-	f := md["format"]
-	s.formats.Store(st, f)
-	return f, nil
 }
 
 func (s *Server) getTileJSON(w http.ResponseWriter, r *http.Request) error {
@@ -105,7 +91,10 @@ func (s *Server) serveTile(w http.ResponseWriter, r *http.Request, ref tileRef) 
 	if z > 30 || x >= 1<<z || y >= 1<<z {
 		return badRequest("z", "tile %d/%d/%d is outside the grid", z, x, y)
 	}
-	data, format, err := s.readTile(r.Context(), ref, z, x, y)
+	bp := s.tileBuf()
+	defer s.putTileBuf(bp)
+	data, format, err := s.readTile(r.Context(), (*bp)[:0], ref, z, x, y)
+	*bp = data
 	if errors.Is(err, tiles.ErrTileNotFound) {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -124,26 +113,47 @@ func (s *Server) serveTile(w http.ResponseWriter, r *http.Request, ref tileRef) 
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(data))}
 	h["Cache-Control"] = tileCacheControl
-	w.Write(data)
+	w.Write(data) // net/http keeps nothing of data: the buffer goes back
 	return nil
 }
 
-// readTile reads tile z/x/y of ref's tile layer and its format. The read
-// waits for a slot (Options.TileConcurrency), freed when it returns (or
-// panics), before the answer goes out, so a client slow to read holds
-// none. The SQLite read itself runs without the request's cancellation:
-// it takes microseconds, and database/sql and the driver each start a
-// watcher per statement for a context that can end.
-func (s *Server) readTile(ctx context.Context, ref tileRef, z, x, y int) ([]byte, string, error) {
+// maxPooledTileBuf is the largest tile buffer kept for reuse; a larger
+// tile's buffer is left to the GC.
+const maxPooledTileBuf = 256 << 10
+
+// tileBuf returns a buffer to read a tile into (sync.Pool: buffers left
+// unused are dropped by the GC, so an idle daemon keeps none).
+func (s *Server) tileBuf() *[]byte {
+	if bp, ok := s.tileBufs.Get().(*[]byte); ok {
+		return bp
+	}
+	return new([]byte)
+}
+
+// putTileBuf returns a buffer of tileBuf once its tile is written.
+func (s *Server) putTileBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledTileBuf {
+		s.tileBufs.Put(bp)
+	}
+}
+
+// readTile appends tile z/x/y of ref's tile layer to buf and returns it
+// with the layer's format. The read waits for a slot
+// (Options.TileConcurrency), freed when it returns (or panics), before
+// the answer goes out, so a client slow to read holds none. The SQLite
+// read itself runs without the request's cancellation: it takes
+// microseconds, and database/sql and the driver each start a watcher per
+// statement for a context that can end.
+func (s *Server) readTile(ctx context.Context, buf []byte, ref tileRef, z, x, y int) ([]byte, string, error) {
 	if err := s.tileGate.enter(ctx); err != nil {
-		return nil, "", err
+		return buf, "", err
 	}
 	defer s.tileGate.leave()
 	st, format, err := s.tileStoreOf(ctx, ref.mapID, ref.layer)
 	if err != nil {
-		return nil, "", err
+		return buf, "", err
 	}
-	data, err := st.Tile(context.WithoutCancel(ctx), z, x, y)
+	data, err := st.AppendTile(context.WithoutCancel(ctx), buf, z, x, y)
 	return data, format, err
 }
 

@@ -70,6 +70,10 @@ type Store struct {
 	// tileStmt reads one tile; prepared once (parsing the SELECT on every
 	// request was a tenth of the tile route's CPU). nil: not preparable.
 	tileStmt *sql.Stmt
+	// readers are AppendTile's connections, format Format's cache
+	// (mbtiles_read.go).
+	readers tileReaders
+	format  formatCache
 }
 
 // tileSQL reads one tile by its MBTiles (TMS) address.
@@ -281,6 +285,7 @@ func (s *Store) SetMetadata(ctx context.Context, kv map[string]string) error {
 			return fmt.Errorf("mbtiles metadata %s: %w", k, err)
 		}
 	}
+	defer s.format.invalidate()
 	return tx.Commit()
 }
 
@@ -521,6 +526,7 @@ func (s *Store) Finalize(ctx context.Context, name string, bounds *[4]float64) e
 func (s *Store) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.readers.close()
 	if s.tileStmt != nil {
 		s.tileStmt.Close()
 	}

@@ -175,7 +175,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	featureserver.Register(api)
-	hs, err := listen(cfg.Config, api, log)
+	var handler http.Handler = api
+	if !operatorSet() { // gcpace.go: fewer collections while the API is under load
+		pacer := newGCPacer(log)
+		handler = pacer.Handler(api)
+		services = append(services, pacer)
+	}
+	hs, err := listen(cfg.Config, handler, log)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,7 @@ type Registry struct {
 
 	mu      stdsync.Mutex
 	doc     registryDoc
+	ids     map[string]bool      // the ids in doc.Maps (has)
 	owners  map[string]*mapOwner // by map id
 	deleted map[string]bool
 
@@ -123,6 +124,10 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 			r.doc, changed = registryDoc{}, true
 		}
 	}
+	r.ids = make(map[string]bool, len(r.doc.Maps))
+	for _, m := range r.doc.Maps {
+		r.ids[m.ID] = true
+	}
 	ents, err := os.ReadDir(filepath.Join(root, "packages"))
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
@@ -135,6 +140,7 @@ func OpenRegistry(root string, o RegistryOptions) (*Registry, error) {
 		}
 		if e.IsDir() && localapi.ValidID(e.Name()) && !r.has(e.Name()) {
 			r.doc.Maps = append(r.doc.Maps, regEntry{ID: e.Name(), Registered: time.Now().UTC()})
+			r.ids[e.Name()] = true
 			changed = true
 		}
 	}
@@ -166,9 +172,8 @@ func (r *Registry) Root() string { return r.root }
 // Dir returns the package directory of map id.
 func (r *Registry) Dir(id string) string { return filepath.Join(r.root, "packages", id) }
 
-func (r *Registry) has(id string) bool {
-	return slices.ContainsFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
-}
+// has reports whether map id is in the registry (under mu).
+func (r *Registry) has(id string) bool { return r.ids[id] }
 
 func (r *Registry) saveLocked() error {
 	b, err := json.MarshalIndent(r.doc, "", "  ")
@@ -196,6 +201,7 @@ func (r *Registry) Register(id string) error {
 		return nil
 	}
 	r.doc.Maps = append(r.doc.Maps, regEntry{ID: id, Registered: time.Now().UTC()})
+	r.ids[id] = true
 	delete(r.deleted, id)
 	err := r.saveLocked()
 	r.mu.Unlock()
@@ -493,6 +499,7 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 	}
 	r.mu.Lock()
 	r.doc.Maps = slices.DeleteFunc(r.doc.Maps, func(m regEntry) bool { return m.ID == id })
+	delete(r.ids, id)
 	err = r.saveLocked()
 	r.mu.Unlock()
 	if err != nil {

@@ -84,6 +84,7 @@ func (r *Registry) orphanVanishedLocked() bool {
 		}
 		changed = true
 		r.doc.Orphans = append(r.doc.Orphans, m.Replicas...)
+		delete(r.ids, m.ID)
 		return true
 	})
 	return changed
