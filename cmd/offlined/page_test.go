@@ -141,6 +141,10 @@ func TestPageInChromium(t *testing.T) {
 	}
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
+		// Each step's time is logged: under load the browser's CPU
+		// (MapLibre on software WebGL) is most of the test's time.
+		start := time.Now()
+		defer func() { t.Logf("step %s: %v", what, time.Since(start).Round(time.Millisecond)) }()
 		sctx, cancel := context.WithTimeout(ctx, 6*testutil.Timeout)
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
