@@ -40,8 +40,12 @@ done
 
 log=$(mktemp)
 start=$(date +%s)
-echo "flake hunt: go test $race -count=$count ${pkgs[*]} with $cores CPU hogs" >&2
-go test $race -count="$count" "${pkgs[@]}" >"$log" 2>&1
+echo "flake hunt: go test $race -count=$count -timeout $((10 * count))m ${pkgs[*]} with $cores CPU hogs" >&2
+# -count runs every test count times in one test binary, and go test's
+# 10-minute timeout is for the whole binary: scale it with the count, so a
+# slow package under the hogs is not reported as a hang (localapi -race
+# -count=2 reached it in its second run).
+go test $race -count="$count" -timeout "$((10 * count))m" "${pkgs[@]}" >"$log" 2>&1
 rc=$?
 end=$(date +%s)
 ftests=$(grep -c '^--- FAIL' "$log")

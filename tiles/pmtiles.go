@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/offlined/offlined/internal/pmtiles"
 )
@@ -75,15 +74,14 @@ func (f FileRange) ReadRange(_ context.Context, off, n uint64) ([]byte, error) {
 }
 
 // PMTiles is an opened archive: its header and root directory, leaf
-// directories cached as they are read. It implements TileFetcher for the
+// directories cached as they are read (the most recently used, up to
+// leafCacheBytes). It implements TileFetcher for the
 // Web Mercator XYZ grid (TileKey level = zoom). Safe for concurrent use.
 type PMTiles struct {
 	r      RangeReader
 	Header pmtiles.Header
 	root   []pmtiles.Entry
-
-	mu     sync.Mutex
-	leaves map[uint64][]pmtiles.Entry
+	leaves *leafCache
 }
 
 // maxPMTilesDirBytes caps one (decompressed) directory.
@@ -108,7 +106,7 @@ func OpenPMTiles(ctx context.Context, r RangeReader) (*PMTiles, error) {
 	default:
 		return nil, fmt.Errorf("pmtiles: tile compression %d (brotli/zstd) is not supported", h.TileCompression)
 	}
-	p := &PMTiles{r: r, Header: h, leaves: map[uint64][]pmtiles.Entry{}}
+	p := &PMTiles{r: r, Header: h, leaves: newLeafCache(leafCacheBytes)}
 	if p.root, err = p.readDir(ctx, h.RootOffset, h.RootLength); err != nil {
 		return nil, fmt.Errorf("pmtiles: root directory: %w", err)
 	}
@@ -161,17 +159,13 @@ func (p *PMTiles) find(ctx context.Context, id uint64) (pmtiles.Entry, bool, err
 			return e, true, nil
 		}
 		off := p.Header.LeafDirectoryOffset + e.Offset
-		p.mu.Lock()
-		leaf, cached := p.leaves[off]
-		p.mu.Unlock()
+		leaf, cached := p.leaves.get(off)
 		if !cached {
 			var err error
 			if leaf, err = p.readDir(ctx, off, uint64(e.Length)); err != nil {
 				return e, false, fmt.Errorf("pmtiles: leaf directory: %w", err)
 			}
-			p.mu.Lock()
-			p.leaves[off] = leaf
-			p.mu.Unlock()
+			p.leaves.put(off, leaf)
 		}
 		dir = leaf
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -139,6 +141,10 @@ func TestPageInChromium(t *testing.T) {
 	}
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
+		// Each step's time is logged: under load the browser's CPU
+		// (MapLibre on software WebGL) is most of the test's time.
+		start := time.Now()
+		defer func() { t.Logf("step %s: %v", what, time.Since(start).Round(time.Millisecond)) }()
 		sctx, cancel := context.WithTimeout(ctx, 6*testutil.Timeout)
 		defer cancel()
 		if err := chromedp.Do(sctx, actions...); err != nil {
@@ -272,12 +278,15 @@ func TestPageInChromium(t *testing.T) {
 	}
 	_ = c
 
-	// A download started from the page, with its check first.
-	step("open downloads", chromedp.Navigate(d.base+"/ui/#/jobs"), chromedp.WaitVisible(chromedp.ID("job-form")))
-	for id, v := range map[string]string{"j-item": emulator.DemoWebMapFieldSurveyID, "j-map": "frompage", "j-xmin": "-117.20", "j-ymin": "34.00", "j-xmax": "-117.15", "j-ymax": "34.05", "j-max": "100000"} {
-		eval(fmt.Sprintf(`document.getElementById(%q).value = %q; ''`, id, v))
-	}
-	step("check", chromedp.Click(chromedp.ID("check-job")), chromedp.WaitVisible(chromedp.ID("capabilities")))
+	// A download started from the page, with its check first. The form
+	// shows before the view's status answer arrives; a click on Check in
+	// that window must not be lost (it was, under load: the listener came
+	// after the answer and the check never ran). The answer is held until
+	// after the click, so the test no longer races the daemon.
+	fields := map[string]string{"j-item": emulator.DemoWebMapFieldSurveyID, "j-map": "frompage", "j-xmin": "-117.20", "j-ymin": "34.00", "j-xmax": "-117.15", "j-ymax": "34.05", "j-max": "100000"}
+	step("check before the status answer", chromedp.Func(func(c context.Context, tg *chromedp.Target) error {
+		return clickWhileHeld(c, tg, "*/api/v1/status", d.base+"/ui/#/jobs", "#job-form", fields, "#check-job")
+	}), chromedp.WaitVisible(chromedp.ID("capabilities")))
 	step("start", chromedp.Click(chromedp.ID("start-job")), chromedp.WaitVisible(chromedp.CSS(`tr[data-map="frompage"]`)))
 	poll("the download to succeed", `!!document.querySelector('tr[data-map="frompage"][data-state="succeeded"]')`)
 	saveDoc(t, "page-jobs.png", shot("jobs"))
@@ -336,4 +345,48 @@ func TestPageSignsInToPortal(t *testing.T) {
 	if code, _ := d.api(t, "GET", "/oauth/callback?state=forged&code=x", nil); code != 400 {
 		t.Errorf("forged callback answered %d", code)
 	}
+}
+
+// clickWhileHeld opens url with the page's requests matching pattern held
+// (DevTools Fetch domain), fills fields (element id → value) and clicks
+// the button once the view's form (formSel) is there and its request is
+// held, then lets the request go. A view that wires its buttons only after
+// that answer loses the click.
+func clickWhileHeld(ctx context.Context, tg *chromedp.Target, pattern, url, formSel string, fields map[string]string, button string) error {
+	paused := cdp.Events(ctx, tg, fetch.RequestPaused) // buffered from here on
+	if _, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
+		return fmt.Errorf("hold %s: %w", pattern, err)
+	}
+	defer cdp.Call(context.WithoutCancel(ctx), tg, fetch.Disable, cdp.Empty{})
+	if _, err := chromedp.Navigate(url)(ctx, tg); err != nil {
+		return err
+	}
+	for ev, err := range paused {
+		if err != nil {
+			return fmt.Errorf("waiting for a request to %s: %w", pattern, err)
+		}
+		// An earlier request (the page starting) is let go; the view's
+		// own comes once its form is shown.
+		shown, err := chromedp.Evaluate[bool](fmt.Sprintf(`!!document.querySelector(%q)`, formSel))(ctx, tg)
+		if err != nil {
+			return err
+		}
+		if shown {
+			for id, v := range fields {
+				if _, err := chromedp.Evaluate[string](fmt.Sprintf(`document.getElementById(%q).value = %q; ''`, id, v))(ctx, tg); err != nil {
+					return err
+				}
+			}
+			if _, err := chromedp.Click(chromedp.CSS(button))(ctx, tg); err != nil {
+				return err
+			}
+		}
+		if _, err := cdp.Call(ctx, tg, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID}); err != nil {
+			return fmt.Errorf("let %s go: %w", ev.Request.URL, err)
+		}
+		if shown {
+			return nil
+		}
+	}
+	return fmt.Errorf("no request to %s", pattern)
 }

@@ -485,7 +485,8 @@ route(/^\/jobs$/, async (main) => {
     h('fieldset', {}, h('legend', {}, 'Area (longitude/latitude, WGS84) — type it, or draw it on the map'),
       h('div', { class: 'grid2' }, ['xmin', 'ymin', 'xmax', 'ymax'].map((k) => h('div', {}, h('label', { for: `j-${k}` }, k),
         h('input', { id: `j-${k}`, name: k, type: 'number', step: 'any' }), h('div', { id: `j-${k}-err`, class: 'field-error' })))),
-      h('div', { class: 'toolbar' }, h('button', { type: 'button', class: 'secondary', id: 'draw-area' }, 'Draw the area on the map')),
+      // Enabled once the area map below exists (a click before would be lost).
+      h('div', { class: 'toolbar' }, h('button', { type: 'button', class: 'secondary', id: 'draw-area', disabled: true }, 'Draw the area on the map')),
       h('div', { id: 'jobmap', role: 'region', 'aria-label': 'Area of interest' })),
     h('div', { class: 'grid2' },
       h('div', {}, h('label', { for: 'j-min' }, 'Most zoomed-out scale (1:N)'), h('input', { id: 'j-min', name: 'minScale', type: 'number', value: 150000 })),
@@ -495,8 +496,12 @@ route(/^\/jobs$/, async (main) => {
       h('button', { type: 'submit', id: 'start-job' }, 'Start download')));
   main.replaceChildren(h('h1', {}, 'Downloads'), list, h('h2', {}, 'Take a map offline'), form, checkOut);
 
-  const portal = await api('GET', 'status').catch(() => ({}));
-  function request() {
+  // The buttons work from the first paint: the portal is asked now and
+  // awaited by the request, so a click before its answer waits for it
+  // instead of landing before any listener (the check then never ran).
+  const status = api('GET', 'status').catch(() => ({}));
+  async function request() {
+    const portal = await status;
     const v = (k) => form.elements.namedItem(k).value.trim();
     const req = { minScale: Number(v('minScale')) || undefined, maxScale: Number(v('maxScale')) || undefined };
     req.source = v('webMapUrl') ? { webMapUrl: v('webMapUrl') } : { itemId: v('itemId'), ...(portal.portalUrl ? { portalUrl: portal.portalUrl } : {}) };
@@ -517,7 +522,7 @@ route(/^\/jobs$/, async (main) => {
   $('#check-job').addEventListener('click', async () => {
     clearErrors();
     // The planning routes take the source, area and scales only.
-    const { mapId, title, ...req } = request();
+    const { mapId, title, ...req } = await request();
     try {
       const caps = await api('POST', 'capabilities', req);
       const all = [...(caps.layers || []), ...(caps.tables || [])];
@@ -536,7 +541,7 @@ route(/^\/jobs$/, async (main) => {
   });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault(); clearErrors();
-    try { const job = await api('POST', 'jobs', request()); watchJob(job.id); await refreshJobs(); }
+    try { const job = await api('POST', 'jobs', await request()); watchJob(job.id); await refreshJobs(); }
     catch (err) { showError(err); }
   });
 
@@ -589,6 +594,7 @@ route(/^\/jobs$/, async (main) => {
   });
   let drawing = false, start = null;
   $('#draw-area').addEventListener('click', () => { drawing = true; jm.dragPan.disable(); jm.getCanvas().style.cursor = 'crosshair'; toast('Drag on the map to draw the area'); });
+  $('#draw-area').disabled = false;
   const rect = (a, b) => [[a.lng, a.lat], [b.lng, a.lat], [b.lng, b.lat], [a.lng, b.lat], [a.lng, a.lat]];
   jm.on('mousedown', (e) => { if (drawing) start = e.lngLat; });
   jm.on('mousemove', (e) => { if (drawing && start) jm.getSource('draw').setData({ type: 'Feature', geometry: { type: 'LineString', coordinates: rect(start, e.lngLat) }, properties: {} }); });
