@@ -160,8 +160,8 @@ func (s *Server) interactive(h HandlerFunc) HandlerFunc {
 		if a != nil && a.interactiveHook != nil {
 			a.interactiveHook()
 		}
-		hw := &heldWriter{ResponseWriter: w, buf: s.heldBuf()}
-		defer s.putHeldBuf(hw.buf)
+		hw := &heldWriter{ResponseWriter: w, buf: s.heldBufs.get()}
+		defer s.heldBufs.put(hw.buf, 2*maxHeldBody)
 		err := h(hw, r)
 		hw.finish(err)
 		return err

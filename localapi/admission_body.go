@@ -95,20 +95,3 @@ func (w *heldWriter) finish(err error) {
 func bodyAllowed(status int) bool {
 	return status != http.StatusNoContent && status != http.StatusNotModified && !(status >= 100 && status < 200)
 }
-
-// heldBuf returns a buffer for a held answer (sync.Pool: the GC drops
-// those left unused, so an idle daemon keeps none).
-func (s *Server) heldBuf() *[]byte {
-	if bp, ok := s.heldBufs.Get().(*[]byte); ok {
-		*bp = (*bp)[:0]
-		return bp
-	}
-	return new([]byte)
-}
-
-// putHeldBuf returns a buffer of heldBuf once its answer is sent.
-func (s *Server) putHeldBuf(bp *[]byte) {
-	if cap(*bp) <= 2*maxHeldBody {
-		s.heldBufs.Put(bp)
-	}
-}

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	stdsync "sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -88,8 +87,8 @@ type Server struct {
 	tileGate  *admission // TileConcurrency
 	routes    []Route
 	started   time.Time
-	tileBufs  stdsync.Pool  // *[]byte a tile is read into (tiles.go)
-	heldBufs  stdsync.Pool  // *[]byte of a held answer (admission_body.go)
+	tileBufs  bufPool       // buffers a tile is read into (tiles.go)
+	heldBufs  bufPool       // buffers of held answers (admission_body.go)
 	page      *pageSessions // page.go: one-time links and page sessions
 }
 

@@ -91,9 +91,9 @@ func (s *Server) serveTile(w http.ResponseWriter, r *http.Request, ref tileRef) 
 	if z > 30 || x >= 1<<z || y >= 1<<z {
 		return badRequest("z", "tile %d/%d/%d is outside the grid", z, x, y)
 	}
-	bp := s.tileBuf()
-	defer s.putTileBuf(bp)
-	data, format, err := s.readTile(r.Context(), (*bp)[:0], ref, z, x, y)
+	bp := s.tileBufs.get()
+	defer s.tileBufs.put(bp, maxPooledTileBuf)
+	data, format, err := s.readTile(r.Context(), *bp, ref, z, x, y)
 	*bp = data
 	if errors.Is(err, tiles.ErrTileNotFound) {
 		w.WriteHeader(http.StatusNoContent)
@@ -120,22 +120,6 @@ func (s *Server) serveTile(w http.ResponseWriter, r *http.Request, ref tileRef) 
 // maxPooledTileBuf is the largest tile buffer kept for reuse; a larger
 // tile's buffer is left to the GC.
 const maxPooledTileBuf = 256 << 10
-
-// tileBuf returns a buffer to read a tile into (sync.Pool: buffers left
-// unused are dropped by the GC, so an idle daemon keeps none).
-func (s *Server) tileBuf() *[]byte {
-	if bp, ok := s.tileBufs.Get().(*[]byte); ok {
-		return bp
-	}
-	return new([]byte)
-}
-
-// putTileBuf returns a buffer of tileBuf once its tile is written.
-func (s *Server) putTileBuf(bp *[]byte) {
-	if cap(*bp) <= maxPooledTileBuf {
-		s.tileBufs.Put(bp)
-	}
-}
 
 // readTile appends tile z/x/y of ref's tile layer to buf and returns it
 // with the layer's format. The read waits for a slot

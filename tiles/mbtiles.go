@@ -374,18 +374,9 @@ func (s *Store) LevelComplete(ctx context.Context, level int) (bool, error) {
 // the TMS row flip is applied for XYZ stores. For tileinfo stores z/x/y are the
 // ArcGIS level/col/row.
 func (s *Store) Tile(ctx context.Context, z, x, y int) ([]byte, error) {
-	if z < 0 || x < 0 || y < 0 || z > 30 {
+	row, ok := s.tileRow(z, x, y)
+	if !ok {
 		return nil, ErrTileNotFound
-	}
-	s.mu.RLock()
-	xyz := s.xyz
-	s.mu.RUnlock()
-	row := y
-	if xyz {
-		if x >= 1<<z || y >= 1<<z {
-			return nil, ErrTileNotFound
-		}
-		row = (1 << z) - 1 - y
 	}
 	b, err := s.readTile(ctx, z, x, row)
 	if errors.Is(err, sql.ErrNoRows) {

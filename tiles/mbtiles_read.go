@@ -188,7 +188,7 @@ func (s *Store) AppendTile(ctx context.Context, buf []byte, z, x, y int) ([]byte
 }
 
 // tileRow returns the MBTiles row of tile z/x/y and whether the address
-// can hold a tile (Tile's checks).
+// can hold a tile (Tile and AppendTile check it here).
 func (s *Store) tileRow(z, x, y int) (int, bool) {
 	if z < 0 || x < 0 || y < 0 || z > 30 {
 		return 0, false

@@ -25,9 +25,9 @@ import (
 // It wakes on the first request after a quiet spell (no timer while idle),
 // then counts requests every period: at least busy requests in a period
 // raise GOGC to gogc with a soft memory limit of limit bytes, unless the
-// live heap is over a quarter of limit already (the default GOGC then
-// leaves room enough, and the limit must not sit under the heap); a period
-// with fewer ends it.
+// live heap is over a quarter of limit (the default GOGC then leaves room
+// enough, and the limit must not sit under the heap; checked every
+// period); a period with fewer ends it.
 type gcPacer struct {
 	reqs     atomic.Uint64
 	watching atomic.Bool   // a watch runs (or a wake is on its way)
@@ -101,11 +101,15 @@ func (p *gcPacer) watch(ctx context.Context) {
 	raised := false
 	var oldGC int
 	var oldLimit int64
+	restore := func() {
+		raised = false
+		p.setGCPercent(oldGC)
+		p.setMemoryLimit(oldLimit)
+	}
 	defer func() {
 		p.watching.Store(false) // the next request wakes the pacer again
 		if raised {
-			p.setGCPercent(oldGC)
-			p.setMemoryLimit(oldLimit)
+			restore()
 			p.freeOSMemory() // the idle daemon's memory back to its size
 			p.log.Debug("gc pacing: load ended, default GOGC restored")
 		}
@@ -124,11 +128,19 @@ func (p *gcPacer) watch(ctx context.Context) {
 			p.done(false)
 			return
 		}
-		if !raised && p.liveHeap() <= uint64(p.limit)/4 {
+		// A live heap that grew over a quarter of the limit while raised
+		// (a job's data) puts the defaults back: a limit near or under
+		// the live heap would make the collector run all the time.
+		small := p.liveHeap() <= uint64(p.limit)/4
+		switch {
+		case !raised && small:
 			raised = true
 			oldGC = p.setGCPercent(p.gogc)
 			oldLimit = p.setMemoryLimit(p.limit)
 			p.log.Debug("gc pacing: under load, GOGC raised", "gogc", p.gogc, "limit", p.limit)
+		case raised && !small:
+			restore()
+			p.log.Debug("gc pacing: live heap grew, default GOGC restored")
 		}
 		p.done(true)
 	}

@@ -138,3 +138,35 @@ func TestGCPacerLeavesBigHeapAlone(t *testing.T) {
 		t.Fatalf("GOGC %d, limit %d, %d frees; want untouched", gc, limit, frees)
 	}
 }
+
+// A live heap that grows past a quarter of the limit while GOGC is raised
+// (a job loading data under load) gets the defaults back at the next
+// period, not a limit the heap is about to reach.
+func TestGCPacerRestoresWhenHeapGrows(t *testing.T) {
+	p, f := newFakePacer()
+	h := p.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go p.Serve(ctx)
+	requests(h, 20)
+	<-f.ticker
+	f.tick(t, true)
+	if gc, limit, _ := f.state(); gc != p.gogc || limit != p.limit {
+		t.Fatalf("under load: GOGC %d, limit %d; want %d, %d", gc, limit, p.gogc, p.limit)
+	}
+	f.mu.Lock()
+	f.live = uint64(p.limit) / 2
+	f.mu.Unlock()
+	requests(h, 20)
+	f.tick(t, true)
+	if gc, limit, _ := f.state(); gc != 100 || limit != 1<<62 {
+		t.Fatalf("heap grew under load: GOGC %d, limit %d; want 100, default", gc, limit)
+	}
+	requests(h, 20)
+	f.tick(t, true)
+	f.tick(t, false)
+	<-f.stops
+	if gc, limit, _ := f.state(); gc != 100 || limit != 1<<62 {
+		t.Fatalf("after the load: GOGC %d, limit %d; want 100, default", gc, limit)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -62,16 +61,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		hc := c.HTTPClient()
-		if os.Getenv("XRB") != "" {
-			tr := hc.Transport.(*http.Transport)
-			tr.ReadBufferSize = 64 << 10
-		}
-		if os.Getenv("XDC") != "" {
-			tr := hc.Transport.(*http.Transport)
-			tr.DisableCompression = true
-		}
-		f = &tiles.HTTPFetcher{Client: hc, Template: tmpl, HideQuery: true, Raster: true}
+		f = &tiles.HTTPFetcher{Client: c.HTTPClient(), Template: tmpl, HideQuery: true, Raster: true}
 	case "tiles":
 		f = tiles.NewHTTPFetcher(tmpl, nil, *conc)
 	default:
