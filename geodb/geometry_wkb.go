@@ -221,23 +221,43 @@ func (r *wkbReader) header() (GeomType, bool, bool, error) {
 	if err := r.need(1); err != nil {
 		return 0, false, false, err
 	}
-	switch r.b[r.off] {
-	case 0:
-		r.bo = binary.BigEndian
-	case 1:
-		r.bo = binary.LittleEndian
-	default:
+	bo, ok := wkbByteOrder(r.b[r.off])
+	if !ok {
 		return 0, false, false, geomErr("bad WKB byte order %d", r.b[r.off])
 	}
+	r.bo = bo
 	r.off++
 	code, err := r.u32()
 	if err != nil {
 		return 0, false, false, err
 	}
-	z := code&0x80000000 != 0
-	m := code&0x40000000 != 0
-	code &= 0x0fffffff
-	switch code / 1000 {
+	code, z, m := wkbTypeCode(code)
+	t := GeomType(code % 1000)
+	if t < GeomPoint || t > GeomMultiPolygon {
+		return 0, false, false, geomErr("unsupported WKB geometry type %d", code)
+	}
+	return t, z, m, nil
+}
+
+// wkbByteOrder returns the byte order a WKB geometry's first byte names.
+func wkbByteOrder(b byte) (binary.ByteOrder, bool) {
+	switch b {
+	case 0:
+		return binary.BigEndian, true
+	case 1:
+		return binary.LittleEndian, true
+	}
+	return nil, false
+}
+
+// wkbTypeCode splits a WKB type code into its ISO code without flags
+// (type plus 1000, 2000 or 3000 for Z, M, ZM) and whether it has Z and M,
+// from either the ISO thousands or the EWKB high bits.
+func wkbTypeCode(code uint32) (iso uint32, z, m bool) {
+	z = code&0x80000000 != 0
+	m = code&0x40000000 != 0
+	iso = code & 0x0fffffff
+	switch iso / 1000 {
 	case 1:
 		z = true
 	case 2:
@@ -245,11 +265,7 @@ func (r *wkbReader) header() (GeomType, bool, bool, error) {
 	case 3:
 		z, m = true, true
 	}
-	t := GeomType(code % 1000)
-	if t < GeomPoint || t > GeomMultiPolygon {
-		return 0, false, false, geomErr("unsupported WKB geometry type %d", code)
-	}
-	return t, z, m, nil
+	return iso, z, m
 }
 
 func (r *wkbReader) coords(n int, d int) ([][]float64, error) {

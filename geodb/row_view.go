@@ -2,7 +2,6 @@ package geodb
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -103,27 +102,11 @@ func blobPoint(b []byte) (x, y, z float64, hasZ, ok bool) {
 		return
 	}
 	w := b[8+8*n:]
-	var bo binary.ByteOrder
-	switch w[0] {
-	case 0:
-		bo = binary.BigEndian
-	case 1:
-		bo = binary.LittleEndian
-	default:
+	bo, known := wkbByteOrder(w[0])
+	if !known {
 		return
 	}
-	code := bo.Uint32(w[1:])
-	hasZ = code&0x80000000 != 0
-	hasM := code&0x40000000 != 0
-	code &= 0x0fffffff
-	switch code / 1000 {
-	case 1:
-		hasZ = true
-	case 2:
-		hasM = true
-	case 3:
-		hasZ, hasM = true, true
-	}
+	code, hasZ, hasM := wkbTypeCode(bo.Uint32(w[1:]))
 	if code%1000 != uint32(GeomPoint) {
 		return
 	}
