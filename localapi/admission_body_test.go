@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,12 +14,7 @@ import (
 // whose handler is h.
 func heldServer(t *testing.T, h HandlerFunc) *httptest.Server {
 	t.Helper()
-	root, _ := benchTileRoot(t, 0)
-	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0)})
-	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, _, _ := tileRouteServer(t, 0)
 	srv.HandleQuery("GET", "/api/v1/test/query", h)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)

@@ -60,6 +60,28 @@ func benchTileRoot(tb testing.TB, maxZoom int) (string, []string) {
 	return root, paths
 }
 
+// tileRouteServer returns a Server over a test daemon whose maps hold
+// the tiles of benchTileRoot(tb, maxZoom), the daemon, and those tiles'
+// paths.
+func tileRouteServer(tb testing.TB, maxZoom int) (*Server, *TestDaemon, []string) {
+	tb.Helper()
+	root, paths := benchTileRoot(tb, maxZoom)
+	d := NewTestDaemon(tb, TestDaemonOptions{Root: root, Hub: NewHub(0)})
+	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv, d, paths
+}
+
+// tileRouteRequest is an authorised GET of path with ctx, as net/http
+// hands it to the server.
+func tileRouteRequest(ctx context.Context, path string) *http.Request {
+	r := httptest.NewRequestWithContext(ctx, "GET", "http://127.0.0.1:7878"+path, nil)
+	r.Header.Set("Authorization", "Bearer "+testToken)
+	return r
+}
+
 // discardWriter is a ResponseWriter that keeps the status and drops the
 // body, reused between requests.
 type discardWriter struct {
@@ -87,19 +109,12 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 // server's parsing and socket work, with a cancellable request context as
 // net/http gives one. CPU and allocations per tile.
 func BenchmarkTileRoute(b *testing.B) {
-	root, paths := benchTileRoot(b, 4)
-	d := NewTestDaemon(b, TestDaemonOptions{Root: root, Hub: NewHub(0)})
-	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
+	srv, _, paths := tileRouteServer(b, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	reqs := make([]*http.Request, len(paths))
 	for i, p := range paths {
-		r := httptest.NewRequestWithContext(ctx, "GET", "http://127.0.0.1:7878"+p, nil)
-		r.Header.Set("Authorization", "Bearer "+testToken)
-		reqs[i] = r
+		reqs[i] = tileRouteRequest(ctx, p)
 	}
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
@@ -133,16 +148,10 @@ func processCPU(tb testing.TB) time.Duration {
 // of it and 24 allocations per tile in all), so a tile load drives few
 // garbage collections, which stop the feature queries' goroutines too.
 func TestTileRouteAllocs(t *testing.T) {
-	root, paths := benchTileRoot(t, 2)
-	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0)})
-	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, _, paths := tileRouteServer(t, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r := httptest.NewRequestWithContext(ctx, "GET", "http://127.0.0.1:7878"+paths[len(paths)-1], nil)
-	r.Header.Set("Authorization", "Bearer "+testToken)
+	r := tileRouteRequest(ctx, paths[len(paths)-1])
 	w := &discardWriter{h: http.Header{}}
 	n := testing.AllocsPerRun(200, func() {
 		clear(w.h)
@@ -161,15 +170,9 @@ func TestTileRouteAllocs(t *testing.T) {
 // changes (the server kept the first format it saw for a store pointer,
 // for as long as it ran, in a map that only grew).
 func TestTileContentTypeFollowsFormat(t *testing.T) {
-	root, paths := benchTileRoot(t, 0)
-	d := NewTestDaemon(t, TestDaemonOptions{Root: root, Hub: NewHub(0)})
-	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, d, paths := tileRouteServer(t, 0)
 	get := func() string {
-		r := httptest.NewRequest("GET", "http://127.0.0.1:7878"+paths[0], nil)
-		r.Header.Set("Authorization", "Bearer "+testToken)
+		r := tileRouteRequest(context.Background(), paths[0])
 		w := httptest.NewRecorder()
 		srv.ServeHTTP(w, r)
 		if w.Code != 200 {
