@@ -134,14 +134,16 @@ func blobPoint(b []byte) (x, y, z float64, hasZ, ok bool) {
 // matchesRow is plan.matches for row r; a point of an envelope query is
 // tested without decoding its blob.
 func (p *plan) matchesRow(r *RowView) (bool, error) {
-	if x, y, _, _, ok := r.Point(); ok {
-		if outBox(x, y, p.box) || outBox(x, y, p.box2) {
-			// hits would decode it to fail Intersects' bounds test (the
-			// RTree's padded box lets such points through).
-			return false, nil
-		}
-		if p.box != nil && (p.geom2 == nil || p.box2 != nil) && inBox(x, y, p.box) && (p.box2 == nil || inBox(x, y, p.box2)) {
-			return true, nil
+	if p.box != nil || p.box2 != nil { // without a box neither test below decides
+		if x, y, _, _, ok := r.Point(); ok {
+			if outBox(x, y, p.box) || outBox(x, y, p.box2) {
+				// hits would decode it to fail Intersects' bounds test (the
+				// RTree's padded box lets such points through).
+				return false, nil
+			}
+			if p.box != nil && (p.geom2 == nil || p.box2 != nil) && inBox(x, y, p.box) && (p.box2 == nil || inBox(x, y, p.box2)) {
+				return true, nil
+			}
 		}
 	}
 	g, err := r.Geometry()
