@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,6 +43,7 @@ func run(args []string) error {
 	client := fs.String("client", "daemon", "HTTP client: daemon (the ArcGIS client's transport and fetcher settings an offline job uses) or tiles (tiles.NewHTTPFetcher)")
 	batch := fs.Int("batch", 0, "most tiles waiting for a commit (0: the download's default, as offline jobs use)")
 	batchBytes := fs.Int64("batchbytes", 0, "most tile bytes waiting for a commit (0: the download's default)")
+	nostore := fs.Bool("nostore", false, "fetch every tile with the same fetcher and concurrency but store nothing (the HTTP client's own ceiling)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +71,9 @@ func run(args []string) error {
 		return fmt.Errorf("-client %q: want daemon or tiles", *client)
 	}
 	ctx := context.Background()
+	if *nostore {
+		return fetchOnly(ctx, f, covers, *conc)
+	}
 	st, err := tiles.OpenStoreForBuild(ctx, *out)
 	if err != nil {
 		return err
@@ -100,15 +106,74 @@ func run(args []string) error {
 	if err := st.Close(); err != nil {
 		return err
 	}
+	report(p.Fetched, p.Bytes, start)
+	return nil
+}
+
+// report prints the run's figures. cpu_s is the process's CPU (user+system)
+// for the whole run: divided by tiles it is the client's CPU per tile,
+// which bounds the ratio to the server's capacity on a machine the two
+// share.
+func report(fetched, bytes int64, start time.Time) {
 	el := time.Since(start).Seconds()
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	// cpu_s is the process's CPU (user+system) for the whole run: divided
-	// by tiles it is the client's CPU per tile, which bounds the ratio to
-	// the server's capacity on a machine the two share.
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 	fmt.Printf("tiles=%d bytes=%d seconds=%.3f tps=%.1f maxrss_kb=%d cpu_s=%.3f cpu_us_per_tile=%.1f\n",
-		p.Fetched, p.Bytes, el, float64(p.Fetched)/el, ru.Maxrss, cpu, cpu*1e6/float64(max(p.Fetched, 1)))
+		fetched, bytes, el, float64(fetched)/el, ru.Maxrss, cpu, cpu*1e6/float64(max(fetched, 1)))
+}
+
+// fetchOnly fetches the covers' tiles with conc goroutines and drops them:
+// what the HTTP client alone costs, the ceiling of a download through it.
+func fetchOnly(ctx context.Context, f tiles.TileFetcher, covers []tiles.LevelCover, conc int) error {
+	keys := make(chan tiles.TileKey)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		fetched  atomic.Int64
+		bytes    atomic.Int64
+		firstErr error
+		errOnce  sync.Once
+	)
+	recycle, _ := f.(interface{ RecycleTile([]byte) })
+	start := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range keys {
+				b, _, err := f.FetchTile(ctx, k)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					continue
+				}
+				fetched.Add(1)
+				bytes.Add(int64(len(b)))
+				if recycle != nil {
+					recycle.RecycleTile(b)
+				}
+			}
+		}()
+	}
+feed:
+	for _, c := range covers {
+		for _, sp := range c.Spans {
+			for col := sp.Col0; col <= sp.Col1; col++ {
+				select {
+				case keys <- tiles.TileKey{Level: c.Level, Row: sp.Row, Col: col}:
+				case <-ctx.Done():
+					break feed
+				}
+			}
+		}
+	}
+	close(keys)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	report(fetched.Load(), bytes.Load(), start)
 	return nil
 }
 
