@@ -84,8 +84,11 @@ type PMTiles struct {
 	leaves *leafCache
 }
 
-// maxPMTilesDirBytes caps one (decompressed) directory.
-const maxPMTilesDirBytes = 32 << 20
+// maxPMTilesDirBytes caps one directory, compressed or not: the longest
+// encoding of pmtiles.MaxDirectoryEntries entries (~30 MiB). Directories
+// with more entries are refused (pmtiles.ErrTooLarge), a gzip one before
+// it is decompressed.
+const maxPMTilesDirBytes = pmtiles.MaxDirectoryBytes
 
 // OpenPMTiles reads the header and root directory (the first 16 KiB hold
 // both in a spec-conforming archive).
@@ -113,7 +116,8 @@ func OpenPMTiles(ctx context.Context, r RangeReader) (*PMTiles, error) {
 	return p, nil
 }
 
-// readDir reads and decodes a directory (at most 32 MiB decompressed).
+// readDir reads and decodes a directory (at most maxPMTilesDirBytes and
+// pmtiles.MaxDirectoryEntries entries).
 func (p *PMTiles) readDir(ctx context.Context, off, n uint64) ([]pmtiles.Entry, error) {
 	if n == 0 || n > maxPMTilesDirBytes {
 		return nil, fmt.Errorf("directory of %d bytes", n)

@@ -3,6 +3,7 @@ package tiles
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/offlined/offlined/internal/emulator/openmaps"
+	"github.com/offlined/offlined/internal/pmtiles"
 )
 
 // bytesRange reads ranges of an in-memory archive.
@@ -114,7 +116,7 @@ func gunzipT(t *testing.T, b []byte) []byte {
 
 // FuzzOpenPMTiles: no archive, however broken, panics the reader
 // (internal/pmtiles' decoders return errors on unknown compressions,
-// entry counts beyond the bytes and truncated directories).
+// entry counts beyond the bytes or the limit and truncated directories).
 func FuzzOpenPMTiles(f *testing.F) {
 	raw, _ := os.ReadFile("testdata/pmtiles/test_fixture_1.pmtiles")
 	f.Add(raw)
@@ -122,6 +124,8 @@ func FuzzOpenPMTiles(f *testing.F) {
 	bad := bytes.Clone(raw)
 	bad[97] = 9 // internal compression
 	f.Add(bad)
+	// A leaf claiming more entries than the limit (its bytes cut short).
+	f.Add(leafArchive1(f, append(binary.AppendUvarint(nil, pmtiles.MaxDirectoryEntries+1), make([]byte, 64)...)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ctx := context.Background()
 		p, err := OpenPMTiles(ctx, bytesRange(b))

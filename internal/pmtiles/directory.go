@@ -54,12 +54,33 @@ func EncodeDirectory(entries []Entry, c Compression) ([]byte, error) {
 	return compress("directory", b, c)
 }
 
+// MaxDirectoryEntries is the most entries DecodeDirectory reads from one
+// directory (24 MiB decoded). Real archives stay far below: writers
+// (go-pmtiles, planetiler, tippecanoe) split the entries into leaves of
+// max(4096, entries/3500) and grow them by 1.2 only until the root fits
+// in 16 KiB, so a leaf of a million entries takes an archive of some
+// 3.5 billion tile entries, far more than a z15 planet. A hostile
+// archive, though, could otherwise fill a 32 MiB directory with 4-byte
+// entries and decode 8 million (190 MB) from a few KB of gzip.
+const MaxDirectoryEntries = 1 << 20
+
+// maxEntryBytes is the longest encoding of one entry: a tile id delta and
+// an offset of up to 10 varint bytes each, a run length and a length of
+// up to 5.
+const maxEntryBytes = 30
+
+// MaxDirectoryBytes is the longest a directory of at most
+// MaxDirectoryEntries entries encodes to, uncompressed.
+const MaxDirectoryBytes = binary.MaxVarintLen64 + MaxDirectoryEntries*maxEntryBytes
+
 // DecodeDirectory decompresses (c: NoCompression or Gzip) and decodes a
-// directory of at most maxBytes decompressed bytes. It refuses truncated
-// directories and values beyond their field's range; bytes after the last
-// offset are ignored. An empty directory decodes to no entries.
+// directory of at most maxBytes decompressed bytes and MaxDirectoryEntries
+// entries (ErrTooLarge beyond either; a gzip stream's count is checked
+// before the rest is decompressed). It refuses truncated directories and
+// values beyond their field's range; bytes after the last offset are
+// ignored. An empty directory decodes to no entries.
 func DecodeDirectory(b []byte, c Compression, maxBytes int) ([]Entry, error) {
-	b, err := decompress("directory", b, c, maxBytes)
+	b, err := decompressCounted(b, c, maxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +93,9 @@ func DecodeDirectory(b []byte, c Compression, maxBytes int) ([]Entry, error) {
 	// count by the bytes before allocating.
 	if n > uint64(len(d.b)-d.off)/4 {
 		return nil, errorf("directory", ErrCorrupt, "%d entries in %d bytes", n, len(d.b))
+	}
+	if n > MaxDirectoryEntries {
+		return nil, tooManyEntries(n)
 	}
 	entries := make([]Entry, n)
 	var id uint64
@@ -118,6 +142,42 @@ func DecodeDirectory(b []byte, c Compression, maxBytes int) ([]Entry, error) {
 		}
 	}
 	return entries, nil
+}
+
+func tooManyEntries(n uint64) error {
+	return errorf("directory", ErrTooLarge, "%d entries, limit %d", n, MaxDirectoryEntries)
+}
+
+// decompressCounted is decompress for a directory: a gzip stream's entry
+// count (its first varint) over MaxDirectoryEntries is refused before
+// the rest of the stream is decompressed.
+func decompressCounted(b []byte, c Compression, maxBytes int) ([]byte, error) {
+	if c != Gzip {
+		return decompress("directory", b, c, maxBytes)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, &Error{Part: "directory", Kind: ErrCorrupt, Detail: "gzip", Err: err}
+	}
+	var head [binary.MaxVarintLen64]byte
+	k, err := io.ReadFull(zr, head[:])
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF { // EOF: a short, complete stream
+		return nil, &Error{Part: "directory", Kind: ErrCorrupt, Detail: "gzip", Err: err}
+	}
+	if n, m := binary.Uvarint(head[:k]); m > 0 && n > MaxDirectoryEntries {
+		return nil, tooManyEntries(n)
+	}
+	if k > maxBytes {
+		return nil, errorf("directory", ErrTooLarge, "more than %d bytes decompressed", maxBytes)
+	}
+	buf := bytes.NewBuffer(head[:k:k])
+	if _, err := buf.ReadFrom(io.LimitReader(zr, int64(maxBytes-k)+1)); err != nil {
+		return nil, &Error{Part: "directory", Kind: ErrCorrupt, Detail: "gzip", Err: err}
+	}
+	if buf.Len() > maxBytes {
+		return nil, errorf("directory", ErrTooLarge, "more than %d bytes decompressed", maxBytes)
+	}
+	return buf.Bytes(), nil
 }
 
 // varints reads consecutive unsigned varints.

@@ -466,6 +466,11 @@ func FuzzOracleDirectory(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}, uint8(pm.NoCompression))
 	f.Add([]byte{1, 2, 3}, uint8(pm.Gzip))
 	f.Add([]byte{0}, uint8(pm.Brotli))
+	// Entry counts over MaxDirectoryEntries, plain and gzip-compressed.
+	over := binary.AppendUvarint(nil, pm.MaxDirectoryEntries+1)
+	f.Add(over, uint8(pm.NoCompression))
+	f.Add(gzipOf(over), uint8(pm.Gzip))
+	f.Add(gzipOf(append(over, make([]byte, 64)...)), uint8(pm.Gzip))
 	const limit = 1 << 20
 	f.Fuzz(func(t *testing.T, b []byte, c uint8) {
 		ours, err := pm.DecodeDirectory(b, pm.Compression(c), limit)
@@ -475,6 +480,9 @@ func FuzzOracleDirectory(f *testing.F) {
 				t.Fatalf("error %v (%T) with %d entries", err, err, len(ours))
 			}
 		}
+		if len(ours) > pm.MaxDirectoryEntries {
+			t.Fatalf("%d entries read, limit %d", len(ours), pm.MaxDirectoryEntries)
+		}
 		// The library allocates what the entry count says: only run it when
 		// the count fits the bytes (else we must have refused).
 		plain := b
@@ -482,6 +490,9 @@ func FuzzOracleDirectory(f *testing.F) {
 			if plain, _ = gunzipLimit(b, limit); plain == nil {
 				plain = []byte{0}
 			}
+		}
+		if n := theirCount(plain); n > pm.MaxDirectoryEntries && err == nil {
+			t.Fatalf("a count of %d accepted, limit %d", n, pm.MaxDirectoryEntries)
 		}
 		if n := theirCount(plain); n > uint64(len(plain)) {
 			if err == nil {
@@ -558,6 +569,15 @@ func gunzipLimit(b []byte, limit int) ([]byte, error) {
 		return nil, err
 	}
 	return io.ReadAll(io.LimitReader(zr, int64(limit)+1))
+}
+
+// gzipOf returns b gzip-compressed.
+func gzipOf(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
 }
 
 // theirCount is the entry count the library reads: binary.ReadUvarint's
