@@ -167,6 +167,7 @@ func benchQueryServer(b *testing.B) (*Server, *TestDaemon, int) {
 		b.Fatal(err)
 	}
 	d := NewTestDaemon(b, TestDaemonOptions{Root: root, Hub: NewHub(0)})
+	WatchTestDaemon(b, d) // as the daemon: map infos cached between queries
 	srv, err := New(Options{Token: testToken, Maps: d.Maps, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
