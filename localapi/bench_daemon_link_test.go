@@ -21,7 +21,9 @@ func watchTestDaemon(t testing.TB, d *localapi.TestDaemon) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	started, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- daemon.WatchPackages(ctx, reg, slog.New(slog.DiscardHandler), func() { close(started) }) }()
+	go func() {
+		done <- daemon.WatchPackages(ctx, reg, slog.New(slog.DiscardHandler), func() { close(started) })
+	}()
 	select {
 	case <-started:
 	case err := <-done:
