@@ -14,7 +14,8 @@
 #   RELIABILITY_HOSTILE (10000), RELIABILITY_CLIENTS (20), RELIABILITY_CLIENT_OPS (100),
 #   FLEET_DEVICES (20), FLEET_OPS (60), FLEET_KILLS (devices/4), FLEET_SEED (42).
 # Disk-full cases mount a small tmpfs (root needed; they skip otherwise).
-# Last line: scenarios=<ok|failed|skipped> fuzz_failed=<n>/<targets> status=<0|1>;
+# Last line: scenarios=<ok|failed|skipped> fuzz_failed=<n>/<targets>
+# fuzz_deadline_races=<n> (runs Go's coordinator failed at -fuzztime with no crasher) status=<0|1>;
 # exit 1 if anything failed. The summary lines are appended to
 # bench/reliability-results.txt.
 set -uo pipefail
@@ -28,6 +29,7 @@ status=0
 scenarios=skipped
 fuzz_failed=0
 fuzz_total=0
+fuzz_deadline=0
 
 if [[ -z "${SKIP_SCENARIOS:-}" ]]; then
 	# Crash loops, fault matrix, disk full and hostile input.
@@ -54,9 +56,10 @@ fuzztime=${FUZZTIME:-2m}
 # parsers behind it, the server answers the client, sync and offline job read.
 default_targets=(
 	./localapi:FuzzHostAllowed ./localapi:FuzzGeoJSONGeometry ./localapi:FuzzEsriGeometryParam ./localapi:FuzzParseRange
-	./geodb:FuzzWhere ./geodb:FuzzGeometryBlob ./geodb:FuzzEsriGeometry ./geodb:FuzzFastGeometry
+	./geodb:FuzzWhere ./geodb:FuzzGeometryBlob ./geodb:FuzzBlobPoint ./geodb:FuzzEsriGeometry ./geodb:FuzzFastGeometry
 	./sync:FuzzAnswer ./internal/arcgis:FuzzReplicaAndSyncResponse ./internal/arcgis:FuzzErrorBody ./internal/arcgis:FuzzGeometryJSON
 	./offline:FuzzReadManifest ./offline:FuzzWebMap ./offline:FuzzOverrides ./offline:FuzzPrepareAOI ./offline:FuzzScanAttachmentURLs
+	./tiles:FuzzOpenPMTiles ./internal/pmtiles:FuzzOracleDirectory ./internal/pmtiles:FuzzOracleHeader
 	./tiles:FuzzParseTileJSON ./tiles:FuzzParseStyle ./tiles:FuzzParseBundleHeader ./tiles:FuzzParseTilemap ./tiles:FuzzParseTemplate ./tiles:FuzzDecodeMVTSchema
 	./cmd/offlined:FuzzParseAOI ./cmd/offlined:FuzzParseBBox ./internal/config:FuzzConfigFile
 )
@@ -70,15 +73,28 @@ if [[ -z "${SKIP_FUZZ:-}" ]]; then
 		name=${t##*:}
 		echo "== fuzz $name in $pkg for $fuzztime"
 		fuzz_total=$((fuzz_total + 1))
+		crashers=$(ls "$pkg/testdata/fuzz/$name" 2>/dev/null | wc -l)
 		if ! go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" >"$out/fuzz-$name.log" 2>&1; then
-			status=1
-			fuzz_failed=$((fuzz_failed + 1))
-			echo "   FAILED (see $out/fuzz-$name.log; the crasher is in $pkg/testdata/fuzz/$name)"
+			# Go's fuzz coordinator can fail a run bounded by time at its
+			# deadline with a bare "context deadline exceeded" and no crasher:
+			# it compares the -fuzztime context's error with its child's, which
+			# a cancel sets a moment later (internal/fuzz/fuzz.go, go1.26).
+			# Only that exact result, with no crasher written, is not a failure.
+			if [ "$(ls "$pkg/testdata/fuzz/$name" 2>/dev/null | wc -l)" -eq "$crashers" ] &&
+				[ "$(grep -c -v -E '^(fuzz: |--- FAIL: |    context deadline exceeded$|FAIL|exit status)' "$out/fuzz-$name.log")" -eq 0 ] &&
+				grep -q '^    context deadline exceeded$' "$out/fuzz-$name.log"; then
+				fuzz_deadline=$((fuzz_deadline + 1))
+				echo "   Go's fuzz deadline race (context deadline exceeded, no crasher): not a failure"
+			else
+				status=1
+				fuzz_failed=$((fuzz_failed + 1))
+				echo "   FAILED (see $out/fuzz-$name.log; the crasher is in $pkg/testdata/fuzz/$name)"
+			fi
 		fi
 		tail -n 2 "$out/fuzz-$name.log" | sed 's/^/   /'
 	done
 fi
 summary=()
 [ -s "$out/summary.txt" ] && mapfile -t summary < <(sed 's/^[[:space:]]*//' "$out/summary.txt")
-bench_result reliability-results.txt "${summary[@]}" "scenarios=$scenarios fuzz_failed=$fuzz_failed/$fuzz_total fuzztime=$fuzztime status=$status"
+bench_result reliability-results.txt "${summary[@]}" "scenarios=$scenarios fuzz_failed=$fuzz_failed/$fuzz_total fuzz_deadline_races=$fuzz_deadline fuzztime=$fuzztime status=$status"
 exit $status
