@@ -460,12 +460,17 @@ func (d *downloader) write(ctx context.Context, coll *collector) error {
 // reports the progress. It runs on the committer goroutine only.
 func (d *downloader) commit(ctx context.Context, b *batch, store bool) error {
 	var err error
+	var marks []levelMark
 	if store && len(b.recs) > 0 {
+		marks = d.completing(b)
 		// Commit even when ctx is cancelled: these tiles were paid for.
-		err = d.st.Put(context.WithoutCancel(ctx), b.recs)
+		err = d.st.putMarked(context.WithoutCancel(ctx), b.recs, marks)
 	}
 	d.mu.Lock()
 	if store && err == nil {
+		for _, m := range marks {
+			d.done[m.level] = true
+		}
 		for _, r := range b.recs {
 			lv := r.Key.Level
 			lp := d.prog.Levels[lv]
@@ -510,6 +515,30 @@ func (d *downloader) commit(ctx context.Context, b *batch, store bool) error {
 		d.opt.Progress(p)
 	}
 	return err
+}
+
+// completing returns the levels b settles the last tiles of, none of them
+// failed: their MarkLevelComplete record goes into b's transaction (a
+// separate commit per level cost a journal and file sync each). A level
+// whose producer is still emitting is left to markComplete.
+func (d *downloader) completing(b *batch) []levelMark {
+	n := map[int]int64{} // b's tiles per level
+	for i := range b.recs {
+		n[b.recs[i].Key.Level]++
+	}
+	for _, f := range b.failed {
+		delete(n, f.rec.Key.Level) // the level will not be complete
+	}
+	var marks []levelMark
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for lv, c := range n {
+		if d.produced[lv] && !d.done[lv] && !d.failed[lv] && d.settled[lv]+c == d.emitted[lv] {
+			marks = append(marks, levelMark{level: lv, planned: d.prog.Levels[lv].Planned})
+		}
+	}
+	sort.Slice(marks, func(i, j int) bool { return marks[i].level < marks[j].level })
+	return marks
 }
 
 // markComplete records levels whose tiles are all settled without failures.

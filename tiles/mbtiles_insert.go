@@ -20,6 +20,7 @@ const (
 	insertAbsent = `INSERT OR REPLACE INTO offlined_tile_state (zoom_level, tile_column, tile_row, state) VALUES `
 	tileValues   = `(?,?,?,?)`
 	absentValues = `(?,?,?,'absent')`
+	markComplete = `INSERT OR REPLACE INTO offlined_progress (zoom_level, planned, complete) VALUES (?, ?, 1)`
 )
 
 // putStmts are the writer connection's prepared inserts (guarded by
@@ -117,7 +118,22 @@ func (w *rowWriter) flush(ctx context.Context) error {
 // driver would start a goroutine per statement to watch a cancellable
 // context); ctx is checked before the transaction begins.
 func (s *Store) Put(ctx context.Context, recs []TileRecord) error {
-	if len(recs) == 0 {
+	return s.putMarked(ctx, recs, nil)
+}
+
+// levelMark is a level whose every tile is settled once a batch commits:
+// MarkLevelComplete's record, written in that batch's transaction.
+type levelMark struct {
+	level   int
+	planned int64
+}
+
+// putMarked is Put that also records marks as MarkLevelComplete does, in
+// the same transaction: a download's level completes with the batch that
+// settles its last tiles, one commit (its journal and file syncs) instead of
+// two. Either both are written or neither.
+func (s *Store) putMarked(ctx context.Context, recs []TileRecord, marks []levelMark) error {
+	if len(recs) == 0 && len(marks) == 0 {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -141,6 +157,11 @@ func (s *Store) Put(ctx context.Context, recs []TileRecord) error {
 	}
 	if err := s.putRecords(ctx, conn, recs); err != nil {
 		return errors.Join(err, rollback(ctx, conn))
+	}
+	for _, m := range marks {
+		if _, err := conn.ExecContext(ctx, markComplete, m.level, m.planned); err != nil {
+			return errors.Join(fmt.Errorf("mbtiles %s: mark level %d complete: %w", s.path, m.level, err), rollback(ctx, conn))
+		}
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return errors.Join(fmt.Errorf("mbtiles %s: commit: %w", s.path, err), rollback(ctx, conn))
