@@ -96,3 +96,59 @@ func TestDownloadFailedTileKeepsLevelOpen(t *testing.T) {
 		}
 	}
 }
+
+// Bug: the build writer's page cache (4 MiB) was smaller than the batch a
+// download commits (tiles handed at half of defaultBatchBytes): the
+// transaction spilled pages into the file before its commit, and every
+// spill synced the journal twice more (6.5 syncs per commit instead of 5).
+// A download-sized batch must stay in the cache until COMMIT: the file
+// does not grow while the transaction is open.
+func TestBuildWriterHoldsADownloadBatch(t *testing.T) {
+	ctx := context.Background()
+	path := t.TempDir() + "/c.mbtiles"
+	st := openModeStore(t, "build", path, WebMercatorScheme(256, 0, 30))
+	defer st.Close()
+	if err := st.Plan(ctx, 1<<20); err != nil { // a big download: 64 KiB pages
+		t.Fatal(err)
+	}
+	data := benchTiles(64)
+	var recs []TileRecord
+	var bytes int64
+	for i := 0; bytes < defaultBatchBytes/2+int64(len(data[0])); i++ {
+		recs = append(recs, TileRecord{Key: TileKey{Level: 15, Row: i / 1000, Col: i % 1000}, Data: data[i%len(data)]})
+		bytes += int64(len(data[i%len(data)]))
+	}
+	// A first batch sets the page size (Store.Plan, sizePages), as a
+	// download's first commit does.
+	if err := st.Put(ctx, recs[:8]); err != nil {
+		t.Fatal(err)
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	conn, err := st.writer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `BEGIN`); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.putRecords(ctx, conn, recs[8:]); err != nil {
+		t.Fatal(err)
+	}
+	during := size()
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	after := size()
+	if during != before || after <= before {
+		t.Fatalf("a batch of %d tiles (%d bytes) spilled before COMMIT: file %d bytes before, %d while open, %d after", len(recs)-8, bytes, before, during, after)
+	}
+}

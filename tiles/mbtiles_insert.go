@@ -228,19 +228,22 @@ func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecor
 // transaction.
 //
 // buildCacheKiB is the writer's cache in the rollback journal (a store
-// being built). There a spilled page costs nothing extra: a page appended
-// past the file's old end is not journaled and is written once, spilled or
-// not. A smaller cache is memory the writer does not fault in and clear
-// (every new page is zeroed, 64 KiB with big pages): 16 MiB cost 5-6 us
-// more CPU per tile than 4 MiB (BenchmarkStorePut, tilebench), 2 and 1 MiB
-// measured the same as 4. A default batch (commits of 4-8 MiB of tiles)
-// spills: with commits of ~315 tiles of ~13 KB an 8 MiB cache still cost
-// 1-2 us more per tile than 4 MiB, 12 and 16 MiB 4-7 us more, and turning
-// spilling off (cache_spill) measured the same as 4 MiB
-// (BenchmarkDownloadTiles/daemon).
+// being built). It holds a download's batch (tiles handed to the
+// committer at half of defaultBatchBytes, plus the pages of the table's
+// right edge and the index): a transaction that outgrows the cache
+// spills pages into the file before its commit, and the first write to
+// the file needs the journal synced first, so a spilled commit synced the
+// journal twice more (a second journal segment): 6.5 syncs per commit of a
+// 21,845-tile download instead of 5.4 (strace: 582-630 fsyncs, 478 with
+// 6 MiB). With 4 MiB, 70% of the download's commits spilled. Bigger costs
+// CPU: the cache is memory the writer faults in and clears (every new
+// page is zeroed, 64 KiB with big pages): 16 MiB cost 5-6 us more per
+// tile than 4 MiB, 8 MiB 1-2 us more (BenchmarkStorePut/dlbatch64k,
+// run side by side: 8 MiB 1.5 us more than 6); 6 MiB took 4% less CPU and
+// 19% less wall time per tile than 4 MiB (the commit's syncs).
 const (
 	writerCacheKiB = 16 << 10
-	buildCacheKiB  = 4 << 10
+	buildCacheKiB  = defaultBatchBytes / 2 * 3 / 2 >> 10 // 6 MiB
 )
 
 // writer returns the connection Put writes through; s.wmu must be held.
