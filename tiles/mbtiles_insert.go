@@ -221,15 +221,15 @@ func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecor
 // spills them into the WAL mid-transaction, and a spilled page written
 // again is logged again with the log's checksums rewritten; a cache that
 // grows past its size for one transaction frees and reallocates its pages
-// on every commit. 16 MiB holds a download batch (at most 1024 tiles and
-// about 8 MiB of them, Download's defaults). Only a store that is written gets this connection;
+// on every commit. 16 MiB holds a download batch (handed at 4 MiB,
+// larger while the committer lags: at most 12 MiB, Download's defaults). Only a store that is written gets this connection;
 // readers keep the default. Every write goes through it: a write by another
 // connection makes SQLite drop the writer's whole cache at its next
 // transaction.
 //
 // buildCacheKiB is the writer's cache in the rollback journal (a store
 // being built). It holds a download's batch (tiles handed to the
-// committer at half of defaultBatchBytes, plus the pages of the table's
+// committer at a third of defaultBatchBytes, plus the pages of the table's
 // right edge and the index): a transaction that outgrows the cache
 // spills pages into the file before its commit, and the first write to
 // the file needs the journal synced first, so a spilled commit synced the
@@ -243,7 +243,7 @@ func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecor
 // 19% less wall time per tile than 4 MiB (the commit's syncs).
 const (
 	writerCacheKiB = 16 << 10
-	buildCacheKiB  = defaultBatchBytes / 2 * 3 / 2 >> 10 // 6 MiB
+	buildCacheKiB  = defaultBatchBytes / handShare * 3 / 2 >> 10 // 6 MiB
 )
 
 // writer returns the connection Put writes through; s.wmu must be held.

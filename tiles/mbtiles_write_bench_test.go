@@ -55,9 +55,9 @@ func BenchmarkStorePut(b *testing.B) {
 		cols    int
 		batch   int
 	}{{"page4k", 1, 1 << 15, 256}, {"page64k", 1 << 20, 1 << 15, 256}, {"wide64k", 1 << 20, 600, 256},
-		// A download's batch: handed to the committer at half of
+		// A download's batch: handed to the committer at a third of
 		// defaultBatchBytes (~315 tiles of ~13 KB).
-		{"dlbatch64k", 1 << 20, 1 << 15, int(defaultBatchBytes / 2 / (13 << 10))}} {
+		{"dlbatch64k", 1 << 20, 1 << 15, int(defaultBatchBytes / handShare / (13 << 10))}} {
 		b.Run(bc.name, func(b *testing.B) { benchStorePut(b, bc.planned, bc.cols, bc.batch) })
 	}
 }
