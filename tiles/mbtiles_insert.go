@@ -221,9 +221,9 @@ func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecor
 // spills them into the WAL mid-transaction, and a spilled page written
 // again is logged again with the log's checksums rewritten; a cache that
 // grows past its size for one transaction frees and reallocates its pages
-// on every commit. 16 MiB holds a download batch (handed at 4 MiB,
-// larger while the committer lags: at most 12 MiB, Download's defaults). Only a store that is written gets this connection;
-// readers keep the default. Every write goes through it: a write by another
+// on every commit. 16 MiB holds a download batch (handed at 4 MiB, larger
+// while the committer lags: at most 12 MiB, Download's defaults). Only a
+// store that is written gets this connection; readers keep the default. Every write goes through it: a write by another
 // connection makes SQLite drop the writer's whole cache at its next
 // transaction.
 //
@@ -238,9 +238,10 @@ func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecor
 // 6 MiB). With 4 MiB, 70% of the download's commits spilled. Bigger costs
 // CPU: the cache is memory the writer faults in and clears (every new
 // page is zeroed, 64 KiB with big pages): 16 MiB cost 5-6 us more per
-// tile than 4 MiB, 8 MiB 1-2 us more (BenchmarkStorePut/dlbatch64k,
-// run side by side: 8 MiB 1.5 us more than 6); 6 MiB took 4% less CPU and
-// 19% less wall time per tile than 4 MiB (the commit's syncs).
+// tile than 4 MiB, 8 MiB 1-2 us more (earlier runs of BenchmarkStorePut
+// and tilebench). BenchmarkStorePut/dlbatch64k run two at a time, side by
+// side: 6 MiB took 4% less CPU and 19% less wall time per tile than 4 MiB
+// (the commit's syncs), 8 MiB 1.5 us more CPU than 6 and no less wall.
 const (
 	writerCacheKiB = 16 << 10
 	buildCacheKiB  = defaultBatchBytes / handShare * 3 / 2 >> 10 // 6 MiB
