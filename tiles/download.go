@@ -23,10 +23,11 @@ type DownloadOptions struct {
 	Retries      int
 	RetryBackoff time.Duration
 	// BatchSize, BatchBytes and BatchInterval bound the fetched tiles
-	// waiting for a commit (defaults 1024 tiles, 8 MiB of tile bytes,
+	// waiting for a commit (defaults 1536 tiles, 12 MiB of tile bytes,
 	// 250ms); at most this much work is redone after a crash. A batch is
-	// committed once it holds half of BatchSize or of BatchBytes, or once
-	// BatchInterval has passed.
+	// committed once it holds a third of BatchSize or of BatchBytes, or once
+	// BatchInterval has passed; the rest is room for the tiles fetched
+	// while it commits.
 	BatchSize     int
 	BatchBytes    int64
 	BatchInterval time.Duration
@@ -129,14 +130,22 @@ func newDownloader(st *Store, f TileFetcher, opt DownloadOptions) *downloader {
 // size (syncs of the journal and the file, rewritten index pages): per
 // tile of ~13 KB, BenchmarkStorePut took 15.8 us CPU with commits of 128
 // tiles (the old default's), 13.2 with 256, 12.1 with 512. With these
-// bounds a download of ~13 KB tiles commits ~4 MiB (~315 tiles) at a time:
-// 4-7 us less CPU per tile than before end to end (BenchmarkDownloadTiles,
-// tilebench), for ~15 MB more peak RSS. Bytes bound the memory the
-// batches hold (1024 tiles of 50 KB would hold 50 MB); 16 MiB measured no
-// better than 8.
+// bounds a download of ~13 KB tiles commits ~4 MiB (~315 tiles) at a time
+// (a third of the bytes, handShare): 4-7 us less CPU per tile than
+// commits of 128 tiles end to end (BenchmarkDownloadTiles, tilebench).
+// Bigger commits measured no better (16 MiB no better than 8, 32 and 128
+// MiB worse). The other two thirds are room for the workers while a batch
+// commits: a commit mostly waits for its syncs, and with room for one
+// batch only (bounds of 1024 tiles and 8 MiB, commits at half) the
+// workers waited for it: tilebench run side by side with that, under
+// load, fetched 8-11% more tiles/s (10 of 10 pairs faster) for 1-2% more
+// CPU per tile and ~11 MB more peak RSS. Bytes bound the memory the
+// batches hold (1536 tiles of 50 KB would hold 75 MB).
 const (
-	defaultBatchSize  = 1024
-	defaultBatchBytes = 8 << 20
+	defaultBatchSize  = 1536
+	defaultBatchBytes = 12 << 20
+	// handShare: a batch is committed at 1/handShare of either bound.
+	handShare = 3
 )
 
 type result struct {
@@ -424,7 +433,7 @@ type batch struct {
 func (b *batch) len() int { return len(b.recs) + len(b.failed) }
 
 // write commits the collector's batches until every worker is done: a
-// batch once it holds half of BatchSize or BatchBytes, or once
+// batch once it holds a third of BatchSize or BatchBytes, or once
 // BatchInterval has passed, while the workers go on filling the next one
 // (with one goroutine both taking and committing tiles, every commit
 // stalled all the workers).
@@ -460,12 +469,17 @@ func (d *downloader) write(ctx context.Context, coll *collector) error {
 // reports the progress. It runs on the committer goroutine only.
 func (d *downloader) commit(ctx context.Context, b *batch, store bool) error {
 	var err error
+	var marks []levelMark
 	if store && len(b.recs) > 0 {
+		marks = d.completing(b)
 		// Commit even when ctx is cancelled: these tiles were paid for.
-		err = d.st.Put(context.WithoutCancel(ctx), b.recs)
+		err = d.st.putMarked(context.WithoutCancel(ctx), b.recs, marks)
 	}
 	d.mu.Lock()
 	if store && err == nil {
+		for _, m := range marks {
+			d.done[m.level] = true
+		}
 		for _, r := range b.recs {
 			lv := r.Key.Level
 			lp := d.prog.Levels[lv]
@@ -510,6 +524,30 @@ func (d *downloader) commit(ctx context.Context, b *batch, store bool) error {
 		d.opt.Progress(p)
 	}
 	return err
+}
+
+// completing returns the levels b settles the last tiles of, none of them
+// failed: their MarkLevelComplete record goes into b's transaction (a
+// separate commit per level cost a journal and file sync each). A level
+// whose producer is still emitting is left to markComplete.
+func (d *downloader) completing(b *batch) []levelMark {
+	n := map[int]int64{} // b's tiles per level
+	for i := range b.recs {
+		n[b.recs[i].Key.Level]++
+	}
+	for _, f := range b.failed {
+		delete(n, f.rec.Key.Level) // the level will not be complete
+	}
+	var marks []levelMark
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for lv, c := range n {
+		if d.produced[lv] && !d.done[lv] && !d.failed[lv] && d.settled[lv]+c == d.emitted[lv] {
+			marks = append(marks, levelMark{level: lv, planned: d.prog.Levels[lv].Planned})
+		}
+	}
+	sort.Slice(marks, func(i, j int) bool { return marks[i].level < marks[j].level })
+	return marks
 }
 
 // markComplete records levels whose tiles are all settled without failures.

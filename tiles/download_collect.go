@@ -31,8 +31,8 @@ func newCollector(size int, maxBytes int64) *collector {
 		spare:     &batch{recs: make([]TileRecord, 0, size)},
 		size:      size,
 		maxBytes:  maxBytes,
-		handAt:    max(1, size/2),
-		handBytes: max(1, maxBytes/2),
+		handAt:    max(1, size/handShare),
+		handBytes: max(1, maxBytes/handShare),
 		kick:      make(chan struct{}, 1),
 	}
 	c.room.L = &c.mu

@@ -208,7 +208,7 @@ func TestCollectorDueWakesOnFirstTile(t *testing.T) {
 	if b, _ := c.take(true); b == nil || b.len() != 1 {
 		t.Fatalf("due take: %v", b)
 	}
-	// Not due: one tile of eight waits for handAt (4) or the next tick.
+	// Not due: one tile of eight waits for handAt (2) or the next tick.
 	c.committed(&batch{})
 	if b, _ := c.take(false); b != nil {
 		t.Fatalf("take without due on an empty collector: %v", b)
@@ -234,7 +234,7 @@ func (f *sizedFetcher) FetchTile(ctx context.Context, k TileKey) ([]byte, bool, 
 
 // Fetched tile bytes not yet committed never exceed BatchBytes plus a tile
 // in the hand of each worker, however many tiles BatchSize allows, and a
-// batch is committed once it holds half of BatchBytes.
+// batch is committed once it holds a third of BatchBytes.
 func TestDownloadBoundsUncommittedBytes(t *testing.T) {
 	const conc, tile, batchBytes = 4, 1000, 16000
 	f := &sizedFetcher{size: tile}

@@ -20,6 +20,7 @@ const (
 	insertAbsent = `INSERT OR REPLACE INTO offlined_tile_state (zoom_level, tile_column, tile_row, state) VALUES `
 	tileValues   = `(?,?,?,?)`
 	absentValues = `(?,?,?,'absent')`
+	markComplete = `INSERT OR REPLACE INTO offlined_progress (zoom_level, planned, complete) VALUES (?, ?, 1)`
 )
 
 // putStmts are the writer connection's prepared inserts (guarded by
@@ -117,7 +118,22 @@ func (w *rowWriter) flush(ctx context.Context) error {
 // driver would start a goroutine per statement to watch a cancellable
 // context); ctx is checked before the transaction begins.
 func (s *Store) Put(ctx context.Context, recs []TileRecord) error {
-	if len(recs) == 0 {
+	return s.putMarked(ctx, recs, nil)
+}
+
+// levelMark is a level whose every tile is settled once a batch commits:
+// MarkLevelComplete's record, written in that batch's transaction.
+type levelMark struct {
+	level   int
+	planned int64
+}
+
+// putMarked is Put that also records marks as MarkLevelComplete does, in
+// the same transaction: a download's level completes with the batch that
+// settles its last tiles, one commit (its journal and file syncs) instead of
+// two. Either both are written or neither.
+func (s *Store) putMarked(ctx context.Context, recs []TileRecord, marks []levelMark) error {
+	if len(recs) == 0 && len(marks) == 0 {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -141,6 +157,11 @@ func (s *Store) Put(ctx context.Context, recs []TileRecord) error {
 	}
 	if err := s.putRecords(ctx, conn, recs); err != nil {
 		return errors.Join(err, rollback(ctx, conn))
+	}
+	for _, m := range marks {
+		if _, err := conn.ExecContext(ctx, markComplete, m.level, m.planned); err != nil {
+			return errors.Join(fmt.Errorf("mbtiles %s: mark level %d complete: %w", s.path, m.level, err), rollback(ctx, conn))
+		}
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		return errors.Join(fmt.Errorf("mbtiles %s: commit: %w", s.path, err), rollback(ctx, conn))
@@ -200,26 +221,30 @@ func (s *Store) putRecords(ctx context.Context, conn *sql.Conn, recs []TileRecor
 // spills them into the WAL mid-transaction, and a spilled page written
 // again is logged again with the log's checksums rewritten; a cache that
 // grows past its size for one transaction frees and reallocates its pages
-// on every commit. 16 MiB holds a download batch (at most 1024 tiles and
-// about 8 MiB of them, Download's defaults). Only a store that is written gets this connection;
-// readers keep the default. Every write goes through it: a write by another
+// on every commit. 16 MiB holds a download batch (handed at 4 MiB, larger
+// while the committer lags: at most 12 MiB, Download's defaults). Only a
+// store that is written gets this connection; readers keep the default. Every write goes through it: a write by another
 // connection makes SQLite drop the writer's whole cache at its next
 // transaction.
 //
 // buildCacheKiB is the writer's cache in the rollback journal (a store
-// being built). There a spilled page costs nothing extra: a page appended
-// past the file's old end is not journaled and is written once, spilled or
-// not. A smaller cache is memory the writer does not fault in and clear
-// (every new page is zeroed, 64 KiB with big pages): 16 MiB cost 5-6 us
-// more CPU per tile than 4 MiB (BenchmarkStorePut, tilebench), 2 and 1 MiB
-// measured the same as 4. A default batch (commits of 4-8 MiB of tiles)
-// spills: with commits of ~315 tiles of ~13 KB an 8 MiB cache still cost
-// 1-2 us more per tile than 4 MiB, 12 and 16 MiB 4-7 us more, and turning
-// spilling off (cache_spill) measured the same as 4 MiB
-// (BenchmarkDownloadTiles/daemon).
+// being built). It holds a download's batch (tiles handed to the
+// committer at a third of defaultBatchBytes, plus the pages of the table's
+// right edge and the index): a transaction that outgrows the cache
+// spills pages into the file before its commit, and the first write to
+// the file needs the journal synced first, so a spilled commit synced the
+// journal twice more (a second journal segment): 6.5 syncs per commit of a
+// 21,845-tile download instead of 5.4 (strace: 582-630 fsyncs, 478 with
+// 6 MiB). With 4 MiB, 70% of the download's commits spilled. Bigger costs
+// CPU: the cache is memory the writer faults in and clears (every new
+// page is zeroed, 64 KiB with big pages): 16 MiB cost 5-6 us more per
+// tile than 4 MiB, 8 MiB 1-2 us more (earlier runs of BenchmarkStorePut
+// and tilebench). BenchmarkStorePut/dlbatch64k run two at a time, side by
+// side: 6 MiB took 4% less CPU and 19% less wall time per tile than 4 MiB
+// (the commit's syncs), 8 MiB 1.5 us more CPU than 6 and no less wall.
 const (
 	writerCacheKiB = 16 << 10
-	buildCacheKiB  = 4 << 10
+	buildCacheKiB  = defaultBatchBytes / handShare * 3 / 2 >> 10 // 6 MiB
 )
 
 // writer returns the connection Put writes through; s.wmu must be held.

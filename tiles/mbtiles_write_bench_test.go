@@ -53,13 +53,16 @@ func BenchmarkStorePut(b *testing.B) {
 		name    string
 		planned int64
 		cols    int
-	}{{"page4k", 1, 1 << 15}, {"page64k", 1 << 20, 1 << 15}, {"wide64k", 1 << 20, 600}} {
-		b.Run(bc.name, func(b *testing.B) { benchStorePut(b, bc.planned, bc.cols) })
+		batch   int
+	}{{"page4k", 1, 1 << 15, 256}, {"page64k", 1 << 20, 1 << 15, 256}, {"wide64k", 1 << 20, 600, 256},
+		// A download's batch: handed to the committer at a third of
+		// defaultBatchBytes (~315 tiles of ~13 KB).
+		{"dlbatch64k", 1 << 20, 1 << 15, int(defaultBatchBytes / handShare / (13 << 10))}} {
+		b.Run(bc.name, func(b *testing.B) { benchStorePut(b, bc.planned, bc.cols, bc.batch) })
 	}
 }
 
-func benchStorePut(b *testing.B, planned int64, cols int) {
-	const batch = 256
+func benchStorePut(b *testing.B, planned int64, cols, batch int) {
 	data := benchTiles(batch)
 	st := openModeStore(b, "build", filepath.Join(b.TempDir(), "w.mbtiles"), WebMercatorScheme(256, 0, 30))
 	ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/pprof"
+	"runtime/trace"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,6 +41,7 @@ func run(args []string) error {
 	out := fs.String("out", "", "MBTiles file to write")
 	urls := fs.String("urls", "", "write the aria2c input file (URL + out=) here instead of downloading")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the download here")
+	traceOut := fs.String("trace", "", "write an execution trace of the download here (go tool trace: where workers wait)")
 	client := fs.String("client", "daemon", "HTTP client: daemon (the ArcGIS client's transport and fetcher settings an offline job uses) or tiles (tiles.NewHTTPFetcher)")
 	batch := fs.Int("batch", 0, "most tiles waiting for a commit (0: the download's default, as offline jobs use)")
 	batchBytes := fs.Int64("batchbytes", 0, "most tile bytes waiting for a commit (0: the download's default)")
@@ -94,6 +96,17 @@ func run(args []string) error {
 		}
 		defer f.Close()
 		defer pprof.StopCPUProfile()
+	}
+	if *traceOut != "" {
+		f, err := os.Create(*traceOut)
+		if err != nil {
+			return err
+		}
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer f.Close()
+		defer trace.Stop()
 	}
 	start := time.Now()
 	p, err := tiles.Download(ctx, st, f, covers, tiles.DownloadOptions{Concurrency: *conc, BatchSize: *batch, BatchBytes: *batchBytes})
