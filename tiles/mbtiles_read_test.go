@@ -253,3 +253,27 @@ func TestFormatFollowsMetadata(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAppendTile reads one 2 KB tile through the pool from one
+// goroutine: the pool's Get and Put and the SQLite read, per tile.
+func BenchmarkAppendTile(b *testing.B) {
+	ctx := context.Background()
+	st := openTestStore(b, b.TempDir(), "b.mbtiles", WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	var recs []TileRecord
+	for r := range 16 {
+		for c := range 16 {
+			recs = append(recs, TileRecord{Key: TileKey{4, r, c}, Data: bytes.Repeat([]byte{byte(r), byte(c)}, 1024)})
+		}
+	}
+	if err := st.Put(ctx, recs); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := st.AppendTile(ctx, buf[:0], 4, i%16, (i/16)%16); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
