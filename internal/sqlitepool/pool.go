@@ -4,7 +4,7 @@
 // paths that pay for database/sql's per-row and per-column costs take one
 // (geodb's Scan, the tile store's AppendTile); when none is idle and the
 // pool is full, or none can be opened, they read through database/sql:
-// Get never waits.
+// Get never waits for a connection to be put back.
 //
 // A connection that fails to open is retried after a backoff, so a
 // passing failure (too many open files, a lock held past the busy
@@ -87,7 +87,9 @@ func OpenReadOnly(path string, busy time.Duration) (*sqlite.Conn, error) {
 
 // Get returns an idle connection, or a new one when the pool is not full,
 // not closed, not off and not waiting out a backoff; ok is false
-// otherwise. A connection taken is returned with Put or Discard.
+// otherwise. A connection taken is returned with Put or Discard. Opening
+// runs in the caller (up to the busy timeout Open sets); idle connections
+// are handed out even while the pool waits out a backoff or is off.
 func (p *Pool[C]) Get() (c C, ok bool) {
 	p.mu.Lock()
 	if n := len(p.idle); n > 0 {
