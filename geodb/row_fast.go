@@ -87,15 +87,15 @@ func (db *DB) openFast() (*fastConn, error) {
 func encoding(c *sqlite.Conn) (string, error) {
 	st, _, err := c.PrepareTransient("PRAGMA encoding")
 	if err != nil {
-		return "", fmt.Errorf("encoding: %w", err)
+		return "", fmt.Errorf("PRAGMA encoding: %w", err)
 	}
 	defer st.Finalize()
 	row, err := st.Step()
 	if err != nil {
-		return "", fmt.Errorf("encoding: %w", err)
+		return "", fmt.Errorf("PRAGMA encoding: %w", err)
 	}
 	if !row {
-		return "", errors.New("encoding: no answer")
+		return "", errors.New("PRAGMA encoding: no answer")
 	}
 	return st.ColumnText(0), nil
 }
