@@ -105,9 +105,9 @@ type DB struct {
 	mu        sync.RWMutex
 	tables    map[string]*Table // by table name
 	byID      map[int]*Table
-	stmts     stmtCache   // prepared reader statements (query.go)
-	fast      fastReaders // Scan's connections (row_fast.go)
-	fastOff   bool        // tests: Scan on database/sql only
+	stmts     stmtCache    // prepared reader statements (query.go)
+	fast      *fastReaders // Scan's connections (row_fast.go)
+	fastOff   bool         // tests: Scan on database/sql only
 	// fastQueries counts the queries Scan started on its fast path.
 	fastQueries atomic.Int64
 
@@ -155,6 +155,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	db := &DB{path: path, w: w, opts: opts, tables: map[string]*Table{}, byID: map[int]*Table{}, subs: map[chan struct{}]struct{}{}}
+	db.fast = db.newFastReaders(time.Now)
 	if err := db.initSchema(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open geopackage %s: %w", path, err)
@@ -182,7 +183,7 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes all connections.
 func (db *DB) Close() error {
-	errs := []error{db.stmts.close(), db.fast.close()}
+	errs := []error{db.stmts.close(), db.fast.Close()}
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}

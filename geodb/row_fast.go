@@ -6,28 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/offlined/offlined/internal/sqlitepool"
 	"zombiezen.com/go/sqlite"
 )
 
-// fastReaders is a small pool of read-only connections opened through
-// zombiezen.com/go/sqlite over the same SQLite library as the database/sql
-// pool. Scan uses them for its rows: database/sql and the driver cost
-// about 170 ns per column per row (a connection mutex taken on every
-// column call, each value boxed and copied), more than SQLite's own work
-// on a bbox query. A connection is taken when one is idle or the pool is
-// not full; otherwise, and for any query the fast path does not take,
-// Scan uses the database/sql pool.
-type fastReaders struct {
-	mu     sync.Mutex
-	idle   []*fastConn
-	open   int
-	closed bool
-	off    bool // the file is not UTF-8: no fast connections
-	opens  int  // connections opened so far (tests)
-}
+// fastReaders is the pool of read-only connections Scan reads its rows
+// through (sqlitepool): database/sql and the driver cost about 170 ns per
+// column per row (a connection mutex taken on every column call, each
+// value boxed and copied), more than SQLite's own work on a bbox query. A
+// connection is taken when one is idle or the pool is not full; otherwise,
+// while a failed open is waited out, and for any query the fast path does
+// not take, Scan uses the database/sql pool.
+type fastReaders = sqlitepool.Pool[*fastConn]
 
 // fastConn is a pooled connection and the statements it keeps prepared
 // (at most stmtCacheSize; then one is finalized for each new one).
@@ -56,96 +48,56 @@ func (fc *fastConn) prepare(text string) (*sqlite.Stmt, error) {
 	return st, nil
 }
 
-// get returns an idle or new connection to path (at most max open), or
-// nil. A new connection waits up to busy for a lock, like the driver's.
-func (f *fastReaders) get(path string, max int, busy time.Duration) *fastConn {
-	f.mu.Lock()
-	if f.closed || f.off {
-		f.mu.Unlock()
-		return nil
-	}
-	if n := len(f.idle); n > 0 {
-		c := f.idle[n-1]
-		f.idle = f.idle[:n-1]
-		f.mu.Unlock()
-		return c
-	}
-	if f.open >= max {
-		f.mu.Unlock()
-		return nil
-	}
-	f.open++
-	f.opens++
-	f.mu.Unlock()
-	c, err := sqlite.OpenConn(path, sqlite.OpenReadOnly)
-	if err != nil {
-		f.mu.Lock()
-		f.open--
-		f.mu.Unlock()
-		return nil
-	}
-	c.SetBusyTimeout(busy)
-	if !utf8DB(c) {
-		// readCell copies a text's stored bytes; a UTF-16 file (never
-		// a GeoPackage) stays on the database/sql path.
-		c.Close()
-		f.mu.Lock()
-		f.open--
-		f.off = true
-		f.mu.Unlock()
-		return nil
-	}
-	return &fastConn{c: c, stmts: map[string]*sqlite.Stmt{}}
+// close closes fc (Conn.Close finalizes its statements).
+func (fc *fastConn) close() error { return fc.c.Close() }
+
+// newFastReaders returns db's pool of Readers fast connections; now is the
+// clock of its backoff after a failed open.
+func (db *DB) newFastReaders(now func() time.Time) *fastReaders {
+	return sqlitepool.New(sqlitepool.Options[*fastConn]{
+		Max:   db.opts.Readers,
+		Open:  db.openFast,
+		Close: (*fastConn).close,
+		Now:   now,
+	})
 }
 
-// utf8DB reports whether c's database stores text as UTF-8.
-func utf8DB(c *sqlite.Conn) bool {
+// openFast opens a fast connection to db's file. A file whose text is not
+// UTF-8 (never a GeoPackage) stays on the database/sql path for good:
+// readCell copies a text's stored bytes. An error reading the encoding
+// (busy past the timeout, say) only delays the next open.
+func (db *DB) openFast() (*fastConn, error) {
+	c, err := sqlitepool.OpenReadOnly(db.path, db.opts.BusyTimeout)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := encoding(c)
+	if err == nil && enc != "UTF-8" {
+		err = fmt.Errorf("text encoding %s: %w", enc, sqlitepool.ErrUnusable)
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("fast reader %s: %w", db.path, err)
+	}
+	return &fastConn{c: c, stmts: map[string]*sqlite.Stmt{}}, nil
+}
+
+// encoding returns the text encoding of c's database (PRAGMA encoding:
+// UTF-8, UTF-16le or UTF-16be).
+func encoding(c *sqlite.Conn) (string, error) {
 	st, _, err := c.PrepareTransient("PRAGMA encoding")
 	if err != nil {
-		return false
+		return "", fmt.Errorf("PRAGMA encoding: %w", err)
 	}
 	defer st.Finalize()
 	row, err := st.Step()
-	return err == nil && row && st.ColumnText(0) == "UTF-8"
-}
-
-// put returns c to the pool, where it stays idle: the pool holds at most
-// Readers connections, and a connection's page cache only grows with use,
-// so keeping them all idle costs little, while closing one above a smaller
-// idle limit made every third or fourth concurrent query reopen (~7 ms).
-// It closes c when the pool is closed.
-func (f *fastReaders) put(c *fastConn) {
-	f.mu.Lock()
-	if !f.closed {
-		f.idle = append(f.idle, c)
-		f.mu.Unlock()
-		return
+	if err != nil {
+		return "", fmt.Errorf("PRAGMA encoding: %w", err)
 	}
-	f.open--
-	f.mu.Unlock()
-	c.c.Close()
-}
-
-// discard closes c, taken from the pool, for good.
-func (f *fastReaders) discard(c *fastConn) {
-	f.mu.Lock()
-	f.open--
-	f.mu.Unlock()
-	c.c.Close()
-}
-
-// close closes the idle connections; those in use close when put back.
-func (f *fastReaders) close() error {
-	f.mu.Lock()
-	idle := f.idle
-	f.idle, f.closed = nil, true
-	f.open -= len(idle)
-	f.mu.Unlock()
-	var errs []error
-	for _, c := range idle {
-		errs = append(errs, c.c.Close())
+	if !row {
+		return "", errors.New("PRAGMA encoding: no answer")
 	}
-	return errors.Join(errs...)
+	return st.ColumnText(0), nil
 }
 
 // timeDecl reports whether modernc.org/sqlite returns the text of a column
@@ -197,16 +149,16 @@ func (db *DB) scanFast(ctx context.Context, p *plan, sqlText string, args []any,
 	if db.fastOff {
 		return errNotFast
 	}
-	fc := db.fast.get(db.path, max(db.opts.Readers, 1), db.opts.BusyTimeout)
-	if fc == nil {
+	fc, ok := db.fast.Get()
+	if !ok {
 		return errNotFast
 	}
 	healthy := false
 	defer func() {
 		if healthy {
-			db.fast.put(fc)
+			db.fast.Put(fc)
 		} else {
-			db.fast.discard(fc)
+			db.fast.Discard(fc)
 		}
 	}()
 	if ctx.Done() != nil {
@@ -322,7 +274,7 @@ func readCell(st *sqlite.Stmt, i int, decl bool, rc *rawCell) {
 // readBytes copies column i of st's row into rc.b.
 func readBytes(st *sqlite.Stmt, i int, rc *rawCell) {
 	// A text's bytes are its UTF-8: fast connections are UTF-8 only
-	// (fastReaders.get).
+	// (openFast).
 	n := st.ColumnLen(i)
 	if cap(rc.b) < n {
 		rc.b = make([]byte, n, n+n/4)

@@ -103,9 +103,7 @@ func TestScanFastCanceled(t *testing.T) {
 	if _, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}}); err != nil {
 		t.Fatal(err)
 	}
-	db.fast.mu.Lock()
-	fc := db.fast.idle[0]
-	db.fast.mu.Unlock()
+	fc := db.fast.Idle()[0]
 	ctx, cancel := context.WithCancel(testCtx(t))
 	n := 0
 	err := db.Scan(ctx, Query{LayerID: 0, OutFields: []string{"name"}}, func(*RowView) error {
@@ -118,9 +116,8 @@ func TestScanFastCanceled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || n != 3 {
 		t.Fatalf("after cancel: %d rows, %v", n, err)
 	}
-	db.fast.mu.Lock()
-	kept := db.fast.open == 1 && len(db.fast.idle) == 1 && db.fast.idle[0] == fc
-	db.fast.mu.Unlock()
+	idle := db.fast.Idle()
+	kept := db.fast.Stats().Open == 1 && len(idle) == 1 && idle[0] == fc
 	if !kept {
 		t.Fatal("the canceled query's connection was not put back")
 	}
@@ -150,9 +147,8 @@ func TestScanFastCloseDuringQuery(t *testing.T) {
 	if err != nil || n != 400 {
 		t.Fatalf("query across Close: %d rows, %v", n, err)
 	}
-	db.fast.mu.Lock()
-	open, idle := db.fast.open, len(db.fast.idle)
-	db.fast.mu.Unlock()
+	s := db.fast.Stats()
+	open, idle := s.Open, s.Idle
 	if open != 0 || idle != 0 {
 		t.Fatalf("after Close: %d fast connections open, %d idle", open, idle)
 	}
@@ -168,22 +164,19 @@ func TestScanFastStatementsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.fast.mu.Lock()
-	if len(db.fast.idle) != 1 || len(db.fast.idle[0].stmts) != 1 {
-		t.Fatalf("5 boxes of one shape: %d connections, statements %v", len(db.fast.idle), db.fast.idle)
+	if idle := db.fast.Idle(); len(idle) != 1 || len(idle[0].stmts) != 1 {
+		t.Fatalf("5 boxes of one shape: %d connections, statements %v", len(idle), idle)
 	}
-	db.fast.mu.Unlock()
 	for i := range stmtCacheSize + 20 {
 		if _, err := scanAll(t, db, Query{LayerID: 0, OutFields: []string{"name"}, Where: fmt.Sprintf("amount > %d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	db.fast.mu.Lock()
-	defer db.fast.mu.Unlock()
-	if len(db.fast.idle) == 0 {
+	idle := db.fast.Idle()
+	if len(idle) == 0 {
 		t.Fatal("no fast connection")
 	}
-	for _, fc := range db.fast.idle {
+	for _, fc := range idle {
 		if len(fc.stmts) > stmtCacheSize {
 			t.Fatalf("a connection keeps %d statements", len(fc.stmts))
 		}
@@ -285,10 +278,8 @@ func TestScanFastPoolBounds(t *testing.T) {
 	if n := db.fastQueries.Load() - before; n != int64(readers) {
 		t.Fatalf("%d of %d concurrent queries on the fast path, want %d", n, readers+1, readers)
 	}
-	db.fast.mu.Lock()
-	defer db.fast.mu.Unlock()
-	if db.fast.open != len(db.fast.idle) || db.fast.open > readers {
-		t.Fatalf("%d fast connections open, %d idle, keep at most %d", db.fast.open, len(db.fast.idle), readers)
+	if s := db.fast.Stats(); s.Open != s.Idle || s.Open > readers {
+		t.Fatalf("%d fast connections open, %d idle, keep at most %d", s.Open, s.Idle, readers)
 	}
 }
 

@@ -72,7 +72,7 @@ type Store struct {
 	tileStmt *sql.Stmt
 	// readers are AppendTile's connections, format Format's cache
 	// (mbtiles_read.go).
-	readers tileReaders
+	readers *tileReaders
 	format  formatCache
 }
 
@@ -116,7 +116,7 @@ func openStore(ctx context.Context, path, journal string) (*Store, error) {
 	// connections (open, pragmas, prepare) ~6% of the tile route's CPU.
 	db.SetMaxIdleConns(readerConns)
 	db.SetConnMaxIdleTime(time.Minute)
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, readers: newTileReaders(path, time.Now)}
 	if err := s.init(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open mbtiles %s: %w", path, err)
@@ -517,7 +517,7 @@ func (s *Store) Finalize(ctx context.Context, name string, bounds *[4]float64) e
 func (s *Store) Close() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.readers.close()
+	s.readers.Close()
 	if s.tileStmt != nil {
 		s.tileStmt.Close()
 	}

@@ -2,31 +2,24 @@ package tiles
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/offlined/offlined/internal/sqlitepool"
 	"zombiezen.com/go/sqlite"
 )
 
-// tileReaders is a small pool of read-only connections opened through
-// zombiezen.com/go/sqlite (the same SQLite library as the database/sql
-// driver), each with the tile SELECT prepared. AppendTile reads through
-// them: database/sql and the driver cost a statement lookup, boxed
-// arguments, a rows object and two copies of the blob per tile (the
-// driver's and Scan's), about a quarter of the tile route's allocations
-// and half its bytes. A connection is taken when one is idle or the pool
-// is not full; otherwise, or when one cannot be opened, the read goes
-// through database/sql.
-type tileReaders struct {
-	mu     sync.Mutex
-	idle   []*tileConn
-	open   int
-	closed bool
-	failed bool // a connection did not open: database/sql from now on
-}
+// tileReaders is the pool of read-only connections AppendTile reads
+// through, each with the tile SELECT prepared: database/sql and the driver
+// cost a statement lookup, boxed arguments, a rows object and two copies
+// of the blob per tile (the driver's and Scan's), about a quarter of the
+// tile route's allocations and half its bytes. A connection is taken when
+// one is idle or the pool is not full; otherwise, or while a failed open
+// is waited out (sqlitepool's backoff), the read goes through database/sql.
+type tileReaders = sqlitepool.Pool[*tileConn]
 
 // tileConn is a pooled connection and its prepared tile SELECT.
 type tileConn struct {
@@ -34,100 +27,45 @@ type tileConn struct {
 	st *sqlite.Stmt
 }
 
-// maxTileReaders bounds the pool: tile reads run at most GOMAXPROCS at
-// once behind the local API's gate; more concurrent readers use database/sql.
-const maxTileReaders = 4
+// tileReaderCount sizes a store's pool: the local API's gate lets
+// GOMAXPROCS tile reads run at once (by default), so as many connections
+// keep every admitted read off database/sql; at least 4, for callers
+// without the gate on small machines. Each connection's page cache grows
+// only with use.
+func tileReaderCount() int { return max(4, runtime.GOMAXPROCS(0)) }
 
 // tileReaderBusy is how long a fast reader waits for a lock, as the
 // database/sql connections' busy_timeout.
 const tileReaderBusy = 10 * time.Second
 
-// get returns an idle or new connection to path, or nil.
-func (p *tileReaders) get(path string) *tileConn {
-	p.mu.Lock()
-	if p.closed || p.failed {
-		p.mu.Unlock()
-		return nil
-	}
-	if n := len(p.idle); n > 0 {
-		c := p.idle[n-1]
-		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
-		return c
-	}
-	if p.open >= maxTileReaders {
-		p.mu.Unlock()
-		return nil
-	}
-	p.open++
-	p.mu.Unlock()
-	tc, err := openTileConn(path)
-	if err != nil {
-		p.mu.Lock()
-		p.open--
-		p.failed = true
-		p.mu.Unlock()
-		return nil
-	}
-	return tc
+// newTileReaders returns the tile-reading pool of the file at path; now
+// is the clock of its backoff after a failed open.
+func newTileReaders(path string, now func() time.Time) *tileReaders {
+	return sqlitepool.New(sqlitepool.Options[*tileConn]{
+		Max:   tileReaderCount(),
+		Open:  func() (*tileConn, error) { return openTileConn(path) },
+		Close: (*tileConn).close,
+		Now:   now,
+	})
 }
 
 // openTileConn opens a read-only connection to path with the tile SELECT
 // prepared.
 func openTileConn(path string) (*tileConn, error) {
-	c, err := sqlite.OpenConn(path, sqlite.OpenReadOnly)
+	c, err := sqlitepool.OpenReadOnly(path, tileReaderBusy)
 	if err != nil {
 		return nil, err
 	}
-	c.SetBusyTimeout(tileReaderBusy)
 	st, err := c.Prepare(tileSQL)
 	if err != nil {
 		c.Close()
-		return nil, err
+		return nil, fmt.Errorf("mbtiles %s: prepare the tile read: %w", path, err)
 	}
 	return &tileConn{c: c, st: st}, nil
 }
 
-// put returns c to the pool, or closes it when the pool is closed.
-func (p *tileReaders) put(c *tileConn) {
-	p.mu.Lock()
-	if !p.closed {
-		p.idle = append(p.idle, c)
-		p.mu.Unlock()
-		return
-	}
-	p.open--
-	p.mu.Unlock()
-	c.close()
-}
-
-// discard closes c, taken from the pool, for good.
-func (p *tileReaders) discard(c *tileConn) {
-	p.mu.Lock()
-	p.open--
-	p.mu.Unlock()
-	c.close()
-}
-
-func (c *tileConn) close() {
-	c.st.Finalize()
-	c.c.Close()
-}
-
-// close closes the idle connections; those in use close when put back.
-func (p *tileReaders) close() error {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.closed = nil, true
-	p.open -= len(idle)
-	p.mu.Unlock()
-	var errs []error
-	for _, c := range idle {
-		c.st.Finalize()
-		errs = append(errs, c.c.Close())
-	}
-	return errors.Join(errs...)
-}
+// close closes c (Conn.Close finalizes its prepared statement).
+func (c *tileConn) close() error { return c.c.Close() }
 
 // read appends the tile at the MBTiles address z/x/row to buf; found is
 // false when there is none.
@@ -168,13 +106,13 @@ func (s *Store) AppendTile(ctx context.Context, buf []byte, z, x, y int) ([]byte
 	if !ok {
 		return buf, ErrTileNotFound
 	}
-	if c := s.readers.get(s.path); c != nil {
+	if c, ok := s.readers.Get(); ok {
 		out, found, err := c.read(buf, z, x, row)
 		if err != nil {
-			s.readers.discard(c)
+			s.readers.Discard(c)
 			return buf, fmt.Errorf("mbtiles %s: tile %d/%d/%d: %w", s.path, z, x, y, err)
 		}
-		s.readers.put(c)
+		s.readers.Put(c)
 		if !found {
 			return buf, ErrTileNotFound
 		}

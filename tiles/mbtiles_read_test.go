@@ -5,10 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/clock"
+	"github.com/offlined/offlined/internal/sqlitepool"
 )
 
 // AppendTile answers what Tile answers, for present, absent and
@@ -53,7 +58,7 @@ func TestAppendTileSameAsTile(t *testing.T) {
 		if found != 16 {
 			t.Fatalf("xyz=%v: %d tiles found, want 16", sc.XYZ(), found)
 		}
-		if st.readers.open == 0 {
+		if st.readers.Stats().Opened == 0 {
 			t.Fatal("no fast reader opened: every read took database/sql")
 		}
 		if err := st.Close(); err != nil {
@@ -110,8 +115,8 @@ func TestAppendTileConcurrentAndPoolBound(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if st.readers.open > maxTileReaders {
-		t.Fatalf("%d fast readers open, want at most %d", st.readers.open, maxTileReaders)
+	if s := st.readers.Stats(); s.Opened > tileReaderCount() || s.Open != s.Idle || s.Opened == 0 {
+		t.Fatalf("fast readers %+v, want at most %d opened, all idle", s, tileReaderCount())
 	}
 	if err := st.Put(ctx, []TileRecord{{Key: TileKey{3, 1, 2}, Data: []byte("two")}}); err != nil {
 		t.Fatal(err)
@@ -135,11 +140,77 @@ func TestAppendTileAfterClose(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if st.readers.open != 0 {
-		t.Fatalf("%d fast readers open after Close", st.readers.open)
+	if s := st.readers.Stats(); s.Open != 0 || s.Opened == 0 {
+		t.Fatalf("fast readers %+v after Close, want none open", s)
 	}
 	if _, err := st.AppendTile(ctx, nil, 0, 0, 0); err == nil {
 		t.Fatal("read after Close succeeded")
+	}
+}
+
+// A fast reader that fails to open (here: the file is away for a moment,
+// as with a passing EMFILE) sends reads to database/sql, tries no open
+// again until the backoff has passed, and then takes the fast path again
+// (the old pool gave it up for the store's lifetime).
+func TestAppendTileHealsAfterFailedOpen(t *testing.T) {
+	ctx := context.Background()
+	st := openTestStore(t, t.TempDir(), "h.mbtiles", WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	if err := st.Put(ctx, []TileRecord{{Key: TileKey{0, 0, 0}, Data: []byte("t")}}); err != nil {
+		t.Fatal(err)
+	}
+	// database/sql keeps an idle reader on the file, which reads on
+	// while the path is away.
+	if b, err := st.Tile(ctx, 0, 0, 0); err != nil || string(b) != "t" {
+		t.Fatalf("Tile: %q, %v", b, err)
+	}
+	clk := clock.NewFake(time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
+	st.readers.Close()
+	st.readers = newTileReaders(st.path, clk.Now)
+	away := st.path + ".away"
+	if err := os.Rename(st.path, away); err != nil {
+		t.Fatal(err)
+	}
+	read := func(step string, wantOpened, wantFailures int) {
+		t.Helper()
+		if b, err := st.AppendTile(ctx, nil, 0, 0, 0); err != nil || string(b) != "t" {
+			t.Fatalf("%s: AppendTile %q, %v", step, b, err)
+		}
+		if s := st.readers.Stats(); s.Opened != wantOpened || s.Failures != wantFailures {
+			t.Fatalf("%s: fast readers %+v, want %d opened, %d failures in a row", step, s, wantOpened, wantFailures)
+		}
+	}
+	read("file away", 0, 1)
+	read("within the backoff", 0, 1) // no second open tried
+	if err := os.Rename(away, st.path); err != nil {
+		t.Fatal(err)
+	}
+	read("file back, within the backoff", 0, 1)
+	clk.Advance(sqlitepool.FirstBackoff)
+	read("after the backoff", 1, 0)
+	read("reused", 1, 0)
+}
+
+// The pool holds GOMAXPROCS connections (at least 4): the local API's
+// gate admits that many tile reads at once by default, and each one gets
+// a fast reader.
+func TestTileReadersSizedByGOMAXPROCS(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	st := openTestStore(t, t.TempDir(), "g.mbtiles", WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	var taken []*tileConn
+	for {
+		c, ok := st.readers.Get()
+		if !ok {
+			break
+		}
+		taken = append(taken, c)
+	}
+	for _, c := range taken {
+		st.readers.Put(c)
+	}
+	if len(taken) != 8 {
+		t.Fatalf("%d fast readers with GOMAXPROCS 8, want 8", len(taken))
 	}
 }
 
@@ -179,6 +250,30 @@ func TestFormatFollowsMetadata(t *testing.T) {
 			if f, err := st.Format(ctx); err != nil || f != want {
 				t.Fatalf("Format = %q, %v; want %q", f, err, want)
 			}
+		}
+	}
+}
+
+// BenchmarkAppendTile reads one 2 KB tile through the pool from one
+// goroutine: the pool's Get and Put and the SQLite read, per tile.
+func BenchmarkAppendTile(b *testing.B) {
+	ctx := context.Background()
+	st := openTestStore(b, b.TempDir(), "b.mbtiles", WebMercatorScheme(256, 0, 19))
+	defer st.Close()
+	var recs []TileRecord
+	for r := range 16 {
+		for c := range 16 {
+			recs = append(recs, TileRecord{Key: TileKey{4, r, c}, Data: bytes.Repeat([]byte{byte(r), byte(c)}, 1024)})
+		}
+	}
+	if err := st.Put(ctx, recs); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := st.AppendTile(ctx, buf[:0], 4, i%16, (i/16)%16); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
