@@ -3,8 +3,10 @@ package tiles
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,6 +83,14 @@ func TestTemplates(t *testing.T) {
 	}
 }
 
+// fmtTime shows t to the microsecond ("never" when nil).
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.Format("15:04:05.000000")
+}
+
 // TestEmulatorBasemapDownloadResume downloads Demo_Basemap through its tile
 // and tilemap resources, cancels, resumes, and checks the emulator's request
 // log: no tile requested twice, absent tiles never requested.
@@ -96,9 +106,14 @@ func TestEmulatorBasemapDownloadResume(t *testing.T) {
 	dir := t.TempDir()
 	st := openTestStore(t, dir, "basemap.mbtiles", s)
 	ctx, cancel := context.WithCancel(context.Background())
+	var cancelledAt atomic.Pointer[time.Time]
 	opt := DownloadOptions{Concurrency: 4, Tilemap: &HTTPTilemap{ServiceURL: svc}, BatchSize: 32,
 		Progress: func(p Progress) {
 			if p.Fetched > 300 {
+				if cancelledAt.Load() == nil {
+					now := time.Now()
+					cancelledAt.Store(&now)
+				}
 				cancel()
 			}
 		}}
@@ -114,10 +129,20 @@ func TestEmulatorBasemapDownloadResume(t *testing.T) {
 		t.Fatalf("resume progress %+v", p.LevelProgress)
 	}
 	counts := map[string]int{}
-	for _, e := range em.Log().Matching("/MapServer/tile/") {
+	entries := em.Log().Matching("/MapServer/tile/")
+	for _, e := range entries {
 		counts[e.Path]++
 		if counts[e.Path] > 1 {
-			t.Fatalf("%s requested twice", e.Path)
+			// Each request of the path (when, answer, bytes) and when the
+			// first run was cancelled tell a tile fetched and not stored
+			// from a retry after a failed request.
+			var seen []string
+			for _, o := range entries {
+				if o.Path == e.Path {
+					seen = append(seen, fmt.Sprintf("%s status %d, %d bytes", fmtTime(&o.Time), o.Status, o.Bytes))
+				}
+			}
+			t.Fatalf("%s requested twice (first run cancelled at %s): %s", e.Path, fmtTime(cancelledAt.Load()), strings.Join(seen, "; "))
 		}
 		if e.Status == 404 {
 			t.Fatalf("%s requested although the tilemap says it is absent", e.Path)
