@@ -54,7 +54,8 @@ func (f fleetFigures) String() string {
 // value the editor's copy held just before (a value it knowingly replaced).
 type noteRec struct {
 	Who, GID, Value, Prev string
-	Delete                bool // the edit deleted the feature (Value empty)
+	Delete                bool      // the edit deleted the feature (Value empty)
+	Read                  time.Time // when the editor read Prev (devices)
 	At                    time.Time
 }
 
@@ -367,6 +368,7 @@ func (f *fleet) pickShared(rnd *rand.Rand) string {
 // false when the feature is gone.
 func (f *fleet) updateNotes(d *fleetDevice, gid, value string) bool {
 	path := d.featuresPath() + "/" + url.PathEscape(gid)
+	read := time.Now()
 	code, m, err := d.call("GET", path, "")
 	if err != nil || code == 404 {
 		return false
@@ -384,7 +386,7 @@ func (f *fleet) updateNotes(d *fleetDevice, gid, value string) bool {
 		f.t.Errorf("device %d: update %s: %d %v", d.n, gid, code, m)
 		return false
 	}
-	f.ledger.note(noteRec{Who: fmt.Sprintf("d%d", d.n), GID: gid, Value: value, Prev: prev})
+	f.ledger.note(noteRec{Who: fmt.Sprintf("d%d", d.n), GID: gid, Value: value, Prev: prev, Read: read})
 	return true
 }
 

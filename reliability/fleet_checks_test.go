@@ -352,6 +352,7 @@ func (f *fleet) evaluate(snaps []*deviceSnap) fleetVerdict {
 		}
 		v.Unrecorded++
 		v.problem("%s's Notes %q on %s was overwritten and is in no conflict record (history: %s; server now %q)", r.Who, r.Value, r.GID, l.history(r.GID), srv[r.GID].Notes)
+		v.problem("  timeline of %s:\n%s", r.GID, timeline(wlog, l.notes, r.GID))
 		shown := 0
 		for _, s := range snaps {
 			for _, c := range s.Conflicts {

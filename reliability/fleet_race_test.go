@@ -6,39 +6,58 @@ package reliability
 // the server between them is overwritten by the upload ("last sync wins")
 // and the server keeps no earlier value to report. The checks count such
 // an overwrite as raced, not as unrecorded, only when the emulator's
-// request log proves the window: the losing value went up after the
-// overwriter's last download and before its upload.
+// request log shows the window was possible: the losing value's request
+// ended after the overwriter's last download began, and began before the
+// overwriter's upload ended. A request takes effect somewhere between its
+// arrival and its response, so arrival times alone do not order two
+// requests that overlap (an office edit arriving just before a download
+// can still be applied after the download's snapshot).
 
 import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
 	"strings"
+	"testing"
 	"time"
 )
 
 type loggedWrite struct {
-	at       time.Time
-	replica  string // "" for applyEdits (office)
-	body     string // upper-cased edits
-	download bool   // a download-only synchronizeReplica
+	at       time.Time // arrival
+	done     time.Time // response written (far future while it runs)
+	replica  string    // "" for applyEdits (office)
+	body     string    // upper-cased edits
+	raw      string    // the edits as sent
+	download bool      // a download-only synchronizeReplica
 }
 
 // writeLog reads the emulator's synchronizeReplica and applyEdits requests.
 func (f *fleet) writeLog() []loggedWrite {
 	var out []loggedWrite
 	for _, e := range f.em.Log().Entries() {
+		done := e.Done
+		if done.IsZero() {
+			done = e.Time.Add(time.Hour)
+		}
 		switch {
 		case strings.HasSuffix(e.Path, "/synchronizeReplica"):
 			edits := e.Query.Get("edits")
-			out = append(out, loggedWrite{at: e.Time, replica: e.Query.Get("replicaID"), body: strings.ToUpper(edits),
+			out = append(out, loggedWrite{at: e.Time, done: done, replica: e.Query.Get("replicaID"), body: strings.ToUpper(edits), raw: edits,
 				download: edits == "" && e.Query.Get("editsUploadID") == ""})
 		case strings.HasSuffix(e.Path, "/applyEdits"):
-			out = append(out, loggedWrite{at: e.Time, body: strings.ToUpper(e.Query.Get("updates") + e.Query.Get("adds") + e.Query.Get("deletes"))})
+			raw := e.Query.Get("updates") + e.Query.Get("adds") + e.Query.Get("deletes")
+			out = append(out, loggedWrite{at: e.Time, done: done, body: strings.ToUpper(raw), raw: raw})
 		}
 	}
 	return out
 }
 
-// raced reports whether value on gid went up inside another replica's
-// download→upload window for gid.
+// raced reports whether value on gid may have gone up inside another
+// replica's download→upload window for gid: its request c ended after the
+// overwriter's last download d began (so it may have been applied after
+// d's snapshot) and began before the overwriter's upload u ended (so it
+// may have been applied before u). Log order is arrival order.
 func raced(log []loggedWrite, gid, value string) bool {
 	g := strings.ToUpper(strings.Trim(gid, "{}"))
 	v := strings.ToUpper(`"` + value + `"`)
@@ -47,12 +66,12 @@ func raced(log []loggedWrite, gid, value string) bool {
 			continue
 		}
 		for i, u := range log {
-			if u.download || u.replica == "" || u.replica == c.replica || !u.at.After(c.at) || !strings.Contains(u.body, g) {
+			if u.download || u.replica == "" || u.replica == c.replica || !c.at.Before(u.done) || !strings.Contains(u.body, g) {
 				continue
 			}
 			for k := i - 1; k >= 0; k-- { // the overwriter's last download before its upload
 				if d := log[k]; d.replica == u.replica && d.download {
-					if d.at.Before(c.at) {
+					if d.at.Before(c.done) {
 						return true
 					}
 					break
@@ -61,4 +80,169 @@ func raced(log []loggedWrite, gid, value string) bool {
 		}
 	}
 	return false
+}
+
+// deviceValue finds a device's value ("D3-U12") in an upload body.
+var deviceValue = regexp.MustCompile(`"D(\d+)-[AUP]\d+`)
+
+// timeline is the story of gid for an unrecorded overwrite's report, in
+// milliseconds from its first event: the ledger's edits of it (a device's
+// read of the value it replaced, and its write), the emulator's writes
+// holding it (at their arrival) and the download calls of every replica
+// in the 1.5 s before each of those.
+func timeline(log []loggedWrite, notes []noteRec, gid string) string {
+	g := strings.ToUpper(strings.Trim(gid, "{}"))
+	dev := map[string]string{} // replica → device, from its uploads
+	for _, w := range log {
+		if m := deviceValue.FindStringSubmatch(w.body); m != nil && w.replica != "" {
+			dev[w.replica] = "d" + m[1]
+		}
+	}
+	who := func(w loggedWrite) string {
+		switch {
+		case w.replica == "":
+			return "office applyEdits"
+		case dev[w.replica] != "":
+			return dev[w.replica] + " (" + firstN(w.replica, 8) + ")"
+		}
+		return "replica " + firstN(w.replica, 8)
+	}
+	type event struct {
+		at   time.Time
+		what string
+	}
+	var evs []event
+	for _, w := range log {
+		if w.download || !strings.Contains(w.body, g) {
+			continue
+		}
+		evs = append(evs, event{w.at, fmt.Sprintf("%s writes %s", who(w), strings.Join(gidEdits(w.raw, g), " "))})
+	}
+	writes := evs
+	for _, w := range log {
+		if !w.download {
+			continue
+		}
+		for _, e := range writes {
+			if !w.at.After(e.at) && w.at.After(e.at.Add(-1500*time.Millisecond)) {
+				evs = append(evs, event{w.at, who(w) + " downloads"})
+				break
+			}
+		}
+	}
+	for _, n := range notes {
+		if strings.Trim(n.GID, "{}") != g || n.Who == "office" {
+			continue
+		}
+		if !n.Read.IsZero() {
+			evs = append(evs, event{n.Read, fmt.Sprintf("%s reads %q (API)", n.Who, n.Prev)})
+		}
+		evs = append(evs, event{n.At, fmt.Sprintf("%s wrote %q (API)", n.Who, n.Value)})
+	}
+	if len(evs) == 0 {
+		return "    (no events)"
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })
+	t0 := evs[0].at
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "    %+8.1f ms %s\n", float64(e.at.Sub(t0).Microseconds())/1000, e.what)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// gidEdits lists what an edits body (one or more JSON values) does to gid
+// (upper-cased, without braces): each feature holding it as its GLOBALID shows its NOTES,
+// a list of ids holding it shows "delete", an attachment of it says so.
+func gidEdits(body, g string) []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if a, ok := field(x, "attributes").(map[string]any); ok && sameGID(field(a, "globalid"), g) {
+				if n, ok := a["Notes"]; ok {
+					out = append(out, fmt.Sprintf("Notes=%q", fmt.Sprint(n)))
+				} else {
+					out = append(out, "(no Notes)")
+				}
+				return
+			}
+			for k, w := range x {
+				if lk := strings.ToLower(k); lk != "globalid" && strings.HasSuffix(lk, "globalid") && sameGID(w, g) {
+					out = append(out, "an attachment ("+k+")")
+				}
+				walk(w)
+			}
+		case []any:
+			for _, w := range x {
+				if sameGID(w, g) {
+					out = append(out, "delete")
+					continue
+				}
+				walk(w)
+			}
+		}
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	for {
+		var v any
+		if dec.Decode(&v) != nil {
+			break
+		}
+		walk(v)
+	}
+	if len(out) == 0 {
+		out = append(out, "(named, not decoded)")
+	}
+	return out
+}
+
+// field is m's value under key, whatever the key's case.
+func field(m map[string]any, key string) any {
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return nil
+}
+
+// sameGID reports whether v is the GlobalID g (upper-cased, no braces).
+func sameGID(v any, g string) bool {
+	s, ok := v.(string)
+	return ok && strings.ToUpper(strings.Trim(s, "{}")) == g
+}
+
+// TestRacedWindow checks raced's window on a made-up log: an office edit
+// that arrives just before a device's download but is applied after its
+// snapshot (the requests overlap) is raced; one that ended before the
+// download began was seen by it, and one that began after the upload
+// ended came after it: neither is raced.
+func TestRacedWindow(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	const gid = "{5D2F110C-5AB0-4C9F-8100-00000000002B}"
+	office := func(at, done int) loggedWrite {
+		return loggedWrite{at: ms(at), done: ms(done), body: `[{"ATTRIBUTES":{"GLOBALID":"` + gid + `","NOTES":"OFFICE-U3"}}]`}
+	}
+	device := []loggedWrite{
+		{at: ms(100), done: ms(120), replica: "R1", download: true},
+		{at: ms(200), done: ms(230), replica: "R1", body: `[{"UPDATES":[{"ATTRIBUTES":{"GLOBALID":"` + gid + `","NOTES":"D1-U14"}}]}]`},
+	}
+	for _, c := range []struct {
+		name string
+		log  []loggedWrite
+		want bool
+	}{
+		{"arrives before the download, applied after its snapshot", []loggedWrite{office(95, 110), device[0], device[1]}, true},
+		{"arrives inside the window", []loggedWrite{device[0], office(150, 160), device[1]}, true},
+		{"arrives while the upload runs", []loggedWrite{device[0], device[1], office(210, 240)}, true},
+		{"ended before the download began", []loggedWrite{office(80, 90), device[0], device[1]}, false},
+		{"began after the upload ended", []loggedWrite{device[0], device[1], office(240, 250)}, false},
+	} {
+		if got := raced(c.log, gid, "office-u3"); got != c.want {
+			t.Errorf("%s: raced %v, want %v", c.name, got, c.want)
+		}
+	}
 }
