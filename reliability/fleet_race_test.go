@@ -82,8 +82,79 @@ func raced(log []loggedWrite, gid, value string) bool {
 	return false
 }
 
-// deviceValue finds a device's value ("D3-U12") in an upload body.
-var deviceValue = regexp.MustCompile(`"D(\d+)-[AUP]\d+`)
+// deviceValue finds a device's value ("D3-U12", "D0-SCRIPTED") in an
+// upper-cased upload body.
+var deviceValue = regexp.MustCompile(`"D(\d+)-(?:[AUP]\d+|SCRIPTED)"`)
+
+// replicaDevices maps each replica to its device ("d3"): the device whose
+// values its uploads carry most (an upload also carries the Notes other
+// devices gave the rows it moves).
+func replicaDevices(log []loggedWrite) map[string]string {
+	votes := map[string]map[string]int{}
+	for _, w := range log {
+		if w.replica == "" || w.download {
+			continue
+		}
+		for _, m := range deviceValue.FindAllStringSubmatch(w.body, -1) {
+			if votes[w.replica] == nil {
+				votes[w.replica] = map[string]int{}
+			}
+			votes[w.replica]["d"+m[1]]++
+		}
+	}
+	out := map[string]string{}
+	for r, vs := range votes {
+		best := ""
+		for d, n := range vs {
+			if best == "" || n > vs[best] || (n == vs[best] && d < best) {
+				best = d
+			}
+		}
+		out[r] = best
+	}
+	return out
+}
+
+// unrecordable reports whether the overwrite of value on gid may have been
+// one no conflict record can hold: raced on the server or a stale read.
+func unrecordable(log []loggedWrite, notes []noteRec, gid, value string) bool {
+	return raced(log, gid, value) || staleRead(log, notes, gid, value)
+}
+
+// staleRead reports whether value on gid may have reached an editor's
+// copy after the editor read the value it replaced and before its write:
+// the ledger's Prev is then not what its copy held, and the overwrite of
+// value was unknowing but no conflict (the editor's copy held value). The
+// local API has no conditional update and the office reads the server
+// before its applyEdits, so the harness cannot read and write at once.
+// For the office: value's request ended after the read began and began
+// before the write ended. For a device: a sync may have run between its
+// read and its write (noteRec.SyncDuring, from GET /sync around them) and
+// value's request began before the write ended.
+func staleRead(log []loggedWrite, notes []noteRec, gid, value string) bool {
+	g := strings.ToUpper(strings.Trim(gid, "{}"))
+	v := strings.ToUpper(`"` + value + `"`)
+	var writes []loggedWrite
+	for _, c := range log {
+		if !c.download && strings.Contains(c.body, g) && strings.Contains(c.body, v) {
+			writes = append(writes, c)
+		}
+	}
+	for _, o := range notes {
+		if o.Read.IsZero() || strings.Trim(o.GID, "{}") != g || o.Value == value {
+			continue
+		}
+		for _, c := range writes {
+			if !c.at.Before(o.At) {
+				continue
+			}
+			if o.Who == "office" && c.done.After(o.Read) || o.Who != "office" && o.SyncDuring {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // timeline is the story of gid for an unrecorded overwrite's report, in
 // milliseconds from its first event: the ledger's edits of it (a device's
@@ -92,12 +163,7 @@ var deviceValue = regexp.MustCompile(`"D(\d+)-[AUP]\d+`)
 // in the 1.5 s before each of those.
 func timeline(log []loggedWrite, notes []noteRec, gid string) string {
 	g := strings.ToUpper(strings.Trim(gid, "{}"))
-	dev := map[string]string{} // replica → device, from its uploads
-	for _, w := range log {
-		if m := deviceValue.FindStringSubmatch(w.body); m != nil && w.replica != "" {
-			dev[w.replica] = "d" + m[1]
-		}
-	}
+	dev := replicaDevices(log)
 	who := func(w loggedWrite) string {
 		switch {
 		case w.replica == "":
@@ -137,7 +203,11 @@ func timeline(log []loggedWrite, notes []noteRec, gid string) string {
 		if !n.Read.IsZero() {
 			evs = append(evs, event{n.Read, fmt.Sprintf("%s reads %q (API)", n.Who, n.Prev)})
 		}
-		evs = append(evs, event{n.At, fmt.Sprintf("%s wrote %q (API)", n.Who, n.Value)})
+		sync := ""
+		if n.SyncDuring {
+			sync = ", a sync ran since the read"
+		}
+		evs = append(evs, event{n.At, fmt.Sprintf("%s wrote %q (API%s)", n.Who, n.Value, sync)})
 	}
 	if len(evs) == 0 {
 		return "    (no events)"
@@ -243,6 +313,42 @@ func TestRacedWindow(t *testing.T) {
 	} {
 		if got := raced(c.log, gid, "office-u3"); got != c.want {
 			t.Errorf("%s: raced %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestStaleRead checks staleRead on a made-up log: d1's value reaching the
+// server while the office read then wrote the feature, or reaching d2's
+// copy through a sync between d2's read and write, was replaced unknowing
+// and with no conflict; one that was there before the read (the office
+// read it) or came with no sync in between (d2's Prev is exact) was not.
+func TestStaleRead(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	ms := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+	const gid = "{5D2F110C-5AB0-4C9F-8100-00000000002B}"
+	upload := func(at, done int) []loggedWrite {
+		return []loggedWrite{{at: ms(at), done: ms(done), replica: "R1", body: `[{"UPDATES":[{"ATTRIBUTES":{"GLOBALID":"` + gid + `","NOTES":"D1-U14"}}]}]`}}
+	}
+	office := noteRec{Who: "office", GID: gid, Value: "office-u4", Prev: "old", Read: ms(100), At: ms(110)}
+	d2 := noteRec{Who: "d2", GID: gid, Value: "d2-u3", Prev: "old", Read: ms(100), At: ms(110)}
+	d2synced := d2
+	d2synced.SyncDuring = true
+	for _, c := range []struct {
+		name string
+		log  []loggedWrite
+		note noteRec
+		want bool
+	}{
+		{"office: arrives between the office's read and write", upload(102, 104), office, true},
+		{"office: in flight when the office read", upload(95, 101), office, true},
+		{"office: on the server before the read", upload(80, 90), office, false},
+		{"office: after the write", upload(111, 115), office, false},
+		{"device: a sync between read and write", upload(50, 60), d2synced, true},
+		{"device: no sync between read and write", upload(50, 60), d2, false},
+		{"device: the value came after the write", upload(120, 130), d2synced, false},
+	} {
+		if got := staleRead(c.log, []noteRec{c.note}, gid, "d1-u14"); got != c.want {
+			t.Errorf("%s: staleRead %v, want %v", c.name, got, c.want)
 		}
 	}
 }
