@@ -128,18 +128,36 @@ func unrecordable(log []loggedWrite, notes []noteRec, gid, value string) bool {
 // local API has no conditional update and the office reads the server
 // before its applyEdits, so the harness cannot read and write at once.
 // For the office: value's request ended after the read began and began
-// before the write ended. For a device: a sync may have run between its
-// read and its write (noteRec.SyncDuring, from GET /sync around them) and
-// value's request began before the write ended.
+// before the write ended. For a device: a sync ran between its read and
+// its write (noteRec.SyncDuring, from GET /sync around them), and one of
+// its replica's sync calls may have carried value (value's request began
+// before the call ended, and no other write of gid certainly came between
+// them) and been applied in between (the call ended before the write, and
+// the replica's next call began after the read).
 func staleRead(log []loggedWrite, notes []noteRec, gid, value string) bool {
 	g := strings.ToUpper(strings.Trim(gid, "{}"))
 	v := strings.ToUpper(`"` + value + `"`)
-	var writes []loggedWrite
+	var writes, all []loggedWrite // writes of value; every write of gid
 	for _, c := range log {
-		if !c.download && strings.Contains(c.body, g) && strings.Contains(c.body, v) {
+		if c.download || !strings.Contains(c.body, g) {
+			continue
+		}
+		all = append(all, c)
+		if strings.Contains(c.body, v) {
 			writes = append(writes, c)
 		}
 	}
+	// current reports whether c's value may still have been gid's value
+	// on the server when a call arriving at 'at' took its snapshot.
+	current := func(c loggedWrite, at time.Time) bool {
+		for _, c2 := range all {
+			if c2.at.After(c.done) && c2.done.Before(at) {
+				return false
+			}
+		}
+		return true
+	}
+	var devs map[string]string
 	for _, o := range notes {
 		if o.Read.IsZero() || strings.Trim(o.GID, "{}") != g || o.Value == value {
 			continue
@@ -148,8 +166,32 @@ func staleRead(log []loggedWrite, notes []noteRec, gid, value string) bool {
 			if !c.at.Before(o.At) {
 				continue
 			}
-			if o.Who == "office" && c.done.After(o.Read) || o.Who != "office" && o.SyncDuring {
-				return true
+			if o.Who == "office" {
+				if c.done.After(o.Read) {
+					return true
+				}
+				continue
+			}
+			if !o.SyncDuring {
+				continue
+			}
+			if devs == nil {
+				devs = replicaDevices(log)
+			}
+			for i, d := range log {
+				if d.replica == "" || devs[d.replica] != o.Who || !c.at.Before(d.done) || !d.done.Before(o.At) || !current(c, d.at) {
+					continue
+				}
+				var next time.Time
+				for _, n := range log[i+1:] {
+					if n.replica == d.replica {
+						next = n.at
+						break
+					}
+				}
+				if next.IsZero() || next.After(o.Read) {
+					return true
+				}
 			}
 		}
 	}
@@ -329,6 +371,18 @@ func TestStaleRead(t *testing.T) {
 	upload := func(at, done int) []loggedWrite {
 		return []loggedWrite{{at: ms(at), done: ms(done), replica: "R1", body: `[{"UPDATES":[{"ATTRIBUTES":{"GLOBALID":"` + gid + `","NOTES":"D1-U14"}}]}]`}}
 	}
+	// withSync adds a download of d2's replica (R2, known by its upload of
+	// "d2-u1") answered at done, and its next call at next (answered 20 ms
+	// later).
+	withSync := func(log []loggedWrite, at, done, next int) []loggedWrite {
+		own := loggedWrite{at: ms(10), done: ms(20), replica: "R2", body: `[{"UPDATES":[{"ATTRIBUTES":{"GLOBALID":"{00000000-0000-0000-0000-000000000001}","NOTES":"D2-U1"}}]}]`}
+		return append(append([]loggedWrite{own}, log...),
+			loggedWrite{at: ms(at), done: ms(done), replica: "R2", download: true},
+			loggedWrite{at: ms(next), done: ms(next + 20), replica: "R2", download: true})
+	}
+	office2 := func(at, done int) []loggedWrite {
+		return []loggedWrite{{at: ms(at), done: ms(done), body: `[{"ATTRIBUTES":{"GLOBALID":"` + gid + `","NOTES":"OFFICE-U2"}}]`}}
+	}
 	office := noteRec{Who: "office", GID: gid, Value: "office-u4", Prev: "old", Read: ms(100), At: ms(110)}
 	d2 := noteRec{Who: "d2", GID: gid, Value: "d2-u3", Prev: "old", Read: ms(100), At: ms(110)}
 	d2synced := d2
@@ -343,9 +397,12 @@ func TestStaleRead(t *testing.T) {
 		{"office: in flight when the office read", upload(95, 101), office, true},
 		{"office: on the server before the read", upload(80, 90), office, false},
 		{"office: after the write", upload(111, 115), office, false},
-		{"device: a sync between read and write", upload(50, 60), d2synced, true},
-		{"device: no sync between read and write", upload(50, 60), d2, false},
-		{"device: the value came after the write", upload(120, 130), d2synced, false},
+		{"device: a sync between read and write carried it", withSync(upload(50, 60), 90, 99, 200), d2synced, true},
+		{"device: no sync between read and write", withSync(upload(50, 60), 90, 99, 200), d2, false},
+		{"device: the value came after the sync's answer", withSync(upload(100, 105), 90, 99, 200), d2synced, false},
+		{"device: the sync's answer came after the write", withSync(upload(50, 60), 90, 115, 200), d2synced, false},
+		{"device: the sync was applied before the read", withSync(upload(50, 60), 70, 80, 95), d2synced, false},
+		{"device: another write came between", withSync(append(upload(50, 60), office2(70, 75)...), 90, 99, 200), d2synced, false},
 	} {
 		if got := staleRead(c.log, []noteRec{c.note}, gid, "d1-u14"); got != c.want {
 			t.Errorf("%s: staleRead %v, want %v", c.name, got, c.want)
