@@ -40,12 +40,14 @@ done
 
 log=$(mktemp)
 start=$(date +%s)
-echo "flake hunt: go test $race -count=$count -timeout $((10 * count))m ${pkgs[*]} with $cores CPU hogs" >&2
+echo "flake hunt: go test $race -count=$count -timeout $((20 * count))m ${pkgs[*]} with $cores CPU hogs" >&2
 # -count runs every test count times in one test binary, and go test's
 # 10-minute timeout is for the whole binary: scale it with the count, so a
 # slow package under the hogs is not reported as a hang (localapi -race
-# -count=2 reached it in its second run).
-go test $race -count="$count" -timeout "$((10 * count))m" "${pkgs[@]}" >"$log" 2>&1
+# -count=2 reached it in its second run; offline took 563 s of 600 for
+# -count=1 and hit 1200 s for -count=2 at load 13-27, in the middle of a
+# test that was still moving): 20 minutes per count.
+go test $race -count="$count" -timeout "$((20 * count))m" "${pkgs[@]}" >"$log" 2>&1
 rc=$?
 end=$(date +%s)
 ftests=$(grep -c '^--- FAIL' "$log")

@@ -194,7 +194,7 @@ func versionNotes(v sql.NullString) *string {
 // fleetVerdict is what the checks found.
 type fleetVerdict struct {
 	Lost, Duplicated, Unrecorded, Recorded, DeletesLost, RowMismatches, Conflicts int
-	Raced                                                                         int // overwrites inside another device's download→upload window
+	Raced                                                                         int // unrecordable overwrites: raced or staleRead
 	Problems                                                                      []string
 	// recordedBy maps a recorded overwrite ("gid value") to the conflict
 	// records holding it (device, id); recordedN counts the ledger's
@@ -346,12 +346,13 @@ func (f *fleet) evaluate(snaps []*deviceSnap) fleetVerdict {
 			v.recordedN[k]++
 			continue
 		}
-		if raced(wlog, r.GID, r.Value) {
+		if unrecordable(wlog, l.notes, r.GID, r.Value) {
 			v.Raced++
 			continue
 		}
 		v.Unrecorded++
 		v.problem("%s's Notes %q on %s was overwritten and is in no conflict record (history: %s; server now %q)", r.Who, r.Value, r.GID, l.history(r.GID), srv[r.GID].Notes)
+		v.problem("  timeline of %s:\n%s", r.GID, timeline(wlog, l.notes, r.GID))
 		shown := 0
 		for _, s := range snaps {
 			for _, c := range s.Conflicts {
@@ -390,8 +391,11 @@ func checkFleet(t *testing.T, f *fleet, broken bool) {
 	fig.Conflicts, fig.Lost, fig.Duplicated, fig.UnrecordedOverwrites = v.Conflicts, v.Lost, v.Duplicated, v.Unrecorded
 	fig.RecordedOverwrites, fig.DeletesLost, fig.RowMismatches, fig.RacedOverwrites = v.Recorded, v.DeletesLost, v.RowMismatches, v.Raced
 	t.Logf("fleet: %s", fig)
-	if len(v.Problems) > 0 || fig.RoundsToConverge != 2 {
-		t.Errorf("fleet did not converge after two quiet rounds (rounds to converge=%d; logs in %s):\n%s", fig.RoundsToConverge, f.keepLogs(), strings.Join(v.Problems, "\n"))
+	// Two quiet rounds, plus one for each round in which the server
+	// refused a batch for a parent a colleague deleted (documented
+	// limitation; the refusals are logged above).
+	if len(v.Problems) > 0 || fig.RoundsToConverge < 2 || fig.RoundsToConverge > 2+fig.RefusedRounds {
+		t.Errorf("fleet did not converge after two quiet rounds (rounds to converge=%d, rounds with a refused batch=%d; logs in %s):\n%s", fig.RoundsToConverge, fig.RefusedRounds, f.keepLogs(), strings.Join(v.Problems, "\n"))
 	}
 	if !broken {
 		return
@@ -408,7 +412,7 @@ func checkFleet(t *testing.T, f *fleet, broken bool) {
 		key, want, wantRecorded := "", 0, 0
 		for k := range v.recordedBy {
 			gid, value, _ := strings.Cut(k, " ")
-			if raced(wlog, gid, value) {
+			if unrecordable(wlog, f.ledger.notes, gid, value) {
 				continue
 			}
 			dropped := map[[2]int]bool{}
@@ -425,7 +429,7 @@ func checkFleet(t *testing.T, f *fleet, broken bool) {
 					continue
 				}
 				recorded += v.recordedN[k2]
-				if g2, v2, _ := strings.Cut(k2, " "); !raced(wlog, g2, v2) {
+				if g2, v2, _ := strings.Cut(k2, " "); !unrecordable(wlog, f.ledger.notes, g2, v2) {
 					unrecorded += v.recordedN[k2]
 				}
 			}

@@ -43,6 +43,18 @@ var (
 	buildBins = map[bool]string{}
 )
 
+// TestMain removes the offlined binaries the tests built (32 MB a run;
+// every run used to leave its directory in $TMPDIR).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	buildMu.Lock()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	buildMu.Unlock()
+	os.Exit(code)
+}
+
 // offlinedBinary builds cmd/offlined once per test process (with -race when
 // race is true) and returns its path.
 func offlinedBinary(t testing.TB, race bool) string {

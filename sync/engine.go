@@ -10,6 +10,7 @@ import (
 
 	"github.com/offlined/offlined/geodb"
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/clock"
 )
 
 // ErrNeedsAuth is returned (wrapped) when the server rejects the
@@ -59,6 +60,9 @@ type Options struct {
 	// OnProgress, if set, receives the progress events of every sync
 	// (manual or background).
 	OnProgress func(Progress)
+	// Clock drives the step deadlines (StepTimeout, SlowAfter); default the
+	// real clock, tests pass a fake.
+	Clock clock.Clock
 }
 
 // Engine syncs one GeoPackage (one replica or one service) with its
@@ -79,6 +83,9 @@ func New(db *geodb.DB, c Client, opts Options) *Engine {
 	l := opts.Logger
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real()
 	}
 	e := &Engine{db: db, opts: opts, log: l}
 	e.c = &watchdog{c: c, e: e}

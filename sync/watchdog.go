@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/offlined/offlined/internal/arcgis"
+	"github.com/offlined/offlined/internal/clock"
 )
 
 // Default progress deadlines (Options.StepTimeout, Options.SlowAfter).
@@ -63,26 +64,53 @@ func (e *Engine) progress(p Progress) {
 
 // stall is the progress deadline of one step: it cancels the step's context
 // when nothing moves for the engine's step timeout, and notes the wait in
-// the status (lastError) and a progress event after SlowAfter.
+// the status (lastError) and a progress event after SlowAfter. Its timers
+// run on the engine's clock; one goroutine per step waits on them and ends
+// with the step.
 type stall struct {
 	e       *Engine
 	step    string
+	ctx     context.Context
 	cancel  context.CancelCauseFunc
 	mu      stdsync.Mutex
 	last    time.Time
-	dead    *time.Timer
-	slow    *time.Timer
+	dead    clock.Timer
+	slow    clock.Timer
 	stopped bool
+	done    chan struct{} // closed when the watch goroutine returns
 }
 
 func (e *Engine) beginStep(ctx context.Context, step string) (context.Context, *stall) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	s := &stall{e: e, step: step, cancel: cancel, last: time.Now()}
-	d := e.stepTimeout()
-	s.dead = time.AfterFunc(d, func() { cancel(&StalledError{Step: step, After: d}) })
-	s.slow = time.AfterFunc(e.slowAfter(), s.noteSlow)
+	clk := e.opts.Clock
+	s := &stall{e: e, step: step, ctx: ctx, cancel: cancel, last: clk.Now(), done: make(chan struct{})}
+	s.dead = clk.NewTimer(e.stepTimeout())
+	s.slow = clk.NewTimer(e.slowAfter())
+	go s.watch()
 	e.progress(Progress{Step: step})
 	return ctx, s
+}
+
+// watch fires the deadlines until the step ends (its context is done).
+func (s *stall) watch() {
+	defer close(s.done)
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.dead.C():
+			s.mu.Lock()
+			stopped := s.stopped
+			s.mu.Unlock()
+			if !stopped {
+				d := s.e.stepTimeout()
+				s.cancel(&StalledError{Step: s.step, After: d})
+			}
+			return
+		case <-s.slow.C():
+			s.noteSlow()
+		}
+	}
 }
 
 // kick records progress: the deadlines start again.
@@ -92,7 +120,7 @@ func (s *stall) kick() {
 	if s.stopped {
 		return
 	}
-	s.last = time.Now()
+	s.last = s.e.opts.Clock.Now()
 	s.dead.Reset(s.e.stepTimeout())
 	s.slow.Reset(s.e.slowAfter())
 }
@@ -103,7 +131,7 @@ func (s *stall) noteSlow() {
 	if s.stopped {
 		return
 	}
-	waited := time.Since(s.last)
+	waited := s.e.opts.Clock.Now().Sub(s.last)
 	if waited >= time.Second {
 		waited = waited.Round(time.Second)
 	} else {
@@ -124,6 +152,10 @@ func (s *stall) noteSlow() {
 // deadline cut the step.
 func (s *stall) end(ctx context.Context, err error) error {
 	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return err
+	}
 	s.stopped = true
 	s.dead.Stop()
 	s.slow.Stop()
@@ -133,6 +165,7 @@ func (s *stall) end(ctx context.Context, err error) error {
 		err = fmt.Errorf("%w (%v)", se, err)
 	}
 	s.cancel(nil)
+	<-s.done
 	return err
 }
 

@@ -10,7 +10,8 @@ import (
 
 // RequestEntry is one request seen by the emulator.
 type RequestEntry struct {
-	Time   time.Time
+	Time   time.Time // arrival
+	Done   time.Time // the response written (zero while it runs)
 	Method string
 	Path   string
 	Query  url.Values // query string and, for form posts, the form fields
@@ -47,7 +48,7 @@ func (l *RequestLog) add(r *http.Request) *RequestEntry {
 
 func (l *RequestLog) finish(e *RequestEntry, status int, n int64) {
 	l.mu.Lock()
-	e.Status, e.Bytes = status, n
+	e.Status, e.Bytes, e.Done = status, n, time.Now()
 	l.mu.Unlock()
 }
 
