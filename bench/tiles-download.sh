@@ -16,7 +16,9 @@
 # lot between runs minutes apart, so each round runs wrk and then offlined
 # back to back and takes their ratio; limit_ratio is the median round's.
 # Last line: limit_ratio=<median of the rounds' ours/capacity>
-# aria2c_ratio=<ours/aria2c> … round_ratios=<each round>…; exit 1 below
+# aria2c_ratio=<ours/aria2c> … fetch_only_ratio=<median of tilebench
+# -nostore's tiles/s over the capacity: the HTTP client alone, storing
+# nothing> … round_ratios=<each round>…; exit 1 below
 # limit_ratio 0.7.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +64,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { prin
 # concurrency (wrk: keep-alive, no storing, the limit a downloader can
 # reach), then offlined, back to back.
 ROUNDS=${ROUNDS:-3}
-ratios=() limits=() tpss=() cpus=()
+ratios=() limits=() tpss=() cpus=() ceilings=()
 for r in $(seq "$ROUNDS"); do
 	limit=$(PATHS="$work/paths.txt" PREFIX="" SUFFIX="" AUTH="" wrk -t1 -c"$CONC" -d"${WRK_DURATION:-10}s" -s bench/localapi-tiles.lua "$url" 2>&1 |
 		tee "$work/wrk.log" | awk '/Requests\/sec/ {print $2}')
@@ -77,8 +79,12 @@ for r in $(seq "$ROUNDS"); do
 		echo "warning: round $r: offlined fetched $ours_n of $TILES tiles" >&2
 	fi
 	ratio=$(awk -v o="$(field tps "$ours")" -v l="$limit" 'BEGIN { printf "%.2f", o / l }')
-	echo "round $r: server capacity (wrk -c$CONC) $limit req/s; offlined: $ours; ratio $ratio" >&2
-	ratios+=("$ratio") limits+=("$limit") tpss+=("$(field tps "$ours")") cpus+=("$(field cpu_us_per_tile "$ours")")
+	# The same fetcher storing nothing: the HTTP client's own ceiling,
+	# which splits the gap to the limit between fetching and storing.
+	bare=$("$work/tilebench" -url "$url" -n "$TILES" -c "$CONC" -nostore)
+	ceiling=$(awk -v o="$(field tps "$bare")" -v l="$limit" 'BEGIN { printf "%.2f", o / l }')
+	echo "round $r: server capacity (wrk -c$CONC) $limit req/s; offlined: $ours; ratio $ratio; fetching only: $bare; ratio $ceiling" >&2
+	ratios+=("$ratio") limits+=("$limit") tpss+=("$(field tps "$ours")") cpus+=("$(field cpu_us_per_tile "$ours")") ceilings+=("$ceiling")
 done
 ours_tiles=$(sqlite3 "$work/ours.mbtiles" 'select count(*) from tiles' 2>/dev/null || echo "?")
 ours_page=$(sqlite3 "$work/ours.mbtiles" 'pragma page_size' 2>/dev/null || echo "?")
@@ -104,11 +110,12 @@ limit=$(median <<<"${limits[*]}")
 # and server share, it bounds the ratio, and unlike tiles/s it holds still
 # under other load.
 ours_cpu=$(median <<<"${cpus[*]}")
+ceiling=$(median <<<"${ceilings[*]}")
 peer_s=$(field seconds "$peer")
 peer_tps=$(awk -v n="$peer_tiles" -v s="$peer_s" 'BEGIN { printf "%.1f", n / s }')
-line=$(awk -v r="$ratio" -v o="$ours_tps" -v l="$limit" -v p="$peer_tps" -v n="$TILES" -v c="$ours_cpu" \
+line=$(awk -v r="$ratio" -v h="$ceiling" -v o="$ours_tps" -v l="$limit" -v p="$peer_tps" -v n="$TILES" -v c="$ours_cpu" \
 	-v rounds="$ROUNDS" -v rr="$(join "${ratios[@]}")" -v rl="$(join "${limits[@]}")" -v ro="$(join "${tpss[@]}")" -v rc="$(join "${cpus[@]}")" 'BEGIN {
-	printf "limit_ratio=%.2f aria2c_ratio=%.2f ours_tps=%s limit_rps=%.0f aria2c_tps=%s tiles=%s ours_cpu_us_per_tile=%s target_limit_ratio=0.7 rounds=%s round_ratios=%s round_limit_rps=%s round_ours_tps=%s round_cpu_us_per_tile=%s\n", r, o / p, o, l, p, n, c, rounds, rr, rl, ro, rc
+	printf "limit_ratio=%.2f aria2c_ratio=%.2f ours_tps=%s limit_rps=%.0f aria2c_tps=%s tiles=%s ours_cpu_us_per_tile=%s fetch_only_ratio=%.2f target_limit_ratio=0.7 rounds=%s round_ratios=%s round_limit_rps=%s round_ours_tps=%s round_cpu_us_per_tile=%s\n", r, o / p, o, l, p, n, c, h, rounds, rr, rl, ro, rc
 }')
 bench_result tiles-download-results.txt "$line"
 awk -v r="$ratio" 'BEGIN { exit !(r >= 0.7) }'
