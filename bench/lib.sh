@@ -65,7 +65,8 @@ bench_build() {
 		if [ "$n" = offlined ] && [ -n "${OFFLINED_BIN:-}" ]; then
 			cp "$OFFLINED_BIN" "$work/offlined"
 		elif [ "$n" = offlined ]; then
-			go build -o "$work/offlined" ./cmd/offlined
+			# The device build the README gives (static, no libc).
+			CGO_ENABLED=0 go build -trimpath -o "$work/offlined" ./cmd/offlined
 		else
 			go build -o "$work/$n" "./bench/cmd/$n"
 		fi
