@@ -228,9 +228,14 @@ func syncApplyLayer(ctx context.Context, tx *sql.Tx, sc *stmts, db *DB, t *Table
 			d = decide(table, gid, Op(localOp), serverOp, sf)
 		}
 		var local []byte
-		if table == t.Name {
+		switch table {
+		case t.Name:
 			if f, err := rowFeature(ctx, tx, t, gid); err == nil && f != nil {
 				local, _ = json.Marshal(f)
+			}
+		case t.AttachTable:
+			if m, err := attachmentMetaTx(ctx, tx, t, gid); err == nil {
+				local, _ = json.Marshal(m)
 			}
 		}
 		sv, _ := json.Marshal(server)
@@ -289,6 +294,19 @@ func syncApplyLayer(ctx context.Context, tx *sql.Tx, sc *stmts, db *DB, t *Table
 		}
 		if !ok {
 			continue
+		}
+		// The delete takes the feature's attachments with it, photos added
+		// or changed here and not sent yet too: each is a conflict (the
+		// delete wins; the photo's metadata stays on record) instead of
+		// vanishing with no trace.
+		pend, err := pendingAttachmentsOf(ctx, tx, t, gid)
+		if err != nil {
+			return err
+		}
+		for _, a := range pend {
+			if _, _, err := check(t.AttachTable, a, OpDelete, nil, nil); err != nil {
+				return err
+			}
 		}
 		if err := deleteTx(ctx, tx, t, gid); err != nil && !errors.Is(err, ErrNoFeature) {
 			return err
@@ -469,4 +487,34 @@ func parentExists(ctx context.Context, tx *sql.Tx, t *Table, gid string) (bool, 
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// pendingAttachmentsOf returns the GlobalIDs of the attachments of the
+// feature parent that have unsent local changes.
+func pendingAttachmentsOf(ctx context.Context, tx *sql.Tx, t *Table, parent string) ([]string, error) {
+	if t.AttachTable == "" {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT a.globalid FROM %s a WHERE a.rel_globalid = ? AND EXISTS (SELECT 1 FROM gpkgext_offlined_changes c WHERE c.table_name = ? AND c.globalid = a.globalid)`, qid(t.AttachTable)), parent, t.AttachTable)
+	if err != nil {
+		return nil, fmt.Errorf("pending attachments of %s: %w", parent, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// attachmentMetaTx reads one attachment's metadata inside tx.
+func attachmentMetaTx(ctx context.Context, tx *sql.Tx, t *Table, gid string) (AttachmentMeta, error) {
+	var m AttachmentMeta
+	err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT id, globalid, rel_globalid, att_name, content_type, coalesce(keywords,''), size, sha256 FROM %s WHERE globalid = ?`, qid(t.AttachTable)), gid).
+		Scan(&m.ID, &m.GlobalID, &m.ParentGlobalID, &m.Name, &m.ContentType, &m.Keywords, &m.Size, &m.SHA256)
+	return m, err
 }

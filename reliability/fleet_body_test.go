@@ -646,12 +646,15 @@ func syncErrors(m map[string]any) []string {
 }
 
 // converged reports whether every device has nothing pending and holds
-// the server's rows for its area.
+// the server's rows for its area and their attachments (as the final
+// checks compare them: a photo a device sends in a round reaches the
+// devices that synced before it in that round only in the next one).
 func (f *fleet) converged() bool {
 	srv, err := f.serverRows()
 	if err != nil {
 		return false
 	}
+	srvAtts, _ := f.serverAttachments(srv)
 	for _, d := range f.devices {
 		if st := d.syncState(); st.Pending != 0 || st.Journal {
 			return false
@@ -662,6 +665,12 @@ func (f *fleet) converged() bool {
 		}
 		if len(compareRows(d, rows, srv)) > 0 {
 			return false
+		}
+		for _, r := range rows {
+			as, err := d.attachments(r.GlobalID)
+			if err != nil || attKey(as) != attKey(srvAtts[r.GlobalID]) {
+				return false
+			}
 		}
 	}
 	return true

@@ -217,16 +217,7 @@ func (f *fleet) evaluate(snaps []*deviceSnap) fleetVerdict {
 		v.problem("server rows: %v", err)
 		return v
 	}
-	srvAtts := map[string][]attRef{} // parent GlobalID → attachments
-	attNames := map[string]int{}
-	for g := range srv {
-		for _, a := range f.em.Attachments(svcName, 0, g) {
-			b, _ := f.em.AttachmentData(svcName, 0, a.GlobalID)
-			h := sha256.Sum256(b)
-			srvAtts[g] = append(srvAtts[g], attRef{GlobalID: strings.ToUpper(a.GlobalID), Name: a.Name, SHA: hex.EncodeToString(h[:])})
-			attNames[a.Name]++
-		}
-	}
+	srvAtts, attNames := f.serverAttachments(srv)
 	// 1. Every device holds the server's rows for its area, attachments
 	// by content hash.
 	for i, d := range f.devices {
@@ -364,6 +355,22 @@ func (f *fleet) evaluate(snaps []*deviceSnap) fleetVerdict {
 		}
 	}
 	return v
+}
+
+// serverAttachments returns the server's attachments of the rows in srv
+// by parent GlobalID, and how many attachments carry each name.
+func (f *fleet) serverAttachments(srv map[string]serverRow) (map[string][]attRef, map[string]int) {
+	srvAtts := map[string][]attRef{} // parent GlobalID → attachments
+	attNames := map[string]int{}
+	for g := range srv {
+		for _, a := range f.em.Attachments(svcName, 0, g) {
+			b, _ := f.em.AttachmentData(svcName, 0, a.GlobalID)
+			h := sha256.Sum256(b)
+			srvAtts[g] = append(srvAtts[g], attRef{GlobalID: strings.ToUpper(a.GlobalID), Name: a.Name, SHA: hex.EncodeToString(h[:])})
+			attNames[a.Name]++
+		}
+	}
+	return srvAtts, attNames
 }
 
 func attKey(as []attRef) string {

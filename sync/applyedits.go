@@ -15,6 +15,9 @@ import (
 // add cannot duplicate), journaled and reconciled like replica syncs; the
 // download is a re-query of every layer.
 func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([]EditFailure, error) {
+	if err := e.refreshAfterRefusal(ctx, cfg, rep); err != nil {
+		return nil, err
+	}
 	j, pend, err := e.prepareBatch(ctx, cfg, rep, "applyEdits", false)
 	if err != nil {
 		return nil, err
@@ -66,6 +69,26 @@ func (e *Engine) runApplyEdits(ctx context.Context, cfg *Config, rep *Report) ([
 		return failures, classify(err)
 	}
 	return failures, nil
+}
+
+// refreshAfterRefusal re-queries the layers before a new batch when the
+// server refused the last one as a whole: a refused applyEdits downloads
+// nothing, so without it a batch refused for a server change the device
+// has not seen (a photo on a feature a colleague deleted) would be sent
+// again, and refused, at every sync.
+func (e *Engine) refreshAfterRefusal(ctx context.Context, cfg *Config, rep *Report) error {
+	_, refused, err := e.db.Meta(ctx, refusedKey)
+	if err != nil || !refused {
+		return err
+	}
+	if j, err := loadJournal(ctx, e.db); err != nil || j != nil {
+		return err
+	}
+	if err := e.refreshSnapshot(ctx, cfg, rep); err != nil {
+		return classify(err)
+	}
+	_, err = e.db.ApplySync(ctx, geodb.SyncApply{DeleteMeta: []string{refusedKey}})
+	return err
 }
 
 // baseFeature turns change-log base values into a feature for comparison.

@@ -88,11 +88,17 @@ func failuresFromError(j *journal, ae *arcgis.Error) []EditFailure {
 	return out
 }
 
+// refusedKey is the offlined_meta key set when the server refused a batch
+// as a whole: the next batch downloads first (see needsDownloadFirst); the
+// download that follows clears it.
+const refusedKey = "offlined_sync_refused"
+
 // sendFailed handles an error sending a batch. When the server answered
 // with an error it applied nothing (rollbackOnFailure): the journal goes,
-// every edit stays in the change log and the reasons are returned. An
-// ambiguous error (no answer, or one lost after the server accepted the
-// request) or an auth error leaves the journal "sent".
+// every edit stays in the change log, the next attempt downloads first and
+// the reasons are returned. An ambiguous error (no answer, or one lost
+// after the server accepted the request) or an auth error leaves the
+// journal "sent".
 func (e *Engine) sendFailed(ctx context.Context, j *journal, err error) ([]EditFailure, error) {
 	err = classify(err)
 	var ae *arcgis.Error
@@ -100,7 +106,8 @@ func (e *Engine) sendFailed(ctx context.Context, j *journal, err error) ([]EditF
 		return nil, err
 	}
 	fails := failuresFromError(j, ae)
-	if _, derr := e.db.ApplySync(ctx, geodb.SyncApply{DeleteMeta: []string{JournalKey}}); derr != nil {
+	refused := geodb.SyncApply{DeleteMeta: []string{JournalKey}, SetMeta: map[string]string{refusedKey: ae.Error()}}
+	if _, derr := e.db.ApplySync(ctx, refused); derr != nil {
 		return fails, derr
 	}
 	return fails, err

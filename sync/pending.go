@@ -105,10 +105,16 @@ func (e *Engine) readPending(ctx context.Context, upTo int64) (*pending, error) 
 }
 
 // needsDownloadFirst reports whether some pending update or delete could
-// meet a server change (its layer both uploads and downloads).
-func (p *pending) needsDownloadFirst(cfg *Config) bool {
+// meet a server change (its layer both uploads and downloads). After the
+// server refused the previous batch (afterRefusal) any pending edit of
+// such a layer asks for it: the refused call downloaded nothing, and what
+// made it fail is a server change the device has not seen (a photo or an
+// add whose parent feature a colleague deleted), so sending the same
+// batch again without downloading first would be refused for ever.
+func (p *pending) needsDownloadFirst(cfg *Config, afterRefusal bool) bool {
 	for _, pe := range p.Edits {
-		if op := pe.op(); (op == "update" || op == "delete") && cfg.uploads(pe.Layer) && cfg.downloads(pe.Layer) {
+		op := pe.op()
+		if (afterRefusal && op != "" || op == "update" || op == "delete") && cfg.uploads(pe.Layer) && cfg.downloads(pe.Layer) {
 			return true
 		}
 	}

@@ -58,7 +58,11 @@ func (e *Engine) prepareBatch(ctx context.Context, cfg *Config, rep *Report, wha
 		if pend, err = e.readPending(ctx, upTo); err != nil {
 			return nil, nil, err
 		}
-		if downloadFirst && pend.needsDownloadFirst(cfg) {
+		_, refused, err := e.db.Meta(ctx, refusedKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		if downloadFirst && pend.needsDownloadFirst(cfg, refused) {
 			rep.DownloadFirstCall = true
 			if err := e.downloadFirst(ctx, cfg, pend, rep); err != nil {
 				return nil, nil, classify(err)
@@ -126,7 +130,7 @@ func (e *Engine) runReplica(ctx context.Context, cfg *Config, rep *Report) ([]Ed
 		Stream: e.applyFunc(cfg, ans, rep), ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
 		AckThrough: j.UpTo, Keep: keep, KeepTables: j.KeepTables,
 		Decide:     e.decider(ctx, cfg, pend),
-		DeleteMeta: []string{JournalKey},
+		DeleteMeta: []string{JournalKey, refusedKey},
 	})
 	if err != nil {
 		return failures, err
@@ -247,7 +251,7 @@ func (e *Engine) downloadFirst(ctx context.Context, cfg *Config, pend *pending, 
 	defer ans.Close()
 	res := ans.Result
 	ar, err := e.db.ApplySync(ctx, geodb.SyncApply{ReplicaServerGen: res.ReplicaServerGen, LayerServerGens: res.LayerServerGens,
-		Stream: e.applyFunc(cfg, ans, rep), Decide: e.decider(ctx, cfg, pend)})
+		Stream: e.applyFunc(cfg, ans, rep), Decide: e.decider(ctx, cfg, pend), DeleteMeta: []string{refusedKey}})
 	rep.Conflicts += ar.Conflicts
 	return err
 }

@@ -77,7 +77,7 @@ func (e *Engine) ackLanded(ctx context.Context, j *journal, before map[geodb.Cha
 // server's version taken).
 func (e *Engine) downloadBeforeResend(ctx context.Context, cfg *Config, j *journal, rep *Report) error {
 	p, err := e.readPending(ctx, j.UpTo)
-	if err != nil || !p.needsDownloadFirst(cfg) {
+	if err != nil || !p.needsDownloadFirst(cfg, false) {
 		return err
 	}
 	rep.DownloadFirstCall = true
