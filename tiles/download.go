@@ -542,7 +542,7 @@ func (d *downloader) completing(b *batch) []levelMark {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for lv, c := range n {
-		if d.produced[lv] && !d.done[lv] && !d.failed[lv] && d.settled[lv]+c == d.emitted[lv] {
+		if d.completes(lv, c) {
 			marks = append(marks, levelMark{level: lv, planned: d.prog.Levels[lv].Planned})
 		}
 	}
@@ -550,12 +550,19 @@ func (d *downloader) completing(b *batch) []levelMark {
 	return marks
 }
 
+// completes reports whether level lv is complete, not yet marked and
+// without failures once n more of its tiles settle: the producer emitted
+// all its tiles and every one is settled (d.mu held).
+func (d *downloader) completes(lv int, n int64) bool {
+	return d.produced[lv] && !d.done[lv] && !d.failed[lv] && d.settled[lv]+n == d.emitted[lv]
+}
+
 // markComplete records levels whose tiles are all settled without failures.
 func (d *downloader) markComplete(ctx context.Context) {
 	d.mu.Lock()
 	var ready []int
-	for lv, ok := range d.produced {
-		if ok && !d.done[lv] && !d.failed[lv] && d.settled[lv] == d.emitted[lv] {
+	for lv := range d.produced {
+		if d.completes(lv, 0) {
 			ready = append(ready, lv)
 			d.done[lv] = true
 		}

@@ -356,7 +356,7 @@ func (s *Store) MarkLevelComplete(ctx context.Context, level int, planned int64)
 	if err != nil {
 		return err
 	}
-	_, err = conn.ExecContext(ctx, `INSERT OR REPLACE INTO offlined_progress (zoom_level, planned, complete) VALUES (?, ?, 1)`, level, planned)
+	_, err = conn.ExecContext(ctx, markComplete, level, planned)
 	return err
 }
 
