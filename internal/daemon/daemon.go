@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxAttachmentBytes: cfg.MaxAttachmentBytes, Logger: log, Version: cfg.Version}
 	opts.Packages = reg
 	services := []Service{&unregisterService{reg: reg, every: time.Duration(cfg.SyncInterval)},
-		&packagesWatcher{reg: reg, delay: rescanDelay, log: log}}
+		newPackagesWatcher(reg, log)}
 	if cfg.Portal == "" {
 		// Public services need no sign-in: jobs and sync work anonymously
 		// (and with the stored credentials of other servers and hosts).

@@ -12,7 +12,7 @@ import (
 // folders are watched and the first rescan is done. For programs and
 // tests that use a Registry without Run.
 func WatchPackages(ctx context.Context, reg *Registry, log *slog.Logger, started func()) error {
-	w := &packagesWatcher{reg: reg, delay: rescanDelay, log: log}
+	w := newPackagesWatcher(reg, log)
 	if started != nil {
 		first := true
 		w.rescanned = func([]string, []string) { // Serve's goroutine only
@@ -23,4 +23,9 @@ func WatchPackages(ctx context.Context, reg *Registry, log *slog.Logger, started
 		}
 	}
 	return w.Serve(ctx)
+}
+
+// newPackagesWatcher is the watcher Run starts, with the daemon's settings.
+func newPackagesWatcher(reg *Registry, log *slog.Logger) *packagesWatcher {
+	return &packagesWatcher{reg: reg, delay: rescanDelay, log: log}
 }
