@@ -80,7 +80,7 @@ const MaxDirectoryBytes = binary.MaxVarintLen64 + MaxDirectoryEntries*maxEntryBy
 // values beyond their field's range; bytes after the last offset are
 // ignored. An empty directory decodes to no entries.
 func DecodeDirectory(b []byte, c Compression, maxBytes int) ([]Entry, error) {
-	b, err := decompressCounted(b, c, maxBytes)
+	b, err := decompress("directory", b, c, maxBytes, directoryHead)
 	if err != nil {
 		return nil, err
 	}
@@ -148,36 +148,14 @@ func tooManyEntries(n uint64) error {
 	return errorf("directory", ErrTooLarge, "%d entries, limit %d", n, MaxDirectoryEntries)
 }
 
-// decompressCounted is decompress for a directory: a gzip stream's entry
-// count (its first varint) over MaxDirectoryEntries is refused before
-// the rest of the stream is decompressed.
-func decompressCounted(b []byte, c Compression, maxBytes int) ([]byte, error) {
-	if c != Gzip {
-		return decompress("directory", b, c, maxBytes)
+// directoryHead refuses a directory whose entry count (its first varint,
+// read from the start of the decompressed bytes) is over
+// MaxDirectoryEntries, before the rest is decompressed.
+func directoryHead(head []byte) error {
+	if n, m := binary.Uvarint(head); m > 0 && n > MaxDirectoryEntries {
+		return tooManyEntries(n)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil, &Error{Part: "directory", Kind: ErrCorrupt, Detail: "gzip", Err: err}
-	}
-	var head [binary.MaxVarintLen64]byte
-	k, err := io.ReadFull(zr, head[:])
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF { // EOF: a short, complete stream
-		return nil, &Error{Part: "directory", Kind: ErrCorrupt, Detail: "gzip", Err: err}
-	}
-	if n, m := binary.Uvarint(head[:k]); m > 0 && n > MaxDirectoryEntries {
-		return nil, tooManyEntries(n)
-	}
-	if k > maxBytes {
-		return nil, errorf("directory", ErrTooLarge, "more than %d bytes decompressed", maxBytes)
-	}
-	buf := bytes.NewBuffer(head[:k:k])
-	if _, err := buf.ReadFrom(io.LimitReader(zr, int64(maxBytes-k)+1)); err != nil {
-		return nil, &Error{Part: "directory", Kind: ErrCorrupt, Detail: "gzip", Err: err}
-	}
-	if buf.Len() > maxBytes {
-		return nil, errorf("directory", ErrTooLarge, "more than %d bytes decompressed", maxBytes)
-	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // varints reads consecutive unsigned varints.
@@ -239,7 +217,7 @@ func EncodeMetadata(v any, c Compression) ([]byte, error) {
 // DecodeMetadata decompresses the metadata section (at most maxBytes
 // decompressed) and decodes its JSON object.
 func DecodeMetadata(b []byte, c Compression, maxBytes int) (map[string]any, error) {
-	b, err := decompress("metadata", b, c, maxBytes)
+	b, err := decompress("metadata", b, c, maxBytes, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -268,8 +246,11 @@ func compress(part string, b []byte, c Compression) ([]byte, error) {
 	return nil, errorf(part, ErrUnsupported, "compression %d", c)
 }
 
-// decompress undoes c, refusing more than maxBytes of output.
-func decompress(part string, b []byte, c Compression, maxBytes int) ([]byte, error) {
+// decompress undoes c, refusing more than maxBytes of output. head, when
+// not nil, sees the first bytes of the output (up to a varint's longest
+// encoding) before the rest of a gzip stream is decompressed, and its
+// error is returned as it is.
+func decompress(part string, b []byte, c Compression, maxBytes int, head func([]byte) error) ([]byte, error) {
 	switch c {
 	case NoCompression:
 		if len(b) > maxBytes {
@@ -281,14 +262,26 @@ func decompress(part string, b []byte, c Compression, maxBytes int) ([]byte, err
 		if err != nil {
 			return nil, &Error{Part: part, Kind: ErrCorrupt, Detail: "gzip", Err: err}
 		}
-		out, err := io.ReadAll(io.LimitReader(zr, int64(maxBytes)+1))
-		if err != nil {
+		r := io.LimitReader(zr, int64(maxBytes)+1)
+		var buf bytes.Buffer
+		if head != nil {
+			var h [binary.MaxVarintLen64]byte
+			k, err := io.ReadFull(r, h[:])
+			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF { // EOF: a short, complete stream
+				return nil, &Error{Part: part, Kind: ErrCorrupt, Detail: "gzip", Err: err}
+			}
+			if err := head(h[:k]); err != nil {
+				return nil, err
+			}
+			buf.Write(h[:k])
+		}
+		if _, err := buf.ReadFrom(r); err != nil {
 			return nil, &Error{Part: part, Kind: ErrCorrupt, Detail: "gzip", Err: err}
 		}
-		if len(out) > maxBytes {
+		if buf.Len() > maxBytes {
 			return nil, errorf(part, ErrTooLarge, "more than %d bytes decompressed", maxBytes)
 		}
-		return out, nil
+		return buf.Bytes(), nil
 	}
 	return nil, errorf(part, ErrUnsupported, "compression %d", c)
 }
